@@ -1,0 +1,5 @@
+import sys
+
+from gandiag.cli import main
+
+sys.exit(main())

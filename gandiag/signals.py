@@ -1,0 +1,153 @@
+"""Names of the signals in a :class:`~gandiag.types.StepRecord`.
+
+This is the contract between the producers (the monitor, the trainer's periodic
+evaluation) and the consumers (the detectors, the dashboard, the reports). A
+producer writes only names built here; a consumer reads only names built here.
+
+``NET`` below is a network's name as given to the monitor: ``"G"`` and ``"D"`` by
+default, or any names (``"G_AB"``, ``"D_scale1"``) when several are watched.
+``NET`` may not contain ``"/"``.
+
+Scalars
+-------
+loss/<term>                       each loss term the caller passes (``loss/G``, ``loss/D``, ``loss/D_real``)
+loss/nonfinite                    number of loss terms that were NaN or Inf at this step
+
+grad/<NET>/norm                   global L2 norm of the gradient of NET's parameters
+grad/<NET>/layer/<layer>/norm     L2 norm per parameter-owning module (``layer`` is its dotted name)
+grad/<NET>/nonfinite              number of non-finite gradient entries in NET
+grad/<NET>/layer/<layer>/nonfinite
+weight/<NET>/norm                 global L2 norm of NET's parameters
+update/<NET>/ratio                ||w_t - w_{t-1}|| / ||w_{t-1}|| (update-to-weight ratio)
+update/<NET>/cosine               cosine between successive update directions (rotation)
+
+d/real/raw_mean, d/real/raw_std   discriminator (critic) raw outputs on real data
+d/fake/raw_mean, d/fake/raw_std   ... on fakes
+d/real/prob_mean, d/fake/prob_mean   sigmoid of the raw outputs (absent for Wasserstein critics)
+d/r_t                             E[sign(D(x_real))]  (Karras et al. 2020)
+d/r_v                             (E[D_train]-E[D_val]) / (E[D_train]-E[D_fake]), needs a held-out real batch
+d/val/raw_mean                    raw outputs on the held-out real batch
+
+samples/std_ratio                 mean per-feature std of fakes / of reals in the batch
+samples/pdist_ratio               mean pairwise distance of fakes / of reals
+samples/dup_rate                  share of fakes with a near-duplicate among the other fakes
+samples/latent_sensitivity        E||G(z+d)-G(z)|| / ||d|| on a fixed probe batch
+
+vae/recon                         reconstruction term
+vae/kl                            total KL(q(z|x) || p(z)), summed over dims, mean over batch
+vae/kl_dim/<j>                    KL of latent dimension j
+vae/active_units                  #{j : Cov_x(E_q[z_j|x]) > 0.01} on the probe batch
+vae/active_fraction               active_units / latent dims
+vae/decoder_sensitivity           E||dec(z+d)-dec(z)|| / ||d||
+
+eval/modes_covered                known modes with at least one high-quality sample (2-D data)
+eval/num_modes                    number of known modes
+eval/hq_share                     share of samples within 3 sigma of a mode centre
+eval/dominant_mode                index of the most populated mode / class
+eval/dominant_share               share of samples in the dominant mode / class
+eval/classes_covered              glyph classes predicted for at least 1% of samples
+eval/class_entropy                entropy (nats) of the predicted-class histogram of samples
+eval/ndb_fraction                 NDB/K (Richardson & Weiss 2018)
+eval/<metric>                     any metric computed periodically (``eval/fid``, ``eval/kid``)
+
+Histograms
+----------
+d/real/prob, d/fake/prob          histograms of sigmoid(D) on real and fake (raw critic values for WGAN)
+vae/kl_dim                        (stored as scalars ``vae/kl_dim/<j>``; no histogram)
+"""
+
+from __future__ import annotations
+
+LOSS_NONFINITE = "loss/nonfinite"
+
+D_REAL_RAW_MEAN = "d/real/raw_mean"
+D_REAL_RAW_STD = "d/real/raw_std"
+D_FAKE_RAW_MEAN = "d/fake/raw_mean"
+D_FAKE_RAW_STD = "d/fake/raw_std"
+D_REAL_PROB_MEAN = "d/real/prob_mean"
+D_FAKE_PROB_MEAN = "d/fake/prob_mean"
+D_VAL_RAW_MEAN = "d/val/raw_mean"
+D_RT = "d/r_t"
+D_RV = "d/r_v"
+HIST_D_REAL = "d/real/prob"
+HIST_D_FAKE = "d/fake/prob"
+
+SAMPLES_STD_RATIO = "samples/std_ratio"
+SAMPLES_PDIST_RATIO = "samples/pdist_ratio"
+SAMPLES_DUP_RATE = "samples/dup_rate"
+SAMPLES_LATENT_SENSITIVITY = "samples/latent_sensitivity"
+
+VAE_RECON = "vae/recon"
+VAE_KL = "vae/kl"
+VAE_ACTIVE_UNITS = "vae/active_units"
+VAE_ACTIVE_FRACTION = "vae/active_fraction"
+VAE_DECODER_SENSITIVITY = "vae/decoder_sensitivity"
+
+EVAL_MODES_COVERED = "eval/modes_covered"
+EVAL_NUM_MODES = "eval/num_modes"
+EVAL_HQ_SHARE = "eval/hq_share"
+EVAL_DOMINANT_MODE = "eval/dominant_mode"
+EVAL_DOMINANT_SHARE = "eval/dominant_share"
+EVAL_CLASSES_COVERED = "eval/classes_covered"
+EVAL_CLASS_ENTROPY = "eval/class_entropy"
+EVAL_NDB_FRACTION = "eval/ndb_fraction"
+
+
+def loss(term: str) -> str:
+    return f"loss/{_check(term)}"
+
+
+def grad_norm(net: str) -> str:
+    return f"grad/{_check(net)}/norm"
+
+
+def grad_layer_norm(net: str, layer: str) -> str:
+    return f"grad/{_check(net)}/layer/{layer}/norm"
+
+
+def grad_nonfinite(net: str) -> str:
+    return f"grad/{_check(net)}/nonfinite"
+
+
+def grad_layer_nonfinite(net: str, layer: str) -> str:
+    return f"grad/{_check(net)}/layer/{layer}/nonfinite"
+
+
+def weight_norm(net: str) -> str:
+    return f"weight/{_check(net)}/norm"
+
+
+def update_ratio(net: str) -> str:
+    return f"update/{_check(net)}/ratio"
+
+
+def update_cosine(net: str) -> str:
+    return f"update/{_check(net)}/cosine"
+
+
+def vae_kl_dim(j: int) -> str:
+    return f"vae/kl_dim/{int(j)}"
+
+
+def eval_metric(name: str) -> str:
+    return f"eval/{_check(name)}"
+
+
+def nets_with_prefix(names: "list[str] | set[str]", kind: str) -> list[str]:
+    """Names of the networks that have a ``grad/<NET>/norm`` series and start with ``kind``.
+
+    >>> nets_with_prefix({"grad/G/norm", "grad/D_a/norm", "loss/G"}, "D")
+    ['D_a']
+    """
+    nets = []
+    for n in names:
+        parts = n.split("/")
+        if len(parts) == 3 and parts[0] == "grad" and parts[2] == "norm" and parts[1].startswith(kind):
+            nets.append(parts[1])
+    return sorted(nets)
+
+
+def _check(name: str) -> str:
+    if not name or "/" in name:
+        raise ValueError(f"signal component {name!r} must be non-empty and contain no '/'")
+    return name

@@ -1,0 +1,32 @@
+"""Run store: one directory per run, an SQLite database (WAL) plus PNG sample grids.
+
+Training writes through :class:`RunWriter`; the dashboard, the reports and replay read
+through :class:`RunReader` and never open the database any other way.
+"""
+
+from gandiag.store.reader import RunInfo, RunReader, SampleGrid, Series, find_runs
+from gandiag.store.schema import (
+    SCHEMA_VERSION,
+    CorruptRunError,
+    NotARunError,
+    SchemaVersionError,
+    is_run_dir,
+)
+from gandiag.store.writer import STATUS_CRASHED, STATUS_FINISHED, STATUS_TRAINING, RunWriter
+
+__all__ = [
+    "RunWriter",
+    "RunReader",
+    "RunInfo",
+    "Series",
+    "SampleGrid",
+    "find_runs",
+    "is_run_dir",
+    "SCHEMA_VERSION",
+    "NotARunError",
+    "CorruptRunError",
+    "SchemaVersionError",
+    "STATUS_TRAINING",
+    "STATUS_FINISHED",
+    "STATUS_CRASHED",
+]

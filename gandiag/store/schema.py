@@ -1,0 +1,99 @@
+"""SQLite schema of a run store, and the checks that tell a run directory from anything else."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+DB_NAME = "run.sqlite"
+SAMPLES_DIR = "samples"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS series (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL  -- 'scalar' or 'histogram'
+);
+CREATE TABLE IF NOT EXISTS scalars (
+    series_id INTEGER NOT NULL,
+    step      INTEGER NOT NULL,
+    value     REAL,           -- NULL encodes NaN (SQLite cannot store NaN)
+    PRIMARY KEY (series_id, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS steps (
+    step      INTEGER PRIMARY KEY,
+    wall_time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS histograms (
+    series_id INTEGER NOT NULL,
+    step      INTEGER NOT NULL,
+    lo        REAL NOT NULL,
+    hi        REAL NOT NULL,
+    counts    TEXT NOT NULL,  -- JSON list of ints
+    PRIMARY KEY (series_id, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alerts (
+    id          INTEGER PRIMARY KEY,
+    step        INTEGER NOT NULL,
+    onset_step  INTEGER NOT NULL,
+    detector    TEXT NOT NULL,
+    severity    TEXT NOT NULL,
+    diagnosis   TEXT NOT NULL,
+    evidence    TEXT NOT NULL,  -- JSON object
+    remedies    TEXT NOT NULL   -- JSON list
+);
+CREATE INDEX IF NOT EXISTS alerts_step ON alerts(step);
+CREATE TABLE IF NOT EXISTS metrics (
+    id          INTEGER PRIMARY KEY,
+    step        INTEGER,
+    name        TEXT NOT NULL,
+    value       REAL,
+    uncertainty REAL,
+    ci_lo       REAL,
+    ci_hi       REAL,
+    protocol    TEXT NOT NULL   -- JSON object
+);
+CREATE TABLE IF NOT EXISTS samples (
+    step  INTEGER NOT NULL,
+    name  TEXT NOT NULL,
+    path  TEXT NOT NULL,     -- relative to the run directory
+    PRIMARY KEY (name, step)
+);
+"""
+
+
+class NotARunError(ValueError):
+    """The directory is not a gandiag run (no run database in it)."""
+
+
+class CorruptRunError(ValueError):
+    """The run database exists but cannot be read (truncated or not SQLite)."""
+
+
+class SchemaVersionError(ValueError):
+    """The run was written by a gandiag whose schema this version cannot read."""
+
+
+def db_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / DB_NAME
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return db_path(path).is_file()
+
+
+def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        # mode=ro never creates or modifies the file; WAL readers still need the -shm
+        # file, which the writer created.
+        uri = f"file:{path.resolve().as_posix()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=10.0, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn

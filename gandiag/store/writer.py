@@ -1,0 +1,298 @@
+"""The write side of a run store, used by training (through the monitor) and by evaluation."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from gandiag.store.schema import (
+    DB_NAME,
+    SAMPLES_DIR,
+    SCHEMA,
+    SCHEMA_VERSION,
+    CorruptRunError,
+    connect,
+    db_path,
+)
+from gandiag.types import Alert, MetricResult, StepRecord
+
+STATUS_TRAINING = "training"
+STATUS_FINISHED = "finished"
+STATUS_CRASHED = "crashed"
+
+
+class RunWriter:
+    """Appends a run's records to ``run_dir/run.sqlite`` (WAL mode) and sample grids beside it.
+
+    Every ``write_*`` call is one transaction: once it returns, what it wrote survives
+    a crash of this process. Readers (:class:`~gandiag.store.RunReader`) may read while
+    this writes. Use as a context manager: leaving on an exception marks the run crashed.
+
+    >>> with RunWriter("runs/dcgan", config={"lr": 2e-4}, kind="gan") as w:  # doctest: +SKIP
+    ...     w.write_steps([StepRecord(step=0, scalars={"loss/G": 0.7})])
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        *,
+        config: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        kind: str = "gan",
+        resume: bool = False,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        _make_writable_dir(self.run_dir)
+        path = db_path(self.run_dir)
+        exists = path.exists()
+        if exists and not resume:
+            raise FileExistsError(
+                f"{self.run_dir} already holds a gandiag run; pass resume=True (CLI: --resume) "
+                "to continue it, or choose a new directory. Nothing was changed."
+            )
+        self._lock = threading.Lock()
+        self._series: dict[str, int] = {}
+        try:
+            self._conn = connect(path, readonly=False)
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL: a committed transaction survives a crash of this process; only an OS
+            # crash or power loss can roll back the last few, never corrupt the file.
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            if exists:
+                self._check_version()
+            with self._conn:
+                self._conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise CorruptRunError(
+                f"cannot open the run database {path}: {exc}. If a previous writer was killed "
+                f"mid-write, recover it with `sqlite3 {path} .recover | sqlite3 fixed.sqlite`; "
+                "nothing was modified."
+            ) from exc
+        for sid, sname in self._conn.execute("SELECT id, name FROM series"):
+            self._series[sname] = sid
+        now = time.time()
+        meta: dict[str, Any] = {
+            "status": STATUS_TRAINING,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "heartbeat": now,
+        }
+        if not exists:
+            meta.update(
+                schema_version=SCHEMA_VERSION,
+                created=now,
+                name=name or self.run_dir.name,
+                kind=kind,
+                config=dict(config or {}),
+            )
+        else:
+            if config is not None:
+                meta["config"] = dict(config)
+        self.set_meta(**meta)
+
+    # -- metadata ---------------------------------------------------------------------------
+    def set_meta(self, **values: Any) -> None:
+        rows = [(k, json.dumps(v, default=str)) for k, v in values.items()]
+        with self._lock, self._conn:
+            self._conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", rows)
+
+    def set_status(self, status: str) -> None:
+        if status not in (STATUS_TRAINING, STATUS_FINISHED, STATUS_CRASHED):
+            raise ValueError(f"status must be training, finished or crashed, not {status!r}")
+        self.set_meta(status=status, heartbeat=time.time())
+
+    # -- records ----------------------------------------------------------------------------
+    def write_steps(self, records: Iterable[StepRecord]) -> None:
+        """Append step records in one transaction (a re-written step replaces the old values)."""
+        scalar_rows: list[tuple[int, int, float | None]] = []
+        hist_rows: list[tuple[int, int, float, float, str]] = []
+        step_rows: list[tuple[int, float]] = []
+        with self._lock:
+            for rec in records:
+                step = int(rec.step)
+                step_rows.append((step, float(rec.wall_time or time.time())))
+                for key, value in rec.scalars.items():
+                    v = float(value)
+                    scalar_rows.append(
+                        (self._series_id(key, "scalar"), step, None if math.isnan(v) else v)
+                    )
+                for key, h in rec.histograms.items():
+                    hist_rows.append(
+                        (
+                            self._series_id(key, "histogram"),
+                            step,
+                            float(h.lo),
+                            float(h.hi),
+                            json.dumps([int(c) for c in h.counts]),
+                        )
+                    )
+            with self._conn:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO steps(step, wall_time) VALUES (?, ?)", step_rows
+                )
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO scalars(series_id, step, value) VALUES (?, ?, ?)",
+                    scalar_rows,
+                )
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO histograms(series_id, step, lo, hi, counts) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    hist_rows,
+                )
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('heartbeat', ?)",
+                    (json.dumps(time.time()),),
+                )
+
+    def write_alerts(self, alerts: Iterable[Alert]) -> None:
+        rows = [
+            (
+                a.step,
+                a.onset_step,
+                a.detector,
+                a.severity.value,
+                a.diagnosis,
+                json.dumps({k: _json_float(v) for k, v in a.evidence.items()}),
+                json.dumps(list(a.remedies)),
+            )
+            for a in alerts
+        ]
+        if not rows:
+            return
+        with self._lock, self._conn:
+            self._conn.executemany(
+                "INSERT INTO alerts(step, onset_step, detector, severity, diagnosis, evidence, "
+                "remedies) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def clear_alerts(self) -> None:
+        """Drop stored alerts (used by replay when it rewrites a run's alerts on request)."""
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM alerts")
+
+    def write_metrics(self, results: Iterable[MetricResult]) -> None:
+        rows = [
+            (
+                r.step,
+                r.name,
+                _nan_to_none(r.value),
+                _nan_to_none(r.uncertainty),
+                None if r.interval is None else _nan_to_none(r.interval[0]),
+                None if r.interval is None else _nan_to_none(r.interval[1]),
+                json.dumps(r.protocol.to_dict(), default=str),
+            )
+            for r in results
+        ]
+        with self._lock, self._conn:
+            self._conn.executemany(
+                "INSERT INTO metrics(step, name, value, uncertainty, ci_lo, ci_hi, protocol) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def write_sample_grid(self, step: int, png: bytes, name: str = "samples") -> Path:
+        """Save a PNG sample grid as ``samples/<name>_<step>.png`` and index it."""
+        if not png.startswith(b"\x89PNG"):
+            raise ValueError("write_sample_grid expects PNG bytes (see gandiag.images.grid_png)")
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        rel = Path(SAMPLES_DIR) / f"{safe}_{int(step):08d}.png"
+        path = self.run_dir / rel
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_suffix(".png.tmp")
+        tmp.write_bytes(png)
+        os.replace(tmp, path)  # a reader never sees half a PNG
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO samples(step, name, path) VALUES (?, ?, ?)",
+                (int(step), name, rel.as_posix()),
+            )
+        return path
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def close(self, status: str = STATUS_FINISHED) -> None:
+        if getattr(self, "_conn", None) is None:
+            return
+        self.set_status(status)
+        with self._lock:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(STATUS_CRASHED if exc_type is not None else STATUS_FINISHED)
+
+    # -- internals --------------------------------------------------------------------------
+    def _series_id(self, name: str, kind: str) -> int:
+        sid = self._series.get(name)
+        if sid is None:
+            with self._conn:
+                cur = self._conn.execute(
+                    "INSERT OR IGNORE INTO series(name, kind) VALUES (?, ?)", (name, kind)
+                )
+                if cur.lastrowid and cur.rowcount:
+                    sid = int(cur.lastrowid)
+                else:
+                    sid = int(
+                        self._conn.execute("SELECT id FROM series WHERE name = ?", (name,)).fetchone()[0]
+                    )
+            self._series[name] = sid
+        return sid
+
+    def _check_version(self) -> None:
+        row = self._conn.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()
+        version = json.loads(row[0]) if row else None
+        if version != SCHEMA_VERSION:
+            from gandiag.store.schema import SchemaVersionError
+
+            raise SchemaVersionError(
+                f"{self.run_dir} was written with run-store schema {version}, this gandiag "
+                f"writes schema {SCHEMA_VERSION}; resume it with the gandiag version that "
+                "created it, or start a new run directory. Nothing was changed."
+            )
+
+
+def _make_writable_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(
+            f"cannot create the run directory {path} ({exc.strerror}); choose a directory you "
+            "can write to (e.g. --out ./runs)"
+        ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"the run directory {path} is not writable; choose another (e.g. --out ./runs) "
+            "or fix its permissions"
+        )
+
+
+def _nan_to_none(v: float | None) -> float | None:
+    if v is None:
+        return None
+    v = float(v)
+    return None if math.isnan(v) else v
+
+
+def _json_float(v: float) -> float | str:
+    v = float(v)
+    if math.isfinite(v):
+        return v
+    return str(v)  # "nan", "inf", "-inf": JSON has no literals for them
+
+
+__all__ = ["RunWriter", "STATUS_TRAINING", "STATUS_FINISHED", "STATUS_CRASHED", "DB_NAME"]
