@@ -1,0 +1,1 @@
+"""(populated in progress)"""

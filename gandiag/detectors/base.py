@@ -1,0 +1,74 @@
+"""The detector contract: a pure, stateful function of step records that returns alerts.
+
+Detectors read :class:`~gandiag.types.StepRecord` objects only (never models), so the
+same code runs live inside the monitor and over a stored run in replay. Their state is a
+plain dict of Python numbers and lists (``state_dict``), so a resumed run alerts exactly
+as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
+
+from gandiag.types import Alert, StepRecord
+
+
+class Detector(abc.ABC):
+    """Base class. Subclasses set ``name`` and ``requires`` and implement ``update``.
+
+    ``requires`` lists the signal names (or prefixes ending in ``/``) the detector needs;
+    ``provided_by`` says, for a user, which Monitor option produces them.
+    """
+
+    name: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()
+    provided_by: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def update(self, record: StepRecord) -> list[Alert]:
+        """Consume one record (records arrive in increasing step order); return new alerts."""
+
+    @abc.abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where this detector is; JSON-serialisable."""
+
+    @abc.abstractmethod
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a state produced by ``state_dict``."""
+
+
+D = TypeVar("D", bound=type[Detector])
+DETECTORS: dict[str, type[Detector]] = {}
+
+
+def register_detector(cls: D) -> D:
+    """Class decorator adding a detector to the registry under ``cls.name``."""
+    name = getattr(cls, "name", None)
+    if not name:
+        raise TypeError(f"{cls.__name__} must set a class attribute `name` to be registered")
+    if name in DETECTORS and DETECTORS[name] is not cls:
+        raise ValueError(f"a detector named {name!r} is already registered")
+    DETECTORS[name] = cls
+    return cls
+
+
+def get_detector_class(name: str) -> type[Detector]:
+    try:
+        return DETECTORS[name]
+    except KeyError:
+        valid = ", ".join(sorted(DETECTORS)) or "(none registered)"
+        raise ValueError(f"unknown detector {name!r}; registered detectors: {valid}") from None
+
+
+AlertCallback = Callable[[Alert], None]
+
+
+def run_detectors(detectors: Iterable[Detector], records: Iterable[StepRecord]) -> list[Alert]:
+    """Feed ``records`` through ``detectors`` in order and collect every alert (replay)."""
+    dets = list(detectors)
+    alerts: list[Alert] = []
+    for rec in records:
+        for det in dets:
+            alerts.extend(det.update(rec))
+    return alerts
