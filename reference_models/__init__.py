@@ -1,1 +1,30 @@
-"""(populated in progress)"""
+"""Reference GAN and VAE models, small enough for a CPU and faithful to their papers.
+
+>>> from gandiag.reference_models import build_model, list_models
+>>> bundle = build_model("dcgan", image_size=32, channels=1, latent_dim=64)  # doctest: +SKIP
+>>> bundle.generator, bundle.discriminator, bundle.kind  # doctest: +SKIP
+
+``gandiag list-models`` prints the registry with each model's options and training
+defaults. Objectives and regularisers live in :mod:`gandiag.reference_models.losses`.
+"""
+
+from gandiag.reference_models import zoo as _zoo  # noqa: F401  (registers the models)
+from gandiag.reference_models.registry import (
+    MODELS,
+    ModelBundle,
+    ModelSpec,
+    build_model,
+    get_spec,
+    list_models,
+    register_model,
+)
+
+__all__ = [
+    "MODELS",
+    "ModelBundle",
+    "ModelSpec",
+    "build_model",
+    "get_spec",
+    "list_models",
+    "register_model",
+]

@@ -1,0 +1,169 @@
+"""Dash building blocks shared by the pages: messages, run headers, alert details, metric tables.
+
+Dash renders strings as text (React escapes them), so stored text goes in as is.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+from dash import dcc, html
+
+from gandiag.figures import (
+    SEVERITY_COLORS,
+    STATUS_COLORS,
+    AlertGroup,
+    RunSummary,
+    format_config,
+    format_evidence,
+    format_metric,
+    format_protocol,
+    jsonable,
+    protocol_key,
+)
+from gandiag.types import Alert, MetricResult
+
+LEVEL_COLORS = {"ok": "#2ca02c", "info": "#1f77b4", "warning": "#ff7f0e", "critical": "#d62728",
+                "empty": "#7f7f7f", "crashed": "#d62728", "error": "#d62728"}
+
+CELL = {"padding": "4px 10px", "borderBottom": "1px solid #e5e5e5", "textAlign": "left",
+        "verticalAlign": "top"}
+
+
+def message(text: str, level: str = "info", *, id: str | None = None) -> html.Div:
+    """A framed sentence: why a page is empty, what went wrong, what to do."""
+    color = LEVEL_COLORS.get(level, "#7f7f7f")
+    kw = {"id": id} if id else {}
+    return html.Div(text, className=f"gd-message gd-{level}", **kw,
+                    style={"borderLeft": f"4px solid {color}", "padding": "8px 12px",
+                           "background": "#fafafa", "margin": "8px 0"})
+
+
+def badge(text: str, color: str) -> html.Span:
+    return html.Span(text, className="gd-badge",
+                     style={"background": color, "color": "white", "borderRadius": "4px",
+                            "padding": "1px 7px", "fontSize": "12px", "marginRight": "4px"})
+
+
+def status_badge(status: str) -> html.Span:
+    return badge(status, STATUS_COLORS.get(status, "#7f7f7f"))
+
+
+def severity_badges(counts: Mapping[str, int]) -> html.Span:
+    items = [badge(f"{n} {sev}", SEVERITY_COLORS[sev]) for sev, n in counts.items() if n]
+    return html.Span(items or [html.Span("none", style={"color": "#999"})])
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, id: str | None = None,
+          class_name: str = "gd-table") -> html.Table:
+    kw = {"id": id} if id else {}
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h, style=CELL) for h in headers])),
+         html.Tbody([html.Tr([html.Td(c, style=CELL) for c in row]) for row in rows])],
+        className=class_name, style={"borderCollapse": "collapse", "fontSize": "13px"}, **kw,
+    )
+
+
+def run_header(summary: RunSummary) -> html.Div:
+    counts = summary.alert_counts
+    return html.Div([
+        html.H2(summary.name, className="gd-run-name", style={"margin": "4px 0"}),
+        html.Div([status_badge(summary.status), badge(summary.kind, "#555"),
+                  html.Span(f" step {summary.last_step if summary.last_step is not None else '–'}"
+                            f" · {summary.num_steps} recorded steps · alerts: "),
+                  severity_badges(counts)]),
+        message(summary.verdict, summary.level, id="run-verdict"),
+    ])
+
+
+def alert_body(alert: Alert) -> html.Div:
+    return html.Div([
+        html.Div(f"{alert.severity.value} at step {alert.step} (onset {alert.onset_step}) "
+                 f"from {alert.detector}: {alert.diagnosis}", style={"fontWeight": "bold"}),
+        html.Div("Evidence", style={"marginTop": "6px"}),
+        table(["signal", "value"], format_evidence(alert.evidence)) if alert.evidence
+        else html.Div("(no numbers attached)"),
+        html.Div("Remedies", style={"marginTop": "6px"}),
+        html.Ul([html.Li(r) for r in alert.remedies]) if alert.remedies
+        else html.Div("(none suggested)"),
+    ], className="gd-alert-body")
+
+
+def alert_groups(groups: Sequence[AlertGroup]) -> html.Div:
+    if not groups:
+        return message("No alerts: no detector fired on this run.", "ok")
+    items = []
+    for g in groups:
+        summary = html.Summary([
+            badge(g.severity.value, SEVERITY_COLORS[g.severity.value]),
+            html.B(g.detector), f" — {g.latest.diagnosis} ",
+            html.Span(f"(×{g.count}, steps {g.onset_step}–{g.last_step})",
+                      style={"color": "#777"}),
+        ])
+        items.append(html.Details([summary, alert_body(g.latest)], className="gd-alert",
+                                  style={"margin": "4px 0"}))
+    return html.Div(items)
+
+
+def metrics_table(metrics: Mapping[str, MetricResult], *, id: str | None = None) -> html.Div:
+    if not metrics:
+        return message("No metrics stored yet (run `gandiag evaluate` or enable periodic "
+                       "evaluation).", "empty")
+    rows = [[name, format_metric(r), "–" if r.step is None else str(r.step),
+             format_protocol(r.protocol)] for name, r in sorted(metrics.items())]
+    return table(["metric", "value ± unc. [interval]", "step", "protocol"], rows, id=id)
+
+
+def metrics_side_by_side(metrics_by_run: Mapping[str, Mapping[str, MetricResult]]) -> html.Div:
+    """Metric rows, a column per run, and a warning when protocols differ between runs."""
+    names = sorted({n for m in metrics_by_run.values() for n in m})
+    runs = list(metrics_by_run)
+    rows = [[n] + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–"
+                   for r in runs] for n in names]
+    protos = {r: {protocol_key(m.protocol) for m in metrics_by_run[r].values()} for r in runs}
+    proto_rows = [[r] + [format_protocol(next(iter(metrics_by_run[r].values())).protocol)
+                         if metrics_by_run[r] else "–"] for r in runs]
+    distinct = {k for keys in protos.values() for k in keys}
+    warn = (message("These runs' metrics were computed with different protocols (feature "
+                    "extractor, weights or sample sizes): compare their numbers with care.",
+                    "warning") if len(distinct) > 1 else html.Div())
+    return html.Div([
+        table(["metric"] + runs, rows, id="compare-metrics"), warn,
+        html.H4("Protocols"), table(["run", "protocol"], proto_rows),
+    ])
+
+
+def config_details(config: Mapping[str, object]) -> html.Details:
+    rows = format_config(config)
+    return html.Details([html.Summary("Configuration"),
+                         table(["key", "value"], rows) if rows else html.Div("(empty)")])
+
+
+def graph(figure: object, id: object) -> dcc.Graph:
+    return dcc.Graph(figure=plain_figure(figure), id=id, config={"displaylogo": False},
+                     className="gd-graph")
+
+
+def plain_figure(figure: object) -> dict:
+    """The figure as a dict of plain lists.
+
+    Plotly serialises numpy arrays as typed base64 blobs, which a live ``Patch`` cannot
+    extend; lists can (NaN and infinities become null, a gap).
+    """
+    d = figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else dict(figure)
+    return _lists(d)
+
+
+def _lists(obj: object) -> object:
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in "iub":
+            return obj.tolist()
+        if obj.dtype.kind == "f":
+            return _lists([_lists(row) for row in obj]) if obj.ndim > 1 else jsonable(obj)
+        return obj.tolist()
+    if isinstance(obj, dict):
+        return {k: _lists(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_lists(v) for v in obj]
+    return obj

@@ -1,0 +1,210 @@
+"""The run page (``/run/<run_id>``): curves, D outputs, gradient heatmaps, sample grids, alerts,
+VAE panels; live.
+
+Each section of panels loads in its own callback (a slow section never holds up the
+others) and then extends its figures with only the steps written since the last tick
+(``Patch``), re-reading downsampled data only when new series appear or the appended
+points outgrow the downsampling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import ALL, MATCH, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from gandiag.dashboards.components import (
+    alert_body,
+    alert_groups,
+    config_details,
+    graph,
+    message,
+    metrics_table,
+    run_header,
+)
+from gandiag.dashboards.context import READ_ERRORS, RunsFolder
+from gandiag.figures import (
+    SECTIONS,
+    alert_timeline_figure,
+    build_run_panels,
+    read_updates,
+    summarize_run,
+)
+from gandiag.store import RunReader
+from gandiag.store.schema import SchemaVersionError
+
+PATH_TEMPLATE = "/run/<run_id>"
+
+
+def layout(folder: RunsFolder, run_id: str) -> html.Div:
+    try:
+        with folder.reader(run_id) as reader:
+            summary = summarize_run(reader)
+            grid_names = sorted({g.name for g in reader.sample_grids()})
+    except SchemaVersionError as exc:
+        return message(f"This run cannot be shown: {exc} Nothing was modified.", "error",
+                       id="run-error")
+    except READ_ERRORS as exc:
+        return message(f"This run cannot be shown: {exc}", "error", id="run-error")
+    sections = []
+    for name in SECTIONS:
+        sections.append(html.Div([
+            dcc.Store(id={"type": "section-state", "name": name}),
+            dcc.Interval(id={"type": "section-tick", "name": name},
+                         interval=folder.live_interval_ms),
+            dcc.Loading(html.Div(id={"type": "section-body", "name": name})),
+        ], className="gd-section"))
+    default_grid = "samples" if "samples" in grid_names else (grid_names or [None])[0]
+    return html.Div([
+        dcc.Store(id="run-state", data={"run_id": run_id, "alerts": -1}),
+        dcc.Interval(id="run-tick", interval=folder.live_interval_ms),
+        html.Div(run_header(summary), id="run-top"),
+        config_details(summary.config),
+        graph(alert_timeline_figure([]), "run-alert-timeline"),
+        html.Div(id="run-alert-detail"),
+        html.Div(alert_groups(summary.groups), id="run-alert-list"),
+        html.H3("Metrics"),
+        html.Div(metrics_table(summary.latest_metrics), id="run-metrics"),
+        html.H3("Sample grids"),
+        html.Div([
+            dcc.Dropdown(options=grid_names, value=default_grid, id="grid-name",
+                         clearable=False, style={"width": "260px"}),
+            dcc.Slider(min=0, max=0, step=1, value=0, id="grid-slider", marks=None,
+                       tooltip={"always_visible": False}),
+            html.Img(id="grid-img", style={"maxWidth": "360px", "imageRendering": "pixelated"}),
+            html.Div(id="grid-caption", style={"color": "#555"}),
+        ]),
+        *sections,
+    ])
+
+
+def register(app: Dash, folder: RunsFolder) -> None:
+    @app.callback(
+        Output("run-top", "children"),
+        Output("run-alert-timeline", "figure"),
+        Output("run-alert-list", "children"),
+        Output("run-metrics", "children"),
+        Output("run-state", "data"),
+        Input("run-tick", "n_intervals"),
+        State("run-state", "data"),
+    )
+    def refresh_top(_n: int | None, state: dict[str, Any]) -> tuple:
+        try:
+            with folder.reader(state["run_id"]) as reader:
+                summary = summarize_run(reader)
+                alerts = reader.read_alerts()
+        except READ_ERRORS as exc:
+            return message(f"The run can no longer be read: {exc}", "error"), *[no_update] * 4
+        timeline = no_update
+        if len(alerts) != state.get("alerts"):
+            timeline = alert_timeline_figure(alerts, last_step=summary.last_step)
+        return (run_header(summary), timeline, alert_groups(summary.groups),
+                metrics_table(summary.latest_metrics), {**state, "alerts": len(alerts)})
+
+    @app.callback(Output("run-alert-detail", "children"),
+                  Input("run-alert-timeline", "clickData"), State("run-state", "data"),
+                  prevent_initial_call=True)
+    def show_alert(click: dict | None, state: dict[str, Any]) -> Any:
+        if not click or not click.get("points"):
+            raise PreventUpdate
+        index = click["points"][0].get("customdata")
+        with folder.reader(state["run_id"]) as reader:
+            alerts = reader.read_alerts()
+        if not isinstance(index, int) or not 0 <= index < len(alerts):
+            raise PreventUpdate
+        return html.Div(alert_body(alerts[index]), id="run-alert-open",
+                        style={"border": "1px solid #ddd", "padding": "8px"})
+
+    @app.callback(
+        Output("grid-slider", "max"), Output("grid-slider", "value"),
+        Output("grid-img", "src"), Output("grid-caption", "children"),
+        Output("grid-name", "options"),
+        Input("grid-name", "value"), Input("grid-slider", "value"), Input("run-tick", "n_intervals"),
+        State("grid-slider", "max"), State("run-state", "data"),
+    )
+    def show_grid(name: str | None, index: int | None, _n: int | None, old_max: int | None,
+                  state: dict[str, Any]) -> tuple:
+        try:
+            with folder.reader(state["run_id"]) as reader:
+                all_grids = reader.sample_grids()
+        except READ_ERRORS:
+            raise PreventUpdate from None
+        names = sorted({g.name for g in all_grids})
+        grids = [g for g in all_grids if g.name == name]
+        if not grids:
+            return 0, 0, None, "No sample grids stored for this run yet.", names
+        top = len(grids) - 1
+        # Follow the newest grid unless the user moved the slider back.
+        following = index is None or old_max is None or index >= old_max or \
+            ctx.triggered_id == "grid-name"
+        i = top if following else min(int(index), top)
+        g = grids[i]
+        return top, i, folder.file_url(g.path), f"{g.name} at step {g.step} ({i + 1}/{top + 1})", names
+
+    @app.callback(
+        Output({"type": "section-body", "name": MATCH}, "children"),
+        Output({"type": "run-panel", "section": MATCH, "key": ALL}, "figure"),
+        Output({"type": "section-state", "name": MATCH}, "data"),
+        Input({"type": "section-tick", "name": MATCH}, "n_intervals"),
+        State({"type": "section-state", "name": MATCH}, "data"),
+        State("run-state", "data"),
+    )
+    def update_section(_n: int | None, state: dict[str, Any] | None, run: dict[str, Any]) -> tuple:
+        name = ctx.outputs_list[0]["id"]["name"]
+        n_figs = len(ctx.outputs_list[1])
+        try:
+            reader = folder.reader(run["run_id"])
+        except READ_ERRORS:
+            raise PreventUpdate from None
+        with reader:
+            signature = len(reader.scalar_names()) + len(reader.histogram_names())
+            last = reader.last_step()
+            rebuild = (state is None or state["signature"] != signature
+                       or state["appended"] > folder.max_points)
+            if rebuild:
+                return _build_section(folder, reader, name, last, signature, n_figs)
+            if last is None or last == state["last_step"]:
+                raise PreventUpdate
+            updates = read_updates(reader, state["specs"], state["last_step"], until_step=last,
+                                   max_points=folder.max_points)
+        figures, appended = [], 0
+        for out in ctx.outputs_list[1]:
+            update = updates.get(out["id"]["key"])
+            if update is None:
+                figures.append(no_update)
+                continue
+            patch, n = _patch(update)
+            figures.append(patch)
+            appended = max(appended, n)
+        state = {**state, "last_step": last, "appended": state["appended"] + appended}
+        return no_update, figures, state
+
+
+def _build_section(folder: RunsFolder, reader: RunReader, name: str, last: int | None,
+                   signature: int, n_figs: int) -> tuple:
+    panels = build_run_panels(reader, sections=[name], max_points=folder.max_points)
+    children: list[Any] = []
+    if panels:
+        children.append(html.H3(name))
+    children += [graph(p.figure, {"type": "run-panel", "section": name, "key": p.key})
+                 for p in panels]
+    state = {"last_step": last, "signature": signature, "appended": 0,
+             "specs": [p.spec() for p in panels]}
+    return children, [no_update] * n_figs, state
+
+
+def _patch(update: dict[str, Any]) -> tuple[Patch, int]:
+    """A Patch appending ``update`` (from :func:`read_updates`) and how many points it adds."""
+    patch = Patch()
+    if "traces" in update:
+        n = 0
+        for i, (xs, ys) in update["traces"].items():
+            patch["data"][int(i)]["x"].extend(xs)
+            patch["data"][int(i)]["y"].extend(ys)
+            n = max(n, len(xs))
+        return patch, n
+    patch["data"][0]["x"].extend(update["x"])
+    for r, row in enumerate(update["z"]):
+        patch["data"][0]["z"][r].extend(row)
+    return patch, len(update["x"])

@@ -1,0 +1,123 @@
+"""Streaming statistics the detectors share, with plain-dict state (JSON-serialisable).
+
+Each helper is a small dict plus pure functions over it, so a detector's whole state is
+one nested dict of numbers and lists: ``state_dict`` is a deep copy and a resumed run
+continues bit-for-bit like an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+# 1.4826 * MAD estimates the standard deviation of a normal sample.
+MAD_TO_STD = 1.4826
+
+
+def finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def median(values: Iterable[float]) -> float:
+    v = sorted(values)
+    if not v:
+        return math.nan
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else 0.5 * (v[m - 1] + v[m])
+
+
+# -- robust warm-up baseline -------------------------------------------------------------------
+def new_baseline() -> dict[str, Any]:
+    """Median and MAD-scale of the first ``n`` finite values fed; frozen afterwards."""
+    return {"values": [], "median": None, "scale": None}
+
+
+def baseline_feed(b: dict[str, Any], x: float, n: int, scale_floor: float = 0.0) -> bool:
+    """Feed one value; returns True once the baseline is frozen (``n`` values seen)."""
+    if b["median"] is not None:
+        return True
+    if finite(x):
+        b["values"].append(float(x))
+    if len(b["values"]) >= n:
+        med = median(b["values"])
+        mad = median(abs(v - med) for v in b["values"])
+        b["median"] = med
+        b["scale"] = max(MAD_TO_STD * mad, scale_floor)
+        b["values"] = []
+    return b["median"] is not None
+
+
+# -- persistence of a condition ----------------------------------------------------------------
+def new_streak() -> dict[str, Any]:
+    return {"since": None, "records": 0}
+
+
+def streak_update(s: dict[str, Any], condition: bool, step: int) -> None:
+    """Track since which step ``condition`` has held on every record (None when it does not)."""
+    if condition:
+        if s["since"] is None:
+            s["since"] = int(step)
+            s["records"] = 0
+        s["records"] += 1
+    else:
+        s["since"] = None
+        s["records"] = 0
+
+
+def streak_held(s: dict[str, Any], step: int, patience_steps: int, min_records: int = 3) -> bool:
+    return (
+        s["since"] is not None
+        and step - s["since"] >= patience_steps
+        and s["records"] >= min_records
+    )
+
+
+# -- exponentially weighted mean ----------------------------------------------------------------
+def ewma(prev: float | None, x: float, alpha: float) -> float:
+    return float(x) if prev is None else (1.0 - alpha) * prev + alpha * float(x)
+
+
+# -- CUSUM ----------------------------------------------------------------------------------------
+def new_cusum() -> dict[str, Any]:
+    return {"s": 0.0, "start": None}
+
+
+def cusum_update(c: dict[str, Any], z: float, k: float, step: int) -> float:
+    """One-sided (upward) CUSUM on a standardised value ``z``; returns the statistic.
+
+    ``c["start"]`` is the step at which the statistic last left zero: the change-point
+    estimate reported as an alert's onset.
+    """
+    s = max(0.0, c["s"] + float(z) - k)
+    if s > 0.0 and c["s"] == 0.0:
+        c["start"] = int(step)
+    if s == 0.0:
+        c["start"] = None
+    c["s"] = s
+    return s
+
+
+def cusum_arl0(h: float, k: float) -> float:
+    """Siegmund's approximation of the in-control average run length of a CUSUM.
+
+    For i.i.d. standard normal inputs, reference value ``k`` and decision threshold
+    ``h``: ARL0 ≈ (exp(2kb) - 2kb - 1) / (2k²) with b = h + 1.166.
+    """
+    b = h + 1.166
+    if k == 0:
+        return b * b
+    return (math.exp(2 * k * b) - 2 * k * b - 1) / (2 * k * k)
+
+
+def cusum_threshold(arl0: float, k: float = 0.5) -> float:
+    """The CUSUM threshold ``h`` whose in-control average run length is ``arl0`` records."""
+    if arl0 <= 1:
+        raise ValueError(f"arl0 must be > 1 record, got {arl0}")
+    lo, hi = 0.0, 100.0
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if cusum_arl0(mid, k) < arl0:
+            lo = mid
+        else:
+            hi = mid
+    return hi

@@ -1,0 +1,31 @@
+"""Remedies practitioners use for each failure (see REFERENCE.md, section 2), attached to alerts."""
+
+from __future__ import annotations
+
+NON_SATURATING = "use the non-saturating generator loss -log D(G(z)) instead of log(1 - D(G(z)))"
+WGAN_GP = "switch to a Wasserstein loss with gradient penalty (WGAN-GP)"
+SPECTRAL_HINGE = "use spectral normalisation in D with the hinge loss"
+R1 = "add an R1 (zero-centred) gradient penalty on real data to D"
+INSTANCE_NOISE = "add instance noise or one-sided label smoothing (real label 0.9)"
+TTUR_LOWER_LR = "lower the learning rates or use TTUR (D lr > G lr, e.g. 4e-4 / 1e-4)"
+LOWER_LR = "lower the learning rate (and check the optimiser's betas/momentum)"
+FEWER_D_STEPS = "take fewer D steps per G step or weaken D"
+UNROLLED = "unroll the discriminator (unrolled GAN) or use minibatch discrimination / PacGAN"
+AUGMENT = "use more data or differentiable augmentation (ADA / DiffAugment)"
+RESTART = "restart from the last healthy checkpoint"
+GRAD_CLIP = "clip gradient norms and check for a missing normalisation or constraint on the critic"
+CHECK_INPUTS = "check the batch and the loss for log(0), division by zero or bad inputs"
+CHECK_OPTIMIZER = "check that optimizer.step() runs, the learning rate is not 0 and parameters require grad"
+KL_ANNEAL = "anneal the KL weight from 0 up to 1 (KL annealing)"
+FREE_BITS = "use free bits or a KL floor per latent dimension"
+WEAKER_DECODER = "weaken the decoder or learn its output variance (a fixed large sigma invites collapse)"
+FEWER_LATENTS = "lower beta, or use fewer latent dimensions if the dead ones are not needed"
+
+VANISHING = (NON_SATURATING, WGAN_GP, INSTANCE_NOISE, FEWER_D_STEPS, SPECTRAL_HINGE)
+MODE_COLLAPSE = (UNROLLED, R1, TTUR_LOWER_LR, FEWER_D_STEPS, SPECTRAL_HINGE, RESTART)
+NON_CONVERGENCE = (R1, TTUR_LOWER_LR, SPECTRAL_HINGE, UNROLLED, NON_SATURATING)
+EXPLODING = (GRAD_CLIP, WGAN_GP, SPECTRAL_HINGE, LOWER_LR, RESTART)
+NONFINITE = (RESTART, LOWER_LR, CHECK_INPUTS, GRAD_CLIP)
+D_OVERFITTING = (AUGMENT, R1, INSTANCE_NOISE, RESTART)
+POSTERIOR_COLLAPSE = (KL_ANNEAL, FREE_BITS, WEAKER_DECODER, FEWER_LATENTS)
+STALLED = (CHECK_OPTIMIZER, RESTART)

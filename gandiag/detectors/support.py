@@ -1,0 +1,146 @@
+"""Shared machinery for the built-in detectors: parameters, missing signals, state.
+
+:class:`SignalDetector` adds three things to the :class:`~gandiag.detectors.base.Detector`
+contract:
+
+* **Parameters.** Every threshold is a named parameter with a documented default
+  (``params``); ``SomeDetector(patience_steps=500)`` overrides it, and an unknown name
+  raises a ``ValueError`` listing the valid ones.
+* **Missing signals.** ``requires_any`` lists groups of signal patterns (``fnmatch``
+  syntax); a group is satisfied when any record carried a signal matching any of its
+  patterns. If a group is still unsatisfied ``missing_grace_steps`` steps after the first
+  record, the detector emits ONE ``INFO`` alert naming the signals and the Monitor option
+  that provides them. We chose an alert over ``warnings.warn`` because the monitor runs
+  detectors off the training thread, where warnings are easy to lose, whereas alerts are
+  stored with the run, printed by the CLI and shown by the dashboard and ``replay``.
+* **State.** All mutable state lives in ``self.state`` (a dict of plain numbers and
+  lists), so ``state_dict`` is a deep copy and resuming equals not stopping.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+from typing import Any, ClassVar, Mapping
+
+from gandiag.detectors.base import Detector
+from gandiag.types import Alert, Severity, StepRecord
+
+COMMON_PARAMS: dict[str, Any] = {
+    # Steps after the first record before an unmet signal requirement is reported.
+    "missing_grace_steps": 1000,
+}
+
+
+class SignalDetector(Detector):
+    """Base of the built-in detectors (see the module docstring)."""
+
+    params: ClassVar[dict[str, Any]] = {}
+    requires_any: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    # One hint per ``requires_any`` group: which Monitor option produces those signals.
+    provided_by_groups: ClassVar[tuple[str, ...]] = ()
+    kinds: ClassVar[tuple[str, ...]] = ("gan",)
+
+    def __init__(self, **params: Any) -> None:
+        valid = {**COMMON_PARAMS, **self.params}
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"{self.name}: unknown parameter(s) {', '.join(unknown)}; "
+                f"valid parameters: {', '.join(sorted(valid))}"
+            )
+        self.cfg: dict[str, Any] = {**valid, **params}
+        for key, value in self.cfg.items():
+            default = valid[key]
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                if value is not None and not isinstance(value, (int, float)):
+                    raise ValueError(
+                        f"{self.name}: parameter {key} must be a number, got {value!r}"
+                    )
+        self.state: dict[str, Any] = self.initial_state()
+        self._signals = {"first_step": None, "seen": [False] * len(self.requires_any),
+                         "reported": [False] * len(self.requires_any)}
+
+    # -- to implement -------------------------------------------------------------------------
+    def initial_state(self) -> dict[str, Any]:
+        return {}
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        raise NotImplementedError
+
+    # -- contract -----------------------------------------------------------------------------
+    def update(self, record: StepRecord) -> list[Alert]:
+        alerts = self._check_signals(record)
+        alerts.extend(self.check(record))
+        return alerts
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "detector": self.name,
+            "params": dict(self.cfg),
+            "state": copy.deepcopy(self.state),
+            "signals": copy.deepcopy(self._signals),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state.get("detector") != self.name:
+            raise ValueError(
+                f"state belongs to detector {state.get('detector')!r}, not {self.name!r}; "
+                "load each detector's own state (DetectorSuite.load_state_dict matches them by name)"
+            )
+        # Parameters given to the constructor win over stored ones, so replay with
+        # overridden thresholds can start from a stored state.
+        self.state = copy.deepcopy(dict(state["state"]))
+        self._signals = copy.deepcopy(dict(state["signals"]))
+
+    # -- helpers ------------------------------------------------------------------------------
+    def alert(
+        self,
+        severity: Severity,
+        step: int,
+        onset: int,
+        diagnosis: str,
+        evidence: Mapping[str, float],
+        remedies: tuple[str, ...],
+    ) -> Alert:
+        return Alert(
+            detector=self.name,
+            severity=severity,
+            step=int(step),
+            onset_step=int(min(onset, step)),
+            diagnosis=diagnosis,
+            evidence={k: float(v) for k, v in evidence.items()},
+            remedies=tuple(remedies),
+        )
+
+    def _check_signals(self, record: StepRecord) -> list[Alert]:
+        sig = self._signals
+        if sig["first_step"] is None:
+            sig["first_step"] = int(record.step)
+        names = record.scalars.keys()
+        alerts = []
+        for i, group in enumerate(self.requires_any):
+            if sig["seen"][i]:
+                continue
+            if any(fnmatch.filter(names, pattern) for pattern in group):
+                sig["seen"][i] = True
+                continue
+            late = record.step - sig["first_step"] >= self.cfg["missing_grace_steps"]
+            if late and not sig["reported"][i]:
+                sig["reported"][i] = True
+                hint = self.provided_by_groups[i] if i < len(self.provided_by_groups) else ""
+                alerts.append(
+                    self.alert(
+                        Severity.INFO,
+                        record.step,
+                        record.step,
+                        f"{self.name} is inactive: no signal {' or '.join(group)} in "
+                        f"{self.cfg['missing_grace_steps']} steps" + (f"; {hint}" if hint else ""),
+                        {},
+                        (),
+                    )
+                )
+        return alerts
+
+    def signal_seen(self, group: int) -> bool:
+        return bool(self._signals["seen"][group])

@@ -1,0 +1,55 @@
+"""Plotly figure builders shared by the dashboard and the HTML reports (no torch, no dash).
+
+Builders take plain data read through :class:`gandiag.store.RunReader` (series, histograms,
+alerts, metric results) and return ``plotly.graph_objects.Figure`` objects; stored text is
+escaped before plotly renders it.
+"""
+
+from gandiag.figures.compare import metric_bars_figure, precision_recall_figure
+from gandiag.figures.curves import (
+    alert_timeline_figure,
+    label,
+    lines_figure,
+    message_figure,
+    steps_by_run_figure,
+)
+from gandiag.figures.heatmaps import (
+    align_series,
+    common_edges,
+    heatmap_figure,
+    histogram_heatmap,
+    histogram_matrix,
+    rebin,
+)
+from gandiag.figures.panels import (
+    DEFAULT_MAX_POINTS,
+    SECTIONS,
+    Panel,
+    build_run_panels,
+    jsonable,
+    read_updates,
+    summarize_run,
+)
+from gandiag.figures.text import (
+    SEVERITY_COLORS,
+    STATUS_COLORS,
+    AlertGroup,
+    RunSummary,
+    format_config,
+    format_evidence,
+    format_metric,
+    format_protocol,
+    group_alerts,
+    latest_metrics,
+    protocol_key,
+    verdict,
+)
+
+__all__ = [
+    "Panel", "build_run_panels", "read_updates", "summarize_run", "jsonable", "DEFAULT_MAX_POINTS", "SECTIONS",
+    "lines_figure", "alert_timeline_figure", "steps_by_run_figure", "message_figure", "label",
+    "heatmap_figure", "histogram_heatmap", "histogram_matrix", "align_series", "common_edges",
+    "rebin", "precision_recall_figure", "metric_bars_figure",
+    "RunSummary", "AlertGroup", "group_alerts", "latest_metrics", "verdict", "format_metric", "format_protocol",
+    "format_evidence", "format_config", "protocol_key", "SEVERITY_COLORS", "STATUS_COLORS",
+]  # fmt: skip

@@ -1,0 +1,165 @@
+"""Plain-text summaries of a run shared by the dashboard and the reports: verdicts, alert
+groups, metric formatting. No plotly, no HTML: callers escape for their medium."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+from gandiag.types import Alert, MetricProtocol, MetricResult, Severity
+
+SEVERITY_COLORS = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
+STATUS_COLORS = {"training": "#1f77b4", "finished": "#2ca02c", "crashed": "#d62728"}
+
+
+@dataclass(frozen=True)
+class AlertGroup:
+    """All alerts of one detector: a long run repeats an alert every flush, a reader wants one line."""
+
+    detector: str
+    severity: Severity  # the worst seen
+    count: int
+    onset_step: int  # earliest onset
+    last_step: int
+    latest: Alert  # its evidence and remedies are the ones shown
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    name: str
+    kind: str
+    status: str
+    last_step: int | None
+    num_steps: int
+    alert_counts: Mapping[str, int]
+    groups: Sequence[AlertGroup]
+    latest_metrics: Mapping[str, MetricResult]
+    verdict: str
+    level: str  # "ok", "info", "warning", "critical", "empty", "crashed"
+    config: Mapping[str, object] = field(default_factory=dict)
+
+
+def group_alerts(alerts: Iterable[Alert]) -> list[AlertGroup]:
+    """One group per detector, worst severity first, then by onset."""
+    by_det: dict[str, list[Alert]] = {}
+    for a in alerts:
+        by_det.setdefault(a.detector, []).append(a)
+    groups = []
+    for det, items in by_det.items():
+        worst = max(items, key=lambda a: a.severity.rank).severity
+        latest = max(items, key=lambda a: (a.step, a.severity.rank))
+        groups.append(
+            AlertGroup(
+                detector=det,
+                severity=worst,
+                count=len(items),
+                onset_step=min(a.onset_step for a in items),
+                last_step=max(a.step for a in items),
+                latest=latest,
+            )
+        )
+    groups.sort(key=lambda g: (-g.severity.rank, g.onset_step, g.detector))
+    return groups
+
+
+def alert_counts(alerts: Iterable[Alert]) -> dict[str, int]:
+    counts = {s.value: 0 for s in (Severity.CRITICAL, Severity.WARNING, Severity.INFO)}
+    for a in alerts:
+        counts[a.severity.value] += 1
+    return counts
+
+
+def latest_metrics(results: Iterable[MetricResult]) -> dict[str, MetricResult]:
+    """The last stored result of each metric name (stored order, i.e. the newest evaluation)."""
+    out: dict[str, MetricResult] = {}
+    for r in results:
+        out[r.name] = r
+    return out
+
+
+def verdict(
+    status: str, num_steps: int, last_step: int | None, groups: Sequence[AlertGroup]
+) -> tuple[str, str]:
+    """A one-sentence verdict and its level, the first thing a report or a run page shows."""
+    if num_steps == 0:
+        return "No steps recorded yet: the page fills in once the first steps are flushed.", "empty"
+    worst = groups[0] if groups else None
+    lead = ""
+    if status == "crashed":
+        lead = f"Crashed: the writer stopped at step {last_step} without closing the run. "
+    elif status == "training":
+        lead = f"Still training (step {last_step}). "
+    if worst is None or worst.severity is Severity.INFO:
+        extra = f" ({worst.count} informational alert(s))" if worst else ""
+        text = f"No failure detected over {num_steps} recorded steps{extra}."
+        level = "info" if worst else "ok"
+    else:
+        word = "Failing" if worst.severity is Severity.CRITICAL else "Needs attention"
+        others = len([g for g in groups if g.severity.rank >= Severity.WARNING.rank]) - 1
+        more = f"; {others} other detector(s) also fired" if others > 0 else ""
+        text = (
+            f"{word}: {worst.latest.diagnosis} ({worst.detector}, from step {worst.onset_step}"
+            f"{more})."
+        )
+        level = worst.severity.value
+    if status == "crashed":
+        level = "crashed" if level in ("ok", "info") else level
+    return lead + text, level
+
+
+def format_value(v: float | None, digits: int = 4) -> str:
+    if v is None:
+        return "–"
+    v = float(v)
+    if math.isnan(v) or math.isinf(v):
+        return str(v)
+    return f"{v:.{digits}g}"
+
+
+def format_metric(r: MetricResult) -> str:
+    """``12.3 ± 0.4 [11.6, 13.1]``: value, uncertainty and interval where known."""
+    text = format_value(r.value)
+    if r.uncertainty is not None:
+        text += f" ± {format_value(r.uncertainty, 2)}"
+    if r.interval is not None:
+        text += f" [{format_value(r.interval[0])}, {format_value(r.interval[1])}]"
+    return text
+
+
+def format_protocol(p: MetricProtocol) -> str:
+    """The protocol in one line, so a reader sees whether two numbers are comparable."""
+    parts = [p.feature_extractor or "unknown features"]
+    if p.num_real or p.num_fake:
+        parts.append(f"{p.num_real} real / {p.num_fake} fake")
+    if p.preprocessing:
+        parts.append(p.preprocessing)
+    if p.options:
+        parts.append(", ".join(f"{k}={v}" for k, v in sorted(p.options.items())))
+    if p.weights_sha256:
+        parts.append(f"weights {p.weights_sha256[:12]}")
+    return "; ".join(parts)
+
+
+def protocol_key(p: MetricProtocol) -> tuple:
+    """What must match for two results to be comparable (extractor, weights, sample sizes)."""
+    return (p.feature_extractor, p.weights_sha256, p.preprocessing, p.num_real, p.num_fake)
+
+
+def format_evidence(evidence: Mapping[str, float]) -> list[tuple[str, str]]:
+    return [(str(k), format_value(v)) for k, v in evidence.items()]
+
+
+def format_config(config: Mapping[str, object], limit: int = 60) -> list[tuple[str, str]]:
+    """Flattened ``key = value`` pairs (nested dicts as ``a.b``), at most ``limit`` of them."""
+    out: list[tuple[str, str]] = []
+
+    def walk(prefix: str, obj: object) -> None:
+        if isinstance(obj, Mapping):
+            for k, v in obj.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            out.append((prefix, str(obj)))
+
+    walk("", dict(config))
+    return out[:limit]

@@ -1,0 +1,213 @@
+"""Gradient, weight and update probes on the parameters of each watched network.
+
+A gradient is measured where it is born: a ``post_accumulate_grad`` hook on every
+parameter takes the norm (and, when it is not finite, the count of non-finite
+entries) of ``param.grad`` each time a backward pass accumulates into it, so
+gradient clipping, GradScaler unscaling-with-skip or a NaN sanitiser that runs later
+cannot hide anything. The value an optimizer actually used is the one standing when
+its ``step()`` begins: a global optimizer pre-step hook *commits* the latest norms of
+the parameters that optimizer owns. This matters in GAN loops, where the generator's
+backward pass also accumulates into the discriminator's ``.grad`` after the
+discriminator stepped; those gradients are never committed. Loops that update
+parameters by hand (no ``torch.optim`` optimizer) get the latest norms at
+``mon.step`` instead.
+
+Nothing here modifies a gradient or a parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from gandiag import signals
+from gandiag.types import Histogram
+
+
+class NetProbe:
+    """Hooks on one network's parameters; produces this step's gradient/weight statistics."""
+
+    def __init__(self, name: str, module: nn.Module) -> None:
+        self.name = name
+        inner = getattr(module, "module", module)  # DDP / DataParallel wrap the real module
+        params: list[nn.Parameter] = []
+        layers: list[str] = []
+        seen: set[int] = set()
+        for mod_name, mod in inner.named_modules():
+            for p in mod.parameters(recurse=False):
+                if id(p) in seen or not p.requires_grad:
+                    continue
+                seen.add(id(p))
+                params.append(p)
+                layers.append(mod_name or "root")
+        if not params:
+            raise ValueError(
+                f"network {name!r} has no trainable parameters; pass the module being trained"
+            )
+        self.params = params
+        # Layer of each parameter, and the parameter indices of each layer in order.
+        self.layer_names = list(dict.fromkeys(layers))
+        layer_pos = {n: i for i, n in enumerate(self.layer_names)}
+        self._param_layer = np.array([layer_pos[n] for n in layers])
+        self._index = {id(p): i for i, p in enumerate(params)}
+        self._latest: list[torch.Tensor | None] = [None] * len(params)
+        self._latest_bad: list[torch.Tensor | None] = [None] * len(params)
+        self._norms: list[torch.Tensor] = []  # committed per-parameter norm vectors
+        self._bads: list[torch.Tensor] = []
+        self._device = params[0].device
+        self._cpu = self._device.type == "cpu"
+        self._handles = [p.register_post_accumulate_grad_hook(self._hook) for p in params]
+        # Update tracking: flattened weights at the two steps before a layer-cadence step.
+        self._snap: dict[int, torch.Tensor] = {}
+        self._prev_update: tuple[int, torch.Tensor] | None = None
+
+    # -- hooks ------------------------------------------------------------------------------
+    def _hook(self, p: torch.Tensor) -> None:
+        g = p.grad
+        if g is None:
+            return
+        i = self._index[id(p)]
+        norm = torch.linalg.vector_norm(g.detach(), dtype=torch.float32)
+        self._latest[i] = norm
+        if self._cpu:
+            # On the CPU a look at the value costs nothing; count only when needed.
+            bad = None if math.isfinite(float(norm)) else _count_nonfinite(g)
+        else:
+            bad = _count_nonfinite(g)
+        self._latest_bad[i] = bad
+
+    def owns_any(self, optimizer: torch.optim.Optimizer) -> bool:
+        return any(id(p) in self._index for g in optimizer.param_groups for p in g["params"])
+
+    def commit(self) -> None:
+        """Take the latest accumulated norms as what an optimizer step is about to use."""
+        if all(t is None for t in self._latest):
+            return
+        zero = torch.zeros((), device=self._device)
+        self._norms.append(torch.stack([zero if t is None else t for t in self._latest]))
+        self._bads.append(torch.stack([zero if t is None else t.float() for t in self._latest_bad]))
+        self._latest = [None] * len(self.params)
+        self._latest_bad = [None] * len(self.params)
+
+    # -- per step ---------------------------------------------------------------------------
+    def take(self, step: int, layers_due: bool) -> tuple[torch.Tensor, Callable] | None:
+        """This step's gradient sums and their finaliser, or ``None`` if no gradient arrived."""
+        if not self._norms:
+            self.commit()  # no optimizer stepped: a hand-written update loop
+        if not self._norms:
+            return None
+        # Several optimizer steps per mon.step (n_critic > 1): mean norm, summed counts.
+        norms = torch.stack(self._norms).mean(0)
+        bads = torch.stack(self._bads).sum(0)
+        self._norms, self._bads = [], []
+        sums = torch.cat([norms.double(), bads.double()])
+        return sums, self._grad_finaliser(layers_due)
+
+    def _grad_finaliser(self, layers_due: bool) -> Callable:
+        name, layer_names, param_layer = self.name, self.layer_names, self._param_layer
+        n = len(self.params)
+
+        def finalise(v: np.ndarray, world: int) -> dict[str, float | Histogram]:
+            norms, bads = v[:n] / world, v[n:]
+            out: dict[str, float | Histogram] = {
+                signals.grad_norm(name): float(np.sqrt(np.sum(norms**2))),
+                signals.grad_nonfinite(name): float(np.sum(bads)),
+            }
+            if layers_due:
+                sq = np.zeros(len(layer_names))
+                bad = np.zeros(len(layer_names))
+                np.add.at(sq, param_layer, norms**2)
+                np.add.at(bad, param_layer, bads)
+                for j, layer in enumerate(layer_names):
+                    out[signals.grad_layer_norm(name, layer)] = float(np.sqrt(sq[j]))
+                    out[signals.grad_layer_nonfinite(name, layer)] = float(bad[j])
+            return out
+
+        return finalise
+
+    def weights(self, step: int, layers_due: bool, next_due: Callable[[int], bool]) -> list[
+        tuple[torch.Tensor, Callable]
+    ]:
+        """Weight norm, update ratio and update cosine at layer-cadence steps.
+
+        ``next_due(s)`` says whether step ``s`` is a layer-cadence step, so the two
+        snapshots the update statistics need are taken at the two steps before it.
+        """
+        out: list[tuple[torch.Tensor, Callable]] = []
+        if not (layers_due or next_due(step + 1) or next_due(step + 2)):
+            self._snap.clear()
+            self._prev_update = None
+            return out
+        with torch.no_grad():
+            flat = torch.cat([p.detach().reshape(-1).to(self._device) for p in self.params])
+        name = self.name
+        if layers_due:
+            wnorm = torch.linalg.vector_norm(flat.double())
+            out.append((wnorm.reshape(1), lambda v, w: {signals.weight_norm(name): float(v[0]) / w}))
+        prev = self._snap.get(step - 1)
+        if prev is not None:
+            update = flat - prev
+            if layers_due:
+                stats = [torch.linalg.vector_norm(update.double()), torch.linalg.vector_norm(prev.double())]
+                has_cos = self._prev_update is not None and self._prev_update[0] == step - 1
+                if has_cos:
+                    u1 = self._prev_update[1].double()  # type: ignore[index]
+                    stats += [torch.dot(u1, update.double()), torch.linalg.vector_norm(u1)]
+                out.append((torch.stack(stats), _update_finaliser(name, has_cos)))
+            self._prev_update = (step, update)
+        self._snap = {step: flat} if (next_due(step + 1) or next_due(step + 2)) else {}
+        if not next_due(step + 1):
+            self._prev_update = None
+        return out
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+
+def _update_finaliser(name: str, has_cos: bool) -> Callable:
+    def finalise(v: np.ndarray, world: int) -> dict[str, float]:
+        v = v / world
+        out = {signals.update_ratio(name): _ratio(v[0], v[1])}
+        if has_cos:
+            out[signals.update_cosine(name)] = _ratio(v[2], v[0] * v[3])
+        return out
+
+    return finalise
+
+
+def _ratio(a: float, b: float) -> float:
+    if b == 0 or not math.isfinite(b):
+        return math.nan
+    return float(a / b)
+
+
+def _count_nonfinite(g: torch.Tensor) -> torch.Tensor:
+    return torch.count_nonzero(~torch.isfinite(g.detach()))
+
+
+class GradProbes:
+    """All watched networks' probes, plus the global optimizer hook that commits them."""
+
+    def __init__(self, nets: dict[str, nn.Module]) -> None:
+        self.probes = [NetProbe(name, module) for name, module in nets.items()]
+        from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+        self._opt_handle = register_optimizer_step_pre_hook(self._on_optimizer_step)
+
+    def _on_optimizer_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        for probe in self.probes:
+            if probe.owns_any(optimizer):
+                probe.commit()
+
+    def remove(self) -> None:
+        for probe in self.probes:
+            probe.remove()
+        if self._opt_handle is not None:
+            self._opt_handle.remove()
+            self._opt_handle = None

@@ -1,0 +1,132 @@
+"""Checks of the Monitor's arguments, so misuse fails at construction or at the first step.
+
+Every message names the argument and says how to fix the call.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+LOSS_KINDS = ("bce", "wasserstein", "hinge", "lsgan")
+
+
+def named_modules(arg: str, value: Any, default: str) -> dict[str, nn.Module]:
+    """``value`` (a module or a ``{name: module}`` dict) as a dict; names checked."""
+    if value is None:
+        return {}
+    if isinstance(value, nn.Module):
+        return {default: value}
+    if isinstance(value, Mapping):
+        out: dict[str, nn.Module] = {}
+        for name, mod in value.items():
+            if not isinstance(name, str) or not name or "/" in name:
+                raise ValueError(
+                    f"{arg}: network names must be non-empty strings without '/', got {name!r}"
+                )
+            if not isinstance(mod, nn.Module):
+                raise TypeError(f"{arg}[{name!r}] must be an nn.Module, got {type(mod).__name__}")
+            out[name] = mod
+        if not out:
+            raise ValueError(f"{arg} is an empty dict; pass at least one nn.Module")
+        return out
+    raise TypeError(
+        f"{arg} must be an nn.Module or a dict {{name: nn.Module}}, got {type(value).__name__}"
+    )
+
+
+def check_networks(generator: Any, discriminator: Any, model: Any) -> tuple[str, dict, dict]:
+    """Returns ``(kind, generators, all_nets)``; kind is "gan" or "vae"."""
+    gens = named_modules("generator", generator, "G")
+    discs = named_modules("discriminator", discriminator, "D")
+    models = named_modules("model", model, "VAE")
+    if models and (gens or discs):
+        raise ValueError(
+            "pass either model= (a VAE) or generator=/discriminator= (a GAN), not both"
+        )
+    if not models and not (gens and discs):
+        raise ValueError(
+            "gandiag.Monitor needs generator= and discriminator= (a GAN) or model= (a VAE); "
+            "e.g. Monitor('runs/x', generator=G, discriminator=D)"
+        )
+    clash = set(gens) & set(discs)
+    if clash:
+        raise ValueError(
+            f"generator and discriminator share the name(s) {sorted(clash)}; give each network "
+            "a distinct name in the dicts"
+        )
+    if models:
+        return "vae", models, models
+    return "gan", gens, {**gens, **discs}
+
+
+def check_loss_kind(loss: str) -> str:
+    if loss not in LOSS_KINDS:
+        raise ValueError(
+            f"loss={loss!r} is not a known way to read discriminator outputs; use one of "
+            f"{', '.join(LOSS_KINDS)} ('bce' for logits of a sigmoid cross-entropy GAN, the "
+            "others for raw critic values)"
+        )
+    return loss
+
+
+def check_losses(losses: Any) -> dict[str, Any]:
+    if not isinstance(losses, Mapping) or not losses:
+        raise ValueError(
+            "mon.step(...): `losses` must be a non-empty dict of loss terms, e.g. "
+            "losses={'G': loss_g, 'D': loss_d}"
+        )
+    for name, value in losses.items():
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(
+                f"mon.step(...): loss names must be non-empty strings without '/', got {name!r}"
+            )
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1:
+                raise ValueError(
+                    f"mon.step(...): losses[{name!r}] has shape {tuple(value.shape)}; pass the "
+                    "scalar loss term (e.g. loss.mean())"
+                )
+        elif not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"mon.step(...): losses[{name!r}] must be a tensor or a number, got "
+                f"{type(value).__name__}"
+            )
+    return dict(losses)
+
+
+def require(arg: str, value: Any, what: str) -> None:
+    if value is None:
+        raise ValueError(f"mon.step(...): missing `{arg}` ({what}); pass {arg}=...")
+
+
+def check_tensor(arg: str, value: Any, *, min_dim: int = 1, batch: bool = False) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"mon.step(...): `{arg}` must be a torch.Tensor, got {type(value).__name__}")
+    if not value.is_floating_point():
+        raise TypeError(
+            f"mon.step(...): `{arg}` has dtype {value.dtype}; pass the floating-point tensor "
+            "(raw model outputs / images)"
+        )
+    if value.dim() < min_dim or value.numel() == 0:
+        raise ValueError(
+            f"mon.step(...): `{arg}` has shape {tuple(value.shape)}; expected at least "
+            f"{min_dim} dimension(s) and one element"
+        )
+    if batch and value.shape[0] < 2:
+        raise ValueError(
+            f"mon.step(...): `{arg}` has batch size {value.shape[0]}; batch statistics need "
+            "at least 2 samples"
+        )
+
+
+def check_same_shape(arg: str, value: torch.Tensor, ref_arg: str, ref: torch.Tensor, *, from_dim: int) -> None:
+    if tuple(value.shape[from_dim:]) != tuple(ref.shape[from_dim:]):
+        part = "shape" if from_dim == 0 else "per-sample shape"
+        raise ValueError(
+            f"mon.step(...): `{arg}` has {part} {tuple(value.shape[from_dim:])} but `{ref_arg}` has "
+            f"{tuple(ref.shape[from_dim:])}; pass matching tensors"
+        )
