@@ -12,7 +12,6 @@ from urllib.parse import unquote
 
 from dash import Dash, Input, Output, dcc, html
 from flask import abort, send_file
-
 from gandiag.dashboards.components import message
 from gandiag.dashboards.context import FILES_ROUTE, RunsFolder
 from gandiag.dashboards.pages import compare, run, runs
@@ -55,7 +54,7 @@ def create_app(runs_dir: str | Path, *, live_interval_ms: int = 2000,
         page.register(app, folder)
 
     @app.server.route(FILES_ROUTE + "<path:rel>")
-    def run_file(rel: str):  # noqa: ANN202 (a Flask response)
+    def run_file(rel: str):
         # Only regular files inside the runs folder, whatever the path says (.., links).
         path = folder.resolve_file(unquote(rel))
         if path is None or path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".gif", ".svg"):

@@ -5,7 +5,7 @@ Dash renders strings as text (React escapes them), so stored text goes in as is.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from dash import dcc, html
@@ -151,8 +151,11 @@ def plain_figure(figure: object) -> dict:
     Plotly serialises numpy arrays as typed base64 blobs, which a live ``Patch`` cannot
     extend; lists can (NaN and infinities become null, a gap).
     """
-    d = figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else dict(figure)
-    return _lists(d)
+    if not hasattr(figure, "data"):
+        return _lists(dict(figure))
+    # Not to_dict(): since plotly 6 it already base64-encodes the arrays.
+    return {"data": [_lists(t.to_plotly_json()) for t in figure.data],
+            "layout": _lists(figure.layout.to_plotly_json())}
 
 
 def _lists(obj: object) -> object:

@@ -25,7 +25,7 @@ class RunsFolder:
     max_points: int = 600
 
     @classmethod
-    def open(cls, runs_dir: str | Path, **kw: int) -> "RunsFolder":
+    def open(cls, runs_dir: str | Path, **kw: int) -> RunsFolder:
         root = Path(runs_dir).expanduser()
         if not root.is_dir():
             raise FileNotFoundError(

@@ -7,8 +7,9 @@ samples collapse, a VAE whose units die) but they are made up: never read them a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def _gan_columns(t: np.ndarray, onset: int, rng: np.random.Generator,
                  extra_layers: int) -> dict[str, np.ndarray]:
     n = t.size
     bad = (t >= onset).astype(float)
-    noise = lambda s: rng.normal(0, s, n)  # noqa: E731
+    noise = lambda s: rng.normal(0, s, n)
     real = np.clip(0.6 + 0.35 * bad + noise(0.03), 0, 1)
     fake = np.clip(0.4 - 0.35 * bad + noise(0.03), 0, 1)
     cols = {

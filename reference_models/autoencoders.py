@@ -16,12 +16,11 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
-
 from gandiag.reference_models.dcgan import DCGANGenerator, start_size
 from gandiag.reference_models.layers import norm_2d
 from gandiag.reference_models.losses import gaussian_kl
 from gandiag.reference_models.mlp import mlp_layers
+from torch import Tensor, nn
 
 
 def make_encoder(
@@ -37,26 +36,37 @@ def make_encoder(
     layers: list[nn.Module] = []
     c_in, c = channels, width
     for i in range(k):
-        layers += [nn.Conv2d(c_in, c, 4, 2, 1), norm_2d("batch" if i else "none", c),
-                   nn.LeakyReLU(0.2, True)]
+        layers += [
+            nn.Conv2d(c_in, c, 4, 2, 1),
+            norm_2d("batch" if i else "none", c),
+            nn.LeakyReLU(0.2, True),
+        ]
         c_in, c = c, c * 2
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c_in * s0 * s0, out_dim))
 
 
 def make_decoder(
-    arch: str, data_shape: tuple[int, ...], latent_dim: int, *, hidden: int, depth: int,
-    width: int, output: str,
+    arch: str,
+    data_shape: tuple[int, ...],
+    latent_dim: int,
+    *,
+    hidden: int,
+    depth: int,
+    width: int,
+    output: str,
 ) -> nn.Module:
     """A decoder from ``[B, latent_dim]`` to ``[B, *data_shape]``."""
     if arch == "mlp":
         return _MLPDecoder(latent_dim, data_shape, hidden=hidden, depth=depth, output=output)
-    return DCGANGenerator(latent_dim, image_size=data_shape[-1], channels=data_shape[0],
-                          width=width)
+    return DCGANGenerator(
+        latent_dim, image_size=data_shape[-1], channels=data_shape[0], width=width
+    )
 
 
 class _MLPDecoder(nn.Module):
-    def __init__(self, latent_dim: int, data_shape: tuple[int, ...], *, hidden: int, depth: int,
-                 output: str) -> None:
+    def __init__(
+        self, latent_dim: int, data_shape: tuple[int, ...], *, hidden: int, depth: int, output: str
+    ) -> None:
         super().__init__()
         self.data_shape, self.output = tuple(data_shape), output
         self.net = mlp_layers([latent_dim] + [hidden] * depth + [math.prod(data_shape)])
@@ -120,8 +130,12 @@ class VAE(nn.Module):
         return recon_nll, gaussian_kl(mu, logvar).mean(0)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None,
-               device: torch.device | str | None = None) -> Tensor:
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         """Decoded draws from the prior N(0, I)."""
         device = device or next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, device=device, generator=generator)
@@ -135,8 +149,9 @@ class Autoencoder(nn.Module):
     clean reconstruction used at evaluation time.
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int, *,
-                 noise_std: float = 0.0) -> None:
+    def __init__(
+        self, encoder: nn.Module, decoder: nn.Module, latent_dim: int, *, noise_std: float = 0.0
+    ) -> None:
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.latent_dim = latent_dim

@@ -20,7 +20,7 @@ reproduce vanishing generator gradients.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -50,9 +50,7 @@ def monitor_loss_kind(name: str) -> str:
     return _MONITOR_KIND[check_loss(name)]
 
 
-def discriminator_loss(
-    name: str, real: Tensor, fake: Tensor, *, real_label: float = 1.0
-) -> Tensor:
+def discriminator_loss(name: str, real: Tensor, fake: Tensor, *, real_label: float = 1.0) -> Tensor:
     """Critic loss for objective ``name`` on raw outputs ``real`` and ``fake``.
 
     ``real_label`` < 1 is one-sided label smoothing (Salimans et al. 2016: 0.9); it

@@ -8,13 +8,13 @@ serves ACGAN (class logits) and InfoGAN (code predictions).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from gandiag.reference_models.layers import maybe_spectral_norm
+from torch import Tensor, nn
 
 
 def mlp_layers(
@@ -22,7 +22,7 @@ def mlp_layers(
 ) -> nn.Sequential:
     """Linear layers with ``activation`` between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(maybe_spectral_norm(nn.Linear(a, b), spectral_norm))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU() if activation == "relu" else nn.LeakyReLU(0.2))
@@ -85,8 +85,9 @@ class MLPDiscriminator(nn.Module):
         self.aux_dim = aux_dim
         inp = math.prod(self.data_shape) + num_classes
         self.trunk = nn.Sequential(
-            mlp_layers([inp] + [hidden] * depth, activation=activation,
-                       spectral_norm=spectral_norm),
+            mlp_layers(
+                [inp] + [hidden] * depth, activation=activation, spectral_norm=spectral_norm
+            ),
             nn.ReLU() if activation == "relu" else nn.LeakyReLU(0.2),
         )
         self.head = maybe_spectral_norm(nn.Linear(hidden, 1), spectral_norm)

@@ -8,8 +8,9 @@ optimiser, learning rates), which the trainer applies unless the config override
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -48,13 +49,15 @@ class ModelBundle:
             return {"G": self.generator, "D": self.discriminator}
         return {"model": self.model}
 
-    def to(self, device: torch.device | str) -> "ModelBundle":
+    def to(self, device: torch.device | str) -> ModelBundle:
         for net in self.networks().values():
             net.to(device)
         return self
 
     def sample_latent(
-        self, n: int, generator: torch.Generator | None = None,
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """``(z [n, latent_dim], labels [n] or None)`` from the model's prior.

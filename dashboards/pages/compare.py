@@ -6,10 +6,10 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, dcc, html
-
-from gandiag import signals as sig
 from gandiag.dashboards.components import graph, message, metrics_side_by_side
 from gandiag.dashboards.context import READ_ERRORS, RunsFolder
+
+from gandiag import signals as sig
 from gandiag.figures import (
     latest_metrics,
     metric_bars_figure,

@@ -13,7 +13,6 @@ from typing import Any
 
 from dash import ALL, MATCH, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
-
 from gandiag.dashboards.components import (
     alert_body,
     alert_groups,
@@ -24,6 +23,7 @@ from gandiag.dashboards.components import (
     run_header,
 )
 from gandiag.dashboards.context import READ_ERRORS, RunsFolder
+
 from gandiag.figures import (
     SECTIONS,
     alert_timeline_figure,

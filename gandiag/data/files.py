@@ -42,7 +42,9 @@ def read_idx(path: str | Path) -> np.ndarray:
             f"{path} is truncated or malformed: its header says shape {dims} "
             f"({expected} bytes of data) but it holds {len(raw) - header} bytes"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    return (
+        np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    )
 
 
 def load_idx_dataset(root: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
@@ -89,8 +91,9 @@ def load_cifar10_binary(root: str | Path, split: str = "train") -> tuple[np.ndar
     if split not in names:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     root = Path(root)
-    folder = next((d for d in (root, root / "cifar-10-batches-bin")
-                   if (d / names[split][0]).is_file()), None)
+    folder = next(
+        (d for d in (root, root / "cifar-10-batches-bin") if (d / names[split][0]).is_file()), None
+    )
     if folder is None:
         hint = ""
         if (root / "cifar-10-batches-py").exists() or (root / "data_batch_1").exists():
@@ -141,8 +144,11 @@ def load_image_folder(
     for i, path in enumerate(files):
         try:
             with Image.open(path) as img:
-                out[i] = _square(img.convert(mode), image_size).reshape(
-                    image_size, image_size, channels).transpose(2, 0, 1)
+                out[i] = (
+                    _square(img.convert(mode), image_size)
+                    .reshape(image_size, image_size, channels)
+                    .transpose(2, 0, 1)
+                )
         except OSError as exc:
             raise ValueError(f"cannot read image {path}: {exc}") from exc
     rel = [p.relative_to(root).parts for p in files]
@@ -173,38 +179,44 @@ def load_npz(
     except Exception as exc:
         raise ValueError(f"{path} is not a readable .npz archive: {exc}") from exc
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is a single .npy array, not an .npz archive; save with np.savez")
+        # A bad file, not a programming error: ValueError so the CLI prints it as one line.
+        raise ValueError(  # noqa: TRY004
+            f"{path} is a single .npy array, not an .npz archive; save with np.savez"
+        )
     try:
         return _read_npz(path, archive, key, labels_key)
     except ValueError as exc:
         if "allow_pickle" in str(exc):  # object arrays would need unpickling
-            raise ValueError(f"{path} holds object arrays, which need unpickling; gandiag never "
-                             "unpickles data files: save plain numeric arrays with np.savez") from exc
+            raise ValueError(
+                f"{path} holds object arrays, which need unpickling; gandiag never "
+                "unpickles data files: save plain numeric arrays with np.savez"
+            ) from exc
         raise
     finally:
         archive.close()
 
 
-def _read_npz(path: Path, archive: "np.lib.npyio.NpzFile", key: str | None,
-              labels_key: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    if True:
-        names = list(archive.files)
-        if key is None:
-            key = next((k for k in ("images", "x", "data") if k in names),
-                       names[0] if len(names) == 1 else None)
-        if key is None or key not in names:
+def _read_npz(
+    path: Path, archive: np.lib.npyio.NpzFile, key: str | None, labels_key: str | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    names = list(archive.files)
+    if key is None:
+        key = next(
+            (k for k in ("images", "x", "data") if k in names),
+            names[0] if len(names) == 1 else None,
+        )
+    if key is None or key not in names:
+        raise ValueError(f"{path} has arrays {names}; name the data array with the 'key' option")
+    data = archive[key]
+    labels = None
+    if labels_key is None:
+        labels_key = next((k for k in ("labels", "y") if k in names), None)
+    elif labels_key not in names:
+        raise ValueError(f"{path} has no array {labels_key!r}; it has {names}")
+    if labels_key is not None:
+        labels = archive[labels_key].astype(np.int64)
+        if labels.shape != (len(data),):
             raise ValueError(
-                f"{path} has arrays {names}; name the data array with the 'key' option"
+                f"labels {labels_key!r} in {path} have shape {labels.shape}; expected [{len(data)}]"
             )
-        data = archive[key]
-        labels = None
-        if labels_key is None:
-            labels_key = next((k for k in ("labels", "y") if k in names), None)
-        elif labels_key not in names:
-            raise ValueError(f"{path} has no array {labels_key!r}; it has {names}")
-        if labels_key is not None:
-            labels = archive[labels_key].astype(np.int64)
-            if labels.shape != (len(data),):
-                raise ValueError(f"labels {labels_key!r} in {path} have shape {labels.shape}; "
-                                 f"expected [{len(data)}]")
     return data, labels

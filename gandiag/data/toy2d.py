@@ -40,8 +40,7 @@ class ModeSet:
         pts = self.centers[modes] + self.sigma * rng.standard_normal((n, 2))
         return pts.astype(np.float32), modes.astype(np.int64)
 
-    def score(self, samples: np.ndarray, threshold: float = 3.0,
-              min_count: int = 1) -> "ModeScore":
+    def score(self, samples: np.ndarray, threshold: float = 3.0, min_count: int = 1) -> ModeScore:
         """Mode coverage of ``samples``; see :func:`score_modes`."""
         return score_modes(samples, self, threshold=threshold, min_count=min_count)
 
@@ -61,8 +60,9 @@ def grid(side: int = 5, spacing: float = 2.0, sigma: float = 0.05) -> ModeSet:
     return ModeSet(f"grid{side * side}", centers, float(sigma))
 
 
-def spiral(num_modes: int = 20, turns: float = 1.5, radius: float = 2.0,
-           sigma: float = 0.05) -> ModeSet:
+def spiral(
+    num_modes: int = 20, turns: float = 1.5, radius: float = 2.0, sigma: float = 0.05
+) -> ModeSet:
     """``num_modes`` Gaussians evenly spaced in arc length along r = radius·θ/θ_max.
 
     Starts a quarter turn out so the innermost modes stay well separated.
@@ -98,8 +98,9 @@ class ModeScore:
         }
 
 
-def score_modes(samples: np.ndarray, modes: ModeSet, threshold: float = 3.0,
-                min_count: int = 1) -> ModeScore:
+def score_modes(
+    samples: np.ndarray, modes: ModeSet, threshold: float = 3.0, min_count: int = 1
+) -> ModeScore:
     """Assign each sample to its nearest centre and count covered modes.
 
     A sample is high quality when within ``threshold`` σ of its nearest centre; a mode

@@ -1,1 +1,50 @@
-"""(populated in progress)"""
+"""Failure detectors: pure, stateful functions of step records that return alerts.
+
+``default_detectors(kind)`` is the set the Monitor runs; ``DETECTORS`` is the registry
+(add your own with ``@register_detector``). See docs/detectors.md for what each detector
+reads, its parameters and how they were calibrated.
+"""
+
+from gandiag.detectors.base import (
+    DETECTORS,
+    Detector,
+    get_detector_class,
+    register_detector,
+    run_detectors,
+)
+from gandiag.detectors.collapse import ModeCollapseDetector, NonConvergenceDetector
+from gandiag.detectors.divergence import (
+    ExplodingGradientDetector,
+    NonFiniteDetector,
+    StalledTrainingDetector,
+)
+from gandiag.detectors.gan import DiscriminatorOverfittingDetector, VanishingGradientDetector
+from gandiag.detectors.suite import (
+    DetectorSuite,
+    build_detectors,
+    default_detectors,
+    parse_overrides,
+)
+from gandiag.detectors.support import SignalDetector
+from gandiag.detectors.vae import PosteriorCollapseDetector
+
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "DetectorSuite",
+    "DiscriminatorOverfittingDetector",
+    "ExplodingGradientDetector",
+    "ModeCollapseDetector",
+    "NonConvergenceDetector",
+    "NonFiniteDetector",
+    "PosteriorCollapseDetector",
+    "SignalDetector",
+    "StalledTrainingDetector",
+    "VanishingGradientDetector",
+    "build_detectors",
+    "default_detectors",
+    "get_detector_class",
+    "parse_overrides",
+    "register_detector",
+    "run_detectors",
+]

@@ -8,7 +8,8 @@ continues bit-for-bit like an uninterrupted one.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 # 1.4826 * MAD estimates the standard deviation of a normal sample.
 MAD_TO_STD = 1.4826
@@ -64,6 +65,27 @@ def streak_update(s: dict[str, Any], condition: bool, step: int) -> None:
         s["records"] = 0
 
 
+def onset_of(smoothed: dict[str, Any], raw: dict[str, Any]) -> int:
+    """Onset of a condition tested on a smoothed signal, back-dated with the raw one.
+
+    Smoothing delays the crossing of a threshold; when the raw values have been past
+    the threshold since earlier, the change began there.
+    """
+    since = smoothed["since"]
+    if raw["since"] is not None and raw["since"] < since:
+        return int(raw["since"])
+    return int(since)
+
+
+def held_with_raw(
+    smoothed: dict[str, Any], raw: dict[str, Any], step: int, patience_steps: int, min_records: int = 3
+) -> bool:
+    """The smoothed condition holds now and has held, back-dated by the raw one, long enough."""
+    if smoothed["since"] is None or smoothed["records"] < min_records:
+        return False
+    return step - onset_of(smoothed, raw) >= patience_steps
+
+
 def streak_held(s: dict[str, Any], step: int, patience_steps: int, min_records: int = 3) -> bool:
     return (
         s["since"] is not None
@@ -75,6 +97,24 @@ def streak_held(s: dict[str, Any], step: int, patience_steps: int, min_records: 
 # -- exponentially weighted mean ----------------------------------------------------------------
 def ewma(prev: float | None, x: float, alpha: float) -> float:
     return float(x) if prev is None else (1.0 - alpha) * prev + alpha * float(x)
+
+
+def smooth(st: dict[str, Any], key: str, x: float, step: int, tau_steps: float) -> float:
+    """Exponentially weighted mean with a time constant in steps, not records.
+
+    Signals arrive at different cadences (every step, every 50 steps...), so the weight
+    of a new value is ``1 - exp(-Δstep / tau_steps)``: the same ``tau_steps`` smooths
+    a signal over the same stretch of training whatever its cadence. Stores the mean in
+    ``st[key]`` and the step of the last value in ``st[key + "_step"]``.
+    """
+    prev, last = st.get(key), st.get(key + "_step")
+    if prev is None or last is None or tau_steps <= 0:
+        value = float(x)
+    else:
+        w = 1.0 - math.exp(-max(int(step) - int(last), 1) / float(tau_steps))
+        value = (1.0 - w) * prev + w * float(x)
+    st[key], st[key + "_step"] = value, int(step)
+    return value
 
 
 # -- CUSUM ----------------------------------------------------------------------------------------

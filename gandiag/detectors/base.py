@@ -9,7 +9,8 @@ as an uninterrupted one.
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 from gandiag.types import Alert, StepRecord
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.detectors import remedies as R
@@ -36,7 +36,7 @@ class NonFiniteDetector(SignalDetector):
 
     name = "nonfinite"
     kinds = ("gan", "vae")
-    params = {"rearm_steps": 100}
+    params: ClassVar[dict[str, Any]] = {"rearm_steps": 100}
     requires_any = (("loss/*",),)
     provided_by_groups = ("pass losses={...} to Monitor.step",)
 
@@ -90,7 +90,7 @@ class ExplodingGradientDetector(SignalDetector):
 
     name = "exploding_gradients"
     kinds = ("gan", "vae")
-    params = {
+    params: ClassVar[dict[str, Any]] = {
         "baseline_start_step": 20,
         "baseline_records": 20,
         "decades": 2.0,
@@ -159,7 +159,7 @@ class StalledTrainingDetector(SignalDetector):
 
     name = "stalled_training"
     kinds = ("gan", "vae")
-    params = {"patience_steps": 100, "min_records": 10}
+    params: ClassVar[dict[str, Any]] = {"patience_steps": 100, "min_records": 10}
     requires_any = (("loss/*",),)
     provided_by_groups = ("pass losses={...} to Monitor.step",)
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from gandiag.detectors.base import Detector
 from gandiag.types import Alert, Severity, StepRecord

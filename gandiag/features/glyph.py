@@ -19,7 +19,7 @@ from torch import nn
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "assets" / "glyph_classifier.pt"
 # SHA-256 of the shipped weights; update together with the file (the training script prints it).
-GLYPH_CLASSIFIER_SHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+GLYPH_CLASSIFIER_SHA256 = "e68fd48bc2b646c837100a42c2ad5db9054cf093e2791fddf28a694008276fce"
 FEATURE_DIM = 128
 NUM_CLASSES = 10
 

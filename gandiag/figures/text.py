@@ -4,8 +4,8 @@ groups, metric formatting. No plotly, no HTML: callers escape for their medium."
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 from gandiag.types import Alert, MetricProtocol, MetricResult, Severity
 

@@ -40,6 +40,7 @@ class _HistEntry:
     name: str
     values: torch.Tensor  # flattened samples, float32, on the device
     fixed_range: tuple[float, float] | None
+    range_values: torch.Tensor  # the samples whose min/max set the range
 
 
 class HostBatch:
@@ -105,12 +106,22 @@ class StatBuffer:
         self._entries.append(_Entry(int(step), int(flat.numel()), finalise))
 
     def add_histogram(
-        self, step: int, name: str, values: torch.Tensor, fixed_range: tuple[float, float] | None
+        self,
+        step: int,
+        name: str,
+        values: torch.Tensor,
+        fixed_range: tuple[float, float] | None = None,
+        range_of: torch.Tensor | None = None,
     ) -> None:
-        """Buffer samples for a histogram; the range is ``fixed_range`` or the global min/max."""
-        self._hists.append(
-            _HistEntry(int(step), name, values.detach().reshape(-1).float(), fixed_range)
-        )
+        """Buffer samples for a histogram.
+
+        The bins span ``fixed_range``, or else the min/max over all ranks of the finite
+        values of ``range_of`` (default ``values``); pass the same ``range_of`` to two
+        histograms that a figure overlays.
+        """
+        flat = values.detach().reshape(-1).float()
+        rv = flat if range_of is None else range_of.detach().reshape(-1).float()
+        self._hists.append(_HistEntry(int(step), name, flat, fixed_range, rv))
 
     def flush(self, group: Any = None, world: int = 1) -> HostBatch | None:
         """Reduce everything buffered (across ranks when ``world > 1``) and start the host copy.
@@ -159,7 +170,7 @@ class StatBuffer:
                 lo, hi = h.fixed_range
                 items.append(torch.tensor([-lo, hi], dtype=torch.float64, device=self.device))
                 continue
-            x = h.values.to(self.device)
+            x = h.range_values.to(self.device)
             finite = torch.isfinite(x)
             if x.numel() == 0:
                 x, finite = torch.zeros(1, device=self.device), torch.zeros(1, dtype=torch.bool, device=self.device)

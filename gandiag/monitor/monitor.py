@@ -278,6 +278,10 @@ class Monitor:
                 atexit.unregister(self._atexit)
         return alerts
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def __enter__(self) -> "Monitor":
         return self
 
@@ -299,8 +303,13 @@ class Monitor:
         if cad.due("histograms", step):
             rng = (0.0, 1.0) if prob else None
             r, f = d_real.detach().reshape(-1), d_fake.detach().reshape(-1)
-            buf.add_histogram(step, signals.HIST_D_REAL, torch.sigmoid(r) if prob else r, rng)
-            buf.add_histogram(step, signals.HIST_D_FAKE, torch.sigmoid(f) if prob else f, rng)
+            if prob:
+                buf.add_histogram(step, signals.HIST_D_REAL, torch.sigmoid(r), rng)
+                buf.add_histogram(step, signals.HIST_D_FAKE, torch.sigmoid(f), rng)
+            else:  # raw critic values: one range for both, so a figure can overlay them
+                both = torch.cat([r, f.to(r.device)])
+                buf.add_histogram(step, signals.HIST_D_REAL, r, range_of=both)
+                buf.add_histogram(step, signals.HIST_D_FAKE, f, range_of=both)
         if cad.due("samples", step) and real is not None and fake is not None:
             buf.add(step, *probes.sample_stats(real, fake, cad.max_pairwise, DUP_THRESHOLD))
             if self._generate is not None:

@@ -58,6 +58,11 @@ def check_networks(generator: Any, discriminator: Any, model: Any) -> tuple[str,
             f"generator and discriminator share the name(s) {sorted(clash)}; give each network "
             "a distinct name in the dicts"
         )
+    for name, mod in {**gens, **discs, **models}.items():
+        if not any(p.requires_grad for p in mod.parameters()):
+            raise ValueError(
+                f"network {name!r} has no trainable parameters; pass the module being trained"
+            )
     if models:
         return "vae", models, models
     return "gan", gens, {**gens, **discs}

@@ -16,8 +16,18 @@ def _write_idx(path, arr, gz=False):
 
 
 def test_registry_lists_required_datasets_and_errors_name_them():
-    assert {"ring8", "grid25", "spiral", "glyphs", "stacked_glyphs", "mnist", "fashion_mnist",
-            "cifar10", "image_folder", "npz"} <= set(list_datasets())
+    assert {
+        "ring8",
+        "grid25",
+        "spiral",
+        "glyphs",
+        "stacked_glyphs",
+        "mnist",
+        "fashion_mnist",
+        "cifar10",
+        "image_folder",
+        "npz",
+    } <= set(list_datasets())
     with pytest.raises(ValueError, match=r"unknown dataset 'rings8'.*ring8.*glyphs"):
         load_dataset("rings8")
     with pytest.raises(ValueError, match=r"no option 'sigm' \(did you mean 'sigma'"):

@@ -46,8 +46,13 @@ def test_scalars_use_signal_names():
     m = ring()
     out = score_modes(m.centers, m).to_scalars()
     assert out[signals.EVAL_MODES_COVERED] == 8 and out[signals.EVAL_NUM_MODES] == 8
-    assert set(out) == {signals.EVAL_MODES_COVERED, signals.EVAL_NUM_MODES, signals.EVAL_HQ_SHARE,
-                        signals.EVAL_DOMINANT_MODE, signals.EVAL_DOMINANT_SHARE}
+    assert set(out) == {
+        signals.EVAL_MODES_COVERED,
+        signals.EVAL_NUM_MODES,
+        signals.EVAL_HQ_SHARE,
+        signals.EVAL_DOMINANT_MODE,
+        signals.EVAL_DOMINANT_SHARE,
+    }
 
 
 def test_bad_shapes_are_explained():

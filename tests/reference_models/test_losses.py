@@ -3,7 +3,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from gandiag.reference_models import losses
 
 
@@ -48,13 +47,17 @@ def test_saturating_loss_vanishes_when_discriminator_rejects_fakes():
 def test_least_squares_wasserstein_hinge(logits):
     real, fake = logits
     assert losses.discriminator_loss("lsgan", real, fake).item() == pytest.approx(
-        (0.5 * (real - 1).pow(2).mean() + 0.5 * fake.pow(2).mean()).item(), rel=1e-6)
+        (0.5 * (real - 1).pow(2).mean() + 0.5 * fake.pow(2).mean()).item(), rel=1e-6
+    )
     assert losses.generator_loss("lsgan", fake).item() == pytest.approx(
-        (0.5 * (fake - 1).pow(2).mean()).item(), rel=1e-6)
+        (0.5 * (fake - 1).pow(2).mean()).item(), rel=1e-6
+    )
     assert losses.discriminator_loss("wasserstein", real, fake).item() == pytest.approx(
-        (fake.mean() - real.mean()).item(), rel=1e-6)
+        (fake.mean() - real.mean()).item(), rel=1e-6
+    )
     assert losses.discriminator_loss("hinge", real, fake).item() == pytest.approx(
-        (F.relu(1 - real).mean() + F.relu(1 + fake).mean()).item(), rel=1e-6)
+        (F.relu(1 - real).mean() + F.relu(1 + fake).mean()).item(), rel=1e-6
+    )
     for name in ("wasserstein", "hinge"):
         assert losses.generator_loss(name, fake).item() == pytest.approx(-fake.mean().item())
 

@@ -1,10 +1,24 @@
 import pytest
 import torch
-
 from gandiag.reference_models import MODELS, build_model, list_models
 
-REQUIRED = {"mlp_gan", "dcgan", "lsgan", "wgan", "wgan_gp", "hinge_sn", "cgan", "acgan",
-            "infogan", "unrolled_gan", "ae", "dae", "vae", "conv_vae", "beta_vae"}
+REQUIRED = {
+    "mlp_gan",
+    "dcgan",
+    "lsgan",
+    "wgan",
+    "wgan_gp",
+    "hinge_sn",
+    "cgan",
+    "acgan",
+    "infogan",
+    "unrolled_gan",
+    "ae",
+    "dae",
+    "vae",
+    "conv_vae",
+    "beta_vae",
+}
 
 
 def test_registry_holds_every_required_model():
@@ -71,7 +85,7 @@ def test_conditional_models_use_their_labels():
     assert not torch.allclose(x[0], x[1])
     with pytest.raises(ValueError, match="pass labels"):
         b.generator(z)
-    logits, cls = build_model("acgan", width=8).discriminator(x, return_aux=True)
+    _logits, cls = build_model("acgan", width=8).discriminator(x, return_aux=True)
     assert cls.shape == (2, 10)
 
 
@@ -83,7 +97,7 @@ def test_infogan_latent_layout():
     codes = z[:, 62:72]
     assert torch.equal(codes.sum(1), torch.ones(100)) and set(codes.unique().tolist()) == {0, 1}
     assert z[:, 72:].abs().max() <= 1
-    logits, q = b.discriminator(b.generator(z), return_aux=True)
+    _logits, q = b.discriminator(b.generator(z), return_aux=True)
     assert q.shape == (100, 12)
 
 
@@ -100,7 +114,7 @@ def test_spectral_norm_bounds_the_layer_gain():
 
 def test_points_and_images_for_autoencoders():
     vae = build_model("vae", data_dim=2, image_size=None, latent_dim=4)
-    recon, mu, logvar = vae.model(torch.randn(5, 2))
+    recon, _mu, _logvar = vae.model(torch.randn(5, 2))
     assert recon.shape == (5, 2)
     conv = build_model("conv_vae", image_size=32, channels=3, width=8)
     assert conv.model(torch.randn(2, 3, 32, 32))[0].shape == (2, 3, 32, 32)
@@ -109,7 +123,9 @@ def test_points_and_images_for_autoencoders():
 
 
 def test_bad_names_and_options_are_explained():
-    with pytest.raises(ValueError, match=r"unknown model 'dcgn' \(did you mean 'dcgan'\?\).*wgan_gp"):
+    with pytest.raises(
+        ValueError, match=r"unknown model 'dcgn' \(did you mean 'dcgan'\?\).*wgan_gp"
+    ):
         build_model("dcgn")
     with pytest.raises(ValueError, match=r"no option 'latentdim' \(did you mean 'latent_dim'"):
         build_model("dcgan", latentdim=3)

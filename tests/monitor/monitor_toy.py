@@ -72,10 +72,13 @@ def gan_loop(
     nan_at: int | None = None,
 ) -> tuple[nn.Module, nn.Module, list[Alert]]:
     """A standard non-saturating DCGAN loop; the monitor (if any) is called per step."""
-    torch.manual_seed(seed)
-    G, D = models if models is not None else (ConvG(), ConvD())
-    if mon is not None and models is None:
-        raise ValueError("pass the monitored models")
+    if models is None:
+        if mon is not None:
+            raise ValueError("pass the monitored models")
+        torch.manual_seed(seed)
+        models = (ConvG(), ConvD())
+    G, D = models
+    torch.manual_seed(seed + 1000)  # the loop's own randomness (latents, dropout)
     optG = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     optD = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()

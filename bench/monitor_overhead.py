@@ -1,0 +1,168 @@
+"""Cost of leaving the Monitor on: DCGAN training steps with and without it, side by side.
+
+Two identical reference DCGANs (same seed) train on the same glyph batches; one is
+watched by a ``gandiag.Monitor`` at its default cadence with the default detectors.
+The two alternate in blocks of ``--block`` steps (the first of each pair alternates
+too), and each pair gives a ratio monitored/bare; the median ratio is the result.
+A monitored block's time includes waiting for the monitor's background thread to
+finish that block's writes and detectors, so none of its work spills into a bare
+block (this over-counts: in real use that thread overlaps with training).
+
+    python bench/monitor_overhead.py --steps 1000 --json bench/results/monitor_overhead.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._report import table, write_json, write_section  # noqa: E402
+
+
+def _trainer(seed: int, latent_dim: int, device: torch.device):
+    from gandiag.reference_models import build_model
+
+    torch.manual_seed(seed)
+    bundle = build_model("dcgan", image_size=32, channels=1, latent_dim=latent_dim)
+    G, D = bundle.generator.to(device), bundle.discriminator.to(device)
+    optG = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    optD = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    gen = torch.Generator(device=device).manual_seed(seed)
+    bce = torch.nn.BCEWithLogitsLoss()
+
+    def step(real: torch.Tensor) -> dict:
+        z = torch.randn(real.shape[0], latent_dim, device=device, generator=gen)
+        fake = G(z)
+        optD.zero_grad(set_to_none=True)
+        out_real, out_fake = D(real), D(fake.detach())
+        loss_d = bce(out_real, torch.ones_like(out_real)) + bce(out_fake, torch.zeros_like(out_fake))
+        loss_d.backward()
+        optD.step()
+        optG.zero_grad(set_to_none=True)
+        out_g = D(fake)
+        loss_g = bce(out_g, torch.ones_like(out_g))
+        loss_g.backward()
+        optG.step()
+        return {"losses": {"G": loss_g, "D": loss_d}, "d_real": out_real, "d_fake": out_fake,
+                "real": real, "fake": fake}
+
+    return G, D, step
+
+
+def _batches(n: int, batch: int, device: torch.device) -> list[torch.Tensor]:
+    from gandiag.data.glyphs import make_glyphs
+
+    images, _ = make_glyphs(n * batch, seed=0)
+    x = torch.from_numpy(images).float().div(127.5).sub(1.0).unsqueeze(1)
+    x = F.pad(x, (2, 2, 2, 2), value=-1.0)  # 28x28 -> 32x32
+    return [x[i * batch : (i + 1) * batch].to(device) for i in range(n)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=1000, help="timed steps per contender")
+    p.add_argument("--block", type=int, default=50, help="steps per timed block")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--latent-dim", type=int, default=64)
+    p.add_argument("--warmup", type=int, default=10, help="untimed steps per contender first")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    import gandiag
+    from gandiag.monitor import Cadence
+
+    G0, D0, bare_step = _trainer(0, args.latent_dim, device)
+    G1, D1, mon_step = _trainer(0, args.latent_dim, device)
+    data = _batches(16, args.batch, device)
+    tmp = tempfile.TemporaryDirectory()
+    mon = gandiag.Monitor(Path(tmp.name) / "run", generator=G1, discriminator=D1,
+                          latent_dim=args.latent_dim, quiet=True)
+    counter = {"bare": 0, "mon": 0}
+
+    def run(which: str, n: int) -> float:
+        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            i = counter[which]
+            out = (bare_step if which == "bare" else mon_step)(data[i % len(data)])
+            if which == "mon":
+                mon.step(i, out.pop("losses"), **out)
+            counter[which] += 1
+        if which == "mon":
+            mon._worker.drain()  # charge the background thread's work to the monitor
+        sync()
+        return time.perf_counter() - t0
+
+    run("bare", args.warmup)
+    run("mon", args.warmup)
+    times: dict[str, list[float]] = {"bare": [], "mon": []}
+    ratios = []
+    for b in range(max(1, args.steps // args.block)):
+        order = ("bare", "mon") if b % 2 == 0 else ("mon", "bare")
+        for which in order:
+            times[which].append(run(which, args.block))
+        ratios.append(times["mon"][-1] / times["bare"][-1])
+    alerts = mon.close()
+    tmp.cleanup()
+
+    median = statistics.median(ratios)
+    total = sum(times["mon"]) / sum(times["bare"])
+    ms_bare = 1000 * statistics.median(times["bare"]) / args.block
+    cad = Cadence()
+    payload = {
+        "benchmark": "monitor_overhead",
+        "model": f"reference dcgan 32x32x1, latent {args.latent_dim}, batch {args.batch}",
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "steps_per_contender": len(ratios) * args.block,
+        "block": args.block,
+        "cadence": cad.__dict__,
+        "median_ratio": median,
+        "total_time_ratio": total,
+        "ratio_quartiles": statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [median] * 3,
+        "ms_per_step_bare": ms_bare,
+        "ms_per_step_monitored": 1000 * statistics.median(times["mon"]) / args.block,
+        "block_ratios": ratios,
+        "alerts": len(alerts),
+        "target": 1.03,
+    }
+    write_json(args.json, payload)
+    q = payload["ratio_quartiles"]
+    if not args.no_docs:
+        write_section(
+            f"monitor_overhead_{device.type}",
+            f"## Monitor overhead ({device.type})\n\n"
+            f"`python bench/monitor_overhead.py --steps {args.steps}` - the reference DCGAN "
+            f"(32x32x1, batch {args.batch}) trained with and without `gandiag.Monitor` at its "
+            f"default cadence (layers/histograms/samples every {cad.layers}, grids every "
+            f"{cad.grid}, flush every {cad.flush} steps, default detectors), alternating blocks "
+            f"of {args.block} steps in one run. A monitored block includes waiting for the "
+            "monitor's background writes, so the ratio over-counts slightly.\n\n"
+            + table(
+                ["device", "threads", "steps each", "ms/step bare", "median ratio", "IQR",
+                 "total-time ratio", "target"],
+                [[str(device), torch.get_num_threads(), len(ratios) * args.block, ms_bare,
+                  median, f"{q[0]:.3f}-{q[2]:.3f}", total, "<= 1.03"]],
+            ),
+        )
+    print(f"monitor overhead ({device.type}): median ratio monitored/bare = {median:.4f} "
+          f"(total-time ratio {total:.4f}, {len(ratios)} block pairs of {args.block} steps)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

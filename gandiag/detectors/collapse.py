@@ -1,0 +1,256 @@
+"""Mode collapse and non-convergence: what the generator's samples look like over time."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from gandiag import signals as S
+from gandiag.detectors import remedies as R
+from gandiag.detectors._stats import (
+    finite,
+    held_with_raw,
+    new_streak,
+    onset_of,
+    smooth,
+    streak_held,
+    streak_update,
+)
+from gandiag.detectors.base import register_detector
+from gandiag.detectors.support import SignalDetector
+from gandiag.types import Alert, Severity, StepRecord
+
+
+def eval_coverage(record: StepRecord) -> float | None:
+    """Share of known modes (2-D data) or classes (glyphs) the samples cover, if evaluated.
+
+    On 2-D data a mode counts as covered only with a high-quality sample (within 3σ of
+    its centre); while most samples are not high quality yet (``eval/hq_share`` below
+    0.5, early training) that count says nothing about collapse, so this returns None.
+    """
+    covered, total = record.get(S.EVAL_MODES_COVERED), record.get(S.EVAL_NUM_MODES)
+    if finite(covered) and finite(total) and total > 0:
+        hq = record.get(S.EVAL_HQ_SHARE)
+        if finite(hq) and hq < 0.5:
+            return None
+        return covered / total
+    classes = record.get(S.EVAL_CLASSES_COVERED)
+    if finite(classes):
+        return classes / 10.0  # the bundled glyph classifier knows 10 classes
+    return None
+
+
+def eval_concentrated(record: StepRecord, share_min: float, coverage_max: float) -> bool | None:
+    """Whether an evaluation found the samples piled on few modes/classes (None: no evaluation)."""
+    share = record.get(S.EVAL_DOMINANT_SHARE)
+    cov = eval_coverage(record)
+    if not finite(share) and cov is None:
+        return None
+    return (finite(share) and share >= share_min) or (cov is not None and cov <= coverage_max)
+
+
+@register_detector
+class ModeCollapseDetector(SignalDetector):
+    """The generator producing a small part of the data distribution, persistently.
+
+    Three kinds of evidence, each of which must persist:
+
+    * batch diversity: the exponentially weighted mean (time constant ``smooth_steps``) of
+      ``samples/pdist_ratio`` (mean pairwise distance of fakes over that of reals) stays
+      below ``pdist_max`` for ``patience_steps``;
+    * partial collapse seen by D: the EWMA (``margin_smooth_steps``) of the discriminator's
+      margin, mean sigmoid(D(x)) - mean sigmoid(D(G(z))), stays above ``margin_min``
+      for ``patience_steps`` while the batch still looks diverse: D keeps rejecting the
+      fakes because whole regions of the data are missing from them (a balanced GAN
+      keeps the margin near 0);
+    * evaluations (when ``eval/*`` are logged): on ``eval_patience`` successive
+      evaluations, at least ``dominant_share_min`` of the samples in one mode/class, or
+      mode/class coverage at or below ``coverage_max``.
+
+    Nothing fires before ``warmup_steps``: healthy runs pass through an early
+    one-or-two-mode phase (up to ~450 steps on the 2-D ring in the benchmark) that is
+    not an alarm.
+    """
+
+    name = "mode_collapse"
+    params: ClassVar[dict[str, Any]] = {
+        "pdist_max": 0.3,
+        "smooth_steps": 50,
+        "margin_min": 0.6,
+        "margin_smooth_steps": 50,
+        "warmup_steps": 500,
+        "patience_steps": 100,
+        "min_records": 3,
+        "coverage_max": 0.25,
+        "dominant_share_min": 0.5,
+        "eval_patience": 3,
+    }
+    requires_any = ((S.SAMPLES_PDIST_RATIO, S.EVAL_MODES_COVERED, S.EVAL_CLASSES_COVERED),)
+    provided_by_groups = (
+        "pass real= and fake= batches to Monitor.step (batch diversity), or log "
+        "eval/modes_covered or eval/classes_covered with Monitor.log_scalars",
+    )
+
+    def initial_state(self) -> dict[str, Any]:
+        return {
+            "pdist": None,
+            "streak": new_streak(),
+            "raw": new_streak(),
+            "margin": None,
+            "margin_streak": new_streak(),
+            "evals": [],
+            "alerted": False,
+        }
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st = self.state
+        ratio = record.get(S.SAMPLES_PDIST_RATIO)
+        fired: tuple[int, str, dict[str, float]] | None = None
+        if finite(ratio):
+            smooth(st, "pdist", ratio, record.step, self.cfg["smooth_steps"])
+            streak_update(st["raw"], ratio < self.cfg["pdist_max"], record.step)
+            streak_update(st["streak"], st["pdist"] < self.cfg["pdist_max"], record.step)
+            held = held_with_raw(
+                st["streak"], st["raw"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
+            )
+            if held and record.step >= self.cfg["warmup_steps"]:
+                fired = (
+                    onset_of(st["streak"], st["raw"]),
+                    f"samples are {st['pdist']:.2f}x as spread out as real data",
+                    {"pdist_ratio": st["pdist"], "dup_rate": record.get(S.SAMPLES_DUP_RATE, math.nan)},
+                )
+        p_real, p_fake = record.get(S.D_REAL_PROB_MEAN), record.get(S.D_FAKE_PROB_MEAN)
+        if finite(p_real) and finite(p_fake):
+            smooth(st, "margin", p_real - p_fake, record.step, self.cfg["margin_smooth_steps"])
+            diverse = st["pdist"] is None or st["pdist"] >= self.cfg["pdist_max"]
+            wins = st["margin"] > self.cfg["margin_min"] and diverse
+            streak_update(st["margin_streak"], wins, record.step)
+            held = streak_held(
+                st["margin_streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
+            )
+            if held and record.step >= self.cfg["warmup_steps"] and fired is None:
+                fired = (
+                    st["margin_streak"]["since"],
+                    "D keeps rejecting the fakes (margin D(x)-D(G(z)) = "
+                    f"{st['margin']:.2f}) while they stay spread out: parts of the data are missing",
+                    {"d_margin": st["margin"], "pdist_ratio": st["pdist"] or math.nan},
+                )
+        conc = eval_concentrated(record, self.cfg["dominant_share_min"], self.cfg["coverage_max"])
+        if conc is not None:
+            patience = int(self.cfg["eval_patience"])
+            st["evals"] = (st["evals"] + [[int(record.step), bool(conc)]])[-patience:]
+            low = len(st["evals"]) >= patience and all(c for _, c in st["evals"])
+            if low and record.step >= self.cfg["warmup_steps"] and fired is None:
+                fired = (
+                    st["evals"][0][0],
+                    f"{patience} evaluations in a row found the samples piled on few modes/classes",
+                    {
+                        "dominant_share": record.get(S.EVAL_DOMINANT_SHARE, math.nan),
+                        "coverage": eval_coverage(record) or math.nan,
+                    },
+                )
+        if fired is None:
+            calm = st["streak"]["since"] is None and st["margin_streak"]["since"] is None
+            if calm and not (st["evals"] and st["evals"][-1][1]):
+                st["alerted"] = False  # recovered: a later collapse is a new event
+            return []
+        if st["alerted"]:
+            return []
+        st["alerted"] = True
+        onset, what, evidence = fired
+        return [
+            self.alert(
+                Severity.WARNING,
+                record.step,
+                onset,
+                f"mode collapse: {what}",
+                evidence,
+                R.MODE_COLLAPSE,
+            )
+        ]
+
+
+@register_detector
+class NonConvergenceDetector(SignalDetector):
+    """Training that never settles: the generator hops between modes instead of covering them.
+
+    Evaluation evidence (``eval/dominant_mode``, logged by periodic evaluation): the
+    dominant mode or class changed in at least ``hop_fraction`` of the last
+    ``hop_window`` transitions between evaluations, while coverage stayed at or below
+    ``hop_coverage_max`` (a generator covering most modes may change its most populated
+    one by chance). Optional update evidence: the EWMA (``smooth_steps``) of
+    ``update/G/cosine`` below ``cosine_max`` for ``patience_steps`` means successive
+    generator updates point in opposite directions (rotation around an equilibrium);
+    it is off by default (``cosine_max=None``) because it was not calibrated on the
+    benchmark suite.
+    """
+
+    name = "non_convergence"
+    params: ClassVar[dict[str, Any]] = {
+        "hop_window": 4,
+        "hop_fraction": 0.75,
+        "hop_coverage_max": 0.25,
+        "hop_share_min": 0.35,
+        "warmup_steps": 500,
+        "cosine_max": None,
+        "smooth_steps": 100,
+        "patience_steps": 200,
+        "min_records": 5,
+    }
+    requires_any = ((S.EVAL_DOMINANT_MODE, S.update_cosine("G")),)
+    provided_by_groups = (
+        "log eval/dominant_mode (and eval/modes_covered or eval/classes_covered) with "
+        "Monitor.log_scalars at each periodic evaluation, as gandiag.train does",
+    )
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"modes": [], "cosine": None, "streak": new_streak(), "alerted": False}
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st = self.state
+        fired: tuple[int, str, dict[str, float]] | None = None
+        mode = record.get(S.EVAL_DOMINANT_MODE)
+        if finite(mode):
+            window = int(self.cfg["hop_window"])
+            conc = eval_concentrated(record, self.cfg["hop_share_min"], self.cfg["hop_coverage_max"])
+            st["modes"] = (st["modes"] + [[int(record.step), int(mode), bool(conc)]])[
+                -(window + 1) :
+            ]
+            if len(st["modes"]) > window and record.step >= self.cfg["warmup_steps"]:
+                hops = sum(a[1] != b[1] for a, b in zip(st["modes"], st["modes"][1:]))
+                low = all(c for _, _, c in st["modes"])
+                if hops / window >= self.cfg["hop_fraction"] and low:
+                    fired = (
+                        st["modes"][0][0],
+                        f"the dominant mode changed in {hops} of the last {window} evaluations "
+                        "while the samples cover few modes at a time (mode hopping)",
+                        {"hops": float(hops), "window": float(window)},
+                    )
+        cos = record.get(S.update_cosine("G"))
+        if finite(cos) and self.cfg["cosine_max"] is not None:
+            smooth(st, "cosine", cos, record.step, self.cfg["smooth_steps"])
+            streak_update(st["streak"], st["cosine"] < self.cfg["cosine_max"], record.step)
+            held = streak_held(
+                st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
+            )
+            if held and record.step >= self.cfg["warmup_steps"] and fired is None:
+                fired = (
+                    st["streak"]["since"],
+                    f"successive generator updates point in opposite directions "
+                    f"(cosine {st['cosine']:.2f}): the players rotate around each other",
+                    {"update_cosine_G": st["cosine"]},
+                )
+        if fired is None or st["alerted"]:
+            return []
+        st["alerted"] = True
+        onset, what, evidence = fired
+        return [
+            self.alert(
+                Severity.WARNING,
+                record.step,
+                onset,
+                f"training is not converging: {what}",
+                evidence,
+                R.NON_CONVERGENCE,
+            )
+        ]

@@ -1,0 +1,182 @@
+"""GAN detectors that read the discriminator: vanishing generator gradients, D overfitting."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from gandiag import signals as S
+from gandiag.detectors import remedies as R
+from gandiag.detectors._stats import (
+    baseline_feed,
+    finite,
+    held_with_raw,
+    new_baseline,
+    new_streak,
+    onset_of,
+    smooth,
+    streak_held,
+    streak_update,
+)
+from gandiag.detectors.base import register_detector
+from gandiag.detectors.support import SignalDetector
+from gandiag.types import Alert, Severity, StepRecord
+
+
+def generator_grad_norm(record: StepRecord) -> float | None:
+    """Total gradient norm over every watched network whose name starts with ``G``."""
+    nets = S.nets_with_prefix(set(record.scalars), "G")
+    if not nets:
+        return None
+    total = 0.0
+    for net in nets:
+        v = record.scalars[S.grad_norm(net)]
+        if not finite(v):
+            return None
+        total += v * v
+    return math.sqrt(total)
+
+
+@register_detector
+class VanishingGradientDetector(SignalDetector):
+    """A saturated discriminator starving the generator of gradient.
+
+    Fires when, on every measurement for ``patience_steps`` steps, D rejects fakes
+    (mean sigmoid(D(G(z))) < ``fake_prob_max``), accepts reals (mean sigmoid(D(x)) >
+    ``real_prob_min``) AND ||grad G|| has fallen below ``grad_drop`` times its level over
+    the first ``baseline_records`` measurements (taken before D can saturate). The
+    gradient condition separates the saturating loss, whose gradient scales with
+    D(G(z)), from the non-saturating loss, which keeps G's gradient large under the same
+    saturated D (then it is a mode-collapse or non-convergence story, not this one).
+    """
+
+    name = "vanishing_gradients"
+    params: ClassVar[dict[str, Any]] = {
+        "fake_prob_max": 0.05,
+        "real_prob_min": 0.95,
+        "grad_drop": 0.1,
+        "baseline_records": 5,
+        "patience_steps": 30,
+        "min_records": 3,
+    }
+    requires_any = ((S.D_FAKE_PROB_MEAN,), ("grad/G*/norm",))
+    provided_by_groups = (
+        "pass d_real= and d_fake= to Monitor.step with Monitor(loss='bce') (sigmoid discriminators)",
+        "gradient norms of G are captured when Monitor gets generator=",
+    )
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"base": new_baseline(), "grad": None, "streak": new_streak(), "alerted": False}
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st = self.state
+        g = generator_grad_norm(record)
+        if g is not None and g > 0:
+            baseline_feed(st["base"], math.log10(g), int(self.cfg["baseline_records"]))
+            st["grad"] = g
+        p_fake = record.get(S.D_FAKE_PROB_MEAN)
+        if not finite(p_fake) or st["grad"] is None or st["base"]["median"] is None:
+            return []
+        p_real = record.get(S.D_REAL_PROB_MEAN)
+        base = 10 ** st["base"]["median"]
+        cond = (
+            p_fake < self.cfg["fake_prob_max"]
+            and (not finite(p_real) or p_real > self.cfg["real_prob_min"])
+            and st["grad"] < self.cfg["grad_drop"] * base
+        )
+        streak_update(st["streak"], cond, record.step)
+        if not streak_held(st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]):
+            if st["streak"]["since"] is None:
+                st["alerted"] = False  # re-arm once the discriminator lets go
+            return []
+        if st["alerted"]:
+            return []
+        st["alerted"] = True
+        return [
+            self.alert(
+                Severity.CRITICAL,
+                record.step,
+                st["streak"]["since"],
+                f"generator gradients vanished: D rejects fakes (D(G(z))={p_fake:.3g}) and "
+                f"||grad G|| is {st['grad'] / base:.2g}x its initial level",
+                {
+                    "d_fake_prob": p_fake,
+                    "d_real_prob": p_real if finite(p_real) else math.nan,
+                    "grad_G_norm": st["grad"],
+                    "grad_G_initial": base,
+                },
+                R.VANISHING,
+            )
+        ]
+
+
+@register_detector
+class DiscriminatorOverfittingDetector(SignalDetector):
+    """D memorising the training reals: held-out reals scored like fakes (r_v, Karras et al. 2020).
+
+    r_v = (E[D(x_train)] - E[D(x_val)]) / (E[D(x_train)] - E[D(G(z))]) is 0 when D
+    generalises and 1 when it treats held-out reals as fakes. The alarm needs the
+    exponentially weighted mean of r_v (time constant ``smooth_steps``) above ``rv_max`` on every measurement
+    for ``patience_steps`` steps after ``warmup_steps``. Without a held-out batch r_v is
+    absent: the detector says so once, and uses r_t = E[sign D(x)] only if the user sets
+    ``rt_max`` (ADA's target is 0.6; healthy runs often exceed it, so it is off by default).
+    """
+
+    name = "d_overfitting"
+    params: ClassVar[dict[str, Any]] = {
+        "rv_max": 0.4,
+        "smooth_steps": 50,
+        "warmup_steps": 200,
+        "patience_steps": 200,
+        "min_records": 5,
+        "rt_max": None,
+    }
+    requires_any = ((S.D_RV,),)
+    provided_by_groups = (
+        "pass d_val= (D outputs on a held-out real batch) to Monitor.step to enable r_v",
+    )
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"rv": None, "rt": None, "streak": new_streak(), "raw": new_streak(), "alerted": False}
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st = self.state
+        tau = self.cfg["smooth_steps"]
+        rv, rt = record.get(S.D_RV), record.get(S.D_RT)
+        if finite(rt):
+            smooth(st, "rt", rt, record.step, tau)
+        if finite(rv):
+            smooth(st, "rv", rv, record.step, tau)
+            streak_update(st["raw"], rv > self.cfg["rv_max"], record.step)
+            cond = st["rv"] > self.cfg["rv_max"]
+        elif self.cfg["rt_max"] is not None and finite(rt) and st["rv"] is None:
+            cond = st["rt"] > self.cfg["rt_max"]
+        else:
+            return []
+        cond = cond and record.step >= self.cfg["warmup_steps"]
+        streak_update(st["streak"], cond, record.step)
+        held = held_with_raw(
+            st["streak"], st["raw"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
+        )
+        if not held:
+            return []
+        if st["alerted"]:
+            return []
+        st["alerted"] = True
+        if st["rv"] is not None:
+            what = f"held-out reals score like fakes (r_v={st['rv']:.2f} > {self.cfg['rv_max']})"
+        else:
+            what = f"D is overconfident on training reals (r_t={st['rt']:.2f} > {self.cfg['rt_max']})"
+        return [
+            self.alert(
+                Severity.WARNING,
+                record.step,
+                onset_of(st["streak"], st["raw"]),
+                f"the discriminator is overfitting the training set: {what}",
+                {
+                    "r_v": st["rv"] if st["rv"] is not None else math.nan,
+                    "r_t": st["rt"] if st["rt"] is not None else math.nan,
+                },
+                R.D_OVERFITTING,
+            )
+        ]

@@ -1,0 +1,130 @@
+"""A PyTorch Lightning callback that attaches a :class:`~gandiag.monitor.Monitor`.
+
+GAN modules use manual optimisation, so the callback cannot see losses by itself:
+``training_step`` returns the signals as a dict and the callback hands them to
+``mon.step``::
+
+    class GAN(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+            self.generator, self.discriminator = G, D
+
+        def training_step(self, batch, batch_idx):
+            ...  # D and G updates with self.manual_backward and opt.step()
+            return {"losses": {"G": loss_g, "D": loss_d}, "d_real": out_real,
+                    "d_fake": out_fake, "real": x, "fake": fake}
+
+    trainer = L.Trainer(callbacks=[GandiagCallback("runs/gan", latent_dim=64)])
+
+The step number is the callback's own count of training batches, saved in
+Lightning checkpoints together with the detectors' state. Needs the optional extra
+``pip install gandiag[lightning]``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+try:
+    from lightning.pytorch import Callback
+except ImportError:  # pragma: no cover - exercised only without lightning
+    try:
+        from pytorch_lightning import Callback  # type: ignore[no-redef]
+    except ImportError as exc:
+        raise ImportError(
+            "gandiag.monitor.lightning needs PyTorch Lightning; install it with "
+            "`pip install gandiag[lightning]`"
+        ) from exc
+
+from gandiag.monitor.monitor import Monitor
+from gandiag.store import STATUS_CRASHED
+
+#: keys of a training_step's returned dict that are passed on to ``Monitor.step``
+STEP_KEYS = ("d_real", "d_fake", "real", "fake", "d_val", "mu", "logvar", "inputs", "recon")
+
+
+class GandiagCallback(Callback):
+    """Monitor a LightningModule's networks, read by attribute name.
+
+    ``generator``/``discriminator``/``model`` name attributes of the LightningModule
+    (a VAE sets ``model="vae"`` and ``generator=None, discriminator=None``); the other
+    keyword arguments go to :class:`~gandiag.monitor.Monitor` unchanged.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        *,
+        generator: str | None = "generator",
+        discriminator: str | None = "discriminator",
+        model: str | None = None,
+        **monitor_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.attrs = {"generator": generator, "discriminator": discriminator, "model": model}
+        self.monitor_kwargs = monitor_kwargs
+        self.monitor: Monitor | None = None
+        self.step = 0
+        self.alerts: list[Any] = []
+        self._pending_state: Mapping[str, Any] | None = None
+
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        if stage != "fit" or self.monitor is not None:
+            return
+        nets = {}
+        for arg, attr in self.attrs.items():
+            if attr is None:
+                continue
+            if not hasattr(pl_module, attr):
+                raise ValueError(
+                    f"GandiagCallback: the LightningModule has no attribute {attr!r} for {arg}=; "
+                    f"pass {arg}='<attribute name>' (or None)"
+                )
+            nets[arg] = getattr(pl_module, attr)
+        self.monitor = Monitor(self.run_dir, **nets, **self.monitor_kwargs)
+        if self._pending_state is not None:
+            self._apply_state(self._pending_state)
+            self._pending_state = None
+
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self.monitor is None:
+            return
+        if not isinstance(outputs, Mapping) or "losses" not in outputs:
+            raise ValueError(
+                "GandiagCallback: training_step must return a dict with 'losses' (a dict of loss "
+                f"terms) and the signals {', '.join(STEP_KEYS[:4])} (GAN) or mu, logvar, inputs, "
+                "recon (VAE)"
+            )
+        kwargs = {k: outputs[k] for k in STEP_KEYS if outputs.get(k) is not None}
+        self.alerts += self.monitor.step(self.step, outputs["losses"], **kwargs)
+        self.step += 1
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.monitor is not None:
+            self.alerts += self.monitor.close()
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        if self.monitor is not None:
+            self.monitor.close(STATUS_CRASHED)
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"step": self.step}
+        if self.monitor is not None and not self.monitor.closed:
+            state["monitor"] = self.monitor.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        if self.monitor is None:
+            self._pending_state = state_dict
+        else:
+            self._apply_state(state_dict)
+
+    def _apply_state(self, state: Mapping[str, Any]) -> None:
+        self.step = int(state.get("step", 0))
+        if "monitor" in state and self.monitor is not None:
+            self.monitor.load_state_dict(state["monitor"])

@@ -1,0 +1,77 @@
+"""Checkpoints as plain state dicts, loaded with ``torch.load(weights_only=True)``.
+
+One file, ``<run_dir>/checkpoint.pt``, replaced atomically at each save, holds the
+networks, optimisers, EMA, data-order and RNG states, the monitor's detector states
+and the step, plus the model's name and options so a resume with another model is
+refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CHECKPOINT_NAME = "checkpoint.pt"
+FORMAT = 1
+
+
+def checkpoint_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CHECKPOINT_NAME
+
+
+def save_checkpoint(run_dir: str | Path, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` (tensors and plain Python values only) atomically."""
+    path = checkpoint_path(run_dir)
+    tmp = path.with_suffix(".pt.tmp")
+    torch.save({"format": FORMAT, **payload}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(
+    run_dir: str | Path, model_name: str, model_options: dict[str, Any]
+) -> dict[str, Any]:
+    """The checkpoint in ``run_dir``, checked to belong to ``model_name`` with ``model_options``."""
+    path = checkpoint_path(run_dir)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"cannot resume: {path} does not exist (the run never saved a checkpoint); start a "
+            "new run in another directory, or drop --resume"
+        )
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(
+            f"cannot resume: {path} is not a readable gandiag checkpoint ({exc})"
+        ) from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ValueError(
+            f"cannot resume: {path} is not a gandiag checkpoint (format "
+            f"{FORMAT}); nothing was changed"
+        )
+    saved_name, saved_opts = ckpt["model"]["name"], ckpt["model"]["options"]
+    if saved_name != model_name or _plain(saved_opts) != _plain(model_options):
+        diff = {
+            k: (saved_opts.get(k), model_options.get(k))
+            for k in sorted(set(saved_opts) | set(model_options))
+            if _plain(saved_opts.get(k)) != _plain(model_options.get(k))
+        }
+        raise ValueError(
+            f"cannot resume: the checkpoint in {run_dir} is from model {saved_name!r}"
+            + (f" with different options {diff} (saved, now)" if saved_name == model_name else "")
+            + f" but the config asks for {model_name!r}; use the run's original config or a new "
+            "output directory. Nothing was changed."
+        )
+    return ckpt
+
+
+def _plain(value: Any) -> Any:
+    """Tuples and lists compare equal (TOML has only lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

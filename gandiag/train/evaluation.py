@@ -1,0 +1,140 @@
+"""Periodic evaluation during training: ground-truth mode coverage and sample metrics.
+
+2-D data: modes covered and high-quality share against the known mixture
+(:func:`gandiag.data.score_modes`). Glyph-like images (1 channel): the class histogram
+of samples under the bundled glyph classifier, and FID/KID/PR/DC through
+``gandiag.evaluate`` with the glyph extractor. Stacked glyphs: each channel is
+classified, giving one of 1,000 modes per sample. Everything here reads samples, never
+the signals the detectors read, so it is ground truth for the failure labels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gandiag import signals
+from gandiag.data import Dataset, score_modes
+from gandiag.types import MetricResult
+
+
+class Evaluator:
+    """Scores samples of the model being trained; built once per run."""
+
+    def __init__(
+        self, dataset: Dataset, metrics: list[str], num_real: int, device: torch.device, seed: int
+    ) -> None:
+        self.ds, self.metrics, self.device = dataset, list(metrics), device
+        self._classifier: Any = None
+        self._classifier_failed = False
+        self._metrics_failed = False
+        rng = np.random.default_rng([seed, 5])
+        self._real_index = rng.choice(len(dataset), min(num_real, len(dataset)), replace=False)
+        # The glyph classifier knows the bundled glyphs only; other image data gets no
+        # class histogram (its labels are not the classifier's classes).
+        self.uses_classifier = dataset.name in ("glyphs", "stacked_glyphs")
+
+    def real_batch(self, n: int) -> torch.Tensor:
+        """``n`` fixed real items (float, model range), e.g. as interpolation end points."""
+        return torch.from_numpy(self.ds.batch(self._real_index[:n]))
+
+    def __call__(
+        self, samples: torch.Tensor, step: int
+    ) -> tuple[dict[str, float], list[MetricResult]]:
+        """``(eval scalars, metric results)`` for ``samples`` drawn at ``step``."""
+        if self.ds.kind == "points":
+            pts = samples.detach().float().cpu().numpy().reshape(len(samples), -1)
+            if self.ds.modes is None:
+                return {}, []
+            return score_modes(pts, self.ds.modes).to_scalars(), []
+        scalars = self._class_histogram(samples) if self.uses_classifier else {}
+        return scalars, self._metrics(samples, step)
+
+    # -- glyph classifier -----------------------------------------------------------------------
+    def _load_classifier(self) -> Any:
+        if self._classifier is None and not self._classifier_failed:
+            try:
+                from gandiag.features import load_glyph_classifier
+
+                self._classifier = load_glyph_classifier(device=self.device)
+            except (ImportError, FileNotFoundError, ValueError, RuntimeError) as exc:
+                self._classifier_failed = True
+                warnings.warn(
+                    f"class-histogram evaluation skipped: glyph classifier unavailable ({exc})",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        return self._classifier
+
+    @torch.no_grad()
+    def _predict(self, images: torch.Tensor) -> np.ndarray:
+        clf = self._load_classifier()
+        x = images.float().to(self.device)
+        if x.shape[-1] != 28:
+            x = F.interpolate(
+                x, size=(28, 28), mode="bilinear", antialias=True, align_corners=False
+            )
+        preds = [clf.logits(chunk).argmax(1) for chunk in x.split(500)]
+        return torch.cat(preds).cpu().numpy()
+
+    def _class_histogram(self, samples: torch.Tensor) -> dict[str, float]:
+        if self._load_classifier() is None:
+            return {}
+        if samples.shape[1] == 3 and self.ds.name == "stacked_glyphs":
+            digits = [self._predict(samples[:, c : c + 1]) for c in range(3)]
+            labels, k = 100 * digits[0] + 10 * digits[1] + digits[2], 1000
+        else:
+            labels, k = self._predict(samples[:, :1]), 10
+        counts = np.bincount(labels, minlength=k)
+        share = counts / counts.sum()
+        nz = share[share > 0]
+        out = {
+            signals.EVAL_CLASS_ENTROPY: float(-(nz * np.log(nz)).sum()),
+            signals.EVAL_DOMINANT_MODE: float(counts.argmax()),
+            signals.EVAL_DOMINANT_SHARE: float(share.max()),
+        }
+        if k == 10:
+            out[signals.EVAL_CLASSES_COVERED] = float((share >= 0.01).sum())
+        else:  # stacked: a mode is covered by at least one sample (Metz et al. 2017)
+            out[signals.EVAL_MODES_COVERED] = float((counts > 0).sum())
+            out[signals.EVAL_NUM_MODES] = float(k)
+        return out
+
+    # -- FID / KID / PR / DC --------------------------------------------------------------------
+    def _metrics(self, samples: torch.Tensor, step: int) -> list[MetricResult]:
+        if not self.metrics or self._metrics_failed or not self.uses_classifier:
+            return []
+        if samples.shape[1] != 1:
+            return []  # the glyph extractor sees one channel
+        try:
+            from gandiag.evaluate import evaluate
+        except ImportError as exc:
+            self._metrics_failed = True
+            warnings.warn(
+                f"metrics skipped: gandiag.evaluate unavailable ({exc})",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return []
+        real = torch.from_numpy(self.ds.batch(self._real_index))
+        fake = samples.detach().float().cpu().clamp(-1, 1)
+        try:
+            results = evaluate(real, fake, metrics=tuple(self.metrics), extractor="glyph")
+        except (FileNotFoundError, ValueError, RuntimeError) as exc:
+            self._metrics_failed = True
+            warnings.warn(
+                f"metrics skipped from step {step} on: {exc}", RuntimeWarning, stacklevel=3
+            )
+            return []
+        return [dataclasses.replace(r, step=step) for r in results.values()]
+
+
+def metric_scalars(results: list[MetricResult]) -> dict[str, float]:
+    """``eval/<name>`` scalars of metric results (finite values only)."""
+    return {signals.eval_metric(r.name): float(r.value) for r in results if math.isfinite(r.value)}

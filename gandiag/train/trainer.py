@@ -1,0 +1,414 @@
+"""``train(config, out_dir)``: the reference training loop, always watched by the Monitor."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gandiag.data import Dataset, load_dataset
+from gandiag.reference_models import ModelBundle, build_model, get_spec
+from gandiag.reference_models import losses as L
+from gandiag.reference_models.interpolation import interpolation_grid
+from gandiag.train.checkpoint import load_checkpoint, save_checkpoint
+from gandiag.train.config import TrainConfig, load_config
+from gandiag.train.evaluation import Evaluator, metric_scalars
+from gandiag.train.gan_step import GANSettings, GANStepper
+from gandiag.train.vae_step import AutoencoderStepper, VAESettings
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """CUDA, then MPS, then CPU for ``"auto"``; otherwise the named device."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class Batches:
+    """Seeded shuffled batches of a dataset kept on the device; resumable mid-epoch."""
+
+    def __init__(
+        self, ds: Dataset, index: np.ndarray, batch_size: int, device: torch.device, seed: int
+    ) -> None:
+        if batch_size > len(index):
+            raise ValueError(
+                f"batch_size {batch_size} exceeds the {len(index)} training items; "
+                "lower data.batch_size or raise the dataset size (data.options.n)"
+            )
+        self.x = torch.from_numpy(np.ascontiguousarray(ds.array[index])).to(device)
+        self.y = None if ds.labels is None else torch.from_numpy(ds.labels[index]).to(device)
+        self.images, self.batch_size = ds.kind == "images", batch_size
+        self.rng = np.random.default_rng([seed, 4])
+        self.perm, self.pos, self.epoch = self.rng.permutation(len(index)), 0, 0
+
+    def __call__(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.pos + self.batch_size > len(self.perm):
+            self.perm, self.pos, self.epoch = (
+                self.rng.permutation(len(self.perm)),
+                0,
+                self.epoch + 1,
+            )
+        idx = torch.from_numpy(self.perm[self.pos : self.pos + self.batch_size]).to(self.x.device)
+        self.pos += self.batch_size
+        x = self.x[idx]
+        x = x.float() / 127.5 - 1.0 if self.images else x.float()
+        return x, None if self.y is None else self.y[idx]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "rng": self.rng.bit_generator.state,
+            "perm": torch.from_numpy(self.perm),
+            "pos": self.pos,
+            "epoch": self.epoch,
+        }
+
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = sd["rng"]
+        self.perm, self.pos, self.epoch = sd["perm"].numpy(), int(sd["pos"]), int(sd["epoch"])
+
+
+def train(
+    config: dict | str | Path | TrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Train the configured model in ``out_dir`` (the run directory) and return its path.
+
+    ``resume=True`` continues the run in ``out_dir`` from its checkpoint: same run store,
+    same step count, same data order. Raises before writing anything on a bad config,
+    an existing run without ``resume``, or a checkpoint from another model.
+    """
+    cfg = load_config(config)
+    run_dir = Path(out_dir)
+    if (run_dir / "run.sqlite").exists() and not resume:
+        raise FileExistsError(
+            f"{run_dir} already holds a run; pass resume=True (CLI: --resume) "
+            "to continue it, or choose a new --out directory"
+        )
+    if resume and not (run_dir / "run.sqlite").exists():
+        raise FileNotFoundError(f"cannot resume: {run_dir} holds no gandiag run")
+    if cfg.steps < 1 or cfg.data.batch_size < 1:
+        raise ValueError("steps and data.batch_size must be at least 1")
+    device = pick_device(cfg.device)
+
+    ds = load_dataset(cfg.data.name, **cfg.data.options)
+    bundle = _build_bundle(cfg, ds)
+    ckpt = load_checkpoint(run_dir, bundle.name, bundle.options) if resume else None
+    bundle.to(device)
+
+    rng = np.random.default_rng([cfg.seed, 6])
+    order = rng.permutation(len(ds))
+    val_index, train_index = order[: cfg.data.val_size], order[cfg.data.val_size :]
+    batches = Batches(ds, train_index, cfg.data.batch_size, device, cfg.seed)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed + 7)
+    autocast = _autocast(device, cfg.amp)
+    stepper, settings = _make_stepper(cfg, bundle, batches, gen, autocast)
+    val_x = None
+    if cfg.data.val_size and bundle.kind == "gan":
+        val_x = torch.from_numpy(ds.batch(val_index[: cfg.data.batch_size])).to(device)
+    evaluator = Evaluator(ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed)
+
+    start = 0
+    if ckpt is not None:
+        stepper.load_state_dict(ckpt["stepper"])
+        batches.load_state_dict(ckpt["batches"])
+        gen.set_state(ckpt["generator_state"])
+        start = int(ckpt["step"]) + 1
+
+    mon = _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device)
+    if ckpt is not None and ckpt.get("monitor") is not None:
+        mon.load_state_dict(ckpt["monitor"])
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=cfg.steps,
+        initial=start,
+        disable=not progress,
+        desc=bundle.name,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
+    every_eval = cfg.eval.every
+    try:
+        with mon:
+            for step in range(start, cfg.steps):
+                out = stepper.step(step)
+                d_val = None
+                if val_x is not None and step % max(1, mon.cadence.samples or 1) == 0:
+                    with torch.no_grad():
+                        d_val = _d_outputs(bundle, val_x)
+                _monitor_step(mon, bundle, step, out, d_val)
+                last = step == cfg.steps - 1
+                if last or (every_eval and step % every_eval == 0 and step > 0):
+                    _evaluate(cfg, bundle, stepper, evaluator, mon, step, batches.x.device)
+                if last or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0 and step):
+                    _save(run_dir, cfg, bundle, stepper, batches, gen, mon, step)
+                if progress:
+                    bar.set_postfix(
+                        {
+                            k: f"{float(v):.3g}"
+                            for k, v in out["losses"].items()
+                            if k in ("G", "D", "total")
+                        },
+                        refresh=False,
+                    )
+                bar.update(1)
+    finally:
+        bar.close()
+    return run_dir
+
+
+# -- building ---------------------------------------------------------------------------------
+def _build_bundle(cfg: TrainConfig, ds: Dataset) -> ModelBundle:
+    spec = get_spec(cfg.model.name)
+    opts = dict(cfg.model.options)
+    shape = ds.model_shape_options()
+    for key, value in shape.items():
+        if key in spec.options:
+            opts.setdefault(key, value)
+    if ds.kind == "points" and "arch" in spec.options:
+        opts.setdefault("arch", "mlp")  # conv backbones cannot read 2-D points
+    if spec.options.get("num_classes"):
+        if ds.labels is None or not ds.num_classes:
+            raise ValueError(
+                f"model {spec.name!r} is class-conditional but dataset "
+                f"{ds.name!r} has no labels; use a labelled dataset"
+            )
+        opts.setdefault("num_classes", ds.num_classes)
+    return build_model(cfg.model.name, seed=cfg.seed, **opts)
+
+
+def _optimizer_factory(cfg: TrainConfig, training: dict[str, Any]):
+    o = cfg.optim
+    name = o.optimizer or training.get("optimizer", "adam")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    betas = tuple(o.betas) if o.betas is not None else tuple(training.get("betas", (0.5, 0.999)))
+    lrs = {
+        "g": o.lr_g if o.lr_g is not None else training.get("lr_g"),
+        "d": o.lr_d if o.lr_d is not None else training.get("lr_d"),
+        "model": o.lr if o.lr is not None else training.get("lr"),
+    }
+
+    def make(params, which: str) -> torch.optim.Optimizer:
+        lr = lrs[which] if lrs[which] is not None else 2e-4
+        if name == "adam":
+            return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=o.weight_decay)
+        if name == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr, weight_decay=o.weight_decay)
+        return torch.optim.SGD(params, lr=lr, weight_decay=o.weight_decay)
+
+    return make, {"optimizer": name, "betas": list(betas), **{f"lr_{k}": v for k, v in lrs.items()}}
+
+
+def _make_stepper(cfg, bundle, batches, gen, autocast):
+    make_opt, optim = _optimizer_factory(cfg, bundle.training)
+    t, g = bundle.training, cfg.gan
+
+    def pick(value, key, default):
+        return value if value is not None else t.get(key, default)
+
+    if bundle.kind == "gan":
+        s = GANSettings(
+            loss=L.check_loss(pick(g.loss, "loss", "nonsaturating")),
+            d_steps=int(pick(g.d_steps, "d_steps", 1)),
+            clip=float(pick(g.clip, "clip", 0.0)),
+            gp=float(pick(g.gp, "gp", 0.0)),
+            r1=float(pick(g.r1, "r1", 0.0)),
+            real_label=1.0 - g.label_smoothing,
+            instance_noise=g.instance_noise,
+            instance_noise_anneal=g.instance_noise_anneal,
+            ema=g.ema,
+            unrolled_steps=int(pick(g.unrolled_steps, "unrolled_steps", 0)),
+            aux_weight=float(pick(g.aux_weight, "aux_weight", 1.0)),
+            info_weight=float(pick(g.info_weight, "info_weight", 1.0)),
+        )
+        if s.d_steps < 1:
+            raise ValueError(f"gan.d_steps must be at least 1, got {s.d_steps}")
+        if s.unrolled_steps and bundle.name in ("acgan", "infogan"):
+            raise ValueError(
+                "unrolled steps are not supported with auxiliary heads (acgan, infogan)"
+            )
+        stepper = GANStepper(bundle, s, make_opt, batches, gen, autocast)
+    else:
+        beta = cfg.vae.beta if cfg.vae.beta is not None else getattr(bundle.model, "beta", 1.0)
+        s = VAESettings(
+            beta=float(beta), kl_anneal_steps=cfg.vae.kl_anneal_steps, free_bits=cfg.vae.free_bits
+        )
+        stepper = AutoencoderStepper(bundle, s, make_opt, batches, gen, autocast)
+    return stepper, {**vars(s), **optim}
+
+
+def _autocast(device: torch.device, amp: bool):
+    if amp and device.type == "cuda":
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device):
+    from gandiag.monitor import Cadence, Monitor
+
+    detectors = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
+    try:
+        cadence = Cadence(**cfg.monitor.cadence)
+    except TypeError as exc:
+        import dataclasses
+
+        valid = ", ".join(f.name for f in dataclasses.fields(Cadence))
+        raise ValueError(f"bad [monitor.cadence] option ({exc}); valid keys: {valid}") from None
+    common = {
+        "config": {
+            **cfg.to_dict(),
+            "resolved": settings,
+            "model_options": _jsonable(bundle.options),
+        },
+        "name": cfg.name or f"{bundle.name}-{cfg.data.name}",
+        "resume": resume,
+        "cadence": cadence,
+        "detectors": detectors,
+        "device": device,
+        "seed": cfg.seed,
+    }
+    if progress:
+        from tqdm.auto import tqdm
+
+        common["on_alert"] = lambda alert: tqdm.write(alert.one_line(), file=sys.stderr)
+    else:
+        common["quiet"] = True
+    if bundle.kind == "gan":
+        fixed = None
+        if bundle.conditional:  # grids cycle through the classes
+            fixed = torch.arange(4096, device=device) % bundle.num_classes
+        generate = (lambda z: bundle.generator(z, fixed[: len(z)])) if fixed is not None else None
+        return Monitor(
+            run_dir,
+            generator=bundle.generator,
+            discriminator=bundle.discriminator,
+            loss=L.monitor_loss_kind(settings["loss"]),
+            latent_dim=bundle.latent_dim,
+            generate=generate,
+            **common,
+        )
+    return Monitor(run_dir, model=bundle.model, latent_dim=bundle.latent_dim, **common)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# -- per step ---------------------------------------------------------------------------------
+def _d_outputs(bundle: ModelBundle, x: torch.Tensor) -> torch.Tensor:
+    if bundle.name == "cgan":
+        y = torch.arange(len(x), device=x.device) % bundle.num_classes
+        return bundle.discriminator(x, y)
+    return bundle.discriminator(x)
+
+
+def _monitor_step(mon, bundle, step, out, d_val) -> None:
+    losses = out["losses"]
+    if bundle.kind == "gan":
+        mon.step(
+            step,
+            losses=losses,
+            d_real=out["d_real"],
+            d_fake=out["d_fake"],
+            real=out["real"],
+            fake=out["fake"],
+            d_val=d_val,
+        )
+    else:
+        mon.step(
+            step,
+            losses=losses,
+            mu=out["mu"],
+            logvar=out["logvar"],
+            inputs=out["inputs"],
+            recon=out["recon"],
+        )
+
+
+@torch.no_grad()
+def _evaluate(cfg, bundle, stepper, evaluator, mon, step, device) -> None:
+    # Its own generator, so evaluating (or not) never changes the training trajectory.
+    gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + step)
+    net = stepper.sample_net()
+    was_training = net.training
+    net.eval()
+    try:
+        chunks = []
+        for start in range(0, cfg.eval.num_samples, 500):
+            n = min(500, cfg.eval.num_samples - start)
+            z, y = bundle.sample_latent(n, gen, device)
+            if bundle.kind == "gan":
+                chunks.append(net(z, y) if bundle.conditional else net(z))
+            else:
+                chunks.append(net.decode(z))
+        samples = torch.cat(chunks).float()
+        scalars, results = evaluator(samples, step)
+        scalars.update(metric_scalars(results))
+        if scalars:
+            mon.log_scalars(step, scalars)
+        if results:
+            mon.log_metrics(results)
+        if samples.dim() == 2:
+            mon.log_images(step, samples[:2048].cpu(), name="eval")
+        elif cfg.eval.interpolation:
+            reals = evaluator.real_batch(12).to(device)
+            mon.log_images(step, _interpolation(bundle, net, reals, gen), name="interpolation")
+    except Exception as exc:  # noqa: BLE001 - evaluation must never kill a training run
+        warnings.warn(
+            f"evaluation at step {step} failed: {type(exc).__name__}: {exc}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    finally:
+        net.train(was_training)
+
+
+def _interpolation(bundle, net, reals, gen) -> torch.Tensor:
+    rows, steps = len(reals) // 2, 8
+    if bundle.kind == "gan":
+        z0, y = bundle.sample_latent(rows, gen, reals.device)
+        z1, _ = bundle.sample_latent(rows, gen, reals.device)
+        if bundle.conditional:
+            labels = y.repeat_interleave(steps)
+            return interpolation_grid(lambda z: net(z, labels), z0, z1, steps).float().cpu()
+        return interpolation_grid(net, z0, z1, steps).float().cpu()
+    code = net.encode(reals)
+    code = code[0] if isinstance(code, tuple) else code
+    return (
+        interpolation_grid(net.decode, code[:rows], code[rows:], steps, spherical=False)
+        .float()
+        .cpu()
+    )
+
+
+def _save(run_dir, cfg, bundle, stepper, batches, gen, mon, step) -> None:
+    save_checkpoint(
+        run_dir,
+        {
+            "step": step,
+            "model": {"name": bundle.name, "options": bundle.options},
+            "stepper": stepper.state_dict(),
+            "batches": batches.state_dict(),
+            "generator_state": gen.get_state(),
+            "monitor": mon.state_dict(),
+        },
+    )

@@ -1,0 +1,141 @@
+"""HTML assembly for reports: escaping, sections, inline images and figures.
+
+Every string that came from a run store goes through :func:`esc`; plotly escapes what
+it serialises into figure JSON (``<`` as ``\\u003c``), so no stored text reaches the page
+as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from gandiag.figures import (
+    SEVERITY_COLORS,
+    STATUS_COLORS,
+    AlertGroup,
+    RunSummary,
+    format_config,
+    format_evidence,
+    format_metric,
+    format_protocol,
+    protocol_key,
+)
+from gandiag.types import MetricResult
+
+LEVEL_COLORS = {"ok": "#2ca02c", "info": "#1f77b4", "warning": "#ff7f0e", "critical": "#d62728",
+                "empty": "#7f7f7f", "crashed": "#d62728"}
+
+CSS = """
+body { font-family: system-ui, -apple-system, sans-serif; margin: 0 auto; max-width: 1150px;
+       padding: 0 24px 48px; color: #222; }
+h1 { margin-bottom: 0; } .sub { color: #777; font-size: 13px; }
+table { border-collapse: collapse; font-size: 13px; margin: 6px 0 12px; }
+th, td { padding: 4px 10px; border-bottom: 1px solid #e5e5e5; text-align: left; vertical-align: top; }
+.badge { color: white; border-radius: 4px; padding: 1px 7px; font-size: 12px; margin-right: 4px; }
+.verdict { border-left: 4px solid; padding: 8px 12px; background: #fafafa; margin: 8px 0; }
+details { margin: 4px 0; } summary { cursor: pointer; }
+.grids figure { display: inline-block; margin: 6px; text-align: center; font-size: 12px; }
+.grids img { width: 200px; image-rendering: pixelated; border: 1px solid #ddd; }
+section.run { border-top: 2px solid #ddd; margin-top: 28px; }
+.warn { border-left: 4px solid #ff7f0e; padding: 6px 10px; background: #fff8ef; }
+"""
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def badge(text: str, color: str) -> str:
+    return f'<span class="badge" style="background:{color}">{esc(text)}</span>'
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, raw: bool = False,
+          cls: str = "") -> str:
+    """A table of escaped cells (``raw=True``: cells are already HTML built here)."""
+    cell = (lambda c: str(c)) if raw else esc
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{esc(cls)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def figure_div(fig: go.Figure, div_id: str) -> str:
+    """A figure without plotly.js (the page embeds it once, in its head)."""
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                       config={"displaylogo": False, "responsive": True})
+
+
+def image_tag(path: Path, alt: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+
+
+def verdict_block(summary: RunSummary) -> str:
+    color = LEVEL_COLORS.get(summary.level, "#7f7f7f")
+    return f'<div class="verdict" style="border-color:{color}">{esc(summary.verdict)}</div>'
+
+
+def summary_table(summaries: Mapping[str, RunSummary]) -> str:
+    rows = []
+    for anchor, s in summaries.items():
+        counts = " ".join(badge(f"{n} {sev}", SEVERITY_COLORS[sev])
+                          for sev, n in s.alert_counts.items() if n) or "none"
+        rows.append([
+            f'<a href="#{esc(anchor)}">{esc(s.name)}</a>', esc(s.kind),
+            badge(s.status, STATUS_COLORS.get(s.status, "#7f7f7f")),
+            esc("–" if s.last_step is None else s.last_step), counts,
+            f'<span style="color:{LEVEL_COLORS.get(s.level, "#777")}">{esc(s.verdict)}</span>',
+        ])
+    return table(["run", "kind", "status", "last step", "alerts", "verdict"], rows, raw=True)
+
+
+def alerts_block(groups: Sequence[AlertGroup]) -> str:
+    if not groups:
+        return "<p>No detector fired on this run.</p>"
+    out = []
+    for g in groups:
+        a = g.latest
+        evidence = (table(["signal", "value"], format_evidence(a.evidence)) if a.evidence
+                    else "<p>(no numbers attached)</p>")
+        remedies = ("<ul>" + "".join(f"<li>{esc(r)}</li>" for r in a.remedies) + "</ul>"
+                    if a.remedies else "<p>(none suggested)</p>")
+        out.append(
+            f'<details class="alert" open><summary>{badge(g.severity.value, SEVERITY_COLORS[g.severity.value])}'
+            f"<b>{esc(g.detector)}</b> — {esc(a.diagnosis)} "
+            f'<span class="sub">(×{g.count}, onset step {g.onset_step}, last at step {g.last_step})</span>'
+            f"</summary><p>Evidence at step {a.step}:</p>{evidence}<p>Remedies:</p>{remedies}</details>"
+        )
+    return "".join(out)
+
+
+def metrics_block(metrics: Mapping[str, MetricResult]) -> str:
+    if not metrics:
+        return "<p>No metrics stored for this run.</p>"
+    rows = [[name, format_metric(r), "–" if r.step is None else str(r.step),
+             format_protocol(r.protocol)] for name, r in sorted(metrics.items())]
+    return table(["metric", "value ± unc. [interval]", "step", "protocol"], rows)
+
+
+def side_by_side_block(metrics_by_run: Mapping[str, Mapping[str, MetricResult]]) -> str:
+    names = sorted({n for m in metrics_by_run.values() for n in m})
+    runs = list(metrics_by_run)
+    rows = [[n] + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–"
+                   for r in runs] for n in names]
+    keys = {protocol_key(m.protocol) for ms in metrics_by_run.values() for m in ms.values()}
+    warn = ('<p class="warn">These runs\' metrics were computed with different protocols '
+            "(feature extractor, weights or sample sizes): compare their numbers with care.</p>"
+            if len(keys) > 1 else "")
+    protos = [[r, format_protocol(next(iter(ms.values())).protocol) if ms else "–"]
+              for r, ms in metrics_by_run.items()]
+    return (table(["metric"] + runs, rows, cls="side-by-side") + warn
+            + "<h3>Protocols</h3>" + table(["run", "protocol"], protos))
+
+
+def config_block(config: Mapping[str, object]) -> str:
+    rows = format_config(config)
+    inner = table(["key", "value"], rows) if rows else "<p>(empty)</p>"
+    return f"<details><summary>Configuration</summary>{inner}</details>"

@@ -1,0 +1,143 @@
+"""The dashboard in headless Chromium: pages load, graphs render, live pages follow new steps."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from gandiag.dashboards import create_app
+from gandiag.dashboards.synthetic import write_synthetic_run
+from gandiag.dashboards.testing import console_errors, kill_mid_write, screenshot, tree_digest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from gandiag import signals as sig
+from gandiag.store import RunWriter
+from gandiag.types import StepRecord
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+LAST_X = """
+const g = document.querySelector('[id*=\\'"key":"losses"\\'] .js-plotly-plot');
+if (!g || !g.data) return null;
+const xs = g.data[g.data.length - 1].x;
+return xs.length ? xs[xs.length - 1] : null;
+"""
+
+
+def plots(driver) -> int:
+    return len(driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg"))
+
+
+def settle(driver, at_least: int, timeout: float = 60) -> None:
+    """Wait until ``at_least`` plots are drawn and no Dash callback is pending."""
+    WebDriverWait(driver, timeout, 0.25).until(
+        lambda d: plots(d) >= at_least
+        and not d.find_elements(By.CSS_SELECTOR, "[data-dash-is-loading='true']"))
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "at_least", "expect"),
+    [("/", "runs", 0, "dcgan-collapse"),
+     ("/run/dcgan", "run_gan", 10, "Failing: samples collapsed"),
+     ("/run/vae", "run_vae", 5, "4 of 8 latent dimensions"),
+     ("/compare?runs=dcgan,vae", "compare", 3, "Protocols")],
+)
+def test_page_loads_and_renders(browser, serve, runs_folder, path, name, at_least, expect):
+    before = tree_digest(runs_folder)
+    app = serve(create_app(runs_folder, live_interval_ms=1000))
+    browser.get(app.url + path)
+    WebDriverWait(browser, 60).until(lambda d: expect in d.find_element(By.TAG_NAME, "body").text)
+    settle(browser, at_least)
+    assert plots(browser) >= at_least
+    if path.startswith("/run/"):
+        src = browser.find_element(By.ID, "grid-img").get_attribute("src")
+        assert "/runfiles/" in src
+        assert browser.execute_script("return document.getElementById('grid-img').naturalWidth") > 0
+    screenshot(browser, SCREENSHOTS / f"dashboard_{name}.png")
+    assert console_errors(browser) == []
+    assert tree_digest(runs_folder) == before
+
+
+def test_alert_details_open_with_evidence_and_remedies(browser, serve, runs_folder):
+    app = serve(create_app(runs_folder, live_interval_ms=5000))
+    browser.get(app.url + "/run/dcgan")
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".gd-alert"))
+    summary = browser.find_element(By.CSS_SELECTOR, ".gd-alert summary")
+    summary.click()
+    body = browser.find_element(By.CSS_SELECTOR, ".gd-alert .gd-alert-body")
+    assert "Remedies" in body.text and "Evidence" in body.text and "modes_covered" in body.text
+    assert console_errors(browser) == []
+
+
+def test_live_run_page_picks_up_new_steps(browser, serve, tmp_path):
+    writer = write_synthetic_run(tmp_path / "live", steps=200, close=False)
+    try:
+        app = serve(create_app(tmp_path, live_interval_ms=500))
+        browser.get(app.url + "/run/live")
+        settle(browser, 5)
+        assert browser.execute_script(LAST_X) == 199
+        writer.write_steps([StepRecord(s, {sig.loss("G"): 5.0, sig.loss("D"): 0.1,
+                                           sig.grad_layer_norm("G", "net.0"): 1e-4})
+                            for s in range(200, 230)])
+        WebDriverWait(browser, 30, 0.25).until(lambda d: d.execute_script(LAST_X) == 229)
+        step_text = browser.find_element(By.ID, "run-top").text
+        assert "step 229" in step_text
+        screenshot(browser, SCREENSHOTS / "dashboard_live.png")
+        assert console_errors(browser) == []
+    finally:
+        writer.close()
+
+
+def test_runs_page_is_live(browser, serve, tmp_path):
+    app = serve(create_app(tmp_path, live_interval_ms=500))
+    browser.get(app.url + "/")
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "runs-empty"))
+    screenshot(browser, SCREENSHOTS / "dashboard_empty_folder.png")
+    write_synthetic_run(tmp_path / "late", steps=30, name="late-arrival", failure=False)
+    WebDriverWait(browser, 30).until(lambda d: "late-arrival" in d.find_element(By.ID, "runs-body").text)
+    assert console_errors(browser) == []
+
+
+def test_bad_runs_show_clear_messages(browser, serve, runs_folder, tmp_path):
+    RunWriter(tmp_path / "fresh", kind="gan").close()
+    shutil.copytree(runs_folder / "vae", tmp_path / "old")
+    conn = sqlite3.connect(tmp_path / "old" / "run.sqlite")
+    with conn:
+        conn.execute("UPDATE meta SET value='0' WHERE key='schema_version'")
+    conn.close()
+    kill_mid_write(tmp_path / "crashy")
+    before = tree_digest(tmp_path)
+    app = serve(create_app(tmp_path, live_interval_ms=1000))
+    for run_id, expect in (("fresh", "No steps recorded yet"), ("old", "run-store schema 0"),
+                           ("crashy", "Crashed: the writer stopped at step")):
+        browser.get(app.url + f"/run/{run_id}")
+        WebDriverWait(browser, 60).until(lambda d: expect in d.find_element(By.TAG_NAME, "body").text)
+        time.sleep(1.0)  # let the first live tick run too
+        screenshot(browser, SCREENSHOTS / f"dashboard_bad_{run_id}.png")
+        assert console_errors(browser) == []
+    browser.get(app.url + "/")
+    WebDriverWait(browser, 30).until(lambda d: "unreadable" in d.find_element(By.ID, "runs-body").text)
+    screenshot(browser, SCREENSHOTS / "dashboard_bad_runs_list.png")
+    assert tree_digest(tmp_path) == before
+
+
+@pytest.mark.slow
+def test_long_run_page_stays_responsive(browser, serve, big_run):
+    app = serve(create_app(big_run, live_interval_ms=2000))
+    start = time.perf_counter()
+    browser.get(app.url + "/run/big")
+    settle(browser, 8, timeout=180)
+    first_plots = time.perf_counter() - start
+    # Every series drawn with at most max_points points, however long the run.
+    longest = browser.execute_script(
+        "return Math.max(...Array.from(document.querySelectorAll('.js-plotly-plot'))"
+        ".flatMap(g => g.data.map(t => (t.x || []).length)));")
+    assert longest <= 600
+    screenshot(browser, SCREENSHOTS / "dashboard_long_run.png")
+    assert console_errors(browser) == []
+    print(f"long run: plots drawn after {first_plots:.1f} s")

@@ -1,0 +1,157 @@
+"""Figure builders and panels (gandiag.figures): numerics against numpy, live extension."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gandiag.dashboards.synthetic import write_synthetic_run
+
+from gandiag import signals as sig
+from gandiag.figures import (
+    SECTIONS,
+    align_series,
+    build_run_panels,
+    group_alerts,
+    histogram_matrix,
+    label,
+    lines_figure,
+    read_updates,
+    rebin,
+    summarize_run,
+    verdict,
+)
+from gandiag.store import RunReader, Series
+from gandiag.types import Alert, Histogram, Severity, StepRecord
+
+
+def test_rebin_matches_numpy_histogram_on_refined_edges():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, 5000)
+    counts, _ = np.histogram(x, bins=10, range=(0, 1))
+    h = Histogram(0.0, 1.0, tuple(int(c) for c in counts))
+    # Coarsening by 2 is exact; refining splits each bin's mass evenly.
+    coarse = rebin(h, np.linspace(0, 1, 6))
+    np.testing.assert_allclose(coarse, counts.reshape(5, 2).sum(1) / counts.sum())
+    fine = rebin(h, np.linspace(0, 1, 21))
+    np.testing.assert_allclose(fine, np.repeat(counts / counts.sum() / 2, 2))
+
+
+def test_rebin_keeps_mass_outside_range_in_end_bins():
+    h = Histogram(-2.0, 2.0, (10, 0, 0, 10))
+    out = rebin(h, np.linspace(-1, 1, 5))
+    assert out.sum() == pytest.approx(1.0)
+    assert out[0] == pytest.approx(0.5) and out[-1] == pytest.approx(0.5)
+
+
+def test_histogram_matrix_columns_are_distributions():
+    hists = [(s, Histogram(0, 1, (s, 1, 2, 3))) for s in range(1, 5)]
+    steps, z = histogram_matrix(hists, np.linspace(0, 1, 9))
+    assert steps.tolist() == [1, 2, 3, 4] and z.shape == (8, 4)
+    np.testing.assert_allclose(z.sum(0), 1.0)
+
+
+def test_align_series_fills_missing_steps_with_nan():
+    a = Series("a", np.array([0, 2, 4]), np.array([1.0, 2.0, 3.0]))
+    b = Series("b", np.array([2, 3]), np.array([5.0, 6.0]))
+    steps, z = align_series([a, b])
+    assert steps.tolist() == [0, 2, 3, 4]
+    np.testing.assert_array_equal(z[0], [1, 2, np.nan, 3])
+    np.testing.assert_array_equal(z[1], [np.nan, 5, 6, np.nan])
+
+
+def test_lines_figure_specs_name_every_trace_and_bands_add_two():
+    s = Series("d/real/prob_mean", np.arange(3), np.ones(3), np.zeros(3), np.full(3, 2.0))
+    fig, specs = lines_figure([s], title="t", bands=True)
+    assert len(fig.data) == len(specs) == 3
+    assert specs == [(s.name, "hi"), (s.name, "lo"), (s.name, "values")]
+    fig, specs = lines_figure([Series("x", np.arange(3), np.ones(3))], title="t", bands=True)
+    assert len(fig.data) == len(specs) == 1
+
+
+def test_label_escapes_markup_for_plotly():
+    assert label("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def _alert(det: str, sev: Severity, step: int, onset: int) -> Alert:
+    return Alert(det, sev, step, onset, f"{det} at {step}", {"x": 1.0}, ("do this",))
+
+
+def test_group_alerts_one_group_per_detector_worst_first():
+    alerts = [_alert("a", Severity.WARNING, 10, 5), _alert("b", Severity.CRITICAL, 20, 15),
+              _alert("a", Severity.CRITICAL, 30, 8), _alert("c", Severity.INFO, 40, 40)]
+    groups = group_alerts(alerts)
+    assert [g.detector for g in groups] == ["a", "b", "c"]
+    a = groups[0]
+    assert (a.count, a.onset_step, a.last_step, a.severity) == (2, 5, 30, Severity.CRITICAL)
+    assert a.latest.step == 30
+
+
+@pytest.mark.parametrize(
+    ("status", "steps", "alerts", "level"),
+    [("finished", 0, [], "empty"), ("finished", 10, [], "ok"),
+     ("finished", 10, [_alert("c", Severity.INFO, 1, 1)], "info"),
+     ("training", 10, [_alert("w", Severity.WARNING, 1, 1)], "warning"),
+     ("crashed", 10, [], "crashed"),
+     ("crashed", 10, [_alert("k", Severity.CRITICAL, 1, 1)], "critical")],
+)
+def test_verdict_levels(status, steps, alerts, level):
+    text, got = verdict(status, steps, 9 if steps else None, group_alerts(alerts))
+    assert got == level
+    if status == "crashed" and steps:
+        assert text.startswith("Crashed")
+
+
+def test_panels_cover_gan_and_vae_signals(runs_folder):
+    with RunReader(runs_folder / "dcgan") as r:
+        keys = {p.key for p in build_run_panels(r)}
+        assert {"losses", "d-outputs", "hist-d-real-prob", "hist-d-fake-prob", "grad-norms",
+                "grad-layers-G", "grad-layers-D", "overfit", "diversity", "eval"} <= keys
+        assert summarize_run(r).level == "critical"
+    with RunReader(runs_folder / "vae") as r:
+        keys = {p.key for p in build_run_panels(r)}
+        assert {"losses", "vae-terms", "vae-kl-dims", "vae-units"} <= keys
+        assert not any(k.startswith("hist-") for k in keys)
+
+
+def test_sections_partition_the_panels(runs_folder):
+    with RunReader(runs_folder / "dcgan") as r:
+        every = [p.key for p in build_run_panels(r)]
+        parts = [p.key for s in SECTIONS for p in build_run_panels(r, sections=[s])]
+    assert sorted(every) == sorted(parts)
+
+
+def test_downsampled_panels_keep_at_most_max_points(runs_folder):
+    with RunReader(runs_folder / "dcgan") as r:
+        for p in build_run_panels(r, max_points=50):
+            for trace in p.figure.data:
+                assert len(trace.x) <= 50, p.key
+
+
+def test_read_updates_returns_exactly_the_new_steps(tmp_path):
+    writer = write_synthetic_run(tmp_path / "live", steps=120, close=False)
+    try:
+        with RunReader(tmp_path / "live") as r:
+            panels = build_run_panels(r, max_points=1000)
+            last = r.last_step()
+        new = [StepRecord(s, {sig.loss("G"): float(s), sig.grad_layer_norm("G", "net.0"): 10.0,
+                              sig.D_REAL_PROB_MEAN: 0.5},
+                          {sig.HIST_D_REAL: Histogram(0, 1, (0, 4))})
+               for s in range(120, 125)]
+        writer.write_steps(new)
+        with RunReader(tmp_path / "live") as r:
+            updates = read_updates(r, [p.spec() for p in panels], last, until_step=124)
+    finally:
+        writer.close()
+    losses = next(p for p in panels if p.key == "losses")
+    i = losses.traces.index((sig.loss("G"), "values"))
+    assert updates["losses"]["traces"][i] == ([120, 121, 122, 123, 124], [120.0, 121, 122, 123, 124])
+    grad = next(p for p in panels if p.key == "grad-layers-G")
+    row = grad.rows.index(sig.grad_layer_norm("G", "net.0"))
+    assert updates["grad-layers-G"]["x"] == [120, 121, 122, 123, 124]
+    assert updates["grad-layers-G"]["z"][row] == [1.0] * 5  # log10(10)
+    hist = updates["hist-d-real-prob"]
+    assert hist["x"] == [120, 121, 122, 123, 124]
+    z = np.array(hist["z"])  # bins x new steps; the upper half of [0, 1] holds all the mass
+    np.testing.assert_allclose(z[z.shape[0] // 2 :].sum(0), 1.0)
+    np.testing.assert_allclose(z[: z.shape[0] // 2].sum(0), 0.0)
+    assert "eval" not in updates  # nothing new there

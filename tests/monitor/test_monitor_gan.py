@@ -1,0 +1,297 @@
+"""GAN signals land in the store with the right values; the monitor never changes training."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from monitor_toy import ConvD, ConvG, ThresholdDetector, data, gan_loop
+from torch import nn
+
+import gandiag
+from gandiag import signals
+from gandiag.monitor import Cadence
+from gandiag.store import RunReader
+
+FAST = Cadence(layers=4, histograms=4, samples=4, grid=4, flush=3)
+
+
+def _monitor(tmp_path, G, D, **kw):
+    kw.setdefault("cadence", FAST)
+    kw.setdefault("detectors", None)
+    return gandiag.Monitor(tmp_path / "run", generator=G, discriminator=D, **kw)
+
+
+def _grad_norm(module: nn.Module) -> float:
+    return math.sqrt(sum(float(p.grad.double().pow(2).sum()) for p in module.parameters()))
+
+
+def test_values_match_an_independent_computation(tmp_path):
+    torch.manual_seed(0)
+    G, D = ConvG(), ConvD()
+    mon = _monitor(tmp_path, G, D, latent_dim=8)
+    optG = torch.optim.Adam(G.parameters(), lr=1e-3)
+    optD = torch.optim.Adam(D.parameters(), lr=1e-3)
+    bce = nn.BCEWithLogitsLoss()
+    real_all = data(64, 1)
+    expected = {}
+    for step in range(6):
+        real = real_all[step * 8 : step * 8 + 8]
+        fake = G(torch.randn(8, 8))
+        optD.zero_grad()
+        out_real, out_fake = D(real), D(fake.detach())
+        loss_d = bce(out_real, torch.ones(8)) + bce(out_fake, torch.zeros(8))
+        loss_d.backward()
+        nd = _grad_norm(D)  # what optD.step uses ...
+        nn.utils.clip_grad_norm_(D.parameters(), 1e-3)  # ... before clipping hides it
+        optD.step()
+        optG.zero_grad()
+        loss_g = bce(D(fake), torch.ones(8))  # also accumulates into D's .grad
+        loss_g.backward()
+        ng = _grad_norm(G)
+        optG.step()
+        mon.step(step, losses={"G": loss_g, "D": loss_d}, d_real=out_real, d_fake=out_fake,
+                 real=real, fake=fake)
+        r = out_real.detach().double()
+        expected[step] = {
+            "loss/G": loss_g.item(), "loss/D": loss_d.item(), "grad/D/norm": nd,
+            "grad/G/norm": ng, "d/real/raw_mean": float(r.mean()),
+            "d/real/raw_std": float(r.std()), "d/r_t": float(torch.sign(r).mean()),
+            "d/fake/prob_mean": float(torch.sigmoid(out_fake.detach().double()).mean()),
+            "samples/std_ratio": float(fake.detach().reshape(8, -1).std(0).mean()
+                                       / real.reshape(8, -1).std(0).mean()),
+            "samples/pdist_ratio": float(torch.pdist(fake.detach().reshape(8, -1)).mean()
+                                         / torch.pdist(real.reshape(8, -1)).mean()),
+        }
+    mon.close()
+    records = {r.step: r for r in RunReader(tmp_path / "run").read_records()}
+    assert sorted(records) == list(range(6))
+    for step, exp in expected.items():
+        rec = records[step]
+        for key, value in exp.items():
+            if key.startswith("samples/") and step % 4:
+                assert key not in rec.scalars
+                continue
+            assert rec.scalars[key] == pytest.approx(value, rel=1e-4, abs=1e-6), (step, key)
+    rec = records[4]
+    assert rec.scalars[signals.grad_nonfinite("D")] == 0
+    layer_sq = sum(v**2 for k, v in rec.scalars.items()
+                   if k.startswith("grad/D/layer/") and k.endswith("/norm"))
+    assert math.sqrt(layer_sq) == pytest.approx(rec.scalars["grad/D/norm"], rel=1e-5)
+    assert rec.scalars[signals.weight_norm("G")] == pytest.approx(
+        math.sqrt(sum(float(p.detach().double().pow(2).sum()) for p in G.parameters())), rel=0.5)
+    for hist in (signals.HIST_D_REAL, signals.HIST_D_FAKE):
+        h = rec.histograms[hist]
+        assert (h.lo, h.hi) == (0.0, 1.0) and h.total == 8
+    assert 0 < rec.scalars[signals.SAMPLES_LATENT_SENSITIVITY] < 100
+    assert rec.scalars[signals.update_ratio("D")] > 0
+    assert -1 <= rec.scalars[signals.update_cosine("D")] <= 1
+    assert 5 not in [s for s, r in records.items() if signals.update_ratio("D") in r.scalars]
+
+
+def test_histogram_counts_match_numpy_for_raw_critic_values(tmp_path):
+    G, D = ConvG(), ConvD()
+    mon = _monitor(tmp_path, G, D, loss="wasserstein", cadence=Cadence(samples=0, grid=0))
+    d_real = torch.linspace(-3, 5, 101)
+    d_fake = torch.tensor([-10.0, 0.0, float("nan"), 2.0])
+    mon.step(0, losses={"D": 1.0}, d_real=d_real, d_fake=d_fake)
+    mon.close()
+    rec = next(RunReader(tmp_path / "run").read_records())
+    h = rec.histograms[signals.HIST_D_REAL]
+    assert (h.lo, h.hi) == (-10.0, 5.0)  # one range shared by real and fake
+    counts, _ = np.histogram(d_real.numpy(), bins=20, range=(-10.0, 5.0))
+    assert list(h.counts) == counts.tolist()
+    assert rec.histograms[signals.HIST_D_FAKE].total == 3  # the NaN is not counted
+    assert signals.D_REAL_PROB_MEAN not in rec.scalars  # critic values have no probability
+    assert math.isnan(rec.scalars[signals.D_FAKE_RAW_MEAN])
+
+
+def test_sample_statistics_on_collapsed_and_perfect_generators(tmp_path):
+    real = data(32, 3)
+    G, D = ConvG(), ConvD()
+    mon = _monitor(tmp_path, G, D, cadence=Cadence(samples=1, grid=0))
+    out = torch.zeros(32)
+    mon.step(0, losses={"G": 0.0}, d_real=out, d_fake=out, real=real, fake=real[:1].repeat(32, 1, 1, 1))
+    mon.step(1, losses={"G": 0.0}, d_real=out, d_fake=out, real=real, fake=real.flip(0))
+    mon.close()
+    collapsed, perfect = list(RunReader(tmp_path / "run").read_records())
+    assert collapsed.scalars[signals.SAMPLES_DUP_RATE] == 1.0
+    assert collapsed.scalars[signals.SAMPLES_PDIST_RATIO] == 0.0
+    assert collapsed.scalars[signals.SAMPLES_STD_RATIO] == 0.0
+    assert perfect.scalars[signals.SAMPLES_DUP_RATE] == 0.0
+    assert perfect.scalars[signals.SAMPLES_PDIST_RATIO] == pytest.approx(1.0, rel=1e-5)
+    assert perfect.scalars[signals.SAMPLES_STD_RATIO] == pytest.approx(1.0, rel=1e-5)
+
+
+def test_latent_sensitivity_of_a_linear_generator_is_its_gain(tmp_path):
+    lin = nn.Linear(4, 2, bias=True)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[3.0, 0, 0, 0], [0, 3.0, 0, 0]]))
+    const = nn.Linear(4, 2)
+    with torch.no_grad():
+        const.weight.zero_()
+    cad = Cadence(samples=1, grid=0, layers=0, histograms=0)
+    for i, (gen, check) in enumerate(((lin, "gain"), (const, "zero"))):
+        mon = gandiag.Monitor(tmp_path / f"r{i}", generator=gen, discriminator=nn.Linear(2, 1),
+                              latent_dim=4, cadence=cad, detectors=None)
+        x = torch.randn(8, 2)
+        mon.step(0, losses={"G": 0.0}, d_real=torch.zeros(8), d_fake=torch.zeros(8), real=x, fake=x)
+        mon.close()
+        value = next(RunReader(tmp_path / f"r{i}").read_records()).scalars[
+            signals.SAMPLES_LATENT_SENSITIVITY]
+        if check == "zero":
+            assert value == 0.0
+        else:
+            # ||W d|| / ||d|| for W = 3 * [I_2 0]: between 0 and 3, and the exact mean over the probe
+            from gandiag.monitor.monitor import SENSITIVITY_EPS
+            g = torch.Generator().manual_seed(0)
+            torch.randn(cad.probe_size, 4, generator=g)
+            delta = SENSITIVITY_EPS * torch.randn(cad.probe_size, 4, generator=g)
+            exp = (3 * delta[:, :2].norm(dim=1) / delta.norm(dim=1)).mean()
+            assert value == pytest.approx(float(exp), rel=1e-4)
+
+
+def test_training_is_bit_identical_with_and_without_the_monitor(tmp_path):
+    G0, D0, _ = gan_loop(12, seed=5)
+    rng_bare = torch.get_rng_state()
+    torch.manual_seed(5)
+    G1, D1 = ConvG(), ConvD()
+    mon = _monitor(tmp_path, G1, D1, latent_dim=8, cadence=Cadence(
+        layers=3, histograms=2, samples=2, grid=5, flush=4))
+    gan_loop(12, mon, seed=5, models=(G1, D1))
+    rng_mon = torch.get_rng_state()
+    mon.close()
+    for a, b in zip(list(G0.state_dict().values()) + list(D0.state_dict().values()),
+                    list(G1.state_dict().values()) + list(D1.state_dict().values())):
+        assert torch.equal(a, b)  # parameters and BatchNorm buffers
+    assert torch.equal(rng_bare, rng_mon)
+    assert G1.training and D1.training
+
+
+def test_step_consumes_no_randomness_and_restores_modes(tmp_path):
+    torch.manual_seed(0)
+    G, D = ConvG(), ConvD()
+    G.net[0].eval()  # a submodule the user froze stays frozen
+    mon = _monitor(tmp_path, G, D, latent_dim=8, cadence=Cadence(samples=1, grid=1, flush=1))
+    real = data(8, 0)
+    fake = G(torch.randn(8, 8))
+    state = torch.get_rng_state()
+    cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    mon.step(0, losses={"G": 1.0}, d_real=torch.zeros(8), d_fake=torch.zeros(8), real=real, fake=fake)
+    mon.step(1, losses={"G": 1.0}, d_real=torch.zeros(8), d_fake=torch.zeros(8), real=real, fake=fake)
+    assert torch.equal(state, torch.get_rng_state())
+    if cuda_state is not None:
+        assert all(torch.equal(a, b) for a, b in zip(cuda_state, torch.cuda.get_rng_state_all()))
+    assert G.training and not G.net[0].training and G.net[3].training
+    mon.close()
+    grids = RunReader(tmp_path / "run").sample_grids("samples")
+    assert [g.step for g in grids] == [0, 1]
+    assert grids[0].path.read_bytes() == grids[1].path.read_bytes()  # same latents, same weights
+
+
+def test_nan_is_recorded_and_alerted_never_raised(tmp_path):
+    torch.manual_seed(0)
+    G, D = ConvG(), ConvD()
+    det = ThresholdDetector("loss/D", threshold=100.0)
+    mon = _monitor(tmp_path, G, D, detectors=[det], quiet=True)
+    _, _, alerts = gan_loop(6, mon, models=(G, D), nan_at=3)
+    alerts += mon.close()
+    rec = {r.step: r for r in RunReader(tmp_path / "run").read_records()}
+    assert rec[2].scalars["loss/nonfinite"] == 0
+    # D's NaN loss poisons D's gradients, then D's weights, then G's loss on the same step.
+    assert rec[3].scalars["loss/nonfinite"] == 2 and math.isnan(rec[3].scalars["loss/D"])
+    assert rec[3].scalars[signals.grad_nonfinite("D")] == sum(p.numel() for p in D.parameters())
+    assert rec[2].scalars[signals.grad_nonfinite("D")] == 0
+    assert [a.step for a in alerts] == [3]
+
+
+def test_nonfinite_gradients_are_counted_before_a_sanitiser(tmp_path):
+    lin = nn.Linear(3, 1)
+    mon = gandiag.Monitor(tmp_path / "run", generator=nn.Linear(2, 3), discriminator=lin,
+                          cadence=Cadence(layers=1, samples=0, grid=0), detectors=None)
+    opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+    out = lin(torch.tensor([[float("inf"), 1.0, 1.0]]))
+    out.sum().backward()
+    for p in lin.parameters():
+        p.grad.nan_to_num_(0.0, 0.0, 0.0)  # what some trainers do silently
+    opt.step()
+    mon.step(0, losses={"D": out.sum()}, d_real=out.reshape(-1), d_fake=out.reshape(-1))
+    mon.close()
+    rec = next(RunReader(tmp_path / "run").read_records())
+    assert rec.scalars[signals.grad_nonfinite("D")] == 1  # the weight's inf entry
+    assert rec.scalars[signals.grad_layer_nonfinite("D", "root")] == 1
+    assert math.isinf(rec.scalars[signals.grad_norm("D")])
+
+
+def test_several_optimizer_steps_and_hand_written_updates(tmp_path):
+    lin = nn.Linear(2, 1, bias=False)
+    gen = nn.Linear(2, 2, bias=False)
+    mon = gandiag.Monitor(tmp_path / "run", generator=gen, discriminator=lin,
+                          cadence=Cadence(samples=0, grid=0), detectors=None)
+    opt = torch.optim.SGD(lin.parameters(), lr=0.0)
+    norms = []
+    for scale in (1.0, 3.0):  # two critic steps in one iteration: the mean norm is recorded
+        opt.zero_grad()
+        (scale * lin(torch.ones(1, 2))).sum().backward()
+        norms.append(float(lin.weight.grad.norm()))
+        opt.step()
+    gen.weight.grad = None
+    gen(torch.ones(1, 2)).sum().backward()  # a hand-written update: no optimizer
+    with torch.no_grad():
+        gen.weight -= 0.1 * gen.weight.grad
+    mon.step(0, losses={"D": 0.0}, d_real=torch.zeros(2), d_fake=torch.zeros(2))
+    mon.close()
+    rec = next(RunReader(tmp_path / "run").read_records())
+    assert rec.scalars["grad/D/norm"] == pytest.approx(np.mean(norms), rel=1e-6)
+    assert rec.scalars["grad/G/norm"] == pytest.approx(2.0, rel=1e-6)  # ones(2,2)
+
+
+def test_several_named_networks(tmp_path):
+    gens = {"G_AB": nn.Linear(2, 2), "G_BA": nn.Linear(2, 2)}
+    discs = {"D_A": nn.Linear(2, 1), "D_B": nn.Linear(2, 1)}
+    mon = gandiag.Monitor(tmp_path / "run", generator=gens, discriminator=discs,
+                          cadence=Cadence(grid=0, samples=1), detectors=None)
+    x = torch.randn(4, 2)
+    loss = sum(m(x).sum() for m in list(gens.values()) + list(discs.values()))
+    loss.backward()
+    mon.step(0, losses={"G": loss}, d_real={"A": torch.zeros(4), "B": torch.ones(4, 1)},
+             d_fake=[torch.zeros(4), torch.zeros(4)], real=x, fake=x + 1)
+    mon.close()
+    rec = next(RunReader(tmp_path / "run").read_records())
+    assert signals.nets_with_prefix(set(rec.scalars), "D") == ["D_A", "D_B"]
+    assert signals.nets_with_prefix(set(rec.scalars), "G") == ["G_AB", "G_BA"]
+    assert rec.scalars[signals.D_REAL_RAW_MEAN] == pytest.approx(0.5)
+
+
+def test_two_dimensional_data_gets_a_scatter_grid(tmp_path):
+    G = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    mon = gandiag.Monitor(tmp_path / "run", generator=G, discriminator=nn.Linear(2, 1),
+                          latent_dim=4, cadence=Cadence(grid=1, samples=1), detectors=None)
+    x = torch.randn(16, 2)
+    mon.step(0, losses={"G": 0.0}, d_real=torch.zeros(16), d_fake=torch.zeros(16), real=x, fake=x)
+    mon.close()
+    (grid,) = RunReader(tmp_path / "run").sample_grids()
+    assert grid.path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_log_scalars_merge_into_the_step_record(tmp_path):
+    mon = gandiag.Monitor(tmp_path / "run", generator=nn.Linear(2, 2),
+                          discriminator=nn.Linear(2, 1), cadence=Cadence(samples=0, flush=2),
+                          detectors=None)
+    z = torch.zeros(2)
+    mon.log_scalars(0, {signals.EVAL_MODES_COVERED: 3})  # before the step is fine
+    mon.step(0, losses={"G": 1.0}, d_real=z, d_fake=z)
+    mon.step(1, losses={"G": 1.0}, d_real=z, d_fake=z)
+    mon.log_scalars(1, {signals.eval_metric("fid"): 12.5})
+    mon.step(2, losses={"G": 1.0}, d_real=z, d_fake=z)  # flushes steps 0 and 1
+    with pytest.raises(ValueError, match="already flushed"):
+        mon.log_scalars(1, {signals.EVAL_MODES_COVERED: 4})
+    with pytest.raises(ValueError, match="signal name"):
+        mon.log_scalars(2, {"fid": 1.0})
+    mon.close()
+    recs = list(RunReader(tmp_path / "run").read_records())
+    assert [r.step for r in recs] == [0, 1, 2]
+    assert recs[0].scalars[signals.EVAL_MODES_COVERED] == 3 and "loss/G" in recs[0].scalars
+    assert recs[1].scalars["eval/fid"] == 12.5

@@ -1,0 +1,81 @@
+"""The Lightning callback (manual optimisation) feeds the Monitor; runs only with lightning installed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+L = pytest.importorskip("lightning.pytorch")
+
+from gandiag import signals  # noqa: E402
+from gandiag.monitor import Cadence  # noqa: E402
+from gandiag.monitor.lightning import GandiagCallback  # noqa: E402
+from gandiag.store import RunReader  # noqa: E402
+
+
+class TinyGAN(L.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.generator = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        self.discriminator = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+
+    def training_step(self, batch, batch_idx):
+        (real,) = batch
+        opt_g, opt_d = self.optimizers()
+        fake = self.generator(torch.randn(real.shape[0], 4))
+        bce = nn.functional.binary_cross_entropy_with_logits
+        out_real = self.discriminator(real).view(-1)
+        out_fake = self.discriminator(fake.detach()).view(-1)
+        loss_d = bce(out_real, torch.ones_like(out_real)) + bce(out_fake, torch.zeros_like(out_fake))
+        opt_d.zero_grad()
+        self.manual_backward(loss_d)
+        opt_d.step()
+        out_g = self.discriminator(fake).view(-1)
+        loss_g = bce(out_g, torch.ones_like(out_g))
+        opt_g.zero_grad()
+        self.manual_backward(loss_g)
+        opt_g.step()
+        return {"losses": {"G": loss_g, "D": loss_d}, "d_real": out_real, "d_fake": out_fake,
+                "real": real, "fake": fake}
+
+    def configure_optimizers(self):
+        return (torch.optim.Adam(self.generator.parameters(), lr=1e-3),
+                torch.optim.Adam(self.discriminator.parameters(), lr=1e-3))
+
+    def train_dataloader(self):
+        data = torch.utils.data.TensorDataset(torch.randn(48, 2))
+        return torch.utils.data.DataLoader(data, batch_size=8)
+
+
+def test_callback_streams_every_batch(tmp_path):
+    torch.manual_seed(0)
+    cb = GandiagCallback(tmp_path / "run", latent_dim=4, detectors=None,
+                         cadence=Cadence(layers=2, samples=2, grid=3, flush=2))
+    trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[cb])
+    trainer.fit(TinyGAN())
+    reader = RunReader(tmp_path / "run")
+    assert reader.info().status == "finished"
+    records = list(reader.read_records())
+    assert [r.step for r in records] == list(range(12))  # 6 batches x 2 epochs
+    assert all(signals.grad_norm("G") in r.scalars and "loss/D" in r.scalars for r in records)
+    assert [g.step for g in reader.sample_grids()] == [0, 3, 6, 9]
+    assert cb.state_dict()["step"] == 12
+
+
+def test_callback_rejects_a_step_without_signals(tmp_path):
+    class NoSignals(TinyGAN):
+        def training_step(self, batch, batch_idx):
+            super().training_step(batch, batch_idx)
+            return None
+
+    cb = GandiagCallback(tmp_path / "run", detectors=None)
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[cb])
+    with pytest.raises(ValueError, match="must return a dict with 'losses'"):
+        trainer.fit(NoSignals())
+    assert RunReader(tmp_path / "run").info().status == "crashed"
