@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -118,8 +119,8 @@ def kill_mid_write(run_dir: Path, min_steps: int = 2000) -> None:
                     with RunReader(run_dir) as r:
                         if (r.last_step() or 0) >= min_steps:
                             break
-                except Exception:  # noqa: BLE001 (schema not created yet)
-                    pass
+                except (ValueError, sqlite3.Error):
+                    time.sleep(0.05)  # the writer has not created its tables yet
             time.sleep(0.05)
     finally:
         os.kill(proc.pid, signal.SIGKILL)

@@ -88,9 +88,9 @@ def _render(readers: list[RunReader], title: str | None, max_points: int) -> str
     fig = _Figures()
     body = [
         f"<h1>{esc(title)}</h1>",
-        f'<p class="sub">Generated {esc(_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))} by '
-        f"gandiag {esc(__version__)} from {len(readers)} run(s); curves averaged into at most "
-        f"{max_points} points per series.</p>",
+        (f'<p class="sub">Generated {esc(_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))} by '
+         f"gandiag {esc(__version__)} from {len(readers)} run(s); curves averaged into at most "
+         f"{max_points} points per series.</p>"),
         "<h2>Verdict</h2>", summary_table(summaries),
     ]
     if len(readers) > 1:
@@ -132,8 +132,8 @@ def _run_section(anchor: str, summary, reader: RunReader, fig: _Figures, max_poi
     alerts = reader.read_alerts()
     parts = [
         f'<section class="run" id="{esc(anchor)}"><h2>{esc(summary.name)}</h2>',
-        f'<p class="sub">{esc(info.kind)} run at {esc(info.run_dir)} · status {esc(info.status)} · '
-        f"{info.num_steps} recorded steps</p>",
+        (f'<p class="sub">{esc(info.kind)} run at {esc(info.run_dir)} · status '
+         f"{esc(info.status)} · {info.num_steps} recorded steps</p>"),
         verdict_block(summary), config_block(summary.config),
         "<h3>Alerts</h3>", alerts_block(summary.groups),
     ]

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "detectors"))
-from detector_streams import gan_stream  # noqa: E402
+from detector_streams import gan_stream
 
-from gandiag.cli import main  # noqa: E402
-from gandiag.detectors import DetectorSuite  # noqa: E402
-from gandiag.store import RunReader, RunWriter  # noqa: E402
+from gandiag.cli import main
+from gandiag.detectors import DetectorSuite
+from gandiag.store import RunReader, RunWriter
 
 
 def digest(run: Path) -> str:
@@ -48,7 +48,19 @@ def test_replay_prints_the_live_alerts_and_changes_nothing(run: Path, capsys) ->
 
 
 def test_replay_with_overridden_thresholds_and_detector_subset(run: Path, capsys) -> None:
-    assert main(["replay", str(run), "--detectors", "mode_collapse", "--set", "mode_collapse.pdist_max=0.01"]) == 0
+    assert (
+        main(
+            [
+                "replay",
+                str(run),
+                "--detectors",
+                "mode_collapse",
+                "--set",
+                "mode_collapse.pdist_max=0.01",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out.strip().splitlines()
     assert out == [out[-1]] and "0 alerts" in out[-1]
     assert main(["replay", str(run), "--detectors", "nonfinite"]) == 0

@@ -52,20 +52,20 @@ def layout(folder: RunsFolder, run_id: str) -> html.Div:
         sections.append(html.Div([
             dcc.Store(id={"type": "section-state", "name": name}),
             dcc.Interval(id={"type": "section-tick", "name": name},
-                         interval=folder.live_interval_ms),
+                         interval=folder.live_interval_ms, max_intervals=0),
             dcc.Loading(html.Div(id={"type": "section-body", "name": name})),
         ], className="gd-section"))
     default_grid = "samples" if "samples" in grid_names else (grid_names or [None])[0]
     return html.Div([
-        dcc.Store(id="run-state", data={"run_id": run_id, "alerts": -1}),
+        dcc.Store(id="run-state", data={"run_id": run_id, "alerts": -1, "metrics": -1}),
         dcc.Interval(id="run-tick", interval=folder.live_interval_ms),
         html.Div(run_header(summary), id="run-top"),
         config_details(summary.config),
         graph(alert_timeline_figure([]), "run-alert-timeline"),
         html.Div(id="run-alert-detail"),
-        html.Div(alert_groups(summary.groups), id="run-alert-list"),
+        html.Div(id="run-alert-list"),
         html.H3("Metrics"),
-        html.Div(metrics_table(summary.latest_metrics), id="run-metrics"),
+        html.Div(id="run-metrics"),
         html.H3("Sample grids"),
         html.Div([
             dcc.Dropdown(options=grid_names, value=default_grid, id="grid-name",
@@ -88,19 +88,25 @@ def register(app: Dash, folder: RunsFolder) -> None:
         Output("run-state", "data"),
         Input("run-tick", "n_intervals"),
         State("run-state", "data"),
+        running=[(Output("run-tick", "disabled"), True, False)],
     )
     def refresh_top(_n: int | None, state: dict[str, Any]) -> tuple:
         try:
             with folder.reader(state["run_id"]) as reader:
                 summary = summarize_run(reader)
                 alerts = reader.read_alerts()
+                n_metrics = len(reader.read_metrics())
         except READ_ERRORS as exc:
             return message(f"The run can no longer be read: {exc}", "error"), *[no_update] * 4
-        timeline = no_update
+        # Re-render lists only when they changed: an opened alert stays open.
+        timeline = alert_list = metrics = no_update
         if len(alerts) != state.get("alerts"):
             timeline = alert_timeline_figure(alerts, last_step=summary.last_step)
-        return (run_header(summary), timeline, alert_groups(summary.groups),
-                metrics_table(summary.latest_metrics), {**state, "alerts": len(alerts)})
+            alert_list = alert_groups(summary.groups)
+        if n_metrics != state.get("metrics"):
+            metrics = metrics_table(summary.latest_metrics)
+        state = {**state, "alerts": len(alerts), "metrics": n_metrics}
+        return run_header(summary), timeline, alert_list, metrics, state
 
     @app.callback(Output("run-alert-detail", "children"),
                   Input("run-alert-timeline", "clickData"), State("run-state", "data"),
@@ -146,26 +152,31 @@ def register(app: Dash, folder: RunsFolder) -> None:
         Output({"type": "section-body", "name": MATCH}, "children"),
         Output({"type": "run-panel", "section": MATCH, "key": ALL}, "figure"),
         Output({"type": "section-state", "name": MATCH}, "data"),
+        # A tick arriving while a slow (re)build runs would supersede it and the section
+        # would never draw, so each call allows exactly one more tick when it is done.
+        Output({"type": "section-tick", "name": MATCH}, "max_intervals"),
         Input({"type": "section-tick", "name": MATCH}, "n_intervals"),
         State({"type": "section-state", "name": MATCH}, "data"),
         State("run-state", "data"),
     )
-    def update_section(_n: int | None, state: dict[str, Any] | None, run: dict[str, Any]) -> tuple:
+    def update_section(n: int | None, state: dict[str, Any] | None, run: dict[str, Any]) -> tuple:
         name = ctx.outputs_list[0]["id"]["name"]
         n_figs = len(ctx.outputs_list[1])
+        next_tick = (n or 0) + 1
+        unchanged = (no_update, [no_update] * n_figs, no_update, next_tick)
         try:
             reader = folder.reader(run["run_id"])
         except READ_ERRORS:
-            raise PreventUpdate from None
+            return unchanged
         with reader:
             signature = len(reader.scalar_names()) + len(reader.histogram_names())
             last = reader.last_step()
             rebuild = (state is None or state["signature"] != signature
                        or state["appended"] > folder.max_points)
             if rebuild:
-                return _build_section(folder, reader, name, last, signature, n_figs)
+                return (*_build_section(folder, reader, name, last, signature, n_figs), next_tick)
             if last is None or last == state["last_step"]:
-                raise PreventUpdate
+                return unchanged
             updates = read_updates(reader, state["specs"], state["last_step"], until_step=last,
                                    max_points=folder.max_points)
         figures, appended = [], 0
@@ -178,7 +189,7 @@ def register(app: Dash, folder: RunsFolder) -> None:
             figures.append(patch)
             appended = max(appended, n)
         state = {**state, "last_step": last, "appended": state["appended"] + appended}
-        return no_update, figures, state
+        return no_update, figures, state, next_tick
 
 
 def _build_section(folder: RunsFolder, reader: RunReader, name: str, last: int | None,

@@ -52,6 +52,7 @@ def runs_table(folder: RunsFolder) -> html.Div:
 
 def register(app: Dash, folder: RunsFolder) -> None:
     @app.callback(Output("runs-body", "children"), Input("runs-tick", "n_intervals"),
-                  prevent_initial_call=True)
+                  prevent_initial_call=True,
+                  running=[(Output("runs-tick", "disabled"), True, False)])
     def refresh(_n: int) -> html.Div:
         return runs_table(folder)

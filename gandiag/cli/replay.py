@@ -81,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
                     names.append(n)
             detectors = build_detectors(names, params)
         else:
-            detectors = default_detectors(info.kind if info.kind in ("gan", "vae", "ae") else "gan", **params)
+            detectors = default_detectors(
+                info.kind if info.kind in ("gan", "vae", "ae") else "gan", **params
+            )
         before = len(reader.read_alerts())
         alerts = []
         steps = 0

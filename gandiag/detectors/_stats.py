@@ -78,7 +78,11 @@ def onset_of(smoothed: dict[str, Any], raw: dict[str, Any]) -> int:
 
 
 def held_with_raw(
-    smoothed: dict[str, Any], raw: dict[str, Any], step: int, patience_steps: int, min_records: int = 3
+    smoothed: dict[str, Any],
+    raw: dict[str, Any],
+    step: int,
+    patience_steps: int,
+    min_records: int = 3,
 ) -> bool:
     """The smoothed condition holds now and has held, back-dated by the raw one, long enough."""
     if smoothed["since"] is None or smoothed["records"] < min_records:

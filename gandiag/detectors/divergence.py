@@ -53,10 +53,13 @@ class NonFiniteDetector(SignalDetector):
                     count += value
                 elif not finite(value):
                     bad.append(key)
-            elif key.startswith(("loss/", "grad/", "d/", "vae/", "update/", "weight/")):
-                if value is not None and not math.isfinite(value):
-                    bad.append(key)
-                    count += 1
+            elif (
+                key.startswith(("loss/", "grad/", "d/", "vae/", "update/", "weight/"))
+                and value is not None
+                and not math.isfinite(value)
+            ):
+                bad.append(key)
+                count += 1
         if not bad:
             return []
         last = self.state["last_bad"]
@@ -79,33 +82,70 @@ class NonFiniteDetector(SignalDetector):
 
 @register_detector
 class ExplodingGradientDetector(SignalDetector):
-    """Gradient norms (per network) growing by orders of magnitude over their early level.
+    """Gradient norms or critic outputs growing by orders of magnitude (divergence).
 
-    The baseline is the median of log10 ||grad|| over the first ``baseline_records``
-    measurements at or after ``baseline_start_step``. The alarm needs log10 ||grad|| above
-    that median by ``decades`` (2 = 100x) on every measurement for ``patience_steps``
-    steps, or above ``max_norm`` if the user sets one. Healthy runs move by well under a
-    decade after their first hundred steps (see docs/detectors.md for the calibration).
+    Two kinds of evidence, each required on every measurement for ``patience_steps``:
+
+    * the discriminator's (critic's) raw outputs, ``|d/real/raw_mean|`` or
+      ``|d/fake/raw_mean|``, above ``critic_max``. A logit of 100 means a probability
+      within e^-100 of 0 or 1, and healthy Wasserstein/hinge critics stay within
+      O(10): values beyond ``critic_max`` only occur when nothing bounds the critic;
+    * log10 ||grad NET|| above its median over the first ``baseline_records``
+      measurements by ``decades`` (4 = 10,000x), or above ``max_norm`` if set. The
+      baseline is taken from the first steps because explosions can start within
+      twenty steps; ``decades`` is large because a non-saturating generator facing a
+      strong D legitimately grows its gradient ~1,000x (the collapse runs of the
+      benchmark) without diverging.
     """
 
     name = "exploding_gradients"
     kinds = ("gan", "vae")
     params: ClassVar[dict[str, Any]] = {
-        "baseline_start_step": 20,
-        "baseline_records": 20,
-        "decades": 2.0,
-        "patience_steps": 50,
-        "min_records": 3,
+        "critic_max": 100.0,
+        "baseline_records": 5,
+        "decades": 4.0,
         "max_norm": None,
+        "patience_steps": 20,
+        "min_records": 3,
     }
-    requires_any = (("grad/*/norm",),)
-    provided_by_groups = ("gradient norms are captured when Monitor gets generator=/discriminator=/model=",)
+    requires_any = (("grad/*/norm", "d/real/raw_mean"),)
+    provided_by_groups = (
+        (
+            "gradient norms are captured when Monitor gets generator=/discriminator=/model=; "
+            "critic outputs when Monitor.step gets d_real= and d_fake="
+        ),
+    )
 
     def initial_state(self) -> dict[str, Any]:
-        return {"nets": {}}
+        return {"nets": {}, "critic": new_streak(), "critic_alerted": False}
 
     def check(self, record: StepRecord) -> list[Alert]:
         alerts = []
+        raw = [
+            abs(v)
+            for v in (record.get(S.D_REAL_RAW_MEAN), record.get(S.D_FAKE_RAW_MEAN))
+            if finite(v)
+        ]
+        if raw:
+            st = self.state
+            big = max(raw)
+            streak_update(st["critic"], big > self.cfg["critic_max"], record.step)
+            held = streak_held(
+                st["critic"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
+            )
+            if held and not st["critic_alerted"]:
+                st["critic_alerted"] = True
+                alerts.append(
+                    self.alert(
+                        Severity.CRITICAL,
+                        record.step,
+                        st["critic"]["since"],
+                        f"the discriminator's outputs are diverging: |D(x)| reaches {big:.3g}, "
+                        "nothing bounds the critic",
+                        {"critic_abs_mean": big, "critic_max": float(self.cfg["critic_max"])},
+                        R.EXPLODING,
+                    )
+                )
         for net in _grad_norm_nets(record):
             value = record.scalars[S.grad_norm(net)]
             st = self.state["nets"].setdefault(
@@ -114,8 +154,7 @@ class ExplodingGradientDetector(SignalDetector):
             if not finite(value) or value <= 0:
                 continue  # NaN is the nonfinite detector's; 0 is the stall detector's
             logv = math.log10(value)
-            if record.step >= self.cfg["baseline_start_step"]:
-                baseline_feed(st["base"], logv, int(self.cfg["baseline_records"]))
+            baseline_feed(st["base"], logv, int(self.cfg["baseline_records"]))
             med = st["base"]["median"]
             above = med is not None and logv - med >= self.cfg["decades"]
             cap = self.cfg["max_norm"]
@@ -126,7 +165,7 @@ class ExplodingGradientDetector(SignalDetector):
                 st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
             )
             if held and not st["alerted"]:
-                st["alerted"] = True
+                st["alerted"] = True  # explosions rarely recover: one alert per network
                 ratio = 10 ** (logv - med) if med is not None else math.inf
                 alerts.append(
                     self.alert(
@@ -134,7 +173,7 @@ class ExplodingGradientDetector(SignalDetector):
                         record.step,
                         st["streak"]["since"],
                         f"{net} gradients are exploding: ||grad {net}|| is {ratio:.3g}x its "
-                        "early-training median",
+                        "initial level",
                         {
                             f"grad_{net}_norm": value,
                             "baseline_norm": 10**med if med is not None else math.nan,
@@ -143,8 +182,6 @@ class ExplodingGradientDetector(SignalDetector):
                         R.EXPLODING,
                     )
                 )
-            elif not above and st["alerted"] and st["streak"]["since"] is None:
-                pass  # stays alerted: explosion rarely recovers, one alert per net is enough
         return alerts
 
 
@@ -175,8 +212,10 @@ class StalledTrainingDetector(SignalDetector):
         if not losses:
             return []
         last, prev_step = self.state["last"], self.state["prev_step"]
-        same = last is not None and set(last) == set(losses) and all(
-            finite(v) and v == last[k] for k, v in losses.items()
+        same = (
+            last is not None
+            and set(last) == set(losses)
+            and all(finite(v) and v == last[k] for k, v in losses.items())
         )
         self.state["last"] = losses
         self.state["prev_step"] = int(record.step)

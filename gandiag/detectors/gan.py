@@ -54,7 +54,7 @@ class VanishingGradientDetector(SignalDetector):
     params: ClassVar[dict[str, Any]] = {
         "fake_prob_max": 0.05,
         "real_prob_min": 0.95,
-        "grad_drop": 0.1,
+        "grad_drop": 0.3,
         "baseline_records": 5,
         "patience_steps": 30,
         "min_records": 3,
@@ -85,7 +85,9 @@ class VanishingGradientDetector(SignalDetector):
             and st["grad"] < self.cfg["grad_drop"] * base
         )
         streak_update(st["streak"], cond, record.step)
-        if not streak_held(st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]):
+        if not streak_held(
+            st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
+        ):
             if st["streak"]["since"] is None:
                 st["alerted"] = False  # re-arm once the discriminator lets go
             return []
@@ -137,7 +139,13 @@ class DiscriminatorOverfittingDetector(SignalDetector):
     )
 
     def initial_state(self) -> dict[str, Any]:
-        return {"rv": None, "rt": None, "streak": new_streak(), "raw": new_streak(), "alerted": False}
+        return {
+            "rv": None,
+            "rt": None,
+            "streak": new_streak(),
+            "raw": new_streak(),
+            "alerted": False,
+        }
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
@@ -156,7 +164,11 @@ class DiscriminatorOverfittingDetector(SignalDetector):
         cond = cond and record.step >= self.cfg["warmup_steps"]
         streak_update(st["streak"], cond, record.step)
         held = held_with_raw(
-            st["streak"], st["raw"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
+            st["streak"],
+            st["raw"],
+            record.step,
+            self.cfg["patience_steps"],
+            self.cfg["min_records"],
         )
         if not held:
             return []
@@ -166,7 +178,9 @@ class DiscriminatorOverfittingDetector(SignalDetector):
         if st["rv"] is not None:
             what = f"held-out reals score like fakes (r_v={st['rv']:.2f} > {self.cfg['rv_max']})"
         else:
-            what = f"D is overconfident on training reals (r_t={st['rt']:.2f} > {self.cfg['rt_max']})"
+            what = (
+                f"D is overconfident on training reals (r_t={st['rt']:.2f} > {self.cfg['rt_max']})"
+            )
         return [
             self.alert(
                 Severity.WARNING,

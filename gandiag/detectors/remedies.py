@@ -15,10 +15,14 @@ AUGMENT = "use more data or differentiable augmentation (ADA / DiffAugment)"
 RESTART = "restart from the last healthy checkpoint"
 GRAD_CLIP = "clip gradient norms and check for a missing normalisation or constraint on the critic"
 CHECK_INPUTS = "check the batch and the loss for log(0), division by zero or bad inputs"
-CHECK_OPTIMIZER = "check that optimizer.step() runs, the learning rate is not 0 and parameters require grad"
+CHECK_OPTIMIZER = (
+    "check that optimizer.step() runs, the learning rate is not 0 and parameters require grad"
+)
 KL_ANNEAL = "anneal the KL weight from 0 up to 1 (KL annealing)"
 FREE_BITS = "use free bits or a KL floor per latent dimension"
-WEAKER_DECODER = "weaken the decoder or learn its output variance (a fixed large sigma invites collapse)"
+WEAKER_DECODER = (
+    "weaken the decoder or learn its output variance (a fixed large sigma invites collapse)"
+)
 FEWER_LATENTS = "lower beta, or use fewer latent dimensions if the dead ones are not needed"
 
 VANISHING = (NON_SATURATING, WGAN_GP, INSTANCE_NOISE, FEWER_D_STEPS, SPECTRAL_HINGE)

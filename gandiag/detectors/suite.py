@@ -18,10 +18,16 @@ GAN_DEFAULTS = (
     "d_overfitting",
 )
 VAE_DEFAULTS = ("nonfinite", "exploding_gradients", "stalled_training", "posterior_collapse")
-KINDS = {"gan": GAN_DEFAULTS, "vae": VAE_DEFAULTS, "ae": ("nonfinite", "exploding_gradients", "stalled_training")}
+KINDS = {
+    "gan": GAN_DEFAULTS,
+    "vae": VAE_DEFAULTS,
+    "ae": ("nonfinite", "exploding_gradients", "stalled_training"),
+}
 
 
-def default_detectors(kind: str = "gan", **overrides: Mapping[str, Any] | bool | None) -> list[Detector]:
+def default_detectors(
+    kind: str = "gan", **overrides: Mapping[str, Any] | bool | None
+) -> list[Detector]:
     """The detectors that suit a model ``kind`` ("gan", "vae" or "ae"), with optional overrides.
 
     Each keyword is a detector name; its value is a dict of parameter overrides, or
@@ -109,7 +115,9 @@ class DetectorSuite:
             raise ValueError(f"detector(s) {', '.join(dup)} appear twice in the suite")
 
     @classmethod
-    def default(cls, kind: str = "gan", **overrides: Mapping[str, Any] | bool | None) -> DetectorSuite:
+    def default(
+        cls, kind: str = "gan", **overrides: Mapping[str, Any] | bool | None
+    ) -> DetectorSuite:
         return cls(default_detectors(kind, **overrides))
 
     def update(self, record: StepRecord) -> list[Alert]:

@@ -53,14 +53,15 @@ class SignalDetector(Detector):
         self.cfg: dict[str, Any] = {**valid, **params}
         for key, value in self.cfg.items():
             default = valid[key]
-            if isinstance(default, (int, float)) and not isinstance(default, bool):
-                if value is not None and not isinstance(value, (int, float)):
-                    raise ValueError(
-                        f"{self.name}: parameter {key} must be a number, got {value!r}"
-                    )
+            numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+            if numeric and value is not None and not isinstance(value, (int, float)):
+                raise ValueError(f"{self.name}: parameter {key} must be a number, got {value!r}")
         self.state: dict[str, Any] = self.initial_state()
-        self._signals = {"first_step": None, "seen": [False] * len(self.requires_any),
-                         "reported": [False] * len(self.requires_any)}
+        self._signals = {
+            "first_step": None,
+            "seen": [False] * len(self.requires_any),
+            "reported": [False] * len(self.requires_any),
+        }
 
     # -- to implement -------------------------------------------------------------------------
     def initial_state(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from gandiag.types import Alert, Severity, StepRecord
 
 def kl_dims(record: StepRecord) -> list[float]:
     prefix = "vae/kl_dim/"
-    items = [(int(k[len(prefix):]), v) for k, v in record.scalars.items() if k.startswith(prefix)]
+    items = [(int(k[len(prefix) :]), v) for k, v in record.scalars.items() if k.startswith(prefix)]
     return [v for _, v in sorted(items)]
 
 
@@ -74,8 +74,12 @@ class PosteriorCollapseDetector(SignalDetector):
         )
         partial = dead is not None and dead >= self.cfg["partial_min"]
         level = 2 if total else 1 if partial else 0
-        streak_update(st["streak"], level > 0 and record.step >= self.cfg["warmup_steps"], record.step)
-        if not streak_held(st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]):
+        streak_update(
+            st["streak"], level > 0 and record.step >= self.cfg["warmup_steps"], record.step
+        )
+        if not streak_held(
+            st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
+        ):
             if st["streak"]["since"] is None:
                 st["level"] = 0
             return []
@@ -92,10 +96,20 @@ class PosteriorCollapseDetector(SignalDetector):
         if finite(sens):
             evidence["decoder_sensitivity"] = sens
         if level == 2:
-            sev, what = Severity.CRITICAL, "total posterior collapse: the latent code carries no information"
+            sev, what = (
+                Severity.CRITICAL,
+                "total posterior collapse: the latent code carries no information",
+            )
         else:
-            sev, what = Severity.WARNING, f"partial posterior collapse: {dead:.0%} of the latent dimensions are dead"
-        return [self.alert(sev, record.step, st["streak"]["since"], what, evidence, R.POSTERIOR_COLLAPSE)]
+            sev, what = (
+                Severity.WARNING,
+                f"partial posterior collapse: {dead:.0%} of the latent dimensions are dead",
+            )
+        return [
+            self.alert(
+                sev, record.step, st["streak"]["since"], what, evidence, R.POSTERIOR_COLLAPSE
+            )
+        ]
 
     def _dead_share(self) -> float | None:
         st = self.state

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gandiag.features.base import FeatureExtractor, register_extractor
+
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "assets" / "glyph_classifier.pt"
 # SHA-256 of the shipped weights; update together with the file (the training script prints it).
 GLYPH_CLASSIFIER_SHA256 = "e68fd48bc2b646c837100a42c2ad5db9054cf093e2791fddf28a694008276fce"
@@ -102,3 +104,34 @@ def load_glyph_classifier(
 def glyph_classifier_sha256() -> str:
     """Checksum of the bundled weights (as recorded in every metric's protocol)."""
     return GLYPH_CLASSIFIER_SHA256
+
+
+class GlyphExtractor(FeatureExtractor):
+    """Features (128-d) and logits of the bundled glyph classifier on ``[N, 1, 28, 28]``
+    glyph-like images (uint8, or float in [-1, 1])."""
+
+    name = "glyph"
+    input_range = (-1.0, 1.0)
+    channels = (1,)
+    size = (28, 28)
+    has_logits = True
+    batch_size = 1024
+
+    def __init__(self, device: str | torch.device | None = None) -> None:
+        super().__init__(device)
+        self.model = load_glyph_classifier(self.device)
+        self.weights_sha256 = GLYPH_CLASSIFIER_SHA256
+
+    def preprocessing(self) -> str:
+        return "28x28 grayscale, no resize; uint8 x -> x/127.5-1"
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.features(x)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.logits(x)
+
+
+@register_extractor("glyph")
+def _glyph(device: str | torch.device | None = None) -> GlyphExtractor:
+    return GlyphExtractor(device)

@@ -128,6 +128,11 @@ def alert_timeline_figure(alerts: Sequence[Alert], *, last_step: int | None = No
     fig.update_layout(hovermode="closest", legend={"y": -0.5})
     if last_step is not None:
         fig.update_xaxes(range=[0, max(1, last_step)])
+    if not alerts:
+        fig.update_layout(height=140)
+        fig.update_yaxes(visible=False)
+        fig.add_annotation(text="no alerts", showarrow=False, x=0.5, y=0.5, xref="paper",
+                           yref="paper")
     return fig
 
 

@@ -167,9 +167,10 @@ def build_run_panels(
                              title=title, colorbar="log10 ‖∇‖", y_title="layer")
         panels.append(Panel(f"grad-layers-{net}", title, fig, "heatmap", "Gradients", rows=rows,
                             transform="log10"))
-    add_lines("nonfinite", "Non-finite values (count per step)",
-              pick([sig.LOSS_NONFINITE] + [sig.grad_nonfinite(n) for n in nets]), "Gradients",
-              y_title="count")
+    nonfinite = pick([sig.LOSS_NONFINITE] + [sig.grad_nonfinite(n) for n in nets])
+    if any(np.nanmax(s.hi if s.hi is not None else s.values, initial=0) > 0 for s in nonfinite):
+        add_lines("nonfinite", "Non-finite values (count per step)", nonfinite, "Gradients",
+                  y_title="count")
     add_lines("updates", "Update-to-weight ratio", pick([sig.update_ratio(n) for n in nets]),
               "Gradients", y_title="ratio", log_y=True)
     add_lines("rotation", "Cosine between successive updates",

@@ -12,6 +12,7 @@ See docs/monitor.md for the signals, their cadence and the cost.
 """
 
 from gandiag.monitor.cadence import Cadence
-from gandiag.monitor.monitor import DUP_THRESHOLD, SENSITIVITY_EPS, Monitor
+from gandiag.monitor.latent import SENSITIVITY_EPS
+from gandiag.monitor.monitor import DUP_THRESHOLD, Monitor
 
-__all__ = ["Monitor", "Cadence", "SENSITIVITY_EPS", "DUP_THRESHOLD"]
+__all__ = ["DUP_THRESHOLD", "SENSITIVITY_EPS", "Cadence", "Monitor"]

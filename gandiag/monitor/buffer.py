@@ -16,8 +16,9 @@ and only then are the counts taken and added to the sum vector.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,7 +82,7 @@ class HostBatch:
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 lo, hi = 0.0, 1.0  # no finite value anywhere: all counts are zero
             out.setdefault(step, {})[name] = Histogram(
-                lo, hi, tuple(int(round(c)) for c in counts)
+                lo, hi, tuple(int(c) for c in np.rint(counts))
             )
         return out
 
@@ -173,7 +174,10 @@ class StatBuffer:
             x = h.range_values.to(self.device)
             finite = torch.isfinite(x)
             if x.numel() == 0:
-                x, finite = torch.zeros(1, device=self.device), torch.zeros(1, dtype=torch.bool, device=self.device)
+                x, finite = (
+                    torch.zeros(1, device=self.device),
+                    torch.zeros(1, dtype=torch.bool, device=self.device),
+                )
             neg_lo = torch.where(finite, -x, torch.full_like(x, -math.inf)).max()
             hi = torch.where(finite, x, torch.full_like(x, -math.inf)).max()
             # A constant output (all values equal) gets a unit-wide range around it.
@@ -202,4 +206,3 @@ def _to_host_async(vec: torch.Tensor) -> tuple[torch.Tensor, Any]:
     event = torch.cuda.Event()
     event.record()
     return host, event
-

@@ -18,7 +18,8 @@ Nothing here modifies a gradient or a parameter.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -129,9 +130,9 @@ class NetProbe:
 
         return finalise
 
-    def weights(self, step: int, layers_due: bool, next_due: Callable[[int], bool]) -> list[
-        tuple[torch.Tensor, Callable]
-    ]:
+    def weights(
+        self, step: int, layers_due: bool, next_due: Callable[[int], bool]
+    ) -> list[tuple[torch.Tensor, Callable]]:
         """Weight norm, update ratio and update cosine at layer-cadence steps.
 
         ``next_due(s)`` says whether step ``s`` is a layer-cadence step, so the two
@@ -147,12 +148,17 @@ class NetProbe:
         name = self.name
         if layers_due:
             wnorm = torch.linalg.vector_norm(flat.double())
-            out.append((wnorm.reshape(1), lambda v, w: {signals.weight_norm(name): float(v[0]) / w}))
+            out.append(
+                (wnorm.reshape(1), lambda v, w: {signals.weight_norm(name): float(v[0]) / w})
+            )
         prev = self._snap.get(step - 1)
         if prev is not None:
             update = flat - prev
             if layers_due:
-                stats = [torch.linalg.vector_norm(update.double()), torch.linalg.vector_norm(prev.double())]
+                stats = [
+                    torch.linalg.vector_norm(update.double()),
+                    torch.linalg.vector_norm(prev.double()),
+                ]
                 has_cos = self._prev_update is not None and self._prev_update[0] == step - 1
                 if has_cos:
                     u1 = self._prev_update[1].double()  # type: ignore[index]

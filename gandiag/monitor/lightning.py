@@ -24,8 +24,9 @@ Lightning checkpoints together with the detectors' state. Needs the optional ext
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 try:
     from lightning.pytorch import Callback

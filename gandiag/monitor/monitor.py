@@ -11,25 +11,24 @@ import atexit
 import sys
 import time
 import warnings
-import weakref
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
 from gandiag import signals
 from gandiag.detectors.base import Detector
-from gandiag.monitor import probes, validate
+from gandiag.monitor import probes, runtime, validate
 from gandiag.monitor.buffer import StatBuffer
 from gandiag.monitor.cadence import Cadence
 from gandiag.monitor.grads import GradProbes
+from gandiag.monitor.latent import LatentProbe
 from gandiag.monitor.worker import Worker
 from gandiag.store import STATUS_CRASHED, STATUS_FINISHED, RunWriter
 from gandiag.types import Alert, MetricResult
 
-#: perturbation scale of the latent / decoder sensitivity probes (delta = EPS * N(0, I))
-SENSITIVITY_EPS = 0.01
 #: a fake is a near-duplicate if another fake is closer than this times the mean
 #: pairwise distance of the reals
 DUP_THRESHOLD = 0.1
@@ -82,24 +81,19 @@ class Monitor:
         self.device = torch.device(device) if device is not None else next(first_param).device
         self.image_range = (float(image_range[0]), float(image_range[1]))
         self.on_alert, self.quiet = on_alert, quiet
-        self._nets = nets
-        self._gen_modules = list(gens.values())
-        self._generate, self._encode = self._resolve_probes(gens, generate, encode, latent_dim)
         self.latent_dim = latent_dim
-        self._seed = int(seed)
-        self._probe_z: torch.Tensor | None = None
-        self._probe_delta: torch.Tensor | None = None
-        self._grid_z: torch.Tensor | None = None
-        self._probe_inputs: torch.Tensor | None = None
-        if latent_dim is not None:
-            self._make_latents(latent_dim)
+        self._latent = LatentProbe(
+            self.kind, gens, generate, encode, latent_dim, self.cadence, self.device, seed
+        )
 
-        self.rank, self.world, self._group = _distributed()
-        detector_list = _resolve_detectors(detectors, self.kind) if self.rank == 0 else []
+        self.rank, self.world, self._group = runtime.distributed()
+        detector_list = runtime.resolve_detectors(detectors, self.kind) if self.rank == 0 else []
         self._writer: RunWriter | None = None
         self._worker: Worker | None = None
         if self.rank == 0:
-            self._writer = RunWriter(run_dir, config=config, name=name, kind=self.kind, resume=resume)
+            self._writer = RunWriter(
+                run_dir, config=config, name=name, kind=self.kind, resume=resume
+            )
             self._worker = Worker(self._writer, detector_list)
         self.run_dir = Path(run_dir)
         self.detectors = detector_list
@@ -116,7 +110,7 @@ class Monitor:
         self._closed = False
         self._warned_error = False
         self._last_real: torch.Tensor | None = None
-        self._atexit = _register_atexit(self)
+        self._atexit = runtime.close_at_exit(self)
 
     # -- public API -------------------------------------------------------------------------
     def step(
@@ -146,12 +140,23 @@ class Monitor:
         step = int(step)
         self._check_order(step)
         losses = validate.check_losses(losses)
-        d_real, d_fake, d_val = _outputs(d_real), _outputs(d_fake), _outputs(d_val)
+        d_real, d_fake = validate.as_outputs(d_real), validate.as_outputs(d_fake)
+        d_val = validate.as_outputs(d_val)
+        given = {
+            "d_real": d_real,
+            "d_fake": d_fake,
+            "real": real,
+            "fake": fake,
+            "d_val": d_val,
+            "mu": mu,
+            "logvar": logvar,
+            "inputs": inputs,
+            "recon": recon,
+        }
+        validate.require_signals(self.kind, bool(self.cadence.samples), given)
         if self._first:
-            self._validate_first(d_real, d_fake, real, fake, d_val, mu, logvar, inputs, recon)
+            validate.check_first_step(self.kind, given)
             self._first = False
-        else:
-            self._require(d_real, d_fake, real, fake, mu, logvar, inputs, recon)
         if self._pending and self._flush_due(step):
             self._flush()
         if not (self._last_from_log and self._pending and self._pending[-1] == step):
@@ -282,18 +287,22 @@ class Monitor:
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> "Monitor":
+    def __enter__(self) -> Monitor:  # noqa: PYI034 - subclasses are not expected
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self.close(STATUS_FINISHED)
-        else:
-            try:  # keep what was measured up to the crash: it shows what went wrong
-                self._flush()
-            except Exception:  # noqa: BLE001 - the original exception matters more
-                pass
-            self.close(STATUS_CRASHED)
+            return
+        try:  # keep what was measured up to the crash: it shows what went wrong
+            self._flush()
+        except Exception as flush_error:  # noqa: BLE001 - the original exception matters more
+            warnings.warn(
+                f"gandiag Monitor could not flush after the crash: {flush_error}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        self.close(STATUS_CRASHED)
 
     # -- per-kind steps ---------------------------------------------------------------------
     def _gan_step(self, step, d_real, d_fake, real, fake, d_val) -> None:
@@ -312,12 +321,8 @@ class Monitor:
                 buf.add_histogram(step, signals.HIST_D_FAKE, f, range_of=both)
         if cad.due("samples", step) and real is not None and fake is not None:
             buf.add(step, *probes.sample_stats(real, fake, cad.max_pairwise, DUP_THRESHOLD))
-            if self._generate is not None:
-                with probes.probing(self._gen_modules, self.device):
-                    stat = probes.sensitivity(
-                        self._generate, self._probe_z, self._probe_delta,
-                        signals.SAMPLES_LATENT_SENSITIVITY,
-                    )
+            stat = self._latent.sensitivity(signals.SAMPLES_LATENT_SENSITIVITY)
+            if stat is not None:
                 buf.add(step, *stat)
         if real is not None and cad.due("grid", step):
             self._last_real = real.detach()[: cad.grid_size * 8]
@@ -327,44 +332,26 @@ class Monitor:
         buf, cad = self._buffer, self.cadence
         samples_due = cad.due("samples", step)
         buf.add(step, *probes.vae_stats(mu, logvar, inputs, recon, per_dim=samples_due))
-        if self._probe_z is None:
-            self._make_latents(int(mu.shape[1]))
-        if self._probe_inputs is None and self._encode is not None:
-            self._probe_inputs = inputs.detach()[: cad.probe_size].clone()
-        if not samples_due:
-            self._grid(step)
-            return
-        if self._encode is not None and self._probe_inputs.shape[0] >= 2:
-            with probes.probing(self._gen_modules, self.device):
-                probe_mu = _first(self._encode(self._probe_inputs))
-            buf.add(step, *probes.active_units(probe_mu))
-        else:
-            buf.add(step, *probes.active_units(mu))
-        if self._generate is not None:
-            with probes.probing(self._gen_modules, self.device):
-                stat = probes.sensitivity(
-                    self._generate, self._probe_z, self._probe_delta, signals.VAE_DECODER_SENSITIVITY
-                )
-            buf.add(step, *stat)
+        self._latent.ensure_latents(int(mu.shape[1]))
+        if samples_due:
+            buf.add(step, *probes.active_units(self._latent.posterior_means(inputs, mu)))
+            stat = self._latent.sensitivity(signals.VAE_DECODER_SENSITIVITY)
+            if stat is not None:
+                buf.add(step, *stat)
         self._grid(step)
 
     def _grid(self, step: int) -> None:
-        if self._worker is None or self._generate is None or self._grid_z is None:
+        if self._worker is None or not self.cadence.due("grid", step):
             return
-        if not self.cadence.due("grid", step):
+        images = self._latent.samples()
+        if images is None:
             return
-        with probes.probing(self._gen_modules, self.device):
-            images = self._generate(self._grid_z[: self.cadence.grid_size])
-            if images.dim() == 2 and images.shape[1] == 2:  # 2-D data: a denser scatter
-                images = self._generate(self._grid_z)
-        images = images.detach().float().cpu()
         if images.dim() == 2 and images.shape[1] == 2:
             ref = None if self._last_real is None else self._last_real.float().cpu().reshape(-1, 2)
             self._worker.submit_image(step, "samples", images, ref)
         elif images.dim() == 4 and images.shape[1] in (1, 3):
             lo, hi = self.image_range
-            scaled = (images - lo) / (hi - lo) * 2.0 - 1.0
-            self._worker.submit_image(step, "samples", scaled)
+            self._worker.submit_image(step, "samples", (images - lo) / (hi - lo) * 2.0 - 1.0)
 
     # -- flushing ---------------------------------------------------------------------------
     def _add_step(self, step: int) -> None:
@@ -430,142 +417,8 @@ class Monitor:
             "increasing step number (the iteration count)"
         )
 
-    def _validate_first(self, d_real, d_fake, real, fake, d_val, mu, logvar, inputs, recon) -> None:
-        self._require(d_real, d_fake, real, fake, mu, logvar, inputs, recon)
-        if self.kind == "gan":
-            validate.check_tensor("d_real", d_real)
-            validate.check_tensor("d_fake", d_fake)
-            if d_val is not None:
-                validate.check_tensor("d_val", d_val)
-            if real is not None or fake is not None:
-                validate.require("real", real, "the real batch of this step")
-                validate.require("fake", fake, "the generated batch of this step")
-                validate.check_tensor("real", real, batch=True)
-                validate.check_tensor("fake", fake, batch=True)
-                validate.check_same_shape("fake", fake, "real", real, from_dim=1)
-            return
-        validate.check_tensor("mu", mu, min_dim=2, batch=True)
-        validate.check_tensor("logvar", logvar, min_dim=2)
-        if mu.dim() != 2:
-            raise ValueError(
-                f"mon.step(...): `mu` has shape {tuple(mu.shape)}; pass the posterior means "
-                "flattened to [B, latent_dim]"
-            )
-        validate.check_same_shape("logvar", logvar, "mu", mu, from_dim=0)
-        validate.check_tensor("inputs", inputs)
-        validate.check_tensor("recon", recon)
-        validate.check_same_shape("recon", recon, "inputs", inputs, from_dim=0)
-
-    def _require(self, d_real, d_fake, real, fake, mu, logvar, inputs, recon) -> None:
-        if self.kind == "gan":
-            validate.require("d_real", d_real, "raw discriminator outputs on the real batch")
-            validate.require("d_fake", d_fake, "raw discriminator outputs on the fake batch")
-            if self.cadence.samples:
-                validate.require("real", real, "the real batch, for the sample statistics")
-                validate.require("fake", fake, "the generated batch, for the sample statistics")
-            return
-        validate.require("mu", mu, "the posterior means, [B, latent_dim]")
-        validate.require("logvar", logvar, "the posterior log-variances, [B, latent_dim]")
-        validate.require("inputs", inputs, "the batch the VAE encoded")
-        validate.require("recon", recon, "the reconstructions, same shape as inputs")
-
     # -- helpers ----------------------------------------------------------------------------
     def _as_tensor(self, value: torch.Tensor | float) -> torch.Tensor:
         if isinstance(value, torch.Tensor):
             return value.detach()
         return torch.full((), float(value), dtype=torch.float64, device=self.device)
-
-    def _resolve_probes(self, gens, generate, encode, latent_dim):
-        if self.kind == "vae":
-            model = next(iter(gens.values()))
-            decode = generate if generate is not None else getattr(model, "decode", None)
-            enc = encode if encode is not None else getattr(model, "encode", None)
-            if decode is None:
-                warnings.warn(
-                    "the VAE has no .decode(z); pass generate=<z -> images> to get decoder "
-                    "sensitivity and sample grids",
-                    stacklevel=3,
-                )
-            return decode, enc
-        if latent_dim is None:
-            return None, None
-        if generate is not None:
-            return generate, None
-        if len(gens) != 1:
-            raise ValueError(
-                "latent_dim with several generators needs generate=<callable z -> images> "
-                "saying which generator the latent probes drive"
-            )
-        return next(iter(gens.values())), None
-
-    def _make_latents(self, dim: int) -> None:
-        cad = self.cadence
-        rng = torch.Generator(device="cpu").manual_seed(self._seed)
-        self._probe_z = torch.randn(cad.probe_size, dim, generator=rng).to(self.device)
-        self._probe_delta = SENSITIVITY_EPS * torch.randn(cad.probe_size, dim, generator=rng).to(self.device)
-        self._grid_z = torch.randn(cad.grid_size * 8, dim, generator=rng).to(self.device)
-
-
-def _outputs(x: Any) -> torch.Tensor | None:
-    """D outputs as one tensor: several discriminators' outputs are flattened and joined."""
-    if x is None or isinstance(x, torch.Tensor):
-        return x
-    items = list(x.values()) if isinstance(x, Mapping) else list(x)
-    if not items or not all(isinstance(t, torch.Tensor) for t in items):
-        raise TypeError(
-            "discriminator outputs must be a tensor, or a list/dict of tensors for several "
-            "discriminators"
-        )
-    return torch.cat([t.reshape(-1) for t in items])
-
-
-def _first(x: Any) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x
-    if isinstance(x, (tuple, list)) and x and isinstance(x[0], torch.Tensor):
-        return x[0]
-    raise TypeError("encode(x) must return mu or a tuple (mu, logvar, ...)")
-
-
-def _distributed() -> tuple[int, int, Any]:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size(), None
-    return 0, 1, None
-
-
-def _resolve_detectors(spec: Any, kind: str) -> list[Detector]:
-    if spec is None:
-        return []
-    if isinstance(spec, str):
-        if spec != "default":
-            raise ValueError(f"detectors must be 'default', None or a list of Detector, not {spec!r}")
-        try:
-            from gandiag.detectors import default_detectors  # type: ignore[attr-defined]
-        except ImportError:
-            warnings.warn(
-                "gandiag.detectors.default_detectors is not available; running no detectors",
-                stacklevel=3,
-            )
-            return []
-        return list(default_detectors(kind))
-    dets = list(spec)
-    for d in dets:
-        if not isinstance(d, Detector):
-            raise TypeError(f"detectors must be Detector instances, got {type(d).__name__}")
-    return dets
-
-
-def _register_atexit(mon: Monitor) -> Callable[[], None]:
-    ref = weakref.ref(mon)
-
-    def _close() -> None:
-        m = ref()
-        if m is not None and not m._closed:
-            warnings.warn("gandiag Monitor was not closed; closing it at exit (call mon.close())")
-            m.close()
-
-    atexit.register(_close)
-    return _close
-

@@ -6,7 +6,8 @@ Every message names the argument and says how to fix the call.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -110,7 +111,9 @@ def require(arg: str, value: Any, what: str) -> None:
 
 def check_tensor(arg: str, value: Any, *, min_dim: int = 1, batch: bool = False) -> None:
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"mon.step(...): `{arg}` must be a torch.Tensor, got {type(value).__name__}")
+        raise TypeError(
+            f"mon.step(...): `{arg}` must be a torch.Tensor, got {type(value).__name__}"
+        )
     if not value.is_floating_point():
         raise TypeError(
             f"mon.step(...): `{arg}` has dtype {value.dtype}; pass the floating-point tensor "
@@ -128,10 +131,90 @@ def check_tensor(arg: str, value: Any, *, min_dim: int = 1, batch: bool = False)
         )
 
 
-def check_same_shape(arg: str, value: torch.Tensor, ref_arg: str, ref: torch.Tensor, *, from_dim: int) -> None:
+def check_same_shape(
+    arg: str, value: torch.Tensor, ref_arg: str, ref: torch.Tensor, *, from_dim: int
+) -> None:
     if tuple(value.shape[from_dim:]) != tuple(ref.shape[from_dim:]):
         part = "shape" if from_dim == 0 else "per-sample shape"
         raise ValueError(
             f"mon.step(...): `{arg}` has {part} {tuple(value.shape[from_dim:])} but `{ref_arg}` has "
             f"{tuple(ref.shape[from_dim:])}; pass matching tensors"
         )
+
+
+_GAN_REQUIRED = {
+    "d_real": "raw discriminator outputs on the real batch",
+    "d_fake": "raw discriminator outputs on the fake batch",
+}
+_GAN_SAMPLES = {
+    "real": "the real batch, for the sample statistics",
+    "fake": "the generated batch, for the sample statistics",
+}
+_VAE_REQUIRED = {
+    "mu": "the posterior means, [B, latent_dim]",
+    "logvar": "the posterior log-variances, [B, latent_dim]",
+    "inputs": "the batch the VAE encoded",
+    "recon": "the reconstructions, same shape as inputs",
+}
+
+
+def require_signals(kind: str, samples_on: bool, given: Mapping[str, Any]) -> None:
+    """Every step: the signals this kind of model needs are present (cheap ``is None`` checks)."""
+    needed = (
+        _VAE_REQUIRED
+        if kind == "vae"
+        else {**_GAN_REQUIRED, **(_GAN_SAMPLES if samples_on else {})}
+    )
+    for arg, what in needed.items():
+        require(arg, given.get(arg), what)
+
+
+def check_first_step(kind: str, given: Mapping[str, Any]) -> None:
+    """First step only: types, dtypes and shapes of every signal passed."""
+    g = given
+    if kind == "gan":
+        check_tensor("d_real", g["d_real"])
+        check_tensor("d_fake", g["d_fake"])
+        if g.get("d_val") is not None:
+            check_tensor("d_val", g["d_val"])
+        if g.get("real") is not None or g.get("fake") is not None:
+            require("real", g.get("real"), "the real batch of this step")
+            require("fake", g.get("fake"), "the generated batch of this step")
+            check_tensor("real", g["real"], batch=True)
+            check_tensor("fake", g["fake"], batch=True)
+            check_same_shape("fake", g["fake"], "real", g["real"], from_dim=1)
+        return
+    mu = g["mu"]
+    check_tensor("mu", mu, min_dim=2, batch=True)
+    check_tensor("logvar", g["logvar"], min_dim=2)
+    if mu.dim() != 2:
+        raise ValueError(
+            f"mon.step(...): `mu` has shape {tuple(mu.shape)}; pass the posterior means "
+            "flattened to [B, latent_dim]"
+        )
+    check_same_shape("logvar", g["logvar"], "mu", mu, from_dim=0)
+    check_tensor("inputs", g["inputs"])
+    check_tensor("recon", g["recon"])
+    check_same_shape("recon", g["recon"], "inputs", g["inputs"], from_dim=0)
+
+
+def as_outputs(x: Any) -> torch.Tensor | None:
+    """D outputs as one tensor: several discriminators' outputs are flattened and joined."""
+    if x is None or isinstance(x, torch.Tensor):
+        return x
+    items = list(x.values()) if isinstance(x, Mapping) else list(x)
+    if not items or not all(isinstance(t, torch.Tensor) for t in items):
+        raise TypeError(
+            "mon.step(...): discriminator outputs must be a tensor, or a list/dict of tensors "
+            "for several discriminators"
+        )
+    return torch.cat([t.reshape(-1) for t in items])
+
+
+def first_tensor(x: Any) -> torch.Tensor:
+    """``mu`` from what an encoder returned: a tensor or a tuple starting with it."""
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, (tuple, list)) and x and isinstance(x[0], torch.Tensor):
+        return x[0]
+    raise TypeError("encode(x) must return mu or a tuple (mu, logvar, ...); pass encode=...")

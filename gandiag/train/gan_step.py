@@ -242,7 +242,9 @@ class _Update:
             m, v, t = self.moments.get(name, (torch.zeros_like(p), torch.zeros_like(p), 0))
             m, v, t = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g, t + 1
             mhat, vhat = m / (1 - b1**t), v / (1 - b2**t)
-            out[name] = p - self.lr * mhat / (vhat.sqrt() + self.eps)
+            # clamp: sqrt has an infinite derivative at 0, and a parameter whose gradients
+            # were all zero (a dead ReLU) would turn the look-ahead's gradient into NaN
+            out[name] = p - self.lr * mhat / (vhat.clamp_min(1e-30).sqrt() + self.eps)
             moments[name] = (m, v, t)
         if self.betas is not None:
             self.moments = moments

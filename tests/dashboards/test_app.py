@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 from gandiag.dashboards import create_app
+from gandiag.dashboards.components import alert_groups
 from gandiag.dashboards.context import RunsFolder
 from gandiag.dashboards.pages import compare, run, runs
 from gandiag.dashboards.synthetic import write_synthetic_run
@@ -15,6 +16,7 @@ from gandiag.dashboards.testing import kill_mid_write, tree_digest
 from plotly.io.json import to_json_plotly
 
 from gandiag.cli import main
+from gandiag.figures import summarize_run
 from gandiag.store import RunReader, RunWriter
 from gandiag.store.schema import NotARunError
 
@@ -69,7 +71,9 @@ def test_pages_render_and_modify_nothing(runs_folder):
     assert "dcgan-collapse" in page and "conv-vae" in page and "critical" in page
     gan = text_of(run.layout(folder, "dcgan"))
     assert "Failing: samples collapsed onto one mode" in gan
-    assert "restart from the last healthy checkpoint" in gan  # remedies reach the page
+    with RunReader(runs_folder / "dcgan") as r:
+        alerts = text_of(alert_groups(summarize_run(r).groups))
+    assert "restart from the last healthy checkpoint" in alerts and "modes_covered" in alerts
     body = text_of(compare.compare_body(folder, ["dcgan", "vae"]))
     assert "compare-pr" in body and "/runfiles/dcgan/samples/" in body
     assert tree_digest(runs_folder) == before

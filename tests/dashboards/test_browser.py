@@ -116,7 +116,8 @@ def test_bad_runs_show_clear_messages(browser, serve, runs_folder, tmp_path):
     for run_id, expect in (("fresh", "No steps recorded yet"), ("old", "run-store schema 0"),
                            ("crashy", "Crashed: the writer stopped at step")):
         browser.get(app.url + f"/run/{run_id}")
-        WebDriverWait(browser, 60).until(lambda d: expect in d.find_element(By.TAG_NAME, "body").text)
+        WebDriverWait(browser, 60).until(
+            lambda d, expect=expect: expect in d.find_element(By.TAG_NAME, "body").text)
         time.sleep(1.0)  # let the first live tick run too
         screenshot(browser, SCREENSHOTS / f"dashboard_bad_{run_id}.png")
         assert console_errors(browser) == []
@@ -131,7 +132,7 @@ def test_long_run_page_stays_responsive(browser, serve, big_run):
     app = serve(create_app(big_run, live_interval_ms=2000))
     start = time.perf_counter()
     browser.get(app.url + "/run/big")
-    settle(browser, 8, timeout=180)
+    settle(browser, 12, timeout=240)  # every panel of the run, and the alert timeline
     first_plots = time.perf_counter() - start
     # Every series drawn with at most max_points points, however long the run.
     longest = browser.execute_script(

@@ -39,7 +39,7 @@ def gan_stream(
             if saturating_loss:
                 g_norm *= 0.01
         if explode_at is not None and t >= explode_at:
-            g_norm *= 10 ** min(4.0, 0.02 * (t - explode_at) + 2.5)
+            g_norm *= 10 ** min(5.0, 0.02 * (t - explode_at) + 2.5)
         loss_g = -math.log(max(p_fake, 1e-6)) + 0.05 * rng.standard_normal()
         loss_d = -math.log(p_real) - math.log(1 - p_fake) + 0.05 * rng.standard_normal()
         if nan_at is not None and t >= nan_at:
@@ -57,7 +57,11 @@ def gan_stream(
             rv += min(0.9, 0.002 * (t - overfit_at) + 0.5)
         sc[S.D_RV], sc[S.D_RT] = rv, 0.3 + 0.1 * rng.standard_normal()
         if t % sample_every == 0:
-            pd = 0.15 + 0.05 * rng.random() if t < early_phase_until else 0.95 + 0.05 * rng.standard_normal()
+            pd = (
+                0.15 + 0.05 * rng.random()
+                if t < early_phase_until
+                else 0.95 + 0.05 * rng.standard_normal()
+            )
             if collapse_at is not None and t >= collapse_at:
                 pd = 0.05 + 0.02 * rng.random()
             sc[S.SAMPLES_PDIST_RATIO] = pd
@@ -90,7 +94,11 @@ def vae_stream(
         if dead_from is not None and t >= dead_from:
             for j in range(dead_dims):
                 kl[j] = 0.001 * rng.random()
-        sc = {S.loss("vae"): 50.0 + rng.standard_normal(), S.VAE_RECON: 40.0, S.VAE_KL: float(sum(kl))}
+        sc = {
+            S.loss("vae"): 50.0 + rng.standard_normal(),
+            S.VAE_RECON: 40.0,
+            S.VAE_KL: float(sum(kl)),
+        }
         if t % sample_every == 0:
             for j, v in enumerate(kl):
                 sc[S.vae_kl_dim(j)] = v

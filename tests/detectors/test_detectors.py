@@ -7,12 +7,11 @@ import math
 import re
 
 import pytest
+from detector_streams import gan_stream, vae_stream
 
 from gandiag import signals as S
 from gandiag.detectors import build_detectors, get_detector_class, run_detectors
 from gandiag.types import Severity, StepRecord
-
-from detector_streams import gan_stream, vae_stream
 
 GAN_NAMES = [
     "nonfinite",
@@ -55,7 +54,8 @@ def test_nan_rearms_after_recovery() -> None:
     recs = gan_stream(steps=600)
     bad = {10, 11, 400}
     recs = [
-        StepRecord(r.step, {**r.scalars, S.loss("G"): math.nan}) if r.step in bad else r for r in recs
+        StepRecord(r.step, {**r.scalars, S.loss("G"): math.nan}) if r.step in bad else r
+        for r in recs
     ]
     assert [a.step for a in alerts_of("nonfinite", recs, rearm_steps=100)] == [10, 400]
 
@@ -64,17 +64,24 @@ def test_exploding_gradients_alarm_after_patience() -> None:
     alerts = alerts_of("exploding_gradients", gan_stream(steps=2000, explode_at=800))
     assert len(alerts) == 1
     a = alerts[0]
-    assert a.onset_step == 800
-    assert 800 + 50 <= a.step <= 800 + 60
-    assert a.evidence["ratio"] >= 100
+    assert a.onset_step > 800 and a.step - a.onset_step == 20
+    assert a.evidence["ratio"] >= 1e4
     assert "G gradients are exploding" in a.diagnosis
 
 
 def test_exploding_threshold_is_overridable() -> None:
     recs = gan_stream(steps=2000, explode_at=800)
-    assert alerts_of("exploding_gradients", recs, decades=5.0) == []
+    assert alerts_of("exploding_gradients", recs, decades=6.0) == []
     capped = alerts_of("exploding_gradients", gan_stream(steps=600), max_norm=0.05)
     assert capped and capped[0].onset_step < 100
+
+
+def test_critic_divergence() -> None:
+    recs = gan_stream(steps=600)
+    recs = [StepRecord(r.step, {**r.scalars, S.D_FAKE_RAW_MEAN: -float(r.step)}) for r in recs]
+    alerts = alerts_of("exploding_gradients", recs)
+    assert [(a.onset_step, a.step) for a in alerts] == [(101, 121)]
+    assert "outputs are diverging" in alerts[0].diagnosis
 
 
 def test_stalled_training() -> None:
@@ -110,7 +117,10 @@ def test_mode_collapse_that_never_leaves_the_early_phase_alarms_at_warmup() -> N
 
 def test_mode_collapse_from_evaluations_only() -> None:
     recs = gan_stream(steps=3000, hop_at=1500)
-    evals_only = [StepRecord(r.step, {k: v for k, v in r.scalars.items() if k.startswith("eval/")}) for r in recs]
+    evals_only = [
+        StepRecord(r.step, {k: v for k, v in r.scalars.items() if k.startswith("eval/")})
+        for r in recs
+    ]
     alerts = alerts_of("mode_collapse", evals_only)
     assert len(alerts) == 1 and alerts[0].onset_step == 1500 and alerts[0].step == 1700
 
@@ -140,7 +150,9 @@ def test_posterior_collapse(dead: int, severity: Severity) -> None:
 
 def test_posterior_collapse_from_kl_dims_without_active_units() -> None:
     recs = vae_stream(dead_from=600, dead_dims=4)
-    recs = [StepRecord(r.step, {k: v for k, v in r.scalars.items() if "active" not in k}) for r in recs]
+    recs = [
+        StepRecord(r.step, {k: v for k, v in r.scalars.items() if "active" not in k}) for r in recs
+    ]
     alerts = alerts_of("posterior_collapse", recs)
     assert [a.severity for a in alerts] == [Severity.WARNING]
 
@@ -148,7 +160,12 @@ def test_posterior_collapse_from_kl_dims_without_active_units() -> None:
 def test_every_alert_is_complete() -> None:
     recs = gan_stream(steps=3000, saturate_at=2600, collapse_at=1000, overfit_at=1200, hop_at=1500)
     alerts = run_detectors(build_detectors(GAN_NAMES), recs)
-    assert {a.detector for a in alerts} >= {"mode_collapse", "d_overfitting", "non_convergence", "vanishing_gradients"}
+    assert {a.detector for a in alerts} >= {
+        "mode_collapse",
+        "d_overfitting",
+        "non_convergence",
+        "vanishing_gradients",
+    }
     for a in alerts:
         assert a.severity in (Severity.WARNING, Severity.CRITICAL)
         assert a.onset_step <= a.step

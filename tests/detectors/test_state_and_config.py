@@ -26,14 +26,23 @@ from gandiag.types import Severity, StepRecord
 def faulty_stream() -> list[StepRecord]:
     """Every failure the GAN detectors know, one after the other, plus a NaN at the end."""
     return gan_stream(
-        steps=3200, seed=3, collapse_at=900, overfit_at=1100, hop_at=1400,
-        saturate_at=2300, explode_at=2600, nan_at=3100,
+        steps=3200,
+        seed=3,
+        collapse_at=900,
+        overfit_at=1100,
+        hop_at=1400,
+        saturate_at=2300,
+        explode_at=2600,
+        nan_at=3100,
     )
 
 
 def stream_for(name: str) -> list[StepRecord]:
     if "vae" in get_detector_class(name).kinds and "gan" not in get_detector_class(name).kinds:
-        return vae_stream(dead_from=500, dead_dims=4) + vae_stream(seed=1, dead_from=0, dead_dims=8)[1000:]
+        return (
+            vae_stream(dead_from=500, dead_dims=4)
+            + vae_stream(seed=1, dead_from=0, dead_dims=8)[1000:]
+        )
     if name == "exploding_gradients":
         return gan_stream(steps=3000, explode_at=1420)
     if name == "stalled_training":
@@ -46,7 +55,9 @@ def stream_for(name: str) -> list[StepRecord]:
 def test_resume_equals_uninterrupted(name: str, split: int) -> None:
     recs = stream_for(name)
     whole = run_detectors([get_detector_class(name)()], recs)
-    assert [a for a in whole if a.severity is not Severity.INFO], f"{name} saw no fault in its stream"
+    assert [a for a in whole if a.severity is not Severity.INFO], (
+        f"{name} saw no fault in its stream"
+    )
 
     first = get_detector_class(name)()
     part1 = run_detectors([first], recs[:split])
@@ -83,8 +94,12 @@ def test_suite_state_round_trip_and_mismatch() -> None:
 
 
 def test_missing_signal_is_reported_once_with_the_monitor_option() -> None:
-    losses_only = [StepRecord(r.step, {"loss/G": r.scalars["loss/G"]}) for r in gan_stream(steps=3000)]
-    alerts = run_detectors(build_detectors(["mode_collapse", "d_overfitting", "vanishing_gradients"]), losses_only)
+    losses_only = [
+        StepRecord(r.step, {"loss/G": r.scalars["loss/G"]}) for r in gan_stream(steps=3000)
+    ]
+    alerts = run_detectors(
+        build_detectors(["mode_collapse", "d_overfitting", "vanishing_gradients"]), losses_only
+    )
     assert all(a.severity is Severity.INFO for a in alerts)
     by_det = {a.detector: a for a in alerts}
     assert len(alerts) == 4  # vanishing_gradients misses two signal groups
@@ -115,7 +130,9 @@ def test_default_detectors_overrides() -> None:
     names = [d.name for d in default_detectors("gan")]
     assert "posterior_collapse" not in names and "mode_collapse" in names
     assert "posterior_collapse" in [d.name for d in default_detectors("vae")]
-    dets = default_detectors("gan", mode_collapse={"pdist_max": 0.1}, d_overfitting=False, posterior_collapse=True)
+    dets = default_detectors(
+        "gan", mode_collapse={"pdist_max": 0.1}, d_overfitting=False, posterior_collapse=True
+    )
     by_name = {d.name: d for d in dets}
     assert by_name["mode_collapse"].cfg["pdist_max"] == 0.1
     assert "d_overfitting" not in by_name and "posterior_collapse" in by_name
@@ -126,8 +143,18 @@ def test_default_detectors_overrides() -> None:
 
 
 def test_parse_overrides() -> None:
-    got = parse_overrides(["mode_collapse.pdist_max=0.2", "exploding_gradients.max_norm=none", "nonfinite.rearm_steps=5"])
-    assert got == {"mode_collapse": {"pdist_max": 0.2}, "exploding_gradients": {"max_norm": None}, "nonfinite": {"rearm_steps": 5}}
+    got = parse_overrides(
+        [
+            "mode_collapse.pdist_max=0.2",
+            "exploding_gradients.max_norm=none",
+            "nonfinite.rearm_steps=5",
+        ]
+    )
+    assert got == {
+        "mode_collapse": {"pdist_max": 0.2},
+        "exploding_gradients": {"max_norm": None},
+        "nonfinite": {"rearm_steps": 5},
+    }
     for bad in ["mode_collapse=0.2", "pdist_max=0.2", "mode_collapse.pdist_max=low"]:
         with pytest.raises(ValueError, match="detector.param=value|not a number|registered"):
             parse_overrides([bad])

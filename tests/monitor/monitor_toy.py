@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,7 +29,10 @@ class ConvD(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, 8, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.2), nn.Flatten(),
+            nn.Conv2d(1, 8, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(0.2),
+            nn.Flatten(),
             nn.Linear(8 * 4 * 4, 1),
         )
 
@@ -62,7 +66,7 @@ def data(n: int, seed: int) -> torch.Tensor:
 
 def gan_loop(
     steps: int,
-    mon: "gandiag.Monitor | None" = None,
+    mon: gandiag.Monitor | None = None,
     *,
     seed: int = 0,
     batch: int = 16,
@@ -90,7 +94,9 @@ def gan_loop(
         fake = G(z)
         optD.zero_grad()
         out_real, out_fake = D(real), D(fake.detach())
-        loss_d = bce(out_real, torch.ones_like(out_real)) + bce(out_fake, torch.zeros_like(out_fake))
+        loss_d = bce(out_real, torch.ones_like(out_real)) + bce(
+            out_fake, torch.zeros_like(out_fake)
+        )
         if nan_at is not None and step == nan_at:
             loss_d = loss_d * float("nan")
         loss_d.backward()
@@ -101,8 +107,14 @@ def gan_loop(
         loss_g.backward()
         optG.step()
         if mon is not None:
-            alerts += mon.step(step, losses={"G": loss_g, "D": loss_d}, d_real=out_real,
-                               d_fake=out_fake, real=real, fake=fake)
+            alerts += mon.step(
+                step,
+                losses={"G": loss_g, "D": loss_d},
+                d_real=out_real,
+                d_fake=out_fake,
+                real=real,
+                fake=fake,
+            )
     return G, D, alerts
 
 
@@ -124,9 +136,16 @@ class ThresholdDetector(Detector):
         if not (v <= self.threshold):  # NaN counts as above
             self.above += 1
             if self.above % 3 == 1:
-                return [Alert(self.name, Severity.WARNING, record.step, record.step,
-                              f"{self.signal} above {self.threshold}",
-                              {self.signal: v, "count": float(self.above)})]
+                return [
+                    Alert(
+                        self.name,
+                        Severity.WARNING,
+                        record.step,
+                        record.step,
+                        f"{self.signal} above {self.threshold}",
+                        {self.signal: v, "count": float(self.above)},
+                    )
+                ]
         return []
 
     def state_dict(self) -> dict[str, Any]:

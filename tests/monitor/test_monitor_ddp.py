@@ -20,17 +20,24 @@ BATCH = 6
 def _worker(rank: int, world: int, tmp: str) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{tmp}/rendezvous", rank=rank,
-                            world_size=world)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp}/rendezvous", rank=rank, world_size=world
+    )
     import gandiag
     from gandiag.monitor import Cadence
 
     torch.manual_seed(0)  # same initial weights on every rank, as DDP requires
     G = nn.parallel.DistributedDataParallel(nn.Linear(3, 2))
     D = nn.parallel.DistributedDataParallel(nn.Linear(2, 1))
-    mon = gandiag.Monitor(Path(tmp) / "run", generator=G, discriminator=D, latent_dim=3,
-                          cadence=Cadence(layers=2, histograms=1, samples=1, grid=2, flush=3),
-                          detectors=None, loss="wasserstein")
+    mon = gandiag.Monitor(
+        Path(tmp) / "run",
+        generator=G,
+        discriminator=D,
+        latent_dim=3,
+        cadence=Cadence(layers=2, histograms=1, samples=1, grid=2, flush=3),
+        detectors=None,
+        loss="wasserstein",
+    )
     optD = torch.optim.SGD(D.parameters(), lr=0.01)
     optG = torch.optim.SGD(G.parameters(), lr=0.01)
     g = torch.Generator().manual_seed(100 + rank)  # each rank its own data
@@ -47,11 +54,22 @@ def _worker(rank: int, world: int, tmp: str) -> None:
         loss_g = -D(fake).mean()
         loss_g.backward()
         optG.step()
-        mon.step(step, losses={"D": loss_d, "G": loss_g}, d_real=out_real, d_fake=out_fake,
-                 real=real, fake=fake)
-        mine.append({"loss/D": loss_d.item(), "real_sum": out_real.sum().item(),
-                     "lo": min(out_real.min().item(), out_fake.min().item()),
-                     "hi": max(out_real.max().item(), out_fake.max().item())})
+        mon.step(
+            step,
+            losses={"D": loss_d, "G": loss_g},
+            d_real=out_real,
+            d_fake=out_fake,
+            real=real,
+            fake=fake,
+        )
+        mine.append(
+            {
+                "loss/D": loss_d.item(),
+                "real_sum": out_real.sum().item(),
+                "lo": min(out_real.min().item(), out_fake.min().item()),
+                "hi": max(out_real.max().item(), out_fake.max().item()),
+            }
+        )
     mon.close()
     Path(tmp, f"rank{rank}.json").write_text(json.dumps({"pid": os.getpid(), "steps": mine}))
     dist.destroy_process_group()

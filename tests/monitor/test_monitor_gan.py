@@ -52,18 +52,31 @@ def test_values_match_an_independent_computation(tmp_path):
         loss_g.backward()
         ng = _grad_norm(G)
         optG.step()
-        mon.step(step, losses={"G": loss_g, "D": loss_d}, d_real=out_real, d_fake=out_fake,
-                 real=real, fake=fake)
+        mon.step(
+            step,
+            losses={"G": loss_g, "D": loss_d},
+            d_real=out_real,
+            d_fake=out_fake,
+            real=real,
+            fake=fake,
+        )
         r = out_real.detach().double()
         expected[step] = {
-            "loss/G": loss_g.item(), "loss/D": loss_d.item(), "grad/D/norm": nd,
-            "grad/G/norm": ng, "d/real/raw_mean": float(r.mean()),
-            "d/real/raw_std": float(r.std()), "d/r_t": float(torch.sign(r).mean()),
+            "loss/G": loss_g.item(),
+            "loss/D": loss_d.item(),
+            "grad/D/norm": nd,
+            "grad/G/norm": ng,
+            "d/real/raw_mean": float(r.mean()),
+            "d/real/raw_std": float(r.std()),
+            "d/r_t": float(torch.sign(r).mean()),
             "d/fake/prob_mean": float(torch.sigmoid(out_fake.detach().double()).mean()),
-            "samples/std_ratio": float(fake.detach().reshape(8, -1).std(0).mean()
-                                       / real.reshape(8, -1).std(0).mean()),
-            "samples/pdist_ratio": float(torch.pdist(fake.detach().reshape(8, -1)).mean()
-                                         / torch.pdist(real.reshape(8, -1)).mean()),
+            "samples/std_ratio": float(
+                fake.detach().reshape(8, -1).std(0).mean() / real.reshape(8, -1).std(0).mean()
+            ),
+            "samples/pdist_ratio": float(
+                torch.pdist(fake.detach().reshape(8, -1)).mean()
+                / torch.pdist(real.reshape(8, -1)).mean()
+            ),
         }
     mon.close()
     records = {r.step: r for r in RunReader(tmp_path / "run").read_records()}
@@ -77,11 +90,15 @@ def test_values_match_an_independent_computation(tmp_path):
             assert rec.scalars[key] == pytest.approx(value, rel=1e-4, abs=1e-6), (step, key)
     rec = records[4]
     assert rec.scalars[signals.grad_nonfinite("D")] == 0
-    layer_sq = sum(v**2 for k, v in rec.scalars.items()
-                   if k.startswith("grad/D/layer/") and k.endswith("/norm"))
+    layer_sq = sum(
+        v**2
+        for k, v in rec.scalars.items()
+        if k.startswith("grad/D/layer/") and k.endswith("/norm")
+    )
     assert math.sqrt(layer_sq) == pytest.approx(rec.scalars["grad/D/norm"], rel=1e-5)
     assert rec.scalars[signals.weight_norm("G")] == pytest.approx(
-        math.sqrt(sum(float(p.detach().double().pow(2).sum()) for p in G.parameters())), rel=0.5)
+        math.sqrt(sum(float(p.detach().double().pow(2).sum()) for p in G.parameters())), rel=0.5
+    )
     for hist in (signals.HIST_D_REAL, signals.HIST_D_FAKE):
         h = rec.histograms[hist]
         assert (h.lo, h.hi) == (0.0, 1.0) and h.total == 8
@@ -113,7 +130,9 @@ def test_sample_statistics_on_collapsed_and_perfect_generators(tmp_path):
     G, D = ConvG(), ConvD()
     mon = _monitor(tmp_path, G, D, cadence=Cadence(samples=1, grid=0))
     out = torch.zeros(32)
-    mon.step(0, losses={"G": 0.0}, d_real=out, d_fake=out, real=real, fake=real[:1].repeat(32, 1, 1, 1))
+    mon.step(
+        0, losses={"G": 0.0}, d_real=out, d_fake=out, real=real, fake=real[:1].repeat(32, 1, 1, 1)
+    )
     mon.step(1, losses={"G": 0.0}, d_real=out, d_fake=out, real=real, fake=real.flip(0))
     mon.close()
     collapsed, perfect = list(RunReader(tmp_path / "run").read_records())
@@ -134,18 +153,26 @@ def test_latent_sensitivity_of_a_linear_generator_is_its_gain(tmp_path):
         const.weight.zero_()
     cad = Cadence(samples=1, grid=0, layers=0, histograms=0)
     for i, (gen, check) in enumerate(((lin, "gain"), (const, "zero"))):
-        mon = gandiag.Monitor(tmp_path / f"r{i}", generator=gen, discriminator=nn.Linear(2, 1),
-                              latent_dim=4, cadence=cad, detectors=None)
+        mon = gandiag.Monitor(
+            tmp_path / f"r{i}",
+            generator=gen,
+            discriminator=nn.Linear(2, 1),
+            latent_dim=4,
+            cadence=cad,
+            detectors=None,
+        )
         x = torch.randn(8, 2)
         mon.step(0, losses={"G": 0.0}, d_real=torch.zeros(8), d_fake=torch.zeros(8), real=x, fake=x)
         mon.close()
         value = next(RunReader(tmp_path / f"r{i}").read_records()).scalars[
-            signals.SAMPLES_LATENT_SENSITIVITY]
+            signals.SAMPLES_LATENT_SENSITIVITY
+        ]
         if check == "zero":
             assert value == 0.0
         else:
             # ||W d|| / ||d|| for W = 3 * [I_2 0]: between 0 and 3, and the exact mean over the probe
-            from gandiag.monitor.monitor import SENSITIVITY_EPS
+            from gandiag.monitor import SENSITIVITY_EPS
+
             g = torch.Generator().manual_seed(0)
             torch.randn(cad.probe_size, 4, generator=g)
             delta = SENSITIVITY_EPS * torch.randn(cad.probe_size, 4, generator=g)
@@ -158,13 +185,20 @@ def test_training_is_bit_identical_with_and_without_the_monitor(tmp_path):
     rng_bare = torch.get_rng_state()
     torch.manual_seed(5)
     G1, D1 = ConvG(), ConvD()
-    mon = _monitor(tmp_path, G1, D1, latent_dim=8, cadence=Cadence(
-        layers=3, histograms=2, samples=2, grid=5, flush=4))
+    mon = _monitor(
+        tmp_path,
+        G1,
+        D1,
+        latent_dim=8,
+        cadence=Cadence(layers=3, histograms=2, samples=2, grid=5, flush=4),
+    )
     gan_loop(12, mon, seed=5, models=(G1, D1))
     rng_mon = torch.get_rng_state()
     mon.close()
-    for a, b in zip(list(G0.state_dict().values()) + list(D0.state_dict().values()),
-                    list(G1.state_dict().values()) + list(D1.state_dict().values())):
+    for a, b in zip(
+        list(G0.state_dict().values()) + list(D0.state_dict().values()),
+        list(G1.state_dict().values()) + list(D1.state_dict().values()),
+    ):
         assert torch.equal(a, b)  # parameters and BatchNorm buffers
     assert torch.equal(rng_bare, rng_mon)
     assert G1.training and D1.training
@@ -179,8 +213,12 @@ def test_step_consumes_no_randomness_and_restores_modes(tmp_path):
     fake = G(torch.randn(8, 8))
     state = torch.get_rng_state()
     cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-    mon.step(0, losses={"G": 1.0}, d_real=torch.zeros(8), d_fake=torch.zeros(8), real=real, fake=fake)
-    mon.step(1, losses={"G": 1.0}, d_real=torch.zeros(8), d_fake=torch.zeros(8), real=real, fake=fake)
+    mon.step(
+        0, losses={"G": 1.0}, d_real=torch.zeros(8), d_fake=torch.zeros(8), real=real, fake=fake
+    )
+    mon.step(
+        1, losses={"G": 1.0}, d_real=torch.zeros(8), d_fake=torch.zeros(8), real=real, fake=fake
+    )
     assert torch.equal(state, torch.get_rng_state())
     if cuda_state is not None:
         assert all(torch.equal(a, b) for a, b in zip(cuda_state, torch.cuda.get_rng_state_all()))
@@ -209,8 +247,13 @@ def test_nan_is_recorded_and_alerted_never_raised(tmp_path):
 
 def test_nonfinite_gradients_are_counted_before_a_sanitiser(tmp_path):
     lin = nn.Linear(3, 1)
-    mon = gandiag.Monitor(tmp_path / "run", generator=nn.Linear(2, 3), discriminator=lin,
-                          cadence=Cadence(layers=1, samples=0, grid=0), detectors=None)
+    mon = gandiag.Monitor(
+        tmp_path / "run",
+        generator=nn.Linear(2, 3),
+        discriminator=lin,
+        cadence=Cadence(layers=1, samples=0, grid=0),
+        detectors=None,
+    )
     opt = torch.optim.SGD(lin.parameters(), lr=0.1)
     out = lin(torch.tensor([[float("inf"), 1.0, 1.0]]))
     out.sum().backward()
@@ -228,8 +271,13 @@ def test_nonfinite_gradients_are_counted_before_a_sanitiser(tmp_path):
 def test_several_optimizer_steps_and_hand_written_updates(tmp_path):
     lin = nn.Linear(2, 1, bias=False)
     gen = nn.Linear(2, 2, bias=False)
-    mon = gandiag.Monitor(tmp_path / "run", generator=gen, discriminator=lin,
-                          cadence=Cadence(samples=0, grid=0), detectors=None)
+    mon = gandiag.Monitor(
+        tmp_path / "run",
+        generator=gen,
+        discriminator=lin,
+        cadence=Cadence(samples=0, grid=0),
+        detectors=None,
+    )
     opt = torch.optim.SGD(lin.parameters(), lr=0.0)
     norms = []
     for scale in (1.0, 3.0):  # two critic steps in one iteration: the mean norm is recorded
@@ -251,13 +299,24 @@ def test_several_optimizer_steps_and_hand_written_updates(tmp_path):
 def test_several_named_networks(tmp_path):
     gens = {"G_AB": nn.Linear(2, 2), "G_BA": nn.Linear(2, 2)}
     discs = {"D_A": nn.Linear(2, 1), "D_B": nn.Linear(2, 1)}
-    mon = gandiag.Monitor(tmp_path / "run", generator=gens, discriminator=discs,
-                          cadence=Cadence(grid=0, samples=1), detectors=None)
+    mon = gandiag.Monitor(
+        tmp_path / "run",
+        generator=gens,
+        discriminator=discs,
+        cadence=Cadence(grid=0, samples=1),
+        detectors=None,
+    )
     x = torch.randn(4, 2)
     loss = sum(m(x).sum() for m in list(gens.values()) + list(discs.values()))
     loss.backward()
-    mon.step(0, losses={"G": loss}, d_real={"A": torch.zeros(4), "B": torch.ones(4, 1)},
-             d_fake=[torch.zeros(4), torch.zeros(4)], real=x, fake=x + 1)
+    mon.step(
+        0,
+        losses={"G": loss},
+        d_real={"A": torch.zeros(4), "B": torch.ones(4, 1)},
+        d_fake=[torch.zeros(4), torch.zeros(4)],
+        real=x,
+        fake=x + 1,
+    )
     mon.close()
     rec = next(RunReader(tmp_path / "run").read_records())
     assert signals.nets_with_prefix(set(rec.scalars), "D") == ["D_A", "D_B"]
@@ -267,8 +326,14 @@ def test_several_named_networks(tmp_path):
 
 def test_two_dimensional_data_gets_a_scatter_grid(tmp_path):
     G = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
-    mon = gandiag.Monitor(tmp_path / "run", generator=G, discriminator=nn.Linear(2, 1),
-                          latent_dim=4, cadence=Cadence(grid=1, samples=1), detectors=None)
+    mon = gandiag.Monitor(
+        tmp_path / "run",
+        generator=G,
+        discriminator=nn.Linear(2, 1),
+        latent_dim=4,
+        cadence=Cadence(grid=1, samples=1),
+        detectors=None,
+    )
     x = torch.randn(16, 2)
     mon.step(0, losses={"G": 0.0}, d_real=torch.zeros(16), d_fake=torch.zeros(16), real=x, fake=x)
     mon.close()
@@ -277,9 +342,13 @@ def test_two_dimensional_data_gets_a_scatter_grid(tmp_path):
 
 
 def test_log_scalars_merge_into_the_step_record(tmp_path):
-    mon = gandiag.Monitor(tmp_path / "run", generator=nn.Linear(2, 2),
-                          discriminator=nn.Linear(2, 1), cadence=Cadence(samples=0, flush=2),
-                          detectors=None)
+    mon = gandiag.Monitor(
+        tmp_path / "run",
+        generator=nn.Linear(2, 2),
+        discriminator=nn.Linear(2, 1),
+        cadence=Cadence(samples=0, flush=2),
+        detectors=None,
+    )
     z = torch.zeros(2)
     mon.log_scalars(0, {signals.EVAL_MODES_COVERED: 3})  # before the step is fine
     mon.step(0, losses={"G": 1.0}, d_real=z, d_fake=z)

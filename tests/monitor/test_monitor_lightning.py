@@ -8,10 +8,10 @@ from torch import nn
 
 L = pytest.importorskip("lightning.pytorch")
 
-from gandiag import signals  # noqa: E402
-from gandiag.monitor import Cadence  # noqa: E402
-from gandiag.monitor.lightning import GandiagCallback  # noqa: E402
-from gandiag.store import RunReader  # noqa: E402
+from gandiag import signals
+from gandiag.monitor import Cadence
+from gandiag.monitor.lightning import GandiagCallback
+from gandiag.store import RunReader
 
 
 class TinyGAN(L.LightningModule):
@@ -28,7 +28,9 @@ class TinyGAN(L.LightningModule):
         bce = nn.functional.binary_cross_entropy_with_logits
         out_real = self.discriminator(real).view(-1)
         out_fake = self.discriminator(fake.detach()).view(-1)
-        loss_d = bce(out_real, torch.ones_like(out_real)) + bce(out_fake, torch.zeros_like(out_fake))
+        loss_d = bce(out_real, torch.ones_like(out_real)) + bce(
+            out_fake, torch.zeros_like(out_fake)
+        )
         opt_d.zero_grad()
         self.manual_backward(loss_d)
         opt_d.step()
@@ -37,12 +39,19 @@ class TinyGAN(L.LightningModule):
         opt_g.zero_grad()
         self.manual_backward(loss_g)
         opt_g.step()
-        return {"losses": {"G": loss_g, "D": loss_d}, "d_real": out_real, "d_fake": out_fake,
-                "real": real, "fake": fake}
+        return {
+            "losses": {"G": loss_g, "D": loss_d},
+            "d_real": out_real,
+            "d_fake": out_fake,
+            "real": real,
+            "fake": fake,
+        }
 
     def configure_optimizers(self):
-        return (torch.optim.Adam(self.generator.parameters(), lr=1e-3),
-                torch.optim.Adam(self.discriminator.parameters(), lr=1e-3))
+        return (
+            torch.optim.Adam(self.generator.parameters(), lr=1e-3),
+            torch.optim.Adam(self.discriminator.parameters(), lr=1e-3),
+        )
 
     def train_dataloader(self):
         data = torch.utils.data.TensorDataset(torch.randn(48, 2))
@@ -51,11 +60,22 @@ class TinyGAN(L.LightningModule):
 
 def test_callback_streams_every_batch(tmp_path):
     torch.manual_seed(0)
-    cb = GandiagCallback(tmp_path / "run", latent_dim=4, detectors=None,
-                         cadence=Cadence(layers=2, samples=2, grid=3, flush=2))
-    trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[cb])
+    cb = GandiagCallback(
+        tmp_path / "run",
+        latent_dim=4,
+        detectors=None,
+        cadence=Cadence(layers=2, samples=2, grid=3, flush=2),
+    )
+    trainer = L.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[cb],
+    )
     trainer.fit(TinyGAN())
     reader = RunReader(tmp_path / "run")
     assert reader.info().status == "finished"
@@ -70,12 +90,18 @@ def test_callback_rejects_a_step_without_signals(tmp_path):
     class NoSignals(TinyGAN):
         def training_step(self, batch, batch_idx):
             super().training_step(batch, batch_idx)
-            return None
 
     cb = GandiagCallback(tmp_path / "run", detectors=None)
-    trainer = L.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[cb])
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[cb],
+    )
     with pytest.raises(ValueError, match="must return a dict with 'losses'"):
         trainer.fit(NoSignals())
     assert RunReader(tmp_path / "run").info().status == "crashed"

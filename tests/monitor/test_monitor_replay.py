@@ -49,9 +49,15 @@ def test_replay_equals_live(tmp_path):
     torch.manual_seed(0)
     G, D = ConvG(), ConvD()
     rec = Recorder()
-    mon = gandiag.Monitor(tmp_path / "run", generator=G, discriminator=D, latent_dim=8,
-                          cadence=CAD, detectors=[ThresholdDetector(threshold=1.35), rec],
-                          quiet=True)
+    mon = gandiag.Monitor(
+        tmp_path / "run",
+        generator=G,
+        discriminator=D,
+        latent_dim=8,
+        cadence=CAD,
+        detectors=[ThresholdDetector(threshold=1.35), rec],
+        quiet=True,
+    )
     _, _, live = gan_loop(16, mon, models=(G, D), nan_at=13)
     live += mon.close()
     assert len(live) >= 2
@@ -73,21 +79,26 @@ def _run(mon, start, steps, models):
 
 
 def test_resumed_run_alerts_exactly_as_an_uninterrupted_one(tmp_path):
-    kw = dict(latent_dim=8, cadence=CAD, quiet=True)
+    kw = {"latent_dim": 8, "cadence": CAD, "quiet": True}
     torch.manual_seed(0)
     models = (ConvG(), ConvD())
-    mon = gandiag.Monitor(tmp_path / "a", *models, detectors=[ThresholdDetector(threshold=1.36)], **kw)
+    mon = gandiag.Monitor(
+        tmp_path / "a", *models, detectors=[ThresholdDetector(threshold=1.36)], **kw
+    )
     straight = _run(mon, 0, 7, models) + _run(mon, 7, 8, models)
     straight += mon.close()
 
     torch.manual_seed(0)
     models = (ConvG(), ConvD())
-    mon = gandiag.Monitor(tmp_path / "b", *models, detectors=[ThresholdDetector(threshold=1.36)], **kw)
+    mon = gandiag.Monitor(
+        tmp_path / "b", *models, detectors=[ThresholdDetector(threshold=1.36)], **kw
+    )
     resumed = _run(mon, 0, 7, models)
     state = mon.state_dict()
     resumed += mon.close()
-    mon = gandiag.Monitor(tmp_path / "b", *models, detectors=[ThresholdDetector(threshold=1.36)],
-                          resume=True, **kw)
+    mon = gandiag.Monitor(
+        tmp_path / "b", *models, detectors=[ThresholdDetector(threshold=1.36)], resume=True, **kw
+    )
     mon.load_state_dict(state)
     resumed += _run(mon, 7, 8, models)
     resumed += mon.close()

@@ -8,8 +8,7 @@ from monitor_toy import TinyVAE
 
 import gandiag
 from gandiag import signals
-from gandiag.monitor import Cadence
-from gandiag.monitor.monitor import SENSITIVITY_EPS
+from gandiag.monitor import SENSITIVITY_EPS, Cadence
 from gandiag.store import RunReader
 
 
@@ -32,8 +31,14 @@ def test_vae_signals_match_their_definitions(tmp_path):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        mon.step(step, losses={"recon": rec, "kl": kl_dim.sum()}, mu=mu, logvar=logvar,
-                 inputs=x, recon=recon)
+        mon.step(
+            step,
+            losses={"recon": rec, "kl": kl_dim.sum()},
+            mu=mu,
+            logvar=logvar,
+            inputs=x,
+            recon=recon,
+        )
         expected[step] = (rec.item(), kl_dim)
     # decoder sensitivity of a linear decoder: E ||W delta|| / ||delta|| on the fixed probe
     g = torch.Generator().manual_seed(0)
@@ -48,21 +53,25 @@ def test_vae_signals_match_their_definitions(tmp_path):
         assert s[signals.VAE_KL] == pytest.approx(float(kl_dim.sum()), rel=1e-5)
         if step % 2 == 0:
             for j in range(4):
-                assert s[signals.vae_kl_dim(j)] == pytest.approx(float(kl_dim[j]), rel=1e-4, abs=1e-7)
+                assert s[signals.vae_kl_dim(j)] == pytest.approx(
+                    float(kl_dim[j]), rel=1e-4, abs=1e-7
+                )
             assert s[signals.VAE_ACTIVE_UNITS] == 2
             assert s[signals.VAE_ACTIVE_FRACTION] == 0.5
         else:
             assert signals.vae_kl_dim(0) not in s and signals.VAE_ACTIVE_UNITS not in s
     assert records[2].scalars[signals.VAE_DECODER_SENSITIVITY] == pytest.approx(
-        float(gain.mean()), rel=1e-4)
+        float(gain.mean()), rel=1e-4
+    )
     assert RunReader(tmp_path / "run").info().kind == "vae"
     assert [g.step for g in RunReader(tmp_path / "run").sample_grids()] == []  # 1-D outputs
 
 
 def test_active_units_fall_back_to_the_batch_without_an_encoder(tmp_path):
     model = torch.nn.Linear(3, 3)
-    mon = gandiag.Monitor(tmp_path / "run", model=model, generate=model,
-                          cadence=Cadence(samples=1), detectors=None)
+    mon = gandiag.Monitor(
+        tmp_path / "run", model=model, generate=model, cadence=Cadence(samples=1), detectors=None
+    )
     mu = torch.cat([torch.randn(64, 1), torch.zeros(64, 2)], dim=1)
     x = torch.randn(64, 3)
     mon.step(0, losses={"elbo": 1.0}, mu=mu, logvar=torch.zeros(64, 3), inputs=x, recon=x)

@@ -1,5 +1,6 @@
 import hashlib
 
+import numpy as np
 import pytest
 import torch
 
@@ -111,4 +112,7 @@ def test_stabilisers_and_unrolling_run_and_are_recorded(tmp_path, tiny_config):
     assert resolved["unrolled_steps"] == 5 and resolved["real_label"] == pytest.approx(0.9)
     assert (resolved["lr_g"], resolved["lr_d"]) == (1e-4, 4e-4)
     assert "ema" in torch.load(checkpoint_path(run), weights_only=True)["stepper"]
-    assert signals.D_RV in RunReader(run).scalar_names()
+    reader = RunReader(run)
+    assert signals.D_RV in reader.scalar_names()
+    for name, series in reader.read_scalars(["loss/G", "loss/D", "grad/G/norm"]).items():
+        assert np.isfinite(series.values).all(), name

@@ -1,0 +1,181 @@
+"""Failure-detector benchmark: train the labelled failure suite, score the detectors.
+
+    python bench/detectors.py [--quick] [--jobs 2] --json results/detectors.json
+
+Trains every configuration of REFERENCE.md section 3 (2-D ring GANs, glyph VAEs, glyph
+GANs on 50 vs 5,000 images), each with several seeds, with ``gandiag.Monitor``
+attached (default detectors, live). Ground-truth labels and onsets come from outcomes
+measured on separate large sample sets (see bench/failure_suite.py and
+docs/detectors.md). Reports, per failure type and overall: precision, recall, false
+alarms per 1,000 steps on healthy runs and detection delay, for the live alerts and
+for a replay that drops the periodic-evaluation scalars (``eval/*``), i.e. what a bare
+Monitor without evaluations sees. Writes the JSON, its section of docs/benchmarks.md,
+and an HTML page with every run's curves and alerts (``--html``, default: next to the
+JSON). The last printed line is the overall summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from _report import table, write_json, write_section
+from failure_suite import GLYPH_CONFIGS, RING_CONFIGS, VAE_CONFIGS, Case, run_case
+from failure_suite_html import write_page
+from failure_suite_score import calibrate, replay, score
+
+from gandiag.types import Alert
+
+FULL = {"seeds": 5, "ring_steps": 1200, "vae_steps": 1000, "glyph_steps": 1500}
+QUICK = {"seeds": 1, "ring_steps": 700, "vae_steps": 500, "glyph_steps": 0}
+QUICK_CONFIGS = ("healthy", "collapse", "nan", "vanishing", "vae_healthy", "vae_collapse")
+
+
+def build_cases(quick: bool, seeds: int | None) -> list[Case]:
+    p = QUICK if quick else FULL
+    n = seeds or p["seeds"]
+    cases = []
+    for fam, configs, steps in (("ring", RING_CONFIGS, p["ring_steps"]), ("vae", VAE_CONFIGS, p["vae_steps"]),
+                                ("glyph", GLYPH_CONFIGS, p["glyph_steps"])):
+        for cfg in configs:
+            if steps <= 0 or (quick and cfg not in QUICK_CONFIGS):
+                continue
+            cases += [Case(fam, cfg, s, steps) for s in range(n)]
+    # the costliest first, so two workers finish together
+    cost = {"collapse": 5, "vanishing": 5, "explosion": 5, "healthy": 2}
+    return sorted(cases, key=lambda c: -cost.get(c.config, 1) * c.steps)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one seed of a subset, fewer steps (~1 minute)")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per configuration (default 5, quick 1)")
+    ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument("--html", type=Path, default=None, help="HTML page (default: next to --json)")
+    ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="pickle of the trained runs: reused if it exists (re-scoring), else written")
+    args = ap.parse_args(argv)
+    if args.jobs < 1:
+        raise SystemExit("--jobs must be >= 1")
+
+    cases = build_cases(args.quick, args.seeds)
+    t0 = time.perf_counter()
+    if args.cache and args.cache.exists():
+        runs, wall = pickle.loads(args.cache.read_bytes())
+    else:
+        if args.jobs == 1:
+            runs = [run_case(c) for c in cases]
+        else:
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                runs = list(pool.map(run_case, cases))
+        wall = time.perf_counter() - t0
+        if args.cache:
+            args.cache.write_bytes(pickle.dumps((runs, wall)))
+
+    live = [[Alert.from_dict(a) for a in r["alerts"]] for r in runs]
+    replayed = [replay(r) for r in runs]
+    consistent = sum(_same(a, b) for a, b in zip(live, replayed))
+    batch_only = [replay(r, drop_prefix="eval/") for r in runs]
+    s_live, s_batch = score(runs, live), score(runs, batch_only)
+    healthy = [r for r in runs if not r["labels"]]
+    calib = [
+        calibrate(healthy, "mode_collapse", "pdist_max", [0.6, 0.5, 0.4, 0.3, 0.2], "gan"),
+        calibrate(healthy, "non_convergence", "margin_min", [0.3, 0.4, 0.5, 0.6, 0.7, 0.8], "gan"),
+        calibrate(healthy, "d_overfitting", "rv_max", [0.1, 0.2, 0.3, 0.4, 0.5], "gan"),
+        calibrate(healthy, "exploding_gradients", "decades", [1.0, 1.5, 2.0, 2.5, 3.0], "gan"),
+    ]
+    payload = {
+        "mode": "quick" if args.quick else "full",
+        "cases": len(runs),
+        "wall_seconds": wall,
+        "train_seconds_total": sum(r["seconds"] for r in runs),
+        "live_equals_replay": f"{consistent}/{len(runs)}",
+        "live": s_live,
+        "batch_signals_only": s_batch,
+        "calibration_on_healthy_runs": calib,
+        "runs": [
+            {k: r[k] for k in ("case", "steps_run", "eval_every", "labels", "outcomes", "seconds")}
+            | {"alerts": r["alerts"], "batch_only_alerts": [a.to_dict() for a in b]}
+            for r, b in zip(runs, batch_only)
+        ],
+    }
+    write_json(args.json, payload)
+    md = markdown(payload)
+    if not args.no_docs:
+        write_section("detectors", md)
+    html_path = args.html or (args.json.with_suffix(".html") if args.json else None)
+    if html_path:
+        import html
+
+        write_page(html_path, "gandiag failure-detector benchmark", f"<pre>{html.escape(md)}</pre>",
+                   runs, [r["alerts"] for r in runs])
+    summary = _summary_line(payload)
+    print(md)
+    print(summary)
+    return 0
+
+
+def _same(a: list[Alert], b: list[Alert]) -> bool:
+    return [(x.detector, x.step, x.onset_step) for x in a] == [(x.detector, x.step, x.onset_step) for x in b]
+
+
+def markdown(p: dict) -> str:
+    out = [
+        "## Failure detectors (`bench/detectors.py`)",
+        "",
+        (f"Mode: {p['mode']}; {p['cases']} runs; {p['wall_seconds']:.0f} s wall "
+        f"({p['train_seconds_total']:.0f} s of training summed over workers). Live alerts equal "
+        f"a replay of the stored run in {p['live_equals_replay']} runs."),
+        "Labels come from outcomes on separate large sample sets (docs/detectors.md).",
+        "",
+    ]
+    for title, key in (("Live (Monitor + periodic 256-sample evaluation)", "live"),
+                       ("Batch signals only (eval/* removed, replayed)", "batch_signals_only")):
+        s = p[key]
+        rows = [[f, _f(v["precision"]), _f(v["recall"]), v["labelled"], v["detected"], v["false_claims"],
+                 _f(v["median_delay_steps"]), _f(v["median_delay_evals"])] for f, v in s["per_failure"].items()]
+        o = s["overall"]
+        rows.append(["**overall**", _f(o["precision"]), _f(o["recall"]), o["labelled"], o["detected"],
+                     o["false_claims"], "", _f(o["median_delay_evals"])])
+        out += [f"### {title}", "", table(["failure", "precision", "recall", "labelled", "detected",
+                                            "false claims", "median delay (steps)", "median delay (evals)"], rows),
+                "", (f"False alarms on healthy runs: {_f(o['false_alarms_per_1k_healthy_steps'])} per 1,000 steps "
+                f"({o['healthy_runs']} runs, {o['healthy_steps']} steps)."), ""]
+        if s["misses"]:
+            out += ["Missed: " + "; ".join(s["misses"]), ""]
+        if s["false_claims"]:
+            out += ["False claims: " + "; ".join(s["false_claims"]), ""]
+    out += ["### Threshold calibration on the healthy runs", "",
+            table(["detector.param", "grid", "false alarms / 1k steps", "most sensitive clean value"],
+                  [[f"{c['detector']}.{c['param']}", c["grid"], [round(x, 3) for x in c["fa_per_1k"]],
+                    c["most_sensitive_clean"]] for c in p["calibration_on_healthy_runs"]])]
+    return "\n".join(out)
+
+
+def _summary_line(p: dict) -> str:
+    o = p["live"]["overall"]
+    b = p["batch_signals_only"]["overall"]
+    return (f"detectors ({p['mode']}, {p['cases']} runs, {p['wall_seconds']:.0f}s): precision {_f(o['precision'])} "
+            f"recall {_f(o['recall'])} false-alarms/1k-healthy-steps {_f(o['false_alarms_per_1k_healthy_steps'])} "
+            f"median delay {_f(o['median_delay_evals'])} evals; batch-only precision {_f(b['precision'])} "
+            f"recall {_f(b['recall'])}")
+
+
+def _f(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

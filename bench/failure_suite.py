@@ -1,0 +1,177 @@
+"""The labelled failure suite: cheap training runs that fail (or not) in known ways.
+
+Each case trains a small model with ``gandiag.Monitor`` attached (default detectors),
+and, separately, measures OUTCOMES on large fresh sample sets at every evaluation. The
+ground-truth labels (which failure, since when) are computed from those outcomes only
+(see :func:`label_ring`, :func:`label_vae`, :func:`label_glyph` and docs/detectors.md),
+never from the monitor's signals.
+
+Configurations follow REFERENCE.md section 3 (2-D ring of 8 Gaussians, radius 2,
+σ = 0.02; MLP G and D with 2 hidden layers of 128 ReLU, z = 16, Adam β = (0.5, 0.999)).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RING_CONFIGS: dict[str, dict[str, Any]] = {
+    "healthy": {"loss": "ns", "r1": 1.0, "lr_g": 2e-4, "lr_d": 2e-4, "d_steps": 1, "batch": 256},
+    "collapse": {"loss": "ns", "lr_g": 1e-4, "lr_d": 1e-3, "d_steps": 5, "batch": 256},
+    "vanishing": {"loss": "sat", "lr_g": 1e-4, "lr_d": 1e-3, "d_steps": 5, "batch": 256},
+    "nonconvergence": {"loss": "sat", "lr_g": 1e-4, "lr_d": 1e-3, "d_steps": 1, "batch": 256},
+    "explosion": {"loss": "wgan", "lr_g": 1e-3, "lr_d": 1e-3, "d_steps": 5, "batch": 256},
+    "nan": {"loss": "ns", "opt": "sgd", "lr_g": 2.0, "lr_d": 2.0, "d_steps": 1, "batch": 256},
+    "noisy": {"loss": "ns", "lr_g": 1e-3, "lr_d": 1e-3, "d_steps": 1, "batch": 32},
+}
+VAE_CONFIGS: dict[str, dict[str, Any]] = {
+    "vae_healthy": {"decoder_sigma": 0.1, "beta": 1.0},
+    "vae_collapse": {"decoder_sigma": 1.0, "beta": 1.0},
+    "vae_partial": {"decoder_sigma": 0.1, "beta": 50.0},
+}
+GLYPH_CONFIGS: dict[str, dict[str, Any]] = {
+    "glyph_overfit": {"train_images": 50},
+    "glyph_healthy": {"train_images": 5000},
+}
+
+RING_EVAL_EVERY = 50
+VAE_EVAL_EVERY = 100
+GLYPH_EVAL_EVERY = 100
+EARLY_PHASE_STEPS = 500  # healthy ring runs leave their one-or-two-mode phase by then
+
+
+@dataclass
+class Case:
+    family: str  # "ring", "vae", "glyph"
+    config: str
+    seed: int
+    steps: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.config}/s{self.seed}"
+
+
+@dataclass
+class CaseResult:
+    case: dict[str, Any]
+    steps_run: int
+    eval_every: int
+    labels: dict[str, int]  # failure -> labelled onset step
+    alerts: list[dict[str, Any]]  # live alerts, as Alert.to_dict()
+    outcomes: dict[str, list[float]]  # outcome curves ("step" plus named series)
+    signals: dict[str, list[list[float]]]  # name -> [[step, value], ...] (downsampled)
+    records: list[dict[str, Any]] = field(default_factory=list)  # for replays
+    seconds: float = 0.0
+
+
+def run_case(case: Case) -> dict[str, Any]:
+    """Train one case with the Monitor attached; return a JSON-able :class:`CaseResult`."""
+    import torch
+
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / case.name.replace("/", "_")
+        if case.family == "ring":
+            from failure_suite_ring import train_ring
+
+            out = train_ring(case, run_dir)
+        elif case.family == "vae":
+            from failure_suite_images import train_vae
+
+            out = train_vae(case, run_dir)
+        else:
+            from failure_suite_images import train_glyph_gan
+
+            out = train_glyph_gan(case, run_dir)
+        signals, records, alerts = read_run(run_dir)
+    out.signals, out.records, out.alerts = signals, records, alerts
+    out.seconds = time.perf_counter() - t0
+    return asdict(out)
+
+
+SIGNALS_SHOWN = (
+    "loss/G", "loss/D", "loss/vae", "grad/G/norm", "grad/D/norm", "grad/model/norm", "grad/VAE/norm",
+    "samples/pdist_ratio", "d/real/prob_mean", "d/fake/prob_mean", "d/real/raw_mean",
+    "d/fake/raw_mean", "d/r_v", "vae/kl", "vae/active_fraction", "eval/dominant_share",
+)
+
+
+def read_run(
+    run_dir: Path, points: int = 300
+) -> tuple[dict[str, list[list[float]]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Downsampled curves for the HTML page, the records (for replays), the stored alerts."""
+    from gandiag.store import RunReader
+
+    with RunReader(run_dir) as reader:
+        names = [n for n in reader.scalar_names() if n in SIGNALS_SHOWN]
+        series = reader.read_scalars(names, max_points=points)
+        records = [{"step": r.step, "scalars": dict(r.scalars)} for r in reader.read_records()]
+        alerts = [a.to_dict() for a in reader.read_alerts()]
+    curves = {
+        n: [[int(s), _json(v)] for s, v in zip(se.steps.tolist(), se.values.tolist())]
+        for n, se in series.items()
+    }
+    return curves, records, alerts
+
+
+def _json(v: float) -> float | None:
+    return None if not math.isfinite(v) else float(v)
+
+
+# -- labels from outcomes ------------------------------------------------------------------------
+def first_streak(flags: list[bool], steps: list[int], length: int, min_end: int = -1) -> int | None:
+    """Step at which the first run of ``length`` consecutive True flags, ending at or after
+    ``min_end``, begins."""
+    run = 0
+    for i, f in enumerate(flags):
+        run = run + 1 if f else 0
+        if run >= length and steps[i] >= min_end:
+            return steps[i - run + 1]
+    return None
+
+
+def label_ring(o: dict[str, list[float]], eval_every: int) -> dict[str, int]:
+    """Ground truth for a 2-D ring run from its outcome curves (see docs/detectors.md)."""
+    steps = [int(s) for s in o["step"]]
+    labels: dict[str, int] = {}
+    nan_step = o.get("nonfinite_step", [None])[0]
+    if nan_step is not None:
+        labels["nonfinite"] = int(nan_step)
+    concentrated = [n <= 2.5 for n in o["effective_modes"]]
+    start = first_streak(concentrated, steps, 3, min_end=EARLY_PHASE_STEPS)
+    if start is not None:
+        labels["mode_collapse"] = max(start, EARLY_PHASE_STEPS)
+    # mode hopping: 4 successive concentrated evaluations after the early phase whose
+    # dominant mode changes at least 3 times
+    dom = o["dominant_mode"]
+    for i in range(4, len(steps)):
+        window = range(i - 4, i + 1)
+        if steps[i - 4] < EARLY_PHASE_STEPS or not all(concentrated[j] for j in window):
+            continue
+        if sum(dom[j] != dom[j - 1] for j in range(i - 3, i + 1)) >= 3:
+            labels["non_convergence"] = steps[i - 4]
+            break
+    vanish = [fp < 0.01 and rp > 0.99 and g < 0.3 for fp, rp, g in zip(o["d_fake_prob"], o["d_real_prob"], o["g_grad_rel"])]
+    start = first_streak(vanish, steps, 2)
+    if start is not None:
+        labels["vanishing_gradients"] = start
+    blown = [s > 20.0 or c > 100.0 for s, c in zip(o["sample_scale"], o["critic_scale"])]
+    start = first_streak(blown, steps, 2)
+    if start is not None:
+        labels["explosion"] = start
+    return labels
+
+
+def effective_modes(nearest: np.ndarray, k: int) -> float:
+    """exp(entropy) of the nearest-centre histogram: 8 for a uniform cover, 1 for one mode."""
+    p = np.bincount(nearest, minlength=k).astype(np.float64)
+    p = p[p > 0] / p.sum()
+    return float(np.exp(-(p * np.log(p)).sum())) if p.size else 0.0

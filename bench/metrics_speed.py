@@ -1,0 +1,179 @@
+"""Speed and memory of gandiag's metrics against clean-fid, torchmetrics and prdc.
+
+    python bench/metrics_speed.py [--quick] --json PATH
+
+1. Fréchet distance at D=2048 on the same covariances: clean-fid (scipy sqrtm),
+   torchmetrics (eigvals), gandiag (symmetric eigh), gandiag with the real set's square
+   root cached. Timed alternating in rounds; ratios are of medians.
+2. Precision/recall/density/coverage at N=10,000, D=2048 vs prdc.compute_prdc: each
+   contender runs in a fresh subprocess, which reports its time and peak RSS
+   (resource.getrusage), alternating.
+3. gandiag at N=50,000, D=2048 in a subprocess (prdc would need three 50k x 50k float32
+   matrices, 30 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._report import table, write_json, write_section  # noqa: E402
+
+CHILD = r"""
+import contextlib, io, json, resource, sys, time
+import numpy as np
+which, n, d = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(0)
+mix = rng.standard_normal((d, d), dtype=np.float32) / np.float32(np.sqrt(d))
+real = np.abs(rng.standard_normal((n, d), dtype=np.float32) @ mix)  # Inception-like: >= 0
+fake = rng.standard_normal((n, d), dtype=np.float32)
+fake *= 1.1
+fake += 0.05
+fake = np.abs(fake @ mix)
+if which == "prdc":
+    import prdc, sklearn.metrics  # import cost outside the measured region, as for torch
+else:
+    import torch, gandiag.metrics
+with open("/proc/self/statm") as f:
+    base = int(f.read().split()[1]) * resource.getpagesize() / 1024  # current RSS, KiB
+if which == "prdc":
+    from prdc import compute_prdc
+    t = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        r = compute_prdc(real, fake, 5)
+    out = {k: float(v) for k, v in r.items()}
+else:
+    import torch
+    from gandiag.metrics import prdc
+    t = time.perf_counter()
+    r = prdc(real, fake, k_pr=5, k_dc=5)
+    out = r._asdict()
+out["seconds"] = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out["peak_rss_mb"] = peak / 1024
+out["peak_above_inputs_mb"] = (peak - base) / 1024
+print(json.dumps(out))
+"""
+
+
+def run_child(which: str, n: int, d: int) -> dict:
+    proc = subprocess.run([sys.executable, "-c", CHILD, which, str(n), str(d)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{which} child failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_fid(d: int, rounds: int) -> dict:
+    import torch
+    from cleanfid.fid import frechet_distance as cleanfid_fd
+    from torchmetrics.image.fid import _compute_fid
+
+    from gandiag.metrics import FeatureStats, frechet_distance
+
+    rng = np.random.default_rng(0)
+    n = 2 * d + 500
+    mix = rng.normal(size=(d, d)) / np.sqrt(d)
+    real = rng.normal(size=(n, d)) @ mix
+    fake = (rng.normal(size=(n, d)) * 1.1 + 0.05) @ mix
+    mu1, s1 = real.mean(0), np.cov(real, rowvar=False)
+    mu2, s2 = fake.mean(0), np.cov(fake, rowvar=False)
+    t1, t2, tm1, tm2 = (torch.from_numpy(a) for a in (mu1, s1, mu2, s2))
+    cached = FeatureStats(mu1, s1, n)
+    cached.sqrt_sigma()
+    contenders = {
+        "clean-fid": lambda: float(cleanfid_fd(mu1, s1, mu2, s2)),
+        "torchmetrics": lambda: float(_compute_fid(t1, t2, tm1, tm2)),
+        "gandiag": lambda: frechet_distance(FeatureStats(mu1, s1, n), FeatureStats(mu2, s2, n)).fid,
+        "gandiag (cached real)": lambda: frechet_distance(cached, FeatureStats(mu2, s2, n)).fid,
+    }
+    times: dict[str, list[float]] = {k: [] for k in contenders}
+    values: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            t = time.perf_counter()
+            values[name] = fn()
+            times[name].append(time.perf_counter() - t)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    ref = values["clean-fid"]
+    return {
+        "dim": d,
+        "rounds": rounds,
+        "median_seconds": med,
+        "values": values,
+        "max_rel_diff_vs_cleanfid": max(abs(v - ref) / abs(ref) for v in values.values()),
+        "speedup_vs_cleanfid": med["clean-fid"] / med["gandiag"],
+        "speedup_vs_torchmetrics": med["torchmetrics"] / med["gandiag"],
+        "cached_speedup_vs_cleanfid": med["clean-fid"] / med["gandiag (cached real)"],
+        "cached_speedup_vs_torchmetrics": med["torchmetrics"] / med["gandiag (cached real)"],
+    }
+
+
+def bench_prdc(n: int, d: int, rounds: int) -> dict:
+    runs: dict[str, list[dict]] = {"prdc": [], "gandiag": []}
+    for _ in range(rounds):
+        for which in runs:
+            runs[which].append(run_child(which, n, d))
+    med = {w: float(np.median([r["seconds"] for r in rs])) for w, rs in runs.items()}
+    peak = {w: max(r["peak_rss_mb"] for r in rs) for w, rs in runs.items()}
+    above = {w: max(r["peak_above_inputs_mb"] for r in rs) for w, rs in runs.items()}
+    keys = ("precision", "recall", "density", "coverage")
+    same = all(runs["prdc"][0][k] == runs["gandiag"][0][k] for k in keys)
+    return {
+        "n": n, "dim": d, "rounds": rounds, "median_seconds": med, "peak_rss_mb": peak,
+        "peak_above_inputs_mb": above, "identical_results": same,
+        "results": {w: {k: rs[0][k] for k in keys} for w, rs in runs.items()},
+        "speedup": med["prdc"] / med["gandiag"],
+        "memory_ratio_above_inputs": above["gandiag"] / max(above["prdc"], 1e-9),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes (seconds), for smoke tests")
+    p.add_argument("--json", default=None, metavar="PATH")
+    p.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
+    args = p.parse_args(argv)
+
+    d, n_prdc, n_big, rounds = (128, 600, 2000, 2) if args.quick else (2048, 10_000, 50_000, 3)
+    fid = bench_fid(d, rounds)
+    pr = bench_prdc(n_prdc, d, 1 if not args.quick else 1)
+    big = run_child("gandiag", n_big, d)
+    payload = {"quick": args.quick, "fid": fid, "prdc": pr, "gandiag_large": {"n": n_big, "dim": d, **big}}
+    write_json(args.json, payload)
+
+    rows = [[k, v, fid["median_seconds"]["clean-fid"] / v] for k, v in fid["median_seconds"].items()]
+    md = [
+        f"## Metrics ({'quick' if args.quick else 'full'} run)\n",
+        f"Fréchet distance, D={d}, same covariances, median of {rounds} alternating rounds "
+        f"(largest relative difference from clean-fid: {fid['max_rel_diff_vs_cleanfid']:.1e}).\n",
+        table(["contender", "seconds", "speed-up vs clean-fid"], rows),
+        "",
+        f"Precision/recall/density/coverage (k=5), N={n_prdc}, D={d}, each in a fresh process "
+        f"(results identical: {pr['identical_results']}).\n",
+        table(
+            ["contender", "seconds", "peak RSS MB", "peak above inputs MB"],
+            [[w, pr["median_seconds"][w], pr["peak_rss_mb"][w], pr["peak_above_inputs_mb"][w]] for w in ("prdc", "gandiag")],
+        ),
+        "",
+        f"gandiag at N={n_big}, D={d}: {big['seconds']:.1f} s, peak RSS {big['peak_rss_mb']:.0f} MB "
+        f"(prdc would need three {n_big}x{n_big} float32 matrices, {3 * n_big**2 * 4 / 1e9:.0f} GB).",
+    ]
+    if not args.no_docs:
+        write_section("metrics_speed", "\n".join(md))
+    print(
+        f"metrics_speed: FID {fid['speedup_vs_cleanfid']:.1f}x vs clean-fid, {fid['speedup_vs_torchmetrics']:.1f}x vs "
+        f"torchmetrics ({fid['cached_speedup_vs_torchmetrics']:.1f}x cached); PRDC {pr['speedup']:.1f}x vs prdc at "
+        f"{pr['memory_ratio_above_inputs']:.2f}x its memory; N={n_big} in {big['seconds']:.0f}s, {big['peak_rss_mb']:.0f} MB"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

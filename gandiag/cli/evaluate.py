@@ -1,0 +1,103 @@
+"""``gandiag evaluate``: score a set of fake images against real ones."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+HELP = """Compute FID, KID, IS, precision/recall and density/coverage between two image sets
+(folders of PNG/JPG, or .npy/.npz arrays [N, C, H, W] or [N, H, W, C]).
+
+examples:
+  gandiag evaluate --real data/real --fake samples/ --extractor glyph
+  gandiag evaluate --real real.npz --fake fake.npz --extractor inception \\
+      --inception-weights ~/weights/inception-2015-12-05.pt --metrics fid,kid --json out.json
+  gandiag evaluate --real real.npy --fake fake.npy --run runs/dcgan --step 5000
+"""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score fake images against real ones (FID, KID, IS, PR, DC)",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--real", required=True, help="real images: a folder, .npy or .npz")
+    p.add_argument("--fake", required=True, help="fake images: a folder, .npy or .npz")
+    p.add_argument("--extractor", default="glyph", help="glyph (default), inception or identity")
+    p.add_argument("--metrics", default="fid,kid,is,pr,dc", help="comma-separated: fid,kid,is,pr,dc,fd_inf")
+    p.add_argument("--num-samples", type=int, default=None, help="subsample both sets to N (seeded)")
+    p.add_argument("--seed", type=int, default=0, help="seed for subsampling, KID subsets, bootstrap")
+    p.add_argument("--bootstrap", type=int, default=20, help="bootstrap resamples for FID/KID intervals (0: none)")
+    p.add_argument("--kid-subset-size", type=int, default=1000)
+    p.add_argument("--inception-weights", default=None, help="path to inception-2015-12-05.pt (or env GANDIAG_INCEPTION_WEIGHTS)")
+    p.add_argument("--inception-sha256", default=None, help="expected SHA-256 of the weights (or env GANDIAG_INCEPTION_SHA256)")
+    p.add_argument("--cache", action="store_true", help="cache the real set's features (GANDIAG_CACHE_DIR or ~/.cache/gandiag)")
+    p.add_argument("--device", default=None, help="torch device, e.g. cuda:0 (default cpu)")
+    p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON to OUT")
+    p.add_argument("--run", default=None, metavar="RUN_DIR", help="also store the results in this gandiag run")
+    p.add_argument("--step", type=int, default=None, help="training step to attach the results to (with --run)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gandiag.evaluate import evaluate
+
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    opts: dict[str, Any] = {}
+    if args.extractor == "inception":
+        opts = {"path": args.inception_weights, "sha256": args.inception_sha256}
+    results = evaluate(
+        args.real,
+        args.fake,
+        metrics=metrics,
+        extractor=args.extractor,
+        num_samples=args.num_samples,
+        device=args.device,
+        seed=args.seed,
+        bootstrap=args.bootstrap,
+        kid_subset_size=args.kid_subset_size,
+        cache=args.cache,
+        extractor_options=opts,
+        step=args.step,
+    )
+    for r in results.values():
+        extra = f"  [{r.interval[0]:.4g}, {r.interval[1]:.4g}]" if r.interval else ""
+        print(f"{r.name:>10}: {r.value:.6g}{extra}")
+    payload = {name: r.to_dict() for name, r in results.items()}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(payload, f, indent=2)
+            f.write("\n")
+    if args.run:
+        _store(args.run, list(results.values()))
+    sys.stdout.flush()
+    return 0
+
+
+def _store(run_dir: str, results: list[Any]) -> None:
+    """Append the results to an existing run, leaving its status and owner as they were
+    (opening a RunWriter marks the run as training by this process)."""
+    from pathlib import Path
+
+    from gandiag.store import RunReader, RunWriter
+    from gandiag.store.schema import db_path
+
+    if not db_path(Path(run_dir)).exists():
+        raise FileNotFoundError(f"{run_dir} is not a gandiag run (no run database); check the path")
+    reader = RunReader(run_dir)
+    try:
+        before = {k: reader.meta(k) for k in ("status", "pid", "host")}
+    finally:
+        reader.close()
+    writer = RunWriter(run_dir, resume=True)
+    try:
+        writer.write_metrics(results)
+        owner = {k: v for k, v in before.items() if k != "status" and v is not None}
+        if owner:
+            writer.set_meta(**owner)
+    finally:
+        writer.close(status=before["status"] or "finished")

@@ -1,0 +1,49 @@
+"""Shard feature extraction across ``torch.distributed`` ranks.
+
+Rank r takes the contiguous slice ``[r*N//W, (r+1)*N//W)``; the per-rank features are
+padded to a common length, all-gathered, and concatenated in rank order, so every rank
+ends with the same ``[N, D]`` matrix in the original order. Without an initialised
+process group (or with one rank) this is a plain call.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+
+
+def world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def map_sharded(
+    items: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], *, device: torch.device
+) -> torch.Tensor:
+    rank, size = world()
+    if size == 1:
+        return fn(items)
+    n = items.shape[0]
+    bounds = [r * n // size for r in range(size + 1)]
+    local = fn(items[bounds[rank] : bounds[rank + 1]]) if bounds[rank + 1] > bounds[rank] else None
+    # Every rank must agree on the feature dimension, even one with an empty shard.
+    dim = torch.tensor([local.shape[1] if local is not None else -1], device=_comm_device(device))
+    dims = [torch.zeros_like(dim) for _ in range(size)]
+    dist.all_gather(dims, dim)
+    d = max(int(t) for t in dims)
+    longest = max(bounds[r + 1] - bounds[r] for r in range(size))
+    buf = torch.zeros(longest, d, device=_comm_device(device))
+    if local is not None:
+        buf[: local.shape[0]] = local.to(buf.device)
+    gathered = [torch.empty_like(buf) for _ in range(size)]
+    dist.all_gather(gathered, buf)
+    parts = [g[: bounds[r + 1] - bounds[r]].cpu() for r, g in enumerate(gathered)]
+    return torch.cat(parts)
+
+
+def _comm_device(device: torch.device) -> torch.device:
+    # NCCL needs CUDA tensors; gloo works on the CPU.
+    return device if dist.get_backend() == "nccl" else torch.device("cpu")

@@ -1,0 +1,148 @@
+"""Inception-v3 pool3 features from NVIDIA's TorchScript file, with clean-fid's resizing.
+
+The file is ``inception-2015-12-05.pt`` (a direct translation of the 2015 TensorFlow
+graph), published at :data:`INCEPTION_URL`. gandiag never downloads it: pass its path
+(``path=`` / ``--inception-weights``) or set ``GANDIAG_INCEPTION_WEIGHTS``. Its SHA-256 is
+checked against ``sha256=`` / ``GANDIAG_INCEPTION_SHA256`` when given (we could not find
+a published checksum to hard-code; see docs/metrics.md) and always recorded in the
+protocol. Preprocessing follows clean-fid's "clean" mode: images as 0..255 floats, each
+channel resized to 299x299 with PIL's bicubic filter in float mode (no re-quantisation
+after resizing), then ``(x - 128) / 128`` inside the network wrapper.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gandiag.features.base import FeatureExtractor, register_extractor
+from gandiag.features.glyph import sha256_file
+
+INCEPTION_URL = (
+    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+)
+ENV_WEIGHTS = "GANDIAG_INCEPTION_WEIGHTS"
+ENV_SHA256 = "GANDIAG_INCEPTION_SHA256"
+SIZE = 299
+
+
+def resolve_weights(path: str | os.PathLike[str] | None) -> Path:
+    """The weights path from the argument or the environment; a clear error if absent."""
+    raw = path if path is not None else os.environ.get(ENV_WEIGHTS)
+    if not raw:
+        raise FileNotFoundError(
+            "the Inception extractor needs NVIDIA's TorchScript weights inception-2015-12-05.pt "
+            f"(~92 MB), which gandiag never downloads: get it from {INCEPTION_URL} on a machine "
+            f"with network access, then pass --inception-weights PATH or set {ENV_WEIGHTS}=PATH"
+        )
+    p = Path(raw).expanduser()
+    if p.is_dir():
+        p = p / "inception-2015-12-05.pt"
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"Inception weights not found at {p}; download {INCEPTION_URL} there, or point "
+            f"--inception-weights / {ENV_WEIGHTS} at the file"
+        )
+    return p
+
+
+def verify_sha256(path: Path, expected: str | None) -> str:
+    """The file's SHA-256; ``ValueError`` if ``expected`` is given and differs."""
+    digest = sha256_file(path)
+    if expected is None:
+        warnings.warn(
+            f"Inception weights {path} were not checked against a known SHA-256 (pass sha256= "
+            f"or set {ENV_SHA256}); recording the file's checksum {digest} in the protocol",
+            stacklevel=3,
+        )
+    elif digest != expected.strip().lower():
+        raise ValueError(
+            f"Inception weights {path} have SHA-256 {digest}, expected {expected}; the file is "
+            f"corrupt or a different model: download it again from {INCEPTION_URL}"
+        )
+    return digest
+
+
+def clean_resize(images: torch.Tensor, size: int = SIZE) -> torch.Tensor:
+    """clean-fid's "clean" resize: ``[N, C, H, W]`` floats in 0..255, each channel resized
+    with PIL bicubic in float ("F") mode, clipped to 0..255, no quantisation afterwards."""
+    arr = images.detach().cpu().numpy().astype(np.float32, copy=False)
+    out = np.empty((arr.shape[0], arr.shape[1], size, size), dtype=np.float32)
+    for i in range(arr.shape[0]):
+        for c in range(arr.shape[1]):
+            img = Image.fromarray(arr[i, c], mode="F").resize((size, size), Image.Resampling.BICUBIC)
+            out[i, c] = np.asarray(img).clip(0, 255)
+    return torch.from_numpy(out)
+
+
+class InceptionExtractor(FeatureExtractor):
+    """2048-d pool3 features (and class log-probabilities for IS) of Inception-v3."""
+
+    name = "inception"
+    channels = (1, 3)
+    batch_size = 64
+    has_logits = True
+
+    def __init__(
+        self,
+        device: str | torch.device | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        sha256: str | None = None,
+        input_range: tuple[float, float] = (-1.0, 1.0),
+        quantize: bool = True,
+    ) -> None:
+        super().__init__(device)
+        weights = resolve_weights(path)
+        self.weights_sha256 = verify_sha256(weights, sha256 or os.environ.get(ENV_SHA256))
+        self.net = torch.jit.load(str(weights), map_location=self.device).eval()
+        self.input_range = input_range
+        self.quantize = quantize
+
+    def preprocessing(self) -> str:
+        q = "float images quantised to uint8 (as if saved to PNG), " if self.quantize else ""
+        return (
+            f"{q}grayscale repeated to RGB, clean-fid 'clean' resize (PIL bicubic, float, per "
+            f"channel) to {SIZE}x{SIZE}, (x-128)/128"
+        )
+
+    def to_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Images to 0..255 float at 299x299 (the network normalises inside _features)."""
+        if x.dtype == torch.uint8:
+            x = x.float()
+        else:
+            lo, hi = self.input_range
+            x = (x.float().clamp(lo, hi) - lo) * (255.0 / (hi - lo))
+            if self.quantize:
+                x = x.round()
+        if x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)
+        if tuple(x.shape[2:]) != (SIZE, SIZE):
+            x = clean_resize(x)
+        return x.to(self.device)
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.layers.forward((x - 128.0) / 128.0).reshape(x.shape[0], -1)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        # The TorchScript graph ends in a softmax; its log is a valid logit vector (softmax
+        # of log p is p). no_output_bias matches NVIDIA's IS protocol.
+        probs = self.net(x, return_features=False, no_output_bias=True)
+        return probs.clamp_min(1e-30).log()
+
+
+@register_extractor("inception")
+def _inception(
+    device: str | torch.device | None = None,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    sha256: str | None = None,
+    input_range: tuple[float, float] = (-1.0, 1.0),
+    quantize: bool = True,
+) -> InceptionExtractor:
+    return InceptionExtractor(device, path=path, sha256=sha256, input_range=input_range, quantize=quantize)

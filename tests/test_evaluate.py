@@ -1,0 +1,104 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gandiag.cli import main
+from gandiag.data.glyphs import make_glyphs
+from gandiag.evaluate import evaluate, load_images
+from gandiag.metrics import frechet_distance
+from gandiag.features import get_extractor
+from gandiag.store import RunReader, RunWriter
+
+
+@pytest.fixture(scope="module")
+def glyph_sets():
+    real, _ = make_glyphs(300, seed=21)
+    good, _ = make_glyphs(300, seed=22)
+    collapsed, _ = make_glyphs(300, seed=23, classes=(4,))
+    return np.array(real), np.array(good), np.array(collapsed)
+
+
+def test_collapsed_generator_scores_worse_on_every_metric(glyph_sets):
+    real, good, collapsed = glyph_sets
+    kw = dict(metrics=("fid", "kid", "is", "pr", "dc"), kid_subset_size=100, bootstrap=5)
+    g, c = evaluate(real, good, **kw), evaluate(real, collapsed, **kw)
+    assert c["fid"].value > 10 * g["fid"].value
+    assert c["kid"].value > g["kid"].value
+    assert c["is"].value < 1.5 < 5 < g["is"].value
+    assert c["recall"].value < 0.3 < 0.8 < g["recall"].value
+    assert c["coverage"].value < g["coverage"].value
+    fid = g["fid"]
+    assert fid.interval[0] <= fid.value <= fid.interval[1]
+    assert fid.protocol.feature_extractor == "glyph" and fid.protocol.num_fake == 300
+    assert fid.protocol.weights_sha256 == get_extractor("glyph").weights_sha256
+
+
+def test_generator_callable_num_samples_and_seeded_subsampling(glyph_sets):
+    real, good, _ = glyph_sets
+    pool = torch.from_numpy(good)
+    gen = torch.Generator().manual_seed(0)
+    draw = lambda n: pool[torch.randint(0, len(pool), (n,), generator=gen)]  # noqa: E731
+    out = evaluate(real, draw, metrics=("fid",), num_samples=150, bootstrap=0)
+    assert out["fid"].protocol.num_fake == 150 and out["fid"].protocol.num_real == 150
+    a = evaluate(real, good, metrics=("fid",), num_samples=200, bootstrap=0, seed=3)
+    b = evaluate(real, good, metrics=("fid",), num_samples=200, bootstrap=0, seed=3)
+    assert a["fid"].value == b["fid"].value
+    with pytest.raises(ValueError, match="num_samples"):
+        evaluate(real, draw, metrics=("fid",))
+    with pytest.raises(ValueError, match="only 300"):
+        evaluate(real, good, metrics=("fid",), num_samples=301)
+    with pytest.raises(ValueError, match="valid names"):
+        evaluate(real, good, metrics=("fidd",))
+
+
+def test_cache_hit_gives_the_same_answer(glyph_sets, tmp_path):
+    real, good, _ = glyph_sets
+    first = evaluate(real, good, metrics=("fid",), bootstrap=0, cache=tmp_path)
+    files = list((tmp_path / "stats").glob("*.npz"))
+    assert len(files) == 1
+    second = evaluate(real, good, metrics=("fid",), bootstrap=0, cache=tmp_path)
+    assert second["fid"].value == first["fid"].value
+    evaluate(real[:-1], good, metrics=("fid",), bootstrap=0, cache=tmp_path)  # new content, new key
+    assert len(list((tmp_path / "stats").glob("*.npz"))) == 2
+
+
+def test_load_images_from_folder_npy_npz(tmp_path, glyph_sets):
+    from PIL import Image
+
+    real = glyph_sets[0][:5]
+    (tmp_path / "d").mkdir()
+    for i, im in enumerate(real):
+        Image.fromarray(im).save(tmp_path / "d" / f"{i}.png")
+    np.save(tmp_path / "x.npy", real[..., None])  # NHWC
+    np.savez(tmp_path / "x.npz", images=real)
+    for src in (tmp_path / "d", tmp_path / "x.npy", tmp_path / "x.npz"):
+        loaded = load_images(src)
+        assert loaded.shape == (5, 1, 28, 28) and loaded.dtype == torch.uint8
+        assert torch.equal(loaded[:, 0], torch.from_numpy(real))
+    with pytest.raises(FileNotFoundError):
+        load_images(tmp_path / "missing")
+
+
+def test_cli_json_and_run_store(tmp_path, glyph_sets, capsys):
+    real, good, _ = glyph_sets
+    np.save(tmp_path / "real.npy", real)
+    np.save(tmp_path / "fake.npy", good)
+    run = tmp_path / "run"
+    with RunWriter(run, kind="gan") as w:
+        w.set_meta(note="x")
+    out = tmp_path / "out.json"
+    rc = main(["evaluate", "--real", str(tmp_path / "real.npy"), "--fake", str(tmp_path / "fake.npy"),
+               "--metrics", "fid,pr", "--bootstrap", "0", "--json", str(out), "--run", str(run), "--step", "7"])
+    assert rc == 0
+    payload = json.loads(out.read_text())
+    assert set(payload) == {"fid", "precision", "recall"}
+    fid = frechet_distance(get_extractor("glyph")(real).numpy(), get_extractor("glyph")(good).numpy()).fid
+    assert payload["fid"]["value"] == pytest.approx(fid, rel=1e-9)
+    reader = RunReader(run)
+    stored = {m.name: m for m in reader.read_metrics()}
+    assert stored["fid"].step == 7 and stored["fid"].value == pytest.approx(fid, rel=1e-9)
+    assert reader.info().status == "finished"  # the run's status is left as it was
+    assert main(["evaluate", "--real", str(tmp_path / "nope"), "--fake", str(tmp_path / "fake.npy")]) == 2
+    assert "does not exist" in capsys.readouterr().err
