@@ -77,6 +77,11 @@ def summarize_run(reader: RunReader) -> RunSummary:
     )
 
 
+def _natural(name: str) -> list:
+    """``block2`` before ``block10``: layer names sorted as a person numbers them."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
 def _kl_dim_order(name: str) -> int:
     m = _KL_DIM.match(name)
     return int(m.group(1)) if m else -1
@@ -157,7 +162,8 @@ def build_run_panels(
     add_lines("grad-norms", "Gradient norms (global, per network)",
               pick([sig.grad_norm(n) for n in nets]), "Gradients", y_title="‖∇‖", log_y=True)
     for net in nets:
-        rows = [n for n in layer_names if _LAYER.match(n).group(1) == net]  # type: ignore[union-attr]
+        rows = sorted((n for n in layer_names if _LAYER.match(n).group(1) == net),  # type: ignore[union-attr]
+                      key=_natural)
         if not rows or section not in wanted:
             continue
         series = reader.read_scalars(rows, max_points=max_points)

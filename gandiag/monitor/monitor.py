@@ -103,6 +103,7 @@ class Monitor:
         self._extra: dict[int, dict[str, float]] = {}
         self._wall: dict[int, float] = {}
         self._oldest = 0.0
+        self._steps_since_flush = 0
         self._last_step: int | None = None
         self._last_from_log = False
         self._flushed_through: int | None = None
@@ -157,8 +158,9 @@ class Monitor:
         if self._first:
             validate.check_first_step(self.kind, given)
             self._first = False
-        if self._pending and self._flush_due(step):
+        if self._pending and self._flush_due():
             self._flush()
+        self._steps_since_flush += 1
         if not (self._last_from_log and self._pending and self._pending[-1] == step):
             self._add_step(step)
         self._last_step, self._last_from_log = step, False
@@ -295,7 +297,8 @@ class Monitor:
             self.close(STATUS_FINISHED)
             return
         try:  # keep what was measured up to the crash: it shows what went wrong
-            self._flush()
+            if self.world == 1:  # (a flush is a collective other ranks may never join)
+                self._flush()
         except Exception as flush_error:  # noqa: BLE001 - the original exception matters more
             warnings.warn(
                 f"gandiag Monitor could not flush after the crash: {flush_error}",
@@ -360,8 +363,10 @@ class Monitor:
         self._pending.append(step)
         self._wall[step] = time.time()
 
-    def _flush_due(self, step: int) -> bool:
-        if len(self._pending) >= self.cadence.flush:
+    def _flush_due(self) -> bool:
+        # Counted in mon.step calls, not pending records: log_scalars may add records on
+        # one rank only, and every rank must flush (all-reduce) at the same call.
+        if self._steps_since_flush >= self.cadence.flush:
             return True
         if self.world == 1 and self.cadence.flush_seconds > 0:
             return time.monotonic() - self._oldest >= self.cadence.flush_seconds
@@ -373,6 +378,7 @@ class Monitor:
         batch = self._buffer.flush(self._group, self.world)
         steps, extra, wall = self._pending, self._extra, self._wall
         self._pending, self._extra, self._wall = [], {}, {}
+        self._steps_since_flush = 0
         self._flushed_through = steps[-1]
         if self._worker is not None:
             self._worker.submit_records(batch, steps, extra, wall)

@@ -173,3 +173,24 @@ def test_every_alert_is_complete() -> None:
         assert a.evidence and all(isinstance(v, float) for v in a.evidence.values())
         assert len(a.remedies) >= 2
         assert a.one_line().startswith(f"[{a.severity.value.upper()}] step {a.step} {a.detector}:")
+
+
+def test_non_convergence_margin_rule_is_opt_in() -> None:
+    recs = gan_stream(steps=2000)
+    recs = [
+        StepRecord(r.step, {**r.scalars, S.D_REAL_PROB_MEAN: 0.9, S.D_FAKE_PROB_MEAN: 0.1})
+        if r.step >= 1000
+        else r
+        for r in recs
+    ]
+    assert alerts_of("non_convergence", recs) == []
+    alerts = alerts_of("non_convergence", recs, margin_min=0.6)
+    assert len(alerts) == 1 and "D keeps winning" in alerts[0].diagnosis
+    assert 1000 <= alerts[0].onset_step <= 1100 and alerts[0].step - alerts[0].onset_step == 200
+
+
+def test_partial_then_total_posterior_collapse_escalates() -> None:
+    recs = vae_stream(steps=1500, dead_from=400, dead_dims=4)
+    recs = recs[:900] + vae_stream(steps=1500, seed=1, dead_from=0, dead_dims=8)[900:]
+    alerts = alerts_of("posterior_collapse", recs)
+    assert [a.severity for a in alerts] == [Severity.WARNING, Severity.CRITICAL]

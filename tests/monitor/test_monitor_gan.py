@@ -364,3 +364,22 @@ def test_log_scalars_merge_into_the_step_record(tmp_path):
     assert [r.step for r in recs] == [0, 1, 2]
     assert recs[0].scalars[signals.EVAL_MODES_COVERED] == 3 and "loss/G" in recs[0].scalars
     assert recs[1].scalars["eval/fid"] == 12.5
+
+
+def test_flushes_by_step_count_or_age_and_alerts_arrive_later(tmp_path):
+    import time
+
+    det = ThresholdDetector("loss/G", threshold=0.5)
+    mon = gandiag.Monitor(
+        tmp_path / "run", generator=nn.Linear(2, 2), discriminator=nn.Linear(2, 1),
+        cadence=Cadence(samples=0, flush=1000, flush_seconds=0.05), detectors=[det], quiet=True,
+    )
+    z = torch.zeros(2)
+    assert mon.step(0, losses={"G": 1.0}, d_real=z, d_fake=z) == []  # buffered, not yet seen
+    time.sleep(0.1)
+    mon.step(1, losses={"G": 0.0}, d_real=z, d_fake=z)  # step 0 is old enough: flushed
+    mon._worker.drain()
+    alerts = mon.step(2, losses={"G": 0.0}, d_real=z, d_fake=z)
+    assert [a.step for a in alerts] == [0] and det.seen == 1
+    mon.close()
+    assert det.seen == 3
