@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._report import table, write_json, write_section  # noqa: E402
+from bench._report import table, write_json, write_section
 
 CHILD = r"""
 import contextlib, io, json, resource, sys, time
@@ -64,7 +64,12 @@ print(json.dumps(out))
 
 
 def run_child(which: str, n: int, d: int) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, which, str(n), str(d)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, which, str(n), str(d)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{which} child failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -86,7 +91,7 @@ def bench_fid(d: int, rounds: int) -> dict:
     mu2, s2 = fake.mean(0), np.cov(fake, rowvar=False)
     t1, t2, tm1, tm2 = (torch.from_numpy(a) for a in (mu1, s1, mu2, s2))
     cached = FeatureStats(mu1, s1, n)
-    cached.sqrt_sigma()
+    cached.factor()
     contenders = {
         "clean-fid": lambda: float(cleanfid_fd(mu1, s1, mu2, s2)),
         "torchmetrics": lambda: float(_compute_fid(t1, t2, tm1, tm2)),
@@ -118,16 +123,21 @@ def bench_fid(d: int, rounds: int) -> dict:
 def bench_prdc(n: int, d: int, rounds: int) -> dict:
     runs: dict[str, list[dict]] = {"prdc": [], "gandiag": []}
     for _ in range(rounds):
-        for which in runs:
-            runs[which].append(run_child(which, n, d))
+        for which, results in runs.items():
+            results.append(run_child(which, n, d))
     med = {w: float(np.median([r["seconds"] for r in rs])) for w, rs in runs.items()}
     peak = {w: max(r["peak_rss_mb"] for r in rs) for w, rs in runs.items()}
     above = {w: max(r["peak_above_inputs_mb"] for r in rs) for w, rs in runs.items()}
     keys = ("precision", "recall", "density", "coverage")
     same = all(runs["prdc"][0][k] == runs["gandiag"][0][k] for k in keys)
     return {
-        "n": n, "dim": d, "rounds": rounds, "median_seconds": med, "peak_rss_mb": peak,
-        "peak_above_inputs_mb": above, "identical_results": same,
+        "n": n,
+        "dim": d,
+        "rounds": rounds,
+        "median_seconds": med,
+        "peak_rss_mb": peak,
+        "peak_above_inputs_mb": above,
+        "identical_results": same,
         "results": {w: {k: rs[0][k] for k in keys} for w, rs in runs.items()},
         "speedup": med["prdc"] / med["gandiag"],
         "memory_ratio_above_inputs": above["gandiag"] / max(above["prdc"], 1e-9),
@@ -135,35 +145,53 @@ def bench_prdc(n: int, d: int, rounds: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="small sizes (seconds), for smoke tests")
     p.add_argument("--json", default=None, metavar="PATH")
     p.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     args = p.parse_args(argv)
 
-    d, n_prdc, n_big, rounds = (128, 600, 2000, 2) if args.quick else (2048, 10_000, 50_000, 3)
+    d, n_prdc, n_big, rounds = (128, 600, 2000, 2) if args.quick else (2048, 10_000, 50_000, 2)
     fid = bench_fid(d, rounds)
-    pr = bench_prdc(n_prdc, d, 1 if not args.quick else 1)
+    pr = bench_prdc(n_prdc, d, 1)  # prdc at 10k takes minutes on two cores: once
     big = run_child("gandiag", n_big, d)
-    payload = {"quick": args.quick, "fid": fid, "prdc": pr, "gandiag_large": {"n": n_big, "dim": d, **big}}
+    payload = {
+        "quick": args.quick,
+        "fid": fid,
+        "prdc": pr,
+        "gandiag_large": {"n": n_big, "dim": d, **big},
+    }
     write_json(args.json, payload)
 
-    rows = [[k, v, fid["median_seconds"]["clean-fid"] / v] for k, v in fid["median_seconds"].items()]
+    rows = [
+        [k, v, fid["median_seconds"]["clean-fid"] / v] for k, v in fid["median_seconds"].items()
+    ]
     md = [
         f"## Metrics ({'quick' if args.quick else 'full'} run)\n",
-        f"Fréchet distance, D={d}, same covariances, median of {rounds} alternating rounds "
-        f"(largest relative difference from clean-fid: {fid['max_rel_diff_vs_cleanfid']:.1e}).\n",
+        (
+            f"Fréchet distance, D={d}, same covariances, median of {rounds} alternating rounds "
+            f"(largest relative difference from clean-fid: {fid['max_rel_diff_vs_cleanfid']:.1e}).\n"
+        ),
         table(["contender", "seconds", "speed-up vs clean-fid"], rows),
         "",
-        f"Precision/recall/density/coverage (k=5), N={n_prdc}, D={d}, each in a fresh process "
-        f"(results identical: {pr['identical_results']}).\n",
+        (
+            f"Precision/recall/density/coverage (k=5), N={n_prdc}, D={d}, each in a fresh process "
+            f"(results identical: {pr['identical_results']}).\n"
+        ),
         table(
             ["contender", "seconds", "peak RSS MB", "peak above inputs MB"],
-            [[w, pr["median_seconds"][w], pr["peak_rss_mb"][w], pr["peak_above_inputs_mb"][w]] for w in ("prdc", "gandiag")],
+            [
+                [w, pr["median_seconds"][w], pr["peak_rss_mb"][w], pr["peak_above_inputs_mb"][w]]
+                for w in ("prdc", "gandiag")
+            ],
         ),
         "",
-        f"gandiag at N={n_big}, D={d}: {big['seconds']:.1f} s, peak RSS {big['peak_rss_mb']:.0f} MB "
-        f"(prdc would need three {n_big}x{n_big} float32 matrices, {3 * n_big**2 * 4 / 1e9:.0f} GB).",
+        (
+            f"gandiag at N={n_big}, D={d}: {big['seconds']:.1f} s, peak RSS {big['peak_rss_mb']:.0f} MB "
+            f"(prdc would need three {n_big}x{n_big} float32 matrices, {3 * n_big**2 * 4 / 1e9:.0f} GB)."
+        ),
     ]
     if not args.no_docs:
         write_section("metrics_speed", "\n".join(md))

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,8 +17,8 @@ import torch
 from gandiag.features import FeatureExtractor, get_extractor
 from gandiag.features.cache import cached_real_features
 from gandiag.metrics import (
-    feature_stats,
     fd_infinity,
+    feature_stats,
     fid_bootstrap,
     frechet_distance,
     inception_score,
@@ -52,11 +53,17 @@ def load_images(source: Any) -> torch.Tensor:
         arrays = []
         for f in files:
             with Image.open(f) as im:
-                im = im.convert("L") if im.mode in ("1", "L", "I", "I;16", "F") else im.convert("RGB")
+                im = (
+                    im.convert("L")
+                    if im.mode in ("1", "L", "I", "I;16", "F")
+                    else im.convert("RGB")
+                )
                 arrays.append(np.asarray(im))
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1:
-            raise ValueError(f"images under {path} have different sizes {sorted(shapes)[:3]}; resize them to one size")
+            raise ValueError(
+                f"images under {path} have different sizes {sorted(shapes)[:3]}; resize them to one size"
+            )
         return _from_array(np.stack(arrays))
     if path.suffix == ".npy":
         return _from_array(np.load(path))
@@ -64,10 +71,14 @@ def load_images(source: Any) -> torch.Tensor:
         with np.load(path) as z:
             key = next((k for k in ("images", "x", "arr_0") if k in z.files), None)
             if key is None:
-                raise ValueError(f"{path} has arrays {z.files}; store the images under 'images' (or 'x', 'arr_0')")
+                raise ValueError(
+                    f"{path} has arrays {z.files}; store the images under 'images' (or 'x', 'arr_0')"
+                )
             return _from_array(z[key])
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; pass an image folder, a .npy/.npz file, or an array")
+        raise FileNotFoundError(
+            f"{path} does not exist; pass an image folder, a .npy/.npz file, or an array"
+        )
     raise ValueError(f"cannot read images from {path}; pass an image folder, a .npy or .npz file")
 
 
@@ -184,13 +195,21 @@ def evaluate(
         kid = kernel_inception_distance(real_feats, fake_feats, kid_subsets, kid_subset_size, seed)
         kw = {"uncertainty": kid.std}
         if bootstrap >= 2:
-            iv = kid_bootstrap(real_feats, fake_feats, bootstrap, subset_size=kid_subset_size, seed=seed)
+            iv = kid_bootstrap(
+                real_feats, fake_feats, bootstrap, subset_size=kid_subset_size, seed=seed
+            )
             kw["interval"] = (iv.low, iv.high)
-        opts = {"num_subsets": kid.num_subsets, "subset_size": kid.subset_size, "bootstrap": bootstrap}
+        opts = {
+            "num_subsets": kid.num_subsets,
+            "subset_size": kid.subset_size,
+            "bootstrap": bootstrap,
+        }
         out["kid"] = result("kid", kid.mean, opts, **kw)
     if "is" in metrics:
         isr = inception_score(ext.logits(fake_images).numpy(), is_splits)
-        out["is"] = result("is", isr.mean, {"splits": is_splits, "std_ddof": 0}, uncertainty=isr.std)
+        out["is"] = result(
+            "is", isr.mean, {"splits": is_splits, "std_ddof": 0}, uncertainty=isr.std
+        )
     if "pr" in metrics or "dc" in metrics:
         res = prdc(real_feats, fake_feats, k_pr=k_pr, k_dc=k_dc, device=device)
         if "pr" in metrics:
@@ -202,7 +221,9 @@ def evaluate(
     return out
 
 
-def sample_callable(generator: torch.nn.Module, latent_dim: int, *, seed: int = 0, device: Any = None) -> Callable[[int], torch.Tensor]:
+def sample_callable(
+    generator: torch.nn.Module, latent_dim: int, *, seed: int = 0, device: Any = None
+) -> Callable[[int], torch.Tensor]:
     """``n -> images`` drawing latents from a seeded ``torch.Generator`` (for ``evaluate``)."""
     gen = torch.Generator(device="cpu").manual_seed(seed)
 

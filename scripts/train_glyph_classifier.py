@@ -41,7 +41,9 @@ def accuracy(model: GlyphClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", type=Path, default=WEIGHTS_PATH)
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--n-train", type=int, default=20000)

@@ -28,18 +28,45 @@ def register(subparsers: Any) -> None:
     p.add_argument("--real", required=True, help="real images: a folder, .npy or .npz")
     p.add_argument("--fake", required=True, help="fake images: a folder, .npy or .npz")
     p.add_argument("--extractor", default="glyph", help="glyph (default), inception or identity")
-    p.add_argument("--metrics", default="fid,kid,is,pr,dc", help="comma-separated: fid,kid,is,pr,dc,fd_inf")
-    p.add_argument("--num-samples", type=int, default=None, help="subsample both sets to N (seeded)")
-    p.add_argument("--seed", type=int, default=0, help="seed for subsampling, KID subsets, bootstrap")
-    p.add_argument("--bootstrap", type=int, default=20, help="bootstrap resamples for FID/KID intervals (0: none)")
+    p.add_argument(
+        "--metrics", default="fid,kid,is,pr,dc", help="comma-separated: fid,kid,is,pr,dc,fd_inf"
+    )
+    p.add_argument(
+        "--num-samples", type=int, default=None, help="subsample both sets to N (seeded)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for subsampling, KID subsets, bootstrap"
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=20,
+        help="bootstrap resamples for FID/KID intervals (0: none)",
+    )
     p.add_argument("--kid-subset-size", type=int, default=1000)
-    p.add_argument("--inception-weights", default=None, help="path to inception-2015-12-05.pt (or env GANDIAG_INCEPTION_WEIGHTS)")
-    p.add_argument("--inception-sha256", default=None, help="expected SHA-256 of the weights (or env GANDIAG_INCEPTION_SHA256)")
-    p.add_argument("--cache", action="store_true", help="cache the real set's features (GANDIAG_CACHE_DIR or ~/.cache/gandiag)")
+    p.add_argument(
+        "--inception-weights",
+        default=None,
+        help="path to inception-2015-12-05.pt (or env GANDIAG_INCEPTION_WEIGHTS)",
+    )
+    p.add_argument(
+        "--inception-sha256",
+        default=None,
+        help="expected SHA-256 of the weights (or env GANDIAG_INCEPTION_SHA256)",
+    )
+    p.add_argument(
+        "--cache",
+        action="store_true",
+        help="cache the real set's features (GANDIAG_CACHE_DIR or ~/.cache/gandiag)",
+    )
     p.add_argument("--device", default=None, help="torch device, e.g. cuda:0 (default cpu)")
     p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON to OUT")
-    p.add_argument("--run", default=None, metavar="RUN_DIR", help="also store the results in this gandiag run")
-    p.add_argument("--step", type=int, default=None, help="training step to attach the results to (with --run)")
+    p.add_argument(
+        "--run", default=None, metavar="RUN_DIR", help="also store the results in this gandiag run"
+    )
+    p.add_argument(
+        "--step", type=int, default=None, help="training step to attach the results to (with --run)"
+    )
     p.set_defaults(func=run)
 
 

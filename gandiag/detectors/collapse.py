@@ -203,6 +203,7 @@ class NonConvergenceDetector(SignalDetector):
             "margin": None,
             "pdist": None,
             "margin_streak": new_streak(),
+            "margin_raw": new_streak(),
             "alerted": False,
         }
 
@@ -270,18 +271,23 @@ class NonConvergenceDetector(SignalDetector):
         p_real, p_fake = record.get(S.D_REAL_PROB_MEAN), record.get(S.D_FAKE_PROB_MEAN)
         if self.cfg["margin_min"] is None or not (finite(p_real) and finite(p_fake)):
             return None
-        smooth(st, "margin", p_real - p_fake, record.step, self.cfg["smooth_steps"])
+        margin = p_real - p_fake
+        smooth(st, "margin", margin, record.step, self.cfg["smooth_steps"])
         diverse = st["pdist"] is None or st["pdist"] >= 0.3
-        streak_update(
-            st["margin_streak"], st["margin"] > self.cfg["margin_min"] and diverse, record.step
-        )
-        held = streak_held(
-            st["margin_streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
+        wins = st["margin"] > self.cfg["margin_min"] and diverse
+        streak_update(st["margin_streak"], wins, record.step)
+        streak_update(st["margin_raw"], margin > self.cfg["margin_min"] and diverse, record.step)
+        held = held_with_raw(
+            st["margin_streak"],
+            st["margin_raw"],
+            record.step,
+            self.cfg["patience_steps"],
+            self.cfg["min_records"],
         )
         if not held or record.step < self.cfg["warmup_steps"]:
             return None
         return (
-            st["margin_streak"]["since"],
+            onset_of(st["margin_streak"], st["margin_raw"]),
             (
                 f"D keeps winning (margin D(x)-D(G(z)) = {st['margin']:.2f}) while G's samples "
                 "stay spread out without improving"

@@ -9,7 +9,8 @@ each rank extracts its shard and the features are gathered back in order.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -70,7 +71,9 @@ class FeatureExtractor:
             images, lambda chunk: self._batched(chunk, fn), device=self.device
         )
 
-    def _batched(self, images: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    def _batched(
+        self, images: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
         outs = []
         with torch.no_grad():
             for start in range(0, images.shape[0], self.batch_size):
@@ -85,7 +88,7 @@ class FeatureExtractor:
         if isinstance(images, np.ndarray):
             images = torch.from_numpy(np.array(images, copy=not images.flags.writeable, order="C"))
         if not isinstance(images, torch.Tensor):
-            raise ValueError(
+            raise ValueError(  # noqa: TRY004 - bad input is a ValueError throughout gandiag
                 f"images must be a torch tensor or numpy array [N, C, H, W], got {type(images).__name__}; "
                 "load files with gandiag.evaluate.load_images"
             )

@@ -8,7 +8,7 @@ process group (or with one rank) this is a plain call.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.distributed as dist

@@ -23,9 +23,7 @@ from PIL import Image
 from gandiag.features.base import FeatureExtractor, register_extractor
 from gandiag.features.glyph import sha256_file
 
-INCEPTION_URL = (
-    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
-)
+INCEPTION_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
 ENV_WEIGHTS = "GANDIAG_INCEPTION_WEIGHTS"
 ENV_SHA256 = "GANDIAG_INCEPTION_SHA256"
 SIZE = 299
@@ -75,7 +73,9 @@ def clean_resize(images: torch.Tensor, size: int = SIZE) -> torch.Tensor:
     out = np.empty((arr.shape[0], arr.shape[1], size, size), dtype=np.float32)
     for i in range(arr.shape[0]):
         for c in range(arr.shape[1]):
-            img = Image.fromarray(arr[i, c], mode="F").resize((size, size), Image.Resampling.BICUBIC)
+            img = Image.fromarray(arr[i, c], mode="F").resize(
+                (size, size), Image.Resampling.BICUBIC
+            )
             out[i, c] = np.asarray(img).clip(0, 255)
     return torch.from_numpy(out)
 
@@ -145,4 +145,6 @@ def _inception(
     input_range: tuple[float, float] = (-1.0, 1.0),
     quantize: bool = True,
 ) -> InceptionExtractor:
-    return InceptionExtractor(device, path=path, sha256=sha256, input_range=input_range, quantize=quantize)
+    return InceptionExtractor(
+        device, path=path, sha256=sha256, input_range=input_range, quantize=quantize
+    )

@@ -68,7 +68,9 @@ class ModuleExtractor(FeatureExtractor):
         self.batch_size = batch_size
 
     def preprocessing(self) -> str:
-        rng = "as given" if self.input_range is None else f"uint8 scaled to {list(self.input_range)}"
+        rng = (
+            "as given" if self.input_range is None else f"uint8 scaled to {list(self.input_range)}"
+        )
         return f"{rng}, no resize"
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,13 @@ from gandiag.metrics.prdc import (
     prdc,
     precision_recall,
 )
-from gandiag.metrics.uncertainty import FDInfResult, Interval, fd_infinity, fid_bootstrap, kid_bootstrap
+from gandiag.metrics.uncertainty import (
+    FDInfResult,
+    Interval,
+    fd_infinity,
+    fid_bootstrap,
+    kid_bootstrap,
+)
 
 __all__ = [
     "DCResult",

@@ -9,8 +9,8 @@ O(block^2 + N*k) instead of prdc's three dense N x N matrices.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -166,7 +166,9 @@ def ball_membership(
     sq_r = torch.from_numpy(real.sq64).to(dev)
     sq_f = torch.from_numpy(fake.sq64).to(dev)
 
-    def decide(d2: torch.Tensor, tol: torch.Tensor, r2: torch.Tensor, bi: slice, bj: slice) -> np.ndarray:
+    def decide(
+        d2: torch.Tensor, tol: torch.Tensor, r2: torch.Tensor, bi: slice, bj: slice
+    ) -> np.ndarray:
         inside = (d2 + tol) < r2
         unsure = ~inside & ((d2 - tol) <= r2)
         mask = inside.cpu().numpy()

@@ -5,12 +5,15 @@ FID = ||mu_r - mu_f||^2 + tr S_r + tr S_f - 2 tr sqrt(S_r S_f).
 The slow part everywhere else is the matrix square root: clean-fid calls
 ``scipy.linalg.sqrtm`` (a Schur decomposition of a non-symmetric matrix, tens of seconds
 at d=2048) and torchmetrics calls ``torch.linalg.eigvals`` on the non-symmetric product.
-We use the identity tr sqrt(S_r S_f) = sum_i sqrt(lambda_i(A S_f A)) with A = S_r^{1/2}:
-A S_f A is symmetric positive semi-definite, so one symmetric eigendecomposition (LAPACK
-``syevd``) gives its eigenvalues, and A is computed once per real set and cached in
-:class:`FeatureStats`. Eigenvalues that come out slightly negative through rounding (the
-matrices are PSD in exact arithmetic) are clipped to 0, which is what the real part of a
-complex square root does in torchmetrics and torch-fidelity.
+We use tr sqrt(S_r S_f) = sum_i sqrt(lambda_i(F^T S_f F)) for any factor F with
+S_r = F F^T: F^T S_f F = F^{-1} (S_r S_f) F is similar to S_r S_f, and it is symmetric
+positive semi-definite, so a symmetric eigenvalue solver (values only) gives its spectrum.
+F is the Cholesky factor of S_r (a fraction of the cost of an eigendecomposition), or the
+symmetric square root from ``eigh`` when S_r is singular (fewer samples than dimensions),
+and it is computed once per real set and cached in :class:`FeatureStats`. Eigenvalues that
+come out slightly negative through rounding (the matrix is PSD in exact arithmetic) are
+clipped to 0, which is what the real part of a complex square root does in torchmetrics
+and torch-fidelity.
 """
 
 from __future__ import annotations
@@ -25,34 +28,38 @@ from gandiag.metrics._validate import as_features, check_same_dim, warn_if_rank_
 
 @dataclass(eq=False)
 class FeatureStats:
-    """Mean and covariance (ddof 1, float64) of a feature set, with its square root cached.
+    """Mean and covariance (ddof 1, float64) of a feature set, with a factor of the
+    covariance cached.
 
     Build with :func:`feature_stats`; reuse one instance for a fixed real set so repeated
-    FIDs against it cost one symmetric eigendecomposition each.
+    FIDs against it cost two matrix products and one symmetric eigenvalue solve each.
     """
 
     mu: np.ndarray
     sigma: np.ndarray
     n: int
-    _sqrt: np.ndarray | None = field(default=None, repr=False)
+    _factor: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def dim(self) -> int:
         return int(self.mu.shape[0])
 
-    def sqrt_sigma(self) -> np.ndarray:
-        """Symmetric PSD square root of ``sigma`` (cached)."""
-        if self._sqrt is None:
-            lam, vec = np.linalg.eigh(self.sigma)
-            self._sqrt = (vec * np.sqrt(np.clip(lam, 0.0, None))) @ vec.T
-        return self._sqrt
+    def factor(self) -> np.ndarray:
+        """F with ``sigma = F F^T`` (cached): Cholesky, or the PSD square root if singular."""
+        if self._factor is None:
+            try:
+                self._factor = np.linalg.cholesky(self.sigma)
+            except np.linalg.LinAlgError:
+                lam, vec = np.linalg.eigh(self.sigma)
+                self._factor = (vec * np.sqrt(np.clip(lam, 0.0, None))) @ vec.T
+        return self._factor
 
     def to_npz(self, path: Any) -> None:
         """Write clean-fid-style statistics (``mu``, ``sigma``) to ``path``."""
         np.savez(path, mu=self.mu, sigma=self.sigma, n=self.n)
 
     @classmethod
-    def from_npz(cls, path: Any) -> "FeatureStats":
+    def from_npz(cls, path: Any) -> FeatureStats:
         """Read clean-fid-style ``.npz`` statistics (keys ``mu`` and ``sigma``)."""
         with np.load(path) as z:
             if "mu" not in z or "sigma" not in z:
@@ -89,9 +96,9 @@ def _as_stats(x: Any, name: str) -> FeatureStats:
 
 
 def trace_sqrt_product(real: FeatureStats, sigma_fake: np.ndarray) -> float:
-    """tr sqrt(S_r S_f) via the eigenvalues of the PSD matrix A S_f A, A = S_r^{1/2}."""
-    a = real.sqrt_sigma()
-    m = a @ sigma_fake @ a
+    """tr sqrt(S_r S_f) via the eigenvalues of the PSD matrix F^T S_f F, S_r = F F^T."""
+    f = real.factor()
+    m = f.T @ sigma_fake @ f
     lam = np.linalg.eigvalsh((m + m.T) * 0.5)  # symmetrise away rounding before syevd
     return float(np.sqrt(np.clip(lam, 0.0, None)).sum())
 
@@ -106,7 +113,7 @@ def fid_from_stats(real: FeatureStats, fake: FeatureStats) -> float:
 def frechet_distance(real: Any, fake: Any) -> FIDResult:
     """FID between ``real`` and ``fake``: feature arrays ``[N, D]`` or :class:`FeatureStats`.
 
-    Pass the real set as a :class:`FeatureStats` to reuse its cached square root.
+    Pass the real set as a :class:`FeatureStats` to reuse its cached factor.
     Warns when either set has no more samples than dimensions (singular covariance).
     """
     r, f = _as_stats(real, "real"), _as_stats(fake, "fake")

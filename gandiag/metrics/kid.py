@@ -13,7 +13,8 @@ torch-fidelity. Differences from them, on purpose:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,7 +37,10 @@ def draw_subsets(
     """Seeded ``(real_idx, fake_idx)`` pairs, each drawn without replacement."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     return [
-        (rng.choice(n_real, subset_size, replace=False), rng.choice(n_fake, subset_size, replace=False))
+        (
+            rng.choice(n_real, subset_size, replace=False),
+            rng.choice(n_fake, subset_size, replace=False),
+        )
         for _ in range(num_subsets)
     ]
 
@@ -69,7 +73,9 @@ def kid_from_subsets(
         raise ValueError("real and fake subsets must all have the same size")
     for s, (i, j) in enumerate(subsets):
         x, y = real[i], fake[j]
-        values[s] = _mmd2((x @ x.T / d + 1.0) ** 3, (y @ y.T / d + 1.0) ** 3, (x @ y.T / d + 1.0) ** 3)
+        values[s] = _mmd2(
+            (x @ x.T / d + 1.0) ** 3, (y @ y.T / d + 1.0) ** 3, (x @ y.T / d + 1.0) ** 3
+        )
     return values
 
 
@@ -97,7 +103,9 @@ def kernel_inception_distance(
     else:
         subsets = [(np.asarray(i), np.asarray(j)) for i, j in subsets]
         if not subsets or any(len(i) != len(j) or len(i) < 2 for i, j in subsets):
-            raise ValueError("subsets must be a non-empty list of equal-length index pairs (>= 2 each)")
+            raise ValueError(
+                "subsets must be a non-empty list of equal-length index pairs (>= 2 each)"
+            )
     values = kid_from_subsets(r, f, subsets)
     return KIDResult(
         mean=float(values.mean()),

@@ -135,7 +135,9 @@ def precision_recall(
     given = _check_radii(real_radii, pr.n, "real_radii")
     rr = given**2 if given is not None else nb.knn_sq_radii(pr, k, block=block_size)
     rf = nb.knn_sq_radii(pf, k, block=block_size)
-    (c,), (recall_any,) = nb.ball_membership(pr, pf, [rr], [rf], inclusive=inclusive, block=block_size)
+    (c,), (recall_any,) = nb.ball_membership(
+        pr, pf, [rr], [rf], inclusive=inclusive, block=block_size
+    )
     return PRResult(precision=float(c.any_per_fake.mean()), recall=float(recall_any.mean()))
 
 
@@ -160,4 +162,6 @@ def density_coverage(
     given = _check_radii(real_radii, pr.n, "real_radii")
     rr = given**2 if given is not None else nb.knn_sq_radii(pr, k, block=block_size)
     (c,), _ = nb.ball_membership(pr, pf, [rr], [], inclusive=inclusive, block=block_size)
-    return DCResult(density=float(c.count_per_fake.mean() / k), coverage=float(c.any_per_real.mean()))
+    return DCResult(
+        density=float(c.count_per_fake.mean() / k), coverage=float(c.any_per_real.mean())
+    )

@@ -2,8 +2,8 @@
 
 Bootstrap: resample the fake set (and, with ``resample_real=True``, the real
 set) with replacement from a seeded generator and recompute. Resampling only the fakes
-keeps the real set's cached square root, so each replicate costs one symmetric
-eigendecomposition; the interval then answers "how much would another draw of samples
+keeps the real set's cached covariance factor, so each replicate costs one symmetric
+eigenvalue solve; the interval then answers "how much would another draw of samples
 from this generator move the score?", which is the question when comparing checkpoints.
 
 FD-infinity (Chong & Forsyth 2020): FID is biased upwards by roughly c / N_fake; fit
@@ -37,7 +37,9 @@ def _weighted_stats(x: np.ndarray, counts: np.ndarray) -> FeatureStats:
     return FeatureStats(mu=mu, sigma=sigma, n=n)
 
 
-def _interval(values: np.ndarray, estimate: float, level: float, floor: float = -np.inf) -> Interval:
+def _interval(
+    values: np.ndarray, estimate: float, level: float, floor: float = -np.inf
+) -> Interval:
     # Resampling with replacement duplicates points, which shifts FID and KID upwards as a
     # smaller sample would; that shift says nothing about the spread. So the interval is the
     # replicates' central quantiles re-centred so their median sits on the estimate: the
@@ -46,8 +48,11 @@ def _interval(values: np.ndarray, estimate: float, level: float, floor: float = 
     alpha = (1.0 - level) / 2.0
     q_lo, q_med, q_hi = np.quantile(values, [alpha, 0.5, 1.0 - alpha])
     return Interval(
-        float(max(estimate + q_lo - q_med, floor)), float(estimate + q_hi - q_med),
-        float(values.std(ddof=1)), len(values), level,
+        float(max(estimate + q_lo - q_med, floor)),
+        float(estimate + q_hi - q_med),
+        float(values.std(ddof=1)),
+        len(values),
+        level,
     )
 
 
@@ -75,7 +80,9 @@ def fid_bootstrap(
     for b in range(num_resamples):
         counts_f = np.bincount(rng.integers(0, len(f), len(f)), minlength=len(f)).astype(np.float64)
         if resample_real:
-            counts_r = np.bincount(rng.integers(0, len(r), len(r)), minlength=len(r)).astype(np.float64)
+            counts_r = np.bincount(rng.integers(0, len(r), len(r)), minlength=len(r)).astype(
+                np.float64
+            )
             stats_r = _weighted_stats(r, counts_r)
         values[b] = fid_from_stats(stats_r, _weighted_stats(f, counts_f))
     return _interval(values, estimate, level, floor=0.0)  # FID is a squared distance
@@ -135,4 +142,6 @@ def fd_infinity(
     perm = np.random.default_rng(seed).permutation(n)
     fids = np.array([fid_from_stats(stats_r, feature_stats(f[perm[:s]], "fake")) for s in sizes])
     slope, intercept = np.polyfit(1.0 / sizes, fids, 1)
-    return FDInfResult(float(intercept), float(slope), tuple(int(s) for s in sizes), tuple(fids.tolist()))
+    return FDInfResult(
+        float(intercept), float(slope), tuple(int(s) for s in sizes), tuple(fids.tolist())
+    )

@@ -33,12 +33,22 @@ def test_compute_fid_with_custom_extractor_matches(tmp_path):
             return net.layers((batch - 128.0) / 128.0).flatten(1)
 
     ref = cleanfid.compute_fid(
-        str(tmp_path / "real"), str(tmp_path / "fake"), mode="clean", custom_feat_extractor=extractor,
-        device=torch.device("cpu"), num_workers=0, batch_size=16, verbose=False,
+        str(tmp_path / "real"),
+        str(tmp_path / "fake"),
+        mode="clean",
+        custom_feat_extractor=extractor,
+        device=torch.device("cpu"),
+        num_workers=0,
+        batch_size=16,
+        verbose=False,
     )
     ours = evaluate(
-        tmp_path / "real", tmp_path / "fake", metrics=("fid",), extractor="inception",
-        extractor_options={"path": path, "sha256": sha256_file(path)}, bootstrap=0,
+        tmp_path / "real",
+        tmp_path / "fake",
+        metrics=("fid",),
+        extractor="inception",
+        extractor_options={"path": path, "sha256": sha256_file(path)},
+        bootstrap=0,
     )["fid"]
     assert ours.value == pytest.approx(ref, rel=1e-6)
     assert ours.protocol.num_real == 40 and "bicubic" in ours.protocol.preprocessing

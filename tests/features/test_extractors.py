@@ -25,7 +25,9 @@ class _TinyInception(torch.nn.Module):
         self.layers = _Layers()
         self.fc = torch.nn.Linear(12, 5)
 
-    def forward(self, x: torch.Tensor, return_features: bool = False, no_output_bias: bool = False) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, return_features: bool = False, no_output_bias: bool = False
+    ) -> torch.Tensor:
         f = self.layers((x - 128.0) / 128.0).flatten(1)
         if return_features:
             return f
@@ -89,5 +91,9 @@ def test_clean_resize_matches_cleanfid():
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (28, 28, 3)).astype(np.uint8)
     ref = make_resizer("PIL", False, "bicubic", (299, 299))(img)  # HWC float32
-    ours = clean_resize(torch.from_numpy(img).permute(2, 0, 1)[None].float())[0].permute(1, 2, 0).numpy()
+    ours = (
+        clean_resize(torch.from_numpy(img).permute(2, 0, 1)[None].float())[0]
+        .permute(1, 2, 0)
+        .numpy()
+    )
     np.testing.assert_array_equal(ours, ref)

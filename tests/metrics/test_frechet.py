@@ -6,7 +6,13 @@ import torch
 from cleanfid.fid import frechet_distance as cleanfid_fd
 from torchmetrics.image.fid import _compute_fid as torchmetrics_fd
 
-from gandiag.metrics import FeatureStats, fd_infinity, feature_stats, fid_bootstrap, frechet_distance
+from gandiag.metrics import (
+    FeatureStats,
+    fd_infinity,
+    feature_stats,
+    fid_bootstrap,
+    frechet_distance,
+)
 
 
 def _sets(seed=0, n_r=600, n_f=500, d=48):
@@ -23,7 +29,7 @@ def test_agrees_with_cleanfid_and_torchmetrics():
     mu1, s1 = real.mean(0), np.cov(real, rowvar=False)
     mu2, s2 = fake.mean(0), np.cov(fake, rowvar=False)
     ref_cf = cleanfid_fd(mu1, s1, mu2, s2)
-    t = lambda a: torch.from_numpy(a)  # noqa: E731
+    t = lambda a: torch.from_numpy(a)
     ref_tm = float(torchmetrics_fd(t(mu1), t(s1), t(mu2), t(s2)))
     assert ours == pytest.approx(ref_cf, rel=1e-6)
     assert ours == pytest.approx(ref_tm, rel=1e-6)
@@ -32,14 +38,16 @@ def test_agrees_with_cleanfid_and_torchmetrics():
 def test_identical_sets_give_zero_and_order_does_not_matter():
     real, fake = _sets(1)
     assert abs(frechet_distance(real, real).fid) < 1e-8
-    assert frechet_distance(real, fake).fid == pytest.approx(frechet_distance(fake, real).fid, rel=1e-9)
+    assert frechet_distance(real, fake).fid == pytest.approx(
+        frechet_distance(fake, real).fid, rel=1e-9
+    )
 
 
 def test_cached_stats_and_npz_round_trip(tmp_path):
     real, fake = _sets(2)
     stats = feature_stats(real)
     first = frechet_distance(stats, fake).fid
-    assert stats._sqrt is not None  # the square root is cached on the real statistics
+    assert stats._factor is not None  # the covariance factor is cached on the real statistics
     stats.to_npz(tmp_path / "ref.npz")
     loaded = FeatureStats.from_npz(tmp_path / "ref.npz")
     assert loaded.n == stats.n
@@ -47,9 +55,21 @@ def test_cached_stats_and_npz_round_trip(tmp_path):
     assert frechet_distance(stats, fake).fid == first
 
 
+def test_singular_real_covariance_falls_back_to_the_symmetric_root():
+    real, fake = _sets(7, n_r=30, n_f=300)  # 30 samples in 48 dims: Cholesky fails
+    mu1, s1 = real.mean(0), np.cov(real, rowvar=False)
+    mu2, s2 = fake.mean(0), np.cov(fake, rowvar=False)
+    t = lambda a: torch.from_numpy(a)
+    with pytest.warns(UserWarning, match="rank-deficient"):
+        ours = frechet_distance(real, fake).fid
+    assert ours == pytest.approx(float(torchmetrics_fd(t(mu1), t(s1), t(mu2), t(s2))), rel=1e-6)
+
+
 def test_torch_inputs_accepted():
     real, fake = _sets(3)
-    assert frechet_distance(torch.from_numpy(real).float(), torch.from_numpy(fake).float()).fid == pytest.approx(
+    assert frechet_distance(
+        torch.from_numpy(real).float(), torch.from_numpy(fake).float()
+    ).fid == pytest.approx(
         frechet_distance(real.astype(np.float32), fake.astype(np.float32)).fid, rel=1e-9
     )
 

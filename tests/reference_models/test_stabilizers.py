@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from gandiag.reference_models.interpolation import interpolation_grid, lerp, slerp
 from gandiag.reference_models.stabilizers import EMA, annealed_std
 
@@ -40,8 +39,9 @@ def test_slerp_hits_end_points_and_keeps_norm_on_the_sphere():
 
 
 def test_interpolation_grid_rows_walk_between_latents():
-    out = interpolation_grid(lambda z: z * 2, torch.zeros(3, 2) + 1, torch.zeros(3, 2) + 3,
-                             steps=4, spherical=False)
+    out = interpolation_grid(
+        lambda z: z * 2, torch.zeros(3, 2) + 1, torch.zeros(3, 2) + 3, steps=4, spherical=False
+    )
     assert out.shape == (12, 2)
     torch.testing.assert_close(out[:4, 0], torch.tensor([2.0, 10 / 3, 14 / 3, 6.0]))
     with pytest.raises(ValueError, match="at least 2"):

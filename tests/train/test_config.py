@@ -1,9 +1,9 @@
 from pathlib import Path
 
 import pytest
+from gandiag.reference_models import MODELS
 
 from gandiag.data import DATASETS
-from gandiag.reference_models import MODELS
 from gandiag.train import TrainConfig, load_config
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.toml"))
@@ -16,7 +16,9 @@ def test_defaults_exist_for_every_option():
 
 
 def test_unknown_keys_name_the_nearest_valid_key():
-    with pytest.raises(ValueError, match=r"unknown config key 'optim.lr_gg'; did you mean 'optim.lr_g'"):
+    with pytest.raises(
+        ValueError, match=r"unknown config key 'optim.lr_gg'; did you mean 'optim.lr_g'"
+    ):
         load_config({"optim": {"lr_gg": 1e-3}})
     with pytest.raises(ValueError, match=r"unknown config key 'stpes'; did you mean 'steps'"):
         load_config({"stpes": 3})
@@ -34,7 +36,9 @@ def test_types_are_checked_and_ints_become_floats():
 def test_toml_errors_name_the_file(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[gan]\nlos = "hinge"\n')
-    with pytest.raises(ValueError, match=r"c.toml: unknown config key 'gan.los'; did you mean 'gan.loss'"):
+    with pytest.raises(
+        ValueError, match=r"c.toml: unknown config key 'gan.los'; did you mean 'gan.loss'"
+    ):
         load_config(path)
     path.write_text("steps = \n")
     with pytest.raises(ValueError, match="not valid TOML"):

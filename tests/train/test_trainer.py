@@ -50,11 +50,17 @@ def test_existing_run_without_resume_is_refused(tmp_path, tiny_config):
 def test_checkpoint_from_another_model_is_refused_and_nothing_changes(tmp_path, tiny_config):
     run = train(tiny_config(steps=3), tmp_path / "run", progress=False)
     before = {p.name: _digest(p) for p in run.iterdir() if p.is_file()}
-    with pytest.raises(ValueError, match=r"model 'mlp_gan'.*asks for 'wgan_gp'.*Nothing was changed"):
+    with pytest.raises(
+        ValueError, match=r"model 'mlp_gan'.*asks for 'wgan_gp'.*Nothing was changed"
+    ):
         train(tiny_config(steps=6, model={"name": "wgan_gp"}), run, resume=True, progress=False)
     with pytest.raises(ValueError, match="different options"):
-        train(tiny_config(steps=6, model={"name": "mlp_gan", "options": {"hidden": 64}}), run,
-              resume=True, progress=False)
+        train(
+            tiny_config(steps=6, model={"name": "mlp_gan", "options": {"hidden": 64}}),
+            run,
+            resume=True,
+            progress=False,
+        )
     assert {p.name: _digest(p) for p in run.iterdir() if p.is_file()} == before
 
 
@@ -81,8 +87,22 @@ def _glyph_config(tiny_config, model, **extra):
     )
 
 
-@pytest.mark.parametrize("model", ["dcgan", "lsgan", "wgan", "wgan_gp", "hinge_sn", "cgan",
-                                   "acgan", "infogan", "conv_vae", "beta_vae", "dae"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "dcgan",
+        "lsgan",
+        "wgan",
+        "wgan_gp",
+        "hinge_sn",
+        "cgan",
+        "acgan",
+        "infogan",
+        "conv_vae",
+        "beta_vae",
+        "dae",
+    ],
+)
 def test_every_family_trains_on_glyphs(tmp_path, model, tiny_config):
     run = train(_glyph_config(tiny_config, model), tmp_path / model, progress=False)
     reader = RunReader(run)
@@ -94,15 +114,26 @@ def test_every_family_trains_on_glyphs(tmp_path, model, tiny_config):
         assert {"loss/G", "loss/D", "d/real/raw_mean"} <= set(names)
     if model == "wgan":  # weight clipping keeps every critic weight in [-c, c]
         d = torch.load(checkpoint_path(run), weights_only=True)["stepper"]["D"]
-        assert max(v.abs().max().item() for k, v in d.items() if "running" not in k
-                   and "num_batches" not in k) <= 0.01 + 1e-7
+        assert (
+            max(
+                v.abs().max().item()
+                for k, v in d.items()
+                if "running" not in k and "num_batches" not in k
+            )
+            <= 0.01 + 1e-7
+        )
 
 
 def test_stabilisers_and_unrolling_run_and_are_recorded(tmp_path, tiny_config):
     cfg = tiny_config(
         model={"name": "unrolled_gan"},
-        gan={"label_smoothing": 0.1, "instance_noise": 0.1, "instance_noise_anneal": 4,
-             "ema": 0.9, "r1": 1.0},
+        gan={
+            "label_smoothing": 0.1,
+            "instance_noise": 0.1,
+            "instance_noise_anneal": 4,
+            "ema": 0.9,
+            "r1": 1.0,
+        },
         optim={"lr_g": 1e-4, "lr_d": 4e-4},
         data={"val_size": 64},
     )
