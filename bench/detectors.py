@@ -70,17 +70,18 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = build_cases(args.quick, args.seeds)
     t0 = time.perf_counter()
-    if args.cache and args.cache.exists():
-        runs, wall = pickle.loads(args.cache.read_bytes())
+    cached: dict = pickle.loads(args.cache.read_bytes()) if args.cache and args.cache.exists() else {}
+    todo = [c for c in cases if c.key not in cached]
+    if args.jobs == 1:
+        fresh = [run_case(c) for c in todo]
     else:
-        if args.jobs == 1:
-            runs = [run_case(c) for c in cases]
-        else:
-            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-                runs = list(pool.map(run_case, cases))
-        wall = time.perf_counter() - t0
-        if args.cache:
-            args.cache.write_bytes(pickle.dumps((runs, wall)))
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            fresh = list(pool.map(run_case, todo))
+    cached.update({c.key: r for c, r in zip(todo, fresh)})
+    if args.cache:
+        args.cache.write_bytes(pickle.dumps(cached))
+    runs = [cached[c.key] for c in cases]
+    wall = time.perf_counter() - t0  # with a warm --cache, only the cases trained now
 
     live = [[Alert.from_dict(a) for a in r["alerts"]] for r in runs]
     replayed = [replay(r) for r in runs]

@@ -11,9 +11,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "replay",
         help="re-run failure detectors over a stored run (optionally with other thresholds)",
         description=(
-            "Feed a stored run's step records through a set of detectors, exactly as the "
-            "Monitor did live, and print one line per alert. Use it to try other thresholds "
-            "(--set), other detectors (--detectors), or detectors added after the run. "
+            "Feed a stored run's step records through a set of detectors, exactly as the\n"
+            "Monitor did live, and print one line per alert. Use it to try other thresholds\n"
+            "(--set), other detectors (--detectors), or detectors added after the run.\n"
             "The run is only read unless --write is given."
         ),
         epilog=(

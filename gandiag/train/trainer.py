@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import warnings
 from pathlib import Path
@@ -14,11 +15,11 @@ import torch
 from gandiag.data import Dataset, load_dataset
 from gandiag.reference_models import ModelBundle, build_model, get_spec
 from gandiag.reference_models import losses as L
-from gandiag.reference_models.interpolation import interpolation_grid
 from gandiag.train.checkpoint import load_checkpoint, save_checkpoint
 from gandiag.train.config import TrainConfig, load_config
 from gandiag.train.evaluation import Evaluator, metric_scalars
 from gandiag.train.gan_step import GANSettings, GANStepper
+from gandiag.train.grids import SampleGrids, interpolation
 from gandiag.train.vae_step import AutoencoderStepper, VAESettings
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -120,6 +121,10 @@ def train(
     if cfg.data.val_size and bundle.kind == "gan":
         val_x = torch.from_numpy(ds.batch(val_index[: cfg.data.batch_size])).to(device)
     evaluator = Evaluator(ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed)
+    cadence = _cadence(cfg)
+    grids = SampleGrids(
+        bundle, evaluator.real_batch(cadence.grid_size * 8), cadence.grid_size, cfg.seed, device
+    )
 
     start = 0
     if ckpt is not None:
@@ -128,7 +133,7 @@ def train(
         gen.set_state(ckpt["generator_state"])
         start = int(ckpt["step"]) + 1
 
-    mon = _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device)
+    mon = _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence)
     if ckpt is not None and ckpt.get("monitor") is not None:
         mon.load_state_dict(ckpt["monitor"])
     from tqdm.auto import tqdm
@@ -152,8 +157,13 @@ def train(
                         d_val = _d_outputs(bundle, val_x)
                 _monitor_step(mon, bundle, step, out, d_val)
                 last = step == cfg.steps - 1
-                if last or (every_eval and step % every_eval == 0 and step > 0):
+                evaluating = last or (every_eval and step % every_eval == 0 and step > 0)
+                if evaluating:
                     _evaluate(cfg, bundle, stepper, evaluator, mon, step, batches.x.device)
+                # Grids at step 0, on the grid cadence, at every evaluation and at the end,
+                # so the run's latest grid always shows the final model.
+                if evaluating or step == 0 or (cadence.grid and step % cadence.grid == 0):
+                    grids.log(mon, step, stepper.sample_net())
                 if last or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0 and step):
                     _save(run_dir, cfg, bundle, stepper, batches, gen, mon, step)
                 if progress:
@@ -258,17 +268,24 @@ def _autocast(device: torch.device, amp: bool):
     return contextlib.nullcontext
 
 
-def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device):
-    from gandiag.monitor import Cadence, Monitor
+def _cadence(cfg: TrainConfig):
+    """The validated ``[monitor.cadence]``; its ``grid`` / ``grid_size`` drive the trainer's grids."""
+    from gandiag.monitor import Cadence
 
-    detectors = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
     try:
-        cadence = Cadence(**cfg.monitor.cadence)
+        return Cadence(**cfg.monitor.cadence)
     except TypeError as exc:
-        import dataclasses
-
         valid = ", ".join(f.name for f in dataclasses.fields(Cadence))
         raise ValueError(f"bad [monitor.cadence] option ({exc}); valid keys: {valid}") from None
+
+
+def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence):
+    from gandiag.monitor import Monitor
+
+    detectors = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
+    # The trainer draws every sample grid itself (gandiag.train.grids): one latent batch,
+    # the evaluated network, proper conditional/InfoGAN latents. The monitor draws none.
+    cadence = dataclasses.replace(cadence, grid=0)
     common = {
         "config": {
             **cfg.to_dict(),
@@ -290,7 +307,7 @@ def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device):
         common["quiet"] = True
     if bundle.kind == "gan":
         fixed = None
-        if bundle.conditional:  # grids cycle through the classes
+        if bundle.conditional:  # the latent probes cycle through the classes
             fixed = torch.arange(4096, device=device) % bundle.num_classes
         generate = (lambda z: bundle.generator(z, fixed[: len(z)])) if fixed is not None else None
         return Monitor(
@@ -371,7 +388,7 @@ def _evaluate(cfg, bundle, stepper, evaluator, mon, step, device) -> None:
             mon.log_images(step, samples[:2048].cpu(), name="eval")
         elif cfg.eval.interpolation:
             reals = evaluator.real_batch(12).to(device)
-            mon.log_images(step, _interpolation(bundle, net, reals, gen), name="interpolation")
+            mon.log_images(step, interpolation(bundle, net, reals, gen), name="interpolation")
     except Exception as exc:  # noqa: BLE001 - evaluation must never kill a training run
         warnings.warn(
             f"evaluation at step {step} failed: {type(exc).__name__}: {exc}",
@@ -380,24 +397,6 @@ def _evaluate(cfg, bundle, stepper, evaluator, mon, step, device) -> None:
         )
     finally:
         net.train(was_training)
-
-
-def _interpolation(bundle, net, reals, gen) -> torch.Tensor:
-    rows, steps = len(reals) // 2, 8
-    if bundle.kind == "gan":
-        z0, y = bundle.sample_latent(rows, gen, reals.device)
-        z1, _ = bundle.sample_latent(rows, gen, reals.device)
-        if bundle.conditional:
-            labels = y.repeat_interleave(steps)
-            return interpolation_grid(lambda z: net(z, labels), z0, z1, steps).float().cpu()
-        return interpolation_grid(net, z0, z1, steps).float().cpu()
-    code = net.encode(reals)
-    code = code[0] if isinstance(code, tuple) else code
-    return (
-        interpolation_grid(net.decode, code[:rows], code[rows:], steps, spherical=False)
-        .float()
-        .cpu()
-    )
 
 
 def _save(run_dir, cfg, bundle, stepper, batches, gen, mon, step) -> None:

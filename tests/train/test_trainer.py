@@ -140,7 +140,7 @@ def test_stabilisers_and_unrolling_run_and_are_recorded(tmp_path, tiny_config):
     run = train(cfg, tmp_path / "run", progress=False)
     info = RunReader(run).info()
     resolved = info.config["resolved"]
-    assert resolved["unrolled_steps"] == 5 and resolved["real_label"] == pytest.approx(0.9)
+    assert resolved["unrolled_steps"] == 10 and resolved["real_label"] == pytest.approx(0.9)
     assert (resolved["lr_g"], resolved["lr_d"]) == (1e-4, 4e-4)
     assert "ema" in torch.load(checkpoint_path(run), weights_only=True)["stepper"]
     reader = RunReader(run)

@@ -1,0 +1,136 @@
+"""Sample grids drawn by the trainer, and the glyph evaluation run by its periodic evaluation."""
+
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+from gandiag.reference_models import build_model
+from PIL import Image
+
+from gandiag import signals
+from gandiag.data import load_dataset
+from gandiag.store import RunReader
+from gandiag.train import train
+from gandiag.train.checkpoint import checkpoint_path
+from gandiag.train.evaluation import Evaluator
+from gandiag.train.grids import COLUMNS, SampleGrids
+
+
+def _grids(reader, name):
+    return {g.step: g.path for g in reader.sample_grids(name)}
+
+
+def _glyph_cfg(tiny_config, model, options, eval_options=None):
+    return tiny_config(
+        steps=5,
+        model={"name": model, "options": options},
+        data={"name": "glyphs", "options": {"n": 96}, "batch_size": 16},
+        eval={"every": 3, "num_samples": 32, "num_real": 32, "metrics": [], **(eval_options or {})},
+        monitor={"cadence": {"flush": 2, "samples": 2, "layers": 2, "grid": 1000, "grid_size": 16}},
+    )
+
+
+def test_gan_grids_at_start_each_evaluation_and_the_end_show_the_final_generator(
+    tmp_path, tiny_config
+):
+    options = {"width": 8, "latent_dim": 8}
+    run = train(_glyph_cfg(tiny_config, "dcgan", options), tmp_path / "run", progress=False)
+    reader = RunReader(run)
+    samples = _grids(reader, "samples")
+    # step 0, the evaluation at step 3 and the last step; the grid cadence (1000) adds none
+    assert sorted(samples) == [0, 3, 4]
+    assert "reconstructions" not in {g.name for g in reader.sample_grids()}
+
+    # The last grid is the final generator on the fixed latent batch: rebuild it from the
+    # checkpoint and render the same PNG.
+    info = reader.info()
+    bundle = build_model("dcgan", seed=0, **info.config["model_options"])
+    bundle.generator.load_state_dict(
+        torch.load(checkpoint_path(run), weights_only=True)["stepper"]["G"]
+    )
+    grids = SampleGrids(bundle, torch.zeros(16, 1, 28, 28), 16, seed=0, device=torch.device("cpu"))
+    assert grids.render(bundle.generator.eval())["samples"] == samples[4].read_bytes()
+    assert samples[0].read_bytes() != samples[4].read_bytes()  # the generator did change
+
+
+def test_vae_grids_hold_prior_samples_and_input_reconstruction_rows(tmp_path, tiny_config):
+    options = {"width": 8, "latent_dim": 4}
+    run = train(_glyph_cfg(tiny_config, "conv_vae", options), tmp_path / "run", progress=False)
+    reader = RunReader(run)
+    assert sorted(_grids(reader, "samples")) == [0, 3, 4]
+    recon = _grids(reader, "reconstructions")
+    assert sorted(recon) == [0, 3, 4]
+    image = np.asarray(Image.open(io.BytesIO(recon[4].read_bytes())))
+    # 16 inputs -> 2 input rows + 2 reconstruction rows of COLUMNS tiles (upscaled, padded)
+    assert image.shape[1] / image.shape[0] == pytest.approx(COLUMNS / 4, rel=0.05)
+
+
+def test_two_d_grids_are_scatters_and_a_resumed_run_draws_the_same_latents(tmp_path, tiny_config):
+    cfg = tiny_config(steps=6, eval={"every": 0}, monitor={"cadence": {"grid": 4}})
+    straight = train(cfg, tmp_path / "straight", progress=False)
+    part = train(
+        tiny_config(steps=3, eval={"every": 0}, monitor={"cadence": {"grid": 4}}),
+        tmp_path / "part",
+        progress=False,
+    )
+    train(cfg, part, resume=True, progress=False)
+    a, b = _grids(RunReader(straight), "samples"), _grids(RunReader(part), "samples")
+    assert sorted(a) == [0, 4, 5]
+    assert set(b) == {0, 2, 4, 5}  # the shorter first run ended (and drew a grid) at step 2
+    for step in (0, 4, 5):
+        assert a[step].read_bytes() == b[step].read_bytes()
+
+
+def test_conditional_grids_cycle_through_the_classes():
+    bundle = build_model("cgan", seed=0, width=8, latent_dim=8, num_classes=10)
+    grids = SampleGrids(bundle, torch.zeros(20, 1, 28, 28), 20, seed=3, device=torch.device("cpu"))
+    assert grids.y.tolist() == [i % 10 for i in range(20)]
+
+
+# -- glyph evaluation ---------------------------------------------------------------------------
+def test_real_glyphs_score_as_all_classes_under_the_glyph_classifier():
+    ds = load_dataset("glyphs", n=1000, seed=1)
+    evaluator = Evaluator(ds, [], 10, torch.device("cpu"), seed=0)
+    scalars, results = evaluator(torch.from_numpy(ds.batch(np.arange(1000))), step=0)
+    assert results == []
+    assert scalars[signals.EVAL_CLASSES_COVERED] == 10
+    assert scalars[signals.EVAL_DOMINANT_SHARE] < 0.15  # make_glyphs draws classes uniformly
+    assert scalars[signals.EVAL_CLASS_ENTROPY] > 0.98 * math.log(10)
+    # one class only: one class covered, zero entropy
+    one = np.flatnonzero(ds.labels == 3)[:100]
+    scalars, _ = evaluator(torch.from_numpy(ds.batch(one)), step=0)
+    assert scalars[signals.EVAL_CLASSES_COVERED] == 1
+    assert scalars[signals.EVAL_DOMINANT_MODE] == 3
+    assert scalars[signals.EVAL_CLASS_ENTROPY] == pytest.approx(0.0, abs=0.1)
+
+
+@pytest.mark.filterwarnings("ignore:.*rank-deficient:UserWarning")
+def test_glyph_evaluation_stores_class_histogram_and_metrics(tmp_path, tiny_config):
+    cfg = _glyph_cfg(
+        tiny_config,
+        "dcgan",
+        {"width": 8, "latent_dim": 8},
+        {"num_samples": 64, "num_real": 64, "metrics": ["fid", "kid", "pr", "dc"]},
+    )
+    run = train(cfg, tmp_path / "run", progress=False)
+    reader = RunReader(run)
+    hist = reader.read_scalars(
+        [signals.EVAL_CLASSES_COVERED, signals.EVAL_CLASS_ENTROPY, signals.EVAL_DOMINANT_SHARE]
+    )
+    for series in hist.values():
+        assert series.steps.tolist() == [3, 4]
+    assert set(hist[signals.EVAL_CLASSES_COVERED].values) <= set(range(1, 11))
+    assert all(0.1 <= v <= 1 for v in hist[signals.EVAL_DOMINANT_SHARE].values)
+    assert all(0 <= v <= math.log(10) + 1e-9 for v in hist[signals.EVAL_CLASS_ENTROPY].values)
+
+    metrics = reader.read_metrics()
+    names = {"fid", "kid", "precision", "recall", "density", "coverage"}
+    assert {(m.name, m.step) for m in metrics} == {(n, s) for n in names for s in (3, 4)}
+    scalars = reader.read_scalars([signals.eval_metric(n) for n in names])
+    for m in metrics:
+        assert m.protocol.feature_extractor == "glyph" and m.protocol.num_fake == 64
+        series = scalars[signals.eval_metric(m.name)]
+        assert series.values[series.steps.tolist().index(m.step)] == pytest.approx(m.value)
+    assert all(0 <= m.value <= 1 for m in metrics if m.name in ("precision", "recall", "coverage"))
