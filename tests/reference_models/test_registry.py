@@ -1,6 +1,6 @@
 import pytest
 import torch
-from gandiag.reference_models import MODELS, build_model, list_models
+from gandiag.reference_models import MODELS, build_model, get_spec, list_models
 
 REQUIRED = {
     "mlp_gan",
@@ -65,6 +65,13 @@ def test_mlp_gan_follows_reference_toy_setup():
     linears = [m for m in b.generator.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(16, 128), (128, 128), (128, 2)]
     assert b.generator(torch.randn(3, 16)).shape == (3, 2)
+
+
+def test_unrolled_gan_defaults_follow_metz_et_al():
+    # Appendix A, 8-Gaussian ring: 10 unrolling steps, Adam 1e-4, beta1 0.5, for G and D.
+    training = get_spec("unrolled_gan").training
+    assert training["unrolled_steps"] == 10
+    assert (training["lr_g"], training["lr_d"], training["betas"][0]) == (1e-4, 1e-4, 0.5)
 
 
 def test_seed_fixes_weights_and_leaves_global_rng_alone():
