@@ -179,7 +179,7 @@ class NonConvergenceDetector(SignalDetector):
         "hop_window": 4,
         "hop_fraction": 0.75,
         "hop_coverage_max": 0.25,
-        "hop_share_min": 0.35,
+        "hop_share_min": 0.5,
         "warmup_steps": 500,
         "cosine_max": None,
         "margin_min": None,
