@@ -51,6 +51,8 @@ def write_page(path: Path, title: str, summary_html: str, runs: list[dict[str, A
     for run, alerts in zip(runs, alerts_per_run):
         name = f"{run['case']['config']} seed {run['case']['seed']}"
         labels = ", ".join(f"{k}@{v}" for k, v in run["labels"].items()) or "healthy"
+        if run.get("ambiguous"):
+            labels += "; margin band (not scored): " + ", ".join(run["ambiguous"])
         shown = ", ".join(f"{a['detector']}@{a['step']}" for a in alerts if a["severity"] != "info") or "none"
         parts.append(f"<h3>{html.escape(name)}</h3><p>labels: {html.escape(labels)}; "
                      f"alerts: {html.escape(shown)}</p>")

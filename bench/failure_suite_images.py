@@ -15,7 +15,8 @@ from failure_suite import (
     VAE_EVAL_EVERY,
     Case,
     CaseResult,
-    first_streak,
+    label_glyph,
+    label_vae,
 )
 from gandiag.reference_models import build_model
 
@@ -24,7 +25,6 @@ from gandiag.monitor import Cadence, Monitor
 
 VAE_LATENT = 8
 VAE_WARMUP = 200  # posterior collapse is judged from this step on (the detector's warm-up)
-RV_LABEL = 0.5  # large-sample r_v above which D is labelled overfitted
 
 
 def glyph_tensor(n: int, seed: int) -> torch.Tensor:
@@ -63,12 +63,9 @@ def train_vae(case: Case, run_dir: Path) -> CaseResult:
                 o["active_units"].append(au)
                 o["kl_heldout"].append(float(kl_dim.sum()))
                 o["dead_share"].append(1 - au / VAE_LATENT)
-    labels = {}
-    start = first_streak([d >= 0.25 for d in o["dead_share"]], o["step"], 2, min_end=VAE_WARMUP)
-    if start is not None:
-        labels["posterior_collapse"] = max(start, VAE_WARMUP)
+    labels, ambiguous = label_vae(o, VAE_WARMUP)
     return CaseResult(case=_case(case), steps_run=case.steps, eval_every=VAE_EVAL_EVERY,
-                      labels=labels, alerts=[], outcomes=o, signals={})
+                      labels=labels, ambiguous=ambiguous, alerts=[], outcomes=o, signals={})
 
 
 def train_glyph_gan(case: Case, run_dir: Path) -> CaseResult:
@@ -78,10 +75,10 @@ def train_glyph_gan(case: Case, run_dir: Path) -> CaseResult:
     train = glyph_tensor(cfg["train_images"], seed=case.seed).flatten(1)
     val = glyph_tensor(512, seed=60_000 + case.seed).flatten(1)  # the monitor's held-out batch pool
     held_out = glyph_tensor(1000, seed=70_000 + case.seed).flatten(1)  # outcomes only
-    bundle = build_model("mlp_gan", data_dim=784, latent_dim=32, hidden=256, seed=case.seed)
+    bundle = build_model("mlp_gan", data_dim=784, latent_dim=32, hidden=cfg.get("hidden", 256), seed=case.seed)
     G, D = bundle.generator, bundle.discriminator
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.get("lr_d", 2e-4), betas=(0.5, 0.999))
     mon = Monitor(run_dir, generator=G, discriminator=D, loss="bce", config={"case": case.name, **cfg},
                   name=case.name, cadence=Cadence(samples=20, layers=50, grid=0, flush=50),
                   seed=case.seed, quiet=True)
@@ -116,12 +113,9 @@ def train_glyph_gan(case: Case, run_dir: Path) -> CaseResult:
                 o["d_heldout"].append(b)
                 o["d_fake"].append(c)
                 o["r_v_large"].append((a - b) / (a - c) if abs(a - c) > 1e-6 else math.nan)
-    labels = {}
-    start = first_streak([v > RV_LABEL for v in o["r_v_large"]], o["step"], 2)
-    if start is not None:
-        labels["d_overfitting"] = start
+    labels, ambiguous = label_glyph(o)
     return CaseResult(case=_case(case), steps_run=case.steps, eval_every=GLYPH_EVAL_EVERY,
-                      labels=labels, alerts=[], outcomes=o, signals={})
+                      labels=labels, ambiguous=ambiguous, alerts=[], outcomes=o, signals={})
 
 
 def _case(case: Case) -> dict:

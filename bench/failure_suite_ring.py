@@ -110,12 +110,13 @@ def train_ring(case: Case, run_dir: Path) -> CaseResult:
             if nan_step is not None and step >= nan_step + 20:
                 break
     outcomes["nonfinite_step"] = [nan_step]
-    labels = label_ring(outcomes, RING_EVAL_EVERY)
+    labels, ambiguous = label_ring(outcomes)
     return CaseResult(
         case={"family": case.family, "config": case.config, "seed": case.seed, "steps": case.steps},
         steps_run=step + 1,
         eval_every=RING_EVAL_EVERY,
         labels=labels,
+        ambiguous=ambiguous,
         alerts=[],
         outcomes=outcomes,
         signals={},

@@ -61,9 +61,14 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
     def entry(f: str) -> dict[str, Any]:
         return per.setdefault(f, {"tp": 0, "fp": 0, "labelled": 0, "detected": 0, "delays": [], "delays_evals": []})
 
+    excluded = []
     for run, alerts in zip(runs, alerts_per_run):
-        labels = run["labels"]
+        labels, ambiguous = run["labels"], run.get("ambiguous", {})
         got = claims(alerts)
+        for f in ambiguous:
+            a = got.pop(f, None)
+            excluded.append(f"{run_name(run)}: {f} in the label's margin band ("
+                            + (f"claimed at step {a.step})" if a else "not claimed)"))
         for f, onset in labels.items():
             e = entry(f)
             e["labelled"] += 1
@@ -79,7 +84,7 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
             else:
                 entry(f)["fp"] += 1
                 false_claims.append(f"{run_name(run)}: {a.detector} at step {a.step}")
-        if not labels:
+        if is_healthy(run):
             healthy_steps += run["steps_run"]
             healthy_alerts += sum(a.severity is not Severity.INFO for a in alerts)
     rows = {}
@@ -104,12 +109,19 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
         "labelled": lab,
         "detected": det,
         "false_claims": fp,
-        "healthy_runs": sum(not r["labels"] for r in runs),
+        "healthy_runs": sum(is_healthy(r) for r in runs),
+        "excluded_margin_band": len(excluded),
         "healthy_steps": healthy_steps,
         "false_alarms_per_1k_healthy_steps": 1000.0 * healthy_alerts / healthy_steps if healthy_steps else None,
         "median_delay_evals": statistics.median(delays) if delays else None,
     }
-    return {"overall": overall, "per_failure": rows, "misses": misses, "false_claims": false_claims}
+    return {"overall": overall, "per_failure": rows, "misses": misses, "false_claims": false_claims,
+            "margin_band": excluded}
+
+
+def is_healthy(run: dict[str, Any]) -> bool:
+    """No failure label, and none in a label's margin band either."""
+    return not run["labels"] and not run.get("ambiguous")
 
 
 def calibrate(healthy_runs: list[dict[str, Any]], detector: str, param: str, grid: list[float], kind: str) -> dict[str, Any]:

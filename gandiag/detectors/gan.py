@@ -118,7 +118,9 @@ class DiscriminatorOverfittingDetector(SignalDetector):
 
     r_v = (E[D(x_train)] - E[D(x_val)]) / (E[D(x_train)] - E[D(G(z))]) is 0 when D
     generalises and 1 when it treats held-out reals as fakes. The alarm needs the
-    exponentially weighted mean of r_v (time constant ``smooth_steps``) above ``rv_max`` on every measurement
+    smoothed r_v (time constant ``smooth_steps``; the ratio of the exponentially weighted
+    means of D on training reals, held-out reals and fakes when the monitor logs them,
+    else the weighted mean of the per-batch ratio) above ``rv_max`` on every measurement
     for ``patience_steps`` steps after ``warmup_steps``. Without a held-out batch r_v is
     absent: the detector says so once, and uses r_t = E[sign D(x)] only if the user sets
     ``rt_max`` (ADA's target is 0.6; healthy runs often exceed it, so it is off by default).
@@ -129,7 +131,7 @@ class DiscriminatorOverfittingDetector(SignalDetector):
         "rv_max": 0.4,
         "smooth_steps": 50,
         "warmup_steps": 200,
-        "patience_steps": 200,
+        "patience_steps": 100,
         "min_records": 5,
         "rt_max": None,
     }
@@ -154,7 +156,16 @@ class DiscriminatorOverfittingDetector(SignalDetector):
         if finite(rt):
             smooth(st, "rt", rt, record.step, tau)
         if finite(rv):
-            smooth(st, "rv", rv, record.step, tau)
+            names = (S.D_REAL_RAW_MEAN, S.D_VAL_RAW_MEAN, S.D_FAKE_RAW_MEAN)
+            means = [record.get(n) for n in names]
+            if all(finite(m) for m in means):
+                # r_v of smoothed means: a per-batch ratio has a near-zero denominator now
+                # and then (healthy glyph runs logged single-batch r_v of -35 and +11)
+                keys = ("m_tr", "m_val", "m_fk")
+                tr, va, fk = (smooth(st, k, m, record.step, tau) for k, m in zip(keys, means))
+                st["rv"] = (tr - va) / (tr - fk) if abs(tr - fk) > 1e-6 else 0.0
+            else:
+                smooth(st, "rv", rv, record.step, tau)
             streak_update(st["raw"], rv > self.cfg["rv_max"], record.step)
             cond = st["rv"] > self.cfg["rv_max"]
         elif self.cfg["rt_max"] is not None and finite(rt) and st["rv"] is None:

@@ -17,31 +17,36 @@ import torch
 
 _U32 = 2.0**-24  # unit roundoff of float32
 _U_TF32 = 2.0**-11  # TensorFloat-32 matmuls (Ampere+ GPUs with matmul precision "high")
-DEFAULT_BLOCK = 2048
+DEFAULT_BLOCK = 1024
 _EXTRA_CANDIDATES = 8  # neighbours kept beyond k, so float32 ranking errors stay recoverable
 
 
 @dataclass
 class PreparedSet:
-    """One feature set, centred (distances are translation invariant; centring shrinks norms
-    and with them the float32 error bound), as float64 numpy and float32 torch."""
+    """One feature set: its original coordinates (float32 or float64, for the exact
+    float64 rechecks) and a centred float32 copy on the device (distances are translation
+    invariant; centring shrinks the norms and with them the float32 error bound)."""
 
-    x64: np.ndarray
+    x: np.ndarray
     x32: torch.Tensor
-    sq64: np.ndarray  # squared norms, float64
+    sq64: np.ndarray  # squared norms of the centred float32 points, in float64
     sq32: torch.Tensor  # the same, float32 on the device
 
     @property
     def n(self) -> int:
-        return int(self.x64.shape[0])
+        return int(self.x.shape[0])
 
 
-def prepare(x: np.ndarray, center: np.ndarray, device: torch.device) -> PreparedSet:
-    xc = x - center
-    sq = np.einsum("ij,ij->i", xc, xc)
+def prepare(
+    x: np.ndarray, center: np.ndarray, device: torch.device, chunk: int = 4096
+) -> PreparedSet:
+    x32 = np.empty(x.shape, dtype=np.float32)
+    for s in range(0, x.shape[0], chunk):  # chunked: no full float64 copy of the set
+        x32[s : s + chunk] = x[s : s + chunk] - center
+    sq = np.einsum("ij,ij->i", x32, x32, dtype=np.float64)
     return PreparedSet(
-        x64=xc,
-        x32=torch.from_numpy(xc.astype(np.float32)).to(device),
+        x=x,
+        x32=torch.from_numpy(x32).to(device),
         sq64=sq,
         sq32=torch.from_numpy(sq.astype(np.float32)).to(device),
     )
@@ -51,13 +56,15 @@ def error_factor(dim: int, device: torch.device) -> float:
     """c such that |fl32(d^2) - d^2| <= c * (|x|^2 + |y|^2) for d^2 = |x|^2 + |y|^2 - 2 x.y.
 
     From the standard dot-product bound |fl(x.y) - x.y| <= gamma_D |x||y| (any summation
-    order), 2|x||y| <= |x|^2 + |y|^2, plus the roundings of the norms and the final sum.
+    order), 2|x||y| <= |x|^2 + |y|^2, plus the roundings of the norms and the final sum,
+    plus the rounding of the centred coordinates to float32 (which moves d^2 by at most
+    about 4u (|x|^2 + |y|^2)).
     """
     u = _U32
     if device.type == "cuda" and torch.get_float32_matmul_precision() != "highest":
         u = _U_TF32
     gamma = dim * u / (1.0 - dim * u)
-    return gamma + 8.0 * _U32
+    return gamma + 16.0 * _U32
 
 
 def _blocks(n: int, size: int) -> Iterator[slice]:
@@ -74,9 +81,9 @@ def block_sq_dists(a: PreparedSet, ia: slice, b: PreparedSet, ib: slice) -> torc
 def exact_sq_dists(a: np.ndarray, ia: np.ndarray, b: np.ndarray, ib: np.ndarray) -> np.ndarray:
     """float64 squared distances of the pairs ``(a[ia[t]], b[ib[t]])``, from coordinates."""
     out = np.empty(len(ia))
-    step = max(1, 2_000_000 // max(1, a.shape[1]))
+    step = max(1, 1_000_000 // max(1, a.shape[1]))
     for s in range(0, len(ia), step):
-        diff = a[ia[s : s + step]] - b[ib[s : s + step]]
+        diff = a[ia[s : s + step]].astype(np.float64) - b[ib[s : s + step]]
         out[s : s + step] = np.einsum("ij,ij->i", diff, diff)
     return out
 
@@ -117,17 +124,27 @@ def knn_sq_radii(x: PreparedSet, k: int, *, block: int = DEFAULT_BLOCK) -> np.nd
 
     cand_v = best_v.double().cpu().numpy()
     cand_i = best_i.cpu().numpy()
-    tol = error_factor(x.x64.shape[1], dev) * (x.sq64 + x.sq64.max())
+    tol = error_factor(x.x.shape[1], dev) * (x.sq64 + x.sq64.max())
     rows = np.arange(n)
-    exact = exact_sq_dists(x.x64, np.repeat(rows, m), x.x64, cand_i.ravel()).reshape(n, m)
+    exact = exact_sq_dists(x.x, np.repeat(rows, m), x.x, cand_i.ravel()).reshape(n, m)
     radii = np.sort(exact, axis=1)[:, k - 1]
-    # A point outside the candidates has float32 d^2 >= the m-th candidate's; if that is not
-    # clear of the k-th by twice the error bound, the row's ranking is uncertain: redo it.
-    unsure = (cand_v[:, m - 1] - tol <= cand_v[:, k - 1] + tol) & (m < n - 1)
-    for i in np.flatnonzero(unsure):
-        others = np.delete(rows, i)
-        d = exact_sq_dists(x.x64, np.full(n - 1, i), x.x64, others)
-        radii[i] = np.partition(d, k - 1)[k - 1]
+    # The k candidates with float32 values <= v_k have exact values <= v_k + tol, so every
+    # true k-nearest neighbour has float32 value <= v_k + 2 tol. If the m-th candidate is
+    # not beyond that, some neighbour may be missing from the candidates: recompute the
+    # row in float32, take everything under that threshold, and decide those exactly.
+    thresh = cand_v[:, k - 1] + 2.0 * tol
+    unsure = np.flatnonzero((cand_v[:, m - 1] <= thresh) & (m < n - 1))
+    for start in range(0, len(unsure), block):
+        idx = unsure[start : start + block]
+        sel = torch.from_numpy(idx).to(dev)
+        d2 = torch.addmm(x.sq32[sel, None] + x.sq32[None, :], x.x32[sel], x.x32.T, alpha=-2.0)
+        d2[torch.arange(len(idx), device=dev), sel] = float("inf")
+        limit = torch.from_numpy(thresh[idx]).to(dev)[:, None]
+        ii, jj = torch.nonzero(d2.clamp_(min=0.0).double() <= limit, as_tuple=True)
+        ii, jj = ii.cpu().numpy(), jj.cpu().numpy()
+        d = exact_sq_dists(x.x, idx[ii], x.x, jj)
+        for r, i in enumerate(idx):
+            radii[i] = np.partition(d[ii == r], k - 1)[k - 1]
     return radii
 
 
@@ -155,39 +172,56 @@ def ball_membership(
     fake radius vector: ``[n_real]`` bool, whether a real lies inside some fake's ball.
     """
     dev = real.x32.device
-    c = error_factor(real.x64.shape[1], dev)
+    c = error_factor(real.x.shape[1], dev)
+    sq_max = float(max(real.sq64.max(), fake.sq64.max()))
     r_out = [
         BallCounts(np.zeros(fake.n, bool), np.zeros(fake.n, np.int64), np.zeros(real.n, bool))
         for _ in real_sq_radii
     ]
     f_out = [np.zeros(real.n, bool) for _ in fake_sq_radii]
-    r_rad = [torch.from_numpy(r).to(dev) for r in real_sq_radii]
-    f_rad = [torch.from_numpy(r).to(dev) for r in fake_sq_radii]
-    sq_r = torch.from_numpy(real.sq64).to(dev)
-    sq_f = torch.from_numpy(fake.sq64).to(dev)
+
+    def bounds(r2: np.ndarray, sq_centre: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        # inside for sure if d2 + c*sq_other < r2 - c*sq_centre - slack; outside for sure if
+        # d2 - c*sq_other > r2 + c*sq_centre + slack. The slack covers the float32 rounding
+        # of these sums and of the thresholds themselves (all below ~3u (sq_centre + sq_max)).
+        slack = 8.0 * _U32 * (r2 + sq_centre + sq_max)
+        lo = torch.from_numpy((r2 - c * sq_centre - slack).astype(np.float32)).to(dev)
+        hi = torch.from_numpy((r2 + c * sq_centre + slack).astype(np.float32)).to(dev)
+        return lo, hi
+
+    r_bounds = [bounds(r2, real.sq64) for r2 in real_sq_radii]
+    f_bounds = [bounds(r2, fake.sq64) for r2 in fake_sq_radii]
+    c_sq_r, c_sq_f = c * real.sq32, c * fake.sq32
 
     def decide(
-        d2: torch.Tensor, tol: torch.Tensor, r2: torch.Tensor, bi: slice, bj: slice
+        d2: torch.Tensor,
+        add: torch.Tensor,
+        lo: torch.Tensor,
+        hi: torch.Tensor,
+        r2: np.ndarray,
+        bi: slice,
+        bj: slice,
     ) -> np.ndarray:
-        inside = (d2 + tol) < r2
-        unsure = ~inside & ((d2 - tol) <= r2)
+        inside = (d2 + add) < lo
+        unsure = ((d2 - add) <= hi) & ~inside
         mask = inside.cpu().numpy()
         if bool(unsure.any()):
             ii, jj = (t.cpu().numpy() for t in torch.nonzero(unsure, as_tuple=True))
-            exact = exact_sq_dists(real.x64, ii + bi.start, fake.x64, jj + bj.start)
-            r2_pairs = np.broadcast_to(r2.cpu().numpy(), mask.shape)[ii, jj]
+            exact = exact_sq_dists(real.x, ii + bi.start, fake.x, jj + bj.start)
+            r2_pairs = np.broadcast_to(r2, mask.shape)[ii, jj]
             mask[ii, jj] = exact <= r2_pairs if inclusive else exact < r2_pairs
         return mask
 
     for bi in _blocks(real.n, block):
         for bj in _blocks(fake.n, block):
-            d2 = block_sq_dists(real, bi, fake, bj).double()
-            tol = c * (sq_r[bi, None] + sq_f[None, bj])
-            for out, r2 in zip(r_out, r_rad):
-                mask = decide(d2, tol, r2[bi, None], bi, bj)
+            d2 = block_sq_dists(real, bi, fake, bj)
+            add_f, add_r = c_sq_f[None, bj], c_sq_r[bi, None]
+            for out, (lo, hi), r2 in zip(r_out, r_bounds, real_sq_radii):
+                mask = decide(d2, add_f, lo[bi, None], hi[bi, None], r2[bi, None], bi, bj)
                 out.any_per_fake[bj] |= mask.any(axis=0)
                 out.count_per_fake[bj] += mask.sum(axis=0)
                 out.any_per_real[bi] |= mask.any(axis=1)
-            for out_f, r2 in zip(f_out, f_rad):
-                out_f[bi] |= decide(d2, tol, r2[None, bj], bi, bj).any(axis=1)
+            for out_f, (lo, hi), r2 in zip(f_out, f_bounds, fake_sq_radii):
+                mask = decide(d2, add_r, lo[None, bj], hi[None, bj], r2[None, bj], bi, bj)
+                out_f[bi] |= mask.any(axis=1)
     return r_out, f_out

@@ -8,10 +8,17 @@ from typing import Any
 import numpy as np
 
 
-def as_features(x: Any, name: str, *, min_samples: int = 2) -> np.ndarray:
-    """``x`` (numpy array or torch tensor ``[N, D]``) as a float64 numpy array, checked."""
+def as_features(
+    x: Any, name: str, *, min_samples: int = 2, keep_float32: bool = False
+) -> np.ndarray:
+    """``x`` (numpy array or torch tensor ``[N, D]``) as a float64 numpy array, checked.
+
+    ``keep_float32``: leave float32 input as float32 (no copy), for the memory-bound
+    nearest-neighbour metrics, which recompute in float64 only where it matters.
+    """
     if hasattr(x, "detach"):  # a torch tensor; avoid importing torch here
-        x = x.detach().to("cpu").double().numpy()
+        x = x.detach().to("cpu")
+        x = (x if keep_float32 and str(x.dtype) == "torch.float32" else x.double()).numpy()
     arr = np.asarray(x)
     if arr.ndim != 2:
         raise ValueError(
@@ -25,7 +32,8 @@ def as_features(x: Any, name: str, *, min_samples: int = 2) -> np.ndarray:
             f"{name} features have {arr.shape[0]} samples but at least {min_samples} are needed; "
             "pass more samples"
         )
-    arr = arr.astype(np.float64, copy=False)
+    if not (keep_float32 and arr.dtype == np.float32):
+        arr = arr.astype(np.float64, copy=False)
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).any(axis=1).sum())
         raise ValueError(

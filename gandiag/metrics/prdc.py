@@ -56,9 +56,9 @@ def knn_radii(
 ) -> np.ndarray:
     """Distance from each row of ``features`` to its k-th nearest other row (float64, exact)."""
     k = check_positive_int(k, "k")
-    x = as_features(features, "features", min_samples=k + 1)
+    x = as_features(features, "features", min_samples=k + 1, keep_float32=True)
     dev = _device(device, features)
-    prepared = nb.prepare(x, x.mean(axis=0), dev)
+    prepared = nb.prepare(x, x.mean(axis=0, dtype=np.float64), dev)
     return np.sqrt(nb.knn_sq_radii(prepared, k, block=block_size))
 
 
@@ -89,11 +89,11 @@ def prdc(
     """All four numbers in one pass over the real x fake distances (k_pr for precision and
     recall, k_dc for density and coverage)."""
     k_pr, k_dc = check_positive_int(k_pr, "k"), check_positive_int(k_dc, "k")
-    r = as_features(real, "real", min_samples=max(k_pr, k_dc) + 1)
-    f = as_features(fake, "fake", min_samples=k_pr + 1)
+    r = as_features(real, "real", min_samples=max(k_pr, k_dc) + 1, keep_float32=True)
+    f = as_features(fake, "fake", min_samples=k_pr + 1, keep_float32=True)
     check_same_dim(r.shape[1], f.shape[1])
     dev = _device(device, real, fake)
-    center = r.mean(axis=0)
+    center = r.mean(axis=0, dtype=np.float64)
     pr, pf = nb.prepare(r, center, dev), nb.prepare(f, center, dev)
 
     def real_sq(radii: np.ndarray | None, k: int) -> np.ndarray:
@@ -103,9 +103,11 @@ def prdc(
     rr_pr = real_sq(real_radii_pr, k_pr)
     rr_dc = rr_pr if k_dc == k_pr and real_radii_dc is None else real_sq(real_radii_dc, k_dc)
     rf_pr = nb.knn_sq_radii(pf, k_pr, block=block_size)
-    (c_pr, c_dc), (recall_any,) = nb.ball_membership(
-        pr, pf, [rr_pr, rr_dc], [rf_pr], inclusive=inclusive, block=block_size
+    real_sets = [rr_pr] if rr_dc is rr_pr else [rr_pr, rr_dc]
+    counts, (recall_any,) = nb.ball_membership(
+        pr, pf, real_sets, [rf_pr], inclusive=inclusive, block=block_size
     )
+    c_pr, c_dc = counts[0], counts[-1]
     return PRDCResult(
         precision=float(c_pr.any_per_fake.mean()),
         recall=float(recall_any.mean()),
@@ -126,11 +128,11 @@ def precision_recall(
 ) -> PRResult:
     """Improved precision and recall; ``real_radii`` reuses :func:`knn_radii` of the real set."""
     k = check_positive_int(k, "k")
-    r = as_features(real, "real", min_samples=k + 1)
-    f = as_features(fake, "fake", min_samples=k + 1)
+    r = as_features(real, "real", min_samples=k + 1, keep_float32=True)
+    f = as_features(fake, "fake", min_samples=k + 1, keep_float32=True)
     check_same_dim(r.shape[1], f.shape[1])
     dev = _device(device, real, fake)
-    center = r.mean(axis=0)
+    center = r.mean(axis=0, dtype=np.float64)
     pr, pf = nb.prepare(r, center, dev), nb.prepare(f, center, dev)
     given = _check_radii(real_radii, pr.n, "real_radii")
     rr = given**2 if given is not None else nb.knn_sq_radii(pr, k, block=block_size)
@@ -153,11 +155,11 @@ def density_coverage(
 ) -> DCResult:
     """Density and coverage; only the real set's radii are needed (fakes need no k-NN)."""
     k = check_positive_int(k, "k")
-    r = as_features(real, "real", min_samples=k + 1)
-    f = as_features(fake, "fake", min_samples=1)
+    r = as_features(real, "real", min_samples=k + 1, keep_float32=True)
+    f = as_features(fake, "fake", min_samples=1, keep_float32=True)
     check_same_dim(r.shape[1], f.shape[1])
     dev = _device(device, real, fake)
-    center = r.mean(axis=0)
+    center = r.mean(axis=0, dtype=np.float64)
     pr, pf = nb.prepare(r, center, dev), nb.prepare(f, center, dev)
     given = _check_radii(real_radii, pr.n, "real_radii")
     rr = given**2 if given is not None else nb.knn_sq_radii(pr, k, block=block_size)

@@ -56,6 +56,10 @@ def gan_stream(
         if overfit_at is not None and t >= overfit_at:
             rv += min(0.9, 0.002 * (t - overfit_at) + 0.5)
         sc[S.D_RV], sc[S.D_RT] = rv, 0.3 + 0.1 * rng.standard_normal()
+        # the three means r_v is made of (d_overfitting smooths them, then takes the ratio)
+        d_train, d_fake = 1.0 + 0.1 * rng.standard_normal(), -1.0 + 0.1 * rng.standard_normal()
+        sc[S.D_REAL_RAW_MEAN], sc[S.D_FAKE_RAW_MEAN] = d_train, d_fake
+        sc[S.D_VAL_RAW_MEAN] = d_train - rv * (d_train - d_fake)
         if t % sample_every == 0:
             pd = (
                 0.15 + 0.05 * rng.random()

@@ -194,3 +194,35 @@ def test_partial_then_total_posterior_collapse_escalates() -> None:
     recs = recs[:900] + vae_stream(steps=1500, seed=1, dead_from=0, dead_dims=8)[900:]
     alerts = alerts_of("posterior_collapse", recs)
     assert [a.severity for a in alerts] == [Severity.WARNING, Severity.CRITICAL]
+
+
+def _rv_records(steps: int, overfit_at: int | None, seed: int = 0) -> list[StepRecord]:
+    """D means on training reals, held-out reals and fakes with batch noise, and the
+    per-batch r_v the Monitor logs from them (whose denominator now and then nears 0)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(steps):
+        gap = 1.0 + 0.8 * rng.standard_normal()  # E[D_train] - E[D_fake] on one batch
+        tr = 0.5 + 0.1 * rng.standard_normal()
+        shift = 0.7 if overfit_at is not None and t >= overfit_at else 0.0
+        va = tr - shift + 0.3 * rng.standard_normal()
+        fk = tr - gap
+        rv = (tr - va) / (tr - fk)
+        out.append(StepRecord(t, {S.D_REAL_RAW_MEAN: tr, S.D_VAL_RAW_MEAN: va, S.D_FAKE_RAW_MEAN: fk, S.D_RV: rv}))
+    return out
+
+
+def test_d_overfitting_uses_smoothed_means_not_the_noisy_batch_ratio() -> None:
+    healthy = [_rv_records(3000, None, seed) for seed in range(5)]
+    ratio_only = [[StepRecord(r.step, {S.D_RV: r.scalars[S.D_RV]}) for r in recs] for recs in healthy]
+    # Smoothing the per-batch ratio (the fallback without the three means) is fooled...
+    assert sum(len(run_detectors(build_detectors(["d_overfitting"]), recs)) for recs in ratio_only) > 0
+    # ...the ratio of smoothed means is not.
+    for recs in healthy:
+        assert run_detectors(build_detectors(["d_overfitting"]), recs) == []
+    # The same noisy stream with r_v -> 0.7 from step 1500 alarms once, shortly after.
+    alerts = run_detectors(build_detectors(["d_overfitting"]), _rv_records(3000, 1500))
+    assert len(alerts) == 1 and 1500 <= alerts[0].step <= 1500 + 250
+    assert 0.5 < alerts[0].evidence["r_v"] < 0.9

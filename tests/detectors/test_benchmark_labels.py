@@ -1,0 +1,83 @@
+"""The failure suite's outcome labels: strict rule, margin band (not scored), and scoring."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from failure_suite import label_glyph, label_ring, label_vae
+from failure_suite_score import is_healthy, score
+
+from gandiag.types import Alert, Severity
+
+
+def _ring(modes: list[float], dominant: list[int] | None = None, grad: list[float] | None = None) -> dict:
+    n = len(modes)
+    return {
+        "step": [50 * i for i in range(n)],
+        "effective_modes": modes,
+        "dominant_mode": dominant or [0] * n,
+        "d_fake_prob": [0.3] * n if grad is None else [0.001] * n,
+        "d_real_prob": [0.7] * n if grad is None else [0.999] * n,
+        "g_grad_rel": grad or [1.0] * n,
+        "sample_scale": [2.0] * n,
+        "critic_scale": [1.0] * n,
+    }
+
+
+def test_ring_collapse_label_and_margin_band() -> None:
+    labels, amb = label_ring(_ring([8.0] * 10 + [2.0] * 8))
+    assert labels == {"mode_collapse": 500} and amb == {}
+    # hovering at 2.5-2.6 effective modes is neither collapsed nor healthy: not scored
+    labels, amb = label_ring(_ring([8.0] * 10 + [2.55] * 8))
+    assert labels == {} and amb == {"mode_collapse": 500}
+    labels, amb = label_ring(_ring([8.0] * 18))
+    assert labels == {} and amb == {}
+
+
+def test_ring_hopping_and_vanishing_bands() -> None:
+    hop = [0, 1, 2, 3, 4, 5, 6, 7] * 3
+    labels, amb = label_ring(_ring([2.0] * 24, dominant=hop))
+    assert labels["non_convergence"] == 500
+    labels, amb = label_ring(_ring([3.5] * 24, dominant=hop))
+    assert "non_convergence" not in labels and amb["non_convergence"] == 500
+    # the gradient ratio 0.235 then 0.328 straddles the strict 0.3
+    labels, amb = label_ring(_ring([8.0] * 4, grad=[0.235, 0.328, 0.9, 0.9]))
+    assert "vanishing_gradients" not in labels and amb["vanishing_gradients"] == 0
+    labels, amb = label_ring(_ring([8.0] * 4, grad=[0.2, 0.1, 0.9, 0.9]))
+    assert labels["vanishing_gradients"] == 0
+
+
+def test_vae_and_glyph_bands() -> None:
+    steps = [100 * i for i in range(8)]
+    assert label_vae({"step": steps, "dead_share": [0, 0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]}, 200) == (
+        {"posterior_collapse": 200}, {})
+    assert label_vae({"step": steps, "dead_share": [0, 0, 0, 0.125, 0.125, 0, 0, 0]}, 200) == (
+        {}, {"posterior_collapse": 300})
+    assert label_glyph({"step": steps, "r_v_large": [0, 0.1, 0.4, 0.45, 0.4, 0.6, 0.7, 0.7]}) == (
+        {"d_overfitting": 500}, {})
+    assert label_glyph({"step": steps, "r_v_large": [0, 0.1, 0.4, 0.45, 0.4, 0.6, 0.2, 0.7]}) == (
+        {}, {"d_overfitting": 200})
+
+
+def _alert(det: str, step: int) -> Alert:
+    return Alert(det, Severity.WARNING, step, step, "x", {}, ())
+
+
+def test_margin_band_claims_are_not_scored_and_band_runs_are_not_healthy() -> None:
+    case = {"family": "ring", "config": "c", "seed": 0}
+    runs = [
+        {"case": case, "labels": {"mode_collapse": 500}, "ambiguous": {}, "eval_every": 50, "steps_run": 900},
+        {"case": case, "labels": {}, "ambiguous": {"mode_collapse": 500}, "eval_every": 50, "steps_run": 900},
+        {"case": case, "labels": {}, "ambiguous": {}, "eval_every": 50, "steps_run": 900},
+    ]
+    alerts = [[_alert("mode_collapse", 550)], [_alert("mode_collapse", 500)], [_alert("non_convergence", 700)]]
+    s = score(runs, alerts)
+    assert s["per_failure"]["mode_collapse"]["precision"] == 1.0
+    assert s["per_failure"]["mode_collapse"]["median_delay_evals"] == 1.0
+    assert len(s["margin_band"]) == 1 and s["overall"]["false_claims"] == 1
+    assert [is_healthy(r) for r in runs] == [False, False, True]
+    assert s["overall"]["healthy_steps"] == 900
+    assert abs(s["overall"]["false_alarms_per_1k_healthy_steps"] - 1000 / 900) < 1e-12
