@@ -282,7 +282,13 @@ def _cadence(cfg: TrainConfig):
 def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence):
     from gandiag.monitor import Monitor
 
-    detectors = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
+    detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
+    if detectors == "default" and bundle.kind == "ae":
+        # The monitor watches autoencoders as VAEs with a point posterior, so its KL
+        # signals say nothing about them: no posterior-collapse detector there.
+        from gandiag.detectors import default_detectors
+
+        detectors = default_detectors("ae")
     # The trainer draws every sample grid itself (gandiag.train.grids): one latent batch,
     # the evaluated network, proper conditional/InfoGAN latents. The monitor draws none.
     cadence = dataclasses.replace(cadence, grid=0)
