@@ -47,7 +47,10 @@ def demo_configs(plan: DemoPlan, seed: int = 0) -> dict[str, dict[str, Any]]:
             "checkpoint": {"every": 0},
         }
 
-    return {"dcgan": config("dcgan", "dcgan"), "vae": config("vae", "conv_vae")}
+    gan = config("dcgan", "dcgan")
+    # A held-out real batch lets the monitor measure r_v (discriminator overfitting).
+    gan["data"]["val_size"] = 256
+    return {"dcgan": gan, "vae": config("vae", "conv_vae")}
 
 
 def run_demo(

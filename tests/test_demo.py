@@ -47,7 +47,7 @@ def test_demo_runs_are_finished_monitored_and_scored(demo_dir: tuple[Path, str])
             assert all(m.protocol.feature_extractor.startswith("glyph") for m in r.read_metrics())
             assert r.sample_grids(), "no sample grid stored"
         if name == "dcgan":
-            assert {"grad/G/norm", "grad/D/norm", "d/real/prob_mean", "d/fake/prob_mean"} <= names
+            assert {"grad/G/norm", "grad/D/norm", "d/real/prob_mean", "d/fake/prob_mean", "d/r_v"} <= names
         else:
             assert {"vae/kl", "vae/active_units"} <= names
     assert kinds == {"dcgan": "gan", "vae": "vae"}
