@@ -8,9 +8,10 @@ density/coverage), and writes one self-contained HTML report comparing them.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from gandiag.store import is_run_dir
 

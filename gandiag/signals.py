@@ -133,7 +133,7 @@ def eval_metric(name: str) -> str:
     return f"eval/{_check(name)}"
 
 
-def nets_with_prefix(names: "list[str] | set[str]", kind: str) -> list[str]:
+def nets_with_prefix(names: list[str] | set[str], kind: str) -> list[str]:
     """Names of the networks that have a ``grad/<NET>/norm`` series and start with ``kind``.
 
     >>> nets_with_prefix({"grad/G/norm", "grad/D_a/norm", "loss/G"}, "D")

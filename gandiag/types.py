@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class Alert:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Alert":
+    def from_dict(cls, d: Mapping[str, Any]) -> Alert:
         return cls(
             detector=str(d["detector"]),
             severity=Severity(d["severity"]),
@@ -119,7 +120,7 @@ class MetricProtocol:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "MetricProtocol":
+    def from_dict(cls, d: Mapping[str, Any]) -> MetricProtocol:
         return cls(
             feature_extractor=str(d.get("feature_extractor", "")),
             weights_sha256=d.get("weights_sha256"),
@@ -152,7 +153,7 @@ class MetricResult:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "MetricResult":
+    def from_dict(cls, d: Mapping[str, Any]) -> MetricResult:
         interval = d.get("interval")
         return cls(
             name=str(d["name"]),

@@ -15,18 +15,18 @@ from gandiag.store.schema import (
 from gandiag.store.writer import STATUS_CRASHED, STATUS_FINISHED, STATUS_TRAINING, RunWriter
 
 __all__ = [
-    "RunWriter",
-    "RunReader",
+    "SCHEMA_VERSION",
+    "STATUS_CRASHED",
+    "STATUS_FINISHED",
+    "STATUS_TRAINING",
+    "CorruptRunError",
+    "NotARunError",
     "RunInfo",
-    "Series",
+    "RunReader",
+    "RunWriter",
     "SampleGrid",
+    "SchemaVersionError",
+    "Series",
     "find_runs",
     "is_run_dir",
-    "SCHEMA_VERSION",
-    "NotARunError",
-    "CorruptRunError",
-    "SchemaVersionError",
-    "STATUS_TRAINING",
-    "STATUS_FINISHED",
-    "STATUS_CRASHED",
 ]

@@ -12,9 +12,10 @@ import math
 import os
 import socket
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,7 @@ class RunReader:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> "RunReader":
+    def __enter__(self) -> RunReader:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,8 +9,9 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from gandiag.store.schema import (
     DB_NAME,
@@ -228,7 +229,7 @@ class RunWriter:
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
 
-    def __enter__(self) -> "RunWriter":
+    def __enter__(self) -> RunWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -295,4 +296,4 @@ def _json_float(v: float) -> float | str:
     return str(v)  # "nan", "inf", "-inf": JSON has no literals for them
 
 
-__all__ = ["RunWriter", "STATUS_TRAINING", "STATUS_FINISHED", "STATUS_CRASHED", "DB_NAME"]
+__all__ = ["DB_NAME", "STATUS_CRASHED", "STATUS_FINISHED", "STATUS_TRAINING", "RunWriter"]
