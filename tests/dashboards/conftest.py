@@ -1,46 +1,12 @@
-"""Fixtures for the dashboard and report tests: synthetic runs, a served app, headless Chromium."""
+"""Fixtures for the dashboard tests (synthetic runs and the browser live in tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from gandiag.dashboards.synthetic import write_synthetic_run
-from gandiag.dashboards.testing import ServedApp, chromium_paths, headless_chrome
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="session")
-def runs_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A GAN run that collapses and a VAE run that loses units, both finished."""
-    root = tmp_path_factory.mktemp("runs")
-    write_synthetic_run(root / "dcgan", kind="gan", steps=400, name="dcgan-collapse")
-    write_synthetic_run(root / "vae", kind="vae", steps=300, name="conv-vae", seed=1)
-    return root
-
-
-@pytest.fixture(scope="session")
-def big_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with one run of 100,000 steps x 56 scalar series (about 35 s to write)."""
-    root = tmp_path_factory.mktemp("bigruns")
-    write_synthetic_run(root / "big", steps=100_000, extra_layers=20, histogram_every=50,
-                        batch=5000, grids=6, name="long-run")
-    return root
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if chromium_paths() is None:
-        pytest.skip("browser test needs Debian's chromium and chromium-driver on PATH "
-                    "(apt-get install -y chromium chromium-driver)")
-    driver = headless_chrome()
-    try:
-        yield driver
-    finally:
-        driver.quit()
+from gandiag.dashboards.testing import ServedApp
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ def test_live_run_page_picks_up_new_steps(browser, serve, tmp_path):
         writer.write_steps([StepRecord(s, {sig.loss("G"): 5.0, sig.loss("D"): 0.1,
                                            sig.grad_layer_norm("G", "net.0"): 1e-4})
                             for s in range(200, 230)])
-        WebDriverWait(browser, 30, 0.25).until(lambda d: d.execute_script(LAST_X) == 229)
+        WebDriverWait(browser, 90, 0.25).until(lambda d: d.execute_script(LAST_X) == 229)
         step_text = browser.find_element(By.ID, "run-top").text
         assert "step 229" in step_text
         screenshot(browser, SCREENSHOTS / "dashboard_live.png")

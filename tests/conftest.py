@@ -1,4 +1,4 @@
-"""Fixtures for the report tests (the same synthetic runs and browser as tests/dashboards)."""
+"""Fixtures shared by the dashboard and report tests: synthetic runs and headless Chromium."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 from gandiag.dashboards.synthetic import write_synthetic_run
 from gandiag.dashboards.testing import chromium_paths, headless_chrome
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="session")
