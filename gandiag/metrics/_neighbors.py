@@ -3,8 +3,8 @@
 Distances are computed block by block as float32 matrix products on the chosen torch
 device (fast), each with a rigorous bound on its rounding error. Only comparisons that
 fall inside that error band (near-ties) are recomputed in float64 from the coordinates,
-so every decision equals the one float64 arithmetic would make, while memory stays
-O(block^2 + N*k) instead of prdc's three dense N x N matrices.
+so every decision equals the one float64 arithmetic would make, while host memory stays
+O(block * D + block^2 + N*k) beyond the inputs instead of prdc's three dense N x N matrices.
 """
 
 from __future__ import annotations
@@ -23,32 +23,74 @@ _EXTRA_CANDIDATES = 8  # neighbours kept beyond k, so float32 ranking errors sta
 
 @dataclass
 class PreparedSet:
-    """One feature set: its original coordinates (float32 or float64, for the exact
-    float64 rechecks) and a centred float32 copy on the device (distances are translation
-    invariant; centring shrinks the norms and with them the float32 error bound)."""
+    """One feature set: its original coordinates (float32 or float64, for the exact float64
+    rechecks), a centre, and the squared norms of the centred float32 points.
+
+    Distances are translation invariant; centring shrinks the norms and with them the
+    float32 error bound. On the CPU the centred float32 rows are made block by block
+    (:meth:`rows`), so no full copy of the set is ever held; on an accelerator the whole
+    centred set is copied to the device once (host memory is then the transfer only).
+    """
 
     x: np.ndarray
-    x32: torch.Tensor
+    center32: np.ndarray
     sq64: np.ndarray  # squared norms of the centred float32 points, in float64
     sq32: torch.Tensor  # the same, float32 on the device
+    device: torch.device
+    resident: torch.Tensor | None = None  # the centred float32 set, kept on accelerators
 
     @property
     def n(self) -> int:
         return int(self.x.shape[0])
 
+    @property
+    def dim(self) -> int:
+        return int(self.x.shape[1])
+
+    def rows(self, index: slice | np.ndarray) -> torch.Tensor:
+        """Centred float32 rows ``index`` on the device."""
+        if self.resident is not None:
+            if isinstance(index, np.ndarray):
+                return self.resident[torch.from_numpy(index).to(self.device)]
+            return self.resident[index]
+        return torch.from_numpy(_centred32(self.x[index], self.center32))
+
+
+def _centred32(x: np.ndarray, center32: np.ndarray) -> np.ndarray:
+    # One rounding from the float32 (or float64) coordinates: x - c is computed in float32
+    # for float32 input (c itself is a float32 number, so this is exact up to one rounding).
+    if x.dtype == np.float32:
+        return np.subtract(x, center32)
+    return (x - center32).astype(np.float32)
+
 
 def prepare(
-    x: np.ndarray, center: np.ndarray, device: torch.device, chunk: int = 4096
+    x: np.ndarray,
+    center: np.ndarray,
+    device: torch.device,
+    chunk: int = 4096,
+    *,
+    resident: bool | None = None,
 ) -> PreparedSet:
-    x32 = np.empty(x.shape, dtype=np.float32)
-    for s in range(0, x.shape[0], chunk):  # chunked: no full float64 copy of the set
-        x32[s : s + chunk] = x[s : s + chunk] - center
-    sq = np.einsum("ij,ij->i", x32, x32, dtype=np.float64)
+    """Norms of the centred set; ``resident`` (default: on accelerators) keeps the whole
+    centred float32 set on the device instead of centring block by block."""
+    center32 = np.asarray(center, dtype=np.float32)
+    sq = np.empty(x.shape[0], dtype=np.float64)
+    if resident is None:
+        resident = device.type != "cpu"
+    copy = torch.empty(x.shape, dtype=torch.float32, device=device) if resident else None
+    for s in range(0, x.shape[0], chunk):  # chunked: no full-size temporary on the host
+        part = _centred32(x[s : s + chunk], center32)
+        sq[s : s + chunk] = np.einsum("ij,ij->i", part, part, dtype=np.float64)
+        if copy is not None:
+            copy[s : s + chunk] = torch.from_numpy(part).to(device)
     return PreparedSet(
         x=x,
-        x32=torch.from_numpy(x32).to(device),
+        center32=center32,
         sq64=sq,
         sq32=torch.from_numpy(sq.astype(np.float32)).to(device),
+        device=device,
+        resident=copy,
     )
 
 
@@ -72,9 +114,11 @@ def _blocks(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(start + size, n))
 
 
-def block_sq_dists(a: PreparedSet, ia: slice, b: PreparedSet, ib: slice) -> torch.Tensor:
-    """float32 squared distances between rows ``ia`` of ``a`` and ``ib`` of ``b``."""
-    d2 = torch.addmm(a.sq32[ia, None] + b.sq32[None, ib], a.x32[ia], b.x32[ib].T, alpha=-2.0)
+def block_sq_dists(
+    xa: torch.Tensor, sqa: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor
+) -> torch.Tensor:
+    """float32 squared distances between centred rows ``xa`` and ``xb`` (norms ``sq*``)."""
+    d2 = torch.addmm(sqa[:, None] + sqb[None, :], xa, xb.T, alpha=-2.0)
     return d2.clamp_(min=0.0)
 
 
@@ -98,7 +142,7 @@ def knn_sq_radii(x: PreparedSet, k: int, *, block: int = DEFAULT_BLOCK) -> np.nd
     if n <= k:
         raise ValueError(f"need more than k={k} samples for k-nearest-neighbour radii, got {n}")
     m = min(k + _EXTRA_CANDIDATES, n - 1)
-    dev = x.x32.device
+    dev = x.device
     best_v = torch.full((n, m), float("inf"), device=dev)
     best_i = torch.zeros((n, m), dtype=torch.long, device=dev)
 
@@ -111,10 +155,12 @@ def knn_sq_radii(x: PreparedSet, k: int, *, block: int = DEFAULT_BLOCK) -> np.nd
         best_v[rows], best_i[rows] = v2, torch.gather(cat_i, 1, pos)
 
     for bi in _blocks(n, block):
+        xi = x.rows(bi)
         for bj in _blocks(n, block):
             if bj.start < bi.start:
                 continue
-            d2 = block_sq_dists(x, bi, x, bj)
+            xj = xi if bj.start == bi.start else x.rows(bj)
+            d2 = block_sq_dists(xi, x.sq32[bi], xj, x.sq32[bj])
             if bj.start == bi.start:
                 d2.fill_diagonal_(float("inf"))
                 merge(bi, d2, bj.start)
@@ -124,7 +170,7 @@ def knn_sq_radii(x: PreparedSet, k: int, *, block: int = DEFAULT_BLOCK) -> np.nd
 
     cand_v = best_v.double().cpu().numpy()
     cand_i = best_i.cpu().numpy()
-    tol = error_factor(x.x.shape[1], dev) * (x.sq64 + x.sq64.max())
+    tol = error_factor(x.dim, dev) * (x.sq64 + x.sq64.max())
     rows = np.arange(n)
     exact = exact_sq_dists(x.x, np.repeat(rows, m), x.x, cand_i.ravel()).reshape(n, m)
     radii = np.sort(exact, axis=1)[:, k - 1]
@@ -137,11 +183,19 @@ def knn_sq_radii(x: PreparedSet, k: int, *, block: int = DEFAULT_BLOCK) -> np.nd
     for start in range(0, len(unsure), block):
         idx = unsure[start : start + block]
         sel = torch.from_numpy(idx).to(dev)
-        d2 = torch.addmm(x.sq32[sel, None] + x.sq32[None, :], x.x32[sel], x.x32.T, alpha=-2.0)
-        d2[torch.arange(len(idx), device=dev), sel] = float("inf")
+        xs, sqs = x.rows(idx), x.sq32[sel]
         limit = torch.from_numpy(thresh[idx]).to(dev)[:, None]
-        ii, jj = torch.nonzero(d2.clamp_(min=0.0).double() <= limit, as_tuple=True)
-        ii, jj = ii.cpu().numpy(), jj.cpu().numpy()
+        found_i, found_j = [], []
+        for bj in _blocks(n, block):
+            d2 = block_sq_dists(xs, sqs, x.rows(bj), x.sq32[bj]).double()
+            own = np.flatnonzero((idx >= bj.start) & (idx < bj.stop))
+            d2[torch.from_numpy(own).to(dev), torch.from_numpy(idx[own] - bj.start).to(dev)] = (
+                float("inf")
+            )
+            bi_, bj_ = torch.nonzero(d2 <= limit, as_tuple=True)
+            found_i.append(bi_.cpu().numpy())
+            found_j.append(bj_.cpu().numpy() + bj.start)
+        ii, jj = np.concatenate(found_i), np.concatenate(found_j)
         d = exact_sq_dists(x.x, idx[ii], x.x, jj)
         for r, i in enumerate(idx):
             radii[i] = np.partition(d[ii == r], k - 1)[k - 1]
@@ -171,8 +225,8 @@ def ball_membership(
     For each real radius vector: a :class:`BallCounts` (balls centred on the reals). For each
     fake radius vector: ``[n_real]`` bool, whether a real lies inside some fake's ball.
     """
-    dev = real.x32.device
-    c = error_factor(real.x.shape[1], dev)
+    dev = real.device
+    c = error_factor(real.dim, dev)
     sq_max = float(max(real.sq64.max(), fake.sq64.max()))
     r_out = [
         BallCounts(np.zeros(fake.n, bool), np.zeros(fake.n, np.int64), np.zeros(real.n, bool))
@@ -213,8 +267,9 @@ def ball_membership(
         return mask
 
     for bi in _blocks(real.n, block):
+        xi = real.rows(bi)
         for bj in _blocks(fake.n, block):
-            d2 = block_sq_dists(real, bi, fake, bj)
+            d2 = block_sq_dists(xi, real.sq32[bi], fake.rows(bj), fake.sq32[bj])
             add_f, add_r = c_sq_f[None, bj], c_sq_r[bi, None]
             for out, (lo, hi), r2 in zip(r_out, r_bounds, real_sq_radii):
                 mask = decide(d2, add_f, lo[bi, None], hi[bi, None], r2[bi, None], bi, bj)

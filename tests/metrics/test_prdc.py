@@ -3,8 +3,10 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from prdc import compute_prdc
 
+from gandiag.metrics import _neighbors as nb
 from gandiag.metrics import density_coverage, knn_radii, prdc, precision_recall
 
 
@@ -82,3 +84,31 @@ def test_bad_input():
         density_coverage(real[:5], fake, 5)
     with pytest.raises(ValueError, match="real_radii"):
         precision_recall(real, fake, 3, real_radii=np.ones(3))
+
+
+def test_equidistant_points_take_the_exact_tie_path():
+    # Every pair of simplex vertices is at distance sqrt(2): each row has far more tied
+    # candidates than are kept, so every radius goes through the full-row recheck.
+    x = np.eye(40)
+    np.testing.assert_array_equal(knn_radii(x, 3, block_size=16), np.full(40, np.sqrt(2.0)))
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_device_resident_and_blockwise_centring_agree(k):
+    real, fake = _sets(5, n_r=300, n_f=250, d=16)
+    real32, fake32 = real.astype(np.float32) + 30.0, fake.astype(np.float32) + 30.0
+    centre = real32.mean(axis=0, dtype=np.float64)
+    cpu = torch.device("cpu")
+    results = []
+    for resident in (False, True):
+        pr = nb.prepare(real32, centre, cpu, chunk=64, resident=resident)
+        pf = nb.prepare(fake32, centre, cpu, chunk=64, resident=resident)
+        assert (pr.resident is not None) == resident
+        rr = nb.knn_sq_radii(pr, k, block=32)
+        rf = nb.knn_sq_radii(pf, k, block=32)
+        (c,), (rec,) = nb.ball_membership(pr, pf, [rr], [rf], block=32)
+        results.append((rr, rf, c.count_per_fake, c.any_per_real, rec))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    ref = _reference(real32.astype(np.float64), fake32.astype(np.float64), k)
+    assert results[0][2].mean() / k == pytest.approx(ref["density"], rel=1e-12)
