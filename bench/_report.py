@@ -54,7 +54,11 @@ def write_section(name: str, markdown: str, docs: Path = DOCS) -> None:
     block = f"{begin}\n{markdown.rstrip()}\n{end}"
     text = docs.read_text() if docs.exists() else HEADER
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
     docs.parent.mkdir(parents=True, exist_ok=True)
     docs.write_text(text)
 

@@ -46,8 +46,11 @@ def build_cases(quick: bool, seeds: int | None) -> list[Case]:
     p = QUICK if quick else FULL
     n = seeds or p["seeds"]
     cases = []
-    for fam, configs, steps in (("ring", RING_CONFIGS, p["ring_steps"]), ("vae", VAE_CONFIGS, p["vae_steps"]),
-                                ("glyph", GLYPH_CONFIGS, p["glyph_steps"])):
+    for fam, configs, steps in (
+        ("ring", RING_CONFIGS, p["ring_steps"]),
+        ("vae", VAE_CONFIGS, p["vae_steps"]),
+        ("glyph", GLYPH_CONFIGS, p["glyph_steps"]),
+    ):
         for cfg in configs:
             if steps <= 0 or (quick and cfg not in QUICK_CONFIGS):
                 continue
@@ -59,14 +62,22 @@ def build_cases(quick: bool, seeds: int | None) -> list[Case]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="one seed of a subset, fewer steps (~1 minute)")
+    ap.add_argument(
+        "--quick", action="store_true", help="one seed of a subset, fewer steps (~1 minute)"
+    )
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    ap.add_argument("--seeds", type=int, default=None, help="seeds per configuration (default 5, quick 1)")
+    ap.add_argument(
+        "--seeds", type=int, default=None, help="seeds per configuration (default 5, quick 1)"
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--html", type=Path, default=None, help="HTML page (default: next to --json)")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
-    ap.add_argument("--cache", type=Path, default=None,
-                    help="pickle of the trained runs: reused if it exists (re-scoring), else written")
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="pickle of the trained runs: reused if it exists (re-scoring), else written",
+    )
     args = ap.parse_args(argv)
     if args.jobs < 1:
         raise SystemExit("--jobs must be >= 1")
@@ -74,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     cases = build_cases(args.quick, args.seeds)
     load = [os.getloadavg()[0]]
     t0 = time.perf_counter()
-    cached: dict = pickle.loads(args.cache.read_bytes()) if args.cache and args.cache.exists() else {}
+    cached: dict = (
+        pickle.loads(args.cache.read_bytes()) if args.cache and args.cache.exists() else {}
+    )
     todo = [c for c in cases if c.key not in cached]
     if args.jobs == 1:
         fresh = [run_case(c) for c in todo]
@@ -114,7 +127,18 @@ def main(argv: list[str] | None = None) -> int:
         "batch_signals_only": s_batch,
         "calibration_on_healthy_runs": calib,
         "runs": [
-            {k: r[k] for k in ("case", "steps_run", "eval_every", "labels", "ambiguous", "outcomes", "seconds")}
+            {
+                k: r[k]
+                for k in (
+                    "case",
+                    "steps_run",
+                    "eval_every",
+                    "labels",
+                    "ambiguous",
+                    "outcomes",
+                    "seconds",
+                )
+            }
             | {"alerts": r["alerts"], "batch_only_alerts": [a.to_dict() for a in b]}
             for r, b in zip(runs, batch_only)
         ],
@@ -127,8 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     if html_path:
         import html
 
-        write_page(html_path, "gandiag failure-detector benchmark", f"<pre>{html.escape(md)}</pre>",
-                   runs, [r["alerts"] for r in runs])
+        write_page(
+            html_path,
+            "gandiag failure-detector benchmark",
+            f"<pre>{html.escape(md)}</pre>",
+            runs,
+            [r["alerts"] for r in runs],
+        )
     summary = _summary_line(payload)
     print(md)
     print(summary)
@@ -136,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _same(a: list[Alert], b: list[Alert]) -> bool:
-    return [(x.detector, x.step, x.onset_step) for x in a] == [(x.detector, x.step, x.onset_step) for x in b]
+    return [(x.detector, x.step, x.onset_step) for x in a] == [
+        (x.detector, x.step, x.onset_step) for x in b
+    ]
 
 
 def markdown(p: dict) -> str:
@@ -156,39 +187,98 @@ def markdown(p: dict) -> str:
         "Labels come from outcomes on separate large sample sets (docs/detectors.md).",
         "",
     ]
-    for title, key in (("Live (Monitor + periodic 256-sample evaluation)", "live"),
-                       ("Batch signals only (eval/* removed, replayed)", "batch_signals_only")):
+    for title, key in (
+        ("Live (Monitor + periodic 256-sample evaluation)", "live"),
+        ("Batch signals only (eval/* removed, replayed)", "batch_signals_only"),
+    ):
         s = p[key]
-        rows = [[f, _f(v["precision"]), _f(v["recall"]), v["labelled"], v["detected"], v["false_claims"],
-                 _f(v["median_delay_steps"]), _f(v["median_delay_evals"])] for f, v in s["per_failure"].items()]
+        rows = [
+            [
+                f,
+                _f(v["precision"]),
+                _f(v["recall"]),
+                v["labelled"],
+                v["detected"],
+                v["false_claims"],
+                _f(v["median_delay_steps"]),
+                _f(v["median_delay_evals"]),
+            ]
+            for f, v in s["per_failure"].items()
+        ]
         o = s["overall"]
-        rows.append(["**overall**", _f(o["precision"]), _f(o["recall"]), o["labelled"], o["detected"],
-                     o["false_claims"], "", _f(o["median_delay_evals"])])
-        out += [f"### {title}", "", table(["failure", "precision", "recall", "labelled", "detected",
-                                            "false claims", "median delay (steps)", "median delay (evals)"], rows),
-                "", (f"False alarms on healthy runs: {_f(o['false_alarms_per_1k_healthy_steps'])} per 1,000 steps "
-                f"({o['healthy_runs']} runs, {o['healthy_steps']} steps)."), ""]
+        rows.append(
+            [
+                "**overall**",
+                _f(o["precision"]),
+                _f(o["recall"]),
+                o["labelled"],
+                o["detected"],
+                o["false_claims"],
+                "",
+                _f(o["median_delay_evals"]),
+            ]
+        )
+        out += [
+            f"### {title}",
+            "",
+            table(
+                [
+                    "failure",
+                    "precision",
+                    "recall",
+                    "labelled",
+                    "detected",
+                    "false claims",
+                    "median delay (steps)",
+                    "median delay (evals)",
+                ],
+                rows,
+            ),
+            "",
+            (
+                f"False alarms on healthy runs: {_f(o['false_alarms_per_1k_healthy_steps'])} per 1,000 steps "
+                f"({o['healthy_runs']} runs, {o['healthy_steps']} steps)."
+            ),
+            "",
+        ]
         if s["misses"]:
             out += ["Missed: " + "; ".join(s["misses"]), ""]
         if s["false_claims"]:
             out += ["False claims: " + "; ".join(s["false_claims"]), ""]
         if s["margin_band"]:
-            out += [f"Not scored ({len(s['margin_band'])} run-failure pairs in a label's margin band, "
-                    "docs/detectors.md): " + "; ".join(s["margin_band"]), ""]
-    out += ["### Threshold calibration on the healthy runs", "",
-            table(["detector.param", "grid", "false alarms / 1k steps", "most sensitive clean value"],
-                  [[f"{c['detector']}.{c['param']}", c["grid"], [round(x, 3) for x in c["fa_per_1k"]],
-                    c["most_sensitive_clean"]] for c in p["calibration_on_healthy_runs"]])]
+            out += [
+                f"Not scored ({len(s['margin_band'])} run-failure pairs in a label's margin band, "
+                "docs/detectors.md): " + "; ".join(s["margin_band"]),
+                "",
+            ]
+    out += [
+        "### Threshold calibration on the healthy runs",
+        "",
+        table(
+            ["detector.param", "grid", "false alarms / 1k steps", "most sensitive clean value"],
+            [
+                [
+                    f"{c['detector']}.{c['param']}",
+                    c["grid"],
+                    [round(x, 3) for x in c["fa_per_1k"]],
+                    c["most_sensitive_clean"],
+                ]
+                for c in p["calibration_on_healthy_runs"]
+            ],
+        ),
+    ]
     return "\n".join(out)
 
 
 def _summary_line(p: dict) -> str:
     o = p["live"]["overall"]
     b = p["batch_signals_only"]["overall"]
-    return (f"detectors ({p['mode']}, {p['cases']} runs, {p['wall_seconds']:.0f}s): precision {_f(o['precision'])} "
-            f"recall {_f(o['recall'])} false-alarms/1k-healthy-steps {_f(o['false_alarms_per_1k_healthy_steps'])} "
-            f"median delay {_f(o['median_delay_evals'])} evals; batch-only precision {_f(b['precision'])} "
-            f"recall {_f(b['recall'])}")
+    return (
+        f"detectors ({p['mode']}, {p['cases']} runs, {p['wall_seconds']:.0f}s): precision {_f(o['precision'])} "
+        f"recall {_f(o['recall'])} false-alarms/1k-healthy-steps {_f(o['false_alarms_per_1k_healthy_steps'])} "
+        f"median delay {_f(o['median_delay_evals'])} evals; batch-only precision {_f(b['precision'])} "
+        f"recall {_f(b['recall'])}"
+    )
 
 
 def _f(v) -> str:

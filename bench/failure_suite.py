@@ -110,9 +110,22 @@ def run_case(case: Case) -> dict[str, Any]:
 
 
 SIGNALS_SHOWN = (
-    "loss/G", "loss/D", "loss/vae", "grad/G/norm", "grad/D/norm", "grad/model/norm", "grad/VAE/norm",
-    "samples/pdist_ratio", "d/real/prob_mean", "d/fake/prob_mean", "d/real/raw_mean",
-    "d/fake/raw_mean", "d/r_v", "vae/kl", "vae/active_fraction", "eval/dominant_share",
+    "loss/G",
+    "loss/D",
+    "loss/vae",
+    "grad/G/norm",
+    "grad/D/norm",
+    "grad/model/norm",
+    "grad/VAE/norm",
+    "samples/pdist_ratio",
+    "d/real/prob_mean",
+    "d/fake/prob_mean",
+    "d/real/raw_mean",
+    "d/fake/raw_mean",
+    "d/r_v",
+    "vae/kl",
+    "vae/active_fraction",
+    "eval/dominant_share",
 )
 
 
@@ -176,7 +189,9 @@ def label_ring(o: dict[str, list[float]]) -> tuple[dict[str, int], dict[str, int
     return labels, {f: t for f, t in lenient.items() if f not in strict}
 
 
-def _ring_rules(o, modes_max, fake_max, real_min, grad_max, scale_max, critic_max) -> dict[str, int]:
+def _ring_rules(
+    o, modes_max, fake_max, real_min, grad_max, scale_max, critic_max
+) -> dict[str, int]:
     steps = [int(s) for s in o["step"]]
     labels: dict[str, int] = {}
     concentrated = [n <= modes_max for n in o["effective_modes"]]
@@ -193,8 +208,10 @@ def _ring_rules(o, modes_max, fake_max, real_min, grad_max, scale_max, critic_ma
         if sum(dom[j] != dom[j - 1] for j in range(i - 3, i + 1)) >= 3:
             labels["non_convergence"] = steps[i - 4]
             break
-    vanish = [fp < fake_max and rp > real_min and g < grad_max
-              for fp, rp, g in zip(o["d_fake_prob"], o["d_real_prob"], o["g_grad_rel"])]
+    vanish = [
+        fp < fake_max and rp > real_min and g < grad_max
+        for fp, rp, g in zip(o["d_fake_prob"], o["d_real_prob"], o["g_grad_rel"])
+    ]
     start = first_streak(vanish, steps, 2)
     if start is not None:
         labels["vanishing_gradients"] = start

@@ -29,7 +29,9 @@ VAE_WARMUP = 200  # posterior collapse is judged from this step on (the detector
 
 def glyph_tensor(n: int, seed: int) -> torch.Tensor:
     x, _ = make_glyphs(n, seed=seed)
-    return torch.from_numpy(x.astype(np.float32) / 127.5 - 1.0).unsqueeze(1)  # [n,1,28,28] in [-1,1]
+    return torch.from_numpy(x.astype(np.float32) / 127.5 - 1.0).unsqueeze(
+        1
+    )  # [n,1,28,28] in [-1,1]
 
 
 def train_vae(case: Case, run_dir: Path) -> CaseResult:
@@ -40,8 +42,15 @@ def train_vae(case: Case, run_dir: Path) -> CaseResult:
     held_out = glyph_tensor(1000, seed=50_000 + case.seed)  # outcomes only
     vae = build_model("vae", latent_dim=VAE_LATENT, hidden=128, seed=case.seed, **cfg).model
     opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
-    mon = Monitor(run_dir, model=vae, config={"case": case.name, **cfg}, name=case.name,
-                  cadence=Cadence(samples=20, layers=50, grid=0, flush=50), seed=case.seed, quiet=True)
+    mon = Monitor(
+        run_dir,
+        model=vae,
+        config={"case": case.name, **cfg},
+        name=case.name,
+        cadence=Cadence(samples=20, layers=50, grid=0, flush=50),
+        seed=case.seed,
+        quiet=True,
+    )
     o: dict[str, list] = {"step": [], "active_units": [], "kl_heldout": [], "dead_share": []}
     with mon:
         for step in range(case.steps):
@@ -52,8 +61,14 @@ def train_vae(case: Case, run_dir: Path) -> CaseResult:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            mon.step(step, losses={"vae": loss, "recon": nll, "kl": kl.sum()}, mu=mu.detach(),
-                     logvar=logvar.detach(), inputs=x, recon=recon.detach())
+            mon.step(
+                step,
+                losses={"vae": loss, "recon": nll, "kl": kl.sum()},
+                mu=mu.detach(),
+                logvar=logvar.detach(),
+                inputs=x,
+                recon=recon.detach(),
+            )
             if step % VAE_EVAL_EVERY == 0:
                 with torch.no_grad():
                     m, lv = vae.encode(held_out)
@@ -64,8 +79,16 @@ def train_vae(case: Case, run_dir: Path) -> CaseResult:
                 o["kl_heldout"].append(float(kl_dim.sum()))
                 o["dead_share"].append(1 - au / VAE_LATENT)
     labels, ambiguous = label_vae(o, VAE_WARMUP)
-    return CaseResult(case=_case(case), steps_run=case.steps, eval_every=VAE_EVAL_EVERY,
-                      labels=labels, ambiguous=ambiguous, alerts=[], outcomes=o, signals={})
+    return CaseResult(
+        case=_case(case),
+        steps_run=case.steps,
+        eval_every=VAE_EVAL_EVERY,
+        labels=labels,
+        ambiguous=ambiguous,
+        alerts=[],
+        outcomes=o,
+        signals={},
+    )
 
 
 def train_glyph_gan(case: Case, run_dir: Path) -> CaseResult:
@@ -75,13 +98,23 @@ def train_glyph_gan(case: Case, run_dir: Path) -> CaseResult:
     train = glyph_tensor(cfg["train_images"], seed=case.seed).flatten(1)
     val = glyph_tensor(512, seed=60_000 + case.seed).flatten(1)  # the monitor's held-out batch pool
     held_out = glyph_tensor(1000, seed=70_000 + case.seed).flatten(1)  # outcomes only
-    bundle = build_model("mlp_gan", data_dim=784, latent_dim=32, hidden=cfg.get("hidden", 256), seed=case.seed)
+    bundle = build_model(
+        "mlp_gan", data_dim=784, latent_dim=32, hidden=cfg.get("hidden", 256), seed=case.seed
+    )
     G, D = bundle.generator, bundle.discriminator
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.get("lr_d", 2e-4), betas=(0.5, 0.999))
-    mon = Monitor(run_dir, generator=G, discriminator=D, loss="bce", config={"case": case.name, **cfg},
-                  name=case.name, cadence=Cadence(samples=20, layers=50, grid=0, flush=50),
-                  seed=case.seed, quiet=True)
+    mon = Monitor(
+        run_dir,
+        generator=G,
+        discriminator=D,
+        loss="bce",
+        config={"case": case.name, **cfg},
+        name=case.name,
+        cadence=Cadence(samples=20, layers=50, grid=0, flush=50),
+        seed=case.seed,
+        quiet=True,
+    )
     o: dict[str, list] = {"step": [], "r_v_large": [], "d_train": [], "d_heldout": [], "d_fake": []}
     bs = 64
     with mon:
@@ -101,8 +134,15 @@ def train_glyph_gan(case: Case, run_dir: Path) -> CaseResult:
             opt_g.step()
             with torch.no_grad():
                 dv = D(val[torch.randint(0, len(val), (bs,), generator=gen)]).reshape(-1)
-            mon.step(step, losses={"G": loss_g, "D": loss_d}, d_real=dr.detach(), d_fake=dfg.detach(),
-                     real=x, fake=fake.detach(), d_val=dv)
+            mon.step(
+                step,
+                losses={"G": loss_g, "D": loss_d},
+                d_real=dr.detach(),
+                d_fake=dfg.detach(),
+                real=x,
+                fake=fake.detach(),
+                d_val=dv,
+            )
             if step % GLYPH_EVAL_EVERY == 0:
                 with torch.no_grad():
                     a = float(D(train[:1000]).mean())
@@ -114,8 +154,16 @@ def train_glyph_gan(case: Case, run_dir: Path) -> CaseResult:
                 o["d_fake"].append(c)
                 o["r_v_large"].append((a - b) / (a - c) if abs(a - c) > 1e-6 else math.nan)
     labels, ambiguous = label_glyph(o)
-    return CaseResult(case=_case(case), steps_run=case.steps, eval_every=GLYPH_EVAL_EVERY,
-                      labels=labels, ambiguous=ambiguous, alerts=[], outcomes=o, signals={})
+    return CaseResult(
+        case=_case(case),
+        steps_run=case.steps,
+        eval_every=GLYPH_EVAL_EVERY,
+        labels=labels,
+        ambiguous=ambiguous,
+        alerts=[],
+        outcomes=o,
+        signals={},
+    )
 
 
 def _case(case: Case) -> dict:

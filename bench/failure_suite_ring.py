@@ -49,7 +49,9 @@ def train_ring(case: Case, run_dir: Path) -> CaseResult:
     torch.manual_seed(case.seed)
     gen = torch.Generator().manual_seed(case.seed)
     data_rng = np.random.default_rng(case.seed)
-    outcome_rng = np.random.default_rng(10_000 + case.seed)  # outcomes never share the training draws
+    outcome_rng = np.random.default_rng(
+        10_000 + case.seed
+    )  # outcomes never share the training draws
     bundle = build_model("mlp_gan", data_dim=2, latent_dim=16, seed=case.seed)
     G, D = bundle.generator, bundle.discriminator
     if cfg.get("opt") == "sgd":
@@ -70,9 +72,20 @@ def train_ring(case: Case, run_dir: Path) -> CaseResult:
         seed=case.seed,
         quiet=True,
     )
-    outcomes: dict[str, list] = {k: [] for k in (
-        "step", "effective_modes", "dominant_mode", "hq_share", "d_fake_prob", "d_real_prob",
-        "g_grad_rel", "sample_scale", "critic_scale")}
+    outcomes: dict[str, list] = {
+        k: []
+        for k in (
+            "step",
+            "effective_modes",
+            "dominant_mode",
+            "hq_share",
+            "d_fake_prob",
+            "d_real_prob",
+            "g_grad_rel",
+            "sample_scale",
+            "critic_scale",
+        )
+    }
     g_grad0: list[float] = []
     nan_step: int | None = None
     step = 0
@@ -97,8 +110,14 @@ def train_ring(case: Case, run_dir: Path) -> CaseResult:
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
-            mon.step(step, losses={"G": loss_g, "D": loss_d}, d_real=dr.detach(), d_fake=dfg.detach(),
-                     real=x.detach(), fake=fake.detach())
+            mon.step(
+                step,
+                losses={"G": loss_g, "D": loss_d},
+                d_real=dr.detach(),
+                d_fake=dfg.detach(),
+                real=x.detach(),
+                fake=fake.detach(),
+            )
             if nan_step is None and not (_finite(G) and _finite(D)):
                 nan_step = step
             if step % RING_EVAL_EVERY == 0:
@@ -142,15 +161,23 @@ def _ring_outcomes(o, step, G, D, kind, modes, rng, g_grad0) -> None:
     ok = np.isfinite(pts).all(1)
     d2 = ((pts[ok, None, :] - modes.centers[None]) ** 2).sum(-1)
     nearest = d2.argmin(1) if ok.any() else np.zeros(0, dtype=int)
-    hq = np.sqrt(d2[np.arange(len(nearest)), nearest]) <= 3 * modes.sigma if ok.any() else np.zeros(0)
+    hq = (
+        np.sqrt(d2[np.arange(len(nearest)), nearest]) <= 3 * modes.sigma
+        if ok.any()
+        else np.zeros(0)
+    )
     o["step"].append(step)
     o["effective_modes"].append(effective_modes(nearest, modes.num_modes) if ok.any() else math.nan)
     o["dominant_mode"].append(int(np.bincount(nearest, minlength=8).argmax()) if ok.any() else -1)
     o["hq_share"].append(float(hq.mean()) if ok.any() else 0.0)
     o["d_fake_prob"].append(_nan0(torch.sigmoid(df.detach()).mean()))
     o["d_real_prob"].append(_nan0(torch.sigmoid(dr).mean()))
-    o["g_grad_rel"].append(grad / g_grad0[0] if g_grad0[0] > 0 and math.isfinite(grad) else math.nan)
-    o["sample_scale"].append(float(np.linalg.norm(pts[ok], axis=1).mean()) if ok.any() else math.inf)
+    o["g_grad_rel"].append(
+        grad / g_grad0[0] if g_grad0[0] > 0 and math.isfinite(grad) else math.nan
+    )
+    o["sample_scale"].append(
+        float(np.linalg.norm(pts[ok], axis=1).mean()) if ok.any() else math.inf
+    )
     o["critic_scale"].append(_nan0(0.5 * (df.detach().abs().mean() + dr.abs().mean())))
 
 

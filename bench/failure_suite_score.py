@@ -29,7 +29,9 @@ def records_of(run: dict[str, Any], drop_prefix: str | None = None) -> list[Step
         sc = r["scalars"]
         if drop_prefix:
             sc = {k: v for k, v in sc.items() if not k.startswith(drop_prefix)}
-        out.append(StepRecord(int(r["step"]), {k: float("nan") if v is None else v for k, v in sc.items()}))
+        out.append(
+            StepRecord(int(r["step"]), {k: float("nan") if v is None else v for k, v in sc.items()})
+        )
     return out
 
 
@@ -59,7 +61,9 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
     misses, false_claims = [], []
 
     def entry(f: str) -> dict[str, Any]:
-        return per.setdefault(f, {"tp": 0, "fp": 0, "labelled": 0, "detected": 0, "delays": [], "delays_evals": []})
+        return per.setdefault(
+            f, {"tp": 0, "fp": 0, "labelled": 0, "detected": 0, "delays": [], "delays_evals": []}
+        )
 
     excluded = []
     for run, alerts in zip(runs, alerts_per_run):
@@ -67,8 +71,10 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
         got = claims(alerts)
         for f in ambiguous:
             a = got.pop(f, None)
-            excluded.append(f"{run_name(run)}: {f} in the label's margin band ("
-                            + (f"claimed at step {a.step})" if a else "not claimed)"))
+            excluded.append(
+                f"{run_name(run)}: {f} in the label's margin band ("
+                + (f"claimed at step {a.step})" if a else "not claimed)")
+            )
         for f, onset in labels.items():
             e = entry(f)
             e["labelled"] += 1
@@ -96,7 +102,9 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
             "detected": e["detected"],
             "false_claims": e["fp"],
             "median_delay_steps": statistics.median(e["delays"]) if e["delays"] else None,
-            "median_delay_evals": statistics.median(e["delays_evals"]) if e["delays_evals"] else None,
+            "median_delay_evals": statistics.median(e["delays_evals"])
+            if e["delays_evals"]
+            else None,
         }
     tp = sum(e["tp"] for e in per.values())
     fp = sum(e["fp"] for e in per.values())
@@ -112,11 +120,18 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
         "healthy_runs": sum(is_healthy(r) for r in runs),
         "excluded_margin_band": len(excluded),
         "healthy_steps": healthy_steps,
-        "false_alarms_per_1k_healthy_steps": 1000.0 * healthy_alerts / healthy_steps if healthy_steps else None,
+        "false_alarms_per_1k_healthy_steps": 1000.0 * healthy_alerts / healthy_steps
+        if healthy_steps
+        else None,
         "median_delay_evals": statistics.median(delays) if delays else None,
     }
-    return {"overall": overall, "per_failure": rows, "misses": misses, "false_claims": false_claims,
-            "margin_band": excluded}
+    return {
+        "overall": overall,
+        "per_failure": rows,
+        "misses": misses,
+        "false_claims": false_claims,
+        "margin_band": excluded,
+    }
 
 
 def is_healthy(run: dict[str, Any]) -> bool:
@@ -124,7 +139,9 @@ def is_healthy(run: dict[str, Any]) -> bool:
     return not run["labels"] and not run.get("ambiguous")
 
 
-def calibrate(healthy_runs: list[dict[str, Any]], detector: str, param: str, grid: list[float], kind: str) -> dict[str, Any]:
+def calibrate(
+    healthy_runs: list[dict[str, Any]], detector: str, param: str, grid: list[float], kind: str
+) -> dict[str, Any]:
     """Replay healthy runs over a grid of values for one threshold: false alarms per 1k steps each.
 
     ``grid`` is ordered from the most sensitive value to the least; the calibrated value is
@@ -140,8 +157,13 @@ def calibrate(healthy_runs: list[dict[str, Any]], detector: str, param: str, gri
             n += sum(a.severity is not Severity.INFO for a in replay(run, detectors=dets))
         rates.append(1000.0 * n / steps)
     ok = [v for v, r in zip(grid, rates) if r == 0.0]
-    return {"detector": detector, "param": param, "grid": grid, "fa_per_1k": rates,
-            "most_sensitive_clean": ok[0] if ok else None}
+    return {
+        "detector": detector,
+        "param": param,
+        "grid": grid,
+        "fa_per_1k": rates,
+        "most_sensitive_clean": ok[0] if ok else None,
+    }
 
 
 def run_name(run: dict[str, Any]) -> str:

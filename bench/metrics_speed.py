@@ -3,8 +3,8 @@
     python bench/metrics_speed.py [--quick] --json PATH
 
 1. Fréchet distance at D=2048 on the same covariances: clean-fid (scipy sqrtm),
-   torchmetrics (eigvals), gandiag (symmetric eigh), gandiag with the real set's square
-   root cached. Timed alternating in rounds; ratios are of medians.
+   torchmetrics (eigvals), gandiag (Cholesky, dsygst, values-only syevd), gandiag with
+   the real set's Cholesky factor cached. Timed alternating in rounds; ratios are of medians.
 2. Precision/recall/density/coverage at N=10,000, D=2048 vs prdc.compute_prdc on the
    same float32 features (the dtype prdc documents): each contender runs in a fresh
    subprocess, which reports its time and peak RSS (resource.getrusage) against its RSS

@@ -16,27 +16,43 @@ from gandiag.dashboards.components import message
 from gandiag.dashboards.context import FILES_ROUTE, RunsFolder
 from gandiag.dashboards.pages import compare, run, runs
 
-NAV_STYLE = {"display": "flex", "gap": "18px", "alignItems": "baseline",
-             "borderBottom": "1px solid #ddd", "padding": "6px 0", "marginBottom": "8px"}
+NAV_STYLE = {
+    "display": "flex",
+    "gap": "18px",
+    "alignItems": "baseline",
+    "borderBottom": "1px solid #ddd",
+    "padding": "6px 0",
+    "marginBottom": "8px",
+}
 
 
-def create_app(runs_dir: str | Path, *, live_interval_ms: int = 2000,
-               max_points: int = 600) -> Dash:
+def create_app(
+    runs_dir: str | Path, *, live_interval_ms: int = 2000, max_points: int = 600
+) -> Dash:
     """A dashboard over every run under ``runs_dir`` (read-only; serve it with ``app.run``).
 
     ``live_interval_ms`` is how often open pages look for new steps; ``max_points`` caps
     the points drawn per series (longer runs are averaged into that many buckets).
     """
-    folder = RunsFolder.open(runs_dir, live_interval_ms=int(live_interval_ms),
-                             max_points=int(max_points))
-    app = Dash(__name__, title="gandiag", suppress_callback_exceptions=True,
-               update_title=None)
-    app.layout = html.Div([
-        dcc.Location(id="url", refresh=False),
-        html.Nav([html.B("gandiag"), dcc.Link("Runs", href="/"),
-                  dcc.Link("Compare", href="/compare")], style=NAV_STYLE),
-        html.Div(id="page"),
-    ], style={"fontFamily": "system-ui, sans-serif", "margin": "0 24px", "maxWidth": "1200px"})
+    folder = RunsFolder.open(
+        runs_dir, live_interval_ms=int(live_interval_ms), max_points=int(max_points)
+    )
+    app = Dash(__name__, title="gandiag", suppress_callback_exceptions=True, update_title=None)
+    app.layout = html.Div(
+        [
+            dcc.Location(id="url", refresh=False),
+            html.Nav(
+                [
+                    html.B("gandiag"),
+                    dcc.Link("Runs", href="/"),
+                    dcc.Link("Compare", href="/compare"),
+                ],
+                style=NAV_STYLE,
+            ),
+            html.Div(id="page"),
+        ],
+        style={"fontFamily": "system-ui, sans-serif", "margin": "0 24px", "maxWidth": "1200px"},
+    )
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))
     def route(pathname: str | None, search: str | None) -> html.Div:
@@ -46,9 +62,12 @@ def create_app(runs_dir: str | Path, *, live_interval_ms: int = 2000,
         if path.rstrip("/") == compare.PATH:
             return compare.layout(folder, search or "")
         if path.startswith("/run/"):
-            return run.layout(folder, path[len("/run/"):].rstrip("/"))
-        return message(f"No page at {path}: go to the runs page (/) or the compare page.",
-                       "error", id="page-missing")
+            return run.layout(folder, path[len("/run/") :].rstrip("/"))
+        return message(
+            f"No page at {path}: go to the runs page (/) or the compare page.",
+            "error",
+            id="page-missing",
+        )
 
     for page in (runs, run, compare):
         page.register(app, folder)

@@ -24,26 +24,54 @@ from gandiag.figures import (
 )
 from gandiag.types import Alert, MetricResult
 
-LEVEL_COLORS = {"ok": "#2ca02c", "info": "#1f77b4", "warning": "#ff7f0e", "critical": "#d62728",
-                "empty": "#7f7f7f", "crashed": "#d62728", "error": "#d62728"}
+LEVEL_COLORS = {
+    "ok": "#2ca02c",
+    "info": "#1f77b4",
+    "warning": "#ff7f0e",
+    "critical": "#d62728",
+    "empty": "#7f7f7f",
+    "crashed": "#d62728",
+    "error": "#d62728",
+}
 
-CELL = {"padding": "4px 10px", "borderBottom": "1px solid #e5e5e5", "textAlign": "left",
-        "verticalAlign": "top"}
+CELL = {
+    "padding": "4px 10px",
+    "borderBottom": "1px solid #e5e5e5",
+    "textAlign": "left",
+    "verticalAlign": "top",
+}
 
 
 def message(text: str, level: str = "info", *, id: str | None = None) -> html.Div:
     """A framed sentence: why a page is empty, what went wrong, what to do."""
     color = LEVEL_COLORS.get(level, "#7f7f7f")
     kw = {"id": id} if id else {}
-    return html.Div(text, className=f"gd-message gd-{level}", **kw,
-                    style={"borderLeft": f"4px solid {color}", "padding": "8px 12px",
-                           "background": "#fafafa", "margin": "8px 0"})
+    return html.Div(
+        text,
+        className=f"gd-message gd-{level}",
+        **kw,
+        style={
+            "borderLeft": f"4px solid {color}",
+            "padding": "8px 12px",
+            "background": "#fafafa",
+            "margin": "8px 0",
+        },
+    )
 
 
 def badge(text: str, color: str) -> html.Span:
-    return html.Span(text, className="gd-badge",
-                     style={"background": color, "color": "white", "borderRadius": "4px",
-                            "padding": "1px 7px", "fontSize": "12px", "marginRight": "4px"})
+    return html.Span(
+        text,
+        className="gd-badge",
+        style={
+            "background": color,
+            "color": "white",
+            "borderRadius": "4px",
+            "padding": "1px 7px",
+            "fontSize": "12px",
+            "marginRight": "4px",
+        },
+    )
 
 
 def status_badge(status: str) -> html.Span:
@@ -55,39 +83,65 @@ def severity_badges(counts: Mapping[str, int]) -> html.Span:
     return html.Span(items or [html.Span("none", style={"color": "#999"})])
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, id: str | None = None,
-          class_name: str = "gd-table") -> html.Table:
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    id: str | None = None,
+    class_name: str = "gd-table",
+) -> html.Table:
     kw = {"id": id} if id else {}
     return html.Table(
-        [html.Thead(html.Tr([html.Th(h, style=CELL) for h in headers])),
-         html.Tbody([html.Tr([html.Td(c, style=CELL) for c in row]) for row in rows])],
-        className=class_name, style={"borderCollapse": "collapse", "fontSize": "13px"}, **kw,
+        [
+            html.Thead(html.Tr([html.Th(h, style=CELL) for h in headers])),
+            html.Tbody([html.Tr([html.Td(c, style=CELL) for c in row]) for row in rows]),
+        ],
+        className=class_name,
+        style={"borderCollapse": "collapse", "fontSize": "13px"},
+        **kw,
     )
 
 
 def run_header(summary: RunSummary) -> html.Div:
     counts = summary.alert_counts
-    return html.Div([
-        html.H2(summary.name, className="gd-run-name", style={"margin": "4px 0"}),
-        html.Div([status_badge(summary.status), badge(summary.kind, "#555"),
-                  html.Span(f" step {summary.last_step if summary.last_step is not None else '–'}"
-                            f" · {summary.num_steps} recorded steps · alerts: "),
-                  severity_badges(counts)]),
-        message(summary.verdict, summary.level, id="run-verdict"),
-    ])
+    return html.Div(
+        [
+            html.H2(summary.name, className="gd-run-name", style={"margin": "4px 0"}),
+            html.Div(
+                [
+                    status_badge(summary.status),
+                    badge(summary.kind, "#555"),
+                    html.Span(
+                        f" step {summary.last_step if summary.last_step is not None else '–'}"
+                        f" · {summary.num_steps} recorded steps · alerts: "
+                    ),
+                    severity_badges(counts),
+                ]
+            ),
+            message(summary.verdict, summary.level, id="run-verdict"),
+        ]
+    )
 
 
 def alert_body(alert: Alert) -> html.Div:
-    return html.Div([
-        html.Div(f"{alert.severity.value} at step {alert.step} (onset {alert.onset_step}) "
-                 f"from {alert.detector}: {alert.diagnosis}", style={"fontWeight": "bold"}),
-        html.Div("Evidence", style={"marginTop": "6px"}),
-        table(["signal", "value"], format_evidence(alert.evidence)) if alert.evidence
-        else html.Div("(no numbers attached)"),
-        html.Div("Remedies", style={"marginTop": "6px"}),
-        html.Ul([html.Li(r) for r in alert.remedies]) if alert.remedies
-        else html.Div("(none suggested)"),
-    ], className="gd-alert-body")
+    return html.Div(
+        [
+            html.Div(
+                f"{alert.severity.value} at step {alert.step} (onset {alert.onset_step}) "
+                f"from {alert.detector}: {alert.diagnosis}",
+                style={"fontWeight": "bold"},
+            ),
+            html.Div("Evidence", style={"marginTop": "6px"}),
+            table(["signal", "value"], format_evidence(alert.evidence))
+            if alert.evidence
+            else html.Div("(no numbers attached)"),
+            html.Div("Remedies", style={"marginTop": "6px"}),
+            html.Ul([html.Li(r) for r in alert.remedies])
+            if alert.remedies
+            else html.Div("(none suggested)"),
+        ],
+        className="gd-alert-body",
+    )
 
 
 def alert_groups(groups: Sequence[AlertGroup]) -> html.Div:
@@ -95,23 +149,38 @@ def alert_groups(groups: Sequence[AlertGroup]) -> html.Div:
         return message("No alerts: no detector fired on this run.", "ok")
     items = []
     for g in groups:
-        summary = html.Summary([
-            badge(g.severity.value, SEVERITY_COLORS[g.severity.value]),
-            html.B(g.detector), f" — {g.latest.diagnosis} ",
-            html.Span(f"(×{g.count}, steps {g.onset_step}–{g.last_step})",
-                      style={"color": "#777"}),
-        ])
-        items.append(html.Details([summary, alert_body(g.latest)], className="gd-alert",
-                                  style={"margin": "4px 0"}))
+        summary = html.Summary(
+            [
+                badge(g.severity.value, SEVERITY_COLORS[g.severity.value]),
+                html.B(g.detector),
+                f" — {g.latest.diagnosis} ",
+                html.Span(
+                    f"(×{g.count}, steps {g.onset_step}–{g.last_step})", style={"color": "#777"}
+                ),
+            ]
+        )
+        items.append(
+            html.Details(
+                [summary, alert_body(g.latest)], className="gd-alert", style={"margin": "4px 0"}
+            )
+        )
     return html.Div(items)
 
 
 def metrics_table(metrics: Mapping[str, MetricResult], *, id: str | None = None) -> html.Div:
     if not metrics:
-        return message("No metrics stored yet (run `gandiag evaluate` or enable periodic "
-                       "evaluation).", "empty")
-    rows = [[name, format_metric(r), "–" if r.step is None else str(r.step),
-             format_protocol(r.protocol)] for name, r in sorted(metrics.items())]
+        return message(
+            "No metrics stored yet (run `gandiag evaluate` or enable periodic evaluation).", "empty"
+        )
+    rows = [
+        [
+            name,
+            format_metric(r),
+            "–" if r.step is None else str(r.step),
+            format_protocol(r.protocol),
+        ]
+        for name, r in sorted(metrics.items())
+    ]
     return table(["metric", "value ± unc. [interval]", "step", "protocol"], rows, id=id)
 
 
@@ -119,30 +188,54 @@ def metrics_side_by_side(metrics_by_run: Mapping[str, Mapping[str, MetricResult]
     """Metric rows, a column per run, and a warning when protocols differ between runs."""
     names = sorted({n for m in metrics_by_run.values() for n in m})
     runs = list(metrics_by_run)
-    rows = [[n] + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–"
-                   for r in runs] for n in names]
+    rows = [
+        [n] + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–" for r in runs]
+        for n in names
+    ]
     protos = {r: {protocol_key(m.protocol) for m in metrics_by_run[r].values()} for r in runs}
-    proto_rows = [[r] + [format_protocol(next(iter(metrics_by_run[r].values())).protocol)
-                         if metrics_by_run[r] else "–"] for r in runs]
+    proto_rows = [
+        [r]
+        + [
+            format_protocol(next(iter(metrics_by_run[r].values())).protocol)
+            if metrics_by_run[r]
+            else "–"
+        ]
+        for r in runs
+    ]
     distinct = {k for keys in protos.values() for k in keys}
-    warn = (message("These runs' metrics were computed with different protocols (feature "
-                    "extractor, weights or sample sizes): compare their numbers with care.",
-                    "warning") if len(distinct) > 1 else html.Div())
-    return html.Div([
-        table(["metric"] + runs, rows, id="compare-metrics"), warn,
-        html.H4("Protocols"), table(["run", "protocol"], proto_rows),
-    ])
+    warn = (
+        message(
+            "These runs' metrics were computed with different protocols (feature "
+            "extractor, weights or sample sizes): compare their numbers with care.",
+            "warning",
+        )
+        if len(distinct) > 1
+        else html.Div()
+    )
+    return html.Div(
+        [
+            table(["metric"] + runs, rows, id="compare-metrics"),
+            warn,
+            html.H4("Protocols"),
+            table(["run", "protocol"], proto_rows),
+        ]
+    )
 
 
 def config_details(config: Mapping[str, object]) -> html.Details:
     rows = format_config(config)
-    return html.Details([html.Summary("Configuration"),
-                         table(["key", "value"], rows) if rows else html.Div("(empty)")])
+    return html.Details(
+        [
+            html.Summary("Configuration"),
+            table(["key", "value"], rows) if rows else html.Div("(empty)"),
+        ]
+    )
 
 
 def graph(figure: object, id: object) -> dcc.Graph:
-    return dcc.Graph(figure=plain_figure(figure), id=id, config={"displaylogo": False},
-                     className="gd-graph")
+    return dcc.Graph(
+        figure=plain_figure(figure), id=id, config={"displaylogo": False}, className="gd-graph"
+    )
 
 
 def plain_figure(figure: object) -> dict:
@@ -154,8 +247,10 @@ def plain_figure(figure: object) -> dict:
     if not hasattr(figure, "data"):
         return _lists(dict(figure))
     # Not to_dict(): since plotly 6 it already base64-encodes the arrays.
-    return {"data": [_lists(t.to_plotly_json()) for t in figure.data],
-            "layout": _lists(figure.layout.to_plotly_json())}
+    return {
+        "data": [_lists(t.to_plotly_json()) for t in figure.data],
+        "layout": _lists(figure.layout.to_plotly_json()),
+    }
 
 
 def _lists(obj: object) -> object:

@@ -46,21 +46,32 @@ def write_synthetic_run(
     if kind not in ("gan", "vae"):
         raise ValueError(f"kind must be 'gan' or 'vae', not {kind!r}")
     rng = np.random.default_rng(seed)
-    cfg = dict(config or {"model": "dcgan" if kind == "gan" else "conv_vae", "lr": 2e-4,
-                          "batch_size": 64, "seed": seed})
+    cfg = dict(
+        config
+        or {
+            "model": "dcgan" if kind == "gan" else "conv_vae",
+            "lr": 2e-4,
+            "batch_size": 64,
+            "seed": seed,
+        }
+    )
     writer = RunWriter(run_dir, config=cfg, name=name, kind=kind)
     onset = int(steps * 0.6) if failure else steps + 1
     t = np.arange(steps)
     columns = (_gan_columns if kind == "gan" else _vae_columns)(t, onset, rng, extra_layers)
-    hist_steps = set(range(0, steps, histogram_every)) if kind == "gan" and histogram_every else set()
+    hist_steps = (
+        set(range(0, steps, histogram_every)) if kind == "gan" and histogram_every else set()
+    )
     for start in range(0, steps, batch):
         records = []
         for i in range(start, min(steps, start + batch)):
             scalars = {k: float(v[i]) for k, v in columns.items() if not np.isnan(v[i])}
             hists = {}
             if i in hist_steps:
-                hists = {sig.HIST_D_REAL: _prob_hist(columns[sig.D_REAL_PROB_MEAN][i], rng),
-                         sig.HIST_D_FAKE: _prob_hist(columns[sig.D_FAKE_PROB_MEAN][i], rng)}
+                hists = {
+                    sig.HIST_D_REAL: _prob_hist(columns[sig.D_REAL_PROB_MEAN][i], rng),
+                    sig.HIST_D_FAKE: _prob_hist(columns[sig.D_FAKE_PROB_MEAN][i], rng),
+                }
             records.append(StepRecord(i, scalars, hists, wall_time=1.7e9 + i * 0.05))
         writer.write_steps(records)
     for k in range(grids):
@@ -79,8 +90,9 @@ def write_synthetic_run(
     return writer
 
 
-def _gan_columns(t: np.ndarray, onset: int, rng: np.random.Generator,
-                 extra_layers: int) -> dict[str, np.ndarray]:
+def _gan_columns(
+    t: np.ndarray, onset: int, rng: np.random.Generator, extra_layers: int
+) -> dict[str, np.ndarray]:
     n = t.size
     bad = (t >= onset).astype(float)
     noise = lambda s: rng.normal(0, s, n)
@@ -115,8 +127,9 @@ def _gan_columns(t: np.ndarray, onset: int, rng: np.random.Generator,
     return cols
 
 
-def _vae_columns(t: np.ndarray, onset: int, rng: np.random.Generator,
-                 extra_layers: int) -> dict[str, np.ndarray]:
+def _vae_columns(
+    t: np.ndarray, onset: int, rng: np.random.Generator, extra_layers: int
+) -> dict[str, np.ndarray]:
     n = t.size
     dims = 8
     cols: dict[str, np.ndarray] = {}
@@ -148,38 +161,73 @@ def _prob_hist(mean: float, rng: np.random.Generator) -> Histogram:
 
 def _alerts(kind: str, onset: int, steps: int) -> list[Alert]:
     if kind == "gan":
-        first = Alert("mode_collapse", Severity.WARNING, onset + 20, onset,
-                      "sample diversity fell: fakes spread 0.4x as far as reals",
-                      {"pdist_ratio": 0.4, "std_ratio": 0.35},
-                      ("unrolled discriminator steps", "lower the discriminator learning rate"))
-        worse = Alert("mode_collapse", Severity.CRITICAL, min(steps - 1, onset + 80), onset,
-                      "samples collapsed onto one mode", {"modes_covered": 1.0, "pdist_ratio": 0.3},
-                      ("restart from the last healthy checkpoint", "use spectral norm with hinge loss"))
-        grads = Alert("vanishing_gradients", Severity.WARNING, min(steps - 1, onset + 40), onset + 5,
-                      "generator gradients vanished while D(real)≈0.95 and D(fake)≈0.05",
-                      {"grad_G_norm": 0.002, "d_real": 0.95, "d_fake": 0.05},
-                      ("non-saturating generator loss", "instance noise or label smoothing"))
+        first = Alert(
+            "mode_collapse",
+            Severity.WARNING,
+            onset + 20,
+            onset,
+            "sample diversity fell: fakes spread 0.4x as far as reals",
+            {"pdist_ratio": 0.4, "std_ratio": 0.35},
+            ("unrolled discriminator steps", "lower the discriminator learning rate"),
+        )
+        worse = Alert(
+            "mode_collapse",
+            Severity.CRITICAL,
+            min(steps - 1, onset + 80),
+            onset,
+            "samples collapsed onto one mode",
+            {"modes_covered": 1.0, "pdist_ratio": 0.3},
+            ("restart from the last healthy checkpoint", "use spectral norm with hinge loss"),
+        )
+        grads = Alert(
+            "vanishing_gradients",
+            Severity.WARNING,
+            min(steps - 1, onset + 40),
+            onset + 5,
+            "generator gradients vanished while D(real)≈0.95 and D(fake)≈0.05",
+            {"grad_G_norm": 0.002, "d_real": 0.95, "d_fake": 0.05},
+            ("non-saturating generator loss", "instance noise or label smoothing"),
+        )
         return [first, grads, worse]
-    return [Alert("posterior_collapse", Severity.WARNING, min(steps - 1, onset + 10), onset,
-                  "4 of 8 latent dimensions carry no information (KL < 0.01 nats)",
-                  {"active_units": 4.0, "dead_dims": 4.0},
-                  ("KL annealing", "free bits / a KL floor"))]
+    return [
+        Alert(
+            "posterior_collapse",
+            Severity.WARNING,
+            min(steps - 1, onset + 10),
+            onset,
+            "4 of 8 latent dimensions carry no information (KL < 0.01 nats)",
+            {"active_units": 4.0, "dead_dims": 4.0},
+            ("KL annealing", "free bits / a KL floor"),
+        )
+    ]
 
 
 def _metrics(kind: str, steps: int, failure: bool, rng: np.random.Generator) -> list[MetricResult]:
-    proto = MetricProtocol("glyph", "0" * 64, "uint8 quantised, 28x28", 2000, 2000,
-                           {"k": 3, "seed": 0})
+    proto = MetricProtocol(
+        "glyph", "0" * 64, "uint8 quantised, 28x28", 2000, 2000, {"k": 3, "seed": 0}
+    )
     good = not failure
     values = {
-        "fid": (25.0 if good else 80.0) + rng.normal(0, 1), "kid": 0.01 if good else 0.06,
-        "precision": 0.8 if good else 0.9, "recall": 0.75 if good else 0.15,
-        "density": 0.95 if good else 1.3, "coverage": 0.8 if good else 0.2,
+        "fid": (25.0 if good else 80.0) + rng.normal(0, 1),
+        "kid": 0.01 if good else 0.06,
+        "precision": 0.8 if good else 0.9,
+        "recall": 0.75 if good else 0.15,
+        "density": 0.95 if good else 1.3,
+        "coverage": 0.8 if good else 0.2,
     }
     if kind == "vae":
         values.update(precision=0.55, recall=0.7, fid=45.0)
     out = []
     for name, v in values.items():
         half = 0.03 * abs(v) + 0.01
-        out.append(MetricResult(name, float(v), proto, uncertainty=half / 2,
-                                interval=(float(v) - half, float(v) + half), step=steps - 1))
+        out.append(
+            MetricResult(
+                name,
+                float(v),
+                proto,
+                uncertainty=half / 2,
+                interval=(float(v) - half, float(v) + half),
+                step=steps - 1,
+            )
+        )
     return out

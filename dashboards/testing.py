@@ -35,8 +35,10 @@ def headless_chrome() -> Any:
     """A selenium Chrome driver on headless Chromium that keeps the browser console log."""
     paths = chromium_paths()
     if paths is None:
-        raise RuntimeError("needs Debian's chromium and chromium-driver on PATH "
-                           "(apt-get install -y chromium chromium-driver)")
+        raise RuntimeError(
+            "needs Debian's chromium and chromium-driver on PATH "
+            "(apt-get install -y chromium chromium-driver)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

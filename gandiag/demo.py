@@ -38,7 +38,11 @@ def demo_configs(plan: DemoPlan, seed: int = 0) -> dict[str, dict[str, Any]]:
             "steps": plan.steps,
             # Half the default width: the demo must run in minutes on two CPU cores.
             "model": {"name": model, "options": {"width": 32}},
-            "data": {"name": "glyphs", "options": {"n": plan.train_images, "seed": seed}, "batch_size": 64},
+            "data": {
+                "name": "glyphs",
+                "options": {"n": plan.train_images, "seed": seed},
+                "batch_size": 64,
+            },
             "eval": {
                 "every": plan.eval_every,
                 "num_samples": plan.eval_samples,
@@ -78,8 +82,12 @@ def run_demo(
     run_dirs = []
     for name, cfg in configs.items():
         t0 = time.perf_counter()
-        log(f"gandiag demo: training {cfg['model']['name']} on glyphs for {cfg['steps']} steps -> {out / name}")
+        log(
+            f"gandiag demo: training {cfg['model']['name']} on glyphs for {cfg['steps']} steps -> {out / name}"
+        )
         run_dirs.append(train(cfg, out / name, progress=progress))
         log(f"gandiag demo: {name} done in {time.perf_counter() - t0:.0f} s")
-    report = write_report(run_dirs, out / "report.html", title="gandiag demo: DCGAN vs VAE on glyphs")
+    report = write_report(
+        run_dirs, out / "report.html", title="gandiag demo: DCGAN vs VAE on glyphs"
+    )
     return report

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from gandiag.features import FeatureExtractor, get_extractor
-from gandiag.features.cache import cached_real_features
+from gandiag.features.cache import cached_reference
 from gandiag.metrics import (
     fd_infinity,
     feature_stats,
@@ -144,7 +144,8 @@ def evaluate(
     extractor's range), image folders, ``.npy``/``.npz`` files; ``fake`` may be a callable
     ``n -> images`` (then ``num_samples`` is required). ``num_samples`` subsamples larger
     sets without replacement (seeded). ``metrics``: any of ``fid, kid, is, pr, dc, fd_inf``.
-    ``cache``: True (default directory) or a directory for the real set's features.
+    ``cache``: True (default directory) or a directory for the real set's features,
+    statistics and k-NN radii (:mod:`gandiag.features.cache`).
     Returns ``{name: MetricResult}`` with names ``fid, fd_inf, kid, is, precision, recall,
     density, coverage``; FID and KID carry bootstrap intervals when ``bootstrap >= 2``.
     """
@@ -157,11 +158,11 @@ def evaluate(
     fake_images = _sample(fake, num_samples, rng, "fake", generator_batch_size)
 
     needs_features = any(m in metrics for m in ("fid", "kid", "pr", "dc", "fd_inf"))
-    real_stats = None
+    real_stats, reference = None, None
     if needs_features:
         if cache:
-            root = None if cache is True else cache
-            real_feats, real_stats, _ = cached_real_features(real_images, ext, root)
+            reference = cached_reference(real_images, ext, None if cache is True else cache)
+            real_feats, real_stats = reference.features, reference.stats
         else:
             real_feats = ext(real_images).numpy()
         fake_feats = ext(fake_images).numpy()
@@ -211,7 +212,13 @@ def evaluate(
             "is", isr.mean, {"splits": is_splits, "std_ddof": 0}, uncertainty=isr.std
         )
     if "pr" in metrics or "dc" in metrics:
-        res = prdc(real_feats, fake_feats, k_pr=k_pr, k_dc=k_dc, device=device)
+        radii: dict[str, Any] = {}
+        if reference is not None:  # the real set's k-NN radii come from the cache too
+            radii = {
+                "real_radii_pr": reference.radii(k_pr, device=device),
+                "real_radii_dc": reference.radii(k_dc, device=device),
+            }
+        res = prdc(real_feats, fake_feats, k_pr=k_pr, k_dc=k_dc, device=device, **radii)
         if "pr" in metrics:
             out["precision"] = result("precision", res.precision, {"k": k_pr, "inside": "<"})
             out["recall"] = result("recall", res.recall, {"k": k_pr, "inside": "<"})

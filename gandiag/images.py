@@ -38,8 +38,8 @@ def make_grid(
         )
     imgs = to_uint8(images, value_range).transpose(0, 2, 3, 1)  # NHWC
     n, h, w, c = imgs.shape
-    nrow = nrow or max(1, int(math.ceil(math.sqrt(n))))
-    ncol = int(math.ceil(n / nrow))
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    ncol = math.ceil(n / nrow)
     grid = np.zeros((ncol * (h + padding) + padding, nrow * (w + padding) + padding, c), np.uint8)
     for i in range(n):
         r, col = divmod(i, nrow)
@@ -67,13 +67,17 @@ def grid_png(
     """A PNG sample grid of ``images`` (optionally upscaled, nearest, to at least ``min_size`` px wide)."""
     grid = make_grid(images, nrow=nrow, value_range=value_range)
     if min_size and grid.shape[1] < min_size:
-        factor = int(math.ceil(min_size / grid.shape[1]))
+        factor = math.ceil(min_size / grid.shape[1])
         grid = grid.repeat(factor, axis=0).repeat(factor, axis=1)
     return png_bytes(grid)
 
 
-def scatter_png(points: np.ndarray, reference: np.ndarray | None = None, size: int = 256,
-                extent: float | None = None) -> bytes:
+def scatter_png(
+    points: np.ndarray,
+    reference: np.ndarray | None = None,
+    size: int = 256,
+    extent: float | None = None,
+) -> bytes:
     """A PNG scatter of 2-D samples (white) over optional reference points (grey), for 2-D GANs."""
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:

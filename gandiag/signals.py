@@ -142,7 +142,12 @@ def nets_with_prefix(names: list[str] | set[str], kind: str) -> list[str]:
     nets = []
     for n in names:
         parts = n.split("/")
-        if len(parts) == 3 and parts[0] == "grad" and parts[2] == "norm" and parts[1].startswith(kind):
+        if (
+            len(parts) == 3
+            and parts[0] == "grad"
+            and parts[2] == "norm"
+            and parts[1].startswith(kind)
+        ):
             nets.append(parts[1])
     return sorted(nets)
 

@@ -88,10 +88,13 @@ def _render(readers: list[RunReader], title: str | None, max_points: int) -> str
     fig = _Figures()
     body = [
         f"<h1>{esc(title)}</h1>",
-        (f'<p class="sub">Generated {esc(_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))} by '
-         f"gandiag {esc(__version__)} from {len(readers)} run(s); curves averaged into at most "
-         f"{max_points} points per series.</p>"),
-        "<h2>Verdict</h2>", summary_table(summaries),
+        (
+            f'<p class="sub">Generated {esc(_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))} by '
+            f"gandiag {esc(__version__)} from {len(readers)} run(s); curves averaged into at most "
+            f"{max_points} points per series.</p>"
+        ),
+        "<h2>Verdict</h2>",
+        summary_table(summaries),
     ]
     if len(readers) > 1:
         body.append(_comparison(readers, summaries, fig))
@@ -102,7 +105,8 @@ def _render(readers: list[RunReader], title: str | None, max_points: int) -> str
         f"<title>{esc(title)}</title><style>{CSS}</style>"
         # plotly.js once, inline: the file works offline and figures carry only their data.
         f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
-        + "\n".join(body) + "</body></html>\n"
+        + "\n".join(body)
+        + "</body></html>\n"
     )
 
 
@@ -118,8 +122,12 @@ def _comparison(readers: list[RunReader], summaries: dict, fig: _Figures) -> str
     for lab, reader in zip(labels, readers):
         latest = (reader.sample_grids("samples") or reader.sample_grids())[-1:]
         grids += [_grid_figure(g, f"{lab} — step {g.step}") for g in latest]
-    parts = ["<section id=\"comparison\"><h2>Comparison</h2>", side_by_side_block(metrics),
-             fig(metric_bars_figure(metrics)), fig(precision_recall_figure(metrics))]
+    parts = [
+        '<section id="comparison"><h2>Comparison</h2>',
+        side_by_side_block(metrics),
+        fig(metric_bars_figure(metrics)),
+        fig(precision_recall_figure(metrics)),
+    ]
     if fid:
         parts.append(fig(steps_by_run_figure(fid, title="FID over steps", y_title="FID")))
     if grids:
@@ -132,10 +140,14 @@ def _run_section(anchor: str, summary, reader: RunReader, fig: _Figures, max_poi
     alerts = reader.read_alerts()
     parts = [
         f'<section class="run" id="{esc(anchor)}"><h2>{esc(summary.name)}</h2>',
-        (f'<p class="sub">{esc(info.kind)} run at {esc(info.run_dir)} · status '
-         f"{esc(info.status)} · {info.num_steps} recorded steps</p>"),
-        verdict_block(summary), config_block(summary.config),
-        "<h3>Alerts</h3>", alerts_block(summary.groups),
+        (
+            f'<p class="sub">{esc(info.kind)} run at {esc(info.run_dir)} · status '
+            f"{esc(info.status)} · {info.num_steps} recorded steps</p>"
+        ),
+        verdict_block(summary),
+        config_block(summary.config),
+        "<h3>Alerts</h3>",
+        alerts_block(summary.groups),
     ]
     if alerts:
         parts.append(fig(alert_timeline_figure(alerts, last_step=info.last_step)))
@@ -145,9 +157,11 @@ def _run_section(anchor: str, summary, reader: RunReader, fig: _Figures, max_poi
         parts.append("<h3>Sample grids</h3>")
         for name in sorted({g.name for g in grids}):
             chosen = _evenly([g for g in grids if g.name == name], GRIDS_PER_NAME)
-            parts.append('<div class="grids">'
-                         + "".join(_grid_figure(g, f"{g.name} — step {g.step}") for g in chosen)
-                         + "</div>")
+            parts.append(
+                '<div class="grids">'
+                + "".join(_grid_figure(g, f"{g.name} — step {g.step}") for g in chosen)
+                + "</div>"
+            )
     if info.num_steps == 0:
         parts.append("<p>No steps recorded yet: nothing to plot.</p>")
     section = None
@@ -160,7 +174,9 @@ def _run_section(anchor: str, summary, reader: RunReader, fig: _Figures, max_poi
 
 
 def _grid_figure(grid: SampleGrid, caption: str) -> str:
-    return f"<figure>{image_tag(grid.path, caption)}<figcaption>{esc(caption)}</figcaption></figure>"
+    return (
+        f"<figure>{image_tag(grid.path, caption)}<figcaption>{esc(caption)}</figcaption></figure>"
+    )
 
 
 def _evenly(items: list, n: int) -> list:
@@ -176,5 +192,3 @@ def _unique(names: list[str]) -> list[str]:
         seen[n] = seen.get(n, 0) + 1
         out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
     return out
-
-

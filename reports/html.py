@@ -27,8 +27,14 @@ from gandiag.figures import (
 )
 from gandiag.types import MetricResult
 
-LEVEL_COLORS = {"ok": "#2ca02c", "info": "#1f77b4", "warning": "#ff7f0e", "critical": "#d62728",
-                "empty": "#7f7f7f", "crashed": "#d62728"}
+LEVEL_COLORS = {
+    "ok": "#2ca02c",
+    "info": "#1f77b4",
+    "warning": "#ff7f0e",
+    "critical": "#d62728",
+    "empty": "#7f7f7f",
+    "crashed": "#d62728",
+}
 
 CSS = """
 body { font-family: system-ui, -apple-system, sans-serif; margin: 0 auto; max-width: 1150px;
@@ -54,8 +60,9 @@ def badge(text: str, color: str) -> str:
     return f'<span class="badge" style="background:{color}">{esc(text)}</span>'
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, raw: bool = False,
-          cls: str = "") -> str:
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, raw: bool = False, cls: str = ""
+) -> str:
     """A table of escaped cells (``raw=True``: cells are already HTML built here)."""
     cell = (lambda c: str(c)) if raw else esc
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
@@ -65,8 +72,12 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, raw: bool = 
 
 def figure_div(fig: go.Figure, div_id: str) -> str:
     """A figure without plotly.js (the page embeds it once, in its head)."""
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                       config={"displaylogo": False, "responsive": True})
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        config={"displaylogo": False, "responsive": True},
+    )
 
 
 def image_tag(path: Path, alt: str) -> str:
@@ -82,14 +93,22 @@ def verdict_block(summary: RunSummary) -> str:
 def summary_table(summaries: Mapping[str, RunSummary]) -> str:
     rows = []
     for anchor, s in summaries.items():
-        counts = " ".join(badge(f"{n} {sev}", SEVERITY_COLORS[sev])
-                          for sev, n in s.alert_counts.items() if n) or "none"
-        rows.append([
-            f'<a href="#{esc(anchor)}">{esc(s.name)}</a>', esc(s.kind),
-            badge(s.status, STATUS_COLORS.get(s.status, "#7f7f7f")),
-            esc("–" if s.last_step is None else s.last_step), counts,
-            f'<span style="color:{LEVEL_COLORS.get(s.level, "#777")}">{esc(s.verdict)}</span>',
-        ])
+        counts = (
+            " ".join(
+                badge(f"{n} {sev}", SEVERITY_COLORS[sev]) for sev, n in s.alert_counts.items() if n
+            )
+            or "none"
+        )
+        rows.append(
+            [
+                f'<a href="#{esc(anchor)}">{esc(s.name)}</a>',
+                esc(s.kind),
+                badge(s.status, STATUS_COLORS.get(s.status, "#7f7f7f")),
+                esc("–" if s.last_step is None else s.last_step),
+                counts,
+                f'<span style="color:{LEVEL_COLORS.get(s.level, "#777")}">{esc(s.verdict)}</span>',
+            ]
+        )
     return table(["run", "kind", "status", "last step", "alerts", "verdict"], rows, raw=True)
 
 
@@ -99,10 +118,16 @@ def alerts_block(groups: Sequence[AlertGroup]) -> str:
     out = []
     for g in groups:
         a = g.latest
-        evidence = (table(["signal", "value"], format_evidence(a.evidence)) if a.evidence
-                    else "<p>(no numbers attached)</p>")
-        remedies = ("<ul>" + "".join(f"<li>{esc(r)}</li>" for r in a.remedies) + "</ul>"
-                    if a.remedies else "<p>(none suggested)</p>")
+        evidence = (
+            table(["signal", "value"], format_evidence(a.evidence))
+            if a.evidence
+            else "<p>(no numbers attached)</p>"
+        )
+        remedies = (
+            "<ul>" + "".join(f"<li>{esc(r)}</li>" for r in a.remedies) + "</ul>"
+            if a.remedies
+            else "<p>(none suggested)</p>"
+        )
         out.append(
             f'<details class="alert" open><summary>{badge(g.severity.value, SEVERITY_COLORS[g.severity.value])}'
             f"<b>{esc(g.detector)}</b> — {esc(a.diagnosis)} "
@@ -115,24 +140,42 @@ def alerts_block(groups: Sequence[AlertGroup]) -> str:
 def metrics_block(metrics: Mapping[str, MetricResult]) -> str:
     if not metrics:
         return "<p>No metrics stored for this run.</p>"
-    rows = [[name, format_metric(r), "–" if r.step is None else str(r.step),
-             format_protocol(r.protocol)] for name, r in sorted(metrics.items())]
+    rows = [
+        [
+            name,
+            format_metric(r),
+            "–" if r.step is None else str(r.step),
+            format_protocol(r.protocol),
+        ]
+        for name, r in sorted(metrics.items())
+    ]
     return table(["metric", "value ± unc. [interval]", "step", "protocol"], rows)
 
 
 def side_by_side_block(metrics_by_run: Mapping[str, Mapping[str, MetricResult]]) -> str:
     names = sorted({n for m in metrics_by_run.values() for n in m})
     runs = list(metrics_by_run)
-    rows = [[n] + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–"
-                   for r in runs] for n in names]
+    rows = [
+        [n] + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–" for r in runs]
+        for n in names
+    ]
     keys = {protocol_key(m.protocol) for ms in metrics_by_run.values() for m in ms.values()}
-    warn = ('<p class="warn">These runs\' metrics were computed with different protocols '
-            "(feature extractor, weights or sample sizes): compare their numbers with care.</p>"
-            if len(keys) > 1 else "")
-    protos = [[r, format_protocol(next(iter(ms.values())).protocol) if ms else "–"]
-              for r, ms in metrics_by_run.items()]
-    return (table(["metric"] + runs, rows, cls="side-by-side") + warn
-            + "<h3>Protocols</h3>" + table(["run", "protocol"], protos))
+    warn = (
+        '<p class="warn">These runs\' metrics were computed with different protocols '
+        "(feature extractor, weights or sample sizes): compare their numbers with care.</p>"
+        if len(keys) > 1
+        else ""
+    )
+    protos = [
+        [r, format_protocol(next(iter(ms.values())).protocol) if ms else "–"]
+        for r, ms in metrics_by_run.items()
+    ]
+    return (
+        table(["metric"] + runs, rows, cls="side-by-side")
+        + warn
+        + "<h3>Protocols</h3>"
+        + table(["run", "protocol"], protos)
+    )
 
 
 def config_block(config: Mapping[str, object]) -> str:

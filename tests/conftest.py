@@ -24,16 +24,25 @@ def runs_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def big_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with one run of 100,000 steps x 56 scalar series (about 35 s to write)."""
     root = tmp_path_factory.mktemp("bigruns")
-    write_synthetic_run(root / "big", steps=100_000, extra_layers=20, histogram_every=50,
-                        batch=5000, grids=6, name="long-run")
+    write_synthetic_run(
+        root / "big",
+        steps=100_000,
+        extra_layers=20,
+        histogram_every=50,
+        batch=5000,
+        grids=6,
+        name="long-run",
+    )
     return root
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if chromium_paths() is None:
-        pytest.skip("browser test needs Debian's chromium and chromium-driver on PATH "
-                    "(apt-get install -y chromium chromium-driver)")
+        pytest.skip(
+            "browser test needs Debian's chromium and chromium-driver on PATH "
+            "(apt-get install -y chromium chromium-driver)"
+        )
     driver = headless_chrome()
     try:
         yield driver

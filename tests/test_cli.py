@@ -29,13 +29,17 @@ def test_help_of_each_subcommand(name: str, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_console_script_runs() -> None:
-    proc = subprocess.run([sys.executable, "-m", "gandiag", "--help"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gandiag", "--help"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0
     for name in SUBCOMMANDS:
         assert name.replace("_", "-") in proc.stdout
 
 
-def test_replay_on_a_directory_that_is_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_on_a_directory_that_is_not_a_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["replay", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "not a gandiag run" in err and "Traceback" not in err

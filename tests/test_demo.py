@@ -20,6 +20,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         capture_output=True,
         text=True,
         timeout=900,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc.stdout
@@ -47,7 +48,13 @@ def test_demo_runs_are_finished_monitored_and_scored(demo_dir: tuple[Path, str])
             assert all(m.protocol.feature_extractor.startswith("glyph") for m in r.read_metrics())
             assert r.sample_grids(), "no sample grid stored"
         if name == "dcgan":
-            assert {"grad/G/norm", "grad/D/norm", "d/real/prob_mean", "d/fake/prob_mean", "d/r_v"} <= names
+            assert {
+                "grad/G/norm",
+                "grad/D/norm",
+                "d/real/prob_mean",
+                "d/fake/prob_mean",
+                "d/r_v",
+            } <= names
         else:
             assert {"vae/kl", "vae/active_units"} <= names
     assert kinds == {"dcgan": "gan", "vae": "vae"}
@@ -70,6 +77,7 @@ def test_demo_refuses_to_overwrite_previous_runs(demo_dir: tuple[Path, str]) -> 
         [sys.executable, "-m", "gandiag", "demo", "--out", str(out), "--quick"],
         capture_output=True,
         text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert "choose a new --out directory" in proc.stderr
@@ -78,10 +86,17 @@ def test_demo_refuses_to_overwrite_previous_runs(demo_dir: tuple[Path, str]) -> 
 
 @pytest.mark.browser
 def test_demo_report_renders_in_headless_chromium(demo_dir: tuple[Path, str]) -> None:
-    from gandiag.dashboards.testing import chromium_paths, console_errors, headless_chrome, screenshot
+    from gandiag.dashboards.testing import (
+        chromium_paths,
+        console_errors,
+        headless_chrome,
+        screenshot,
+    )
 
     if chromium_paths() is None:
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+        pytest.skip(
+            "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+        )
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -99,7 +114,13 @@ def test_demo_report_renders_in_headless_chromium(demo_dir: tuple[Path, str]) ->
             "return document.querySelectorAll('.plotly-graph-div.js-plotly-plot').length"
         )
         assert rendered == expected
-        screenshot(driver, Path(__file__).resolve().parent.parent / "artifacts" / "screenshots" / "demo_report.png")
+        screenshot(
+            driver,
+            Path(__file__).resolve().parent.parent
+            / "artifacts"
+            / "screenshots"
+            / "demo_report.png",
+        )
         assert console_errors(driver) == []
     finally:
         driver.quit()

@@ -64,6 +64,36 @@ def test_cache_hit_gives_the_same_answer(glyph_sets, tmp_path):
     assert len(list((tmp_path / "stats").glob("*.npz"))) == 2
 
 
+def test_cache_stores_knn_radii_and_clean_fid_statistics(glyph_sets, tmp_path):
+    from cleanfid.fid import frechet_distance as cleanfid_fd
+
+    from gandiag.metrics import knn_radii
+
+    real, good, _ = glyph_sets
+    kw = {"metrics": ("fid", "pr", "dc"), "bootstrap": 0, "k_pr": 3, "k_dc": 5}
+    plain = evaluate(real, good, **kw)
+    first = evaluate(real, good, cache=tmp_path, **kw)
+    (npz,) = (tmp_path / "stats").glob("*.npz")
+    radii = {k: np.load(npz.with_name(f"{npz.stem}.knn{k}.npy")) for k in (3, 5)}
+    with np.load(npz) as z:
+        feats, mu, sigma = z["features"], z["mu"], z["sigma"]
+    for k, r in radii.items():
+        np.testing.assert_array_equal(r, knn_radii(feats, k))
+    # A damaged radii file is recomputed rather than trusted; a hit reads the rest.
+    np.save(npz.with_name(f"{npz.stem}.knn5.npy"), np.ones(3))
+    second = evaluate(real, good, cache=tmp_path, **kw)
+    np.testing.assert_array_equal(np.load(npz.with_name(f"{npz.stem}.knn5.npy")), radii[5])
+    for name in ("fid", "precision", "recall", "density", "coverage"):
+        assert plain[name].value == first[name].value == second[name].value
+    # The statistics file is clean-fid's format: its frechet_distance reads mu/sigma as is.
+    fake = evaluate(good, real, cache=tmp_path / "other", **kw)  # roles swapped: new entry
+    (other,) = (tmp_path / "other" / "stats").glob("*.npz")
+    with np.load(other) as z:
+        assert cleanfid_fd(mu, sigma, z["mu"], z["sigma"]) == pytest.approx(
+            fake["fid"].value, rel=1e-9
+        )
+
+
 def test_load_images_from_folder_npy_npz(tmp_path, glyph_sets):
     from PIL import Image
 

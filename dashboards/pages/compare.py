@@ -22,18 +22,29 @@ PATH = "/compare"
 
 
 def layout(folder: RunsFolder, search: str = "") -> html.Div:
-    options = [{"label": str(p.relative_to(folder.root)), "value": folder.run_id(p)}
-               for p in folder.run_dirs()]
+    options = [
+        {"label": str(p.relative_to(folder.root)), "value": folder.run_id(p)}
+        for p in folder.run_dirs()
+    ]
     chosen = [r for r in parse_qs(search.lstrip("?")).get("runs", [""])[0].split(",") if r]
     if not chosen:
         chosen = [o["value"] for o in options[:2]]
-    return html.Div([
-        html.H2("Compare runs"),
-        message("No runs to compare in this folder yet.", "empty") if not options else html.Div(),
-        dcc.Dropdown(options=options, value=chosen, multi=True, id="compare-runs",
-                     placeholder="pick runs (a GAN and a VAE, say)"),
-        dcc.Loading(html.Div(id="compare-body")),
-    ])
+    return html.Div(
+        [
+            html.H2("Compare runs"),
+            message("No runs to compare in this folder yet.", "empty")
+            if not options
+            else html.Div(),
+            dcc.Dropdown(
+                options=options,
+                value=chosen,
+                multi=True,
+                id="compare-runs",
+                placeholder="pick runs (a GAN and a VAE, say)",
+            ),
+            dcc.Loading(html.Div(id="compare-body")),
+        ]
+    )
 
 
 def compare_body(folder: RunsFolder, run_ids: list[str]) -> list:
@@ -52,20 +63,32 @@ def compare_body(folder: RunsFolder, run_ids: list[str]) -> list:
             problems.append(message(f"{run_id}: {exc}", "error"))
             continue
         grid = last[-1] if last else None
-        grids.append(html.Figure([
-            html.Img(src=folder.file_url(grid.path), className="gd-grid-img",
-                     style={"width": "220px", "imageRendering": "pixelated"}) if grid
-            else html.Div("(no sample grid)"),
-            html.Figcaption(f"{label}" + (f" — step {grid.step}" if grid else "")),
-        ], style={"display": "inline-block", "margin": "6px"}))
+        grids.append(
+            html.Figure(
+                [
+                    html.Img(
+                        src=folder.file_url(grid.path),
+                        className="gd-grid-img",
+                        style={"width": "220px", "imageRendering": "pixelated"},
+                    )
+                    if grid
+                    else html.Div("(no sample grid)"),
+                    html.Figcaption(f"{label}" + (f" — step {grid.step}" if grid else "")),
+                ],
+                style={"display": "inline-block", "margin": "6px"},
+            )
+        )
     fid = {k: v for k, v in fid.items() if len(v)}
     return problems + [
-        html.H3("Metrics"), metrics_side_by_side(metrics),
+        html.H3("Metrics"),
+        metrics_side_by_side(metrics),
         graph(metric_bars_figure(metrics), "compare-bars"),
         graph(precision_recall_figure(metrics), "compare-pr"),
         graph(steps_by_run_figure(fid, title="FID over steps", y_title="FID"), "compare-fid")
-        if fid else message("No FID over steps stored for these runs (eval/fid).", "empty"),
-        html.H3("Latest sample grids"), html.Div(grids),
+        if fid
+        else message("No FID over steps stored for these runs (eval/fid).", "empty"),
+        html.H3("Latest sample grids"),
+        html.Div(grids),
     ]
 
 

@@ -43,40 +43,67 @@ def layout(folder: RunsFolder, run_id: str) -> html.Div:
             summary = summarize_run(reader)
             grid_names = sorted({g.name for g in reader.sample_grids()})
     except SchemaVersionError as exc:
-        return message(f"This run cannot be shown: {exc} Nothing was modified.", "error",
-                       id="run-error")
+        return message(
+            f"This run cannot be shown: {exc} Nothing was modified.", "error", id="run-error"
+        )
     except READ_ERRORS as exc:
         return message(f"This run cannot be shown: {exc}", "error", id="run-error")
     sections = []
     for name in SECTIONS:
-        sections.append(html.Div([
-            dcc.Store(id={"type": "section-state", "name": name}),
-            dcc.Interval(id={"type": "section-tick", "name": name},
-                         interval=folder.live_interval_ms, max_intervals=0),
-            dcc.Loading(html.Div(id={"type": "section-body", "name": name})),
-        ], className="gd-section"))
+        sections.append(
+            html.Div(
+                [
+                    dcc.Store(id={"type": "section-state", "name": name}),
+                    dcc.Interval(
+                        id={"type": "section-tick", "name": name},
+                        interval=folder.live_interval_ms,
+                        max_intervals=0,
+                    ),
+                    dcc.Loading(html.Div(id={"type": "section-body", "name": name})),
+                ],
+                className="gd-section",
+            )
+        )
     default_grid = "samples" if "samples" in grid_names else (grid_names or [None])[0]
-    return html.Div([
-        dcc.Store(id="run-state", data={"run_id": run_id, "alerts": -1, "metrics": -1}),
-        dcc.Interval(id="run-tick", interval=folder.live_interval_ms),
-        html.Div(run_header(summary), id="run-top"),
-        config_details(summary.config),
-        graph(alert_timeline_figure([]), "run-alert-timeline"),
-        html.Div(id="run-alert-detail"),
-        html.Div(id="run-alert-list"),
-        html.H3("Metrics"),
-        html.Div(id="run-metrics"),
-        html.H3("Sample grids"),
-        html.Div([
-            dcc.Dropdown(options=grid_names, value=default_grid, id="grid-name",
-                         clearable=False, style={"width": "260px"}),
-            dcc.Slider(min=0, max=0, step=1, value=0, id="grid-slider", marks=None,
-                       tooltip={"always_visible": False}),
-            html.Img(id="grid-img", style={"maxWidth": "360px", "imageRendering": "pixelated"}),
-            html.Div(id="grid-caption", style={"color": "#555"}),
-        ]),
-        *sections,
-    ])
+    return html.Div(
+        [
+            dcc.Store(id="run-state", data={"run_id": run_id, "alerts": -1, "metrics": -1}),
+            dcc.Interval(id="run-tick", interval=folder.live_interval_ms),
+            html.Div(run_header(summary), id="run-top"),
+            config_details(summary.config),
+            graph(alert_timeline_figure([]), "run-alert-timeline"),
+            html.Div(id="run-alert-detail"),
+            html.Div(id="run-alert-list"),
+            html.H3("Metrics"),
+            html.Div(id="run-metrics"),
+            html.H3("Sample grids"),
+            html.Div(
+                [
+                    dcc.Dropdown(
+                        options=grid_names,
+                        value=default_grid,
+                        id="grid-name",
+                        clearable=False,
+                        style={"width": "260px"},
+                    ),
+                    dcc.Slider(
+                        min=0,
+                        max=0,
+                        step=1,
+                        value=0,
+                        id="grid-slider",
+                        marks=None,
+                        tooltip={"always_visible": False},
+                    ),
+                    html.Img(
+                        id="grid-img", style={"maxWidth": "360px", "imageRendering": "pixelated"}
+                    ),
+                    html.Div(id="grid-caption", style={"color": "#555"}),
+                ]
+            ),
+            *sections,
+        ]
+    )
 
 
 def register(app: Dash, folder: RunsFolder) -> None:
@@ -108,9 +135,12 @@ def register(app: Dash, folder: RunsFolder) -> None:
         state = {**state, "alerts": len(alerts), "metrics": n_metrics}
         return run_header(summary), timeline, alert_list, metrics, state
 
-    @app.callback(Output("run-alert-detail", "children"),
-                  Input("run-alert-timeline", "clickData"), State("run-state", "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("run-alert-detail", "children"),
+        Input("run-alert-timeline", "clickData"),
+        State("run-state", "data"),
+        prevent_initial_call=True,
+    )
     def show_alert(click: dict | None, state: dict[str, Any]) -> Any:
         if not click or not click.get("points"):
             raise PreventUpdate
@@ -119,18 +149,31 @@ def register(app: Dash, folder: RunsFolder) -> None:
             alerts = reader.read_alerts()
         if not isinstance(index, int) or not 0 <= index < len(alerts):
             raise PreventUpdate
-        return html.Div(alert_body(alerts[index]), id="run-alert-open",
-                        style={"border": "1px solid #ddd", "padding": "8px"})
+        return html.Div(
+            alert_body(alerts[index]),
+            id="run-alert-open",
+            style={"border": "1px solid #ddd", "padding": "8px"},
+        )
 
     @app.callback(
-        Output("grid-slider", "max"), Output("grid-slider", "value"),
-        Output("grid-img", "src"), Output("grid-caption", "children"),
+        Output("grid-slider", "max"),
+        Output("grid-slider", "value"),
+        Output("grid-img", "src"),
+        Output("grid-caption", "children"),
         Output("grid-name", "options"),
-        Input("grid-name", "value"), Input("grid-slider", "value"), Input("run-tick", "n_intervals"),
-        State("grid-slider", "max"), State("run-state", "data"),
+        Input("grid-name", "value"),
+        Input("grid-slider", "value"),
+        Input("run-tick", "n_intervals"),
+        State("grid-slider", "max"),
+        State("run-state", "data"),
     )
-    def show_grid(name: str | None, index: int | None, _n: int | None, old_max: int | None,
-                  state: dict[str, Any]) -> tuple:
+    def show_grid(
+        name: str | None,
+        index: int | None,
+        _n: int | None,
+        old_max: int | None,
+        state: dict[str, Any],
+    ) -> tuple:
         try:
             with folder.reader(state["run_id"]) as reader:
                 all_grids = reader.sample_grids()
@@ -142,11 +185,18 @@ def register(app: Dash, folder: RunsFolder) -> None:
             return 0, 0, None, "No sample grids stored for this run yet.", names
         top = len(grids) - 1
         # Follow the newest grid unless the user moved the slider back.
-        following = index is None or old_max is None or index >= old_max or \
-            ctx.triggered_id == "grid-name"
+        following = (
+            index is None or old_max is None or index >= old_max or ctx.triggered_id == "grid-name"
+        )
         i = top if following else min(int(index), top)
         g = grids[i]
-        return top, i, folder.file_url(g.path), f"{g.name} at step {g.step} ({i + 1}/{top + 1})", names
+        return (
+            top,
+            i,
+            folder.file_url(g.path),
+            f"{g.name} at step {g.step} ({i + 1}/{top + 1})",
+            names,
+        )
 
     @app.callback(
         Output({"type": "section-body", "name": MATCH}, "children"),
@@ -171,14 +221,22 @@ def register(app: Dash, folder: RunsFolder) -> None:
         with reader:
             signature = len(reader.scalar_names()) + len(reader.histogram_names())
             last = reader.last_step()
-            rebuild = (state is None or state["signature"] != signature
-                       or state["appended"] > folder.max_points)
+            rebuild = (
+                state is None
+                or state["signature"] != signature
+                or state["appended"] > folder.max_points
+            )
             if rebuild:
                 return (*_build_section(folder, reader, name, last, signature, n_figs), next_tick)
             if last is None or last == state["last_step"]:
                 return unchanged
-            updates = read_updates(reader, state["specs"], state["last_step"], until_step=last,
-                                   max_points=folder.max_points)
+            updates = read_updates(
+                reader,
+                state["specs"],
+                state["last_step"],
+                until_step=last,
+                max_points=folder.max_points,
+            )
         figures, appended = [], 0
         for out in ctx.outputs_list[1]:
             update = updates.get(out["id"]["key"])
@@ -192,16 +250,22 @@ def register(app: Dash, folder: RunsFolder) -> None:
         return no_update, figures, state, next_tick
 
 
-def _build_section(folder: RunsFolder, reader: RunReader, name: str, last: int | None,
-                   signature: int, n_figs: int) -> tuple:
+def _build_section(
+    folder: RunsFolder, reader: RunReader, name: str, last: int | None, signature: int, n_figs: int
+) -> tuple:
     panels = build_run_panels(reader, sections=[name], max_points=folder.max_points)
     children: list[Any] = []
     if panels:
         children.append(html.H3(name))
-    children += [graph(p.figure, {"type": "run-panel", "section": name, "key": p.key})
-                 for p in panels]
-    state = {"last_step": last, "signature": signature, "appended": 0,
-             "specs": [p.spec() for p in panels]}
+    children += [
+        graph(p.figure, {"type": "run-panel", "section": name, "key": p.key}) for p in panels
+    ]
+    state = {
+        "last_step": last,
+        "signature": signature,
+        "appended": 0,
+        "specs": [p.spec() for p in panels],
+    }
     return children, [no_update] * n_figs, state
 
 

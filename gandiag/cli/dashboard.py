@@ -18,13 +18,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR", help="folder holding run directories")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; 0.0.0.0 exposes it to the network)",
+    )
     p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
-    p.add_argument("--refresh", type=float, default=2.0, metavar="SECONDS",
-                   help="how often open pages look for new steps (default 2)")
-    p.add_argument("--max-points", type=int, default=600,
-                   help="points drawn per series; longer runs are averaged into buckets (default 600)")
+    p.add_argument(
+        "--refresh",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how often open pages look for new steps (default 2)",
+    )
+    p.add_argument(
+        "--max-points",
+        type=int,
+        default=600,
+        help="points drawn per series; longer runs are averaged into buckets (default 600)",
+    )
     p.add_argument("--debug", action="store_true", help="Dash debug mode (reloader, error overlay)")
     p.set_defaults(func=run)
 
@@ -41,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--refresh must be positive and --max-points at least 10")
     from gandiag.dashboards import create_app
 
-    app = create_app(args.runs_dir, live_interval_ms=int(args.refresh * 1000),
-                     max_points=args.max_points)
+    app = create_app(
+        args.runs_dir, live_interval_ms=int(args.refresh * 1000), max_points=args.max_points
+    )
     print(f"gandiag dashboard on http://{args.host}:{args.port}/ (Ctrl+C to stop)")
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0

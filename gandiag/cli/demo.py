@@ -16,9 +16,15 @@ def register(sub: argparse._SubParsersAction) -> None:
             "self-contained HTML report comparing them. Needs no network and no GPU."
         ),
     )
-    p.add_argument("--out", required=True, help="directory for the two runs and report.html (created)")
-    p.add_argument("--quick", action="store_true", help="a reduced version that runs in well under a minute")
-    p.add_argument("--seed", type=int, default=0, help="seed for data, models and sampling (default 0)")
+    p.add_argument(
+        "--out", required=True, help="directory for the two runs and report.html (created)"
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="a reduced version that runs in well under a minute"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for data, models and sampling (default 0)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_run)
 

@@ -52,7 +52,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--inception-sha256",
         default=None,
-        help="expected SHA-256 of the weights (or env GANDIAG_INCEPTION_SHA256)",
+        help="SHA-256 the weights must have (or env GANDIAG_INCEPTION_SHA256); default: that of "
+        "NVIDIA's official inception-2015-12-05.pt",
     )
     p.add_argument(
         "--cache",

@@ -18,19 +18,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directories")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.html",
-                   help="where to write the report")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="FILE.html",
+        help="where to write the report",
+    )
     p.add_argument("--title", default=None, help="report title (default: the run names)")
-    p.add_argument("--max-points", type=int, default=500,
-                   help="points per series; longer runs are averaged into buckets (default 500)")
+    p.add_argument(
+        "--max-points",
+        type=int,
+        default=500,
+        help="points per series; longer runs are averaged into buckets (default 500)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     for r in args.runs:
         if not r.is_dir():
-            raise FileNotFoundError(f"run directory {r} does not exist; pass a folder written "
-                                    "by `gandiag train` or gandiag.Monitor")
+            raise FileNotFoundError(
+                f"run directory {r} does not exist; pass a folder written "
+                "by `gandiag train` or gandiag.Monitor"
+            )
     if args.max_points < 10:
         raise ValueError(f"--max-points must be at least 10, not {args.max_points}")
     from gandiag.reports import write_report

@@ -3,9 +3,10 @@
 The file is ``inception-2015-12-05.pt`` (a direct translation of the 2015 TensorFlow
 graph), published at :data:`INCEPTION_URL`. gandiag never downloads it: pass its path
 (``path=`` / ``--inception-weights``) or set ``GANDIAG_INCEPTION_WEIGHTS``. Its SHA-256 is
-checked against ``sha256=`` / ``GANDIAG_INCEPTION_SHA256`` when given (we could not find
-a published checksum to hard-code; see docs/metrics.md) and always recorded in the
-protocol. Preprocessing follows clean-fid's "clean" mode: images as 0..255 floats, each
+checked on every load against :data:`INCEPTION_SHA256`, the checksum of NVIDIA's file
+(the same value k-diffusion and other evaluation code pin), and recorded in the protocol.
+A deliberately different TorchScript Inception is accepted only with its own checksum
+(``sha256=`` / ``--inception-sha256`` / ``GANDIAG_INCEPTION_SHA256``). Preprocessing follows clean-fid's "clean" mode: images as 0..255 floats, each
 channel resized to 299x299 with PIL's bicubic filter in float mode (no re-quantisation
 after resizing), then ``(x - 128) / 128`` inside the network wrapper.
 """
@@ -13,7 +14,6 @@ after resizing), then ``(x - 128) / 128`` inside the network wrapper.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,9 @@ from gandiag.features.base import FeatureExtractor, register_extractor
 from gandiag.features.glyph import sha256_file
 
 INCEPTION_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+# SHA-256 and size of inception-2015-12-05.pt as served at INCEPTION_URL.
+INCEPTION_SHA256 = "f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4"
+INCEPTION_BYTES = 95_607_719
 ENV_WEIGHTS = "GANDIAG_INCEPTION_WEIGHTS"
 ENV_SHA256 = "GANDIAG_INCEPTION_SHA256"
 SIZE = 299
@@ -49,21 +52,25 @@ def resolve_weights(path: str | os.PathLike[str] | None) -> Path:
     return p
 
 
-def verify_sha256(path: Path, expected: str | None) -> str:
-    """The file's SHA-256; ``ValueError`` if ``expected`` is given and differs."""
+def verify_sha256(path: Path, expected: str | None = None) -> str:
+    """The file's SHA-256; ``ValueError`` unless it equals ``expected`` (default: the
+    official file's :data:`INCEPTION_SHA256`)."""
     digest = sha256_file(path)
-    if expected is None:
-        warnings.warn(
-            f"Inception weights {path} were not checked against a known SHA-256 (pass sha256= "
-            f"or set {ENV_SHA256}); recording the file's checksum {digest} in the protocol",
-            stacklevel=3,
-        )
-    elif digest != expected.strip().lower():
+    want = (expected or INCEPTION_SHA256).strip().lower()
+    if digest == want:
+        return digest
+    if want == INCEPTION_SHA256:
         raise ValueError(
-            f"Inception weights {path} have SHA-256 {digest}, expected {expected}; the file is "
-            f"corrupt or a different model: download it again from {INCEPTION_URL}"
+            f"Inception weights {path} ({path.stat().st_size:,} bytes) have SHA-256 {digest}, "
+            f"not that of NVIDIA's inception-2015-12-05.pt ({INCEPTION_SHA256}, "
+            f"{INCEPTION_BYTES:,} bytes): the file is truncated, corrupt or another model. "
+            f"Download it again from {INCEPTION_URL}; to use a different TorchScript Inception "
+            f"on purpose, pass its checksum with --inception-sha256 / {ENV_SHA256}"
         )
-    return digest
+    raise ValueError(
+        f"Inception weights {path} have SHA-256 {digest}, expected {want}; the file is "
+        f"corrupt or a different model: download it again from {INCEPTION_URL}"
+    )
 
 
 def clean_resize(images: torch.Tensor, size: int = SIZE) -> torch.Tensor:

@@ -30,8 +30,9 @@ def label(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
-def base_layout(fig: go.Figure, title: str, x_title: str = "step", y_title: str = "",
-                height: int = 320) -> go.Figure:
+def base_layout(
+    fig: go.Figure, title: str, x_title: str = "step", y_title: str = "", height: int = 320
+) -> go.Figure:
     fig.update_layout(
         title={"text": label(title), "x": 0.01, "font": {"size": 14}},
         height=height,
@@ -68,14 +69,41 @@ def lines_figure(
         color = PALETTE[i % len(PALETTE)]
         name = label((names or {}).get(s.name, s.name))
         if bands and s.lo is not None and s.hi is not None:
-            fig.add_trace(go.Scatter(x=s.steps, y=s.hi, mode="lines", line={"width": 0},
-                                     showlegend=False, hoverinfo="skip", legendgroup=name))
-            fig.add_trace(go.Scatter(x=s.steps, y=s.lo, mode="lines", line={"width": 0},
-                                     fill="tonexty", fillcolor=_rgba(color, 0.2),
-                                     showlegend=False, hoverinfo="skip", legendgroup=name))
+            fig.add_trace(
+                go.Scatter(
+                    x=s.steps,
+                    y=s.hi,
+                    mode="lines",
+                    line={"width": 0},
+                    showlegend=False,
+                    hoverinfo="skip",
+                    legendgroup=name,
+                )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=s.steps,
+                    y=s.lo,
+                    mode="lines",
+                    line={"width": 0},
+                    fill="tonexty",
+                    fillcolor=_rgba(color, 0.2),
+                    showlegend=False,
+                    hoverinfo="skip",
+                    legendgroup=name,
+                )
+            )
             specs += [(s.name, "hi"), (s.name, "lo")]
-        fig.add_trace(go.Scatter(x=s.steps, y=s.values, mode="lines", name=name,
-                                 line={"color": color, "width": 1.5}, legendgroup=name))
+        fig.add_trace(
+            go.Scatter(
+                x=s.steps,
+                y=s.values,
+                mode="lines",
+                name=name,
+                line={"color": color, "width": 1.5},
+                legendgroup=name,
+            )
+        )
         specs.append((s.name, "values"))
     base_layout(fig, title, y_title=y_title, height=height)
     if log_y:
@@ -91,15 +119,21 @@ def alert_markers(fig: go.Figure, alerts: Sequence[Alert], limit: int = 50) -> g
         if key in seen:
             continue
         seen.add(key)
-        fig.add_vline(x=a.onset_step, line_dash="dot", line_width=1,
-                      line_color=SEVERITY_COLORS[a.severity.value], opacity=0.7)
+        fig.add_vline(
+            x=a.onset_step,
+            line_dash="dot",
+            line_width=1,
+            line_color=SEVERITY_COLORS[a.severity.value],
+            opacity=0.7,
+        )
         if len(seen) >= limit:
             break
     return fig
 
 
-def alert_timeline_figure(alerts: Sequence[Alert], *, last_step: int | None = None,
-                          limit: int = 2000) -> go.Figure:
+def alert_timeline_figure(
+    alerts: Sequence[Alert], *, last_step: int | None = None, limit: int = 2000
+) -> go.Figure:
     """Alerts as markers on a step axis, one row per detector; ``customdata`` is the alert index.
 
     A long run repeats an alert at every flush: beyond ``limit`` markers an even subset is
@@ -113,36 +147,53 @@ def alert_timeline_figure(alerts: Sequence[Alert], *, last_step: int | None = No
         chosen = [int(i) for i in idx if alerts[i].severity.value == sev]
         if not chosen:
             continue
-        fig.add_trace(go.Scatter(
-            x=[alerts[i].step for i in chosen],
-            y=[label(alerts[i].detector) for i in chosen],
-            mode="markers", name=sev,
-            marker={"color": SEVERITY_COLORS[sev], "size": 10, "symbol": "diamond"},
-            customdata=chosen,
-            hovertext=[label(f"step {alerts[i].step}: {alerts[i].diagnosis}")[:200] for i in chosen],
-            hoverinfo="text",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[alerts[i].step for i in chosen],
+                y=[label(alerts[i].detector) for i in chosen],
+                mode="markers",
+                name=sev,
+                marker={"color": SEVERITY_COLORS[sev], "size": 10, "symbol": "diamond"},
+                customdata=chosen,
+                hovertext=[
+                    label(f"step {alerts[i].step}: {alerts[i].diagnosis}")[:200] for i in chosen
+                ],
+                hoverinfo="text",
+            )
+        )
     detectors = sorted({a.detector for a in alerts})
-    base_layout(fig, "Alerts (click a marker for its evidence and remedies)",
-                height=max(160, 70 + 28 * len(detectors)))
+    base_layout(
+        fig,
+        "Alerts (click a marker for its evidence and remedies)",
+        height=max(160, 70 + 28 * len(detectors)),
+    )
     fig.update_layout(hovermode="closest", legend={"y": -0.5})
     if last_step is not None:
         fig.update_xaxes(range=[0, max(1, last_step)])
     if not alerts:
         fig.update_layout(height=140)
         fig.update_yaxes(visible=False)
-        fig.add_annotation(text="no alerts", showarrow=False, x=0.5, y=0.5, xref="paper",
-                           yref="paper")
+        fig.add_annotation(
+            text="no alerts", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
+        )
     return fig
 
 
-def steps_by_run_figure(series_by_run: Mapping[str, Series], *, title: str,
-                        y_title: str) -> go.Figure:
+def steps_by_run_figure(
+    series_by_run: Mapping[str, Series], *, title: str, y_title: str
+) -> go.Figure:
     """One metric over steps for several runs (FID over steps on the compare page)."""
     fig = go.Figure()
     for i, (run, s) in enumerate(series_by_run.items()):
-        fig.add_trace(go.Scatter(x=s.steps, y=s.values, mode="lines+markers", name=label(run),
-                                 line={"color": PALETTE[i % len(PALETTE)]}))
+        fig.add_trace(
+            go.Scatter(
+                x=s.steps,
+                y=s.values,
+                mode="lines+markers",
+                name=label(run),
+                line={"color": PALETTE[i % len(PALETTE)]},
+            )
+        )
     base_layout(fig, title, y_title=y_title)
     return fig
 
@@ -151,6 +202,7 @@ def message_figure(text: str, height: int = 200) -> go.Figure:
     """An empty figure that says why there is nothing to plot."""
     fig = go.Figure()
     fig.add_annotation(text=label(text), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_layout(height=height, template="plotly_white",
-                      xaxis={"visible": False}, yaxis={"visible": False})
+    fig.update_layout(
+        height=height, template="plotly_white", xaxis={"visible": False}, yaxis={"visible": False}
+    )
     return fig

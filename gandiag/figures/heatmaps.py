@@ -50,11 +50,18 @@ def heatmap_figure(
 ) -> go.Figure:
     """A ``rows × steps`` heatmap; ``y_values`` numeric rows (bin centres) instead of labels."""
     y = list(y_values) if y_values is not None else [label(r) for r in rows]
-    fig = go.Figure(go.Heatmap(
-        x=np.asarray(steps), y=y, z=np.asarray(z, dtype=np.float64), colorscale=colorscale,
-        zmin=zmin, zmax=zmax, colorbar={"title": {"text": label(colorbar)}, "thickness": 12},
-        hoverongaps=False,
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            x=np.asarray(steps),
+            y=y,
+            z=np.asarray(z, dtype=np.float64),
+            colorscale=colorscale,
+            zmin=zmin,
+            zmax=zmax,
+            colorbar={"title": {"text": label(colorbar)}, "thickness": 12},
+            hoverongaps=False,
+        )
+    )
     height = 320 if y_values is not None else max(220, min(700, 90 + 22 * len(rows)))
     base_layout(fig, title, y_title=y_title, height=height)
     fig.update_layout(hovermode="closest")
@@ -64,7 +71,9 @@ def heatmap_figure(
 
 
 # -- histograms over time ------------------------------------------------------------------------
-def common_edges(hists: Sequence[Histogram], nbins: int = 40, unit_range: bool = False) -> np.ndarray:
+def common_edges(
+    hists: Sequence[Histogram], nbins: int = 40, unit_range: bool = False
+) -> np.ndarray:
     """Bin edges covering every histogram (``[0, 1]`` for probabilities)."""
     if unit_range or not hists:
         lo, hi = 0.0, 1.0
@@ -94,7 +103,9 @@ def rebin(h: Histogram, edges: np.ndarray) -> np.ndarray:
     return np.diff(at) / total
 
 
-def histogram_matrix(hists: Sequence[tuple[int, Histogram]], edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def histogram_matrix(
+    hists: Sequence[tuple[int, Histogram]], edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Steps and a ``bins × steps`` matrix of fractions."""
     steps = np.array([s for s, _ in hists], dtype=np.int64)
     if not hists:
@@ -102,9 +113,19 @@ def histogram_matrix(hists: Sequence[tuple[int, Histogram]], edges: np.ndarray) 
     return steps, np.stack([rebin(h, edges) for _, h in hists], axis=1)
 
 
-def histogram_heatmap(hists: Sequence[tuple[int, Histogram]], edges: np.ndarray, *, title: str,
-                      y_title: str) -> go.Figure:
+def histogram_heatmap(
+    hists: Sequence[tuple[int, Histogram]], edges: np.ndarray, *, title: str, y_title: str
+) -> go.Figure:
     steps, z = histogram_matrix(hists, edges)
     centres = (edges[:-1] + edges[1:]) / 2
-    return heatmap_figure(steps, [], z, title=title, colorbar="share", y_title=y_title,
-                          colorscale="Magma", zmin=0.0, y_values=centres.round(6).tolist())
+    return heatmap_figure(
+        steps,
+        [],
+        z,
+        title=title,
+        colorbar="share",
+        y_title=y_title,
+        colorscale="Magma",
+        zmin=0.0,
+        y_values=centres.round(6).tolist(),
+    )

@@ -59,8 +59,13 @@ class Panel:
 
     def spec(self) -> dict[str, Any]:
         return {
-            "key": self.key, "kind": self.kind, "traces": self.traces, "rows": self.rows,
-            "histogram": self.histogram, "edges": self.edges, "transform": self.transform,
+            "key": self.key,
+            "kind": self.kind,
+            "traces": self.traces,
+            "rows": self.rows,
+            "histogram": self.histogram,
+            "edges": self.edges,
+            "transform": self.transform,
         }
 
 
@@ -70,9 +75,16 @@ def summarize_run(reader: RunReader) -> RunSummary:
     groups = group_alerts(alerts)
     text, level = verdict(info.status, info.num_steps, info.last_step, groups)
     return RunSummary(
-        name=info.name, kind=info.kind, status=info.status, last_step=info.last_step,
-        num_steps=info.num_steps, alert_counts=alert_counts(alerts), groups=groups,
-        latest_metrics=latest_metrics(reader.read_metrics()), verdict=text, level=level,
+        name=info.name,
+        kind=info.kind,
+        status=info.status,
+        last_step=info.last_step,
+        num_steps=info.num_steps,
+        alert_counts=alert_counts(alerts),
+        groups=groups,
+        latest_metrics=latest_metrics(reader.read_metrics()),
+        verdict=text,
+        level=level,
         config=info.config,
     )
 
@@ -116,7 +128,9 @@ def build_run_panels(
         data = reader.read_scalars(keys, max_points=max_points) if keys else {}
         return [data[k] for k in keys if k in data and len(data[k])]
 
-    def add_lines(key: str, title: str, series: list[Series], section: str, **kw: Any) -> Panel | None:
+    def add_lines(
+        key: str, title: str, series: list[Series], section: str, **kw: Any
+    ) -> Panel | None:
         if not series or section not in wanted:
             return None
         fig, specs = lines_figure(series, title=title, **kw)
@@ -132,19 +146,38 @@ def build_run_panels(
     probs = pick([sig.D_REAL_PROB_MEAN, sig.D_FAKE_PROB_MEAN])
     raws = pick([sig.D_REAL_RAW_MEAN, sig.D_FAKE_RAW_MEAN, sig.D_VAL_RAW_MEAN])
     if probs:
-        add_lines("d-outputs", "D(real) and D(fake): mean, band = min–max per bucket", probs,
-                  "Training curves", y_title="sigmoid(D)", bands=True,
-                  names={sig.D_REAL_PROB_MEAN: "D(real)", sig.D_FAKE_PROB_MEAN: "D(fake)"})
+        add_lines(
+            "d-outputs",
+            "D(real) and D(fake): mean, band = min–max per bucket",
+            probs,
+            "Training curves",
+            y_title="sigmoid(D)",
+            bands=True,
+            names={sig.D_REAL_PROB_MEAN: "D(real)", sig.D_FAKE_PROB_MEAN: "D(fake)"},
+        )
     if raws:
-        add_lines("d-raw", "Critic raw outputs (mean per batch)", raws, "Training curves",
-                  y_title="D raw", bands=True)
+        add_lines(
+            "d-raw",
+            "Critic raw outputs (mean per batch)",
+            raws,
+            "Training curves",
+            y_title="D raw",
+            bands=True,
+        )
     vae_terms = pick([sig.VAE_RECON, sig.VAE_KL])
-    add_lines("vae-terms", "VAE: reconstruction and KL", vae_terms, "Training curves",
-              y_title="nats / loss")
+    add_lines(
+        "vae-terms",
+        "VAE: reconstruction and KL",
+        vae_terms,
+        "Training curves",
+        y_title="nats / loss",
+    )
 
     section = "Discriminator"
-    for hname, title in ((sig.HIST_D_REAL, "D(real) distribution over time"),
-                         (sig.HIST_D_FAKE, "D(fake) distribution over time")):
+    for hname, title in (
+        (sig.HIST_D_REAL, "D(real) distribution over time"),
+        (sig.HIST_D_FAKE, "D(fake) distribution over time"),
+    ):
         if section not in wanted or hname not in reader.histogram_names():
             continue
         hists = reader.read_histograms(hname, max_points=max_points)
@@ -152,55 +185,128 @@ def build_run_panels(
             continue
         unit = all(0.0 <= h.lo and h.hi <= 1.0 for _, h in hists[:20])
         edges = common_edges([h for _, h in hists], unit_range=unit)
-        fig = histogram_heatmap(hists, edges, title=title, y_title="sigmoid(D)" if unit else "D raw")
-        panels.append(Panel(f"hist-{hname.replace('/', '-')}", title, fig, "heatmap",
-                            "Discriminator", histogram=hname, edges=edges.tolist()))
+        fig = histogram_heatmap(
+            hists, edges, title=title, y_title="sigmoid(D)" if unit else "D raw"
+        )
+        panels.append(
+            Panel(
+                f"hist-{hname.replace('/', '-')}",
+                title,
+                fig,
+                "heatmap",
+                "Discriminator",
+                histogram=hname,
+                edges=edges.tolist(),
+            )
+        )
 
     section = "Gradients"
     nets = sig.nets_with_prefix(names, "G") + sig.nets_with_prefix(names, "D")
     nets += [n for n in sig.nets_with_prefix(names, "") if n not in nets]
-    add_lines("grad-norms", "Gradient norms (global, per network)",
-              pick([sig.grad_norm(n) for n in nets]), "Gradients", y_title="‖∇‖", log_y=True)
+    add_lines(
+        "grad-norms",
+        "Gradient norms (global, per network)",
+        pick([sig.grad_norm(n) for n in nets]),
+        "Gradients",
+        y_title="‖∇‖",
+        log_y=True,
+    )
     for net in nets:
-        rows = sorted((n for n in layer_names if _LAYER.match(n).group(1) == net),  # type: ignore[union-attr]
-                      key=_natural)
+        rows = sorted(
+            (n for n in layer_names if _LAYER.match(n).group(1) == net),  # type: ignore[union-attr]
+            key=_natural,
+        )
         if not rows or section not in wanted:
             continue
         series = reader.read_scalars(rows, max_points=max_points)
         steps, z = align_series([series[r] for r in rows])
         title = f"{net}: per-layer gradient norm (log10)"
-        fig = heatmap_figure(steps, [_LAYER.match(r).group(2) for r in rows], log10_safe(z),  # type: ignore[union-attr]
-                             title=title, colorbar="log10 ‖∇‖", y_title="layer")
-        panels.append(Panel(f"grad-layers-{net}", title, fig, "heatmap", "Gradients", rows=rows,
-                            transform="log10"))
+        fig = heatmap_figure(
+            steps,
+            [_LAYER.match(r).group(2) for r in rows],
+            log10_safe(z),  # type: ignore[union-attr]
+            title=title,
+            colorbar="log10 ‖∇‖",
+            y_title="layer",
+        )
+        panels.append(
+            Panel(
+                f"grad-layers-{net}",
+                title,
+                fig,
+                "heatmap",
+                "Gradients",
+                rows=rows,
+                transform="log10",
+            )
+        )
     nonfinite = pick([sig.LOSS_NONFINITE] + [sig.grad_nonfinite(n) for n in nets])
     if any(np.nanmax(s.hi if s.hi is not None else s.values, initial=0) > 0 for s in nonfinite):
-        add_lines("nonfinite", "Non-finite values (count per step)", nonfinite, "Gradients",
-                  y_title="count")
-    add_lines("updates", "Update-to-weight ratio", pick([sig.update_ratio(n) for n in nets]),
-              "Gradients", y_title="ratio", log_y=True)
-    add_lines("rotation", "Cosine between successive updates",
-              pick([sig.update_cosine(n) for n in nets]), "Gradients", y_title="cosine")
+        add_lines(
+            "nonfinite",
+            "Non-finite values (count per step)",
+            nonfinite,
+            "Gradients",
+            y_title="count",
+        )
+    add_lines(
+        "updates",
+        "Update-to-weight ratio",
+        pick([sig.update_ratio(n) for n in nets]),
+        "Gradients",
+        y_title="ratio",
+        log_y=True,
+    )
+    add_lines(
+        "rotation",
+        "Cosine between successive updates",
+        pick([sig.update_cosine(n) for n in nets]),
+        "Gradients",
+        y_title="cosine",
+    )
 
     section = "Discriminator"
-    add_lines("overfit", "Discriminator overfitting: r_t and r_v", pick([sig.D_RT, sig.D_RV]),
-              "Discriminator", y_title="ratio")
+    add_lines(
+        "overfit",
+        "Discriminator overfitting: r_t and r_v",
+        pick([sig.D_RT, sig.D_RV]),
+        "Discriminator",
+        y_title="ratio",
+    )
     section = "Samples"
-    add_lines("diversity", "Sample diversity (fake / real)",
-              pick([n for n in plain if n.startswith("samples/")]), "Samples", y_title="ratio")
+    add_lines(
+        "diversity",
+        "Sample diversity (fake / real)",
+        pick([n for n in plain if n.startswith("samples/")]),
+        "Samples",
+        y_title="ratio",
+    )
 
     section = "VAE"
     if kl_dims and section in wanted:
         series = reader.read_scalars(kl_dims, max_points=max_points)
         steps, z = align_series([series[r] for r in kl_dims])
         title = "VAE: KL per latent dimension (nats)"
-        fig = heatmap_figure(steps, [f"z{_kl_dim_order(r)}" for r in kl_dims], z, title=title,
-                             colorbar="KL (nats)", y_title="latent dim", zmin=0.0)
+        fig = heatmap_figure(
+            steps,
+            [f"z{_kl_dim_order(r)}" for r in kl_dims],
+            z,
+            title=title,
+            colorbar="KL (nats)",
+            y_title="latent dim",
+            zmin=0.0,
+        )
         panels.append(Panel("vae-kl-dims", title, fig, "heatmap", "VAE", rows=kl_dims))
-    add_lines("vae-units", "VAE: active units", pick([sig.VAE_ACTIVE_UNITS]), "VAE",
-              y_title="units")
-    add_lines("vae-sensitivity", "VAE: decoder sensitivity", pick([sig.VAE_DECODER_SENSITIVITY]),
-              "VAE", y_title="‖Δx‖/‖Δz‖")
+    add_lines(
+        "vae-units", "VAE: active units", pick([sig.VAE_ACTIVE_UNITS]), "VAE", y_title="units"
+    )
+    add_lines(
+        "vae-sensitivity",
+        "VAE: decoder sensitivity",
+        pick([sig.VAE_DECODER_SENSITIVITY]),
+        "VAE",
+        y_title="‖Δx‖/‖Δz‖",
+    )
 
     section = "Evaluation"
     evals = pick([n for n in plain if n.startswith("eval/")])
@@ -211,23 +317,44 @@ def build_run_panels(
 
 def _eval_panel(evals: list[Series]) -> Panel:
     """Periodic evaluation, one row per quantity: FID and shares do not share a scale."""
-    fig = make_subplots(rows=len(evals), cols=1, shared_xaxes=True, vertical_spacing=0.04,
-                        subplot_titles=[label(s.name) for s in evals])
+    fig = make_subplots(
+        rows=len(evals),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.04,
+        subplot_titles=[label(s.name) for s in evals],
+    )
     for i, s in enumerate(evals):
-        fig.add_trace(go.Scatter(x=s.steps, y=s.values, mode="lines+markers", name=label(s.name),
-                                 marker={"size": 4}, showlegend=False), row=i + 1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=s.steps,
+                y=s.values,
+                mode="lines+markers",
+                name=label(s.name),
+                marker={"size": 4},
+                showlegend=False,
+            ),
+            row=i + 1,
+            col=1,
+        )
     title = "Periodic evaluation"
     base_layout(fig, title, height=120 + 150 * len(evals))
     fig.update_xaxes(title_text="")
     fig.update_annotations(font_size=11)
-    return Panel("eval", title, fig, "lines", "Evaluation",
-                 traces=[(s.name, "values") for s in evals])
+    return Panel(
+        "eval", title, fig, "lines", "Evaluation", traces=[(s.name, "values") for s in evals]
+    )
 
 
 # -- live extension --------------------------------------------------------------------------
-def read_updates(reader: RunReader, specs: Sequence[dict[str, Any]], since_step: int,
-                 *, until_step: int | None = None,
-                 max_points: int = DEFAULT_MAX_POINTS) -> dict[str, dict[str, Any]]:
+def read_updates(
+    reader: RunReader,
+    specs: Sequence[dict[str, Any]],
+    since_step: int,
+    *,
+    until_step: int | None = None,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> dict[str, dict[str, Any]]:
     """Points in ``(since_step, until_step]`` for each panel spec, as JSON-able lists.
 
     Lines: ``{"traces": {index: (xs, ys)}}``; heatmaps: ``{"x": xs, "z": [row values]}``.
@@ -249,8 +376,9 @@ def read_updates(reader: RunReader, specs: Sequence[dict[str, Any]], since_step:
             if traces:
                 out[spec["key"]] = {"traces": traces}
         elif spec.get("histogram"):
-            hists = reader.read_histograms(spec["histogram"], since_step=since_step,
-                                           max_points=max_points)
+            hists = reader.read_histograms(
+                spec["histogram"], since_step=since_step, max_points=max_points
+            )
             hists = [(s, h) for s, h in hists if until_step is None or s <= until_step]
             if hists:
                 steps, z = histogram_matrix(hists, np.asarray(spec["edges"]))

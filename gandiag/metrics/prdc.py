@@ -101,7 +101,8 @@ def prdc(
         return given**2 if given is not None else nb.knn_sq_radii(pr, k, block=block_size)
 
     rr_pr = real_sq(real_radii_pr, k_pr)
-    rr_dc = rr_pr if k_dc == k_pr and real_radii_dc is None else real_sq(real_radii_dc, k_dc)
+    same = k_dc == k_pr and (real_radii_dc is None or real_radii_dc is real_radii_pr)
+    rr_dc = rr_pr if same else real_sq(real_radii_dc, k_dc)
     rf_pr = nb.knn_sq_radii(pf, k_pr, block=block_size)
     real_sets = [rr_pr] if rr_dc is rr_pr else [rr_pr, rr_dc]
     counts, (recall_any,) = nb.ball_membership(

@@ -4,7 +4,9 @@ A gradient is measured where it is born: a ``post_accumulate_grad`` hook on ever
 parameter takes the norm (and, when it is not finite, the count of non-finite
 entries) of ``param.grad`` each time a backward pass accumulates into it, so
 gradient clipping, GradScaler unscaling-with-skip or a NaN sanitiser that runs later
-cannot hide anything. The value an optimizer actually used is the one standing when
+cannot hide anything. Under mixed precision those gradients carry the loss scale; given
+the ``GradScaler``, a commit divides the norms by the scale the backward pass used (the
+scaler updates its scale only after the optimizer step). The value an optimizer actually used is the one standing when
 its ``step()`` begins: a global optimizer pre-step hook *commits* the latest norms of
 the parameters that optimizer owns. This matters in GAN loops, where the generator's
 backward pass also accumulates into the discriminator's ``.grad`` after the
@@ -32,8 +34,11 @@ from gandiag.types import Histogram
 class NetProbe:
     """Hooks on one network's parameters; produces this step's gradient/weight statistics."""
 
-    def __init__(self, name: str, module: nn.Module) -> None:
+    def __init__(
+        self, name: str, module: nn.Module, scale: Callable[[], torch.Tensor | float] | None = None
+    ) -> None:
         self.name = name
+        self._scale = scale
         inner = getattr(module, "module", module)  # DDP / DataParallel wrap the real module
         params: list[nn.Parameter] = []
         layers: list[str] = []
@@ -89,7 +94,10 @@ class NetProbe:
         if all(t is None for t in self._latest):
             return
         zero = torch.zeros((), device=self._device)
-        self._norms.append(torch.stack([zero if t is None else t for t in self._latest]))
+        norms = torch.stack([zero if t is None else t for t in self._latest])
+        if self._scale is not None:
+            norms = norms / self._scale()
+        self._norms.append(norms)
         self._bads.append(torch.stack([zero if t is None else t.float() for t in self._latest_bad]))
         self._latest = [None] * len(self.params)
         self._latest_bad = [None] * len(self.params)
@@ -193,6 +201,24 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b)
 
 
+def loss_scale(scaler: Any) -> Callable[[], torch.Tensor | float]:
+    """The loss scale a ``torch.amp.GradScaler`` applied in the current backward pass."""
+    if not callable(getattr(scaler, "get_scale", None)):
+        raise TypeError(
+            f"grad_scaler must be a torch.amp.GradScaler (or None), got {type(scaler).__name__}"
+        )
+
+    def scale() -> torch.Tensor | float:
+        if not scaler.is_enabled():
+            return 1.0
+        # The scale as a device tensor where the scaler offers it: no host sync per step.
+        fast = getattr(scaler, "_get_scale_async", None)
+        s = fast() if fast is not None else None
+        return s.float() if s is not None else scaler.get_scale()
+
+    return scale
+
+
 def _count_nonfinite(g: torch.Tensor) -> torch.Tensor:
     return torch.count_nonzero(~torch.isfinite(g.detach()))
 
@@ -200,8 +226,10 @@ def _count_nonfinite(g: torch.Tensor) -> torch.Tensor:
 class GradProbes:
     """All watched networks' probes, plus the global optimizer hook that commits them."""
 
-    def __init__(self, nets: dict[str, nn.Module]) -> None:
-        self.probes = [NetProbe(name, module) for name, module in nets.items()]
+    def __init__(
+        self, nets: dict[str, nn.Module], scale: Callable[[], torch.Tensor | float] | None = None
+    ) -> None:
+        self.probes = [NetProbe(name, module, scale) for name, module in nets.items()]
         from torch.optim.optimizer import register_optimizer_step_pre_hook
 
         self._opt_handle = register_optimizer_step_pre_hook(self._on_optimizer_step)

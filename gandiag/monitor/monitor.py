@@ -23,7 +23,7 @@ from gandiag.detectors.base import Detector
 from gandiag.monitor import probes, runtime, validate
 from gandiag.monitor.buffer import StatBuffer
 from gandiag.monitor.cadence import Cadence
-from gandiag.monitor.grads import GradProbes
+from gandiag.monitor.grads import GradProbes, loss_scale
 from gandiag.monitor.latent import LatentProbe
 from gandiag.monitor.worker import Worker
 from gandiag.store import STATUS_CRASHED, STATUS_FINISHED, RunWriter
@@ -69,6 +69,7 @@ class Monitor:
         seed: int = 0,
         on_alert: Callable[[Alert], None] | None = None,
         quiet: bool = False,
+        grad_scaler: Any = None,
     ) -> None:
         self.kind, gens, nets = validate.check_networks(generator, discriminator, model)
         self.loss_kind = validate.check_loss_kind(loss)
@@ -82,6 +83,7 @@ class Monitor:
         self.image_range = (float(image_range[0]), float(image_range[1]))
         self.on_alert, self.quiet = on_alert, quiet
         self.latent_dim = latent_dim
+        scale = None if grad_scaler is None else loss_scale(grad_scaler)
         self._latent = LatentProbe(
             self.kind, gens, generate, encode, latent_dim, self.cadence, self.device, seed
         )
@@ -97,7 +99,7 @@ class Monitor:
             self._worker = Worker(self._writer, detector_list)
         self.run_dir = Path(run_dir)
         self.detectors = detector_list
-        self._grads = GradProbes(nets)
+        self._grads = GradProbes(nets, scale)
         self._buffer = StatBuffer(self.device, self.cadence.hist_bins)
         self._pending: list[int] = []
         self._extra: dict[int, dict[str, float]] = {}
@@ -243,7 +245,12 @@ class Monitor:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore detector states saved by :meth:`state_dict` (call before the first step)."""
+        """Restore detector states saved by :meth:`state_dict` (call before the first step).
+
+        Whatever the run store holds after the saved step (written by the process that
+        crashed after its checkpoint) is removed, so the resumed run's history and alerts
+        are those of the trajectory that continues.
+        """
         if state.get("format") != _STATE_FORMAT:
             raise ValueError(
                 f"monitor state has format {state.get('format')!r}, expected {_STATE_FORMAT}; "
@@ -263,6 +270,8 @@ class Monitor:
         if last is not None:
             self._last_step = int(last)
             self._flushed_through = int(last)
+            if self._writer is not None:  # records the crashed process wrote after the checkpoint
+                self._writer.truncate_after(int(last))
 
     def close(self, status: str = STATUS_FINISHED) -> list[Alert]:
         """Flush, wait for the store, mark the run ``status``; returns the last alerts."""

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from gandiag.store.schema import (
     is_run_dir,
 )
 from gandiag.types import Alert, Histogram, MetricProtocol, MetricResult, Severity, StepRecord
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class RunReader:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> RunReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -143,11 +146,17 @@ class RunReader:
 
     # -- series -----------------------------------------------------------------------------
     def scalar_names(self) -> list[str]:
-        return [r[0] for r in self._conn.execute("SELECT name FROM series WHERE kind='scalar' ORDER BY name")]
+        return [
+            r[0]
+            for r in self._conn.execute("SELECT name FROM series WHERE kind='scalar' ORDER BY name")
+        ]
 
     def histogram_names(self) -> list[str]:
         return [
-            r[0] for r in self._conn.execute("SELECT name FROM series WHERE kind='histogram' ORDER BY name")
+            r[0]
+            for r in self._conn.execute(
+                "SELECT name FROM series WHERE kind='histogram' ORDER BY name"
+            )
         ]
 
     def read_scalars(
@@ -177,7 +186,9 @@ class RunReader:
                 ).fetchall()
                 steps = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
                 values = np.fromiter(
-                    (math.nan if r[1] is None else r[1] for r in rows), dtype=np.float64, count=len(rows)
+                    (math.nan if r[1] is None else r[1] for r in rows),
+                    dtype=np.float64,
+                    count=len(rows),
                 )
                 out[name] = Series(name, steps, values)
                 continue
@@ -187,7 +198,9 @@ class RunReader:
                 (sid, lo_step, hi_step),
             ).fetchone()
             if count == 0:
-                out[name] = Series(name, np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+                out[name] = Series(
+                    name, np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0)
+                )
                 continue
             width = max(1, -(-(last - first + 1) // max(1, int(max_points))))
             rows = self._conn.execute(
@@ -276,7 +289,9 @@ class RunReader:
             sql += " WHERE name = ?"
             args = (name,)
         out = []
-        for step, mname, value, unc, lo, hi, proto in self._conn.execute(sql + " ORDER BY id", args):
+        for step, mname, value, unc, lo, hi, proto in self._conn.execute(
+            sql + " ORDER BY id", args
+        ):
             out.append(
                 MetricResult(
                     name=mname,
@@ -330,7 +345,17 @@ class RunReader:
         return status
 
 
-_KNOWN_META = {"status", "pid", "host", "heartbeat", "schema_version", "created", "name", "kind", "config"}
+_KNOWN_META = {
+    "status",
+    "pid",
+    "host",
+    "heartbeat",
+    "schema_version",
+    "created",
+    "name",
+    "kind",
+    "config",
+}
 
 
 def _pid_alive(pid: int) -> bool:

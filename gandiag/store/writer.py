@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gandiag.store.schema import (
     DB_NAME,
@@ -23,6 +23,9 @@ from gandiag.store.schema import (
     db_path,
 )
 from gandiag.types import Alert, MetricResult, StepRecord
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 STATUS_TRAINING = "training"
 STATUS_FINISHED = "finished"
@@ -179,6 +182,29 @@ class RunWriter:
         with self._lock, self._conn:
             self._conn.execute("DELETE FROM alerts")
 
+    def truncate_after(self, step: int) -> None:
+        """Forget everything recorded after ``step``: steps, scalars, histograms, alerts,
+        step-stamped metrics and sample grids (their PNG files too).
+
+        A run resumed from a checkpoint at ``step`` continues from there; what the crashed
+        process wrote after it belongs to a trajectory that no longer exists, and its alerts
+        would otherwise be raised a second time by the resumed detectors.
+        """
+        step = int(step)
+        with self._lock:
+            stale = [
+                row[0]
+                for row in self._conn.execute("SELECT path FROM samples WHERE step > ?", (step,))
+            ]
+            with self._conn:
+                for table in ("steps", "scalars", "histograms", "alerts", "samples"):
+                    self._conn.execute(f"DELETE FROM {table} WHERE step > ?", (step,))
+                self._conn.execute(
+                    "DELETE FROM metrics WHERE step IS NOT NULL AND step > ?", (step,)
+                )
+        for rel in stale:
+            (self.run_dir / rel).unlink(missing_ok=True)
+
     def write_metrics(self, results: Iterable[MetricResult]) -> None:
         rows = [
             (
@@ -229,7 +255,7 @@ class RunWriter:
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
 
-    def __enter__(self) -> RunWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -247,15 +273,15 @@ class RunWriter:
                     sid = int(cur.lastrowid)
                 else:
                     sid = int(
-                        self._conn.execute("SELECT id FROM series WHERE name = ?", (name,)).fetchone()[0]
+                        self._conn.execute(
+                            "SELECT id FROM series WHERE name = ?", (name,)
+                        ).fetchone()[0]
                     )
             self._series[name] = sid
         return sid
 
     def _check_version(self) -> None:
-        row = self._conn.execute(
-            "SELECT value FROM meta WHERE key = 'schema_version'"
-        ).fetchone()
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         version = json.loads(row[0]) if row else None
         if version != SCHEMA_VERSION:
             from gandiag.store.schema import SchemaVersionError

@@ -43,10 +43,16 @@ def test_file_route_serves_grids_and_refuses_anything_outside(runs_folder, tmp_p
     secret.write_bytes(b"\x89PNG not yours")
     (runs_folder / "link.png").symlink_to(secret)
     try:
-        for url in ("/runfiles/../secret.png", "/runfiles/..%2fsecret.png",
-                    "/runfiles/%2e%2e/secret.png", "/runfiles/dcgan/..%2f..%2fsecret.png",
-                    "/runfiles/%2Fetc%2Fpasswd", "/runfiles/link.png",
-                    "/runfiles/dcgan/run.sqlite", "/runfiles/dcgan/samples"):
+        for url in (
+            "/runfiles/../secret.png",
+            "/runfiles/..%2fsecret.png",
+            "/runfiles/%2e%2e/secret.png",
+            "/runfiles/dcgan/..%2f..%2fsecret.png",
+            "/runfiles/%2Fetc%2Fpasswd",
+            "/runfiles/link.png",
+            "/runfiles/dcgan/run.sqlite",
+            "/runfiles/dcgan/samples",
+        ):
             resp = client.get(url)
             # 404 from the file route, or Dash's HTML index for a path it does not route.
             assert resp.status_code == 404 or resp.mimetype == "text/html", url

@@ -77,8 +77,12 @@ def _alert(det: str, sev: Severity, step: int, onset: int) -> Alert:
 
 
 def test_group_alerts_one_group_per_detector_worst_first():
-    alerts = [_alert("a", Severity.WARNING, 10, 5), _alert("b", Severity.CRITICAL, 20, 15),
-              _alert("a", Severity.CRITICAL, 30, 8), _alert("c", Severity.INFO, 40, 40)]
+    alerts = [
+        _alert("a", Severity.WARNING, 10, 5),
+        _alert("b", Severity.CRITICAL, 20, 15),
+        _alert("a", Severity.CRITICAL, 30, 8),
+        _alert("c", Severity.INFO, 40, 40),
+    ]
     groups = group_alerts(alerts)
     assert [g.detector for g in groups] == ["a", "b", "c"]
     a = groups[0]
@@ -88,11 +92,14 @@ def test_group_alerts_one_group_per_detector_worst_first():
 
 @pytest.mark.parametrize(
     ("status", "steps", "alerts", "level"),
-    [("finished", 0, [], "empty"), ("finished", 10, [], "ok"),
-     ("finished", 10, [_alert("c", Severity.INFO, 1, 1)], "info"),
-     ("training", 10, [_alert("w", Severity.WARNING, 1, 1)], "warning"),
-     ("crashed", 10, [], "crashed"),
-     ("crashed", 10, [_alert("k", Severity.CRITICAL, 1, 1)], "critical")],
+    [
+        ("finished", 0, [], "empty"),
+        ("finished", 10, [], "ok"),
+        ("finished", 10, [_alert("c", Severity.INFO, 1, 1)], "info"),
+        ("training", 10, [_alert("w", Severity.WARNING, 1, 1)], "warning"),
+        ("crashed", 10, [], "crashed"),
+        ("crashed", 10, [_alert("k", Severity.CRITICAL, 1, 1)], "critical"),
+    ],
 )
 def test_verdict_levels(status, steps, alerts, level):
     text, got = verdict(status, steps, 9 if steps else None, group_alerts(alerts))
@@ -104,8 +111,18 @@ def test_verdict_levels(status, steps, alerts, level):
 def test_panels_cover_gan_and_vae_signals(runs_folder):
     with RunReader(runs_folder / "dcgan") as r:
         keys = {p.key for p in build_run_panels(r)}
-        assert {"losses", "d-outputs", "hist-d-real-prob", "hist-d-fake-prob", "grad-norms",
-                "grad-layers-G", "grad-layers-D", "overfit", "diversity", "eval"} <= keys
+        assert {
+            "losses",
+            "d-outputs",
+            "hist-d-real-prob",
+            "hist-d-fake-prob",
+            "grad-norms",
+            "grad-layers-G",
+            "grad-layers-D",
+            "overfit",
+            "diversity",
+            "eval",
+        } <= keys
         assert summarize_run(r).level == "critical"
     with RunReader(runs_folder / "vae") as r:
         keys = {p.key for p in build_run_panels(r)}
@@ -133,10 +150,18 @@ def test_read_updates_returns_exactly_the_new_steps(tmp_path):
         with RunReader(tmp_path / "live") as r:
             panels = build_run_panels(r, max_points=1000)
             last = r.last_step()
-        new = [StepRecord(s, {sig.loss("G"): float(s), sig.grad_layer_norm("G", "net.0"): 10.0,
-                              sig.D_REAL_PROB_MEAN: 0.5},
-                          {sig.HIST_D_REAL: Histogram(0, 1, (0, 4))})
-               for s in range(120, 125)]
+        new = [
+            StepRecord(
+                s,
+                {
+                    sig.loss("G"): float(s),
+                    sig.grad_layer_norm("G", "net.0"): 10.0,
+                    sig.D_REAL_PROB_MEAN: 0.5,
+                },
+                {sig.HIST_D_REAL: Histogram(0, 1, (0, 4))},
+            )
+            for s in range(120, 125)
+        ]
         writer.write_steps(new)
         with RunReader(tmp_path / "live") as r:
             updates = read_updates(r, [p.spec() for p in panels], last, until_step=124)
@@ -144,7 +169,10 @@ def test_read_updates_returns_exactly_the_new_steps(tmp_path):
         writer.close()
     losses = next(p for p in panels if p.key == "losses")
     i = losses.traces.index((sig.loss("G"), "values"))
-    assert updates["losses"]["traces"][i] == ([120, 121, 122, 123, 124], [120.0, 121, 122, 123, 124])
+    assert updates["losses"]["traces"][i] == (
+        [120, 121, 122, 123, 124],
+        [120.0, 121, 122, 123, 124],
+    )
     grad = next(p for p in panels if p.key == "grad-layers-G")
     row = grad.rows.index(sig.grad_layer_norm("G", "net.0"))
     assert updates["grad-layers-G"]["x"] == [120, 121, 122, 123, 124]

@@ -13,7 +13,9 @@ from failure_suite_score import is_healthy, score
 from gandiag.types import Alert, Severity
 
 
-def _ring(modes: list[float], dominant: list[int] | None = None, grad: list[float] | None = None) -> dict:
+def _ring(
+    modes: list[float], dominant: list[int] | None = None, grad: list[float] | None = None
+) -> dict:
     n = len(modes)
     return {
         "step": [50 * i for i in range(n)],
@@ -53,13 +55,21 @@ def test_ring_hopping_and_vanishing_bands() -> None:
 def test_vae_and_glyph_bands() -> None:
     steps = [100 * i for i in range(8)]
     assert label_vae({"step": steps, "dead_share": [0, 0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]}, 200) == (
-        {"posterior_collapse": 200}, {})
+        {"posterior_collapse": 200},
+        {},
+    )
     assert label_vae({"step": steps, "dead_share": [0, 0, 0, 0.125, 0.125, 0, 0, 0]}, 200) == (
-        {}, {"posterior_collapse": 300})
+        {},
+        {"posterior_collapse": 300},
+    )
     assert label_glyph({"step": steps, "r_v_large": [0, 0.1, 0.4, 0.45, 0.4, 0.6, 0.7, 0.7]}) == (
-        {"d_overfitting": 500}, {})
+        {"d_overfitting": 500},
+        {},
+    )
     assert label_glyph({"step": steps, "r_v_large": [0, 0.1, 0.4, 0.45, 0.4, 0.6, 0.2, 0.7]}) == (
-        {}, {"d_overfitting": 200})
+        {},
+        {"d_overfitting": 200},
+    )
 
 
 def _alert(det: str, step: int) -> Alert:
@@ -69,11 +79,27 @@ def _alert(det: str, step: int) -> Alert:
 def test_margin_band_claims_are_not_scored_and_band_runs_are_not_healthy() -> None:
     case = {"family": "ring", "config": "c", "seed": 0}
     runs = [
-        {"case": case, "labels": {"mode_collapse": 500}, "ambiguous": {}, "eval_every": 50, "steps_run": 900},
-        {"case": case, "labels": {}, "ambiguous": {"mode_collapse": 500}, "eval_every": 50, "steps_run": 900},
+        {
+            "case": case,
+            "labels": {"mode_collapse": 500},
+            "ambiguous": {},
+            "eval_every": 50,
+            "steps_run": 900,
+        },
+        {
+            "case": case,
+            "labels": {},
+            "ambiguous": {"mode_collapse": 500},
+            "eval_every": 50,
+            "steps_run": 900,
+        },
         {"case": case, "labels": {}, "ambiguous": {}, "eval_every": 50, "steps_run": 900},
     ]
-    alerts = [[_alert("mode_collapse", 550)], [_alert("mode_collapse", 500)], [_alert("non_convergence", 700)]]
+    alerts = [
+        [_alert("mode_collapse", 550)],
+        [_alert("mode_collapse", 500)],
+        [_alert("non_convergence", 700)],
+    ]
     s = score(runs, alerts)
     assert s["per_failure"]["mode_collapse"]["precision"] == 1.0
     assert s["per_failure"]["mode_collapse"]["median_delay_evals"] == 1.0

@@ -210,15 +210,23 @@ def _rv_records(steps: int, overfit_at: int | None, seed: int = 0) -> list[StepR
         va = tr - shift + 0.3 * rng.standard_normal()
         fk = tr - gap
         rv = (tr - va) / (tr - fk)
-        out.append(StepRecord(t, {S.D_REAL_RAW_MEAN: tr, S.D_VAL_RAW_MEAN: va, S.D_FAKE_RAW_MEAN: fk, S.D_RV: rv}))
+        out.append(
+            StepRecord(
+                t, {S.D_REAL_RAW_MEAN: tr, S.D_VAL_RAW_MEAN: va, S.D_FAKE_RAW_MEAN: fk, S.D_RV: rv}
+            )
+        )
     return out
 
 
 def test_d_overfitting_uses_smoothed_means_not_the_noisy_batch_ratio() -> None:
     healthy = [_rv_records(3000, None, seed) for seed in range(5)]
-    ratio_only = [[StepRecord(r.step, {S.D_RV: r.scalars[S.D_RV]}) for r in recs] for recs in healthy]
+    ratio_only = [
+        [StepRecord(r.step, {S.D_RV: r.scalars[S.D_RV]}) for r in recs] for recs in healthy
+    ]
     # Smoothing the per-batch ratio (the fallback without the three means) is fooled...
-    assert sum(len(run_detectors(build_detectors(["d_overfitting"]), recs)) for recs in ratio_only) > 0
+    assert (
+        sum(len(run_detectors(build_detectors(["d_overfitting"]), recs)) for recs in ratio_only) > 0
+    )
     # ...the ratio of smoothed means is not.
     for recs in healthy:
         assert run_detectors(build_detectors(["d_overfitting"]), recs) == []

@@ -5,6 +5,7 @@ from cleanfid.resize import make_resizer
 
 from gandiag.features import clean_resize, get_extractor
 from gandiag.features.glyph import sha256_file
+from gandiag.features.inception import INCEPTION_SHA256
 
 
 class _Layers(torch.nn.Module):
@@ -74,8 +75,11 @@ def test_inception_checksum(tiny_inception, monkeypatch):
     assert ext.protocol()["weights_sha256"] == digest
     monkeypatch.setenv("GANDIAG_INCEPTION_WEIGHTS", str(tiny_inception.parent))  # a folder works
     monkeypatch.delenv("GANDIAG_INCEPTION_SHA256", raising=False)
-    with pytest.warns(UserWarning, match="not checked"):
+    # Without an explicit checksum the file must be NVIDIA's: the stand-in is refused.
+    with pytest.raises(ValueError, match=INCEPTION_SHA256 + ".*--inception-sha256"):
         get_extractor("inception")
+    monkeypatch.setenv("GANDIAG_INCEPTION_SHA256", digest.upper())
+    assert get_extractor("inception").protocol()["weights_sha256"] == digest
 
 
 def test_inception_features_logits_and_channels(tiny_inception):

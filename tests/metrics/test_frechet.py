@@ -33,6 +33,7 @@ def test_agrees_with_cleanfid_and_torchmetrics():
     ref_tm = float(torchmetrics_fd(t(mu1), t(s1), t(mu2), t(s2)))
     assert ours == pytest.approx(ref_cf, rel=1e-6)
     assert ours == pytest.approx(ref_tm, rel=1e-6)
+    assert feature_stats(real).triangular  # the Cholesky + dsygst path was the one tested
 
 
 def test_identical_sets_give_zero_and_order_does_not_matter():
@@ -62,6 +63,7 @@ def test_singular_real_covariance_falls_back_to_the_symmetric_root():
     t = lambda a: torch.from_numpy(a)
     with pytest.warns(UserWarning, match="rank-deficient"):
         ours = frechet_distance(real, fake).fid
+    assert not feature_stats(real).triangular
     assert ours == pytest.approx(float(torchmetrics_fd(t(mu1), t(s1), t(mu2), t(s2))), rel=1e-6)
 
 
@@ -122,3 +124,15 @@ def test_fd_infinity_removes_the_small_sample_bias():
     res = fd_infinity(real, fake, seed=0)
     assert res.slope > 0
     assert abs(res.fd_inf) < fid / 2
+
+
+def test_non_finite_statistics_are_refused(tmp_path):
+    real, _ = _sets(8)
+    stats = feature_stats(real)
+    sigma = stats.sigma.copy()
+    sigma[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        FeatureStats(stats.mu, sigma, stats.n)
+    np.savez(tmp_path / "bad.npz", mu=stats.mu, sigma=sigma)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        FeatureStats.from_npz(tmp_path / "bad.npz")

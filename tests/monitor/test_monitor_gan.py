@@ -406,3 +406,55 @@ def test_default_detectors_run_on_the_records(tmp_path):
         state = mon.state_dict()
         mon.close()
     assert [d["name"] for d in state["detectors"]] == [d.name for d in mon.detectors]
+
+
+def _scaled_loop(tmp_path, name, scaler, *, pass_scaler):
+    torch.manual_seed(0)
+    G, D = nn.Linear(4, 6), nn.Linear(6, 1)
+    mon = gandiag.Monitor(
+        tmp_path / name,
+        generator=G,
+        discriminator=D,
+        cadence=Cadence(layers=1, samples=0, grid=0),
+        detectors=None,
+        grad_scaler=scaler if pass_scaler else None,
+    )
+    opt_g, opt_d = (torch.optim.SGD(m.parameters(), lr=0.05) for m in (G, D))
+    x = torch.randn(32, 6, generator=torch.Generator().manual_seed(1))
+    for step in range(5):
+        z = torch.randn(32, 4, generator=torch.Generator().manual_seed(step))
+        loss_d = (
+            nn.functional.softplus(D(G(z).detach())).mean() + nn.functional.softplus(-D(x)).mean()
+        )
+        opt_d.zero_grad()
+        scaler.scale(loss_d).backward()
+        scaler.step(opt_d)
+        loss_g = nn.functional.softplus(-D(G(z))).mean()
+        opt_g.zero_grad()
+        scaler.scale(loss_g).backward()
+        scaler.step(opt_g)
+        scaler.update()
+        mon.step(step, losses={"D": loss_d, "G": loss_g}, d_real=D(x), d_fake=D(G(z)))
+    mon.close()
+    return list(RunReader(tmp_path / name).read_records())
+
+
+def test_grad_scaler_norms_are_unscaled(tmp_path):
+    def scaler(enabled):  # growth every step: the scale changes, and the norms must not
+        return torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=1, enabled=enabled)
+
+    plain = _scaled_loop(tmp_path, "plain", scaler(False), pass_scaler=True)
+    unscaled = _scaled_loop(tmp_path, "unscaled", scaler(True), pass_scaler=True)
+    raw = _scaled_loop(tmp_path, "raw", scaler(True), pass_scaler=False)
+    for a, b, c in zip(plain, unscaled, raw):
+        for net in ("G", "D"):
+            key = signals.grad_norm(net)
+            assert b.scalars[key] == pytest.approx(a.scalars[key], rel=1e-5)
+            layer = signals.grad_layer_norm(net, "root")
+            assert b.scalars[layer] == pytest.approx(a.scalars[layer], rel=1e-5)
+        assert c.scalars[signals.grad_norm("D")] == pytest.approx(
+            1024.0 * 2**a.step * a.scalars[signals.grad_norm("D")], rel=1e-5
+        )
+    with pytest.raises(TypeError, match="GradScaler"):
+        _monitor(tmp_path, nn.Linear(1, 1), nn.Linear(1, 1), grad_scaler=object())
+    assert not (tmp_path / "run").exists()  # refused before anything was written

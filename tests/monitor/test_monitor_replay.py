@@ -109,6 +109,46 @@ def test_resumed_run_alerts_exactly_as_an_uninterrupted_one(tmp_path):
     assert json.loads(json.dumps(state))["detectors"] == state["detectors"]
 
 
+def test_resume_after_a_crash_forgets_what_followed_the_checkpoint(tmp_path):
+    kw = {"latent_dim": 8, "cadence": CAD, "quiet": True}
+
+    def monitor(name, **extra):
+        det = [ThresholdDetector(threshold=1.36)]
+        return gandiag.Monitor(tmp_path / name, *models, detectors=det, **kw, **extra)
+
+    torch.manual_seed(0)
+    models = (ConvG(), ConvD())
+    mon = monitor("a")
+    straight = _run(mon, 0, 7, models) + _run(mon, 7, 8, models)
+    straight += mon.close()
+
+    torch.manual_seed(0)
+    models = (ConvG(), ConvD())
+    mon = monitor("b")
+    _run(mon, 0, 7, models)
+    state = mon.state_dict()  # the checkpoint, at step 6
+    snapshot = [{k: v.clone() for k, v in m.state_dict().items()} for m in models]
+    # The process goes on past its checkpoint, writes records and alerts, then dies.
+    _run(mon, 7, 8, models)
+    mon.close(status="crashed")
+    before = RunReader(tmp_path / "b")
+    assert max(a.step for a in before.read_alerts()) > 6
+    assert before.info().last_step > 6  # flushed (a crash loses only the unflushed tail)
+    for m, saved in zip(models, snapshot):
+        m.load_state_dict(saved)
+    mon = monitor("b", resume=True)
+    mon.load_state_dict(state)
+    after = RunReader(tmp_path / "b")
+    assert after.info().last_step == 6
+    assert all(a.step <= 6 for a in after.read_alerts())
+    resumed_alerts = _run(mon, 7, 8, models) + mon.close()
+    reader = RunReader(tmp_path / "b")
+    assert [r.step for r in reader.read_records()] == list(range(15))
+    # No alert is stored twice: the store holds what the uninterrupted run raised.
+    assert _keys(reader.read_alerts()) == _keys(straight)
+    assert _keys(resumed_alerts) == [k for k in _keys(straight) if json.loads(k)["step"] > 6]
+
+
 def test_load_state_dict_checks_the_detectors(tmp_path):
     mon = gandiag.Monitor(tmp_path / "run", *(ConvG(), ConvD()), detectors=[ThresholdDetector()])
     bad = {"format": 1, "last_step": 3, "detectors": [{"name": "other", "state": {}}]}

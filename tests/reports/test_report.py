@@ -23,8 +23,9 @@ EVIL = "<script>alert(1)</script>"
 @pytest.fixture(scope="module")
 def gan_vae_report(runs_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     before = tree_digest(runs_folder)
-    out = write_report([runs_folder / "dcgan", runs_folder / "vae"],
-                       tmp_path_factory.mktemp("rep") / "report.html")
+    out = write_report(
+        [runs_folder / "dcgan", runs_folder / "vae"], tmp_path_factory.mktemp("rep") / "report.html"
+    )
     assert tree_digest(runs_folder) == before  # reports only read
     return out, out.read_text(encoding="utf-8")
 
@@ -39,10 +40,20 @@ def test_report_is_self_contained_with_plotly_once(gan_vae_report):
 
 def test_report_has_verdict_alerts_metrics_and_comparison(gan_vae_report):
     _, text = gan_vae_report
-    for needle in ("Failing: samples collapsed onto one mode",
-                   "restart from the last healthy checkpoint", "modes_covered", "KL annealing", "Comparison", "Protocols",
-                   "Precision vs recall", "2000 real / 2000 fake", "[0.1355, 0.1645]",
-                   "FID over steps", "per-layer gradient norm", "KL per latent dimension"):
+    for needle in (
+        "Failing: samples collapsed onto one mode",
+        "restart from the last healthy checkpoint",
+        "modes_covered",
+        "KL annealing",
+        "Comparison",
+        "Protocols",
+        "Precision vs recall",
+        "2000 real / 2000 fake",
+        "[0.1355, 0.1645]",
+        "FID over steps",
+        "per-layer gradient norm",
+        "KL per latent dimension",
+    ):
         assert needle in text, needle
 
 
@@ -95,9 +106,11 @@ def test_report_renders_every_plot_in_chromium(browser, gan_vae_report):
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(browser, 60, 0.25).until(
-        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg")) >= expected)
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg")) >= expected
+    )
     rendered = browser.execute_script(
-        "return document.querySelectorAll('.plotly-graph-div.js-plotly-plot').length")
+        "return document.querySelectorAll('.plotly-graph-div.js-plotly-plot').length"
+    )
     assert rendered == expected
     screenshot(browser, SCREENSHOTS / "report_gan_vae.png")
     assert console_errors(browser) == []

@@ -33,7 +33,11 @@ def _records(start: int, stop: int) -> list[StepRecord]:
     return [
         StepRecord(
             step=s,
-            scalars={"loss/G": float(s), "loss/D": 1.0 / (s + 1), "grad/G/norm": math.nan if s == 7 else 0.5},
+            scalars={
+                "loss/G": float(s),
+                "loss/D": 1.0 / (s + 1),
+                "grad/G/norm": math.nan if s == 7 else 0.5,
+            },
             histograms={"d/real/prob": Histogram(0.0, 1.0, (s, 1, 2))} if s % 2 == 0 else {},
             wall_time=1000.0 + s,
         )
@@ -45,12 +49,21 @@ def test_round_trip_of_every_record_type(tmp_path: Path) -> None:
     run = tmp_path / "run"
     recs = _records(0, 20)
     alert = Alert(
-        "vanishing_gradients", Severity.CRITICAL, 12, 9, "G gradients vanished.",
-        {"grad_norm": 1e-5, "d_fake": math.inf}, ("Use the non-saturating loss.",),
+        "vanishing_gradients",
+        Severity.CRITICAL,
+        12,
+        9,
+        "G gradients vanished.",
+        {"grad_norm": 1e-5, "d_fake": math.inf},
+        ("Use the non-saturating loss.",),
     )
     metric = MetricResult(
-        "fid", 12.5, MetricProtocol("glyph", "ab" * 32, "none", 1000, 1000, {"k": 3}),
-        uncertainty=0.4, interval=(11.9, 13.2), step=19,
+        "fid",
+        12.5,
+        MetricProtocol("glyph", "ab" * 32, "none", 1000, 1000, {"k": 3}),
+        uncertainty=0.4,
+        interval=(11.9, 13.2),
+        step=19,
     )
     png = grid_png(np.zeros((4, 1, 8, 8)))
     with RunWriter(run, config={"lr": 2e-4, "model": "dcgan"}, name="my run", kind="gan") as w:
@@ -69,7 +82,9 @@ def test_round_trip_of_every_record_type(tmp_path: Path) -> None:
         for a, b in zip(recs, back):
             assert a.scalars.keys() == b.scalars.keys()
             for k in a.scalars:
-                assert (math.isnan(a.scalars[k]) and math.isnan(b.scalars[k])) or a.scalars[k] == b.scalars[k]
+                assert (math.isnan(a.scalars[k]) and math.isnan(b.scalars[k])) or a.scalars[
+                    k
+                ] == b.scalars[k]
             assert dict(a.histograms) == dict(b.histograms)
             assert a.wall_time == b.wall_time
         assert r.read_alerts() == [alert]
@@ -77,6 +92,27 @@ def test_round_trip_of_every_record_type(tmp_path: Path) -> None:
         grids = r.sample_grids()
         assert [(g.step, g.name) for g in grids] == [(10, "samples")]
         assert grids[0].path.read_bytes() == png
+
+
+def test_truncate_after_forgets_everything_later(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proto = MetricProtocol("glyph", "ab" * 32, "none", 10, 10, {})
+    png = grid_png(np.zeros((4, 1, 8, 8)))
+    with RunWriter(run) as w:
+        w.write_steps(_records(0, 20))
+        w.write_alerts([Alert("x", Severity.WARNING, s, s, "d", {}, ()) for s in (5, 12, 19)])
+        w.write_metrics([MetricResult("fid", 1.0, proto, step=s) for s in (4, 15, None)])
+        late = w.write_sample_grid(16, png)
+        w.write_sample_grid(8, png)
+        w.truncate_after(9)
+    with RunReader(run) as r:
+        assert [rec.step for rec in r.read_records()] == list(range(10))
+        assert r.read_scalars(["loss/G"])["loss/G"].steps.max() == 9
+        assert [s for s, _ in r.read_histograms("d/real/prob")] == [0, 2, 4, 6, 8]
+        assert [a.step for a in r.read_alerts()] == [5]
+        assert [m.step for m in r.read_metrics()] == [4, None]  # run-level metrics stay
+        assert [g.step for g in r.sample_grids()] == [8]
+    assert not late.exists()
 
 
 def test_incremental_reads_return_only_new_steps(tmp_path: Path) -> None:
@@ -130,14 +166,14 @@ def test_one_writer_and_several_readers_concurrently(tmp_path: Path) -> None:
             r = RunReader(run)
             last = None
             while not done.is_set():
-                for name, s in r.read_scalars(["loss/G"], since_step=last).items():
+                for s in r.read_scalars(["loss/G"], since_step=last).values():
                     seen[i].extend(s.steps.tolist())
                     if len(s):
                         last = int(s.steps[-1])
                 r.info()
             for s in r.read_scalars(["loss/G"], since_step=last).values():
                 seen[i].extend(s.steps.tolist())
-        except BaseException as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001 - any failure in a reader thread is reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=reader, args=(i,)) for i in range(3)]
