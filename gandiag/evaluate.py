@@ -133,6 +133,7 @@ def evaluate(
     is_splits: int = 10,
     k_pr: int = 3,
     k_dc: int = 5,
+    inclusive: bool = False,
     cache: bool | str | os.PathLike[str] = False,
     extractor_options: dict[str, Any] | None = None,
     step: int | None = None,
@@ -144,6 +145,8 @@ def evaluate(
     extractor's range), image folders, ``.npy``/``.npz`` files; ``fake`` may be a callable
     ``n -> images`` (then ``num_samples`` is required). ``num_samples`` subsamples larger
     sets without replacement (seeded). ``metrics``: any of ``fid, kid, is, pr, dc, fd_inf``.
+    ``inclusive``: a sample on a ball's boundary counts as inside (``d <= r``, NVIDIA and
+    torch-fidelity) instead of prdc's ``d < r``; only exact ties differ.
     ``cache``: True (default directory) or a directory for the real set's features,
     statistics and k-NN radii (:mod:`gandiag.features.cache`).
     Returns ``{name: MetricResult}`` with names ``fid, fd_inf, kid, is, precision, recall,
@@ -218,13 +221,22 @@ def evaluate(
                 "real_radii_pr": reference.radii(k_pr, device=device),
                 "real_radii_dc": reference.radii(k_dc, device=device),
             }
-        res = prdc(real_feats, fake_feats, k_pr=k_pr, k_dc=k_dc, device=device, **radii)
+        res = prdc(
+            real_feats,
+            fake_feats,
+            k_pr=k_pr,
+            k_dc=k_dc,
+            inclusive=inclusive,
+            device=device,
+            **radii,
+        )
+        inside = "<=" if inclusive else "<"
         if "pr" in metrics:
-            out["precision"] = result("precision", res.precision, {"k": k_pr, "inside": "<"})
-            out["recall"] = result("recall", res.recall, {"k": k_pr, "inside": "<"})
+            out["precision"] = result("precision", res.precision, {"k": k_pr, "inside": inside})
+            out["recall"] = result("recall", res.recall, {"k": k_pr, "inside": inside})
         if "dc" in metrics:
-            out["density"] = result("density", res.density, {"k": k_dc, "inside": "<"})
-            out["coverage"] = result("coverage", res.coverage, {"k": k_dc, "inside": "<"})
+            out["density"] = result("density", res.density, {"k": k_dc, "inside": inside})
+            out["coverage"] = result("coverage", res.coverage, {"k": k_dc, "inside": inside})
     return out
 
 

@@ -154,3 +154,23 @@ def test_cli_json_and_run_store(tmp_path, glyph_sets, capsys):
         == 2
     )
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_metric_options_reach_the_metrics(tmp_path, glyph_sets):
+    from gandiag.metrics import prdc
+
+    real, good, _ = glyph_sets
+    np.save(tmp_path / "real.npy", real)
+    np.save(tmp_path / "fake.npy", good)
+    out = tmp_path / "out.json"
+    args = ["evaluate", "--real", str(tmp_path / "real.npy"), "--fake", str(tmp_path / "fake.npy")]
+    opts = ["--metrics", "pr,dc", "--k-pr", "4", "--k-dc", "2", "--inclusive", "--json", str(out)]
+    assert main(args + opts) == 0
+    payload = json.loads(out.read_text())
+    ext = get_extractor("glyph")
+    want = prdc(ext(real).numpy(), ext(good).numpy(), k_pr=4, k_dc=2, inclusive=True)
+    for name in ("precision", "recall", "density", "coverage"):
+        assert payload[name]["value"] == getattr(want, name)
+        assert payload[name]["protocol"]["options"]["inside"] == "<="
+    assert payload["precision"]["protocol"]["options"]["k"] == 4
+    assert payload["density"]["protocol"]["options"]["k"] == 2

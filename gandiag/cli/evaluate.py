@@ -43,7 +43,18 @@ def register(subparsers: Any) -> None:
         default=20,
         help="bootstrap resamples for FID/KID intervals (0: none)",
     )
-    p.add_argument("--kid-subset-size", type=int, default=1000)
+    p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
+    p.add_argument(
+        "--kid-subset-size", type=int, default=1000, help="samples per KID subset (default 1000)"
+    )
+    p.add_argument("--is-splits", type=int, default=10, help="IS splits (default 10)")
+    p.add_argument("--k-pr", type=int, default=3, help="k for precision/recall (default 3)")
+    p.add_argument("--k-dc", type=int, default=5, help="k for density/coverage (default 5)")
+    p.add_argument(
+        "--inclusive",
+        action="store_true",
+        help="count d <= r as inside a k-NN ball (NVIDIA, torch-fidelity); default d < r (prdc)",
+    )
     p.add_argument(
         "--inception-weights",
         default=None,
@@ -58,7 +69,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--cache",
         action="store_true",
-        help="cache the real set's features (GANDIAG_CACHE_DIR or ~/.cache/gandiag)",
+        help="cache the real set's features, statistics and k-NN radii (GANDIAG_CACHE_DIR or "
+        "~/.cache/gandiag)",
     )
     p.add_argument("--device", default=None, help="torch device, e.g. cuda:0 (default cpu)")
     p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON to OUT")
@@ -87,7 +99,12 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
         bootstrap=args.bootstrap,
+        kid_subsets=args.kid_subsets,
         kid_subset_size=args.kid_subset_size,
+        is_splits=args.is_splits,
+        k_pr=args.k_pr,
+        k_dc=args.k_dc,
+        inclusive=args.inclusive,
         cache=args.cache,
         extractor_options=opts,
         step=args.step,
