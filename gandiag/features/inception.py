@@ -14,6 +14,7 @@ after resizing), then ``(x - 128) / 128`` inside the network wrapper.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +108,11 @@ class InceptionExtractor(FeatureExtractor):
         super().__init__(device)
         weights = resolve_weights(path)
         self.weights_sha256 = verify_sha256(weights, sha256 or os.environ.get(ENV_SHA256))
-        self.net = torch.jit.load(str(weights), map_location=self.device).eval()
+        with warnings.catch_warnings():
+            # The published file is TorchScript and there is no other form of it: torch's
+            # advice to move to torch.export does not apply to a file we only load.
+            warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", FutureWarning)
+            self.net = torch.jit.load(str(weights), map_location=self.device).eval()
         self.input_range = input_range
         self.quantize = quantize
 
