@@ -31,7 +31,7 @@ from bench._report import table, write_json, write_section
 CHILD = r"""
 import contextlib, io, json, resource, sys, time
 import numpy as np
-which, n, d = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+which, n, d, device = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 rng = np.random.default_rng(0)
 mix = rng.standard_normal((d, d), dtype=np.float32) / np.float32(np.sqrt(d))
 real = np.abs(rng.standard_normal((n, d), dtype=np.float32) @ mix)  # Inception-like: >= 0
@@ -55,7 +55,10 @@ else:
     import torch
     from gandiag.metrics import prdc
     t = time.perf_counter()
-    r = prdc(real, fake, k_pr=5, k_dc=5)
+    r = prdc(real, fake, k_pr=5, k_dc=5, device=device)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        out_gpu = torch.cuda.max_memory_allocated() / 2**20
     out = r._asdict()
 out["seconds"] = time.perf_counter() - t
 # VmHWM is this process image's own peak RSS. (getrusage's ru_maxrss is not: Linux carries
@@ -64,13 +67,15 @@ with open("/proc/self/status") as f:
     peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))  # KiB
 out["peak_rss_mb"] = peak / 1024
 out["peak_above_inputs_mb"] = (peak - base) / 1024
+if which != "prdc" and device.startswith("cuda"):
+    out["peak_gpu_mb"] = out_gpu
 print(json.dumps(out))
 """
 
 
-def run_child(which: str, n: int, d: int) -> dict:
+def run_child(which: str, n: int, d: int, device: str = "cpu") -> dict:
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, which, str(n), str(d)],
+        [sys.executable, "-c", CHILD, which, str(n), str(d), device],
         capture_output=True,
         text=True,
         check=False,
@@ -130,11 +135,11 @@ def bench_fid(d: int, rounds: int) -> dict:
     }
 
 
-def bench_prdc(n: int, d: int, rounds: int) -> dict:
+def bench_prdc(n: int, d: int, rounds: int, device: str = "cpu") -> dict:
     runs: dict[str, list[dict]] = {"prdc": [], "gandiag": []}
     for _ in range(rounds):
         for which, results in runs.items():
-            results.append(run_child(which, n, d))
+            results.append(run_child(which, n, d, device if which == "gandiag" else "cpu"))
     med = {w: float(np.median([r["seconds"] for r in rs])) for w, rs in runs.items()}
     peak = {w: max(r["peak_rss_mb"] for r in rs) for w, rs in runs.items()}
     above = {w: max(r["peak_above_inputs_mb"] for r in rs) for w, rs in runs.items()}
@@ -168,7 +173,10 @@ def render(payload: dict) -> tuple[str, str]:
         for k, v in fid["median_seconds"].items()
     ]
     md = [
-        f"## Metrics ({'quick' if payload.get('quick') else 'full'} run)\n",
+        (
+            f"## Metrics ({'quick' if payload.get('quick') else 'full'} run, gandiag's PRDC on "
+            f"{payload.get('device', 'cpu')})\n"
+        ),
         (
             f"Fréchet distance, D={d}, same covariances, median of {rounds} alternating rounds; "
             f"speed-ups are medians of the per-round ratios: {fid['speedup_vs_torchmetrics']:.2f}x "
@@ -191,7 +199,9 @@ def render(payload: dict) -> tuple[str, str]:
         ),
         "",
         (
-            f"gandiag at N={n_big}, D={d}: {big['seconds']:.1f} s, peak RSS {big['peak_rss_mb']:.0f} MB "
+            f"gandiag at N={n_big}, D={d}: {big['seconds']:.1f} s, peak RSS {big['peak_rss_mb']:.0f} MB"
+            + (f", peak GPU memory {big['peak_gpu_mb']:.0f} MB" if "peak_gpu_mb" in big else "")
+            + " "
             f"(inputs {2 * n_big * d * 4 / 1e6:.0f} MB; prdc would need three {n_big}x{n_big} float32 "
             f"matrices, {3 * n_big**2 * 4 / 1e9:.0f} GB)."
         ),
@@ -219,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None, metavar="PATH")
     p.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     p.add_argument(
+        "--device",
+        default="cpu",
+        help="device for gandiag's PRDC (e.g. cuda); prdc and FID run on the CPU either way",
+    )
+    p.add_argument(
         "--from-json", default=None, metavar="PATH", help="re-render a saved run, measure nothing"
     )
     args = p.parse_args(argv)
@@ -229,10 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         d, n_prdc, n_big, rounds = (128, 600, 2000, 2) if args.quick else (2048, 10_000, 50_000, 5)
         fid = bench_fid(d, rounds)
-        pr = bench_prdc(n_prdc, d, 2)  # prdc at 10k takes ~30 s on two cores
-        big = run_child("gandiag", n_big, d)
+        pr = bench_prdc(n_prdc, d, 2, args.device)  # prdc at 10k takes ~30 s on two cores
+        big = run_child("gandiag", n_big, d, args.device)
         payload = {
             "quick": args.quick,
+            "device": args.device,
             "fid": fid,
             "prdc": pr,
             "gandiag_large": {"n": n_big, "dim": d, **big},
@@ -240,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.json, payload)
     md, summary = render(payload)
     if not args.no_docs:
-        write_section("metrics_speed", md)
+        device = payload.get("device", "cpu")
+        write_section("metrics_speed" if device == "cpu" else f"metrics_speed_{device}", md)
     print(summary)
     return 0
 
