@@ -11,16 +11,17 @@ import numpy as np
 from dash import dcc, html
 
 from gandiag.figures import (
+    METRIC_COLUMNS,
+    MIXED_PROTOCOLS,
     SEVERITY_COLORS,
     STATUS_COLORS,
     AlertGroup,
     RunSummary,
     format_config,
     format_evidence,
-    format_metric,
-    format_protocol,
     jsonable,
-    protocol_key,
+    metric_rows,
+    side_by_side,
 )
 from gandiag.types import Alert, MetricResult
 
@@ -172,52 +173,18 @@ def metrics_table(metrics: Mapping[str, MetricResult], *, id: str | None = None)
         return message(
             "No metrics stored yet (run `gandiag evaluate` or enable periodic evaluation).", "empty"
         )
-    rows = [
-        [
-            name,
-            format_metric(r),
-            "–" if r.step is None else str(r.step),
-            format_protocol(r.protocol),
-        ]
-        for name, r in sorted(metrics.items())
-    ]
-    return table(["metric", "value ± unc. [interval]", "step", "protocol"], rows, id=id)
+    return table(list(METRIC_COLUMNS), metric_rows(metrics), id=id)
 
 
 def metrics_side_by_side(metrics_by_run: Mapping[str, Mapping[str, MetricResult]]) -> html.Div:
     """Metric rows, a column per run, and a warning when protocols differ between runs."""
-    names = sorted({n for m in metrics_by_run.values() for n in m})
-    runs = list(metrics_by_run)
-    rows = [
-        [n] + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–" for r in runs]
-        for n in names
-    ]
-    protos = {r: {protocol_key(m.protocol) for m in metrics_by_run[r].values()} for r in runs}
-    proto_rows = [
-        [r]
-        + [
-            format_protocol(next(iter(metrics_by_run[r].values())).protocol)
-            if metrics_by_run[r]
-            else "–"
-        ]
-        for r in runs
-    ]
-    distinct = {k for keys in protos.values() for k in keys}
-    warn = (
-        message(
-            "These runs' metrics were computed with different protocols (feature "
-            "extractor, weights or sample sizes): compare their numbers with care.",
-            "warning",
-        )
-        if len(distinct) > 1
-        else html.Div()
-    )
+    sbs = side_by_side(metrics_by_run)
     return html.Div(
         [
-            table(["metric"] + runs, rows, id="compare-metrics"),
-            warn,
+            table(sbs.columns, sbs.rows, id="compare-metrics"),
+            message(MIXED_PROTOCOLS, "warning") if sbs.mixed_protocols else html.Div(),
             html.H4("Protocols"),
-            table(["run", "protocol"], proto_rows),
+            table(["run", "protocol"], sbs.protocol_rows),
         ]
     )
 

@@ -15,15 +15,16 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from gandiag.figures import (
+    METRIC_COLUMNS,
+    MIXED_PROTOCOLS,
     SEVERITY_COLORS,
     STATUS_COLORS,
     AlertGroup,
     RunSummary,
     format_config,
     format_evidence,
-    format_metric,
-    format_protocol,
-    protocol_key,
+    metric_rows,
+    side_by_side,
 )
 from gandiag.types import MetricResult
 
@@ -140,41 +141,17 @@ def alerts_block(groups: Sequence[AlertGroup]) -> str:
 def metrics_block(metrics: Mapping[str, MetricResult]) -> str:
     if not metrics:
         return "<p>No metrics stored for this run.</p>"
-    rows = [
-        [
-            name,
-            format_metric(r),
-            "–" if r.step is None else str(r.step),
-            format_protocol(r.protocol),
-        ]
-        for name, r in sorted(metrics.items())
-    ]
-    return table(["metric", "value ± unc. [interval]", "step", "protocol"], rows)
+    return table(list(METRIC_COLUMNS), metric_rows(metrics))
 
 
 def side_by_side_block(metrics_by_run: Mapping[str, Mapping[str, MetricResult]]) -> str:
-    names = sorted({n for m in metrics_by_run.values() for n in m})
-    runs = list(metrics_by_run)
-    rows = [
-        [n] + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–" for r in runs]
-        for n in names
-    ]
-    keys = {protocol_key(m.protocol) for ms in metrics_by_run.values() for m in ms.values()}
-    warn = (
-        '<p class="warn">These runs\' metrics were computed with different protocols '
-        "(feature extractor, weights or sample sizes): compare their numbers with care.</p>"
-        if len(keys) > 1
-        else ""
-    )
-    protos = [
-        [r, format_protocol(next(iter(ms.values())).protocol) if ms else "–"]
-        for r, ms in metrics_by_run.items()
-    ]
+    sbs = side_by_side(metrics_by_run)
+    warn = f'<p class="warn">{html.escape(MIXED_PROTOCOLS)}</p>' if sbs.mixed_protocols else ""
     return (
-        table(["metric"] + runs, rows, cls="side-by-side")
+        table(sbs.columns, sbs.rows, cls="side-by-side")
         + warn
         + "<h3>Protocols</h3>"
-        + table(["run", "protocol"], protos)
+        + table(["run", "protocol"], sbs.protocol_rows)
     )
 
 

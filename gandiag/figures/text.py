@@ -146,6 +146,51 @@ def protocol_key(p: MetricProtocol) -> tuple:
     return (p.feature_extractor, p.weights_sha256, p.preprocessing, p.num_real, p.num_fake)
 
 
+METRIC_COLUMNS = ("metric", "value ± unc. [interval]", "step", "protocol")
+MIXED_PROTOCOLS = (
+    "These runs' metrics were computed with different protocols (feature extractor, weights "
+    "or sample sizes): compare their numbers with care."
+)
+
+
+def metric_rows(metrics: Mapping[str, MetricResult]) -> list[list[str]]:
+    """One row per metric, in :data:`METRIC_COLUMNS` order, sorted by name."""
+    return [
+        [
+            name,
+            format_metric(r),
+            "–" if r.step is None else str(r.step),
+            format_protocol(r.protocol),
+        ]
+        for name, r in sorted(metrics.items())
+    ]
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """Several runs' metrics as one table: a column per run, plus each run's protocol."""
+
+    columns: list[str]  # "metric", then the run names
+    rows: list[list[str]]
+    protocol_rows: list[list[str]]  # [run, protocol]
+    mixed_protocols: bool  # the runs' numbers were computed differently
+
+
+def side_by_side(metrics_by_run: Mapping[str, Mapping[str, MetricResult]]) -> SideBySide:
+    names = sorted({n for m in metrics_by_run.values() for n in m})
+    runs = list(metrics_by_run)
+    rows = [
+        [n] + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–" for r in runs]
+        for n in names
+    ]
+    keys = {protocol_key(m.protocol) for ms in metrics_by_run.values() for m in ms.values()}
+    protos = [
+        [r, format_protocol(next(iter(ms.values())).protocol) if ms else "–"]
+        for r, ms in metrics_by_run.items()
+    ]
+    return SideBySide(["metric", *runs], rows, protos, len(keys) > 1)
+
+
 def format_evidence(evidence: Mapping[str, float]) -> list[tuple[str, str]]:
     return [(str(k), format_value(v)) for k, v in evidence.items()]
 

@@ -183,3 +183,30 @@ def test_read_updates_returns_exactly_the_new_steps(tmp_path):
     np.testing.assert_allclose(z[z.shape[0] // 2 :].sum(0), 1.0)
     np.testing.assert_allclose(z[: z.shape[0] // 2].sum(0), 0.0)
     assert "eval" not in updates  # nothing new there
+
+
+def test_side_by_side_metrics_flag_mixed_protocols_in_both_renderers():
+    from gandiag.dashboards.components import metrics_side_by_side
+    from gandiag.figures import MIXED_PROTOCOLS, metric_rows, side_by_side
+    from gandiag.reports.html import side_by_side_block
+    from gandiag.types import MetricProtocol, MetricResult
+
+    def fid(value, extractor, n=1000):
+        proto = MetricProtocol(extractor, "ab" * 32, "none", n, n, {})
+        return MetricResult("fid", value, proto, step=10)
+
+    same = {
+        "a": {"fid": fid(12.0, "glyph")},
+        "b": {"fid": fid(15.5, "glyph"), "kid": fid(1, "glyph")},
+    }
+    sbs = side_by_side(same)
+    assert sbs.columns == ["metric", "a", "b"]
+    assert sbs.rows == [["fid", "12", "15.5"], ["kid", "–", "1"]]
+    assert not sbs.mixed_protocols
+    assert metric_rows(same["b"])[0][:3] == ["fid", "15.5", "10"]
+    mixed = {"a": {"fid": fid(12.0, "glyph")}, "b": {"fid": fid(15.5, "inception")}}
+    assert side_by_side(mixed).mixed_protocols
+    assert "different protocols" in side_by_side_block(mixed)
+    assert "different protocols" not in side_by_side_block(same)
+    assert MIXED_PROTOCOLS in str(metrics_side_by_side(mixed))
+    assert MIXED_PROTOCOLS not in str(metrics_side_by_side(same))
