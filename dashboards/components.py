@@ -11,6 +11,7 @@ import numpy as np
 from dash import dcc, html
 
 from gandiag.figures import (
+    LEVEL_COLORS,
     METRIC_COLUMNS,
     MIXED_PROTOCOLS,
     SEVERITY_COLORS,
@@ -24,16 +25,6 @@ from gandiag.figures import (
     side_by_side,
 )
 from gandiag.types import Alert, MetricResult
-
-LEVEL_COLORS = {
-    "ok": "#2ca02c",
-    "info": "#1f77b4",
-    "warning": "#ff7f0e",
-    "critical": "#d62728",
-    "empty": "#7f7f7f",
-    "crashed": "#d62728",
-    "error": "#d62728",
-}
 
 CELL = {
     "padding": "4px 10px",

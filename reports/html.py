@@ -15,6 +15,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from gandiag.figures import (
+    LEVEL_COLORS,
     METRIC_COLUMNS,
     MIXED_PROTOCOLS,
     SEVERITY_COLORS,
@@ -27,15 +28,6 @@ from gandiag.figures import (
     side_by_side,
 )
 from gandiag.types import MetricResult
-
-LEVEL_COLORS = {
-    "ok": "#2ca02c",
-    "info": "#1f77b4",
-    "warning": "#ff7f0e",
-    "critical": "#d62728",
-    "empty": "#7f7f7f",
-    "crashed": "#d62728",
-}
 
 CSS = """
 body { font-family: system-ui, -apple-system, sans-serif; margin: 0 auto; max-width: 1150px;

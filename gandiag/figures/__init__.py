@@ -31,6 +31,7 @@ from gandiag.figures.panels import (
     summarize_run,
 )
 from gandiag.figures.text import (
+    LEVEL_COLORS,
     METRIC_COLUMNS,
     MIXED_PROTOCOLS,
     SEVERITY_COLORS,
@@ -52,6 +53,7 @@ from gandiag.figures.text import (
 
 __all__ = [
     "DEFAULT_MAX_POINTS",
+    "LEVEL_COLORS",
     "METRIC_COLUMNS",
     "MIXED_PROTOCOLS",
     "SECTIONS",

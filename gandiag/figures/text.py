@@ -11,6 +11,16 @@ from gandiag.types import Alert, MetricProtocol, MetricResult, Severity
 
 SEVERITY_COLORS = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
 STATUS_COLORS = {"training": "#1f77b4", "finished": "#2ca02c", "crashed": "#d62728"}
+#: colour of a run verdict's level (RunSummary.level; "error" for a run that cannot be read)
+LEVEL_COLORS = {
+    "ok": "#2ca02c",
+    "info": "#1f77b4",
+    "warning": "#ff7f0e",
+    "critical": "#d62728",
+    "empty": "#7f7f7f",
+    "crashed": "#d62728",
+    "error": "#d62728",
+}
 
 
 @dataclass(frozen=True)

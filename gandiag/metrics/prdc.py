@@ -62,6 +62,27 @@ def knn_radii(
     return np.sqrt(nb.knn_sq_radii(prepared, k, block=block_size))
 
 
+def _prepare_pair(
+    real: Any, fake: Any, min_real: int, min_fake: int, device: Any
+) -> tuple[nb.PreparedSet, nb.PreparedSet]:
+    """Both sets checked and prepared around the real set's mean (distances are translation
+    invariant; one shared centre keeps real-fake distances exact)."""
+    r = as_features(real, "real", min_samples=min_real, keep_float32=True)
+    f = as_features(fake, "fake", min_samples=min_fake, keep_float32=True)
+    check_same_dim(r.shape[1], f.shape[1])
+    dev = _device(device, real, fake)
+    center = r.mean(axis=0, dtype=np.float64)
+    return nb.prepare(r, center, dev), nb.prepare(f, center, dev)
+
+
+def _real_sq_radii(
+    pr: nb.PreparedSet, radii: np.ndarray | None, k: int, block: int, name: str
+) -> np.ndarray:
+    """Squared k-NN radii of the real set: the given ones, checked, or computed."""
+    given = _check_radii(radii, pr.n, name)
+    return given**2 if given is not None else nb.knn_sq_radii(pr, k, block=block)
+
+
 def _check_radii(radii: np.ndarray | None, n: int, name: str) -> np.ndarray | None:
     if radii is None:
         return None
@@ -89,20 +110,10 @@ def prdc(
     """All four numbers in one pass over the real x fake distances (k_pr for precision and
     recall, k_dc for density and coverage)."""
     k_pr, k_dc = check_positive_int(k_pr, "k"), check_positive_int(k_dc, "k")
-    r = as_features(real, "real", min_samples=max(k_pr, k_dc) + 1, keep_float32=True)
-    f = as_features(fake, "fake", min_samples=k_pr + 1, keep_float32=True)
-    check_same_dim(r.shape[1], f.shape[1])
-    dev = _device(device, real, fake)
-    center = r.mean(axis=0, dtype=np.float64)
-    pr, pf = nb.prepare(r, center, dev), nb.prepare(f, center, dev)
-
-    def real_sq(radii: np.ndarray | None, k: int) -> np.ndarray:
-        given = _check_radii(radii, pr.n, "real radii")
-        return given**2 if given is not None else nb.knn_sq_radii(pr, k, block=block_size)
-
-    rr_pr = real_sq(real_radii_pr, k_pr)
+    pr, pf = _prepare_pair(real, fake, max(k_pr, k_dc) + 1, k_pr + 1, device)
+    rr_pr = _real_sq_radii(pr, real_radii_pr, k_pr, block_size, "real_radii_pr")
     same = k_dc == k_pr and (real_radii_dc is None or real_radii_dc is real_radii_pr)
-    rr_dc = rr_pr if same else real_sq(real_radii_dc, k_dc)
+    rr_dc = rr_pr if same else _real_sq_radii(pr, real_radii_dc, k_dc, block_size, "real_radii_dc")
     rf_pr = nb.knn_sq_radii(pf, k_pr, block=block_size)
     real_sets = [rr_pr] if rr_dc is rr_pr else [rr_pr, rr_dc]
     counts, (recall_any,) = nb.ball_membership(
@@ -129,14 +140,8 @@ def precision_recall(
 ) -> PRResult:
     """Improved precision and recall; ``real_radii`` reuses :func:`knn_radii` of the real set."""
     k = check_positive_int(k, "k")
-    r = as_features(real, "real", min_samples=k + 1, keep_float32=True)
-    f = as_features(fake, "fake", min_samples=k + 1, keep_float32=True)
-    check_same_dim(r.shape[1], f.shape[1])
-    dev = _device(device, real, fake)
-    center = r.mean(axis=0, dtype=np.float64)
-    pr, pf = nb.prepare(r, center, dev), nb.prepare(f, center, dev)
-    given = _check_radii(real_radii, pr.n, "real_radii")
-    rr = given**2 if given is not None else nb.knn_sq_radii(pr, k, block=block_size)
+    pr, pf = _prepare_pair(real, fake, k + 1, k + 1, device)
+    rr = _real_sq_radii(pr, real_radii, k, block_size, "real_radii")
     rf = nb.knn_sq_radii(pf, k, block=block_size)
     (c,), (recall_any,) = nb.ball_membership(
         pr, pf, [rr], [rf], inclusive=inclusive, block=block_size
@@ -156,14 +161,8 @@ def density_coverage(
 ) -> DCResult:
     """Density and coverage; only the real set's radii are needed (fakes need no k-NN)."""
     k = check_positive_int(k, "k")
-    r = as_features(real, "real", min_samples=k + 1, keep_float32=True)
-    f = as_features(fake, "fake", min_samples=1, keep_float32=True)
-    check_same_dim(r.shape[1], f.shape[1])
-    dev = _device(device, real, fake)
-    center = r.mean(axis=0, dtype=np.float64)
-    pr, pf = nb.prepare(r, center, dev), nb.prepare(f, center, dev)
-    given = _check_radii(real_radii, pr.n, "real_radii")
-    rr = given**2 if given is not None else nb.knn_sq_radii(pr, k, block=block_size)
+    pr, pf = _prepare_pair(real, fake, k + 1, 1, device)
+    rr = _real_sq_radii(pr, real_radii, k, block_size, "real_radii")
     (c,), _ = nb.ball_membership(pr, pf, [rr], [], inclusive=inclusive, block=block_size)
     return DCResult(
         density=float(c.count_per_fake.mean() / k), coverage=float(c.any_per_real.mean())
