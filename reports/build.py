@@ -22,6 +22,7 @@ from plotly.offline import get_plotlyjs
 
 from gandiag import __version__
 from gandiag import signals as sig
+from gandiag._atomic import atomic_write
 from gandiag.figures import (
     alert_timeline_figure,
     build_run_panels,
@@ -61,11 +62,7 @@ def write_report(
     finally:
         for r in readers:
             r.close()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    tmp.write_text(html_text, encoding="utf-8")
-    tmp.replace(out_path)
-    return out_path
+    return atomic_write(out_path, lambda f: f.write(html_text.encode("utf-8")))
 
 
 class _Figures:

@@ -15,14 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import torch
 
+from gandiag._atomic import atomic_write
 from gandiag.features.base import FeatureExtractor
 from gandiag.metrics.frechet import FeatureStats, feature_stats
 from gandiag.metrics.prdc import knn_radii
@@ -42,17 +41,6 @@ def content_key(images: torch.Tensor, extractor: FeatureExtractor) -> str:
     h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     h.update(json.dumps(extractor.protocol(), sort_keys=True).encode())
     return h.hexdigest()
-
-
-def _atomic_save(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -76,7 +64,7 @@ class CachedReference:
             r = np.load(p) if p.is_file() else None
             if r is None or r.shape != (self.features.shape[0],):
                 r = knn_radii(self.features, k, device=device)
-                _atomic_save(p, lambda f, r=r: np.save(f, r))
+                atomic_write(p, lambda f, r=r: np.save(f, r))
             self._radii[k] = r
         return self._radii[k]
 
@@ -95,7 +83,7 @@ def cached_reference(
         return CachedReference(path, feats, stats, hit=True)
     feats = extractor(images).numpy()
     stats = feature_stats(feats)
-    _atomic_save(
+    atomic_write(
         path, lambda f: np.savez(f, features=feats, mu=stats.mu, sigma=stats.sigma, n=stats.n)
     )
     return CachedReference(path, feats, stats, hit=False)

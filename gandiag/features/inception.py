@@ -6,9 +6,10 @@ graph), published at :data:`INCEPTION_URL`. gandiag never downloads it: pass its
 checked on every load against :data:`INCEPTION_SHA256`, the checksum of NVIDIA's file
 (the same value k-diffusion and other evaluation code pin), and recorded in the protocol.
 A deliberately different TorchScript Inception is accepted only with its own checksum
-(``sha256=`` / ``--inception-sha256`` / ``GANDIAG_INCEPTION_SHA256``). Preprocessing follows clean-fid's "clean" mode: images as 0..255 floats, each
-channel resized to 299x299 with PIL's bicubic filter in float mode (no re-quantisation
-after resizing), then ``(x - 128) / 128`` inside the network wrapper.
+(``sha256=`` / ``--inception-sha256`` / ``GANDIAG_INCEPTION_SHA256``). Preprocessing
+follows clean-fid's "clean" mode: images as 0..255 floats, each channel resized to
+299x299 with PIL's bicubic filter in float mode (no re-quantisation after resizing), then
+``(x - 128) / 128`` inside the network wrapper.
 """
 
 from __future__ import annotations

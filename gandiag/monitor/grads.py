@@ -6,11 +6,11 @@ entries) of ``param.grad`` each time a backward pass accumulates into it, so
 gradient clipping, GradScaler unscaling-with-skip or a NaN sanitiser that runs later
 cannot hide anything. Under mixed precision those gradients carry the loss scale; given
 the ``GradScaler``, a commit divides the norms by the scale the backward pass used (the
-scaler updates its scale only after the optimizer step). The value an optimizer actually used is the one standing when
-its ``step()`` begins: a global optimizer pre-step hook *commits* the latest norms of
-the parameters that optimizer owns. This matters in GAN loops, where the generator's
-backward pass also accumulates into the discriminator's ``.grad`` after the
-discriminator stepped; those gradients are never committed. Loops that update
+scaler updates its scale only after the optimizer step). The value an optimizer actually
+used is the one standing when its ``step()`` begins: a global optimizer pre-step hook
+*commits* the latest norms of the parameters that optimizer owns. This matters in GAN
+loops, where the generator's backward pass also accumulates into the discriminator's
+``.grad`` after the discriminator stepped; those gradients are never committed. Loops that update
 parameters by hand (no ``torch.optim`` optimizer) get the latest norms at
 ``mon.step`` instead.
 

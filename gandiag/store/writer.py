@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gandiag._atomic import atomic_write
 from gandiag.store.schema import (
     DB_NAME,
     SAMPLES_DIR,
@@ -231,11 +232,7 @@ class RunWriter:
             raise ValueError("write_sample_grid expects PNG bytes (see gandiag.images.grid_png)")
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
         rel = Path(SAMPLES_DIR) / f"{safe}_{int(step):08d}.png"
-        path = self.run_dir / rel
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_suffix(".png.tmp")
-        tmp.write_bytes(png)
-        os.replace(tmp, path)  # a reader never sees half a PNG
+        path = atomic_write(self.run_dir / rel, lambda f: f.write(png))  # never half a PNG
         with self._lock, self._conn:
             self._conn.execute(
                 "INSERT OR REPLACE INTO samples(step, name, path) VALUES (?, ?, ?)",

@@ -8,11 +8,12 @@ refused before anything is written.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from gandiag._atomic import atomic_write
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = 1
@@ -24,11 +25,9 @@ def checkpoint_path(run_dir: str | Path) -> Path:
 
 def save_checkpoint(run_dir: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` (tensors and plain Python values only) atomically."""
-    path = checkpoint_path(run_dir)
-    tmp = path.with_suffix(".pt.tmp")
-    torch.save({"format": FORMAT, **payload}, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(
+        checkpoint_path(run_dir), lambda f: torch.save({"format": FORMAT, **payload}, f)
+    )
 
 
 def load_checkpoint(
