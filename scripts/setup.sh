@@ -5,7 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m pip install --upgrade --quiet pip
-python3 -m pip install --quiet -e ".[test]"
+# --upgrade-strategy eager: what a new user gets today, even on a machine that already
+# has older versions of the dependencies (a green run on old packages hides failures).
+# GANDIAG_CONSTRAINTS=constraints/tested.txt installs the set last tested instead.
+if [ -n "${GANDIAG_CONSTRAINTS:-}" ]; then
+    python3 -m pip install --quiet -c "$GANDIAG_CONSTRAINTS" -e ".[test]"
+else
+    python3 -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[test]"
+fi
 
 if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
     :

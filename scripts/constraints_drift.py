@@ -1,0 +1,17 @@
+"""Print `name: recorded -> installed` for each package whose installed version differs
+from a constraints file (used by .ci/run; nothing printed means no drift)."""
+
+import importlib.metadata as md
+import sys
+
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line or line.startswith("#"):
+        continue
+    name, _, recorded = line.partition("==")
+    try:
+        installed = md.version(name)
+    except md.PackageNotFoundError:
+        continue  # platform-specific (CUDA wheels) or not installed here
+    if installed != recorded:
+        print(f"{name}: {recorded} -> {installed}")
