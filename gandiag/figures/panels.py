@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from gandiag import signals as sig
 from gandiag.figures.curves import TraceSpec, alert_markers, base_layout, label, lines_figure
+from gandiag.figures.findings import coverage, evaluation_findings
 from gandiag.figures.heatmaps import (
     align_series,
     common_edges,
@@ -73,7 +74,19 @@ def summarize_run(reader: RunReader) -> RunSummary:
     info = reader.info()
     alerts = reader.read_alerts()
     groups = group_alerts(alerts)
-    text, level = verdict(info.status, info.num_steps, info.last_step, groups)
+    names = reader.scalar_names()
+    checked, not_checked = coverage(names, info.kind)
+    evals = latest_eval(reader, names)
+    findings = evaluation_findings(evals)
+    text, level = verdict(
+        info.status,
+        info.num_steps,
+        info.last_step,
+        groups,
+        findings=findings,
+        checked=checked,
+        not_checked=not_checked,
+    )
     return RunSummary(
         name=info.name,
         kind=info.kind,
@@ -86,7 +99,26 @@ def summarize_run(reader: RunReader) -> RunSummary:
         verdict=text,
         level=level,
         config=info.config,
+        findings=findings,
+        checked=checked,
+        not_checked=not_checked,
+        latest_eval=evals,
     )
+
+
+def latest_eval(
+    reader: RunReader, names: Sequence[str] | None = None
+) -> dict[str, tuple[int, float]]:
+    """The last stored ``(step, value)`` of each ``eval/*`` scalar (evaluations are sparse)."""
+    every = reader.scalar_names() if names is None else names
+    names = [n for n in every if n.startswith("eval/")]
+    out: dict[str, tuple[int, float]] = {}
+    for name, s in (reader.read_scalars(names) if names else {}).items():
+        finite = np.isfinite(s.values)
+        if finite.any():
+            i = int(np.flatnonzero(finite)[-1])
+            out[name] = (int(s.steps[i]), float(s.values[i]))
+    return out
 
 
 def _natural(name: str) -> list:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from gandiag.dashboards import create_app
-from gandiag.dashboards.synthetic import write_synthetic_run
-from gandiag.dashboards.testing import console_errors, kill_mid_write, screenshot, tree_digest
+from synthetic_runs import write_synthetic_run
+from browser_support import console_errors, kill_mid_write, screenshot, tree_digest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 

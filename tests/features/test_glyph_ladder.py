@@ -8,6 +8,8 @@ blur, a one-pixel shift) must stay mostly inside the real manifold; FID must gro
 the strength of a degradation; a one-class set must read as precise but not diverse.
 """
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -88,7 +90,7 @@ def test_mild_degradations_keep_precision(space, degrade):
 )
 def test_fid_grows_monotonically_with_degradation(space, degrade, strengths):
     fids = [space["fid"](degrade(space["held"], s)) for s in strengths]
-    assert all(a < b for a, b in zip(fids, fids[1:])), fids
+    assert all(a < b for a, b in itertools.pairwise(fids)), fids
 
 
 def test_strong_noise_loses_precision(space):

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from gandiag.dashboards.synthetic import write_synthetic_run
-from gandiag.dashboards.testing import console_errors, screenshot, tree_digest
+from synthetic_runs import write_synthetic_run
+from browser_support import console_errors, screenshot, tree_digest
 from gandiag.reports import write_report
 from plotly.offline import get_plotlyjs
 
