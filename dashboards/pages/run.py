@@ -2,9 +2,9 @@
 VAE panels; live.
 
 Each section of panels loads in its own callback (a slow section never holds up the
-others) and then extends its figures with only the steps written since the last tick
-(``Patch``), re-reading downsampled data only when new series appear or the appended
-points outgrow the downsampling.
+others). When new steps arrive, its figures are redrawn from the same downsampled read a
+page reload makes, so a live page and a reloaded one draw the same curves (appending raw
+points to bucket-averaged ones made every curve turn noisier where the page was opened).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from gandiag.dashboards.components import (
     graph,
     message,
     metrics_table,
+    plain_figure,
     run_header,
 )
 from gandiag.dashboards.context import READ_ERRORS, RunsFolder
@@ -28,7 +29,6 @@ from gandiag.figures import (
     SECTIONS,
     alert_timeline_figure,
     build_run_panels,
-    read_updates,
     summarize_run,
 )
 from gandiag.store import RunReader
@@ -93,10 +93,14 @@ def layout(folder: RunsFolder, run_id: str) -> html.Div:
                         value=0,
                         id="grid-slider",
                         marks=None,
-                        tooltip={"always_visible": False},
                     ),
                     html.Img(
-                        id="grid-img", style={"maxWidth": "360px", "imageRendering": "pixelated"}
+                        id="grid-img",
+                        style={
+                            "width": "min(560px, 100%)",
+                            "imageRendering": "pixelated",
+                            "border": "1px solid #ddd",
+                        },
                     ),
                     html.Div(id="grid-caption", style={"color": "#555"}),
                 ]
@@ -130,9 +134,17 @@ def register(app: Dash, folder: RunsFolder) -> None:
         if len(alerts) != state.get("alerts"):
             timeline = alert_timeline_figure(alerts, last_step=summary.last_step)
             alert_list = alert_groups(summary.groups)
+        elif summary.last_step is not None and summary.last_step != state.get("last_step"):
+            timeline = Patch()  # the step axis follows the run, as on a reload
+            timeline["layout"]["xaxis"]["range"] = [0, max(1, summary.last_step)]
         if n_metrics != state.get("metrics"):
             metrics = metrics_table(summary.latest_metrics)
-        state = {**state, "alerts": len(alerts), "metrics": n_metrics}
+        state = {
+            **state,
+            "alerts": len(alerts),
+            "metrics": n_metrics,
+            "last_step": summary.last_step,
+        }
         return run_header(summary), timeline, alert_list, metrics, state
 
     @app.callback(
@@ -158,6 +170,7 @@ def register(app: Dash, folder: RunsFolder) -> None:
     @app.callback(
         Output("grid-slider", "max"),
         Output("grid-slider", "value"),
+        Output("grid-slider", "marks"),
         Output("grid-img", "src"),
         Output("grid-caption", "children"),
         Output("grid-name", "options"),
@@ -182,7 +195,7 @@ def register(app: Dash, folder: RunsFolder) -> None:
         names = sorted({g.name for g in all_grids})
         grids = [g for g in all_grids if g.name == name]
         if not grids:
-            return 0, 0, None, "No sample grids stored for this run yet.", names
+            return 0, 0, {}, None, "No sample grids stored for this run yet.", names
         top = len(grids) - 1
         # Follow the newest grid unless the user moved the slider back.
         following = (
@@ -190,9 +203,13 @@ def register(app: Dash, folder: RunsFolder) -> None:
         )
         i = top if following else min(int(index), top)
         g = grids[i]
+        every = max(1, -(-len(grids) // 8))  # at most ~8 labelled ticks
+        marks = {j: str(grids[j].step) for j in range(0, len(grids), every)}
+        marks[top] = str(grids[top].step)
         return (
             top,
             i,
+            marks,
             folder.file_url(g.path),
             f"{g.name} at step {g.step} ({i + 1}/{top + 1})",
             names,
@@ -221,32 +238,18 @@ def register(app: Dash, folder: RunsFolder) -> None:
         with reader:
             signature = len(reader.scalar_names()) + len(reader.histogram_names())
             last = reader.last_step()
-            rebuild = (
-                state is None
-                or state["signature"] != signature
-                or state["appended"] > folder.max_points
-            )
+            rebuild = state is None or state["signature"] != signature
             if rebuild:
                 return (*_build_section(folder, reader, name, last, signature, n_figs), next_tick)
             if last is None or last == state["last_step"]:
                 return unchanged
-            updates = read_updates(
-                reader,
-                state["specs"],
-                state["last_step"],
-                until_step=last,
-                max_points=folder.max_points,
-            )
-        figures, appended = [], 0
-        for out in ctx.outputs_list[1]:
-            update = updates.get(out["id"]["key"])
-            if update is None:
-                figures.append(no_update)
-                continue
-            patch, n = _patch(update)
-            figures.append(patch)
-            appended = max(appended, n)
-        state = {**state, "last_step": last, "appended": state["appended"] + appended}
+            panels = build_run_panels(reader, sections=[name], max_points=folder.max_points)
+        by_key = {p.key: p for p in panels}
+        if [o["id"]["key"] for o in ctx.outputs_list[1]] != [p.key for p in panels]:
+            with folder.reader(run["run_id"]) as reader:
+                return (*_build_section(folder, reader, name, last, signature, n_figs), next_tick)
+        figures = [_data_patch(by_key[o["id"]["key"]].figure) for o in ctx.outputs_list[1]]
+        state = {**state, "last_step": last}
         return no_update, figures, state, next_tick
 
 
@@ -269,17 +272,13 @@ def _build_section(
     return children, [no_update] * n_figs, state
 
 
-def _patch(update: dict[str, Any]) -> tuple[Patch, int]:
-    """A Patch appending ``update`` (from :func:`read_updates`) and how many points it adds."""
+def _data_patch(figure: Any) -> Patch:
+    """A Patch replacing the traces' data and the x range, keeping the user's zoom, y-axis
+    type and legend choices (``uirevision``)."""
     patch = Patch()
-    if "traces" in update:
-        n = 0
-        for i, (xs, ys) in update["traces"].items():
-            patch["data"][int(i)]["x"].extend(xs)
-            patch["data"][int(i)]["y"].extend(ys)
-            n = max(n, len(xs))
-        return patch, n
-    patch["data"][0]["x"].extend(update["x"])
-    for r, row in enumerate(update["z"]):
-        patch["data"][0]["z"][r].extend(row)
-    return patch, len(update["x"])
+    plain = plain_figure(figure)
+    patch["data"] = plain["data"]
+    shapes = plain["layout"].get("shapes")
+    if shapes is not None:
+        patch["layout"]["shapes"] = shapes
+    return patch
