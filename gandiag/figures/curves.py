@@ -52,7 +52,7 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def spans_decades(series: Sequence[Series], decades: float = 2.0) -> bool:
+def spans_decades(series: Sequence[Series], decades: float = 1.5) -> bool:
     """Whether positive series span at least ``decades`` orders of magnitude (a VAE loss going
     from 35,000 to 300): such curves read on a log axis, a linear one flattens them."""
     vals = [np.asarray(s.values, dtype=np.float64) for s in series]
@@ -105,8 +105,8 @@ def lines_figure(
 ) -> tuple[go.Figure, list[TraceSpec]]:
     """One line per series; with ``bands``, the min–max of each downsampling bucket shaded.
 
-    The y axis is log when ``log_y`` is true or when the series span two decades or more
-    (``log_y=None`` decides by that alone; ``False`` still switches on for such a span),
+    The y axis is log when ``log_y`` is true or when positive series span 1.5 decades
+    (a factor of 30 or more; ``False`` still switches on for such a span),
     with buttons to switch. A series identical to an earlier one is drawn dashed and named
     so (``loss/D (= loss/D_adv)``) instead of hiding under it.
     """
