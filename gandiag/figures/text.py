@@ -12,7 +12,12 @@ from gandiag.figures.findings import Finding
 from gandiag.types import Alert, MetricProtocol, MetricResult, Severity
 
 SEVERITY_COLORS = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
-STATUS_COLORS = {"training": "#1f77b4", "finished": "#2ca02c", "crashed": "#d62728"}
+STATUS_COLORS = {
+    "training": "#1f77b4",
+    "finished": "#2ca02c",
+    "crashed": "#d62728",
+    "no steps": "#7f7f7f",
+}
 #: colour of a run verdict's level (RunSummary.level; "error" for a run that cannot be read)
 LEVEL_COLORS = {
     "ok": "#2ca02c",
