@@ -46,5 +46,9 @@ def run(args: argparse.Namespace) -> int:
     if args.device is not None:
         cfg = dataclasses.replace(cfg, device=args.device)
     run_dir = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    from gandiag.cli.summary import summary_lines
+
+    for line in summary_lines([run_dir]):
+        print(line)
     print(f"run written to {run_dir}; view it with `gandiag dashboard {run_dir}`")
     return 0

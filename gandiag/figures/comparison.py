@@ -161,8 +161,11 @@ def _overall(
         if r.best is not None:
             wins.setdefault(r.best, []).append(NAMES.get(r.metric, r.metric))
     tied = [NAMES.get(r.metric, r.metric) for r in results if r.within_uncertainty]
+    apart = [NAMES.get(r.metric, r.metric) for r in results if not r.comparable]
     decided = sum(len(v) for v in wins.values())
-    if not wins:
+    if not wins and len(apart) == len(results):
+        text = "These runs' metrics were computed under different protocols, so none is ranked"
+    elif not wins:
         text = f"No run is better beyond the uncertainty on any of {len(results)} metric(s)"
     else:
         order = sorted(wins.items(), key=lambda kv: -len(kv[1]))
@@ -177,6 +180,8 @@ def _overall(
             )
     if tied:
         text += f"; within uncertainty: {', '.join(tied)}"
+    if apart and len(apart) < len(results):
+        text += f"; not compared (different protocols): {', '.join(apart)}"
     if findings:
         text += "; " + "; ".join(findings)
     return text + "."
