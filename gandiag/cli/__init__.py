@@ -17,6 +17,7 @@ SUBCOMMANDS = (
     "demo",
     "train",
     "evaluate",
+    "sample",
     "report",
     "dashboard",
     "replay",
