@@ -25,8 +25,22 @@ def sets(tmp_path_factory):
 def test_json_dash_writes_to_stdout_and_the_table_to_stderr(sets, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["evaluate", "--real", str(sets / "real.npy"), "--fake", str(sets / "fake.npy")]
-    assert main(args + ["--metrics", "fid,kid,pr", "--bootstrap", "5", "--kid-subset-size", "50",
-                        "--json", "-"]) == 0
+    assert (
+        main(
+            args
+            + [
+                "--metrics",
+                "fid,kid,pr",
+                "--bootstrap",
+                "5",
+                "--kid-subset-size",
+                "50",
+                "--json",
+                "-",
+            ]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     payload = json.loads(out)
     assert set(payload) == {"fid", "kid", "precision", "recall"}

@@ -1,7 +1,6 @@
 """``gandiag sample RUN --n N --out DIR``: samples from a trained run's checkpoint."""
 
 import numpy as np
-import pytest
 
 from gandiag.cli import main
 from gandiag.evaluate import load_images
