@@ -71,6 +71,23 @@ def layout(folder: RunsFolder, run_id: str) -> html.Div:
             dcc.Interval(id="run-tick", interval=folder.live_interval_ms),
             html.Div(run_header(summary), id="run-top"),
             config_details(summary.config),
+            html.Div(
+                [
+                    html.Span("Smoothing (EMA) ", style={"marginRight": "6px"}),
+                    html.Div(
+                        dcc.Slider(
+                            min=0,
+                            max=0.99,
+                            step=0.01,
+                            value=0,
+                            id="run-smoothing",
+                            marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
+                        ),
+                        style={"width": "320px"},
+                    ),
+                ],
+                style={"display": "flex", "alignItems": "center", "margin": "6px 0"},
+            ),
             graph(alert_timeline_figure([]), "run-alert-timeline"),
             html.Div(id="run-alert-detail"),
             html.Div(id="run-alert-list"),
@@ -223,10 +240,13 @@ def register(app: Dash, folder: RunsFolder) -> None:
         # would never draw, so each call allows exactly one more tick when it is done.
         Output({"type": "section-tick", "name": MATCH}, "max_intervals"),
         Input({"type": "section-tick", "name": MATCH}, "n_intervals"),
+        Input("run-smoothing", "value"),
         State({"type": "section-state", "name": MATCH}, "data"),
         State("run-state", "data"),
     )
-    def update_section(n: int | None, state: dict[str, Any] | None, run: dict[str, Any]) -> tuple:
+    def update_section(
+        n: int | None, smoothing: float | None, state: dict[str, Any] | None, run: dict[str, Any]
+    ) -> tuple:
         name = ctx.outputs_list[0]["id"]["name"]
         n_figs = len(ctx.outputs_list[1])
         next_tick = (n or 0) + 1
@@ -239,24 +259,38 @@ def register(app: Dash, folder: RunsFolder) -> None:
             signature = len(reader.scalar_names()) + len(reader.histogram_names())
             last = reader.last_step()
             rebuild = state is None or state["signature"] != signature
+            smooth = float(smoothing or 0.0)
             if rebuild:
-                return (*_build_section(folder, reader, name, last, signature, n_figs), next_tick)
-            if last is None or last == state["last_step"]:
+                built = _build_section(folder, reader, name, last, signature, n_figs, smooth)
+                return (*built, next_tick)
+            restyled = ctx.triggered_id == "run-smoothing"
+            if not restyled and (last is None or last == state["last_step"]):
                 return unchanged
-            panels = build_run_panels(reader, sections=[name], max_points=folder.max_points)
+            panels = build_run_panels(
+                reader, sections=[name], max_points=folder.max_points, smoothing=smooth
+            )
         by_key = {p.key: p for p in panels}
         if [o["id"]["key"] for o in ctx.outputs_list[1]] != [p.key for p in panels]:
             with folder.reader(run["run_id"]) as reader:
-                return (*_build_section(folder, reader, name, last, signature, n_figs), next_tick)
+                built = _build_section(folder, reader, name, last, signature, n_figs, smooth)
+                return (*built, next_tick)
         figures = [_data_patch(by_key[o["id"]["key"]].figure) for o in ctx.outputs_list[1]]
         state = {**state, "last_step": last}
         return no_update, figures, state, next_tick
 
 
 def _build_section(
-    folder: RunsFolder, reader: RunReader, name: str, last: int | None, signature: int, n_figs: int
+    folder: RunsFolder,
+    reader: RunReader,
+    name: str,
+    last: int | None,
+    signature: int,
+    n_figs: int,
+    smoothing: float = 0.0,
 ) -> tuple:
-    panels = build_run_panels(reader, sections=[name], max_points=folder.max_points)
+    panels = build_run_panels(
+        reader, sections=[name], max_points=folder.max_points, smoothing=smoothing
+    )
     children: list[Any] = []
     if panels:
         children.append(html.H3(name))

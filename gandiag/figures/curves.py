@@ -102,13 +102,16 @@ def lines_figure(
     log_y: bool | None = False,
     names: Mapping[str, str] | None = None,
     height: int = 320,
+    smoothing: float = 0.0,
 ) -> tuple[go.Figure, list[TraceSpec]]:
     """One line per series; with ``bands``, the min–max of each downsampling bucket shaded.
 
     The y axis is log when ``log_y`` is true or when positive series span 1.5 decades
     (a factor of 30 or more; ``False`` still switches on for such a span),
     with buttons to switch. A series identical to an earlier one is drawn dashed and named
-    so (``loss/D (= loss/D_adv)``) instead of hiding under it.
+    so (``loss/D (= loss/D_adv)``) instead of hiding under it. ``smoothing`` in [0, 1)
+    draws an exponential moving average over the raw curve, which stays as a faint line
+    (TensorBoard's convention, debiased as there).
     """
     fig = go.Figure()
     specs: list[TraceSpec] = []
@@ -146,23 +149,54 @@ def lines_figure(
                 )
             )
             specs += [(s.name, "hi"), (s.name, "lo")]
+        ys = s.values
+        if smoothing > 0:
+            fig.add_trace(
+                go.Scatter(
+                    x=s.steps,
+                    y=s.values,
+                    mode="lines",
+                    line={"color": color, "width": 1},
+                    opacity=0.25,
+                    showlegend=False,
+                    hoverinfo="skip",
+                    legendgroup=name,
+                )
+            )
+            specs.append((s.name, "values"))
+            ys = ema(s.values, smoothing)
         fig.add_trace(
             go.Scatter(
                 x=s.steps,
-                y=s.values,
+                y=ys,
                 mode="lines",
                 name=name,
                 line={"color": color, "width": 2.5 if dash else 1.5, "dash": dash},
                 legendgroup=name,
             )
         )
-        specs.append((s.name, "values"))
+        specs.append((s.name, "values") if smoothing <= 0 else None)
     base_layout(fig, title, y_title=y_title, height=height)
     log = bool(log_y) or spans_decades(series)
     if log:
         fig.update_yaxes(type="log")
     axis_toggle(fig, log)
     return fig, specs
+
+
+def ema(values: np.ndarray, weight: float) -> np.ndarray:
+    """Debiased exponential moving average (TensorBoard's smoothing); NaNs are skipped."""
+    if not 0 <= weight < 1:
+        raise ValueError(f"smoothing must be in [0, 1), got {weight}")
+    out = np.full(len(values), np.nan)
+    acc, norm = 0.0, 0.0
+    for i, v in enumerate(np.asarray(values, dtype=np.float64)):
+        if np.isfinite(v):
+            acc = weight * acc + (1 - weight) * v
+            norm = weight * norm + (1 - weight)
+        if norm > 0:
+            out[i] = acc / norm
+    return out
 
 
 def _same(a: Series, b: Series) -> bool:

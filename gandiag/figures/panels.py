@@ -145,6 +145,7 @@ class PanelContext:
     max_points: int
     alerts: Sequence[Alert]
     last_step: int | None
+    smoothing: float = 0.0
 
     def read(self, keys: Sequence[str]) -> list[Series]:
         """The non-empty series among ``keys`` (plain scalars only), downsampled."""
@@ -166,6 +167,7 @@ class LinesPanel:
     log_y: bool = False
     names: Mapping[str, str] | None = None
     alert_markers: bool = False
+    smooth: bool = True  # follows the page's smoothing control
     show_if: Callable[[list[Series]], bool] | None = None
 
     def build(self, ctx: PanelContext) -> list[Panel]:
@@ -179,6 +181,7 @@ class LinesPanel:
             bands=self.bands,
             log_y=self.log_y,
             names=self.names,
+            smoothing=ctx.smoothing if self.smooth else 0.0,
         )
         if self.alert_markers and ctx.alerts:
             alert_markers(fig, ctx.alerts)
@@ -381,11 +384,13 @@ def build_run_panels(
     max_points: int = DEFAULT_MAX_POINTS,
     alerts: Sequence[Alert] | None = None,
     sections: Sequence[str] | None = None,
+    smoothing: float = 0.0,
 ) -> list[Panel]:
     """Every panel of :data:`PANELS` the run's signals support, downsampled to ``max_points``.
 
     ``sections`` (names from :data:`SECTIONS`) restricts the work to those sections: only
-    their series are read, so a page can load section by section.
+    their series are read, so a page can load section by section. ``smoothing`` in [0, 1)
+    overlays an exponential moving average on the line panels.
     """
     names = reader.scalar_names()
     wanted = set(SECTIONS if sections is None else sections)
@@ -406,6 +411,7 @@ def build_run_panels(
         max_points,
         alerts or (),
         reader.last_step(),
+        smoothing,
     )
     panels: list[Panel] = []
     for entry in PANELS:

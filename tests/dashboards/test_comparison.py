@@ -137,3 +137,29 @@ def test_two_d_runs_are_compared_on_what_they_have():
 def test_side_by_side_marks_the_better_direction():
     sbs = side_by_side({"a": {"fid": _metric("fid", 1.0)}, "b": {"recall": _metric("recall", 1)}})
     assert [r[0] for r in sbs.rows] == ["fid ↓", "recall ↑"]
+
+
+def test_smoothing_overlays_a_debiased_ema_and_keeps_the_raw_curve():
+    import numpy as np
+
+    from gandiag.figures.curves import ema, lines_figure
+    from gandiag.store import Series
+
+    np.testing.assert_allclose(ema(np.array([4.0, 4.0, 4.0]), 0.9), [4.0, 4.0, 4.0])
+    s = Series("loss/G", np.arange(4), np.array([0.0, 10.0, 0.0, 10.0]))
+    fig, specs = lines_figure([s], title="t", smoothing=0.5)
+    raw, smooth = fig.data
+    assert raw.opacity == 0.25 and list(raw.y) == [0.0, 10.0, 0.0, 10.0]
+    assert np.ptp(smooth.y) < 10 and smooth.name == "loss/G"
+
+
+def test_identical_series_are_named_and_dashed_not_hidden():
+    import numpy as np
+
+    from gandiag.figures.curves import lines_figure
+    from gandiag.store import Series
+
+    a = Series("loss/D_adv", np.arange(3), np.array([1.0, 2.0, 3.0]))
+    b = Series("loss/D", np.arange(3), np.array([1.0, 2.0, 3.0]))
+    fig, _ = lines_figure([a, b], title="t")
+    assert fig.data[1].name == "loss/D (= loss/D_adv)" and fig.data[1].line.dash == "dash"
