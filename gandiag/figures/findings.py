@@ -72,7 +72,13 @@ def evaluation_findings(latest: Mapping[str, tuple[int, float]]) -> list[Finding
     hq = val(sig.EVAL_HQ_SHARE)
     step = max((s for s, _ in latest.values()), default=None)
     unit = "mode" if num_modes is not None else "class"
-    total = num_modes if num_modes is not None else (10.0 if classes is not None else None)
+    num_classes = val("eval/num_classes")
+    if num_modes is not None:
+        total = num_modes
+    elif classes is not None:
+        total = num_classes if num_classes else 10.0  # runs before eval/num_classes: 10 glyphs
+    else:
+        total = None
     if share is not None and total and share > min(0.9, DOMINANCE_FACTOR / total):
         which = f" ({unit} {int(dominant)})" if dominant is not None else ""
         sev = Severity.CRITICAL if share >= 0.9 else Severity.WARNING
