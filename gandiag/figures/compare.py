@@ -87,7 +87,7 @@ def _padded(values: list[float], top: float = 0.06) -> list[float]:
     if not values:
         return [0.0, 1.05]
     lo, hi = min(values), max(values)
-    span = max(hi - lo, 0.1)
+    span = max(hi - lo, 0.25)
     return [max(-0.02, lo - 0.15 * span), min(1.1, hi + (0.15 + top) * span)]
 
 

@@ -301,6 +301,9 @@ def steps_by_run_figure(
             )
         )
     base_layout(fig, title, y_title=y_title)
+    # From step 0: a single evaluation is a point at its step, not an axis from 98 to 100.
+    fig.update_xaxes(rangemode="tozero")
+    fig.update_layout(hovermode="closest")
     return fig
 
 
