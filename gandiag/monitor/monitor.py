@@ -231,6 +231,20 @@ class Monitor:
             images = images.detach().float().cpu().clone()
         self._worker.submit_image(int(step), name, images)
 
+    def flush(self) -> list[Alert]:
+        """Send every buffered step to the detectors and the store, wait for both, and return
+        the alerts that became known (a policy acting on alerts needs them now)."""
+        self._check_open()
+        self._flush()
+        if self._worker is not None:
+            self._worker.drain()
+        return self._drain_alerts()
+
+    def set_meta(self, **values: Any) -> None:
+        """Record JSON-serialisable facts about the run in its metadata (rank 0 writes)."""
+        if self._writer is not None:
+            self._writer.set_meta(**values)
+
     def state_dict(self) -> dict[str, Any]:
         """Detector states and the last step, for resuming (flushes and waits for the store)."""
         self._check_open()
