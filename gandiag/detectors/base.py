@@ -38,6 +38,15 @@ class Detector(abc.ABC):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a state produced by ``state_dict``."""
 
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this detector (recorded with the run).
+
+        ``type(self)(**self.config())`` must behave exactly as ``self`` did from its first
+        record; replay rebuilds the live set this way. The default, ``{}``, suits a
+        detector without parameters.
+        """
+        return {}
+
 
 D = TypeVar("D", bound=type[Detector])
 DETECTORS: dict[str, type[Detector]] = {}
@@ -66,10 +75,10 @@ AlertCallback = Callable[[Alert], None]
 
 
 def run_detectors(detectors: Iterable[Detector], records: Iterable[StepRecord]) -> list[Alert]:
-    """Feed ``records`` through ``detectors`` in order and collect every alert (replay)."""
-    dets = list(detectors)
-    alerts: list[Alert] = []
-    for rec in records:
-        for det in dets:
-            alerts.extend(det.update(rec))
-    return alerts
+    """Feed ``records`` through ``detectors`` in order and collect every alert.
+
+    A shorthand for ``DetectorSuite(detectors).run(records)``, the one feed loop.
+    """
+    from gandiag.detectors.suite import DetectorSuite
+
+    return DetectorSuite(detectors).run(records)

@@ -76,6 +76,9 @@ class SignalDetector(Detector):
         alerts.extend(self.check(record))
         return alerts
 
+    def config(self) -> dict[str, Any]:
+        return dict(self.cfg)
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "detector": self.name,

@@ -69,6 +69,15 @@ def check_networks(generator: Any, discriminator: Any, model: Any) -> tuple[str,
     return "gan", gens, {**gens, **discs}
 
 
+def check_model_kind(kind: Any, signals_kind: str) -> str:
+    """The model kind a run records (``"gan"``, ``"vae"``, ``"ae"``, a family's name)."""
+    if kind is None:
+        return signals_kind
+    if not isinstance(kind, str) or not kind or not kind.replace("_", "").isalnum():
+        raise ValueError(f"kind must be a short name such as 'gan', 'vae' or 'ae', got {kind!r}")
+    return kind
+
+
 def check_loss_kind(loss: str) -> str:
     if loss not in LOSS_KINDS:
         raise ValueError(

@@ -282,13 +282,13 @@ def _cadence(cfg: TrainConfig):
 def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence):
     from gandiag.monitor import Monitor
 
+    # kind= picks the default set: an autoencoder is watched as a VAE with a point
+    # posterior, whose KL signals say nothing, so "ae" runs no posterior-collapse detector.
     detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
-    if detectors == "default" and bundle.kind == "ae":
-        # The monitor watches autoencoders as VAEs with a point posterior, so its KL
-        # signals say nothing about them: no posterior-collapse detector there.
+    if detectors == "default" and cfg.monitor.overrides:
         from gandiag.detectors import default_detectors
 
-        detectors = default_detectors("ae")
+        detectors = default_detectors(bundle.kind, **cfg.monitor.overrides)
     # The trainer draws every sample grid itself (gandiag.train.grids): one latent batch,
     # the evaluated network, proper conditional/InfoGAN latents. The monitor draws none.
     cadence = dataclasses.replace(cadence, grid=0)
@@ -302,6 +302,7 @@ def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cade
         "resume": resume,
         "cadence": cadence,
         "detectors": detectors,
+        "kind": bundle.kind,
         "device": device,
         "seed": cfg.seed,
     }
