@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     with RunReader(args.run) as reader:
         info = reader.info()
         suite = _suite(args.detectors, params, reader.meta("detectors"), info.kind)
+        suite.bind(reader.meta("networks"))  # the roles the Monitor recorded
         before = len(reader.read_alerts())
         alerts = []
         steps = 0

@@ -12,6 +12,7 @@ import abc
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
+from gandiag.roles import Role
 from gandiag.types import Alert, StepRecord
 
 
@@ -37,6 +38,14 @@ class Detector(abc.ABC):
     @abc.abstractmethod
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a state produced by ``state_dict``."""
+
+    def bind(self, roles: Mapping[str, Role]) -> None:
+        """Learn the run's networks by role (``{name: Role}``) before the first record.
+
+        The suite calls it with the roles the Monitor recorded (live) or the run metadata
+        holds (replay). Detectors that read per-network signals find the networks here,
+        by role, never by name. The default does nothing.
+        """
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this detector (recorded with the run).

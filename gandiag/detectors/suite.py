@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from gandiag.detectors.base import DETECTORS, Detector, get_detector_class
+from gandiag.roles import Role, parse_roles
 from gandiag.types import Alert, StepRecord
 
 GAN_DEFAULTS = (
@@ -113,7 +114,9 @@ class DetectorSuite:
     that :meth:`from_spec` rebuilds the very set that ran live.
     """
 
-    def __init__(self, detectors: Iterable[Detector]) -> None:
+    def __init__(
+        self, detectors: Iterable[Detector], roles: Mapping[str, Role | str] | None = None
+    ) -> None:
         self.detectors = list(detectors)
         for d in self.detectors:
             if not isinstance(d, Detector):
@@ -125,6 +128,13 @@ class DetectorSuite:
                 f"detector(s) {', '.join(dup)} appear twice in the suite; pass each detector "
                 "once (one instance with the parameters you want)"
             )
+        self.bind(roles)
+
+    def bind(self, roles: Mapping[str, Role | str] | None) -> None:
+        """Tell every detector the run's network roles (None: the Monitor's default names)."""
+        self.roles = parse_roles(roles)
+        for d in self.detectors:
+            d.bind(self.roles)
 
     @classmethod
     def default(
@@ -137,6 +147,7 @@ class DetectorSuite:
         cls,
         spec: Sequence[Mapping[str, Any]],
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        roles: Mapping[str, Role | str] | None = None,
     ) -> DetectorSuite:
         """Rebuild the suite a run recorded (:meth:`spec`), with parameter overrides on top.
 
@@ -160,7 +171,7 @@ class DetectorSuite:
             if name not in names:
                 names.append(name)
             params.setdefault(name, {}).update(values)
-        return cls(build_detectors(names, params))
+        return cls(build_detectors(names, params), roles)
 
     def spec(self) -> list[dict[str, Any]]:
         """JSON-ready ``[{"name", "params", "class"}]``: what the run metadata records."""

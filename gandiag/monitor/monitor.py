@@ -27,6 +27,7 @@ from gandiag.monitor.cadence import Cadence
 from gandiag.monitor.grads import GradProbes, loss_scale
 from gandiag.monitor.latent import LatentProbe
 from gandiag.monitor.worker import Worker
+from gandiag.roles import Role, roles_to_json
 from gandiag.store import STATUS_CRASHED, STATUS_FINISHED, RunWriter
 from gandiag.types import Alert, MetricResult
 
@@ -38,6 +39,12 @@ _STATE_FORMAT = 2
 
 class Monitor:
     """Watch a GAN (``generator=``, ``discriminator=``) or a VAE (``model=``) as it trains.
+
+    Networks with other names or more roles go in ``networks={"netG": (G, "generator"),
+    "netD": (D, "discriminator"), "M": (mapping, "mapping")}``; each network's role is
+    recorded with the run and detectors find networks by role, never by name.
+    ``kind=`` records the model's kind (``"gan"``, ``"vae"``, ``"ae"``, a family name)
+    and picks the default detector set when the registry has one for it.
 
     >>> mon = gandiag.Monitor("runs/dcgan", generator=G, discriminator=D, latent_dim=64)  # doctest: +SKIP
     >>> for step, x in enumerate(loader):                                                  # doctest: +SKIP
@@ -56,6 +63,8 @@ class Monitor:
         discriminator: nn.Module | Mapping[str, nn.Module] | None = None,
         model: nn.Module | None = None,
         *,
+        networks: Mapping[str, nn.Module | tuple[nn.Module, Role | str]] | None = None,
+        roles: Mapping[str, Role | str] | None = None,
         loss: str = "bce",
         kind: str | None = None,
         latent_dim: int | None = None,
@@ -73,7 +82,9 @@ class Monitor:
         quiet: bool = False,
         grad_scaler: Any = None,
     ) -> None:
-        self.kind, gens, nets = validate.check_networks(generator, discriminator, model)
+        self.kind, gens, nets, self.roles = validate.check_networks(
+            generator, discriminator, model, networks, roles
+        )
         self.loss_kind = validate.check_loss_kind(loss)
         self.cadence = cadence if cadence is not None else Cadence()
         if not isinstance(self.cadence, Cadence):
@@ -97,6 +108,7 @@ class Monitor:
             if self.rank == 0
             else DetectorSuite([])
         )
+        self.suite.bind(self.roles)
         self._writer: RunWriter | None = None
         self._worker: Worker | None = None
         if self.rank == 0:
@@ -104,7 +116,11 @@ class Monitor:
                 run_dir, config=config, name=name, kind=self.model_kind, resume=resume
             )
             # What replay needs to run exactly what ran live.
-            self._writer.set_meta(kind=self.model_kind, detectors=self.suite.spec())
+            self._writer.set_meta(
+                kind=self.model_kind,
+                detectors=self.suite.spec(),
+                networks=roles_to_json(self.roles),
+            )
             self._worker = Worker(self._writer, self.suite)
         self.run_dir = Path(run_dir)
         self._grads = GradProbes(nets, scale)
