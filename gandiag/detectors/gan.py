@@ -62,8 +62,10 @@ class VanishingGradientDetector(SignalDetector):
     requires_any = ((S.D_FAKE_PROB_MEAN,), ("grad/<generator>/norm",))
     provided_by_groups = (
         "pass d_real= and d_fake= to Monitor.step with Monitor(loss='bce') (sigmoid discriminators)",
-        "the generators' gradient norms are captured for networks with the role 'generator' "
-        "(Monitor(generator=G) or networks={'netG': (G, 'generator')})",
+        (
+            "the generators' gradient norms are captured for networks with the role "
+            "'generator' (Monitor(generator=G) or networks={'netG': (G, 'generator')})"
+        ),
     )
 
     def initial_state(self) -> dict[str, Any]:
