@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from gandiag.capabilities import ModelCapabilities
+
 KINDS = ("gan", "vae", "ae")
 
 
@@ -38,6 +40,7 @@ class ModelBundle:
     model: nn.Module | None = None
     num_classes: int = 0
     info_codes: tuple[int, int] = (0, 0)  # InfoGAN: (categories of the code, continuous codes)
+    capabilities: ModelCapabilities = field(default_factory=ModelCapabilities)
 
     @property
     def conditional(self) -> bool:
@@ -94,6 +97,8 @@ class ModelSpec:
     factory: Callable[[str, dict[str, Any], dict[str, Any]], ModelBundle]
     options: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
+    #: what the networks take and predict; the trainer asks these, never the name
+    capabilities: ModelCapabilities = field(default_factory=ModelCapabilities)
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -142,10 +147,13 @@ def build_model(name: str, *, seed: int | None = None, **options: Any) -> ModelB
             )
     resolved = {**spec.options, **options}
     if seed is None:
-        return spec.factory(name, resolved, dict(spec.training))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return spec.factory(name, resolved, dict(spec.training))
+        bundle = spec.factory(name, resolved, dict(spec.training))
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            bundle = spec.factory(name, resolved, dict(spec.training))
+    bundle.capabilities = spec.capabilities
+    return bundle
 
 
 def _did_you_mean(name: str, valid: Any) -> str:

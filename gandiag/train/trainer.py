@@ -191,7 +191,7 @@ def _build_bundle(cfg: TrainConfig, ds: Dataset) -> ModelBundle:
             opts.setdefault(key, value)
     if ds.kind == "points" and "arch" in spec.options:
         opts.setdefault("arch", "mlp")  # conv backbones cannot read 2-D points
-    if spec.options.get("num_classes"):
+    if spec.capabilities.conditional:
         if ds.labels is None or not ds.num_classes:
             raise ValueError(
                 f"model {spec.name!r} is class-conditional but dataset "
@@ -248,9 +248,10 @@ def _make_stepper(cfg, bundle, batches, gen, autocast):
         )
         if s.d_steps < 1:
             raise ValueError(f"gan.d_steps must be at least 1, got {s.d_steps}")
-        if s.unrolled_steps and bundle.name in ("acgan", "infogan"):
+        if s.unrolled_steps and bundle.capabilities.has_aux_head:
             raise ValueError(
-                "unrolled steps are not supported with auxiliary heads (acgan, infogan)"
+                f"unrolled steps are not supported with auxiliary heads ({bundle.name}'s "
+                "discriminator predicts classes or latent codes); set gan.unrolled_steps = 0"
             )
         stepper = GANStepper(bundle, s, make_opt, batches, gen, autocast)
     else:
@@ -339,7 +340,7 @@ def _jsonable(value: Any) -> Any:
 
 # -- per step ---------------------------------------------------------------------------------
 def _d_outputs(bundle: ModelBundle, x: torch.Tensor) -> torch.Tensor:
-    if bundle.name == "cgan":
+    if bundle.capabilities.conditional_discriminator:
         y = torch.arange(len(x), device=x.device) % bundle.num_classes
         return bundle.discriminator(x, y)
     return bundle.discriminator(x)
