@@ -12,8 +12,9 @@ from typing import Any
 from gandiag.reference_models.autoencoders import VAE, Autoencoder, make_decoder, make_encoder
 from gandiag.reference_models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gandiag.reference_models.mlp import MLPDiscriminator, MLPGenerator
-from gandiag.capabilities import ModelCapabilities
 from gandiag.reference_models.registry import ModelBundle, ModelSpec, get_spec, register_model
+
+from gandiag.capabilities import ModelCapabilities
 
 ARCHS = ("mlp", "conv")
 
