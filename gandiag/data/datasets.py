@@ -10,7 +10,6 @@ mode coverage against ground truth. No torch here.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from PIL import Image
 from gandiag.capabilities import DatasetCapabilities
 from gandiag.data import files, toy2d
 from gandiag.data.glyphs import make_glyphs
+from gandiag.registry import Registry, did_you_mean, instance_of
 
 KINDS = ("points", "images")
 
@@ -70,7 +70,8 @@ class DatasetSpec:
     capabilities: DatasetCapabilities = field(default_factory=DatasetCapabilities)
 
 
-DATASETS: dict[str, DatasetSpec] = {}
+#: The dataset registry: name -> DatasetSpec (see gandiag.registry for its rules).
+DATASETS: Registry[DatasetSpec] = Registry("dataset", check=instance_of(DatasetSpec))
 
 
 def register_dataset(
@@ -80,10 +81,8 @@ def register_dataset(
     and what the dataset offers evaluation (``capabilities``)."""
 
     def wrap(loader: Callable[..., Dataset]) -> Callable[..., Dataset]:
-        if name in DATASETS:
-            raise ValueError(f"a dataset named {name!r} is already registered")
         caps = capabilities if capabilities is not None else DatasetCapabilities()
-        DATASETS[name] = DatasetSpec(name, summary, loader, options, caps)
+        DATASETS.register(name, DatasetSpec(name, summary, loader, options, caps))
         return loader
 
     return wrap
@@ -98,25 +97,15 @@ def load_dataset(name: str, **options: Any) -> Dataset:
 
     Unknown names and options are errors listing the valid ones.
     """
-    if name not in DATASETS:
-        raise ValueError(
-            f"unknown dataset {name!r}{_hint(name, DATASETS)}; registered "
-            f"datasets: {', '.join(list_datasets())}"
-        )
-    spec = DATASETS[name]
+    spec = DATASETS.lookup(name)
     for key in options:
         if key not in spec.options:
             raise ValueError(
-                f"dataset {name!r} has no option {key!r}{_hint(key, spec.options)}; "
+                f"dataset {name!r} has no option {key!r}{did_you_mean(key, spec.options)}; "
                 f"its options are: {', '.join(sorted(spec.options)) or 'none'}"
             )
     ds = spec.loader(name, **{**spec.options, **options})
     return dataclasses.replace(ds, capabilities=spec.capabilities)
-
-
-def _hint(name: str, valid: Any) -> str:
-    close = difflib.get_close_matches(str(name), list(valid), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _points(name: str, modes: toy2d.ModeSet, n: int, seed: int) -> Dataset:

@@ -12,6 +12,7 @@ import abc
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
+from gandiag.registry import Registry, subclass_of
 from gandiag.roles import Role
 from gandiag.types import Alert, StepRecord
 
@@ -58,7 +59,8 @@ class Detector(abc.ABC):
 
 
 D = TypeVar("D", bound=type[Detector])
-DETECTORS: dict[str, type[Detector]] = {}
+#: The detector registry: name -> Detector subclass (see gandiag.registry for its rules).
+DETECTORS: Registry[type[Detector]] = Registry("detector", check=subclass_of(Detector))
 
 
 def register_detector(cls: D) -> D:
@@ -66,18 +68,13 @@ def register_detector(cls: D) -> D:
     name = getattr(cls, "name", None)
     if not name:
         raise TypeError(f"{cls.__name__} must set a class attribute `name` to be registered")
-    if name in DETECTORS and DETECTORS[name] is not cls:
-        raise ValueError(f"a detector named {name!r} is already registered")
-    DETECTORS[name] = cls
+    DETECTORS.register(name, cls)
     return cls
 
 
 def get_detector_class(name: str) -> type[Detector]:
-    try:
-        return DETECTORS[name]
-    except KeyError:
-        valid = ", ".join(sorted(DETECTORS)) or "(none registered)"
-        raise ValueError(f"unknown detector {name!r}; registered detectors: {valid}") from None
+    """The detector class registered as ``name``; an unknown name lists the valid ones."""
+    return DETECTORS.lookup(name)
 
 
 AlertCallback = Callable[[Alert], None]

@@ -25,7 +25,7 @@ def renamed_specs():
         added.append(new)
     yield added
     for name in added:
-        MODELS.unregister(name) if hasattr(MODELS, "unregister") else MODELS.pop(name)
+        MODELS.unregister(name)
 
 
 def test_a_renamed_model_trains_as_the_original(renamed_specs, tmp_path, tiny_config) -> None:
