@@ -38,7 +38,9 @@ class FaultAt(Detector):
 
 @pytest.fixture
 def fault(monkeypatch):
-    monkeypatch.setattr(runtime, "resolve_detectors", lambda spec, kind: [FaultAt()])
+    from gandiag.detectors.suite import DetectorSuite
+
+    monkeypatch.setattr(runtime, "resolve_detectors", lambda spec, kind: DetectorSuite([FaultAt()]))
 
 
 def _config(tiny_config, steps, **policy):
