@@ -97,24 +97,3 @@ def test_stop_policy_ends_the_run_at_the_alert(tmp_path, tiny_config, fault):
     assert FIRE_AT <= step < FIRE_AT + 25 + 1  # known at the next flush after FIRE_AT
     with RunReader(run) as r:
         assert r.meta("policy_events")[0]["action"] == "stop"
-
-
-def test_doctor_forks_from_the_last_healthy_state_and_ranks_branches(tmp_path, tiny_config, fault):
-    from gandiag.doctor import doctor
-    from gandiag.doctor.remedies import LOWER_LR, TTUR
-
-    cfg = _config(tiny_config, 200)
-    cfg["checkpoint"]["ring"] = 4
-    run = train(cfg, tmp_path / "run", progress=False)
-    result = doctor(run, budget=60, workers=1, remedies=[LOWER_LR, TTUR])
-    assert result.fork_step == 100 and result.detector == "fault_at"
-    assert {b.name for b in result.branches} == {"control", "lower_lr", "ttur"}
-    assert result.control_reproduced  # the control replays the original and fires again
-    # The control continues the original trajectory exactly.
-    with RunReader(run) as a, RunReader(tmp_path / "run" / "doctor" / "control") as b:
-        sa = a.read_scalars(["loss/G"], since_step=100, until_step=160)["loss/G"]
-        sb = b.read_scalars(["loss/G"], since_step=100, until_step=160)["loss/G"]
-        assert sb.steps.tolist() == sa.steps.tolist() and len(sa.steps) > 10
-        assert sb.values.tolist() == sa.values.tolist()
-    page = (tmp_path / "run" / "doctor" / "report.html").read_text()
-    assert "lower_lr" in page and "Remedies, ranked" in page
