@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 
 from gandiag.data import Dataset, load_dataset
+from gandiag.log import get_logger
 from gandiag.reference_models import ModelBundle, build_model, get_spec
 from gandiag.reference_models import losses as L
 from gandiag.train.checkpoint import load_checkpoint, save_checkpoint
@@ -23,6 +23,7 @@ from gandiag.train.grids import SampleGrids, interpolation
 from gandiag.train.vae_step import AutoencoderStepper, VAESettings
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+_log = get_logger("train")
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -398,11 +399,7 @@ def _evaluate(cfg, bundle, stepper, evaluator, mon, step, device) -> None:
             reals = evaluator.real_batch(12).to(device)
             mon.log_images(step, interpolation(bundle, net, reals, gen), name="interpolation")
     except Exception as exc:  # noqa: BLE001 - evaluation must never kill a training run
-        warnings.warn(
-            f"evaluation at step {step} failed: {type(exc).__name__}: {exc}",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        _log.warning("evaluation at step %d failed: %s: %s", step, type(exc).__name__, exc)
     finally:
         net.train(was_training)
 
