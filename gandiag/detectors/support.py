@@ -28,6 +28,7 @@ from gandiag.detectors.base import Detector
 from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
 from gandiag.types import Alert, Severity, StepRecord
 
+
 class SignalCoverage(TypedDict):
     """Which ``requires_any`` groups have been seen, and which were reported missing."""
 
