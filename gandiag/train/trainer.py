@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
-import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from gandiag.data import Dataset, load_dataset
+from gandiag.log import get_logger
 from gandiag.reference_models import ModelBundle, build_model, get_spec
 from gandiag.reference_models import losses as L
 from gandiag.train.actions import PolicyRunner
@@ -23,7 +24,15 @@ from gandiag.train.gan_step import GANSettings, GANStepper
 from gandiag.train.grids import SampleGrids, interpolation
 from gandiag.train.vae_step import AutoencoderStepper, VAESettings
 
+if TYPE_CHECKING:
+    from gandiag.monitor import Cadence, Monitor
+    from gandiag.types import Alert
+
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+OptimizerFactory = Callable[[Any, str], torch.optim.Optimizer]
+Autocast = Callable[[], contextlib.AbstractContextManager[Any]]
+Stepper = GANStepper | AutoencoderStepper
+_log = get_logger("train")
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -254,7 +263,9 @@ def _build_bundle(cfg: TrainConfig, ds: Dataset) -> ModelBundle:
     return build_model(cfg.model.name, seed=cfg.seed, **opts)
 
 
-def _optimizer_factory(cfg: TrainConfig, training: dict[str, Any]):
+def _optimizer_factory(
+    cfg: TrainConfig, training: dict[str, Any]
+) -> tuple[OptimizerFactory, dict[str, Any]]:
     o = cfg.optim
     name = o.optimizer or training.get("optimizer", "adam")
     if name not in OPTIMIZERS:
@@ -266,7 +277,7 @@ def _optimizer_factory(cfg: TrainConfig, training: dict[str, Any]):
         "model": o.lr if o.lr is not None else training.get("lr"),
     }
 
-    def make(params, which: str) -> torch.optim.Optimizer:
+    def make(params: Any, which: str) -> torch.optim.Optimizer:
         lr = lrs[which] if lrs[which] is not None else 2e-4
         if name == "adam":
             return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=o.weight_decay)
@@ -277,11 +288,17 @@ def _optimizer_factory(cfg: TrainConfig, training: dict[str, Any]):
     return make, {"optimizer": name, "betas": list(betas), **{f"lr_{k}": v for k, v in lrs.items()}}
 
 
-def _make_stepper(cfg, bundle, batches, gen, autocast):
+def _make_stepper(
+    cfg: TrainConfig,
+    bundle: ModelBundle,
+    batches: Batches,
+    gen: torch.Generator,
+    autocast: Autocast,
+) -> tuple[Stepper, dict[str, Any]]:
     make_opt, optim = _optimizer_factory(cfg, bundle.training)
     t, g = bundle.training, cfg.gan
 
-    def pick(value, key, default):
+    def pick(value: Any, key: str, default: Any) -> Any:
         return value if value is not None else t.get(key, default)
 
     if bundle.kind == "gan":
@@ -316,13 +333,13 @@ def _make_stepper(cfg, bundle, batches, gen, autocast):
     return stepper, {**vars(s), **optim}
 
 
-def _autocast(device: torch.device, amp: bool):
+def _autocast(device: torch.device, amp: bool) -> Autocast:
     if amp and device.type == "cuda":
         return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext
 
 
-def _cadence(cfg: TrainConfig):
+def _cadence(cfg: TrainConfig) -> Cadence:
     """The validated ``[monitor.cadence]``; its ``grid`` / ``grid_size`` drive the trainer's grids."""
     from gandiag.monitor import Cadence
 
@@ -333,7 +350,16 @@ def _cadence(cfg: TrainConfig):
         raise ValueError(f"bad [monitor.cadence] option ({exc}); valid keys: {valid}") from None
 
 
-def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence):
+def _make_monitor(
+    cfg: TrainConfig,
+    bundle: ModelBundle,
+    run_dir: Path,
+    settings: dict[str, Any],
+    resume: bool,
+    progress: bool,
+    device: torch.device,
+    cadence: Cadence,
+) -> Monitor:
     from gandiag.monitor import Monitor
 
     # kind= picks the default set: an autoencoder is watched as a VAE with a point
@@ -399,7 +425,13 @@ def _d_outputs(bundle: ModelBundle, x: torch.Tensor) -> torch.Tensor:
     return bundle.discriminator(x)
 
 
-def _monitor_step(mon, bundle, step, out, d_val) -> list:
+def _monitor_step(
+    mon: Monitor,
+    bundle: ModelBundle,
+    step: int,
+    out: dict[str, Any],
+    d_val: torch.Tensor | None,
+) -> list[Alert]:
     losses = out["losses"]
     if bundle.kind == "gan":
         return mon.step(
@@ -422,7 +454,15 @@ def _monitor_step(mon, bundle, step, out, d_val) -> list:
 
 
 @torch.no_grad()
-def _evaluate(cfg, bundle, stepper, evaluator, mon, step, device) -> None:
+def _evaluate(
+    cfg: TrainConfig,
+    bundle: ModelBundle,
+    stepper: Stepper,
+    evaluator: Evaluator,
+    mon: Monitor,
+    step: int,
+    device: torch.device,
+) -> None:
     # Its own generator, so evaluating (or not) never changes the training trajectory.
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + step)
     net = stepper.sample_net()
@@ -450,16 +490,20 @@ def _evaluate(cfg, bundle, stepper, evaluator, mon, step, device) -> None:
             reals = evaluator.real_batch(12).to(device)
             mon.log_images(step, interpolation(bundle, net, reals, gen), name="interpolation")
     except Exception as exc:  # noqa: BLE001 - evaluation must never kill a training run
-        warnings.warn(
-            f"evaluation at step {step} failed: {type(exc).__name__}: {exc}",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        _log.warning("evaluation at step %d failed: %s: %s", step, type(exc).__name__, exc)
     finally:
         net.train(was_training)
 
 
-def _payload(bundle, stepper, batches, gen, mon, step, runner) -> dict[str, Any]:
+def _payload(
+    bundle: ModelBundle,
+    stepper: Stepper,
+    batches: Batches,
+    gen: torch.Generator,
+    mon: Monitor,
+    step: int,
+    runner: PolicyRunner,
+) -> dict[str, Any]:
     """Everything a resume, a rollback or a doctor branch restores."""
     return {
         "step": step,
