@@ -20,11 +20,11 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser_support import ServedApp, headless_chrome  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from browser_support import ServedApp, headless_chrome
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
-from gandiag.dashboards import create_app  # noqa: E402
+from gandiag.dashboards import create_app
 
 
 def shoot(driver, path: Path, max_height: int = 2400) -> None:

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from gandiag.dashboards import create_app
-from synthetic_runs import write_synthetic_run
 from browser_support import console_errors, kill_mid_write, screenshot, tree_digest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from synthetic_runs import write_synthetic_run
 
 from gandiag import signals as sig
+from gandiag.dashboards import create_app
 from gandiag.store import RunWriter
 from gandiag.types import StepRecord
 

@@ -147,7 +147,7 @@ def test_smoothing_overlays_a_debiased_ema_and_keeps_the_raw_curve():
 
     np.testing.assert_allclose(ema(np.array([4.0, 4.0, 4.0]), 0.9), [4.0, 4.0, 4.0])
     s = Series("loss/G", np.arange(4), np.array([0.0, 10.0, 0.0, 10.0]))
-    fig, specs = lines_figure([s], title="t", smoothing=0.5)
+    fig, _ = lines_figure([s], title="t", smoothing=0.5)
     raw, smooth = fig.data
     assert raw.opacity == 0.25 and list(raw.y) == [0.0, 10.0, 0.0, 10.0]
     assert np.ptp(smooth.y) < 10 and smooth.name == "loss/G"

@@ -187,9 +187,8 @@ def test_read_updates_returns_exactly_the_new_steps(tmp_path):
 
 def test_side_by_side_metrics_flag_mixed_protocols_in_both_renderers():
     from gandiag.dashboards.components import metrics_side_by_side
-    from gandiag.reports.html import side_by_side_block
-
     from gandiag.figures import MIXED_PROTOCOLS, metric_rows, side_by_side
+    from gandiag.reports.html import side_by_side_block
     from gandiag.types import MetricProtocol, MetricResult
 
     def fid(value, extractor, n=1000):
