@@ -9,10 +9,12 @@ points to bucket-averaged ones made every curve turn noisier where the page was 
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from dash import ALL, MATCH, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
+
 from gandiag.dashboards.components import (
     alert_body,
     alert_groups,
@@ -24,7 +26,6 @@ from gandiag.dashboards.components import (
     run_header,
 )
 from gandiag.dashboards.context import READ_ERRORS, RunsFolder
-
 from gandiag.figures import (
     SECTIONS,
     alert_timeline_figure,
@@ -35,6 +36,12 @@ from gandiag.store import RunReader
 from gandiag.store.schema import SchemaVersionError
 
 PATH_TEMPLATE = "/run/<run_id>"
+#: Dash 3+ sliders add a number box beside the track; older ones have no such option
+NO_INPUT_BOX: dict[str, Any] = (
+    {"allow_direct_input": False}
+    if "allow_direct_input" in inspect.signature(dcc.Slider).parameters
+    else {}
+)
 
 
 def layout(folder: RunsFolder, run_id: str) -> html.Div:
@@ -81,6 +88,7 @@ def layout(folder: RunsFolder, run_id: str) -> html.Div:
                             step=0.01,
                             value=0,
                             id="run-smoothing",
+                            **NO_INPUT_BOX,
                             marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
                         ),
                         style={"width": "320px"},
@@ -110,6 +118,7 @@ def layout(folder: RunsFolder, run_id: str) -> html.Div:
                         value=0,
                         id="grid-slider",
                         marks=None,
+                        **NO_INPUT_BOX,  # the box would show the index, not the step
                     ),
                     html.Img(
                         id="grid-img",
