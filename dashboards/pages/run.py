@@ -275,6 +275,12 @@ def register(app: Dash, folder: RunsFolder) -> None:
             restyled = ctx.triggered_id == "run-smoothing"
             if not restyled and (last is None or last == state["last_step"]):
                 return unchanged
+            # A long run gains less than a bucket per tick: redraw once a bucket's worth of
+            # steps arrived (or the run stopped), not on every tick.
+            bucket = max(1, (last + 1) // max(1, folder.max_points))  # runs start near step 0
+            grown = last - (state["last_step"] or 0) >= bucket
+            if not (restyled or grown or reader.info().status != "training"):
+                return unchanged
             panels = build_run_panels(
                 reader, sections=[name], max_points=folder.max_points, smoothing=smooth
             )
