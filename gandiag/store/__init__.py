@@ -4,6 +4,7 @@ Training writes through :class:`RunWriter`; the dashboard, the reports and repla
 through :class:`RunReader` and never open the database any other way.
 """
 
+from gandiag.store.lock import RunLockedError, WriterInfo, current_writer
 from gandiag.store.reader import RunInfo, RunReader, SampleGrid, Series, find_runs
 from gandiag.store.schema import (
     SCHEMA_VERSION,
@@ -12,7 +13,13 @@ from gandiag.store.schema import (
     SchemaVersionError,
     is_run_dir,
 )
-from gandiag.store.writer import STATUS_CRASHED, STATUS_FINISHED, STATUS_TRAINING, RunWriter
+from gandiag.store.writer import (
+    STATUS_CRASHED,
+    STATUS_FINISHED,
+    STATUS_TRAINING,
+    RunWriter,
+    run_exists_error,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -22,11 +29,15 @@ __all__ = [
     "CorruptRunError",
     "NotARunError",
     "RunInfo",
+    "RunLockedError",
     "RunReader",
     "RunWriter",
     "SampleGrid",
     "SchemaVersionError",
     "Series",
+    "WriterInfo",
+    "current_writer",
     "find_runs",
     "is_run_dir",
+    "run_exists_error",
 ]

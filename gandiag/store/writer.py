@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gandiag._atomic import atomic_write
+from gandiag.store.lock import WriterLock, lock_path
 from gandiag.store.schema import (
     DB_NAME,
     SAMPLES_DIR,
@@ -54,14 +55,35 @@ class RunWriter:
         resume: bool = False,
     ) -> None:
         self.run_dir = Path(run_dir)
+        self._conn = None  # type: ignore[assignment]
         _make_writable_dir(self.run_dir)
         path = db_path(self.run_dir)
         exists = path.exists()
+        if exists and not resume and not lock_path(self.run_dir).exists():
+            raise run_exists_error(self.run_dir)
+        # One writer per run: refused (naming the holder) while another live process writes.
+        self._writer_lock = WriterLock(self.run_dir).acquire()
         if exists and not resume:
-            raise FileExistsError(
-                f"{self.run_dir} already holds a gandiag run; pass resume=True (CLI: --resume) "
-                "to continue it, or choose a new directory. Nothing was changed."
-            )
+            self._writer_lock.release(remove=self._writer_lock.created)
+            raise run_exists_error(self.run_dir)
+        try:
+            self._open(path, exists, config=config, name=name, kind=kind)
+        except BaseException:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
+            self._writer_lock.release(remove=not exists)
+            raise
+
+    def _open(
+        self,
+        path: Path,
+        exists: bool,
+        *,
+        config: Mapping[str, Any] | None,
+        name: str | None,
+        kind: str,
+    ) -> None:
         self._lock = threading.Lock()
         self._series: dict[str, int] = {}
         try:
@@ -242,15 +264,18 @@ class RunWriter:
 
     # -- lifetime ---------------------------------------------------------------------------
     def close(self, status: str = STATUS_FINISHED) -> None:
+        """Mark the run ``status`` and release it. Safe to call again: a second call (e.g.
+        after the first failed on a full disk) does nothing."""
         if getattr(self, "_conn", None) is None:
             return
-        self.set_status(status)
-        with self._lock:
-            try:
+        try:
+            self.set_status(status)
+            with self._lock:
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            finally:
-                self._conn.close()
-                self._conn = None  # type: ignore[assignment]
+        finally:
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+            self._writer_lock.release()
 
     def __enter__(self) -> Self:
         return self
@@ -288,6 +313,15 @@ class RunWriter:
                 f"writes schema {SCHEMA_VERSION}; resume it with the gandiag version that "
                 "created it, or start a new run directory. Nothing was changed."
             )
+
+
+def run_exists_error(run_dir: Path) -> FileExistsError:
+    """The refusal to start a new run over an existing one (no live writer holds it)."""
+    return FileExistsError(
+        f"{run_dir} already holds a gandiag run. Choose a new directory for a new run; to "
+        "continue this one after its writer has stopped, pass resume=True (CLI: --resume), "
+        "which is refused while another process is still writing it. Nothing was changed."
+    )
 
 
 def _make_writable_dir(path: Path) -> None:

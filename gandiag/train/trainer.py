@@ -15,6 +15,7 @@ import torch
 from gandiag.data import Dataset, load_dataset
 from gandiag.reference_models import ModelBundle, build_model, get_spec
 from gandiag.reference_models import losses as L
+from gandiag.store import RunLockedError, current_writer, run_exists_error
 from gandiag.train.checkpoint import load_checkpoint, save_checkpoint
 from gandiag.train.config import TrainConfig, load_config
 from gandiag.train.evaluation import Evaluator, metric_scalars
@@ -94,11 +95,11 @@ def train(
     """
     cfg = load_config(config)
     run_dir = Path(out_dir)
+    holder = current_writer(run_dir)
+    if holder is not None:  # one writer per run: nothing is loaded or written
+        raise RunLockedError(run_dir, holder)
     if (run_dir / "run.sqlite").exists() and not resume:
-        raise FileExistsError(
-            f"{run_dir} already holds a run; pass resume=True (CLI: --resume) "
-            "to continue it, or choose a new --out directory"
-        )
+        raise run_exists_error(run_dir)
     if resume and not (run_dir / "run.sqlite").exists():
         raise FileNotFoundError(f"cannot resume: {run_dir} holds no gandiag run")
     if cfg.steps < 1 or cfg.data.batch_size < 1:
