@@ -234,32 +234,49 @@ class RunReader:
             rows = rows[::stride]
         return [(int(s), Histogram(lo, hi, tuple(json.loads(c)))) for s, lo, hi, c in rows]
 
-    def read_records(self, *, since_step: int | None = None) -> Iterator[StepRecord]:
-        """Step records in step order, as the monitor produced them (for replay)."""
+    def read_records(
+        self, *, since_step: int | None = None, chunk_steps: int = 2048
+    ) -> Iterator[StepRecord]:
+        """Step records in step order, as the monitor produced them (for replay).
+
+        Linear in the run's length: ``chunk_steps`` steps at a time, each series read by
+        its ``(series_id, step)`` key over the chunk's step range, so memory stays bounded
+        and no query scans the whole table. Steps a concurrent writer commits while this
+        iterates are included when their chunk is reached.
+        """
         lo_step = -(2**62) if since_step is None else int(since_step) + 1
-        names = {sid: n for sid, n in self._conn.execute("SELECT id, name FROM series")}
-        hists: dict[int, dict[str, Histogram]] = {}
-        for sid, step, lo, hi, counts in self._conn.execute(
-            "SELECT series_id, step, lo, hi, counts FROM histograms WHERE step>=?", (lo_step,)
-        ):
-            hists.setdefault(step, {})[names[sid]] = Histogram(lo, hi, tuple(json.loads(counts)))
-        cur = self._conn.execute(
-            "SELECT s.step, s.wall_time, c.series_id, c.value FROM steps s "
-            "LEFT JOIN scalars c ON c.step = s.step WHERE s.step>=? ORDER BY s.step",
-            (lo_step,),
-        )
-        step: int | None = None
-        wall = 0.0
-        scalars: dict[str, float] = {}
-        for st, wt, sid, value in cur:
-            if st != step:
-                if step is not None:
-                    yield StepRecord(step, scalars, hists.get(step, {}), wall)
-                step, wall, scalars = st, wt, {}
-            if sid is not None:
-                scalars[names[sid]] = math.nan if value is None else float(value)
-        if step is not None:
-            yield StepRecord(step, scalars, hists.get(step, {}), wall)
+        chunk_steps = max(1, int(chunk_steps))
+        series = self._conn.execute("SELECT id, name, kind FROM series ORDER BY id").fetchall()
+        scalar_ids = [(sid, n) for sid, n, k in series if k == "scalar"]
+        hist_ids = [(sid, n) for sid, n, k in series if k == "histogram"]
+        while True:
+            steps = self._conn.execute(
+                "SELECT step, wall_time FROM steps WHERE step>=? ORDER BY step LIMIT ?",
+                (lo_step, chunk_steps),
+            ).fetchall()
+            if not steps:
+                return
+            first, last = steps[0][0], steps[-1][0]
+            scalars: dict[int, dict[str, float]] = {st: {} for st, _ in steps}
+            for sid, name in scalar_ids:
+                for st, value in self._conn.execute(
+                    "SELECT step, value FROM scalars WHERE series_id=? AND step>=? AND step<=?",
+                    (sid, first, last),
+                ):
+                    row = scalars.get(st)
+                    if row is not None:
+                        row[name] = math.nan if value is None else float(value)
+            hists: dict[int, dict[str, Histogram]] = {}
+            for sid, name in hist_ids:
+                for st, lo, hi, counts in self._conn.execute(
+                    "SELECT step, lo, hi, counts FROM histograms WHERE series_id=? AND step>=? "
+                    "AND step<=?",
+                    (sid, first, last),
+                ):
+                    hists.setdefault(st, {})[name] = Histogram(lo, hi, tuple(json.loads(counts)))
+            for st, wall in steps:
+                yield StepRecord(st, scalars[st], hists.get(st, {}), wall)
+            lo_step = last + 1
 
     # -- alerts, metrics, samples -----------------------------------------------------------
     def read_alerts(self, *, since_step: int | None = None) -> list[Alert]:
