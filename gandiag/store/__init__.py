@@ -9,8 +9,11 @@ from gandiag.store.reader import RunInfo, RunReader, SampleGrid, Series, find_ru
 from gandiag.store.schema import (
     SCHEMA_VERSION,
     CorruptRunError,
+    DiskFullError,
     NotARunError,
     SchemaVersionError,
+    disk_full_cause,
+    is_disk_full,
     is_run_dir,
 )
 from gandiag.store.writer import (
@@ -27,6 +30,7 @@ __all__ = [
     "STATUS_FINISHED",
     "STATUS_TRAINING",
     "CorruptRunError",
+    "DiskFullError",
     "NotARunError",
     "RunInfo",
     "RunLockedError",
@@ -37,7 +41,9 @@ __all__ = [
     "Series",
     "WriterInfo",
     "current_writer",
+    "disk_full_cause",
     "find_runs",
+    "is_disk_full",
     "is_run_dir",
     "run_exists_error",
 ]

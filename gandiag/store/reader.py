@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gandiag.store.schema import (
+    RUN_TABLES,
     SCHEMA_VERSION,
     CorruptRunError,
     NotARunError,
@@ -91,16 +92,29 @@ class RunReader:
                 "written by `gandiag train`, `gandiag demo` or gandiag.Monitor"
             )
         path = db_path(self.run_dir)
+        self._path = path
         try:
             self._conn = connect(path, readonly=True)
-            rows = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+            tables = {
+                r[0]
+                for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
         except sqlite3.DatabaseError as exc:
             raise CorruptRunError(
                 f"the run database {path} cannot be read ({exc}); it may be truncated. Recover "
                 f"what it holds with `sqlite3 {path} .recover | sqlite3 recovered.sqlite`; "
                 "nothing was modified."
             ) from exc
-        self._meta = {k: json.loads(v) for k, v in rows.items()}
+        missing = sorted(RUN_TABLES - tables)
+        if missing:
+            self._conn.close()
+            raise NotARunError(
+                f"{path} is an SQLite database but not a gandiag run store (it has no "
+                f"{', '.join(missing)} table{'s' if len(missing) > 1 else ''}); point at a "
+                "directory written by `gandiag train`, `gandiag demo` or gandiag.Monitor. "
+                "Nothing was modified."
+            )
+        self._refresh_meta()
         version = self._meta.get("schema_version")
         if version != SCHEMA_VERSION:
             raise SchemaVersionError(
@@ -347,8 +361,26 @@ class RunReader:
         return ids
 
     def _refresh_meta(self) -> None:
-        rows = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
-        self._meta = {k: json.loads(v) for k, v in rows.items()}
+        try:
+            rows = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise CorruptRunError(
+                f"the run database {self._path} cannot be read ({exc}); it may be truncated. "
+                f"Recover what it holds with `sqlite3 {self._path} .recover | sqlite3 "
+                "recovered.sqlite`; nothing was modified."
+            ) from exc
+        meta = {}
+        for key, value in rows.items():
+            try:
+                meta[key] = json.loads(value)
+            except (TypeError, ValueError) as exc:
+                raise CorruptRunError(
+                    f"the run database {self._path} holds invalid JSON in its meta table "
+                    f"(key {key!r}: {exc}); it was edited or damaged outside gandiag. Fix that "
+                    f'row (`sqlite3 {self._path} "SELECT * FROM meta"`) or open another run; '
+                    "nothing was modified."
+                ) from None
+        self._meta = meta
 
     def _status(self) -> str:
         status = str(self._meta.get("status", "training"))

@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS samples (
 """
 
 
+# The tables every run store has (a file lacking one is some other SQLite database).
+RUN_TABLES = frozenset({"meta", "series", "steps", "scalars", "histograms", "alerts"})
+
+
 class NotARunError(ValueError):
     """The directory is not a gandiag run (no run database in it)."""
 
@@ -77,6 +81,36 @@ class CorruptRunError(ValueError):
 
 class SchemaVersionError(ValueError):
     """The run was written by a gandiag whose schema this version cannot read."""
+
+
+class DiskFullError(OSError):
+    """The disk under a run filled up; what was committed before it is intact."""
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a full disk: ``ENOSPC`` or
+    ``EDQUOT`` from the OS, or SQLite's ``SQLITE_FULL``."""
+    return disk_full_cause(exc) is not None
+
+
+def disk_full_cause(exc: BaseException | None) -> BaseException | None:
+    """The exception in ``exc``'s chain (itself, its cause or context) that reports a full
+    disk, or ``None``."""
+    import errno
+    import sqlite3
+
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return exc
+        if isinstance(exc, sqlite3.Error) and (
+            getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(exc)
+        ):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 def db_path(run_dir: str | Path) -> Path:

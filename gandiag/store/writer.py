@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import socket
@@ -28,6 +29,8 @@ from gandiag.types import Alert, MetricResult, StepRecord
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self from Python 3.11
+
+log = logging.getLogger(__name__)
 
 STATUS_TRAINING = "training"
 STATUS_FINISHED = "finished"
@@ -86,6 +89,12 @@ class RunWriter:
     ) -> None:
         self._lock = threading.Lock()
         self._series: dict[str, int] = {}
+        if exists:
+            # Validated read-only first (a run store, readable meta, this schema version):
+            # a foreign or damaged file is refused before anything is written to it.
+            from gandiag.store.reader import RunReader
+
+            RunReader(self.run_dir).close()
         try:
             self._conn = connect(path, readonly=False)
             self._conn.execute("PRAGMA journal_mode = WAL")
@@ -272,6 +281,12 @@ class RunWriter:
             self.set_status(status)
             with self._lock:
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except (sqlite3.Error, OSError) as exc:
+            if status == STATUS_FINISHED:
+                raise
+            # Closing after a failure (often the same full disk): the original error is the
+            # one to report. Readers still see the run as crashed once this process is gone.
+            log.warning("could not mark the run %s %s: %s", self.run_dir, status, exc)
         finally:
             self._conn.close()
             self._conn = None  # type: ignore[assignment]

@@ -15,7 +15,14 @@ import torch
 from gandiag.data import Dataset, load_dataset
 from gandiag.reference_models import ModelBundle, build_model, get_spec
 from gandiag.reference_models import losses as L
-from gandiag.store import RunLockedError, current_writer, run_exists_error
+from gandiag.store import (
+    DiskFullError,
+    RunLockedError,
+    current_writer,
+    disk_full_cause,
+    is_disk_full,
+    run_exists_error,
+)
 from gandiag.train.checkpoint import load_checkpoint, save_checkpoint
 from gandiag.train.config import TrainConfig, load_config
 from gandiag.train.evaluation import Evaluator, metric_scalars
@@ -148,6 +155,7 @@ def train(
         file=sys.stderr,
     )
     every_eval = cfg.eval.every
+    step, saved = start - 1, (start - 1 if ckpt is not None else None)
     try:
         with mon:
             for step in range(start, cfg.steps):
@@ -167,6 +175,7 @@ def train(
                     grids.log(mon, step, stepper.sample_net())
                 if last or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0 and step):
                     _save(run_dir, cfg, bundle, stepper, batches, gen, mon, step)
+                    saved = step
                 if progress:
                     bar.set_postfix(
                         {
@@ -177,9 +186,36 @@ def train(
                         refresh=False,
                     )
                 bar.update(1)
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise _disk_full_error(run_dir, step, saved, exc) from exc
+        raise
     finally:
         bar.close()
     return run_dir
+
+
+def _disk_full_error(run_dir: Path, step: int, saved: int | None, exc: BaseException) -> OSError:
+    import errno
+
+    from gandiag.train.checkpoint import checkpoint_path
+
+    kept = (
+        f"the last checkpoint {checkpoint_path(run_dir)} (step {saved}) is intact"
+        if saved is not None
+        else "no checkpoint had been saved yet"
+    )
+    err = DiskFullError(
+        f"the disk holding {run_dir} is full ({disk_full_cause(exc) or exc}); training stopped at step {step}. Every "
+        f"step committed to the run store before it is safe and {kept}. Free some space, then "
+        + (
+            f"continue from that checkpoint with `gandiag train CONFIG --out {run_dir} --resume`."
+            if saved is not None
+            else "start the run again in a new directory."
+        ),
+    )
+    err.errno = errno.ENOSPC
+    return err
 
 
 # -- building ---------------------------------------------------------------------------------
