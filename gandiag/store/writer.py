@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any
 from gandiag._atomic import atomic_write
 from gandiag.store.lock import WriterLock, lock_path
 from gandiag.store.schema import (
+    BLOCK_SHIFT,
+    BLOCK_STEPS,
     DB_NAME,
     SAMPLES_DIR,
     SCHEMA,
     SCHEMA_VERSION,
+    UPDATE_BLOCKS,
     CorruptRunError,
     connect,
     db_path,
@@ -120,6 +123,12 @@ class RunWriter:
             "host": socket.gethostname(),
             "heartbeat": now,
         }
+        if self._blocks_missing(exists):
+            with self._lock, self._conn:  # a run from before scalar blocks: build them once
+                self._conn.execute(
+                    UPDATE_BLOCKS.replace("series_id = ? AND ", ""), (-(2**62), 2**62)
+                )
+            meta["scalar_blocks"] = BLOCK_STEPS
         if not exists:
             meta.update(
                 schema_version=SCHEMA_VERSION,
@@ -177,6 +186,7 @@ class RunWriter:
                     "INSERT OR REPLACE INTO scalars(series_id, step, value) VALUES (?, ?, ?)",
                     scalar_rows,
                 )
+                self._conn.executemany(UPDATE_BLOCKS, _block_ranges(scalar_rows))
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO histograms(series_id, step, lo, hi, counts) "
                     "VALUES (?, ?, ?, ?, ?)",
@@ -231,6 +241,12 @@ class RunWriter:
             with self._conn:
                 for table in ("steps", "scalars", "histograms", "alerts", "samples"):
                     self._conn.execute(f"DELETE FROM {table} WHERE step > ?", (step,))
+                block = step >> BLOCK_SHIFT
+                self._conn.execute("DELETE FROM scalar_blocks WHERE block >= ?", (block,))
+                self._conn.execute(
+                    UPDATE_BLOCKS.replace("series_id = ? AND ", ""),
+                    (block << BLOCK_SHIFT, step),
+                )
                 self._conn.execute(
                     "DELETE FROM metrics WHERE step IS NOT NULL AND step > ?", (step,)
                 )
@@ -317,6 +333,12 @@ class RunWriter:
             self._series[name] = sid
         return sid
 
+    def _blocks_missing(self, exists: bool) -> bool:
+        if not exists:
+            return True
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'scalar_blocks'").fetchone()
+        return row is None or json.loads(row[0]) != BLOCK_STEPS
+
     def _check_version(self) -> None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         version = json.loads(row[0]) if row else None
@@ -352,6 +374,16 @@ def _make_writable_dir(path: Path) -> None:
             f"the run directory {path} is not writable; choose another (e.g. --out ./runs) "
             "or fix its permissions"
         )
+
+
+def _block_ranges(rows: list[tuple[int, int, float | None]]) -> list[tuple[int, int, int]]:
+    """``(series_id, first_step, last_step)`` covering the whole blocks each series touched."""
+    spans: dict[int, tuple[int, int]] = {}
+    for sid, step, _ in rows:
+        lo, hi = spans.get(sid, (step, step))
+        spans[sid] = (min(lo, step), max(hi, step))
+    mask = BLOCK_STEPS - 1
+    return [(sid, lo & ~mask, hi | mask) for sid, (lo, hi) in spans.items()]
 
 
 def _nan_to_none(v: float | None) -> float | None:
