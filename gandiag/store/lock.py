@@ -119,9 +119,9 @@ class WriterLock:
                 break
             except OSError:
                 holder = WriterInfo.parse(_read(fd))
-                # No holder recorded: a reader's brief shared lock (current_writer) or a
-                # writer between flock and recording itself; look again shortly.
-                if holder is None and attempt < 3:
+                # No live holder recorded: a reader's brief shared lock (current_writer) or
+                # a writer between flock and recording itself; look again shortly.
+                if (holder is None or _stale(holder)) and attempt < 3:
                     time.sleep(0.05)
                     continue
                 os.close(fd)
