@@ -116,6 +116,7 @@ class RunWriter:
             ) from exc
         for sid, sname in self._conn.execute("SELECT id, name FROM series"):
             self._series[sname] = sid
+        (self._max_step,) = self._conn.execute("SELECT MAX(step) FROM steps").fetchone()
         now = time.time()
         meta: dict[str, Any] = {
             "status": STATUS_TRAINING,
@@ -186,7 +187,17 @@ class RunWriter:
                     "INSERT OR REPLACE INTO scalars(series_id, step, value) VALUES (?, ?, ?)",
                     scalar_rows,
                 )
-                self._conn.executemany(UPDATE_BLOCKS, _block_ranges(scalar_rows))
+                steps = [row[0] for row in step_rows]
+                appending = bool(steps) and len(set(steps)) == len(steps)
+                if appending and self._max_step is not None:
+                    appending = min(steps) > self._max_step
+                if appending:  # only new steps: add them to their blocks
+                    self._conn.executemany(ADD_TO_BLOCKS, _block_sums(scalar_rows))
+                else:  # a step written again replaces its values: recount its blocks
+                    self._conn.executemany(UPDATE_BLOCKS, _block_ranges(scalar_rows))
+                if steps:
+                    top = max(steps)
+                    self._max_step = top if self._max_step is None else max(self._max_step, top)
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO histograms(series_id, step, lo, hi, counts) "
                     "VALUES (?, ?, ?, ?, ?)",
@@ -241,6 +252,8 @@ class RunWriter:
             with self._conn:
                 for table in ("steps", "scalars", "histograms", "alerts", "samples"):
                     self._conn.execute(f"DELETE FROM {table} WHERE step > ?", (step,))
+                if self._max_step is not None:
+                    self._max_step = min(self._max_step, step)
                 block = step >> BLOCK_SHIFT
                 self._conn.execute("DELETE FROM scalar_blocks WHERE block >= ?", (block,))
                 self._conn.execute(
@@ -374,6 +387,39 @@ def _make_writable_dir(path: Path) -> None:
             f"the run directory {path} is not writable; choose another (e.g. --out ./runs) "
             "or fix its permissions"
         )
+
+
+# Adds the sums of newly written steps to their blocks (NULL-aware: min/max/sum of nothing
+# stay NULL). Used only when every step written is new, so nothing is counted twice.
+ADD_TO_BLOCKS = """
+INSERT INTO scalar_blocks(series_id, block, n, n_values, total, lo, hi, first_step)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(series_id, block) DO UPDATE SET
+    n = n + excluded.n,
+    n_values = n_values + excluded.n_values,
+    total = coalesce(total + excluded.total, total, excluded.total),
+    lo = coalesce(min(lo, excluded.lo), lo, excluded.lo),
+    hi = coalesce(max(hi, excluded.hi), hi, excluded.hi),
+    first_step = min(first_step, excluded.first_step)
+"""
+
+
+def _block_sums(rows: list[tuple[int, int, float | None]]) -> list[tuple]:
+    """Rows for :data:`ADD_TO_BLOCKS`: per (series, block) count, values, sum, min, max."""
+    acc: dict[tuple[int, int], list] = {}
+    for sid, step, v in rows:
+        key = (sid, step >> BLOCK_SHIFT)
+        a = acc.get(key)
+        if a is None:
+            a = acc[key] = [0, 0, None, None, None, step]
+        a[0] += 1
+        if v is not None:
+            a[1] += 1
+            a[2] = v if a[2] is None else a[2] + v
+            a[3] = v if a[3] is None else min(a[3], v)
+            a[4] = v if a[4] is None else max(a[4], v)
+        a[5] = min(a[5], step)
+    return [(sid, block, *a) for (sid, block), a in acc.items()]
 
 
 def _block_ranges(rows: list[tuple[int, int, float | None]]) -> list[tuple[int, int, int]]:
