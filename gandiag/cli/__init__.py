@@ -21,6 +21,7 @@ SUBCOMMANDS = (
     "report",
     "dashboard",
     "replay",
+    "doctor",
     "list_models",
 )
 
