@@ -129,7 +129,7 @@ def disk_full_cause(exc: BaseException | None) -> BaseException | None:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return exc
         if isinstance(exc, sqlite3.Error) and (
-            getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            getattr(exc, "sqlite_errorcode", None) == 13  # SQLITE_FULL
             or "database or disk is full" in str(exc)
         ):
             return exc

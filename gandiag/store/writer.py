@@ -61,7 +61,7 @@ class RunWriter:
         resume: bool = False,
     ) -> None:
         self.run_dir = Path(run_dir)
-        self._conn = None  # type: ignore[assignment]
+        self._conn: sqlite3.Connection = None  # type: ignore[assignment]
         _make_writable_dir(self.run_dir)
         path = db_path(self.run_dir)
         exists = path.exists()
