@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KINDS = ("gan", "vae", "ae")
+KINDS = ("gan", "vae", "ae", "translation")
 
 
 @dataclass
