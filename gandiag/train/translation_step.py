@@ -148,6 +148,7 @@ class CycleGANStepper(_Stepper):
     def __init__(self, bundle, s, make_opt, batches, autocast, gen: torch.Generator | None = None):
         super().__init__(bundle, s, make_opt, batches, autocast)
         pool_gen = torch.Generator(device="cpu").manual_seed(int(gen.initial_seed()) if gen else 0)
+        self.pool_gen = pool_gen
         self.pool_a = ImagePool(s.pool_size, pool_gen)
         self.pool_b = ImagePool(s.pool_size, pool_gen)
 
@@ -199,14 +200,19 @@ class CycleGANStepper(_Stepper):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "pool_a": self.pool_a.state_dict(),
-                "pool_b": self.pool_b.state_dict()}
+        return {
+            **super().state_dict(),
+            "pool_a": self.pool_a.state_dict(),
+            "pool_b": self.pool_b.state_dict(),
+            "pool_rng": self.pool_gen.get_state(),
+        }
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
         super().load_state_dict(sd)
         device = next(self.bundle.generator.parameters()).device
         self.pool_a.load_state_dict(sd["pool_a"], device)
         self.pool_b.load_state_dict(sd["pool_b"], device)
+        self.pool_gen.set_state(sd["pool_rng"])
 
 
 class Pix2PixStepper(_Stepper):
