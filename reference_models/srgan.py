@@ -4,8 +4,9 @@ Generator (the paper's Fig. 4, as in tensorlayer/SRGAN and leftthomas/SRGAN): a 
 and PReLU, ``n_blocks`` residual blocks (3x3 conv, BN, PReLU, 3x3 conv, BN, skip), a 3x3
 conv and BN added to the stem's output (global skip), then one upsampling block per
 factor 2 (3x3 conv to 4x channels, PixelShuffle(2), PReLU) and a 9x9 conv with tanh.
-The paper has 16 blocks of 64 channels; the glyph default is 4 blocks of 32 channels,
-x4 from 7 to 28 px.
+The paper has 16 blocks of 64 channels at x4; the glyph default is 3 blocks of 16
+channels at x2, from 14 to 28 px (at x4 a 7x7 glyph is no longer legible, for bicubic
+upsampling or any network).
 
 Discriminator: 3x3 convolutions with LeakyReLU(0.2) and BN (none on the first), strides
 alternating 1 and 2 while the channels double, then a dense layer, LeakyReLU and one

@@ -147,7 +147,7 @@ register_model(
         "SRGAN: SRResNet G with PixelShuffle; MSE pre-training, then content + 1e-3 adversarial",
         "Ledig et al. 2017",
         _srgan,
-        {**_SHAPE, "scale": 4, "width": 16, "n_blocks": 3, "d_width": 16},
+        {**_SHAPE, "scale": 2, "width": 16, "n_blocks": 3, "d_width": 16},
         {
             "loss": "nonsaturating",
             "optimizer": "adam",

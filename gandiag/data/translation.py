@@ -140,7 +140,7 @@ def _edges(name: str, *, n: int, seed: int) -> TranslationDataset:
     "low/high-resolution pairs for SRGAN: (glyph block-averaged by `scale`, the 28x28 glyph)",
     n=4000,
     seed=0,
-    scale=4,
+    scale=2,
 )
 def _sr(name: str, *, n: int, seed: int, scale: int) -> TranslationDataset:
     x, y = make_glyphs(n, seed=seed)

@@ -45,7 +45,7 @@ class _SustainedSignal(SignalDetector):
     below: ClassVar[bool] = True  # the failure is the signal falling below the threshold
     severity: ClassVar[Severity] = Severity.WARNING
     remedies: ClassVar[tuple[str, ...]] = ()
-    params: ClassVar[dict[str, Any]] = {"threshold": 0.0, "warmup_steps": 300, "min_records": 3}
+    params: ClassVar[dict[str, Any]] = {"threshold": 0.0, "warmup_steps": 200, "min_records": 3}
     provided_by_groups = (PROBES,)
 
     def __init_subclass__(cls, **kw: Any) -> None:
@@ -113,7 +113,7 @@ class IdentityMappingDetector(_SustainedSignal):
 
     name = "identity_mapping"
     signal_name = "identity_ratio"
-    params: ClassVar[dict[str, Any]] = {"threshold": 0.1, "warmup_steps": 300, "min_records": 3}
+    params: ClassVar[dict[str, Any]] = {"threshold": 0.1, "warmup_steps": 200, "min_records": 3}
     remedies = (IDENTITY_WEIGHT, UPSAMPLING, ADV_WEIGHT, R.RESTART)
 
     def diagnosis(self, net: str, value: float) -> str:
@@ -130,7 +130,7 @@ class ColourInversionDetector(_SustainedSignal):
 
     name = "colour_inversion"
     signal_name = "input_corr"
-    params: ClassVar[dict[str, Any]] = {"threshold": -0.2, "warmup_steps": 300, "min_records": 3}
+    params: ClassVar[dict[str, Any]] = {"threshold": -0.2, "warmup_steps": 200, "min_records": 3}
     remedies = (ADD_IDENTITY, INIT_GAIN, R.LOWER_LR, R.RESTART)
 
     def diagnosis(self, net: str, value: float) -> str:
@@ -150,7 +150,7 @@ class SteganographyDetector(_SustainedSignal):
     params: ClassVar[dict[str, Any]] = {
         "threshold": 1.0,
         "cycle_l1_max": 0.15,
-        "warmup_steps": 300,
+        "warmup_steps": 200,
         "min_records": 3,
     }
     remedies = (PERTURB_CYCLE, LOWER_CYCLE, STRONGER_D, R.INSTANCE_NOISE)
@@ -181,7 +181,7 @@ class TranslationCollapseDetector(_SustainedSignal):
     name = "translation_collapse"
     signal_name = "output_diversity"
     severity = Severity.CRITICAL
-    params: ClassVar[dict[str, Any]] = {"threshold": 0.25, "warmup_steps": 300, "min_records": 3}
+    params: ClassVar[dict[str, Any]] = {"threshold": 0.25, "warmup_steps": 200, "min_records": 3}
     remedies = (RAISE_RECON, R.TTUR_LOWER_LR, R.INSTANCE_NOISE, R.RESTART)
 
     def diagnosis(self, net: str, value: float) -> str:
@@ -198,7 +198,7 @@ class ContentLossDetector(_SustainedSignal):
 
     name = "content_lost"
     signal_name = "class_kept"
-    params: ClassVar[dict[str, Any]] = {"threshold": 0.4, "warmup_steps": 300, "min_records": 3}
+    params: ClassVar[dict[str, Any]] = {"threshold": 0.15, "warmup_steps": 200, "min_records": 3}
     remedies = (RAISE_RECON, ADD_IDENTITY, R.LOWER_LR, R.RESTART)
 
     def diagnosis(self, net: str, value: float) -> str:
@@ -215,7 +215,7 @@ class SRNoGainDetector(_SustainedSignal):
 
     name = "sr_no_gain"
     signal_name = "psnr_gain"
-    params: ClassVar[dict[str, Any]] = {"threshold": 0.0, "warmup_steps": 300, "min_records": 3}
+    params: ClassVar[dict[str, Any]] = {"threshold": 0.0, "warmup_steps": 200, "min_records": 3}
     remedies = (PRETRAIN, LOWER_ADV, R.LOWER_LR, R.RESTART)
 
     def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
@@ -237,7 +237,7 @@ class IgnoredNoiseDetector(_SustainedSignal):
     name = "ignored_noise"
     signal_name = "noise_diversity"
     severity = Severity.INFO
-    params: ClassVar[dict[str, Any]] = {"threshold": 0.02, "warmup_steps": 300, "min_records": 3}
+    params: ClassVar[dict[str, Any]] = {"threshold": 0.02, "warmup_steps": 200, "min_records": 3}
     remedies = (LATENT_NOISE,)
 
     def diagnosis(self, net: str, value: float) -> str:

@@ -59,8 +59,8 @@ class PairBatches:
                 f"batch_size {batch_size} exceeds the {min(len(inputs), len(targets))} training "
                 "items; lower data.batch_size or raise data.options.n"
             )
-        self.x = torch.from_numpy(np.ascontiguousarray(inputs)).to(device)
-        self.y = torch.from_numpy(np.ascontiguousarray(targets)).to(device)
+        self.x = torch.from_numpy(np.array(inputs)).to(device)  # a writable copy
+        self.y = torch.from_numpy(np.array(targets)).to(device)
         self.paired, self.batch_size = paired, batch_size
         self.rng = np.random.default_rng([seed, 4])
         self.perm_x = self.rng.permutation(len(self.x))
