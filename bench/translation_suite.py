@@ -59,6 +59,7 @@ def outcome_labels(final: dict[str, float]) -> set[str]:
     labels = set()
     gens = {k.split("/")[1].rsplit("_", 1)[0] for k in final if k.endswith("_input_l1")}
     for g in gens:
+
         def v(what: str, g: str = g) -> float | None:
             return final.get(f"eval/{g}_{what}")
 
@@ -164,21 +165,38 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for config in args.configs:
         for seed in args.seeds:
-            rows.append({"config": config, "seed": seed,
-                         **score(run_one(config, seed, args.out, args.steps))})
+            rows.append(
+                {
+                    "config": config,
+                    "seed": seed,
+                    **score(run_one(config, seed, args.out, args.steps)),
+                }
+            )
     summary = summarise(rows)
     write_json(args.json, {"runs": rows, "summary": summary, "seeds": args.seeds})
     run_table = table(
         ["run", "outcome labels", "alerts (first step)"],
-        [[r["run"], ", ".join(r["labels"]) or "healthy",
-          ", ".join(f"{k}@{v}" for k, v in r["alerts"].items()) or "none"] for r in rows],
+        [
+            [
+                r["run"],
+                ", ".join(r["labels"]) or "healthy",
+                ", ".join(f"{k}@{v}" for k, v in r["alerts"].items()) or "none",
+            ]
+            for r in rows
+        ],
     )
     fail_table = table(
         ["failure", "labelled runs", "precision", "recall", "median alert step"],
-        [[f, s["positives"], "n/a" if s["precision"] is None else s["precision"],
-          "n/a" if s["recall"] is None else s["recall"],
-          "n/a" if s["median_delay"] is None else s["median_delay"]]
-         for f, s in summary["per_failure"].items()],
+        [
+            [
+                f,
+                s["positives"],
+                "n/a" if s["precision"] is None else s["precision"],
+                "n/a" if s["recall"] is None else s["recall"],
+                "n/a" if s["median_delay"] is None else s["median_delay"],
+            ]
+            for f, s in summary["per_failure"].items()
+        ],
     )
     fa = summary["false_alarms_per_1000_steps"]
     md = (
@@ -188,14 +206,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{fail_table}\n\n{run_table}\n\n"
         f"False alarms on {summary['healthy_runs']} unlabelled runs: {summary['false_alarms']} "
         f"over {summary['healthy_steps']} steps"
-        + ("" if fa is None else f" ({fa:.3g} per 1,000 steps)") + ".\n"
+        + ("" if fa is None else f" ({fa:.3g} per 1,000 steps)")
+        + ".\n"
     )
     if not args.no_docs:
         write_section("translation_suite", md)
     print(
         "translation suite: "
         + ", ".join(
-            f"{f} P={s['precision']} R={s['recall']}" for f, s in summary["per_failure"].items()
+            f"{f} P={s['precision']} R={s['recall']}"
+            for f, s in summary["per_failure"].items()
             if s["positives"] or s["fp"]
         )
         + f"; false alarms/1000 healthy steps = {fa}"

@@ -16,9 +16,8 @@ D also sees older fakes.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
-
 from gandiag.reference_models.patchgan import norm_layer
+from torch import Tensor, nn
 
 
 class ResnetBlock(nn.Module):
@@ -60,7 +59,11 @@ class ResnetGenerator(nn.Module):
         ]
         for i in range(2):  # downsampling
             c = width * 2**i
-            layers += [nn.Conv2d(c, 2 * c, 3, 2, 1, bias=bias), norm_layer(norm, 2 * c), nn.ReLU(True)]
+            layers += [
+                nn.Conv2d(c, 2 * c, 3, 2, 1, bias=bias),
+                norm_layer(norm, 2 * c),
+                nn.ReLU(True),
+            ]
         layers += [ResnetBlock(width * 4, norm) for _ in range(n_blocks)]
         for i in range(2):  # upsampling
             c = width * 2 ** (2 - i)

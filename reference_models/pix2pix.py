@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from gandiag.reference_models.patchgan import norm_layer
+from torch import Tensor, nn
 
 
 class UnetBlock(nn.Module):

@@ -43,7 +43,7 @@ class SRResNet(nn.Module):
         self, channels: int = 1, *, scale: int = 4, width: int = 32, n_blocks: int = 4
     ) -> None:
         super().__init__()
-        steps = int(round(math.log2(scale)))
+        steps = round(math.log2(scale))
         if scale < 2 or 2**steps != scale:
             raise ValueError(f"scale must be a power of 2 (2, 4, 8), got {scale}")
         self.scale = scale

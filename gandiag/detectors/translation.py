@@ -22,12 +22,16 @@ from gandiag.types import Alert, Severity, StepRecord
 PROBES = "set [translation] probe_every > 0 (the trainer's translation probes) or log TranslationProbe signals"
 
 IDENTITY_WEIGHT = "lower the identity weight (CycleGAN lambda_identity, e.g. 0.5 -> 0.1 or 0)"
-UPSAMPLING = "check the generator's upsampling (transposed conv vs upsample + conv) and its skip paths"
+UPSAMPLING = (
+    "check the generator's upsampling (transposed conv vs upsample + conv) and its skip paths"
+)
 ADV_WEIGHT = "raise the adversarial weight or the discriminator's learning rate"
 INIT_GAIN = "re-initialise with a smaller init gain (normal, std 0.02) and another seed"
 ADD_IDENTITY = "add the identity loss (lambda_identity 0.5): it anchors colours to the input"
 PERTURB_CYCLE = "add noise to the translated image before the inverse generator (Chu et al. 2017)"
-LOWER_CYCLE = "lower the cycle weight (lambda_cycle) or check that both domains carry the same information"
+LOWER_CYCLE = (
+    "lower the cycle weight (lambda_cycle) or check that both domains carry the same information"
+)
 STRONGER_D = "give D a larger receptive field or more capacity (it must see the hidden signal)"
 RAISE_RECON = "raise the reconstruction weight (pix2pix lambda_L1, CycleGAN lambda_cycle)"
 PRETRAIN = "pre-train the generator on pixel MSE (SRResNet) before the adversarial phase"
@@ -231,12 +235,12 @@ class SRNoGainDetector(_SustainedSignal):
 @register_detector
 class IgnoredNoiseDetector(_SustainedSignal):
     """The generator ignores its noise (dropout): two dropout masks change the output by a tiny
-    fraction of the spread across inputs. Known pix2pix behaviour (Isola et al. 2017, sec. 3.1;
-    the reference's qa.md), so this is INFO: a fact for whoever needs diverse outputs."""
+    fraction of the spread across inputs, so it gives one output per input. Isola et al. 2017
+    (sec. 3.1) report it for pix2pix and the reference's qa.md answers users who ask about it;
+    it is a failure for whoever needs diverse outputs, hence a warning, not critical."""
 
     name = "ignored_noise"
     signal_name = "noise_diversity"
-    severity = Severity.INFO
     params: ClassVar[dict[str, Any]] = {"threshold": 0.02, "warmup_steps": 200, "min_records": 3}
     remedies = (LATENT_NOISE,)
 

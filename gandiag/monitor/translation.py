@@ -126,7 +126,9 @@ class TranslationProbe:
             return x
         return F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp(-1, 1)
 
-    def signals(self, name: str, net: nn.Module, inverse: nn.Module | None = None) -> dict[str, float]:
+    def signals(
+        self, name: str, net: nn.Module, inverse: nn.Module | None = None
+    ) -> dict[str, float]:
         """Scalars of generator ``net`` (named ``name``); ``inverse`` adds the cycle signals."""
         nets = (net,) if inverse is None else (net, inverse)
         out: dict[str, float] = {}

@@ -39,7 +39,13 @@ HOLDOUT = 500
 def train_translation(
     cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress: bool = True
 ) -> Path:
-    from gandiag.train.trainer import _autocast, _cadence, _jsonable, _optimizer_factory, pick_device
+    from gandiag.train.trainer import (
+        _autocast,
+        _cadence,
+        _jsonable,
+        _optimizer_factory,
+        pick_device,
+    )
 
     device = pick_device(cfg.device)
     ds = load_dataset(cfg.data.name, **cfg.data.options)
@@ -85,21 +91,42 @@ def train_translation(
         start = int(ckpt["step"]) + 1
 
     cadence = _cadence(cfg)
-    mon = _monitor(cfg, bundle, run_dir, {**vars(settings), **optim}, resume, progress, device,
-                   cadence, _jsonable)
+    mon = _monitor(
+        cfg,
+        bundle,
+        run_dir,
+        {**vars(settings), **optim},
+        resume,
+        progress,
+        device,
+        cadence,
+        _jsonable,
+    )
     if ckpt is not None and ckpt.get("monitor") is not None:
         mon.load_state_dict(ckpt["monitor"])
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=cfg.steps, initial=start, disable=not progress, desc=bundle.name,
-               dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(
+        total=cfg.steps,
+        initial=start,
+        disable=not progress,
+        desc=bundle.name,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
     every = cfg.translation.probe_every
     try:
         with mon:
             for step in range(start, cfg.steps):
                 out = stepper.step(step)
-                mon.step(step, losses=out["losses"], d_real=out["d_real"], d_fake=out["d_fake"],
-                         real=out["real"], fake=out["fake"])
+                mon.step(
+                    step,
+                    losses=out["losses"],
+                    d_real=out["d_real"],
+                    d_fake=out["d_fake"],
+                    real=out["real"],
+                    fake=out["fake"],
+                )
                 if every and step % every == 0:
                     mon.log_scalars(step, _probe_signals(bundle, probes))
                 last = step == cfg.steps - 1
@@ -112,16 +139,21 @@ def train_translation(
                 if evaluating or step == 0 or (cadence.grid and step % cadence.grid == 0):
                     mon.log_images(step, triplet_grid(bundle, held), name="samples")
                 if last or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0 and step):
-                    save_checkpoint(run_dir, {
-                        "step": step,
-                        "model": {"name": bundle.name, "options": bundle.options},
-                        "stepper": stepper.state_dict(),
-                        "batches": batches.state_dict(),
-                        "monitor": mon.state_dict(),
-                    })
+                    save_checkpoint(
+                        run_dir,
+                        {
+                            "step": step,
+                            "model": {"name": bundle.name, "options": bundle.options},
+                            "stepper": stepper.state_dict(),
+                            "batches": batches.state_dict(),
+                            "monitor": mon.state_dict(),
+                        },
+                    )
                 if progress:
-                    bar.set_postfix({k: f"{float(v):.3g}" for k, v in out["losses"].items()
-                                     if k in ("G", "D")}, refresh=False)
+                    bar.set_postfix(
+                        {k: f"{float(v):.3g}" for k, v in out["losses"].items() if k in ("G", "D")},
+                        refresh=False,
+                    )
                 bar.update(1)
     finally:
         bar.close()
@@ -187,8 +219,12 @@ def _probes(bundle, held: _Held, n: int, seed: int) -> dict[str, TranslationProb
     sr = held.task == "super_resolution"
     probes = {
         next(iter(bundle.generators)): TranslationProbe(
-            held.x[:n], held.y[:n], paired=held.paired, labels=held.labels_x[:n],
-            super_resolution=sr, seed=seed,
+            held.x[:n],
+            held.y[:n],
+            paired=held.paired,
+            labels=held.labels_x[:n],
+            super_resolution=sr,
+            seed=seed,
         )
     }
     if bundle.name == "cyclegan":

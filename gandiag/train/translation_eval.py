@@ -134,8 +134,12 @@ def _fid_kid(out: Tensor, real: Tensor, metrics: list[str], step: int) -> list[M
     n = min(len(out), len(real))
     try:
         res = evaluate(
-            real[:n].cpu(), out[:n].clamp(-1, 1).cpu(), metrics=wanted, extractor="glyph",
-            kid_subset_size=min(1000, n), bootstrap=0,
+            real[:n].cpu(),
+            out[:n].clamp(-1, 1).cpu(),
+            metrics=wanted,
+            extractor="glyph",
+            kid_subset_size=min(1000, n),
+            bootstrap=0,
         )
     except (ValueError, RuntimeError) as exc:
         warnings.warn(f"FID/KID skipped at step {step}: {exc}", RuntimeWarning, stacklevel=3)

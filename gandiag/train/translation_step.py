@@ -97,7 +97,9 @@ def d_loss(kind: str, real: Tensor, fake: Tensor) -> Tensor:
     """The references' D loss: (loss on real + loss on fake) / 2."""
     real, fake = real.float(), fake.float()
     if kind == "lsgan":
-        return 0.5 * (F.mse_loss(real, torch.ones_like(real)) + F.mse_loss(fake, torch.zeros_like(fake)))
+        return 0.5 * (
+            F.mse_loss(real, torch.ones_like(real)) + F.mse_loss(fake, torch.zeros_like(fake))
+        )
     if kind in ("nonsaturating", "minimax"):
         return 0.5 * (
             F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
@@ -238,8 +240,12 @@ class Pix2PixStepper(_Stepper):
         self.opt_g.step()
         _requires_grad(self.discs, True)
         return {
-            "losses": {"G": loss_g.detach(), "D": loss_d.detach(), "G_adv": adv.detach(),
-                       "L1": l1.detach()},
+            "losses": {
+                "G": loss_g.detach(),
+                "D": loss_d.detach(),
+                "G_adv": adv.detach(),
+                "L1": l1.detach(),
+            },
             "d_real": real_out.detach(),
             "d_fake": fake_out.detach(),
             "real": y,
@@ -265,8 +271,13 @@ class SRGANStepper(_Stepper):
             with torch.no_grad(), self.autocast():  # D's view, for the monitor only
                 real_out, fake_out = d(hr), d(sr.detach())
             zero = torch.zeros((), device=hr.device)
-            losses = {"G": mse.detach(), "D": zero, "MSE": mse.detach(), "content": zero,
-                      "G_adv": zero}
+            losses = {
+                "G": mse.detach(),
+                "D": zero,
+                "MSE": mse.detach(),
+                "content": zero,
+                "G_adv": zero,
+            }
         else:
             self.opt_d.zero_grad(set_to_none=True)
             with self.autocast():
@@ -284,8 +295,13 @@ class SRGANStepper(_Stepper):
             loss_g.backward()
             self.opt_g.step()
             _requires_grad(self.discs, True)
-            losses = {"G": loss_g.detach(), "D": loss_d.detach(), "MSE": mse.detach(),
-                      "content": content.detach(), "G_adv": adv.detach()}
+            losses = {
+                "G": loss_g.detach(),
+                "D": loss_d.detach(),
+                "MSE": mse.detach(),
+                "content": content.detach(),
+                "G_adv": adv.detach(),
+            }
         return {
             "losses": losses,
             "d_real": real_out.detach(),

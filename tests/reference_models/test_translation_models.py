@@ -1,10 +1,9 @@
 import pytest
 import torch
-from torch import nn
-
 from gandiag.reference_models import build_model, get_spec
 from gandiag.reference_models.cyclegan import ImagePool
 from gandiag.reference_models.patchgan import PatchGAN, receptive_field
+from torch import nn
 
 
 def test_cyclegan_has_two_generators_two_patchgans_and_reference_training():
@@ -16,7 +15,11 @@ def test_cyclegan_has_two_generators_two_patchgans_and_reference_training():
     assert b.discriminators["D_B"](x).dim() == 4  # a map of patch logits
     t = get_spec("cyclegan").training
     assert (t["loss"], t["lambda_cycle"], t["lambda_identity"], t["pool_size"]) == (
-        "lsgan", 10.0, 0.5, 50)
+        "lsgan",
+        10.0,
+        0.5,
+        50,
+    )
     assert not any(isinstance(m, nn.Dropout) for m in b.generator.modules())
     with pytest.raises(ValueError, match="multiples of 4"):
         b.generator(torch.zeros(1, 1, 30, 30))
