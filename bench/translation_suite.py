@@ -11,7 +11,8 @@ by these definitions (G is any generator of the run):
 - ``steganography``: the cycle error is below 0.15 but blurring G(x) (sigma 0.5 px) and
   rounding it to 8 bits at least doubles it and adds 0.05;
 - ``translation_collapse``: the glyph classifier finds at most 2 classes in the outputs;
-- ``content_lost``: the classifier finds the input's class in under 20% of outputs;
+- ``content_lost``: the classifier finds the input's class in under 20% of outputs, on an
+  output domain whose real images it classifies at least 50% right;
 - ``sr_no_gain``: PSNR of the SR output at most that of bicubic upsampling.
 
 The detectors are the current default set for translation models, run over each stored
@@ -72,7 +73,8 @@ def outcome_labels(final: dict[str, float]) -> set[str]:
             labels.add("steganography")
         if v("classes_covered") is not None and v("classes_covered") <= 2:
             labels.add("translation_collapse")
-        if v("class_kept") is not None and v("class_kept") < 0.2:
+        legible = (v("target_class_acc") or 0.0) >= 0.5
+        if v("class_kept") is not None and v("class_kept") < 0.2 and legible:
             labels.add("content_lost")
         if v("psnr_bicubic") is not None and v("psnr") <= v("psnr_bicubic"):
             labels.add("sr_no_gain")

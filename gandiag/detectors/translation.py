@@ -198,12 +198,29 @@ class TranslationCollapseDetector(_SustainedSignal):
 @register_detector
 class ContentLossDetector(_SustainedSignal):
     """The translation loses the glyph: the bundled classifier finds the input's class in
-    too few outputs (a class-preservation analogue of the FCN score of Isola et al. 2017)."""
+    too few outputs (a class-preservation analogue of the FCN score of Isola et al. 2017),
+    while it does read real images of the output domain (``target_class_acc`` at least
+    ``target_acc_min``, when the probe measures it)."""
 
     name = "content_lost"
     signal_name = "class_kept"
-    params: ClassVar[dict[str, Any]] = {"threshold": 0.15, "warmup_steps": 200, "min_records": 3}
+    params: ClassVar[dict[str, Any]] = {
+        "threshold": 0.15,
+        "target_acc_min": 0.5,
+        "warmup_steps": 200,
+        "min_records": 3,
+    }
     remedies = (RAISE_RECON, ADD_IDENTITY, R.LOWER_LR, R.RESTART)
+
+    def extra_condition(self, record: StepRecord, net: str) -> bool:
+        # only where the classifier can read the output domain at all (a coarse or foreign
+        # domain is illegible to it even on real images)
+        acc = _get(record, net, "target_class_acc")
+        return acc is None or not finite(acc) or acc >= self.cfg["target_acc_min"]
+
+    def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
+        acc = _get(record, net, "target_class_acc")
+        return {"target_class_acc": acc if acc is not None else float("nan")}
 
     def diagnosis(self, net: str, value: float) -> str:
         return (

@@ -14,6 +14,8 @@ training. Names (``NET`` is the generator's name, e.g. ``G_AB``)::
     translation/NET/noise_diversity    mean|G(x; mask 1) - G(x; mask 2)| over two dropout masks /
                                        mean pairwise L1 among G(x_i) (no dropout: absent)
     translation/NET/class_kept         share of G(x) the glyph classifier gives x's class
+    translation/NET/target_class_acc   the classifier's accuracy on the targets themselves (how
+                                       legible the output domain is to it; constant per probe)
     translation/NET/target_l1          mean|G(x) - t| (paired data only)
     translation/NET/cycle_l1           mean|F(G(x)) - x| (F the inverse generator)
     translation/NET/cycle_l1_perturbed mean|F(G(x) + d) - x|, d ~ N(0, eps^2), fixed
@@ -103,6 +105,7 @@ class TranslationProbe:
         *,
         paired: bool,
         labels: Tensor | None = None,
+        target_labels: Tensor | None = None,
         super_resolution: bool = False,
         eps: float = STEGO_EPS,
         seed: int = 0,
@@ -111,6 +114,8 @@ class TranslationProbe:
             raise ValueError("the translation probe needs at least 2 inputs and 2 targets")
         self.x, self.t = inputs.float(), targets.float()
         self.paired, self.sr, self.labels = paired, super_resolution, labels
+        self.target_labels = labels if paired and target_labels is None else target_labels
+        self._target_acc: float | None = None
         self.x_ref = self._as_output(self.x)
         n = min(len(self.x), len(self.t))
         self.ref_l1 = float((self.t[:n] - self.x_ref[:n]).abs().mean())
@@ -147,9 +152,13 @@ class TranslationProbe:
                 out.update(self._cycle(name, y, inverse))
             if self.sr:
                 out.update(self._sr_gain(name, y))
-            kept = self._class_kept(y)
+            kept = self._class_kept(y, self.labels)
             if kept is not None:
                 out[signal(name, "class_kept")] = kept
+                if self._target_acc is None and self.target_labels is not None:
+                    self._target_acc = self._class_kept(self.t, self.target_labels)
+                if self._target_acc is not None:
+                    out[signal(name, "target_class_acc")] = self._target_acc
         return out
 
     def _noise_diversity(self, net: nn.Module, spread: float) -> float:
@@ -195,7 +204,7 @@ class TranslationProbe:
             signal(name, "ssim_gain"): ssim[0] - ssim[1],
         }
 
-    def _class_kept(self, y: Tensor) -> float | None:
+    def _class_kept(self, y: Tensor, labels: Tensor | None) -> float | None:
         if self._classifier_failed or y.shape[1] != 1 or y.shape[-1] != 28:
             return None
         if self._classifier is None:
@@ -211,6 +220,7 @@ class TranslationProbe:
                     stacklevel=3,
                 )
                 return None
-        assert self.labels is not None
+        if labels is None or self._classifier is None:
+            return None
         pred = self._classifier.logits(y.clamp(-1, 1)).argmax(1)
-        return float((pred == self.labels.to(pred.device)).float().mean())
+        return float((pred == labels.to(pred.device)).float().mean())

@@ -223,13 +223,19 @@ def _probes(bundle, held: _Held, n: int, seed: int) -> dict[str, TranslationProb
             held.y[:n],
             paired=held.paired,
             labels=held.labels_x[:n],
+            target_labels=held.labels_y[:n],
             super_resolution=sr,
             seed=seed,
         )
     }
     if bundle.name == "cyclegan":
         probes["G_BA"] = TranslationProbe(
-            held.y[:n], held.x[:n], paired=False, labels=held.labels_y[:n], seed=seed + 1
+            held.y[:n],
+            held.x[:n],
+            paired=False,
+            labels=held.labels_y[:n],
+            target_labels=held.labels_x[:n],
+            seed=seed + 1,
         )
     return probes
 

@@ -5,7 +5,8 @@ the model never trains on and the translation probes use only its first few item
 
 - ``fid``, ``kid``: outputs against held-out reals of the output domain, glyph features
   (per domain: ``G_AB`` against B, ``G_BA`` against A);
-- ``class_kept``: share of outputs the glyph classifier gives the input's class;
+- ``class_kept``: share of outputs the glyph classifier gives the input's class, and
+  ``target_class_acc``, its accuracy on the real images of the output domain;
 - ``classes_covered``: classes predicted for at least 1% of the outputs;
 - ``input_l1``: mean |G(x) - x| (x bicubic-upsampled for SR); ``background``: median pixel
   of the outputs (glyphs are light on a dark background, -1);
@@ -85,6 +86,9 @@ def evaluate_translation(
         if clf is not None and out.shape[1] == 1 and out.shape[-1] == 28:
             pred = torch.cat([clf.logits(c.clamp(-1, 1)).argmax(1) for c in out.split(500)])
             s["class_kept"] = float((pred == labels).float().mean())
+            dst_labels = held.labels_y if name != "G_BA" else held.labels_x
+            real = torch.cat([clf.logits(c).argmax(1) for c in dst.split(500)])
+            s["target_class_acc"] = float((real == dst_labels).float().mean())
             share = torch.bincount(pred, minlength=10).float() / len(pred)
             s["classes_covered"] = float((share >= 0.01).sum())
         if held.paired:

@@ -44,6 +44,17 @@ def test_warmup_hides_early_states_and_state_round_trips():
     assert first == [] and len(run([d2], recs[13:])) == 1
 
 
+def test_content_lost_only_where_the_classifier_reads_the_output_domain():
+    recs = stream("content_lost", at=600)
+    for r in recs:
+        r.scalars["translation/G_AB/target_class_acc"] = 0.2  # e.g. a coarse domain
+    assert run(build_detectors(["content_lost"]), recs) == []
+    for r in recs:
+        r.scalars["translation/G_AB/target_class_acc"] = 0.95
+    (a,) = run(build_detectors(["content_lost"]), recs)
+    assert a.evidence["target_class_acc"] == 0.95
+
+
 def test_translation_defaults_include_gan_and_translation_detectors():
     names = [d.name for d in default_detectors("translation")]
     assert set(TRANSLATION_DETECTORS) <= set(names) and "mode_collapse" in names
