@@ -18,6 +18,8 @@ from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_m
 from gandiag.reference_models.srgan import SRDiscriminator, SRResNet
 from torch import nn
 
+from gandiag.capabilities import ModelCapabilities
+
 #: which translation task each family trains on (see gandiag.data.translation.TASKS)
 TASK_OF = {"cyclegan": "unpaired", "pix2pix": "paired", "srgan": "super_resolution"}
 
@@ -111,6 +113,9 @@ register_model(
             "lambda_identity": 0.5,  # times lambda_cycle, as the reference's option
             "pool_size": 50,
         },
+        capabilities=ModelCapabilities(
+            paired_input=True, networks_per_role={"generator": 2, "discriminator": 2}
+        ),
     )
 )
 register_model(
@@ -137,6 +142,7 @@ register_model(
             "betas": (0.5, 0.999),
             "lambda_l1": 100.0,
         },
+        capabilities=ModelCapabilities(paired_input=True),
     )
 )
 register_model(
@@ -157,5 +163,6 @@ register_model(
             "lambda_adv": 1e-3,
             "lambda_content": 0.01,
         },
+        capabilities=ModelCapabilities(paired_input=True),
     )
 )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gandiag.capabilities import DatasetCapabilities
 from gandiag.data.datasets import Dataset, register_dataset
 from gandiag.data.glyphs import make_glyphs
 
@@ -90,6 +91,7 @@ def restyle(img: np.ndarray, style: str) -> np.ndarray:
 @register_dataset(
     "glyphs_unpaired",
     "unpaired glyph domains for CycleGAN: A = glyphs, B = restyled glyphs (thick/outline/coarse)",
+    capabilities=DatasetCapabilities(classifier="glyph"),
     n=4000,
     seed=0,
     style="thick",
@@ -115,6 +117,7 @@ def _unpaired(name: str, *, n: int, seed: int, style: str) -> TranslationDataset
 @register_dataset(
     "glyphs_edges",
     "aligned pairs for pix2pix: (outline of a glyph, the glyph)",
+    capabilities=DatasetCapabilities(classifier="glyph", paired=True),
     n=4000,
     seed=0,
 )
@@ -138,6 +141,7 @@ def _edges(name: str, *, n: int, seed: int) -> TranslationDataset:
 @register_dataset(
     "glyphs_sr",
     "low/high-resolution pairs for SRGAN: (glyph block-averaged by `scale`, the 28x28 glyph)",
+    capabilities=DatasetCapabilities(classifier="glyph", paired=True),
     n=4000,
     seed=0,
     scale=2,
