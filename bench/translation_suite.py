@@ -2,15 +2,17 @@
 
 Each config in ``CONFIGS`` is trained (``gandiag.train``, default detectors for
 translation models) for every seed; a run already finished in ``--out`` is reused. Each
-run is then labelled from its *outcome*: the final evaluation on the held-out set
-(``eval/*`` scalars of :mod:`gandiag.train.translation_eval`, which no detector reads),
-by these definitions (G is any generator of the run):
+run is then labelled from its *outcome*: its final checkpoint evaluated on its held-out set
+by :mod:`gandiag.train.translation_eval` (no detector reads these numbers), by these
+definitions (G is any generator of the run):
 
 - ``identity_mapping``: mean |G(x) - x| < 0.03 (outputs within 1.5% of the range of the input);
-- ``colour_inversion``: the median output pixel is above 0 (glyph domains are dark);
+- ``colour_inversion``: the median output pixel is above 0 (glyph domains are dark) and the
+  classifier finds the input's class in at least 30% of the *negated* outputs;
 - ``steganography``: the cycle error is below 0.15 but blurring G(x) (sigma 0.5 px) and
   rounding it to 8 bits at least doubles it and adds 0.05;
-- ``translation_collapse``: the glyph classifier finds at most 2 classes in the outputs;
+- ``translation_collapse``: the glyph classifier finds at most 2 classes in the outputs
+  (on an output domain whose real images it classifies at least 50% right);
 - ``content_lost``: the classifier finds the input's class in under 20% of outputs, on an
   output domain whose real images it classifies at least 50% right;
 - ``sr_no_gain``: PSNR of the SR output at most that of bicubic upsampling.
@@ -58,7 +60,7 @@ FAILURES = (
 def outcome_labels(final: dict[str, float]) -> set[str]:
     """Failure labels of a run from its final ``eval/<G>_<what>`` scalars (see module doc)."""
     labels = set()
-    gens = {k.split("/")[1].rsplit("_", 1)[0] for k in final if k.endswith("_input_l1")}
+    gens = {k[len("eval/") : -len("_input_l1")] for k in final if k.endswith("_input_l1")}
     for g in gens:
 
         def v(what: str, g: str = g) -> float | None:
@@ -66,14 +68,14 @@ def outcome_labels(final: dict[str, float]) -> set[str]:
 
         if (v("input_l1") or 1.0) < 0.03:
             labels.add("identity_mapping")
-        if (v("background") or -1.0) > 0:
+        if (v("background") or -1.0) > 0 and (v("class_kept_inverted") or 0.0) >= 0.3:
             labels.add("colour_inversion")
         c, cq = v("cycle_l1"), v("cycle_l1_requantised")
         if c is not None and cq is not None and c < 0.15 and cq >= 2 * c + 0.05:
             labels.add("steganography")
-        if v("classes_covered") is not None and v("classes_covered") <= 2:
-            labels.add("translation_collapse")
         legible = (v("target_class_acc") or 0.0) >= 0.5
+        if v("classes_covered") is not None and v("classes_covered") <= 2 and legible:
+            labels.add("translation_collapse")
         if v("class_kept") is not None and v("class_kept") < 0.2 and legible:
             labels.add("content_lost")
         if v("psnr_bicubic") is not None and v("psnr") <= v("psnr_bicubic"):
@@ -101,14 +103,40 @@ def run_one(config: str, seed: int, out: Path, steps: int | None) -> Path:
     return train(cfg, run, progress=False)
 
 
+def final_outcomes(run: Path) -> dict[str, float]:
+    """The current evaluation (gandiag.train.translation_eval) of a run's final checkpoint on
+    its held-out set, so every run is labelled by the same code, whenever it was trained."""
+    import torch
+
+    from gandiag.data import load_dataset
+    from gandiag.reference_models import build_model, get_spec
+    from gandiag.store import RunReader
+    from gandiag.train.checkpoint import load_checkpoint
+    from gandiag.train.config import load_config
+    from gandiag.train.translation import _model_options, held_out
+    from gandiag.train.translation_eval import evaluate_translation
+
+    stored = dict(RunReader(run).info().config)
+    stored.pop("resolved", None)
+    stored.pop("model_options", None)
+    cfg = load_config(stored)
+    ds = load_dataset(cfg.data.name, **cfg.data.options)
+    spec = get_spec(cfg.model.name)
+    bundle = build_model(cfg.model.name, **_model_options(cfg, ds, spec.options))
+    ckpt = load_checkpoint(run, bundle.name, bundle.options)
+    for name, net in bundle.networks().items():
+        net.load_state_dict(ckpt["stepper"]["nets"][name])
+    held = held_out(cfg, ds, torch.device("cpu"))
+    scalars, _ = evaluate_translation(bundle, held, [], int(ckpt["step"]))
+    return scalars
+
+
 def score(run: Path) -> dict[str, Any]:
     from gandiag.store import RunReader
 
     r = RunReader(run)
     last = r.info().last_step
-    final: dict[str, float] = {}
-    for rec in r.read_records(since_step=last):
-        final.update({k: v for k, v in rec.scalars.items() if k.startswith("eval/")})
+    final = final_outcomes(run)
     # the current default detectors over the stored stream (as `gandiag replay` does), so a
     # run trained once is scored by the detectors as they are now
     from gandiag.detectors import DetectorSuite

@@ -110,6 +110,16 @@ def _get(record: StepRecord, net: str, what: str) -> float | None:
     return record.get(f"translation/{net}/{what}")
 
 
+def _present(record: StepRecord, net: str, *names: str) -> dict[str, float]:
+    """The named signals of ``net`` that this record holds (evidence never carries NaN)."""
+    out = {}
+    for name in names:
+        v = _get(record, net, name)
+        if v is not None and finite(v):
+            out[name] = v
+    return out
+
+
 @register_detector
 class IdentityMappingDetector(_SustainedSignal):
     """The generator returns its input: mean|G(x) - x| is a small fraction of mean|target - x|
@@ -164,10 +174,7 @@ class SteganographyDetector(_SustainedSignal):
         return c is not None and finite(c) and c < self.cfg["cycle_l1_max"]
 
     def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
-        return {
-            "cycle_l1": _get(record, net, "cycle_l1") or float("nan"),
-            "cycle_l1_perturbed": _get(record, net, "cycle_l1_perturbed") or float("nan"),
-        }
+        return _present(record, net, "cycle_l1", "cycle_l1_perturbed")
 
     def diagnosis(self, net: str, value: float) -> str:
         return (
@@ -219,8 +226,7 @@ class ContentLossDetector(_SustainedSignal):
         return acc is None or not finite(acc) or acc >= self.cfg["target_acc_min"]
 
     def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
-        acc = _get(record, net, "target_class_acc")
-        return {"target_class_acc": acc if acc is not None else float("nan")}
+        return _present(record, net, "target_class_acc")
 
     def diagnosis(self, net: str, value: float) -> str:
         return (
@@ -240,7 +246,7 @@ class SRNoGainDetector(_SustainedSignal):
     remedies = (PRETRAIN, LOWER_ADV, R.LOWER_LR, R.RESTART)
 
     def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
-        return {"ssim_gain": _get(record, net, "ssim_gain") or float("nan")}
+        return _present(record, net, "ssim_gain")
 
     def diagnosis(self, net: str, value: float) -> str:
         return (

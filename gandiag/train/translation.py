@@ -61,11 +61,7 @@ def train_translation(
     ckpt = load_checkpoint(run_dir, bundle.name, bundle.options) if resume else None
     bundle.to(device)
 
-    rng = np.random.default_rng([cfg.seed, 6])
-    n_hold = min(HOLDOUT, len(ds) // 5)
-    order_x, order_y = rng.permutation(len(ds.inputs)), rng.permutation(len(ds))
-    if ds.paired:
-        order_y = order_x
+    n_hold, order_x, order_y = split(cfg, ds)
     hold_x, hold_y = order_x[:n_hold], order_y[:n_hold]
     batches = PairBatches(
         ds.inputs[order_x[n_hold:]],
@@ -158,6 +154,23 @@ def train_translation(
     finally:
         bar.close()
     return run_dir
+
+
+def split(cfg: TrainConfig, ds: TranslationDataset) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(held-out count, source order, target order)``: the first items of each order are
+    held out (probes, grids, evaluation), the rest train; seeded by ``cfg.seed``."""
+    rng = np.random.default_rng([cfg.seed, 6])
+    n_hold = min(HOLDOUT, len(ds) // 5)
+    order_x, order_y = rng.permutation(len(ds.inputs)), rng.permutation(len(ds))
+    if ds.paired:
+        order_y = order_x
+    return n_hold, order_x, order_y
+
+
+def held_out(cfg: TrainConfig, ds: TranslationDataset, device: torch.device) -> _Held:
+    """The held-out set of a run with config ``cfg`` (as its training loop saw it)."""
+    n_hold, order_x, order_y = split(cfg, ds)
+    return _Held(ds, order_x[:n_hold], order_y[:n_hold], device)
 
 
 def _task_of(name: str) -> str:

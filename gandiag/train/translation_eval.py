@@ -7,6 +7,8 @@ the model never trains on and the translation probes use only its first few item
   (per domain: ``G_AB`` against B, ``G_BA`` against A);
 - ``class_kept``: share of outputs the glyph classifier gives the input's class, and
   ``target_class_acc``, its accuracy on the real images of the output domain;
+- ``class_kept_inverted``: the same on the negated outputs (an inverted translation keeps
+  the glyph in negative);
 - ``classes_covered``: classes predicted for at least 1% of the outputs;
 - ``input_l1``: mean |G(x) - x| (x bicubic-upsampled for SR); ``background``: median pixel
   of the outputs (glyphs are light on a dark background, -1);
@@ -86,6 +88,8 @@ def evaluate_translation(
         if clf is not None and out.shape[1] == 1 and out.shape[-1] == 28:
             pred = torch.cat([clf.logits(c.clamp(-1, 1)).argmax(1) for c in out.split(500)])
             s["class_kept"] = float((pred == labels).float().mean())
+            neg = torch.cat([clf.logits(-c.clamp(-1, 1)).argmax(1) for c in out.split(500)])
+            s["class_kept_inverted"] = float((neg == labels).float().mean())
             dst_labels = held.labels_y if name != "G_BA" else held.labels_x
             real = torch.cat([clf.logits(c).argmax(1) for c in dst.split(500)])
             s["target_class_acc"] = float((real == dst_labels).float().mean())
