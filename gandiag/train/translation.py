@@ -268,7 +268,11 @@ def _monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence, 
     from gandiag.detectors import default_detectors
     from gandiag.monitor import Monitor
 
-    dets = None if cfg.monitor.detectors == "none" else default_detectors("translation")
+    dets = (
+        None
+        if cfg.monitor.detectors == "none"
+        else default_detectors("translation", **cfg.monitor.overrides)
+    )
     common: dict[str, Any] = {}
     if progress:
         from tqdm.auto import tqdm
