@@ -64,6 +64,47 @@ def _trainer(seed: int, latent_dim: int, device: torch.device):
     return G, D, step
 
 
+def _cyclegan_trainer(seed: int, batch: int, device: torch.device):
+    """The reference CycleGAN step (gandiag.train.translation_step) on glyph domains, and a
+    ``probe()`` giving the translation signals the trainer logs every probe cadence."""
+    import contextlib
+
+    from gandiag.reference_models import build_model
+
+    from gandiag.data import load_dataset
+    from gandiag.monitor.translation import TranslationProbe
+    from gandiag.train.translation_step import CycleGANStepper, PairBatches, TranslationSettings
+
+    ds = load_dataset("glyphs_unpaired", n=600, seed=0)
+    bundle = build_model("cyclegan", seed=seed).to(device)
+
+    def make_opt(params, which):
+        return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
+
+    batches = PairBatches(ds.inputs, ds.array, False, batch, device, seed)
+    stepper = CycleGANStepper(
+        bundle, TranslationSettings(loss="lsgan"), make_opt, batches, contextlib.nullcontext
+    )
+    x = torch.from_numpy(ds.input_batch(list(range(32)))).to(device)
+    y = torch.from_numpy(ds.batch(list(range(32)))).to(device)
+    labels = torch.from_numpy(ds.input_labels[:32]).to(device)
+    probes = {
+        "G_AB": TranslationProbe(x, y, paired=False, labels=labels),
+        "G_BA": TranslationProbe(y, x, paired=False, labels=labels),
+    }
+
+    def probe() -> dict[str, float]:
+        g = bundle.generators
+        return {**probes["G_AB"].signals("G_AB", g["G_AB"], g["G_BA"]),
+                **probes["G_BA"].signals("G_BA", g["G_BA"], g["G_AB"])}
+
+    def step(_real: torch.Tensor) -> dict:
+        out = stepper.step(0)
+        return out
+
+    return bundle.generators, bundle.discriminators, step, probe
+
+
 def _batches(n: int, batch: int, device: torch.device) -> list[torch.Tensor]:
     from gandiag.data.glyphs import make_glyphs
 
@@ -82,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=10, help="untimed steps per contender first")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    p.add_argument(
+        "--model",
+        choices=("dcgan", "cyclegan"),
+        default="dcgan",
+        help="cyclegan: the reference CycleGAN step (batch --batch), translation probes included",
+    )
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     args = p.parse_args(argv)
@@ -89,17 +136,26 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     import gandiag
+    from gandiag.detectors import default_detectors
     from gandiag.monitor import Cadence
 
-    _, _, bare_step = _trainer(0, args.latent_dim, device)
-    G1, D1, mon_step = _trainer(0, args.latent_dim, device)
-    data = _batches(16, args.batch, device)
+    probe = None
+    if args.model == "cyclegan":
+        _, _, bare_step, _ = _cyclegan_trainer(0, args.batch, device)
+        G1, D1, mon_step, probe = _cyclegan_trainer(0, args.batch, device)
+        data = [torch.zeros(1)]
+    else:
+        _, _, bare_step = _trainer(0, args.latent_dim, device)
+        G1, D1, mon_step = _trainer(0, args.latent_dim, device)
+        data = _batches(16, args.batch, device)
     tmp = tempfile.TemporaryDirectory()
     mon = gandiag.Monitor(
         Path(tmp.name) / "run",
         generator=G1,
         discriminator=D1,
-        latent_dim=args.latent_dim,
+        latent_dim=args.latent_dim if args.model == "dcgan" else None,
+        loss="lsgan" if args.model == "cyclegan" else "bce",
+        detectors=default_detectors(args.model == "cyclegan" and "translation" or "gan"),
         quiet=True,
     )
     counter = {"bare": 0, "mon": 0}
@@ -116,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             out = (bare_step if which == "bare" else mon_step)(data[i % len(data)])
             if which == "mon":
                 mon.step(i, out.pop("losses"), **out)
+                if probe is not None and i % Cadence().samples == 0:
+                    mon.log_scalars(i, probe())
             counter[which] += 1
         if which == "mon":
             mon._worker.drain()  # charge the background thread's work to the monitor
@@ -146,7 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     cad = Cadence()
     payload = {
         "benchmark": "monitor_overhead",
-        "model": f"reference dcgan 32x32x1, latent {args.latent_dim}, batch {args.batch}",
+        "model": (
+            f"reference dcgan 32x32x1, latent {args.latent_dim}, batch {args.batch}"
+            if args.model == "dcgan"
+            else f"reference cyclegan 28x28x1 glyph domains, batch {args.batch}, probes every "
+            f"{Cadence().samples}"
+        ),
         "device": str(device),
         "torch_threads": torch.get_num_threads(),
         "steps_per_contender": len(ratios) * args.block,
@@ -165,11 +228,19 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.json, payload)
     q = payload["ratio_quartiles"]
     if not args.no_docs:
+        label = "" if args.model == "dcgan" else f"_{args.model}"
+        what = (
+            f"the reference DCGAN (32x32x1, batch {args.batch})"
+            if args.model == "dcgan"
+            else f"the reference CycleGAN (two generators and two PatchGANs on 28x28 glyph "
+            f"domains, batch {args.batch}; the monitored side also runs the translation probes "
+            f"every {Cadence().samples} steps)"
+        )
         write_section(
-            f"monitor_overhead_{device.type}",
-            f"## Monitor overhead ({device.type})\n\n"
-            f"`python bench/monitor_overhead.py --steps {args.steps}` - the reference DCGAN "
-            f"(32x32x1, batch {args.batch}) trained with and without `gandiag.Monitor` at its "
+            f"monitor_overhead{label}_{device.type}",
+            f"## Monitor overhead{' (' + args.model + ')' if label else ''} ({device.type})\n\n"
+            f"`python bench/monitor_overhead.py --model {args.model} --steps {args.steps}` - "
+            f"{what} trained with and without `gandiag.Monitor` at its "
             f"default cadence (layers/histograms/samples every {cad.layers}, grids every "
             f"{cad.grid}, flush every {cad.flush} steps, default detectors), alternating blocks "
             f"of {args.block} steps in one run. A monitored block includes waiting for the "
@@ -202,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
     print(
-        f"monitor overhead ({device.type}): median ratio monitored/bare = {median:.4f} "
+        f"monitor overhead ({args.model}, {device.type}): median ratio monitored/bare = {median:.4f} "
         f"(total-time ratio {total:.4f}, CPU-time ratio {cpu_ratio:.4f}, "
         f"{len(ratios)} block pairs of {args.block} steps)"
     )

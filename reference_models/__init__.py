@@ -12,6 +12,7 @@ Layout: this package lives at the top of the repository as ``reference_models/``
 ``gandiag/reference_models`` makes ``import gandiag.reference_models`` resolvable from a checkout too.
 """
 
+from gandiag.reference_models import translation as _translation  # noqa: F401
 from gandiag.reference_models import zoo as _zoo  # noqa: F401  (registers the models)
 from gandiag.reference_models.registry import (
     MODELS,

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from gandiag.capabilities import ModelCapabilities
 from gandiag.registry import Registry, did_you_mean, instance_of
 
-KINDS = ("gan", "vae", "ae")
+KINDS = ("gan", "vae", "ae", "translation")
 
 
 @dataclass

@@ -27,12 +27,13 @@ def run(args: argparse.Namespace) -> int:
 
     print("models:")
     width = max(len(n) for n in MODELS)
+    kw = max(len(s.kind) for s in MODELS.values())
     for name in list_models():
         spec = MODELS[name]
-        print(f"  {name:<{width}}  {spec.kind:<3}  {spec.summary} ({spec.reference})")
+        print(f"  {name:<{width}}  {spec.kind:<{kw}}  {spec.summary} ({spec.reference})")
         if args.verbose:
-            print(f"  {'':<{width}}       options: {_fmt(spec.options)}")
-            print(f"  {'':<{width}}       training: {_fmt(spec.training)}")
+            print(f"  {'':<{width}}  {'':<{kw}}  options: {_fmt(spec.options)}")
+            print(f"  {'':<{width}}  {'':<{kw}}  training: {_fmt(spec.training)}")
     print("datasets:")
     width = max(len(n) for n in DATASETS)
     for name in list_datasets():

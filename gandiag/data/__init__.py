@@ -21,6 +21,7 @@ from gandiag.data.datasets import (
     register_dataset,
 )
 from gandiag.data.glyphs import make_glyphs
+from gandiag.data.translation import TranslationDataset
 from gandiag.data.toy2d import ModeScore, ModeSet, grid, ring, score_modes, spiral
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "DatasetSpec",
     "ModeScore",
     "ModeSet",
+    "TranslationDataset",
     "grid",
     "list_datasets",
     "load_dataset",

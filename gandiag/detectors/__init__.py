@@ -26,6 +26,7 @@ from gandiag.detectors.suite import (
     parse_overrides,
 )
 from gandiag.detectors.support import SignalDetector
+from gandiag.detectors.translation import TRANSLATION_DETECTORS
 from gandiag.detectors.vae import PosteriorCollapseDetector
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "PosteriorCollapseDetector",
     "SignalDetector",
     "StalledTrainingDetector",
+    "TRANSLATION_DETECTORS",
     "VanishingGradientDetector",
     "build_detectors",
     "default_detectors",

@@ -19,8 +19,26 @@ GAN_DEFAULTS = (
     "d_overfitting",
 )
 VAE_DEFAULTS = ("nonfinite", "exploding_gradients", "stalled_training", "posterior_collapse")
+# image-to-image models: the GAN set minus d_overfitting (no held-out D batch) and
+# vanishing_gradients (G's gradient is dominated by the L1/cycle/MSE terms, so its drop says
+# nothing about D), plus the translation detectors (gandiag.detectors.translation)
+TRANSLATION_DEFAULTS = (
+    "nonfinite",
+    "exploding_gradients",
+    "stalled_training",
+    "mode_collapse",
+    "non_convergence",
+    "identity_mapping",
+    "colour_inversion",
+    "steganography",
+    "translation_collapse",
+    "content_lost",
+    "sr_no_gain",
+    "ignored_noise",
+)
 KINDS = {
     "gan": GAN_DEFAULTS,
+    "translation": TRANSLATION_DEFAULTS,
     "vae": VAE_DEFAULTS,
     "ae": ("nonfinite", "exploding_gradients", "stalled_training"),
 }

@@ -188,7 +188,7 @@ def _update_finaliser(name: str, has_cos: bool) -> Callable:
     def finalise(v: np.ndarray, world: int) -> dict[str, float]:
         v = v / world
         out = {signals.update_ratio(name): _ratio(v[0], v[1])}
-        if has_cos:
+        if has_cos and v[0] > 0 and v[3] > 0:  # a network left unchanged has no direction
             out[signals.update_cosine(name)] = _ratio(v[2], v[0] * v[3])
         return out
 

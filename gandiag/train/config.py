@@ -82,6 +82,21 @@ class VAEConfig:
 
 
 @dataclass
+class TranslationConfig:
+    """Image-to-image models (cyclegan, pix2pix, srgan); None: the model's default."""
+
+    lambda_cycle: float | None = None  # CycleGAN cycle-consistency weight (10)
+    lambda_identity: float | None = None  # CycleGAN identity weight, times lambda_cycle (0.5)
+    pool_size: int | None = None  # CycleGAN image pool (50; 0: off)
+    lambda_l1: float | None = None  # pix2pix L1 weight (100)
+    lambda_adv: float | None = None  # adversarial weight (pix2pix 1, SRGAN 1e-3)
+    lambda_content: float | None = None  # SRGAN glyph-classifier feature loss weight
+    pretrain_steps: int | None = None  # SRGAN MSE-only generator steps before the GAN phase
+    probe_every: int = 50  # steps between translation probes (0: off)
+    probe_size: int = 32  # held-out inputs in the probe batch
+
+
+@dataclass
 class EvalConfig:
     every: int = 500  # steps between evaluations (0: only at the end)
     num_samples: int = 2000
@@ -133,6 +148,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     gan: GANConfig = field(default_factory=GANConfig)
     vae: VAEConfig = field(default_factory=VAEConfig)
+    translation: TranslationConfig = field(default_factory=TranslationConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)

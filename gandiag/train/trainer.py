@@ -128,6 +128,10 @@ def train(
         raise FileNotFoundError(f"cannot resume: {run_dir} holds no gandiag run")
     if cfg.steps < 1 or cfg.data.batch_size < 1:
         raise ValueError("steps and data.batch_size must be at least 1")
+    if get_spec(cfg.model.name).kind == "translation":  # cyclegan, pix2pix, srgan
+        from gandiag.train.translation import train_translation
+
+        return train_translation(cfg, run_dir, resume=resume, progress=progress)
     device = pick_device(cfg.device)
 
     ds = load_dataset(cfg.data.name, **cfg.data.options)

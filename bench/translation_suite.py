@@ -1,0 +1,257 @@
+"""Labelled benchmark of the image-to-image detectors: CycleGAN, pix2pix, SRGAN runs from configs/.
+
+Each config in ``CONFIGS`` is trained (``gandiag.train``, default detectors for
+translation models) for every seed; a run already finished in ``--out`` is reused. Each
+run is then labelled from its *outcome*: its final checkpoint evaluated on its held-out set
+by :mod:`gandiag.train.translation_eval` (no detector reads these numbers), by these
+definitions (G is any generator of the run):
+
+- ``identity_mapping``: mean |G(x) - x| < 0.03 (outputs within 1.5% of the range of the input);
+- ``colour_inversion``: the median output pixel is above 0 (glyph domains are dark) and the
+  classifier finds the input's class in at least 30% of the *negated* outputs;
+- ``steganography``: the cycle error is below 0.15 but blurring G(x) (sigma 0.5 px) and
+  rounding it to 8 bits at least doubles it and adds 0.05;
+- ``translation_collapse``: the glyph classifier finds at most 2 classes in the outputs
+  (on an output domain whose real images it classifies at least 50% right);
+- ``content_lost``: the classifier finds the input's class in under 20% of outputs, on an
+  output domain whose real images it classifies at least 50% right;
+- ``sr_no_gain``: PSNR of the SR output at most that of bicubic upsampling.
+
+The detectors are the current default set for translation models, run over each stored
+run's records. Per failure: precision and recall of the detector of that name over runs (a run counts
+once), and the delay from the first step (the alert's step; the failure has no known
+onset inside a run). False alarms: alerts (warning or critical, any detector) on runs
+with no label, per 1,000 steps.
+
+    python bench/translation_suite.py --seeds 0 1 --json bench/results/translation_suite.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._report import table, write_json, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = [
+    "cyclegan_glyphs",
+    "cyclegan_identity_glyphs",
+    "cyclegan_inversion_glyphs",
+    "cyclegan_steganography_glyphs",
+    "pix2pix_glyphs",
+    "pix2pix_no_l1_glyphs",
+    "srgan_glyphs",
+    "srgan_no_pretrain_glyphs",
+]
+FAILURES = (
+    "identity_mapping",
+    "colour_inversion",
+    "steganography",
+    "translation_collapse",
+    "content_lost",
+    "sr_no_gain",
+)
+
+
+def outcome_labels(final: dict[str, float]) -> set[str]:
+    """Failure labels of a run from its final ``eval/<G>_<what>`` scalars (see module doc)."""
+    labels = set()
+    gens = {k[len("eval/") : -len("_input_l1")] for k in final if k.endswith("_input_l1")}
+    for g in gens:
+
+        def v(what: str, g: str = g) -> float | None:
+            return final.get(f"eval/{g}_{what}")
+
+        if (v("input_l1") or 1.0) < 0.03:
+            labels.add("identity_mapping")
+        if (v("background") or -1.0) > 0 and (v("class_kept_inverted") or 0.0) >= 0.3:
+            labels.add("colour_inversion")
+        c, cq = v("cycle_l1"), v("cycle_l1_requantised")
+        if c is not None and cq is not None and c < 0.15 and cq >= 2 * c + 0.05:
+            labels.add("steganography")
+        legible = (v("target_class_acc") or 0.0) >= 0.5
+        if v("classes_covered") is not None and v("classes_covered") <= 2 and legible:
+            labels.add("translation_collapse")
+        if v("class_kept") is not None and v("class_kept") < 0.2 and legible:
+            labels.add("content_lost")
+        if v("psnr_bicubic") is not None and v("psnr") <= v("psnr_bicubic"):
+            labels.add("sr_no_gain")
+    return labels
+
+
+def run_one(config: str, seed: int, out: Path, steps: int | None) -> Path:
+    from gandiag.store import RunReader
+    from gandiag.train import train
+    from gandiag.train.config import load_config
+
+    run = out / f"{config}-s{seed}"
+    if (run / "run.sqlite").exists():
+        info = RunReader(run).info()
+        if info.status == "finished":
+            return run
+        import shutil
+
+        shutil.rmtree(run)
+    cfg = load_config(ROOT / "configs" / f"{config}.toml")
+    cfg.seed = seed
+    if steps:
+        cfg.steps = steps
+    return train(cfg, run, progress=False)
+
+
+def final_outcomes(run: Path) -> dict[str, float]:
+    """The current evaluation (gandiag.train.translation_eval) of a run's final checkpoint on
+    its held-out set, so every run is labelled by the same code, whenever it was trained."""
+    import torch
+
+    from gandiag.data import load_dataset
+    from gandiag.reference_models import build_model, get_spec
+    from gandiag.store import RunReader
+    from gandiag.train.checkpoint import load_checkpoint
+    from gandiag.train.config import load_config
+    from gandiag.train.translation import _model_options, held_out
+    from gandiag.train.translation_eval import evaluate_translation
+
+    stored = dict(RunReader(run).info().config)
+    stored.pop("resolved", None)
+    stored.pop("model_options", None)
+    cfg = load_config(stored)
+    ds = load_dataset(cfg.data.name, **cfg.data.options)
+    spec = get_spec(cfg.model.name)
+    bundle = build_model(cfg.model.name, **_model_options(cfg, ds, spec.options))
+    ckpt = load_checkpoint(run, bundle.name, bundle.options)
+    for name, net in bundle.networks().items():
+        net.load_state_dict(ckpt["stepper"]["nets"][name])
+    held = held_out(cfg, ds, torch.device("cpu"))
+    scalars, _ = evaluate_translation(bundle, held, [], int(ckpt["step"]))
+    return scalars
+
+
+def score(run: Path) -> dict[str, Any]:
+    from gandiag.store import RunReader
+
+    r = RunReader(run)
+    last = r.info().last_step
+    final = final_outcomes(run)
+    # the current default detectors over the stored stream (as `gandiag replay` does), so a
+    # run trained once is scored by the detectors as they are now
+    from gandiag.detectors import DetectorSuite
+
+    suite = DetectorSuite.default("translation")
+    alerts = [a for a in suite.run(r.read_records()) if a.severity.value != "info"]
+    first: dict[str, int] = {}
+    for a in alerts:
+        first.setdefault(a.detector, a.step)
+    return {
+        "run": run.name,
+        "steps": int(last) + 1,
+        "labels": sorted(outcome_labels(final)),
+        "alerts": first,
+        "final": final,
+    }
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    per: dict[str, Any] = {}
+    for f in FAILURES:
+        tp = sum(1 for r in rows if f in r["labels"] and f in r["alerts"])
+        fp = sum(1 for r in rows if f not in r["labels"] and f in r["alerts"])
+        fn = sum(1 for r in rows if f in r["labels"] and f not in r["alerts"])
+        delays = [r["alerts"][f] for r in rows if f in r["labels"] and f in r["alerts"]]
+        per[f] = {
+            "positives": tp + fn,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "precision": tp / (tp + fp) if tp + fp else None,
+            "recall": tp / (tp + fn) if tp + fn else None,
+            "median_delay": sorted(delays)[len(delays) // 2] if delays else None,
+        }
+    healthy = [r for r in rows if not r["labels"]]
+    steps = sum(r["steps"] for r in healthy)
+    false_alarms = sum(len(r["alerts"]) for r in healthy)
+    return {
+        "per_failure": per,
+        "healthy_runs": len(healthy),
+        "healthy_steps": steps,
+        "false_alarms": false_alarms,
+        "false_alarms_per_1000_steps": 1000 * false_alarms / steps if steps else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--configs", nargs="+", default=CONFIGS)
+    p.add_argument("--steps", type=int, default=None, help="override every config's steps")
+    p.add_argument("--out", type=Path, default=Path("bench/results/translation_runs"))
+    p.add_argument("--json", default=None)
+    p.add_argument("--no-docs", action="store_true")
+    args = p.parse_args(argv)
+    rows = []
+    for config in args.configs:
+        for seed in args.seeds:
+            rows.append(
+                {
+                    "config": config,
+                    "seed": seed,
+                    **score(run_one(config, seed, args.out, args.steps)),
+                }
+            )
+    summary = summarise(rows)
+    write_json(args.json, {"runs": rows, "summary": summary, "seeds": args.seeds})
+    run_table = table(
+        ["run", "outcome labels", "alerts (first step)"],
+        [
+            [
+                r["run"],
+                ", ".join(r["labels"]) or "healthy",
+                ", ".join(f"{k}@{v}" for k, v in r["alerts"].items()) or "none",
+            ]
+            for r in rows
+        ],
+    )
+    fail_table = table(
+        ["failure", "labelled runs", "precision", "recall", "median alert step"],
+        [
+            [
+                f,
+                s["positives"],
+                "n/a" if s["precision"] is None else s["precision"],
+                "n/a" if s["recall"] is None else s["recall"],
+                "n/a" if s["median_delay"] is None else s["median_delay"],
+            ]
+            for f, s in summary["per_failure"].items()
+        ],
+    )
+    fa = summary["false_alarms_per_1000_steps"]
+    md = (
+        "## Translation detectors (`bench/translation_suite.py`)\n\n"
+        f"Seeds {args.seeds}; {len(rows)} runs; labels from the final held-out evaluation "
+        "(definitions in the script's docstring).\n\n"
+        f"{fail_table}\n\n{run_table}\n\n"
+        f"False alarms on {summary['healthy_runs']} unlabelled runs: {summary['false_alarms']} "
+        f"over {summary['healthy_steps']} steps"
+        + ("" if fa is None else f" ({fa:.3g} per 1,000 steps)")
+        + ".\n"
+    )
+    if not args.no_docs:
+        write_section("translation_suite", md)
+    print(
+        "translation suite: "
+        + ", ".join(
+            f"{f} P={s['precision']} R={s['recall']}"
+            for f, s in summary["per_failure"].items()
+            if s["positives"] or s["fp"]
+        )
+        + f"; false alarms/1000 healthy steps = {fa}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""Image-to-image datasets made from the bundled glyphs: unpaired domains, aligned pairs, LR/HR.
+
+Every set is a :class:`TranslationDataset`: ``array`` holds the *target* images (domain B,
+the paired target, or the high-resolution image) as uint8 ``[N, 1, H, W]`` and ``inputs``
+the *source* images (domain A, the paired input, or the low-resolution image). Labels are
+the digit classes, so the glyph classifier can check that a translation keeps the class.
+Everything is a deterministic function of ``seed`` (glyphs from :func:`make_glyphs`,
+styles from fixed morphological operations).
+
+- ``glyphs_unpaired`` (CycleGAN): A = glyphs, B = the same style of digit restyled
+  (``thick`` strokes by a 3x3 grey dilation, ``outline`` = dilation minus erosion, or
+  ``coarse`` = a 7x7 block average upsampled back, which discards detail on purpose). A
+  and B are drawn from two disjoint glyph streams, so no image of A has its match in B.
+- ``glyphs_edges`` (pix2pix): aligned pairs (outline of a glyph, the glyph).
+- ``glyphs_sr`` (SRGAN): aligned pairs (glyph block-averaged down by ``scale``, the glyph).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gandiag.capabilities import DatasetCapabilities
+from gandiag.data.datasets import Dataset, register_dataset
+from gandiag.data.glyphs import make_glyphs
+
+STYLES = ("thick", "outline", "coarse")
+#: task names of :attr:`TranslationDataset.task`
+TASKS = ("unpaired", "paired", "super_resolution")
+
+
+@dataclass
+class TranslationDataset(Dataset):
+    """A :class:`Dataset` of targets (``array``) with their sources (``inputs``).
+
+    ``paired``: ``inputs[i]`` is the source of ``array[i]`` (pix2pix, SR); otherwise the two
+    domains are independent samples (CycleGAN) and ``input_labels`` are A's classes.
+    """
+
+    inputs: np.ndarray | None = None
+    input_labels: np.ndarray | None = None
+    paired: bool = True
+    task: str = "paired"
+
+    def input_batch(self, index: np.ndarray) -> np.ndarray:
+        """Sources ``index`` as float32 in [-1, 1]."""
+        assert self.inputs is not None
+        return self.inputs[index].astype(np.float32) / 127.5 - 1.0
+
+
+def _shift_stack(img: np.ndarray, radius: int) -> np.ndarray:
+    """All ``(2r+1)^2`` shifts of ``img [N, H, W]`` (edge-padded), stacked on a new axis 0."""
+    pad = np.pad(img, ((0, 0), (radius, radius), (radius, radius)), mode="edge")
+    h, w = img.shape[1:]
+    k = 2 * radius + 1
+    return np.stack([pad[:, i : i + h, j : j + w] for i in range(k) for j in range(k)])
+
+
+def dilate(img: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Grey dilation (max over a ``(2r+1)^2`` square) of uint8 ``[N, H, W]``."""
+    return _shift_stack(img, radius).max(axis=0)
+
+
+def erode(img: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Grey erosion (min over a ``(2r+1)^2`` square) of uint8 ``[N, H, W]``."""
+    return _shift_stack(img, radius).min(axis=0)
+
+
+def block_mean(img: np.ndarray, factor: int) -> np.ndarray:
+    """uint8 ``[N, H, W]`` averaged over ``factor x factor`` blocks: ``[N, H/f, W/f]``."""
+    n, h, w = img.shape
+    if h % factor or w % factor:
+        raise ValueError(f"image size {h}x{w} is not a multiple of the factor {factor}")
+    blocks = img.reshape(n, h // factor, factor, w // factor, factor).astype(np.float32)
+    return np.round(blocks.mean(axis=(2, 4))).astype(np.uint8)
+
+
+def restyle(img: np.ndarray, style: str) -> np.ndarray:
+    """Glyphs ``[N, H, W]`` uint8 in one of :data:`STYLES`."""
+    if style == "thick":
+        return dilate(img, 1)
+    if style == "outline":
+        return (dilate(img, 1).astype(np.int16) - erode(img, 1)).clip(0, 255).astype(np.uint8)
+    if style == "coarse":
+        small = block_mean(img, 4)
+        return np.repeat(np.repeat(small, 4, axis=1), 4, axis=2)
+    raise ValueError(f"unknown glyph style {style!r}; choose one of {', '.join(STYLES)}")
+
+
+@register_dataset(
+    "glyphs_unpaired",
+    "unpaired glyph domains for CycleGAN: A = glyphs, B = restyled glyphs (thick/outline/coarse)",
+    capabilities=DatasetCapabilities(classifier="glyph"),
+    n=4000,
+    seed=0,
+    style="thick",
+)
+def _unpaired(name: str, *, n: int, seed: int, style: str) -> TranslationDataset:
+    a, ya = make_glyphs(n, seed=seed)
+    # B comes from another glyph stream (seed offset), so no A image has its pair in B.
+    b, yb = make_glyphs(n, seed=seed + 1_000_003)
+    return TranslationDataset(
+        name,
+        "images",
+        restyle(np.asarray(b), style)[:, None],
+        labels=np.asarray(yb),
+        num_classes=10,
+        info={"style": style, "domains": ("glyphs", f"{style} glyphs")},
+        inputs=np.ascontiguousarray(np.asarray(a)[:, None]),
+        input_labels=np.asarray(ya),
+        paired=False,
+        task="unpaired",
+    )
+
+
+@register_dataset(
+    "glyphs_edges",
+    "aligned pairs for pix2pix: (outline of a glyph, the glyph)",
+    capabilities=DatasetCapabilities(classifier="glyph", paired=True),
+    n=4000,
+    seed=0,
+)
+def _edges(name: str, *, n: int, seed: int) -> TranslationDataset:
+    x, y = make_glyphs(n, seed=seed)
+    x = np.asarray(x)
+    return TranslationDataset(
+        name,
+        "images",
+        np.ascontiguousarray(x[:, None]),
+        labels=np.asarray(y),
+        num_classes=10,
+        info={"input": "outline (dilation - erosion)"},
+        inputs=restyle(x, "outline")[:, None],
+        input_labels=np.asarray(y),
+        paired=True,
+        task="paired",
+    )
+
+
+@register_dataset(
+    "glyphs_sr",
+    "low/high-resolution pairs for SRGAN: (glyph block-averaged by `scale`, the 28x28 glyph)",
+    capabilities=DatasetCapabilities(classifier="glyph", paired=True),
+    n=4000,
+    seed=0,
+    scale=2,
+)
+def _sr(name: str, *, n: int, seed: int, scale: int) -> TranslationDataset:
+    x, y = make_glyphs(n, seed=seed)
+    x = np.asarray(x)
+    return TranslationDataset(
+        name,
+        "images",
+        np.ascontiguousarray(x[:, None]),
+        labels=np.asarray(y),
+        num_classes=10,
+        info={"scale": int(scale), "downsampling": "block mean"},
+        inputs=block_mean(x, int(scale))[:, None],
+        input_labels=np.asarray(y),
+        paired=True,
+        task="super_resolution",
+    )

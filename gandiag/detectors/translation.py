@@ -1,0 +1,285 @@
+"""Detectors of image-to-image failures (CycleGAN, pix2pix, SRGAN), from the translation probes.
+
+They read ``translation/<NET>/<signal>`` scalars (:mod:`gandiag.monitor.translation`), one
+set per generator NET, and alert once per generator when a condition has held on every
+probe for ``min_records`` probes in a row, after ``warmup_steps`` (early in training
+every translator passes near the identity or near a constant). Thresholds were set from
+healthy runs at a stated false-alarm rate; see docs/detectors.md ("Translation
+detectors") for how, and ``bench/translation_suite.py`` for the measured rates.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, ClassVar
+
+from gandiag.detectors import remedies as R
+from gandiag.detectors._stats import finite
+from gandiag.detectors.base import register_detector
+from gandiag.detectors.support import SignalDetector
+from gandiag.types import Alert, Severity, StepRecord
+
+PROBES = "set [translation] probe_every > 0 (the trainer's translation probes) or log TranslationProbe signals"
+
+IDENTITY_WEIGHT = "lower the identity weight (CycleGAN lambda_identity, e.g. 0.5 -> 0.1 or 0)"
+UPSAMPLING = (
+    "check the generator's upsampling (transposed conv vs upsample + conv) and its skip paths"
+)
+ADV_WEIGHT = "raise the adversarial weight or the discriminator's learning rate"
+INIT_GAIN = "re-initialise with a smaller init gain (normal, std 0.02) and another seed"
+ADD_IDENTITY = "add the identity loss (lambda_identity 0.5): it anchors colours to the input"
+PERTURB_CYCLE = "add noise to the translated image before the inverse generator (Chu et al. 2017)"
+LOWER_CYCLE = (
+    "lower the cycle weight (lambda_cycle) or check that both domains carry the same information"
+)
+STRONGER_D = "give D a larger receptive field or more capacity (it must see the hidden signal)"
+RAISE_RECON = "raise the reconstruction weight (pix2pix lambda_L1, CycleGAN lambda_cycle)"
+PRETRAIN = "pre-train the generator on pixel MSE (SRResNet) before the adversarial phase"
+LOWER_ADV = "lower the adversarial weight (SRGAN 1e-3) or the learning rates"
+LATENT_NOISE = (
+    "for diverse outputs, feed a latent code with a loss that uses it (BicycleGAN, "
+    "mode-seeking regularisation); dropout alone gives pix2pix little stochasticity"
+)
+
+
+class _SustainedSignal(SignalDetector):
+    """Alert when ``translation/<NET>/<signal>`` stays beyond ``threshold`` on consecutive probes."""
+
+    signal_name: ClassVar[str]
+    below: ClassVar[bool] = True  # the failure is the signal falling below the threshold
+    severity: ClassVar[Severity] = Severity.WARNING
+    remedies: ClassVar[tuple[str, ...]] = ()
+    params: ClassVar[dict[str, Any]] = {"threshold": 0.0, "warmup_steps": 200, "min_records": 3}
+    provided_by_groups = (PROBES,)
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if "signal_name" in cls.__dict__:
+            cls.requires_any = ((f"translation/*/{cls.signal_name}",),)
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"nets": {}}
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        alerts = []
+        pattern = f"translation/*/{self.signal_name}"
+        for key in fnmatch.filter(record.scalars.keys(), pattern):
+            net = key.split("/")[1]
+            v = record.scalars[key]
+            st = self.state["nets"].setdefault(net, {"since": None, "records": 0, "alerted": False})
+            if not finite(v) or record.step < self.cfg["warmup_steps"]:
+                continue
+            bad = v < self.cfg["threshold"] if self.below else v > self.cfg["threshold"]
+            bad = bad and self.extra_condition(record, net)
+            if not bad:
+                st["since"], st["records"] = None, 0
+                continue
+            if st["since"] is None:
+                st["since"] = int(record.step)
+            st["records"] += 1
+            if st["records"] >= self.cfg["min_records"] and not st["alerted"]:
+                st["alerted"] = True
+                alerts.append(
+                    self.alert(
+                        self.severity,
+                        record.step,
+                        st["since"],
+                        self.diagnosis(net, v),
+                        {
+                            self.signal_name: v,
+                            "threshold": self.cfg["threshold"],
+                            "probes_in_a_row": st["records"],
+                            **self.evidence(record, net),
+                        },
+                        self.remedies,
+                    )
+                )
+        return alerts
+
+    def extra_condition(self, record: StepRecord, net: str) -> bool:
+        return True
+
+    def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
+        return {}
+
+    def diagnosis(self, net: str, value: float) -> str:
+        raise NotImplementedError
+
+
+def _get(record: StepRecord, net: str, what: str) -> float | None:
+    return record.get(f"translation/{net}/{what}")
+
+
+def _present(record: StepRecord, net: str, *names: str) -> dict[str, float]:
+    """The named signals of ``net`` that this record holds (evidence never carries NaN)."""
+    out = {}
+    for name in names:
+        v = _get(record, net, name)
+        if v is not None and finite(v):
+            out[name] = v
+    return out
+
+
+@register_detector
+class IdentityMappingDetector(_SustainedSignal):
+    """The generator returns its input: mean|G(x) - x| is a small fraction of mean|target - x|
+    (junyanz/pytorch-CycleGAN-and-pix2pix#1080, #924)."""
+
+    name = "identity_mapping"
+    signal_name = "identity_ratio"
+    params: ClassVar[dict[str, Any]] = {"threshold": 0.1, "warmup_steps": 200, "min_records": 3}
+    remedies = (IDENTITY_WEIGHT, UPSAMPLING, ADV_WEIGHT, R.RESTART)
+
+    def diagnosis(self, net: str, value: float) -> str:
+        return (
+            f"{net} returns its input: |G(x)-x| is {value:.2g}x the distance from inputs to "
+            f"the output domain (below {self.cfg['threshold']:.2g})"
+        )
+
+
+@register_detector
+class ColourInversionDetector(_SustainedSignal):
+    """Outputs anti-correlated with inputs: the generator inverted the colours
+    (the reference's docs/qa.md; junyanz#1301)."""
+
+    name = "colour_inversion"
+    signal_name = "input_corr"
+    params: ClassVar[dict[str, Any]] = {"threshold": -0.2, "warmup_steps": 200, "min_records": 3}
+    remedies = (ADD_IDENTITY, INIT_GAIN, R.LOWER_LR, R.RESTART)
+
+    def diagnosis(self, net: str, value: float) -> str:
+        return f"{net} inverts its input: corr(G(x), x) = {value:.2f} (below {self.cfg['threshold']:.2g})"
+
+
+@register_detector
+class SteganographyDetector(_SustainedSignal):
+    """The cycle is satisfied through a hidden signal: the inverse generator amplifies a small
+    perturbation of the translated image (Chu et al. 2017; junyanz#1429). ``noise_gain`` is
+    (cycle error with G(x) + d - cycle error) / mean|d|, d ~ N(0, (3/255 of the range)^2);
+    it must exceed ``threshold`` while the clean cycle error is below ``cycle_l1_max``."""
+
+    name = "steganography"
+    signal_name = "noise_gain"
+    below = False
+    params: ClassVar[dict[str, Any]] = {
+        "threshold": 1.0,
+        "cycle_l1_max": 0.15,
+        "warmup_steps": 200,
+        "min_records": 3,
+    }
+    remedies = (PERTURB_CYCLE, LOWER_CYCLE, STRONGER_D, R.INSTANCE_NOISE)
+
+    def extra_condition(self, record: StepRecord, net: str) -> bool:
+        c = _get(record, net, "cycle_l1")
+        return c is not None and finite(c) and c < self.cfg["cycle_l1_max"]
+
+    def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
+        return _present(record, net, "cycle_l1", "cycle_l1_perturbed")
+
+    def diagnosis(self, net: str, value: float) -> str:
+        return (
+            f"{net}'s cycle hides the input: a perturbation of 3/255 on G(x) is amplified "
+            f"{value:.2g}x by the inverse generator (above {self.cfg['threshold']:.2g}) while "
+            "the clean cycle error is small"
+        )
+
+
+@register_detector
+class TranslationCollapseDetector(_SustainedSignal):
+    """One output for all inputs: the pairwise spread of G(x_i) is a small fraction of the
+    targets' (junyanz#1102, #421)."""
+
+    name = "translation_collapse"
+    signal_name = "output_diversity"
+    severity = Severity.CRITICAL
+    params: ClassVar[dict[str, Any]] = {"threshold": 0.25, "warmup_steps": 200, "min_records": 3}
+    remedies = (RAISE_RECON, R.TTUR_LOWER_LR, R.INSTANCE_NOISE, R.RESTART)
+
+    def diagnosis(self, net: str, value: float) -> str:
+        return (
+            f"{net} gives nearly one output for all inputs: output spread is {value:.2g}x the "
+            f"targets' (below {self.cfg['threshold']:.2g})"
+        )
+
+
+@register_detector
+class ContentLossDetector(_SustainedSignal):
+    """The translation loses the glyph: the bundled classifier finds the input's class in
+    too few outputs (a class-preservation analogue of the FCN score of Isola et al. 2017),
+    while it does read real images of the output domain (``target_class_acc`` at least
+    ``target_acc_min``, when the probe measures it)."""
+
+    name = "content_lost"
+    signal_name = "class_kept"
+    params: ClassVar[dict[str, Any]] = {
+        "threshold": 0.15,
+        "target_acc_min": 0.5,
+        "warmup_steps": 200,
+        "min_records": 3,
+    }
+    remedies = (RAISE_RECON, ADD_IDENTITY, R.LOWER_LR, R.RESTART)
+
+    def extra_condition(self, record: StepRecord, net: str) -> bool:
+        # only where the classifier can read the output domain at all (a coarse or foreign
+        # domain is illegible to it even on real images)
+        acc = _get(record, net, "target_class_acc")
+        return acc is None or not finite(acc) or acc >= self.cfg["target_acc_min"]
+
+    def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
+        return _present(record, net, "target_class_acc")
+
+    def diagnosis(self, net: str, value: float) -> str:
+        return (
+            f"{net} loses the input's content: the glyph classifier finds the input's class "
+            f"in {value:.0%} of outputs (below {self.cfg['threshold']:.0%})"
+        )
+
+
+@register_detector
+class SRNoGainDetector(_SustainedSignal):
+    """Super-resolution no better than bicubic upsampling: PSNR gain over bicubic at or below
+    ``threshold`` dB (deepak112/Keras-SRGAN#43; tensorlayer/SRGAN#80)."""
+
+    name = "sr_no_gain"
+    signal_name = "psnr_gain"
+    params: ClassVar[dict[str, Any]] = {"threshold": 0.0, "warmup_steps": 200, "min_records": 3}
+    remedies = (PRETRAIN, LOWER_ADV, R.LOWER_LR, R.RESTART)
+
+    def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
+        return _present(record, net, "ssim_gain")
+
+    def diagnosis(self, net: str, value: float) -> str:
+        return (
+            f"{net} is no better than bicubic upsampling: PSNR gain {value:+.2f} dB "
+            f"(at most {self.cfg['threshold']:+.2g} dB)"
+        )
+
+
+@register_detector
+class IgnoredNoiseDetector(_SustainedSignal):
+    """The generator ignores its noise (dropout): two dropout masks change the output by a tiny
+    fraction of the spread across inputs, so it gives one output per input. Isola et al. 2017
+    (sec. 3.1) report it for pix2pix and the reference's qa.md answers users who ask about it;
+    it is a failure for whoever needs diverse outputs, hence a warning, not critical."""
+
+    name = "ignored_noise"
+    signal_name = "noise_diversity"
+    params: ClassVar[dict[str, Any]] = {"threshold": 0.02, "warmup_steps": 200, "min_records": 3}
+    remedies = (LATENT_NOISE,)
+
+    def diagnosis(self, net: str, value: float) -> str:
+        return (
+            f"{net} ignores its noise: two dropout masks change outputs by {value:.2g}x the "
+            f"spread across inputs (below {self.cfg['threshold']:.2g})"
+        )
+
+
+TRANSLATION_DETECTORS = (
+    "identity_mapping",
+    "colour_inversion",
+    "steganography",
+    "translation_collapse",
+    "content_lost",
+    "sr_no_gain",
+    "ignored_noise",
+)

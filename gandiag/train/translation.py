@@ -1,0 +1,302 @@
+"""The training loop of the image-to-image models (cyclegan, pix2pix, srgan), watched by the Monitor.
+
+``gandiag.train.train`` hands configs of these models here. A held-out slice of the data
+(never trained on) gives the fixed probe batch of the translation signals
+(:mod:`gandiag.monitor.translation`), the triplet grids and the periodic evaluation:
+per-domain FID/KID with glyph features, class preservation, cycle error, PSNR/SSIM
+(and the bicubic baseline for SR).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gandiag.data import load_dataset
+from gandiag.data.translation import TranslationDataset
+from gandiag.monitor.translation import TranslationProbe
+from gandiag.reference_models import build_model, get_spec
+from gandiag.train.checkpoint import load_checkpoint, save_checkpoint
+from gandiag.train.config import TrainConfig
+from gandiag.train.translation_eval import evaluate_translation, triplet_grid
+from gandiag.train.translation_step import (
+    CycleGANStepper,
+    PairBatches,
+    Pix2PixStepper,
+    SRGANStepper,
+    TranslationSettings,
+    glyph_content_features,
+)
+
+#: held-out items (probe batch, grids, evaluation), at most this many and a fifth of the data
+HOLDOUT = 500
+
+
+def train_translation(
+    cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress: bool = True
+) -> Path:
+    from gandiag.train.trainer import (
+        _autocast,
+        _cadence,
+        _jsonable,
+        _optimizer_factory,
+        pick_device,
+    )
+
+    device = pick_device(cfg.device)
+    ds = load_dataset(cfg.data.name, **cfg.data.options)
+    spec = get_spec(cfg.model.name)
+    task = _task_of(cfg.model.name)
+    if not isinstance(ds, TranslationDataset) or ds.task != task:
+        raise ValueError(
+            f"model {cfg.model.name!r} trains on {task} image pairs; dataset {cfg.data.name!r} "
+            "is not one (use glyphs_unpaired for cyclegan, glyphs_edges for pix2pix, "
+            "glyphs_sr for srgan)"
+        )
+    bundle = build_model(cfg.model.name, seed=cfg.seed, **_model_options(cfg, ds, spec.options))
+    ckpt = load_checkpoint(run_dir, bundle.name, bundle.options) if resume else None
+    bundle.to(device)
+
+    n_hold, order_x, order_y = split(cfg, ds)
+    hold_x, hold_y = order_x[:n_hold], order_y[:n_hold]
+    batches = PairBatches(
+        ds.inputs[order_x[n_hold:]],
+        ds.array[order_y[n_hold:]],
+        ds.paired,
+        cfg.data.batch_size,
+        device,
+        cfg.seed,
+    )
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed + 7)
+    make_opt, optim = _optimizer_factory(cfg, bundle.training)
+    settings = _settings(cfg, bundle.training)
+    stepper = _stepper(bundle, settings, make_opt, batches, _autocast(device, cfg.amp), gen, device)
+
+    held = _Held(ds, hold_x, hold_y, device)
+    probe_n = max(2, min(cfg.translation.probe_size, n_hold))
+    probes = _probes(bundle, held, probe_n, cfg.seed)
+
+    start = 0
+    if ckpt is not None:
+        stepper.load_state_dict(ckpt["stepper"])
+        batches.load_state_dict(ckpt["batches"])
+        start = int(ckpt["step"]) + 1
+
+    cadence = _cadence(cfg)
+    mon = _monitor(
+        cfg,
+        bundle,
+        run_dir,
+        {**vars(settings), **optim},
+        resume,
+        progress,
+        device,
+        cadence,
+        _jsonable,
+    )
+    if ckpt is not None and ckpt.get("monitor") is not None:
+        mon.load_state_dict(ckpt["monitor"])
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=cfg.steps,
+        initial=start,
+        disable=not progress,
+        desc=bundle.name,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
+    every = cfg.translation.probe_every
+    try:
+        with mon:
+            for step in range(start, cfg.steps):
+                out = stepper.step(step)
+                mon.step(
+                    step,
+                    losses=out["losses"],
+                    d_real=out["d_real"],
+                    d_fake=out["d_fake"],
+                    real=out["real"],
+                    fake=out["fake"],
+                )
+                if every and step % every == 0:
+                    mon.log_scalars(step, _probe_signals(bundle, probes))
+                last = step == cfg.steps - 1
+                evaluating = last or (cfg.eval.every and step % cfg.eval.every == 0 and step > 0)
+                if evaluating:
+                    scalars, results = evaluate_translation(bundle, held, cfg.eval.metrics, step)
+                    mon.log_scalars(step, scalars)
+                    if results:
+                        mon.log_metrics(results)
+                if evaluating or step == 0 or (cadence.grid and step % cadence.grid == 0):
+                    mon.log_images(step, triplet_grid(bundle, held), name="samples")
+                if last or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0 and step):
+                    save_checkpoint(
+                        run_dir,
+                        {
+                            "step": step,
+                            "model": {"name": bundle.name, "options": bundle.options},
+                            "stepper": stepper.state_dict(),
+                            "batches": batches.state_dict(),
+                            "monitor": mon.state_dict(),
+                        },
+                    )
+                if progress:
+                    bar.set_postfix(
+                        {k: f"{float(v):.3g}" for k, v in out["losses"].items() if k in ("G", "D")},
+                        refresh=False,
+                    )
+                bar.update(1)
+    finally:
+        bar.close()
+    return run_dir
+
+
+def split(cfg: TrainConfig, ds: TranslationDataset) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(held-out count, source order, target order)``: the first items of each order are
+    held out (probes, grids, evaluation), the rest train; seeded by ``cfg.seed``."""
+    rng = np.random.default_rng([cfg.seed, 6])
+    n_hold = min(HOLDOUT, len(ds) // 5)
+    order_x, order_y = rng.permutation(len(ds.inputs)), rng.permutation(len(ds))
+    if ds.paired:
+        order_y = order_x
+    return n_hold, order_x, order_y
+
+
+def held_out(cfg: TrainConfig, ds: TranslationDataset, device: torch.device) -> _Held:
+    """The held-out set of a run with config ``cfg`` (as its training loop saw it)."""
+    n_hold, order_x, order_y = split(cfg, ds)
+    return _Held(ds, order_x[:n_hold], order_y[:n_hold], device)
+
+
+def _task_of(name: str) -> str:
+    from gandiag.reference_models.translation import TASK_OF
+
+    return TASK_OF[name]
+
+
+def _model_options(cfg: TrainConfig, ds: TranslationDataset, valid: Any) -> dict[str, Any]:
+    opts = dict(cfg.model.options)
+    opts.setdefault("channels", int(ds.array.shape[1]))
+    opts.setdefault("image_size", int(ds.array.shape[-1]))
+    if "scale" in valid:
+        opts.setdefault("scale", int(ds.array.shape[-1] // ds.inputs.shape[-1]))
+    return opts
+
+
+def _settings(cfg: TrainConfig, t: dict[str, Any]) -> TranslationSettings:
+    c = cfg.translation
+
+    def pick(value: Any, key: str, default: Any) -> Any:
+        return value if value is not None else t.get(key, default)
+
+    from gandiag.reference_models import losses as L
+
+    return TranslationSettings(
+        loss=L.check_loss(pick(cfg.gan.loss, "loss", "lsgan")),
+        lambda_cycle=float(pick(c.lambda_cycle, "lambda_cycle", 10.0)),
+        lambda_identity=float(pick(c.lambda_identity, "lambda_identity", 0.5)),
+        pool_size=int(pick(c.pool_size, "pool_size", 0)),
+        lambda_l1=float(pick(c.lambda_l1, "lambda_l1", 100.0)),
+        lambda_adv=float(pick(c.lambda_adv, "lambda_adv", 1.0)),
+        lambda_content=float(pick(c.lambda_content, "lambda_content", 0.0)),
+        pretrain_steps=int(pick(c.pretrain_steps, "pretrain_steps", 0)),
+    )
+
+
+def _stepper(bundle, settings, make_opt, batches, autocast, gen, device):
+    if bundle.name == "cyclegan":
+        return CycleGANStepper(bundle, settings, make_opt, batches, autocast, gen)
+    if bundle.name == "pix2pix":
+        return Pix2PixStepper(bundle, settings, make_opt, batches, autocast)
+    content = glyph_content_features(device) if settings.lambda_content > 0 else (lambda x: x)
+    return SRGANStepper(bundle, settings, make_opt, batches, autocast, content)
+
+
+class _Held:
+    """The held-out sources and targets as float tensors in [-1, 1], with their classes."""
+
+    def __init__(self, ds: TranslationDataset, ix: np.ndarray, iy: np.ndarray, device) -> None:
+        self.x = torch.from_numpy(ds.input_batch(ix)).to(device)
+        self.y = torch.from_numpy(ds.batch(iy)).to(device)
+        self.labels_x = torch.from_numpy(np.asarray(ds.input_labels)[ix]).to(device)
+        self.labels_y = torch.from_numpy(np.asarray(ds.labels)[iy]).to(device)
+        self.paired, self.task = ds.paired, ds.task
+
+
+def _probes(bundle, held: _Held, n: int, seed: int) -> dict[str, TranslationProbe]:
+    sr = held.task == "super_resolution"
+    probes = {
+        next(iter(bundle.generators)): TranslationProbe(
+            held.x[:n],
+            held.y[:n],
+            paired=held.paired,
+            labels=held.labels_x[:n],
+            target_labels=held.labels_y[:n],
+            super_resolution=sr,
+            seed=seed,
+        )
+    }
+    if bundle.name == "cyclegan":
+        probes["G_BA"] = TranslationProbe(
+            held.y[:n],
+            held.x[:n],
+            paired=False,
+            labels=held.labels_y[:n],
+            target_labels=held.labels_x[:n],
+            seed=seed + 1,
+        )
+    return probes
+
+
+def _probe_signals(bundle, probes: dict[str, TranslationProbe]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    inverse = {"G_AB": "G_BA", "G_BA": "G_AB"}
+    for name, probe in probes.items():
+        inv = bundle.generators.get(inverse.get(name, ""))
+        out.update(probe.signals(name, bundle.generators[name], inv))
+    return out
+
+
+def _monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence, jsonable):
+    import dataclasses
+
+    from gandiag.detectors import default_detectors
+    from gandiag.monitor import Monitor
+
+    dets = (
+        None
+        if cfg.monitor.detectors == "none"
+        else default_detectors("translation", **cfg.monitor.overrides)
+    )
+    common: dict[str, Any] = {}
+    if progress:
+        from tqdm.auto import tqdm
+
+        common["on_alert"] = lambda alert: tqdm.write(alert.one_line(), file=sys.stderr)
+    else:
+        common["quiet"] = True
+    return Monitor(
+        run_dir,
+        generator=bundle.generators,
+        discriminator=bundle.discriminators,
+        loss=_monitor_loss(settings["loss"]),
+        config={**cfg.to_dict(), "resolved": settings, "model_options": jsonable(bundle.options)},
+        name=cfg.name or f"{bundle.name}-{cfg.data.name}",
+        resume=resume,
+        cadence=dataclasses.replace(cadence, grid=0),
+        detectors=dets,
+        device=device,
+        seed=cfg.seed,
+        **common,
+    )
+
+
+def _monitor_loss(loss: str) -> str:
+    from gandiag.reference_models import losses as L
+
+    return L.monitor_loss_kind(loss)

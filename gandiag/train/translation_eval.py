@@ -1,0 +1,185 @@
+"""Evaluation and triplet grids of image-to-image models on the held-out data.
+
+Scalars (``eval/<NET>_<what>``, NET the generator) measured on the held-out set, which
+the model never trains on and the translation probes use only its first few items of:
+
+- ``fid``, ``kid``: outputs against held-out reals of the output domain, glyph features
+  (per domain: ``G_AB`` against B, ``G_BA`` against A);
+- ``class_kept``: share of outputs the glyph classifier gives the input's class, and
+  ``target_class_acc``, its accuracy on the real images of the output domain;
+- ``class_kept_inverted``: the same on the negated outputs (an inverted translation keeps
+  the glyph in negative);
+- ``classes_covered``: classes predicted for at least 1% of the outputs;
+- ``input_l1``: mean |G(x) - x| (x bicubic-upsampled for SR); ``background``: median pixel
+  of the outputs (glyphs are light on a dark background, -1);
+- paired data: ``psnr``, ``ssim`` to the target (torchmetrics, [0, 1] range), and for SR
+  ``psnr_bicubic``, ``ssim_bicubic`` of bicubic upsampling;
+- CycleGAN: ``cycle_l1`` = mean |F(G(x)) - x| and ``cycle_l1_requantised``, the same after
+  G(x) is blurred (Gaussian, sigma 0.5 px) and rounded to 8 bits, as a saved image would be:
+  a cycle that survives only unrounded fakes hides x in an imperceptible signal.
+
+These are outcomes (what the final model does), for the failure labels of the benchmark;
+the detectors read the probe signals, never these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gandiag.images import grid_png
+from gandiag.types import MetricResult
+
+#: columns of the triplet grid
+COLUMNS = 8
+
+
+@torch.no_grad()
+def _run(net: nn.Module, x: Tensor) -> Tensor:
+    was = net.training
+    net.eval()
+    try:
+        return torch.cat([net(c).float() for c in x.split(250)])
+    finally:
+        net.train(was)
+
+
+def _as_output(x: Tensor, size: tuple[int, int]) -> Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp(-1, 1)
+
+
+def blur_quantise(x: Tensor, sigma: float = 0.5) -> Tensor:
+    """Gaussian blur (5x5, ``sigma`` px) then rounding to 8 bits, in [-1, 1] units."""
+    r = torch.arange(-2, 3, dtype=torch.float32, device=x.device)
+    k1 = torch.exp(-(r**2) / (2 * sigma**2))
+    k = (k1[:, None] * k1[None, :]) / k1.sum() ** 2
+    c = x.shape[1]
+    y = F.conv2d(F.pad(x, (2, 2, 2, 2), mode="replicate"), k.expand(c, 1, 5, 5), groups=c)
+    return torch.round((y.clamp(-1, 1) + 1) * 127.5) / 127.5 - 1
+
+
+@torch.no_grad()
+def evaluate_translation(
+    bundle: Any, held: Any, metrics: list[str], step: int
+) -> tuple[dict[str, float], list[MetricResult]]:
+    """``(eval scalars, metric results)`` of every generator of ``bundle`` on ``held``."""
+    directions = [(next(iter(bundle.generators)), held.x, held.y, held.labels_x)]
+    if bundle.name == "cyclegan":
+        directions.append(("G_BA", held.y, held.x, held.labels_y))
+    scalars: dict[str, float] = {}
+    results: list[MetricResult] = []
+    clf = _classifier(held.x.device)
+    for name, src, dst, labels in directions:
+        net = bundle.generators[name]
+        out = _run(net, src)
+        ref = _as_output(src, tuple(out.shape[-2:]))
+        s = {
+            "input_l1": float((out - ref).abs().mean()),
+            "background": float(out.median()),
+        }
+        if clf is not None and out.shape[1] == 1 and out.shape[-1] == 28:
+            pred = torch.cat([clf.logits(c.clamp(-1, 1)).argmax(1) for c in out.split(500)])
+            s["class_kept"] = float((pred == labels).float().mean())
+            neg = torch.cat([clf.logits(-c.clamp(-1, 1)).argmax(1) for c in out.split(500)])
+            s["class_kept_inverted"] = float((neg == labels).float().mean())
+            dst_labels = held.labels_y if name != "G_BA" else held.labels_x
+            real = torch.cat([clf.logits(c).argmax(1) for c in dst.split(500)])
+            s["target_class_acc"] = float((real == dst_labels).float().mean())
+            share = torch.bincount(pred, minlength=10).float() / len(pred)
+            s["classes_covered"] = float((share >= 0.01).sum())
+        if held.paired:
+            s.update(_psnr_ssim(out, dst, ""))
+            if held.task == "super_resolution":
+                s.update(_psnr_ssim(ref, dst, "_bicubic"))
+        if bundle.name == "cyclegan":
+            inv = bundle.generators["G_BA" if name == "G_AB" else "G_AB"]
+            s["cycle_l1"] = float((_run(inv, out) - src).abs().mean())
+            s["cycle_l1_requantised"] = float((_run(inv, blur_quantise(out)) - src).abs().mean())
+        for r in _fid_kid(out, dst, metrics, step):
+            s[r.name] = float(r.value)
+            results.append(dataclasses.replace(r, name=f"{name}_{r.name}"))
+        scalars.update({f"eval/{name}_{k}": v for k, v in s.items() if np.isfinite(v)})
+    return scalars, results
+
+
+def _psnr_ssim(out: Tensor, target: Tensor, suffix: str) -> dict[str, float]:
+    from torchmetrics.functional.image import (
+        peak_signal_noise_ratio,
+        structural_similarity_index_measure,
+    )
+
+    a, b = (out.clamp(-1, 1) + 1) / 2, (target + 1) / 2
+    return {
+        f"psnr{suffix}": float(peak_signal_noise_ratio(a, b, data_range=1.0)),
+        f"ssim{suffix}": float(structural_similarity_index_measure(a, b, data_range=1.0)),
+    }
+
+
+def _classifier(device: torch.device) -> Any:
+    try:
+        from gandiag.features import load_glyph_classifier
+
+        return load_glyph_classifier(device=device)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        warnings.warn(f"class preservation skipped: {exc}", RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _fid_kid(out: Tensor, real: Tensor, metrics: list[str], step: int) -> list[MetricResult]:
+    wanted = tuple(m for m in metrics if m in ("fid", "kid"))
+    if not wanted or out.shape[1] != 1 or out.shape[-1] != 28:
+        return []
+    from gandiag.evaluate import evaluate
+
+    n = min(len(out), len(real))
+    try:
+        res = evaluate(
+            real[:n].cpu(),
+            out[:n].clamp(-1, 1).cpu(),
+            metrics=wanted,
+            extractor="glyph",
+            kid_subset_size=min(1000, n),
+            bootstrap=0,
+        )
+    except (ValueError, RuntimeError) as exc:
+        warnings.warn(f"FID/KID skipped at step {step}: {exc}", RuntimeWarning, stacklevel=3)
+        return []
+    return [dataclasses.replace(r, step=step) for r in res.values()]
+
+
+@torch.no_grad()
+def triplet_grid(bundle: Any, held: Any, n: int = COLUMNS * 2) -> bytes:
+    """PNG: rows of inputs, outputs and (CycleGAN) reconstructions or (paired) targets.
+
+    CycleGAN shows A -> G_AB(A) -> G_BA(G_AB(A)) then B -> G_BA(B) -> G_AB(G_BA(B));
+    pix2pix and SRGAN show input (upsampled, nearest, for SR) -> output -> target.
+    """
+    rows: list[np.ndarray] = []
+    size = tuple(held.y.shape[-2:])
+    if bundle.name == "cyclegan":
+        g_ab, g_ba = bundle.generators["G_AB"], bundle.generators["G_BA"]
+        for src, fwd, back in ((held.x[:n], g_ab, g_ba), (held.y[:n], g_ba, g_ab)):
+            out = _run(fwd, src)
+            rows += _interleave([src, out, _run(back, out)])
+    else:
+        src = held.x[:n]
+        shown = src if tuple(src.shape[-2:]) == size else F.interpolate(src, size=size)
+        rows += _interleave([shown, _run(bundle.generator, src), held.y[:n]])
+    return grid_png(np.concatenate(rows), nrow=COLUMNS, min_size=256)
+
+
+def _interleave(parts: list[Tensor]) -> list[np.ndarray]:
+    """Blocks of ``COLUMNS`` items: one row of each part in turn (input, output, ...)."""
+    arrs = [p.detach().float().cpu().numpy() for p in parts]
+    rows = []
+    for start in range(0, len(arrs[0]) - COLUMNS + 1, COLUMNS):
+        rows += [a[start : start + COLUMNS] for a in arrs]
+    return rows

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from gandiag.data import load_dataset
+from gandiag.data.translation import TranslationDataset, block_mean, dilate, erode, restyle
+
+
+@pytest.mark.parametrize(
+    "name,options",
+    [("glyphs_unpaired", {"style": "thick"}), ("glyphs_edges", {}), ("glyphs_sr", {"scale": 4})],
+)
+def test_translation_sets_are_deterministic_by_seed(name, options):
+    a = load_dataset(name, n=40, seed=3, **options)
+    b = load_dataset(name, n=40, seed=3, **options)
+    c = load_dataset(name, n=40, seed=4, **options)
+    assert isinstance(a, TranslationDataset)
+    np.testing.assert_array_equal(a.array, b.array)
+    np.testing.assert_array_equal(a.inputs, b.inputs)
+    assert not np.array_equal(a.inputs, c.inputs)
+    assert a.array.dtype == a.inputs.dtype == np.uint8
+    assert a.array.shape == (40, 1, 28, 28)
+
+
+def test_unpaired_domains_come_from_different_glyphs():
+    ds = load_dataset("glyphs_unpaired", n=60, seed=0, style="thick")
+    assert not ds.paired and ds.task == "unpaired"
+    # B is not the restyled A: its classes follow their own order
+    assert not np.array_equal(ds.labels, ds.input_labels)
+    assert ds.array.mean() > ds.inputs.mean()  # thick strokes: more ink
+
+
+def test_paired_sets_are_aligned():
+    sr = load_dataset("glyphs_sr", n=20, seed=1, scale=4)
+    assert sr.paired and sr.task == "super_resolution" and sr.inputs.shape == (20, 1, 7, 7)
+    np.testing.assert_array_equal(sr.inputs[:, 0], block_mean(sr.array[:, 0], 4))
+    edges = load_dataset("glyphs_edges", n=20, seed=1)
+    np.testing.assert_array_equal(edges.inputs[:, 0], restyle(edges.array[:, 0], "outline"))
+    assert np.array_equal(edges.labels, edges.input_labels)
+
+
+def test_morphology_and_styles():
+    img = np.zeros((1, 8, 8), np.uint8)
+    img[0, 4, 4] = 200
+    assert dilate(img)[0, 3:6, 3:6].min() == 200 and dilate(img).sum() == 9 * 200
+    assert erode(dilate(img))[0, 4, 4] == 200 and erode(img).max() == 0
+    coarse = restyle(np.full((2, 28, 28), 10, np.uint8), "coarse")
+    assert coarse.shape == (2, 28, 28) and (coarse == 10).all()
+    with pytest.raises(ValueError, match="choose one of"):
+        restyle(img, "bold")
+    with pytest.raises(ValueError, match="multiple"):
+        block_mean(np.zeros((1, 10, 10), np.uint8), 4)

@@ -1,0 +1,128 @@
+"""Translation detectors on synthetic probe streams, and the probe signals on constructed nets."""
+
+import pytest
+import torch
+from torch import nn
+from translation_streams import FAULTS
+from translation_streams import translation_stream as stream
+
+from gandiag.detectors import build_detectors, default_detectors
+from gandiag.detectors.translation import TRANSLATION_DETECTORS
+from gandiag.monitor.translation import TranslationProbe
+from gandiag.types import Severity
+
+
+def run(dets, records):
+    return [a for r in records for d in dets for a in d.update(r)]
+
+
+def test_healthy_stream_raises_nothing():
+    for seed in range(5):
+        alerts = run(build_detectors(TRANSLATION_DETECTORS), stream(seed=seed))
+        assert alerts == []
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_each_detector_fires_on_its_failure_only(fault):
+    alerts = run(build_detectors(TRANSLATION_DETECTORS), stream(fault, at=600))
+    assert {a.detector for a in alerts} == {fault}
+    (a,) = alerts  # once per generator, and only the failing one
+    assert a.onset_step == 600 and 600 < a.step <= 800
+    assert "threshold" in a.evidence and a.remedies
+    assert "G_AB" in a.diagnosis
+    assert a.severity in (Severity.WARNING, Severity.CRITICAL)
+
+
+def test_warmup_hides_early_states_and_state_round_trips():
+    early = stream("identity_mapping", at=0, steps=250)
+    assert run(build_detectors(["identity_mapping"]), early) == []
+    recs = stream("identity_mapping", at=600)
+    d1 = build_detectors(["identity_mapping"])[0]
+    first = run([d1], recs[:13])
+    d2 = build_detectors(["identity_mapping"])[0]
+    d2.load_state_dict(d1.state_dict())
+    assert first == [] and len(run([d2], recs[13:])) == 1
+
+
+def test_content_lost_only_where_the_classifier_reads_the_output_domain():
+    recs = stream("content_lost", at=600)
+    for r in recs:
+        r.scalars["translation/G_AB/target_class_acc"] = 0.2  # e.g. a coarse domain
+    assert run(build_detectors(["content_lost"]), recs) == []
+    for r in recs:
+        r.scalars["translation/G_AB/target_class_acc"] = 0.95
+    (a,) = run(build_detectors(["content_lost"]), recs)
+    assert a.evidence["target_class_acc"] == 0.95
+
+
+def test_translation_defaults_include_gan_and_translation_detectors():
+    names = [d.name for d in default_detectors("translation")]
+    assert set(TRANSLATION_DETECTORS) <= set(names) and "mode_collapse" in names
+    assert "d_overfitting" not in names  # no held-out D batch in the translation loop
+
+
+# -- the probe signals on networks whose behaviour is known by construction ----------------
+class Fn(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn, self.w = fn, nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def _data(n=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n, 1, 28, 28, generator=g) > 0.7).float() * 2 - 1
+    t = torch.rand(n, 1, 28, 28, generator=g) * 2 - 1
+    return x, t
+
+
+def test_probe_identity_inversion_and_collapse():
+    x, t = _data()
+    p = TranslationProbe(x, t, paired=False)
+    ident = p.signals("G", Fn(lambda v: v))
+    assert ident["translation/G/identity_ratio"] == pytest.approx(0.0, abs=1e-6)
+    assert ident["translation/G/input_corr"] == pytest.approx(1.0, abs=1e-5)
+    inv = p.signals("G", Fn(lambda v: -v))
+    assert inv["translation/G/input_corr"] == pytest.approx(-1.0, abs=1e-5)
+    const = p.signals("G", Fn(lambda v: torch.zeros_like(v) + 0.3))
+    assert const["translation/G/output_diversity"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_probe_steganography_gain_separates_hidden_from_smooth_cycles():
+    x, t = _data()
+    c = torch.zeros(1, 1, 28, 28)
+    hide = Fn(lambda v: c + 0.01 * v)  # the input hidden at 1% amplitude
+    reveal = Fn(lambda y: (y - c) / 0.01)
+    s = TranslationProbe(x, t, paired=False).signals("G_AB", hide, reveal)
+    assert s["translation/G_AB/cycle_l1"] == pytest.approx(0.0, abs=1e-4)
+    assert s["translation/G_AB/noise_gain"] > 50  # the perturbation is amplified ~100x
+    smooth = TranslationProbe(x, t, paired=False).signals("G_AB", Fn(lambda v: v), Fn(lambda v: v))
+    assert smooth["translation/G_AB/noise_gain"] < 1.01
+
+
+def test_probe_sr_gain_and_class_kept():
+    hr = torch.rand(8, 1, 28, 28) * 2 - 1
+    lr = torch.nn.functional.avg_pool2d(hr, 4)
+    labels = torch.zeros(8, dtype=torch.long)
+    p = TranslationProbe(lr, hr, paired=True, labels=labels, super_resolution=True)
+    oracle = p.signals("G", Fn(lambda v: hr))
+    assert oracle["translation/G/psnr_gain"] > 5 and oracle["translation/G/ssim_gain"] > 0
+    assert oracle["translation/G/target_l1"] == pytest.approx(0.0, abs=1e-6)
+    bicubic = p.signals("G", Fn(lambda v: p.x_ref))
+    assert bicubic["translation/G/psnr_gain"] == pytest.approx(0.0, abs=1e-6)
+    assert 0.0 <= oracle["translation/G/class_kept"] <= 1.0
+
+
+def test_probe_noise_diversity_only_with_dropout_and_leaves_modes():
+    x, t = _data()
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.Dropout(0.5), nn.Conv2d(4, 1, 3, padding=1)
+    )
+    net.train()
+    s = TranslationProbe(x, t, paired=True).signals("G", net)
+    assert s["translation/G/noise_diversity"] > 0.05
+    assert net.training and net[1].training  # modes restored
+    s2 = TranslationProbe(x, t, paired=True).signals("G", Fn(lambda v: v))
+    assert "translation/G/noise_diversity" not in s2

@@ -1,0 +1,67 @@
+"""Each image-to-image model trains a few steps on CPU through ``train`` with its monitor."""
+
+import pytest
+import torch
+
+from gandiag.store import RunReader
+from gandiag.train import train
+from gandiag.train.checkpoint import checkpoint_path
+
+DATA = {"cyclegan": "glyphs_unpaired", "pix2pix": "glyphs_edges", "srgan": "glyphs_sr"}
+
+
+def _config(model, steps=4, **extra):
+    cfg = {
+        "steps": steps,
+        "model": {"name": model, "options": {"width": 4, "d_width": 4}},
+        "data": {"name": DATA[model], "options": {"n": 60}, "batch_size": 4},
+        "translation": {"probe_every": 2, "probe_size": 8, "pretrain_steps": 2},
+        "eval": {"every": 0, "metrics": []},
+        "checkpoint": {"every": 2},
+        "monitor": {"cadence": {"flush": 2, "samples": 2, "layers": 2, "grid": 0}},
+    }
+    cfg.update(extra)
+    return cfg
+
+
+@pytest.mark.parametrize("model", ["cyclegan", "pix2pix", "srgan"])
+def test_model_trains_with_translation_signals_eval_and_triplet_grid(tmp_path, model):
+    run = train(_config(model), tmp_path / model, progress=False)
+    reader = RunReader(run)
+    info = reader.info()
+    assert info.status == "finished" and info.last_step == 3
+    names = set(reader.scalar_names())
+    gens = ["G_AB", "G_BA"] if model == "cyclegan" else ["G"]
+    for g in gens:
+        assert f"translation/{g}/input_corr" in names and f"eval/{g}_class_kept" in names
+        assert f"grad/{g}/norm" in names  # the monitor watches every network by name
+    if model == "cyclegan":
+        assert {"translation/G_AB/noise_gain", "eval/G_AB_cycle_l1_requantised"} <= names
+        assert {"loss/cycle", "loss/identity", "grad/D_A/norm", "grad/D_B/norm"} <= names
+    if model == "srgan":
+        assert {"translation/G/psnr_gain", "eval/G_psnr_bicubic"} <= names
+        losses = reader.read_scalars(["loss/G_adv"])["loss/G_adv"].values
+        assert losses[0] == 0 and losses[-1] != 0  # pre-training, then the GAN phase
+    if model == "pix2pix":
+        assert "translation/G/noise_diversity" in names
+    grids = reader.sample_grids("samples")
+    assert grids and grids[-1].step == 3
+    assert info.config["resolved"]["loss"] == {"cyclegan": "lsgan"}.get(model, "nonsaturating")
+
+
+def test_cyclegan_resume_continues_the_same_trajectory(tmp_path):
+    straight = train(_config("cyclegan", steps=4), tmp_path / "a", progress=False)
+    part = train(_config("cyclegan", steps=2), tmp_path / "b", progress=False)
+    train(_config("cyclegan", steps=4), part, resume=True, progress=False)
+    a = torch.load(checkpoint_path(straight), weights_only=True)["stepper"]["nets"]
+    b = torch.load(checkpoint_path(part), weights_only=True)["stepper"]["nets"]
+    for net in a:
+        for k in a[net]:
+            torch.testing.assert_close(a[net][k], b[net][k])
+
+
+def test_wrong_dataset_for_the_task_names_the_fix(tmp_path):
+    cfg = _config("pix2pix")
+    cfg["data"] = {"name": "glyphs", "options": {"n": 60}, "batch_size": 4}
+    with pytest.raises(ValueError, match="glyphs_edges for pix2pix"):
+        train(cfg, tmp_path / "x", progress=False)
