@@ -8,6 +8,7 @@
 defaults. Objectives and regularisers live in :mod:`gandiag.reference_models.losses`.
 """
 
+from gandiag.reference_models import dvdgan as _dvdgan  # noqa: F401  (registers dvdgan)
 from gandiag.reference_models import zoo as _zoo  # noqa: F401  (registers the models)
 from gandiag.reference_models.registry import (
     MODELS,
