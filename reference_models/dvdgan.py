@@ -27,9 +27,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
+from torch import Tensor, nn
 
 #: the networks the Monitor watches separately (gradient norms, outputs)
 SPATIAL, TEMPORAL = "D_S", "D_T"
@@ -220,7 +219,9 @@ class TemporalDiscriminator(nn.Module):
 
     def forward(self, video: Tensor, y: Tensor | None) -> Tensor:
         b, t = video.shape[:2]
-        x = F.avg_pool2d(video.flatten(0, 1), 2).view(b, t, video.shape[2], *[s // 2 for s in video.shape[3:]])
+        x = F.avg_pool2d(video.flatten(0, 1), 2).view(
+            b, t, video.shape[2], *[s // 2 for s in video.shape[3:]]
+        )
         h = self.block3d(x.transpose(1, 2))  # [B, C, T, H, W]
         h = h.transpose(1, 2).flatten(0, 1)  # per frame
         h = F.relu(self.block2d(h)).sum((2, 3)).view(b, t, -1)

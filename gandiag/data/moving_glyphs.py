@@ -60,7 +60,7 @@ def _trajectory(
 def _paste(frame: np.ndarray, glyph: np.ndarray, x: float, y: float) -> None:
     """Add ``glyph`` at sub-pixel position (x, y) by bilinear splatting, saturating at 255."""
     g = glyph.shape[0]
-    x0, y0 = int(math.floor(x)), int(math.floor(y))
+    x0, y0 = math.floor(x), math.floor(y)
     fx, fy = x - x0, y - y0
     for dy, wy in ((0, 1 - fy), (1, fy)):
         for dx, wx in ((0, 1 - fx), (1, fx)):
@@ -101,8 +101,12 @@ def make_moving_glyphs(
         raise ValueError(f"glyphs must be 1 or 2, got {glyphs}")
     lo, hi = (float(s) for s in speed)
     if not 0 <= lo <= hi:
-        raise ValueError(f"speed must be (low, high) pixels per frame with 0 <= low <= high, got {speed}")
-    return _make_cached(int(n), int(seed), int(frames), int(size), int(glyph_size), glyphs, (lo, hi))
+        raise ValueError(
+            f"speed must be (low, high) pixels per frame with 0 <= low <= high, got {speed}"
+        )
+    return _make_cached(
+        int(n), int(seed), int(frames), int(size), int(glyph_size), glyphs, (lo, hi)
+    )
 
 
 @functools.lru_cache(maxsize=4)

@@ -27,19 +27,29 @@ from gandiag.detectors.suite import (
 )
 from gandiag.detectors.support import SignalDetector
 from gandiag.detectors.vae import PosteriorCollapseDetector
+from gandiag.detectors.video import (
+    DiscriminatorImbalanceDetector,
+    FrozenMotionDetector,
+    LoopingDetector,
+    TemporalFlickerDetector,
+)
 
 __all__ = [
     "DETECTORS",
     "Detector",
     "DetectorSuite",
+    "DiscriminatorImbalanceDetector",
     "DiscriminatorOverfittingDetector",
     "ExplodingGradientDetector",
+    "FrozenMotionDetector",
+    "LoopingDetector",
     "ModeCollapseDetector",
     "NonConvergenceDetector",
     "NonFiniteDetector",
     "PosteriorCollapseDetector",
     "SignalDetector",
     "StalledTrainingDetector",
+    "TemporalFlickerDetector",
     "VanishingGradientDetector",
     "build_detectors",
     "default_detectors",

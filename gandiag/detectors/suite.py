@@ -18,8 +18,10 @@ GAN_DEFAULTS = (
     "d_overfitting",
 )
 VAE_DEFAULTS = ("nonfinite", "exploding_gradients", "stalled_training", "posterior_collapse")
+VIDEO_DETECTORS = ("frozen_video", "looping_video", "temporal_flicker", "d_imbalance")
 KINDS = {
     "gan": GAN_DEFAULTS,
+    "video": GAN_DEFAULTS + VIDEO_DETECTORS,  # video GANs (clips [B, T, C, H, W])
     "vae": VAE_DEFAULTS,
     "ae": ("nonfinite", "exploding_gradients", "stalled_training"),
 }

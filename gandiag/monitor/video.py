@@ -88,7 +88,7 @@ def recurrence_by_lag(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 
 def centroids(x: torch.Tensor) -> torch.Tensor:
     """``[B, T, 2]`` intensity centroids (x, y) in [-1, 1] coordinates of clips in [-1, 1]."""
-    b, t, _, h, w = x.shape
+    h, w = x.shape[-2:]
     m = ((x.float().mean(2) + 1.0) / 2.0).clamp_min(0.0)  # [B, T, H, W], background 0
     mass = m.sum((2, 3)).clamp_min(1e-6)
     ys = torch.linspace(-1, 1, h, device=x.device)
@@ -212,4 +212,3 @@ class VideoProbe:
             return None
         clf = self.classifier() if real.shape[2] == 1 else None
         return clip_stats(real, fake, labels, clf, self.crop)
-

@@ -299,6 +299,10 @@ def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cade
         from gandiag.detectors import default_detectors
 
         detectors = default_detectors("ae")
+    elif detectors == "default" and _is_video(bundle):
+        from gandiag.detectors import default_detectors
+
+        detectors = default_detectors("video")  # the GAN detectors plus the video ones
     # The trainer draws every sample grid itself (gandiag.train.grids): one latent batch,
     # the evaluated network, proper conditional/InfoGAN latents. The monitor draws none.
     cadence = dataclasses.replace(cadence, grid=0)

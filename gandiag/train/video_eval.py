@@ -58,7 +58,7 @@ class VideoEvaluator:
     ) -> tuple[dict[str, float], list[MetricResult]]:
         fake = samples.detach().float().cpu().clamp(-1, 1)
         real = self.real_batch(len(self._real_index))
-        motion = lambda x: float((x[:, 1:] - x[:, :-1]).abs().mean())  # noqa: E731
+        motion = lambda x: float((x[:, 1:] - x[:, :-1]).abs().mean())
         scalars = {EVAL_MOTION_RATIO: motion(fake) / max(motion(real), 1e-12)}
         model = self._classifier()
         if model is None:
@@ -71,7 +71,7 @@ class VideoEvaluator:
         scalars[signals.EVAL_CLASSES_COVERED] = float((share >= 0.01).sum())
         results: list[MetricResult] = []
         if self.metrics:
-            from gandiag.features.video import fvd_lite, frame_fid
+            from gandiag.features.video import frame_fid, fvd_lite
 
             results = [fvd_lite(real, fake, model), frame_fid(real, fake)]
         return scalars, [dataclasses.replace(r, step=step) for r in results]
