@@ -31,7 +31,7 @@ from gandiag.types import MetricProtocol, MetricResult
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "assets" / "video_classifier.pt"
 # SHA-256 of the shipped weights; update together with the file (the training script prints it).
-VIDEO_CLASSIFIER_SHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+VIDEO_CLASSIFIER_SHA256 = "cc9d213844068a29949d8695d8601dfdcd3a6ba778679857cb2f8159ca57a35d"
 FEATURE_DIM = 128
 NUM_CLASSES = 10
 NUM_DIRECTIONS = 8
