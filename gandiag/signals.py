@@ -39,7 +39,8 @@ d/<NET>/real/raw_mean, .../raw_std, d/<NET>/fake/raw_mean, .../raw_std
 video/motion_real, video/motion_fake   mean |x_{t+1} - x_t| of real / fake clips ([B, T, C, H, W])
 video/motion_ratio                motion_fake / motion_real (0: frozen video)
 video/recurrence_real, video/recurrence_fake   max over lags L >= 2 of the mean correlation
-                                  of the mean-removed frames t and t+L (1: the clip loops)
+                                  c(L) of the mean-removed frames t and t+L, minus c(1)
+                                  (> 1: the clip loops; <= 0: it never comes back)
 video/recurrence_excess           recurrence_fake - recurrence_real
 video/flip_rate_real, video/flip_rate_fake   share of consecutive frames whose glyph class
                                   (glyph classifier on a crop around the centroid) changes

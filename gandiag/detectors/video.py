@@ -119,14 +119,17 @@ class FrozenMotionDetector(_SmoothedThreshold):
 
 @register_detector
 class LoopingDetector(_SmoothedThreshold):
-    """Generated clips repeat themselves: the correlation of (mean-removed) frames ``L >= 2``
-    apart exceeds the real clips' by ``excess_max``, while the clips do move (motion ratio
-    at least ``min_motion_ratio``; a frozen clip is the frozen detector's case)."""
+    """Generated clips come back to where they were: their recurrence (the best correlation
+    of mean-removed frames ``L >= 2`` apart minus that of neighbouring frames; about 2 for a
+    period-2 loop, 1.5 for period 3, <= 0 for steady motion) exceeds the real clips' by
+    ``excess_max``, while the clips do move (motion ratio at least ``min_motion_ratio``; a
+    frozen clip is the frozen detector's case). Incoherent motion (frames in random order)
+    sits near 0.5 above reals: below the default threshold."""
 
     name = "looping_video"
     params: ClassVar[dict[str, Any]] = {
         **_SmoothedThreshold.params,
-        "excess_max": 0.35,
+        "excess_max": 1.0,
         "min_motion_ratio": 0.3,
     }
     requires_any = ((S.VIDEO_RECURRENCE_EXCESS,),)
@@ -146,8 +149,8 @@ class LoopingDetector(_SmoothedThreshold):
             Severity.WARNING,
             step,
             onset,
-            f"generated video loops: frames two or more steps apart correlate "
-            f"{sm['excess']:.2f} more than in real clips (threshold {self.cfg['excess_max']})",
+            f"generated video loops: clips return to earlier frames (recurrence "
+            f"{sm['excess']:.2f} above real clips, threshold {self.cfg['excess_max']})",
             {
                 "recurrence_excess": sm["excess"],
                 "motion_ratio": sm["motion"],

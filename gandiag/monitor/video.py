@@ -7,9 +7,11 @@ device that add up across ranks, turned into named scalars on the host. What eac
 - **motion** (frozen video): mean absolute frame-to-frame change ``|x_{t+1} - x_t|`` of the
   fakes over that of the reals in the same step.
 - **recurrence** (looping, repeated action; cf. MoCoGAN issue #19): each clip's frames minus
-  its temporal mean, then the mean Pearson correlation of frames ``t`` and ``t + L`` for each
-  lag ``L >= 2``; the maximum over lags. A clip that repeats with period ``P`` scores 1 at
-  ``L = P``; a frozen clip has nothing left after removing its mean and scores 0.
+  its temporal mean, then the mean Pearson correlation ``c(L)`` of frames ``t`` and ``t + L``
+  for each lag; recurrence is ``max_{L >= 2} c(L) - c(1)``: how much closer a clip comes back
+  to an earlier frame than it stays to the next one. A clip that repeats with period ``P``
+  scores ``1 - c(1) > 1``; a fade or a steady motion decorrelates with the lag and scores
+  <= 0; a frozen clip has nothing left after removing its mean and scores 0.
 - **flip rate** (flicker, identity drift): the bundled glyph classifier labels a crop
   around each frame's intensity centroid (the glyph, re-centred and scaled to 28x28); the
   share of consecutive frames whose label changes, fakes against reals (the classifier's
@@ -65,7 +67,7 @@ def _motion(x: torch.Tensor) -> torch.Tensor:
 
 
 def recurrence_by_lag(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """``[T - 2]``: mean correlation of mean-removed frames ``t`` and ``t + L``, L = 2..T-1.
+    """``[T - 1]``: mean correlation of mean-removed frames ``t`` and ``t + L``, L = 1..T-1.
 
     Pairs whose frames do not vary (a frozen clip) count as uncorrelated (0).
     """
@@ -75,7 +77,7 @@ def recurrence_by_lag(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     d = d - d.mean(2, keepdim=True)
     norm = d.norm(dim=2)
     out = []
-    for lag in range(2, t):
+    for lag in range(1, t):
         num = (d[:, :-lag] * d[:, lag:]).sum(2)
         den = norm[:, :-lag] * norm[:, lag:]
         valid = den > eps * d.shape[2]
@@ -139,7 +141,7 @@ def clip_stats(
 ) -> Stat:
     """The video signals of one step (module docstring); ``classifier``: glyph logits or None."""
     real, fake = real.detach(), fake.detach().to(real.device)
-    lags = real.shape[1] - 2
+    lags = real.shape[1] - 1
     parts = [
         _motion(real).reshape(1).double(),
         _motion(fake).reshape(1).double(),
@@ -166,8 +168,9 @@ def clip_stats(
             S.VIDEO_MOTION_FAKE: m_f,
             S.VIDEO_MOTION_RATIO: _div(m_f, m_r),
         }
-        if lags > 0:
-            r_r, r_f = float(np.max(rec_r)), float(np.max(rec_f))
+        if lags > 1:
+            r_r = float(np.max(rec_r[1:]) - rec_r[0])
+            r_f = float(np.max(rec_f[1:]) - rec_f[0])
             out[S.VIDEO_RECURRENCE_REAL] = r_r
             out[S.VIDEO_RECURRENCE_FAKE] = r_f
             out[S.VIDEO_RECURRENCE_EXCESS] = r_f - r_r

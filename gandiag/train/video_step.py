@@ -69,9 +69,7 @@ class VideoGANStepper:
                 fake = self.G(z, yf) if self.b.conditional else self.G(z)
             frames = self.D.sample_frames(self.gen, x.device)
             d_real, d_fake = self._scores(x, yf, frames), self._scores(fake.float(), yf, frames)
-            per_d = {
-                k: L.discriminator_loss(s.loss, d_real[k], d_fake[k]) for k in self.parts
-            }
+            per_d = {k: L.discriminator_loss(s.loss, d_real[k], d_fake[k]) for k in self.parts}
             loss_d = sum(per_d.values())
             for opt in self.opt_d.values():
                 opt.zero_grad(set_to_none=True)

@@ -56,7 +56,7 @@ TRANSFORMS = {
 
 
 def video_stream(
-    kind: str, steps: int = 400, every: int = 10, batch: int = 16, seed: int = 0
+    kind: str, steps: int = 260, every: int = 10, batch: int = 16, seed: int = 0
 ) -> list[StepRecord]:
     """Records of the monitor's video signals: reals against ``TRANSFORMS[kind]`` of other
     real clips (from a disjoint pool), one record every ``every`` steps."""
