@@ -229,8 +229,10 @@ class DiscriminatorImbalanceDetector(SignalDetector):
     (raw std on reals and on fakes and the real-fake gap all below ``constant_max``: the
     batch-norm failure of DGMR-pytorch issue #4); its loss is stuck at the hinge value 2.0
     (within ``hinge_tol``) with a real-fake gap below ``hinge_tol``: it separates nothing;
-    its parameters do not move (update-to-weight ratio below ``update_min``: a zero learning
-    rate, a detached optimiser). The alarm needs one discriminator idle on every record for
+    its parameters do not move although its gradient does not vanish (update-to-weight ratio
+    below ``update_min`` with gradient norm above ``grad_min``: a zero learning rate, an
+    optimiser that never steps; a hinge discriminator that separates every pair has zero
+    gradients and, with Adam's beta1 = 0, zero updates: it is winning, not idle). The alarm needs one discriminator idle on every record for
     ``patience_steps`` while another is not.
     """
 
@@ -239,6 +241,7 @@ class DiscriminatorImbalanceDetector(SignalDetector):
         "constant_max": 1e-3,
         "hinge_tol": 0.02,
         "update_min": 1e-7,
+        "grad_min": 1e-8,
         "patience_steps": 100,
         "min_records": 5,
     }
@@ -273,13 +276,16 @@ class DiscriminatorImbalanceDetector(SignalDetector):
         if finite(loss):
             ev["loss"] = loss
             idle = idle or (abs(loss - 2.0) < c["hinge_tol"] and gap < c["hinge_tol"])
-        upd = g(S.update_ratio(net))
         last = self.state["last"].setdefault(net, {})
-        if finite(upd):
-            last["update"] = upd
-        if "update" in last:
-            ev["update_ratio"] = last["update"]
-            idle = idle or last["update"] < c["update_min"]
+        for key, name in (("update", S.update_ratio(net)), ("grad", S.grad_norm(net))):
+            if finite(g(name)):
+                last[key] = g(name)
+        if "update" in last and "grad" in last:
+            # weights that do not move although gradients flow: a zero learning rate or an
+            # optimiser that never steps (a hinge D that wins outright has zero gradients:
+            # it rests, it is not idle)
+            ev["update_ratio"], ev["grad_norm"] = last["update"], last["grad"]
+            idle = idle or (last["update"] < c["update_min"] and last["grad"] > c["grad_min"])
         return bool(idle), {k: float(v) for k, v in ev.items()}
 
     def check(self, record: StepRecord) -> list[Alert]:
@@ -312,7 +318,10 @@ class DiscriminatorImbalanceDetector(SignalDetector):
                 reasons.append("its outputs are constant")
             if "loss" in ev and abs(ev["loss"] - 2.0) < self.cfg["hinge_tol"]:
                 reasons.append(f"its hinge loss is stuck at {ev['loss']:.3f}")
-            if ev.get("update_ratio", math.inf) < self.cfg["update_min"]:
+            if (
+                ev.get("update_ratio", math.inf) < self.cfg["update_min"]
+                and ev.get("grad_norm", 0.0) > self.cfg["grad_min"]
+            ):
                 reasons.append(f"its weights do not move (update ratio {ev['update_ratio']:.2g})")
             alerts.append(
                 self.alert(

@@ -47,6 +47,7 @@ def test_alert_carries_evidence_threshold_and_remedies(streams):
 
 
 def _two_d_stream(steps=400, idle=None, how="constant", seed=0):
+    """Per-discriminator records; from step 150 ``idle`` is constant, frozen or saturated."""
     rng = np.random.default_rng(seed)
     out = []
     for t in range(steps):
@@ -56,18 +57,22 @@ def _two_d_stream(steps=400, idle=None, how="constant", seed=0):
             sr, sf = abs(1 + 0.2 * rng.standard_normal()), abs(1 + 0.2 * rng.standard_normal())
             loss = max(0.0, 1.2 + 0.2 * rng.standard_normal())
             upd = 1e-3 * np.exp(0.3 * rng.standard_normal())
+            grad = 0.5 * np.exp(0.3 * rng.standard_normal())
             if net == idle and t >= 150:
                 if how == "constant":
                     mr = mf = 0.0137
                     sr = sf = 0.0
                     loss = 2.0
-                else:  # frozen weights: outputs still vary, the parameters never move
+                elif how == "frozen_weights":  # outputs vary, gradients flow, weights never move
                     upd = 0.0
+                else:  # saturated hinge D: separates every pair, zero gradient, zero update
+                    mr, mf, loss, upd, grad = 5.0, -5.0, 0.0, 0.0, 0.0
             sc[S.d_net_output(net, "real", "raw_mean")] = mr
             sc[S.d_net_output(net, "fake", "raw_mean")] = mf
             sc[S.d_net_output(net, "real", "raw_std")] = sr
             sc[S.d_net_output(net, "fake", "raw_std")] = sf
             sc[S.loss(net)] = loss
+            sc[S.grad_norm(net)] = grad
             if t % 10 == 0:
                 sc[S.update_ratio(net)] = upd
         out.append(StepRecord(t, sc))
@@ -88,6 +93,9 @@ def test_imbalance_fires_on_the_idle_discriminator(how):
 
 def test_imbalance_quiet_when_both_train_or_one_discriminator():
     assert not run_detectors(build_detectors(["d_imbalance"]), _two_d_stream())
+    # a discriminator that wins outright rests (zero gradient, zero update): not idle
+    saturated = _two_d_stream(idle="D_S", how="saturated")
+    assert not run_detectors(build_detectors(["d_imbalance"]), saturated)
     one = [
         StepRecord(r.step, {k: v for k, v in r.scalars.items() if "D_T" not in k})
         for r in _two_d_stream(idle="D_T")
