@@ -27,7 +27,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from gandiag.capabilities import ModelCapabilities
 from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
+from gandiag.roles import Role
 from torch import Tensor, nn
 
 #: the networks the Monitor watches separately (gradient norms, outputs)
@@ -369,5 +371,7 @@ register_model(
             "lr_d": 5e-4,
             "betas": (0.0, 0.999),
         },
+        # G(z, y); each D projects the class; two discriminators (D_S, D_T)
+        ModelCapabilities(conditional=True, networks_per_role={Role.DISCRIMINATOR: 2}),
     )
 )
