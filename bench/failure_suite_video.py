@@ -96,7 +96,6 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
         name=case.name,
         cadence=Cadence(samples=5, layers=10, grid=0, flush=50),
         detectors=default_detectors("video"),
-        kind="video",
         seed=case.seed,
         quiet=True,
     )

@@ -296,7 +296,8 @@ def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cade
     # kind= picks the default set: an autoencoder is watched as a VAE with a point
     # posterior, whose KL signals say nothing, so "ae" runs no posterior-collapse detector.
     detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
-    if detectors == "default" and cfg.monitor.overrides:
+    # a video model runs the GAN defaults plus the video detectors ("video" set)
+    if detectors == "default" and (cfg.monitor.overrides or _is_video(bundle)):
         from gandiag.detectors import default_detectors
 
         detectors = default_detectors(_model_kind(bundle), **cfg.monitor.overrides)
@@ -313,7 +314,7 @@ def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cade
         "resume": resume,
         "cadence": cadence,
         "detectors": detectors,
-        "kind": _model_kind(bundle),  # "video" runs the video detectors too
+        "kind": bundle.kind,
         "device": device,
         "seed": cfg.seed,
     }
