@@ -49,6 +49,7 @@ class _SmoothedThreshold(SignalDetector):
     ``warmup_steps``; the raw signal back-dates the onset. Subclasses give ``value`` and
     ``past``; one alert per episode (re-armed once the smoothed signal recovers)."""
 
+    kinds: ClassVar[tuple[str, ...]] = ("video",)
     params: ClassVar[dict[str, Any]] = {
         "smooth_steps": 50,
         "warmup_steps": 100,
@@ -237,6 +238,7 @@ class DiscriminatorImbalanceDetector(SignalDetector):
     """
 
     name = "d_imbalance"
+    kinds: ClassVar[tuple[str, ...]] = ("video",)
     params: ClassVar[dict[str, Any]] = {
         "constant_max": 1e-3,
         "hinge_tol": 0.02,

@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 from detector_streams import gan_stream, vae_stream
+from video_streams import video_gan_stream
 
 from gandiag.detectors import (
     DETECTORS,
@@ -38,6 +39,8 @@ def faulty_stream() -> list[StepRecord]:
 
 
 def stream_for(name: str) -> list[StepRecord]:
+    if "video" in get_detector_class(name).kinds:
+        return video_gan_stream()
     if "vae" in get_detector_class(name).kinds and "gan" not in get_detector_class(name).kinds:
         return (
             vae_stream(dead_from=500, dead_dims=4)
