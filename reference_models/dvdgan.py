@@ -23,14 +23,16 @@ No official code exists; this follows the paper's text, not any port.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from gandiag.capabilities import ModelCapabilities
 from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
-from gandiag.roles import Role
 from torch import Tensor, nn
+
+from gandiag.capabilities import ModelCapabilities
+from gandiag.roles import Role
 
 #: the networks the Monitor watches separately (gradient norms, outputs)
 SPATIAL, TEMPORAL = "D_S", "D_T"
@@ -115,7 +117,7 @@ class DVDGenerator(nn.Module):
         self.gru = ConvGRUCell(c0, c0)
         chans = [c0] + [max(width, c0 >> i) for i in range(ups)]
         self.blocks = nn.ModuleList(
-            UpBlock(a, b, num_classes) for a, b in zip(chans[:-1], chans[1:])
+            UpBlock(a, b, num_classes) for a, b in itertools.pairwise(chans)
         )
         self.out_bn = ConditionalBN(chans[-1], num_classes)
         self.out = nn.Conv2d(chans[-1], channels, 3, padding=1)
@@ -188,7 +190,7 @@ class SpatialDiscriminator(nn.Module):
         chans = [channels] + [width * min(2**i, 4) for i in range(downs)]
         blocks = [
             DownBlock(a, b, dims=2, down=True, preact=i > 0)
-            for i, (a, b) in enumerate(zip(chans[:-1], chans[1:]))
+            for i, (a, b) in enumerate(itertools.pairwise(chans))
         ]
         blocks.append(DownBlock(chans[-1], chans[-1], dims=2, down=False, preact=True))
         self.blocks = nn.Sequential(*blocks)
@@ -372,6 +374,10 @@ register_model(
             "betas": (0.0, 0.999),
         },
         # G(z, y); each D projects the class; two discriminators (D_S, D_T)
-        ModelCapabilities(conditional=True, networks_per_role={Role.DISCRIMINATOR: 2}),
+        ModelCapabilities(
+            conditional=True,
+            conditional_discriminator=True,
+            networks_per_role={Role.DISCRIMINATOR: 2},
+        ),
     )
 )

@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from gandiag.reference_models import build_model
 from gandiag.reference_models.dvdgan import SPATIAL, TEMPORAL
 

@@ -60,7 +60,7 @@ def video_stream(
 ) -> list[StepRecord]:
     """Records of the monitor's video signals: reals against ``TRANSFORMS[kind]`` of other
     real clips (from a disjoint pool), one record every ``every`` steps."""
-    real_pool, real_y = clips(256, seed=100 + seed)
+    real_pool, _ = clips(256, seed=100 + seed)
     fake_pool, fake_y = clips(256, seed=200 + seed)
     clf = load_glyph_classifier()
     rng = np.random.default_rng(seed)
