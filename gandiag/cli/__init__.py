@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "report",
     "dashboard",
     "replay",
+    "doctor",
     "list_models",
 )
 
