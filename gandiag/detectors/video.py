@@ -268,7 +268,7 @@ class DiscriminatorImbalanceDetector(SignalDetector):
             g(S.d_net_output(net, "real", "raw_mean")),
             g(S.d_net_output(net, "fake", "raw_mean")),
         )
-        if not all(finite(v) for v in (sr, sf, mr, mf)):
+        if not (finite(sr) and finite(sf) and finite(mr) and finite(mf)):
             return None, {}
         gap = abs(mr - mf)
         ev = {"out_std_real": sr, "out_std_fake": sf, "real_fake_gap": gap}
