@@ -31,14 +31,15 @@ sys.path.insert(0, str(HERE.parent))
 from _report import table, write_json, write_section
 from failure_suite import GLYPH_CONFIGS, RING_CONFIGS, VAE_CONFIGS, Case, run_case
 from failure_suite_html import write_page
+from failure_suite_video import VIDEO_CONFIGS
 from failure_suite_score import calibrate, is_healthy, replay, score
 
 from gandiag.types import Alert
 
 # Steps per family: every label's onset falls well inside (ring collapse/hopping from step
 # 500, vanishing/explosion/NaN before 300, VAE collapse by 500, glyph overfitting by ~700).
-FULL = {"seeds": 5, "ring_steps": 900, "vae_steps": 800, "glyph_steps": 1200}
-QUICK = {"seeds": 1, "ring_steps": 700, "vae_steps": 500, "glyph_steps": 0}
+FULL = {"seeds": 5, "ring_steps": 900, "vae_steps": 800, "glyph_steps": 1200, "video_steps": 300}
+QUICK = {"seeds": 1, "ring_steps": 700, "vae_steps": 500, "glyph_steps": 0, "video_steps": 0}
 QUICK_CONFIGS = ("healthy", "collapse", "nan", "vanishing", "vae_healthy", "vae_collapse")
 
 
@@ -50,6 +51,7 @@ def build_cases(quick: bool, seeds: int | None) -> list[Case]:
         ("ring", RING_CONFIGS, p["ring_steps"]),
         ("vae", VAE_CONFIGS, p["vae_steps"]),
         ("glyph", GLYPH_CONFIGS, p["glyph_steps"]),
+        ("video", VIDEO_CONFIGS, p["video_steps"]),
     ):
         for cfg in configs:
             if steps <= 0 or (quick and cfg not in QUICK_CONFIGS):

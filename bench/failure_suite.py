@@ -65,7 +65,9 @@ class Case:
     @property
     def key(self) -> str:
         """Identifies a trained result in the --cache: case, steps and configuration."""
-        configs = {**RING_CONFIGS, **VAE_CONFIGS, **GLYPH_CONFIGS}
+        from failure_suite_video import VIDEO_CONFIGS
+
+        configs = {**RING_CONFIGS, **VAE_CONFIGS, **GLYPH_CONFIGS, **VIDEO_CONFIGS}
         return f"{self.family}:{self.name}:{self.steps}:{sorted(configs[self.config].items())}"
 
 
@@ -95,6 +97,10 @@ def run_case(case: Case) -> dict[str, Any]:
             from failure_suite_ring import train_ring
 
             out = train_ring(case, run_dir)
+        elif case.family == "video":
+            from failure_suite_video import train_video
+
+            out = train_video(case, run_dir)
         elif case.family == "vae":
             from failure_suite_images import train_vae
 
@@ -126,6 +132,11 @@ SIGNALS_SHOWN = (
     "vae/kl",
     "vae/active_fraction",
     "eval/dominant_share",
+    "video/motion_ratio",
+    "video/recurrence_excess",
+    "video/flip_excess",
+    "loss/D_S",
+    "loss/D_T",
 )
 
 

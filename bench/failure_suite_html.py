@@ -10,11 +10,13 @@ OUTCOME = {
     "ring": ("effective_modes", "effective modes (2,000 fresh samples)"),
     "vae": ("active_units", "active units (held-out glyphs)"),
     "glyph": ("r_v_large", "r_v on train vs 1,000 held-out reals"),
+    "video": ("motion_ratio", "motion of 256 fresh clips / held-out reals"),
 }
 SIGNALS = {
     "ring": ("samples/pdist_ratio", "d/real/prob_mean", "d/fake/prob_mean", "grad/G/norm"),
     "vae": ("vae/kl", "vae/active_fraction"),
     "glyph": ("d/r_v", "d/real/prob_mean", "d/fake/prob_mean"),
+    "video": ("video/motion_ratio", "video/recurrence_excess", "loss/D_S", "loss/D_T"),
 }
 
 

@@ -19,8 +19,12 @@ CLAIMS = {
     "d_overfitting": "d_overfitting",
     "posterior_collapse": "posterior_collapse",
     "stalled_training": "stalled",
+    "frozen_video": "frozen_video",
+    "looping_video": "looping_video",
+    "temporal_flicker": "temporal_flicker",
+    "d_imbalance": "d_imbalance",
 }
-KIND = {"ring": "gan", "glyph": "gan", "vae": "vae"}
+KIND = {"ring": "gan", "glyph": "gan", "vae": "vae", "video": "video"}
 
 
 def records_of(run: dict[str, Any], drop_prefix: str | None = None) -> list[StepRecord]:

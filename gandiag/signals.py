@@ -33,6 +33,21 @@ samples/pdist_ratio               mean pairwise distance of fakes / of reals
 samples/dup_rate                  share of fakes with a near-duplicate among the other fakes
 samples/latent_sensitivity        E||G(z+d)-G(z)|| / ||d|| on a fixed probe batch
 
+d/<NET>/real/raw_mean, .../raw_std, d/<NET>/fake/raw_mean, .../raw_std
+                                  the same, per discriminator, when several are watched (dicts)
+
+video/motion_real, video/motion_fake   mean |x_{t+1} - x_t| of real / fake clips ([B, T, C, H, W])
+video/motion_ratio                motion_fake / motion_real (0: frozen video)
+video/recurrence_real, video/recurrence_fake   max over lags L >= 2 of the mean correlation
+                                  c(L) of the mean-removed frames t and t+L, minus c(1)
+                                  (> 1: the clip loops; <= 0: it never comes back)
+video/recurrence_excess           recurrence_fake - recurrence_real
+video/flip_rate_real, video/flip_rate_fake   share of consecutive frames whose glyph class
+                                  (glyph classifier on a crop around the centroid) changes
+video/flip_excess                 flip_rate_fake - flip_rate_real
+video/motion_diversity_ratio      mean pairwise distance of centroid-velocity sequences
+                                  between clips of one class, fakes / reals
+
 vae/recon                         reconstruction term
 vae/kl                            total KL(q(z|x) || p(z)), summed over dims, mean over batch
 vae/kl_dim/<j>                    KL of latent dimension j
@@ -77,6 +92,17 @@ SAMPLES_STD_RATIO = "samples/std_ratio"
 SAMPLES_PDIST_RATIO = "samples/pdist_ratio"
 SAMPLES_DUP_RATE = "samples/dup_rate"
 SAMPLES_LATENT_SENSITIVITY = "samples/latent_sensitivity"
+
+VIDEO_MOTION_REAL = "video/motion_real"
+VIDEO_MOTION_FAKE = "video/motion_fake"
+VIDEO_MOTION_RATIO = "video/motion_ratio"
+VIDEO_RECURRENCE_REAL = "video/recurrence_real"
+VIDEO_RECURRENCE_FAKE = "video/recurrence_fake"
+VIDEO_RECURRENCE_EXCESS = "video/recurrence_excess"
+VIDEO_FLIP_REAL = "video/flip_rate_real"
+VIDEO_FLIP_FAKE = "video/flip_rate_fake"
+VIDEO_FLIP_EXCESS = "video/flip_excess"
+VIDEO_MOTION_DIVERSITY = "video/motion_diversity_ratio"
 
 VAE_RECON = "vae/recon"
 VAE_KL = "vae/kl"
@@ -125,6 +151,13 @@ def update_ratio(net: str) -> str:
 
 def update_cosine(net: str) -> str:
     return f"update/{_check(net)}/cosine"
+
+
+def d_net_output(net: str, which: str, stat: str) -> str:
+    """``d/<NET>/<real|fake>/<raw_mean|raw_std>``: one discriminator's outputs."""
+    if which not in ("real", "fake") or stat not in ("raw_mean", "raw_std"):
+        raise ValueError(f"bad discriminator output signal {which!r}/{stat!r}")
+    return f"d/{_check(net)}/{which}/{stat}"
 
 
 def vae_kl_dim(j: int) -> str:

@@ -6,7 +6,8 @@
 8
 
 2-D mixtures (:mod:`gandiag.data.toy2d`): ``ring8``, ``grid25``, ``spiral``. Images:
-``glyphs`` (10 classes), ``stacked_glyphs`` (1,000 modes), and local files
+``glyphs`` (10 classes), ``stacked_glyphs`` (1,000 modes), videos: ``moving_glyphs``
+(``[N, T, 1, 32, 32]`` clips, 10 classes), and local files
 (``mnist``, ``fashion_mnist``, ``cifar10``, ``image_folder``, ``npz``; see
 :mod:`gandiag.data.files`). No torch is imported.
 """
@@ -22,6 +23,7 @@ from gandiag.data.datasets import (
 )
 from gandiag.data.glyphs import make_glyphs
 from gandiag.data.translation import TranslationDataset
+from gandiag.data.moving_glyphs import make_moving_glyphs
 from gandiag.data.toy2d import ModeScore, ModeSet, grid, ring, score_modes, spiral
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "make_glyphs",
+    "make_moving_glyphs",
     "make_stacked_glyphs",
     "register_dataset",
     "ring",

@@ -20,16 +20,17 @@ from PIL import Image
 from gandiag.capabilities import DatasetCapabilities
 from gandiag.data import files, toy2d
 from gandiag.data.glyphs import make_glyphs
+from gandiag.data.moving_glyphs import make_moving_glyphs
 from gandiag.registry import Registry, did_you_mean, instance_of
 
-KINDS = ("points", "images")
+KINDS = ("points", "images", "videos")
 
 
 @dataclass
 class Dataset:
     name: str
     kind: str
-    array: np.ndarray  # points float32 [N, D], or images uint8 [N, C, H, W]
+    array: np.ndarray  # points float32 [N, D], images uint8 [N, C, H, W], videos [N, T, C, H, W]
     labels: np.ndarray | None = None
     num_classes: int = 0
     modes: toy2d.ModeSet | None = None
@@ -46,7 +47,7 @@ class Dataset:
     def batch(self, index: np.ndarray) -> np.ndarray:
         """Items ``index`` as float32: points as stored, images scaled to [-1, 1]."""
         x = self.array[index]
-        if self.kind == "images":
+        if self.kind in ("images", "videos"):
             return x.astype(np.float32) / 127.5 - 1.0
         return x.astype(np.float32, copy=False)
 
@@ -54,6 +55,9 @@ class Dataset:
         """The shape options of :func:`gandiag.reference_models.build_model` for this data."""
         if self.kind == "points":
             return {"data_dim": self.array.shape[1], "image_size": None}
+        if self.kind == "videos":
+            t, c, _, size = self.array.shape[1:]
+            return {"data_dim": None, "image_size": size, "channels": c, "frames": t}
         return {
             "data_dim": None,
             "image_size": self.array.shape[-1],
@@ -176,6 +180,28 @@ def _glyphs(name: str, *, n: int, seed: int, image_size: int) -> Dataset:
 def _stacked(name: str, *, n: int, seed: int, image_size: int) -> Dataset:
     x, y = make_stacked_glyphs(n, seed=seed)
     return Dataset(name, "images", resize(x, image_size), labels=y, num_classes=1000)
+
+
+@register_dataset(
+    "moving_glyphs",
+    "glyph digits bouncing in 32x32 clips of 8 frames, [T, 1, H, W] (10 classes)",
+    capabilities=DatasetCapabilities(classifier="video"),
+    n=5_000,
+    seed=0,
+    frames=8,
+    image_size=32,
+    glyph_size=18,
+    glyphs=1,
+)
+def _moving_glyphs(
+    name: str, *, n: int, seed: int, frames: int, image_size: int, glyph_size: int, glyphs: int
+) -> Dataset:
+    x, y, direction = make_moving_glyphs(
+        n, seed=seed, frames=frames, size=image_size, glyph_size=glyph_size, glyphs=glyphs
+    )
+    return Dataset(
+        name, "videos", x, labels=np.asarray(y), num_classes=10, info={"direction": direction}
+    )
 
 
 def make_stacked_glyphs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -28,13 +28,22 @@ from gandiag.detectors.suite import (
 from gandiag.detectors.support import SignalDetector
 from gandiag.detectors.translation import TRANSLATION_DETECTORS
 from gandiag.detectors.vae import PosteriorCollapseDetector
+from gandiag.detectors.video import (
+    DiscriminatorImbalanceDetector,
+    FrozenMotionDetector,
+    LoopingDetector,
+    TemporalFlickerDetector,
+)
 
 __all__ = [
     "DETECTORS",
     "Detector",
     "DetectorSuite",
+    "DiscriminatorImbalanceDetector",
     "DiscriminatorOverfittingDetector",
     "ExplodingGradientDetector",
+    "FrozenMotionDetector",
+    "LoopingDetector",
     "ModeCollapseDetector",
     "NonConvergenceDetector",
     "NonFiniteDetector",
@@ -42,6 +51,7 @@ __all__ = [
     "SignalDetector",
     "StalledTrainingDetector",
     "TRANSLATION_DETECTORS",
+    "TemporalFlickerDetector",
     "VanishingGradientDetector",
     "build_detectors",
     "default_detectors",

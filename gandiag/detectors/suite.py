@@ -36,9 +36,11 @@ TRANSLATION_DEFAULTS = (
     "sr_no_gain",
     "ignored_noise",
 )
+VIDEO_DETECTORS = ("frozen_video", "looping_video", "temporal_flicker", "d_imbalance")
 KINDS = {
     "gan": GAN_DEFAULTS,
     "translation": TRANSLATION_DEFAULTS,
+    "video": GAN_DEFAULTS + VIDEO_DETECTORS,  # video GANs (clips [B, T, C, H, W])
     "vae": VAE_DEFAULTS,
     "ae": ("nonfinite", "exploding_gradients", "stalled_training"),
 }

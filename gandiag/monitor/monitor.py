@@ -25,6 +25,7 @@ from gandiag.monitor.buffer import StatBuffer
 from gandiag.monitor.cadence import Cadence
 from gandiag.monitor.grads import GradProbes, loss_scale
 from gandiag.monitor.latent import LatentProbe
+from gandiag.monitor.video import VideoProbe, per_net_output_stats
 from gandiag.monitor.worker import Worker
 from gandiag.roles import Role, roles_to_json
 from gandiag.store import STATUS_CRASHED, STATUS_FINISHED, RunWriter
@@ -100,6 +101,7 @@ class Monitor:
         self._latent = LatentProbe(
             self.kind, gens, generate, encode, latent_dim, self.cadence, self.device, seed
         )
+        self._video = VideoProbe(self.device)
 
         self.model_kind = validate.check_model_kind(kind, self.kind)
         self.rank, self.world, self._group = runtime.distributed()
@@ -159,19 +161,25 @@ class Monitor:
         logvar: torch.Tensor | None = None,
         inputs: torch.Tensor | None = None,
         recon: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
     ) -> list[Alert]:
         """Record one training iteration; returns the alerts that became known since the last call.
 
         Call once per iteration, after that iteration's backward passes and optimizer
         steps. GAN: ``losses``, ``d_real``/``d_fake`` (raw D outputs, any shape ``[B, ...]``,
         or a list/dict of them for several discriminators), ``real``/``fake`` batches and
-        optionally ``d_val`` (D on held-out reals, enables ``d/r_v``). VAE: ``losses``,
+        optionally ``d_val`` (D on held-out reals, enables ``d/r_v``). Video GANs pass clips
+        ``[B, T, C, H, W]`` as ``real``/``fake`` (video signals, ``video/*``) and optionally
+        the fakes' class ``labels`` (per-class motion diversity). VAE: ``losses``,
         ``mu``, ``logvar``, ``inputs`` and ``recon``.
         """
         self._check_open()
         step = int(step)
         self._check_order(step)
         losses = validate.check_losses(losses)
+        per_d = None
+        if isinstance(d_real, Mapping) and isinstance(d_fake, Mapping):
+            per_d = per_net_output_stats(d_real, d_fake)
         d_real, d_fake = validate.as_outputs(d_real), validate.as_outputs(d_fake)
         d_val = validate.as_outputs(d_val)
         given = {
@@ -206,8 +214,10 @@ class Monitor:
                 buf.add(step, *taken)
             for stat in probe.weights(step, layers_due, lambda s: cad.due("layers", s)):
                 buf.add(step, *stat)
+        if per_d is not None:
+            buf.add(step, *per_d)
         if self.kind == "gan":
-            self._gan_step(step, d_real, d_fake, real, fake, d_val)
+            self._gan_step(step, d_real, d_fake, real, fake, d_val, labels)
         else:
             self._vae_step(step, mu, logvar, inputs, recon)
         return self._drain_alerts()
@@ -358,7 +368,7 @@ class Monitor:
         self.close(STATUS_CRASHED)
 
     # -- per-kind steps ---------------------------------------------------------------------
-    def _gan_step(self, step, d_real, d_fake, real, fake, d_val) -> None:
+    def _gan_step(self, step, d_real, d_fake, real, fake, d_val, labels=None) -> None:
         buf, cad = self._buffer, self.cadence
         prob = self.loss_kind == "bce"
         buf.add(step, *probes.d_output_stats(d_real, d_fake, d_val, prob))
@@ -377,6 +387,10 @@ class Monitor:
             stat = self._latent.sensitivity(signals.SAMPLES_LATENT_SENSITIVITY)
             if stat is not None:
                 buf.add(step, *stat)
+            if real.dim() == 5:
+                stat = self._video.stats(real, fake, labels)
+                if stat is not None:
+                    buf.add(step, *stat)
         if real is not None and cad.due("grid", step):
             self._last_real = real.detach()[: cad.grid_size * 8]
         self._grid(step)

@@ -248,6 +248,7 @@ def check_first_step(kind: str, given: Mapping[str, Any]) -> None:
             check_tensor("real", g["real"], batch=True)
             check_tensor("fake", g["fake"], batch=True)
             check_same_shape("fake", g["fake"], "real", g["real"], from_dim=1)
+            check_video("real", g["real"])
         return
     mu = g["mu"]
     check_tensor("mu", mu, min_dim=2, batch=True)
@@ -261,6 +262,19 @@ def check_first_step(kind: str, given: Mapping[str, Any]) -> None:
     check_tensor("inputs", g["inputs"])
     check_tensor("recon", g["recon"])
     check_same_shape("recon", g["recon"], "inputs", g["inputs"], from_dim=0)
+
+
+def check_video(arg: str, value: torch.Tensor) -> None:
+    """A 5-D batch is read as clips ``[B, T, C, H, W]``: at least 2 frames, 1 or 3 channels."""
+    if value.dim() != 5:
+        return
+    b, t, c = value.shape[:3]
+    if t < 2 or c not in (1, 3):
+        raise ValueError(
+            f"mon.step(...): `{arg}` has shape {tuple(value.shape)}; a 5-D batch is read as "
+            "video clips [B, T, C, H, W] with T >= 2 frames and C = 1 or 3 channels "
+            "(permute a [B, C, T, H, W] batch with x.transpose(1, 2))"
+        )
 
 
 def as_outputs(x: Any) -> torch.Tensor | None:

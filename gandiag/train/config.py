@@ -52,6 +52,7 @@ class OptimConfig:
     optimizer: str | None = None
     lr_g: float | None = None  # GAN generator (TTUR: set lr_d and lr_g apart)
     lr_d: float | None = None  # GAN discriminator
+    lr_d_t: float | None = None  # DVD-GAN's temporal discriminator (None: lr_d)
     lr: float | None = None  # autoencoders
     betas: list[float] | None = None
     weight_decay: float = 0.0

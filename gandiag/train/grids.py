@@ -9,7 +9,8 @@ codes are drawn from their own priors. Reports and the dashboard show the latest
 Grids written (names in the run store):
 
 - ``samples``: GAN samples, or VAE decodings of prior draws ``z ~ N(0, I)``; on 2-D data a
-  scatter of 8x as many points over real points (grey).
+  scatter of 8x as many points over real points (grey); for video GANs a frame strip
+  (one row per clip, one column per frame; conditional rows cycle through the classes).
 - ``reconstructions``: autoencoders only; rows of fixed real inputs alternate with rows of
   their reconstructions (posterior means for VAEs); on 2-D data a scatter of the
   reconstructions over the inputs.
@@ -31,6 +32,8 @@ from gandiag.reference_models.interpolation import interpolation_grid
 COLUMNS = 8
 #: points in a 2-D scatter per image of an image grid (as the Monitor's grid)
 POINTS_PER_IMAGE = 8
+#: clips (rows) in a video frame strip
+STRIP_ROWS = 10
 
 
 class SampleGrids:
@@ -96,6 +99,9 @@ class SampleGrids:
 
     def _png(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> bytes:
         arr = x.detach().float().cpu().numpy()
+        if arr.ndim == 5:  # clips: a frame strip, one row per clip, one column per frame
+            rows = arr[:STRIP_ROWS]
+            return grid_png(rows.reshape(-1, *rows.shape[2:]), nrow=rows.shape[1], min_size=256)
         if self.points:
             ref = self.real if reference is None else reference
             return scatter_png(arr.reshape(len(arr), -1), reference=ref.cpu().numpy())

@@ -31,6 +31,7 @@ from gandiag.train.evaluation import Evaluator, metric_scalars
 from gandiag.train.gan_step import GANSettings, GANStepper
 from gandiag.train.grids import SampleGrids, interpolation
 from gandiag.train.vae_step import AutoencoderStepper, VAESettings
+from gandiag.train.video_step import VideoGANStepper, video_settings
 
 if TYPE_CHECKING:
     from gandiag.monitor import Cadence, Monitor
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 OptimizerFactory = Callable[[Any, str], torch.optim.Optimizer]
 Autocast = Callable[[], contextlib.AbstractContextManager[Any]]
-Stepper = GANStepper | AutoencoderStepper
+Stepper = GANStepper | AutoencoderStepper | VideoGANStepper
 _log = get_logger("train")
 
 
@@ -67,7 +68,7 @@ class Batches:
             )
         self.x = torch.from_numpy(np.ascontiguousarray(ds.array[index])).to(device)
         self.y = None if ds.labels is None else torch.from_numpy(ds.labels[index]).to(device)
-        self.images, self.batch_size = ds.kind == "images", batch_size
+        self.images, self.batch_size = ds.kind in ("images", "videos"), batch_size
         self.rng = np.random.default_rng([seed, 4])
         self.perm, self.pos, self.epoch = self.rng.permutation(len(index)), 0, 0
 
@@ -152,9 +153,14 @@ def train(
     autocast = _autocast(device, cfg.amp)
     stepper, settings = _make_stepper(cfg, bundle, batches, gen, autocast)
     val_x = None
-    if cfg.data.val_size and bundle.kind == "gan":
+    if cfg.data.val_size and bundle.kind == "gan" and not _is_video(bundle):
         val_x = torch.from_numpy(ds.batch(val_index[: cfg.data.batch_size])).to(device)
-    evaluator = Evaluator(ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed)
+    if ds.kind == "videos":
+        from gandiag.train.video_eval import VideoEvaluator
+
+        evaluator = VideoEvaluator(ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed)
+    else:
+        evaluator = Evaluator(ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed)
     cadence = _cadence(cfg)
     grids = SampleGrids(
         bundle, evaluator.real_batch(cadence.grid_size * 8), cadence.grid_size, cfg.seed, device
@@ -319,8 +325,9 @@ def _optimizer_factory(
         "model": o.lr if o.lr is not None else training.get("lr"),
     }
 
-    def make(params: Any, which: str) -> torch.optim.Optimizer:
-        lr = lrs[which] if lrs[which] is not None else 2e-4
+    def make(params: Any, which: str, lr: float | None = None) -> torch.optim.Optimizer:
+        if lr is None:
+            lr = lrs[which] if lrs[which] is not None else 2e-4
         if name == "adam":
             return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=o.weight_decay)
         if name == "rmsprop":
@@ -343,7 +350,10 @@ def _make_stepper(
     def pick(value: Any, key: str, default: Any) -> Any:
         return value if value is not None else t.get(key, default)
 
-    if bundle.kind == "gan":
+    if _is_video(bundle):
+        s = video_settings(cfg, t)
+        stepper = VideoGANStepper(bundle, s, make_opt, batches, gen, autocast)
+    elif bundle.kind == "gan":
         s = GANSettings(
             loss=L.check_loss(pick(g.loss, "loss", "nonsaturating")),
             d_steps=int(pick(g.d_steps, "d_steps", 1)),
@@ -407,10 +417,11 @@ def _make_monitor(
     # kind= picks the default set: an autoencoder is watched as a VAE with a point
     # posterior, whose KL signals say nothing, so "ae" runs no posterior-collapse detector.
     detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
-    if detectors == "default" and cfg.monitor.overrides:
+    # a video model runs the GAN defaults plus the video detectors ("video" set)
+    if detectors == "default" and (cfg.monitor.overrides or _is_video(bundle)):
         from gandiag.detectors import default_detectors
 
-        detectors = default_detectors(bundle.kind, **cfg.monitor.overrides)
+        detectors = default_detectors(_model_kind(bundle), **cfg.monitor.overrides)
     # The trainer draws every sample grid itself (gandiag.train.grids): one latent batch,
     # the evaluated network, proper conditional/InfoGAN latents. The monitor draws none.
     cadence = dataclasses.replace(cadence, grid=0)
@@ -442,7 +453,8 @@ def _make_monitor(
         return Monitor(
             run_dir,
             generator=bundle.generator,
-            discriminator=bundle.discriminator,
+            # several discriminators (DVD-GAN's D_S and D_T) are watched one by one
+            discriminator=_discriminators(bundle),
             loss=L.monitor_loss_kind(settings["loss"]),
             latent_dim=bundle.latent_dim,
             generate=generate,
@@ -457,6 +469,19 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
+
+
+def _is_video(bundle: ModelBundle) -> bool:
+    return bundle.kind == "gan" and bool(bundle.options.get("frames"))
+
+
+def _model_kind(bundle: ModelBundle) -> str:
+    return "video" if _is_video(bundle) else bundle.kind
+
+
+def _discriminators(bundle: ModelBundle) -> Any:
+    parts = getattr(bundle.discriminator, "parts", None)
+    return parts() if callable(parts) else bundle.discriminator
 
 
 # -- per step ---------------------------------------------------------------------------------
@@ -484,6 +509,7 @@ def _monitor_step(
             real=out["real"],
             fake=out["fake"],
             d_val=d_val,
+            labels=out.get("labels") if _is_video(bundle) else None,
         )
     return mon.step(
         step,
@@ -528,7 +554,7 @@ def _evaluate(
             mon.log_metrics(results)
         if samples.dim() == 2:
             mon.log_images(step, samples[:2048].cpu(), name="eval")
-        elif cfg.eval.interpolation:
+        elif cfg.eval.interpolation and samples.dim() == 4:
             reals = evaluator.real_batch(12).to(device)
             mon.log_images(step, interpolation(bundle, net, reals, gen), name="interpolation")
     except Exception as exc:  # noqa: BLE001 - evaluation must never kill a training run

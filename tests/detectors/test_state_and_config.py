@@ -10,6 +10,7 @@ import warnings
 import pytest
 from detector_streams import gan_stream, vae_stream
 from translation_streams import translation_stream
+from video_streams import video_gan_stream
 
 from gandiag.detectors import (
     DETECTORS,
@@ -42,6 +43,8 @@ def faulty_stream() -> list[StepRecord]:
 def stream_for(name: str) -> list[StepRecord]:
     if name in TRANSLATION_DETECTORS:
         return translation_stream(name, at=600)
+    if "video" in get_detector_class(name).kinds:
+        return video_gan_stream()
     if "vae" in get_detector_class(name).kinds and "gan" not in get_detector_class(name).kinds:
         return (
             vae_stream(dead_from=500, dead_dims=4)

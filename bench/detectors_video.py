@@ -1,0 +1,177 @@
+"""Video-detector benchmark: DVD-GAN-lite runs on moving glyphs, labelled from outcomes.
+
+    python bench/detectors_video.py [--seeds 2] [--steps 200] [--jobs 2] --json results/video.json
+
+Trains the video family of the labelled failure suite (bench/failure_suite_video.py:
+healthy, no temporal discriminator, frozen temporal discriminator) with the Monitor
+attached (default "video" detectors, live), scores the detectors against labels computed
+from outcomes on fresh samples, replays the healthy runs over threshold grids (false
+alarms per 1,000 steps), writes the JSON and its section of docs/benchmarks.md. The same
+family runs inside ``bench/detectors.py`` (full mode). The last line is the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from _report import table, write_json, write_section
+from failure_suite import Case, run_case
+from failure_suite_score import calibrate, is_healthy, replay, score
+from failure_suite_video import VIDEO_CONFIGS
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--no-docs", action="store_true")
+    args = ap.parse_args(argv)
+    cases = [Case("video", c, s, args.steps) for c in VIDEO_CONFIGS for s in range(args.seeds)]
+    load = [os.getloadavg()[0]]
+    t0 = time.perf_counter()
+    if args.jobs == 1:
+        runs = [run_case(c) for c in cases]
+    else:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            runs = list(pool.map(run_case, cases))
+    wall = time.perf_counter() - t0
+    load.append(os.getloadavg()[0])
+    live = [replay(r) for r in runs]
+    s = score(runs, live)
+    healthy = [r for r in runs if is_healthy(r)]
+    calib = [
+        calibrate(healthy, "frozen_video", "ratio_max", [0.6, 0.5, 0.4, 0.3, 0.2], "video"),
+        calibrate(healthy, "looping_video", "excess_max", [0.4, 0.6, 0.8, 1.0, 1.2], "video"),
+        calibrate(
+            healthy, "temporal_flicker", "flip_excess_max", [0.1, 0.15, 0.2, 0.25, 0.3], "video"
+        ),
+        calibrate(healthy, "d_imbalance", "update_min", [1e-5, 1e-6, 1e-7, 1e-8], "video"),
+    ]
+    payload = {
+        "cases": len(runs),
+        "steps": args.steps,
+        "seeds": args.seeds,
+        "wall_seconds": wall,
+        "load_average_1min_start_end": load,
+        "live": s,
+        "calibration_on_healthy_runs": calib,
+        "runs": [
+            {k: r[k] for k in ("case", "labels", "ambiguous", "outcomes", "seconds")}
+            | {"alerts": [a.to_dict() for a in a_]}
+            for r, a_ in zip(runs, live)
+        ],
+    }
+    write_json(args.json, payload)
+    md = markdown(payload)
+    if not args.no_docs:
+        write_section("detectors_video", md)
+    o = s["overall"]
+    print(md)
+    print(
+        f"video detectors ({len(runs)} runs x {args.steps} steps, {wall:.0f}s): precision "
+        f"{_f(o['precision'])} recall {_f(o['recall'])} false-alarms/1k-healthy-steps "
+        f"{_f(o['false_alarms_per_1k_healthy_steps'])} ({o['healthy_runs']} healthy runs)"
+    )
+    return 0
+
+
+def markdown(p: dict) -> str:
+    s = p["live"]
+    rows = [
+        [
+            f,
+            _f(v["precision"]),
+            _f(v["recall"]),
+            v["labelled"],
+            v["detected"],
+            v["false_claims"],
+            _f(v["median_delay_steps"]),
+        ]
+        for f, v in s["per_failure"].items()
+    ]
+    o = s["overall"]
+    out = [
+        "## Video detectors (`bench/detectors_video.py`)",
+        "",
+        (
+            f"{p['cases']} DVD-GAN-lite runs on moving glyphs ({p['seeds']} seeds x "
+            f"{len(VIDEO_CONFIGS)} configurations, {p['steps']} steps, batch 16), "
+            f"{p['wall_seconds']:.0f} s wall; 1-minute load average "
+            f"{p['load_average_1min_start_end'][0]:.1f} at the start and "
+            f"{p['load_average_1min_start_end'][1]:.1f} at the end (shared cores). Labels from "
+            "outcomes on 256 fresh clips against 256 held-out ones (bench/failure_suite_video.py)."
+        ),
+        "",
+        table(
+            [
+                "failure",
+                "precision",
+                "recall",
+                "labelled",
+                "detected",
+                "false claims",
+                "median delay (steps)",
+            ],
+            rows,
+        ),
+        "",
+        (
+            f"Overall precision {_f(o['precision'])}, recall {_f(o['recall'])}; false alarms on "
+            f"healthy runs: {_f(o['false_alarms_per_1k_healthy_steps'])} per 1,000 steps "
+            f"({o['healthy_runs']} runs)."
+        ),
+        "",
+    ]
+    for key, title in (
+        ("misses", "Missed"),
+        ("false_claims", "False claims"),
+        ("margin_band", "Not scored (margin band)"),
+    ):
+        if s[key]:
+            out += [f"{title}: " + "; ".join(s[key]), ""]
+    out += [
+        "Labels per run: "
+        + "; ".join(
+            f"{r['case']['config']}/s{r['case']['seed']}: {r['labels'] or 'healthy'}"
+            for r in p["runs"]
+        ),
+        "",
+    ]
+    out += [
+        "### Thresholds replayed on the healthy runs",
+        "",
+        table(
+            ["detector.param", "grid", "false alarms / 1k steps", "most sensitive clean value"],
+            [
+                [
+                    f"{c['detector']}.{c['param']}",
+                    c["grid"],
+                    [round(x, 3) for x in c["fa_per_1k"]],
+                    c["most_sensitive_clean"],
+                ]
+                for c in p["calibration_on_healthy_runs"]
+            ],
+        ),
+    ]
+    return "\n".join(out)
+
+
+def _f(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

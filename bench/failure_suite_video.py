@@ -1,0 +1,165 @@
+"""Video cases of the failure suite: DVD-GAN-lite on moving glyphs, healthy and failing.
+
+Configurations (configs/dvdgan_*.toml at benchmark size):
+
+- ``video_healthy``: both discriminators (D_S on k = 4 of 8 frames, D_T on the pooled clip).
+- ``video_no_temporal``: D_T removed; the paper says D_T supplies the motion signal.
+- ``video_frozen_temporal``: D_T's learning rate is 0 while D_S trains.
+
+Outcomes, every ``VIDEO_EVAL_EVERY`` steps, on fresh samples (256 generated clips in eval
+mode against 256 held-out real clips, never the training batches the Monitor reads):
+
+- ``motion_ratio``: mean |x_{t+1} - x_t| of the generated clips over the held-out ones;
+- ``auc_<D>``: each discriminator's ROC AUC for held-out reals against fresh fakes (0.5:
+  it separates nothing);
+- ``fvd_lite``: the FVD-lite of the generated clips against the held-out ones.
+
+Labels (:func:`label_video`), each on 2 evaluations in a row ending at step 100 or later
+(the untrained generator's clips hardly move), strict band / lenient band
+(a run only in the lenient band is "ambiguous", not scored):
+
+- ``frozen_video``: motion ratio below 0.3 (0.5): the clips move less than a third as much
+  as real ones;
+- ``d_imbalance``: one discriminator's AUC at most 0.6 (0.65) while another's is at least
+  0.75 (0.7): one has stopped judging while the other separates reals from fakes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from failure_suite import Case, CaseResult, first_streak
+from gandiag.reference_models import build_model
+
+from gandiag.data import load_dataset
+from gandiag.detectors import default_detectors
+from gandiag.monitor import Cadence, Monitor
+from gandiag.train.trainer import Batches
+from gandiag.train.video_step import VideoGANSettings, VideoGANStepper
+
+VIDEO_CONFIGS: dict[str, dict] = {
+    "video_healthy": {},
+    "video_no_temporal": {"temporal": False},
+    "video_frozen_temporal": {"lr_d_t": 0.0},
+}
+VIDEO_EVAL_EVERY = 25
+BATCH = 16
+MOTION_BAND = (0.3, 0.5)  # frozen: motion ratio below
+AUC_IDLE_BAND = (0.6, 0.65)  # idle discriminator: AUC at most
+AUC_ACTIVE_BAND = (0.75, 0.7)  # the other: AUC at least
+OUTCOME_CLIPS = 256
+#: labels are judged from this step on (the untrained G's clips hardly move; the video
+#: detectors' warm-up is the same length)
+VIDEO_WARMUP = 100
+
+
+def _auc(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """P(score of a real > score of a fake), ties counted half (Mann-Whitney)."""
+    r, f = real.double()[:, None], fake.double()[None, :]
+    return float(((r > f).double() + 0.5 * (r == f).double()).mean())
+
+
+def _motion(x: torch.Tensor) -> float:
+    return float((x[:, 1:] - x[:, :-1]).abs().mean())
+
+
+def train_video(case: Case, run_dir: Path) -> CaseResult:
+    cfg = VIDEO_CONFIGS[case.config]
+    ds = load_dataset("moving_glyphs", n=2000, seed=case.seed)
+    held = load_dataset("moving_glyphs", n=OUTCOME_CLIPS, seed=50_000 + case.seed)
+    held_x = torch.from_numpy(held.batch(np.arange(OUTCOME_CLIPS)))
+    held_y = torch.from_numpy(np.array(held.labels))
+    model_opts = {k: v for k, v in cfg.items() if k != "lr_d_t"}
+    bundle = build_model("dvdgan", seed=case.seed, **model_opts)
+    device = torch.device("cpu")
+    batches = Batches(ds, np.arange(len(ds)), BATCH, device, case.seed)
+    gen = torch.Generator().manual_seed(case.seed + 7)
+    lrs = {"g": 1e-4, "d": 5e-4}  # the model's defaults (Clark et al. 2019)
+
+    def make_opt(params, which: str, lr: float | None = None) -> torch.optim.Optimizer:
+        return torch.optim.Adam(params, lr=lrs[which] if lr is None else lr, betas=(0.0, 0.999))
+
+    settings = VideoGANSettings(loss="hinge", d_steps=1, lr_d_t=cfg.get("lr_d_t"))
+    stepper = VideoGANStepper(bundle, settings, make_opt, batches, gen, contextlib.nullcontext)
+    G, D = bundle.generator, bundle.discriminator
+    mon = Monitor(
+        run_dir,
+        generator=G,
+        discriminator=D.parts(),
+        loss="hinge",
+        latent_dim=bundle.latent_dim,
+        generate=lambda z: G(z, torch.arange(len(z)) % bundle.num_classes),
+        config={"case": case.name, **cfg},
+        name=case.name,
+        cadence=Cadence(samples=5, layers=10, grid=0, flush=50),
+        detectors=default_detectors("video"),
+        seed=case.seed,
+        quiet=True,
+    )
+    o: dict[str, list] = {"step": [], "motion_ratio": [], "fvd_lite": []}
+    for name in D.parts():
+        o[f"auc_{name}"] = []
+    from gandiag.features.video import fvd_lite, load_video_classifier
+
+    video_net = load_video_classifier()
+    eval_gen = torch.Generator().manual_seed(10_000 + case.seed)
+    with mon:
+        for step in range(case.steps):
+            out = stepper.step(step)
+            mon.step(
+                step,
+                losses=out["losses"],
+                d_real=out["d_real"],
+                d_fake=out["d_fake"],
+                real=out["real"],
+                fake=out["fake"],
+                labels=out["labels"],
+            )
+            if step % VIDEO_EVAL_EVERY == 0 or step == case.steps - 1:
+                G.eval()
+                D.eval()
+                with torch.no_grad():
+                    z, _ = bundle.sample_latent(OUTCOME_CLIPS, eval_gen)
+                    fake = G(z, held_y)
+                    frames = D.sample_frames(eval_gen)
+                    s_real, s_fake = D(held_x, held_y, frames), D(fake, held_y, frames)
+                G.train()
+                D.train()
+                o["step"].append(step)
+                o["motion_ratio"].append(_motion(fake) / _motion(held_x))
+                o["fvd_lite"].append(fvd_lite(held_x, fake, video_net).value)
+                for name in D.parts():
+                    o[f"auc_{name}"].append(_auc(s_real[name], s_fake[name]))
+    labels, ambiguous = label_video(o)
+    return CaseResult(asdict_case(case), case.steps, VIDEO_EVAL_EVERY, labels, ambiguous, [], o, {})
+
+
+def asdict_case(case: Case) -> dict:
+    return {"family": case.family, "config": case.config, "seed": case.seed, "steps": case.steps}
+
+
+def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
+    """Ground truth for a video run from its outcome curves: (labels, ambiguous)."""
+    steps = [int(s) for s in o["step"]]
+    out = []
+    for i in range(2):
+        labels: dict[str, int] = {}
+        flags = [m < MOTION_BAND[i] for m in o["motion_ratio"]]
+        start = first_streak(flags, steps, 2, min_end=VIDEO_WARMUP)
+        if start is not None:
+            labels["frozen_video"] = max(start, VIDEO_WARMUP)
+        aucs = {k[4:]: v for k, v in o.items() if k.startswith("auc_")}
+        if len(aucs) >= 2:
+            flags = []
+            for j in range(len(steps)):
+                vals = [a[j] for a in aucs.values()]
+                flags.append(min(vals) <= AUC_IDLE_BAND[i] and max(vals) >= AUC_ACTIVE_BAND[i])
+            start = first_streak(flags, steps, 2, min_end=VIDEO_WARMUP)
+            if start is not None:
+                labels["d_imbalance"] = max(start, VIDEO_WARMUP)
+        out.append(labels)
+    strict, lenient = out
+    return strict, {f: t for f, t in lenient.items() if f not in strict}

@@ -1,0 +1,343 @@
+"""Video-GAN detectors: frozen motion, looping, temporal flicker, discriminator imbalance.
+
+They read the ``video/*`` signals the Monitor computes from clip batches ``[B, T, C, H, W]``
+(:mod:`gandiag.monitor.video`) and the per-discriminator signals of a model with several
+discriminators (DVD-GAN's spatial ``D_S`` and temporal ``D_T``). Every threshold compares
+the fakes with the real clips of the same steps (ratios and excesses), so it carries over
+between datasets of different motion; the defaults and the false-alarm rate they were set
+for are in docs/detectors.md ("Video detectors").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from gandiag import signals as S
+from gandiag.detectors._stats import (
+    finite,
+    held_with_raw,
+    new_streak,
+    onset_of,
+    smooth,
+    streak_held,
+    streak_update,
+)
+from gandiag.detectors.base import register_detector
+from gandiag.detectors.support import SignalDetector
+from gandiag.types import Alert, Severity, StepRecord
+
+TEMPORAL_D = "add (or restore) a temporal discriminator that sees whole clips (DVD-GAN's D_T)"
+TEMPORAL_D_LR = "check the temporal discriminator trains: its learning rate, optimiser and loss"
+GRU_NOISE = "give the generator a latent that varies over time (per-frame noise into the Conv-GRU)"
+SHUFFLE_NEGATIVES = "add frame-shuffled real clips as negatives for the temporal discriminator"
+MORE_FRAMES = "let D_S sample more frames (k) and D_T see longer clips"
+LOWER_LR = "lower the learning rates, or give the lagging discriminator more steps"
+BALANCE_D = "balance the discriminators: equal learning rates, or weight the idle one's loss up"
+NO_BN_IN_D = (
+    "use spectral norm rather than batch norm in the discriminators (BN can make D constant)"
+)
+
+FROZEN = (TEMPORAL_D, TEMPORAL_D_LR, GRU_NOISE, SHUFFLE_NEGATIVES)
+LOOPING = (MORE_FRAMES, GRU_NOISE, TEMPORAL_D, SHUFFLE_NEGATIVES)
+FLICKER = (TEMPORAL_D, SHUFFLE_NEGATIVES, LOWER_LR, MORE_FRAMES)
+IMBALANCE = (TEMPORAL_D_LR, BALANCE_D, NO_BN_IN_D, LOWER_LR)
+
+
+class _SmoothedThreshold(SignalDetector):
+    """A smoothed signal past a threshold on every record for ``patience_steps`` after
+    ``warmup_steps``; the raw signal back-dates the onset. Subclasses give ``value`` and
+    ``past``; one alert per episode (re-armed once the smoothed signal recovers)."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("video",)
+    params: ClassVar[dict[str, Any]] = {
+        "smooth_steps": 50,
+        "warmup_steps": 100,
+        "patience_steps": 100,
+        "min_records": 5,
+    }
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"streak": new_streak(), "raw": new_streak(), "alerted": False}
+
+    def values(self, record: StepRecord) -> dict[str, float] | None:
+        raise NotImplementedError
+
+    def past(self, v: dict[str, float]) -> bool:
+        raise NotImplementedError
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st, cfg = self.state, self.cfg
+        raw = self.values(record)
+        if raw is None:
+            return []
+        sm = {k: smooth(st, k, v, record.step, cfg["smooth_steps"]) for k, v in raw.items()}
+        warm = record.step >= cfg["warmup_steps"]
+        streak_update(st["raw"], warm and self.past(raw), record.step)
+        streak_update(st["streak"], warm and self.past(sm), record.step)
+        if st["streak"]["since"] is None:
+            st["alerted"] = False
+        held = held_with_raw(
+            st["streak"], st["raw"], record.step, cfg["patience_steps"], cfg["min_records"]
+        )
+        if not held or st["alerted"]:
+            return []
+        st["alerted"] = True
+        return [self.make_alert(record.step, onset_of(st["streak"], st["raw"]), sm)]
+
+    def make_alert(self, step: int, onset: int, sm: dict[str, float]) -> Alert:
+        raise NotImplementedError
+
+
+@register_detector
+class FrozenMotionDetector(_SmoothedThreshold):
+    """Generated clips hardly move: the fakes' mean frame-to-frame change, smoothed, is below
+    ``ratio_max`` times that of the real clips of the same steps."""
+
+    name = "frozen_video"
+    params: ClassVar[dict[str, Any]] = {**_SmoothedThreshold.params, "ratio_max": 0.3}
+    requires_any = ((S.VIDEO_MOTION_RATIO,),)
+    provided_by_groups = ("pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",)
+
+    def values(self, record: StepRecord) -> dict[str, float] | None:
+        r = record.get(S.VIDEO_MOTION_RATIO)
+        return {"ratio": r} if finite(r) else None
+
+    def past(self, v: dict[str, float]) -> bool:
+        return v["ratio"] < self.cfg["ratio_max"]
+
+    def make_alert(self, step: int, onset: int, sm: dict[str, float]) -> Alert:
+        return self.alert(
+            Severity.WARNING,
+            step,
+            onset,
+            f"generated video is frozen: frames change {sm['ratio']:.2f}x as much as in real "
+            f"clips (threshold {self.cfg['ratio_max']})",
+            {"motion_ratio": sm["ratio"], "threshold": self.cfg["ratio_max"]},
+            FROZEN,
+        )
+
+
+@register_detector
+class LoopingDetector(_SmoothedThreshold):
+    """Generated clips come back to where they were: their recurrence (the best correlation
+    of mean-removed frames ``L >= 2`` apart minus that of neighbouring frames; about 2 for a
+    period-2 loop, 1.5 for period 3, <= 0 for steady motion) exceeds the real clips' by
+    ``excess_max``, while the clips do move (motion ratio at least ``min_motion_ratio``; a
+    frozen clip is the frozen detector's case). Incoherent motion (frames in random order)
+    sits near 0.5 above reals: below the default threshold."""
+
+    name = "looping_video"
+    params: ClassVar[dict[str, Any]] = {
+        **_SmoothedThreshold.params,
+        "excess_max": 1.0,
+        "min_motion_ratio": 0.3,
+    }
+    requires_any = ((S.VIDEO_RECURRENCE_EXCESS,),)
+    provided_by_groups = ("pass video clips of at least 3 frames to Monitor.step",)
+
+    def values(self, record: StepRecord) -> dict[str, float] | None:
+        e, m = record.get(S.VIDEO_RECURRENCE_EXCESS), record.get(S.VIDEO_MOTION_RATIO)
+        if not (finite(e) and finite(m)):
+            return None
+        return {"excess": e, "motion": m}
+
+    def past(self, v: dict[str, float]) -> bool:
+        return v["excess"] > self.cfg["excess_max"] and v["motion"] >= self.cfg["min_motion_ratio"]
+
+    def make_alert(self, step: int, onset: int, sm: dict[str, float]) -> Alert:
+        return self.alert(
+            Severity.WARNING,
+            step,
+            onset,
+            f"generated video loops: clips return to earlier frames (recurrence "
+            f"{sm['excess']:.2f} above real clips, threshold {self.cfg['excess_max']})",
+            {
+                "recurrence_excess": sm["excess"],
+                "motion_ratio": sm["motion"],
+                "threshold": self.cfg["excess_max"],
+            },
+            LOOPING,
+        )
+
+
+@register_detector
+class TemporalFlickerDetector(_SmoothedThreshold):
+    """Identity flicker or drift: the glyph classifier's label changes between consecutive
+    frames ``flip_excess_max`` more often in fakes than in reals, or the fakes change from
+    frame to frame more than ``motion_ratio_max`` times as much as real clips (jumps)."""
+
+    name = "temporal_flicker"
+    params: ClassVar[dict[str, Any]] = {
+        **_SmoothedThreshold.params,
+        "flip_excess_max": 0.25,
+        "motion_ratio_max": 2.5,
+    }
+    requires_any = ((S.VIDEO_MOTION_RATIO,),)
+    provided_by_groups = ("pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",)
+
+    def values(self, record: StepRecord) -> dict[str, float] | None:
+        m = record.get(S.VIDEO_MOTION_RATIO)
+        if not finite(m):
+            return None
+        f = record.get(S.VIDEO_FLIP_EXCESS)
+        return {"motion": m, "flip": f if finite(f) else 0.0}
+
+    def past(self, v: dict[str, float]) -> bool:
+        return v["flip"] > self.cfg["flip_excess_max"] or v["motion"] > self.cfg["motion_ratio_max"]
+
+    def make_alert(self, step: int, onset: int, sm: dict[str, float]) -> Alert:
+        if sm["flip"] > self.cfg["flip_excess_max"]:
+            what = (
+                f"the glyph's class changes between frames {sm['flip']:.2f} more often than in "
+                f"real clips (threshold {self.cfg['flip_excess_max']})"
+            )
+        else:
+            what = (
+                f"frames change {sm['motion']:.2f}x as much as in real clips "
+                f"(threshold {self.cfg['motion_ratio_max']})"
+            )
+        return self.alert(
+            Severity.WARNING,
+            step,
+            onset,
+            f"generated video flickers: {what}",
+            {
+                "flip_excess": sm["flip"],
+                "motion_ratio": sm["motion"],
+                "flip_threshold": self.cfg["flip_excess_max"],
+                "motion_threshold": self.cfg["motion_ratio_max"],
+            },
+            FLICKER,
+        )
+
+
+def _d_nets(names: Any) -> list[str]:
+    """Discriminators with per-network output signals ``d/<NET>/real/raw_std``."""
+    out = set()
+    for n in names:
+        parts = n.split("/")
+        if len(parts) == 4 and parts[0] == "d" and parts[2] == "real" and parts[3] == "raw_std":
+            out.add(parts[1])
+    return sorted(out)
+
+
+@register_detector
+class DiscriminatorImbalanceDetector(SignalDetector):
+    """One of several discriminators has stopped judging while another trains.
+
+    A discriminator is *idle* at a record when any of these holds: its outputs are constant
+    (raw std on reals and on fakes and the real-fake gap all below ``constant_max``: the
+    batch-norm failure of DGMR-pytorch issue #4); its loss is stuck at the hinge value 2.0
+    (within ``hinge_tol``) with a real-fake gap below ``hinge_tol``: it separates nothing;
+    its parameters do not move although its gradient does not vanish (update-to-weight ratio
+    below ``update_min`` with gradient norm above ``grad_min``: a zero learning rate, an
+    optimiser that never steps; a hinge discriminator that separates every pair has zero
+    gradients and, with Adam's beta1 = 0, zero updates: it is winning, not idle). The alarm needs one discriminator idle on every record for
+    ``patience_steps`` while another is not.
+    """
+
+    name = "d_imbalance"
+    kinds: ClassVar[tuple[str, ...]] = ("video",)
+    params: ClassVar[dict[str, Any]] = {
+        "constant_max": 1e-3,
+        "hinge_tol": 0.02,
+        "update_min": 1e-7,
+        "grad_min": 1e-8,
+        "patience_steps": 100,
+        "min_records": 5,
+    }
+    requires_any = (("d/*/real/raw_std",),)
+    provided_by_groups = (
+        (
+            "pass several discriminators to Monitor(discriminator={name: D, ...}) and their "
+            "outputs as dicts d_real={name: ...}, d_fake={name: ...}"
+        ),
+    )
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"idle": {}, "streaks": {}, "alerted": {}, "last": {}}
+
+    def _idle(self, net: str, record: StepRecord) -> tuple[bool | None, dict[str, float]]:
+        g = record.get
+        sr, sf = (
+            g(S.d_net_output(net, "real", "raw_std")),
+            g(S.d_net_output(net, "fake", "raw_std")),
+        )
+        mr, mf = (
+            g(S.d_net_output(net, "real", "raw_mean")),
+            g(S.d_net_output(net, "fake", "raw_mean")),
+        )
+        if not (finite(sr) and finite(sf) and finite(mr) and finite(mf)):
+            return None, {}
+        gap = abs(mr - mf)
+        ev = {"out_std_real": sr, "out_std_fake": sf, "real_fake_gap": gap}
+        c = self.cfg
+        idle = max(sr, sf, gap) < c["constant_max"]
+        loss = g(S.loss(net))
+        if finite(loss):
+            ev["loss"] = loss
+            idle = idle or (abs(loss - 2.0) < c["hinge_tol"] and gap < c["hinge_tol"])
+        last = self.state["last"].setdefault(net, {})
+        for key, name in (("update", S.update_ratio(net)), ("grad", S.grad_norm(net))):
+            if finite(g(name)):
+                last[key] = g(name)
+        if "update" in last and "grad" in last:
+            # weights that do not move although gradients flow: a zero learning rate or an
+            # optimiser that never steps (a hinge D that wins outright has zero gradients:
+            # it rests, it is not idle)
+            ev["update_ratio"], ev["grad_norm"] = last["update"], last["grad"]
+            idle = idle or (last["update"] < c["update_min"] and last["grad"] > c["grad_min"])
+        return bool(idle), {k: float(v) for k, v in ev.items()}
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        nets = _d_nets(record.scalars)
+        if len(nets) < 2:
+            return []
+        st = self.state
+        status = {n: self._idle(n, record) for n in nets}
+        alerts = []
+        for net, (idle, ev) in status.items():
+            if idle is None:
+                continue
+            others = [m for m, (i, _) in status.items() if m != net and i is False]
+            streak = st["streaks"].setdefault(net, new_streak())
+            streak_update(streak, bool(idle) and bool(others), record.step)
+            if streak["since"] is None:
+                st["alerted"][net] = False
+                continue
+            held = streak_held(
+                streak, record.step, self.cfg["patience_steps"], self.cfg["min_records"]
+            )
+            if not held or st["alerted"].get(net):
+                continue
+            st["alerted"][net] = True
+            reasons = []
+            if (
+                max(ev["out_std_real"], ev["out_std_fake"], ev["real_fake_gap"])
+                < self.cfg["constant_max"]
+            ):
+                reasons.append("its outputs are constant")
+            if "loss" in ev and abs(ev["loss"] - 2.0) < self.cfg["hinge_tol"]:
+                reasons.append(f"its hinge loss is stuck at {ev['loss']:.3f}")
+            if (
+                ev.get("update_ratio", math.inf) < self.cfg["update_min"]
+                and ev.get("grad_norm", 0.0) > self.cfg["grad_min"]
+            ):
+                reasons.append(f"its weights do not move (update ratio {ev['update_ratio']:.2g})")
+            alerts.append(
+                self.alert(
+                    Severity.WARNING,
+                    record.step,
+                    streak["since"],
+                    f"discriminator {net} is idle while {', '.join(others)} trains: "
+                    + "; ".join(reasons or ["it separates nothing"]),
+                    {
+                        **ev,
+                        "constant_max": self.cfg["constant_max"],
+                        "update_min": self.cfg["update_min"],
+                    },
+                    IMBALANCE,
+                )
+            )
+        return alerts

@@ -1,0 +1,121 @@
+"""Each video detector fires on its failure stream and stays quiet on healthy clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from video_clips import video_stream
+
+from gandiag import signals as S
+from gandiag.detectors import build_detectors, default_detectors, run_detectors
+from gandiag.types import Severity, StepRecord
+
+VIDEO = ("frozen_video", "looping_video", "temporal_flicker", "d_imbalance")
+
+
+@pytest.fixture(scope="module")
+def streams():
+    return {k: video_stream(k, seed=0) for k in ("healthy", "frozen", "looping", "flicker")}
+
+
+def _fired(stream, names=VIDEO):
+    alerts = run_detectors(build_detectors(names), stream)
+    return {a.detector for a in alerts if a.severity is not Severity.INFO}
+
+
+def test_quiet_on_healthy_clips(streams):
+    assert _fired(streams["healthy"]) == set()
+
+
+@pytest.mark.parametrize(
+    "kind, detector",
+    [("frozen", "frozen_video"), ("looping", "looping_video"), ("flicker", "temporal_flicker")],
+)
+def test_fires_on_its_failure_only(streams, kind, detector):
+    assert _fired(streams[kind]) == {detector}
+
+
+def test_alert_carries_evidence_threshold_and_remedies(streams):
+    (alert,) = [
+        a
+        for a in run_detectors(build_detectors(["frozen_video"]), streams["frozen"])
+        if a.severity is Severity.WARNING
+    ]
+    assert alert.evidence["motion_ratio"] < alert.evidence["threshold"] == 0.3
+    assert alert.remedies and "temporal discriminator" in alert.remedies[0]
+    assert alert.onset_step <= alert.step
+
+
+def _two_d_stream(steps=400, idle=None, how="constant", seed=0):
+    """Per-discriminator records; from step 150 ``idle`` is constant, frozen or saturated."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(steps):
+        sc = {}
+        for net in ("D_S", "D_T"):
+            mr, mf = 1.0 + 0.3 * rng.standard_normal(), -1.0 + 0.3 * rng.standard_normal()
+            sr, sf = abs(1 + 0.2 * rng.standard_normal()), abs(1 + 0.2 * rng.standard_normal())
+            loss = max(0.0, 1.2 + 0.2 * rng.standard_normal())
+            upd = 1e-3 * np.exp(0.3 * rng.standard_normal())
+            grad = 0.5 * np.exp(0.3 * rng.standard_normal())
+            if net == idle and t >= 150:
+                if how == "constant":
+                    mr = mf = 0.0137
+                    sr = sf = 0.0
+                    loss = 2.0
+                elif how == "frozen_weights":  # outputs vary, gradients flow, weights never move
+                    upd = 0.0
+                else:  # saturated hinge D: separates every pair, zero gradient, zero update
+                    mr, mf, loss, upd, grad = 5.0, -5.0, 0.0, 0.0, 0.0
+            sc[S.d_net_output(net, "real", "raw_mean")] = mr
+            sc[S.d_net_output(net, "fake", "raw_mean")] = mf
+            sc[S.d_net_output(net, "real", "raw_std")] = sr
+            sc[S.d_net_output(net, "fake", "raw_std")] = sf
+            sc[S.loss(net)] = loss
+            sc[S.grad_norm(net)] = grad
+            if t % 10 == 0:
+                sc[S.update_ratio(net)] = upd
+        out.append(StepRecord(t, sc))
+    return out
+
+
+@pytest.mark.parametrize("how", ["constant", "frozen_weights"])
+def test_imbalance_fires_on_the_idle_discriminator(how):
+    alerts = run_detectors(build_detectors(["d_imbalance"]), _two_d_stream(idle="D_T", how=how))
+    (alert,) = [a for a in alerts if a.severity is Severity.WARNING]
+    assert "D_T is idle while D_S trains" in alert.diagnosis
+    assert 150 <= alert.onset_step <= 160 and alert.step >= 250
+    if how == "constant":
+        assert "hinge loss is stuck at 2.000" in alert.diagnosis
+    else:
+        assert alert.evidence["update_ratio"] == 0.0
+
+
+def test_imbalance_quiet_when_both_train_or_one_discriminator():
+    assert not run_detectors(build_detectors(["d_imbalance"]), _two_d_stream())
+    # a discriminator that wins outright rests (zero gradient, zero update): not idle
+    saturated = _two_d_stream(idle="D_S", how="saturated")
+    assert not run_detectors(build_detectors(["d_imbalance"]), saturated)
+    one = [
+        StepRecord(r.step, {k: v for k, v in r.scalars.items() if "D_T" not in k})
+        for r in _two_d_stream(idle="D_T")
+    ]
+    assert not run_detectors(build_detectors(["d_imbalance"]), one)
+
+
+def test_video_kind_adds_the_video_detectors():
+    names = [d.name for d in default_detectors("video")]
+    assert set(VIDEO) <= set(names) and "mode_collapse" in names
+    assert not set(VIDEO) & {d.name for d in default_detectors("gan")}
+
+
+def test_state_round_trip_equals_uninterrupted(streams):
+    stream = streams["frozen"]
+    whole = run_detectors(build_detectors(VIDEO), stream)
+    first = build_detectors(VIDEO)
+    a = run_detectors(first, stream[:15])
+    second = build_detectors(VIDEO)
+    for d, s in zip(second, first):
+        d.load_state_dict(s.state_dict())
+    b = run_detectors(second, stream[15:])
+    assert [x.to_dict() for x in whole] == [x.to_dict() for x in a + b]
