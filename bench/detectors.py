@@ -39,7 +39,15 @@ from gandiag.types import Alert
 # 500, vanishing/explosion/NaN before 300, VAE collapse by 500, glyph overfitting by ~700).
 FULL = {"seeds": 5, "ring_steps": 900, "vae_steps": 800, "glyph_steps": 1200}
 QUICK = {"seeds": 1, "ring_steps": 700, "vae_steps": 500, "glyph_steps": 0}
-QUICK_CONFIGS = ("healthy", "collapse", "nan", "vanishing", "vae_healthy", "vae_collapse")
+QUICK_CONFIGS = (
+    "healthy",
+    "collapse",
+    "nan",
+    "vanishing",
+    "partial",
+    "vae_healthy",
+    "vae_collapse",
+)
 
 
 def build_cases(quick: bool, seeds: int | None) -> list[Case]:
@@ -54,7 +62,8 @@ def build_cases(quick: bool, seeds: int | None) -> list[Case]:
         for cfg in configs:
             if steps <= 0 or (quick and cfg not in QUICK_CONFIGS):
                 continue
-            cases += [Case(fam, cfg, s, steps) for s in range(n)]
+            n_steps = configs[cfg].get("steps", steps) if not quick else steps
+            cases += [Case(fam, cfg, s, n_steps) for s in range(n)]
     # the costliest first, so two workers finish together
     cost = {"collapse": 5, "vanishing": 5, "explosion": 5, "healthy": 2}
     return sorted(cases, key=lambda c: -cost.get(c.config, 1) * c.steps)
@@ -202,6 +211,7 @@ def markdown(p: dict) -> str:
                 v["false_claims"],
                 _f(v["median_delay_steps"]),
                 _f(v["median_delay_evals"]),
+                _f(v["p90_delay_evals"]),
             ]
             for f, v in s["per_failure"].items()
         ]
@@ -216,6 +226,7 @@ def markdown(p: dict) -> str:
                 o["false_claims"],
                 "",
                 _f(o["median_delay_evals"]),
+                _f(o["p90_delay_evals"]),
             ]
         )
         out += [
@@ -231,6 +242,7 @@ def markdown(p: dict) -> str:
                     "false claims",
                     "median delay (steps)",
                     "median delay (evals)",
+                    "p90 delay (evals)",
                 ],
                 rows,
             ),

@@ -16,8 +16,18 @@ GAN_DEFAULTS = (
     "mode_collapse",
     "non_convergence",
     "d_overfitting",
+    "sample_coverage",
+    "oscillation",
+    "discriminator_imbalance",
 )
-VAE_DEFAULTS = ("nonfinite", "exploding_gradients", "stalled_training", "posterior_collapse")
+VAE_DEFAULTS = (
+    "nonfinite",
+    "exploding_gradients",
+    "stalled_training",
+    "posterior_collapse",
+    "mode_collapse",
+    "sample_coverage",
+)
 KINDS = {
     "gan": GAN_DEFAULTS,
     "vae": VAE_DEFAULTS,

@@ -75,6 +75,29 @@ def d_output_stats(
     return sums, finalise
 
 
+def d_net_stats(name: str, d_real: torch.Tensor, d_fake: torch.Tensor, probabilities: bool) -> Stat:
+    """One discriminator's mean raw outputs (and sigmoid means) on real and fake."""
+    r = d_real.detach().reshape(-1).float()
+    f = d_fake.detach().reshape(-1).float()
+    parts = [r.new_full((1,), float(r.numel())), r.sum().reshape(1)]
+    parts += [f.new_full((1,), float(f.numel())), f.sum().reshape(1)]
+    if probabilities:
+        parts += [torch.sigmoid(r).sum().reshape(1), torch.sigmoid(f).sum().reshape(1)]
+    sums = torch.cat([p.to(r.device) for p in parts]).double()
+
+    def finalise(v: np.ndarray, world: int) -> dict[str, float]:
+        out = {
+            signals.d_net(name, "real", "raw_mean"): _div(v[1], v[0]),
+            signals.d_net(name, "fake", "raw_mean"): _div(v[3], v[2]),
+        }
+        if probabilities:
+            out[signals.d_net(name, "real", "prob_mean")] = _div(v[4], v[0])
+            out[signals.d_net(name, "fake", "prob_mean")] = _div(v[5], v[2])
+        return out
+
+    return sums, finalise
+
+
 def sample_stats(real: torch.Tensor, fake: torch.Tensor, max_n: int, dup_threshold: float) -> Stat:
     """Spread of fakes relative to reals in the batch, and the near-duplicate rate of fakes.
 

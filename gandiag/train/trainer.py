@@ -289,6 +289,11 @@ def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cade
         from gandiag.detectors import default_detectors
 
         detectors = default_detectors("ae")
+    elif detectors == "default" and bundle.kind == "vae":
+        # the posterior-collapse warm-up is a fraction of this run's length
+        from gandiag.detectors import default_detectors
+
+        detectors = default_detectors("vae", posterior_collapse={"total_steps": cfg.steps})
     # The trainer draws every sample grid itself (gandiag.train.grids): one latent batch,
     # the evaluated network, proper conditional/InfoGAN latents. The monitor draws none.
     cadence = dataclasses.replace(cadence, grid=0)
