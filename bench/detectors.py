@@ -123,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         calibrate(healthy, "non_convergence", "margin_min", [0.3, 0.4, 0.5, 0.6, 0.7, 0.8], "gan"),
         calibrate(healthy, "d_overfitting", "rv_max", [0.1, 0.2, 0.3, 0.4, 0.5], "gan"),
         calibrate(healthy, "exploding_gradients", "decades", [1.0, 1.5, 2.0, 2.5, 3.0], "gan"),
+        calibrate(healthy, "sample_coverage", "excess_min", [0.1, 0.15, 0.2, 0.25, 0.3], "gan"),
+        calibrate(healthy, "sample_coverage", "excess_min", [0.1, 0.15, 0.2, 0.25, 0.3], "vae"),
+        calibrate(healthy, "sample_coverage", "missed_min", [0.2, 0.3, 0.4, 0.5, 0.6], "gan"),
+        calibrate(healthy, "oscillation", "snr_min", [2.0, 3.0, 4.0, 5.0], "gan"),
+        calibrate(healthy, "oscillation", "peak_share", [0.3, 0.4, 0.5], "gan"),
     ]
     payload = {
         "mode": "quick" if args.quick else "full",
@@ -270,7 +275,7 @@ def markdown(p: dict) -> str:
             ["detector.param", "grid", "false alarms / 1k steps", "most sensitive clean value"],
             [
                 [
-                    f"{c['detector']}.{c['param']}",
+                    f"{c['detector']}.{c['param']} ({c['kind']}, {c['healthy_steps']} steps)",
                     c["grid"],
                     [round(x, 3) for x in c["fa_per_1k"]],
                     c["most_sensitive_clean"],

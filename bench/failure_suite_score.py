@@ -172,6 +172,8 @@ def calibrate(
     return {
         "detector": detector,
         "param": param,
+        "kind": kind,
+        "healthy_steps": steps,
         "grid": grid,
         "fa_per_1k": rates,
         "most_sensitive_clean": ok[0] if ok else None,

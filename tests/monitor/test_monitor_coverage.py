@@ -221,3 +221,23 @@ def test_vae_gets_sample_statistics_and_coverage(tmp_path) -> None:
         sc = {rec.step: rec.scalars for rec in r.read_records()}
     assert np.isfinite(sc[5][signals.SAMPLES_PDIST_RATIO])
     assert np.isfinite(sc[20][signals.COVERAGE_TOP_BIN_EXCESS])
+
+
+def test_null_floor_of_the_bin_statistics() -> None:
+    """Fakes drawn like the reals: the region excess and missed mass stay near zero (the
+    floor docs/detectors.md quotes, from a larger run of this simulation)."""
+    rng = np.random.default_rng(0)
+    excess, missed = [], []
+    for t in range(40):
+        d = (2, 16)[t % 2]
+        if t % 3 == 0:
+            c = rng.normal(size=(8, d)) * 3
+            x = c[rng.integers(8, size=768)] + 0.3 * rng.normal(size=(768, d))
+        else:
+            x = rng.normal(size=(768, d))
+        centres, labels = kmeans(x[:512], 16, t)
+        out = bin_occupancy(labels, assign(x[512:], centres), 16, centres)
+        excess.append(out[signals.COVERAGE_TOP_BIN_EXCESS])
+        missed.append(out[signals.COVERAGE_BINS_MISSED])
+    assert max(excess) < 0.12 and max(missed) < 0.1
+    assert min(excess) > 0.0  # some excess always exists by chance
