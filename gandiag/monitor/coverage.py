@@ -54,6 +54,10 @@ FeatureFn = Callable[[torch.Tensor], torch.Tensor]
 
 #: data with at most this many numbers per sample is compared in data space
 IDENTITY_MAX_DIM = 64
+#: embeddings wider than this are projected to it by a fixed random Gaussian matrix
+#: (Johnson-Lindenstrauss: pairwise distances kept within a few %), which keeps k-means and
+#: the k-NN of PRDC cheap on 4,096-wide discriminator features
+PROJECT_DIM = 256
 #: significance level of NDB's per-bin two-proportion test (Richardson & Weiss 2018)
 NDB_ALPHA = 0.05
 #: a bin is "missed" when the fakes put less than this fraction of the real share in it
@@ -280,6 +284,7 @@ class CoverageProbe:
         self.features: FeatureFn | None = None
         self.embedding = ""
         self._z: torch.Tensor | None = None
+        self._projection: torch.Tensor | None = None
         self._last_fake: torch.Tensor | None = None
         self._failed = False
 
@@ -342,4 +347,12 @@ class CoverageProbe:
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         assert self.features is not None
         out = [self.features(c.to(self.device)) for c in x.split(256)]
-        return torch.cat([o.reshape(o.shape[0], -1) for o in out]).double().cpu()
+        feats = torch.cat([o.reshape(o.shape[0], -1) for o in out]).float()
+        dim = feats.shape[1]
+        if dim > PROJECT_DIM:
+            if self._projection is None or self._projection.shape[0] != dim:
+                rng = torch.Generator(device="cpu").manual_seed(self.seed + 15485863)
+                proj = torch.randn(dim, PROJECT_DIM, generator=rng) / PROJECT_DIM**0.5
+                self._projection = proj.to(feats.device)
+            feats = feats @ self._projection
+        return feats.double().cpu()

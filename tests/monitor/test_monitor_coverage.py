@@ -70,7 +70,7 @@ def test_default_embedding() -> None:
     D = ConvD()
     fn, name = resolve_features(None, (2,), {"D": D})
     assert name == "identity"
-    fn, name = resolve_features(None, (1, 8, 8), {"D": D})
+    fn, name = resolve_features(None, (1, 16, 16), {"D": D})
     assert name == "discriminator_penultimate"
     assert penultimate_layer(D) is D.net[-1]
     x = torch.randn(5, 1, 8, 8)
@@ -172,7 +172,7 @@ def test_per_discriminator_outputs_are_recorded(tmp_path) -> None:
         tmp_path / "r",
         generator=G,
         discriminator={"Da": Da, "Db": Db},
-        cadence=Cadence(coverage=0, flush=2),
+        cadence=Cadence(coverage=0, samples=0, flush=2),
         detectors=None,
     )
     with mon:
@@ -241,3 +241,30 @@ def test_null_floor_of_the_bin_statistics() -> None:
         missed.append(out[signals.COVERAGE_BINS_MISSED])
     assert max(excess) < 0.12 and max(missed) < 0.1
     assert min(excess) > 0.0  # some excess always exists by chance
+
+
+def test_wide_features_are_projected_keeping_distances() -> None:
+    from gandiag.monitor.coverage import PROJECT_DIM, CoverageProbe
+
+    probe = CoverageProbe(
+        every=1,
+        reservoir=8,
+        probe=8,
+        bins=2,
+        generate=None,
+        latent_dim=lambda: None,
+        discriminators={},
+        modules=[],
+        features=None,
+        device=torch.device("cpu"),
+        seed=0,
+        samples_every=1,
+    )
+    probe.features = lambda x: x
+    x = torch.randn(10, 1000, generator=torch.Generator().manual_seed(0))
+    f = probe._embed(x)
+    assert f.shape == (10, PROJECT_DIM)
+    d0, d1 = torch.cdist(x.double(), x.double()), torch.cdist(f, f)
+    ratio = d1[d0 > 0] / d0[d0 > 0]
+    assert 0.7 < float(ratio.min()) and float(ratio.max()) < 1.3
+    assert torch.equal(probe._embed(x), f)  # the same matrix every time
