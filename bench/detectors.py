@@ -50,7 +50,7 @@ QUICK_CONFIGS = (
 )
 
 
-def build_cases(quick: bool, seeds: int | None) -> list[Case]:
+def build_cases(quick: bool, seeds: int | None, only: list[str] | None = None) -> list[Case]:
     p = QUICK if quick else FULL
     n = seeds or p["seeds"]
     cases = []
@@ -61,6 +61,8 @@ def build_cases(quick: bool, seeds: int | None) -> list[Case]:
     ):
         for cfg in configs:
             if steps <= 0 or (quick and cfg not in QUICK_CONFIGS):
+                continue
+            if only and cfg not in only:
                 continue
             n_steps = configs[cfg].get("steps", steps) if not quick else steps
             cases += [Case(fam, cfg, s, n_steps) for s in range(n)]
@@ -78,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--seeds", type=int, default=None, help="seeds per configuration (default 5, quick 1)"
     )
+    ap.add_argument(
+        "--configs",
+        default=None,
+        help="comma-separated configurations to run (a reduced suite; default: all)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--html", type=Path, default=None, help="HTML page (default: next to --json)")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
@@ -91,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         raise SystemExit("--jobs must be >= 1")
 
-    cases = build_cases(args.quick, args.seeds)
+    only = [c.strip() for c in args.configs.split(",")] if args.configs else None
+    cases = build_cases(args.quick, args.seeds, only)
+    if not cases:
+        raise SystemExit(f"no case matches --configs {args.configs}")
     load = [os.getloadavg()[0]]
     t0 = time.perf_counter()
     cached: dict = (
@@ -130,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         calibrate(healthy, "oscillation", "peak_share", [0.3, 0.4, 0.5], "gan"),
     ]
     payload = {
-        "mode": "quick" if args.quick else "full",
+        "mode": ("quick" if args.quick else "full")
+        + (f" (reduced: {', '.join(only)})" if only else ""),
         "cases": len(runs),
         "wall_seconds": wall,
         "load_average_1min_start_end": load,

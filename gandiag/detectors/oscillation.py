@@ -20,6 +20,7 @@ from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.roles import Role, networks_with_role
 from gandiag.types import Alert, Severity, StepRecord
 
 #: series the detector watches: (label, how to read it from a record)
@@ -210,7 +211,9 @@ class OscillationDetector(SignalDetector):
             for k in record.scalars
             if k.startswith("update/") and k.endswith("/cosine")
         ]
-        gens = [n for n in nets if n.startswith("G")] or nets[:1]
+        # the generator by role (the run's roles, bound by the suite), else by the name G
+        by_role = networks_with_role(self.roles, Role.GENERATOR)
+        gens = [n for n in nets if n in by_role] or [n for n in nets if n.startswith("G")]
         if not gens:
             return None
         cos = record.get(S.update_cosine(gens[0]))

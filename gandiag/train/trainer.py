@@ -191,7 +191,7 @@ def _build_bundle(cfg: TrainConfig, ds: Dataset) -> ModelBundle:
             opts.setdefault(key, value)
     if ds.kind == "points" and "arch" in spec.options:
         opts.setdefault("arch", "mlp")  # conv backbones cannot read 2-D points
-    if spec.options.get("num_classes"):
+    if spec.capabilities.conditional:
         if ds.labels is None or not ds.num_classes:
             raise ValueError(
                 f"model {spec.name!r} is class-conditional but dataset "
@@ -248,9 +248,10 @@ def _make_stepper(cfg, bundle, batches, gen, autocast):
         )
         if s.d_steps < 1:
             raise ValueError(f"gan.d_steps must be at least 1, got {s.d_steps}")
-        if s.unrolled_steps and bundle.name in ("acgan", "infogan"):
+        if s.unrolled_steps and bundle.capabilities.has_aux_head:
             raise ValueError(
-                "unrolled steps are not supported with auxiliary heads (acgan, infogan)"
+                f"unrolled steps are not supported with auxiliary heads ({bundle.name}'s "
+                "discriminator predicts classes or latent codes); set gan.unrolled_steps = 0"
             )
         stepper = GANStepper(bundle, s, make_opt, batches, gen, autocast)
     else:
@@ -282,18 +283,19 @@ def _cadence(cfg: TrainConfig):
 def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence):
     from gandiag.monitor import Monitor
 
+    # kind= picks the default set: an autoencoder is watched as a VAE with a point
+    # posterior, whose KL signals say nothing, so "ae" runs no posterior-collapse detector.
     detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
-    if detectors == "default" and bundle.kind == "ae":
-        # The monitor watches autoencoders as VAEs with a point posterior, so its KL
-        # signals say nothing about them: no posterior-collapse detector there.
+    if detectors == "default" and (cfg.monitor.overrides or bundle.kind == "vae"):
         from gandiag.detectors import default_detectors
 
-        detectors = default_detectors("ae")
-    elif detectors == "default" and bundle.kind == "vae":
-        # the posterior-collapse warm-up is a fraction of this run's length
-        from gandiag.detectors import default_detectors
-
-        detectors = default_detectors("vae", posterior_collapse={"total_steps": cfg.steps})
+        overrides: dict[str, Any] = dict(cfg.monitor.overrides)
+        pc = overrides.get("posterior_collapse", {})
+        if bundle.kind == "vae" and pc not in (False, None):
+            # the posterior-collapse warm-up is a fraction of this run's length
+            given = pc if isinstance(pc, dict) else {}
+            overrides["posterior_collapse"] = {"total_steps": cfg.steps, **given}
+        detectors = default_detectors(bundle.kind, **overrides)
     # The trainer draws every sample grid itself (gandiag.train.grids): one latent batch,
     # the evaluated network, proper conditional/InfoGAN latents. The monitor draws none.
     cadence = dataclasses.replace(cadence, grid=0)
@@ -307,6 +309,7 @@ def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cade
         "resume": resume,
         "cadence": cadence,
         "detectors": detectors,
+        "kind": bundle.kind,
         "device": device,
         "seed": cfg.seed,
     }
@@ -343,7 +346,7 @@ def _jsonable(value: Any) -> Any:
 
 # -- per step ---------------------------------------------------------------------------------
 def _d_outputs(bundle: ModelBundle, x: torch.Tensor) -> torch.Tensor:
-    if bundle.name == "cgan":
+    if bundle.capabilities.conditional_discriminator:
         y = torch.arange(len(x), device=x.device) % bundle.num_classes
         return bundle.discriminator(x, y)
     return bundle.discriminator(x)
