@@ -112,13 +112,15 @@ def train(
 
     rng = np.random.default_rng([cfg.seed, 6])
     order = rng.permutation(len(ds))
-    val_index, train_index = order[: cfg.data.val_size], order[cfg.data.val_size :]
+    # held-out reals for D's outputs (d_val, r_v): GANs only, at most a tenth of the data
+    n_val = min(cfg.data.val_size, len(ds) // 10) if bundle.kind == "gan" else 0
+    val_index, train_index = order[:n_val], order[n_val:]
     batches = Batches(ds, train_index, cfg.data.batch_size, device, cfg.seed)
     gen = torch.Generator(device=device).manual_seed(cfg.seed + 7)
     autocast = _autocast(device, cfg.amp)
     stepper, settings = _make_stepper(cfg, bundle, batches, gen, autocast)
     val_x = None
-    if cfg.data.val_size and bundle.kind == "gan":
+    if n_val and bundle.kind == "gan":
         val_x = torch.from_numpy(ds.batch(val_index[: cfg.data.batch_size])).to(device)
     evaluator = Evaluator(ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed)
     cadence = _cadence(cfg)
