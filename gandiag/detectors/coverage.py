@@ -77,7 +77,7 @@ class SampleCoverageDetector(SignalDetector):
             return []
         st["alerted"] = True
         if excess >= self.cfg["excess_min"]:
-            share = record.get(S.COVERAGE_TOP_BIN_SHARE)
+            share = record.get(S.COVERAGE_TOP_BIN_SHARE, excess)
             what = (
                 f"{share:.0%} of the generator's samples fall in one region of the data "
                 f"that holds {share - excess:.0%} of the real samples"
