@@ -40,10 +40,18 @@ from gandiag.types import Alert
 # 500, vanishing/explosion/NaN before 300, VAE collapse by 500, glyph overfitting by ~700).
 FULL = {"seeds": 5, "ring_steps": 900, "vae_steps": 800, "glyph_steps": 1200, "video_steps": 300}
 QUICK = {"seeds": 1, "ring_steps": 700, "vae_steps": 500, "glyph_steps": 0, "video_steps": 0}
-QUICK_CONFIGS = ("healthy", "collapse", "nan", "vanishing", "vae_healthy", "vae_collapse")
+QUICK_CONFIGS = (
+    "healthy",
+    "collapse",
+    "nan",
+    "vanishing",
+    "partial",
+    "vae_healthy",
+    "vae_collapse",
+)
 
 
-def build_cases(quick: bool, seeds: int | None) -> list[Case]:
+def build_cases(quick: bool, seeds: int | None, only: list[str] | None = None) -> list[Case]:
     p = QUICK if quick else FULL
     n = seeds or p["seeds"]
     cases = []
@@ -56,7 +64,10 @@ def build_cases(quick: bool, seeds: int | None) -> list[Case]:
         for cfg in configs:
             if steps <= 0 or (quick and cfg not in QUICK_CONFIGS):
                 continue
-            cases += [Case(fam, cfg, s, steps) for s in range(n)]
+            if only and cfg not in only:
+                continue
+            n_steps = configs[cfg].get("steps", steps) if not quick else steps
+            cases += [Case(fam, cfg, s, n_steps) for s in range(n)]
     # the costliest first, so two workers finish together
     cost = {"collapse": 5, "vanishing": 5, "explosion": 5, "healthy": 2}
     return sorted(cases, key=lambda c: -cost.get(c.config, 1) * c.steps)
@@ -71,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--seeds", type=int, default=None, help="seeds per configuration (default 5, quick 1)"
     )
+    ap.add_argument(
+        "--configs",
+        default=None,
+        help="comma-separated configurations to run (a reduced suite; default: all)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--html", type=Path, default=None, help="HTML page (default: next to --json)")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
@@ -84,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         raise SystemExit("--jobs must be >= 1")
 
-    cases = build_cases(args.quick, args.seeds)
+    only = [c.strip() for c in args.configs.split(",")] if args.configs else None
+    cases = build_cases(args.quick, args.seeds, only)
+    if not cases:
+        raise SystemExit(f"no case matches --configs {args.configs}")
     load = [os.getloadavg()[0]]
     t0 = time.perf_counter()
     cached: dict = (
@@ -116,9 +135,15 @@ def main(argv: list[str] | None = None) -> int:
         calibrate(healthy, "non_convergence", "margin_min", [0.3, 0.4, 0.5, 0.6, 0.7, 0.8], "gan"),
         calibrate(healthy, "d_overfitting", "rv_max", [0.1, 0.2, 0.3, 0.4, 0.5], "gan"),
         calibrate(healthy, "exploding_gradients", "decades", [1.0, 1.5, 2.0, 2.5, 3.0], "gan"),
+        calibrate(healthy, "sample_coverage", "excess_min", [0.1, 0.15, 0.2, 0.25, 0.3], "gan"),
+        calibrate(healthy, "sample_coverage", "excess_min", [0.1, 0.15, 0.2, 0.25, 0.3], "vae"),
+        calibrate(healthy, "sample_coverage", "missed_min", [0.2, 0.3, 0.4, 0.5, 0.6], "gan"),
+        calibrate(healthy, "oscillation", "snr_min", [2.0, 3.0, 4.0, 5.0], "gan"),
+        calibrate(healthy, "oscillation", "peak_share", [0.3, 0.4, 0.5], "gan"),
     ]
     payload = {
-        "mode": "quick" if args.quick else "full",
+        "mode": ("quick" if args.quick else "full")
+        + (f" (reduced: {', '.join(only)})" if only else ""),
         "cases": len(runs),
         "wall_seconds": wall,
         "load_average_1min_start_end": load,
@@ -204,6 +229,7 @@ def markdown(p: dict) -> str:
                 v["false_claims"],
                 _f(v["median_delay_steps"]),
                 _f(v["median_delay_evals"]),
+                _f(v["p90_delay_evals"]),
             ]
             for f, v in s["per_failure"].items()
         ]
@@ -218,6 +244,7 @@ def markdown(p: dict) -> str:
                 o["false_claims"],
                 "",
                 _f(o["median_delay_evals"]),
+                _f(o["p90_delay_evals"]),
             ]
         )
         out += [
@@ -233,6 +260,7 @@ def markdown(p: dict) -> str:
                     "false claims",
                     "median delay (steps)",
                     "median delay (evals)",
+                    "p90 delay (evals)",
                 ],
                 rows,
             ),
@@ -260,7 +288,7 @@ def markdown(p: dict) -> str:
             ["detector.param", "grid", "false alarms / 1k steps", "most sensitive clean value"],
             [
                 [
-                    f"{c['detector']}.{c['param']}",
+                    f"{c['detector']}.{c['param']} ({c['kind']}, {c['healthy_steps']} steps)",
                     c["grid"],
                     [round(x, 3) for x in c["fa_per_1k"]],
                     c["most_sensitive_clean"],

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+_HEALTHY = {"loss": "ns", "r1": 1.0, "lr_g": 2e-4, "lr_d": 2e-4, "d_steps": 1, "batch": 256}
 RING_CONFIGS: dict[str, dict[str, Any]] = {
     "healthy": {"loss": "ns", "r1": 1.0, "lr_g": 2e-4, "lr_d": 2e-4, "d_steps": 1, "batch": 256},
     "collapse": {"loss": "ns", "lr_g": 1e-4, "lr_d": 1e-3, "d_steps": 5, "batch": 256},
@@ -29,6 +30,37 @@ RING_CONFIGS: dict[str, dict[str, Any]] = {
     "explosion": {"loss": "wgan", "lr_g": 1e-3, "lr_d": 1e-3, "d_steps": 5, "batch": 256},
     "nan": {"loss": "ns", "opt": "sgd", "lr_g": 2.0, "lr_d": 2.0, "d_steps": 1, "batch": 256},
     "noisy": {"loss": "ns", "lr_g": 1e-3, "lr_d": 1e-3, "d_steps": 1, "batch": 32},
+    # -- detectors v2 cases. A "pull" (start, ramp_end, share[, end]) adds to G's loss the
+    # squared distance of G(z) to one mode centre for the latents whose first coordinate is
+    # below the `share` quantile (the share ramps linearly from start to ramp_end): a G that
+    # really learns to put that share of its samples on one mode, while the GAN loss keeps
+    # training the rest. Labels still come from the outcomes alone (label_ring).
+    "partial": {**_HEALTHY, "pull": (400, 400, 0.6), "steps": 900},
+    "slow_collapse": {**_HEALTHY, "pull": (500, 1000, 0.95), "steps": 1200},
+    "transient": {**_HEALTHY, "pull": (500, 500, 0.9, 700), "steps": 1200},
+    # Adam with beta1 = 0.9 and lr 1e-3 for both players, no penalty: the generated
+    # distribution sloshes around (pilot: its centroid swings 0 -> 3 -> 0 -> 6 -> 0.4 ...)
+    "oscillation": {
+        "loss": "ns",
+        "lr_g": 1e-3,
+        "lr_d": 1e-3,
+        "d_steps": 1,
+        "batch": 256,
+        "beta1": 0.9,
+        "steps": 1200,
+    },
+    # two discriminators: a healthy one and a second one trained 5x per G step, whose
+    # loss enters G's with weight 0.1, so it wins and saturates while the first does not
+    "multi_d": {**_HEALTHY, "second_d": (5, 1e-3, 0.1), "names": ("G", "D_main", "D_aux")},
+    # networks named neither G nor D
+    "collapse_named": {
+        "loss": "ns",
+        "lr_g": 1e-4,
+        "lr_d": 1e-3,
+        "d_steps": 5,
+        "batch": 256,
+        "names": ("mapper", "critic"),
+    },
 }
 VAE_CONFIGS: dict[str, dict[str, Any]] = {
     "vae_healthy": {"decoder_sigma": 0.1, "beta": 1.0},
@@ -37,6 +69,9 @@ VAE_CONFIGS: dict[str, dict[str, Any]] = {
     # that did (docs/detectors.md).
     "vae_collapse": {"decoder_sigma": 5.0, "beta": 1.0},
     "vae_partial": {"decoder_sigma": 0.1, "beta": 400.0},
+    # a healthy VAE whose decoder is pulled, from step 200, to draw 65% of its prior
+    # samples as one glyph (the mean image of one class): sample concentration
+    "vae_concentration": {"decoder_sigma": 0.1, "beta": 1.0, "pull": (200, 0.65)},
 }
 GLYPH_CONFIGS: dict[str, dict[str, Any]] = {
     # 50 images met the large-sample r_v > 0.5 label in only 2 of 5 seeds within 1,500
@@ -185,7 +220,14 @@ RING_BANDS = {  # strict, lenient
     "g_grad_rel": (0.3, 0.5),  # G's loss gradient relative to step 0, below
     "sample_scale": (20.0, 10.0),  # mean |G(z)| above (ring radius 2)
     "critic_scale": (100.0, 50.0),  # mean |D| above
+    "dominant_share": (0.45, 0.35),  # share of samples nearest one mode, at least
+    "centroid": (1.0, 0.7),  # |mean of the samples| swings above this (ring radius 2) ...
+    "aux_fake_prob": (0.05, 0.1),  # second D: mean sigmoid(D2(G(z))) below ...
+    "aux_real_prob": (0.95, 0.9),  # ... and mean sigmoid(D2(x)) above
 }
+CENTROID_BACK = 0.5  # ... and back below this: one swing of the generated distribution
+OSCILLATION_FROM = 300  # swings are counted from here (the early one-mode phase is earlier)
+RECOVERED_EVALS = 3  # a collapse that ends in this many non-concentrated evaluations recovered
 DEAD_SHARE_BAND = (0.25, 0.125)  # VAE: share of the 8 latent units inactive, at least
 RV_BAND = (0.5, 0.3)  # glyph GAN: large-sample r_v above
 
@@ -194,21 +236,48 @@ def label_ring(o: dict[str, list[float]]) -> tuple[dict[str, int], dict[str, int
     """Ground truth for a 2-D ring run from its outcome curves: (labels, ambiguous)."""
     nan_step = o.get("nonfinite_step", [None])[0]
     labels = {"nonfinite": int(nan_step)} if nan_step is not None else {}
-    strict = _ring_rules(o, *(b[0] for b in RING_BANDS.values()))
-    lenient = _ring_rules(o, *(b[1] for b in RING_BANDS.values()))
+    strict = _ring_rules(o, {k: b[0] for k, b in RING_BANDS.items()})
+    lenient = _ring_rules(o, {k: b[1] for k, b in RING_BANDS.items()})
     labels |= strict
+    if "transient_collapse" in labels:
+        lenient.pop("mode_collapse", None)
     return labels, {f: t for f, t in lenient.items() if f not in strict}
 
 
-def _ring_rules(
-    o, modes_max, fake_max, real_min, grad_max, scale_max, critic_max
-) -> dict[str, int]:
+def _ring_rules(o, b: dict[str, float]) -> dict[str, int]:
     steps = [int(s) for s in o["step"]]
     labels: dict[str, int] = {}
-    concentrated = [n <= modes_max for n in o["effective_modes"]]
+    shares = o.get("dominant_share") or [0.0] * len(steps)
+    concentrated = [
+        n <= b["effective_modes"] or s >= b["dominant_share"]
+        for n, s in zip(o["effective_modes"], shares)
+    ]
     start = first_streak(concentrated, steps, 3, min_end=EARLY_PHASE_STEPS)
     if start is not None:
-        labels["mode_collapse"] = max(start, EARLY_PHASE_STEPS)
+        onset = max(start, EARLY_PHASE_STEPS)
+        # transient: the last RECOVERED_EVALS evaluations are not concentrated even by
+        # the lenient rule (a collapse that ended, not one in the margin band)
+        loose = [
+            n <= RING_BANDS["effective_modes"][1] or s >= RING_BANDS["dominant_share"][1]
+            for n, s in zip(o["effective_modes"], shares)
+        ]
+        tail = loose[-RECOVERED_EVALS:]
+        if len(loose) > RECOVERED_EVALS and not any(tail):
+            labels["transient_collapse"] = onset
+        else:
+            labels["mode_collapse"] = onset
+    swings = _swings(o.get("centroid") or [], steps, b["centroid"])
+    if len(swings) >= 2:
+        labels.setdefault("non_convergence", swings[0])
+    if o.get("aux_fake_prob"):
+        sat = [
+            f < b["aux_fake_prob"] and r > b["aux_real_prob"]
+            for f, r in zip(o["aux_fake_prob"], o["aux_real_prob"])
+        ]
+        start = first_streak(sat, steps, 2)
+        if start is not None:
+            labels["discriminator_imbalance"] = start
+    concentrated = [n <= b["effective_modes"] for n in o["effective_modes"]]
     # mode hopping: 5 successive concentrated evaluations after the early phase whose
     # dominant mode changes at least 3 times
     dom = o["dominant_mode"]
@@ -217,28 +286,59 @@ def _ring_rules(
         if steps[i - 4] < EARLY_PHASE_STEPS or not all(concentrated[j] for j in window):
             continue
         if sum(dom[j] != dom[j - 1] for j in range(i - 3, i + 1)) >= 3:
-            labels["non_convergence"] = steps[i - 4]
+            labels["non_convergence"] = min(steps[i - 4], labels.get("non_convergence", 10**9))
             break
     vanish = [
-        fp < fake_max and rp > real_min and g < grad_max
+        fp < b["d_fake_prob"] and rp > b["d_real_prob"] and g < b["g_grad_rel"]
         for fp, rp, g in zip(o["d_fake_prob"], o["d_real_prob"], o["g_grad_rel"])
     ]
     start = first_streak(vanish, steps, 2)
     if start is not None:
         labels["vanishing_gradients"] = start
-    blown = [s > scale_max or c > critic_max for s, c in zip(o["sample_scale"], o["critic_scale"])]
+    blown = [
+        s > b["sample_scale"] or c > b["critic_scale"]
+        for s, c in zip(o["sample_scale"], o["critic_scale"])
+    ]
     start = first_streak(blown, steps, 2)
     if start is not None:
         labels["explosion"] = start
     return labels
 
 
+def _swings(centroid: list[float], steps: list[int], high: float) -> list[int]:
+    """Steps at which the samples' centroid left the centre (above ``high``) and came back
+    (below CENTROID_BACK), counted from OSCILLATION_FROM; non-finite counts as away."""
+    out, away, since = [], False, None
+    for s, c in zip(steps, centroid):
+        if s < OSCILLATION_FROM:
+            continue
+        if not away and not (math.isfinite(c) and c <= high):
+            away, since = True, s
+        elif away and math.isfinite(c) and c < CENTROID_BACK:
+            away = False
+            out.append(since)
+    return out
+
+
+CLASS_SHARE_BAND = (0.5, 0.4)  # VAE: share of prior samples in the dominant glyph class
+
+
 def label_vae(o: dict[str, list[float]], warmup: int) -> tuple[dict[str, int], dict[str, int]]:
-    """Posterior collapse: dead share of latent units on held-out data, 2 evaluations in a row."""
+    """Posterior collapse: dead share of latent units on held-out data, 2 evaluations in a row.
+    Sample concentration (labelled mode_collapse): the glyph classifier puts at least the
+    band's share of 1,000 prior samples in one class, 2 evaluations in a row."""
     out = []
-    for thr in DEAD_SHARE_BAND:
+    for thr, share in zip(DEAD_SHARE_BAND, CLASS_SHARE_BAND):
+        got = {}
         start = first_streak([d >= thr for d in o["dead_share"]], o["step"], 2, min_end=warmup)
-        out.append({} if start is None else {"posterior_collapse": max(start, warmup)})
+        if start is not None:
+            got["posterior_collapse"] = max(start, warmup)
+        if o.get("dominant_class_share"):
+            flags = [s >= share for s in o["dominant_class_share"]]
+            start = first_streak(flags, o["step"], 2, min_end=warmup)
+            if start is not None:
+                got["mode_collapse"] = max(start, warmup)
+        out.append(got)
     return out[0], {f: t for f, t in out[1].items() if f not in out[0]}
 
 

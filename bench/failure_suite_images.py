@@ -35,10 +35,17 @@ def glyph_tensor(n: int, seed: int) -> torch.Tensor:
 
 
 def train_vae(case: Case, run_dir: Path) -> CaseResult:
-    cfg = VAE_CONFIGS[case.config]
+    cfg = dict(VAE_CONFIGS[case.config])
+    pull = cfg.pop("pull", None)
     torch.manual_seed(case.seed)
     gen = torch.Generator().manual_seed(case.seed)
     train = glyph_tensor(2000, seed=case.seed)
+    xs, ys = make_glyphs(2000, seed=case.seed)
+    target = torch.from_numpy(xs[ys == 3].astype(np.float32).mean(0) / 127.5 - 1.0)[None]
+    from gandiag.features import load_glyph_classifier
+
+    classifier = load_glyph_classifier()
+    prior_rng = torch.Generator().manual_seed(90_000 + case.seed)  # outcomes only
     held_out = glyph_tensor(1000, seed=50_000 + case.seed)  # outcomes only
     vae = build_model("vae", latent_dim=VAE_LATENT, hidden=128, seed=case.seed, **cfg).model
     opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
@@ -47,17 +54,29 @@ def train_vae(case: Case, run_dir: Path) -> CaseResult:
         model=vae,
         config={"case": case.name, **cfg},
         name=case.name,
-        cadence=Cadence(samples=20, layers=50, grid=0, flush=50),
+        cadence=Cadence(samples=20, layers=50, grid=0, flush=50, coverage=VAE_EVAL_EVERY),
         seed=case.seed,
         quiet=True,
     )
-    o: dict[str, list] = {"step": [], "active_units": [], "kl_heldout": [], "dead_share": []}
+    o: dict[str, list] = {
+        "step": [],
+        "active_units": [],
+        "kl_heldout": [],
+        "dead_share": [],
+        "dominant_class_share": [],
+    }
     with mon:
         for step in range(case.steps):
             x = train[torch.randint(0, len(train), (64,), generator=gen)]
             recon, mu, logvar = vae(x, generator=gen)
             nll, kl = vae.loss_terms(x, recon, mu, logvar)
             loss = nll + vae.beta * kl.sum()
+            if pull is not None and step >= pull[0]:
+                # the decoder learns to draw `share` of the prior as one glyph
+                zp = torch.randn(64, VAE_LATENT, generator=gen)
+                zp = zp[zp[:, 0] < torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(pull[1]))]
+                if len(zp):
+                    loss = loss + 10.0 * (vae.decode(zp) - target).pow(2).sum() / 64
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -78,6 +97,11 @@ def train_vae(case: Case, run_dir: Path) -> CaseResult:
                 o["active_units"].append(au)
                 o["kl_heldout"].append(float(kl_dim.sum()))
                 o["dead_share"].append(1 - au / VAE_LATENT)
+                with torch.no_grad():
+                    samples = vae.decode(torch.randn(1000, VAE_LATENT, generator=prior_rng))
+                    pred = classifier.logits(samples.reshape(-1, 1, 28, 28)).argmax(1)
+                counts = np.bincount(pred.numpy(), minlength=10)
+                o["dominant_class_share"].append(float(counts.max() / counts.sum()))
     labels, ambiguous = label_vae(o, VAE_WARMUP)
     return CaseResult(
         case=_case(case),
@@ -111,7 +135,7 @@ def train_glyph_gan(case: Case, run_dir: Path) -> CaseResult:
         loss="bce",
         config={"case": case.name, **cfg},
         name=case.name,
-        cadence=Cadence(samples=20, layers=50, grid=0, flush=50),
+        cadence=Cadence(samples=20, layers=50, grid=0, flush=50, coverage=GLYPH_EVAL_EVERY),
         seed=case.seed,
         quiet=True,
     )

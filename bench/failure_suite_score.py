@@ -23,6 +23,9 @@ CLAIMS = {
     "looping_video": "looping_video",
     "temporal_flicker": "temporal_flicker",
     "d_imbalance": "d_imbalance",
+    "sample_coverage": "mode_collapse",
+    "oscillation": "non_convergence",
+    "discriminator_imbalance": "discriminator_imbalance",
 }
 KIND = {"ring": "gan", "glyph": "gan", "vae": "vae", "video": "video"}
 
@@ -69,6 +72,13 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
     for run, alerts in zip(runs, alerts_per_run):
         labels, ambiguous = run["labels"], run.get("ambiguous", {})
         got = claims(alerts)
+        # A transient collapse (one that recovered by the end, its own label) is detected
+        # by a mode-collapse claim whose onset is at or after the collapse's labelled onset
+        # minus one evaluation; an earlier claim stays a mode_collapse claim (a false one).
+        mc = got.get("mode_collapse")
+        onset = labels.get("transient_collapse")
+        if mc is not None and onset is not None and mc.onset_step >= onset - run["eval_every"]:
+            got["transient_collapse"] = got.pop("mode_collapse")
         for f in ambiguous:
             a = got.pop(f, None)
             excluded.append(
@@ -105,6 +115,7 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
             "median_delay_evals": statistics.median(e["delays_evals"])
             if e["delays_evals"]
             else None,
+            "p90_delay_evals": _p90(e["delays_evals"]),
         }
     tp = sum(e["tp"] for e in per.values())
     fp = sum(e["fp"] for e in per.values())
@@ -124,6 +135,7 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
         if healthy_steps
         else None,
         "median_delay_evals": statistics.median(delays) if delays else None,
+        "p90_delay_evals": _p90(delays),
     }
     return {
         "overall": overall,
@@ -160,6 +172,8 @@ def calibrate(
     return {
         "detector": detector,
         "param": param,
+        "kind": kind,
+        "healthy_steps": steps,
         "grid": grid,
         "fa_per_1k": rates,
         "most_sensitive_clean": ok[0] if ok else None,
@@ -168,6 +182,17 @@ def calibrate(
 
 def run_name(run: dict[str, Any]) -> str:
     return f"{run['case']['config']}/s{run['case']['seed']}"
+
+
+def _p90(values: list[float]) -> float | None:
+    """90th percentile (linear interpolation), None for no values."""
+    if not values:
+        return None
+    v = sorted(values)
+    pos = 0.9 * (len(v) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
 
 
 def _ratio(a: int, b: int) -> float | None:

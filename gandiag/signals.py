@@ -55,6 +55,18 @@ vae/active_units                  #{j : Cov_x(E_q[z_j|x]) > 0.01} on the probe b
 vae/active_fraction               active_units / latent dims
 vae/decoder_sensitivity           E||dec(z+d)-dec(z)|| / ||d||
 
+coverage/precision, coverage/recall     improved precision/recall (k=3) of the monitor's probe fakes
+                                  against its reservoir of reals, in the coverage embedding
+coverage/density, coverage/coverage     density/coverage (k=5), same sets
+coverage/ndb_fraction             share of k-means bins of the reals whose fake share differs (NDB/K)
+coverage/bin_tv                   total-variation distance between the real and fake bin histograms
+coverage/top_bin_excess           largest (fake share - real share) over the bins
+coverage/top_bin_share            largest fake share in one bin
+coverage/bins_missed              real mass in bins where fakes put < 1/4 of the real share
+
+d/<NET>/real/raw_mean, d/<NET>/fake/raw_mean, d/<NET>/real/prob_mean, d/<NET>/fake/prob_mean
+                                  per discriminator, when several are passed as a dict or list
+
 eval/modes_covered                known modes with at least one high-quality sample (2-D data)
 eval/num_modes                    number of known modes
 eval/hq_share                     share of samples within 3 sigma of a mode centre
@@ -110,6 +122,16 @@ VAE_ACTIVE_UNITS = "vae/active_units"
 VAE_ACTIVE_FRACTION = "vae/active_fraction"
 VAE_DECODER_SENSITIVITY = "vae/decoder_sensitivity"
 
+COVERAGE_PRECISION = "coverage/precision"
+COVERAGE_RECALL = "coverage/recall"
+COVERAGE_DENSITY = "coverage/density"
+COVERAGE_COVERAGE = "coverage/coverage"
+COVERAGE_NDB = "coverage/ndb_fraction"
+COVERAGE_BIN_TV = "coverage/bin_tv"
+COVERAGE_TOP_BIN_EXCESS = "coverage/top_bin_excess"
+COVERAGE_TOP_BIN_SHARE = "coverage/top_bin_share"
+COVERAGE_BINS_MISSED = "coverage/bins_missed"
+
 EVAL_MODES_COVERED = "eval/modes_covered"
 EVAL_NUM_MODES = "eval/num_modes"
 EVAL_HQ_SHARE = "eval/hq_share"
@@ -153,11 +175,19 @@ def update_cosine(net: str) -> str:
     return f"update/{_check(net)}/cosine"
 
 
-def d_net_output(net: str, which: str, stat: str) -> str:
-    """``d/<NET>/<real|fake>/<raw_mean|raw_std>``: one discriminator's outputs."""
-    if which not in ("real", "fake") or stat not in ("raw_mean", "raw_std"):
-        raise ValueError(f"bad discriminator output signal {which!r}/{stat!r}")
+def d_net(net: str, which: str, stat: str) -> str:
+    """One discriminator's output summary: ``d/<NET>/<real|fake>/<raw_mean|prob_mean>``."""
     return f"d/{_check(net)}/{which}/{stat}"
+
+
+def d_nets(names: list[str] | set[str]) -> list[str]:
+    """Discriminators with per-network output summaries in ``names`` (sorted)."""
+    out = set()
+    for n in names:
+        parts = n.split("/")
+        if len(parts) == 4 and parts[0] == "d" and parts[2] in ("real", "fake"):
+            out.add(parts[1])
+    return sorted(out)
 
 
 def vae_kl_dim(j: int) -> str:

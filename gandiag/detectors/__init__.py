@@ -13,12 +13,15 @@ from gandiag.detectors.base import (
     run_detectors,
 )
 from gandiag.detectors.collapse import ModeCollapseDetector, NonConvergenceDetector
+from gandiag.detectors.coverage import SampleCoverageDetector
 from gandiag.detectors.divergence import (
     ExplodingGradientDetector,
     NonFiniteDetector,
     StalledTrainingDetector,
 )
 from gandiag.detectors.gan import DiscriminatorOverfittingDetector, VanishingGradientDetector
+from gandiag.detectors.multi_d import DiscriminatorImbalanceDetector
+from gandiag.detectors.oscillation import OscillationDetector
 from gandiag.detectors.suite import (
     DetectorSuite,
     build_detectors,
@@ -47,7 +50,9 @@ __all__ = [
     "ModeCollapseDetector",
     "NonConvergenceDetector",
     "NonFiniteDetector",
+    "OscillationDetector",
     "PosteriorCollapseDetector",
+    "SampleCoverageDetector",
     "SignalDetector",
     "StalledTrainingDetector",
     "TRANSLATION_DETECTORS",

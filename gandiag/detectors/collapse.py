@@ -104,8 +104,12 @@ class ModeCollapseDetector(SignalDetector):
         fired: tuple[int, str, dict[str, float]] | None = None
         if finite(ratio):
             smooth(st, "pdist", ratio, record.step, self.cfg["smooth_steps"])
-            streak_update(st["raw"], ratio < self.cfg["pdist_max"], record.step)
-            streak_update(st["streak"], st["pdist"] < self.cfg["pdist_max"], record.step)
+            # evidence counts from the end of the warm-up on, so an onset is never a
+            # warm-up artefact (a generator that starts near-constant is not "collapsing
+            # since step 0")
+            warm = record.step >= self.cfg["warmup_steps"]
+            streak_update(st["raw"], warm and ratio < self.cfg["pdist_max"], record.step)
+            streak_update(st["streak"], warm and st["pdist"] < self.cfg["pdist_max"], record.step)
             held = held_with_raw(
                 st["streak"],
                 st["raw"],
@@ -120,10 +124,11 @@ class ModeCollapseDetector(SignalDetector):
                     {
                         "pdist_ratio": st["pdist"],
                         "dup_rate": record.get(S.SAMPLES_DUP_RATE, math.nan),
+                        "pdist_max": float(self.cfg["pdist_max"]),
                     },
                 )
         conc = eval_concentrated(record, self.cfg["dominant_share_min"], self.cfg["coverage_max"])
-        if conc is not None:
+        if conc is not None and record.step >= self.cfg["warmup_steps"]:
             patience = int(self.cfg["eval_patience"])
             st["evals"] = (st["evals"] + [[int(record.step), bool(conc)]])[-patience:]
             low = len(st["evals"]) >= patience and all(c for _, c in st["evals"])
@@ -134,6 +139,8 @@ class ModeCollapseDetector(SignalDetector):
                     {
                         "dominant_share": record.get(S.EVAL_DOMINANT_SHARE, math.nan),
                         "coverage": eval_coverage(record) or math.nan,
+                        "dominant_share_min": float(self.cfg["dominant_share_min"]),
+                        "coverage_max": float(self.cfg["coverage_max"]),
                     },
                 )
         if fired is None:
@@ -214,7 +221,7 @@ class NonConvergenceDetector(SignalDetector):
         st = self.state
         fired: tuple[int, str, dict[str, float]] | None = None
         mode = record.get(S.EVAL_DOMINANT_MODE)
-        if finite(mode):
+        if finite(mode) and record.step >= self.cfg["warmup_steps"]:
             window = int(self.cfg["hop_window"])
             conc = eval_concentrated(
                 record, self.cfg["hop_share_min"], self.cfg["hop_coverage_max"]
@@ -232,7 +239,11 @@ class NonConvergenceDetector(SignalDetector):
                             f"the dominant mode changed in {hops} of the last {window} evaluations "
                             "while the samples cover few modes at a time (mode hopping)"
                         ),
-                        {"hops": float(hops), "window": float(window)},
+                        {
+                            "hops": float(hops),
+                            "window": float(window),
+                            "hop_fraction_min": float(self.cfg["hop_fraction"]),
+                        },
                     )
         cos = record.get(S.update_cosine("G"))
         if finite(cos) and self.cfg["cosine_max"] is not None:
@@ -248,7 +259,7 @@ class NonConvergenceDetector(SignalDetector):
                         f"successive generator updates point in opposite directions "
                         f"(cosine {st['cosine']:.2f}): the players rotate around each other"
                     ),
-                    {"update_cosine_G": st["cosine"]},
+                    {"update_cosine_G": st["cosine"], "cosine_max": float(self.cfg["cosine_max"])},
                 )
         fired = fired or self._margin(record)
         if fired is None or st["alerted"]:
@@ -277,6 +288,7 @@ class NonConvergenceDetector(SignalDetector):
         margin = p_real - p_fake
         smooth(st, "margin", margin, record.step, self.cfg["smooth_steps"])
         diverse = st["pdist"] is None or st["pdist"] >= 0.3
+        diverse = diverse and record.step >= self.cfg["warmup_steps"]
         wins = st["margin"] > self.cfg["margin_min"] and diverse
         streak_update(st["margin_streak"], wins, record.step)
         streak_update(st["margin_raw"], margin > self.cfg["margin_min"] and diverse, record.step)
@@ -298,5 +310,6 @@ class NonConvergenceDetector(SignalDetector):
             {
                 "d_margin": st["margin"],
                 "pdist_ratio": st["pdist"] if st["pdist"] is not None else math.nan,
+                "margin_min": float(self.cfg["margin_min"]),
             },
         )

@@ -74,7 +74,11 @@ class NonFiniteDetector(SignalDetector):
                 record.step,
                 record.step,
                 f"training diverged: non-finite values in {shown}",
-                {"nonfinite_signals": float(len(bad)), "nonfinite_count": count},
+                {
+                    "nonfinite_signals": float(len(bad)),
+                    "nonfinite_count": count,
+                    "nonfinite_max": 0.0,
+                },
                 R.NONFINITE,
             )
         ]
@@ -178,6 +182,10 @@ class ExplodingGradientDetector(SignalDetector):
                             f"grad_{net}_norm": value,
                             "baseline_norm": 10**med if med is not None else math.nan,
                             "ratio": ratio,
+                            "decades_min": float(self.cfg["decades"]),
+                            "max_norm": math.nan
+                            if self.cfg["max_norm"] is None
+                            else float(self.cfg["max_norm"]),
                         },
                         R.EXPLODING,
                     )
@@ -241,7 +249,8 @@ class StalledTrainingDetector(SignalDetector):
                 self.state["streak"]["since"],
                 f"training has stalled: {terms} exactly constant for "
                 f"{record.step - self.state['streak']['since']} steps",
-                {k.replace("/", "_"): v for k, v in losses.items()},
+                {k.replace("/", "_"): v for k, v in losses.items()}
+                | {"patience_steps": float(self.cfg["patience_steps"])},
                 R.STALLED,
             )
         ]

@@ -109,6 +109,9 @@ class VanishingGradientDetector(SignalDetector):
                     "d_real_prob": p_real if finite(p_real) else math.nan,
                     "grad_G_norm": st["grad"],
                     "grad_G_initial": base,
+                    "fake_prob_max": float(self.cfg["fake_prob_max"]),
+                    "real_prob_min": float(self.cfg["real_prob_min"]),
+                    "grad_drop": float(self.cfg["grad_drop"]),
                 },
                 R.VANISHING,
             )
@@ -170,7 +173,8 @@ class DiscriminatorOverfittingDetector(SignalDetector):
                 st["rv"] = (tr - va) / (tr - fk) if abs(tr - fk) > 1e-6 else 0.0
             else:
                 smooth(st, "rv", rv, record.step, tau)
-            streak_update(st["raw"], rv > self.cfg["rv_max"], record.step)
+            warm = record.step >= self.cfg["warmup_steps"]
+            streak_update(st["raw"], warm and rv > self.cfg["rv_max"], record.step)
             cond = st["rv"] > self.cfg["rv_max"]
         elif self.cfg["rt_max"] is not None and finite(rt) and st["rv"] is None:
             cond = st["rt"] > self.cfg["rt_max"]
@@ -205,6 +209,8 @@ class DiscriminatorOverfittingDetector(SignalDetector):
                 {
                     "r_v": st["rv"] if st["rv"] is not None else math.nan,
                     "r_t": st["rt"] if st["rt"] is not None else math.nan,
+                    "rv_max": float(self.cfg["rv_max"]),
+                    "rt_max": math.nan if self.cfg["rt_max"] is None else float(self.cfg["rt_max"]),
                 },
                 R.D_OVERFITTING,
             )

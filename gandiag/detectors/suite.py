@@ -17,8 +17,18 @@ GAN_DEFAULTS = (
     "mode_collapse",
     "non_convergence",
     "d_overfitting",
+    "sample_coverage",
+    "oscillation",
+    "discriminator_imbalance",
 )
-VAE_DEFAULTS = ("nonfinite", "exploding_gradients", "stalled_training", "posterior_collapse")
+VAE_DEFAULTS = (
+    "nonfinite",
+    "exploding_gradients",
+    "stalled_training",
+    "posterior_collapse",
+    "mode_collapse",
+    "sample_coverage",
+)
 # image-to-image models: the GAN set minus d_overfitting (no held-out D batch) and
 # vanishing_gradients (G's gradient is dominated by the L1/cycle/MSE terms, so its drop says
 # nothing about D), plus the translation detectors (gandiag.detectors.translation)

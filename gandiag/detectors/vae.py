@@ -24,9 +24,13 @@ class PosteriorCollapseDetector(SignalDetector):
     """Total or partial posterior collapse, and KL vanishing.
 
     A latent dimension is dead when the encoder's mean no longer varies with the input
-    (active units, Burda et al. 2016, variance threshold 0.01 on the monitor's probe
-    batch) or, without the active-unit probe, when its latest KL is below
-    ``dead_kl`` nats. After ``warmup_steps``, for ``patience_steps``:
+    (active units, Burda et al. 2016: Var_x(E[z_j|x]) <= 0.01 on the monitor's probe
+    batch) or when its KL to the prior, KL_j = E_x KL(q(z_j|x) || N(0, 1)), is below
+    ``dead_kl`` nats (0.01, the same scale: a unit whose posterior mean varies by less
+    than 0.1 standard deviations of the prior carries at most ~0.005 nats); the dead
+    share is the larger of the two criteria's. The warm-up is ``warmup_fraction`` of the
+    run's length when ``total_steps`` is given (the reference trainer gives it), else
+    ``warmup_steps``. After the warm-up, for ``patience_steps``:
     all dimensions dead, or total KL below ``kl_total_min`` nats, is a CRITICAL total
     collapse; a dead share of at least ``partial_min`` is a WARNING partial collapse.
     """
@@ -39,7 +43,9 @@ class PosteriorCollapseDetector(SignalDetector):
         "partial_min": 0.25,
         "smooth_steps": 20,
         "warmup_steps": 200,
-        "patience_steps": 100,
+        "warmup_fraction": 0.1,
+        "total_steps": None,
+        "patience_steps": 50,
         "min_records": 3,
     }
     requires_any = ((S.VAE_ACTIVE_FRACTION, "vae/kl_dim/*", S.VAE_KL),)
@@ -74,9 +80,7 @@ class PosteriorCollapseDetector(SignalDetector):
         )
         partial = dead is not None and dead >= self.cfg["partial_min"]
         level = 2 if total else 1 if partial else 0
-        streak_update(
-            st["streak"], level > 0 and record.step >= self.cfg["warmup_steps"], record.step
-        )
+        streak_update(st["streak"], level > 0 and record.step >= self._warmup(), record.step)
         if not streak_held(
             st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
         ):
@@ -89,6 +93,9 @@ class PosteriorCollapseDetector(SignalDetector):
         evidence = {
             "kl_total": st["kl"] if st["kl"] is not None else math.nan,
             "dead_share": dead if dead is not None else math.nan,
+            "partial_min": float(self.cfg["partial_min"]),
+            "kl_total_min": float(self.cfg["kl_total_min"]),
+            "dead_kl": float(self.cfg["dead_kl"]),
         }
         if st["active"] is not None:
             evidence["active_fraction"] = st["active"]
@@ -111,10 +118,18 @@ class PosteriorCollapseDetector(SignalDetector):
             )
         ]
 
+    def _warmup(self) -> float:
+        total = self.cfg["total_steps"]
+        if total is not None and total > 0:
+            return float(self.cfg["warmup_fraction"]) * float(total)
+        return float(self.cfg["warmup_steps"])
+
     def _dead_share(self) -> float | None:
         st = self.state
+        shares = []
         if st["active"] is not None:
-            return 1.0 - st["active"]
+            shares.append(1.0 - st["active"])
         if st["kl_dims"]:
-            return sum(v < self.cfg["dead_kl"] for v in st["kl_dims"]) / len(st["kl_dims"])
-        return None
+            dims = st["kl_dims"]
+            shares.append(sum(v < self.cfg["dead_kl"] for v in dims) / len(dims))
+        return max(shares) if shares else None

@@ -261,12 +261,12 @@ class DiscriminatorImbalanceDetector(SignalDetector):
     def _idle(self, net: str, record: StepRecord) -> tuple[bool | None, dict[str, float]]:
         g = record.get
         sr, sf = (
-            g(S.d_net_output(net, "real", "raw_std")),
-            g(S.d_net_output(net, "fake", "raw_std")),
+            g(S.d_net(net, "real", "raw_std")),
+            g(S.d_net(net, "fake", "raw_std")),
         )
         mr, mf = (
-            g(S.d_net_output(net, "real", "raw_mean")),
-            g(S.d_net_output(net, "fake", "raw_mean")),
+            g(S.d_net(net, "real", "raw_mean")),
+            g(S.d_net(net, "fake", "raw_mean")),
         )
         if not (finite(sr) and finite(sf) and finite(mr) and finite(mf)):
             return None, {}

@@ -29,6 +29,9 @@ class Cadence:
     samples: int = 50
     #: sample grids from the fixed latent batch
     grid: int = 500
+    #: label-free coverage (gandiag/monitor/coverage.py): the real reservoir and the fixed
+    #: probe batch of fakes embedded, PRDC and k-means bin occupancy computed
+    coverage: int = 250
     #: steps buffered on the device between two flushes (one host sync, one write,
     #: one all-reduce under torch.distributed); alerts arrive at most this late
     flush: int = 50
@@ -43,6 +46,12 @@ class Cadence:
     hist_bins: int = 20
     #: at most this many samples of a batch enter the pairwise sample statistics
     max_pairwise: int = 256
+    #: real samples kept in the coverage reservoir (uniform over every real batch seen)
+    coverage_reservoir: int = 512
+    #: fakes in the coverage probe batch (fixed latents)
+    coverage_probe: int = 256
+    #: k-means bins of the real features (NDB); fewer when the reservoir holds < 10 per bin
+    coverage_bins: int = 16
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -51,13 +60,22 @@ class Cadence:
                 raise TypeError(f"Cadence.{f.name} must be a number, got {value!r}")
             if value < 0:
                 raise ValueError(f"Cadence.{f.name} must be >= 0 (0 disables), got {value}")
-        for name in ("flush", "probe_size", "grid_size", "hist_bins", "max_pairwise"):
+        for name in (
+            "flush",
+            "probe_size",
+            "grid_size",
+            "hist_bins",
+            "max_pairwise",
+            "coverage_reservoir",
+            "coverage_probe",
+            "coverage_bins",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"Cadence.{name} must be >= 1, got {getattr(self, name)}")
         if self.probe_size < 2 or self.max_pairwise < 2:
             raise ValueError("Cadence.probe_size and Cadence.max_pairwise must be >= 2")
 
     def due(self, family: str, step: int) -> bool:
-        """Whether ``family`` ("layers", "histograms", "samples", "grid") is measured at ``step``."""
+        """Whether ``family`` ("layers", "histograms", "samples", "grid", "coverage") is due."""
         every = int(getattr(self, family))
         return every > 0 and step % every == 0

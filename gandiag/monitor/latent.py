@@ -73,6 +73,13 @@ class LatentProbe:
         with probes.probing(self.modules, self.device):
             return validate.first_tensor(self.encode(self.probe_inputs))
 
+    def prior_samples(self) -> torch.Tensor | None:
+        """The generator's (decoder's) samples from the fixed probe latents, on the device."""
+        if self.generate is None or self.z is None:
+            return None
+        with probes.probing(self.modules, self.device):
+            return self.generate(self.z).detach()
+
     def samples(self) -> torch.Tensor | None:
         """Generated samples from the fixed grid latents, on the CPU (more for 2-D data)."""
         if self.generate is None or self.grid_z is None:

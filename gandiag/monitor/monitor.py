@@ -23,11 +23,12 @@ from gandiag.log import get_logger, log_alert
 from gandiag.monitor import probes, runtime, validate
 from gandiag.monitor.buffer import StatBuffer
 from gandiag.monitor.cadence import Cadence
+from gandiag.monitor.coverage import CoverageProbe, FeatureFn
 from gandiag.monitor.grads import GradProbes, loss_scale
 from gandiag.monitor.latent import LatentProbe
-from gandiag.monitor.video import VideoProbe, per_net_output_stats
+from gandiag.monitor.video import VideoProbe
 from gandiag.monitor.worker import Worker
-from gandiag.roles import Role, roles_to_json
+from gandiag.roles import Role, networks_with_role, roles_to_json
 from gandiag.store import STATUS_CRASHED, STATUS_FINISHED, RunWriter
 from gandiag.types import Alert, MetricResult
 
@@ -82,6 +83,7 @@ class Monitor:
         on_alert: Callable[[Alert], None] | None = None,
         quiet: bool = False,
         grad_scaler: Any = None,
+        features: FeatureFn | None = None,
     ) -> None:
         self.kind, gens, nets, self.roles = validate.check_networks(
             generator, discriminator, model, networks, roles
@@ -102,6 +104,25 @@ class Monitor:
             self.kind, gens, generate, encode, latent_dim, self.cadence, self.device, seed
         )
         self._video = VideoProbe(self.device)
+        if features is not None and not callable(features):
+            raise TypeError("features must be a callable x -> [N, F] tensor (the embedding)")
+        cad = self.cadence
+        self._coverage = CoverageProbe(
+            every=int(cad.coverage),
+            reservoir=cad.coverage_reservoir,
+            probe=cad.coverage_probe,
+            bins=cad.coverage_bins,
+            generate=self._latent.generate,
+            latent_dim=lambda: None if self._latent.z is None else int(self._latent.z.shape[1]),
+            discriminators={
+                k: nets[k] for k in networks_with_role(self.roles, Role.DISCRIMINATOR) if k in nets
+            },
+            modules=list(nets.values()),
+            features=features,
+            device=self.device,
+            seed=seed,
+            samples_every=int(cad.samples),
+        )
 
         self.model_kind = validate.check_model_kind(kind, self.kind)
         self.rank, self.world, self._group = runtime.distributed()
@@ -177,9 +198,7 @@ class Monitor:
         step = int(step)
         self._check_order(step)
         losses = validate.check_losses(losses)
-        per_d = None
-        if isinstance(d_real, Mapping) and isinstance(d_fake, Mapping):
-            per_d = per_net_output_stats(d_real, d_fake)
+        per_d = validate.per_discriminator(d_real, d_fake)
         d_real, d_fake = validate.as_outputs(d_real), validate.as_outputs(d_fake)
         d_val = validate.as_outputs(d_val)
         given = {
@@ -214,12 +233,13 @@ class Monitor:
                 buf.add(step, *taken)
             for stat in probe.weights(step, layers_due, lambda s: cad.due("layers", s)):
                 buf.add(step, *stat)
-        if per_d is not None:
-            buf.add(step, *per_d)
         if self.kind == "gan":
             self._gan_step(step, d_real, d_fake, real, fake, d_val, labels)
+            for name, (r, f) in per_d.items():
+                buf.add(step, *probes.d_net_stats(name, r, f, self.loss_kind == "bce"))
         else:
             self._vae_step(step, mu, logvar, inputs, recon)
+        self._coverage_step(step, real if self.kind == "gan" else inputs, fake)
         return self._drain_alerts()
 
     def log_scalars(self, step: int, values: Mapping[str, float]) -> None:
@@ -405,7 +425,24 @@ class Monitor:
             stat = self._latent.sensitivity(signals.VAE_DECODER_SENSITIVITY)
             if stat is not None:
                 buf.add(step, *stat)
+            decoded = self._latent.prior_samples()
+            if decoded is not None and inputs is not None and inputs.shape[0] >= 2:
+                # the decoder's samples from the prior against the batch of inputs: the
+                # same batch-diversity signals a GAN gets from real= and fake=
+                buf.add(
+                    step, *probes.sample_stats(inputs, decoded, cad.max_pairwise, DUP_THRESHOLD)
+                )
         self._grid(step)
+
+    def _coverage_step(self, step: int, real: torch.Tensor | None, fake: torch.Tensor | None):
+        cov = self._coverage
+        if self.rank != 0 or not cov.enabled:
+            return
+        cov.observe(step, real, fake)
+        if cov.due(step):
+            scalars = cov.evaluate(step)
+            if scalars:
+                self._extra.setdefault(step, {}).update(scalars)
 
     def _grid(self, step: int) -> None:
         if self._worker is None or not self.cadence.due("grid", step):

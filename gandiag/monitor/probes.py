@@ -75,6 +75,28 @@ def d_output_stats(
     return sums, finalise
 
 
+def d_net_stats(name: str, d_real: torch.Tensor, d_fake: torch.Tensor, probabilities: bool) -> Stat:
+    """One discriminator's raw-output mean and std (and sigmoid means) on real and fake."""
+    parts = [_moments(d_real), _moments(d_fake)]
+    if probabilities:
+        r, f = (x.detach().reshape(-1).float() for x in (d_real, d_fake))
+        parts.append(torch.stack([torch.sigmoid(r).sum(), torch.sigmoid(f).sum()]).double())
+    sums = torch.cat(parts)
+
+    def finalise(v: np.ndarray, world: int) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for i, which in enumerate(("real", "fake")):
+            mean, std = _mean_std(v[3 * i : 3 * i + 3])
+            out[signals.d_net(name, which, "raw_mean")] = mean
+            out[signals.d_net(name, which, "raw_std")] = std
+        if probabilities:
+            out[signals.d_net(name, "real", "prob_mean")] = _div(v[6], v[0])
+            out[signals.d_net(name, "fake", "prob_mean")] = _div(v[7], v[3])
+        return out
+
+    return sums, finalise
+
+
 def sample_stats(real: torch.Tensor, fake: torch.Tensor, max_n: int, dup_threshold: float) -> Stat:
     """Spread of fakes relative to reals in the batch, and the near-duplicate rate of fakes.
 

@@ -290,6 +290,37 @@ def as_outputs(x: Any) -> torch.Tensor | None:
     return torch.cat([t.reshape(-1) for t in items])
 
 
+def per_discriminator(d_real: Any, d_fake: Any) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """``{name: (real outputs, fake outputs)}`` when several discriminators' outputs are given
+    as dicts (their keys) or lists (``D0``, ``D1``, ...) of the same length; else ``{}``."""
+    if d_real is None or d_fake is None or isinstance(d_real, torch.Tensor):
+        return {}
+    if isinstance(d_real, Mapping) and isinstance(d_fake, Mapping):
+        if set(d_real) != set(d_fake):
+            raise ValueError(
+                f"mon.step(...): d_real has discriminators {sorted(d_real)} but d_fake has "
+                f"{sorted(d_fake)}; pass both for the same discriminators"
+            )
+        names = [str(k) for k in d_real]
+        pairs = [(d_real[k], d_fake[k]) for k in d_real]
+    elif isinstance(d_real, (list, tuple)) and isinstance(d_fake, (list, tuple)):
+        if len(d_real) != len(d_fake):
+            raise ValueError(
+                f"mon.step(...): {len(d_real)} d_real outputs but {len(d_fake)} d_fake outputs; "
+                "pass one of each per discriminator"
+            )
+        names = [f"D{i}" for i in range(len(d_real))]
+        pairs = list(zip(d_real, d_fake))
+    else:
+        return {}
+    if len(pairs) < 2:
+        return {}
+    for n in names:
+        if not n or "/" in n:
+            raise ValueError(f"mon.step(...): discriminator name {n!r} must be non-empty, no '/'")
+    return {n: (r, f) for n, (r, f) in zip(names, pairs)}
+
+
 def first_tensor(x: Any) -> torch.Tensor:
     """``mu`` from what an encoder returned: a tensor or a tuple starting with it."""
     if isinstance(x, torch.Tensor):

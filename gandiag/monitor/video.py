@@ -34,32 +34,12 @@ import torch
 import torch.nn.functional as F
 
 from gandiag import signals as S
-from gandiag.monitor.probes import Stat, _div, _mean_std, _moments
+from gandiag.monitor.probes import Stat, _div
 
 log = logging.getLogger(__name__)
 
 #: the glyph's share of the frame side in the moving_glyphs data (18 of 32 pixels)
 DEFAULT_CROP = 18 / 32
-
-
-def per_net_output_stats(
-    d_real: Mapping[str, torch.Tensor], d_fake: Mapping[str, torch.Tensor]
-) -> Stat:
-    """Moments of each named discriminator's raw outputs on real and fake batches."""
-    names = [n for n in d_real if n in d_fake]
-    parts = [torch.cat([_moments(d_real[n]), _moments(d_fake[n])]) for n in names]
-    sums = torch.cat(parts)
-
-    def finalise(v: np.ndarray, world: int) -> dict[str, float]:
-        out = {}
-        for i, n in enumerate(names):
-            for j, which in enumerate(("real", "fake")):
-                mean, std = _mean_std(v[6 * i + 3 * j : 6 * i + 3 * j + 3])
-                out[S.d_net_output(n, which, "raw_mean")] = mean
-                out[S.d_net_output(n, which, "raw_std")] = std
-        return out
-
-    return sums, finalise
 
 
 def _motion(x: torch.Tensor) -> torch.Tensor:

@@ -147,13 +147,15 @@ def train(
 
     rng = np.random.default_rng([cfg.seed, 6])
     order = rng.permutation(len(ds))
-    val_index, train_index = order[: cfg.data.val_size], order[cfg.data.val_size :]
+    # held-out reals for D's outputs (d_val, r_v): GANs only, at most a tenth of the data
+    n_val = min(cfg.data.val_size, len(ds) // 10) if bundle.kind == "gan" else 0
+    val_index, train_index = order[:n_val], order[n_val:]
     batches = Batches(ds, train_index, cfg.data.batch_size, device, cfg.seed)
     gen = torch.Generator(device=device).manual_seed(cfg.seed + 7)
     autocast = _autocast(device, cfg.amp)
     stepper, settings = _make_stepper(cfg, bundle, batches, gen, autocast)
     val_x = None
-    if cfg.data.val_size and bundle.kind == "gan" and not _is_video(bundle):
+    if n_val and bundle.kind == "gan" and not _is_video(bundle):
         val_x = torch.from_numpy(ds.batch(val_index[: cfg.data.batch_size])).to(device)
     if ds.kind == "videos":
         from gandiag.train.video_eval import VideoEvaluator
@@ -417,11 +419,19 @@ def _make_monitor(
     # kind= picks the default set: an autoencoder is watched as a VAE with a point
     # posterior, whose KL signals say nothing, so "ae" runs no posterior-collapse detector.
     detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
-    # a video model runs the GAN defaults plus the video detectors ("video" set)
-    if detectors == "default" and (cfg.monitor.overrides or _is_video(bundle)):
+    if detectors == "default" and (
+        cfg.monitor.overrides or bundle.kind == "vae" or _is_video(bundle)
+    ):
         from gandiag.detectors import default_detectors
 
-        detectors = default_detectors(_model_kind(bundle), **cfg.monitor.overrides)
+        # a video model runs the GAN defaults plus the video detectors ("video" set)
+        overrides: dict[str, Any] = dict(cfg.monitor.overrides)
+        pc = overrides.get("posterior_collapse", {})
+        if bundle.kind == "vae" and pc not in (False, None):
+            # the posterior-collapse warm-up is a fraction of this run's length
+            given = pc if isinstance(pc, dict) else {}
+            overrides["posterior_collapse"] = {"total_steps": cfg.steps, **given}
+        detectors = default_detectors(_model_kind(bundle), **overrides)
     # The trainer draws every sample grid itself (gandiag.train.grids): one latent batch,
     # the evaluated network, proper conditional/InfoGAN latents. The monitor draws none.
     cadence = dataclasses.replace(cadence, grid=0)

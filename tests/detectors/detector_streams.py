@@ -23,6 +23,9 @@ def gan_stream(
     early_phase_until: int = 400,
     overfit_at: int | None = None,
     hop_at: int | None = None,
+    partial_at: int | None = None,
+    imbalance_at: int | None = None,
+    oscillate_at: int | None = None,
     eval_every: int = 100,
     sample_every: int = 10,
 ) -> list[StepRecord]:
@@ -58,7 +61,16 @@ def gan_stream(
         sc[S.D_RV], sc[S.D_RT] = rv, 0.3 + 0.1 * rng.standard_normal()
         # the three means r_v is made of (d_overfitting smooths them, then takes the ratio)
         d_train, d_fake = 1.0 + 0.1 * rng.standard_normal(), -1.0 + 0.1 * rng.standard_normal()
+        if oscillate_at is not None and t >= oscillate_at:  # growing swing, period 100 steps
+            swing = 0.3 * (1 + (t - oscillate_at) / 200) * math.sin(2 * math.pi * t / 100)
+            d_train, d_fake = d_train + swing, d_fake - swing
+            loss_d = loss_d - swing
         sc[S.D_REAL_RAW_MEAN], sc[S.D_FAKE_RAW_MEAN] = d_train, d_fake
+        sat = imbalance_at is not None and t >= imbalance_at
+        sc[S.d_net("D_a", "real", "prob_mean")] = p_real
+        sc[S.d_net("D_a", "fake", "prob_mean")] = p_fake
+        sc[S.d_net("D_b", "real", "prob_mean")] = 0.995 if sat else p_real
+        sc[S.d_net("D_b", "fake", "prob_mean")] = 0.004 if sat else p_fake
         sc[S.D_VAL_RAW_MEAN] = d_train - rv * (d_train - d_fake)
         if t % sample_every == 0:
             pd = (
@@ -78,6 +90,16 @@ def gan_stream(
             sc[S.EVAL_DOMINANT_MODE] = float(dominant)
             sc[S.EVAL_DOMINANT_SHARE] = 0.9 if modes == 1 else 0.2
             sc[S.EVAL_HQ_SHARE] = 0.8
+            # label-free coverage at the same cadence: near the null when healthy
+            excess, missed = 0.05 + 0.03 * rng.random(), 0.02 + 0.04 * rng.random()
+            if t < early_phase_until:
+                excess, missed = 0.6, 0.8
+            if partial_at is not None and t >= partial_at:
+                excess = 0.55 + 0.05 * rng.random()
+            if collapse_at is not None and t >= collapse_at:
+                excess, missed = 0.9, 0.9
+            sc[S.COVERAGE_TOP_BIN_EXCESS], sc[S.COVERAGE_BINS_MISSED] = excess, missed
+            sc[S.COVERAGE_TOP_BIN_SHARE] = excess + 0.06
         out.append(StepRecord(t, sc))
     return out
 

@@ -110,9 +110,13 @@ def test_mode_collapse_after_warmup_but_not_in_the_early_phase() -> None:
     assert a.evidence["pdist_ratio"] < 0.3
 
 
-def test_mode_collapse_that_never_leaves_the_early_phase_alarms_at_warmup() -> None:
+def test_mode_collapse_that_never_leaves_the_early_phase_has_an_honest_onset() -> None:
+    # collapsed since step 100, inside the warm-up: the evidence counts from the end of the
+    # warm-up, so the onset is 500 (not a back-dated 100) and the alert comes one
+    # patience later
     alerts = alerts_of("mode_collapse", gan_stream(steps=2000, collapse_at=100))
-    assert len(alerts) == 1 and alerts[0].step == 500
+    assert len(alerts) == 1 and alerts[0].onset_step == 500 and alerts[0].step == 600
+    assert alerts[0].evidence["pdist_max"] == 0.3
 
 
 def test_mode_collapse_from_evaluations_only() -> None:

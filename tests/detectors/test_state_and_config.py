@@ -34,6 +34,7 @@ def faulty_stream() -> list[StepRecord]:
         collapse_at=900,
         overfit_at=1100,
         hop_at=1400,
+        imbalance_at=1800,
         saturate_at=2300,
         explode_at=2600,
         nan_at=3100,
@@ -52,6 +53,8 @@ def stream_for(name: str) -> list[StepRecord]:
         )
     if name == "exploding_gradients":
         return gan_stream(steps=3000, explode_at=1420)
+    if name == "oscillation":
+        return gan_stream(steps=3000, oscillate_at=1500)
     if name == "stalled_training":
         return gan_stream(steps=1500, stall_at=700)
     return faulty_stream()

@@ -39,10 +39,10 @@ def video_gan_stream(
                 mr = mf = 0.01
                 sr = sf = 0.0
                 loss = 2.0
-            sc[S.d_net_output(net, "real", "raw_mean")] = mr
-            sc[S.d_net_output(net, "fake", "raw_mean")] = mf
-            sc[S.d_net_output(net, "real", "raw_std")] = sr
-            sc[S.d_net_output(net, "fake", "raw_std")] = sf
+            sc[S.d_net(net, "real", "raw_mean")] = mr
+            sc[S.d_net(net, "fake", "raw_mean")] = mf
+            sc[S.d_net(net, "real", "raw_std")] = sr
+            sc[S.d_net(net, "fake", "raw_std")] = sf
             sc[S.loss(net)] = loss
         if t % sample_every == 0:
             motion = 0.98 + 0.12 * rng.standard_normal()

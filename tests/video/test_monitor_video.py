@@ -57,9 +57,9 @@ def test_video_and_per_discriminator_signals_are_recorded(tmp_path):
     sc = rec.scalars
     assert sc[S.VIDEO_MOTION_RATIO] == 0.0  # frozen fakes
     assert sc[S.VIDEO_MOTION_REAL] > 0
-    assert sc[S.d_net_output("D_T", "real", "raw_std")] == 0.0
-    assert sc[S.d_net_output("D_T", "fake", "raw_mean")] == pytest.approx(0.5)
-    assert sc[S.d_net_output("D_S", "real", "raw_std")] > 0
+    assert sc[S.d_net("D_T", "real", "raw_std")] == 0.0
+    assert sc[S.d_net("D_T", "fake", "raw_mean")] == pytest.approx(0.5)
+    assert sc[S.d_net("D_S", "real", "raw_std")] > 0
     assert S.VIDEO_FLIP_REAL in sc and S.VIDEO_MOTION_DIVERSITY in sc
 
 

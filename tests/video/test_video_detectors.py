@@ -67,10 +67,10 @@ def _two_d_stream(steps=400, idle=None, how="constant", seed=0):
                     upd = 0.0
                 else:  # saturated hinge D: separates every pair, zero gradient, zero update
                     mr, mf, loss, upd, grad = 5.0, -5.0, 0.0, 0.0, 0.0
-            sc[S.d_net_output(net, "real", "raw_mean")] = mr
-            sc[S.d_net_output(net, "fake", "raw_mean")] = mf
-            sc[S.d_net_output(net, "real", "raw_std")] = sr
-            sc[S.d_net_output(net, "fake", "raw_std")] = sf
+            sc[S.d_net(net, "real", "raw_mean")] = mr
+            sc[S.d_net(net, "fake", "raw_mean")] = mf
+            sc[S.d_net(net, "real", "raw_std")] = sr
+            sc[S.d_net(net, "fake", "raw_std")] = sf
             sc[S.loss(net)] = loss
             sc[S.grad_norm(net)] = grad
             if t % 10 == 0:

@@ -1,0 +1,148 @@
+"""Detectors v2: label-free coverage, oscillation, several discriminators, dead units."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from detector_streams import gan_stream, vae_stream
+
+from gandiag import signals as S
+from gandiag.detectors import build_detectors, default_detectors, run_detectors
+from gandiag.detectors.oscillation import spectral_peak
+from gandiag.types import Severity, StepRecord
+
+
+def alerts_of(name: str, records: list[StepRecord], **params) -> list:
+    dets = build_detectors([name], {name: params} if params else None)
+    return [a for a in run_detectors(dets, records) if a.severity is not Severity.INFO]
+
+
+def test_every_generator_gets_sample_checks() -> None:
+    vae = [d.name for d in default_detectors("vae")]
+    assert "sample_coverage" in vae and "mode_collapse" in vae
+    gan = [d.name for d in default_detectors("gan")]
+    assert {"sample_coverage", "oscillation", "discriminator_imbalance"} <= set(gan)
+
+
+def test_partial_collapse_caught_label_free_within_one_evaluation() -> None:
+    healthy = gan_stream(steps=3000, early_phase_until=300)
+    assert alerts_of("sample_coverage", healthy) == []
+    recs = gan_stream(steps=3000, early_phase_until=300, partial_at=1500)
+    (a,) = alerts_of("sample_coverage", recs)
+    # evaluations every 100 steps: onset at the first evaluation with the evidence, the
+    # alert at the next one (two in a row)
+    assert a.onset_step == 1500 and a.step == 1600
+    assert a.evidence["excess_min"] == 0.3 and a.evidence["top_bin_excess"] >= 0.55
+    # the same run without any eval/* scalar: coverage is a monitor signal, still caught
+    bare = [
+        StepRecord(r.step, {k: v for k, v in r.scalars.items() if not k.startswith("eval/")})
+        for r in recs
+    ]
+    assert [x.step for x in alerts_of("sample_coverage", bare)] == [1600]
+
+
+def test_early_phase_is_no_onset() -> None:
+    # concentrated from the start through the warm-up and beyond: the onset is the first
+    # evaluation after the warm-up, never step 0
+    recs = gan_stream(steps=2000, early_phase_until=1200)
+    (a,) = alerts_of("sample_coverage", recs)
+    assert a.onset_step == 500 and a.step == 600
+
+
+def test_transient_collapse_realerts_after_recovery() -> None:
+    recs = []
+    for t in range(0, 3000, 100):
+        bad = 800 <= t < 1200 or 2000 <= t < 2400
+        ex = 0.7 if bad else 0.05
+        recs.append(
+            StepRecord(
+                t,
+                {
+                    S.COVERAGE_TOP_BIN_EXCESS: ex,
+                    S.COVERAGE_BINS_MISSED: 0.05,
+                    S.COVERAGE_TOP_BIN_SHARE: ex + 0.06,
+                },
+            )
+        )
+    alerts = alerts_of("sample_coverage", recs)
+    assert [(a.onset_step, a.step) for a in alerts] == [(800, 900), (2000, 2100)]
+
+
+def test_spectral_peak_separates_a_swing_from_noise_and_drift() -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(40)
+    swing = np.sin(2 * np.pi * 4 * t / 40) + 0.1 * rng.standard_normal(40)
+    share, cycles, _ = spectral_peak(list(swing), 2)
+    assert share > 0.8 and cycles == 4
+    noise = rng.standard_normal(40)
+    assert spectral_peak(list(noise), 2)[0] < 0.5
+    walk = np.cumsum(rng.standard_normal(40))
+    assert spectral_peak(list(walk), 2)[0] < 0.5
+    step_change = np.r_[np.zeros(20), np.ones(20)] + 0.05 * rng.standard_normal(40)
+    assert spectral_peak(list(step_change), 2)[0] < 0.5
+
+
+def test_growing_oscillation_alerts_as_non_convergence_healthy_does_not() -> None:
+    assert alerts_of("oscillation", gan_stream(steps=3000)) == []
+    assert alerts_of("oscillation", gan_stream(steps=3000, saturate_at=1500)) == []
+    (a,) = alerts_of("oscillation", gan_stream(steps=3000, oscillate_at=1500))
+    assert "oscillation" in a.diagnosis and 1500 <= a.onset_step <= a.step
+    assert a.evidence["peak_share"] >= a.evidence["peak_share_min"]
+    assert 80 <= a.evidence["period_steps"] <= 120
+    assert a.step - 1500 <= 800 + 3 * 20  # a full window of blocks, then the patience
+
+
+def test_rotation_of_update_directions() -> None:
+    recs = [
+        StepRecord(t, {S.update_cosine("G"): (0.6 if t < 1000 else -0.8)})
+        for t in range(0, 2000, 50)
+    ]
+    (a,) = alerts_of("oscillation", recs)
+    assert a.onset_step >= 1000 and a.evidence["cosine_max"] == -0.5
+
+
+def test_one_discriminator_saturating_while_another_does_not() -> None:
+    assert alerts_of("discriminator_imbalance", gan_stream(steps=2000)) == []
+    # both saturating is the vanishing-gradient story, not an imbalance
+    assert alerts_of("discriminator_imbalance", gan_stream(steps=2000, saturate_at=500)) == []
+    (a,) = alerts_of("discriminator_imbalance", gan_stream(steps=2000, imbalance_at=800))
+    # the onset is when the smoothed outputs (time constant 20 steps) crossed the thresholds
+    assert "D_b is saturated" in a.diagnosis and 800 <= a.onset_step <= 860
+    assert a.step - a.onset_step >= 50 and a.evidence["fake_prob_max"] == 0.05
+
+
+def test_dead_units_by_kl_per_dimension_and_relative_warmup() -> None:
+    # no active-unit probe: the KL-per-dimension criterion alone finds 4 dead dims of 8
+    recs = [
+        StepRecord(r.step, {k: v for k, v in r.scalars.items() if not k.startswith("vae/active")})
+        for r in vae_stream(steps=1000, dead_from=0, dead_dims=4)
+    ]
+    (a,) = alerts_of("posterior_collapse", recs)
+    assert a.evidence["dead_kl"] == 0.01 and a.evidence["dead_share"] == 0.5
+    assert a.onset_step == 200  # the absolute warm-up without total_steps
+    # a 500-step run: the warm-up is 10% of it
+    (b,) = alerts_of("posterior_collapse", recs, total_steps=500)
+    assert b.onset_step == 50 and b.step == 100
+
+
+def test_every_alert_names_the_threshold_it_crossed() -> None:
+    from test_state_and_config import stream_for
+
+    names = [
+        "mode_collapse",
+        "sample_coverage",
+        "oscillation",
+        "discriminator_imbalance",
+        "vanishing_gradients",
+        "d_overfitting",
+        "exploding_gradients",
+        "posterior_collapse",
+    ]
+    for name in names:
+        alerts = alerts_of(name, stream_for(name))
+        assert alerts, name
+        for a in alerts:
+            keys = set(a.evidence)
+            assert any(k.endswith(("_max", "_min", "_drop", "_kl")) for k in keys), (name, keys)
+            assert all(math.isfinite(v) or math.isnan(v) for v in a.evidence.values())
