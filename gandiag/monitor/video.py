@@ -154,9 +154,10 @@ def clip_stats(
             out[S.VIDEO_RECURRENCE_REAL] = r_r
             out[S.VIDEO_RECURRENCE_FAKE] = r_f
             out[S.VIDEO_RECURRENCE_EXCESS] = r_f - r_r
-        div_r = _div(v[pos], v[pos + 1])
-        div_f = _div(v[pos + 2], v[pos + 3])
-        out[S.VIDEO_MOTION_DIVERSITY] = _div(div_f, div_r)
+        if v[pos + 1] > 0 and v[pos + 3] > 0:  # a batch with no same-class pair measures nothing
+            div_r = _div(v[pos], v[pos + 1])
+            div_f = _div(v[pos + 2], v[pos + 3])
+            out[S.VIDEO_MOTION_DIVERSITY] = _div(div_f, div_r)
         pos += 4
         if use_clf:
             f_r, f_f = _div(v[pos], v[pos + 1]), _div(v[pos + 2], v[pos + 3])

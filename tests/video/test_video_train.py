@@ -11,7 +11,8 @@ from gandiag.train.config import load_config
 def _tiny(name: str, **over) -> dict:
     cfg = load_config(f"configs/{name}.toml").to_dict()
     cfg["steps"] = 3
-    cfg["data"].update(batch_size=4, options={"n": 40})
+    # 12 clips of 10 classes: at least one same-class pair for motion diversity
+    cfg["data"].update(batch_size=12, options={"n": 60})
     cfg["eval"].update(every=0, num_samples=8, num_real=8, metrics=[])
     cfg["monitor"]["cadence"] = {"samples": 1, "layers": 1, "grid": 2, "flush": 1}
     for k, v in over.items():
