@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "report",
     "dashboard",
     "replay",
+    "export",
     "list_models",
 )
 

@@ -26,6 +26,7 @@ from gandiag.monitor.cadence import Cadence
 from gandiag.monitor.grads import GradProbes, loss_scale
 from gandiag.monitor.latent import LatentProbe
 from gandiag.monitor.worker import Worker
+from gandiag.sinks.base import Tee
 from gandiag.store import STATUS_CRASHED, STATUS_FINISHED, RunWriter
 from gandiag.types import Alert, MetricResult
 
@@ -70,6 +71,7 @@ class Monitor:
         on_alert: Callable[[Alert], None] | None = None,
         quiet: bool = False,
         grad_scaler: Any = None,
+        sinks: Iterable[Any] = (),
     ) -> None:
         self.kind, gens, nets = validate.check_networks(generator, discriminator, model)
         self.loss_kind = validate.check_loss_kind(loss)
@@ -91,12 +93,15 @@ class Monitor:
         self.rank, self.world, self._group = runtime.distributed()
         detector_list = runtime.resolve_detectors(detectors, self.kind) if self.rank == 0 else []
         self._writer: RunWriter | None = None
+        self._tee: Tee | None = None
         self._worker: Worker | None = None
         if self.rank == 0:
             self._writer = RunWriter(
                 run_dir, config=config, name=name, kind=self.kind, resume=resume
             )
-            self._worker = Worker(self._writer, detector_list)
+            # sinks (gandiag.sinks) receive what the store receives, on the worker thread
+            self._tee = Tee(self._writer, sinks)
+            self._worker = Worker(self._tee, detector_list)  # type: ignore[arg-type]
         self.run_dir = Path(run_dir)
         self.detectors = detector_list
         self._grads = GradProbes(nets, scale)
@@ -288,6 +293,8 @@ class Monitor:
         finally:
             self._closed = True
             self._grads.remove()
+            if self._tee is not None:
+                self._tee.close_sinks()
             if self._writer is not None:
                 self._writer.close(status)
             if self._atexit is not None:
