@@ -1,6 +1,6 @@
 """Stream images to a feature extractor in batches, so memory is bounded by the batch.
 
-:func:`stream_features` reads arrays (a ``.npy`` file memory-mapped), image folders
+:func:`stream_features` reads arrays (a ``.npy`` file batch by batch from disk), image folders
 (decoded by a ``DataLoader`` with worker processes) and generator callables batch by
 batch, runs the extractor on each batch, and keeps only the features (and logits, for
 the Inception Score, from the same pass). A generator's samples are never all held.
@@ -52,6 +52,44 @@ class ArraySource:
                 yield self.data[torch.from_numpy(idx)]
             else:
                 yield as_nchw(np.asarray(self.data[idx]))
+
+
+class NpySource:
+    """A ``.npy`` file read batch by batch with plain reads: unlike a memory map, pages read
+    once do not stay in the process's resident set."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with path.open("rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read(f)
+            self.offset = f.tell()
+        if fortran or dtype.hasobject or not shape:
+            raise ValueError(
+                f"{path} is not a C-ordered numeric image array; save it with "
+                "np.save(path, np.ascontiguousarray(images))"
+            )
+        self.shape, self.dtype = tuple(shape), dtype
+        self.n = int(shape[0])
+        self.row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+
+    def batches(self, index: np.ndarray, batch: int) -> Iterator[torch.Tensor]:
+        with self.path.open("rb", buffering=0) as f:
+            for start in range(0, len(index), batch):
+                idx = index[start : start + batch]
+                out = np.empty((len(idx), *self.shape[1:]), dtype=self.dtype)
+                flat = out.reshape(len(idx), -1).view(np.uint8)
+                # consecutive indices are read in one call
+                breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+                for run in np.split(np.arange(len(idx)), breaks):
+                    f.seek(self.offset + int(idx[run[0]]) * self.row)
+                    f.readinto(memoryview(flat[run[0] : run[-1] + 1]).cast("B"))
+                yield as_nchw(out)
 
 
 class _Files(torch.utils.data.Dataset):
@@ -121,7 +159,7 @@ def default_workers() -> int:
     return max(0, min(8, cpus) - 1)
 
 
-def open_source(source: Any, workers: int | None = None) -> ArraySource | FolderSource:
+def open_source(source: Any, workers: int | None = None) -> ArraySource | NpySource | FolderSource:
     """An in-memory or on-disk image set, without reading its pixels yet."""
     if isinstance(source, (torch.Tensor, np.ndarray)):
         return ArraySource(source)
@@ -129,7 +167,7 @@ def open_source(source: Any, workers: int | None = None) -> ArraySource | Folder
     if path.is_dir():
         return FolderSource(path, workers)
     if path.suffix == ".npy":
-        return ArraySource(np.load(path, mmap_mode="r"))
+        return NpySource(path)
     if path.suffix == ".npz":  # compressed members cannot be memory-mapped
         with np.load(path) as z:
             key = next((k for k in ("images", "x", "arr_0") if k in z.files), None)
