@@ -144,7 +144,7 @@ def evaluate(
         out["fd_inf"] = result("fd_inf", fdi.fd_inf, {"sizes": list(fdi.sizes)})
     if "kid" in metrics:
         kid = kernel_inception_distance(real_feats, fake_feats, kid_subsets, kid_subset_size, seed)
-        kw = {"uncertainty": kid.std}
+        kw = {"uncertainty": None if kid.identical_subsets else kid.std}
         if bootstrap >= 2:
             iv = kid_bootstrap(
                 real_feats, fake_feats, bootstrap, subset_size=kid_subset_size, seed=seed
@@ -154,6 +154,7 @@ def evaluate(
             "num_subsets": kid.num_subsets,
             "subset_size": kid.subset_size,
             "bootstrap": bootstrap,
+            "identical_subsets": kid.identical_subsets,  # std meaningless: none reported
         }
         out["kid"] = result("kid", kid.mean, opts, **kw)
     if "is" in metrics:
