@@ -15,19 +15,11 @@ import torch
 
 from gandiag import streaming
 from gandiag.features import FeatureExtractor, get_extractor
-from gandiag.metrics import (
-    fd_infinity,
-    feature_stats,
-    fid_bootstrap,
-    frechet_distance,
-    inception_score,
-    kernel_inception_distance,
-    kid_bootstrap,
-    prdc,
-)
-from gandiag.types import MetricProtocol, MetricResult
+from gandiag.metrics import feature_stats
+from gandiag.metrics import standard as _standard  # noqa: F401  (registers the built-ins)
+from gandiag.metrics.registry import METRICS, MetricContext
+from gandiag.types import MetricResult
 
-METRICS = ("fid", "kid", "is", "pr", "dc", "fd_inf")
 IMAGE_EXTENSIONS = streaming.IMAGE_EXTENSIONS
 
 
@@ -73,7 +65,8 @@ def evaluate(
     ``real``/``fake``: tensors or arrays ``[N, C, H, W]`` (uint8, or float in the
     extractor's range), image folders, ``.npy``/``.npz`` files; ``fake`` may be a callable
     ``n -> images`` (then ``num_samples`` is required). ``num_samples`` subsamples larger
-    sets without replacement (seeded). ``metrics``: any of ``fid, kid, is, pr, dc, fd_inf``.
+    sets without replacement (seeded). ``metrics``: any of ``fid, kid, is, pr, dc, fd_inf``
+    or a metric added with :func:`gandiag.metrics.registry.register_metric`.
     ``inclusive``: a sample on a ball's boundary counts as inside (``d <= r``, NVIDIA and
     torch-fidelity) instead of prdc's ``d < r``; only exact ties differ.
     ``cache``: True (default directory) or a directory for the real set's features,
@@ -87,10 +80,15 @@ def evaluate(
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
-        raise ValueError(f"unknown metrics {unknown}; valid names: {', '.join(METRICS)}")
+        raise ValueError(
+            f"unknown metrics {unknown}; valid names: {', '.join(METRICS.names())} "
+            "(add one with gandiag.metrics.registry.register_metric)"
+        )
     rng = np.random.default_rng(seed)
     ext = get_extractor(extractor, device=device, **(extractor_options or {}))
-    needs_features = any(m in metrics for m in ("fid", "kid", "pr", "dc", "fd_inf"))
+    specs = [METRICS[m] for m in METRICS if m in metrics]  # registration order
+    needs_features = any("features" in spec.needs for spec in specs)
+    needs_logits = any("logits" in spec.needs for spec in specs)
     stream = {
         "num_samples": num_samples,
         "rng": rng,
@@ -98,93 +96,45 @@ def evaluate(
         "workers": workers,
         "progress": progress,
     }
-    real_stats, reference = None, None
+    reference = None
     if needs_features and cache:
         reference = streaming.cached_reference(
             real, ext, None if cache is True else cache, name="real", **stream
         )
-        real_feats, real_stats, num_real = (
-            reference.features,
-            reference.stats,
-            len(reference.features),
-        )
+        real_feats, num_real = reference.features, len(reference.features)
     else:  # without features (IS only) the real set is still read: its size is recorded
         got = streaming.stream_features(real, ext, name="real", features=needs_features, **stream)
         real_feats, num_real = got.features, got.num
-    got = streaming.stream_features(
-        fake, ext, name="fake", features=needs_features, logits="is" in metrics, **stream
+    # one pass over the fakes gives features and logits: a generator is sampled once
+    fake = streaming.stream_features(
+        fake, ext, name="fake", features=needs_features, logits=needs_logits, **stream
     )
-    fake_feats, fake_logits, num_fake = got.features, got.logits, got.num
+    ctx = MetricContext(
+        base_protocol=ext.protocol(),
+        num_real=int(num_real),
+        num_fake=int(fake.num),
+        seed=seed,
+        step=step,
+        options={
+            "bootstrap": bootstrap,
+            "kid_subsets": kid_subsets,
+            "kid_subset_size": kid_subset_size,
+            "is_splits": is_splits,
+            "k_pr": k_pr,
+            "k_dc": k_dc,
+            "inclusive": inclusive,
+            "device": device,
+        },
+        logits=lambda: fake.logits,
+    )
     if needs_features:
-        real_stats = real_stats or feature_stats(real_feats)
-
-    base = ext.protocol()
-
-    def result(name: str, value: float, options: dict[str, Any], **kw: Any) -> MetricResult:
-        proto = MetricProtocol(
-            feature_extractor=base["feature_extractor"],
-            weights_sha256=base["weights_sha256"],
-            preprocessing=base["preprocessing"],
-            num_real=int(num_real),
-            num_fake=int(num_fake),
-            options={"seed": seed, **options},
-        )
-        return MetricResult(name=name, value=float(value), protocol=proto, step=step, **kw)
+        ctx.reference = reference
+        ctx.real_feats, ctx.fake_feats = real_feats, fake.features
+        ctx.real_stats = reference.stats if reference is not None else feature_stats(real_feats)
 
     out: dict[str, MetricResult] = {}
-    if "fid" in metrics:
-        fid = frechet_distance(real_stats, fake_feats).fid
-        kw: dict[str, Any] = {}
-        if bootstrap >= 2:
-            iv = fid_bootstrap(real_stats, fake_feats, bootstrap, seed=seed)
-            kw = {"uncertainty": iv.std, "interval": (iv.low, iv.high)}
-        out["fid"] = result("fid", fid, {"bootstrap": bootstrap}, **kw)
-    if "fd_inf" in metrics:
-        fdi = fd_infinity(real_stats, fake_feats, seed=seed)
-        out["fd_inf"] = result("fd_inf", fdi.fd_inf, {"sizes": list(fdi.sizes)})
-    if "kid" in metrics:
-        kid = kernel_inception_distance(real_feats, fake_feats, kid_subsets, kid_subset_size, seed)
-        kw = {"uncertainty": None if kid.identical_subsets else kid.std}
-        if bootstrap >= 2:
-            iv = kid_bootstrap(
-                real_feats, fake_feats, bootstrap, subset_size=kid_subset_size, seed=seed
-            )
-            kw["interval"] = (iv.low, iv.high)
-        opts = {
-            "num_subsets": kid.num_subsets,
-            "subset_size": kid.subset_size,
-            "bootstrap": bootstrap,
-            "identical_subsets": kid.identical_subsets,  # std meaningless: none reported
-        }
-        out["kid"] = result("kid", kid.mean, opts, **kw)
-    if "is" in metrics:
-        isr = inception_score(fake_logits, is_splits)
-        out["is"] = result(
-            "is", isr.mean, {"splits": is_splits, "std_ddof": 0}, uncertainty=isr.std
-        )
-    if "pr" in metrics or "dc" in metrics:
-        radii: dict[str, Any] = {}
-        if reference is not None:  # the real set's k-NN radii come from the cache too
-            radii = {
-                "real_radii_pr": reference.radii(k_pr, device=device),
-                "real_radii_dc": reference.radii(k_dc, device=device),
-            }
-        res = prdc(
-            real_feats,
-            fake_feats,
-            k_pr=k_pr,
-            k_dc=k_dc,
-            inclusive=inclusive,
-            device=device,
-            **radii,
-        )
-        inside = "<=" if inclusive else "<"
-        if "pr" in metrics:
-            out["precision"] = result("precision", res.precision, {"k": k_pr, "inside": inside})
-            out["recall"] = result("recall", res.recall, {"k": k_pr, "inside": inside})
-        if "dc" in metrics:
-            out["density"] = result("density", res.density, {"k": k_dc, "inside": inside})
-            out["coverage"] = result("coverage", res.coverage, {"k": k_dc, "inside": inside})
+    for spec in specs:
+        out.update(ctx.run(spec))
     return out
 
 

@@ -21,6 +21,7 @@ SUBCOMMANDS = (
     "dashboard",
     "replay",
     "export",
+    "doctor",
     "list_models",
 )
 

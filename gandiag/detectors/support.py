@@ -22,10 +22,20 @@ from __future__ import annotations
 import copy
 import fnmatch
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from gandiag.detectors.base import Detector
+from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
 from gandiag.types import Alert, Severity, StepRecord
+
+
+class SignalCoverage(TypedDict):
+    """Which ``requires_any`` groups have been seen, and which were reported missing."""
+
+    first_step: int | None
+    seen: list[bool]
+    reported: list[bool]
+
 
 COMMON_PARAMS: dict[str, Any] = {
     # Steps after the first record before an unmet signal requirement is reported.
@@ -37,6 +47,8 @@ class SignalDetector(Detector):
     """Base of the built-in detectors (see the module docstring)."""
 
     params: ClassVar[dict[str, Any]] = {}
+    # Patterns may name a role in angle brackets (``grad/<generator>/norm``): it stands for
+    # every network playing that role in the run (see gandiag.roles).
     requires_any: ClassVar[tuple[tuple[str, ...], ...]] = ()
     # One hint per ``requires_any`` group: which Monitor option produces those signals.
     provided_by_groups: ClassVar[tuple[str, ...]] = ()
@@ -57,11 +69,16 @@ class SignalDetector(Detector):
             if numeric and value is not None and not isinstance(value, (int, float)):
                 raise ValueError(f"{self.name}: parameter {key} must be a number, got {value!r}")
         self.state: dict[str, Any] = self.initial_state()
-        self._signals = {
+        self.bind(DEFAULT_ROLES)
+        self._signals: SignalCoverage = {
             "first_step": None,
             "seen": [False] * len(self.requires_any),
             "reported": [False] * len(self.requires_any),
         }
+
+    def bind(self, roles: Mapping[str, Role]) -> None:
+        self.roles = dict(roles)
+        self._groups = [expand_patterns(group, self.roles) for group in self.requires_any]
 
     # -- to implement -------------------------------------------------------------------------
     def initial_state(self) -> dict[str, Any]:
@@ -75,6 +92,9 @@ class SignalDetector(Detector):
         alerts = self._check_signals(record)
         alerts.extend(self.check(record))
         return alerts
+
+    def config(self) -> dict[str, Any]:
+        return dict(self.cfg)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -93,7 +113,12 @@ class SignalDetector(Detector):
         # Parameters given to the constructor win over stored ones, so replay with
         # overridden thresholds can start from a stored state.
         self.state = copy.deepcopy(dict(state["state"]))
-        self._signals = copy.deepcopy(dict(state["signals"]))
+        signals = state["signals"]
+        self._signals = {
+            "first_step": signals["first_step"],
+            "seen": [bool(v) for v in signals["seen"]],
+            "reported": [bool(v) for v in signals["reported"]],
+        }
 
     # -- helpers ------------------------------------------------------------------------------
     def alert(
@@ -117,17 +142,18 @@ class SignalDetector(Detector):
 
     def _check_signals(self, record: StepRecord) -> list[Alert]:
         sig = self._signals
-        if sig["first_step"] is None:
-            sig["first_step"] = int(record.step)
+        first = sig["first_step"]
+        if first is None:
+            first = sig["first_step"] = int(record.step)
         names = record.scalars.keys()
         alerts = []
         for i, group in enumerate(self.requires_any):
             if sig["seen"][i]:
                 continue
-            if any(fnmatch.filter(names, pattern) for pattern in group):
+            if any(fnmatch.filter(names, pattern) for pattern in self._groups[i]):
                 sig["seen"][i] = True
                 continue
-            late = record.step - sig["first_step"] >= self.cfg["missing_grace_steps"]
+            late = record.step - first >= self.cfg["missing_grace_steps"]
             if late and not sig["reported"][i]:
                 sig["reported"][i] = True
                 hint = self.provided_by_groups[i] if i < len(self.provided_by_groups) else ""

@@ -8,9 +8,7 @@ batches come from its own seeded ``torch.Generator``.
 from __future__ import annotations
 
 import atexit
-import sys
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,12 +18,15 @@ from torch import nn
 
 from gandiag import signals
 from gandiag.detectors.base import Detector
+from gandiag.detectors.suite import DetectorSuite
+from gandiag.log import get_logger, log_alert
 from gandiag.monitor import probes, runtime, validate
 from gandiag.monitor.buffer import StatBuffer
 from gandiag.monitor.cadence import Cadence
 from gandiag.monitor.grads import GradProbes, loss_scale
 from gandiag.monitor.latent import LatentProbe
 from gandiag.monitor.worker import Worker
+from gandiag.roles import Role, roles_to_json
 from gandiag.sinks.base import Tee
 from gandiag.store import STATUS_CRASHED, STATUS_FINISHED, RunWriter
 from gandiag.types import Alert, MetricResult
@@ -33,11 +34,18 @@ from gandiag.types import Alert, MetricResult
 #: a fake is a near-duplicate if another fake is closer than this times the mean
 #: pairwise distance of the reals
 DUP_THRESHOLD = 0.1
-_STATE_FORMAT = 1
+_log = get_logger("monitor")
+_STATE_FORMAT = 2
 
 
 class Monitor:
     """Watch a GAN (``generator=``, ``discriminator=``) or a VAE (``model=``) as it trains.
+
+    Networks with other names or more roles go in ``networks={"netG": (G, "generator"),
+    "netD": (D, "discriminator"), "M": (mapping, "mapping")}``; each network's role is
+    recorded with the run and detectors find networks by role, never by name.
+    ``kind=`` records the model's kind (``"gan"``, ``"vae"``, ``"ae"``, a family name)
+    and picks the default detector set when the registry has one for it.
 
     >>> mon = gandiag.Monitor("runs/dcgan", generator=G, discriminator=D, latent_dim=64)  # doctest: +SKIP
     >>> for step, x in enumerate(loader):                                                  # doctest: +SKIP
@@ -56,7 +64,10 @@ class Monitor:
         discriminator: nn.Module | Mapping[str, nn.Module] | None = None,
         model: nn.Module | None = None,
         *,
+        networks: Mapping[str, nn.Module | tuple[nn.Module, Role | str]] | None = None,
+        roles: Mapping[str, Role | str] | None = None,
         loss: str = "bce",
+        kind: str | None = None,
         latent_dim: int | None = None,
         generate: Callable[[torch.Tensor], torch.Tensor] | None = None,
         encode: Callable[[torch.Tensor], Any] | None = None,
@@ -73,7 +84,9 @@ class Monitor:
         grad_scaler: Any = None,
         sinks: Iterable[Any] = (),
     ) -> None:
-        self.kind, gens, nets = validate.check_networks(generator, discriminator, model)
+        self.kind, gens, nets, self.roles = validate.check_networks(
+            generator, discriminator, model, networks, roles
+        )
         self.loss_kind = validate.check_loss_kind(loss)
         self.cadence = cadence if cadence is not None else Cadence()
         if not isinstance(self.cadence, Cadence):
@@ -90,20 +103,31 @@ class Monitor:
             self.kind, gens, generate, encode, latent_dim, self.cadence, self.device, seed
         )
 
+        self.model_kind = validate.check_model_kind(kind, self.kind)
         self.rank, self.world, self._group = runtime.distributed()
-        detector_list = runtime.resolve_detectors(detectors, self.kind) if self.rank == 0 else []
+        self.suite = (
+            runtime.resolve_detectors(detectors, runtime.defaults_kind(self.model_kind, self.kind))
+            if self.rank == 0
+            else DetectorSuite([])
+        )
+        self.suite.bind(self.roles)
         self._writer: RunWriter | None = None
         self._tee: Tee | None = None
         self._worker: Worker | None = None
         if self.rank == 0:
             self._writer = RunWriter(
-                run_dir, config=config, name=name, kind=self.kind, resume=resume
+                run_dir, config=config, name=name, kind=self.model_kind, resume=resume
+            )
+            # What replay needs to run exactly what ran live.
+            self._writer.set_meta(
+                kind=self.model_kind,
+                detectors=self.suite.spec(),
+                networks=roles_to_json(self.roles),
             )
             # sinks (gandiag.sinks) receive what the store receives, on the worker thread
             self._tee = Tee(self._writer, sinks)
-            self._worker = Worker(self._tee, detector_list)  # type: ignore[arg-type]
+            self._worker = Worker(self._tee, self.suite)  # type: ignore[arg-type]
         self.run_dir = Path(run_dir)
-        self.detectors = detector_list
         self._grads = GradProbes(nets, scale)
         self._buffer = StatBuffer(self.device, self.cadence.hist_bins)
         self._pending: list[int] = []
@@ -119,6 +143,11 @@ class Monitor:
         self._warned_error = False
         self._last_real: torch.Tensor | None = None
         self._atexit = runtime.close_at_exit(self)
+
+    @property
+    def detectors(self) -> list[Detector]:
+        """The detectors this monitor runs (its suite's, in feeding order)."""
+        return self.suite.detectors
 
     # -- public API -------------------------------------------------------------------------
     def step(
@@ -236,6 +265,20 @@ class Monitor:
             images = images.detach().float().cpu().clone()
         self._worker.submit_image(int(step), name, images)
 
+    def flush(self) -> list[Alert]:
+        """Send every buffered step to the detectors and the store, wait for both, and return
+        the alerts that became known (a policy acting on alerts needs them now)."""
+        self._check_open()
+        self._flush()
+        if self._worker is not None:
+            self._worker.drain()
+        return self._drain_alerts()
+
+    def set_meta(self, **values: Any) -> None:
+        """Record JSON-serialisable facts about the run in its metadata (rank 0 writes)."""
+        if self._writer is not None:
+            self._writer.set_meta(**values)
+
     def state_dict(self) -> dict[str, Any]:
         """Detector states and the last step, for resuming (flushes and waits for the store)."""
         self._check_open()
@@ -246,7 +289,7 @@ class Monitor:
         return {
             "format": _STATE_FORMAT,
             "last_step": self._last_step,
-            "detectors": [{"name": d.name, "state": d.state_dict()} for d in self.detectors],
+            "detectors": self.suite.state_dict(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -256,21 +299,23 @@ class Monitor:
         crashed after its checkpoint) is removed, so the resumed run's history and alerts
         are those of the trajectory that continues.
         """
-        if state.get("format") != _STATE_FORMAT:
+        fmt = state.get("format")
+        if fmt not in (1, _STATE_FORMAT):
             raise ValueError(
-                f"monitor state has format {state.get('format')!r}, expected {_STATE_FORMAT}; "
+                f"monitor state has format {fmt!r}, expected {_STATE_FORMAT}; "
                 "pass the dict returned by Monitor.state_dict()"
             )
-        saved = list(state.get("detectors", []))
+        saved = state.get("detectors", {})
+        if fmt == 1:  # a list of {"name", "state"} (checkpoints written before format 2)
+            saved = {s["name"]: s["state"] for s in saved}
         if self.rank == 0:
-            names = [d.name for d in self.detectors]
-            if [s["name"] for s in saved] != names:
+            if list(saved) != self.suite.names:
                 raise ValueError(
-                    f"monitor state holds detectors {[s['name'] for s in saved]} but this monitor "
-                    f"runs {names}; construct the Monitor with the same detectors= as the saved run"
+                    f"monitor state holds detectors {list(saved)} but this monitor runs "
+                    f"{self.suite.names}; construct the Monitor with the same detectors= as the "
+                    "saved run"
                 )
-            for det, s in zip(self.detectors, saved):
-                det.load_state_dict(s["state"])
+            self.suite.load_state_dict(saved)
         last = state.get("last_step")
         if last is not None:
             self._last_step = int(last)
@@ -316,11 +361,7 @@ class Monitor:
             if self.world == 1:  # (a flush is a collective other ranks may never join)
                 self._flush()
         except Exception as flush_error:  # noqa: BLE001 - the original exception matters more
-            warnings.warn(
-                f"gandiag Monitor could not flush after the crash: {flush_error}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            _log.warning("gandiag Monitor could not flush after the crash: %s", flush_error)
         self.close(STATUS_CRASHED)
 
     # -- per-kind steps ---------------------------------------------------------------------
@@ -410,19 +451,19 @@ class Monitor:
             if self.on_alert is not None:
                 self.on_alert(alert)
             elif not self.quiet:
-                print(alert.one_line(), file=sys.stderr)
+                log_alert(alert)
         return out
 
     def _raise_worker_error(self) -> None:
         err = self._worker.error if self._worker is not None else None
         if err is not None and not self._warned_error:
             self._warned_error = True
-            warnings.warn(
-                f"gandiag Monitor stopped writing to {self.run_dir} after an error in its "
-                f"background thread ({type(err).__name__}: {err}); training continues "
-                "unmonitored",
-                RuntimeWarning,
-                stacklevel=3,
+            _log.warning(
+                "gandiag Monitor stopped writing to %s after an error in its background "
+                "thread (%s: %s); training continues unmonitored",
+                self.run_dir,
+                type(err).__name__,
+                err,
             )
 
     # -- checks -----------------------------------------------------------------------------

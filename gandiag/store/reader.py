@@ -239,10 +239,10 @@ class RunReader:
         lo_step = -(2**62) if since_step is None else int(since_step) + 1
         names = {sid: n for sid, n in self._conn.execute("SELECT id, name FROM series")}
         hists: dict[int, dict[str, Histogram]] = {}
-        for sid, step, lo, hi, counts in self._conn.execute(
+        for sid, hist_step, lo, hi, counts in self._conn.execute(
             "SELECT series_id, step, lo, hi, counts FROM histograms WHERE step>=?", (lo_step,)
         ):
-            hists.setdefault(step, {})[names[sid]] = Histogram(lo, hi, tuple(json.loads(counts)))
+            hists.setdefault(hist_step, {})[names[sid]] = Histogram(lo, hi, tuple(json.loads(counts)))
         cur = self._conn.execute(
             "SELECT s.step, s.wall_time, c.series_id, c.value FROM steps s "
             "LEFT JOIN scalars c ON c.step = s.step WHERE s.step>=? ORDER BY s.step",

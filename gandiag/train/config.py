@@ -94,6 +94,21 @@ class EvalConfig:
 @dataclass
 class CheckpointConfig:
     every: int = 1000  # steps between checkpoints (the last step is always saved)
+    #: checkpoints kept in <run>/ring/, each tagged with the run's health (0: no ring; a
+    #: rollback policy turns it on with 4)
+    ring: int = 0
+    ring_every: int = 0  # steps between ring checkpoints (0: half the evaluation interval)
+
+
+@dataclass
+class PolicyConfig:
+    #: action on a warning / critical alert: "none", "checkpoint", "rollback" or "stop"
+    on_warning: str = "none"
+    on_critical: str = "none"
+    max_rollbacks: int = 2
+    #: after a rollback every learning rate is multiplied by this (replaying the same
+    #: settings from the same state would replay the same failure)
+    rollback_lr_scale: float = 0.5
 
 
 @dataclass
@@ -101,6 +116,9 @@ class MonitorConfig:
     #: gandiag.monitor.Cadence fields (layers, histograms, samples, grid, flush, ...)
     cadence: dict[str, Any] = field(default_factory=dict)
     detectors: str = "default"  # "default" or "none"
+    #: detector overrides, as for gandiag.detectors.default_detectors: a table of parameters
+    #: per detector (``mode_collapse = { patience_steps = 300 }``), or false to leave it out
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,6 +136,7 @@ class TrainConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

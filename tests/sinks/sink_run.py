@@ -9,11 +9,11 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitor"))
-from monitor_toy import ConvD, ConvG, ThresholdDetector, gan_loop  # noqa: E402
+from monitor_toy import ConvD, ConvG, ThresholdDetector, gan_loop
 
-import gandiag  # noqa: E402
-from gandiag.monitor import Cadence  # noqa: E402
-from gandiag.types import MetricProtocol, MetricResult  # noqa: E402
+import gandiag
+from gandiag.monitor import Cadence
+from gandiag.types import MetricProtocol, MetricResult
 
 STEPS = 12
 

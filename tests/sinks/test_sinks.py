@@ -15,11 +15,16 @@ from gandiag.store import RunReader
 
 def _store_scalars(run_dir):
     with RunReader(run_dir) as r:
-        return {
-            (name, int(s)): float(v)
-            for name, series in r.read_scalars().items()
-            for s, v in zip(series.steps, series.values)
-        }, r.read_alerts(), r.histogram_names(), r.sample_grids()
+        return (
+            {
+                (name, int(s)): float(v)
+                for name, series in r.read_scalars().items()
+                for s, v in zip(series.steps, series.values)
+            },
+            r.read_alerts(),
+            r.histogram_names(),
+            r.sample_grids(),
+        )
 
 
 def test_tensorboard_sink_holds_what_the_store_holds(tmp_path):
@@ -30,18 +35,23 @@ def test_tensorboard_sink_holds_what_the_store_holds(tmp_path):
 
     monitored_run(tmp_path / "run", [TensorBoardSink(tmp_path / "tb")])
     scalars, alerts, hist_names, grids = _store_scalars(tmp_path / "run")
-    acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0, "images": 0,
-                                                                "histograms": 0, "tensors": 0})
+    acc = EventAccumulator(
+        str(tmp_path / "tb"),
+        size_guidance={"scalars": 0, "images": 0, "histograms": 0, "tensors": 0},
+    )
     acc.Reload()
     tags = acc.Tags()
     tb = {
         (tag, e.step): e.value
-        for tag in tags["scalars"] if not tag.startswith("metrics/")
+        for tag in tags["scalars"]
+        if not tag.startswith("metrics/")
         for e in acc.Scalars(tag)
     }
     assert set(tb) == set(scalars)
     for key, value in scalars.items():
-        assert (math.isnan(value) and math.isnan(tb[key])) or tb[key] == pytest.approx(value, rel=1e-6)
+        assert (math.isnan(value) and math.isnan(tb[key])) or tb[key] == pytest.approx(
+            value, rel=1e-6
+        )
     # the metric, at its step
     (fid,) = acc.Scalars("metrics/fid")
     assert (fid.step, fid.value) == (STEPS - 1, 12.5)
@@ -102,8 +112,12 @@ def _wandb_history(run_dir):
         rec = wandb_internal_pb2.Record()
         rec.ParseFromString(data)
         if rec.WhichOneof("record_type") == "history":
-            rows.append({i.key or "/".join(i.nested_key): json.loads(i.value_json)
-                         for i in rec.history.item})
+            rows.append(
+                {
+                    i.key or "/".join(i.nested_key): json.loads(i.value_json)
+                    for i in rec.history.item
+                }
+            )
     return rows
 
 
@@ -160,9 +174,7 @@ def test_logger_sink_sends_scalars_through_log_metrics(tmp_path):
     got = {(k, s): v for m, s in logger.metrics for k, v in m.items()}
     assert got.pop(("metrics/fid", STEPS - 1)) == 12.5
     assert set(got) == set(scalars)
-    assert all(
-        (math.isnan(v) and math.isnan(got[k])) or got[k] == v for k, v in scalars.items()
-    )
+    assert all((math.isnan(v) and math.isnan(got[k])) or got[k] == v for k, v in scalars.items())
 
 
 class _Broken:
