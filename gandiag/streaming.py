@@ -317,6 +317,7 @@ def stream_features(
                 if logits:
                     logs.append(extractor._logits(x).reshape(x.shape[0], -1).float().cpu())
                 bar.update(images.shape[0])
+                _trim()
     finally:
         bar.close()
     out_f = _gather(feats, extractor.device) if features else None
@@ -370,6 +371,28 @@ class _ContentHasher:
     def hexdigest(self) -> str:
         self._h.update(json.dumps(self.extractor.protocol(), sort_keys=True).encode())
         return str(self._h.hexdigest())
+
+
+def _libc_trim() -> Callable[[], Any]:
+    """glibc's ``malloc_trim(0)``, or a no-op elsewhere.
+
+    Each batch allocates and frees buffers of a few MB (decoded images, float input,
+    activations). glibc raises its mmap threshold after such frees, so later buffers come
+    from the heap, whose free pieces it does not hand back: measured, RSS grew with N to
+    +2.3 GB at N=50,000 (64x64 RGB) without trimming and stayed at tens of MB with it.
+    """
+    if not sys.platform.startswith("linux"):
+        return lambda: None
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # musl and other libcs: nothing to trim
+        return lambda: None
+    return lambda: trim(0)
+
+
+_trim = _libc_trim()
 
 
 class _NoBar:
