@@ -102,9 +102,9 @@ class Tee:
 # -- shared conversions ---------------------------------------------------------------------
 def alert_markdown(alert: Alert) -> str:
     """An alert as the markdown a text panel shows: diagnosis, evidence, remedies."""
+    head = f"**{alert.severity.value.upper()}** {alert.detector} at step {alert.step}"
     lines = [
-        f"**{alert.severity.value.upper()}** {alert.detector} at step {alert.step} "
-        f"(onset {alert.onset_step})",
+        f"{head} (onset {alert.onset_step})",
         "",
         alert.diagnosis,
     ]

@@ -54,24 +54,40 @@ def run_tables(reader: RunReader) -> dict[str, tuple[list[str], list[list[Any]]]
             edges = h.edges
             hists += [[name, r.step, edges[i], edges[i + 1], c] for i, c in enumerate(h.counts)]
     alerts = [
-        [a.step, a.onset_step, a.detector, a.severity.value, a.diagnosis,
-         json.dumps(dict(a.evidence)), json.dumps(list(a.remedies))]
+        [
+            a.step,
+            a.onset_step,
+            a.detector,
+            a.severity.value,
+            a.diagnosis,
+            json.dumps(dict(a.evidence)),
+            json.dumps(list(a.remedies)),
+        ]
         for a in reader.read_alerts()
     ]
     metrics = [
-        [m.name, m.step, m.value, m.uncertainty,
-         None if m.interval is None else m.interval[0],
-         None if m.interval is None else m.interval[1],
-         json.dumps(m.protocol.to_dict())]
+        [
+            m.name,
+            m.step,
+            m.value,
+            m.uncertainty,
+            None if m.interval is None else m.interval[0],
+            None if m.interval is None else m.interval[1],
+            json.dumps(m.protocol.to_dict()),
+        ]
         for m in reader.read_metrics()
     ]
     return {
         "scalars": (["step", "wall_time", *names], scalars),
         "histograms": (["name", "step", "bin_lo", "bin_hi", "count"], hists),
-        "alerts": (["step", "onset_step", "detector", "severity", "diagnosis", "evidence",
-                    "remedies"], alerts),
-        "metrics": (["name", "step", "value", "uncertainty", "ci_lo", "ci_hi", "protocol"],
-                    metrics),
+        "alerts": (
+            ["step", "onset_step", "detector", "severity", "diagnosis", "evidence", "remedies"],
+            alerts,
+        ),
+        "metrics": (
+            ["name", "step", "value", "uncertainty", "ci_lo", "ci_hi", "protocol"],
+            metrics,
+        ),
     }
 
 

@@ -36,7 +36,9 @@ class TensorBoardSink:
 
     def __init__(self, log_dir: str | Path | None = None, *, writer: Any = None) -> None:
         if (log_dir is None) == (writer is None):
-            raise ValueError("TensorBoardSink: pass log_dir= or writer= (a SummaryWriter), not both")
+            raise ValueError(
+                "TensorBoardSink: pass log_dir= or writer= (a SummaryWriter), not both"
+            )
         self._own = writer is None
         self.writer = _summary_writer(log_dir) if writer is None else writer
 

@@ -61,8 +61,14 @@ class WandbSink:
         row: dict[str, Any] = {STEP_KEY: alerts[-1].step}
         for a in alerts:
             self._alerts.append(
-                [a.step, a.onset_step, a.detector, a.severity.value, a.diagnosis,
-                 "\n".join(a.remedies)]
+                [
+                    a.step,
+                    a.onset_step,
+                    a.detector,
+                    a.severity.value,
+                    a.diagnosis,
+                    "\n".join(a.remedies),
+                ]
             )
             row[f"alerts/{a.detector}"] = self._wandb.Html(
                 "<pre>" + _escape(alert_markdown(a)) + "</pre>"
