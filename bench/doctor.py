@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_json, write_section  # noqa: E402
+from _report import write_json, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 #: configurations whose runs fail, with the failure they are known for
@@ -66,8 +66,7 @@ def main() -> None:
         try:
             result = doctor(run, workers=args.workers, budget=400 if args.quick else None)
         except ValueError as exc:  # no serious alert: the failure was not detected
-            rows.append({"config": name, "failure": failure, "error": str(exc),
-                         "train_s": train_s})
+            rows.append({"config": name, "failure": failure, "error": str(exc), "train_s": train_s})
             print(f"{name}: {exc}", flush=True)
             continue
         branch_s = statistics.mean(b.wall_s for b in result.branches)
@@ -102,14 +101,17 @@ def main() -> None:
     agrees = sum(r["agrees"] for r in scored)
     within = sum(r["wall_s"] <= r["bound_s"] for r in scored)
     lines = [
-        f"## Doctor (`bench/doctor.py`{' --quick' if args.quick else ''}, "
-        f"{args.workers} workers)",
+        f"## Doctor (`bench/doctor.py`{' --quick' if args.quick else ''}, {args.workers} workers)",
         "",
-        "Each failure configuration is trained with a checkpoint ring, then `doctor` forks "
-        "the remedies for its first serious alert from the last healthy checkpoint.",
+        (
+            "Each failure configuration is trained with a checkpoint ring, then `doctor` forks "
+            "the remedies for its first serious alert from the last healthy checkpoint."
+        ),
         "",
-        "| config | alert | fork | budget | best remedy | named first | recovered | "
-        "control re-alerts | wall / bound |",
+        (
+            "| config | alert | fork | budget | best remedy | named first | recovered | "
+            "control re-alerts | wall / bound |"
+        ),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -129,8 +131,9 @@ def main() -> None:
     )
     lines += ["", summary]
     write_section("doctor", "\n".join(lines))
-    write_json(args.json, {"quick": args.quick, "workers": args.workers, "rows": rows,
-                           "summary": summary})
+    write_json(
+        args.json, {"quick": args.quick, "workers": args.workers, "rows": rows, "summary": summary}
+    )
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     print(summary)

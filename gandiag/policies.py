@@ -57,8 +57,9 @@ class StopTraining(RuntimeError):
     """Raised by :func:`stop_on_critical` to end a loop; ``.alert`` is the alert that did it."""
 
     def __init__(self, alert: Alert) -> None:
-        super().__init__(f"stopped by gandiag policy on {alert.severity.value} alert: "
-                         f"{alert.one_line()}")
+        super().__init__(
+            f"stopped by gandiag policy on {alert.severity.value} alert: {alert.one_line()}"
+        )
         self.alert = alert
 
 

@@ -2,7 +2,13 @@
 
 import pytest
 
-from gandiag.policies import Action, AlertPolicy, StopTraining, checkpoint_on_warning, stop_on_critical
+from gandiag.policies import (
+    Action,
+    AlertPolicy,
+    StopTraining,
+    checkpoint_on_warning,
+    stop_on_critical,
+)
 from gandiag.types import Alert, Severity
 
 

@@ -53,12 +53,16 @@ def write_report(result: DoctorResult, alert: Alert, path: Path) -> Path:
                         y=series.values,
                         name=b.name,
                         mode="lines",
-                        line={"width": 3 if b.name == "control" else 1.5,
-                              "dash": "dot" if b.name == "control" else "solid"},
+                        line={
+                            "width": 3 if b.name == "control" else 1.5,
+                            "dash": "dot" if b.name == "control" else "solid",
+                        },
                     )
                 )
             fig.update_layout(
-                title=name, height=300, margin={"l": 50, "r": 10, "t": 40, "b": 40},
+                title=name,
+                height=300,
+                margin={"l": 50, "r": 10, "t": 40, "b": 40},
                 xaxis_title="step",
             )
             figures.append(figure_div(fig, f"sig{i}"))
@@ -84,8 +88,10 @@ def write_report(result: DoctorResult, alert: Alert, path: Path) -> Path:
             if shots:
                 last = shots[-1]
                 img = image_tag(Path(b.run_dir) / last.path, f"{b.name} step {last.step}")
-                grids.append(f"<figure>{img}<figcaption>{esc(b.name)}, step {last.step}"
-                             "</figcaption></figure>")
+                grids.append(
+                    f"<figure>{img}<figcaption>{esc(b.name)}, step {last.step}"
+                    "</figcaption></figure>"
+                )
     finally:
         for r in readers.values():
             r.close()
@@ -110,16 +116,29 @@ def write_report(result: DoctorResult, alert: Alert, path: Path) -> Path:
 <div class="sub">{esc(result.run_dir)}</div>
 <div class="verdict" style="border-color:#1f77b4">{headline}. Branches start from the last
 healthy state before the onset ({fork}) and train {result.budget} steps each;
-practitioners name <b>{esc(result.first_named or '—')}</b> first for this failure.</div>
+practitioners name <b>{esc(result.first_named or "—")}</b> first for this failure.</div>
 <h2>The alert</h2>
 <p>{esc(alert.one_line())}</p>
 <h2>Remedies, ranked</h2>
-{table(["rank", "branch", "change", "alert", "other findings", "quality", "vs control",
-        "time"], rows)}
+{
+        table(
+            [
+                "rank",
+                "branch",
+                "change",
+                "alert",
+                "other findings",
+                "quality",
+                "vs control",
+                "time",
+            ],
+            rows,
+        )
+    }
 <h2>Curves, each branch against the control (dotted)</h2>
-{''.join(figures)}
+{"".join(figures)}
 <h2>Samples at the end of each branch</h2>
-<div class="grids">{''.join(grids)}</div>
+<div class="grids">{"".join(grids)}</div>
 """
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>gandiag doctor</title>"

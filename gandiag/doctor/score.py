@@ -7,6 +7,7 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,12 +76,12 @@ def _quality(reader: RunReader) -> tuple[str | None, float | None, bool]:
     names = set(reader.scalar_names())
     for name, source, higher in QUALITY:
         if source == "metric":
-            results = [m for m in reader.read_metrics(name) if m.value == m.value]
+            results = [m for m in reader.read_metrics(name) if not math.isnan(m.value)]
             if results:
                 return name, float(results[-1].value), higher
         elif name in names:
             series = reader.read_scalars([name])[name]
-            values = [float(v) for v in series.values if v == v]
+            values = [float(v) for v in series.values if not math.isnan(v)]
             if values:
                 return name, values[-1], higher
     return None, None, True
@@ -101,8 +102,10 @@ def rank_branches(scores: list[BranchScore], control: str = "control") -> list[B
         )
 
     def key(s: BranchScore) -> tuple[Any, ...]:
-        q = s.quality if s.quality is not None else float("nan")
-        oriented = -q if s.higher_is_better else q
-        return (not s.cleared, len(s.other_findings), oriented if q == q else float("inf"))
+        if s.quality is None or math.isnan(s.quality):
+            oriented = math.inf
+        else:
+            oriented = -s.quality if s.higher_is_better else s.quality
+        return (not s.cleared, len(s.other_findings), oriented)
 
     return sorted(scores, key=key)

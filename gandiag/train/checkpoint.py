@@ -8,6 +8,7 @@ refused before anything is written.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,20 @@ def load_checkpoint_file(
         raise FileNotFoundError(f"cannot start from {path}: no such checkpoint file")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, which would run whatever code
+        # the file carries: not relayed, and the chain is cut so no traceback shows it.
+        raise ValueError(
+            f"cannot resume: {path} holds Python objects other than tensors and plain values, "
+            "so gandiag refuses to load it (unpickling such objects can run arbitrary code). "
+            "gandiag never writes such checkpoints: this file was replaced or modified. Start "
+            "a new run in another directory; nothing was changed."
+        ) from None
     except Exception as exc:
         raise ValueError(
-            f"cannot resume: {path} is not a readable gandiag checkpoint ({exc})"
+            f"cannot resume: {path} is not a readable gandiag checkpoint "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); it may "
+            "be truncated. Start a new run in another directory; nothing was changed."
         ) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format", FORMAT) != FORMAT or "model" not in ckpt:
         raise ValueError(

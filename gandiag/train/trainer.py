@@ -16,6 +16,14 @@ from gandiag.data import Dataset, load_dataset
 from gandiag.log import get_logger
 from gandiag.reference_models import ModelBundle, build_model, get_spec
 from gandiag.reference_models import losses as L
+from gandiag.store import (
+    DiskFullError,
+    RunLockedError,
+    current_writer,
+    disk_full_cause,
+    is_disk_full,
+    run_exists_error,
+)
 from gandiag.train.actions import PolicyRunner
 from gandiag.train.checkpoint import load_checkpoint, load_checkpoint_file, save_checkpoint
 from gandiag.train.config import TrainConfig, load_config
@@ -111,11 +119,11 @@ def train(
     """
     cfg = load_config(config)
     run_dir = Path(out_dir)
+    holder = current_writer(run_dir)
+    if holder is not None:  # one writer per run: nothing is loaded or written
+        raise RunLockedError(run_dir, holder)
     if (run_dir / "run.sqlite").exists() and not resume:
-        raise FileExistsError(
-            f"{run_dir} already holds a run; pass resume=True (CLI: --resume) "
-            "to continue it, or choose a new --out directory"
-        )
+        raise run_exists_error(run_dir)
     if resume and not (run_dir / "run.sqlite").exists():
         raise FileNotFoundError(f"cannot resume: {run_dir} holds no gandiag run")
     if cfg.steps < 1 or cfg.data.batch_size < 1:
@@ -196,6 +204,7 @@ def train(
         file=sys.stderr,
     )
     every_eval = cfg.eval.every
+    step, saved = start - 1, (start - 1 if ckpt is not None and resume else None)
     try:
         with mon:
             step = start
@@ -216,6 +225,7 @@ def train(
                     grids.log(mon, step, stepper.sample_net())
                 if last or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0 and step):
                     save_checkpoint(run_dir, snapshot(step))
+                    saved = step
                 if progress:
                     bar.set_postfix(
                         {
@@ -230,12 +240,40 @@ def train(
                 following = runner.after_step(step, alerts)
                 if following is None:  # a stop policy: keep the state where it stopped
                     save_checkpoint(run_dir, snapshot(step))
+                    saved = step
                     break
                 bar.update(following - step)
                 step = following
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise _disk_full_error(run_dir, step, saved, exc) from exc
+        raise
     finally:
         bar.close()
     return run_dir
+
+
+def _disk_full_error(run_dir: Path, step: int, saved: int | None, exc: BaseException) -> OSError:
+    import errno
+
+    from gandiag.train.checkpoint import checkpoint_path
+
+    kept = (
+        f"the last checkpoint {checkpoint_path(run_dir)} (step {saved}) is intact"
+        if saved is not None
+        else "no checkpoint had been saved yet"
+    )
+    err = DiskFullError(
+        f"the disk holding {run_dir} is full ({disk_full_cause(exc) or exc}); training stopped at step {step}. Every "
+        f"step committed to the run store before it is safe and {kept}. Free some space, then "
+        + (
+            f"continue from that checkpoint with `gandiag train CONFIG --out {run_dir} --resume`."
+            if saved is not None
+            else "start the run again in a new directory."
+        ),
+    )
+    err.errno = errno.ENOSPC
+    return err
 
 
 def _optimizers(stepper: Any) -> list[torch.optim.Optimizer]:

@@ -62,7 +62,7 @@ def treated(tmp_path_factory):
 
 
 def test_branches_fork_from_the_last_healthy_checkpoint(treated):
-    run, result = treated
+    _, result = treated
     assert result.fork_step == 100 and result.detector == "fault_at"  # ring: 50, 100, 150
     assert {b.name for b in result.branches} == {"control", "lower_lr", "ttur"}
     assert result.control_reproduced
@@ -73,7 +73,7 @@ def test_branches_fork_from_the_last_healthy_checkpoint(treated):
 
 
 def test_the_control_continues_the_original_trajectory_exactly(treated):
-    run, result = treated
+    run, _ = treated
     with RunReader(run) as a, RunReader(run / "doctor" / "control") as b:
         sa = a.read_scalars(["loss/G"], since_step=100, until_step=160)["loss/G"]
         sb = b.read_scalars(["loss/G"], since_step=100, until_step=160)["loss/G"]
@@ -83,7 +83,7 @@ def test_the_control_continues_the_original_trajectory_exactly(treated):
 
 
 def test_branches_use_their_own_learning_rates(treated):
-    run, result = treated
+    run, _ = treated
     ckpt = torch.load(run / "doctor" / "lower_lr" / "checkpoint.pt", weights_only=True)
     lrs = [ckpt["stepper"][k]["param_groups"][0]["lr"] for k in ("opt_g", "opt_d")]
     assert lrs == pytest.approx([2e-4 / 4, 2e-4 / 4])
@@ -96,7 +96,9 @@ def test_remedies_follow_what_the_model_supports():
     assert remedies_for("vanishing_gradients", mm)[0] is NON_SATURATING
     vae = {"resolved": {"beta": 1.0, "kl_anneal_steps": 0, "free_bits": 0.0}}
     assert [r.name for r in remedies_for("posterior_collapse", vae)] == [
-        "kl_annealing", "free_bits", "lower_beta"
+        "kl_annealing",
+        "free_bits",
+        "lower_beta",
     ]
     cond = {"resolved": ns["resolved"], "model_options": {"num_classes": 10}}
     assert "unrolled" not in [r.name for r in remedies_for("mode_collapse", cond)]
@@ -106,7 +108,7 @@ def test_remedies_follow_what_the_model_supports():
 
 
 def test_doctor_refuses_a_run_without_alerts_and_never_overwrites(treated, tmp_path):
-    run, result = treated
+    run, _ = treated
     with pytest.raises(ValueError, match="no warning or critical alert from mode_collapse"):
         doctor(run, detector="mode_collapse")
     with pytest.raises(FileExistsError, match="never overwrites"):
@@ -118,7 +120,7 @@ def test_the_report_renders_in_chromium(treated, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    run, result = treated
+    _, result = treated
     page = Path(result.report)
     text = page.read_text()
     assert "Remedies, ranked" in text and "lower_lr" in text
