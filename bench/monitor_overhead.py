@@ -8,6 +8,10 @@ A monitored block's time includes waiting for the monitor's background thread to
 finish that block's writes and detectors, so none of its work spills into a bare
 block (this over-counts: in real use that thread overlaps with training).
 
+A third contender, a monitor with a TensorBoard sink attached (``gandiag.sinks``), runs
+in the same alternation when the ``tensorboard`` package is installed (``--no-sink``
+leaves it out); its ratio is sink-monitored/bare.
+
     python bench/monitor_overhead.py --steps 1000 --json bench/results/monitor_overhead.json
 """
 
@@ -114,6 +118,12 @@ def _batches(n: int, batch: int, device: torch.device) -> list[torch.Tensor]:
     return [x[i * batch : (i + 1) * batch].to(device) for i in range(n)]
 
 
+def _has_tensorboard() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1000, help="timed steps per contender")
@@ -131,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    p.add_argument("--no-sink", action="store_true", help="leave out the TensorBoard-sink case")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -158,9 +169,26 @@ def main(argv: list[str] | None = None) -> int:
         detectors=default_detectors(args.model == "cyclegan" and "translation" or "gan"),
         quiet=True,
     )
-    counter = {"bare": 0, "mon": 0}
+    steps_of = {"bare": bare_step, "mon": mon_step}
+    monitors = {"mon": mon}
+    sink = args.model == "dcgan" and not args.no_sink and _has_tensorboard()
+    if sink:
+        from gandiag.sinks import TensorBoardSink
 
-    cpu: dict[str, list[float]] = {"bare": [], "mon": []}
+        G2, D2, sink_step = _trainer(0, args.latent_dim, device)
+        steps_of["sink"] = sink_step
+        monitors["sink"] = gandiag.Monitor(
+            Path(tmp.name) / "run_tb",
+            generator=G2,
+            discriminator=D2,
+            latent_dim=args.latent_dim,
+            quiet=True,
+            sinks=[TensorBoardSink(Path(tmp.name) / "tb")],
+        )
+    names = list(steps_of)
+    counter = {k: 0 for k in names}
+
+    cpu: dict[str, list[float]] = {k: [] for k in names}
 
     def run(which: str, n: int) -> float:
         sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -169,31 +197,36 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         for _ in range(n):
             i = counter[which]
-            out = (bare_step if which == "bare" else mon_step)(data[i % len(data)])
-            if which == "mon":
-                mon.step(i, out.pop("losses"), **out)
-                if probe is not None and i % Cadence().samples == 0:
+            out = steps_of[which](data[i % len(data)])
+            if which in monitors:
+                monitors[which].step(i, out.pop("losses"), **out)
+                if which == "mon" and probe is not None and i % Cadence().samples == 0:
                     mon.log_scalars(i, probe())
             counter[which] += 1
-        if which == "mon":
-            mon._worker.drain()  # charge the background thread's work to the monitor
+        if which in monitors:  # charge the background thread's work to the monitor
+            monitors[which]._worker.drain()
         sync()
         cpu[which].append(time.process_time() - c0)  # all threads of this process
         return time.perf_counter() - t0
 
-    run("bare", args.warmup)
-    run("mon", args.warmup)
-    cpu["bare"].clear()
-    cpu["mon"].clear()
-    times: dict[str, list[float]] = {"bare": [], "mon": []}
-    ratios = []
+    for which in names:
+        run(which, args.warmup)
+        cpu[which].clear()
+    times: dict[str, list[float]] = {k: [] for k in names}
+    ratios, sink_ratios = [], []
     for b in range(max(1, args.steps // args.block)):
-        order = ("bare", "mon") if b % 2 == 0 else ("mon", "bare")
-        for which in order:
+        shift = b % len(names)  # rotate the order so no contender always runs first
+        for which in names[shift:] + names[:shift]:
             times[which].append(run(which, args.block))
         ratios.append(times["mon"][-1] / times["bare"][-1])
+        if sink:
+            sink_ratios.append(times["sink"][-1] / times["bare"][-1])
     alerts = mon.close()
+    if sink:
+        monitors["sink"].close()
     tmp.cleanup()
+    sink_median = statistics.median(sink_ratios) if sink else None
+    sink_cpu = sum(cpu["sink"]) / sum(cpu["bare"]) if sink else None
 
     median = statistics.median(ratios)
     total = sum(times["mon"]) / sum(times["bare"])
@@ -224,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         "block_ratios": ratios,
         "alerts": len(alerts),
         "target": 1.03,
+        "tensorboard_sink_median_ratio": sink_median,
+        "tensorboard_sink_cpu_time_ratio": sink_cpu,
+        "tensorboard_sink_block_ratios": sink_ratios,
     }
     write_json(args.json, payload)
     q = payload["ratio_quartiles"]
@@ -270,12 +306,19 @@ def main(argv: list[str] | None = None) -> int:
                         "<= 1.03",
                     ]
                 ],
+            )
+            + (
+                ""
+                if not sink
+                else "\n\nWith a `TensorBoardSink` attached (same alternation, same run): median "
+                f"ratio sink-monitored/bare {sink_median:.3f}, CPU-time ratio {sink_cpu:.3f}.\n"
             ),
         )
     print(
         f"monitor overhead ({args.model}, {device.type}): median ratio monitored/bare = {median:.4f} "
         f"(total-time ratio {total:.4f}, CPU-time ratio {cpu_ratio:.4f}, "
         f"{len(ratios)} block pairs of {args.block} steps)"
+        + ("" if not sink else f"; with a TensorBoard sink {sink_median:.4f}")
     )
     return 0
 

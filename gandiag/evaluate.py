@@ -7,21 +7,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from gandiag import streaming
 from gandiag.features import FeatureExtractor, get_extractor
-from gandiag.features.cache import cached_reference
 from gandiag.metrics import feature_stats
 from gandiag.metrics import standard as _standard  # noqa: F401  (registers the built-ins)
 from gandiag.metrics.registry import METRICS, MetricContext
 from gandiag.types import MetricResult
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = streaming.IMAGE_EXTENSIONS
 
 
 def load_images(source: Any) -> torch.Tensor:
@@ -29,85 +28,13 @@ def load_images(source: Any) -> torch.Tensor:
 
     Arrays whose last axis has 1 or 3 entries and whose second does not are read as NHWC.
     A folder's files are read in sorted path order (recursively), RGB stays RGB, grayscale
-    stays one channel.
+    stays one channel. Holds the whole set: :func:`evaluate` streams instead
+    (:mod:`gandiag.streaming`).
     """
     if isinstance(source, torch.Tensor):
         return source
-    if isinstance(source, np.ndarray):
-        return _from_array(source)
-    path = Path(source)
-    if path.is_dir():
-        from PIL import Image
-
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-        if not files:
-            raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {path}")
-        arrays = []
-        for f in files:
-            with Image.open(f) as im:
-                im = (
-                    im.convert("L")
-                    if im.mode in ("1", "L", "I", "I;16", "F")
-                    else im.convert("RGB")
-                )
-                arrays.append(np.asarray(im))
-        shapes = {a.shape for a in arrays}
-        if len(shapes) != 1:
-            raise ValueError(
-                f"images under {path} have different sizes {sorted(shapes)[:3]}; resize them to one size"
-            )
-        return _from_array(np.stack(arrays))
-    if path.suffix == ".npy":
-        return _from_array(np.load(path))
-    if path.suffix == ".npz":
-        with np.load(path) as z:
-            key = next((k for k in ("images", "x", "arr_0") if k in z.files), None)
-            if key is None:
-                raise ValueError(
-                    f"{path} has arrays {z.files}; store the images under 'images' (or 'x', 'arr_0')"
-                )
-            return _from_array(z[key])
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} does not exist; pass an image folder, a .npy/.npz file, or an array"
-        )
-    raise ValueError(f"cannot read images from {path}; pass an image folder, a .npy or .npz file")
-
-
-def _from_array(arr: np.ndarray) -> torch.Tensor:
-    arr = np.array(arr, copy=True)
-    if arr.ndim == 3:  # [N, H, W] grayscale
-        arr = arr[:, None]
-    elif arr.ndim == 4 and arr.shape[-1] in (1, 3) and arr.shape[1] not in (1, 3):
-        arr = arr.transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(arr))
-
-
-def _sample(
-    source: Any, num_samples: int | None, rng: np.random.Generator, name: str, batch_size: int
-) -> torch.Tensor:
-    if callable(source) and not isinstance(source, (torch.Tensor, np.ndarray)):
-        if num_samples is None:
-            raise ValueError(f"{name} is a generator callable: pass num_samples (how many to draw)")
-        chunks, have = [], 0
-        with torch.no_grad():
-            while have < num_samples:
-                out = source(min(batch_size, num_samples - have))
-                out = load_images(out.detach().cpu() if isinstance(out, torch.Tensor) else out)
-                chunks.append(out)
-                have += out.shape[0]
-        return torch.cat(chunks)[:num_samples]
-    images = load_images(source)
-    if num_samples is not None:
-        if num_samples > images.shape[0]:
-            raise ValueError(
-                f"num_samples={num_samples} but the {name} set has only {images.shape[0]} images; "
-                "pass fewer or add images (samples are never drawn twice)"
-            )
-        if num_samples < images.shape[0]:
-            idx = np.sort(rng.choice(images.shape[0], num_samples, replace=False))
-            images = images[torch.from_numpy(idx)]
-    return images
+    src = streaming.open_source(source)
+    return torch.cat(list(src.batches(np.arange(src.n), 1024)))
 
 
 def evaluate(
@@ -130,6 +57,8 @@ def evaluate(
     extractor_options: dict[str, Any] | None = None,
     step: int | None = None,
     generator_batch_size: int = 500,
+    workers: int | None = None,
+    progress: bool | None = None,
 ) -> dict[str, MetricResult]:
     """Extract features of ``real`` and ``fake`` and compute ``metrics``.
 
@@ -142,6 +71,10 @@ def evaluate(
     torch-fidelity) instead of prdc's ``d < r``; only exact ties differ.
     ``cache``: True (default directory) or a directory for the real set's features,
     statistics and k-NN radii (:mod:`gandiag.features.cache`).
+    Images are streamed in batches (:mod:`gandiag.streaming`): memory holds one batch of
+    images plus the features, whatever N. ``workers``: DataLoader processes decoding an
+    image folder (default: the usable CPUs minus one, at most 7); ``progress``: a tqdm
+    bar (default: only when stderr is a terminal).
     Returns ``{name: MetricResult}`` with names ``fid, fd_inf, kid, is, precision, recall,
     density, coverage``; FID and KID carry bootstrap intervals when ``bootstrap >= 2``.
     """
@@ -153,14 +86,33 @@ def evaluate(
         )
     rng = np.random.default_rng(seed)
     ext = get_extractor(extractor, device=device, **(extractor_options or {}))
-    real_images = _sample(real, num_samples, rng, "real", generator_batch_size)
-    fake_images = _sample(fake, num_samples, rng, "fake", generator_batch_size)
-
     specs = [METRICS[m] for m in METRICS if m in metrics]  # registration order
+    needs_features = any("features" in spec.needs for spec in specs)
+    needs_logits = any("logits" in spec.needs for spec in specs)
+    stream = {
+        "num_samples": num_samples,
+        "rng": rng,
+        "generator_batch_size": generator_batch_size,
+        "workers": workers,
+        "progress": progress,
+    }
+    reference = None
+    if needs_features and cache:
+        reference = streaming.cached_reference(
+            real, ext, None if cache is True else cache, name="real", **stream
+        )
+        real_feats, num_real = reference.features, len(reference.features)
+    else:  # without features (IS only) the real set is still read: its size is recorded
+        got = streaming.stream_features(real, ext, name="real", features=needs_features, **stream)
+        real_feats, num_real = got.features, got.num
+    # one pass over the fakes gives features and logits: a generator is sampled once
+    fake = streaming.stream_features(
+        fake, ext, name="fake", features=needs_features, logits=needs_logits, **stream
+    )
     ctx = MetricContext(
         base_protocol=ext.protocol(),
-        num_real=int(real_images.shape[0]),
-        num_fake=int(fake_images.shape[0]),
+        num_real=int(num_real),
+        num_fake=int(fake.num),
         seed=seed,
         step=step,
         options={
@@ -173,16 +125,12 @@ def evaluate(
             "inclusive": inclusive,
             "device": device,
         },
-        logits=lambda: ext.logits(fake_images).numpy(),
+        logits=lambda: fake.logits,
     )
-    if any("features" in spec.needs for spec in specs):
-        if cache:
-            ctx.reference = cached_reference(real_images, ext, None if cache is True else cache)
-            ctx.real_feats, ctx.real_stats = ctx.reference.features, ctx.reference.stats
-        else:
-            ctx.real_feats = ext(real_images).numpy()
-        ctx.fake_feats = ext(fake_images).numpy()
-        ctx.real_stats = ctx.real_stats or feature_stats(ctx.real_feats)
+    if needs_features:
+        ctx.reference = reference
+        ctx.real_feats, ctx.fake_feats = real_feats, fake.features
+        ctx.real_stats = reference.stats if reference is not None else feature_stats(real_feats)
 
     out: dict[str, MetricResult] = {}
     for spec in specs:
@@ -192,12 +140,24 @@ def evaluate(
 
 def sample_callable(
     generator: torch.nn.Module, latent_dim: int, *, seed: int = 0, device: Any = None
-) -> Callable[[int], torch.Tensor]:
+) -> LatentSampler:
     """``n -> images`` drawing latents from a seeded ``torch.Generator`` (for ``evaluate``)."""
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    return LatentSampler(generator, latent_dim, seed=seed, device=device)
 
-    def draw(n: int) -> torch.Tensor:
-        z = torch.randn(n, latent_dim, generator=gen)
-        return generator(z.to(device) if device is not None else z)
 
-    return draw
+class LatentSampler:
+    """``n -> generator(z)`` with ``z`` from one seeded stream; ``skip(n)`` advances the stream
+    as a call would, so ranks that share the work produce the single-process samples."""
+
+    def __init__(
+        self, generator: torch.nn.Module, latent_dim: int, *, seed: int = 0, device: Any = None
+    ) -> None:
+        self.generator, self.latent_dim, self.device = generator, latent_dim, device
+        self._gen = torch.Generator(device="cpu").manual_seed(seed)
+
+    def __call__(self, n: int) -> torch.Tensor:
+        z = torch.randn(n, self.latent_dim, generator=self._gen)
+        return self.generator(z.to(self.device) if self.device is not None else z)
+
+    def skip(self, n: int) -> None:
+        torch.randn(n, self.latent_dim, generator=self._gen)

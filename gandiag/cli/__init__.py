@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "report",
     "dashboard",
     "replay",
+    "export",
     "doctor",
     "list_models",
 )

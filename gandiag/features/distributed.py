@@ -29,19 +29,28 @@ def map_sharded(
     n = items.shape[0]
     bounds = [r * n // size for r in range(size + 1)]
     local = fn(items[bounds[rank] : bounds[rank + 1]]) if bounds[rank + 1] > bounds[rank] else None
-    # Every rank must agree on the feature dimension, even one with an empty shard.
-    dim = torch.tensor([local.shape[1] if local is not None else -1], device=_comm_device(device))
-    dims = [torch.zeros_like(dim) for _ in range(size)]
-    dist.all_gather(dims, dim)
-    d = max(int(t) for t in dims)
-    longest = max(bounds[r + 1] - bounds[r] for r in range(size))
-    buf = torch.zeros(longest, d, device=_comm_device(device))
+    return gather_in_order(local, device=device)
+
+
+def gather_in_order(local: torch.Tensor | None, *, device: torch.device) -> torch.Tensor:
+    """Every rank's ``[n_r, D]`` rows (``None``: none), concatenated in rank order on every rank."""
+    _, size = world()
+    comm = _comm_device(device)
+    # Every rank must agree on the row count and feature dimension, even one with no rows.
+    shape = torch.tensor(
+        [local.shape[0] if local is not None else 0, local.shape[1] if local is not None else -1],
+        device=comm,
+    )
+    shapes = [torch.zeros_like(shape) for _ in range(size)]
+    dist.all_gather(shapes, shape)
+    counts = [int(t[0]) for t in shapes]
+    d = max(int(t[1]) for t in shapes)
+    buf = torch.zeros(max(counts), d, device=comm)
     if local is not None:
         buf[: local.shape[0]] = local.to(buf.device)
     gathered = [torch.empty_like(buf) for _ in range(size)]
     dist.all_gather(gathered, buf)
-    parts = [g[: bounds[r + 1] - bounds[r]].cpu() for r, g in enumerate(gathered)]
-    return torch.cat(parts)
+    return torch.cat([g[:c].cpu() for c, g in zip(counts, gathered)])
 
 
 def _comm_device(device: torch.device) -> torch.device:

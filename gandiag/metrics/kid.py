@@ -13,6 +13,8 @@ torch-fidelity. Differences from them, on purpose:
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -20,15 +22,20 @@ import numpy as np
 
 from gandiag.metrics._validate import as_features, check_positive_int, check_same_dim
 
+log = logging.getLogger(__name__)
+
 # Largest total number of Gram entries (real-real + fake-fake + real-fake) held in memory.
 _MAX_GRAM_ENTRIES = 60_000_000  # ~480 MB of float64
 
 
 class KIDResult(NamedTuple):
     mean: float
-    std: float  # over subsets, ddof 0 (as torch-fidelity)
+    std: float  # over subsets, ddof 0 (as torch-fidelity); NaN when every subset is the same
     subset_size: int
     num_subsets: int
+    #: every subset holds every sample of both sets (subset size reached N): the subsets
+    #: are one set drawn many times, their spread is rounding noise, not uncertainty
+    identical_subsets: bool = False
 
 
 def draw_subsets(
@@ -107,9 +114,22 @@ def kernel_inception_distance(
                 "subsets must be a non-empty list of equal-length index pairs (>= 2 each)"
             )
     values = kid_from_subsets(r, f, subsets)
+    size = len(subsets[0][0])
+    identical = size >= r.shape[0] and size >= f.shape[0]
+    if identical:
+        log.warning(
+            "KID: the subset size (%d) covers both whole sets (%d real, %d fake), so every "
+            "subset is the same set and the spread over subsets is not an uncertainty; std "
+            "is reported as NaN. Use more samples than the subset size, or a bootstrap "
+            "interval (gandiag.metrics.kid_bootstrap)",
+            size,
+            r.shape[0],
+            f.shape[0],
+        )
     return KIDResult(
         mean=float(values.mean()),
-        std=float(values.std()),
-        subset_size=len(subsets[0][0]),
+        std=math.nan if identical else float(values.std()),
+        subset_size=size,
         num_subsets=len(subsets),
+        identical_subsets=identical,
     )

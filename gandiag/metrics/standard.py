@@ -40,7 +40,8 @@ def kid(ctx: MetricContext) -> dict[str, MetricResult]:
     res = kernel_inception_distance(
         ctx.real_feats, ctx.fake_feats, o["kid_subsets"], o["kid_subset_size"], ctx.seed
     )
-    kw: dict[str, Any] = {"uncertainty": res.std}
+    # identical subsets (subset size reached N): the spread is noise, so no uncertainty
+    kw: dict[str, Any] = {"uncertainty": None if res.identical_subsets else res.std}
     if o["bootstrap"] >= 2:
         iv = kid_bootstrap(
             ctx.real_feats,
@@ -54,6 +55,7 @@ def kid(ctx: MetricContext) -> dict[str, MetricResult]:
         "num_subsets": res.num_subsets,
         "subset_size": res.subset_size,
         "bootstrap": o["bootstrap"],
+        "identical_subsets": res.identical_subsets,
     }
     return {"kid": ctx.result("kid", res.mean, opts, **kw)}
 

@@ -51,7 +51,14 @@ class GandiagCallback(Callback):
 
     ``generator``/``discriminator``/``model`` name attributes of the LightningModule
     (a VAE sets ``model="vae"`` and ``generator=None, discriminator=None``); the other
-    keyword arguments go to :class:`~gandiag.monitor.Monitor` unchanged.
+    keyword arguments go to :class:`~gandiag.monitor.Monitor` unchanged. With
+    ``forward_to_logger=True`` (the default) everything the monitor records also goes to
+    each of ``trainer.loggers`` through :class:`~gandiag.sinks.LoggerSink`.
+
+    Under ``strategy="ddp"`` a GAN needs ``DDPStrategy(find_unused_parameters=True)``
+    (each optimiser step leaves the other network's parameters without gradients); the
+    monitor reduces its statistics across ranks and only rank 0 writes the store and
+    the sinks. See ``docs/monitor.md``.
     """
 
     def __init__(
@@ -61,12 +68,14 @@ class GandiagCallback(Callback):
         generator: str | None = "generator",
         discriminator: str | None = "discriminator",
         model: str | None = None,
+        forward_to_logger: bool = True,
         **monitor_kwargs: Any,
     ) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
         self.attrs = {"generator": generator, "discriminator": discriminator, "model": model}
         self.monitor_kwargs = monitor_kwargs
+        self.forward_to_logger = forward_to_logger
         self.monitor: Monitor | None = None
         self.step = 0
         self.alerts: list[Any] = []
@@ -85,7 +94,13 @@ class GandiagCallback(Callback):
                     f"pass {arg}='<attribute name>' (or None)"
                 )
             nets[arg] = getattr(pl_module, attr)
-        self.monitor = Monitor(self.run_dir, **nets, **self.monitor_kwargs)
+        kwargs = dict(self.monitor_kwargs)
+        if self.forward_to_logger:
+            from gandiag.sinks.lightning import LoggerSink
+
+            loggers = list(getattr(trainer, "loggers", None) or [])
+            kwargs["sinks"] = [*kwargs.get("sinks", ()), *(LoggerSink(lg) for lg in loggers)]
+        self.monitor = Monitor(self.run_dir, **nets, **kwargs)
         if self._pending_state is not None:
             self._apply_state(self._pending_state)
             self._pending_state = None

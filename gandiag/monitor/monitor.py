@@ -29,6 +29,7 @@ from gandiag.monitor.latent import LatentProbe
 from gandiag.monitor.video import VideoProbe
 from gandiag.monitor.worker import Worker
 from gandiag.roles import Role, networks_with_role, roles_to_json
+from gandiag.sinks.base import Tee
 from gandiag.store import STATUS_CRASHED, STATUS_FINISHED, RunWriter
 from gandiag.types import Alert, MetricResult
 
@@ -84,6 +85,7 @@ class Monitor:
         quiet: bool = False,
         grad_scaler: Any = None,
         features: FeatureFn | None = None,
+        sinks: Iterable[Any] = (),
     ) -> None:
         self.kind, gens, nets, self.roles = validate.check_networks(
             generator, discriminator, model, networks, roles
@@ -133,6 +135,7 @@ class Monitor:
         )
         self.suite.bind(self.roles)
         self._writer: RunWriter | None = None
+        self._tee: Tee | None = None
         self._worker: Worker | None = None
         if self.rank == 0:
             self._writer = RunWriter(
@@ -144,7 +147,9 @@ class Monitor:
                 detectors=self.suite.spec(),
                 networks=roles_to_json(self.roles),
             )
-            self._worker = Worker(self._writer, self.suite)
+            # sinks (gandiag.sinks) receive what the store receives, on the worker thread
+            self._tee = Tee(self._writer, sinks)
+            self._worker = Worker(self._tee, self.suite)  # type: ignore[arg-type]
         self.run_dir = Path(run_dir)
         self._grads = GradProbes(nets, scale)
         self._buffer = StatBuffer(self.device, self.cadence.hist_bins)
@@ -363,6 +368,8 @@ class Monitor:
         finally:
             self._closed = True
             self._grads.remove()
+            if self._tee is not None:
+                self._tee.close_sinks()
             if self._writer is not None:
                 self._writer.close(status)
             if self._atexit is not None:

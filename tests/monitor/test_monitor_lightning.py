@@ -105,3 +105,58 @@ def test_callback_rejects_a_step_without_signals(tmp_path):
     with pytest.raises(ValueError, match="must return a dict with 'losses'"):
         trainer.fit(NoSignals())
     assert RunReader(tmp_path / "run").info().status == "crashed"
+
+
+def _trainer(cb, **kwargs):
+    base = dict(
+        max_epochs=2,
+        accelerator="cpu",
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[cb],
+    )
+    return L.Trainer(**{**base, **kwargs})
+
+
+def test_callback_forwards_to_the_trainers_logger(tmp_path):
+    pytest.importorskip("tensorboard")
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    torch.manual_seed(0)
+    cb = GandiagCallback(
+        tmp_path / "run", latent_dim=4, detectors=None,
+        cadence=Cadence(layers=2, samples=2, histograms=4, grid=3, flush=2),
+    )
+    logger = TensorBoardLogger(tmp_path / "tb", name="gan", version=0)
+    _trainer(cb, devices=1, logger=logger).fit(TinyGAN())
+    reader = RunReader(tmp_path / "run")
+    stored = reader.read_scalars(["loss/D"])["loss/D"]
+    acc = EventAccumulator(logger.log_dir, size_guidance={"scalars": 0, "histograms": 0})
+    acc.Reload()
+    events = acc.Scalars("loss/D")
+    assert [e.step for e in events] == stored.steps.tolist()
+    assert [e.value for e in events] == pytest.approx(stored.values.tolist(), rel=1e-6)
+    assert signals.HIST_D_REAL in acc.Tags()["histograms"]  # through logger.experiment
+    assert len(acc.Images("samples/samples")) == len(reader.sample_grids())
+
+
+@pytest.mark.slow
+def test_callback_on_two_cpu_ranks_with_ddp(tmp_path):
+    """A GAN under DDP needs find_unused_parameters=True; rank 0 writes the reduced signals."""
+    from lightning.pytorch.strategies import DDPStrategy
+
+    cb = GandiagCallback(
+        tmp_path / "run", latent_dim=4, detectors=None, forward_to_logger=False,
+        cadence=Cadence(layers=2, samples=2, grid=3, flush=2),
+    )
+    strategy = DDPStrategy(start_method="spawn", find_unused_parameters=True,
+                           process_group_backend="gloo")
+    _trainer(cb, devices=2, num_nodes=1, strategy=strategy, logger=False).fit(TinyGAN())
+    reader = RunReader(tmp_path / "run")
+    assert reader.info().status == "finished"
+    records = list(reader.read_records())
+    # 48 samples / 2 ranks / batch 8 = 3 batches per rank per epoch, 2 epochs
+    assert [r.step for r in records] == list(range(6))
+    assert all(signals.grad_norm("G") in r.scalars for r in records)
