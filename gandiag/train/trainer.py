@@ -231,6 +231,11 @@ def _make_stepper(cfg, bundle, batches, gen, autocast):
     def pick(value, key, default):
         return value if value is not None else t.get(key, default)
 
+    if "stepper" in t:  # a family with its own loop (phases, several networks)
+        from gandiag.train.family import stepper_class
+
+        stepper = stepper_class(t["stepper"])(bundle, g.options, make_opt, batches, gen, autocast)
+        return stepper, {**stepper.settings, "loss": t["loss"], **optim}
     if bundle.kind == "gan":
         s = GANSettings(
             loss=L.check_loss(pick(g.loss, "loss", "nonsaturating")),
@@ -289,6 +294,11 @@ def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cade
         from gandiag.detectors import default_detectors
 
         detectors = default_detectors("ae")
+    elif detectors == "default" and bundle.training.get("detectors"):
+        # families with phases or style networks add the detectors of their own signals
+        from gandiag.detectors import default_detectors
+
+        detectors = default_detectors(bundle.kind, **dict.fromkeys(bundle.training["detectors"], True))
     # The trainer draws every sample grid itself (gandiag.train.grids): one latent batch,
     # the evaluated network, proper conditional/InfoGAN latents. The monitor draws none.
     cadence = dataclasses.replace(cadence, grid=0)
@@ -346,6 +356,8 @@ def _d_outputs(bundle: ModelBundle, x: torch.Tensor) -> torch.Tensor:
 
 def _monitor_step(mon, bundle, step, out, d_val) -> None:
     losses = out["losses"]
+    if out.get("phase") is not None:
+        mon.set_phase(*out["phase"])
     if bundle.kind == "gan":
         mon.step(
             step,
@@ -365,6 +377,8 @@ def _monitor_step(mon, bundle, step, out, d_val) -> None:
             inputs=out["inputs"],
             recon=out["recon"],
         )
+    if out.get("scalars"):
+        mon.log_scalars(step, out["scalars"])
 
 
 @torch.no_grad()
