@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Iterable
 from typing import Any
 
-from gandiag.detectors import build_detectors, default_detectors
+from gandiag.detectors import DetectorSuite, build_detectors, default_detectors
 from gandiag.types import Alert, Severity, StepRecord
 
 # Which labelled failure each detector claims.
@@ -37,11 +37,7 @@ def records_of(run: dict[str, Any], drop_prefix: str | None = None) -> list[Step
 
 def replay(run: dict[str, Any], drop_prefix: str | None = None, detectors=None) -> list[Alert]:
     dets = detectors if detectors is not None else default_detectors(KIND[run["case"]["family"]])
-    alerts: list[Alert] = []
-    for rec in records_of(run, drop_prefix):
-        for d in dets:
-            alerts.extend(d.update(rec))
-    return alerts
+    return DetectorSuite(dets).run(records_of(run, drop_prefix))
 
 
 def claims(alerts: Iterable[Alert]) -> dict[str, Alert]:

@@ -16,19 +16,11 @@ import torch
 
 from gandiag.features import FeatureExtractor, get_extractor
 from gandiag.features.cache import cached_reference
-from gandiag.metrics import (
-    fd_infinity,
-    feature_stats,
-    fid_bootstrap,
-    frechet_distance,
-    inception_score,
-    kernel_inception_distance,
-    kid_bootstrap,
-    prdc,
-)
-from gandiag.types import MetricProtocol, MetricResult
+from gandiag.metrics import feature_stats
+from gandiag.metrics import standard as _standard  # noqa: F401  (registers the built-ins)
+from gandiag.metrics.registry import METRICS, MetricContext
+from gandiag.types import MetricResult
 
-METRICS = ("fid", "kid", "is", "pr", "dc", "fd_inf")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -144,7 +136,8 @@ def evaluate(
     ``real``/``fake``: tensors or arrays ``[N, C, H, W]`` (uint8, or float in the
     extractor's range), image folders, ``.npy``/``.npz`` files; ``fake`` may be a callable
     ``n -> images`` (then ``num_samples`` is required). ``num_samples`` subsamples larger
-    sets without replacement (seeded). ``metrics``: any of ``fid, kid, is, pr, dc, fd_inf``.
+    sets without replacement (seeded). ``metrics``: any of ``fid, kid, is, pr, dc, fd_inf``
+    or a metric added with :func:`gandiag.metrics.registry.register_metric`.
     ``inclusive``: a sample on a ball's boundary counts as inside (``d <= r``, NVIDIA and
     torch-fidelity) instead of prdc's ``d < r``; only exact ties differ.
     ``cache``: True (default directory) or a directory for the real set's features,
@@ -154,89 +147,46 @@ def evaluate(
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
-        raise ValueError(f"unknown metrics {unknown}; valid names: {', '.join(METRICS)}")
+        raise ValueError(
+            f"unknown metrics {unknown}; valid names: {', '.join(METRICS.names())} "
+            "(add one with gandiag.metrics.registry.register_metric)"
+        )
     rng = np.random.default_rng(seed)
     ext = get_extractor(extractor, device=device, **(extractor_options or {}))
     real_images = _sample(real, num_samples, rng, "real", generator_batch_size)
     fake_images = _sample(fake, num_samples, rng, "fake", generator_batch_size)
 
-    needs_features = any(m in metrics for m in ("fid", "kid", "pr", "dc", "fd_inf"))
-    real_stats, reference = None, None
-    if needs_features:
+    specs = [METRICS[m] for m in METRICS if m in metrics]  # registration order
+    ctx = MetricContext(
+        base_protocol=ext.protocol(),
+        num_real=int(real_images.shape[0]),
+        num_fake=int(fake_images.shape[0]),
+        seed=seed,
+        step=step,
+        options={
+            "bootstrap": bootstrap,
+            "kid_subsets": kid_subsets,
+            "kid_subset_size": kid_subset_size,
+            "is_splits": is_splits,
+            "k_pr": k_pr,
+            "k_dc": k_dc,
+            "inclusive": inclusive,
+            "device": device,
+        },
+        logits=lambda: ext.logits(fake_images).numpy(),
+    )
+    if any("features" in spec.needs for spec in specs):
         if cache:
-            reference = cached_reference(real_images, ext, None if cache is True else cache)
-            real_feats, real_stats = reference.features, reference.stats
+            ctx.reference = cached_reference(real_images, ext, None if cache is True else cache)
+            ctx.real_feats, ctx.real_stats = ctx.reference.features, ctx.reference.stats
         else:
-            real_feats = ext(real_images).numpy()
-        fake_feats = ext(fake_images).numpy()
-        real_stats = real_stats or feature_stats(real_feats)
-
-    base = ext.protocol()
-
-    def result(name: str, value: float, options: dict[str, Any], **kw: Any) -> MetricResult:
-        proto = MetricProtocol(
-            feature_extractor=base["feature_extractor"],
-            weights_sha256=base["weights_sha256"],
-            preprocessing=base["preprocessing"],
-            num_real=int(real_images.shape[0]),
-            num_fake=int(fake_images.shape[0]),
-            options={"seed": seed, **options},
-        )
-        return MetricResult(name=name, value=float(value), protocol=proto, step=step, **kw)
+            ctx.real_feats = ext(real_images).numpy()
+        ctx.fake_feats = ext(fake_images).numpy()
+        ctx.real_stats = ctx.real_stats or feature_stats(ctx.real_feats)
 
     out: dict[str, MetricResult] = {}
-    if "fid" in metrics:
-        fid = frechet_distance(real_stats, fake_feats).fid
-        kw: dict[str, Any] = {}
-        if bootstrap >= 2:
-            iv = fid_bootstrap(real_stats, fake_feats, bootstrap, seed=seed)
-            kw = {"uncertainty": iv.std, "interval": (iv.low, iv.high)}
-        out["fid"] = result("fid", fid, {"bootstrap": bootstrap}, **kw)
-    if "fd_inf" in metrics:
-        fdi = fd_infinity(real_stats, fake_feats, seed=seed)
-        out["fd_inf"] = result("fd_inf", fdi.fd_inf, {"sizes": list(fdi.sizes)})
-    if "kid" in metrics:
-        kid = kernel_inception_distance(real_feats, fake_feats, kid_subsets, kid_subset_size, seed)
-        kw = {"uncertainty": kid.std}
-        if bootstrap >= 2:
-            iv = kid_bootstrap(
-                real_feats, fake_feats, bootstrap, subset_size=kid_subset_size, seed=seed
-            )
-            kw["interval"] = (iv.low, iv.high)
-        opts = {
-            "num_subsets": kid.num_subsets,
-            "subset_size": kid.subset_size,
-            "bootstrap": bootstrap,
-        }
-        out["kid"] = result("kid", kid.mean, opts, **kw)
-    if "is" in metrics:
-        isr = inception_score(ext.logits(fake_images).numpy(), is_splits)
-        out["is"] = result(
-            "is", isr.mean, {"splits": is_splits, "std_ddof": 0}, uncertainty=isr.std
-        )
-    if "pr" in metrics or "dc" in metrics:
-        radii: dict[str, Any] = {}
-        if reference is not None:  # the real set's k-NN radii come from the cache too
-            radii = {
-                "real_radii_pr": reference.radii(k_pr, device=device),
-                "real_radii_dc": reference.radii(k_dc, device=device),
-            }
-        res = prdc(
-            real_feats,
-            fake_feats,
-            k_pr=k_pr,
-            k_dc=k_dc,
-            inclusive=inclusive,
-            device=device,
-            **radii,
-        )
-        inside = "<=" if inclusive else "<"
-        if "pr" in metrics:
-            out["precision"] = result("precision", res.precision, {"k": k_pr, "inside": inside})
-            out["recall"] = result("recall", res.recall, {"k": k_pr, "inside": inside})
-        if "dc" in metrics:
-            out["density"] = result("density", res.density, {"k": k_dc, "inside": inside})
-            out["coverage"] = result("coverage", res.coverage, {"k": k_dc, "inside": inside})
+    for spec in specs:
+        out.update(ctx.run(spec))
     return out
 
 

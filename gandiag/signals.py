@@ -46,6 +46,7 @@ eval/hq_share                     share of samples within 3 sigma of a mode cent
 eval/dominant_mode                index of the most populated mode / class
 eval/dominant_share               share of samples in the dominant mode / class
 eval/classes_covered              glyph classes predicted for at least 1% of samples
+eval/num_classes                  number of classes the classifier knows (logged with classes_covered)
 eval/class_entropy                entropy (nats) of the predicted-class histogram of samples
 eval/ndb_fraction                 NDB/K (Richardson & Weiss 2018)
 eval/<metric>                     any metric computed periodically (``eval/fid``, ``eval/kid``)
@@ -100,6 +101,7 @@ EVAL_HQ_SHARE = "eval/hq_share"
 EVAL_DOMINANT_MODE = "eval/dominant_mode"
 EVAL_DOMINANT_SHARE = "eval/dominant_share"
 EVAL_CLASSES_COVERED = "eval/classes_covered"
+EVAL_NUM_CLASSES = "eval/num_classes"
 EVAL_CLASS_ENTROPY = "eval/class_entropy"
 EVAL_NDB_FRACTION = "eval/ndb_fraction"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gandiag.capabilities import ModelCapabilities
 from gandiag.reference_models.progan import ProGANDiscriminator, ProGANGenerator
 from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
 from gandiag.reference_models.stylegan import StyleGANDiscriminator, StyleGANGenerator
@@ -60,6 +61,7 @@ register_model(
             "lr_d": 1e-3,
             "betas": (0.0, 0.99),
         },
+        ModelCapabilities(phases=("res4", "res8", "res16", "res32")),
     )
 )
 register_model(

@@ -7,13 +7,15 @@ optimiser, learning rates), which the trainer applies unless the config override
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from gandiag.capabilities import ModelCapabilities
+from gandiag.registry import Registry, did_you_mean, instance_of
 
 KINDS = ("gan", "vae", "ae")
 
@@ -38,6 +40,7 @@ class ModelBundle:
     model: nn.Module | None = None
     num_classes: int = 0
     info_codes: tuple[int, int] = (0, 0)  # InfoGAN: (categories of the code, continuous codes)
+    capabilities: ModelCapabilities = field(default_factory=ModelCapabilities)
 
     @property
     def conditional(self) -> bool:
@@ -94,19 +97,19 @@ class ModelSpec:
     factory: Callable[[str, dict[str, Any], dict[str, Any]], ModelBundle]
     options: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
+    #: what the networks take and predict; the trainer asks these, never the name
+    capabilities: ModelCapabilities = field(default_factory=ModelCapabilities)
 
 
-MODELS: dict[str, ModelSpec] = {}
+#: The model registry: name -> ModelSpec (see gandiag.registry for its rules).
+MODELS: Registry[ModelSpec] = Registry("model", check=instance_of(ModelSpec))
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
     """Add ``spec`` to :data:`MODELS`; a second spec with the same name is an error."""
     if spec.kind not in KINDS:
         raise ValueError(f"model kind must be one of {KINDS}, got {spec.kind!r}")
-    if spec.name in MODELS:
-        raise ValueError(f"a model named {spec.name!r} is already registered")
-    MODELS[spec.name] = spec
-    return spec
+    return MODELS.register(spec.name, spec)
 
 
 def list_models() -> list[str]:
@@ -116,12 +119,7 @@ def list_models() -> list[str]:
 
 def get_spec(name: str) -> ModelSpec:
     """The spec registered as ``name``; an unknown name lists the valid ones."""
-    if name not in MODELS:
-        hint = _did_you_mean(name, MODELS)
-        raise ValueError(
-            f"unknown model {name!r}{hint}; registered models: {', '.join(list_models())}"
-        )
-    return MODELS[name]
+    return MODELS.lookup(name)
 
 
 def build_model(name: str, *, seed: int | None = None, **options: Any) -> ModelBundle:
@@ -137,17 +135,15 @@ def build_model(name: str, *, seed: int | None = None, **options: Any) -> ModelB
     for key in options:
         if key not in spec.options:
             raise ValueError(
-                f"model {name!r} has no option {key!r}{_did_you_mean(key, spec.options)}; "
+                f"model {name!r} has no option {key!r}{did_you_mean(key, spec.options)}; "
                 f"its options are: {', '.join(sorted(spec.options))}"
             )
     resolved = {**spec.options, **options}
     if seed is None:
-        return spec.factory(name, resolved, dict(spec.training))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return spec.factory(name, resolved, dict(spec.training))
-
-
-def _did_you_mean(name: str, valid: Any) -> str:
-    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+        bundle = spec.factory(name, resolved, dict(spec.training))
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            bundle = spec.factory(name, resolved, dict(spec.training))
+    bundle.capabilities = spec.capabilities
+    return bundle

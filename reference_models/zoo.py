@@ -12,7 +12,9 @@ from typing import Any
 from gandiag.reference_models.autoencoders import VAE, Autoencoder, make_decoder, make_encoder
 from gandiag.reference_models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gandiag.reference_models.mlp import MLPDiscriminator, MLPGenerator
-from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
+from gandiag.reference_models.registry import ModelBundle, ModelSpec, get_spec, register_model
+
+from gandiag.capabilities import ModelCapabilities
 
 ARCHS = ("mlp", "conv")
 
@@ -59,10 +61,11 @@ def _gan_factory(name: str, opts: dict[str, Any], training: dict[str, Any]) -> M
     classes = int(opts.get("num_classes", 0))
     n_cat, n_cont = int(opts.get("info_categories", 0)), int(opts.get("info_continuous", 0))
     latent = int(opts["latent_dim"]) + n_cat + n_cont
-    # cgan conditions both nets; acgan conditions G and asks D to classify; infogan asks D
-    # (its Q head) to recover the codes.
-    cond_d = classes if name == "cgan" else 0
-    aux = classes if name == "acgan" else n_cat + n_cont
+    # A conditional D takes the labels (cgan); an auxiliary classifier predicts them (acgan);
+    # latent codes are recovered by D's Q head (infogan).
+    caps = get_spec(name).capabilities
+    cond_d = classes if caps.conditional_discriminator else 0
+    aux = classes if caps.aux_classifier else n_cat + n_cont
     if arch == "mlp":
         g = MLPGenerator(
             latent,
@@ -142,6 +145,7 @@ def _gan(
     options: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     base: dict[str, Any] = _CONV_GAN,
+    capabilities: ModelCapabilities | None = None,
 ) -> None:
     register_model(
         ModelSpec(
@@ -152,6 +156,7 @@ def _gan(
             _gan_factory,
             {**base, **(options or {})},
             {**_GAN_TRAIN, **(training or {})},
+            capabilities or ModelCapabilities(),
         )
     )
 
@@ -212,6 +217,7 @@ _gan(
     "conditional GAN: one-hot labels concatenated to G's z and D's input",
     "Mirza & Osindero 2014",
     options={"num_classes": 10},
+    capabilities=ModelCapabilities(conditional=True, conditional_discriminator=True),
 )
 _gan(
     "acgan",
@@ -219,6 +225,7 @@ _gan(
     "Odena et al. 2017",
     options={"num_classes": 10},
     training={"aux_weight": 1.0},
+    capabilities=ModelCapabilities(conditional=True, aux_classifier=True),
 )
 _gan(
     "infogan",
@@ -226,6 +233,7 @@ _gan(
     "Chen et al. 2016",
     options={"latent_dim": 62, "info_categories": 10, "info_continuous": 2},
     training={"info_weight": 1.0},
+    capabilities=ModelCapabilities(latent_codes=True),
 )
 _gan(
     "unrolled_gan",

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gandiag.detectors import DetectorSuite
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--detectors",
         default=None,
         metavar="A,B",
-        help="comma-separated detector names (default: the defaults for the run's kind)",
+        help="comma-separated detector names (default: the set the run was monitored with)",
     )
     p.add_argument(
         "--set",
@@ -53,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gandiag.detectors import DETECTORS, build_detectors, default_detectors, parse_overrides
+    from gandiag.detectors import DETECTORS, parse_overrides
 
     if args.list:
         for name in sorted(DETECTORS):
@@ -74,26 +78,18 @@ def run(args: argparse.Namespace) -> int:
     params = parse_overrides(args.overrides)
     with RunReader(args.run) as reader:
         info = reader.info()
-        if args.detectors:
-            names = [n.strip() for n in args.detectors.split(",") if n.strip()]
-            for n in params:
-                if n not in names:
-                    names.append(n)
-            detectors = build_detectors(names, params)
-        else:
-            detectors = default_detectors(
-                info.kind if info.kind in ("gan", "vae", "ae") else "gan", **params
-            )
+        suite = _suite(args.detectors, params, reader.meta("detectors"), info.kind)
+        suite.bind(reader.meta("networks"))  # the roles the Monitor recorded
         before = len(reader.read_alerts())
         alerts = []
         steps = 0
         for rec in reader.read_records():
             steps += 1
-            for det in detectors:
-                new = det.update(rec)
-                for a in new:
-                    print(a.one_line())
-                alerts.extend(new)
+            new = suite.update(rec)
+            for a in new:
+                print(a.one_line())
+            alerts.extend(new)
+    detectors = suite.detectors
     names = ",".join(d.name for d in detectors)
     print(
         f"replayed {steps} steps of {info.name} through {len(detectors)} detectors ({names}): "
@@ -113,3 +109,20 @@ def run(args: argparse.Namespace) -> int:
             writer.close(status=info.status)
         print(f"wrote {len(alerts)} alerts to {args.run} (replacing {before})")
     return 0
+
+
+def _suite(
+    chosen: str | None, params: dict[str, dict[str, Any]], recorded: Any, kind: str
+) -> DetectorSuite:
+    """``--detectors`` if given; else the set the run recorded (the live one), else the
+    defaults for the run's kind (runs written before the set was recorded)."""
+    from gandiag.detectors import DetectorSuite, build_detectors, default_detectors
+    from gandiag.detectors.suite import KINDS
+
+    if chosen:
+        names = [n.strip() for n in chosen.split(",") if n.strip()]
+        names += [n for n in params if n not in names]
+        return DetectorSuite(build_detectors(names, params))
+    if recorded is not None:
+        return DetectorSuite.from_spec(recorded, params)
+    return DetectorSuite(default_detectors(kind if kind in KINDS else "gan", **params))

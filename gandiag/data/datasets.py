@@ -9,7 +9,7 @@ mode coverage against ground truth. No torch here.
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from gandiag.capabilities import DatasetCapabilities
 from gandiag.data import files, toy2d
 from gandiag.data.glyphs import make_glyphs
+from gandiag.registry import Registry, did_you_mean, instance_of
 
 KINDS = ("points", "images")
 
@@ -32,6 +34,7 @@ class Dataset:
     num_classes: int = 0
     modes: toy2d.ModeSet | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    capabilities: DatasetCapabilities = field(default_factory=DatasetCapabilities)
 
     def __len__(self) -> int:
         return int(self.array.shape[0])
@@ -64,18 +67,22 @@ class DatasetSpec:
     summary: str
     loader: Callable[..., Dataset]
     options: Mapping[str, Any]
+    capabilities: DatasetCapabilities = field(default_factory=DatasetCapabilities)
 
 
-DATASETS: dict[str, DatasetSpec] = {}
+#: The dataset registry: name -> DatasetSpec (see gandiag.registry for its rules).
+DATASETS: Registry[DatasetSpec] = Registry("dataset", check=instance_of(DatasetSpec))
 
 
-def register_dataset(name: str, summary: str, **options: Any) -> Callable:
-    """Decorator registering ``loader(name, **options) -> Dataset`` with default ``options``."""
+def register_dataset(
+    name: str, summary: str, *, capabilities: DatasetCapabilities | None = None, **options: Any
+) -> Callable:
+    """Decorator registering ``loader(name, **options) -> Dataset`` with default ``options``
+    and what the dataset offers evaluation (``capabilities``)."""
 
     def wrap(loader: Callable[..., Dataset]) -> Callable[..., Dataset]:
-        if name in DATASETS:
-            raise ValueError(f"a dataset named {name!r} is already registered")
-        DATASETS[name] = DatasetSpec(name, summary, loader, options)
+        caps = capabilities if capabilities is not None else DatasetCapabilities()
+        DATASETS.register(name, DatasetSpec(name, summary, loader, options, caps))
         return loader
 
     return wrap
@@ -90,24 +97,15 @@ def load_dataset(name: str, **options: Any) -> Dataset:
 
     Unknown names and options are errors listing the valid ones.
     """
-    if name not in DATASETS:
-        raise ValueError(
-            f"unknown dataset {name!r}{_hint(name, DATASETS)}; registered "
-            f"datasets: {', '.join(list_datasets())}"
-        )
-    spec = DATASETS[name]
+    spec = DATASETS.lookup(name)
     for key in options:
         if key not in spec.options:
             raise ValueError(
-                f"dataset {name!r} has no option {key!r}{_hint(key, spec.options)}; "
+                f"dataset {name!r} has no option {key!r}{did_you_mean(key, spec.options)}; "
                 f"its options are: {', '.join(sorted(spec.options)) or 'none'}"
             )
-    return spec.loader(name, **{**spec.options, **options})
-
-
-def _hint(name: str, valid: Any) -> str:
-    close = difflib.get_close_matches(str(name), list(valid), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    ds = spec.loader(name, **{**spec.options, **options})
+    return dataclasses.replace(ds, capabilities=spec.capabilities)
 
 
 def _points(name: str, modes: toy2d.ModeSet, n: int, seed: int) -> Dataset:
@@ -155,6 +153,7 @@ def _spiral(name: str, *, n: int, seed: int, num_modes: int, sigma: float) -> Da
 @register_dataset(
     "glyphs",
     "bundled procedural digits 0-9, 28x28 (10 known classes)",
+    capabilities=DatasetCapabilities(classifier="glyph"),
     n=10_000,
     seed=0,
     image_size=28,
@@ -169,6 +168,7 @@ def _glyphs(name: str, *, n: int, seed: int, image_size: int) -> Dataset:
 @register_dataset(
     "stacked_glyphs",
     "three glyphs as RGB channels: 1,000 known modes (stacked-MNIST analogue)",
+    capabilities=DatasetCapabilities(classifier="glyph", stacked_channels=True),
     n=10_000,
     seed=0,
     image_size=28,

@@ -12,6 +12,8 @@ import abc
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
+from gandiag.registry import Registry, subclass_of
+from gandiag.roles import Role
 from gandiag.types import Alert, StepRecord
 
 
@@ -38,9 +40,27 @@ class Detector(abc.ABC):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a state produced by ``state_dict``."""
 
+    def bind(self, roles: Mapping[str, Role]) -> None:
+        """Learn the run's networks by role (``{name: Role}``) before the first record.
+
+        The suite calls it with the roles the Monitor recorded (live) or the run metadata
+        holds (replay). Detectors that read per-network signals find the networks here,
+        by role, never by name. The default does nothing.
+        """
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this detector (recorded with the run).
+
+        ``type(self)(**self.config())`` must behave exactly as ``self`` did from its first
+        record; replay rebuilds the live set this way. The default, ``{}``, suits a
+        detector without parameters.
+        """
+        return {}
+
 
 D = TypeVar("D", bound=type[Detector])
-DETECTORS: dict[str, type[Detector]] = {}
+#: The detector registry: name -> Detector subclass (see gandiag.registry for its rules).
+DETECTORS: Registry[type[Detector]] = Registry("detector", check=subclass_of(Detector))
 
 
 def register_detector(cls: D) -> D:
@@ -48,28 +68,23 @@ def register_detector(cls: D) -> D:
     name = getattr(cls, "name", None)
     if not name:
         raise TypeError(f"{cls.__name__} must set a class attribute `name` to be registered")
-    if name in DETECTORS and DETECTORS[name] is not cls:
-        raise ValueError(f"a detector named {name!r} is already registered")
-    DETECTORS[name] = cls
+    DETECTORS.register(name, cls)
     return cls
 
 
 def get_detector_class(name: str) -> type[Detector]:
-    try:
-        return DETECTORS[name]
-    except KeyError:
-        valid = ", ".join(sorted(DETECTORS)) or "(none registered)"
-        raise ValueError(f"unknown detector {name!r}; registered detectors: {valid}") from None
+    """The detector class registered as ``name``; an unknown name lists the valid ones."""
+    return DETECTORS.lookup(name)
 
 
 AlertCallback = Callable[[Alert], None]
 
 
 def run_detectors(detectors: Iterable[Detector], records: Iterable[StepRecord]) -> list[Alert]:
-    """Feed ``records`` through ``detectors`` in order and collect every alert (replay)."""
-    dets = list(detectors)
-    alerts: list[Alert] = []
-    for rec in records:
-        for det in dets:
-            alerts.extend(det.update(rec))
-    return alerts
+    """Feed ``records`` through ``detectors`` in order and collect every alert.
+
+    A shorthand for ``DetectorSuite(detectors).run(records)``, the one feed loop.
+    """
+    from gandiag.detectors.suite import DetectorSuite
+
+    return DetectorSuite(detectors).run(records)

@@ -24,6 +24,9 @@ from gandiag.types import Alert, Severity, StepRecord
 def eval_coverage(record: StepRecord) -> float | None:
     """Share of known modes (2-D data) or classes (glyphs) the samples cover, if evaluated.
 
+    Classes count only with ``eval/num_classes`` (how many the classifier knows) beside
+    ``eval/classes_covered``: the share is never computed against an assumed class count.
+
     On 2-D data a mode counts as covered only with a high-quality sample (within 3σ of
     its centre); while most samples are not high quality yet (``eval/hq_share`` below
     0.5, early training) that count says nothing about collapse, so this returns None.
@@ -34,9 +37,9 @@ def eval_coverage(record: StepRecord) -> float | None:
         if finite(hq) and hq < 0.5:
             return None
         return covered / total
-    classes = record.get(S.EVAL_CLASSES_COVERED)
-    if finite(classes):
-        return classes / 10.0  # the bundled glyph classifier knows 10 classes
+    classes, known = record.get(S.EVAL_CLASSES_COVERED), record.get(S.EVAL_NUM_CLASSES)
+    if finite(classes) and finite(known) and known > 0:
+        return classes / known
     return None
 
 

@@ -20,21 +20,21 @@ from gandiag.detectors._stats import (
 )
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.roles import Role, networks_with_role
 from gandiag.types import Alert, Severity, StepRecord
 
 
-def generator_grad_norm(record: StepRecord) -> float | None:
-    """Total gradient norm over every watched network whose name starts with ``G``."""
-    nets = S.nets_with_prefix(set(record.scalars), "G")
-    if not nets:
-        return None
-    total = 0.0
-    for net in nets:
-        v = record.scalars[S.grad_norm(net)]
+def generator_grad_norm(record: StepRecord, generators: list[str]) -> float | None:
+    """Total gradient norm over the networks playing the generator role (None: not measured)."""
+    total, seen = 0.0, False
+    for net in generators:
+        v = record.scalars.get(S.grad_norm(net))
+        if v is None:
+            continue
         if not finite(v):
             return None
-        total += v * v
-    return math.sqrt(total)
+        total, seen = total + v * v, True
+    return math.sqrt(total) if seen else None
 
 
 @register_detector
@@ -59,10 +59,13 @@ class VanishingGradientDetector(SignalDetector):
         "patience_steps": 30,
         "min_records": 3,
     }
-    requires_any = ((S.D_FAKE_PROB_MEAN,), ("grad/G*/norm",))
+    requires_any = ((S.D_FAKE_PROB_MEAN,), ("grad/<generator>/norm",))
     provided_by_groups = (
         "pass d_real= and d_fake= to Monitor.step with Monitor(loss='bce') (sigmoid discriminators)",
-        "gradient norms of G are captured when Monitor gets generator=",
+        (
+            "the generators' gradient norms are captured for networks with the role "
+            "'generator' (Monitor(generator=G) or networks={'netG': (G, 'generator')})"
+        ),
     )
 
     def initial_state(self) -> dict[str, Any]:
@@ -70,7 +73,7 @@ class VanishingGradientDetector(SignalDetector):
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
-        g = generator_grad_norm(record)
+        g = generator_grad_norm(record, networks_with_role(self.roles, Role.GENERATOR))
         if g is not None and g > 0:
             baseline_feed(st["base"], math.log10(g), int(self.cfg["baseline_records"]))
             st["grad"] = g

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from gandiag.detectors.base import DETECTORS, Detector, get_detector_class
+from gandiag.roles import Role, parse_roles
 from gandiag.types import Alert, StepRecord
 
 GAN_DEFAULTS = (
@@ -105,20 +106,87 @@ def _parse_value(raw: str) -> Any:
 
 
 class DetectorSuite:
-    """Several detectors fed together, with one state dict (keyed by detector name)."""
+    """Several detectors fed together: the one loop that turns records into alerts.
 
-    def __init__(self, detectors: Iterable[Detector]) -> None:
+    The Monitor feeds its suite live, ``gandiag replay`` and the benchmark feed one over
+    stored records, and the state format (``state_dict``, keyed by detector name) is the
+    one a Monitor checkpoint holds. :meth:`spec` is what a run records in its metadata so
+    that :meth:`from_spec` rebuilds the very set that ran live.
+    """
+
+    def __init__(
+        self, detectors: Iterable[Detector], roles: Mapping[str, Role | str] | None = None
+    ) -> None:
         self.detectors = list(detectors)
+        for d in self.detectors:
+            if not isinstance(d, Detector):
+                raise TypeError(f"detectors must be Detector instances, got {type(d).__name__}")
         names = [d.name for d in self.detectors]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"detector(s) {', '.join(dup)} appear twice in the suite")
+            raise ValueError(
+                f"detector(s) {', '.join(dup)} appear twice in the suite; pass each detector "
+                "once (one instance with the parameters you want)"
+            )
+        self.bind(roles)
+
+    def bind(self, roles: Mapping[str, Role | str] | None) -> None:
+        """Tell every detector the run's network roles (None: the Monitor's default names)."""
+        self.roles = parse_roles(roles)
+        for d in self.detectors:
+            d.bind(self.roles)
 
     @classmethod
     def default(
         cls, kind: str = "gan", **overrides: Mapping[str, Any] | bool | None
     ) -> DetectorSuite:
         return cls(default_detectors(kind, **overrides))
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: Sequence[Mapping[str, Any]],
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        roles: Mapping[str, Role | str] | None = None,
+    ) -> DetectorSuite:
+        """Rebuild the suite a run recorded (:meth:`spec`), with parameter overrides on top.
+
+        An override for a detector the run did not have adds that detector.
+        """
+        names: list[str] = []
+        params: dict[str, dict[str, Any]] = {}
+        for entry in spec:
+            name = str(entry["name"])
+            if name not in DETECTORS:
+                where = entry.get("class", "?")
+                raise ValueError(
+                    f"the run was monitored by detector {name!r} ({where}), which is not "
+                    "registered here; import the module that registers it (@register_detector) "
+                    "or choose the detectors with --detectors"
+                )
+            names.append(name)
+            params[name] = dict(entry.get("params", {}))
+        for name, values in (overrides or {}).items():
+            get_detector_class(name)
+            if name not in names:
+                names.append(name)
+            params.setdefault(name, {}).update(values)
+        return cls(build_detectors(names, params), roles)
+
+    def spec(self) -> list[dict[str, Any]]:
+        """JSON-ready ``[{"name", "params", "class"}]``: what the run metadata records."""
+        return [
+            {
+                "name": d.name,
+                "params": d.config(),
+                "class": f"{type(d).__module__}.{type(d).__qualname__}",
+            }
+            for d in self.detectors
+        ]
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.detectors]
 
     def update(self, record: StepRecord) -> list[Alert]:
         alerts: list[Alert] = []
@@ -137,10 +205,17 @@ class DetectorSuite:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         missing = [d.name for d in self.detectors if d.name not in state]
-        if missing:
+        extra = [n for n in state if n not in self.names]
+        if missing or extra:
+            what = (
+                f"has no entry for {', '.join(missing)}"
+                if missing
+                else f"holds {', '.join(extra)}, which this suite does not run"
+            )
             raise ValueError(
-                f"saved detector state has no entry for {', '.join(missing)} "
-                f"(it holds {', '.join(state) or 'nothing'}); build the suite with the same detectors"
+                f"saved detector state {what} (it holds {', '.join(state) or 'nothing'}); "
+                "build the suite (or the Monitor's detectors=) with the same detectors as the "
+                "saved run"
             )
         for d in self.detectors:
             d.load_state_dict(state[d.name])

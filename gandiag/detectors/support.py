@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from gandiag.detectors.base import Detector
+from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
 from gandiag.types import Alert, Severity, StepRecord
 
 COMMON_PARAMS: dict[str, Any] = {
@@ -37,6 +38,8 @@ class SignalDetector(Detector):
     """Base of the built-in detectors (see the module docstring)."""
 
     params: ClassVar[dict[str, Any]] = {}
+    # Patterns may name a role in angle brackets (``grad/<generator>/norm``): it stands for
+    # every network playing that role in the run (see gandiag.roles).
     requires_any: ClassVar[tuple[tuple[str, ...], ...]] = ()
     # One hint per ``requires_any`` group: which Monitor option produces those signals.
     provided_by_groups: ClassVar[tuple[str, ...]] = ()
@@ -57,11 +60,16 @@ class SignalDetector(Detector):
             if numeric and value is not None and not isinstance(value, (int, float)):
                 raise ValueError(f"{self.name}: parameter {key} must be a number, got {value!r}")
         self.state: dict[str, Any] = self.initial_state()
+        self.bind(DEFAULT_ROLES)
         self._signals = {
             "first_step": None,
             "seen": [False] * len(self.requires_any),
             "reported": [False] * len(self.requires_any),
         }
+
+    def bind(self, roles: Mapping[str, Role]) -> None:
+        self.roles = dict(roles)
+        self._groups = [expand_patterns(group, self.roles) for group in self.requires_any]
 
     # -- to implement -------------------------------------------------------------------------
     def initial_state(self) -> dict[str, Any]:
@@ -75,6 +83,9 @@ class SignalDetector(Detector):
         alerts = self._check_signals(record)
         alerts.extend(self.check(record))
         return alerts
+
+    def config(self) -> dict[str, Any]:
+        return dict(self.cfg)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -124,7 +135,7 @@ class SignalDetector(Detector):
         for i, group in enumerate(self.requires_any):
             if sig["seen"][i]:
                 continue
-            if any(fnmatch.filter(names, pattern) for pattern in group):
+            if any(fnmatch.filter(names, pattern) for pattern in self._groups[i]):
                 sig["seen"][i] = True
                 continue
             late = record.step - sig["first_step"] >= self.cfg["missing_grace_steps"]

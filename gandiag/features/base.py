@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from gandiag.features import distributed
+from gandiag.registry import Registry, UnknownNameError, is_callable
 
 
 class FeatureExtractor:
@@ -136,19 +137,13 @@ class FeatureExtractor:
 
 
 ExtractorFactory = Callable[..., FeatureExtractor]
-EXTRACTORS: dict[str, ExtractorFactory] = {}
+#: The feature-extractor registry: name -> factory ``(device=None, **opts) -> FeatureExtractor``.
+EXTRACTORS: Registry[ExtractorFactory] = Registry("feature extractor", check=is_callable)
 
 
 def register_extractor(name: str) -> Callable[[ExtractorFactory], ExtractorFactory]:
     """Add a factory ``(device=None, **opts) -> FeatureExtractor`` to the registry."""
-
-    def deco(factory: ExtractorFactory) -> ExtractorFactory:
-        if name in EXTRACTORS:
-            raise ValueError(f"feature extractor {name!r} is already registered")
-        EXTRACTORS[name] = factory
-        return factory
-
-    return deco
+    return EXTRACTORS.decorator(name)
 
 
 def get_extractor(
@@ -165,8 +160,8 @@ def get_extractor(
 
         return ModuleExtractor(name_or_module, device=device, **opts)
     if name_or_module not in EXTRACTORS:
-        raise ValueError(
-            f"unknown feature extractor {name_or_module!r}; valid names: {', '.join(sorted(EXTRACTORS))} "
-            "(or pass a torch.nn.Module)"
-        )
+        try:
+            EXTRACTORS.lookup(name_or_module)
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"{exc} (or pass a torch.nn.Module)") from None
     return EXTRACTORS[name_or_module](device=device, **opts)

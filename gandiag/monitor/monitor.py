@@ -20,23 +20,31 @@ from torch import nn
 
 from gandiag import signals
 from gandiag.detectors.base import Detector
+from gandiag.detectors.suite import DetectorSuite
 from gandiag.monitor import probes, runtime, validate
 from gandiag.monitor.buffer import StatBuffer
 from gandiag.monitor.cadence import Cadence
 from gandiag.monitor.grads import GradProbes, loss_scale
 from gandiag.monitor.latent import LatentProbe
 from gandiag.monitor.worker import Worker
+from gandiag.roles import Role, roles_to_json
 from gandiag.store import STATUS_CRASHED, STATUS_FINISHED, RunWriter
 from gandiag.types import Alert, MetricResult
 
 #: a fake is a near-duplicate if another fake is closer than this times the mean
 #: pairwise distance of the reals
 DUP_THRESHOLD = 0.1
-_STATE_FORMAT = 1
+_STATE_FORMAT = 2
 
 
 class Monitor:
     """Watch a GAN (``generator=``, ``discriminator=``) or a VAE (``model=``) as it trains.
+
+    Networks with other names or more roles go in ``networks={"netG": (G, "generator"),
+    "netD": (D, "discriminator"), "M": (mapping, "mapping")}``; each network's role is
+    recorded with the run and detectors find networks by role, never by name.
+    ``kind=`` records the model's kind (``"gan"``, ``"vae"``, ``"ae"``, a family name)
+    and picks the default detector set when the registry has one for it.
 
     >>> mon = gandiag.Monitor("runs/dcgan", generator=G, discriminator=D, latent_dim=64)  # doctest: +SKIP
     >>> for step, x in enumerate(loader):                                                  # doctest: +SKIP
@@ -55,7 +63,10 @@ class Monitor:
         discriminator: nn.Module | Mapping[str, nn.Module] | None = None,
         model: nn.Module | None = None,
         *,
+        networks: Mapping[str, nn.Module | tuple[nn.Module, Role | str]] | None = None,
+        roles: Mapping[str, Role | str] | None = None,
         loss: str = "bce",
+        kind: str | None = None,
         latent_dim: int | None = None,
         generate: Callable[[torch.Tensor], torch.Tensor] | None = None,
         encode: Callable[[torch.Tensor], Any] | None = None,
@@ -71,7 +82,9 @@ class Monitor:
         quiet: bool = False,
         grad_scaler: Any = None,
     ) -> None:
-        self.kind, gens, nets = validate.check_networks(generator, discriminator, model)
+        self.kind, gens, nets, self.roles = validate.check_networks(
+            generator, discriminator, model, networks, roles
+        )
         self.loss_kind = validate.check_loss_kind(loss)
         self.cadence = cadence if cadence is not None else Cadence()
         if not isinstance(self.cadence, Cadence):
@@ -88,17 +101,28 @@ class Monitor:
             self.kind, gens, generate, encode, latent_dim, self.cadence, self.device, seed
         )
 
+        self.model_kind = validate.check_model_kind(kind, self.kind)
         self.rank, self.world, self._group = runtime.distributed()
-        detector_list = runtime.resolve_detectors(detectors, self.kind) if self.rank == 0 else []
+        self.suite = (
+            runtime.resolve_detectors(detectors, runtime.defaults_kind(self.model_kind, self.kind))
+            if self.rank == 0
+            else DetectorSuite([])
+        )
+        self.suite.bind(self.roles)
         self._writer: RunWriter | None = None
         self._worker: Worker | None = None
         if self.rank == 0:
             self._writer = RunWriter(
-                run_dir, config=config, name=name, kind=self.kind, resume=resume
+                run_dir, config=config, name=name, kind=self.model_kind, resume=resume
             )
-            self._worker = Worker(self._writer, detector_list)
+            # What replay needs to run exactly what ran live.
+            self._writer.set_meta(
+                kind=self.model_kind,
+                detectors=self.suite.spec(),
+                networks=roles_to_json(self.roles),
+            )
+            self._worker = Worker(self._writer, self.suite)
         self.run_dir = Path(run_dir)
-        self.detectors = detector_list
         self._grads = GradProbes(nets, scale)
         self._buffer = StatBuffer(self.device, self.cadence.hist_bins)
         self._pending: list[int] = []
@@ -117,6 +141,11 @@ class Monitor:
         self._phase: tuple[str, float | None] | None = None
         self._phase_new = False
         self._atexit = runtime.close_at_exit(self)
+
+    @property
+    def detectors(self) -> list[Detector]:
+        """The detectors this monitor runs (its suite's, in feeding order)."""
+        return self.suite.detectors
 
     # -- public API -------------------------------------------------------------------------
     def step(
@@ -281,7 +310,7 @@ class Monitor:
         return {
             "format": _STATE_FORMAT,
             "last_step": self._last_step,
-            "detectors": [{"name": d.name, "state": d.state_dict()} for d in self.detectors],
+            "detectors": self.suite.state_dict(),
             "phases": [dict(p) for p in self._phases],
         }
 
@@ -292,21 +321,23 @@ class Monitor:
         crashed after its checkpoint) is removed, so the resumed run's history and alerts
         are those of the trajectory that continues.
         """
-        if state.get("format") != _STATE_FORMAT:
+        fmt = state.get("format")
+        if fmt not in (1, _STATE_FORMAT):
             raise ValueError(
-                f"monitor state has format {state.get('format')!r}, expected {_STATE_FORMAT}; "
+                f"monitor state has format {fmt!r}, expected {_STATE_FORMAT}; "
                 "pass the dict returned by Monitor.state_dict()"
             )
-        saved = list(state.get("detectors", []))
+        saved = state.get("detectors", {})
+        if fmt == 1:  # a list of {"name", "state"} (checkpoints written before format 2)
+            saved = {s["name"]: s["state"] for s in saved}
         if self.rank == 0:
-            names = [d.name for d in self.detectors]
-            if [s["name"] for s in saved] != names:
+            if list(saved) != self.suite.names:
                 raise ValueError(
-                    f"monitor state holds detectors {[s['name'] for s in saved]} but this monitor "
-                    f"runs {names}; construct the Monitor with the same detectors= as the saved run"
+                    f"monitor state holds detectors {list(saved)} but this monitor runs "
+                    f"{self.suite.names}; construct the Monitor with the same detectors= as the "
+                    "saved run"
                 )
-            for det, s in zip(self.detectors, saved):
-                det.load_state_dict(s["state"])
+            self.suite.load_state_dict(saved)
         self._phases = [dict(p) for p in state.get("phases", [])]
         if self._phases:
             self._phase, self._phase_new = (self._phases[-1]["name"], None), False

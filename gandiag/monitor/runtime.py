@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gandiag.detectors.base import Detector
+from gandiag.detectors.suite import DetectorSuite
 
 
 def distributed() -> tuple[int, int, Any]:
@@ -20,23 +21,33 @@ def distributed() -> tuple[int, int, Any]:
     return 0, 1, None
 
 
-def resolve_detectors(spec: Any, kind: str) -> list[Detector]:
-    """``"default"`` (the registry's set for ``kind``), ``None`` or a list of detectors."""
+def resolve_detectors(spec: Any, kind: str) -> DetectorSuite:
+    """``"default"`` (the registry's set for ``kind``), ``None``, a list of detectors or a suite."""
+    from gandiag.detectors.suite import default_detectors
+
     if spec is None:
-        return []
+        return DetectorSuite([])
+    if isinstance(spec, DetectorSuite):
+        return spec
     if isinstance(spec, str):
         if spec != "default":
             raise ValueError(
                 f"detectors must be 'default', None or a list of Detector, not {spec!r}"
             )
-        from gandiag.detectors import default_detectors
-
-        return list(default_detectors(kind))
+        return DetectorSuite(default_detectors(kind))
     dets = list(spec)
     for d in dets:
         if not isinstance(d, Detector):
             raise TypeError(f"detectors must be Detector instances, got {type(d).__name__}")
-    return dets
+    return DetectorSuite(dets)
+
+
+def defaults_kind(model_kind: str, signals_kind: str) -> str:
+    """The kind whose default detector set a Monitor runs: the model's own when the
+    registry has a set for it (``"ae"``), else the one its signals follow (``"gan"``/``"vae"``)."""
+    from gandiag.detectors.suite import KINDS
+
+    return model_kind if model_kind in KINDS else signals_kind
 
 
 def close_at_exit(mon: Any) -> Callable[[], None]:

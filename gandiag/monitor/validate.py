@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from gandiag.roles import Role, networks_with_role, parse_role
+
 LOSS_KINDS = ("bce", "wasserstein", "hinge", "lsgan")
 
 
@@ -39,34 +41,97 @@ def named_modules(arg: str, value: Any, default: str) -> dict[str, nn.Module]:
     )
 
 
-def check_networks(generator: Any, discriminator: Any, model: Any) -> tuple[str, dict, dict]:
-    """Returns ``(kind, generators, all_nets)``; kind is "gan" or "vae"."""
-    gens = named_modules("generator", generator, "G")
-    discs = named_modules("discriminator", discriminator, "D")
-    models = named_modules("model", model, "VAE")
-    if models and (gens or discs):
+def check_networks(
+    generator: Any,
+    discriminator: Any,
+    model: Any,
+    networks: Any = None,
+    roles: Any = None,
+) -> tuple[str, dict[str, nn.Module], dict[str, nn.Module], dict[str, Role]]:
+    """Returns ``(kind, generators, all_nets, roles)``; kind is "gan" or "vae".
+
+    ``generator=``/``discriminator=``/``model=`` give their networks the roles generator,
+    discriminator and autoencoder; ``networks=`` gives any others as ``{name: (module,
+    role)}``, or ``{name: module}`` with ``roles={name: role}``.
+    """
+    nets: dict[str, nn.Module] = {}
+    net_roles: dict[str, Role] = {}
+    given = (
+        ("generator", generator, "G", Role.GENERATOR),
+        ("discriminator", discriminator, "D", Role.DISCRIMINATOR),
+        ("model", model, "VAE", Role.AUTOENCODER),
+    )
+    for arg, value, default, role in given:
+        for name, mod in named_modules(arg, value, default).items():
+            _add_network(nets, net_roles, name, mod, role, arg)
+    role_map = dict(roles or {})
+    if networks is not None:
+        if not isinstance(networks, Mapping):
+            raise TypeError(
+                "networks must be a dict {name: (nn.Module, role)}, e.g. "
+                "networks={'netG': (G, 'generator'), 'netD': (D, 'discriminator')}"
+            )
+        for name, value in networks.items():
+            mod, role = value if isinstance(value, tuple) else (value, role_map.pop(name, None))
+            if role is None:
+                raise ValueError(
+                    f"networks[{name!r}] has no role; pass networks={{{name!r}: (module, "
+                    f"'generator')}} or roles={{{name!r}: 'generator'}} (roles: "
+                    f"{', '.join(r.value for r in Role)})"
+                )
+            checked = named_modules("networks", {name: mod}, name)
+            _add_network(nets, net_roles, name, checked[name], parse_role(role), "networks")
+    if role_map:
+        raise ValueError(
+            f"roles= names {sorted(role_map)}, which are not in networks=; give roles only for "
+            "networks passed in networks="
+        )
+    autoencoders = networks_with_role(net_roles, Role.AUTOENCODER)
+    gens = networks_with_role(net_roles, Role.GENERATOR)
+    discs = networks_with_role(net_roles, Role.DISCRIMINATOR)
+    if autoencoders and (gens or discs):
         raise ValueError(
             "pass either model= (a VAE) or generator=/discriminator= (a GAN), not both"
         )
-    if not models and not (gens and discs):
+    if not autoencoders and not (gens and discs):
         raise ValueError(
             "gandiag.Monitor needs generator= and discriminator= (a GAN) or model= (a VAE); "
-            "e.g. Monitor('runs/x', generator=G, discriminator=D)"
+            "e.g. Monitor('runs/x', generator=G, discriminator=D), or networks= with at least "
+            "one 'generator' and one 'discriminator'"
         )
-    clash = set(gens) & set(discs)
-    if clash:
-        raise ValueError(
-            f"generator and discriminator share the name(s) {sorted(clash)}; give each network "
-            "a distinct name in the dicts"
-        )
-    for name, mod in {**gens, **discs, **models}.items():
+    for name, mod in nets.items():
         if not any(p.requires_grad for p in mod.parameters()):
             raise ValueError(
                 f"network {name!r} has no trainable parameters; pass the module being trained"
             )
-    if models:
-        return "vae", models, models
-    return "gan", gens, {**gens, **discs}
+    if autoencoders:
+        return "vae", {n: nets[n] for n in autoencoders}, nets, net_roles
+    return "gan", {n: nets[n] for n in gens}, nets, net_roles
+
+
+def _add_network(
+    nets: dict[str, nn.Module],
+    roles: dict[str, Role],
+    name: str,
+    mod: nn.Module,
+    role: Role,
+    arg: str,
+) -> None:
+    if name in nets:
+        raise ValueError(
+            f"{arg}: two networks share the name {name!r} (as {roles[name].value} and "
+            f"{role.value}); give each network a distinct name in the dicts"
+        )
+    nets[name], roles[name] = mod, role
+
+
+def check_model_kind(kind: Any, signals_kind: str) -> str:
+    """The model kind a run records (``"gan"``, ``"vae"``, ``"ae"``, a family's name)."""
+    if kind is None:
+        return signals_kind
+    if not isinstance(kind, str) or not kind or not kind.replace("_", "").isalnum():
+        raise ValueError(f"kind must be a short name such as 'gan', 'vae' or 'ae', got {kind!r}")
+    return kind
 
 
 def check_loss_kind(loss: str) -> str:

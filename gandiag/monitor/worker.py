@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gandiag.detectors.base import Detector
+from gandiag.detectors.suite import DetectorSuite
 from gandiag.images import grid_png, scatter_png
 from gandiag.monitor.buffer import HostBatch
 from gandiag.store import RunWriter
@@ -31,9 +31,9 @@ _STOP = object()
 class Worker:
     """Runs jobs in submission order on one daemon thread."""
 
-    def __init__(self, writer: RunWriter, detectors: list[Detector], maxsize: int = 8) -> None:
+    def __init__(self, writer: RunWriter, suite: DetectorSuite, maxsize: int = 8) -> None:
         self.writer = writer
-        self.detectors = detectors
+        self.suite = suite
         self.outbox: collections.deque[Alert] = collections.deque()
         self.error: BaseException | None = None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
@@ -102,10 +102,7 @@ class Worker:
             scalars.update({k: float(v) for k, v in extra.get(step, {}).items()})
             records.append(StepRecord(step, scalars, hists, wall.get(step, time.time())))
         self.writer.write_steps(records)
-        alerts: list[Alert] = []
-        for rec in records:
-            for det in self.detectors:
-                alerts.extend(det.update(rec))
+        alerts = self.suite.run(records)
         if alerts:
             self.writer.write_alerts(alerts)
             self.outbox.extend(alerts)

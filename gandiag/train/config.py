@@ -104,6 +104,9 @@ class MonitorConfig:
     #: gandiag.monitor.Cadence fields (layers, histograms, samples, grid, flush, ...)
     cadence: dict[str, Any] = field(default_factory=dict)
     detectors: str = "default"  # "default" or "none"
+    #: detector overrides, as for gandiag.detectors.default_detectors: a table of parameters
+    #: per detector (``mode_collapse = { patience_steps = 300 }``), or false to leave it out
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -36,9 +36,9 @@ class Evaluator:
         self._metrics_failed = False
         rng = np.random.default_rng([seed, 5])
         self._real_index = rng.choice(len(dataset), min(num_real, len(dataset)), replace=False)
-        # The glyph classifier knows the bundled glyphs only; other image data gets no
-        # class histogram (its labels are not the classifier's classes).
-        self.uses_classifier = dataset.name in ("glyphs", "stacked_glyphs")
+        # Only data whose classes a bundled classifier knows gets a class histogram (the
+        # glyph classifier knows the glyphs; other labels are not its classes).
+        self.uses_classifier = dataset.capabilities.classifier == "glyph"
 
     def real_batch(self, n: int) -> torch.Tensor:
         """``n`` fixed real items (float, model range), e.g. as interpolation end points."""
@@ -86,11 +86,15 @@ class Evaluator:
     def _class_histogram(self, samples: torch.Tensor) -> dict[str, float]:
         if self._load_classifier() is None:
             return {}
-        if samples.shape[1] == 3 and self.ds.name == "stacked_glyphs":
-            digits = [self._predict(samples[:, c : c + 1]) for c in range(3)]
-            labels, k = 100 * digits[0] + 10 * digits[1] + digits[2], 1000
+        classes = int(self._classifier.head.out_features)  # the classes it knows
+        stacked = self.ds.capabilities.stacked_channels and samples.shape[1] > 1
+        if stacked:  # a mode is a combination of the channels' classes
+            labels = np.zeros(len(samples), dtype=np.int64)
+            for c in range(samples.shape[1]):
+                labels = labels * classes + self._predict(samples[:, c : c + 1])
+            k = classes ** samples.shape[1]
         else:
-            labels, k = self._predict(samples[:, :1]), 10
+            labels, k = self._predict(samples[:, :1]), classes
         counts = np.bincount(labels, minlength=k)
         share = counts / counts.sum()
         nz = share[share > 0]
@@ -99,8 +103,9 @@ class Evaluator:
             signals.EVAL_DOMINANT_MODE: float(counts.argmax()),
             signals.EVAL_DOMINANT_SHARE: float(share.max()),
         }
-        if k == 10:
+        if not stacked:
             out[signals.EVAL_CLASSES_COVERED] = float((share >= 0.01).sum())
+            out[signals.EVAL_NUM_CLASSES] = float(k)
         else:  # stacked: a mode is covered by at least one sample (Metz et al. 2017)
             out[signals.EVAL_MODES_COVERED] = float((counts > 0).sum())
             out[signals.EVAL_NUM_MODES] = float(k)

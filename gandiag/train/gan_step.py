@@ -61,7 +61,8 @@ class GANStepper:
         self.opt_d = make_optimizer(self.D.parameters(), "d")
         self.next_batch, self.gen, self.autocast = next_batch, generator, autocast
         self.ema = EMA(self.G, settings.ema) if settings.ema > 0 else None
-        self._cond_d = bundle.name == "cgan"  # only cgan's discriminator takes labels
+        self.caps = bundle.capabilities
+        self._cond_d = self.caps.conditional_discriminator
 
     # -- helpers ------------------------------------------------------------------------------
     def _d(self, x: Tensor, y: Tensor | None, aux: bool = False, params=None):
@@ -73,7 +74,7 @@ class GANStepper:
 
     def _aux_losses(self, aux: Tensor, labels: Tensor | None, z: Tensor) -> Tensor:
         """ACGAN's class cross-entropy or InfoGAN's code-recovery loss on D's aux head."""
-        if self.b.name == "acgan":
+        if self.caps.aux_classifier:
             return F.cross_entropy(aux.float(), labels)
         n_cat, n_cont = self.b.info_codes
         start = self.b.latent_dim - n_cat - n_cont
@@ -88,7 +89,7 @@ class GANStepper:
 
     @property
     def _aux_weight(self) -> float:
-        if self.b.name == "acgan":
+        if self.caps.aux_classifier:
             return self.s.aux_weight
         if self.b.info_codes != (0, 0):
             return self.s.info_weight
@@ -124,7 +125,7 @@ class GANStepper:
             terms = {"D_adv": loss_d.detach()}
             if aux_w:
                 aux = self._aux_losses(aux_fake, yf, z)
-                if self.b.name == "acgan":
+                if self.caps.aux_classifier:
                     aux = aux + self._aux_losses(aux_real, y, z)
                 terms["D_aux"] = aux.detach()
                 loss_d = loss_d + aux_w * aux

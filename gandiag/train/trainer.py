@@ -191,7 +191,7 @@ def _build_bundle(cfg: TrainConfig, ds: Dataset) -> ModelBundle:
             opts.setdefault(key, value)
     if ds.kind == "points" and "arch" in spec.options:
         opts.setdefault("arch", "mlp")  # conv backbones cannot read 2-D points
-    if spec.options.get("num_classes"):
+    if spec.capabilities.conditional:
         if ds.labels is None or not ds.num_classes:
             raise ValueError(
                 f"model {spec.name!r} is class-conditional but dataset "
@@ -253,9 +253,10 @@ def _make_stepper(cfg, bundle, batches, gen, autocast):
         )
         if s.d_steps < 1:
             raise ValueError(f"gan.d_steps must be at least 1, got {s.d_steps}")
-        if s.unrolled_steps and bundle.name in ("acgan", "infogan"):
+        if s.unrolled_steps and bundle.capabilities.has_aux_head:
             raise ValueError(
-                "unrolled steps are not supported with auxiliary heads (acgan, infogan)"
+                f"unrolled steps are not supported with auxiliary heads ({bundle.name}'s "
+                "discriminator predicts classes or latent codes); set gan.unrolled_steps = 0"
             )
         stepper = GANStepper(bundle, s, make_opt, batches, gen, autocast)
     else:
@@ -287,18 +288,15 @@ def _cadence(cfg: TrainConfig):
 def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence):
     from gandiag.monitor import Monitor
 
+    # kind= picks the default set: an autoencoder is watched as a VAE with a point
+    # posterior, whose KL signals say nothing, so "ae" runs no posterior-collapse detector.
     detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
-    if detectors == "default" and bundle.kind == "ae":
-        # The monitor watches autoencoders as VAEs with a point posterior, so its KL
-        # signals say nothing about them: no posterior-collapse detector there.
+    # families with phases or style networks add the detectors of their own signals
+    family = dict.fromkeys(bundle.training.get("detectors", ()), True)
+    if detectors == "default" and (cfg.monitor.overrides or family):
         from gandiag.detectors import default_detectors
 
-        detectors = default_detectors("ae")
-    elif detectors == "default" and bundle.training.get("detectors"):
-        # families with phases or style networks add the detectors of their own signals
-        from gandiag.detectors import default_detectors
-
-        detectors = default_detectors(bundle.kind, **dict.fromkeys(bundle.training["detectors"], True))
+        detectors = default_detectors(bundle.kind, **{**family, **cfg.monitor.overrides})
     # The trainer draws every sample grid itself (gandiag.train.grids): one latent batch,
     # the evaluated network, proper conditional/InfoGAN latents. The monitor draws none.
     cadence = dataclasses.replace(cadence, grid=0)
@@ -312,6 +310,7 @@ def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cade
         "resume": resume,
         "cadence": cadence,
         "detectors": detectors,
+        "kind": bundle.kind,
         "device": device,
         "seed": cfg.seed,
     }
@@ -348,7 +347,7 @@ def _jsonable(value: Any) -> Any:
 
 # -- per step ---------------------------------------------------------------------------------
 def _d_outputs(bundle: ModelBundle, x: torch.Tensor) -> torch.Tensor:
-    if bundle.name == "cgan":
+    if bundle.capabilities.conditional_discriminator:
         y = torch.arange(len(x), device=x.device) % bundle.num_classes
         return bundle.discriminator(x, y)
     return bundle.discriminator(x)

@@ -405,7 +405,7 @@ def test_default_detectors_run_on_the_records(tmp_path):
         gan_loop(8, mon, models=(G, D))
         state = mon.state_dict()
         mon.close()
-    assert [d["name"] for d in state["detectors"]] == [d.name for d in mon.detectors]
+    assert list(state["detectors"]) == [d.name for d in mon.detectors]
 
 
 def _scaled_loop(tmp_path, name, scaler, *, pass_scaler):
