@@ -51,7 +51,9 @@ class TransitionInstabilityDetector(SignalDetector):
     Per switch, the median of each signal over the ``window_steps`` after it is compared
     with the median over the ``window_steps`` before: an alert when the generator's
     gradient norm grows by more than ``grad_ratio_max``, or the sample diversity
-    (``samples/pdist_ratio``) falls below ``diversity_ratio_min`` times its value before,
+    (``samples/pdist_ratio``) falls below ``diversity_ratio_min`` times its value before
+    *and* below ``diversity_after_max`` (fakes markedly less diverse than reals: early in
+    training the fakes' diversity falls from far above the reals' in healthy runs too),
     or a loss turns non-finite. The critic loss ratio is reported as evidence only
     (WGAN critic losses change scale with resolution in healthy runs).
     """
@@ -64,6 +66,7 @@ class TransitionInstabilityDetector(SignalDetector):
         "window_steps": 100,
         "grad_ratio_max": 10.0,
         "diversity_ratio_min": 0.5,
+        "diversity_after_max": 0.6,
         "min_records": 3,
     }
 
@@ -125,10 +128,11 @@ class TransitionInstabilityDetector(SignalDetector):
         if db is not None and da is not None and db > 0:
             ratio = da / db
             evidence["diversity_ratio"] = ratio
-            if ratio < self.cfg["diversity_ratio_min"]:
+            evidence["diversity_after"] = da
+            if ratio < self.cfg["diversity_ratio_min"] and da < self.cfg["diversity_after_max"]:
                 reasons.append(
                     f"sample diversity fell to {ratio:.2f}x its value before "
-                    f"(threshold {self.cfg['diversity_ratio_min']})"
+                    f"(threshold {self.cfg['diversity_ratio_min']}), {da:.2f}x the reals'"
                 )
         lb, la = med(before, 3), med(after, 3)
         if lb is not None and la is not None and lb != 0:
