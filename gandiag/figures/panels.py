@@ -18,7 +18,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from gandiag import signals as sig
-from gandiag.figures.curves import TraceSpec, alert_markers, base_layout, label, lines_figure
+from gandiag.figures.curves import (
+    TraceSpec,
+    alert_markers,
+    base_layout,
+    label,
+    lines_figure,
+    phase_markers,
+)
 from gandiag.figures.heatmaps import (
     align_series,
     common_edges,
@@ -28,6 +35,7 @@ from gandiag.figures.heatmaps import (
     log10_safe,
 )
 from gandiag.figures.text import RunSummary, alert_counts, group_alerts, latest_metrics, verdict
+from gandiag.phases import boundaries, read_phases
 from gandiag.store import RunReader, Series
 from gandiag.types import Alert
 
@@ -112,6 +120,7 @@ def build_run_panels(
     their series are read, so a page can load section by section.
     """
     names = reader.scalar_names()
+    phase_lines = boundaries(read_phases(reader))
     wanted = set(SECTIONS if sections is None else sections)
     alerts = reader.read_alerts() if alerts is None and "Training curves" in wanted else alerts
     layer_names = [n for n in names if _LAYER.match(n)]
@@ -134,6 +143,7 @@ def build_run_panels(
         if not series or section not in wanted:
             return None
         fig, specs = lines_figure(series, title=title, **kw)
+        phase_markers(fig, phase_lines)  # phase boundaries on every curve over steps
         panel = Panel(key, title, fig, "lines", section, traces=specs)
         panels.append(panel)
         return panel

@@ -40,6 +40,20 @@ def test_phases_round_trip_through_the_store(tmp_path):
     assert series[S.PHASE_ALPHA].values.tolist() == [0.0, 0.5, 1.0, 0.25]
 
 
+def test_curve_panels_show_phase_boundaries(tmp_path):
+    from gandiag.figures.panels import build_run_panels
+
+    mon = _monitor(tmp_path / "r")
+    for step, name in enumerate(["res4", "res4", "res8", "res8"]):
+        mon.set_phase(name, alpha=1.0)
+        _step(mon, step)
+    mon.close()
+    panels = build_run_panels(RunReader(tmp_path / "r"))
+    losses = next(p for p in panels if p.key == "losses")
+    assert [s.x0 for s in losses.figure.layout.shapes] == [2]
+    assert [a.text for a in losses.figure.layout.annotations] == ["res8"]
+
+
 def test_phase_state_survives_a_resume(tmp_path):
     mon = _monitor(tmp_path / "r")
     mon.set_phase("level0")
