@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from gandiag.capabilities import ModelCapabilities
+from gandiag.reference_models.lapgan import LAPGANDiscriminator, LAPGANGenerator
 from gandiag.reference_models.progan import ProGANDiscriminator, ProGANGenerator
 from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
 from gandiag.reference_models.stylegan import StyleGANDiscriminator, StyleGANGenerator
@@ -43,6 +44,33 @@ def _stylegan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> Mode
     return ModelBundle(name, "gan", int(opts["latent_dim"]), opts, training, g, d)
 
 
+def _lapgan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> ModelBundle:
+    size, ch, width, levels = (int(opts[k]) for k in ("image_size", "channels", "width", "levels"))
+    g = LAPGANGenerator(int(opts["latent_dim"]), size, ch, width, levels)
+    d = LAPGANDiscriminator(size, ch, width, levels)
+    return ModelBundle(name, "gan", int(opts["latent_dim"]), opts, training, g, d)
+
+
+register_model(
+    ModelSpec(
+        "lapgan",
+        "gan",
+        "LAPGAN: Laplacian pyramid of GANs (8/16/32), conditional G and D per level on the "
+        "coarse image, levels trained on the real pyramid and sampled coarse to fine",
+        "Denton et al. 2015",
+        _lapgan,
+        {**_SHAPE, "latent_dim": 64, "width": 32, "levels": 3},
+        {
+            "stepper": "lapgan",
+            "detectors": ("level_copy",),
+            "loss": "nonsaturating",
+            "optimizer": "adam",
+            "lr_g": 2e-4,
+            "lr_d": 2e-4,
+            "betas": (0.5, 0.999),
+        },
+    )
+)
 register_model(
     ModelSpec(
         "progan",

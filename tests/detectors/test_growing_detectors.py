@@ -138,3 +138,20 @@ def test_state_round_trip_gives_the_same_alerts(name):
     second.load_state_dict(json.loads(json.dumps(first.state_dict())))
     part += run_detectors([second], records[400:])
     assert [a.to_dict() for a in part] == [a.to_dict() for a in straight]
+
+
+def _level_stream(copy_from=None, steps=600, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(steps):
+        sc = {S.level_copy_ratio(k): 0.8 * math.exp(0.2 * rng.standard_normal()) for k in (1, 2)}
+        if copy_from is not None and t >= copy_from:
+            sc[S.level_copy_ratio(2)] = 1e-4
+        out.append(StepRecord(t, sc))
+    return out
+
+
+def test_level_copy_fires_on_a_copying_level_only():
+    assert _fired(["level_copy"], _level_stream()) == {}
+    a = _fired(["level_copy"], _level_stream(copy_from=300))["level_copy"]
+    assert a.onset_step == 300 and a.step == 400 and S.level_copy_ratio(2) in a.evidence

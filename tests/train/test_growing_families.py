@@ -115,3 +115,24 @@ def test_truncation_pulls_w_toward_its_mean():
         w, w0 = g.map(z), g.map(z, psi=0.0)
     torch.testing.assert_close(w0, torch.full_like(w0, 0.5))
     assert g.map(z, psi=0.5).sub(0.5).abs().mean() < w.sub(0.5).abs().mean()
+
+
+def test_lapgan_trains_levels_and_reports_copy_ratios(tmp_path):
+    run = train(_cfg("lapgan", 3, {}), tmp_path / "l", progress=False)
+    names = set(RunReader(run).scalar_names())
+    assert {S.level_copy_ratio(1), S.level_copy_ratio(2), "loss/G_level0", "loss/D_level2"} <= names
+    copy = train(_cfg("lapgan", 3, {"residual_scale": 0.0}), tmp_path / "c", progress=False)
+    ratio = RunReader(copy).read_scalars([S.level_copy_ratio(2)])[S.level_copy_ratio(2)]
+    assert ratio.values.max() == 0.0
+
+
+def test_lapgan_samples_coarse_to_fine():
+    from gandiag.reference_models.lapgan import down, up
+
+    g = build_model("lapgan", width=8, latent_dim=16, seed=0).generator.eval()
+    with torch.no_grad():
+        levels = g(torch.randn(4, 16), return_levels=True)
+    assert [lv.shape[-1] for lv in levels] == [8, 16, 32]
+    # each level is the upsampled level below plus a residual of its own
+    assert (levels[2] - up(levels[1])).abs().mean() > 0
+    assert down(levels[1]).shape == levels[0].shape
