@@ -28,11 +28,11 @@ import argparse
 import contextlib
 import sys
 import tempfile
-import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import tomllib
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -53,8 +53,16 @@ FINDS = {
     "w_collapse": {"w_collapse", "noise_dominated", "mixing_no_effect"},
     "mode_collapse": {"mode_collapse", "transition_instability", "w_collapse"},
 }
-FAMILY = {"transition_instability", "fade_in", "w_collapse", "noise_dominated",
-          "mixing_no_effect", "channel_spike", "regularizer_blowup", "augment_runaway"}
+FAMILY = {
+    "transition_instability",
+    "fade_in",
+    "w_collapse",
+    "noise_dominated",
+    "mixing_no_effect",
+    "channel_spike",
+    "regularizer_blowup",
+    "augment_runaway",
+}
 
 
 def _pdist(x: torch.Tensor) -> float:
@@ -64,12 +72,12 @@ def _pdist(x: torch.Tensor) -> float:
 
 def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int) -> dict[str, Any]:
     import numpy as np
+    from gandiag.reference_models import build_model
+    from gandiag.reference_models.progan import fade_reals
 
     import gandiag
     from gandiag.data import load_dataset
     from gandiag.detectors import default_detectors
-    from gandiag.reference_models import build_model
-    from gandiag.reference_models.progan import fade_reals
     from gandiag.train.family import stepper_class
     from gandiag.train.trainer import Batches
 
@@ -107,15 +115,25 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
     reals = torch.from_numpy(ds.array[:256].copy()).float() / 127.5 - 1
     eval_gen = torch.Generator().manual_seed(10_000 + seed)
     z_eval = torch.randn(256, bundle.latent_dim, generator=eval_gen)
-    outcomes: dict[str, list[float]] = {"step": [], "diversity": [], "z_diversity": [],
-                                        "phase_index": []}
+    outcomes: dict[str, list[float]] = {
+        "step": [],
+        "diversity": [],
+        "z_diversity": [],
+        "phase_index": [],
+    }
     alerts = []
     for step in range(steps):
         out = stepper.step(step)
         if out.get("phase") is not None:
             mon.set_phase(*out["phase"])
-        alerts += mon.step(step, out["losses"], d_real=out["d_real"], d_fake=out["d_fake"],
-                           real=out["real"], fake=out["fake"])
+        alerts += mon.step(
+            step,
+            out["losses"],
+            d_real=out["d_real"],
+            d_fake=out["d_fake"],
+            real=out["real"],
+            fake=out["fake"],
+        )
         if out.get("scalars"):
             mon.log_scalars(step, out["scalars"])
         if step % eval_every == 0 or step == steps - 1:
@@ -130,8 +148,10 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
                     level = 0
                     fakes = G(z_eval)
                     ref = reals
-                    shared = [torch.randn(s, generator=eval_gen).expand(256, -1, -1, -1)
-                              for s in G.synthesis.noise_shapes(1)]
+                    shared = [
+                        torch.randn(s, generator=eval_gen).expand(256, -1, -1, -1)
+                        for s in G.synthesis.noise_shapes(1)
+                    ]
                     zdiv = _pdist(G.synthesis(G.broadcast(G.map(z_eval)), shared))
             outcomes["step"].append(step)
             outcomes["diversity"].append(_pdist(fakes) / _pdist(ref))
@@ -145,8 +165,16 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
         "seed": seed,
         "labels": labels,
         "outcomes": outcomes,
-        "alerts": [{"detector": a.detector, "step": a.step, "onset": a.onset_step,
-                    "severity": a.severity.value} for a in alerts if a.severity.value != "info"],
+        "alerts": [
+            {
+                "detector": a.detector,
+                "step": a.step,
+                "onset": a.onset_step,
+                "severity": a.severity.value,
+            }
+            for a in alerts
+            if a.severity.value != "info"
+        ],
     }
 
 
@@ -183,19 +211,30 @@ def score(results: list[dict[str, Any]], tolerance: int) -> dict[str, Any]:
         fam = [a for a in r["alerts"] if a["detector"] in FAMILY]
         hits = {}
         for lab, onset in r["labels"].items():
-            ok = [a for a in r["alerts"]
-                  if a["detector"] in FINDS[lab] and a["step"] >= onset - tolerance]
+            ok = [
+                a
+                for a in r["alerts"]
+                if a["detector"] in FINDS[lab] and a["step"] >= onset - tolerance
+            ]
             hits[lab] = ok[0]["step"] - onset if ok else None
             found += bool(ok)
             missed += not ok
         wanted = set().union(*(FINDS[lab] for lab in r["labels"])) if r["labels"] else set()
         fa = [a for a in fam if a["detector"] not in wanted]
         false_alarms += len(fa)
-        rows.append([r["case"], r["seed"], ", ".join(f"{k}@{v}" for k, v in r["labels"].items())
-                     or "healthy",
-                     ", ".join(f"{k}: {'delay ' + str(v) if v is not None else 'MISSED'}"
-                               for k, v in hits.items()) or "-",
-                     ", ".join(sorted({a["detector"] for a in fa})) or "-"])
+        rows.append(
+            [
+                r["case"],
+                r["seed"],
+                ", ".join(f"{k}@{v}" for k, v in r["labels"].items()) or "healthy",
+                ", ".join(
+                    f"{k}: {'delay ' + str(v) if v is not None else 'MISSED'}"
+                    for k, v in hits.items()
+                )
+                or "-",
+                ", ".join(sorted({a["detector"] for a in fa})) or "-",
+            ]
+        )
     return {"found": found, "missed": missed, "false_alarms": false_alarms, "rows": rows}
 
 
@@ -213,12 +252,21 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     jobs = [(c, s) for c in args.cases for s in args.seeds]
     with ProcessPoolExecutor(args.jobs) as ex:
-        futures = [ex.submit(run_case, c, s, args.steps, args.phase_steps, args.eval_every)
-                   for c, s in jobs]
+        futures = [
+            ex.submit(run_case, c, s, args.steps, args.phase_steps, args.eval_every)
+            for c, s in jobs
+        ]
         results = [f.result() for f in futures]
     sc = score(results, args.tolerance)
-    write_json(args.json, {"benchmark": "growing_families", "args": vars(args),
-                           "results": results, **{k: v for k, v in sc.items() if k != "rows"}})
+    write_json(
+        args.json,
+        {
+            "benchmark": "growing_families",
+            "args": vars(args),
+            "results": results,
+            **{k: v for k, v in sc.items() if k != "rows"},
+        },
+    )
     if not args.no_docs:
         write_section(
             "growing_families",
@@ -227,13 +275,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.phase_steps} --seeds {' '.join(map(str, args.seeds))}` - each config "
             "shortened, batch 16, labels from fresh-sample outcomes (see the script's "
             "docstring); the fade-in label comes from the configuration.\n\n"
-            + table(["case", "seed", "labels (onset)", "found (delay, steps)",
-                     "false alarms"], sc["rows"])
+            + table(
+                ["case", "seed", "labels (onset)", "found (delay, steps)", "false alarms"],
+                sc["rows"],
+            )
             + f"\n\nFound {sc['found']} of {sc['found'] + sc['missed']} labels; "
             f"{sc['false_alarms']} false alarms from the family detectors.\n",
         )
-    print(f"growing families: found {sc['found']} of {sc['found'] + sc['missed']} labels, "
-          f"{sc['false_alarms']} false alarms (family detectors), {len(results)} runs")
+    print(
+        f"growing families: found {sc['found']} of {sc['found'] + sc['missed']} labels, "
+        f"{sc['false_alarms']} false alarms (family detectors), {len(results)} runs"
+    )
     return 0
 
 

@@ -28,6 +28,7 @@ from bench._report import table, write_json, write_section
 
 def _stepper(probe_every: int, batches: list[torch.Tensor], device: torch.device, width: int):
     from gandiag.reference_models import build_model
+
     from gandiag.train.stylegan_step import StyleGANStepper
 
     bundle = build_model("stylegan", width=width, seed=0).to(device)
@@ -65,10 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    from gandiag.reference_models import get_spec
+
     import gandiag
     from gandiag.data import load_dataset
     from gandiag.detectors import default_detectors
-    from gandiag.reference_models import get_spec
 
     x = load_dataset("glyphs", n=16 * args.batch, image_size=32).array
     x = torch.from_numpy(x.copy()).float().div(127.5).sub(1.0).to(device)
@@ -97,8 +99,14 @@ def main(argv: list[str] | None = None) -> int:
                 bare.step(i)
             else:
                 out = watched.step(i)
-                mon.step(i, out["losses"], d_real=out["d_real"], d_fake=out["d_fake"],
-                         real=out["real"], fake=out["fake"])
+                mon.step(
+                    i,
+                    out["losses"],
+                    d_real=out["d_real"],
+                    d_fake=out["d_fake"],
+                    real=out["real"],
+                    fake=out["fake"],
+                )
                 mon.log_scalars(i, out["scalars"])
             counter[which] += 1
         if which == "mon":
@@ -111,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, list[float]] = {"bare": [], "mon": []}
     ratios = []
     for b in range(max(1, args.steps // args.block)):
-        for which in (("bare", "mon") if b % 2 == 0 else ("mon", "bare")):
+        for which in ("bare", "mon") if b % 2 == 0 else ("mon", "bare"):
             times[which].append(run(which, args.block))
         ratios.append(times["mon"][-1] / times["bare"][-1])
     alerts = mon.close()
@@ -146,10 +154,28 @@ def main(argv: list[str] | None = None) -> int:
             "Monitor at its default cadence with the default and style detectors), "
             f"alternating blocks of {args.block} steps in one run.\n\n"
             + table(
-                ["device", "threads", "steps each", "ms/step bare", "median ratio", "IQR",
-                 "total-time ratio", "target"],
-                [[str(device), torch.get_num_threads(), len(ratios) * args.block, ms_bare,
-                  median, f"{q[0]:.3f}-{q[2]:.3f}", total, "<= 1.03"]],
+                [
+                    "device",
+                    "threads",
+                    "steps each",
+                    "ms/step bare",
+                    "median ratio",
+                    "IQR",
+                    "total-time ratio",
+                    "target",
+                ],
+                [
+                    [
+                        str(device),
+                        torch.get_num_threads(),
+                        len(ratios) * args.block,
+                        ms_bare,
+                        median,
+                        f"{q[0]:.3f}-{q[2]:.3f}",
+                        total,
+                        "<= 1.03",
+                    ]
+                ],
             ),
         )
     print(

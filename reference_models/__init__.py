@@ -8,8 +8,8 @@
 defaults. Objectives and regularisers live in :mod:`gandiag.reference_models.losses`.
 """
 
-from gandiag.reference_models import zoo as _zoo  # noqa: F401  (registers the models)
 from gandiag.reference_models import growing as _growing  # noqa: F401  (and the growing families)
+from gandiag.reference_models import zoo as _zoo  # noqa: F401  (registers the models)
 from gandiag.reference_models.registry import (
     MODELS,
     ModelBundle,

@@ -68,7 +68,7 @@ class AdaptiveAugment:
         x = torch.stack([torch.rot90(xi, int(ki), dims=(-2, -1)) for xi, ki in zip(x, k)])
         m = self._mask(n, dev)
         shift = max(1, x.shape[-1] // 8)
-        t = (torch.randint(-shift, shift + 1, (n, 2), device=dev, generator=gen) * m[:, None].long())
+        t = torch.randint(-shift, shift + 1, (n, 2), device=dev, generator=gen) * m[:, None].long()
         x = torch.stack([_translate(xi, int(a), int(b)) for xi, (a, b) in zip(x, t.tolist())])
         m = self._mask(n, dev).view(shape)
         b = torch.randn(shape, device=dev, generator=gen) * 0.2

@@ -99,7 +99,7 @@ def upsample(x: Tensor) -> Tensor:
 
 def num_levels(image_size: int) -> int:
     """Levels from 4x4 up to ``image_size`` (a power of two >= 8)."""
-    levels = int(round(math.log2(image_size))) - 1
+    levels = round(math.log2(image_size)) - 1
     if image_size < 8 or 4 * 2 ** (levels - 1) != image_size:
         raise ValueError(
             f"progressive growing needs a power-of-two image_size >= 8, got {image_size}; "

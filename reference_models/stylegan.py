@@ -20,12 +20,11 @@ are prone to the droplet artifacts StyleGAN2 removed.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from gandiag.reference_models.progan import (
     EqualizedConv2d,
     EqualizedLinear,
@@ -35,17 +34,16 @@ from gandiag.reference_models.progan import (
     num_levels,
     upsample,
 )
+from torch import Tensor, nn
 
 
 class MappingNetwork(nn.Module):
-    def __init__(
-        self, latent_dim: int, w_dim: int, layers: int = 2, lr_mul: float = 0.01
-    ) -> None:
+    def __init__(self, latent_dim: int, w_dim: int, layers: int = 2, lr_mul: float = 0.01) -> None:
         super().__init__()
         self.norm = PixelNorm()
         dims = [latent_dim] + [w_dim] * layers
         self.layers = nn.ModuleList(
-            [EqualizedLinear(a, b, lr_mul=lr_mul) for a, b in zip(dims[:-1], dims[1:])]
+            [EqualizedLinear(a, b, lr_mul=lr_mul) for a, b in itertools.pairwise(dims)]
         )
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
@@ -113,7 +111,10 @@ class SynthesisNetwork(nn.Module):
             self.layers.append(StyleLayer(width, width, w_dim, demodulate=demodulate))
             self.layers.append(StyleLayer(width, width, w_dim, demodulate=demodulate))
         self.to_rgb = nn.ModuleList(
-            [ModulatedConv2d(width, channels, 1, w_dim, demodulate=False) for _ in range(self.levels)]
+            [
+                ModulatedConv2d(width, channels, 1, w_dim, demodulate=False)
+                for _ in range(self.levels)
+            ]
         )
         self.rgb_bias = nn.Parameter(torch.zeros(channels))
         # one w per conv layer and one per toRGB (toRGB l reads the w of the layer before it)
@@ -191,9 +192,7 @@ class StyleGANGenerator(nn.Module):
         out[:, crossover:] = ws2[:, crossover:]
         return out
 
-    def forward(
-        self, z: Tensor, *, psi: float = 1.0, noise: list[Tensor] | None = None
-    ) -> Tensor:
+    def forward(self, z: Tensor, *, psi: float = 1.0, noise: list[Tensor] | None = None) -> Tensor:
         return self.synthesis(self.broadcast(self.map(z, psi=psi)), noise)
 
 

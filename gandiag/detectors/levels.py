@@ -16,8 +16,10 @@ from gandiag.detectors.support import SignalDetector
 from gandiag.types import Alert, Severity, StepRecord
 
 REMEDIES = (
-    "check that the level's generator receives its noise and that its output is added, not "
-    "replaced, and that its discriminator sees the residual with the coarse image",
+    (
+        "check that the level's generator receives its noise and that its output is added, not "
+        "replaced, and that its discriminator sees the residual with the coarse image"
+    ),
     "give the level its own learning rate (LAPGAN used larger ones for finer levels)",
 )
 

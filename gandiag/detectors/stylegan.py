@@ -136,8 +136,12 @@ class WSpaceCollapseDetector(SignalDetector):
         ):
             return []
         st["alerted"] = True
-        evidence = {S.STYLE_W_STD: v, "baseline": st["base"], "ratio": ratio,
-                    "ratio_min": c["ratio_min"]}
+        evidence = {
+            S.STYLE_W_STD: v,
+            "baseline": st["base"],
+            "ratio": ratio,
+            "ratio_min": c["ratio_min"],
+        }
         if st["share"] is not None:
             evidence[S.STYLE_NOISE_SHARE] = st["share"]
         return [

@@ -89,8 +89,7 @@ class LAPGANStepper:
         fake_g = self._fakes(images, coarse)
         with self.autocast():
             per_level_g = [
-                L.generator_loss("nonsaturating", s.float())
-                for s in self._scores(fake_g, coarse)
+                L.generator_loss("nonsaturating", s.float()) for s in self._scores(fake_g, coarse)
             ]
         loss_g = sum(per_level_g)
         self.opt_g.zero_grad(set_to_none=True)
@@ -103,8 +102,9 @@ class LAPGANStepper:
             e_fake = fake_g[k].detach().pow(2).mean()
             scalars[S.level_copy_ratio(k)] = float(e_fake / (e_real + 1e-12))
         with torch.no_grad():
-            sample = self.G(torch.randn(x.shape[0], self.b.latent_dim, device=x.device,
-                                        generator=self.gen))
+            sample = self.G(
+                torch.randn(x.shape[0], self.b.latent_dim, device=x.device, generator=self.gen)
+            )
         losses = {"G": loss_g.detach(), "D": loss_d.detach()}
         for k, (lg, ld) in enumerate(zip(per_level_g, per_level_d)):
             losses[f"G_level{k}"], losses[f"D_level{k}"] = lg.detach(), ld.detach()

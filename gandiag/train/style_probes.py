@@ -35,14 +35,19 @@ def style_signals(G: nn.Module, z: Tensor, noise_draws: int = 4) -> dict[str, fl
         n = z.shape[0]
         w = G.map(z)
         ws = G.broadcast(w)
-        shared = [torch.randn(s, device=z.device).expand(n, -1, -1, -1) for s in syn.noise_shapes(1)]
+        shared = [
+            torch.randn(s, device=z.device).expand(n, -1, -1, -1) for s in syn.noise_shapes(1)
+        ]
         syn.record_channels = True
         base = syn(ws, shared)
         chans = syn.last_channel_means
         syn.record_channels = False
         v_latent = base.var(0).mean()
         draws = torch.stack(
-            [syn(ws, [torch.randn(s, device=z.device) for s in syn.noise_shapes(n)]) for _ in range(noise_draws)]
+            [
+                syn(ws, [torch.randn(s, device=z.device) for s in syn.noise_shapes(n)])
+                for _ in range(noise_draws)
+            ]
         )
         v_noise = draws.var(0).mean()
         other = ws.roll(1, dims=0)

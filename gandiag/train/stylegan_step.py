@@ -51,7 +51,9 @@ class StyleGANSettings:
     ada_interval: int = 4
     ada_kimg: float = 100.0
     probe_every: int = 25
-    map_weight_decay: float = 0.0  # decoupled decay of the mapping weights per step (a failure cause)
+    map_weight_decay: float = (
+        0.0  # decoupled decay of the mapping weights per step (a failure cause)
+    )
 
 
 class StyleGANStepper:
@@ -88,7 +90,10 @@ class StyleGANStepper:
         G = self.G
         z = torch.randn(n, self.b.latent_dim, device=device, generator=self.gen)
         ws = G.broadcast(G.map(z, update_avg=update_avg))
-        if self.s.mixing_prob > 0 and float(torch.rand((), generator=self._cpu)) < self.s.mixing_prob:
+        if (
+            self.s.mixing_prob > 0
+            and float(torch.rand((), generator=self._cpu)) < self.s.mixing_prob
+        ):
             z2 = torch.randn(n, self.b.latent_dim, device=device, generator=self.gen)
             cut = int(torch.randint(1, G.num_ws, (), generator=self._cpu))
             ws = G.mix(ws, G.broadcast(G.map(z2)), cut)
@@ -216,7 +221,10 @@ class StyleGANStepper:
         if "ada" in sd:
             bs = self.next_batch.batch_size if hasattr(self.next_batch, "batch_size") else 1
             self.ada = AdaptiveAugment(
-                bs, target=self.s.ada_target, interval=self.s.ada_interval, speed_kimg=self.s.ada_kimg
+                bs,
+                target=self.s.ada_target,
+                interval=self.s.ada_interval,
+                speed_kimg=self.s.ada_kimg,
             )
             self.ada.load_state_dict(sd["ada"])
 

@@ -18,22 +18,38 @@ def progan_stream(steps=900, phase=150, *, stuck=False, blowup_at=None, seed=0):
     for t in range(steps):
         level = 0 if t < phase else min(3, 1 + (t - phase) // (2 * phase))
         rel = (t - phase) % (2 * phase) if t >= phase else phase
-        alpha = 1.0 if level == 0 or rel >= phase else (float(rel // phase) if stuck else rel / phase)
+        alpha = (
+            1.0 if level == 0 or rel >= phase else (float(rel // phase) if stuck else rel / phase)
+        )
         g = 0.5 * math.exp(0.3 * rng.standard_normal())
         div = 1.0 + 0.05 * rng.standard_normal()
         if blowup_at is not None and t >= blowup_at:
             g *= 40.0
             div *= 0.2
-        sc = {S.PHASE_INDEX: float(level), S.PHASE_ALPHA: alpha, S.grad_norm("G"): g,
-              S.loss("D"): -1.0 + 0.1 * rng.standard_normal() + level}
+        sc = {
+            S.PHASE_INDEX: float(level),
+            S.PHASE_ALPHA: alpha,
+            S.grad_norm("G"): g,
+            S.loss("D"): -1.0 + 0.1 * rng.standard_normal() + level,
+        }
         if t % 10 == 0:
             sc[S.SAMPLES_PDIST_RATIO] = div
         out.append(StepRecord(t, sc))
     return out
 
 
-def style_stream(steps=600, *, w_collapse_at=None, noise_at=None, mix_at=None, spike_at=None,
-                 pl_nan_at=None, r1_blow_at=None, ada_runaway=False, seed=0):
+def style_stream(
+    steps=600,
+    *,
+    w_collapse_at=None,
+    noise_at=None,
+    mix_at=None,
+    spike_at=None,
+    pl_nan_at=None,
+    r1_blow_at=None,
+    ada_runaway=False,
+    seed=0,
+):
     rng = np.random.default_rng(seed)
     out, p = [], 0.0
     for t in range(steps):
@@ -42,14 +58,22 @@ def style_stream(steps=600, *, w_collapse_at=None, noise_at=None, mix_at=None, s
         if w_collapse_at is not None and t >= w_collapse_at:
             sc[S.STYLE_W_STD] = 1e-5 * jitter
         if t % 25 == 0:
-            sc[S.STYLE_NOISE_SHARE] = 0.9 if noise_at is not None and t >= noise_at else 0.05 * jitter
-            sc[S.STYLE_MIXING_EFFECT] = 0.001 if mix_at is not None and t >= mix_at else 0.4 * jitter
-            sc[S.STYLE_CHANNEL_SPIKE] = 60.0 if spike_at is not None and t >= spike_at else 2.5 * jitter
+            sc[S.STYLE_NOISE_SHARE] = (
+                0.9 if noise_at is not None and t >= noise_at else 0.05 * jitter
+            )
+            sc[S.STYLE_MIXING_EFFECT] = (
+                0.001 if mix_at is not None and t >= mix_at else 0.4 * jitter
+            )
+            sc[S.STYLE_CHANNEL_SPIKE] = (
+                60.0 if spike_at is not None and t >= spike_at else 2.5 * jitter
+            )
         if t % 4 == 0:
             pl = 0.8 * jitter
             sc[S.REG_PL_LENGTH] = math.nan if pl_nan_at is not None and t >= pl_nan_at else pl
         if t % 16 == 0:
-            sc[S.REG_R1] = 0.02 * jitter * (1e4 if r1_blow_at is not None and t >= r1_blow_at else 1)
+            sc[S.REG_R1] = (
+                0.02 * jitter * (1e4 if r1_blow_at is not None and t >= r1_blow_at else 1)
+            )
         if t % 4 == 0:
             rt = 0.9 if ada_runaway else 0.6 + 0.05 * rng.standard_normal()
             p = max(0.0, p + (0.01 if rt > 0.6 else -0.01))
@@ -59,8 +83,14 @@ def style_stream(steps=600, *, w_collapse_at=None, noise_at=None, mix_at=None, s
 
 
 PHASE_DETECTORS = ["transition_instability", "fade_in"]
-STYLE_DETECTORS = ["w_collapse", "noise_dominated", "mixing_no_effect", "channel_spike",
-                   "regularizer_blowup", "augment_runaway"]
+STYLE_DETECTORS = [
+    "w_collapse",
+    "noise_dominated",
+    "mixing_no_effect",
+    "channel_spike",
+    "regularizer_blowup",
+    "augment_runaway",
+]
 
 
 def _fired(names, records):
@@ -87,8 +117,9 @@ def test_stuck_fade_in_fires_with_evidence():
 
 
 def test_instant_switch_is_a_jump():
-    recs = [StepRecord(t, {S.PHASE_INDEX: 1.0, S.PHASE_ALPHA: 0.0 if t < 5 else 1.0})
-            for t in range(10)]
+    recs = [
+        StepRecord(t, {S.PHASE_INDEX: 1.0, S.PHASE_ALPHA: 0.0 if t < 5 else 1.0}) for t in range(10)
+    ]
     a = _fired(["fade_in"], recs)["fade_in"]
     assert a.step == 5 and "jumped" in a.diagnosis
 
@@ -125,9 +156,18 @@ def test_style_detector_fires_on_its_fault_only(fault, detector, onset):
 
 @pytest.mark.parametrize("name", PHASE_DETECTORS + STYLE_DETECTORS)
 def test_state_round_trip_gives_the_same_alerts(name):
-    records = (progan_stream(stuck=True, blowup_at=450) if name in PHASE_DETECTORS
-               else style_stream(w_collapse_at=300, noise_at=300, mix_at=300, spike_at=300,
-                                 pl_nan_at=300, ada_runaway=True))
+    records = (
+        progan_stream(stuck=True, blowup_at=450)
+        if name in PHASE_DETECTORS
+        else style_stream(
+            w_collapse_at=300,
+            noise_at=300,
+            mix_at=300,
+            spike_at=300,
+            pl_nan_at=300,
+            ada_runaway=True,
+        )
+    )
     cls = get_detector_class(name)
     straight = run_detectors([cls()], records)
     first = cls()

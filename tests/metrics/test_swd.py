@@ -19,14 +19,18 @@ def test_identical_sets_give_zero_and_are_deterministic():
     a = _blobs(32, 0)
     res = swd(a, a, patches_per_image=16)
     assert res.per_level == (0.0, 0.0) and res.resolutions == (32, 16)
-    assert swd(a, _blobs(32, 1), patches_per_image=16) == swd(a, _blobs(32, 1), patches_per_image=16)
+    assert swd(a, _blobs(32, 1), patches_per_image=16) == swd(
+        a, _blobs(32, 1), patches_per_image=16
+    )
 
 
 def test_separates_shifted_and_noisier_sets_from_a_fresh_draw():
     a, b = _blobs(64, 0), _blobs(64, 1)
     base = swd(a, b, patches_per_image=32)
     shifted = swd(a, _blobs(64, 1, shift=6.0), patches_per_image=32)
-    noisy = swd(a, b + 0.5 * np.random.default_rng(2).standard_normal(b.shape), patches_per_image=32)
+    noisy = swd(
+        a, b + 0.5 * np.random.default_rng(2).standard_normal(b.shape), patches_per_image=32
+    )
     assert shifted.mean > 3 * base.mean
     # white noise lives in the finest band: it moves the 32x32 level far more than 16x16
     assert noisy.per_level[0] > 5 * base.per_level[0]

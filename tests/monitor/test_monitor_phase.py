@@ -2,24 +2,37 @@
 
 import pytest
 import torch
+from monitor_toy import ConvD, ConvG
 
 import gandiag
 from gandiag import signals as S
 from gandiag.phases import boundaries, read_phases
 from gandiag.store import RunReader
-from monitor_toy import ConvD, ConvG
 
 
 def _step(mon, step):
     x = torch.randn(4, 1, 8, 8)
-    mon.step(step, losses={"G": 1.0, "D": 1.0}, d_real=torch.randn(4), d_fake=torch.randn(4),
-             real=x, fake=x)
+    mon.step(
+        step,
+        losses={"G": 1.0, "D": 1.0},
+        d_real=torch.randn(4),
+        d_fake=torch.randn(4),
+        real=x,
+        fake=x,
+    )
 
 
 def _monitor(path, **kw):
-    return gandiag.Monitor(path, generator=ConvG(), discriminator=ConvD(), latent_dim=8,
-                           detectors=None, quiet=True,
-                           cadence=gandiag.monitor.Cadence(flush=3, grid=0, samples=0), **kw)
+    return gandiag.Monitor(
+        path,
+        generator=ConvG(),
+        discriminator=ConvD(),
+        latent_dim=8,
+        detectors=None,
+        quiet=True,
+        cadence=gandiag.monitor.Cadence(flush=3, grid=0, samples=0),
+        **kw,
+    )
 
 
 def test_phases_round_trip_through_the_store(tmp_path):
@@ -32,7 +45,10 @@ def test_phases_round_trip_through_the_store(tmp_path):
     reader = RunReader(tmp_path / "r")
     phases = read_phases(reader)
     assert [(p.name, p.start_step, p.end_step) for p in phases] == [
-        ("res4", 0, 3), ("res8", 3, 6), ("res16", 6, None)]
+        ("res4", 0, 3),
+        ("res8", 3, 6),
+        ("res16", 6, None),
+    ]
     assert boundaries(phases) == [(3, "res8"), (6, "res16")]
     series = reader.read_scalars([S.PHASE_INDEX, S.PHASE_ALPHA])
     assert series[S.PHASE_INDEX].values.tolist() == [0, 0, 0, 1, 1, 1, 2]

@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from gandiag.reference_models import build_model
+from gandiag.reference_models.progan import fade_reals
 
 from gandiag import signals as S
 from gandiag.phases import read_phases
-from gandiag.reference_models import build_model
-from gandiag.reference_models.progan import fade_reals
 from gandiag.store import RunReader
 from gandiag.train import train
 from gandiag.train.checkpoint import checkpoint_path
@@ -26,7 +26,9 @@ def _cfg(model, steps, gan_options, **model_options):
 
 
 def test_progan_grows_through_phases_and_records_them(tmp_path):
-    run = train(_cfg("progan", 9, {"phase_steps": 2, "fade_steps": 2}), tmp_path / "p", progress=False)
+    run = train(
+        _cfg("progan", 9, {"phase_steps": 2, "fade_steps": 2}), tmp_path / "p", progress=False
+    )
     reader = RunReader(run)
     phases = read_phases(reader)
     assert [p.name for p in phases] == ["res4", "res8", "res16"]
@@ -50,7 +52,13 @@ def test_progan_resume_continues_the_phase_list(tmp_path):
 def test_progan_schedule_and_fade_reals():
     s = ProGANSettings(phase_steps=3, fade_steps=4)
     assert [schedule(t, 4, s) for t in (0, 2, 3, 5, 7, 9, 10)] == [
-        (0, 1.0), (0, 1.0), (1, 0.0), (1, 0.5), (1, 1.0), (1, 1.0), (2, 0.0)
+        (0, 1.0),
+        (0, 1.0),
+        (1, 0.0),
+        (1, 0.5),
+        (1, 1.0),
+        (1, 1.0),
+        (2, 0.0),
     ]
     stuck = ProGANSettings(phase_steps=3, fade_steps=4, alpha_schedule="truncated")
     assert [schedule(t, 4, stuck)[1] for t in range(3, 10)] == [0, 0, 0, 0, 1, 1, 1]
@@ -59,8 +67,10 @@ def test_progan_schedule_and_fade_reals():
     assert fade_reals(x, 1, 1.0, 4).shape == (2, 1, 8, 8)
     # alpha 0: the faded-in level shows only the previous level's content
     torch.testing.assert_close(
-        fade_reals(x, 2, 0.0, 4), torch.nn.functional.interpolate(
-            torch.nn.functional.avg_pool2d(fade_reals(x, 2, 1.0, 4), 2), scale_factor=2)
+        fade_reals(x, 2, 0.0, 4),
+        torch.nn.functional.interpolate(
+            torch.nn.functional.avg_pool2d(fade_reals(x, 2, 1.0, 4), 2), scale_factor=2
+        ),
     )
 
 
@@ -81,8 +91,15 @@ def test_stylegan_trains_and_logs_its_signals(tmp_path, options):
     gan = {"probe_every": 2, "r1_interval": 2, "pl_interval": 2, **options}
     run = train(_cfg("stylegan", 4, gan, w_dim=16), tmp_path / "s", progress=False)
     names = set(RunReader(run).scalar_names())
-    expected = {S.STYLE_W_STD, S.STYLE_NOISE_SHARE, S.STYLE_MIXING_EFFECT, S.STYLE_CHANNEL_SPIKE,
-                S.REG_R1, S.REG_PL_LENGTH, S.REG_PL_MEAN}
+    expected = {
+        S.STYLE_W_STD,
+        S.STYLE_NOISE_SHARE,
+        S.STYLE_MIXING_EFFECT,
+        S.STYLE_CHANNEL_SPIKE,
+        S.REG_R1,
+        S.REG_PL_LENGTH,
+        S.REG_PL_MEAN,
+    }
     assert expected <= names
     if options:
         assert {S.ADA_P, S.ADA_RT} <= names
