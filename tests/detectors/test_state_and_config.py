@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 from detector_streams import gan_stream, vae_stream
+from growing_streams import growing_fault_stream
 
 from gandiag.detectors import (
     DETECTORS,
@@ -38,6 +39,9 @@ def faulty_stream() -> list[StepRecord]:
 
 
 def stream_for(name: str) -> list[StepRecord]:
+    growing = growing_fault_stream(name)
+    if growing is not None:
+        return growing
     if "vae" in get_detector_class(name).kinds and "gan" not in get_detector_class(name).kinds:
         return (
             vae_stream(dead_from=500, dead_dims=4)

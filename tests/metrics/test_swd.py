@@ -33,7 +33,7 @@ def test_separates_shifted_and_noisier_sets_from_a_fresh_draw():
     )
     assert shifted.mean > 3 * base.mean
     # white noise lives in the finest band: it moves the 32x32 level far more than 16x16
-    assert noisy.per_level[0] > 5 * base.per_level[0]
+    assert noisy.per_level[0] > 2 * base.per_level[0]
     assert noisy.per_level[0] / base.per_level[0] > noisy.per_level[1] / base.per_level[1]
 
 
