@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from dash import Dash, Input, Output, dcc, html
 from flask import abort, send_file
 from gandiag.dashboards.components import message
-from gandiag.dashboards.context import FILES_ROUTE, RunsFolder
+from gandiag.dashboards.context import FILES_ROUTE, SERVED_FILE_HEADERS, RunsFolder, image_type
 from gandiag.dashboards.pages import compare, run, runs
 
 NAV_STYLE = {
@@ -74,11 +74,21 @@ def create_app(
 
     @app.server.route(FILES_ROUTE + "<path:rel>")
     def run_file(rel: str):
-        # Only regular files inside the runs folder, whatever the path says (.., links).
+        # Only regular files inside the runs folder, whatever the path says (.., links),
+        # and only raster images: a run folder is data anyone may have written, so nothing
+        # from it may run script on the dashboard's origin (no SVG, no HTML, ever).
         path = folder.resolve_file(unquote(rel))
-        if path is None or path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".gif", ".svg"):
+        mimetype = None if path is None else image_type(path)
+        if path is None or mimetype is None:
             abort(404)
-        return send_file(path, max_age=3600)
+        resp = send_file(path, mimetype=mimetype, max_age=3600)
+        resp.headers.update(SERVED_FILE_HEADERS)
+        return resp
+
+    @app.server.after_request
+    def no_sniffing(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return resp
 
     app.gandiag_folder = folder  # type: ignore[attr-defined]
     return app

@@ -15,6 +15,37 @@ from gandiag.store import RunReader, find_runs, is_run_dir
 from gandiag.store.schema import CorruptRunError, NotARunError, SchemaVersionError
 
 FILES_ROUTE = "/runfiles/"
+
+# The image types gandiag writes (sample grids are PNG), recognised by suffix AND content.
+_IMAGE_TYPES = {
+    ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".gif": ("image/gif", (b"GIF87a", b"GIF89a")),
+}
+# Sent with every file served from a run: no content sniffing, and a policy under which a
+# served file can neither run script nor load anything, even when opened on its own.
+SERVED_FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
+    "Content-Disposition": "inline",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def image_type(path: Path) -> str | None:
+    """The MIME type of ``path`` if it is a PNG, JPEG or GIF by both suffix and content."""
+    kind = _IMAGE_TYPES.get(path.suffix.lower())
+    if kind is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    return kind[0] if head.startswith(kind[1]) else None
+
+
 READ_ERRORS = (NotARunError, CorruptRunError, SchemaVersionError, OSError)
 
 

@@ -10,7 +10,7 @@ import enum
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, overload
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,12 @@ class StepRecord:
     histograms: Mapping[str, Histogram] = field(default_factory=dict)
     wall_time: float = 0.0
 
+    @overload
+    def get(self, name: str) -> float | None: ...
+    @overload
+    def get(self, name: str, default: float) -> float: ...
+    @overload
+    def get(self, name: str, default: float | None) -> float | None: ...
     def get(self, name: str, default: float | None = None) -> float | None:
         return self.scalars.get(name, default)
 

@@ -6,6 +6,10 @@
 
 ``gandiag list-models`` prints the registry with each model's options and training
 defaults. Objectives and regularisers live in :mod:`gandiag.reference_models.losses`.
+
+Layout: this package lives at the top of the repository as ``reference_models/`` and installs as
+``gandiag.reference_models`` (``package-dir`` in pyproject.toml); the symlink
+``gandiag/reference_models`` makes ``import gandiag.reference_models`` resolvable from a checkout too.
 """
 
 from gandiag.reference_models import growing as _growing  # noqa: F401  (and the growing families)

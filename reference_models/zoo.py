@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from gandiag.capabilities import ModelCapabilities
 from gandiag.reference_models.autoencoders import VAE, Autoencoder, make_decoder, make_encoder
 from gandiag.reference_models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gandiag.reference_models.mlp import MLPDiscriminator, MLPGenerator
 from gandiag.reference_models.registry import ModelBundle, ModelSpec, get_spec, register_model
-
-from gandiag.capabilities import ModelCapabilities
 
 ARCHS = ("mlp", "conv")
 
@@ -212,20 +211,32 @@ _gan(
     options={"d_norm": "none", "spectral_norm": True},
     training={"loss": "hinge"},
 )
-_gan(
+
+
+def _conditional_gan(
+    name: str,
+    summary: str,
+    reference: str,
+    training: dict[str, Any] | None = None,
+    **capabilities: bool,
+) -> None:
+    """A class-conditional GAN; ``num_classes`` defaults to the dataset's (10 for glyphs)."""
+    caps = ModelCapabilities(conditional=True, **capabilities)
+    _gan(name, summary, reference, {"num_classes": 10}, training, capabilities=caps)
+
+
+_conditional_gan(
     "cgan",
     "conditional GAN: one-hot labels concatenated to G's z and D's input",
     "Mirza & Osindero 2014",
-    options={"num_classes": 10},
-    capabilities=ModelCapabilities(conditional=True, conditional_discriminator=True),
+    conditional_discriminator=True,
 )
-_gan(
+_conditional_gan(
     "acgan",
     "auxiliary-classifier GAN: conditional G, D also predicts the class",
     "Odena et al. 2017",
-    options={"num_classes": 10},
-    training={"aux_weight": 1.0},
-    capabilities=ModelCapabilities(conditional=True, aux_classifier=True),
+    {"aux_weight": 1.0},
+    aux_classifier=True,
 )
 _gan(
     "infogan",

@@ -4,7 +4,9 @@ from a constraints file (used by .ci/run; nothing printed means no drift)."""
 import importlib.metadata as md
 import sys
 
-for line in open(sys.argv[1]):
+with open(sys.argv[1]) as f:
+    lines = f.read().splitlines()
+for line in lines:
     line = line.strip()
     if not line or line.startswith("#"):
         continue

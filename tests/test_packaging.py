@@ -42,6 +42,17 @@ def test_every_package_directory_is_listed_in_pyproject() -> None:
     assert _package_dirs() == listed - data_only
 
 
+def test_mapped_packages_resolve_from_a_checkout() -> None:
+    # Tools that read the checkout (type checkers, IDEs, `python -c` in the repository)
+    # follow gandiag/<folder> to the top-level folder the wheel maps it from.
+    readme = (ROOT / "README.md").read_text()
+    for folder, dotted in MAPPED.items():
+        link = ROOT / "gandiag" / folder
+        assert link.is_symlink() and link.resolve() == (ROOT / folder).resolve(), link
+        assert f"`{folder}/`" in readme and f"`{dotted}`" in readme  # the layout table
+        assert f"installs as\n``{dotted}``" in (ROOT / folder / "__init__.py").read_text()
+
+
 def test_editable_install_imports_the_mapped_packages_from_elsewhere(tmp_path: Path) -> None:
     code = (
         "import gandiag.reference_models, gandiag.dashboards, gandiag.reports, gandiag.store;"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from gandiag.reference_models import MODELS
 
 from gandiag.data import DATASETS
 from gandiag.detectors import DETECTORS, Detector, register_detector
 from gandiag.evaluate import evaluate
 from gandiag.features import EXTRACTORS, register_extractor
 from gandiag.metrics.registry import METRICS, register_metric
+from gandiag.reference_models import MODELS
 from gandiag.registry import Registry, UnknownNameError, is_callable
 
 ALL = {

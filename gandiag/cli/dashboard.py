@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import logging
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Serve a Dash dashboard over every run under RUNS_DIR: a runs page, a page per run "
             "(losses, D outputs, gradient heatmaps, sample grids, alerts, VAE panels) and a "
             "compare page. Pages update while runs train. Runs are only read. It listens on "
-            "127.0.0.1 unless --host says otherwise; it serves only files inside RUNS_DIR."
+            "127.0.0.1 unless --host says otherwise (it has no authentication); it serves only "
+            "PNG/JPEG/GIF images from inside RUNS_DIR."
         ),
     )
     p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR", help="folder holding run directories")
@@ -51,6 +56,22 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must be between 1 and 65535, not {args.port}")
     if args.refresh <= 0 or args.max_points < 10:
         raise ValueError("--refresh must be positive and --max-points at least 10")
+    if not is_loopback(args.host):
+        if args.debug:
+            raise ValueError(
+                f"--debug is refused with --host {args.host}: Dash's debug mode lets anyone who "
+                "can reach the port run code on this machine. Use --debug only on 127.0.0.1."
+            )
+        log.warning(
+            "the dashboard has no authentication: with --host %s anyone who can reach port %d "
+            "sees every run under %s. Prefer 127.0.0.1 and an SSH tunnel "
+            "(ssh -L %d:127.0.0.1:%d HOST).",
+            args.host,
+            args.port,
+            args.runs_dir,
+            args.port,
+            args.port,
+        )
     from gandiag.dashboards import create_app
 
     app = create_app(
@@ -59,3 +80,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"gandiag dashboard on http://{args.host}:{args.port}/ (Ctrl+C to stop)")
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or a name) only listens on this machine."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface

@@ -1,21 +1,44 @@
-"""Streaming statistics the detectors share, with plain-dict state (JSON-serialisable).
+"""Streaming statistics the detectors share, with typed, JSON-serialisable state.
 
-Each helper is a small dict plus pure functions over it, so a detector's whole state is
-one nested dict of numbers and lists: ``state_dict`` is a deep copy and a resumed run
-continues bit-for-bit like an uninterrupted one.
+Each helper is a small typed dict (:class:`Baseline`, :class:`Streak`, :class:`Cusum`)
+plus pure functions over it, so a detector's whole state is one nested dict of numbers
+and lists: ``state_dict`` is a deep copy, ``json.dumps`` needs no encoder, and a resumed
+run continues bit-for-bit like an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict, TypeGuard
 
 # 1.4826 * MAD estimates the standard deviation of a normal sample.
 MAD_TO_STD = 1.4826
 
 
-def finite(x: float | None) -> bool:
+class Baseline(TypedDict):
+    """The first ``n`` values of a signal and their robust centre and scale."""
+
+    values: list[float]
+    median: float | None
+    scale: float | None
+
+
+class Streak(TypedDict):
+    """Since when (step) and over how many records a condition has held."""
+
+    since: int | None
+    records: int
+
+
+class Cusum(TypedDict):
+    """A one-sided CUSUM statistic and the step its current excursion started."""
+
+    s: float
+    start: int | None
+
+
+def finite(x: float | None) -> TypeGuard[float]:
     return x is not None and math.isfinite(x)
 
 
@@ -28,12 +51,12 @@ def median(values: Iterable[float]) -> float:
 
 
 # -- robust warm-up baseline -------------------------------------------------------------------
-def new_baseline() -> dict[str, Any]:
+def new_baseline() -> Baseline:
     """Median and MAD-scale of the first ``n`` finite values fed; frozen afterwards."""
     return {"values": [], "median": None, "scale": None}
 
 
-def baseline_feed(b: dict[str, Any], x: float, n: int, scale_floor: float = 0.0) -> bool:
+def baseline_feed(b: Baseline, x: float, n: int, scale_floor: float = 0.0) -> bool:
     """Feed one value; returns True once the baseline is frozen (``n`` values seen)."""
     if b["median"] is not None:
         return True
@@ -49,11 +72,11 @@ def baseline_feed(b: dict[str, Any], x: float, n: int, scale_floor: float = 0.0)
 
 
 # -- persistence of a condition ----------------------------------------------------------------
-def new_streak() -> dict[str, Any]:
+def new_streak() -> Streak:
     return {"since": None, "records": 0}
 
 
-def streak_update(s: dict[str, Any], condition: bool, step: int) -> None:
+def streak_update(s: Streak, condition: bool, step: int) -> None:
     """Track since which step ``condition`` has held on every record (None when it does not)."""
     if condition:
         if s["since"] is None:
@@ -65,21 +88,23 @@ def streak_update(s: dict[str, Any], condition: bool, step: int) -> None:
         s["records"] = 0
 
 
-def onset_of(smoothed: dict[str, Any], raw: dict[str, Any]) -> int:
+def onset_of(smoothed: Streak, raw: Streak) -> int:
     """Onset of a condition tested on a smoothed signal, back-dated with the raw one.
 
     Smoothing delays the crossing of a threshold; when the raw values have been past
     the threshold since earlier, the change began there.
     """
-    since = smoothed["since"]
-    if raw["since"] is not None and raw["since"] < since:
-        return int(raw["since"])
+    since, raw_since = smoothed["since"], raw["since"]
+    if since is None:
+        raise ValueError("onset_of: the smoothed condition does not hold (no onset yet)")
+    if raw_since is not None and raw_since < since:
+        return int(raw_since)
     return int(since)
 
 
 def held_with_raw(
-    smoothed: dict[str, Any],
-    raw: dict[str, Any],
+    smoothed: Streak,
+    raw: Streak,
     step: int,
     patience_steps: int,
     min_records: int = 3,
@@ -90,7 +115,7 @@ def held_with_raw(
     return step - onset_of(smoothed, raw) >= patience_steps
 
 
-def streak_held(s: dict[str, Any], step: int, patience_steps: int, min_records: int = 3) -> bool:
+def streak_held(s: Streak, step: int, patience_steps: int, min_records: int = 3) -> bool:
     return (
         s["since"] is not None
         and step - s["since"] >= patience_steps
@@ -122,11 +147,11 @@ def smooth(st: dict[str, Any], key: str, x: float, step: int, tau_steps: float) 
 
 
 # -- CUSUM ----------------------------------------------------------------------------------------
-def new_cusum() -> dict[str, Any]:
+def new_cusum() -> Cusum:
     return {"s": 0.0, "start": None}
 
 
-def cusum_update(c: dict[str, Any], z: float, k: float, step: int) -> float:
+def cusum_update(c: Cusum, z: float, k: float, step: int) -> float:
     """One-sided (upward) CUSUM on a standardised value ``z``; returns the statistic.
 
     ``c["start"]`` is the step at which the statistic last left zero: the change-point

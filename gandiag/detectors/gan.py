@@ -160,12 +160,13 @@ class DiscriminatorOverfittingDetector(SignalDetector):
             smooth(st, "rt", rt, record.step, tau)
         if finite(rv):
             names = (S.D_REAL_RAW_MEAN, S.D_VAL_RAW_MEAN, S.D_FAKE_RAW_MEAN)
-            means = [record.get(n) for n in names]
-            if all(finite(m) for m in means):
+            m_tr, m_val, m_fk = (record.get(n) for n in names)
+            if finite(m_tr) and finite(m_val) and finite(m_fk):
                 # r_v of smoothed means: a per-batch ratio has a near-zero denominator now
                 # and then (healthy glyph runs logged single-batch r_v of -35 and +11)
-                keys = ("m_tr", "m_val", "m_fk")
-                tr, va, fk = (smooth(st, k, m, record.step, tau) for k, m in zip(keys, means))
+                tr = smooth(st, "m_tr", m_tr, record.step, tau)
+                va = smooth(st, "m_val", m_val, record.step, tau)
+                fk = smooth(st, "m_fk", m_fk, record.step, tau)
                 st["rv"] = (tr - va) / (tr - fk) if abs(tr - fk) > 1e-6 else 0.0
             else:
                 smooth(st, "rv", rv, record.step, tau)

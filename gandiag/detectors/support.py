@@ -22,11 +22,20 @@ from __future__ import annotations
 import copy
 import fnmatch
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from gandiag.detectors.base import Detector
 from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
 from gandiag.types import Alert, Severity, StepRecord
+
+
+class SignalCoverage(TypedDict):
+    """Which ``requires_any`` groups have been seen, and which were reported missing."""
+
+    first_step: int | None
+    seen: list[bool]
+    reported: list[bool]
+
 
 COMMON_PARAMS: dict[str, Any] = {
     # Steps after the first record before an unmet signal requirement is reported.
@@ -61,7 +70,7 @@ class SignalDetector(Detector):
                 raise ValueError(f"{self.name}: parameter {key} must be a number, got {value!r}")
         self.state: dict[str, Any] = self.initial_state()
         self.bind(DEFAULT_ROLES)
-        self._signals = {
+        self._signals: SignalCoverage = {
             "first_step": None,
             "seen": [False] * len(self.requires_any),
             "reported": [False] * len(self.requires_any),
@@ -104,7 +113,12 @@ class SignalDetector(Detector):
         # Parameters given to the constructor win over stored ones, so replay with
         # overridden thresholds can start from a stored state.
         self.state = copy.deepcopy(dict(state["state"]))
-        self._signals = copy.deepcopy(dict(state["signals"]))
+        signals = state["signals"]
+        self._signals = {
+            "first_step": signals["first_step"],
+            "seen": [bool(v) for v in signals["seen"]],
+            "reported": [bool(v) for v in signals["reported"]],
+        }
 
     # -- helpers ------------------------------------------------------------------------------
     def alert(
@@ -128,8 +142,9 @@ class SignalDetector(Detector):
 
     def _check_signals(self, record: StepRecord) -> list[Alert]:
         sig = self._signals
-        if sig["first_step"] is None:
-            sig["first_step"] = int(record.step)
+        first = sig["first_step"]
+        if first is None:
+            first = sig["first_step"] = int(record.step)
         names = record.scalars.keys()
         alerts = []
         for i, group in enumerate(self.requires_any):
@@ -138,7 +153,7 @@ class SignalDetector(Detector):
             if any(fnmatch.filter(names, pattern) for pattern in self._groups[i]):
                 sig["seen"][i] = True
                 continue
-            late = record.step - sig["first_step"] >= self.cfg["missing_grace_steps"]
+            late = record.step - first >= self.cfg["missing_grace_steps"]
             if late and not sig["reported"][i]:
                 sig["reported"][i] = True
                 hint = self.provided_by_groups[i] if i < len(self.provided_by_groups) else ""

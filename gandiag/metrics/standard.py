@@ -86,25 +86,18 @@ def _prdc(ctx: MetricContext) -> Any:
     )
 
 
-def _inside(ctx: MetricContext) -> str:
-    return "<=" if ctx.options["inclusive"] else "<"
+def _pair(ctx: MetricContext, k: str, names: tuple[str, str]) -> dict[str, MetricResult]:
+    """Two results read off one shared prdc computation (``names`` are its attributes)."""
+    res = ctx.shared("prdc", lambda: _prdc(ctx))
+    opts = {"k": ctx.options[k], "inside": "<=" if ctx.options["inclusive"] else "<"}
+    return {n: ctx.result(n, getattr(res, n), opts) for n in names}
 
 
 @register_metric("pr", summary="precision and recall (Kynkaanniemi et al. 2019)")
 def precision_recall(ctx: MetricContext) -> dict[str, MetricResult]:
-    res = ctx.shared("prdc", lambda: _prdc(ctx))
-    opts = {"k": ctx.options["k_pr"], "inside": _inside(ctx)}
-    return {
-        "precision": ctx.result("precision", res.precision, opts),
-        "recall": ctx.result("recall", res.recall, opts),
-    }
+    return _pair(ctx, "k_pr", ("precision", "recall"))
 
 
 @register_metric("dc", summary="density and coverage (Naeem et al. 2020)")
 def density_coverage(ctx: MetricContext) -> dict[str, MetricResult]:
-    res = ctx.shared("prdc", lambda: _prdc(ctx))
-    opts = {"k": ctx.options["k_dc"], "inside": _inside(ctx)}
-    return {
-        "density": ctx.result("density", res.density, opts),
-        "coverage": ctx.result("coverage", res.coverage, opts),
-    }
+    return _pair(ctx, "k_dc", ("density", "coverage"))

@@ -8,9 +8,7 @@ batches come from its own seeded ``torch.Generator``.
 from __future__ import annotations
 
 import atexit
-import sys
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from torch import nn
 from gandiag import signals
 from gandiag.detectors.base import Detector
 from gandiag.detectors.suite import DetectorSuite
+from gandiag.log import get_logger, log_alert
 from gandiag.monitor import probes, runtime, validate
 from gandiag.monitor.buffer import StatBuffer
 from gandiag.monitor.cadence import Cadence
@@ -34,6 +33,7 @@ from gandiag.types import Alert, MetricResult
 #: a fake is a near-duplicate if another fake is closer than this times the mean
 #: pairwise distance of the reals
 DUP_THRESHOLD = 0.1
+_log = get_logger("monitor")
 _STATE_FORMAT = 2
 
 
@@ -300,6 +300,20 @@ class Monitor:
             images = images.detach().float().cpu().clone()
         self._worker.submit_image(int(step), name, images)
 
+    def flush(self) -> list[Alert]:
+        """Send every buffered step to the detectors and the store, wait for both, and return
+        the alerts that became known (a policy acting on alerts needs them now)."""
+        self._check_open()
+        self._flush()
+        if self._worker is not None:
+            self._worker.drain()
+        return self._drain_alerts()
+
+    def set_meta(self, **values: Any) -> None:
+        """Record JSON-serialisable facts about the run in its metadata (rank 0 writes)."""
+        if self._writer is not None:
+            self._writer.set_meta(**values)
+
     def state_dict(self) -> dict[str, Any]:
         """Detector states and the last step, for resuming (flushes and waits for the store)."""
         self._check_open()
@@ -384,11 +398,7 @@ class Monitor:
             if self.world == 1:  # (a flush is a collective other ranks may never join)
                 self._flush()
         except Exception as flush_error:  # noqa: BLE001 - the original exception matters more
-            warnings.warn(
-                f"gandiag Monitor could not flush after the crash: {flush_error}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            _log.warning("gandiag Monitor could not flush after the crash: %s", flush_error)
         self.close(STATUS_CRASHED)
 
     # -- per-kind steps ---------------------------------------------------------------------
@@ -478,19 +488,19 @@ class Monitor:
             if self.on_alert is not None:
                 self.on_alert(alert)
             elif not self.quiet:
-                print(alert.one_line(), file=sys.stderr)
+                log_alert(alert)
         return out
 
     def _raise_worker_error(self) -> None:
         err = self._worker.error if self._worker is not None else None
         if err is not None and not self._warned_error:
             self._warned_error = True
-            warnings.warn(
-                f"gandiag Monitor stopped writing to {self.run_dir} after an error in its "
-                f"background thread ({type(err).__name__}: {err}); training continues "
-                "unmonitored",
-                RuntimeWarning,
-                stacklevel=3,
+            _log.warning(
+                "gandiag Monitor stopped writing to %s after an error in its background "
+                "thread (%s: %s); training continues unmonitored",
+                self.run_dir,
+                type(err).__name__,
+                err,
             )
 
     # -- checks -----------------------------------------------------------------------------

@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gandiag.store.schema import (
+    BLOCK_SHIFT,
+    BLOCK_STEPS,
+    RUN_TABLES,
     SCHEMA_VERSION,
     CorruptRunError,
     NotARunError,
@@ -91,16 +94,29 @@ class RunReader:
                 "written by `gandiag train`, `gandiag demo` or gandiag.Monitor"
             )
         path = db_path(self.run_dir)
+        self._path = path
         try:
             self._conn = connect(path, readonly=True)
-            rows = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+            tables = {
+                r[0]
+                for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
         except sqlite3.DatabaseError as exc:
             raise CorruptRunError(
                 f"the run database {path} cannot be read ({exc}); it may be truncated. Recover "
                 f"what it holds with `sqlite3 {path} .recover | sqlite3 recovered.sqlite`; "
                 "nothing was modified."
             ) from exc
-        self._meta = {k: json.loads(v) for k, v in rows.items()}
+        missing = sorted(RUN_TABLES - tables)
+        if missing:
+            self._conn.close()
+            raise NotARunError(
+                f"{path} is an SQLite database but not a gandiag run store (it has no "
+                f"{', '.join(missing)} table{'s' if len(missing) > 1 else ''}); point at a "
+                "directory written by `gandiag train`, `gandiag demo` or gandiag.Monitor. "
+                "Nothing was modified."
+            )
+        self._refresh_meta()
         version = self._meta.get("schema_version")
         if version != SCHEMA_VERSION:
             raise SchemaVersionError(
@@ -192,23 +208,39 @@ class RunReader:
                 )
                 out[name] = Series(name, steps, values)
                 continue
-            first, last, count = self._conn.execute(
-                "SELECT MIN(step), MAX(step), COUNT(*) FROM scalars WHERE series_id=? AND step>=? "
-                "AND step<=?",
+            # Two single-aggregate queries: SQLite answers each from the key in O(log n).
+            (first,) = self._conn.execute(
+                "SELECT MIN(step) FROM scalars WHERE series_id=? AND step>=? AND step<=?",
                 (sid, lo_step, hi_step),
             ).fetchone()
-            if count == 0:
+            if first is None:
                 out[name] = Series(
                     name, np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0)
                 )
                 continue
+            (last,) = self._conn.execute(
+                "SELECT MAX(step) FROM scalars WHERE series_id=? AND step>=? AND step<=?",
+                (sid, lo_step, hi_step),
+            ).fetchone()
             width = max(1, -(-(last - first + 1) // max(1, int(max_points))))
-            rows = self._conn.execute(
-                "SELECT MIN(step), AVG(value), MIN(value), MAX(value), COUNT(value), COUNT(*) "
-                "FROM scalars WHERE series_id=? AND step>=? AND step<=? "
-                "GROUP BY (step - ?) / ? ORDER BY 1",
-                (sid, lo_step, hi_step, first, width),
-            ).fetchall()
+            whole = since_step is None and (until_step is None or until_step >= last)
+            if whole and width >= BLOCK_STEPS and self._has_blocks():
+                # Buckets of whole blocks: the same bucket statistics from ~1/32 of the rows.
+                b0 = first >> BLOCK_SHIFT
+                n_blocks = (last >> BLOCK_SHIFT) - b0 + 1
+                per = -(-n_blocks // max(1, int(max_points)))
+                rows = self._conn.execute(
+                    "SELECT MIN(first_step), SUM(total) / SUM(n_values), MIN(lo), MAX(hi) "
+                    "FROM scalar_blocks WHERE series_id=? GROUP BY (block - ?) / ? ORDER BY 1",
+                    (sid, b0, per),
+                ).fetchall()
+            else:
+                rows = self._conn.execute(
+                    "SELECT MIN(step), AVG(value), MIN(value), MAX(value) "
+                    "FROM scalars WHERE series_id=? AND step>=? AND step<=? "
+                    "GROUP BY (step - ?) / ? ORDER BY 1",
+                    (sid, lo_step, hi_step, first, width),
+                ).fetchall()
             steps = np.array([r[0] for r in rows], dtype=np.int64)
             # A bucket whose values were all NaN (stored NULL) reads back as NaN.
             values = np.array([math.nan if r[1] is None else r[1] for r in rows], dtype=np.float64)
@@ -234,32 +266,49 @@ class RunReader:
             rows = rows[::stride]
         return [(int(s), Histogram(lo, hi, tuple(json.loads(c)))) for s, lo, hi, c in rows]
 
-    def read_records(self, *, since_step: int | None = None) -> Iterator[StepRecord]:
-        """Step records in step order, as the monitor produced them (for replay)."""
+    def read_records(
+        self, *, since_step: int | None = None, chunk_steps: int = 2048
+    ) -> Iterator[StepRecord]:
+        """Step records in step order, as the monitor produced them (for replay).
+
+        Linear in the run's length: ``chunk_steps`` steps at a time, each series read by
+        its ``(series_id, step)`` key over the chunk's step range, so memory stays bounded
+        and no query scans the whole table. Steps a concurrent writer commits while this
+        iterates are included when their chunk is reached.
+        """
         lo_step = -(2**62) if since_step is None else int(since_step) + 1
-        names = {sid: n for sid, n in self._conn.execute("SELECT id, name FROM series")}
-        hists: dict[int, dict[str, Histogram]] = {}
-        for sid, step, lo, hi, counts in self._conn.execute(
-            "SELECT series_id, step, lo, hi, counts FROM histograms WHERE step>=?", (lo_step,)
-        ):
-            hists.setdefault(step, {})[names[sid]] = Histogram(lo, hi, tuple(json.loads(counts)))
-        cur = self._conn.execute(
-            "SELECT s.step, s.wall_time, c.series_id, c.value FROM steps s "
-            "LEFT JOIN scalars c ON c.step = s.step WHERE s.step>=? ORDER BY s.step",
-            (lo_step,),
-        )
-        step: int | None = None
-        wall = 0.0
-        scalars: dict[str, float] = {}
-        for st, wt, sid, value in cur:
-            if st != step:
-                if step is not None:
-                    yield StepRecord(step, scalars, hists.get(step, {}), wall)
-                step, wall, scalars = st, wt, {}
-            if sid is not None:
-                scalars[names[sid]] = math.nan if value is None else float(value)
-        if step is not None:
-            yield StepRecord(step, scalars, hists.get(step, {}), wall)
+        chunk_steps = max(1, int(chunk_steps))
+        series = self._conn.execute("SELECT id, name, kind FROM series ORDER BY id").fetchall()
+        scalar_ids = [(sid, n) for sid, n, k in series if k == "scalar"]
+        hist_ids = [(sid, n) for sid, n, k in series if k == "histogram"]
+        while True:
+            steps = self._conn.execute(
+                "SELECT step, wall_time FROM steps WHERE step>=? ORDER BY step LIMIT ?",
+                (lo_step, chunk_steps),
+            ).fetchall()
+            if not steps:
+                return
+            first, last = steps[0][0], steps[-1][0]
+            scalars: dict[int, dict[str, float]] = {st: {} for st, _ in steps}
+            for sid, name in scalar_ids:
+                for st, value in self._conn.execute(
+                    "SELECT step, value FROM scalars WHERE series_id=? AND step>=? AND step<=?",
+                    (sid, first, last),
+                ):
+                    row = scalars.get(st)
+                    if row is not None:
+                        row[name] = math.nan if value is None else float(value)
+            hists: dict[int, dict[str, Histogram]] = {}
+            for sid, name in hist_ids:
+                for st, lo, hi, counts in self._conn.execute(
+                    "SELECT step, lo, hi, counts FROM histograms WHERE series_id=? AND step>=? "
+                    "AND step<=?",
+                    (sid, first, last),
+                ):
+                    hists.setdefault(st, {})[name] = Histogram(lo, hi, tuple(json.loads(counts)))
+            for st, wall in steps:
+                yield StepRecord(st, scalars[st], hists.get(st, {}), wall)
+            lo_step = last + 1
 
     # -- alerts, metrics, samples -----------------------------------------------------------
     def read_alerts(self, *, since_step: int | None = None) -> list[Alert]:
@@ -329,9 +378,31 @@ class RunReader:
             return {n: i for n, i in ids.items() if n.startswith(prefix)}
         return ids
 
+    def _has_blocks(self) -> bool:
+        """Whether the writer kept scalar blocks for this run (runs before them did not)."""
+        return self._meta.get("scalar_blocks") == BLOCK_STEPS
+
     def _refresh_meta(self) -> None:
-        rows = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
-        self._meta = {k: json.loads(v) for k, v in rows.items()}
+        try:
+            rows = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise CorruptRunError(
+                f"the run database {self._path} cannot be read ({exc}); it may be truncated. "
+                f"Recover what it holds with `sqlite3 {self._path} .recover | sqlite3 "
+                "recovered.sqlite`; nothing was modified."
+            ) from exc
+        meta = {}
+        for key, value in rows.items():
+            try:
+                meta[key] = json.loads(value)
+            except (TypeError, ValueError) as exc:
+                raise CorruptRunError(
+                    f"the run database {self._path} holds invalid JSON in its meta table "
+                    f"(key {key!r}: {exc}); it was edited or damaged outside gandiag. Fix that "
+                    f'row (`sqlite3 {self._path} "SELECT * FROM meta"`) or open another run; '
+                    "nothing was modified."
+                ) from None
+        self._meta = meta
 
     def _status(self) -> str:
         status = str(self._meta.get("status", "training"))
@@ -355,6 +426,7 @@ _KNOWN_META = {
     "name",
     "kind",
     "config",
+    "scalar_blocks",
 }
 
 

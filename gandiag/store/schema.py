@@ -8,6 +8,17 @@ from pathlib import Path
 SCHEMA_VERSION = 1
 DB_NAME = "run.sqlite"
 SAMPLES_DIR = "samples"
+BLOCK_SHIFT = 5  # scalar blocks of 32 steps
+BLOCK_STEPS = 1 << BLOCK_SHIFT
+
+# Recompute the blocks of one series over a step range from its scalars.
+UPDATE_BLOCKS = f"""
+INSERT OR REPLACE INTO scalar_blocks(series_id, block, n, n_values, total, lo, hi, first_step)
+SELECT series_id, step >> {BLOCK_SHIFT}, COUNT(*), COUNT(value), SUM(value), MIN(value),
+       MAX(value), MIN(step)
+FROM scalars WHERE series_id = ? AND step >= ? AND step <= ?
+GROUP BY series_id, step >> {BLOCK_SHIFT}
+"""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -24,6 +35,20 @@ CREATE TABLE IF NOT EXISTS scalars (
     step      INTEGER NOT NULL,
     value     REAL,           -- NULL encodes NaN (SQLite cannot store NaN)
     PRIMARY KEY (series_id, step)
+) WITHOUT ROWID;
+-- Per series, one row per BLOCK_STEPS-step block of scalars (block = step >> BLOCK_SHIFT):
+-- kept up to date by the writer, so a downsampled read of a long run aggregates blocks
+-- instead of every step. Runs written before it existed lack meta 'scalar_blocks'.
+CREATE TABLE IF NOT EXISTS scalar_blocks (
+    series_id  INTEGER NOT NULL,
+    block      INTEGER NOT NULL,
+    n          INTEGER NOT NULL,  -- rows in the block
+    n_values   INTEGER NOT NULL,  -- non-NaN values among them
+    total      REAL,              -- their sum (NULL when none)
+    lo         REAL,
+    hi         REAL,
+    first_step INTEGER NOT NULL,
+    PRIMARY KEY (series_id, block)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS steps (
     step      INTEGER PRIMARY KEY,
@@ -67,6 +92,10 @@ CREATE TABLE IF NOT EXISTS samples (
 """
 
 
+# The tables every run store has (a file lacking one is some other SQLite database).
+RUN_TABLES = frozenset({"meta", "series", "steps", "scalars", "histograms", "alerts"})
+
+
 class NotARunError(ValueError):
     """The directory is not a gandiag run (no run database in it)."""
 
@@ -77,6 +106,36 @@ class CorruptRunError(ValueError):
 
 class SchemaVersionError(ValueError):
     """The run was written by a gandiag whose schema this version cannot read."""
+
+
+class DiskFullError(OSError):
+    """The disk under a run filled up; what was committed before it is intact."""
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a full disk: ``ENOSPC`` or
+    ``EDQUOT`` from the OS, or SQLite's ``SQLITE_FULL``."""
+    return disk_full_cause(exc) is not None
+
+
+def disk_full_cause(exc: BaseException | None) -> BaseException | None:
+    """The exception in ``exc``'s chain (itself, its cause or context) that reports a full
+    disk, or ``None``."""
+    import errno
+    import sqlite3
+
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return exc
+        if isinstance(exc, sqlite3.Error) and (
+            getattr(exc, "sqlite_errorcode", None) == 13  # SQLITE_FULL
+            or "database or disk is full" in str(exc)
+        ):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 def db_path(run_dir: str | Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import socket
@@ -14,11 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gandiag._atomic import atomic_write
+from gandiag.store.lock import WriterLock, lock_path
 from gandiag.store.schema import (
+    BLOCK_SHIFT,
+    BLOCK_STEPS,
     DB_NAME,
     SAMPLES_DIR,
     SCHEMA,
     SCHEMA_VERSION,
+    UPDATE_BLOCKS,
     CorruptRunError,
     connect,
     db_path,
@@ -27,6 +32,8 @@ from gandiag.types import Alert, MetricResult, StepRecord
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self from Python 3.11
+
+log = logging.getLogger(__name__)
 
 STATUS_TRAINING = "training"
 STATUS_FINISHED = "finished"
@@ -54,16 +61,43 @@ class RunWriter:
         resume: bool = False,
     ) -> None:
         self.run_dir = Path(run_dir)
+        self._conn: sqlite3.Connection = None  # type: ignore[assignment]
         _make_writable_dir(self.run_dir)
         path = db_path(self.run_dir)
         exists = path.exists()
+        if exists and not resume and not lock_path(self.run_dir).exists():
+            raise run_exists_error(self.run_dir)
+        # One writer per run: refused (naming the holder) while another live process writes.
+        self._writer_lock = WriterLock(self.run_dir).acquire()
         if exists and not resume:
-            raise FileExistsError(
-                f"{self.run_dir} already holds a gandiag run; pass resume=True (CLI: --resume) "
-                "to continue it, or choose a new directory. Nothing was changed."
-            )
+            self._writer_lock.release(remove=self._writer_lock.created)
+            raise run_exists_error(self.run_dir)
+        try:
+            self._open(path, exists, config=config, name=name, kind=kind)
+        except BaseException:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
+            self._writer_lock.release(remove=not exists)
+            raise
+
+    def _open(
+        self,
+        path: Path,
+        exists: bool,
+        *,
+        config: Mapping[str, Any] | None,
+        name: str | None,
+        kind: str,
+    ) -> None:
         self._lock = threading.Lock()
         self._series: dict[str, int] = {}
+        if exists:
+            # Validated read-only first (a run store, readable meta, this schema version):
+            # a foreign or damaged file is refused before anything is written to it.
+            from gandiag.store.reader import RunReader
+
+            RunReader(self.run_dir).close()
         try:
             self._conn = connect(path, readonly=False)
             self._conn.execute("PRAGMA journal_mode = WAL")
@@ -82,6 +116,7 @@ class RunWriter:
             ) from exc
         for sid, sname in self._conn.execute("SELECT id, name FROM series"):
             self._series[sname] = sid
+        (self._max_step,) = self._conn.execute("SELECT MAX(step) FROM steps").fetchone()
         now = time.time()
         meta: dict[str, Any] = {
             "status": STATUS_TRAINING,
@@ -89,6 +124,12 @@ class RunWriter:
             "host": socket.gethostname(),
             "heartbeat": now,
         }
+        if self._blocks_missing(exists):
+            with self._lock, self._conn:  # a run from before scalar blocks: build them once
+                self._conn.execute(
+                    UPDATE_BLOCKS.replace("series_id = ? AND ", ""), (-(2**62), 2**62)
+                )
+            meta["scalar_blocks"] = BLOCK_STEPS
         if not exists:
             meta.update(
                 schema_version=SCHEMA_VERSION,
@@ -146,6 +187,17 @@ class RunWriter:
                     "INSERT OR REPLACE INTO scalars(series_id, step, value) VALUES (?, ?, ?)",
                     scalar_rows,
                 )
+                steps = [row[0] for row in step_rows]
+                appending = bool(steps) and len(set(steps)) == len(steps)
+                if appending and self._max_step is not None:
+                    appending = min(steps) > self._max_step
+                if appending:  # only new steps: add them to their blocks
+                    self._conn.executemany(ADD_TO_BLOCKS, _block_sums(scalar_rows))
+                else:  # a step written again replaces its values: recount its blocks
+                    self._conn.executemany(UPDATE_BLOCKS, _block_ranges(scalar_rows))
+                if steps:
+                    top = max(steps)
+                    self._max_step = top if self._max_step is None else max(self._max_step, top)
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO histograms(series_id, step, lo, hi, counts) "
                     "VALUES (?, ?, ?, ?, ?)",
@@ -200,6 +252,14 @@ class RunWriter:
             with self._conn:
                 for table in ("steps", "scalars", "histograms", "alerts", "samples"):
                     self._conn.execute(f"DELETE FROM {table} WHERE step > ?", (step,))
+                if self._max_step is not None:
+                    self._max_step = min(self._max_step, step)
+                block = step >> BLOCK_SHIFT
+                self._conn.execute("DELETE FROM scalar_blocks WHERE block >= ?", (block,))
+                self._conn.execute(
+                    UPDATE_BLOCKS.replace("series_id = ? AND ", ""),
+                    (block << BLOCK_SHIFT, step),
+                )
                 self._conn.execute(
                     "DELETE FROM metrics WHERE step IS NOT NULL AND step > ?", (step,)
                 )
@@ -242,15 +302,24 @@ class RunWriter:
 
     # -- lifetime ---------------------------------------------------------------------------
     def close(self, status: str = STATUS_FINISHED) -> None:
+        """Mark the run ``status`` and release it. Safe to call again: a second call (e.g.
+        after the first failed on a full disk) does nothing."""
         if getattr(self, "_conn", None) is None:
             return
-        self.set_status(status)
-        with self._lock:
-            try:
+        try:
+            self.set_status(status)
+            with self._lock:
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            finally:
-                self._conn.close()
-                self._conn = None  # type: ignore[assignment]
+        except (sqlite3.Error, OSError) as exc:
+            if status == STATUS_FINISHED:
+                raise
+            # Closing after a failure (often the same full disk): the original error is the
+            # one to report. Readers still see the run as crashed once this process is gone.
+            log.warning("could not mark the run %s %s: %s", self.run_dir, status, exc)
+        finally:
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+            self._writer_lock.release()
 
     def __enter__(self) -> Self:
         return self
@@ -277,6 +346,12 @@ class RunWriter:
             self._series[name] = sid
         return sid
 
+    def _blocks_missing(self, exists: bool) -> bool:
+        if not exists:
+            return True
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'scalar_blocks'").fetchone()
+        return row is None or json.loads(row[0]) != BLOCK_STEPS
+
     def _check_version(self) -> None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         version = json.loads(row[0]) if row else None
@@ -288,6 +363,15 @@ class RunWriter:
                 f"writes schema {SCHEMA_VERSION}; resume it with the gandiag version that "
                 "created it, or start a new run directory. Nothing was changed."
             )
+
+
+def run_exists_error(run_dir: Path) -> FileExistsError:
+    """The refusal to start a new run over an existing one (no live writer holds it)."""
+    return FileExistsError(
+        f"{run_dir} already holds a gandiag run. Choose a new directory for a new run; to "
+        "continue this one after its writer has stopped, pass resume=True (CLI: --resume), "
+        "which is refused while another process is still writing it. Nothing was changed."
+    )
 
 
 def _make_writable_dir(path: Path) -> None:
@@ -303,6 +387,49 @@ def _make_writable_dir(path: Path) -> None:
             f"the run directory {path} is not writable; choose another (e.g. --out ./runs) "
             "or fix its permissions"
         )
+
+
+# Adds the sums of newly written steps to their blocks (NULL-aware: min/max/sum of nothing
+# stay NULL). Used only when every step written is new, so nothing is counted twice.
+ADD_TO_BLOCKS = """
+INSERT INTO scalar_blocks(series_id, block, n, n_values, total, lo, hi, first_step)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(series_id, block) DO UPDATE SET
+    n = n + excluded.n,
+    n_values = n_values + excluded.n_values,
+    total = coalesce(total + excluded.total, total, excluded.total),
+    lo = coalesce(min(lo, excluded.lo), lo, excluded.lo),
+    hi = coalesce(max(hi, excluded.hi), hi, excluded.hi),
+    first_step = min(first_step, excluded.first_step)
+"""
+
+
+def _block_sums(rows: list[tuple[int, int, float | None]]) -> list[tuple]:
+    """Rows for :data:`ADD_TO_BLOCKS`: per (series, block) count, values, sum, min, max."""
+    acc: dict[tuple[int, int], list] = {}
+    for sid, step, v in rows:
+        key = (sid, step >> BLOCK_SHIFT)
+        a = acc.get(key)
+        if a is None:
+            a = acc[key] = [0, 0, None, None, None, step]
+        a[0] += 1
+        if v is not None:
+            a[1] += 1
+            a[2] = v if a[2] is None else a[2] + v
+            a[3] = v if a[3] is None else min(a[3], v)
+            a[4] = v if a[4] is None else max(a[4], v)
+        a[5] = min(a[5], step)
+    return [(sid, block, *a) for (sid, block), a in acc.items()]
+
+
+def _block_ranges(rows: list[tuple[int, int, float | None]]) -> list[tuple[int, int, int]]:
+    """``(series_id, first_step, last_step)`` covering the whole blocks each series touched."""
+    spans: dict[int, tuple[int, int]] = {}
+    for sid, step, _ in rows:
+        lo, hi = spans.get(sid, (step, step))
+        spans[sid] = (min(lo, step), max(hi, step))
+    mask = BLOCK_STEPS - 1
+    return [(sid, lo & ~mask, hi | mask) for sid, (lo, hi) in spans.items()]
 
 
 def _nan_to_none(v: float | None) -> float | None:

@@ -8,6 +8,7 @@ refused before anything is written.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,33 @@ def load_checkpoint(
             f"cannot resume: {path} does not exist (the run never saved a checkpoint); start a "
             "new run in another directory, or drop --resume"
         )
+    return load_checkpoint_file(path, model_name, model_options)
+
+
+def load_checkpoint_file(
+    path: Path, model_name: str, model_options: dict[str, Any]
+) -> dict[str, Any]:
+    """A checkpoint file (the run's own or one of its ring), checked against the model."""
+    if not path.is_file():
+        raise FileNotFoundError(f"cannot start from {path}: no such checkpoint file")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, which would run whatever code
+        # the file carries: not relayed, and the chain is cut so no traceback shows it.
+        raise ValueError(
+            f"cannot resume: {path} holds Python objects other than tensors and plain values, "
+            "so gandiag refuses to load it (unpickling such objects can run arbitrary code). "
+            "gandiag never writes such checkpoints: this file was replaced or modified. Start "
+            "a new run in another directory; nothing was changed."
+        ) from None
     except Exception as exc:
         raise ValueError(
-            f"cannot resume: {path} is not a readable gandiag checkpoint ({exc})"
+            f"cannot resume: {path} is not a readable gandiag checkpoint "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); it may "
+            "be truncated. Start a new run in another directory; nothing was changed."
         ) from exc
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+    if not isinstance(ckpt, dict) or ckpt.get("format", FORMAT) != FORMAT or "model" not in ckpt:
         raise ValueError(
             f"cannot resume: {path} is not a gandiag checkpoint (format "
             f"{FORMAT}); nothing was changed"
@@ -59,7 +80,7 @@ def load_checkpoint(
             if _plain(saved_opts.get(k)) != _plain(model_options.get(k))
         }
         raise ValueError(
-            f"cannot resume: the checkpoint in {run_dir} is from model {saved_name!r}"
+            f"cannot resume: the checkpoint {path} is from model {saved_name!r}"
             + (f" with different options {diff} (saved, now)" if saved_name == model_name else "")
             + f" but the config asks for {model_name!r}; use the run's original config or a new "
             "output directory. Nothing was changed."

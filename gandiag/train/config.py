@@ -97,6 +97,21 @@ class EvalConfig:
 @dataclass
 class CheckpointConfig:
     every: int = 1000  # steps between checkpoints (the last step is always saved)
+    #: checkpoints kept in <run>/ring/, each tagged with the run's health (0: no ring; a
+    #: rollback policy turns it on with 4)
+    ring: int = 0
+    ring_every: int = 0  # steps between ring checkpoints (0: half the evaluation interval)
+
+
+@dataclass
+class PolicyConfig:
+    #: action on a warning / critical alert: "none", "checkpoint", "rollback" or "stop"
+    on_warning: str = "none"
+    on_critical: str = "none"
+    max_rollbacks: int = 2
+    #: after a rollback every learning rate is multiplied by this (replaying the same
+    #: settings from the same state would replay the same failure)
+    rollback_lr_scale: float = 0.5
 
 
 @dataclass
@@ -124,6 +139,7 @@ class TrainConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,10 @@ import torch.nn.functional as F
 
 from gandiag import signals
 from gandiag.data import Dataset, score_modes
+from gandiag.log import get_logger
 from gandiag.types import MetricResult
+
+_log = get_logger("train")
 
 
 class Evaluator:
@@ -65,10 +67,8 @@ class Evaluator:
                 self._classifier = load_glyph_classifier(device=self.device)
             except (ImportError, FileNotFoundError, ValueError, RuntimeError) as exc:
                 self._classifier_failed = True
-                warnings.warn(
-                    f"class-histogram evaluation skipped: glyph classifier unavailable ({exc})",
-                    RuntimeWarning,
-                    stacklevel=3,
+                _log.warning(
+                    f"class-histogram evaluation skipped: glyph classifier unavailable ({exc})"
                 )
         return self._classifier
 
@@ -121,11 +121,7 @@ class Evaluator:
             from gandiag.evaluate import evaluate
         except ImportError as exc:
             self._metrics_failed = True
-            warnings.warn(
-                f"metrics skipped: gandiag.evaluate unavailable ({exc})",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+            _log.warning(f"metrics skipped: gandiag.evaluate unavailable ({exc})")
             return []
         real = torch.from_numpy(self.ds.batch(self._real_index))
         fake = samples.detach().float().cpu().clamp(-1, 1)
@@ -133,9 +129,7 @@ class Evaluator:
             results = evaluate(real, fake, metrics=tuple(self.metrics), extractor="glyph")
         except (FileNotFoundError, ValueError, RuntimeError) as exc:
             self._metrics_failed = True
-            warnings.warn(
-                f"metrics skipped from step {step} on: {exc}", RuntimeWarning, stacklevel=3
-            )
+            _log.warning(f"metrics skipped from step {step} on: {exc}")
             return []
         return [dataclasses.replace(r, step=step) for r in results.values()]
 

@@ -5,24 +5,42 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
-import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from gandiag.data import Dataset, load_dataset
+from gandiag.log import get_logger
 from gandiag.reference_models import ModelBundle, build_model, get_spec
 from gandiag.reference_models import losses as L
-from gandiag.train.checkpoint import load_checkpoint, save_checkpoint
+from gandiag.store import (
+    DiskFullError,
+    RunLockedError,
+    current_writer,
+    disk_full_cause,
+    is_disk_full,
+    run_exists_error,
+)
+from gandiag.train.actions import PolicyRunner
+from gandiag.train.checkpoint import load_checkpoint, load_checkpoint_file, save_checkpoint
 from gandiag.train.config import TrainConfig, load_config
 from gandiag.train.evaluation import Evaluator, metric_scalars
 from gandiag.train.gan_step import GANSettings, GANStepper
 from gandiag.train.grids import SampleGrids, interpolation
 from gandiag.train.vae_step import AutoencoderStepper, VAESettings
 
+if TYPE_CHECKING:
+    from gandiag.monitor import Cadence, Monitor
+    from gandiag.types import Alert
+
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+OptimizerFactory = Callable[[Any, str], torch.optim.Optimizer]
+Autocast = Callable[[], contextlib.AbstractContextManager[Any]]
+Stepper = GANStepper | AutoencoderStepper
+_log = get_logger("train")
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -85,20 +103,27 @@ def train(
     *,
     resume: bool = False,
     progress: bool = True,
+    start_from: str | Path | None = None,
 ) -> Path:
     """Train the configured model in ``out_dir`` (the run directory) and return its path.
 
     ``resume=True`` continues the run in ``out_dir`` from its checkpoint: same run store,
     same step count, same data order. Raises before writing anything on a bad config,
     an existing run without ``resume``, or a checkpoint from another model.
+
+    ``start_from`` (a checkpoint file, for example one of a run's ``ring/step-*.pt``)
+    starts a new run in ``out_dir`` from that state: networks, optimiser moments, data
+    order, RNG and detector states as they were, with this config's settings (learning
+    rates, losses, penalties) from the next step on. ``gandiag doctor`` forks its
+    branches this way.
     """
     cfg = load_config(config)
     run_dir = Path(out_dir)
+    holder = current_writer(run_dir)
+    if holder is not None:  # one writer per run: nothing is loaded or written
+        raise RunLockedError(run_dir, holder)
     if (run_dir / "run.sqlite").exists() and not resume:
-        raise FileExistsError(
-            f"{run_dir} already holds a run; pass resume=True (CLI: --resume) "
-            "to continue it, or choose a new --out directory"
-        )
+        raise run_exists_error(run_dir)
     if resume and not (run_dir / "run.sqlite").exists():
         raise FileNotFoundError(f"cannot resume: {run_dir} holds no gandiag run")
     if cfg.steps < 1 or cfg.data.batch_size < 1:
@@ -107,7 +132,12 @@ def train(
 
     ds = load_dataset(cfg.data.name, **cfg.data.options)
     bundle = _build_bundle(cfg, ds)
-    ckpt = load_checkpoint(run_dir, bundle.name, bundle.options) if resume else None
+    if start_from is not None and resume:
+        raise ValueError("start_from and resume exclude each other")
+    if start_from is not None:
+        ckpt = load_checkpoint_file(Path(start_from), bundle.name, bundle.options)
+    else:
+        ckpt = load_checkpoint(run_dir, bundle.name, bundle.options) if resume else None
     bundle.to(device)
 
     rng = np.random.default_rng([cfg.seed, 6])
@@ -126,16 +156,43 @@ def train(
         bundle, evaluator.real_batch(cadence.grid_size * 8), cadence.grid_size, cfg.seed, device
     )
 
+    def restore(payload: dict[str, Any], monitor: Any = None) -> None:
+        stepper.load_state_dict(payload["stepper"])
+        batches.load_state_dict(payload["batches"])
+        gen.set_state(payload["generator_state"])
+        if monitor is not None and payload.get("monitor") is not None:
+            monitor.flush()  # what the abandoned steps still had buffered goes first
+            monitor.load_state_dict(payload["monitor"])
+
     start = 0
     if ckpt is not None:
-        stepper.load_state_dict(ckpt["stepper"])
-        batches.load_state_dict(ckpt["batches"])
-        gen.set_state(ckpt["generator_state"])
+        configured = [[g["lr"] for g in o.param_groups] for o in _optimizers(stepper)]
+        restore(ckpt)
+        if start_from is not None:  # the branch's own learning rates, not the parent's
+            for opt, lrs in zip(_optimizers(stepper), configured):
+                for group, lr in zip(opt.param_groups, lrs):
+                    group["lr"] = lr
         start = int(ckpt["step"]) + 1
 
     mon = _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence)
     if ckpt is not None and ckpt.get("monitor") is not None:
         mon.load_state_dict(ckpt["monitor"])
+    if start_from is not None:
+        mon.set_meta(forked_from={"checkpoint": str(start_from), "step": start - 1})
+
+    def snapshot(step: int) -> dict[str, Any]:
+        return _payload(bundle, stepper, batches, gen, mon, step, runner)
+
+    runner = PolicyRunner.from_config(
+        cfg,
+        run_dir,
+        snapshot=snapshot,
+        restore=lambda payload: restore(payload, mon),
+        optimizers=lambda: _optimizers(stepper),
+        set_meta=mon.set_meta,
+    )
+    if ckpt is not None and resume and ckpt.get("policy"):
+        runner.rollbacks = int(ckpt["policy"]["rollbacks"])
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -147,15 +204,17 @@ def train(
         file=sys.stderr,
     )
     every_eval = cfg.eval.every
+    step, saved = start - 1, (start - 1 if ckpt is not None and resume else None)
     try:
         with mon:
-            for step in range(start, cfg.steps):
+            step = start
+            while step < cfg.steps:
                 out = stepper.step(step)
                 d_val = None
                 if val_x is not None and step % max(1, mon.cadence.samples or 1) == 0:
                     with torch.no_grad():
                         d_val = _d_outputs(bundle, val_x)
-                _monitor_step(mon, bundle, step, out, d_val)
+                alerts = _monitor_step(mon, bundle, step, out, d_val)
                 last = step == cfg.steps - 1
                 evaluating = last or (every_eval and step % every_eval == 0 and step > 0)
                 if evaluating:
@@ -165,7 +224,8 @@ def train(
                 if evaluating or step == 0 or (cadence.grid and step % cadence.grid == 0):
                     grids.log(mon, step, stepper.sample_net())
                 if last or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0 and step):
-                    _save(run_dir, cfg, bundle, stepper, batches, gen, mon, step)
+                    save_checkpoint(run_dir, snapshot(step))
+                    saved = step
                 if progress:
                     bar.set_postfix(
                         {
@@ -175,10 +235,50 @@ def train(
                         },
                         refresh=False,
                     )
-                bar.update(1)
+                if runner.policy.active and (step + 1) % mon.cadence.flush == 0:
+                    alerts += mon.flush()  # act on alerts at the flush cadence, not later
+                following = runner.after_step(step, alerts)
+                if following is None:  # a stop policy: keep the state where it stopped
+                    save_checkpoint(run_dir, snapshot(step))
+                    saved = step
+                    break
+                bar.update(following - step)
+                step = following
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise _disk_full_error(run_dir, step, saved, exc) from exc
+        raise
     finally:
         bar.close()
     return run_dir
+
+
+def _disk_full_error(run_dir: Path, step: int, saved: int | None, exc: BaseException) -> OSError:
+    import errno
+
+    from gandiag.train.checkpoint import checkpoint_path
+
+    kept = (
+        f"the last checkpoint {checkpoint_path(run_dir)} (step {saved}) is intact"
+        if saved is not None
+        else "no checkpoint had been saved yet"
+    )
+    err = DiskFullError(
+        f"the disk holding {run_dir} is full ({disk_full_cause(exc) or exc}); training stopped at step {step}. Every "
+        f"step committed to the run store before it is safe and {kept}. Free some space, then "
+        + (
+            f"continue from that checkpoint with `gandiag train CONFIG --out {run_dir} --resume`."
+            if saved is not None
+            else "start the run again in a new directory."
+        ),
+    )
+    err.errno = errno.ENOSPC
+    return err
+
+
+def _optimizers(stepper: Any) -> list[torch.optim.Optimizer]:
+    """The stepper's optimisers, in a fixed order (attribute order)."""
+    return [v for v in vars(stepper).values() if isinstance(v, torch.optim.Optimizer)]
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -201,7 +301,9 @@ def _build_bundle(cfg: TrainConfig, ds: Dataset) -> ModelBundle:
     return build_model(cfg.model.name, seed=cfg.seed, **opts)
 
 
-def _optimizer_factory(cfg: TrainConfig, training: dict[str, Any]):
+def _optimizer_factory(
+    cfg: TrainConfig, training: dict[str, Any]
+) -> tuple[OptimizerFactory, dict[str, Any]]:
     o = cfg.optim
     name = o.optimizer or training.get("optimizer", "adam")
     if name not in OPTIMIZERS:
@@ -213,7 +315,7 @@ def _optimizer_factory(cfg: TrainConfig, training: dict[str, Any]):
         "model": o.lr if o.lr is not None else training.get("lr"),
     }
 
-    def make(params, which: str) -> torch.optim.Optimizer:
+    def make(params: Any, which: str) -> torch.optim.Optimizer:
         lr = lrs[which] if lrs[which] is not None else 2e-4
         if name == "adam":
             return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=o.weight_decay)
@@ -224,11 +326,17 @@ def _optimizer_factory(cfg: TrainConfig, training: dict[str, Any]):
     return make, {"optimizer": name, "betas": list(betas), **{f"lr_{k}": v for k, v in lrs.items()}}
 
 
-def _make_stepper(cfg, bundle, batches, gen, autocast):
+def _make_stepper(
+    cfg: TrainConfig,
+    bundle: ModelBundle,
+    batches: Batches,
+    gen: torch.Generator,
+    autocast: Autocast,
+) -> tuple[Stepper, dict[str, Any]]:
     make_opt, optim = _optimizer_factory(cfg, bundle.training)
     t, g = bundle.training, cfg.gan
 
-    def pick(value, key, default):
+    def pick(value: Any, key: str, default: Any) -> Any:
         return value if value is not None else t.get(key, default)
 
     if "stepper" in t:  # a family with its own loop (phases, several networks)
@@ -268,13 +376,13 @@ def _make_stepper(cfg, bundle, batches, gen, autocast):
     return stepper, {**vars(s), **optim}
 
 
-def _autocast(device: torch.device, amp: bool):
+def _autocast(device: torch.device, amp: bool) -> Autocast:
     if amp and device.type == "cuda":
         return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext
 
 
-def _cadence(cfg: TrainConfig):
+def _cadence(cfg: TrainConfig) -> Cadence:
     """The validated ``[monitor.cadence]``; its ``grid`` / ``grid_size`` drive the trainer's grids."""
     from gandiag.monitor import Cadence
 
@@ -285,7 +393,16 @@ def _cadence(cfg: TrainConfig):
         raise ValueError(f"bad [monitor.cadence] option ({exc}); valid keys: {valid}") from None
 
 
-def _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence):
+def _make_monitor(
+    cfg: TrainConfig,
+    bundle: ModelBundle,
+    run_dir: Path,
+    settings: dict[str, Any],
+    resume: bool,
+    progress: bool,
+    device: torch.device,
+    cadence: Cadence,
+) -> Monitor:
     from gandiag.monitor import Monitor
 
     # kind= picks the default set: an autoencoder is watched as a VAE with a point
@@ -353,12 +470,18 @@ def _d_outputs(bundle: ModelBundle, x: torch.Tensor) -> torch.Tensor:
     return bundle.discriminator(x)
 
 
-def _monitor_step(mon, bundle, step, out, d_val) -> None:
+def _monitor_step(
+    mon: Monitor,
+    bundle: ModelBundle,
+    step: int,
+    out: dict[str, Any],
+    d_val: torch.Tensor | None,
+) -> list[Alert]:
     losses = out["losses"]
     if out.get("phase") is not None:
         mon.set_phase(*out["phase"])
     if bundle.kind == "gan":
-        mon.step(
+        alerts = mon.step(
             step,
             losses=losses,
             d_real=out["d_real"],
@@ -368,7 +491,7 @@ def _monitor_step(mon, bundle, step, out, d_val) -> None:
             d_val=d_val,
         )
     else:
-        mon.step(
+        alerts = mon.step(
             step,
             losses=losses,
             mu=out["mu"],
@@ -376,12 +499,21 @@ def _monitor_step(mon, bundle, step, out, d_val) -> None:
             inputs=out["inputs"],
             recon=out["recon"],
         )
-    if out.get("scalars"):
+    if out.get("scalars"):  # a family's own signals (style/*, reg/*, level/*)
         mon.log_scalars(step, out["scalars"])
+    return alerts
 
 
 @torch.no_grad()
-def _evaluate(cfg, bundle, stepper, evaluator, mon, step, device) -> None:
+def _evaluate(
+    cfg: TrainConfig,
+    bundle: ModelBundle,
+    stepper: Stepper,
+    evaluator: Evaluator,
+    mon: Monitor,
+    step: int,
+    device: torch.device,
+) -> None:
     # Its own generator, so evaluating (or not) never changes the training trajectory.
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + step)
     net = stepper.sample_net()
@@ -409,24 +541,27 @@ def _evaluate(cfg, bundle, stepper, evaluator, mon, step, device) -> None:
             reals = evaluator.real_batch(12).to(device)
             mon.log_images(step, interpolation(bundle, net, reals, gen), name="interpolation")
     except Exception as exc:  # noqa: BLE001 - evaluation must never kill a training run
-        warnings.warn(
-            f"evaluation at step {step} failed: {type(exc).__name__}: {exc}",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        _log.warning("evaluation at step %d failed: %s: %s", step, type(exc).__name__, exc)
     finally:
         net.train(was_training)
 
 
-def _save(run_dir, cfg, bundle, stepper, batches, gen, mon, step) -> None:
-    save_checkpoint(
-        run_dir,
-        {
-            "step": step,
-            "model": {"name": bundle.name, "options": bundle.options},
-            "stepper": stepper.state_dict(),
-            "batches": batches.state_dict(),
-            "generator_state": gen.get_state(),
-            "monitor": mon.state_dict(),
-        },
-    )
+def _payload(
+    bundle: ModelBundle,
+    stepper: Stepper,
+    batches: Batches,
+    gen: torch.Generator,
+    mon: Monitor,
+    step: int,
+    runner: PolicyRunner,
+) -> dict[str, Any]:
+    """Everything a resume, a rollback or a doctor branch restores."""
+    return {
+        "step": step,
+        "model": {"name": bundle.name, "options": bundle.options},
+        "stepper": stepper.state_dict(),
+        "batches": batches.state_dict(),
+        "generator_state": gen.get_state(),
+        "monitor": mon.state_dict(),
+        "policy": {"rollbacks": runner.rollbacks},
+    }

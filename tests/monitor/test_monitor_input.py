@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
+import logging
 
 import pytest
 import torch
@@ -158,16 +158,57 @@ class _Broken(Detector):
         pass
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def test_a_failing_background_thread_warns_once_and_training_continues(tmp_path):
     mon = _gan(tmp_path, detectors=[_Broken()], cadence=Cadence(samples=0, flush=1))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    handler = _Collect()
+    logging.getLogger("gandiag").addHandler(handler)
+    try:
         for step in range(20):
             mon.step(step, losses={"G": 1.0}, d_real=Z, d_fake=Z)
             mon._worker.drain()
         mon.close()
-    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    finally:
+        logging.getLogger("gandiag").removeHandler(handler)
+    messages = [r.getMessage() for r in handler.records if r.levelno == logging.WARNING]
     assert len(messages) == 1 and "detector bug" in messages[0]
+
+
+def test_alerts_go_through_logging_unless_quiet_or_on_alert(tmp_path):
+    from monitor_toy import ThresholdDetector
+
+    def run(name, **kw):
+        handler = _Collect()
+        logging.getLogger("gandiag").addHandler(handler)
+        try:
+            mon = _gan(
+                tmp_path / name,
+                detectors=[ThresholdDetector("loss/G", 0.5)],
+                cadence=Cadence(samples=0, flush=1),
+                **kw,
+            )
+            alerts = []
+            for step in range(4):
+                alerts += mon.step(step, losses={"G": 1.0}, d_real=Z, d_fake=Z)
+            alerts += mon.close()
+        finally:
+            logging.getLogger("gandiag").removeHandler(handler)
+        return alerts, [r for r in handler.records if r.name == "gandiag.alerts"]
+
+    alerts, logged = run("default")
+    assert alerts and [r.getMessage() for r in logged] == [a.one_line() for a in alerts]
+    assert run("quiet", quiet=True)[1] == []
+    seen = []
+    alerts, logged = run("callback", on_alert=seen.append)
+    assert logged == [] and seen == alerts
 
 
 def test_context_manager_marks_a_crash(tmp_path):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from gandiag.reference_models import MODELS, build_model, get_spec, register_model
 
 from gandiag import signals
 from gandiag.capabilities import DatasetCapabilities, ModelCapabilities
 from gandiag.data import DATASETS, register_dataset
 from gandiag.detectors.collapse import eval_coverage
+from gandiag.reference_models import MODELS, build_model, get_spec, register_model
 from gandiag.store import RunReader
 from gandiag.train import train
 from gandiag.types import StepRecord

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import tomllib
-from gandiag.reference_models import get_spec
 
 from gandiag.cli import main
 from gandiag.detectors import default_detectors
+from gandiag.reference_models import get_spec
 from gandiag.store import RunReader
 from gandiag.train import train
 

@@ -1,0 +1,248 @@
+"""``gandiag doctor``: from an alert, test the remedies from the last healthy state.
+
+For a run of the reference trainer with a warning or critical alert, :func:`doctor` finds
+the last checkpoint before the alert's onset (the run's checkpoint ring, or the
+initialisation when the ring holds none that early), forks one short branch per remedy the
+alert names and the model supports, plus an untouched continuation as the control, runs
+them side by side within a step budget, scores each (does the alert clear, what else fires,
+the final FID or mode coverage), and writes a report ranking the remedies with their
+curves and samples. Deterministic given the run's seed; branches run in parallel processes
+where cores allow.
+
+A user's own loop does the same with :func:`run_branches` and a function that builds and
+trains one branch into a run directory with a :class:`gandiag.Monitor`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from gandiag.doctor.remedies import CATALOG, Remedy, remedies_for
+from gandiag.doctor.score import BranchScore, rank_branches, score_branch
+from gandiag.store import RunReader
+from gandiag.types import Alert, Severity
+
+__all__ = ["CATALOG", "DoctorResult", "Remedy", "doctor", "remedies_for", "run_branches"]
+
+log = logging.getLogger("gandiag.doctor")
+CONTROL = "control"
+#: keys the trainer stores beside the config in the run's metadata (not config options)
+_STORED_EXTRAS = ("resolved", "model_options")
+
+
+@dataclass
+class DoctorResult:
+    run_dir: str
+    detector: str
+    severity: str
+    onset_step: int
+    alert_step: int
+    fork_step: int  # the state branches start from (-1: the initialisation)
+    budget: int
+    branches: list[BranchScore]  # ranked, best first
+    best: str | None  # the best remedy that clears the alert and beats the control
+    first_named: str | None  # the remedy practitioners name first for this failure
+    #: the control fired the alert again: without that, the budget was too short to tell
+    control_reproduced: bool
+    wall_s: float
+    report: str
+
+    @property
+    def recovered(self) -> bool:
+        return self.best is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["branches"] = [b.to_dict() for b in self.branches]
+        return out
+
+
+def pick_alert(run_dir: Path, detector: str | None = None) -> Alert:
+    """The run's first warning or critical alert (or the first from ``detector``)."""
+    with RunReader(run_dir) as reader:
+        alerts = [a for a in reader.read_alerts() if a.severity.rank >= Severity.WARNING.rank]
+    if detector is not None:
+        alerts = [a for a in alerts if a.detector == detector]
+    if not alerts:
+        which = f" from {detector}" if detector else ""
+        raise ValueError(f"{run_dir} has no warning or critical alert{which}: nothing to treat")
+    return min(alerts, key=lambda a: (a.step, -a.severity.rank))
+
+
+def doctor(
+    run_dir: str | Path,
+    *,
+    budget: int | None = None,
+    workers: int | None = None,
+    detector: str | None = None,
+    out_dir: str | Path | None = None,
+    remedies: Sequence[Remedy] | None = None,
+) -> DoctorResult:
+    """Fork, run and rank remedies for a reference-trainer run's first serious alert.
+
+    ``budget`` is the number of steps each branch trains past the fork (default: twice
+    the alert's detection span, at least two evaluation intervals). ``workers`` processes
+    run branches side by side (default: the cores available). Results land in
+    ``out_dir`` (default ``<run>/doctor``): one run directory per branch, ``doctor.json``
+    and ``report.html``.
+    """
+    from gandiag.train.ring import CheckpointRing
+
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    with RunReader(run_dir) as reader:
+        config = reader.info().config
+    if not config or "model" not in config:
+        raise ValueError(
+            f"{run_dir} was not trained by gandiag's reference trainer (no stored config); "
+            "use gandiag.doctor.run_branches with a function that trains your own branches"
+        )
+    alert = pick_alert(run_dir, detector)
+    chosen = list(remedies) if remedies is not None else remedies_for(alert.detector, config)
+    if not chosen:
+        raise ValueError(
+            f"none of the catalogued remedies for {alert.detector} applies to this run's "
+            f"settings ({', '.join(r.name for r in CATALOG.get(alert.detector, ()))})"
+        )
+    ring = CheckpointRing(run_dir / "ring") if (run_dir / "ring").is_dir() else None
+    entry = ring.last_healthy(alert.onset_step) if ring is not None else None
+    fork_step = entry.step if entry is not None else -1
+    start_from = str(entry.path(ring.dir)) if entry is not None and ring is not None else None
+    every = int(config.get("eval", {}).get("every") or 500)
+    if budget is None:
+        budget = max(2 * (alert.step - max(fork_step, 0)), 2 * every)
+    if budget < 1:
+        raise ValueError(f"budget must be at least 1 step, got {budget}")
+    base = {k: v for k, v in config.items() if k not in _STORED_EXTRAS}
+    base.update(
+        steps=fork_step + 1 + budget,
+        checkpoint={"every": 0, "ring": 0, "ring_every": 0},
+        policy={"on_warning": "none", "on_critical": "none"},
+    )
+    out = Path(out_dir) if out_dir is not None else run_dir / "doctor"
+    jobs = [(CONTROL, "the run continued unchanged", base)]
+    for r in chosen:
+        branch_cfg = r.apply({**base, **{k: config[k] for k in _STORED_EXTRAS if k in config}})
+        branch_cfg = {k: v for k, v in branch_cfg.items() if k not in _STORED_EXTRAS}
+        if branch_cfg.get("vae", {}).get("kl_anneal_steps") == -1:
+            branch_cfg["vae"]["kl_anneal_steps"] = max(1, budget // 2)
+        jobs.append((r.name, r.description, branch_cfg))
+
+    tasks = [
+        _TrainerBranch(name, desc, cfg, str(out / name), start_from) for name, desc, cfg in jobs
+    ]
+    scores = run_branches(tasks, alert.detector, fork_step, workers=workers)
+    ranked = rank_branches(scores, CONTROL)
+    if next(s for s in ranked if s.name == CONTROL).cleared:
+        log.warning(
+            "the control continuation did not raise %s again within %d steps: the budget is "
+            "too short to tell whether a remedy helped; raise --budget",
+            alert.detector,
+            budget,
+        )
+    best = next(
+        (s.name for s in ranked if s.name != CONTROL and s.cleared and s.improves_on_control),
+        None,
+    )
+    first_named = chosen[0].name if remedies is None else None
+    from gandiag.doctor.report import write_report
+
+    result = DoctorResult(
+        run_dir=str(run_dir),
+        detector=alert.detector,
+        severity=alert.severity.value,
+        onset_step=alert.onset_step,
+        alert_step=alert.step,
+        fork_step=fork_step,
+        budget=budget,
+        branches=ranked,
+        best=best,
+        first_named=first_named,
+        control_reproduced=not next(s for s in ranked if s.name == CONTROL).cleared,
+        wall_s=time.perf_counter() - started,
+        report=str(out / "report.html"),
+    )
+    write_report(result, alert, out / "report.html")
+    (out / "doctor.json").write_text(json.dumps(result.to_dict(), indent=1, default=str))
+    return result
+
+
+# -- branches -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _TrainerBranch:
+    """One reference-trainer branch (picklable, so a process pool can run it)."""
+
+    name: str
+    description: str
+    config: dict[str, Any]
+    run_dir: str
+    start_from: str | None
+
+    def __call__(self) -> None:
+        from gandiag.train.trainer import train
+
+        Path(self.run_dir).parent.mkdir(parents=True, exist_ok=True)
+        train(self.config, self.run_dir, progress=False, start_from=self.start_from)
+
+
+BranchTask = Callable[[], None]
+
+
+def run_branches(
+    tasks: Sequence[Any],
+    detector: str,
+    fork_step: int,
+    *,
+    workers: int | None = None,
+) -> list[BranchScore]:
+    """Run branch tasks side by side and score each from its run store.
+
+    Each task is a picklable callable with ``name``, ``description`` and ``run_dir``
+    attributes that trains one branch into ``run_dir`` with a :class:`gandiag.Monitor`
+    (any loop); the one named ``"control"`` is the untouched continuation. ``fork_step``
+    is the last step of the shared history (branch alerts at or before it are ignored).
+    With ``workers > 1`` the tasks run in spawned processes, one torch thread each.
+    """
+    for t in tasks:
+        if Path(t.run_dir, "run.sqlite").exists():
+            raise FileExistsError(
+                f"{t.run_dir} already holds a run: doctor never overwrites a branch; "
+                "choose another --out directory or remove it"
+            )
+    n = workers if workers is not None else min(len(tasks), os.cpu_count() or 1)
+    walls: dict[str, float] = {}
+    if n <= 1:
+        for t in tasks:
+            walls[t.name] = _timed(t)
+    else:
+        with ProcessPoolExecutor(
+            max_workers=n, mp_context=get_context("spawn"), initializer=_one_thread
+        ) as pool:
+            futures = {t.name: pool.submit(_timed, t) for t in tasks}
+            for name, fut in futures.items():
+                walls[name] = fut.result()
+    return [
+        score_branch(t.name, t.description, Path(t.run_dir), detector, fork_step, walls[t.name])
+        for t in tasks
+    ]
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _timed(task: Any) -> float:
+    t0 = time.perf_counter()
+    task()
+    return time.perf_counter() - t0

@@ -1,0 +1,136 @@
+"""gandiag doctor: branches fork from the last healthy state, the control replays the
+original, remedies are ranked, and the report renders in Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from gandiag.detectors.base import Detector
+from gandiag.detectors.suite import DetectorSuite
+from gandiag.doctor import doctor
+from gandiag.doctor.remedies import CATALOG, LOWER_LR, NON_SATURATING, TTUR, remedies_for
+from gandiag.monitor import runtime
+from gandiag.store import RunReader
+from gandiag.train.trainer import train
+from gandiag.types import Alert, Severity
+
+FIRE_AT, ONSET = 150, 120
+
+
+class FaultAt(Detector):
+    """One critical alert when it sees step FIRE_AT, dated back to ONSET."""
+
+    name = "fault_at"
+
+    def __init__(self) -> None:
+        self.fired = False
+
+    def update(self, record):
+        if self.fired or record.step < FIRE_AT:
+            return []
+        self.fired = True
+        return [Alert(self.name, Severity.CRITICAL, record.step, ONSET, "injected fault")]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fired": self.fired}
+
+    def load_state_dict(self, state) -> None:
+        self.fired = bool(state["fired"])
+
+
+@pytest.fixture(scope="module")
+def treated(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("doctor")
+    cfg = {
+        "steps": 200,
+        "model": {"name": "mlp_gan"},
+        "data": {"name": "ring8", "options": {"n": 512}, "batch_size": 64},
+        "eval": {"every": 0, "num_samples": 200, "metrics": []},
+        "checkpoint": {"every": 0, "ring": 4, "ring_every": 50},
+        "monitor": {"cadence": {"flush": 25, "samples": 5, "layers": 5, "grid": 50}},
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runtime, "resolve_detectors", lambda spec, kind: DetectorSuite([FaultAt()]))
+        run = train(cfg, root / "run", progress=False)
+        result = doctor(run, budget=60, workers=1, remedies=[LOWER_LR, TTUR])
+    return run, result
+
+
+def test_branches_fork_from_the_last_healthy_checkpoint(treated):
+    _, result = treated
+    assert result.fork_step == 100 and result.detector == "fault_at"  # ring: 50, 100, 150
+    assert {b.name for b in result.branches} == {"control", "lower_lr", "ttur"}
+    assert result.control_reproduced
+    for b in result.branches:
+        with RunReader(b.run_dir) as r:
+            assert r.meta("forked_from")["step"] == 100
+            assert r.last_step() == 100 + 60
+
+
+def test_the_control_continues_the_original_trajectory_exactly(treated):
+    run, _ = treated
+    with RunReader(run) as a, RunReader(run / "doctor" / "control") as b:
+        sa = a.read_scalars(["loss/G"], since_step=100, until_step=160)["loss/G"]
+        sb = b.read_scalars(["loss/G"], since_step=100, until_step=160)["loss/G"]
+    assert len(sa.steps) > 10
+    assert sb.steps.tolist() == sa.steps.tolist()
+    assert sb.values.tolist() == sa.values.tolist()
+
+
+def test_branches_use_their_own_learning_rates(treated):
+    run, _ = treated
+    ckpt = torch.load(run / "doctor" / "lower_lr" / "checkpoint.pt", weights_only=True)
+    lrs = [ckpt["stepper"][k]["param_groups"][0]["lr"] for k in ("opt_g", "opt_d")]
+    assert lrs == pytest.approx([2e-4 / 4, 2e-4 / 4])
+
+
+def test_remedies_follow_what_the_model_supports():
+    ns = {"resolved": {"loss": "nonsaturating", "d_steps": 1, "r1": 0.0, "gp": 0.0}}
+    mm = {"resolved": {**ns["resolved"], "loss": "minimax"}}
+    assert NON_SATURATING not in remedies_for("vanishing_gradients", ns)
+    assert remedies_for("vanishing_gradients", mm)[0] is NON_SATURATING
+    vae = {"resolved": {"beta": 1.0, "kl_anneal_steps": 0, "free_bits": 0.0}}
+    assert [r.name for r in remedies_for("posterior_collapse", vae)] == [
+        "kl_annealing",
+        "free_bits",
+        "lower_beta",
+    ]
+    cond = {"resolved": ns["resolved"], "model_options": {"num_classes": 10}}
+    assert "unrolled" not in [r.name for r in remedies_for("mode_collapse", cond)]
+    with pytest.raises(ValueError, match="knows"):
+        remedies_for("no_such_detector", ns)
+    assert all(CATALOG.values())
+
+
+def test_doctor_refuses_a_run_without_alerts_and_never_overwrites(treated, tmp_path):
+    run, _ = treated
+    with pytest.raises(ValueError, match="no warning or critical alert from mode_collapse"):
+        doctor(run, detector="mode_collapse")
+    with pytest.raises(FileExistsError, match="never overwrites"):
+        doctor(run, budget=10, workers=1, remedies=[LOWER_LR])
+
+
+@pytest.mark.browser
+def test_the_report_renders_in_chromium(treated, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, result = treated
+    page = Path(result.report)
+    text = page.read_text()
+    assert "Remedies, ranked" in text and "lower_lr" in text
+    expected = text.count('class="plotly-graph-div"')
+    assert expected >= 2
+    browser.get(page.resolve().as_uri())
+    WebDriverWait(browser, 60, 0.25).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg")) >= expected
+    )
+    rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
+    assert len(rows) == len(result.branches)
+    severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+    assert severe == []

@@ -1,0 +1,39 @@
+"""The checkpoint ring: health tags, pruning, and the last healthy state before an onset."""
+
+import torch
+
+from gandiag.train.ring import CheckpointRing
+from gandiag.types import Alert, Severity
+
+WARN = Alert("mode_collapse", Severity.WARNING, 0, 0, "d")
+INFO = Alert("d_overfitting", Severity.INFO, 0, 0, "d")
+
+
+def test_last_healthy_is_the_newest_before_the_onset(tmp_path):
+    ring = CheckpointRing(tmp_path / "ring", keep=3)
+    for step in (100, 200, 300):
+        ring.save(step, {"w": torch.full((2,), float(step))}, [INFO])
+    ring.save(400, {"w": torch.zeros(2)}, [WARN])
+    assert [e.step for e in ring.entries] == [200, 300, 400]
+    assert not ring.entries[-1].healthy and ring.entries[-1].alerts == ("mode_collapse",)
+    entry = ring.last_healthy(before_step=300)
+    assert entry.step == 200
+    assert torch.equal(ring.load(entry)["w"], torch.full((2,), 200.0))
+    assert ring.last_healthy(before_step=200) is None
+    # A new ring object reads the same index back.
+    again = CheckpointRing(tmp_path / "ring", keep=3)
+    assert again.entries == ring.entries
+    assert sorted(p.name for p in (tmp_path / "ring").glob("*.pt")) == [
+        "step-00000200.pt",
+        "step-00000300.pt",
+        "step-00000400.pt",
+    ]
+
+
+def test_the_last_healthy_checkpoint_survives_a_long_unhealthy_stretch(tmp_path):
+    ring = CheckpointRing(tmp_path / "ring", keep=2)
+    ring.save(10, {}, [])
+    for step in (20, 30, 40, 50):
+        ring.save(step, {}, [WARN])
+    assert [e.step for e in ring.entries] == [10, 50]
+    assert ring.last_healthy(before_step=45).step == 10
