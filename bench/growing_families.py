@@ -271,8 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         write_section(
             "growing_families",
             "## Growing and style-based families: labelled cases\n\n"
-            f"`python bench/growing_families.py --steps {args.steps} --phase-steps "
-            f"{args.phase_steps} --seeds {' '.join(map(str, args.seeds))}` - each config "
+            f"`python bench/growing_families.py --cases {' '.join(args.cases)} --steps "
+            f"{args.steps} --phase-steps {args.phase_steps} --seeds "
+            f"{' '.join(map(str, args.seeds))}` - each config "
             "shortened, batch 16, labels from fresh-sample outcomes (see the script's "
             "docstring); the fade-in label comes from the configuration.\n\n"
             + table(
