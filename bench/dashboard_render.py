@@ -1,7 +1,7 @@
 """Run page of the dashboard on a long run, in headless Chromium: first render and every section.
 
 A synthetic run (100,000 steps, ~60 scalar series, histograms every 50 steps, written by
-``gandiag.dashboards.synthetic``) is served by ``create_app`` (werkzeug, threaded) and its
+``tests/synthetic_runs.py``) is served by ``create_app`` (werkzeug, threaded) and its
 run page opened ``--repeats`` times in headless Chromium, this process and the browser
 pinned to ``--cpus`` cores. Times are measured in the browser from navigation start
 (``performance.now()``): *first render* when the run header and the alert timeline are
@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# the synthetic-run writer and the browser helpers are test scaffolding, under tests/
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from bench._report import table, write_json, write_section
 
 # Installed before any page script runs: logs when each Dash callback answers, and samples
@@ -112,16 +114,16 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cpus])
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
-    from gandiag.dashboards import create_app
-    from gandiag.dashboards.testing import ServedApp, headless_chrome
+    from browser_support import ServedApp, headless_chrome
 
+    from gandiag.dashboards import create_app
     from gandiag.figures import SECTIONS
     from gandiag.store import RunReader
 
     tmp = tempfile.TemporaryDirectory()
     folder = args.run
     if folder is None:
-        from gandiag.dashboards.synthetic import write_synthetic_run
+        from synthetic_runs import write_synthetic_run
 
         folder = Path(tmp.name)
         write_synthetic_run(
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The same page on a short run with the same series: what the page costs whatever the
     # run's length (browser, Dash, figures), timed alternately with the long run.
-    from gandiag.dashboards.synthetic import write_synthetic_run
+    from synthetic_runs import write_synthetic_run
 
     short = Path(tmp.name) / "short"
     write_synthetic_run(short / "big", steps=400, extra_layers=args.extra_layers, grids=6)

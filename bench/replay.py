@@ -1,7 +1,7 @@
 """Replay versus one plain read of the same run: is `gandiag replay` linear in run length?
 
 A synthetic run (100,000 steps, ~60 scalar series, histograms every 50 steps, written by
-``gandiag.dashboards.synthetic``) is read three ways, alternating, ``--repeats`` times each:
+``tests/synthetic_runs.py``) is read three ways, alternating, ``--repeats`` times each:
 
 - *plain read*: every scalar series and every histogram series, whole (``read_scalars()``
   and ``read_histograms()``), the cheapest way to get everything out of the store;
@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# the synthetic-run writer and the browser helpers are test scaffolding, under tests/
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from bench._report import table, write_json, write_section
 
 
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.TemporaryDirectory()
     run = args.run
     if run is None:
-        from gandiag.dashboards.synthetic import write_synthetic_run
+        from synthetic_runs import write_synthetic_run
 
         run = Path(tmp.name) / "run"
         write_synthetic_run(

@@ -17,6 +17,7 @@ from gandiag.figures import (
     SEVERITY_COLORS,
     STATUS_COLORS,
     AlertGroup,
+    Comparison,
     RunSummary,
     format_config,
     format_evidence,
@@ -176,6 +177,50 @@ def metrics_side_by_side(metrics_by_run: Mapping[str, Mapping[str, MetricResult]
             message(MIXED_PROTOCOLS, "warning") if sbs.mixed_protocols else html.Div(),
             html.H4("Protocols"),
             table(["run", "protocol"], sbs.protocol_rows),
+        ]
+    )
+
+
+def comparison_statement(comparison: Comparison, summaries: Mapping[str, RunSummary]) -> html.Div:
+    """Which run is better (overall, then per metric), then each run's verdict and alerts."""
+    items = [
+        html.Li(
+            m.sentence,
+            className="gd-tie" if m.within_uncertainty else "gd-decided",
+            style={"color": "#666"} if m.within_uncertainty else {},
+        )
+        for m in comparison.metrics
+        if m.sentence
+    ]
+    rows = [
+        [
+            label,
+            s.level,
+            s.verdict,
+            " / ".join(f"{s.alert_counts.get(k, 0)} {k}" for k in ("critical", "warning", "info")),
+        ]
+        for label, s in summaries.items()
+    ]
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.P(html.B(comparison.overall), id="compare-overall"),
+                    html.Ul(items, id="compare-per-metric"),
+                    html.P(
+                        "↓ lower is better · ↑ higher is better · →1 closest to 1 is best; a "
+                        "difference is called only when the intervals do not overlap.",
+                        style={"color": "#777", "fontSize": "13px"},
+                    ),
+                ],
+                id="compare-statement",
+                style={
+                    "borderLeft": "4px solid #1f77b4",
+                    "padding": "6px 14px",
+                    "background": "#f5f9fd",
+                },
+            ),
+            table(["run", "level", "verdict", "alerts"], rows, id="compare-verdicts"),
         ]
     )
 

@@ -4,8 +4,8 @@ One :class:`VAE` class covers the variational models: an encoder producing
 ``(mu, logvar)``, the reparameterised sample, and a decoder whose output is the mean
 of a Gaussian likelihood with a fixed standard deviation ``decoder_sigma``. That σ
 sets the balance between reconstruction and KL: 0.1 gives a healthy VAE on [-1, 1]
-data, while σ = 1 lets the KL term win and the posterior collapse (see
-REFERENCE.md section 3). ``beta`` multiplies the KL (Higgins et al. 2017).
+data, while σ = 1 lets the KL term win and the posterior collapse (Lucas et
+al. 2019, "Don't Blame the ELBO"). ``beta`` multiplies the KL (Higgins et al. 2017).
 
 :class:`Autoencoder` is the deterministic counterpart; with ``noise_std > 0`` the
 trainer corrupts its inputs (Vincent et al. 2008) and it is a denoising autoencoder.

@@ -9,6 +9,7 @@ from pathlib import Path
 from gandiag.reports.html import (
     CSS,
     alerts_block,
+    comparison_block,
     config_block,
     esc,
     figure_div,
@@ -26,6 +27,7 @@ from gandiag._atomic import atomic_write
 from gandiag.figures import (
     alert_timeline_figure,
     build_run_panels,
+    compare_runs,
     metric_bars_figure,
     precision_recall_figure,
     steps_by_run_figure,
@@ -109,27 +111,43 @@ def _render(readers: list[RunReader], title: str | None, max_points: int) -> str
 
 def _comparison(readers: list[RunReader], summaries: dict, fig: _Figures) -> str:
     labels = _unique([s.name for s in summaries.values()])
-    metrics = {lab: dict(s.latest_metrics) for lab, s in zip(labels, summaries.values())}
-    fid = {}
-    for lab, reader in zip(labels, readers):
-        s = reader.read_scalars([sig.eval_metric("fid")]).get(sig.eval_metric("fid"))
-        if s is not None and len(s):
-            fid[lab] = s
+    by_label = dict(zip(labels, summaries.values()))
+    metrics = {lab: dict(s.latest_metrics) for lab, s in by_label.items()}
+    over_steps: dict[str, dict] = {}
+    for name in _STEP_METRICS:
+        for lab, reader in zip(labels, readers):
+            s = reader.read_scalars([name]).get(name)
+            if s is not None and len(s):
+                over_steps.setdefault(name, {})[lab] = s
     grids = []
     for lab, reader in zip(labels, readers):
         latest = (reader.sample_grids("samples") or reader.sample_grids())[-1:]
         grids += [_grid_figure(g, f"{lab} — step {g.step}") for g in latest]
     parts = [
         '<section id="comparison"><h2>Comparison</h2>',
-        side_by_side_block(metrics),
-        fig(metric_bars_figure(metrics)),
-        fig(precision_recall_figure(metrics)),
+        comparison_block(compare_runs(by_label), by_label),
     ]
-    if fid:
-        parts.append(fig(steps_by_run_figure(fid, title="FID over steps", y_title="FID")))
+    if any(metrics.values()):
+        parts += [
+            side_by_side_block(metrics),
+            fig(metric_bars_figure(metrics)),
+            fig(precision_recall_figure(metrics)),
+        ]
+    for name, series in over_steps.items():
+        title = f"{_STEP_METRICS[name]} over steps"
+        parts.append(fig(steps_by_run_figure(series, title=title, y_title=_STEP_METRICS[name])))
     if grids:
         parts.append('<h3>Latest sample grids</h3><div class="grids">' + "".join(grids) + "</div>")
     return "".join(parts) + "</section>"
+
+
+#: evaluation series drawn over steps for every compared run that has them
+_STEP_METRICS = {
+    sig.eval_metric("fid"): "FID",
+    sig.EVAL_MODES_COVERED: "modes covered",
+    sig.EVAL_HQ_SHARE: "high-quality share",
+    sig.EVAL_DOMINANT_SHARE: "share in the largest class/mode",
+}
 
 
 def _run_section(anchor: str, summary, reader: RunReader, fig: _Figures, max_points: int) -> str:

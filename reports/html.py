@@ -21,6 +21,7 @@ from gandiag.figures import (
     SEVERITY_COLORS,
     STATUS_COLORS,
     AlertGroup,
+    Comparison,
     RunSummary,
     format_config,
     format_evidence,
@@ -39,7 +40,9 @@ th, td { padding: 4px 10px; border-bottom: 1px solid #e5e5e5; text-align: left; 
 .verdict { border-left: 4px solid; padding: 8px 12px; background: #fafafa; margin: 8px 0; }
 details { margin: 4px 0; } summary { cursor: pointer; }
 .grids figure { display: inline-block; margin: 6px; text-align: center; font-size: 12px; }
-.grids img { width: 200px; image-rendering: pixelated; border: 1px solid #ddd; }
+.statement { border-left: 4px solid #1f77b4; padding: 6px 14px; background: #f5f9fd; }
+.statement li.tie { color: #666; }
+.grids img { width: 300px; image-rendering: pixelated; border: 1px solid #ddd; }
 section.run { border-top: 2px solid #ddd; margin-top: 28px; }
 .warn { border-left: 4px solid #ff7f0e; padding: 6px 10px; background: #fff8ef; }
 """
@@ -144,6 +147,32 @@ def side_by_side_block(metrics_by_run: Mapping[str, Mapping[str, MetricResult]])
         + warn
         + "<h3>Protocols</h3>"
         + table(["run", "protocol"], sbs.protocol_rows)
+    )
+
+
+def comparison_block(comparison: Comparison, summaries: Mapping[str, RunSummary]) -> str:
+    """The comparison's statement first (overall, then per metric), then each run's verdict
+    and alert counts beside its numbers."""
+    items = "".join(
+        f'<li class="{"tie" if m.within_uncertainty else "decided"}">{html.escape(m.sentence)}</li>'
+        for m in comparison.metrics
+        if m.sentence
+    )
+    rows = [
+        [
+            label,
+            s.level,
+            s.verdict,
+            " / ".join(f"{s.alert_counts.get(k, 0)} {k}" for k in ("critical", "warning", "info")),
+        ]
+        for label, s in summaries.items()
+    ]
+    return (
+        f'<div class="statement" id="comparison-statement"><p class="overall"><b>'
+        f"{html.escape(comparison.overall)}</b></p><ul>{items}</ul>"
+        '<p class="sub">↓ lower is better · ↑ higher is better · →1 closest to 1 is best; '
+        "a difference is called only when the intervals do not overlap.</p></div>"
+        + table(["run", "level", "verdict", "alerts"], rows, cls="verdicts")
     )
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gandiag.dashboards.synthetic import write_synthetic_run
-from gandiag.dashboards.testing import chromium_paths, headless_chrome
+from browser_support import chromium_paths, headless_chrome
+from synthetic_runs import write_synthetic_run
 
 
 @pytest.fixture(scope="session")

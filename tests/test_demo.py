@@ -86,7 +86,7 @@ def test_demo_refuses_to_overwrite_previous_runs(demo_dir: tuple[Path, str]) -> 
 
 @pytest.mark.browser
 def test_demo_report_renders_in_headless_chromium(demo_dir: tuple[Path, str]) -> None:
-    from gandiag.dashboards.testing import (
+    from browser_support import (
         chromium_paths,
         console_errors,
         headless_chrome,

@@ -6,15 +6,21 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, dcc, html
-from gandiag.dashboards.components import graph, message, metrics_side_by_side
+from gandiag.dashboards.components import (
+    comparison_statement,
+    graph,
+    message,
+    metrics_side_by_side,
+)
 from gandiag.dashboards.context import READ_ERRORS, RunsFolder
 
 from gandiag import signals as sig
 from gandiag.figures import (
-    latest_metrics,
+    compare_runs,
     metric_bars_figure,
     precision_recall_figure,
     steps_by_run_figure,
+    summarize_run,
 )
 from gandiag.store import Series
 
@@ -50,14 +56,21 @@ def layout(folder: RunsFolder, search: str = "") -> html.Div:
 def compare_body(folder: RunsFolder, run_ids: list[str]) -> list:
     if not run_ids:
         return [message("Pick at least one run above.", "empty")]
-    metrics, fid, grids, problems = {}, {}, [], []
+    summaries, metrics, fid, grids, problems = {}, {}, {}, [], []
+    evals: dict[str, dict] = {name: {} for name in EVAL_OVER_STEPS}
     for run_id in run_ids:
         try:
             with folder.reader(run_id) as reader:
-                name = reader.info().name
-                label = name if name not in metrics else f"{name} ({run_id})"
-                metrics[label] = latest_metrics(reader.read_metrics())
+                summary = summarize_run(reader)
+                label = (
+                    summary.name if summary.name not in metrics else f"{summary.name} ({run_id})"
+                )
+                summaries[label] = summary
+                metrics[label] = dict(summary.latest_metrics)
                 fid[label] = _fid_series(reader)
+                for name, s in reader.read_scalars(list(EVAL_OVER_STEPS)).items():
+                    if len(s):
+                        evals[name][label] = s
                 last = reader.sample_grids("samples") or reader.sample_grids()
         except READ_ERRORS as exc:
             problems.append(message(f"{run_id}: {exc}", "error"))
@@ -69,7 +82,7 @@ def compare_body(folder: RunsFolder, run_ids: list[str]) -> list:
                     html.Img(
                         src=folder.file_url(grid.path),
                         className="gd-grid-img",
-                        style={"width": "220px", "imageRendering": "pixelated"},
+                        style={"width": "300px", "imageRendering": "pixelated"},
                     )
                     if grid
                     else html.Div("(no sample grid)"),
@@ -79,17 +92,38 @@ def compare_body(folder: RunsFolder, run_ids: list[str]) -> list:
             )
         )
     fid = {k: v for k, v in fid.items() if len(v)}
-    return problems + [
-        html.H3("Metrics"),
-        metrics_side_by_side(metrics),
-        graph(metric_bars_figure(metrics), "compare-bars"),
-        graph(precision_recall_figure(metrics), "compare-pr"),
-        graph(steps_by_run_figure(fid, title="FID over steps", y_title="FID"), "compare-fid")
-        if fid
-        else message("No FID over steps stored for these runs (eval/fid).", "empty"),
-        html.H3("Latest sample grids"),
-        html.Div(grids),
+    body = problems + [
+        html.H3("Which is better"),
+        comparison_statement(compare_runs(summaries), summaries),
     ]
+    if any(metrics.values()):
+        body += [
+            html.H3("Metrics"),
+            metrics_side_by_side(metrics),
+            graph(metric_bars_figure(metrics), "compare-bars"),
+            graph(precision_recall_figure(metrics), "compare-pr"),
+        ]
+    if fid:
+        body.append(
+            graph(steps_by_run_figure(fid, title="FID over steps", y_title="FID"), "compare-fid")
+        )
+    for name, series in evals.items():
+        if series:
+            title = EVAL_OVER_STEPS[name]
+            fig = steps_by_run_figure(series, title=f"{title} over steps", y_title=title)
+            body.append(graph(fig, f"compare-{name.replace('/', '-')}"))
+    if not fid and not any(evals.values()) and not any(metrics.values()):
+        body.append(message("No metric or evaluation stored for these runs yet.", "empty"))
+    return body + [html.H3("Latest sample grids"), html.Div(grids)]
+
+
+#: periodic-evaluation series drawn over steps when the compared runs have them (2-D runs
+#: have no FID; they are compared on these)
+EVAL_OVER_STEPS = {
+    sig.EVAL_MODES_COVERED: "modes covered",
+    sig.EVAL_HQ_SHARE: "high-quality share",
+    sig.EVAL_DOMINANT_SHARE: "share in the largest class/mode",
+}
 
 
 def _fid_series(reader) -> Series:

@@ -2,17 +2,19 @@
 VAE panels; live.
 
 Each section of panels loads in its own callback (a slow section never holds up the
-others) and then extends its figures with only the steps written since the last tick
-(``Patch``), re-reading downsampled data only when new series appear or the appended
-points outgrow the downsampling.
+others). When new steps arrive, its figures are redrawn from the same downsampled read a
+page reload makes, so a live page and a reloaded one draw the same curves (appending raw
+points to bucket-averaged ones made every curve turn noisier where the page was opened).
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from dash import ALL, MATCH, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
+
 from gandiag.dashboards.components import (
     alert_body,
     alert_groups,
@@ -20,21 +22,26 @@ from gandiag.dashboards.components import (
     graph,
     message,
     metrics_table,
+    plain_figure,
     run_header,
 )
 from gandiag.dashboards.context import READ_ERRORS, RunsFolder
-
 from gandiag.figures import (
     SECTIONS,
     alert_timeline_figure,
     build_run_panels,
-    read_updates,
     summarize_run,
 )
 from gandiag.store import RunReader
 from gandiag.store.schema import SchemaVersionError
 
 PATH_TEMPLATE = "/run/<run_id>"
+#: Dash 3+ sliders add a number box beside the track; older ones have no such option
+NO_INPUT_BOX: dict[str, Any] = (
+    {"allow_direct_input": False}
+    if "allow_direct_input" in inspect.signature(dcc.Slider).parameters
+    else {}
+)
 
 
 def layout(folder: RunsFolder, run_id: str) -> html.Div:
@@ -71,6 +78,24 @@ def layout(folder: RunsFolder, run_id: str) -> html.Div:
             dcc.Interval(id="run-tick", interval=folder.live_interval_ms),
             html.Div(run_header(summary), id="run-top"),
             config_details(summary.config),
+            html.Div(
+                [
+                    html.Span("Smoothing (EMA) ", style={"marginRight": "6px"}),
+                    html.Div(
+                        dcc.Slider(
+                            min=0,
+                            max=0.99,
+                            step=0.01,
+                            value=0,
+                            id="run-smoothing",
+                            **NO_INPUT_BOX,
+                            marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
+                        ),
+                        style={"width": "320px"},
+                    ),
+                ],
+                style={"display": "flex", "alignItems": "center", "margin": "6px 0"},
+            ),
             graph(alert_timeline_figure([]), "run-alert-timeline"),
             html.Div(id="run-alert-detail"),
             html.Div(id="run-alert-list"),
@@ -93,10 +118,15 @@ def layout(folder: RunsFolder, run_id: str) -> html.Div:
                         value=0,
                         id="grid-slider",
                         marks=None,
-                        tooltip={"always_visible": False},
+                        **NO_INPUT_BOX,  # the box would show the index, not the step
                     ),
                     html.Img(
-                        id="grid-img", style={"maxWidth": "360px", "imageRendering": "pixelated"}
+                        id="grid-img",
+                        style={
+                            "width": "min(560px, 100%)",
+                            "imageRendering": "pixelated",
+                            "border": "1px solid #ddd",
+                        },
                     ),
                     html.Div(id="grid-caption", style={"color": "#555"}),
                 ]
@@ -130,9 +160,17 @@ def register(app: Dash, folder: RunsFolder) -> None:
         if len(alerts) != state.get("alerts"):
             timeline = alert_timeline_figure(alerts, last_step=summary.last_step)
             alert_list = alert_groups(summary.groups)
+        elif summary.last_step is not None and summary.last_step != state.get("last_step"):
+            timeline = Patch()  # the step axis follows the run, as on a reload
+            timeline["layout"]["xaxis"]["range"] = [0, max(1, summary.last_step)]
         if n_metrics != state.get("metrics"):
             metrics = metrics_table(summary.latest_metrics)
-        state = {**state, "alerts": len(alerts), "metrics": n_metrics}
+        state = {
+            **state,
+            "alerts": len(alerts),
+            "metrics": n_metrics,
+            "last_step": summary.last_step,
+        }
         return run_header(summary), timeline, alert_list, metrics, state
 
     @app.callback(
@@ -158,6 +196,7 @@ def register(app: Dash, folder: RunsFolder) -> None:
     @app.callback(
         Output("grid-slider", "max"),
         Output("grid-slider", "value"),
+        Output("grid-slider", "marks"),
         Output("grid-img", "src"),
         Output("grid-caption", "children"),
         Output("grid-name", "options"),
@@ -182,7 +221,7 @@ def register(app: Dash, folder: RunsFolder) -> None:
         names = sorted({g.name for g in all_grids})
         grids = [g for g in all_grids if g.name == name]
         if not grids:
-            return 0, 0, None, "No sample grids stored for this run yet.", names
+            return 0, 0, {}, None, "No sample grids stored for this run yet.", names
         top = len(grids) - 1
         # Follow the newest grid unless the user moved the slider back.
         following = (
@@ -190,9 +229,13 @@ def register(app: Dash, folder: RunsFolder) -> None:
         )
         i = top if following else min(int(index), top)
         g = grids[i]
+        every = max(1, -(-len(grids) // 8))  # at most ~8 labelled ticks
+        marks = {j: str(grids[j].step) for j in range(0, len(grids), every)}
+        marks[top] = str(grids[top].step)
         return (
             top,
             i,
+            marks,
             folder.file_url(g.path),
             f"{g.name} at step {g.step} ({i + 1}/{top + 1})",
             names,
@@ -206,10 +249,13 @@ def register(app: Dash, folder: RunsFolder) -> None:
         # would never draw, so each call allows exactly one more tick when it is done.
         Output({"type": "section-tick", "name": MATCH}, "max_intervals"),
         Input({"type": "section-tick", "name": MATCH}, "n_intervals"),
+        Input("run-smoothing", "value"),
         State({"type": "section-state", "name": MATCH}, "data"),
         State("run-state", "data"),
     )
-    def update_section(n: int | None, state: dict[str, Any] | None, run: dict[str, Any]) -> tuple:
+    def update_section(
+        n: int | None, smoothing: float | None, state: dict[str, Any] | None, run: dict[str, Any]
+    ) -> tuple:
         name = ctx.outputs_list[0]["id"]["name"]
         n_figs = len(ctx.outputs_list[1])
         next_tick = (n or 0) + 1
@@ -221,39 +267,45 @@ def register(app: Dash, folder: RunsFolder) -> None:
         with reader:
             signature = len(reader.scalar_names()) + len(reader.histogram_names())
             last = reader.last_step()
-            rebuild = (
-                state is None
-                or state["signature"] != signature
-                or state["appended"] > folder.max_points
-            )
+            rebuild = state is None or state["signature"] != signature
+            smooth = float(smoothing or 0.0)
             if rebuild:
-                return (*_build_section(folder, reader, name, last, signature, n_figs), next_tick)
-            if last is None or last == state["last_step"]:
+                built = _build_section(folder, reader, name, last, signature, n_figs, smooth)
+                return (*built, next_tick)
+            restyled = ctx.triggered_id == "run-smoothing"
+            if not restyled and (last is None or last == state["last_step"]):
                 return unchanged
-            updates = read_updates(
-                reader,
-                state["specs"],
-                state["last_step"],
-                until_step=last,
-                max_points=folder.max_points,
+            # A long run gains less than a bucket per tick: redraw once a bucket's worth of
+            # steps arrived (or the run stopped), not on every tick.
+            bucket = max(1, (last + 1) // max(1, folder.max_points))  # runs start near step 0
+            grown = last - (state["last_step"] or 0) >= bucket
+            if not (restyled or grown or reader.info().status != "training"):
+                return unchanged
+            panels = build_run_panels(
+                reader, sections=[name], max_points=folder.max_points, smoothing=smooth
             )
-        figures, appended = [], 0
-        for out in ctx.outputs_list[1]:
-            update = updates.get(out["id"]["key"])
-            if update is None:
-                figures.append(no_update)
-                continue
-            patch, n = _patch(update)
-            figures.append(patch)
-            appended = max(appended, n)
-        state = {**state, "last_step": last, "appended": state["appended"] + appended}
+        by_key = {p.key: p for p in panels}
+        if [o["id"]["key"] for o in ctx.outputs_list[1]] != [p.key for p in panels]:
+            with folder.reader(run["run_id"]) as reader:
+                built = _build_section(folder, reader, name, last, signature, n_figs, smooth)
+                return (*built, next_tick)
+        figures = [_data_patch(by_key[o["id"]["key"]].figure) for o in ctx.outputs_list[1]]
+        state = {**state, "last_step": last}
         return no_update, figures, state, next_tick
 
 
 def _build_section(
-    folder: RunsFolder, reader: RunReader, name: str, last: int | None, signature: int, n_figs: int
+    folder: RunsFolder,
+    reader: RunReader,
+    name: str,
+    last: int | None,
+    signature: int,
+    n_figs: int,
+    smoothing: float = 0.0,
 ) -> tuple:
-    panels = build_run_panels(reader, sections=[name], max_points=folder.max_points)
+    panels = build_run_panels(
+        reader, sections=[name], max_points=folder.max_points, smoothing=smoothing
+    )
     children: list[Any] = []
     if panels:
         children.append(html.H3(name))
@@ -269,17 +321,13 @@ def _build_section(
     return children, [no_update] * n_figs, state
 
 
-def _patch(update: dict[str, Any]) -> tuple[Patch, int]:
-    """A Patch appending ``update`` (from :func:`read_updates`) and how many points it adds."""
+def _data_patch(figure: Any) -> Patch:
+    """A Patch replacing the traces' data and the x range, keeping the user's zoom, y-axis
+    type and legend choices (``uirevision``)."""
     patch = Patch()
-    if "traces" in update:
-        n = 0
-        for i, (xs, ys) in update["traces"].items():
-            patch["data"][int(i)]["x"].extend(xs)
-            patch["data"][int(i)]["y"].extend(ys)
-            n = max(n, len(xs))
-        return patch, n
-    patch["data"][0]["x"].extend(update["x"])
-    for r, row in enumerate(update["z"]):
-        patch["data"][0]["z"][r].extend(row)
-    return patch, len(update["x"])
+    plain = plain_figure(figure)
+    patch["data"] = plain["data"]
+    shapes = plain["layout"].get("shapes")
+    if shapes is not None:
+        patch["layout"]["shapes"] = shapes
+    return patch

@@ -18,6 +18,7 @@ SUBCOMMANDS = (
     "demo",
     "train",
     "evaluate",
+    "sample",
     "report",
     "dashboard",
     "replay",

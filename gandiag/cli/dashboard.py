@@ -77,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(
         args.runs_dir, live_interval_ms=int(args.refresh * 1000), max_points=args.max_points
     )
+    if not args.debug:  # not a line per request (the pages poll every few seconds)
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"gandiag dashboard on http://{args.host}:{args.port}/ (Ctrl+C to stop)")
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0

@@ -33,6 +33,12 @@ def _run(args: argparse.Namespace) -> int:
     from gandiag.demo import run_demo
 
     report = run_demo(args.out, quick=args.quick, seed=args.seed, progress=not args.no_progress)
+    from gandiag.cli.summary import summary_lines
+    from gandiag.demo import FULL, QUICK, demo_configs
+
+    names = demo_configs(QUICK if args.quick else FULL, seed=args.seed)
+    for line in summary_lines([report.parent / name for name in names]):
+        print(line)
     print(f"report: {report}")
     print(f"dashboard: gandiag dashboard {shlex.quote(str(args.out))}")
     return 0

@@ -73,7 +73,18 @@ def register(subparsers: Any) -> None:
         "~/.cache/gandiag)",
     )
     p.add_argument("--device", default=None, help="torch device, e.g. cuda:0 (default cpu)")
-    p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON to OUT")
+    p.add_argument(
+        "--resize",
+        action="store_true",
+        help="resize (antialiased bilinear) and convert images to what the extractor takes "
+        "(28x28 grayscale for glyph); without it a size mismatch is an error",
+    )
+    p.add_argument(
+        "--json",
+        default=None,
+        metavar="OUT",
+        help="write the results as JSON to OUT ('-': to stdout, the table then goes to stderr)",
+    )
     p.add_argument(
         "--run", default=None, metavar="RUN_DIR", help="also store the results in this gandiag run"
     )
@@ -84,15 +95,29 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gandiag.evaluate import evaluate
+    from gandiag.evaluate import evaluate, load_images
+    from gandiag.figures.directions import direction_mark
 
+    to_stdout = args.json == "-"
+    out = sys.stderr if to_stdout else sys.stdout
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     opts: dict[str, Any] = {}
     if args.extractor == "inception":
         opts = {"path": args.inception_weights, "sha256": args.inception_sha256}
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    real, fake = args.real, args.fake
+    if args.resize:
+        from gandiag.features import get_extractor
+
+        ext = get_extractor(args.extractor, device=args.device, **opts)
+        real, fake = (_fit(load_images(x), ext) for x in (real, fake))
+    say(f"gandiag evaluate: {', '.join(metrics)} with the {args.extractor!r} extractor ...")
     results = evaluate(
-        args.real,
-        args.fake,
+        real,
+        fake,
         metrics=metrics,
         extractor=args.extractor,
         num_samples=args.num_samples,
@@ -109,11 +134,30 @@ def run(args: argparse.Namespace) -> int:
         extractor_options=opts,
         step=args.step,
     )
+    first = next(iter(results.values()))
+    p = first.protocol
+    sha = f", weights {p.weights_sha256[:12]}" if p.weights_sha256 else ""
+    print(
+        f"extractor {p.feature_extractor}{sha}; N = {p.num_real} real, {p.num_fake} fake",
+        file=out,
+    )
     for r in results.values():
-        extra = f"  [{r.interval[0]:.4g}, {r.interval[1]:.4g}]" if r.interval else ""
-        print(f"{r.name:>10}: {r.value:.6g}{extra}")
+        mark = direction_mark(r.name)
+        text = f"{r.name + ' ' + mark:>13}: {r.value:.6g}"
+        if r.interval:
+            n = r.protocol.options.get("bootstrap")
+            text += (
+                f"  95% bootstrap interval [{r.interval[0]:.4g}, {r.interval[1]:.4g}]"
+                f" ({n} resamples)"
+            )
+        elif r.uncertainty is not None:
+            text += f"  ± {r.uncertainty:.3g} (std over {_spread(r)})"
+        print(text, file=out)
     payload = {name: r.to_dict() for name, r in results.items()}
-    if args.json:
+    if to_stdout:
+        json.dump(payload, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.json:
         with open(args.json, "w") as f:
             json.dump(payload, f, indent=2)
             f.write("\n")
@@ -121,6 +165,30 @@ def run(args: argparse.Namespace) -> int:
         _store(args.run, list(results.values()))
     sys.stdout.flush()
     return 0
+
+
+def _spread(r: Any) -> str:
+    o = r.protocol.options
+    if "num_subsets" in o:
+        return f"{o['num_subsets']} subsets"
+    if "splits" in o:
+        return f"{o['splits']} splits"
+    return "resamples"
+
+
+def _fit(images: Any, ext: Any) -> Any:
+    """Images resized and converted to the extractor's declared size and channels."""
+    import torch
+    import torch.nn.functional as F
+
+    x = images if images.ndim == 4 else images.unsqueeze(1)
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else (x.float() + 1) / 2
+    if ext.channels is not None and x.shape[1] not in ext.channels:
+        want = ext.channels[0]
+        x = x.mean(1, keepdim=True) if want == 1 else x.expand(-1, want, -1, -1)
+    if ext.size is not None and tuple(x.shape[2:]) != tuple(ext.size):
+        x = F.interpolate(x, size=ext.size, mode="bilinear", antialias=True, align_corners=False)
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
 def _store(run_dir: str, results: list[Any]) -> None:

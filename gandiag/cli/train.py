@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "cadence; every option has a default (see configs/ for one example per model). "
             "DIR becomes the run directory: its run store, sample grids and checkpoint.pt."
         ),
-        epilog="example: gandiag train configs/wgan_gp_ring.toml --out runs/wgan_gp",
+        epilog="example: gandiag train configs/wgan_gp_ring8.toml --out runs/wgan_gp",
     )
     p.add_argument("config", help="path to a TOML training config")
     p.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
@@ -46,5 +46,9 @@ def run(args: argparse.Namespace) -> int:
     if args.device is not None:
         cfg = dataclasses.replace(cfg, device=args.device)
     run_dir = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    from gandiag.cli.summary import summary_lines
+
+    for line in summary_lines([run_dir]):
+        print(line)
     print(f"run written to {run_dir}; view it with `gandiag dashboard {run_dir}`")
     return 0

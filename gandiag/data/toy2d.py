@@ -6,7 +6,7 @@ These are the standard mode-collapse testbeds: the ring of 8 Gaussians (radius 2
 spaced evenly in arc length along an Archimedean spiral (σ = 0.05) so its modes are
 known too.
 
-Scoring follows those papers (REFERENCE.md section 2): each sample is assigned to its
+Scoring follows those papers (Srivastava et al. 2017, VEEGAN; Lin et al. 2018, PacGAN): each sample is assigned to its
 nearest centre; it is *high quality* if within 3σ of it; a mode is covered when at
 least one high-quality sample lands on it. Numpy only, so detectors, benchmarks and
 reports can score samples without torch.

@@ -21,7 +21,7 @@ from gandiag.features.base import FeatureExtractor, register_extractor
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "assets" / "glyph_classifier.pt"
 # SHA-256 of the shipped weights; update together with the file (the training script prints it).
-GLYPH_CLASSIFIER_SHA256 = "e68fd48bc2b646c837100a42c2ad5db9054cf093e2791fddf28a694008276fce"
+GLYPH_CLASSIFIER_SHA256 = "a6b28efd8a8eb9415a57d98688132cd21d5c1672b832ea7e1af61093f49f8ee5"
 FEATURE_DIM = 128
 NUM_CLASSES = 10
 
@@ -123,7 +123,10 @@ class GlyphExtractor(FeatureExtractor):
         self.weights_sha256 = GLYPH_CLASSIFIER_SHA256
 
     def preprocessing(self) -> str:
-        return "28x28 grayscale, no resize; uint8 x -> x/127.5-1"
+        return (
+            "28x28 grayscale, no resize; uint8 x -> x/127.5-1; features: global-average-pooled "
+            "last conv block (128-d) of the augmentation-trained glyph classifier"
+        )
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.features(x)

@@ -6,6 +6,7 @@ escaped before plotly renders it.
 """
 
 from gandiag.figures.compare import metric_bars_figure, precision_recall_figure
+from gandiag.figures.comparison import Comparison, MetricComparison, compare_runs
 from gandiag.figures.curves import (
     alert_timeline_figure,
     label,
@@ -13,6 +14,7 @@ from gandiag.figures.curves import (
     message_figure,
     steps_by_run_figure,
 )
+from gandiag.figures.directions import DIRECTIONS, direction_mark
 from gandiag.figures.heatmaps import (
     align_series,
     common_edges,
@@ -53,6 +55,7 @@ from gandiag.figures.text import (
 
 __all__ = [
     "DEFAULT_MAX_POINTS",
+    "DIRECTIONS",
     "LEVEL_COLORS",
     "METRIC_COLUMNS",
     "MIXED_PROTOCOLS",
@@ -60,6 +63,8 @@ __all__ = [
     "SEVERITY_COLORS",
     "STATUS_COLORS",
     "AlertGroup",
+    "Comparison",
+    "MetricComparison",
     "Panel",
     "RunSummary",
     "SideBySide",
@@ -67,6 +72,8 @@ __all__ = [
     "align_series",
     "build_run_panels",
     "common_edges",
+    "compare_runs",
+    "direction_mark",
     "format_config",
     "format_evidence",
     "format_metric",

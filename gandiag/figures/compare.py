@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from gandiag.figures.curves import PALETTE, base_layout, label
+from gandiag.figures.directions import direction_mark
 from gandiag.types import MetricResult
 
 
@@ -56,8 +57,12 @@ def precision_recall_figure(metrics_by_run: Mapping[str, Mapping[str, MetricResu
         height=380,
     )
     fig.update_layout(hovermode="closest")
-    fig.update_xaxes(range=[-0.02, 1.05])
-    fig.update_yaxes(range=[-0.02, 1.1])
+    xs = [v for t in fig.data for v in _extent(t.x[0], t.error_x)]
+    ys = [v for t in fig.data for v in _extent(t.y[0], t.error_y)]
+    # Axes fit the points (with room for the labels), not 0-1: runs at precision 0.03 and
+    # 0.05 must not sit on the axis line together.
+    fig.update_xaxes(range=_padded(xs), rangemode="normal")
+    fig.update_yaxes(range=_padded(ys, top=0.12), rangemode="normal")
     if not fig.data:
         fig.add_annotation(
             text="no run has both precision and recall stored",
@@ -68,6 +73,22 @@ def precision_recall_figure(metrics_by_run: Mapping[str, Mapping[str, MetricResu
             yref="paper",
         )
     return fig
+
+
+def _extent(v: float, err: object) -> list[float]:
+    arr = getattr(err, "array", None)
+    minus = getattr(err, "arrayminus", None) or arr
+    if arr is None:
+        return [v]
+    return [v - float(minus[0]), v + float(arr[0])]
+
+
+def _padded(values: list[float], top: float = 0.06) -> list[float]:
+    if not values:
+        return [0.0, 1.05]
+    lo, hi = min(values), max(values)
+    span = max(hi - lo, 0.25)
+    return [max(-0.02, lo - 0.15 * span), min(1.1, hi + (0.15 + top) * span)]
 
 
 def metric_bars_figure(metrics_by_run: Mapping[str, Mapping[str, MetricResult]]) -> go.Figure:
@@ -100,9 +121,13 @@ def metric_bars_figure(metrics_by_run: Mapping[str, Mapping[str, MetricResult]])
                 row=row + 1,
                 col=col + 1,
             )
+    for k, name in enumerate(names):
+        mark = direction_mark(name)
+        if mark and k < len(fig.layout.annotations):
+            fig.layout.annotations[k].text = f"{label(name)} {mark}"
     base_layout(
         fig,
-        "Metrics side by side (bars: interval or ± uncertainty)",
+        "Metrics side by side (bars: interval or ± uncertainty; ↓ lower / ↑ higher is better)",
         x_title="",
         height=260 * nrows,
     )

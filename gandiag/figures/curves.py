@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from gandiag.figures.text import SEVERITY_COLORS
 from gandiag.store import Series
-from gandiag.types import Alert
+from gandiag.types import Alert, Severity
 
 PALETTE = (
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
@@ -52,22 +52,77 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def spans_decades(series: Sequence[Series], decades: float = 1.5) -> bool:
+    """Whether positive series span at least ``decades`` orders of magnitude (a VAE loss going
+    from 35,000 to 300): such curves read on a log axis, a linear one flattens them."""
+    vals = [np.asarray(s.values, dtype=np.float64) for s in series]
+    vals = [v[np.isfinite(v)] for v in vals]
+    vals = [v for v in vals if v.size]
+    if not vals or any((v <= 0).any() for v in vals):
+        return False
+    allv = np.concatenate(vals)
+    return bool(np.log10(allv.max() / allv.min()) >= decades)
+
+
+def axis_toggle(fig: go.Figure, log_first: bool) -> go.Figure:
+    """Linear / log buttons on the y axis (as TensorBoard and W&B offer); relayout only, so
+    a live view that extends the traces keeps working."""
+    order = [("log", "log y"), ("linear", "linear y")]
+    if not log_first:
+        order.reverse()
+    fig.update_layout(
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "showactive": True,
+                "active": 0,
+                "x": 1.0,
+                "xanchor": "right",
+                "y": 1.13,
+                "yanchor": "bottom",
+                "pad": {"r": 0, "t": 0},
+                "font": {"size": 10},
+                "buttons": [
+                    {"label": text, "method": "relayout", "args": [{"yaxis.type": kind}]}
+                    for kind, text in order
+                ],
+            }
+        ]
+    )
+    return fig
+
+
 def lines_figure(
     series: Sequence[Series],
     *,
     title: str,
     y_title: str = "",
     bands: bool = False,
-    log_y: bool = False,
+    log_y: bool | None = False,
     names: Mapping[str, str] | None = None,
     height: int = 320,
+    smoothing: float = 0.0,
 ) -> tuple[go.Figure, list[TraceSpec]]:
-    """One line per series; with ``bands``, the min–max of each downsampling bucket shaded."""
+    """One line per series; with ``bands``, the min–max of each downsampling bucket shaded.
+
+    The y axis is log when ``log_y`` is true or when positive series span 1.5 decades
+    (a factor of 30 or more; ``False`` still switches on for such a span),
+    with buttons to switch. A series identical to an earlier one is drawn dashed and named
+    so (``loss/D (= loss/D_adv)``) instead of hiding under it. ``smoothing`` in [0, 1)
+    draws an exponential moving average over the raw curve, which stays as a faint line
+    (TensorBoard's convention, debiased as there).
+    """
     fig = go.Figure()
     specs: list[TraceSpec] = []
     for i, s in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
         name = label((names or {}).get(s.name, s.name))
+        twin = next((t for t in series[:i] if _same(t, s)), None)
+        dash = None
+        if twin is not None:
+            name += label(f" (= {(names or {}).get(twin.name, twin.name)})")
+            dash = "dash"
         if bands and s.lo is not None and s.hi is not None:
             fig.add_trace(
                 go.Scatter(
@@ -94,27 +149,73 @@ def lines_figure(
                 )
             )
             specs += [(s.name, "hi"), (s.name, "lo")]
+        ys = s.values
+        if smoothing > 0:
+            fig.add_trace(
+                go.Scatter(
+                    x=s.steps,
+                    y=s.values,
+                    mode="lines",
+                    line={"color": color, "width": 1},
+                    opacity=0.25,
+                    showlegend=False,
+                    hoverinfo="skip",
+                    legendgroup=name,
+                )
+            )
+            specs.append((s.name, "values"))
+            ys = ema(s.values, smoothing)
         fig.add_trace(
             go.Scatter(
                 x=s.steps,
-                y=s.values,
+                y=ys,
                 mode="lines",
                 name=name,
-                line={"color": color, "width": 1.5},
+                line={"color": color, "width": 2.5 if dash else 1.5, "dash": dash},
                 legendgroup=name,
             )
         )
-        specs.append((s.name, "values"))
+        specs.append((s.name, "values") if smoothing <= 0 else None)
     base_layout(fig, title, y_title=y_title, height=height)
-    if log_y:
+    log = bool(log_y) or spans_decades(series)
+    if log:
         fig.update_yaxes(type="log")
+    axis_toggle(fig, log)
     return fig, specs
 
 
+def ema(values: np.ndarray, weight: float) -> np.ndarray:
+    """Debiased exponential moving average (TensorBoard's smoothing); NaNs are skipped."""
+    if not 0 <= weight < 1:
+        raise ValueError(f"smoothing must be in [0, 1), got {weight}")
+    out = np.full(len(values), np.nan)
+    acc, norm = 0.0, 0.0
+    for i, v in enumerate(np.asarray(values, dtype=np.float64)):
+        if np.isfinite(v):
+            acc = weight * acc + (1 - weight) * v
+            norm = weight * norm + (1 - weight)
+        if norm > 0:
+            out[i] = acc / norm
+    return out
+
+
+def _same(a: Series, b: Series) -> bool:
+    return (
+        len(a) == len(b)
+        and np.array_equal(a.steps, b.steps)
+        and np.array_equal(a.values, b.values, equal_nan=True)
+    )
+
+
 def alert_markers(fig: go.Figure, alerts: Sequence[Alert], limit: int = 50) -> go.Figure:
-    """Dotted vertical lines at the onset of each detector's first alerts, on any step plot."""
+    """Dotted vertical lines at the onset of each detector's warnings and critical alerts.
+
+    Informational alerts (a missing optional signal) get no line: they are not events in
+    the training and would be the most visible mark on the plot."""
     seen: set[tuple[str, int]] = set()
     for a in alerts:
+        if a.severity is Severity.INFO:
+            continue
         key = (a.detector, a.onset_step)
         if key in seen:
             continue
@@ -168,7 +269,12 @@ def alert_timeline_figure(
                 y=[label(alerts[i].detector) for i in chosen],
                 mode="markers",
                 name=sev,
-                marker={"color": SEVERITY_COLORS[sev], "size": 10, "symbol": "diamond"},
+                marker={
+                    "color": SEVERITY_COLORS[sev],
+                    "size": 6 if sev == "info" else 11,
+                    "symbol": "circle-open" if sev == "info" else "diamond",
+                    "opacity": 0.5 if sev == "info" else 1.0,
+                },
                 customdata=chosen,
                 hovertext=[
                     label(f"step {alerts[i].step}: {alerts[i].diagnosis}")[:200] for i in chosen
@@ -210,6 +316,9 @@ def steps_by_run_figure(
             )
         )
     base_layout(fig, title, y_title=y_title)
+    # From step 0: a single evaluation is a point at its step, not an axis from 98 to 100.
+    fig.update_xaxes(rangemode="tozero")
+    fig.update_layout(hovermode="closest")
     return fig
 
 

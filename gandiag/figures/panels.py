@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,8 @@ from gandiag.figures.curves import (
     lines_figure,
     phase_markers,
 )
+from gandiag.figures.directions import direction_mark
+from gandiag.figures.findings import coverage, evaluation_findings
 from gandiag.figures.heatmaps import (
     align_series,
     common_edges,
@@ -81,7 +83,19 @@ def summarize_run(reader: RunReader) -> RunSummary:
     info = reader.info()
     alerts = reader.read_alerts()
     groups = group_alerts(alerts)
-    text, level = verdict(info.status, info.num_steps, info.last_step, groups)
+    names = reader.scalar_names()
+    checked, not_checked = coverage(names, info.kind)
+    evals = latest_eval(reader, names)
+    findings = evaluation_findings(evals)
+    text, level = verdict(
+        info.status,
+        info.num_steps,
+        info.last_step,
+        groups,
+        findings=findings,
+        checked=checked,
+        not_checked=not_checked,
+    )
     return RunSummary(
         name=info.name,
         kind=info.kind,
@@ -94,7 +108,26 @@ def summarize_run(reader: RunReader) -> RunSummary:
         verdict=text,
         level=level,
         config=info.config,
+        findings=findings,
+        checked=checked,
+        not_checked=not_checked,
+        latest_eval=evals,
     )
+
+
+def latest_eval(
+    reader: RunReader, names: Sequence[str] | None = None
+) -> dict[str, tuple[int, float]]:
+    """The last stored ``(step, value)`` of each ``eval/*`` scalar (evaluations are sparse)."""
+    every = reader.scalar_names() if names is None else names
+    names = [n for n in every if n.startswith("eval/")]
+    out: dict[str, tuple[int, float]] = {}
+    for name, s in (reader.read_scalars(names) if names else {}).items():
+        finite = np.isfinite(s.values)
+        if finite.any():
+            i = int(np.flatnonzero(finite)[-1])
+            out[name] = (int(s.steps[i]), float(s.values[i]))
+    return out
 
 
 def _natural(name: str) -> list:
@@ -107,90 +140,93 @@ def _kl_dim_order(name: str) -> int:
     return int(m.group(1)) if m else -1
 
 
-def build_run_panels(
-    reader: RunReader,
-    *,
-    max_points: int = DEFAULT_MAX_POINTS,
-    alerts: Sequence[Alert] | None = None,
-    sections: Sequence[str] | None = None,
-) -> list[Panel]:
-    """Every panel the run's signals support, each downsampled to ``max_points`` steps.
+@dataclass(frozen=True)
+class PanelContext:
+    """What a panel builder sees: the run's signal names, split by family, and a reader."""
 
-    ``sections`` (names from :data:`SECTIONS`) restricts the work to those sections: only
-    their series are read, so a page can load section by section.
-    """
-    names = reader.scalar_names()
-    phase_lines = boundaries(read_phases(reader))
-    wanted = set(SECTIONS if sections is None else sections)
-    alerts = reader.read_alerts() if alerts is None and "Training curves" in wanted else alerts
-    layer_names = [n for n in names if _LAYER.match(n)]
-    kl_dims = sorted((n for n in names if _KL_DIM.match(n)), key=_kl_dim_order)
-    plain = [n for n in names if n not in set(layer_names) | set(kl_dims)]
-    plain_set = set(plain)
-    panels: list[Panel] = []
-    section = ""  # set before each group of panels below
+    reader: RunReader
+    names: list[str]
+    plain: list[str]  # scalar series that are not per-layer or per-latent-dimension
+    layers: list[str]  # grad/<NET>/layer/<layer>/norm
+    kl_dims: list[str]  # vae/kl_dim/<j>, in dimension order
+    nets: list[str]  # networks with gradient series, G* then D* then the rest
+    max_points: int
+    alerts: Sequence[Alert]
+    last_step: int | None
+    smoothing: float = 0.0
+    #: (start step, name) of each phase after the first (Monitor.set_phase)
+    phases: Sequence[tuple[int, str]] = ()
 
-    def pick(keys: Sequence[str]) -> list[Series]:
-        if section not in wanted:
-            return []
-        keys = [k for k in keys if k in plain_set]
-        data = reader.read_scalars(keys, max_points=max_points) if keys else {}
+    def read(self, keys: Sequence[str]) -> list[Series]:
+        """The non-empty series among ``keys`` (plain scalars only), downsampled."""
+        keys = [k for k in keys if k in set(self.plain)]
+        data = self.reader.read_scalars(keys, max_points=self.max_points) if keys else {}
         return [data[k] for k in keys if k in data and len(data[k])]
 
-    def add_lines(
-        key: str, title: str, series: list[Series], section: str, **kw: Any
-    ) -> Panel | None:
-        if not series or section not in wanted:
-            return None
-        fig, specs = lines_figure(series, title=title, **kw)
-        phase_markers(fig, phase_lines)  # phase boundaries on every curve over steps
-        panel = Panel(key, title, fig, "lines", section, traces=specs)
-        panels.append(panel)
-        return panel
 
-    section = "Training curves"
-    losses = pick([n for n in plain if n.startswith("loss/") and n != sig.LOSS_NONFINITE])
-    p = add_lines("losses", "Losses", losses, "Training curves", y_title="loss")
-    if p is not None and alerts:
-        alert_markers(p.figure, alerts)
-    probs = pick([sig.D_REAL_PROB_MEAN, sig.D_FAKE_PROB_MEAN])
-    raws = pick([sig.D_REAL_RAW_MEAN, sig.D_FAKE_RAW_MEAN, sig.D_VAL_RAW_MEAN])
-    if probs:
-        add_lines(
-            "d-outputs",
-            "D(real) and D(fake): mean, band = min–max per bucket",
-            probs,
-            "Training curves",
-            y_title="sigmoid(D)",
-            bands=True,
-            names={sig.D_REAL_PROB_MEAN: "D(real)", sig.D_FAKE_PROB_MEAN: "D(fake)"},
-        )
-    if raws:
-        add_lines(
-            "d-raw",
-            "Critic raw outputs (mean per batch)",
-            raws,
-            "Training curves",
-            y_title="D raw",
-            bands=True,
-        )
-    vae_terms = pick([sig.VAE_RECON, sig.VAE_KL])
-    add_lines(
-        "vae-terms",
-        "VAE: reconstruction and KL",
-        vae_terms,
-        "Training curves",
-        y_title="nats / loss",
-    )
+@dataclass(frozen=True)
+class LinesPanel:
+    """A line panel: which series it draws (``select``) and how."""
 
-    section = "Discriminator"
+    key: str
+    title: str
+    section: str
+    select: Callable[[PanelContext], list[str]]
+    y_title: str = ""
+    bands: bool = False
+    log_y: bool = False
+    names: Mapping[str, str] | None = None
+    alert_markers: bool = False
+    smooth: bool = True  # follows the page's smoothing control
+    show_if: Callable[[list[Series]], bool] | None = None
+
+    def build(self, ctx: PanelContext) -> list[Panel]:
+        series = ctx.read(self.select(ctx))
+        if not series or (self.show_if is not None and not self.show_if(series)):
+            return []
+        fig, specs = lines_figure(
+            series,
+            title=self.title,
+            y_title=self.y_title,
+            bands=self.bands,
+            log_y=self.log_y,
+            names=self.names,
+            smoothing=ctx.smoothing if self.smooth else 0.0,
+        )
+        if self.alert_markers and ctx.alerts:
+            alert_markers(fig, ctx.alerts)
+        phase_markers(fig, ctx.phases)  # phase boundaries on every curve over steps
+        return [Panel(self.key, self.title, fig, "lines", self.section, traces=specs)]
+
+
+@dataclass(frozen=True)
+class CustomPanels:
+    """Panels a function builds (heatmaps, the evaluation grid): zero or more of them."""
+
+    section: str
+    build_fn: Callable[[PanelContext], list[Panel]]
+
+    def build(self, ctx: PanelContext) -> list[Panel]:
+        return self.build_fn(ctx)
+
+
+def _loss_names(ctx: PanelContext) -> list[str]:
+    return [n for n in ctx.plain if n.startswith("loss/") and n != sig.LOSS_NONFINITE]
+
+
+def _any_positive(series: list[Series]) -> bool:
+    return any(np.nanmax(s.hi if s.hi is not None else s.values, initial=0) > 0 for s in series)
+
+
+def _histogram_panels(ctx: PanelContext) -> list[Panel]:
+    out = []
     for hname, title in (
         (sig.HIST_D_REAL, "D(real) distribution over time"),
         (sig.HIST_D_FAKE, "D(fake) distribution over time"),
     ):
-        if section not in wanted or hname not in reader.histogram_names():
+        if hname not in ctx.reader.histogram_names():
             continue
-        hists = reader.read_histograms(hname, max_points=max_points)
+        hists = ctx.reader.read_histograms(hname, max_points=ctx.max_points)
         if not hists:
             continue
         unit = all(0.0 <= h.lo and h.hi <= 1.0 for _, h in hists[:20])
@@ -198,48 +234,36 @@ def build_run_panels(
         fig = histogram_heatmap(
             hists, edges, title=title, y_title="sigmoid(D)" if unit else "D raw"
         )
-        panels.append(
+        key = f"hist-{hname.replace('/', '-')}"
+        out.append(
             Panel(
-                f"hist-{hname.replace('/', '-')}",
-                title,
-                fig,
-                "heatmap",
-                "Discriminator",
-                histogram=hname,
-                edges=edges.tolist(),
+                key, title, fig, "heatmap", "Discriminator", histogram=hname, edges=edges.tolist()
             )
         )
+    return out
 
-    section = "Gradients"
-    nets = sig.nets_with_prefix(names, "G") + sig.nets_with_prefix(names, "D")
-    nets += [n for n in sig.nets_with_prefix(names, "") if n not in nets]
-    add_lines(
-        "grad-norms",
-        "Gradient norms (global, per network)",
-        pick([sig.grad_norm(n) for n in nets]),
-        "Gradients",
-        y_title="‖∇‖",
-        log_y=True,
-    )
-    for net in nets:
+
+def _layer_heatmaps(ctx: PanelContext) -> list[Panel]:
+    out = []
+    for net in ctx.nets:
         rows = sorted(
-            (n for n in layer_names if _LAYER.match(n).group(1) == net),  # type: ignore[union-attr]
+            (n for n in ctx.layers if _LAYER.match(n).group(1) == net),  # type: ignore[union-attr]
             key=_natural,
         )
-        if not rows or section not in wanted:
+        if not rows:
             continue
-        series = reader.read_scalars(rows, max_points=max_points)
+        series = ctx.reader.read_scalars(rows, max_points=ctx.max_points)
         steps, z = align_series([series[r] for r in rows])
         title = f"{net}: per-layer gradient norm (log10)"
         fig = heatmap_figure(
             steps,
-            [_LAYER.match(r).group(2) for r in rows],
-            log10_safe(z),  # type: ignore[union-attr]
+            [_LAYER.match(r).group(2) for r in rows],  # type: ignore[union-attr]
+            log10_safe(z),
             title=title,
             colorbar="log10 ‖∇‖",
             y_title="layer",
         )
-        panels.append(
+        out.append(
             Panel(
                 f"grad-layers-{net}",
                 title,
@@ -250,89 +274,177 @@ def build_run_panels(
                 transform="log10",
             )
         )
-    nonfinite = pick([sig.LOSS_NONFINITE] + [sig.grad_nonfinite(n) for n in nets])
-    if any(np.nanmax(s.hi if s.hi is not None else s.values, initial=0) > 0 for s in nonfinite):
-        add_lines(
-            "nonfinite",
-            "Non-finite values (count per step)",
-            nonfinite,
-            "Gradients",
-            y_title="count",
-        )
-    add_lines(
+    return out
+
+
+def _kl_heatmap(ctx: PanelContext) -> list[Panel]:
+    if not ctx.kl_dims:
+        return []
+    series = ctx.reader.read_scalars(ctx.kl_dims, max_points=ctx.max_points)
+    steps, z = align_series([series[r] for r in ctx.kl_dims])
+    title = "VAE: KL per latent dimension (nats)"
+    fig = heatmap_figure(
+        steps,
+        [f"z{_kl_dim_order(r)}" for r in ctx.kl_dims],
+        z,
+        title=title,
+        colorbar="KL (nats)",
+        y_title="latent dim",
+        zmin=0.0,
+    )
+    return [Panel("vae-kl-dims", title, fig, "heatmap", "VAE", rows=ctx.kl_dims)]
+
+
+def _evaluation(ctx: PanelContext) -> list[Panel]:
+    evals = ctx.read([n for n in ctx.plain if n.startswith("eval/")])
+    return [_eval_panel(evals, ctx.last_step)] if evals else []
+
+
+#: Every panel a run page or report can show, in display order. A panel appears when the
+#: run has the signals it selects; each entry names its section, so a page can load one
+#: section at a time (only the series of the wanted sections are read).
+PANELS: tuple[LinesPanel | CustomPanels, ...] = (
+    LinesPanel("losses", "Losses", "Training curves", _loss_names, "loss", alert_markers=True),
+    LinesPanel(
+        "d-outputs",
+        "D(real) and D(fake): mean, band = min–max per bucket",
+        "Training curves",
+        lambda c: [sig.D_REAL_PROB_MEAN, sig.D_FAKE_PROB_MEAN],
+        "sigmoid(D)",
+        bands=True,
+        names={sig.D_REAL_PROB_MEAN: "D(real)", sig.D_FAKE_PROB_MEAN: "D(fake)"},
+    ),
+    LinesPanel(
+        "d-raw",
+        "Critic raw outputs (mean per batch)",
+        "Training curves",
+        lambda c: [sig.D_REAL_RAW_MEAN, sig.D_FAKE_RAW_MEAN, sig.D_VAL_RAW_MEAN],
+        "D raw",
+        bands=True,
+    ),
+    LinesPanel(
+        "vae-terms",
+        "VAE: reconstruction and KL",
+        "Training curves",
+        lambda c: [sig.VAE_RECON, sig.VAE_KL],
+        "nats / loss",
+    ),
+    CustomPanels("Discriminator", _histogram_panels),
+    LinesPanel(
+        "grad-norms",
+        "Gradient norms (global, per network)",
+        "Gradients",
+        lambda c: [sig.grad_norm(n) for n in c.nets],
+        "‖∇‖",
+        log_y=True,
+    ),
+    CustomPanels("Gradients", _layer_heatmaps),
+    LinesPanel(
+        "nonfinite",
+        "Non-finite values (count per step)",
+        "Gradients",
+        lambda c: [sig.LOSS_NONFINITE] + [sig.grad_nonfinite(n) for n in c.nets],
+        "count",
+        show_if=_any_positive,
+    ),
+    LinesPanel(
         "updates",
         "Update-to-weight ratio",
-        pick([sig.update_ratio(n) for n in nets]),
         "Gradients",
-        y_title="ratio",
+        lambda c: [sig.update_ratio(n) for n in c.nets],
+        "ratio",
         log_y=True,
-    )
-    add_lines(
+    ),
+    LinesPanel(
         "rotation",
         "Cosine between successive updates",
-        pick([sig.update_cosine(n) for n in nets]),
         "Gradients",
-        y_title="cosine",
-    )
-
-    section = "Discriminator"
-    add_lines(
+        lambda c: [sig.update_cosine(n) for n in c.nets],
+        "cosine",
+    ),
+    LinesPanel(
         "overfit",
         "Discriminator overfitting: r_t and r_v",
-        pick([sig.D_RT, sig.D_RV]),
         "Discriminator",
-        y_title="ratio",
-    )
-    section = "Samples"
-    add_lines(
+        lambda c: [sig.D_RT, sig.D_RV],
+        "ratio",
+    ),
+    LinesPanel(
         "diversity",
         "Sample diversity (fake / real)",
-        pick([n for n in plain if n.startswith("samples/")]),
         "Samples",
-        y_title="ratio",
-    )
-
-    section = "VAE"
-    if kl_dims and section in wanted:
-        series = reader.read_scalars(kl_dims, max_points=max_points)
-        steps, z = align_series([series[r] for r in kl_dims])
-        title = "VAE: KL per latent dimension (nats)"
-        fig = heatmap_figure(
-            steps,
-            [f"z{_kl_dim_order(r)}" for r in kl_dims],
-            z,
-            title=title,
-            colorbar="KL (nats)",
-            y_title="latent dim",
-            zmin=0.0,
-        )
-        panels.append(Panel("vae-kl-dims", title, fig, "heatmap", "VAE", rows=kl_dims))
-    add_lines(
-        "vae-units", "VAE: active units", pick([sig.VAE_ACTIVE_UNITS]), "VAE", y_title="units"
-    )
-    add_lines(
+        lambda c: [n for n in c.plain if n.startswith("samples/")],
+        "ratio",
+    ),
+    CustomPanels("VAE", _kl_heatmap),
+    LinesPanel("vae-units", "VAE: active units", "VAE", lambda c: [sig.VAE_ACTIVE_UNITS], "units"),
+    LinesPanel(
         "vae-sensitivity",
         "VAE: decoder sensitivity",
-        pick([sig.VAE_DECODER_SENSITIVITY]),
         "VAE",
-        y_title="‖Δx‖/‖Δz‖",
-    )
+        lambda c: [sig.VAE_DECODER_SENSITIVITY],
+        "‖Δx‖/‖Δz‖",
+    ),
+    CustomPanels("Evaluation", _evaluation),
+)
 
-    section = "Evaluation"
-    evals = pick([n for n in plain if n.startswith("eval/")])
-    if evals:
-        panels.append(_eval_panel(evals))
+
+def build_run_panels(
+    reader: RunReader,
+    *,
+    max_points: int = DEFAULT_MAX_POINTS,
+    alerts: Sequence[Alert] | None = None,
+    sections: Sequence[str] | None = None,
+    smoothing: float = 0.0,
+) -> list[Panel]:
+    """Every panel of :data:`PANELS` the run's signals support, downsampled to ``max_points``.
+
+    ``sections`` (names from :data:`SECTIONS`) restricts the work to those sections: only
+    their series are read, so a page can load section by section. ``smoothing`` in [0, 1)
+    overlays an exponential moving average on the line panels.
+    """
+    names = reader.scalar_names()
+    wanted = set(SECTIONS if sections is None else sections)
+    if alerts is None and "Training curves" in wanted:
+        alerts = reader.read_alerts()
+    layers = [n for n in names if _LAYER.match(n)]
+    kl_dims = sorted((n for n in names if _KL_DIM.match(n)), key=_kl_dim_order)
+    skip = set(layers) | set(kl_dims)
+    nets = sig.nets_with_prefix(names, "G") + sig.nets_with_prefix(names, "D")
+    nets += [n for n in sig.nets_with_prefix(names, "") if n not in nets]
+    ctx = PanelContext(
+        reader,
+        names,
+        [n for n in names if n not in skip],
+        layers,
+        kl_dims,
+        nets,
+        max_points,
+        alerts or (),
+        reader.last_step(),
+        smoothing,
+        boundaries(read_phases(reader)),
+    )
+    panels: list[Panel] = []
+    for entry in PANELS:
+        if entry.section in wanted:
+            panels += entry.build(ctx)
     return panels
 
 
-def _eval_panel(evals: list[Series]) -> Panel:
-    """Periodic evaluation, one row per quantity: FID and shares do not share a scale."""
+def _eval_panel(evals: list[Series], last_step: int | None = None) -> Panel:
+    """Periodic evaluation, a small plot per quantity (FID and shares do not share a scale),
+    two per row, every x axis spanning the run's steps (one evaluation is a point at its
+    step, not an axis from 499 to 501)."""
+    cols = 2 if len(evals) > 1 else 1
+    rows = -(-len(evals) // cols)
     fig = make_subplots(
-        rows=len(evals),
-        cols=1,
+        rows=rows,
+        cols=cols,
         shared_xaxes=True,
-        vertical_spacing=0.04,
-        subplot_titles=[label(s.name) for s in evals],
+        vertical_spacing=min(0.12, 0.5 / rows),
+        horizontal_spacing=0.1,
+        subplot_titles=[f"{label(s.name)} {direction_mark(s.name)}".rstrip() for s in evals],
     )
     for i, s in enumerate(evals):
         fig.add_trace(
@@ -341,16 +453,18 @@ def _eval_panel(evals: list[Series]) -> Panel:
                 y=s.values,
                 mode="lines+markers",
                 name=label(s.name),
-                marker={"size": 4},
+                marker={"size": 6},
                 showlegend=False,
             ),
-            row=i + 1,
-            col=1,
+            row=i // cols + 1,
+            col=i % cols + 1,
         )
-    title = "Periodic evaluation"
-    base_layout(fig, title, height=120 + 150 * len(evals))
+    title = "Periodic evaluation (↓ lower is better, ↑ higher is better)"
+    base_layout(fig, title, height=110 + 200 * rows)
     fig.update_xaxes(title_text="")
-    fig.update_annotations(font_size=11)
+    if last_step is not None:
+        fig.update_xaxes(range=[0, max(1, last_step)])
+    fig.update_annotations(font_size=12)
     return Panel(
         "eval", title, fig, "lines", "Evaluation", traces=[(s.name, "values") for s in evals]
     )

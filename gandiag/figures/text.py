@@ -7,10 +7,17 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from gandiag.figures.directions import direction_mark
+from gandiag.figures.findings import Finding
 from gandiag.types import Alert, MetricProtocol, MetricResult, Severity
 
 SEVERITY_COLORS = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
-STATUS_COLORS = {"training": "#1f77b4", "finished": "#2ca02c", "crashed": "#d62728"}
+STATUS_COLORS = {
+    "training": "#1f77b4",
+    "finished": "#2ca02c",
+    "crashed": "#d62728",
+    "no steps": "#7f7f7f",
+}
 #: colour of a run verdict's level (RunSummary.level; "error" for a run that cannot be read)
 LEVEL_COLORS = {
     "ok": "#2ca02c",
@@ -48,6 +55,10 @@ class RunSummary:
     verdict: str
     level: str  # "ok", "info", "warning", "critical", "empty", "crashed"
     config: Mapping[str, object] = field(default_factory=dict)
+    findings: Sequence[Finding] = ()
+    checked: Sequence[str] = ()
+    not_checked: Sequence[str] = ()
+    latest_eval: Mapping[str, tuple[int, float]] = field(default_factory=dict)
 
 
 def group_alerts(alerts: Iterable[Alert]) -> list[AlertGroup]:
@@ -89,9 +100,21 @@ def latest_metrics(results: Iterable[MetricResult]) -> dict[str, MetricResult]:
 
 
 def verdict(
-    status: str, num_steps: int, last_step: int | None, groups: Sequence[AlertGroup]
+    status: str,
+    num_steps: int,
+    last_step: int | None,
+    groups: Sequence[AlertGroup],
+    *,
+    findings: Sequence[Finding] = (),
+    checked: Sequence[str] | None = None,
+    not_checked: Sequence[str] = (),
 ) -> tuple[str, str]:
-    """A one-sentence verdict and its level, the first thing a report or a run page shows."""
+    """A one-sentence verdict and its level, the first thing a report or a run page shows.
+
+    It states the worst finding (a detector's alert, or what the latest evaluation found:
+    see :mod:`gandiag.figures.findings`), and, when ``checked`` is given, what was checked
+    and what was not, so "nothing found" is never read as "nothing wrong".
+    """
     if num_steps == 0:
         return "No steps recorded yet: the page fills in once the first steps are flushed.", "empty"
     worst = groups[0] if groups else None
@@ -100,19 +123,33 @@ def verdict(
         lead = f"Crashed: the writer stopped at step {last_step} without closing the run. "
     elif status == "training":
         lead = f"Still training (step {last_step}). "
-    if worst is None or worst.severity is Severity.INFO:
+    serious = [f for f in findings if f.severity.rank >= Severity.WARNING.rank]
+    alert_rank = worst.severity.rank if worst is not None else -1
+    top_rank = max([alert_rank] + [f.severity.rank for f in serious])
+    if top_rank < Severity.WARNING.rank:
         extra = f" ({worst.count} informational alert(s))" if worst else ""
-        text = f"No failure detected over {num_steps} recorded steps{extra}."
+        what = "found by the checks that ran" if checked is not None else "detected"
+        text = f"No failure {what} over {num_steps} recorded steps{extra}"
         level = "info" if worst else "ok"
     else:
-        word = "Failing" if worst.severity is Severity.CRITICAL else "Needs attention"
-        others = len([g for g in groups if g.severity.rank >= Severity.WARNING.rank]) - 1
-        more = f"; {others} other detector(s) also fired" if others > 0 else ""
-        text = (
-            f"{word}: {worst.latest.diagnosis} ({worst.detector}, from step {worst.onset_step}"
-            f"{more})."
-        )
-        level = worst.severity.value
+        word = "Failing" if top_rank >= Severity.CRITICAL.rank else "Needs attention"
+        parts = []
+        if worst is not None and worst.severity.rank >= Severity.WARNING.rank:
+            others = len([g for g in groups if g.severity.rank >= Severity.WARNING.rank]) - 1
+            more = f"; {others} other detector(s) also fired" if others > 0 else ""
+            parts.append(
+                f"{worst.latest.diagnosis} ({worst.detector}, from step {worst.onset_step}{more})"
+            )
+        for f in serious:
+            at = f" at step {f.step}" if f.step is not None else ""
+            parts.append(f"{f.text} (evaluation{at})")
+        text = f"{word}: " + "; ".join(parts)
+        level = Severity.CRITICAL.value if top_rank >= Severity.CRITICAL.rank else "warning"
+    if checked is not None:
+        text += f"; checked: {', '.join(checked) or 'nothing'}"
+        if not_checked:
+            text += f"; not checked: {', '.join(not_checked)}"
+    text += "."
     if status == "crashed":
         level = "crashed" if level in ("ok", "info") else level
     return lead + text, level
@@ -167,7 +204,7 @@ def metric_rows(metrics: Mapping[str, MetricResult]) -> list[list[str]]:
     """One row per metric, in :data:`METRIC_COLUMNS` order, sorted by name."""
     return [
         [
-            name,
+            f"{name} {direction_mark(name)}".rstrip(),
             format_metric(r),
             "–" if r.step is None else str(r.step),
             format_protocol(r.protocol),
@@ -190,7 +227,8 @@ def side_by_side(metrics_by_run: Mapping[str, Mapping[str, MetricResult]]) -> Si
     names = sorted({n for m in metrics_by_run.values() for n in m})
     runs = list(metrics_by_run)
     rows = [
-        [n] + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–" for r in runs]
+        [f"{n} {direction_mark(n)}".rstrip()]
+        + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–" for r in runs]
         for n in names
     ]
     keys = {protocol_key(m.protocol) for ms in metrics_by_run.values() for m in ms.values()}

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from gandiag.dashboards.testing import ServedApp
+from browser_support import ServedApp
 
 
 @pytest.fixture

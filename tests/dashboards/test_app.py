@@ -7,15 +7,15 @@ import shutil
 import sqlite3
 
 import pytest
+from browser_support import kill_mid_write, tree_digest
+from plotly.io.json import to_json_plotly
+from synthetic_runs import write_synthetic_run
+
+from gandiag.cli import main
 from gandiag.dashboards import create_app
 from gandiag.dashboards.components import alert_groups
 from gandiag.dashboards.context import RunsFolder
 from gandiag.dashboards.pages import compare, run, runs
-from gandiag.dashboards.synthetic import write_synthetic_run
-from gandiag.dashboards.testing import kill_mid_write, tree_digest
-from plotly.io.json import to_json_plotly
-
-from gandiag.cli import main
 from gandiag.figures import summarize_run
 from gandiag.store import RunReader, RunWriter
 from gandiag.store.schema import NotARunError

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from gandiag.dashboards import create_app
-from gandiag.dashboards.synthetic import write_synthetic_run
-from gandiag.dashboards.testing import console_errors, kill_mid_write, screenshot, tree_digest
+from browser_support import console_errors, kill_mid_write, screenshot, tree_digest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from synthetic_runs import write_synthetic_run
 
 from gandiag import signals as sig
+from gandiag.dashboards import create_app
 from gandiag.store import RunWriter
 from gandiag.types import StepRecord
 
@@ -168,3 +168,77 @@ def test_long_run_page_stays_responsive(browser, serve, big_run):
     screenshot(browser, SCREENSHOTS / "dashboard_long_run.png")
     assert console_errors(browser) == []
     print(f"long run: plots drawn after {first_plots:.1f} s")
+
+
+FIGURE_DATA = """
+const g = document.querySelector('[id*=\\'"key":"losses"\\'] .js-plotly-plot');
+if (!g || !g.data) return null;
+return g.data.map(t => [Array.from(t.x), Array.from(t.y)]);
+"""
+
+
+def test_live_and_reloaded_curves_are_identical(browser, serve, tmp_path):
+    """Bucket-averaged curves must not turn noisier where the page was opened."""
+    writer = write_synthetic_run(tmp_path / "live", steps=300, close=False)
+    try:
+        app = serve(create_app(tmp_path, live_interval_ms=500, max_points=50))
+        browser.get(app.url + "/run/live")
+        settle(browser, 5)
+        rng = __import__("numpy").random.default_rng(0)
+        writer.write_steps(
+            [
+                StepRecord(s, {sig.loss("G"): float(rng.normal(2, 1)), sig.loss("D"): 0.5})
+                for s in range(300, 700)
+            ]
+        )
+        WebDriverWait(browser, 90, 0.25).until(
+            lambda d: d.execute_script(LAST_X) is not None and d.execute_script(LAST_X) >= 680
+        )
+        settle(browser, 5)
+        live = browser.execute_script(FIGURE_DATA)
+        browser.get(app.url + "/run/live")
+        settle(browser, 5)
+        WebDriverWait(browser, 30, 0.25).until(lambda d: d.execute_script(FIGURE_DATA))
+        reloaded = browser.execute_script(FIGURE_DATA)
+        assert live == reloaded
+        assert all(len(x) <= 50 for x, _ in live)
+        assert console_errors(browser) == []
+    finally:
+        writer.close()
+
+
+AXIS_TYPE = """
+const g = document.querySelector('[id*=\\'"key":"losses"\\'] .js-plotly-plot');
+return g && g._fullLayout ? g._fullLayout.yaxis.type : null;
+"""
+
+
+def test_loss_spanning_decades_is_drawn_on_a_log_axis_with_a_toggle(browser, serve, tmp_path):
+    w = RunWriter(tmp_path / "vae", kind="vae", name="decades")
+    w.write_steps([StepRecord(s, {sig.loss("total"): 35000.0 * 0.99**s + 300}) for s in range(600)])
+    w.close()
+    app = serve(create_app(tmp_path, live_interval_ms=5000))
+    browser.get(app.url + "/run/vae")
+    settle(browser, 1)
+    WebDriverWait(browser, 30, 0.25).until(lambda d: d.execute_script(AXIS_TYPE) == "log")
+    buttons = browser.find_elements(By.CSS_SELECTOR, '[id*=\'"key":"losses"\'] .updatemenu-button')
+    linear = next(b for b in buttons if "linear" in b.text)
+    linear.click()
+    WebDriverWait(browser, 10, 0.25).until(lambda d: d.execute_script(AXIS_TYPE) == "linear")
+    screenshot(browser, SCREENSHOTS / "dashboard_log_toggle.png")
+    assert console_errors(browser) == []
+
+
+def test_compare_page_states_which_run_is_better(browser, serve, runs_folder):
+    app = serve(create_app(runs_folder, live_interval_ms=5000))
+    browser.get(app.url + "/compare?runs=dcgan,vae")
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "compare-statement"))
+    statement = browser.find_element(By.ID, "compare-statement").text
+    assert " is better on " in statement or "within uncertainty" in statement
+    assert "beats" in statement or "neither is better" in statement
+    assert "lower is better" in statement
+    table = browser.find_element(By.ID, "compare-metrics").text
+    assert "fid ↓" in table and "recall ↑" in table
+    verdicts = browser.find_element(By.ID, "compare-verdicts").text
+    assert "Failing" in verdicts and "checked:" in verdicts
+    assert console_errors(browser) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gandiag.dashboards.synthetic import write_synthetic_run
+from synthetic_runs import write_synthetic_run
 
 from gandiag import signals as sig
 from gandiag.figures import (
@@ -187,9 +187,8 @@ def test_read_updates_returns_exactly_the_new_steps(tmp_path):
 
 def test_side_by_side_metrics_flag_mixed_protocols_in_both_renderers():
     from gandiag.dashboards.components import metrics_side_by_side
-    from gandiag.reports.html import side_by_side_block
-
     from gandiag.figures import MIXED_PROTOCOLS, metric_rows, side_by_side
+    from gandiag.reports.html import side_by_side_block
     from gandiag.types import MetricProtocol, MetricResult
 
     def fid(value, extractor, n=1000):
@@ -202,9 +201,9 @@ def test_side_by_side_metrics_flag_mixed_protocols_in_both_renderers():
     }
     sbs = side_by_side(same)
     assert sbs.columns == ["metric", "a", "b"]
-    assert sbs.rows == [["fid", "12", "15.5"], ["kid", "–", "1"]]
+    assert sbs.rows == [["fid ↓", "12", "15.5"], ["kid ↓", "–", "1"]]
     assert not sbs.mixed_protocols
-    assert metric_rows(same["b"])[0][:3] == ["fid", "15.5", "10"]
+    assert metric_rows(same["b"])[0][:3] == ["fid ↓", "15.5", "10"]
     mixed = {"a": {"fid": fid(12.0, "glyph")}, "b": {"fid": fid(15.5, "inception")}}
     assert side_by_side(mixed).mixed_protocols
     assert "different protocols" in side_by_side_block(mixed)

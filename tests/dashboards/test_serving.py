@@ -8,12 +8,12 @@ import logging
 from pathlib import Path
 
 import pytest
-from gandiag.dashboards import create_app
-from gandiag.dashboards.context import RunsFolder
-from gandiag.dashboards.synthetic import write_synthetic_run
+from synthetic_runs import write_synthetic_run
 
 from gandiag.cli import main
 from gandiag.cli.dashboard import is_loopback
+from gandiag.dashboards import create_app
+from gandiag.dashboards.context import RunsFolder
 from gandiag.store import RunReader
 
 TRAP = "fetch('/__trap__?' + document.domain); localStorage.setItem('pwned', '1');"

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
-from gandiag.dashboards.synthetic import write_synthetic_run
-from gandiag.dashboards.testing import console_errors, screenshot, tree_digest
-from gandiag.reports import write_report
+from browser_support import console_errors, screenshot, tree_digest
 from plotly.offline import get_plotlyjs
+from synthetic_runs import write_synthetic_run
 
 from gandiag.cli import main
+from gandiag.reports import write_report
 from gandiag.store import RunWriter
 from gandiag.types import Alert, Severity, StepRecord
 

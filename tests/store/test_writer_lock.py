@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from gandiag.dashboards.testing import tree_digest
+from browser_support import tree_digest
 from torch import nn
 
 from gandiag.store import RunLockedError, RunReader, RunWriter, current_writer

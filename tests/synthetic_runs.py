@@ -1,7 +1,7 @@
 """Synthetic runs written through :class:`~gandiag.store.RunWriter`, to try the dashboard and the
 reports without training (``gandiag dashboard`` on a folder of these) and to test them.
 
-The curves are shaped like the failures in docs/REFERENCE (a GAN whose D wins and whose
+The curves are shaped like well-known failures (a GAN whose D wins and whose
 samples collapse, a VAE whose units die) but they are made up: never read them as results.
 """
 

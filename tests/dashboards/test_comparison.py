@@ -1,0 +1,165 @@
+"""Verdicts that say what was checked, and comparisons that say which run is better."""
+
+from gandiag.figures import compare_runs, side_by_side, verdict
+from gandiag.figures.comparison import Entry, compare_metric
+from gandiag.figures.findings import coverage, evaluation_findings
+from gandiag.figures.text import RunSummary
+from gandiag.types import MetricProtocol, MetricResult, Severity
+
+PROTO = MetricProtocol("glyph", "ab" * 32, "none", 2000, 2000, {})
+
+
+def _metric(name, value, interval=None, proto=PROTO):
+    return MetricResult(name, value, proto, interval=interval, step=100)
+
+
+def _summary(name, metrics=(), evals=None, findings=(), level="ok"):
+    return RunSummary(
+        name=name,
+        kind="gan",
+        status="finished",
+        last_step=100,
+        num_steps=100,
+        alert_counts={"critical": 0, "warning": 0, "info": 0},
+        groups=[],
+        latest_metrics={m.name: m for m in metrics},
+        verdict="",
+        level=level,
+        findings=list(findings),
+        latest_eval=evals or {},
+    )
+
+
+def test_a_run_with_most_samples_in_one_class_is_not_called_fine():
+    evals = {"eval/dominant_share": (500, 0.72), "eval/classes_covered": (500, 6.0)}
+    findings = evaluation_findings(evals)
+    checked, missing = coverage(["loss/total", "vae/kl", "eval/fid"], "vae")
+    text, level = verdict(
+        "finished", 500, 499, [], findings=findings, checked=checked, not_checked=missing
+    )
+    assert "No failure" not in text
+    assert "72% of samples fall in one class" in text and "6 of 10 classes" in text
+    assert "checked: loss divergence" in text and "not checked: gradients" in text
+    assert level in ("warning", "critical")
+
+
+def test_a_balanced_run_says_what_was_and_was_not_checked():
+    evals = {"eval/dominant_share": (500, 0.12), "eval/classes_covered": (500, 10.0)}
+    checked, missing = coverage(["loss/G", "loss/D", "grad/G/norm", "eval/fid"], "gan")
+    text, level = verdict(
+        "finished",
+        500,
+        499,
+        [],
+        findings=evaluation_findings(evals),
+        checked=checked,
+        not_checked=missing,
+    )
+    assert level == "ok" and text.startswith("No failure found by the checks that ran")
+    assert "D overfitting (no held-out real batch)" in text
+    assert not evaluation_findings(evals)
+
+
+def test_two_d_findings_use_modes():
+    found = evaluation_findings(
+        {
+            "eval/modes_covered": (9, 3.0),
+            "eval/num_modes": (9, 8.0),
+            "eval/hq_share": (9, 0.3),
+            "eval/dominant_share": (9, 0.5),
+            "eval/dominant_mode": (9, 2.0),
+        }
+    )
+    texts = [f.text for f in found]
+    assert "samples cover 3 of 8 modes" in texts
+    assert "50% of samples fall in one mode (mode 2)" in texts
+    assert "only 30% of samples lie near a real mode" in texts
+    assert found[0].severity is Severity.CRITICAL
+
+
+def test_separated_intervals_name_a_winner_in_the_better_direction():
+    fid = compare_metric(
+        "fid", [Entry("VAE", 53.8, (50.0, 57.0)), Entry("DCGAN", 13.2, (12.0, 14.5))]
+    )
+    assert fid.best == "DCGAN" and not fid.within_uncertainty
+    assert fid.sentence.startswith("DCGAN beats VAE on FID: DCGAN 13.2 [12, 14.5] vs VAE 53.8")
+    assert "intervals do not overlap" in fid.sentence and "lower is better" in fid.sentence
+    rec = compare_metric("recall", [Entry("a", 0.2, (0.1, 0.3)), Entry("b", 0.8, (0.7, 0.9))])
+    assert rec.best == "b"
+
+
+def test_overlapping_intervals_are_within_uncertainty():
+    m = compare_metric("fid", [Entry("a", 13.0, (11.0, 15.0)), Entry("b", 14.0, (12.5, 16.0))])
+    assert m.best is None and m.within_uncertainty
+    assert "within uncertainty" in m.sentence
+
+
+def test_density_is_best_closest_to_one():
+    m = compare_metric("density", [Entry("a", 1.6), Entry("b", 0.95)])
+    assert m.best == "b" and "no interval stored" in m.sentence
+
+
+def test_overall_statement_and_findings():
+    a = _summary(
+        "DCGAN",
+        [_metric("fid", 13.2, (12.0, 14.5)), _metric("recall", 0.80, (0.78, 0.82))],
+    )
+    from gandiag.figures.findings import Finding
+
+    b = _summary(
+        "VAE",
+        [_metric("fid", 53.8, (50.0, 57.0)), _metric("recall", 0.79, (0.77, 0.81))],
+        findings=[Finding(Severity.WARNING, "72% of samples fall in one class (class 1)", 500)],
+    )
+    c = compare_runs({"DCGAN": a, "VAE": b})
+    assert c.overall.startswith("DCGAN is better on every decided metric (FID)")
+    assert "within uncertainty: recall" in c.overall
+    assert "VAE: 72% of samples fall in one class" in c.overall
+
+
+def test_different_protocols_are_not_ranked():
+    other = MetricProtocol("inception", "cd" * 32, "bicubic", 2000, 2000, {})
+    a = _summary("a", [_metric("fid", 10.0, (9.0, 11.0))])
+    b = _summary("b", [_metric("fid", 30.0, (29.0, 31.0), proto=other)])
+    (m,) = compare_runs({"a": a, "b": b}).metrics
+    assert m.best is None and "different protocols" in m.sentence
+
+
+def test_two_d_runs_are_compared_on_what_they_have():
+    a = _summary("wgan", evals={"eval/modes_covered": (9, 8.0), "eval/num_modes": (9, 8.0)})
+    b = _summary("gan", evals={"eval/modes_covered": (9, 3.0), "eval/num_modes": (9, 8.0)})
+    c = compare_runs({"wgan": a, "gan": b})
+    assert [m.metric for m in c.metrics] == ["eval/modes_covered"]
+    assert c.metrics[0].best == "wgan"
+    assert c.overall.startswith("wgan is better")
+
+
+def test_side_by_side_marks_the_better_direction():
+    sbs = side_by_side({"a": {"fid": _metric("fid", 1.0)}, "b": {"recall": _metric("recall", 1)}})
+    assert [r[0] for r in sbs.rows] == ["fid ↓", "recall ↑"]
+
+
+def test_smoothing_overlays_a_debiased_ema_and_keeps_the_raw_curve():
+    import numpy as np
+
+    from gandiag.figures.curves import ema, lines_figure
+    from gandiag.store import Series
+
+    np.testing.assert_allclose(ema(np.array([4.0, 4.0, 4.0]), 0.9), [4.0, 4.0, 4.0])
+    s = Series("loss/G", np.arange(4), np.array([0.0, 10.0, 0.0, 10.0]))
+    fig, _ = lines_figure([s], title="t", smoothing=0.5)
+    raw, smooth = fig.data
+    assert raw.opacity == 0.25 and list(raw.y) == [0.0, 10.0, 0.0, 10.0]
+    assert np.ptp(smooth.y) < 10 and smooth.name == "loss/G"
+
+
+def test_identical_series_are_named_and_dashed_not_hidden():
+    import numpy as np
+
+    from gandiag.figures.curves import lines_figure
+    from gandiag.store import Series
+
+    a = Series("loss/D_adv", np.arange(3), np.array([1.0, 2.0, 3.0]))
+    b = Series("loss/D", np.arange(3), np.array([1.0, 2.0, 3.0]))
+    fig, _ = lines_figure([a, b], title="t")
+    assert fig.data[1].name == "loss/D (= loss/D_adv)" and fig.data[1].line.dash == "dash"
