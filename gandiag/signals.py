@@ -78,6 +78,17 @@ eval/class_entropy                entropy (nats) of the predicted-class histogra
 eval/ndb_fraction                 NDB/K (Richardson & Weiss 2018)
 eval/<metric>                     any metric computed periodically (``eval/fid``, ``eval/kid``)
 
+phase/index                       position of the current phase in the run's phase list (meta "phases")
+phase/alpha                       blend weight of the current phase (fade-in alpha), when given
+style/w_std                       StyleGAN: mean std of w across the batch
+style/noise_share                 StyleGAN: share of image variance due to the noise inputs
+style/mixing_effect               StyleGAN: |G(mix(w1,w2)) - G(w1)| / |G(w2) - G(w1)|
+style/channel_spike               StyleGAN: max / median channel mean |activation| (8x8 features)
+reg/r1, reg/pl_length, reg/pl_mean   lazy regulariser traces (R1, path length and its running mean)
+ada/p, ada/r_t                    adaptive augmentation probability and the r_t that drives it
+level/<k>/copy_ratio              LAPGAN/StackGAN: detail a level adds over the one below, fake / real
+ca/kl, ca/sigma_mean              StackGAN conditioning augmentation: KL and mean sigma
+
 Histograms
 ----------
 d/real/prob, d/fake/prob          histograms of sigmoid(D) on real and fake (raw critic values for WGAN)
@@ -141,6 +152,24 @@ EVAL_CLASSES_COVERED = "eval/classes_covered"
 EVAL_NUM_CLASSES = "eval/num_classes"
 EVAL_CLASS_ENTROPY = "eval/class_entropy"
 EVAL_NDB_FRACTION = "eval/ndb_fraction"
+
+PHASE_INDEX = "phase/index"
+PHASE_ALPHA = "phase/alpha"
+STYLE_W_STD = "style/w_std"
+STYLE_NOISE_SHARE = "style/noise_share"
+STYLE_MIXING_EFFECT = "style/mixing_effect"
+STYLE_CHANNEL_SPIKE = "style/channel_spike"
+REG_R1 = "reg/r1"
+REG_PL_LENGTH = "reg/pl_length"
+REG_PL_MEAN = "reg/pl_mean"
+ADA_P = "ada/p"
+ADA_RT = "ada/r_t"
+CA_KL = "ca/kl"
+CA_SIGMA_MEAN = "ca/sigma_mean"
+
+
+def level_copy_ratio(level: int) -> str:
+    return f"level/{int(level)}/copy_ratio"
 
 
 def loss(term: str) -> str:

@@ -14,6 +14,7 @@ Layout: this package lives at the top of the repository as ``reference_models/``
 
 from gandiag.reference_models import translation as _translation  # noqa: F401
 from gandiag.reference_models import dvdgan as _dvdgan  # noqa: F401  (registers dvdgan)
+from gandiag.reference_models import growing as _growing  # noqa: F401  (and the growing families)
 from gandiag.reference_models import zoo as _zoo  # noqa: F401  (registers the models)
 from gandiag.reference_models.registry import (
     MODELS,

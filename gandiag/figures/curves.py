@@ -232,6 +232,21 @@ def alert_markers(fig: go.Figure, alerts: Sequence[Alert], limit: int = 50) -> g
     return fig
 
 
+def phase_markers(fig: go.Figure, boundaries: Sequence[tuple[int, str]]) -> go.Figure:
+    """Solid grey vertical lines, labelled, where each phase (resolution, level, stage) starts."""
+    for step, name in boundaries:
+        fig.add_vline(
+            x=step,
+            line_width=1,
+            line_color="#888888",
+            opacity=0.6,
+            annotation_text=label(name),
+            annotation_position="top left",
+            annotation_font_size=9,
+        )
+    return fig
+
+
 def alert_timeline_figure(
     alerts: Sequence[Alert], *, last_step: int | None = None, limit: int = 2000
 ) -> go.Figure:

@@ -18,7 +18,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from gandiag import signals as sig
-from gandiag.figures.curves import TraceSpec, alert_markers, base_layout, label, lines_figure
+from gandiag.figures.curves import (
+    TraceSpec,
+    alert_markers,
+    base_layout,
+    label,
+    lines_figure,
+    phase_markers,
+)
 from gandiag.figures.directions import direction_mark
 from gandiag.figures.findings import coverage, evaluation_findings
 from gandiag.figures.heatmaps import (
@@ -30,6 +37,7 @@ from gandiag.figures.heatmaps import (
     log10_safe,
 )
 from gandiag.figures.text import RunSummary, alert_counts, group_alerts, latest_metrics, verdict
+from gandiag.phases import boundaries, read_phases
 from gandiag.store import RunReader, Series
 from gandiag.types import Alert
 
@@ -146,6 +154,8 @@ class PanelContext:
     alerts: Sequence[Alert]
     last_step: int | None
     smoothing: float = 0.0
+    #: (start step, name) of each phase after the first (Monitor.set_phase)
+    phases: Sequence[tuple[int, str]] = ()
 
     def read(self, keys: Sequence[str]) -> list[Series]:
         """The non-empty series among ``keys`` (plain scalars only), downsampled."""
@@ -185,6 +195,7 @@ class LinesPanel:
         )
         if self.alert_markers and ctx.alerts:
             alert_markers(fig, ctx.alerts)
+        phase_markers(fig, ctx.phases)  # phase boundaries on every curve over steps
         return [Panel(self.key, self.title, fig, "lines", self.section, traces=specs)]
 
 
@@ -412,6 +423,7 @@ def build_run_panels(
         alerts or (),
         reader.last_step(),
         smoothing,
+        boundaries(read_phases(reader)),
     )
     panels: list[Panel] = []
     for entry in PANELS:

@@ -165,6 +165,9 @@ class Monitor:
         self._closed = False
         self._warned_error = False
         self._last_real: torch.Tensor | None = None
+        self._phases: list[dict[str, Any]] = []  # {"name", "start_step"} in order
+        self._phase: tuple[str, float | None] | None = None
+        self._phase_new = False
         self._atexit = runtime.close_at_exit(self)
 
     @property
@@ -227,6 +230,7 @@ class Monitor:
         if not (self._last_from_log and self._pending and self._pending[-1] == step):
             self._add_step(step)
         self._last_step, self._last_from_log = step, False
+        self._record_phase(step)
 
         buf, cad = self._buffer, self.cadence
         names = list(losses)
@@ -246,6 +250,42 @@ class Monitor:
             self._vae_step(step, mu, logvar, inputs, recon)
         self._coverage_step(step, real if self.kind == "gan" else inputs, fake)
         return self._drain_alerts()
+
+    def set_phase(self, name: str, alpha: float | None = None) -> None:
+        """Declare the current phase (resolution, pyramid level, stage) and its blend weight.
+
+        Call before ``mon.step`` whenever it may have changed (every step is fine). Every
+        following step records ``phase/index`` (the phase's position in the run's phase
+        list) and ``phase/alpha`` (when given, e.g. the fade-in weight); a new name starts
+        a phase, stored in the run's meta ``"phases"`` as ``{"name", "start_step"}``
+        (see :func:`gandiag.phases.read_phases`).
+        """
+        self._check_open()
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"set_phase: name must be a non-empty string, got {name!r}")
+        if alpha is not None:
+            alpha = float(alpha)
+            if not 0.0 <= alpha <= 1.0:
+                raise ValueError(f"set_phase: alpha must be in [0, 1], got {alpha}")
+        if self._phase is None or self._phase[0] != name:
+            self._phase_new = True
+        self._phase = (name, alpha)
+
+    def _record_phase(self, step: int) -> None:
+        if self._phase is None:
+            return
+        name, alpha = self._phase
+        if self._phase_new:
+            self._phases.append({"name": name, "start_step": step})
+            self._phase_new = False
+            if self._worker is not None:
+                phases = [dict(p) for p in self._phases]
+                writer = self._worker.writer
+                self._worker.submit(lambda: writer.set_meta(phases=phases))
+        values = {signals.PHASE_INDEX: float(len(self._phases) - 1)}
+        if alpha is not None:
+            values[signals.PHASE_ALPHA] = alpha
+        self._extra.setdefault(step, {}).update(values)
 
     def log_scalars(self, step: int, values: Mapping[str, float]) -> None:
         """Add periodic-evaluation scalars (``eval/*`` names from gandiag.signals) to ``step``.
@@ -320,6 +360,7 @@ class Monitor:
             "format": _STATE_FORMAT,
             "last_step": self._last_step,
             "detectors": self.suite.state_dict(),
+            "phases": [dict(p) for p in self._phases],
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -346,6 +387,9 @@ class Monitor:
                     "saved run"
                 )
             self.suite.load_state_dict(saved)
+        self._phases = [dict(p) for p in state.get("phases", [])]
+        if self._phases:
+            self._phase, self._phase_new = (self._phases[-1]["name"], None), False
         last = state.get("last_step")
         if last is not None:
             self._last_step = int(last)

@@ -352,6 +352,11 @@ def _make_stepper(
     def pick(value: Any, key: str, default: Any) -> Any:
         return value if value is not None else t.get(key, default)
 
+    if "stepper" in t:  # a family with its own loop (phases, several networks)
+        from gandiag.train.family import stepper_class
+
+        stepper = stepper_class(t["stepper"])(bundle, g.options, make_opt, batches, gen, autocast)
+        return stepper, {**stepper.settings, "loss": t["loss"], **optim}
     if _is_video(bundle):
         s = video_settings(cfg, t)
         stepper = VideoGANStepper(bundle, s, make_opt, batches, gen, autocast)
@@ -419,13 +424,15 @@ def _make_monitor(
     # kind= picks the default set: an autoencoder is watched as a VAE with a point
     # posterior, whose KL signals say nothing, so "ae" runs no posterior-collapse detector.
     detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
+    # families with phases or style networks add the detectors of their own signals
+    family = dict.fromkeys(bundle.training.get("detectors", ()), True)
     if detectors == "default" and (
-        cfg.monitor.overrides or bundle.kind == "vae" or _is_video(bundle)
+        cfg.monitor.overrides or family or bundle.kind == "vae" or _is_video(bundle)
     ):
         from gandiag.detectors import default_detectors
 
         # a video model runs the GAN defaults plus the video detectors ("video" set)
-        overrides: dict[str, Any] = dict(cfg.monitor.overrides)
+        overrides: dict[str, Any] = {**family, **cfg.monitor.overrides}
         pc = overrides.get("posterior_collapse", {})
         if bundle.kind == "vae" and pc not in (False, None):
             # the posterior-collapse warm-up is a fraction of this run's length
@@ -510,8 +517,10 @@ def _monitor_step(
     d_val: torch.Tensor | None,
 ) -> list[Alert]:
     losses = out["losses"]
+    if out.get("phase") is not None:
+        mon.set_phase(*out["phase"])
     if bundle.kind == "gan":
-        return mon.step(
+        alerts = mon.step(
             step,
             losses=losses,
             d_real=out["d_real"],
@@ -521,14 +530,18 @@ def _monitor_step(
             d_val=d_val,
             labels=out.get("labels") if _is_video(bundle) else None,
         )
-    return mon.step(
-        step,
-        losses=losses,
-        mu=out["mu"],
-        logvar=out["logvar"],
-        inputs=out["inputs"],
-        recon=out["recon"],
-    )
+    else:
+        alerts = mon.step(
+            step,
+            losses=losses,
+            mu=out["mu"],
+            logvar=out["logvar"],
+            inputs=out["inputs"],
+            recon=out["recon"],
+        )
+    if out.get("scalars"):  # a family's own signals (style/*, reg/*, level/*)
+        mon.log_scalars(step, out["scalars"])
+    return alerts
 
 
 @torch.no_grad()

@@ -11,6 +11,7 @@ import pytest
 from detector_streams import gan_stream, vae_stream
 from translation_streams import translation_stream
 from video_streams import video_gan_stream
+from growing_streams import growing_fault_stream
 
 from gandiag.detectors import (
     DETECTORS,
@@ -42,6 +43,9 @@ def faulty_stream() -> list[StepRecord]:
 
 
 def stream_for(name: str) -> list[StepRecord]:
+    growing = growing_fault_stream(name)
+    if growing is not None:
+        return growing
     if name in TRANSLATION_DETECTORS:
         return translation_stream(name, at=600)
     if "video" in get_detector_class(name).kinds:

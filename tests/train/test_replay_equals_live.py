@@ -54,7 +54,8 @@ def _reduced(path: Path) -> dict:
         "dead_kl": 1e3,  # posterior_collapse: any KL counts
         "kl_total_min": 1e3,
     }
-    for det in default_detectors(kind):
+    family = dict.fromkeys(get_spec(cfg["model"]["name"]).training.get("detectors", ()), True)
+    for det in default_detectors(kind, **family):
         params = {k: v for k, v in eager.items() if k in det.config()}
         overrides[det.name] = {"missing_grace_steps": 3, **params}
     cfg["monitor"] = {

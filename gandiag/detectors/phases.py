@@ -1,0 +1,213 @@
+"""Detectors of phased training (progressive growing, pyramid levels, stages).
+
+Both read the phase signals ``Monitor.set_phase`` records (``phase/index``,
+``phase/alpha``), so they work for any loop that declares its phases.
+
+* :class:`TransitionInstabilityDetector`: at each phase switch, the window of records
+  after it against the window before it: generator gradient norm, critic loss and
+  sample diversity (``samples/pdist_ratio``). A fade-in that goes wrong shows as a
+  gradient blow-up or a diversity collapse right after the switch
+  (pengge/PyTorch-progressive_growing_of_gans#10).
+* :class:`FadeInDetector`: a fade-in weight that does not rise monotonically from
+  0 to 1: stuck at one value below 1, falling, or jumping (an instantaneous switch;
+  pengge/PyTorch-progressive_growing_of_gans#20).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from gandiag import signals as S
+from gandiag.detectors._stats import finite, median
+from gandiag.detectors.base import register_detector
+from gandiag.detectors.support import SignalDetector
+from gandiag.types import Alert, Severity, StepRecord
+
+NO_TANH = "use a linear toRGB output (no tanh), as the progressive-growing reference does"
+LONGER_FADE = "fade new resolutions in more slowly (more images per transition)"
+LOWER_LR_SWITCH = (
+    "reset the optimiser state at each new resolution and lower the learning rate if it recurs"
+)
+CHECK_ALPHA = (
+    "check how alpha is computed: it must rise linearly from 0 to 1 over the transition "
+    "(a floor/integer division keeps it at 0 and switches at once)"
+)
+LOG_ALPHA = "pass the fade weight to mon.set_phase(name, alpha=...) on every step"
+
+TRANSITION_REMEDIES = (NO_TANH, LONGER_FADE, LOWER_LR_SWITCH)
+FADE_REMEDIES = (CHECK_ALPHA, LONGER_FADE)
+
+
+def _g_grad(record: StepRecord) -> float | None:
+    v = record.get(S.grad_norm("G"))
+    return v if finite(v) else None
+
+
+@register_detector
+class TransitionInstabilityDetector(SignalDetector):
+    """Instability in the window after a phase switch compared with the window before it.
+
+    Per switch, the median of each signal over the ``window_steps`` after it is compared
+    with the median over the ``window_steps`` before: an alert when the generator's
+    gradient norm grows by more than ``grad_ratio_max``, or the sample diversity
+    (``samples/pdist_ratio``) falls below ``diversity_ratio_min`` times its value before
+    *and* below ``diversity_after_max`` (fakes markedly less diverse than reals: early in
+    training the fakes' diversity falls from far above the reals' in healthy runs too),
+    or a loss turns non-finite. The critic loss ratio is reported as evidence only
+    (WGAN critic losses change scale with resolution in healthy runs).
+    """
+
+    name: ClassVar[str] = "transition_instability"
+    requires: ClassVar[tuple[str, ...]] = (S.PHASE_INDEX,)
+    requires_any = ((S.PHASE_INDEX,),)
+    provided_by_groups = ("call mon.set_phase(name, alpha=...) in the training loop",)
+    params: ClassVar[dict[str, Any]] = {
+        "window_steps": 100,
+        "grad_ratio_max": 10.0,
+        "diversity_ratio_min": 0.5,
+        "diversity_after_max": 0.6,
+        "min_records": 3,
+    }
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"index": None, "before": [], "switch": None, "after": [], "history": []}
+
+    def _sample(self, record: StepRecord) -> list[float | None]:
+        pd = record.get(S.SAMPLES_PDIST_RATIO)
+        loss_d = record.get(S.loss("D"))
+        return [
+            record.step,
+            _g_grad(record),
+            pd if finite(pd) else None,
+            loss_d if loss_d is not None else None,
+        ]
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st, w = self.state, self.cfg["window_steps"]
+        idx = record.get(S.PHASE_INDEX)
+        if idx is None:
+            return []
+        sample = self._sample(record)
+        if st["index"] is not None and idx != st["index"] and st["switch"] is None:
+            st["before"] = [s for s in st["history"] if s[0] >= record.step - w]
+            st["switch"] = int(record.step)
+            st["after"] = []
+        st["index"] = idx
+        st["history"] = [s for s in st["history"] if s[0] > record.step - w] + [sample]
+        if st["switch"] is None:
+            return []
+        st["after"].append(sample)
+        if record.step - st["switch"] < w - 1 and not _nonfinite(sample[3]):
+            return []
+        alert = self._judge(record)
+        st["switch"], st["before"], st["after"] = None, [], []
+        return [alert] if alert is not None else []
+
+    def _judge(self, record: StepRecord) -> Alert | None:
+        st, m = self.state, self.cfg["min_records"]
+        before, after = st["before"], st["after"]
+
+        def med(rows: list, k: int) -> float | None:
+            vals = [r[k] for r in rows if r[k] is not None and math.isfinite(r[k])]
+            return median(vals) if len(vals) >= m else None
+
+        evidence: dict[str, float] = {"switch_step": st["switch"]}
+        reasons = []
+        if any(_nonfinite(r[3]) for r in after):
+            reasons.append("the critic loss became non-finite")
+        gb, ga = med(before, 1), med(after, 1)
+        if gb is not None and ga is not None and gb > 0:
+            ratio = ga / gb
+            evidence["grad_G_ratio"] = ratio
+            if ratio > self.cfg["grad_ratio_max"]:
+                reasons.append(
+                    f"G's gradient norm grew {ratio:.3g}x (threshold {self.cfg['grad_ratio_max']})"
+                )
+        db, da = med(before, 2), med(after, 2)
+        if db is not None and da is not None and db > 0:
+            ratio = da / db
+            evidence["diversity_ratio"] = ratio
+            evidence["diversity_after"] = da
+            if ratio < self.cfg["diversity_ratio_min"] and da < self.cfg["diversity_after_max"]:
+                reasons.append(
+                    f"sample diversity fell to {ratio:.2f}x its value before "
+                    f"(threshold {self.cfg['diversity_ratio_min']}), {da:.2f}x the reals'"
+                )
+        lb, la = med(before, 3), med(after, 3)
+        if lb is not None and la is not None and lb != 0:
+            evidence["loss_D_ratio"] = la / lb
+        if not reasons:
+            return None
+        return self.alert(
+            Severity.WARNING,
+            record.step,
+            st["switch"],
+            "training destabilised at the phase switch at step "
+            f"{st['switch']}: " + "; ".join(reasons),
+            evidence,
+            TRANSITION_REMEDIES,
+        )
+
+
+def _nonfinite(x: float | None) -> bool:
+    return x is not None and not math.isfinite(x)
+
+
+@register_detector
+class FadeInDetector(SignalDetector):
+    """A fade-in weight (``phase/alpha``) that does not rise monotonically from 0 to 1.
+
+    Within one phase: alpha below ``1 - tol`` and unchanged for ``stuck_steps`` steps
+    (stuck), a drop by more than ``tol`` (falling), or a rise by more than ``jump_max`` in
+    one record (an instantaneous switch instead of a fade). One alert per phase.
+    """
+
+    name: ClassVar[str] = "fade_in"
+    requires: ClassVar[tuple[str, ...]] = (S.PHASE_ALPHA,)
+    requires_any = ((S.PHASE_ALPHA,),)
+    provided_by_groups = ("pass alpha to mon.set_phase(name, alpha=...)",)
+    params: ClassVar[dict[str, Any]] = {"stuck_steps": 50, "jump_max": 0.5, "tol": 1e-6}
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"index": None, "last": None, "since": None, "alerted": False}
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st, c = self.state, self.cfg
+        alpha, idx = record.get(S.PHASE_ALPHA), record.get(S.PHASE_INDEX)
+        if not finite(alpha):
+            return []
+        if idx != st["index"]:
+            st.update(index=idx, last=alpha, since=int(record.step), alerted=False)
+            return []
+        last = st["last"]
+        what = None
+        if alpha < last - c["tol"]:
+            what = f"the fade-in weight fell from {last:.3g} to {alpha:.3g}"
+        elif alpha - last > c["jump_max"]:
+            what = (
+                f"the fade-in weight jumped from {last:.3g} to {alpha:.3g} in one step: the new "
+                "resolution was switched in at once, not faded in"
+            )
+        if abs(alpha - last) > c["tol"]:
+            st["since"] = int(record.step)
+        elif alpha < 1.0 - c["tol"] and record.step - st["since"] >= c["stuck_steps"]:
+            what = (
+                f"the fade-in weight has stayed at {alpha:.3g} for "
+                f"{record.step - st['since']} steps (threshold {c['stuck_steps']})"
+            )
+        onset = st["since"]
+        st["last"] = alpha
+        if what is None or st["alerted"]:
+            return []
+        st["alerted"] = True
+        return [
+            self.alert(
+                Severity.WARNING,
+                record.step,
+                onset,
+                what,
+                {"alpha": alpha, "previous_alpha": last, "phase_index": idx or 0.0},
+                FADE_REMEDIES,
+            )
+        ]

@@ -1,0 +1,297 @@
+"""Detectors of style-based generators and their regularisers (signals: gandiag.train.style_probes).
+
+Each is a threshold on a scale-free signal held for ``patience_steps`` (one bad probe
+does not alert), with the numbers that crossed it as evidence:
+
+* ``w_collapse``: the std of w across the batch (``style/w_std``) fallen by orders of
+  magnitude below its level early in the run: the mapping network's output no longer
+  depends on z (rosinality/stylegan2-pytorch#261);
+* ``noise_dominated``: most of the image variance comes from the noise inputs
+  (``style/noise_share``), not from the latent;
+* ``mixing_no_effect``: swapping the styles of the second half of the layers changes
+  the image by almost nothing (``style/mixing_effect``; NVlabs/stylegan2-ada-pytorch#208);
+* ``regularizer_blowup``: R1 or path-length traces non-finite, or grown by a large
+  factor over their running median (rosinality#210, lucidrains#78);
+* ``channel_spike``: a few channels of the 8x8 features dominating (droplet artifacts);
+* ``augment_runaway``: the adaptive augmentation probability near or past 1 while r_t
+  stays above its target (NVlabs/stylegan2-ada#27: augmentations leak into samples).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from gandiag import signals as S
+from gandiag.detectors._stats import finite, median, new_streak, streak_held, streak_update
+from gandiag.detectors.base import register_detector
+from gandiag.detectors.support import SignalDetector
+from gandiag.types import Alert, Severity, StepRecord
+
+STYLE_PROBES = "train with gandiag's stylegan stepper, or log style/* with mon.log_scalars"
+MAPPING_LR = "check the mapping network: lr multiplier 0.01, no weight decay, no dead layers"
+RESTART = "restart from the last checkpoint before the collapse"
+MIXING = "keep style mixing on (probability ~0.9) so layers learn to use their own styles"
+NOISE = "lower the noise strengths or check that w reaches every layer (affine, demodulation)"
+REG_EPS = "add an epsilon inside sqrt in the path-length term and lower pl_weight / gamma"
+REG_BATCH = "use a larger batch for the lazy regularisers (pl_batch_shrink 1 at small batch)"
+DEMOD = "use weight demodulation instead of AdaIN (StyleGAN2), or lower the learning rate"
+ADA_DATA = "use more data, or lower ada_target / cap p; stop when FID rises while p climbs"
+ADA_PIPE = "use only invertible augmentations with p < 0.8 so they do not leak into samples"
+
+
+class _Held(SignalDetector):
+    """A threshold on one signal held for ``patience_steps`` over at least ``min_records``."""
+
+    signal: ClassVar[str]
+    above: ClassVar[bool]  # alert when the signal is above (True) or below the threshold
+    threshold_key: ClassVar[str]
+    remedies: ClassVar[tuple[str, ...]]
+    severity: ClassVar[Severity] = Severity.WARNING
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"streak": new_streak(), "alerted": False, "first": None}
+
+    def diagnosis(self, value: float) -> str:
+        raise NotImplementedError
+
+    def evidence(self, record: StepRecord, value: float) -> dict[str, float]:
+        return {self.signal: value, "threshold": self.cfg[self.threshold_key]}
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st = self.state
+        v = record.get(self.signal)
+        if not finite(v):
+            return []
+        thr = self.cfg[self.threshold_key]
+        bad = v > thr if self.above else v < thr
+        streak_update(st["streak"], bad and record.step >= self.cfg["warmup_steps"], record.step)
+        if not bad:
+            st["alerted"] = False
+            return []
+        if st["alerted"] or not streak_held(
+            st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
+        ):
+            return []
+        st["alerted"] = True
+        return [
+            self.alert(
+                self.severity,
+                record.step,
+                st["streak"]["since"],
+                self.diagnosis(v),
+                self.evidence(record, v),
+                self.remedies,
+            )
+        ]
+
+
+_PATIENCE = {"patience_steps": 50, "min_records": 2, "warmup_steps": 0}
+
+
+@register_detector
+class WSpaceCollapseDetector(SignalDetector):
+    """``style/w_std`` below ``ratio_min`` times its baseline (median of the first
+    ``baseline_records`` values), held for ``patience_steps``.
+
+    Relative to the run's own start, because the scale of w depends on the mapping
+    network (its depth, activation, learning-rate multiplier); a collapse is a fall by
+    orders of magnitude (std(w) ~ 1e-5 in rosinality/stylegan2-pytorch#261).
+    """
+
+    name: ClassVar[str] = "w_collapse"
+    requires_any = ((S.STYLE_W_STD,),)
+    provided_by_groups = (STYLE_PROBES,)
+    params: ClassVar[dict[str, Any]] = {
+        "ratio_min": 0.01,
+        "baseline_records": 5,
+        "patience_steps": 50,
+        "min_records": 3,
+    }
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"first": [], "base": None, "streak": new_streak(), "alerted": False, "share": None}
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st, c = self.state, self.cfg
+        share = record.get(S.STYLE_NOISE_SHARE)
+        if finite(share):
+            st["share"] = share
+        v = record.get(S.STYLE_W_STD)
+        if not finite(v):
+            return []
+        if st["base"] is None:
+            st["first"].append(float(v))
+            if len(st["first"]) >= c["baseline_records"]:
+                st["base"] = median(st["first"])
+            return []
+        ratio = v / st["base"] if st["base"] > 0 else 1.0
+        bad = ratio < c["ratio_min"]
+        streak_update(st["streak"], bad, record.step)
+        if not bad:
+            st["alerted"] = False
+            return []
+        if st["alerted"] or not streak_held(
+            st["streak"], record.step, c["patience_steps"], c["min_records"]
+        ):
+            return []
+        st["alerted"] = True
+        evidence = {
+            S.STYLE_W_STD: v,
+            "baseline": st["base"],
+            "ratio": ratio,
+            "ratio_min": c["ratio_min"],
+        }
+        if st["share"] is not None:
+            evidence[S.STYLE_NOISE_SHARE] = st["share"]
+        return [
+            self.alert(
+                Severity.CRITICAL,
+                record.step,
+                st["streak"]["since"],
+                f"W-space collapse: the std of w across the batch fell to {v:.2g}, "
+                f"{ratio:.2g}x its early level; the mapping network ignores z and any "
+                "diversity comes from the noise inputs",
+                evidence,
+                (MAPPING_LR, RESTART),
+            )
+        ]
+
+
+@register_detector
+class NoiseDominatedDetector(_Held):
+    name: ClassVar[str] = "noise_dominated"
+    requires_any = ((S.STYLE_NOISE_SHARE,),)
+    provided_by_groups = (STYLE_PROBES,)
+    signal, above, threshold_key = S.STYLE_NOISE_SHARE, True, "share_max"
+    remedies = (MAPPING_LR, NOISE)
+    params: ClassVar[dict[str, Any]] = {"share_max": 0.5, **_PATIENCE}
+
+    def diagnosis(self, value: float) -> str:
+        return (
+            f"the noise inputs drive {value:.0%} of the image variance: samples vary with "
+            "the per-pixel noise rather than with the latent"
+        )
+
+
+@register_detector
+class StyleMixingDetector(_Held):
+    name: ClassVar[str] = "mixing_no_effect"
+    requires_any = ((S.STYLE_MIXING_EFFECT,),)
+    provided_by_groups = (STYLE_PROBES,)
+    signal, above, threshold_key = S.STYLE_MIXING_EFFECT, False, "effect_min"
+    remedies = (MIXING, MAPPING_LR)
+    params: ClassVar[dict[str, Any]] = {"effect_min": 0.02, **_PATIENCE}
+
+    def diagnosis(self, value: float) -> str:
+        return (
+            f"style mixing has no effect: swapping the later layers' styles changes the image "
+            f"by {value:.2%} of the distance between the two sources"
+        )
+
+
+@register_detector
+class ChannelSpikeDetector(_Held):
+    name: ClassVar[str] = "channel_spike"
+    requires_any = ((S.STYLE_CHANNEL_SPIKE,),)
+    provided_by_groups = (STYLE_PROBES,)
+    signal, above, threshold_key = S.STYLE_CHANNEL_SPIKE, True, "spike_max"
+    remedies = (DEMOD,)
+    params: ClassVar[dict[str, Any]] = {"spike_max": 20.0, **_PATIENCE}
+
+    def diagnosis(self, value: float) -> str:
+        return (
+            f"a few feature channels spike: the largest channel's mean activation is {value:.3g}x "
+            "the median channel's (a precursor of droplet artifacts)"
+        )
+
+
+@register_detector
+class AugmentRunawayDetector(SignalDetector):
+    """The adaptive augmentation probability at or past ``p_max`` with r_t above target."""
+
+    name: ClassVar[str] = "augment_runaway"
+    # no requires_any: silent (no "inactive" notice) in runs without augmentation
+    params: ClassVar[dict[str, Any]] = {"p_max": 0.8, "target": 0.6}
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"rt": None, "alerted": False, "since": None}
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st, c = self.state, self.cfg
+        rt = record.get(S.ADA_RT)
+        if finite(rt):
+            st["rt"] = rt
+        p = record.get(S.ADA_P)
+        if not finite(p) or st["rt"] is None:
+            return []
+        if p < c["p_max"]:
+            st["since"] = None
+            return []
+        if st["since"] is None:
+            st["since"] = int(record.step)
+        if st["alerted"] or st["rt"] <= c["target"]:
+            return []
+        st["alerted"] = True
+        return [
+            self.alert(
+                Severity.CRITICAL if p >= 1.0 else Severity.WARNING,
+                record.step,
+                st["since"],
+                f"augmentation runaway: p = {p:.3g} (threshold {c['p_max']}) and the "
+                f"discriminator still over-fits (r_t = {st['rt']:.2f} > {c['target']}); "
+                "augmentations will leak into the samples",
+                {S.ADA_P: p, S.ADA_RT: st["rt"], "p_max": c["p_max"]},
+                (ADA_DATA, ADA_PIPE),
+            )
+        ]
+
+
+@register_detector
+class RegularizerBlowupDetector(SignalDetector):
+    """R1 or path-length traces non-finite, or above ``factor`` times their running median."""
+
+    name: ClassVar[str] = "regularizer_blowup"
+    requires_any = ((S.REG_R1, S.REG_PL_LENGTH),)
+    provided_by_groups = ("log reg/r1 or reg/pl_length (the stylegan stepper does)",)
+    params: ClassVar[dict[str, Any]] = {"factor": 100.0, "history": 20, "min_history": 5}
+    signals: ClassVar[tuple[str, ...]] = (S.REG_R1, S.REG_PL_LENGTH)
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"hist": {s: [] for s in self.signals}, "alerted": []}
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st, c = self.state, self.cfg
+        out = []
+        for name in self.signals:
+            v = record.get(name)
+            if v is None:
+                continue
+            hist = st["hist"][name]
+            what = None
+            evidence: dict[str, float] = {name: v}
+            if not math.isfinite(v):
+                what = f"{name} became {v}"
+            elif len(hist) >= c["min_history"]:
+                base = median(hist)
+                evidence["running_median"] = base
+                evidence["factor"] = c["factor"]
+                if base > 0 and v > c["factor"] * base:
+                    what = f"{name} = {v:.3g} is {v / base:.3g}x its running median {base:.3g}"
+            if math.isfinite(v):
+                hist.append(float(v))
+                del hist[: -c["history"]]
+            if what is None or name in st["alerted"]:
+                continue
+            st["alerted"].append(name)
+            out.append(
+                self.alert(
+                    Severity.CRITICAL,
+                    record.step,
+                    record.step,
+                    f"regulariser blow-up: {what}",
+                    evidence,
+                    (REG_EPS, REG_BATCH, RESTART),
+                )
+            )
+        return out

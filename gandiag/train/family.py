@@ -1,0 +1,64 @@
+"""Steppers of the model families that need their own loop (phases, several networks).
+
+A model spec names its stepper in its training defaults (``training["stepper"]``); the
+trainer builds it here from the ``[gan.options]`` table of the config, which each
+family validates against its settings dataclass (an unknown key names the valid ones).
+Every stepper returns, besides the usual losses and tensors, an optional ``phase``
+(``(name, alpha)``, recorded with :meth:`gandiag.Monitor.set_phase`) and ``scalars``
+(family signals such as ``style/w_std``, recorded with ``log_scalars``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import torch
+
+#: stepper name -> "module:Class"; imported on use so the trainer stays light
+STEPPERS: dict[str, str] = {
+    "progan": "gandiag.train.progan_step:ProGANStepper",
+    "stylegan": "gandiag.train.stylegan_step:StyleGANStepper",
+    "lapgan": "gandiag.train.lapgan_step:LAPGANStepper",
+    "stackgan": "gandiag.train.stackgan_step:StackGANStepper",
+}
+
+T = TypeVar("T")
+
+
+def stepper_class(name: str) -> type:
+    if name not in STEPPERS:
+        raise ValueError(f"unknown stepper {name!r}; valid steppers: {', '.join(sorted(STEPPERS))}")
+    module, cls = STEPPERS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def settings_from(cls: type[T], defaults: Mapping[str, Any], options: Mapping[str, Any]) -> T:
+    """``cls(**{**defaults, **options})`` with an error naming unknown keys and the valid ones."""
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    for key in options:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"unknown [gan.options] key {key!r}{hint}; valid keys for this model: "
+                f"{', '.join(names)}"
+            )
+    merged = {k: v for k, v in {**defaults, **options}.items() if k in names}
+    return cls(**merged)
+
+
+def lazy_regularised(opt: torch.optim.Optimizer, interval: int) -> torch.optim.Optimizer:
+    """Scale lr and betas by ``c = k / (k + 1)`` for lazy regularisation (Karras et al. 2020)."""
+    if interval <= 0:
+        return opt
+    c = interval / (interval + 1)
+    for group in opt.param_groups:
+        group["lr"] *= c
+        if "betas" in group:
+            b1, b2 = group["betas"]
+            group["betas"] = (b1**c, b2**c)
+    return opt

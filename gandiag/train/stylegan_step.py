@@ -1,0 +1,232 @@
+"""The StyleGAN2(-ADA) loop, small: logistic loss, lazy R1 and path-length regularisation.
+
+As NVlabs/stylegan2-ada-pytorch training/loss.py (StyleGAN2Loss) and training_loop.py:
+
+* non-saturating logistic loss; style mixing with probability ``mixing_prob`` (0.9) at a
+  uniformly drawn crossover layer;
+* R1 ``gamma / 2 * E|grad D(x)|^2`` every ``r1_interval`` (16) steps, scaled by the
+  interval; path-length regularisation every ``pl_interval`` (4) steps on a batch shrunk
+  by ``pl_batch_shrink`` (2): ``pl_weight * (|J_w^T y| - a)^2`` with ``y ~ N(0, I)/sqrt(HW)``
+  and ``a`` the running mean (decay ``pl_decay`` 0.01); lr and betas of both optimisers
+  scaled by ``k / (k + 1)`` for the lazy intervals;
+* optional adaptive augmentation (:mod:`gandiag.reference_models.ada`) toward r_t = 0.6;
+* EMA of G (0.999) and a running mean of w for truncation.
+
+Every ``probe_every`` steps the stepper also measures, on a fixed probe batch, the
+family's diagnostic signals (see docs/models.md): ``style/w_std``,
+``style/noise_share``, ``style/mixing_effect`` and ``style/channel_spike``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gandiag.reference_models import ModelBundle
+from gandiag.reference_models import losses as L
+from gandiag.reference_models.ada import AdaptiveAugment
+from gandiag.reference_models.stabilizers import EMA
+from gandiag.train.family import lazy_regularised, settings_from
+from gandiag.train.style_probes import style_signals, w_std
+
+
+@dataclass
+class StyleGANSettings:
+    r1_gamma: float = 0.0064  # the 'auto' config: 0.0002 * res^2 / batch at res 32, batch 32
+    r1_interval: int = 16
+    pl_weight: float = 2.0
+    pl_interval: int = 4
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+    mixing_prob: float = 0.9
+    ema: float = 0.999
+    ada: bool = False
+    ada_target: float = 0.6
+    ada_interval: int = 4
+    ada_kimg: float = 100.0
+    probe_every: int = 25
+    map_weight_decay: float = (
+        0.0  # decoupled decay of the mapping weights per step (a failure cause)
+    )
+
+
+class StyleGANStepper:
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        options: dict[str, Any],
+        make_optimizer: Callable[[Any, str], torch.optim.Optimizer],
+        next_batch: Callable[[], tuple[Tensor, Tensor | None]],
+        generator: torch.Generator,
+        autocast: Callable[[], contextlib.AbstractContextManager],
+    ) -> None:
+        self.b = bundle
+        self.s = s = settings_from(StyleGANSettings, bundle.training, options)
+        self.G, self.D = bundle.generator, bundle.discriminator
+        self.opt_g = lazy_regularised(make_optimizer(self.G.parameters(), "g"), s.pl_interval)
+        self.opt_d = lazy_regularised(make_optimizer(self.D.parameters(), "d"), s.r1_interval)
+        self.next_batch, self.gen, self.autocast = next_batch, generator, autocast
+        self.ema = EMA(self.G, s.ema) if s.ema > 0 else None
+        self.ada: AdaptiveAugment | None = None
+        self._ada_batch = 0
+        self.pl_mean = 0.0
+        self._probe_z: Tensor | None = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(vars(self.s))
+
+    # -- pieces ---------------------------------------------------------------------------------
+    def _aug(self, x: Tensor) -> Tensor:
+        return self.ada(x) if self.ada is not None else x
+
+    def _styles(self, n: int, device: torch.device, *, update_avg: bool) -> Tensor:
+        G = self.G
+        z = torch.randn(n, self.b.latent_dim, device=device, generator=self.gen)
+        ws = G.broadcast(G.map(z, update_avg=update_avg))
+        if (
+            self.s.mixing_prob > 0
+            and float(torch.rand((), generator=self._cpu)) < self.s.mixing_prob
+        ):
+            z2 = torch.randn(n, self.b.latent_dim, device=device, generator=self.gen)
+            cut = int(torch.randint(1, G.num_ws, (), generator=self._cpu))
+            ws = G.mix(ws, G.broadcast(G.map(z2)), cut)
+        return ws
+
+    @property
+    def _cpu(self) -> torch.Generator:
+        if not hasattr(self, "_cpu_gen"):
+            self._cpu_gen = torch.Generator().manual_seed(int(self.gen.initial_seed()) + 13)
+        return self._cpu_gen
+
+    # -- one iteration -------------------------------------------------------------------------
+    def step(self, step: int) -> dict[str, Any]:
+        s, G, D = self.s, self.G, self.D
+        scalars: dict[str, float] = {}
+        G.requires_grad_(False)
+        D.requires_grad_(True)
+        x, _y = self.next_batch()
+        if s.ada and self.ada is None:
+            self.ada = AdaptiveAugment(
+                x.shape[0], target=s.ada_target, interval=s.ada_interval, speed_kimg=s.ada_kimg
+            )
+        n, dev = x.shape[0], x.device
+        with torch.no_grad():
+            fake = G.synthesis(self._styles(n, dev, update_avg=False))
+        with self.autocast():
+            d_real, d_fake = D(self._aug(x)), D(self._aug(fake))
+        loss_d = L.discriminator_loss("nonsaturating", d_real.float(), d_fake.float())
+        terms: dict[str, Tensor] = {"D_adv": loss_d.detach()}
+        if s.r1_gamma > 0 and step % s.r1_interval == 0:
+            r1 = L.r1_penalty(lambda v: D(self._aug(v)), x)
+            loss_d = loss_d + 0.5 * s.r1_gamma * r1 * s.r1_interval
+            scalars["reg/r1"] = float(r1.detach())
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        if self.ada is not None:
+            self.ada.accumulate(d_real)
+            rt = self.ada.update()
+            scalars["ada/p"] = self.ada.p
+            if rt is not None:
+                scalars["ada/r_t"] = rt
+
+        D.requires_grad_(False)
+        G.requires_grad_(True)
+        ws = self._styles(n, dev, update_avg=True)
+        with self.autocast():
+            img = G.synthesis(ws)
+            loss_g = L.generator_loss("nonsaturating", D(self._aug(img)).float())
+        scalars["style/w_std"] = w_std(ws[:, 0].detach())
+        if s.pl_weight > 0 and step % s.pl_interval == 0:
+            pl_penalty, pl_len = self._path_length(n, dev)
+            loss_g = loss_g + pl_penalty * s.pl_weight * s.pl_interval
+            scalars["reg/pl_length"] = pl_len
+            scalars["reg/pl_mean"] = self.pl_mean
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        if s.map_weight_decay > 0:  # decoupled (AdamW-style) decay of the mapping weights
+            with torch.no_grad():
+                for layer in G.mapping.layers:
+                    layer.weight.mul_(1.0 - s.map_weight_decay)
+        D.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update()
+        if s.probe_every and step % s.probe_every == 0:
+            scalars.update(self._probe(dev))
+        return {
+            "losses": {"G": loss_g.detach(), "D": loss_d.detach(), **terms},
+            "d_real": d_real.detach(),
+            "d_fake": d_fake.detach(),
+            "real": x,
+            "fake": fake,
+            "labels": None,
+            "scalars": scalars,
+        }
+
+    def _path_length(self, n: int, dev: torch.device) -> tuple[Tensor, float]:
+        s, G = self.s, self.G
+        m = max(1, n // s.pl_batch_shrink)
+        ws = self._styles(m, dev, update_avg=False)
+        img = G.synthesis(ws)
+        y = torch.randn(img.shape, device=dev, generator=self.gen) / math.sqrt(
+            img.shape[2] * img.shape[3]
+        )
+        (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
+        lengths = grad.square().sum(2).mean(1).sqrt()
+        mean_len = float(lengths.detach().mean())
+        if math.isfinite(mean_len):
+            self.pl_mean += s.pl_decay * (mean_len - self.pl_mean)
+        return (lengths - self.pl_mean).square().mean(), mean_len
+
+    @torch.no_grad()
+    def _probe(self, dev: torch.device) -> dict[str, float]:
+        if self._probe_z is None:
+            g = torch.Generator().manual_seed(int(self.gen.initial_seed()) + 29)
+            self._probe_z = torch.randn(16, self.b.latent_dim, generator=g).to(dev)
+        return style_signals(self.G, self._probe_z)
+
+    # -- checkpointing -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        sd = {
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "pl_mean": self.pl_mean,
+            "cpu_gen": self._cpu.get_state(),
+        }
+        if self.ema is not None:
+            sd["ema"] = self.ema.state_dict()
+        if self.ada is not None:
+            sd["ada"] = self.ada.state_dict()
+        return sd
+
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
+        self.G.load_state_dict(sd["G"])
+        self.D.load_state_dict(sd["D"])
+        self.opt_g.load_state_dict(sd["opt_g"])
+        self.opt_d.load_state_dict(sd["opt_d"])
+        self.pl_mean = float(sd["pl_mean"])
+        self._cpu.set_state(sd["cpu_gen"])
+        if self.ema is not None and "ema" in sd:
+            self.ema.load_state_dict(sd["ema"])
+        if "ada" in sd:
+            bs = self.next_batch.batch_size if hasattr(self.next_batch, "batch_size") else 1
+            self.ada = AdaptiveAugment(
+                bs,
+                target=self.s.ada_target,
+                interval=self.s.ada_interval,
+                speed_kimg=self.s.ada_kimg,
+            )
+            self.ada.load_state_dict(sd["ada"])
+
+    def sample_net(self) -> torch.nn.Module:
+        return self.ema.module if self.ema is not None else self.G

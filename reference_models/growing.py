@@ -1,0 +1,130 @@
+"""Registry entries of the growing and style-based families (progressive growing, StyleGAN-lite,
+LAPGAN, StackGAN-lite). Each names its own training loop (``training["stepper"]``,
+see :mod:`gandiag.train.family`); its loop settings are overridable in ``[gan.options]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gandiag.reference_models.lapgan import LAPGANDiscriminator, LAPGANGenerator
+from gandiag.reference_models.progan import ProGANDiscriminator, ProGANGenerator
+from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
+from gandiag.reference_models.stylegan import StyleGANDiscriminator, StyleGANGenerator
+
+from gandiag.capabilities import ModelCapabilities
+
+_SHAPE = {"image_size": 32, "channels": 1}
+
+
+def _progan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> ModelBundle:
+    g = ProGANGenerator(
+        int(opts["latent_dim"]),
+        int(opts["image_size"]),
+        int(opts["channels"]),
+        int(opts["width"]),
+        pixel_norm=bool(opts["pixel_norm"]),
+        output=str(opts["output"]),
+    )
+    d = ProGANDiscriminator(int(opts["image_size"]), int(opts["channels"]), int(opts["width"]))
+    return ModelBundle(name, "gan", int(opts["latent_dim"]), opts, training, g, d)
+
+
+def _stylegan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> ModelBundle:
+    g = StyleGANGenerator(
+        int(opts["latent_dim"]),
+        int(opts["image_size"]),
+        int(opts["channels"]),
+        int(opts["width"]),
+        w_dim=int(opts["w_dim"]),
+        map_layers=int(opts["map_layers"]),
+        map_lr_mul=float(opts["map_lr_mul"]),
+        demodulate=bool(opts["demodulate"]),
+    )
+    d = StyleGANDiscriminator(int(opts["image_size"]), int(opts["channels"]), int(opts["width"]))
+    return ModelBundle(name, "gan", int(opts["latent_dim"]), opts, training, g, d)
+
+
+def _lapgan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> ModelBundle:
+    size, ch, width, levels = (int(opts[k]) for k in ("image_size", "channels", "width", "levels"))
+    g = LAPGANGenerator(int(opts["latent_dim"]), size, ch, width, levels)
+    d = LAPGANDiscriminator(size, ch, width, levels)
+    return ModelBundle(name, "gan", int(opts["latent_dim"]), opts, training, g, d)
+
+
+register_model(
+    ModelSpec(
+        "lapgan",
+        "gan",
+        "LAPGAN: Laplacian pyramid of GANs (8/16/32), conditional G and D per level on the "
+        "coarse image, levels trained on the real pyramid and sampled coarse to fine",
+        "Denton et al. 2015",
+        _lapgan,
+        {**_SHAPE, "latent_dim": 64, "width": 32, "levels": 3},
+        {
+            "stepper": "lapgan",
+            "detectors": ("level_copy",),
+            "loss": "nonsaturating",
+            "optimizer": "adam",
+            "lr_g": 2e-4,
+            "lr_d": 2e-4,
+            "betas": (0.5, 0.999),
+        },
+    )
+)
+register_model(
+    ModelSpec(
+        "progan",
+        "gan",
+        "progressive growing 4->8->16->32 with fade-in, pixel norm, minibatch stddev, "
+        "equalised lr, WGAN-GP + drift, EMA G",
+        "Karras et al. 2018",
+        _progan,
+        {**_SHAPE, "latent_dim": 64, "width": 32, "pixel_norm": True, "output": "linear"},
+        {
+            "stepper": "progan",
+            "detectors": ("transition_instability", "fade_in"),
+            "loss": "wasserstein",
+            "optimizer": "adam",
+            "lr_g": 1e-3,
+            "lr_d": 1e-3,
+            "betas": (0.0, 0.99),
+        },
+        ModelCapabilities(phases=("res4", "res8", "res16", "res32")),
+    )
+)
+register_model(
+    ModelSpec(
+        "stylegan",
+        "gan",
+        "StyleGAN-lite: mapping net (lr x0.01), modulated conv + demodulation, noise inputs, "
+        "style mixing, lazy R1 + path-length reg, truncation, optional ADA",
+        "Karras et al. 2019, 2020",
+        _stylegan,
+        {
+            **_SHAPE,
+            "latent_dim": 64,
+            "w_dim": 64,
+            "width": 32,
+            "map_layers": 2,
+            "map_lr_mul": 0.01,
+            "demodulate": True,
+        },
+        {
+            "stepper": "stylegan",
+            "detectors": (
+                "w_collapse",
+                "noise_dominated",
+                "mixing_no_effect",
+                "channel_spike",
+                "regularizer_blowup",
+                "augment_runaway",
+            ),
+            "loss": "nonsaturating",
+            "optimizer": "adam",
+            "lr_g": 2.5e-3,
+            "lr_d": 2.5e-3,
+            "betas": (0.0, 0.99),
+        },
+    )
+)

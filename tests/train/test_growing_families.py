@@ -1,0 +1,155 @@
+"""ProGAN and StyleGAN-lite train a few steps from a config, record phases and family signals."""
+
+import pytest
+import torch
+from gandiag.reference_models import build_model
+from gandiag.reference_models.progan import fade_reals
+
+from gandiag import signals as S
+from gandiag.phases import read_phases
+from gandiag.store import RunReader
+from gandiag.train import train
+from gandiag.train.checkpoint import checkpoint_path
+from gandiag.train.progan_step import ProGANSettings, schedule
+
+
+def _cfg(model, steps, gan_options, **model_options):
+    return {
+        "steps": steps,
+        "model": {"name": model, "options": {"width": 8, "latent_dim": 16, **model_options}},
+        "data": {"name": "glyphs", "options": {"n": 64, "image_size": 32}, "batch_size": 8},
+        "gan": {"options": gan_options},
+        "eval": {"every": 0, "num_samples": 16, "metrics": [], "interpolation": False},
+        "checkpoint": {"every": 0},
+        "monitor": {"cadence": {"flush": 4, "samples": 2, "layers": 2, "grid": 0}},
+    }
+
+
+def test_progan_grows_through_phases_and_records_them(tmp_path):
+    run = train(
+        _cfg("progan", 9, {"phase_steps": 2, "fade_steps": 2}), tmp_path / "p", progress=False
+    )
+    reader = RunReader(run)
+    phases = read_phases(reader)
+    assert [p.name for p in phases] == ["res4", "res8", "res16"]
+    assert [p.start_step for p in phases] == [0, 2, 6]
+    alpha = reader.read_scalars([S.PHASE_ALPHA])[S.PHASE_ALPHA].values.tolist()
+    assert alpha == [1.0, 1.0, 0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0]
+    index = reader.read_scalars([S.PHASE_INDEX])[S.PHASE_INDEX].values.tolist()
+    assert index == [0, 0, 1, 1, 1, 1, 2, 2, 2]
+    sd = torch.load(checkpoint_path(run), weights_only=True)["stepper"]
+    assert sd["level"] == 2
+
+
+def test_progan_resume_continues_the_phase_list(tmp_path):
+    cfg = _cfg("progan", 4, {"phase_steps": 2, "fade_steps": 2})
+    run = train(cfg, tmp_path / "p", progress=False)
+    train({**cfg, "steps": 8}, run, resume=True, progress=False)
+    names = [p.name for p in read_phases(RunReader(run))]
+    assert names == ["res4", "res8", "res16"]
+
+
+def test_progan_schedule_and_fade_reals():
+    s = ProGANSettings(phase_steps=3, fade_steps=4)
+    assert [schedule(t, 4, s) for t in (0, 2, 3, 5, 7, 9, 10)] == [
+        (0, 1.0),
+        (0, 1.0),
+        (1, 0.0),
+        (1, 0.5),
+        (1, 1.0),
+        (1, 1.0),
+        (2, 0.0),
+    ]
+    stuck = ProGANSettings(phase_steps=3, fade_steps=4, alpha_schedule="truncated")
+    assert [schedule(t, 4, stuck)[1] for t in range(3, 10)] == [0, 0, 0, 0, 1, 1, 1]
+    assert schedule(10_000, 4, s) == (3, 1.0)
+    x = torch.randn(2, 1, 32, 32)
+    assert fade_reals(x, 1, 1.0, 4).shape == (2, 1, 8, 8)
+    # alpha 0: the faded-in level shows only the previous level's content
+    torch.testing.assert_close(
+        fade_reals(x, 2, 0.0, 4),
+        torch.nn.functional.interpolate(
+            torch.nn.functional.avg_pool2d(fade_reals(x, 2, 1.0, 4), 2), scale_factor=2
+        ),
+    )
+
+
+def test_progan_fade_in_blends_generator_levels():
+    g = build_model("progan", width=8, latent_dim=16, seed=0).generator
+    z = torch.randn(3, 16)
+    with torch.no_grad():
+        new, old = g.forward_at(z, 2, 1.0), g.forward_at(z, 1, 1.0)
+        half = g.forward_at(z, 2, 0.5)
+        up = torch.nn.functional.interpolate(old, scale_factor=2)
+    torch.testing.assert_close(half, 0.5 * new + 0.5 * up)
+    g.set_level(1, 1.0)
+    assert g(z).shape == (3, 1, 32, 32)  # the plain forward is full size at any level
+
+
+@pytest.mark.parametrize("options", [{}, {"ada": True, "ada_kimg": 0.01, "ada_interval": 1}])
+def test_stylegan_trains_and_logs_its_signals(tmp_path, options):
+    gan = {"probe_every": 2, "r1_interval": 2, "pl_interval": 2, **options}
+    run = train(_cfg("stylegan", 4, gan, w_dim=16), tmp_path / "s", progress=False)
+    names = set(RunReader(run).scalar_names())
+    expected = {
+        S.STYLE_W_STD,
+        S.STYLE_NOISE_SHARE,
+        S.STYLE_MIXING_EFFECT,
+        S.STYLE_CHANNEL_SPIKE,
+        S.REG_R1,
+        S.REG_PL_LENGTH,
+        S.REG_PL_MEAN,
+    }
+    assert expected <= names
+    if options:
+        assert {S.ADA_P, S.ADA_RT} <= names
+
+
+def test_stylegan_unknown_option_names_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="r1_gamma"):
+        train(_cfg("stylegan", 2, {"r1_gama": 1.0}, w_dim=16), tmp_path / "s", progress=False)
+
+
+def test_modulated_conv_demodulation_normalises_output_scale():
+    from gandiag.reference_models.stylegan import ModulatedConv2d
+
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(16, 16, 3, 8)
+    x = torch.randn(4, 16, 8, 8)
+    w = torch.randn(4, 8)
+    y1, y2 = conv(x, w), conv(x, 10 * w)  # demodulation cancels the style's overall scale
+    std1, std2 = y1.std().item(), y2.std().item()
+    assert 0.3 < std1 < 3 and 0.3 < std2 < 3
+    plain = ModulatedConv2d(16, 16, 3, 8, demodulate=False)
+    assert plain(x, 10 * w).std() > 3 * plain(x, w).std()
+
+
+def test_truncation_pulls_w_toward_its_mean():
+    g = build_model("stylegan", width=8, latent_dim=16, w_dim=16, seed=0).generator
+    g.mapping.w_avg.fill_(0.5)
+    z = torch.randn(8, 16)
+    with torch.no_grad():
+        w, w0 = g.map(z), g.map(z, psi=0.0)
+    torch.testing.assert_close(w0, torch.full_like(w0, 0.5))
+    assert g.map(z, psi=0.5).sub(0.5).abs().mean() < w.sub(0.5).abs().mean()
+
+
+def test_lapgan_trains_levels_and_reports_copy_ratios(tmp_path):
+    run = train(_cfg("lapgan", 3, {}), tmp_path / "l", progress=False)
+    names = set(RunReader(run).scalar_names())
+    assert {S.level_copy_ratio(1), S.level_copy_ratio(2), "loss/G_level0", "loss/D_level2"} <= names
+    copy = train(_cfg("lapgan", 3, {"residual_scale": 0.0}), tmp_path / "c", progress=False)
+    ratio = RunReader(copy).read_scalars([S.level_copy_ratio(2)])[S.level_copy_ratio(2)]
+    assert ratio.values.max() == 0.0
+
+
+def test_lapgan_samples_coarse_to_fine():
+    from gandiag.reference_models.lapgan import down, up
+
+    g = build_model("lapgan", width=8, latent_dim=16, seed=0).generator.eval()
+    with torch.no_grad():
+        levels = g(torch.randn(4, 16), return_levels=True)
+    assert [lv.shape[-1] for lv in levels] == [8, 16, 32]
+    # each level is the upsampled level below plus a residual of its own
+    assert (levels[2] - up(levels[1])).abs().mean() > 0
+    assert down(levels[1]).shape == levels[0].shape
