@@ -35,9 +35,9 @@ from gandiag.detectors.support import SignalDetector
 from gandiag.detectors.translation import TRANSLATION_DETECTORS
 from gandiag.detectors.vae import PosteriorCollapseDetector
 from gandiag.detectors.video import (
-    DiscriminatorImbalanceDetector,
     FrozenMotionDetector,
     LoopingDetector,
+    StuckDiscriminatorDetector,
     TemporalFlickerDetector,
 )
 
@@ -59,6 +59,7 @@ __all__ = [
     "SignalDetector",
     "StalledTrainingDetector",
     "TRANSLATION_DETECTORS",
+    "StuckDiscriminatorDetector",
     "TemporalFlickerDetector",
     "VanishingGradientDetector",
     "build_detectors",

@@ -223,7 +223,7 @@ def _d_nets(names: Any) -> list[str]:
 
 
 @register_detector
-class DiscriminatorImbalanceDetector(SignalDetector):
+class StuckDiscriminatorDetector(SignalDetector):
     """One of several discriminators has stopped judging while another trains.
 
     A discriminator is *idle* at a record when any of these holds: its outputs are constant
