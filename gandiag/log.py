@@ -2,7 +2,7 @@
 
 Everything logs under the ``gandiag`` logger (alerts under ``gandiag.alerts``). When the
 application has not configured logging (the root logger has no handler), a stderr
-handler is attached to ``gandiag`` so alerts show up by default, the way PyTorch
+handler on ``gandiag`` prints them so alerts show up by default, the way PyTorch
 Lightning does it; configure logging yourself (``logging.basicConfig``, a file handler,
 ``logging.getLogger("gandiag").setLevel(logging.ERROR)``) and gandiag follows it.
 ``warnings.warn`` remains for misuse the caller should fix in code (a VAE without
@@ -33,15 +33,27 @@ def log_alert(alert: Alert) -> None:
     get_logger("alerts").log(_LEVELS[alert.severity], alert.one_line())
 
 
+class _FallbackHandler(logging.StreamHandler):
+    """stderr for gandiag's records, but only while the root logger has no handler.
+
+    Decided per record, not once at import: an application (or pytest's log capture) that
+    configures logging after importing gandiag gets gandiag's records through ordinary
+    propagation, and this handler stays silent.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not logging.getLogger().handlers:
+            super().emit(record)
+
+
 def _default_handler() -> None:
     logger = get_logger()
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
-    if not logging.getLogger().hasHandlers() and not logger.handlers:
-        handler = logging.StreamHandler()  # stderr
+    if not any(isinstance(h, _FallbackHandler) for h in logger.handlers):
+        handler = _FallbackHandler()  # stderr
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
-        logger.propagate = False
 
 
 _default_handler()

@@ -425,9 +425,7 @@ def cached_reference(
     extracts and stores the features."""
     import copy
 
-    from gandiag._atomic import atomic_write
-    from gandiag.features.cache import CachedReference, cache_dir
-    from gandiag.metrics import FeatureStats, feature_stats
+    from gandiag.features.cache import cache_dir, load_reference, store_reference
 
     # The hashing pass draws the subsample from the caller's rng (advancing it exactly as
     # one pass would); a miss re-draws the same subsample from a copy taken before it.
@@ -436,14 +434,8 @@ def cached_reference(
         source, extractor, features=False, content_key=True, **stream_kwargs
     ).content_sha256
     path = cache_dir(root) / "stats" / f"{key}.npz"
-    if path.is_file():
-        with np.load(path) as z:
-            stats = FeatureStats(mu=z["mu"], sigma=z["sigma"], n=int(z["n"]))
-            return CachedReference(path, z["features"], stats, hit=True)
+    hit = load_reference(path, key)
+    if hit is not None:
+        return hit
     feats = stream_features(source, extractor, **again).features
-    stats = feature_stats(feats)
-    if dist_util.world()[0] == 0:
-        atomic_write(
-            path, lambda f: np.savez(f, features=feats, mu=stats.mu, sigma=stats.sigma, n=stats.n)
-        )
-    return CachedReference(path, feats, stats, hit=False)
+    return store_reference(path, key, feats, write=dist_util.world()[0] == 0)

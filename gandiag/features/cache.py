@@ -96,17 +96,34 @@ def cached_reference(
     images = extractor.check_images(images)
     key = content_key(images, extractor)
     path = cache_dir(root) / "stats" / f"{key}.npz"
+    hit = load_reference(path, key)
+    if hit is not None:
+        return hit
+    return store_reference(path, key, extractor(images).numpy())
+
+
+def load_reference(path: Path, key: str) -> CachedReference | None:
+    """The intact entry at ``path`` written under ``key``; None when absent or unusable
+    (an unusable one is named in a warning)."""
     entry = _read_entry(path, key, ("features", "mu", "sigma", "n"))
-    if entry is not None:
-        feats, mu, sigma = entry["features"], entry["mu"], entry["sigma"]
-        n = int(entry["n"])
-        d = feats.shape[-1] if feats.ndim == 2 else -1
-        if feats.ndim == 2 and feats.shape[0] == n and mu.shape == (d,) and sigma.shape == (d, d):
-            return CachedReference(path, feats, FeatureStats(mu=mu, sigma=sigma, n=n), hit=True)
-        _warn_unusable(path, "its arrays have inconsistent shapes")
-    feats = extractor(images).numpy()
+    if entry is None:
+        return None
+    feats, mu, sigma = entry["features"], entry["mu"], entry["sigma"]
+    n = int(entry["n"])
+    d = feats.shape[-1] if feats.ndim == 2 else -1
+    if feats.ndim == 2 and feats.shape[0] == n and mu.shape == (d,) and sigma.shape == (d, d):
+        return CachedReference(path, feats, FeatureStats(mu=mu, sigma=sigma, n=n), hit=True)
+    _warn_unusable(path, "its arrays have inconsistent shapes")
+    return None
+
+
+def store_reference(path: Path, key: str, feats: np.ndarray, write: bool = True) -> CachedReference:
+    """Statistics of ``feats``, written with their key and checksum (``write=False``: only
+    computed, for ranks other than the writer)."""
     stats = feature_stats(feats)
-    _write_entry(path, key, {"features": feats, "mu": stats.mu, "sigma": stats.sigma, "n": stats.n})
+    if write:
+        entry = {"features": feats, "mu": stats.mu, "sigma": stats.sigma, "n": stats.n}
+        _write_entry(path, key, entry)
     return CachedReference(path, feats, stats, hit=False)
 
 

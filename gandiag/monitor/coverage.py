@@ -87,14 +87,12 @@ class Reservoir:
         b = int(x.shape[0])
         if b == 0:
             return
+        if self.data is not None and tuple(x.shape[1:]) != tuple(self.data.shape[1:]):
+            # the samples changed shape (a progressive-growing resolution switch): the old
+            # reals are not comparable with the new fakes, so the reservoir starts over
+            self.data, self.seen = None, 0
         if self.data is None:
             self.data = x.new_zeros((self.size, *x.shape[1:]))
-        elif tuple(x.shape[1:]) != tuple(self.data.shape[1:]):
-            raise ValueError(
-                f"real batches changed shape from {tuple(self.data.shape[1:])} to "
-                f"{tuple(x.shape[1:])}; coverage needs same-shaped real samples "
-                "(Cadence(coverage=0) turns it off)"
-            )
         pos = torch.arange(self.seen, self.seen + b)
         slot = torch.where(
             pos < self.size,
