@@ -31,8 +31,8 @@ sys.path.insert(0, str(HERE.parent))
 from _report import table, write_json, write_section
 from failure_suite import GLYPH_CONFIGS, RING_CONFIGS, VAE_CONFIGS, Case, run_case
 from failure_suite_html import write_page
-from failure_suite_video import VIDEO_CONFIGS
 from failure_suite_score import calibrate, is_healthy, replay, score
+from failure_suite_video import VIDEO_CONFIGS
 
 from gandiag.types import Alert
 

@@ -18,10 +18,10 @@ from failure_suite import (
     label_glyph,
     label_vae,
 )
-from gandiag.reference_models import build_model
 
 from gandiag.data.glyphs import make_glyphs
 from gandiag.monitor import Cadence, Monitor
+from gandiag.reference_models import build_model
 
 VAE_LATENT = 8
 VAE_WARMUP = 200  # posterior collapse is judged from this step on (the detector's warm-up)

@@ -16,10 +16,10 @@ from failure_suite import (
     effective_modes,
     label_ring,
 )
-from gandiag.reference_models import build_model
 
 from gandiag.data.toy2d import ring
 from gandiag.monitor import Cadence, Monitor
+from gandiag.reference_models import build_model
 
 OUTCOME_SAMPLES = 2000
 EVAL_SAMPLES = 256  # the cheap periodic evaluation logged to the monitor (as gandiag.train does)

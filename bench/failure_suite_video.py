@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from failure_suite import Case, CaseResult, first_streak
-from gandiag.reference_models import build_model
 
 from gandiag.data import load_dataset
 from gandiag.detectors import default_detectors
 from gandiag.monitor import Cadence, Monitor
+from gandiag.reference_models import build_model
 from gandiag.train.trainer import Batches
 from gandiag.train.video_step import VideoGANSettings, VideoGANStepper
 

@@ -72,12 +72,12 @@ def _pdist(x: torch.Tensor) -> float:
 
 def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int) -> dict[str, Any]:
     import numpy as np
-    from gandiag.reference_models import build_model
-    from gandiag.reference_models.progan import fade_reals
 
     import gandiag
     from gandiag.data import load_dataset
     from gandiag.detectors import default_detectors
+    from gandiag.reference_models import build_model
+    from gandiag.reference_models.progan import fade_reals
     from gandiag.train.family import stepper_class
     from gandiag.train.trainer import Batches
 

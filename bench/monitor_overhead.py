@@ -73,10 +73,9 @@ def _cyclegan_trainer(seed: int, batch: int, device: torch.device):
     ``probe()`` giving the translation signals the trainer logs every probe cadence."""
     import contextlib
 
-    from gandiag.reference_models import build_model
-
     from gandiag.data import load_dataset
     from gandiag.monitor.translation import TranslationProbe
+    from gandiag.reference_models import build_model
     from gandiag.train.translation_step import CycleGANStepper, PairBatches, TranslationSettings
 
     ds = load_dataset("glyphs_unpaired", n=600, seed=0)

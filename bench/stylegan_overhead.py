@@ -28,7 +28,6 @@ from bench._report import table, write_json, write_section
 
 def _stepper(probe_every: int, batches: list[torch.Tensor], device: torch.device, width: int):
     from gandiag.reference_models import build_model
-
     from gandiag.train.stylegan_step import StyleGANStepper
 
     bundle = build_model("stylegan", width=width, seed=0).to(device)
@@ -66,11 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    from gandiag.reference_models import get_spec
-
     import gandiag
     from gandiag.data import load_dataset
     from gandiag.detectors import default_detectors
+    from gandiag.reference_models import get_spec
 
     x = load_dataset("glyphs", n=16 * args.batch, image_size=32).array
     x = torch.from_numpy(x.copy()).float().div(127.5).sub(1.0).to(device)

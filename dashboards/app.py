@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from dash import Dash, Input, Output, dcc, html
 from flask import abort, send_file
+
 from gandiag.dashboards.components import message
 from gandiag.dashboards.context import FILES_ROUTE, SERVED_FILE_HEADERS, RunsFolder, image_type
 from gandiag.dashboards.pages import compare, run, runs

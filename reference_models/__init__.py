@@ -12,9 +12,9 @@ Layout: this package lives at the top of the repository as ``reference_models/``
 ``gandiag/reference_models`` makes ``import gandiag.reference_models`` resolvable from a checkout too.
 """
 
-from gandiag.reference_models import translation as _translation  # noqa: F401
 from gandiag.reference_models import dvdgan as _dvdgan  # noqa: F401  (registers dvdgan)
 from gandiag.reference_models import growing as _growing  # noqa: F401  (and the growing families)
+from gandiag.reference_models import translation as _translation  # noqa: F401
 from gandiag.reference_models import zoo as _zoo  # noqa: F401  (registers the models)
 from gandiag.reference_models.registry import (
     MODELS,

@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import Tensor, nn
+
 from gandiag.reference_models.dcgan import DCGANGenerator, start_size
 from gandiag.reference_models.layers import norm_2d
 from gandiag.reference_models.losses import gaussian_kl
 from gandiag.reference_models.mlp import mlp_layers
-from torch import Tensor, nn
 
 
 def make_encoder(

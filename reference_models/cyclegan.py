@@ -16,8 +16,9 @@ D also sees older fakes.
 from __future__ import annotations
 
 import torch
-from gandiag.reference_models.patchgan import norm_layer
 from torch import Tensor, nn
+
+from gandiag.reference_models.patchgan import norm_layer
 
 
 class ResnetBlock(nn.Module):

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from gandiag.reference_models.layers import maybe_spectral_norm, norm_2d
 from torch import Tensor, nn
+
+from gandiag.reference_models.layers import maybe_spectral_norm, norm_2d
 
 
 def start_size(image_size: int) -> tuple[int, int]:

@@ -28,10 +28,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
 from torch import Tensor, nn
 
 from gandiag.capabilities import ModelCapabilities
+from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
 from gandiag.roles import Role
 
 #: the networks the Monitor watches separately (gradient norms, outputs)

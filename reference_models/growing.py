@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from gandiag.capabilities import ModelCapabilities
 from gandiag.reference_models.lapgan import LAPGANDiscriminator, LAPGANGenerator
 from gandiag.reference_models.progan import ProGANDiscriminator, ProGANGenerator
 from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
 from gandiag.reference_models.stylegan import StyleGANDiscriminator, StyleGANGenerator
-
-from gandiag.capabilities import ModelCapabilities
 
 _SHAPE = {"image_size": 32, "channels": 1}
 

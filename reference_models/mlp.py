@@ -13,8 +13,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from gandiag.reference_models.layers import maybe_spectral_norm
 from torch import Tensor, nn
+
+from gandiag.reference_models.layers import maybe_spectral_norm
 
 
 def mlp_layers(

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from gandiag.reference_models.patchgan import norm_layer
 from torch import Tensor, nn
+
+from gandiag.reference_models.patchgan import norm_layer
 
 
 class UnetBlock(nn.Module):

@@ -25,6 +25,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+
 from gandiag.reference_models.progan import (
     EqualizedConv2d,
     EqualizedLinear,
@@ -34,7 +36,6 @@ from gandiag.reference_models.progan import (
     num_levels,
     upsample,
 )
-from torch import Tensor, nn
 
 
 class MappingNetwork(nn.Module):

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from torch import nn
+
+from gandiag.capabilities import ModelCapabilities
 from gandiag.reference_models.cyclegan import ResnetGenerator
 from gandiag.reference_models.patchgan import PatchGAN, init_weights
 from gandiag.reference_models.pix2pix import UnetGenerator
 from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
 from gandiag.reference_models.srgan import SRDiscriminator, SRResNet
-from torch import nn
-
-from gandiag.capabilities import ModelCapabilities
 
 #: which translation task each family trains on (see gandiag.data.translation.TASKS)
 TASK_OF = {"cyclegan": "unpaired", "pix2pix": "paired", "srgan": "super_resolution"}

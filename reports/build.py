@@ -6,19 +6,6 @@ import datetime as _dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from gandiag.reports.html import (
-    CSS,
-    alerts_block,
-    comparison_block,
-    config_block,
-    esc,
-    figure_div,
-    image_tag,
-    metrics_block,
-    side_by_side_block,
-    summary_table,
-    verdict_block,
-)
 from plotly.offline import get_plotlyjs
 
 from gandiag import __version__
@@ -32,6 +19,19 @@ from gandiag.figures import (
     precision_recall_figure,
     steps_by_run_figure,
     summarize_run,
+)
+from gandiag.reports.html import (
+    CSS,
+    alerts_block,
+    comparison_block,
+    config_block,
+    esc,
+    figure_div,
+    image_tag,
+    metrics_block,
+    side_by_side_block,
+    summary_table,
+    verdict_block,
 )
 from gandiag.store import RunReader, SampleGrid
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, dcc, html
+
+from gandiag import signals as sig
 from gandiag.dashboards.components import (
     comparison_statement,
     graph,
@@ -13,8 +15,6 @@ from gandiag.dashboards.components import (
     metrics_side_by_side,
 )
 from gandiag.dashboards.context import READ_ERRORS, RunsFolder
-
-from gandiag import signals as sig
 from gandiag.figures import (
     compare_runs,
     metric_bars_figure,

@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 from dash import Dash, Input, Output, dcc, html
+
 from gandiag.dashboards.components import message, severity_badges, status_badge, table
 from gandiag.dashboards.context import READ_ERRORS, RunsFolder
-
 from gandiag.figures import format_metric, summarize_run
 from gandiag.store import RunInfo
 

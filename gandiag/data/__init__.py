@@ -22,9 +22,9 @@ from gandiag.data.datasets import (
     register_dataset,
 )
 from gandiag.data.glyphs import make_glyphs
-from gandiag.data.translation import TranslationDataset
 from gandiag.data.moving_glyphs import make_moving_glyphs
 from gandiag.data.toy2d import ModeScore, ModeSet, grid, ring, score_modes, spiral
+from gandiag.data.translation import TranslationDataset
 
 __all__ = [
     "DATASETS",

@@ -43,6 +43,7 @@ from gandiag.detectors.video import (
 
 __all__ = [
     "DETECTORS",
+    "TRANSLATION_DETECTORS",
     "Detector",
     "DetectorSuite",
     "DiscriminatorImbalanceDetector",
@@ -58,7 +59,6 @@ __all__ = [
     "SampleCoverageDetector",
     "SignalDetector",
     "StalledTrainingDetector",
-    "TRANSLATION_DETECTORS",
     "StuckDiscriminatorDetector",
     "TemporalFlickerDetector",
     "VanishingGradientDetector",

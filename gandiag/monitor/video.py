@@ -27,7 +27,6 @@ in ``[-1, 1]`` (the ``moving_glyphs`` data); ``crop`` is the glyph's share of th
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import numpy as np
 import torch

@@ -9,9 +9,9 @@ import warnings
 
 import pytest
 from detector_streams import gan_stream, vae_stream
+from growing_streams import growing_fault_stream
 from translation_streams import translation_stream
 from video_streams import video_gan_stream
-from growing_streams import growing_fault_stream
 
 from gandiag.detectors import (
     DETECTORS,

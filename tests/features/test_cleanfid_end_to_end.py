@@ -1,8 +1,8 @@
 """clean-fid's compute_fid with a custom extractor vs gandiag on the same PNG folders."""
 
 import numpy as np
-import pytest
 import torch
+from agreement import assert_agrees, frechet_scale
 from cleanfid import fid as cleanfid
 from PIL import Image
 
@@ -10,7 +10,6 @@ from gandiag.data.glyphs import make_glyphs
 from gandiag.evaluate import evaluate
 from gandiag.features.glyph import sha256_file
 
-from agreement import assert_agrees, frechet_scale
 from .test_extractors import _TinyInception
 
 

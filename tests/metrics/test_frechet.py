@@ -3,10 +3,9 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from agreement import assert_agrees, frechet_scale
 from cleanfid.fid import frechet_distance as cleanfid_fd
 from torchmetrics.image.fid import _compute_fid as torchmetrics_fd
-
-from agreement import assert_agrees, frechet_scale
 
 from gandiag.metrics import (
     FeatureStats,

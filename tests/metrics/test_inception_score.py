@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from agreement import assert_agrees
 from torch_fidelity.metric_isc import isc_features_to_metric
 from torchmetrics.image.inception import InceptionScore
-
-from agreement import assert_agrees
 
 from gandiag.metrics import inception_score
 

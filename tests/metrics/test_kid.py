@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
-from cleanfid.fid import kernel_distance
-
 from agreement import assert_agrees, kernel_scale
+from cleanfid.fid import kernel_distance
 
 from gandiag.metrics import kernel_inception_distance, kid_bootstrap
 from gandiag.metrics import kid as kid_module

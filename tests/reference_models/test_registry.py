@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from gandiag.reference_models import MODELS, build_model, get_spec, list_models
 
 REQUIRED = {

@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from gandiag.reference_models.interpolation import interpolation_grid, lerp, slerp
 from gandiag.reference_models.stabilizers import EMA, annealed_std
 

@@ -1,9 +1,10 @@
 import pytest
 import torch
+from torch import nn
+
 from gandiag.reference_models import build_model, get_spec
 from gandiag.reference_models.cyclegan import ImagePool
 from gandiag.reference_models.patchgan import PatchGAN, receptive_field
-from torch import nn
 
 
 def test_cyclegan_has_two_generators_two_patchgans_and_reference_training():

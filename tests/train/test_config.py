@@ -1,9 +1,9 @@
 from pathlib import Path
 
 import pytest
-from gandiag.reference_models import MODELS
 
 from gandiag.data import DATASETS
+from gandiag.reference_models import MODELS
 from gandiag.train import TrainConfig, load_config
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.toml"))

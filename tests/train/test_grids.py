@@ -6,11 +6,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from gandiag.reference_models import build_model
 from PIL import Image
 
 from gandiag import signals
 from gandiag.data import load_dataset
+from gandiag.reference_models import build_model
 from gandiag.store import RunReader
 from gandiag.train import train
 from gandiag.train.checkpoint import checkpoint_path

@@ -2,11 +2,11 @@
 
 import pytest
 import torch
-from gandiag.reference_models import build_model
-from gandiag.reference_models.progan import fade_reals
 
 from gandiag import signals as S
 from gandiag.phases import read_phases
+from gandiag.reference_models import build_model
+from gandiag.reference_models.progan import fade_reals
 from gandiag.store import RunReader
 from gandiag.train import train
 from gandiag.train.checkpoint import checkpoint_path

@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from gandiag.reference_models import build_model
 from gandiag.reference_models.dvdgan import SPATIAL, TEMPORAL
 
