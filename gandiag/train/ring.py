@@ -26,6 +26,8 @@ from gandiag.train.checkpoint import FORMAT
 from gandiag.types import Alert, Severity
 
 INDEX = "index.json"
+#: healthy checkpoints kept beyond the newest `keep` entries
+HEALTHY_KEPT = 2
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class RingEntry:
 
 
 class CheckpointRing:
-    """Keep the newest ``keep`` checkpoints, plus the newest healthy one if none of them is."""
+    """Keep the newest ``keep`` checkpoints, plus the two newest healthy ones."""
 
     def __init__(self, directory: str | Path, keep: int = 4) -> None:
         if keep < 1:
@@ -68,15 +70,14 @@ class CheckpointRing:
         return entry
 
     def _prune(self) -> None:
-        kept = self._entries[-self.keep :]
-        if not any(e.healthy for e in kept):
-            healthy = [e for e in self._entries if e.healthy]
-            if healthy:  # "last healthy" must survive a long unhealthy stretch
-                kept = [healthy[-1], *kept[1:]] if len(kept) == self.keep else [healthy[-1], *kept]
+        # The newest `keep` entries, plus the two newest healthy ones: an alert's onset lies
+        # before the step it is known, often before the newest healthy checkpoint too.
+        healthy = [e for e in self._entries if e.healthy][-HEALTHY_KEPT:]
+        kept = {e.step for e in self._entries[-self.keep :]} | {e.step for e in healthy}
         for e in self._entries:
-            if e not in kept:
+            if e.step not in kept:
                 e.path(self.dir).unlink(missing_ok=True)
-        self._entries = sorted(kept, key=lambda e: e.step)
+        self._entries = [e for e in self._entries if e.step in kept]
 
     def _write_index(self) -> None:
         text = json.dumps({"format": 1, "entries": [asdict(e) for e in self._entries]}, indent=1)

@@ -32,8 +32,10 @@ def test_last_healthy_is_the_newest_before_the_onset(tmp_path):
 
 def test_the_last_healthy_checkpoint_survives_a_long_unhealthy_stretch(tmp_path):
     ring = CheckpointRing(tmp_path / "ring", keep=2)
+    ring.save(5, {}, [])
     ring.save(10, {}, [])
     for step in (20, 30, 40, 50):
         ring.save(step, {}, [WARN])
-    assert [e.step for e in ring.entries] == [10, 50]
+    assert [e.step for e in ring.entries] == [5, 10, 40, 50]
     assert ring.last_healthy(before_step=45).step == 10
+    assert ring.last_healthy(before_step=10).step == 5  # an onset before the newest healthy
