@@ -4,42 +4,17 @@ original, remedies are ranked, and the report renders in Chromium."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
+from fault_injection import FaultAt
 
-from gandiag.detectors.base import Detector
 from gandiag.detectors.suite import DetectorSuite
 from gandiag.doctor import doctor
 from gandiag.doctor.remedies import CATALOG, LOWER_LR, NON_SATURATING, TTUR, remedies_for
 from gandiag.monitor import runtime
 from gandiag.store import RunReader
 from gandiag.train.trainer import train
-from gandiag.types import Alert, Severity
-
-FIRE_AT, ONSET = 150, 120
-
-
-class FaultAt(Detector):
-    """One critical alert when it sees step FIRE_AT, dated back to ONSET."""
-
-    name = "fault_at"
-
-    def __init__(self) -> None:
-        self.fired = False
-
-    def update(self, record):
-        if self.fired or record.step < FIRE_AT:
-            return []
-        self.fired = True
-        return [Alert(self.name, Severity.CRITICAL, record.step, ONSET, "injected fault")]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"fired": self.fired}
-
-    def load_state_dict(self, state) -> None:
-        self.fired = bool(state["fired"])
 
 
 @pytest.fixture(scope="module")
