@@ -79,6 +79,9 @@ class SignalDetector(Detector):
     def bind(self, roles: Mapping[str, Role]) -> None:
         self.roles = dict(roles)
         self._groups = [expand_patterns(group, self.roles) for group in self.requires_any]
+        # names already matched against every group's patterns (a cache, not state: the
+        # patterns are fixed, so a name that matched nothing never will)
+        self._checked_names: set[str] = set()
 
     # -- to implement -------------------------------------------------------------------------
     def initial_state(self) -> dict[str, Any]:
@@ -145,12 +148,12 @@ class SignalDetector(Detector):
         first = sig["first_step"]
         if first is None:
             first = sig["first_step"] = int(record.step)
-        names = record.scalars.keys()
+        new = [n for n in record.scalars if n not in self._checked_names]
         alerts = []
         for i, group in enumerate(self.requires_any):
             if sig["seen"][i]:
                 continue
-            if any(fnmatch.filter(names, pattern) for pattern in self._groups[i]):
+            if new and any(fnmatch.filter(new, pattern) for pattern in self._groups[i]):
                 sig["seen"][i] = True
                 continue
             late = record.step - first >= self.cfg["missing_grace_steps"]
@@ -168,6 +171,7 @@ class SignalDetector(Detector):
                         (),
                     )
                 )
+        self._checked_names.update(new)
         return alerts
 
     def signal_seen(self, group: int) -> bool:
