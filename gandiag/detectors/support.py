@@ -148,7 +148,12 @@ class SignalDetector(Detector):
         first = sig["first_step"]
         if first is None:
             first = sig["first_step"] = int(record.step)
-        new = [n for n in record.scalars if n not in self._checked_names]
+        checked = self._checked_names
+        new = (
+            []
+            if checked.issuperset(record.scalars)
+            else [n for n in record.scalars if n not in checked]
+        )
         alerts = []
         for i, group in enumerate(self.requires_any):
             if sig["seen"][i]:
