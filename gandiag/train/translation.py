@@ -290,6 +290,7 @@ def _monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence, 
         resume=resume,
         cadence=dataclasses.replace(cadence, grid=0),
         detectors=dets,
+        kind=bundle.kind,  # the true kind ("translation"), recorded with the run
         device=device,
         seed=cfg.seed,
         **common,

@@ -39,7 +39,9 @@ def _reduced(path: Path) -> dict:
     cfg["eval"]["metrics"] = []
     cfg["eval"]["interpolation"] = False
     cfg["checkpoint"] = {"every": 0}
-    kind = get_spec(cfg["model"]["name"]).kind
+    spec = get_spec(cfg["model"]["name"])
+    # the detector set the trainer picks: video models (clips of `frames`) run the video set
+    kind = "video" if spec.kind == "gan" and spec.options.get("frames") else spec.kind
     # Short grace and patience, so the detectors have something to say in 14 steps; these
     # parameters must reach the run metadata for replay to reproduce the alerts.
     overrides = {}
