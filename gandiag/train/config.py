@@ -75,7 +75,7 @@ class GANConfig:
     unrolled_steps: int | None = None  # unrolled GAN look-ahead steps
     aux_weight: float | None = None  # ACGAN class loss weight
     info_weight: float | None = None  # InfoGAN mutual-information weight
-    #: settings of a model family's own loop (progan, stylegan, lapgan, stackgan): schedule,
+    #: settings of a model family's own loop (progan, stylegan, lapgan): schedule,
     #: regularisers, augmentation; each family validates its keys
     options: dict[str, Any] = field(default_factory=dict)
 

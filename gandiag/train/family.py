@@ -23,7 +23,6 @@ STEPPERS: dict[str, str] = {
     "progan": "gandiag.train.progan_step:ProGANStepper",
     "stylegan": "gandiag.train.stylegan_step:StyleGANStepper",
     "lapgan": "gandiag.train.lapgan_step:LAPGANStepper",
-    "stackgan": "gandiag.train.stackgan_step:StackGANStepper",
 }
 
 T = TypeVar("T")
@@ -49,6 +48,31 @@ def settings_from(cls: type[T], defaults: Mapping[str, Any], options: Mapping[st
             )
     merged = {k: v for k, v in {**defaults, **options}.items() if k in names}
     return cls(**merged)
+
+
+def adversarial_state(stepper: Any) -> dict[str, Any]:
+    """The state every two-player stepper has: G, D, their optimisers and the EMA of G."""
+    sd = {
+        "G": stepper.G.state_dict(),
+        "D": stepper.D.state_dict(),
+        "opt_g": stepper.opt_g.state_dict(),
+        "opt_d": stepper.opt_d.state_dict(),
+    }
+    ema = getattr(stepper, "ema", None)
+    if ema is not None:
+        sd["ema"] = ema.state_dict()
+    return sd
+
+
+def load_adversarial_state(stepper: Any, sd: Mapping[str, Any]) -> None:
+    """Restore what :func:`adversarial_state` saved."""
+    stepper.G.load_state_dict(sd["G"])
+    stepper.D.load_state_dict(sd["D"])
+    stepper.opt_g.load_state_dict(sd["opt_g"])
+    stepper.opt_d.load_state_dict(sd["opt_d"])
+    ema = getattr(stepper, "ema", None)
+    if ema is not None and "ema" in sd:
+        ema.load_state_dict(sd["ema"])
 
 
 def lazy_regularised(opt: torch.optim.Optimizer, interval: int) -> torch.optim.Optimizer:

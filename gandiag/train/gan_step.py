@@ -23,6 +23,7 @@ from torch.func import functional_call
 from gandiag.reference_models import ModelBundle
 from gandiag.reference_models import losses as L
 from gandiag.reference_models.stabilizers import EMA, annealed_std
+from gandiag.train.family import adversarial_state, load_adversarial_state
 
 
 @dataclass
@@ -198,23 +199,10 @@ class GANStepper:
 
     # -- checkpointing ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        sd = {
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-        }
-        if self.ema is not None:
-            sd["ema"] = self.ema.state_dict()
-        return sd
+        return adversarial_state(self)
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
-        self.G.load_state_dict(sd["G"])
-        self.D.load_state_dict(sd["D"])
-        self.opt_g.load_state_dict(sd["opt_g"])
-        self.opt_d.load_state_dict(sd["opt_d"])
-        if self.ema is not None and "ema" in sd:
-            self.ema.load_state_dict(sd["ema"])
+        load_adversarial_state(self, sd)
 
     def sample_net(self) -> torch.nn.Module:
         """The generator to evaluate: its EMA when enabled."""

@@ -22,7 +22,7 @@ from gandiag import signals as S
 from gandiag.reference_models import ModelBundle
 from gandiag.reference_models import losses as L
 from gandiag.reference_models.lapgan import real_pyramid
-from gandiag.train.family import settings_from
+from gandiag.train.family import adversarial_state, load_adversarial_state, settings_from
 
 
 @dataclass
@@ -119,18 +119,10 @@ class LAPGANStepper:
         }
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-        }
+        return adversarial_state(self)
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
-        self.G.load_state_dict(sd["G"])
-        self.D.load_state_dict(sd["D"])
-        self.opt_g.load_state_dict(sd["opt_g"])
-        self.opt_d.load_state_dict(sd["opt_d"])
+        load_adversarial_state(self, sd)
 
     def sample_net(self) -> torch.nn.Module:
         return self.G

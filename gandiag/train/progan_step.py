@@ -27,7 +27,7 @@ from gandiag.reference_models import ModelBundle
 from gandiag.reference_models import losses as L
 from gandiag.reference_models.progan import fade_reals
 from gandiag.reference_models.stabilizers import EMA
-from gandiag.train.family import settings_from
+from gandiag.train.family import adversarial_state, load_adversarial_state, settings_from
 
 ALPHA_SCHEDULES = ("linear", "truncated")
 
@@ -160,25 +160,11 @@ class ProGANStepper:
         }
 
     def state_dict(self) -> dict[str, Any]:
-        sd = {
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "level": self.level,
-        }
-        if self.ema is not None:
-            sd["ema"] = self.ema.state_dict()
-        return sd
+        return {**adversarial_state(self), "level": self.level}
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
-        self.G.load_state_dict(sd["G"])
-        self.D.load_state_dict(sd["D"])
-        self.opt_g.load_state_dict(sd["opt_g"])
-        self.opt_d.load_state_dict(sd["opt_d"])
+        load_adversarial_state(self, sd)
         self.level = int(sd["level"])
-        if self.ema is not None and "ema" in sd:
-            self.ema.load_state_dict(sd["ema"])
 
     def sample_net(self) -> torch.nn.Module:
         return self.ema.module if self.ema is not None else self.G

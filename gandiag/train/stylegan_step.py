@@ -32,7 +32,12 @@ from gandiag.reference_models import ModelBundle
 from gandiag.reference_models import losses as L
 from gandiag.reference_models.ada import AdaptiveAugment
 from gandiag.reference_models.stabilizers import EMA
-from gandiag.train.family import lazy_regularised, settings_from
+from gandiag.train.family import (
+    adversarial_state,
+    lazy_regularised,
+    load_adversarial_state,
+    settings_from,
+)
 from gandiag.train.style_probes import style_signals, w_std
 
 
@@ -195,29 +200,15 @@ class StyleGANStepper:
 
     # -- checkpointing -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        sd = {
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "pl_mean": self.pl_mean,
-            "cpu_gen": self._cpu.get_state(),
-        }
-        if self.ema is not None:
-            sd["ema"] = self.ema.state_dict()
+        sd = {**adversarial_state(self), "pl_mean": self.pl_mean, "cpu_gen": self._cpu.get_state()}
         if self.ada is not None:
             sd["ada"] = self.ada.state_dict()
         return sd
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
-        self.G.load_state_dict(sd["G"])
-        self.D.load_state_dict(sd["D"])
-        self.opt_g.load_state_dict(sd["opt_g"])
-        self.opt_d.load_state_dict(sd["opt_d"])
+        load_adversarial_state(self, sd)
         self.pl_mean = float(sd["pl_mean"])
         self._cpu.set_state(sd["cpu_gen"])
-        if self.ema is not None and "ema" in sd:
-            self.ema.load_state_dict(sd["ema"])
         if "ada" in sd:
             bs = self.next_batch.batch_size if hasattr(self.next_batch, "batch_size") else 1
             self.ada = AdaptiveAugment(
