@@ -11,6 +11,7 @@ from plotly.offline import get_plotlyjs
 
 from gandiag._atomic import atomic_write
 from gandiag.detectors import get_detector_class
+from gandiag.doctor.score import QUALITY
 from gandiag.reports.html import CSS, esc, figure_div, image_tag, table
 from gandiag.store import RunReader
 from gandiag.types import Alert
@@ -31,7 +32,8 @@ def _signals(detector: str, reader: RunReader) -> list[str]:
     picked = [n for n in names if n.startswith("loss/")][:3]
     for w in wanted:
         picked += [n for n in names if (n == w or (w.endswith("/") and n.startswith(w)))][:2]
-    picked += [n for n in names if n.startswith("eval/")][:3]
+    quality = [q for q, source, _ in QUALITY if source == "scalar" and q in names]
+    picked += quality + [n for n in names if n.startswith("eval/") and n.endswith("_share")]
     return list(dict.fromkeys(picked))
 
 
@@ -43,10 +45,12 @@ def write_report(result: DoctorResult, alert: Alert, path: Path) -> Path:
         figures = []
         for i, name in enumerate(names):
             fig = go.Figure()
+            values: set[float] = set()
             for b in result.branches:
                 series = readers[b.name].read_scalars([name], max_points=_MAX_POINTS).get(name)
                 if series is None or not len(series.steps):
                     continue
+                values.update(float(v) for v in series.values)
                 fig.add_trace(
                     go.Scatter(
                         x=series.steps,
@@ -59,6 +63,8 @@ def write_report(result: DoctorResult, alert: Alert, path: Path) -> Path:
                         },
                     )
                 )
+            if len(values) < 2:  # a constant series (no NaN loss, say) says nothing here
+                continue
             fig.update_layout(
                 title=name,
                 height=300,
