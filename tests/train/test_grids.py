@@ -154,3 +154,30 @@ def test_training_evaluation_scores_real_glyphs_as_the_feature_space_ladder_does
     quantised = torch.round((samples + 1) * 127.5) / 127.5 - 1
     _, again = evaluator(quantised, step=0)
     assert {r.name: r.value for r in again}["precision"] == pytest.approx(got["precision"], abs=0.02)
+
+
+def test_two_d_runs_store_their_points_with_real_data_and_the_known_mode_centres(
+    tmp_path, tiny_config
+):
+    """Viewers draw 2-D samples as a scatter with axes: the points behind each grid are
+    stored with the real batch they are drawn against, and the run records its modes."""
+    run = train(tiny_config(), tmp_path / "run", progress=False)  # mlp_gan on ring8
+    reader = RunReader(run)
+    assert reader.meta("entry_point") == "trainer"
+    modes = load_dataset("ring8").modes
+    for grid in reader.sample_grids():
+        assert grid.name in ("samples", "eval")
+        pts = reader.sample_points(grid)
+        assert pts is not None and pts.points.shape[1] == 2 and len(pts.points) > 0
+        assert pts.reference is not None and pts.reference.shape == pts.points.shape
+        np.testing.assert_allclose(pts.centers, modes.centers)
+    # the last "samples" grid's points are the PNG's points: render them again from the
+    # checkpoint's generator on the grid's fixed latents
+    last = reader.sample_grids("samples")[-1]
+    bundle = build_model("mlp_gan", seed=0, **reader.info().config["model_options"])
+    bundle.generator.load_state_dict(
+        torch.load(checkpoint_path(run), weights_only=True)["stepper"]["G"]
+    )
+    real = torch.from_numpy(reader.sample_points(last).reference).float()
+    grids = SampleGrids(bundle, real, len(real) // 8, seed=0, device=torch.device("cpu"))
+    assert grids.render(bundle.generator.eval())["samples"] == last.path.read_bytes()
