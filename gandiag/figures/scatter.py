@@ -2,7 +2,7 @@
 
 Mode collapse on a ring or grid of Gaussians reads at a glance only when the samples sit
 on the same, square axes as the data they imitate: real points (a batch stored with the
-samples) in grey, the known mode centres (run metadata ``data_modes``) as crosses, the
+samples) in blue, the known mode centres (run metadata ``data_modes``) as black crosses, the
 samples on top in a contrasting colour, each named in the legend.
 """
 
@@ -15,8 +15,8 @@ from gandiag.figures.curves import base_layout, label
 from gandiag.store import SamplePoints
 
 SAMPLE_COLOR = "#ff7f0e"
-REAL_COLOR = "#7f7f7f"
-CENTER_COLOR = "#1f77b4"
+REAL_COLOR = "#1f77b4"
+CENTER_COLOR = "#222222"
 #: points drawn per set: plotly stays responsive and overlapping points stay readable
 MAX_POINTS = 2048
 
@@ -25,7 +25,7 @@ def points_figure(points: SamplePoints, title: str, *, height: int = 480) -> go.
     """Samples, real points and mode centres on square axes with ticks and a legend."""
     fig = go.Figure()
     sets = [
-        ("real data", points.reference, {"color": REAL_COLOR, "size": 5, "opacity": 0.45}),
+        ("real data", points.reference, {"color": REAL_COLOR, "size": 6, "opacity": 0.5}),
         ("samples", points.points, {"color": SAMPLE_COLOR, "size": 6, "opacity": 0.75}),
     ]
     shown = []
@@ -50,9 +50,9 @@ def points_figure(points: SamplePoints, title: str, *, height: int = 480) -> go.
                 name=f"mode centres ({len(centers)})",
                 marker={
                     "color": CENTER_COLOR,
-                    "size": 11,
+                    "size": 12,
                     "symbol": "x-thin",
-                    "line": {"width": 2.5, "color": CENTER_COLOR},
+                    "line": {"width": 1.5, "color": CENTER_COLOR},
                 },
             )
         )

@@ -129,3 +129,15 @@ def test_long_run_report_is_under_10_mb(big_run, tmp_path):
 def test_synthetic_run_refuses_unknown_kind(tmp_path):
     with pytest.raises(ValueError, match="'gan' or 'vae'"):
         write_synthetic_run(tmp_path / "x", kind="diffusion")
+
+
+def test_two_d_run_report_draws_samples_with_axes_over_real_data(tmp_path):
+    from synthetic_runs import write_ring_run
+
+    out = write_report([write_ring_run(tmp_path / "ring")], tmp_path / "report.html")
+    text = out.read_text(encoding="utf-8")
+    scatters = re.findall(r'<figure class="scatter">(.*?)</figure>', text, re.S)
+    assert len(scatters) == 3  # one per stored grid
+    for needle in ("real data (256)", "samples (256)", "mode centres (8)", '"scaleanchor":"x"'):
+        assert needle in scatters[-1], needle
+    assert "<img" not in text  # the scatter replaces the bare PNG
