@@ -202,6 +202,7 @@ class LinesPanel:
             log_y=self.log_y,
             names=self.names,
             smoothing=ctx.smoothing if self.smooth else 0.0,
+            smoothable=self.smooth,
         )
         if self.alert_markers and ctx.alerts:
             alert_markers(fig, ctx.alerts)
