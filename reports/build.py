@@ -24,6 +24,7 @@ from gandiag.figures import (
 )
 from gandiag.reports.html import (
     CSS,
+    SMOOTHING_CONTROL,
     alerts_block,
     comparison_block,
     config_block,
@@ -94,6 +95,7 @@ def _render(readers: list[RunReader], title: str | None, max_points: int) -> str
             f"gandiag {esc(__version__)} from {len(readers)} run(s); curves averaged into at most "
             f"{max_points} points per series.</p>"
         ),
+        SMOOTHING_CONTROL,
         "<h2>Verdict</h2>",
         summary_table(summaries),
     ]

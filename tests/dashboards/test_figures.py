@@ -246,3 +246,22 @@ def test_two_d_scatter_keeps_far_off_samples_in_view():
     lo, hi = fig.layout.xaxis.range
     assert lo < -3.0 and hi > 40.0
     assert len(fig.data[1].x) == 2  # the NaN point is left out, not drawn at 0
+
+
+def test_info_alerts_are_the_least_visible_marks():
+    """A missing optional signal is not an event in training: it draws no line on the loss
+    plot, and on the alert timeline it is smaller and fainter than a warning."""
+    import plotly.graph_objects as go
+
+    from gandiag.figures import alert_timeline_figure
+    from gandiag.figures.curves import alert_markers
+
+    alerts = [
+        _alert("missing", Severity.INFO, 10, 10),
+        _alert("collapse", Severity.WARNING, 30, 25),
+    ]
+    fig = alert_markers(go.Figure(), alerts)
+    assert [shape.x0 for shape in fig.layout.shapes] == [25]
+    timeline = {t.name: t.marker for t in alert_timeline_figure(alerts).data}
+    assert timeline["info"].size < timeline["warning"].size
+    assert timeline["info"].opacity < timeline["warning"].opacity

@@ -136,7 +136,7 @@ def test_two_d_run_report_draws_samples_with_axes_over_real_data(tmp_path):
 
     out = write_report([write_ring_run(tmp_path / "ring")], tmp_path / "report.html")
     text = out.read_text(encoding="utf-8")
-    scatters = re.findall(r'<figure class="scatter">(.*?)</figure>', text, re.S)
+    scatters = re.findall(r'<figure class="scatter">(.*?)</figure>', text, re.DOTALL)
     assert len(scatters) == 3  # one per stored grid
     for needle in ("real data (256)", "samples (256)", "mode centres (8)", '"scaleanchor":"x"'):
         assert needle in scatters[-1], needle

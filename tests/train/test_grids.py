@@ -153,7 +153,9 @@ def test_training_evaluation_scores_real_glyphs_as_the_feature_space_ladder_does
     # A generator's float samples and the same samples written as uint8 PNGs score alike.
     quantised = torch.round((samples + 1) * 127.5) / 127.5 - 1
     _, again = evaluator(quantised, step=0)
-    assert {r.name: r.value for r in again}["precision"] == pytest.approx(got["precision"], abs=0.02)
+    assert {r.name: r.value for r in again}["precision"] == pytest.approx(
+        got["precision"], abs=0.02
+    )
 
 
 def test_two_d_runs_store_their_points_with_real_data_and_the_known_mode_centres(
