@@ -83,8 +83,9 @@ def render_advice(text: str, entry_point: str) -> str:
 
     Idempotent: text already worded for the trainer stays as it is (a trainer form that
     extends its Monitor form is matched whole, before the Monitor form inside it)."""
-    if entry_point != ENTRY_TRAINER or not text or not _BY_MONITOR_FORM:
+    if entry_point != ENTRY_TRAINER or not text:
         return text
+    _load_declarations()
     trainer_forms = {a.trainer for a in _BY_MONITOR_FORM.values()}
     # longest first: at each position the longest declared form wins
     forms = sorted(set(_BY_MONITOR_FORM) | trainer_forms, key=len, reverse=True)
@@ -95,6 +96,12 @@ def render_advice(text: str, entry_point: str) -> str:
         return found if found in trainer_forms else _BY_MONITOR_FORM[found].trainer
 
     return pattern.sub(word, text)
+
+
+def _load_declarations() -> None:
+    """Import the built-in detectors, which declare the advice their alerts carry: a
+    reader (a report, the dashboard) may never have imported them."""
+    import gandiag.detectors  # noqa: F401
 
 
 def advise_alert(alert: Alert, entry_point: str) -> Alert:

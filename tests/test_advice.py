@@ -85,3 +85,17 @@ def test_dashboard_and_report_read_alerts_worded_for_the_run(tmp_path, entry, sh
         group = summarize_run(reader).groups[0]
     assert shown in alert.diagnosis and hidden not in alert.diagnosis
     assert group.latest.diagnosis == alert.diagnosis
+
+
+def test_a_fresh_reader_knows_the_built_in_advice():
+    """A report or dashboard process may never import the detectors that declare advice."""
+    import subprocess
+    import sys
+
+    code = (
+        "from gandiag.advice import render_advice; "
+        "print(render_advice('x; pass d_val= (D outputs on a held-out real batch) to "
+        "Monitor.step to enable r_v', 'trainer'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "data.val_size" in out.stdout
