@@ -2,7 +2,7 @@
 
 Mode collapse on a ring or grid of Gaussians reads at a glance only when the samples sit
 on the same, square axes as the data they imitate: real points (a batch stored with the
-samples) in blue, the known mode centres (run metadata ``data_modes``) as black crosses, the
+samples) in blue, the known mode centres (run metadata ``data_modes``) as black open circles, the
 samples on top in a contrasting colour, each named in the legend.
 """
 
@@ -24,23 +24,9 @@ MAX_POINTS = 2048
 def points_figure(points: SamplePoints, title: str, *, height: int = 480) -> go.Figure:
     """Samples, real points and mode centres on square axes with ticks and a legend."""
     fig = go.Figure()
-    sets = [
-        ("real data", points.reference, {"color": REAL_COLOR, "size": 6, "opacity": 0.5}),
-        ("samples", points.points, {"color": SAMPLE_COLOR, "size": 6, "opacity": 0.75}),
-    ]
     shown = []
-    for name, pts, marker in sets:
-        pts = _finite(pts)
-        if pts is None:
-            continue
-        shown.append(pts)
-        fig.add_trace(
-            go.Scattergl(
-                x=pts[:, 0], y=pts[:, 1], mode="markers", name=f"{name} ({len(pts)})", marker=marker
-            )
-        )
     centers = _finite(points.centers)
-    if centers is not None:
+    if centers is not None:  # first, so the real points and the samples draw over them
         shown.append(centers)
         fig.add_trace(
             go.Scatter(
@@ -50,10 +36,24 @@ def points_figure(points: SamplePoints, title: str, *, height: int = 480) -> go.
                 name=f"mode centres ({len(centers)})",
                 marker={
                     "color": CENTER_COLOR,
-                    "size": 12,
-                    "symbol": "x-thin",
+                    "size": 18,
+                    "symbol": "circle-open",
                     "line": {"width": 1.5, "color": CENTER_COLOR},
                 },
+            )
+        )
+    sets = [
+        ("real data", points.reference, {"color": REAL_COLOR, "size": 6, "opacity": 0.5}),
+        ("samples", points.points, {"color": SAMPLE_COLOR, "size": 6, "opacity": 0.75}),
+    ]
+    for name, pts, marker in sets:
+        pts = _finite(pts)
+        if pts is None:
+            continue
+        shown.append(pts)
+        fig.add_trace(
+            go.Scattergl(
+                x=pts[:, 0], y=pts[:, 1], mode="markers", name=f"{name} ({len(pts)})", marker=marker
             )
         )
     base_layout(fig, title, x_title="x₁", y_title="x₂", height=height)

@@ -270,7 +270,7 @@ def test_two_d_samples_are_a_scatter_with_axes_over_real_data(browser, serve, tm
     browser.get(app.url + "/run/ring")
     WebDriverWait(browser, 60, 0.25).until(lambda d: d.execute_script(SCATTER))
     got = browser.execute_script(SCATTER)
-    assert got["names"] == ["real data (256)", "samples (256)", "mode centres (8)"]
+    assert got["names"] == ["mode centres (8)", "real data (256)", "samples (256)"]
     assert got["legend"] == got["names"]
     assert got["xticks"] >= 3 and got["yticks"] >= 3
     # equal aspect on screen: a unit is as many pixels across as up

@@ -222,14 +222,14 @@ def test_two_d_scatter_has_square_axes_real_data_and_mode_centres(tmp_path):
         points = reader.sample_points(grid)
     fig = points_figure(points, "samples at step 199")
     names = [t.name for t in fig.data]
-    assert names == ["real data (256)", "samples (256)", "mode centres (8)"]
+    assert names == ["mode centres (8)", "real data (256)", "samples (256)"]
     # one unit is as long on both axes, and both axes show the same range with ticks
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
     assert tuple(fig.layout.xaxis.range) == tuple(fig.layout.yaxis.range)
     lo, hi = fig.layout.xaxis.range
     every = np.concatenate([points.points, points.reference, points.centers])
     assert lo < every.min() and every.max() < hi
-    assert fig.layout.xaxis.ticks == "outside" and fig.data[1].marker.size >= 5
+    assert fig.layout.xaxis.ticks == "outside" and fig.data[2].marker.size >= 5
     # distinct colours for samples, real data and centres
     assert len({t.marker.color for t in fig.data}) == 3
     # an image grid has no points: viewers show its PNG
@@ -245,7 +245,7 @@ def test_two_d_scatter_keeps_far_off_samples_in_view():
     fig = points_figure(SamplePoints(pts, reference=np.zeros((4, 2))), "diverged")
     lo, hi = fig.layout.xaxis.range
     assert lo < -3.0 and hi > 40.0
-    assert len(fig.data[1].x) == 2  # the NaN point is left out, not drawn at 0
+    assert len(fig.data[-1].x) == 2  # the NaN point is left out, not drawn at 0
 
 
 def test_info_alerts_are_the_least_visible_marks():
