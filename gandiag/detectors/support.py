@@ -24,6 +24,7 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypedDict
 
+from gandiag.advice import Advice
 from gandiag.detectors.base import Detector
 from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
 from gandiag.types import Alert, Severity, StepRecord
@@ -51,7 +52,7 @@ class SignalDetector(Detector):
     # every network playing that role in the run (see gandiag.roles).
     requires_any: ClassVar[tuple[tuple[str, ...], ...]] = ()
     # One hint per ``requires_any`` group: which Monitor option produces those signals.
-    provided_by_groups: ClassVar[tuple[str, ...]] = ()
+    provided_by_groups: ClassVar[tuple[str | Advice, ...]] = ()
     kinds: ClassVar[tuple[str, ...]] = ("gan",)
 
     def __init__(self, **params: Any) -> None:
