@@ -374,6 +374,10 @@ def _make_stepper(
             unrolled_steps=int(pick(g.unrolled_steps, "unrolled_steps", 0)),
             aux_weight=float(pick(g.aux_weight, "aux_weight", 1.0)),
             info_weight=float(pick(g.info_weight, "info_weight", 1.0)),
+            ada=bool(g.ada),
+            ada_target=float(g.ada_target),
+            ada_interval=int(g.ada_interval),
+            ada_kimg=float(g.ada_kimg),
         )
         if s.d_steps < 1:
             raise ValueError(f"gan.d_steps must be at least 1, got {s.d_steps}")
@@ -426,6 +430,8 @@ def _make_monitor(
     detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
     # families with phases or style networks add the detectors of their own signals
     family = dict.fromkeys(bundle.training.get("detectors", ()), True)
+    if settings.get("ada"):  # the augmentation's p is watched for runaway
+        family["augment_runaway"] = True
     if detectors == "default" and (
         cfg.monitor.overrides or family or bundle.kind == "vae" or _is_video(bundle)
     ):
