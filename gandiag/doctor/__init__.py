@@ -26,7 +26,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from gandiag.doctor.remedies import CATALOG, Remedy, remedies_for
+from gandiag.doctor.remedies import ADVICE_ONLY, CATALOG, Remedy, remedies_for
 from gandiag.doctor.score import BranchScore, rank_branches, score_branch
 from gandiag.store import RunReader
 from gandiag.types import Alert, Severity
@@ -109,9 +109,11 @@ def doctor(
     alert = pick_alert(run_dir, detector)
     chosen = list(remedies) if remedies is not None else remedies_for(alert.detector, config)
     if not chosen:
+        advice = [t for t in alert.remedies if t in ADVICE_ONLY]
         raise ValueError(
             f"none of the catalogued remedies for {alert.detector} applies to this run's "
-            f"settings ({', '.join(r.name for r in CATALOG.get(alert.detector, ()))})"
+            f"settings ({', '.join(r.name for r in CATALOG.get(alert.detector, ())) or 'none'})"
+            + (f"; the alert's other remedies are advice only: {'; '.join(advice)}" if advice else "")
         )
     ring = CheckpointRing(run_dir / "ring") if (run_dir / "ring").is_dir() else None
     entry = ring.last_healthy(alert.onset_step) if ring is not None else None
@@ -129,16 +131,18 @@ def doctor(
         policy={"on_warning": "none", "on_critical": "none"},
     )
     out = Path(out_dir) if out_dir is not None else run_dir / "doctor"
-    jobs = [(CONTROL, "the run continued unchanged", base)]
+    jobs = [(CONTROL, "the run continued unchanged", base, False)]
     for r in chosen:
         branch_cfg = r.apply({**base, **{k: config[k] for k in _STORED_EXTRAS if k in config}})
         branch_cfg = {k: v for k, v in branch_cfg.items() if k not in _STORED_EXTRAS}
         if branch_cfg.get("vae", {}).get("kl_anneal_steps") == -1:
             branch_cfg["vae"]["kl_anneal_steps"] = max(1, budget // 2)
-        jobs.append((r.name, r.description, branch_cfg))
+        jobs.append((r.name, r.description, branch_cfg, r.fresh_start))
 
+    # a remedy that changes the networks trains from the initialisation to the same step
     tasks = [
-        _TrainerBranch(name, desc, cfg, str(out / name), start_from) for name, desc, cfg in jobs
+        _TrainerBranch(name, desc, cfg, str(out / name), None if fresh else start_from)
+        for name, desc, cfg, fresh in jobs
     ]
     scores = run_branches(tasks, alert.detector, fork_step, workers=workers)
     ranked = rank_branches(scores, CONTROL)

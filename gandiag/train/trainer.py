@@ -132,6 +132,11 @@ def train(
     if get_spec(cfg.model.name).kind == "translation":  # cyclegan, pix2pix, srgan
         from gandiag.train.translation import train_translation
 
+        if start_from is not None:
+            raise ValueError(
+                "the image-to-image loop keeps no checkpoint ring, so it cannot start from "
+                f"{start_from}; train from the initialisation (start_from=None)"
+            )
         return train_translation(cfg, run_dir, resume=resume, progress=progress)
     device = pick_device(cfg.device)
 
