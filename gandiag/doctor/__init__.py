@@ -113,7 +113,11 @@ def doctor(
         raise ValueError(
             f"none of the catalogued remedies for {alert.detector} applies to this run's "
             f"settings ({', '.join(r.name for r in CATALOG.get(alert.detector, ())) or 'none'})"
-            + (f"; the alert's other remedies are advice only: {'; '.join(advice)}" if advice else "")
+            + (
+                f"; the alert's other remedies are advice only: {'; '.join(advice)}"
+                if advice
+                else ""
+            )
         )
     ring = CheckpointRing(run_dir / "ring") if (run_dir / "ring").is_dir() else None
     entry = ring.last_healthy(alert.onset_step) if ring is not None else None

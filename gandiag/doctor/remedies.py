@@ -42,12 +42,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gandiag.detectors import phases as PH
 from gandiag.detectors import remedies as R
 from gandiag.detectors import stylegan as SG
 from gandiag.detectors import translation as TR
 from gandiag.detectors import video as VD
 from gandiag.detectors.levels import REMEDIES as LEVEL_REMEDIES
-from gandiag.detectors.phases import CHECK_ALPHA, LONGER_FADE, LOWER_LR_SWITCH, NO_TANH
 
 Config = dict[str, Any]
 
@@ -186,7 +186,7 @@ LOWER_LR = Remedy(
     answers=(
         R.TTUR_LOWER_LR,
         R.LOWER_LR,
-        LOWER_LR_SWITCH,
+        PH.LOWER_LR_SWITCH,
         SG.DEMOD,
         VD.LOWER_LR,
         TR.LOWER_ADV,
@@ -238,9 +238,7 @@ SPECTRAL_NORM = Remedy(
     "spectral_norm_hinge",
     "spectral normalisation in D with the hinge loss (Miyato et al. 2018); new networks",
     lambda cfg: {"model.options.spectral_norm": True, "gan.loss": "hinge"},
-    lambda cfg: (
-        _textbook(cfg, "r1") and _option(cfg, "spectral_norm") is False
-    ),
+    lambda cfg: _textbook(cfg, "r1") and _option(cfg, "spectral_norm") is False,
     answers=(R.SPECTRAL_HINGE,),
     fresh_start=True,
 )
@@ -314,7 +312,7 @@ LINEAR_OUTPUT = Remedy(
     "a linear toRGB output instead of tanh (Karras et al. 2018); new networks",
     lambda cfg: {"model.options.output": "linear"},
     lambda cfg: _option(cfg, "output") == "tanh",
-    answers=(NO_TANH,),
+    answers=(PH.NO_TANH,),
     fresh_start=True,
 )
 LONGER_FADE = Remedy(
@@ -322,7 +320,7 @@ LONGER_FADE = Remedy(
     "fade-in twice as long; the schedule changes, so the branch trains from the start",
     lambda cfg: {"gan.options.fade_steps": 2 * int(_resolved(cfg, "fade_steps"))},
     lambda cfg: _family_reads(cfg, "fade_steps") and int(_resolved(cfg, "fade_steps")) > 0,
-    answers=(LONGER_FADE,),
+    answers=(PH.LONGER_FADE,),
     fresh_start=True,
 )
 LINEAR_FADE = Remedy(
@@ -332,14 +330,14 @@ LINEAR_FADE = Remedy(
     lambda cfg: (
         _family_reads(cfg, "alpha_schedule") and _resolved(cfg, "alpha_schedule") != "linear"
     ),
-    answers=(CHECK_ALPHA,),
+    answers=(PH.CHECK_ALPHA,),
 )
 RESET_OPTIMIZER = Remedy(
     "reset_optimizer",
     "optimiser state reset at each new resolution",
     lambda cfg: {"gan.options.reset_optimizer": True},
     lambda cfg: _family_reads(cfg, "reset_optimizer") and not _resolved(cfg, "reset_optimizer"),
-    answers=(LOWER_LR_SWITCH,),
+    answers=(PH.LOWER_LR_SWITCH,),
 )
 
 # -- StyleGAN-lite ---------------------------------------------------------------------------
@@ -447,10 +445,14 @@ MORE_FRAMES = Remedy(
     "more_frames",
     "D_S samples twice as many frames per clip (at most all of them); new networks",
     lambda cfg: {
-        "model.options.k_frames": min(int(_option(cfg, "frames")), 2 * int(_option(cfg, "k_frames")))
+        "model.options.k_frames": min(
+            int(_option(cfg, "frames")), 2 * int(_option(cfg, "k_frames"))
+        )
     },
-    lambda cfg: _option(cfg, "k_frames") is not None
-    and int(_option(cfg, "k_frames")) < int(_option(cfg, "frames") or 0),
+    lambda cfg: (
+        _option(cfg, "k_frames") is not None
+        and int(_option(cfg, "k_frames")) < int(_option(cfg, "frames") or 0)
+    ),
     answers=(VD.MORE_FRAMES,),
     fresh_start=True,
 )
@@ -470,8 +472,7 @@ ADD_IDENTITY = Remedy(
     "the identity loss at lambda_identity 0.5 (Zhu et al. 2017)",
     lambda cfg: {"translation.lambda_identity": 0.5},
     lambda cfg: (
-        _translation_uses(cfg, "lambda_identity")
-        and float(_resolved(cfg, "lambda_identity")) == 0
+        _translation_uses(cfg, "lambda_identity") and float(_resolved(cfg, "lambda_identity")) == 0
     ),
     answers=(TR.ADD_IDENTITY,),
 )
@@ -487,7 +488,9 @@ LOWER_CYCLE = Remedy(
     "lower_cycle",
     "the cycle weight halved",
     lambda cfg: {"translation.lambda_cycle": float(_resolved(cfg, "lambda_cycle")) / 2},
-    lambda cfg: _translation_uses(cfg, "lambda_cycle") and float(_resolved(cfg, "lambda_cycle")) > 0,
+    lambda cfg: (
+        _translation_uses(cfg, "lambda_cycle") and float(_resolved(cfg, "lambda_cycle")) > 0
+    ),
     answers=(TR.LOWER_CYCLE,),
 )
 RAISE_CYCLE = Remedy(
@@ -548,7 +551,16 @@ CATALOG: dict[str, tuple[Remedy, ...]] = {
     ),
     "mode_collapse": (UNROLLED, R1, TTUR, FEWER_D_STEPS, HINGE, STYLE_R1, SPECTRAL_NORM),
     "sample_coverage": (UNROLLED, R1, TTUR, FEWER_D_STEPS, HINGE, STYLE_R1, SPECTRAL_NORM),
-    "non_convergence": (R1, TTUR, LOWER_LR, HINGE, UNROLLED, STYLE_R1, NON_SATURATING, SPECTRAL_NORM),
+    "non_convergence": (
+        R1,
+        TTUR,
+        LOWER_LR,
+        HINGE,
+        UNROLLED,
+        STYLE_R1,
+        NON_SATURATING,
+        SPECTRAL_NORM,
+    ),
     "oscillation": (R1, TTUR, LOWER_LR, HINGE, UNROLLED, STYLE_R1, NON_SATURATING, SPECTRAL_NORM),
     "exploding_gradients": (GRADIENT_PENALTY, LOWER_LR, HINGE, SPECTRAL_NORM),
     "nonfinite": (LOWER_LR, GRADIENT_PENALTY, R1),

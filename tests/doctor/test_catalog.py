@@ -43,8 +43,13 @@ def test_each_catalogued_remedy_answers_an_alert_text():
 
 
 def _cfg(model, resolved, **options):
-    return {"model": {"name": model}, "resolved": resolved, "model_options": options,
-            "data": {"batch_size": 32}, "seed": 3}
+    return {
+        "model": {"name": model},
+        "resolved": resolved,
+        "model_options": options,
+        "data": {"batch_size": 32},
+        "seed": 3,
+    }
 
 
 @pytest.mark.parametrize(
@@ -52,41 +57,69 @@ def _cfg(model, resolved, **options):
     [
         (
             "transition_instability",
-            _cfg("progan", {"loss": "wasserstein", "fade_steps": 300, "reset_optimizer": True,
-                            "alpha_schedule": "linear", "d_steps": 1, "gp": 10.0},
-                 output="tanh", image_size=32),
+            _cfg(
+                "progan",
+                {
+                    "loss": "wasserstein",
+                    "fade_steps": 300,
+                    "reset_optimizer": True,
+                    "alpha_schedule": "linear",
+                    "d_steps": 1,
+                    "gp": 10.0,
+                },
+                output="tanh",
+                image_size=32,
+            ),
             ["linear_output", "longer_fade", "lower_lr"],
         ),
         (
             "fade_in",
-            _cfg("progan", {"loss": "wasserstein", "fade_steps": 300,
-                            "alpha_schedule": "truncated"}, output="linear"),
+            _cfg(
+                "progan",
+                {"loss": "wasserstein", "fade_steps": 300, "alpha_schedule": "truncated"},
+                output="linear",
+            ),
             ["linear_fade", "longer_fade"],
         ),
         (
             "w_collapse",
-            _cfg("stylegan", {"loss": "nonsaturating", "map_weight_decay": 0.02},
-                 map_lr_mul=0.01),
+            _cfg("stylegan", {"loss": "nonsaturating", "map_weight_decay": 0.02}, map_lr_mul=0.01),
             ["mapping_no_decay"],
         ),
         (
             "non_convergence",
-            _cfg("stylegan", {"loss": "nonsaturating", "r1_gamma": 0.0, "lr_g": 2e-3,
-                              "lr_d": 2e-3}, image_size=32),
+            _cfg(
+                "stylegan",
+                {"loss": "nonsaturating", "r1_gamma": 0.0, "lr_g": 2e-3, "lr_d": 2e-3},
+                image_size=32,
+            ),
             ["ttur", "lower_lr", "r1_gamma"],
         ),
-        ("level_copy", _cfg("lapgan", {"loss": "nonsaturating", "residual_scale": 0.0}),
-         ["full_residuals"]),
+        (
+            "level_copy",
+            _cfg("lapgan", {"loss": "nonsaturating", "residual_scale": 0.0}),
+            ["full_residuals"],
+        ),
         (
             "frozen_video",
-            _cfg("dvdgan", {"loss": "hinge", "d_steps": 1, "lr_d_t": None}, temporal=False,
-                 frames=8, k_frames=4),
+            _cfg(
+                "dvdgan",
+                {"loss": "hinge", "d_steps": 1, "lr_d_t": None},
+                temporal=False,
+                frames=8,
+                k_frames=4,
+            ),
             ["temporal_d"],
         ),
         (
             "frozen_video",
-            _cfg("dvdgan", {"loss": "hinge", "d_steps": 1, "lr_d_t": 0.0, "lr_d": 5e-4},
-                 temporal=True, frames=8, k_frames=4),
+            _cfg(
+                "dvdgan",
+                {"loss": "hinge", "d_steps": 1, "lr_d_t": 0.0, "lr_d": 5e-4},
+                temporal=True,
+                frames=8,
+                k_frames=4,
+            ),
             ["temporal_d_lr"],
         ),
         (
@@ -104,21 +137,48 @@ def _cfg(model, resolved, **options):
             _cfg("pix2pix", {"loss": "nonsaturating", "lambda_identity": 0.0}, init_gain=0.02),
             ["lower_lr"],
         ),
-        ("sr_no_gain", _cfg("srgan", {"loss": "nonsaturating", "pretrain_steps": 0,
-                                      "lambda_adv": 0.1}), ["pretrain", "lower_adv", "lower_lr"]),
-        ("translation_collapse", _cfg("pix2pix", {"loss": "nonsaturating", "lambda_l1": 0.0,
-                                                  "lr_g": 2e-4, "lr_d": 2e-4}),
-         ["raise_l1", "ttur", "lower_lr"]),
+        (
+            "sr_no_gain",
+            _cfg("srgan", {"loss": "nonsaturating", "pretrain_steps": 0, "lambda_adv": 0.1}),
+            ["pretrain", "lower_adv", "lower_lr"],
+        ),
+        (
+            "translation_collapse",
+            _cfg(
+                "pix2pix", {"loss": "nonsaturating", "lambda_l1": 0.0, "lr_g": 2e-4, "lr_d": 2e-4}
+            ),
+            ["raise_l1", "ttur", "lower_lr"],
+        ),
         (
             "d_overfitting",
-            _cfg("dcgan", {"loss": "nonsaturating", "ada": False, "r1": 0.0, "gp": 0.0,
-                           "instance_noise": 0.0, "real_label": 1.0}, image_size=32),
+            _cfg(
+                "dcgan",
+                {
+                    "loss": "nonsaturating",
+                    "ada": False,
+                    "r1": 0.0,
+                    "gp": 0.0,
+                    "instance_noise": 0.0,
+                    "real_label": 1.0,
+                },
+                image_size=32,
+            ),
             ["ada", "r1_penalty", "instance_noise", "label_smoothing"],
         ),
         (
             "d_overfitting",  # 2-D points: no image augmentation
-            _cfg("mlp_gan", {"loss": "nonsaturating", "ada": False, "r1": 0.0, "gp": 0.0,
-                             "instance_noise": 0.0, "real_label": 1.0}, data_dim=2),
+            _cfg(
+                "mlp_gan",
+                {
+                    "loss": "nonsaturating",
+                    "ada": False,
+                    "r1": 0.0,
+                    "gp": 0.0,
+                    "instance_noise": 0.0,
+                    "real_label": 1.0,
+                },
+                data_dim=2,
+            ),
             ["r1_penalty", "instance_noise", "label_smoothing"],
         ),
     ],

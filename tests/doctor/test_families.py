@@ -98,9 +98,7 @@ def test_doctor_treats_a_failure_config_of_each_family(family, tmp_path):
     config, detector, over = FAMILIES[family]
     cfg = _shrunk(config, **over)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(
-            runtime, "resolve_detectors", lambda spec, kind: DetectorSuite([EarlyFault()])
-        )
+        mp.setattr(runtime, "resolve_detectors", lambda spec, kind: DetectorSuite([EarlyFault()]))
         run = train(cfg, tmp_path / "run", progress=False)
         with RunReader(run) as r:
             stored = r.info().config
