@@ -15,14 +15,16 @@ trains one branch into a run directory with a :class:`gandiag.Monitor`.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
-from multiprocessing import get_context
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,15 @@ from gandiag.doctor.score import BranchScore, rank_branches, score_branch
 from gandiag.store import RunReader
 from gandiag.types import Alert, Severity
 
-__all__ = ["CATALOG", "DoctorResult", "Remedy", "doctor", "remedies_for", "run_branches"]
+__all__ = [
+    "CATALOG",
+    "DoctorResult",
+    "Remedy",
+    "doctor",
+    "remedies_for",
+    "run_branches",
+    "shutdown_pool",
+]
 
 log = logging.getLogger("gandiag.doctor")
 CONTROL = "control"
@@ -55,6 +65,8 @@ class DoctorResult:
     control_reproduced: bool
     wall_s: float
     report: str
+    #: where the wall time went (seconds): setup, the pool, the branches, scoring, the report
+    timing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def recovered(self) -> bool:
@@ -145,10 +157,15 @@ def doctor(
 
     # a remedy that changes the networks trains from the initialisation to the same step
     tasks = [
-        _TrainerBranch(name, desc, cfg, str(out / name), None if fresh else start_from)
+        _TrainerBranch(name, desc, cfg, str(out / name), start_from, fork_step)
+        if not fresh and start_from is not None
+        else _TrainerBranch(name, desc, cfg, str(out / name), None)
         for name, desc, cfg, fresh in jobs
     ]
-    scores = run_branches(tasks, alert.detector, fork_step, workers=workers)
+    # longest first, so a fresh-start branch does not start last and finish alone
+    tasks.sort(key=lambda t: -t.steps_to_run)
+    timing: dict[str, Any] = {"setup_s": time.perf_counter() - started}
+    scores = run_branches(tasks, alert.detector, fork_step, workers=workers, timing=timing)
     ranked = rank_branches(scores, CONTROL)
     if next(s for s in ranked if s.name == CONTROL).cleared:
         log.warning(
@@ -176,10 +193,14 @@ def doctor(
         best=best,
         first_named=first_named,
         control_reproduced=not next(s for s in ranked if s.name == CONTROL).cleared,
-        wall_s=time.perf_counter() - started,
+        wall_s=0.0,
         report=str(out / "report.html"),
+        timing=timing,
     )
+    t_report = time.perf_counter()
     write_report(result, alert, out / "report.html")
+    timing["report_s"] = time.perf_counter() - t_report
+    result.wall_s = time.perf_counter() - started
     (out / "doctor.json").write_text(json.dumps(result.to_dict(), indent=1, default=str))
     return result
 
@@ -194,6 +215,11 @@ class _TrainerBranch:
     config: dict[str, Any]
     run_dir: str
     start_from: str | None
+    fork_step: int = -1  # the step of ``start_from`` (-1: from the initialisation)
+
+    @property
+    def steps_to_run(self) -> int:
+        return int(self.config["steps"]) - (self.fork_step + 1)
 
     def __call__(self) -> None:
         from gandiag.train.trainer import train
@@ -211,6 +237,7 @@ def run_branches(
     fork_step: int,
     *,
     workers: int | None = None,
+    timing: dict[str, Any] | None = None,
 ) -> list[BranchScore]:
     """Run branch tasks side by side and score each from its run store.
 
@@ -218,7 +245,16 @@ def run_branches(
     attributes that trains one branch into ``run_dir`` with a :class:`gandiag.Monitor`
     (any loop); the one named ``"control"`` is the untouched continuation. ``fork_step``
     is the last step of the shared history (branch alerts at or before it are ignored).
-    With ``workers > 1`` the tasks run in spawned processes, one torch thread each.
+    With ``workers > 1`` the tasks run in worker processes, one torch thread each, taken
+    from a pool kept for the life of the calling process (:func:`shutdown_pool` ends it):
+    the workers are forked from a server that imported torch and gandiag once, so
+    neither a second doctor call nor a second worker pays that import again. Tasks are
+    handed out in the order given (put the longest first). Each task starts from the same
+    global RNG state, whatever ran before it in its worker, so results depend only on the
+    seeds. ``timing``, when given, receives where the wall time went: ``pool_s`` (starting
+    the workers; 0 when the pool was warm), ``first_start_s`` (from submitting to the
+    first task running), ``branches_s`` (submitting to the last task done), ``tasks``
+    (per task: start and end relative to submitting, its own wall time) and ``scoring_s``.
     """
     for t in tasks:
         if Path(t.run_dir, "run.sqlite").exists():
@@ -227,21 +263,79 @@ def run_branches(
                 "choose another --out directory or remove it"
             )
     n = workers if workers is not None else min(len(tasks), os.cpu_count() or 1)
-    walls: dict[str, float] = {}
-    if n <= 1:
+    spans: dict[str, tuple[float, float]] = {}
+    t_pool = time.perf_counter()
+    pool = _pool(n) if n > 1 else None
+    t0 = time.time()
+    pool_s = time.perf_counter() - t_pool
+    if pool is None:
         for t in tasks:
-            walls[t.name] = _timed(t)
+            spans[t.name] = _timed(t)
     else:
-        with ProcessPoolExecutor(
-            max_workers=n, mp_context=get_context("spawn"), initializer=_one_thread
-        ) as pool:
-            futures = {t.name: pool.submit(_timed, t) for t in tasks}
+        futures = {t.name: pool.submit(_timed, t) for t in tasks}
+        try:
             for name, fut in futures.items():
-                walls[name] = fut.result()
-    return [
-        score_branch(t.name, t.description, Path(t.run_dir), detector, fork_step, walls[t.name])
+                spans[name] = fut.result()
+        except BrokenProcessPool:
+            shutdown_pool()  # a worker died: the next call starts a fresh pool
+            raise
+    branches_s = time.time() - t0
+    t_score = time.perf_counter()
+    scores = [
+        score_branch(
+            t.name,
+            t.description,
+            Path(t.run_dir),
+            detector,
+            fork_step,
+            spans[t.name][1] - spans[t.name][0],
+        )
         for t in tasks
     ]
+    if timing is not None:
+        timing.update(
+            workers=n,
+            pool_s=pool_s,
+            first_start_s=min(a for a, _ in spans.values()) - t0,
+            branches_s=branches_s,
+            tasks={
+                k: {"start_s": a - t0, "end_s": b - t0, "wall_s": b - a}
+                for k, (a, b) in spans.items()
+            },
+            scoring_s=time.perf_counter() - t_score,
+        )
+    return scores
+
+
+_POOL: tuple[int, ProcessPoolExecutor] | None = None
+
+
+def _pool(n: int) -> ProcessPoolExecutor:
+    """The process pool of ``n`` workers, started once per process and reused."""
+    global _POOL
+    if _POOL is not None and _POOL[0] == n:
+        return _POOL[1]
+    shutdown_pool()
+    if "forkserver" in get_all_start_methods():
+        ctx = get_context("forkserver")
+        # the server imports these once; every worker is forked from it with them loaded
+        ctx.set_forkserver_preload(["torch", "gandiag.train.trainer"])
+    else:  # Windows: spawned workers import torch and gandiag themselves
+        ctx = get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_one_thread)
+    _POOL = (n, pool)
+    return pool
+
+
+def shutdown_pool() -> None:
+    """Stop the worker processes of :func:`run_branches` (also done at exit)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL[1].shutdown(wait=True, cancel_futures=True)
+        _POOL = None
+
+
+atexit.register(shutdown_pool)
 
 
 def _one_thread() -> None:
@@ -250,7 +344,23 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _timed(task: Any) -> float:
-    t0 = time.perf_counter()
-    task()
-    return time.perf_counter() - t0
+def _timed(task: Any) -> tuple[float, float]:
+    """Run ``task`` from a fixed global RNG state (the caller's is put back after); its
+    (start, end) wall-clock times."""
+    import random
+
+    import numpy as np
+    import torch
+
+    saved = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    try:
+        start = time.time()
+        task()
+        return start, time.time()
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        torch.set_rng_state(saved[2])

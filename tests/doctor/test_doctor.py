@@ -109,3 +109,50 @@ def test_the_report_renders_in_chromium(treated, browser):
     assert len(rows) == len(result.branches)
     severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     assert severe == []
+
+
+@pytest.mark.slow
+def test_pooled_branches_equal_serial_ones_and_the_pool_is_reused(tmp_path):
+    """Three branches on two reused workers (one runs after another in the same process)
+    give exactly what they give one by one in this process."""
+    import gandiag.doctor as D
+    from gandiag.doctor import _TrainerBranch, run_branches
+
+    cfg = {
+        "steps": 30,
+        "model": {"name": "mlp_gan"},
+        "data": {"name": "ring8", "options": {"n": 256}, "batch_size": 32},
+        "eval": {"every": 0, "num_samples": 64, "metrics": []},
+        "checkpoint": {"every": 0},
+        "monitor": {"cadence": {"flush": 10, "samples": 5, "layers": 5, "grid": 0}},
+    }
+    lrs = {"a": 2e-4, "b": 1e-4, "c": 5e-5}
+
+    def tasks(where):
+        return [
+            _TrainerBranch(k, k, {**cfg, "optim": {"lr_g": lr}}, str(tmp_path / where / k), None)
+            for k, lr in lrs.items()
+        ]
+
+    def losses(where):
+        out = {}
+        for k in lrs:
+            with RunReader(tmp_path / where / k) as r:
+                out[k] = r.read_scalars(["loss/G"])["loss/G"].values.tolist()
+        return out
+
+    timing: dict = {}
+    try:
+        run_branches(tasks("pooled"), "mode_collapse", -1, workers=2, timing=timing)
+        pool = D._POOL
+        run_branches(tasks("again"), "mode_collapse", -1, workers=2)
+        assert D._POOL is pool  # the second call found the workers running
+    finally:
+        D.shutdown_pool()
+    assert D._POOL is None
+    run_branches(tasks("serial"), "mode_collapse", -1, workers=1)
+    serial = losses("serial")
+    assert len(serial["a"]) == 30 and serial["a"] != serial["b"]
+    assert losses("pooled") == serial
+    assert losses("again") == serial
+    assert set(timing["tasks"]) == set(lrs) and timing["workers"] == 2
