@@ -56,6 +56,8 @@ class DoctorResult:
     severity: str
     onset_step: int
     alert_step: int
+    #: where the evidence began: the alert's onset, or earlier when a warm-up censored it
+    evidence_onset: int
     fork_step: int  # the state branches start from (-1: the initialisation)
     budget: int
     branches: list[BranchScore]  # ranked, best first
@@ -132,7 +134,8 @@ def doctor(
             )
         )
     ring = CheckpointRing(run_dir / "ring") if (run_dir / "ring").is_dir() else None
-    entry = ring.last_healthy(alert.onset_step) if ring is not None else None
+    onset = evidence_onset(run_dir, alert)
+    entry = ring.last_healthy(onset) if ring is not None else None
     fork_step = entry.step if entry is not None else -1
     start_from = str(entry.path(ring.dir)) if entry is not None and ring is not None else None
     every = int(config.get("eval", {}).get("every") or 500)
@@ -187,6 +190,7 @@ def doctor(
         severity=alert.severity.value,
         onset_step=alert.onset_step,
         alert_step=alert.step,
+        evidence_onset=onset,
         fork_step=fork_step,
         budget=budget,
         branches=ranked,
@@ -203,6 +207,36 @@ def doctor(
     result.wall_s = time.perf_counter() - started
     (out / "doctor.json").write_text(json.dumps(result.to_dict(), indent=1, default=str))
     return result
+
+
+def evidence_onset(run_dir: Path, alert: Alert) -> int:
+    """The step the alert's evidence began, for choosing the state to fork from.
+
+    A detector with a warm-up counts evidence only from the end of its warm-up, so an
+    alert whose onset is that step says "at or before here": the condition may have held
+    long before (a generator that collapsed early). For such a censored onset, the same
+    detector with the run's parameters but no warm-up is replayed over the run's stored
+    records up to the alert; its first alert's onset, when earlier, is where the evidence
+    began. Any other onset is returned as it is.
+    """
+    from gandiag.detectors import DetectorSuite
+
+    with RunReader(run_dir) as reader:
+        spec = [e for e in (reader.meta("detectors") or []) if e.get("name") == alert.detector]
+        if not spec:
+            return alert.onset_step
+        warmup = spec[0].get("params", {}).get("warmup_steps")
+        if not isinstance(warmup, (int, float)) or alert.onset_step > warmup:
+            return alert.onset_step
+        suite = DetectorSuite.from_spec(spec, {alert.detector: {"warmup_steps": 0}})
+        suite.bind(reader.meta("networks"))
+        for rec in reader.read_records():
+            if rec.step > alert.step:
+                break
+            found = [a for a in suite.update(rec) if a.severity.rank >= Severity.WARNING.rank]
+            if found:
+                return min(alert.onset_step, min(a.onset_step for a in found))
+    return alert.onset_step
 
 
 # -- branches -----------------------------------------------------------------------------------
