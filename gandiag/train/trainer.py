@@ -360,6 +360,11 @@ def _make_stepper(
     if "stepper" in t:  # a family with its own loop (phases, several networks)
         from gandiag.train.family import stepper_class
 
+        if g.ada:
+            raise ValueError(
+                f"{bundle.name} trains with its own stepper, which takes its settings from "
+                "[gan.options]: set ada there if the family offers it, not gan.ada"
+            )
         stepper = stepper_class(t["stepper"])(bundle, g.options, make_opt, batches, gen, autocast)
         return stepper, {**stepper.settings, "loss": t["loss"], **optim}
     if _is_video(bundle):

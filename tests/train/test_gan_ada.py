@@ -67,3 +67,10 @@ def test_ada_refuses_non_image_samples(tmp_path):
     }
     with pytest.raises(ValueError, match="augments images"):
         train(cfg, tmp_path / "pts", progress=False)
+
+
+def test_loops_without_gan_ada_refuse_it(tmp_path):
+    family = _cfg(2, ada=True)
+    family["model"] = {"name": "lapgan", "options": {"width": 8, "latent_dim": 16}}
+    with pytest.raises(ValueError, match=r"\[gan.options\]"):
+        train(family, tmp_path / "lap", progress=False)
