@@ -59,6 +59,8 @@ class DoctorResult:
     #: where the evidence began: the alert's onset, or earlier when a warm-up censored it
     evidence_onset: int
     fork_step: int  # the state branches start from (-1: the initialisation)
+    #: branches whose remedy changes the networks, trained from the initialisation
+    fresh_start: list[str]
     budget: int
     branches: list[BranchScore]  # ranked, best first
     best: str | None  # the best remedy that clears the alert and beats the control
@@ -192,6 +194,7 @@ def doctor(
         alert_step=alert.step,
         evidence_onset=onset,
         fork_step=fork_step,
+        fresh_start=[r.name for r in chosen if r.fresh_start and start_from is not None],
         budget=budget,
         branches=ranked,
         best=best,
