@@ -52,8 +52,14 @@ def main() -> None:
     ap.add_argument("--keep", default=None, help="keep the runs in this folder")
     args = ap.parse_args()
 
+    import torch
+
     from gandiag.doctor import doctor
     from gandiag.train.config import load_config
+
+    # one thread for the runs trained here too, as in the branch workers: on a shared
+    # machine more threads than free cores only spin
+    torch.set_num_threads(1)
     from gandiag.train.trainer import train
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="gandiag-doctor-"))
