@@ -219,8 +219,10 @@ def evidence_onset(run_dir: Path, alert: Alert) -> int:
     alert whose onset is that step says "at or before here": the condition may have held
     long before (a generator that collapsed early). For such a censored onset, the same
     detector with the run's parameters but no warm-up is replayed over the run's stored
-    records up to the alert; its first alert's onset, when earlier, is where the evidence
-    began. Any other onset is returned as it is.
+    records up to the alert; the onset of the evidence still under way at the censored
+    onset (the latest replayed alert starting at or before it: an early episode that
+    recovered and raised its alert is passed over) is where the evidence began. Any other
+    onset is returned as it is.
     """
     from gandiag.detectors import DetectorSuite
 
@@ -233,13 +235,16 @@ def evidence_onset(run_dir: Path, alert: Alert) -> int:
             return alert.onset_step
         suite = DetectorSuite.from_spec(spec, {alert.detector: {"warmup_steps": 0}})
         suite.bind(reader.meta("networks"))
+        onsets = []
         for rec in reader.read_records():
             if rec.step > alert.step:
                 break
-            found = [a for a in suite.update(rec) if a.severity.rank >= Severity.WARNING.rank]
-            if found:
-                return min(alert.onset_step, min(a.onset_step for a in found))
-    return alert.onset_step
+            onsets += [
+                a.onset_step
+                for a in suite.update(rec)
+                if a.severity.rank >= Severity.WARNING.rank and a.onset_step <= alert.onset_step
+            ]
+    return max(onsets, default=alert.onset_step)
 
 
 # -- branches -----------------------------------------------------------------------------------

@@ -158,16 +158,24 @@ def test_pooled_branches_equal_serial_ones_and_the_pool_is_reused(tmp_path):
     assert set(timing["tasks"]) == set(lrs) and timing["workers"] == 2
 
 
-def _diversity_run(path, collapsed_from):
-    """A run whose sample diversity (pdist ratio) drops to 0.1 at ``collapsed_from``,
-    monitored by mode_collapse with its 500-step warm-up; the stored alert is the live one."""
+def _diversity_run(path, collapsed_from, early_dip=None):
+    """A run whose sample diversity (pdist ratio) drops to 0.1 at ``collapsed_from`` (and
+    during ``early_dip``, a range of steps), monitored by mode_collapse with its 500-step
+    warm-up; the stored alert is the live one."""
     from gandiag.detectors import DetectorSuite, default_detectors
     from gandiag.store import RunWriter
     from gandiag.types import StepRecord
 
     suite = DetectorSuite([d for d in default_detectors("gan") if d.name == "mode_collapse"])
     records = [
-        StepRecord(s, {"samples/pdist_ratio": 0.1 if s >= collapsed_from else 1.0})
+        StepRecord(
+            s,
+            {
+                "samples/pdist_ratio": 0.1
+                if s >= collapsed_from or (early_dip is not None and s in early_dip)
+                else 1.0
+            },
+        )
         for s in range(0, 900, 5)
     ]
     alerts = suite.run(records)
@@ -184,6 +192,12 @@ def test_a_warm_up_censored_onset_is_traced_back_to_where_the_evidence_began(tmp
     alerts = _diversity_run(tmp_path / "early", collapsed_from=200)
     assert len(alerts) == 1 and alerts[0].onset_step == 500  # the warm-up's end: censored
     assert evidence_onset(tmp_path / "early", alerts[0]) == 200
+
+    # an early episode that recovered is passed over: the evidence under way at the
+    # censored onset began at 450
+    alerts = _diversity_run(tmp_path / "dip", collapsed_from=450, early_dip=range(300))
+    assert alerts[0].onset_step == 500
+    assert evidence_onset(tmp_path / "dip", alerts[0]) == 450
 
     alerts = _diversity_run(tmp_path / "late", collapsed_from=600)
     assert alerts[0].onset_step == 600  # not censored: kept as it is
