@@ -133,6 +133,11 @@ def train(
     if get_spec(cfg.model.name).kind == "translation":  # cyclegan, pix2pix, srgan
         from gandiag.train.translation import train_translation
 
+        if start_from is not None:
+            raise ValueError(
+                "the image-to-image loop keeps no checkpoint ring, so it cannot start from "
+                f"{start_from}; train from the initialisation (start_from=None)"
+            )
         return train_translation(cfg, run_dir, resume=resume, progress=progress)
     device = pick_device(cfg.device)
 
@@ -367,6 +372,11 @@ def _make_stepper(
     if "stepper" in t:  # a family with its own loop (phases, several networks)
         from gandiag.train.family import stepper_class
 
+        if g.ada:
+            raise ValueError(
+                f"{bundle.name} trains with its own stepper, which takes its settings from "
+                "[gan.options]: set ada there if the family offers it, not gan.ada"
+            )
         stepper = stepper_class(t["stepper"])(bundle, g.options, make_opt, batches, gen, autocast)
         return stepper, {**stepper.settings, "loss": t["loss"], **optim}
     if _is_video(bundle):
@@ -386,6 +396,10 @@ def _make_stepper(
             unrolled_steps=int(pick(g.unrolled_steps, "unrolled_steps", 0)),
             aux_weight=float(pick(g.aux_weight, "aux_weight", 1.0)),
             info_weight=float(pick(g.info_weight, "info_weight", 1.0)),
+            ada=bool(g.ada),
+            ada_target=float(g.ada_target),
+            ada_interval=int(g.ada_interval),
+            ada_kimg=float(g.ada_kimg),
         )
         if s.d_steps < 1:
             raise ValueError(f"gan.d_steps must be at least 1, got {s.d_steps}")
@@ -438,6 +452,8 @@ def _make_monitor(
     detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
     # families with phases or style networks add the detectors of their own signals
     family = dict.fromkeys(bundle.training.get("detectors", ()), True)
+    if settings.get("ada"):  # the augmentation's p is watched for runaway
+        family["augment_runaway"] = True
     if detectors == "default" and (
         cfg.monitor.overrides or family or bundle.kind == "vae" or _is_video(bundle)
     ):
