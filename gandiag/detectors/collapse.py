@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
+    Streak,
     finite,
     held_with_raw,
     new_streak,
@@ -17,6 +19,7 @@ from gandiag.detectors._stats import (
     streak_update,
 )
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
 from gandiag.types import Alert, Severity, StepRecord
 
@@ -50,6 +53,18 @@ def eval_concentrated(record: StepRecord, share_min: float, coverage_max: float)
     if not finite(share) and cov is None:
         return None
     return (finite(share) and share >= share_min) or (cov is not None and cov <= coverage_max)
+
+
+@dataclass
+class ModeCollapseState(DetectorState):
+    """State of :class:`ModeCollapseDetector`."""
+
+    pdist: float | None = None  # smoothed samples/pdist_ratio
+    pdist_step: int | None = None
+    streak: Streak = field(default_factory=new_streak)
+    raw: Streak = field(default_factory=new_streak)
+    evals: list[list[int | bool]] = field(default_factory=list)  # [step, concentrated]
+    alerted: bool = False
 
 
 @register_detector
@@ -89,14 +104,7 @@ class ModeCollapseDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "pdist": None,
-            "streak": new_streak(),
-            "raw": new_streak(),
-            "evals": [],
-            "alerted": False,
-        }
+    State = ModeCollapseState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
@@ -164,6 +172,23 @@ class ModeCollapseDetector(SignalDetector):
         ]
 
 
+@dataclass
+class NonConvergenceState(DetectorState):
+    """State of :class:`NonConvergenceDetector`."""
+
+    modes: list[list[int | bool]] = field(default_factory=list)  # [step, mode, concentrated]
+    cosine: float | None = None  # smoothed update cosine of G
+    cosine_step: int | None = None
+    streak: Streak = field(default_factory=new_streak)
+    margin: float | None = None  # smoothed D(real) - D(fake)
+    margin_step: int | None = None
+    pdist: float | None = None
+    pdist_step: int | None = None
+    margin_streak: Streak = field(default_factory=new_streak)
+    margin_raw: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
+
 @register_detector
 class NonConvergenceDetector(SignalDetector):
     """Training that never settles: the generator hops between modes instead of covering them.
@@ -205,17 +230,7 @@ class NonConvergenceDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "modes": [],
-            "cosine": None,
-            "streak": new_streak(),
-            "margin": None,
-            "pdist": None,
-            "margin_streak": new_streak(),
-            "margin_raw": new_streak(),
-            "alerted": False,
-        }
+    State = NonConvergenceState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state

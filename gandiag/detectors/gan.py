@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
+    Baseline,
+    Streak,
     baseline_feed,
     finite,
     held_with_raw,
@@ -19,6 +22,7 @@ from gandiag.detectors._stats import (
     streak_update,
 )
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
 from gandiag.roles import Role, networks_with_role
 from gandiag.types import Alert, Severity, StepRecord
@@ -35,6 +39,16 @@ def generator_grad_norm(record: StepRecord, generators: list[str]) -> float | No
             return None
         total, seen = total + v * v, True
     return math.sqrt(total) if seen else None
+
+
+@dataclass
+class VanishingGradientState(DetectorState):
+    """State of :class:`VanishingGradientDetector`."""
+
+    base: Baseline = field(default_factory=new_baseline)  # of log10 |grad G|
+    grad: float | None = None
+    streak: Streak = field(default_factory=new_streak)
+    alerted: bool = False
 
 
 @register_detector
@@ -68,8 +82,7 @@ class VanishingGradientDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"base": new_baseline(), "grad": None, "streak": new_streak(), "alerted": False}
+    State = VanishingGradientState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
@@ -118,6 +131,25 @@ class VanishingGradientDetector(SignalDetector):
         ]
 
 
+@dataclass
+class DiscriminatorOverfittingState(DetectorState):
+    """State of :class:`DiscriminatorOverfittingDetector`."""
+
+    rv: float | None = None
+    rv_step: int | None = None
+    rt: float | None = None
+    rt_step: int | None = None
+    m_tr: float | None = None  # smoothed raw D outputs on train, validation and fake
+    m_tr_step: int | None = None
+    m_val: float | None = None
+    m_val_step: int | None = None
+    m_fk: float | None = None
+    m_fk_step: int | None = None
+    streak: Streak = field(default_factory=new_streak)
+    raw: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
+
 @register_detector
 class DiscriminatorOverfittingDetector(SignalDetector):
     """D memorising the training reals: held-out reals scored like fakes (r_v, Karras et al. 2020).
@@ -146,14 +178,7 @@ class DiscriminatorOverfittingDetector(SignalDetector):
         "pass d_val= (D outputs on a held-out real batch) to Monitor.step to enable r_v",
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "rv": None,
-            "rt": None,
-            "streak": new_streak(),
-            "raw": new_streak(),
-            "alerted": False,
-        }
+    State = DiscriminatorOverfittingState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.detectors import remedies as R
-from gandiag.detectors._stats import finite, new_streak, smooth, streak_held, streak_update
+from gandiag.detectors._stats import Streak, finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
 from gandiag.types import Alert, Severity, StepRecord
+
+
+@dataclass
+class DiscriminatorImbalanceState(DetectorState):
+    """State of :class:`DiscriminatorImbalanceDetector`."""
+
+    ema: dict[str, dict[str, float]] = field(default_factory=dict)  # net -> smoothed probs
+    streak: Streak = field(default_factory=new_streak)
+    alerted: bool = False
 
 
 @register_detector
@@ -46,8 +57,7 @@ class DiscriminatorImbalanceDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"ema": {}, "streak": new_streak(), "alerted": False}
+    State = DiscriminatorImbalanceState
 
     def check(self, record: StepRecord) -> list[Alert]:
         nets = S.d_nets(set(record.scalars))

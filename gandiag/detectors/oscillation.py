@@ -11,6 +11,7 @@ opposite directions. Batch noise also moves these signals, so the detector looks
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +20,7 @@ from gandiag import signals as S
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
 from gandiag.roles import Role, networks_with_role
 from gandiag.types import Alert, Severity, StepRecord
@@ -63,6 +65,20 @@ def spectral_peak(x: list[float], min_cycles: int) -> tuple[float, float, float]
     return share, float(min_cycles + i), float(y.std())
 
 
+@dataclass
+class OscillationState(DetectorState):
+    """State of :class:`OscillationDetector`."""
+
+    block: int | None = None
+    acc: dict[str, list[float]] = field(default_factory=dict)  # series -> [n, sum, sum sq]
+    means: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in SERIES})
+    se: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in SERIES})
+    streak: list[int] | None = None  # [first step, blocks]
+    cos: list[list[float]] = field(default_factory=list)  # [step, cosine]
+    cos_since: int | None = None
+    alerted: bool = False
+
+
 @register_detector
 class OscillationDetector(SignalDetector):
     """Growing or persistent oscillation of D's margin, the losses, or the update direction.
@@ -100,17 +116,7 @@ class OscillationDetector(SignalDetector):
     requires_any = ((S.D_REAL_RAW_MEAN, "loss/*"),)
     provided_by_groups = ("pass losses= and d_real=/d_fake= to Monitor.step",)
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "block": None,
-            "acc": {},
-            "means": {k: [] for k in SERIES},
-            "se": {k: [] for k in SERIES},
-            "streak": None,
-            "cos": [],
-            "cos_since": None,
-            "alerted": False,
-        }
+    State = OscillationState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state

@@ -11,10 +11,12 @@ for are in docs/detectors.md ("Video detectors").
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.detectors._stats import (
+    Streak,
     finite,
     held_with_raw,
     new_streak,
@@ -24,6 +26,7 @@ from gandiag.detectors._stats import (
     streak_update,
 )
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
 from gandiag.types import Alert, Severity, StepRecord
 
@@ -44,6 +47,15 @@ FLICKER = (TEMPORAL_D, SHUFFLE_NEGATIVES, LOWER_LR, MORE_FRAMES)
 IMBALANCE = (TEMPORAL_D_LR, BALANCE_D, NO_BN_IN_D, LOWER_LR)
 
 
+@dataclass
+class SmoothedThresholdState(DetectorState):
+    """State of :class:`_SmoothedThreshold`."""
+
+    streak: Streak = field(default_factory=new_streak)
+    raw: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
+
 class _SmoothedThreshold(SignalDetector):
     """A smoothed signal past a threshold on every record for ``patience_steps`` after
     ``warmup_steps``; the raw signal back-dates the onset. Subclasses give ``value`` and
@@ -57,8 +69,7 @@ class _SmoothedThreshold(SignalDetector):
         "min_records": 5,
     }
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"streak": new_streak(), "raw": new_streak(), "alerted": False}
+    State = SmoothedThresholdState
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
         raise NotImplementedError
@@ -89,6 +100,14 @@ class _SmoothedThreshold(SignalDetector):
         raise NotImplementedError
 
 
+@dataclass
+class FrozenMotionState(SmoothedThresholdState):
+    """State of :class:`FrozenMotionDetector`: the smoothed values (``values``) and their steps."""
+
+    ratio: float | None = None
+    ratio_step: int | None = None
+
+
 @register_detector
 class FrozenMotionDetector(_SmoothedThreshold):
     """Generated clips hardly move: the fakes' mean frame-to-frame change, smoothed, is below
@@ -98,6 +117,7 @@ class FrozenMotionDetector(_SmoothedThreshold):
     params: ClassVar[dict[str, Any]] = {**_SmoothedThreshold.params, "ratio_max": 0.3}
     requires_any = ((S.VIDEO_MOTION_RATIO,),)
     provided_by_groups = ("pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",)
+    State = FrozenMotionState
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
         r = record.get(S.VIDEO_MOTION_RATIO)
@@ -118,6 +138,16 @@ class FrozenMotionDetector(_SmoothedThreshold):
         )
 
 
+@dataclass
+class LoopingState(SmoothedThresholdState):
+    """State of :class:`LoopingDetector`: the smoothed values (``values``) and their steps."""
+
+    excess: float | None = None
+    excess_step: int | None = None
+    motion: float | None = None
+    motion_step: int | None = None
+
+
 @register_detector
 class LoopingDetector(_SmoothedThreshold):
     """Generated clips come back to where they were: their recurrence (the best correlation
@@ -135,6 +165,7 @@ class LoopingDetector(_SmoothedThreshold):
     }
     requires_any = ((S.VIDEO_RECURRENCE_EXCESS,),)
     provided_by_groups = ("pass video clips of at least 3 frames to Monitor.step",)
+    State = LoopingState
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
         e, m = record.get(S.VIDEO_RECURRENCE_EXCESS), record.get(S.VIDEO_MOTION_RATIO)
@@ -161,6 +192,16 @@ class LoopingDetector(_SmoothedThreshold):
         )
 
 
+@dataclass
+class TemporalFlickerState(SmoothedThresholdState):
+    """State of :class:`TemporalFlickerDetector`: the smoothed values (``values``) and their steps."""
+
+    motion: float | None = None
+    motion_step: int | None = None
+    flip: float | None = None
+    flip_step: int | None = None
+
+
 @register_detector
 class TemporalFlickerDetector(_SmoothedThreshold):
     """Identity flicker or drift: the glyph classifier's label changes between consecutive
@@ -175,6 +216,7 @@ class TemporalFlickerDetector(_SmoothedThreshold):
     }
     requires_any = ((S.VIDEO_MOTION_RATIO,),)
     provided_by_groups = ("pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",)
+    State = TemporalFlickerState
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
         m = record.get(S.VIDEO_MOTION_RATIO)
@@ -222,6 +264,17 @@ def _d_nets(names: Any) -> list[str]:
     return sorted(out)
 
 
+@dataclass
+class StuckDiscriminatorState(DetectorState):
+    """State of :class:`StuckDiscriminatorDetector`."""
+
+    streaks: dict[str, Streak] = field(default_factory=dict)
+    alerted: dict[str, bool] = field(default_factory=dict)
+    last: dict[str, dict[str, float]] = field(default_factory=dict)  # net -> update, grad
+
+    retired: ClassVar[tuple[str, ...]] = ("idle",)  # written as {}, never read
+
+
 @register_detector
 class StuckDiscriminatorDetector(SignalDetector):
     """One of several discriminators has stopped judging while another trains.
@@ -255,8 +308,7 @@ class StuckDiscriminatorDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"idle": {}, "streaks": {}, "alerted": {}, "last": {}}
+    State = StuckDiscriminatorState
 
     def _idle(self, net: str, record: StepRecord) -> tuple[bool | None, dict[str, float]]:
         g = record.get
