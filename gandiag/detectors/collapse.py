@@ -19,8 +19,8 @@ from gandiag.detectors._stats import (
     streak_update,
 )
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
@@ -56,7 +56,7 @@ def eval_concentrated(record: StepRecord, share_min: float, coverage_max: float)
 
 
 @dataclass
-class ModeCollapseState(DetectorState):
+class ModeCollapseState(DeclaredState):
     """State of :class:`ModeCollapseDetector`."""
 
     pdist: float | None = None  # smoothed samples/pdist_ratio
@@ -173,7 +173,7 @@ class ModeCollapseDetector(SignalDetector):
 
 
 @dataclass
-class NonConvergenceState(DetectorState):
+class NonConvergenceState(DeclaredState):
     """State of :class:`NonConvergenceDetector`."""
 
     modes: list[list[int | bool]] = field(default_factory=list)  # [step, mode, concentrated]

@@ -15,13 +15,13 @@ from gandiag import signals as S
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
 @dataclass
-class SampleCoverageState(DetectorState):
+class SampleCoverageState(DeclaredState):
     """State of :class:`SampleCoverageDetector`."""
 
     evals: list[list[int | bool]] = field(default_factory=list)  # [step, held]

@@ -19,8 +19,8 @@ from gandiag.detectors._stats import (
     streak_update,
 )
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
@@ -29,7 +29,7 @@ def _grad_norm_nets(record: StepRecord) -> list[str]:
 
 
 @dataclass
-class NonFiniteState(DetectorState):
+class NonFiniteState(DeclaredState):
     """State of :class:`NonFiniteDetector`."""
 
     last_bad: int | None = None  # step of the last non-finite record
@@ -103,7 +103,7 @@ class NetGrowth(TypedDict):
 
 
 @dataclass
-class ExplodingGradientState(DetectorState):
+class ExplodingGradientState(DeclaredState):
     """State of :class:`ExplodingGradientDetector`."""
 
     nets: dict[str, NetGrowth] = field(default_factory=dict)
@@ -220,7 +220,7 @@ class ExplodingGradientDetector(SignalDetector):
 
 
 @dataclass
-class StalledTrainingState(DetectorState):
+class StalledTrainingState(DeclaredState):
     """State of :class:`StalledTrainingDetector`."""
 
     last: dict[str, float] | None = None  # the previous record's losses

@@ -22,9 +22,9 @@ from gandiag.detectors._stats import (
     streak_update,
 )
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
 from gandiag.roles import Role, networks_with_role
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
@@ -42,7 +42,7 @@ def generator_grad_norm(record: StepRecord, generators: list[str]) -> float | No
 
 
 @dataclass
-class VanishingGradientState(DetectorState):
+class VanishingGradientState(DeclaredState):
     """State of :class:`VanishingGradientDetector`."""
 
     base: Baseline = field(default_factory=new_baseline)  # of log10 |grad G|
@@ -132,7 +132,7 @@ class VanishingGradientDetector(SignalDetector):
 
 
 @dataclass
-class DiscriminatorOverfittingState(DetectorState):
+class DiscriminatorOverfittingState(DeclaredState):
     """State of :class:`DiscriminatorOverfittingDetector`."""
 
     rv: float | None = None

@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 from gandiag.detectors._stats import Streak, finite, new_streak, streak_held, streak_update
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 REMEDIES = (
@@ -27,7 +27,7 @@ REMEDIES = (
 
 
 @dataclass
-class LevelCopyState(DetectorState):
+class LevelCopyState(DeclaredState):
     """State of :class:`LevelCopyDetector`."""
 
     streaks: dict[str, Streak] = field(default_factory=dict)  # by copy-ratio signal

@@ -9,13 +9,13 @@ from gandiag import signals as S
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import Streak, finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
 @dataclass
-class DiscriminatorImbalanceState(DetectorState):
+class DiscriminatorImbalanceState(DeclaredState):
     """State of :class:`DiscriminatorImbalanceDetector`."""
 
     ema: dict[str, dict[str, float]] = field(default_factory=dict)  # net -> smoothed probs

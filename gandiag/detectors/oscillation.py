@@ -20,9 +20,9 @@ from gandiag import signals as S
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
 from gandiag.roles import Role, networks_with_role
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 #: series the detector watches: (label, how to read it from a record)
@@ -66,7 +66,7 @@ def spectral_peak(x: list[float], min_cycles: int) -> tuple[float, float, float]
 
 
 @dataclass
-class OscillationState(DetectorState):
+class OscillationState(DeclaredState):
     """State of :class:`OscillationDetector`."""
 
     block: int | None = None

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 from gandiag import signals as S
 from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 NO_TANH = "use a linear toRGB output (no tanh), as the progressive-growing reference does"
@@ -47,7 +47,7 @@ def _g_grad(record: StepRecord) -> float | None:
 
 
 @dataclass
-class TransitionInstabilityState(DetectorState):
+class TransitionInstabilityState(DeclaredState):
     """State of :class:`TransitionInstabilityDetector`."""
 
     index: float | None = None
@@ -167,7 +167,7 @@ def _nonfinite(x: float | None) -> bool:
 
 
 @dataclass
-class FadeInState(DetectorState):
+class FadeInState(DeclaredState):
     """State of :class:`FadeInDetector`."""
 
     index: float | None = None

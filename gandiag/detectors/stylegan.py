@@ -26,8 +26,8 @@ from typing import Any, ClassVar
 from gandiag import signals as S
 from gandiag.detectors._stats import Streak, finite, median, new_streak, streak_held, streak_update
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 STYLE_PROBES = "train with gandiag's stylegan stepper, or log style/* with mon.log_scalars"
@@ -43,7 +43,7 @@ ADA_PIPE = "use only invertible augmentations with p < 0.8 so they do not leak i
 
 
 @dataclass
-class HeldState(DetectorState):
+class HeldState(DeclaredState):
     """State of :class:`_Held`."""
 
     streak: Streak = field(default_factory=new_streak)
@@ -101,7 +101,7 @@ _PATIENCE = {"patience_steps": 50, "min_records": 2, "warmup_steps": 0}
 
 
 @dataclass
-class WSpaceCollapseState(DetectorState):
+class WSpaceCollapseState(DeclaredState):
     """State of :class:`WSpaceCollapseDetector`."""
 
     first: list[float] = field(default_factory=list)  # the baseline's records
@@ -228,7 +228,7 @@ class ChannelSpikeDetector(_Held):
 
 
 @dataclass
-class AugmentRunawayState(DetectorState):
+class AugmentRunawayState(DeclaredState):
     """State of :class:`AugmentRunawayDetector`."""
 
     rt: float | None = None
@@ -277,7 +277,7 @@ class AugmentRunawayDetector(SignalDetector):
 
 
 @dataclass
-class RegularizerBlowupState(DetectorState):
+class RegularizerBlowupState(DeclaredState):
     """State of :class:`RegularizerBlowupDetector`."""
 
     hist: dict[str, list[float]] = field(

@@ -14,7 +14,7 @@ contract:
   detectors off the training thread, where warnings are easy to lose, whereas alerts are
   stored with the run, printed by the CLI and shown by the dashboard and ``replay``.
 * **State.** All mutable state is declared once, as a dataclass named by ``State``
-  (see :mod:`gandiag.detectors.state`): ``reset`` starts from it, ``state_dict`` checks
+  (see :mod:`gandiag.state`): ``reset`` starts from it, ``state_dict`` checks
   and copies it, ``load_state_dict`` validates and upgrades a saved one. The per-record
   code reads and writes it through ``self.state``, the instance's attribute dict.
 """
@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, TypedDict
 
 from gandiag.detectors.base import Detector
-from gandiag.detectors.state import DetectorState, StateError, check_value, dump_state, load_state
 from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
+from gandiag.state import DeclaredState, StateError, check_value, dump_state, load_state
 from gandiag.types import Alert, Severity, StepRecord
 
 
@@ -56,8 +56,8 @@ class SignalDetector(Detector):
     # One hint per ``requires_any`` group: which Monitor option produces those signals.
     provided_by_groups: ClassVar[tuple[str, ...]] = ()
     kinds: ClassVar[tuple[str, ...]] = ("gan",)
-    #: The declared state (a dataclass; see gandiag.detectors.state); no fields by default.
-    State: ClassVar[type[DetectorState]] = DetectorState
+    #: The declared state (a dataclass; see gandiag.state); no fields by default.
+    State: ClassVar[type[DeclaredState]] = DeclaredState
 
     def __init__(self, **params: Any) -> None:
         valid = {**COMMON_PARAMS, **self.params}
@@ -86,7 +86,7 @@ class SignalDetector(Detector):
         }
         self._checked_names: set[str] = set()
 
-    def _set_state(self, state: DetectorState) -> None:
+    def _set_state(self, state: DeclaredState) -> None:
         self.declared_state = state
         # the per-record code indexes the instance's attribute dict: plain dict lookups
         # on the hot path, the very storage of the typed object
@@ -123,7 +123,7 @@ class SignalDetector(Detector):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a state saved by ``state_dict`` (or by gandiag before states were
-        declared: no ``version`` entry; see gandiag.detectors.state for the upgrade)."""
+        declared: no ``version`` entry; see gandiag.state for the upgrade)."""
         if state.get("detector") != self.name:
             raise ValueError(
                 f"state belongs to detector {state.get('detector')!r}, not {self.name!r}; "

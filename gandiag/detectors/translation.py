@@ -17,8 +17,8 @@ from typing import Any, ClassVar, TypedDict
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 PROBES = "set [translation] probe_every > 0 (the trainer's translation probes) or log TranslationProbe signals"
@@ -53,7 +53,7 @@ class NetStreak(TypedDict):
 
 
 @dataclass
-class SustainedSignalState(DetectorState):
+class SustainedSignalState(DeclaredState):
     """State of :class:`_SustainedSignal`."""
 
     nets: dict[str, NetStreak] = field(default_factory=dict)

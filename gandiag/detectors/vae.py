@@ -10,8 +10,8 @@ from gandiag import signals as S
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import Streak, finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
@@ -22,7 +22,7 @@ def kl_dims(record: StepRecord) -> list[float]:
 
 
 @dataclass
-class PosteriorCollapseState(DetectorState):
+class PosteriorCollapseState(DeclaredState):
     """State of :class:`PosteriorCollapseDetector`."""
 
     kl: float | None = None

@@ -26,8 +26,8 @@ from gandiag.detectors._stats import (
     streak_update,
 )
 from gandiag.detectors.base import register_detector
-from gandiag.detectors.state import DetectorState
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 TEMPORAL_D = "add (or restore) a temporal discriminator that sees whole clips (DVD-GAN's D_T)"
@@ -48,7 +48,7 @@ IMBALANCE = (TEMPORAL_D_LR, BALANCE_D, NO_BN_IN_D, LOWER_LR)
 
 
 @dataclass
-class SmoothedThresholdState(DetectorState):
+class SmoothedThresholdState(DeclaredState):
     """State of :class:`_SmoothedThreshold`."""
 
     streak: Streak = field(default_factory=new_streak)
@@ -265,7 +265,7 @@ def _d_nets(names: Any) -> list[str]:
 
 
 @dataclass
-class StuckDiscriminatorState(DetectorState):
+class StuckDiscriminatorState(DeclaredState):
     """State of :class:`StuckDiscriminatorDetector`."""
 
     streaks: dict[str, Streak] = field(default_factory=dict)

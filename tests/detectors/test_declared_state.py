@@ -18,15 +18,15 @@ from test_state_and_config import stream_for
 from gandiag import signals as S
 from gandiag.detectors import DETECTORS, get_detector_class, run_detectors
 from gandiag.detectors._stats import Streak
-from gandiag.detectors.state import (
-    DetectorState,
+from gandiag.detectors.support import SignalDetector
+from gandiag.state import (
+    DeclaredState,
     StateError,
     check_value,
     dump_state,
     field_types,
     load_state,
 )
-from gandiag.detectors.support import SignalDetector
 from gandiag.types import StepRecord
 
 # Written by gandiag at commit be67188, before states were declared: for every detector
@@ -43,7 +43,7 @@ def json_round_trip(state: dict) -> dict:
 def test_state_is_declared_and_reset_returns_to_it(name: str) -> None:
     cls = get_detector_class(name)
     assert issubclass(cls, SignalDetector)
-    assert dataclasses.is_dataclass(cls.State) and issubclass(cls.State, DetectorState)
+    assert dataclasses.is_dataclass(cls.State) and issubclass(cls.State, DeclaredState)
     fresh = cls().state_dict()
     det = cls()
     run_detectors([det], stream_for(name))
@@ -139,9 +139,15 @@ def saved(name: str = "mode_collapse") -> dict:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda s: s["state"].update(pdist_max=0.2), r"mode_collapse: .*unknown field\(s\) pdist_max"),
+        (
+            lambda s: s["state"].update(pdist_max=0.2),
+            r"mode_collapse: .*unknown field\(s\) pdist_max",
+        ),
         (lambda s: s["state"].pop("streak"), r"mode_collapse: .*lacks field\(s\) streak"),
-        (lambda s: s["state"].update(pdist="low"), r"mode_collapse: .*'pdist' must be float \| None"),
+        (
+            lambda s: s["state"].update(pdist="low"),
+            r"mode_collapse: .*'pdist' must be float \| None",
+        ),
         (
             lambda s: s["state"]["streak"].update(since=1.5),
             r"mode_collapse: .*'streak'\['since'\] must be int \| None, got 1.5",
@@ -175,7 +181,7 @@ def test_an_undeclared_field_is_caught_when_saving() -> None:
 
 
 @dataclasses.dataclass
-class _Counter(DetectorState):
+class _Counter(DeclaredState):
     version = 2
     count: int = 0
     streaks: dict[str, Streak] = dataclasses.field(default_factory=dict)

@@ -1,10 +1,10 @@
-"""Declared detector state: one dataclass per detector, from which reset, save and load follow.
+"""Declared state: one dataclass per stateful piece, from which reset, save and load follow.
 
-A detector declares what must survive a resume once, as a dataclass of typed fields with
-their initial values (torchmetrics' ``Metric.add_state`` is the model)::
+What must survive a resume is declared once, as a dataclass of typed fields with their
+initial values (torchmetrics' ``Metric.add_state`` is the model)::
 
     @dataclass
-    class ModeCollapseState(DetectorState):
+    class ModeCollapseState(DeclaredState):
         pdist: float | None = None
         streak: Streak = field(default_factory=new_streak)
 
@@ -14,19 +14,22 @@ From the declaration follow:
 * **save**: :func:`dump_state` checks every field against its declared type and returns a
   JSON-ready dict (a deep copy), so ``json.dumps`` needs no encoder;
 * **load**: :func:`load_state` refuses a state with an unknown or missing field, or a value
-  of the wrong type, naming the detector and the field, and upgrades older formats.
+  of the wrong type, naming its owner (a detector's name) and the field, and upgrades
+  older versions.
 
-The per-record code of a detector reads and writes the instance's attribute dict
-(``vars(state)``): a plain dict lookup on the hot path, and the same object the
-declaration types. A field written there without being declared is caught at the next
-save, so a state cannot silently grow keys a resume would lose.
+The detectors (gandiag.detectors.support) and the ADA controller
+(gandiag.reference_models.ada) declare their state this way. A detector's per-record code
+reads and writes the instance's attribute dict (``vars(state)``): a plain dict lookup on
+the hot path, and the same object the declaration types. A field written there without
+being declared is caught at the next save, so a state cannot silently grow keys a resume
+would lose.
 
 Versions: ``version`` counts changes of a declaration that older saved states cannot be
 read with as they are; ``upgrade`` turns an older state into the current one. States
-saved before the declarations existed (no ``"version"`` entry) hold the same fields,
-except that a field written lazily (a smoothed value's ``*_step``) is absent until first
-written: the default upgrade gives an absent field its initial value, and drops the
-fields named in ``retired`` (declared once, no longer used).
+saved before the declarations existed (no version) hold the same fields, except that a
+field written lazily (a smoothed value's ``*_step``) is absent until first written: the
+default upgrade gives an absent field its initial value, and drops the fields named in
+``retired`` (declared once, never read).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints, i
 
 
 @dataclasses.dataclass
-class DetectorState:
+class DeclaredState:
     """Base of the declared states (subclass with ``@dataclass``); has no fields itself."""
 
     #: Bumped when a field changes meaning or type; ``upgrade`` reads the older versions.
@@ -62,20 +65,20 @@ class DetectorState:
         return out
 
 
-S = typing.TypeVar("S", bound=DetectorState)
+S = typing.TypeVar("S", bound=DeclaredState)
 
 
 class StateError(ValueError):
     """A saved state does not match its declaration (the message names the field)."""
 
 
-def field_types(cls: type[DetectorState]) -> dict[str, Any]:
+def field_types(cls: type[DeclaredState]) -> dict[str, Any]:
     """The declared fields of ``cls`` and their (resolved) types, in declaration order."""
     hints = get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
-def dump_state(owner: str, state: DetectorState) -> dict[str, Any]:
+def dump_state(owner: str, state: DeclaredState) -> dict[str, Any]:
     """The fields of ``state`` as a JSON-ready dict (deep copy), after checking each one
     against its declared type; ``owner`` (the detector's name) is named in errors."""
     fields = vars(state)
