@@ -6,7 +6,12 @@ the store, the detectors and the figures work without torch.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names type checkers see; at run time __getattr__ imports them on use
+    from gandiag.monitor import Monitor
+    from gandiag.store import RunReader, RunWriter
+    from gandiag.types import Alert, MetricResult, Severity, StepRecord
 
 __version__ = "0.1.0"
 
