@@ -81,16 +81,7 @@ def field_types(cls: type[DeclaredState]) -> dict[str, Any]:
 def dump_state(owner: str, state: DeclaredState) -> dict[str, Any]:
     """The fields of ``state`` as a JSON-ready dict (deep copy), after checking each one
     against its declared type; ``owner`` (the detector's name) is named in errors."""
-    fields = vars(state)
-    types_ = field_types(type(state))
-    undeclared = [k for k in fields if k not in types_]
-    if undeclared:
-        raise StateError(
-            f"{owner}: state field(s) {', '.join(undeclared)} are written but not declared in "
-            f"{type(state).__name__}; declare them there so a resume keeps them"
-        )
-    for name, tp in types_.items():
-        check_value(fields[name], tp, f"{owner}: state field {name!r}")
+    _check_fields(owner, type(state), vars(state), "state")
     return dataclasses.asdict(state)
 
 
@@ -110,22 +101,30 @@ def load_state(owner: str, cls: type[S], fields: Mapping[str, Any], version: int
             data = cls.upgrade(data, version)
         except StateError as err:
             raise StateError(f"{owner}: {err}") from None
+    _check_fields(owner, cls, data, "saved state")
+    return cls(**copy.deepcopy(data))  # the caller's lists and dicts stay its own
+
+
+def _check_fields(
+    owner: str, cls: type[DeclaredState], values: Mapping[str, Any], what: str
+) -> None:
+    """``values`` holds exactly the fields ``cls`` declares, each of its declared type."""
     types_ = field_types(cls)
-    unknown = [k for k in data if k not in types_]
+    unknown = [k for k in values if k not in types_]
     if unknown:
         raise StateError(
-            f"{owner}: saved state has unknown field(s) {', '.join(unknown)}; "
-            f"{cls.__name__} declares {', '.join(types_) or 'no fields'}"
+            f"{owner}: {what} has unknown field(s) {', '.join(unknown)}, not declared in "
+            f"{cls.__name__} (it declares {', '.join(types_) or 'no fields'}); a field the "
+            "detector writes must be declared there, so a resume keeps it"
         )
-    missing = [k for k in types_ if k not in data]
+    missing = [k for k in types_ if k not in values]
     if missing:
         raise StateError(
-            f"{owner}: saved state lacks field(s) {', '.join(missing)} declared in "
-            f"{cls.__name__}; it was not saved by this detector's state_dict"
+            f"{owner}: {what} lacks field(s) {', '.join(missing)} declared in {cls.__name__}; "
+            "pass the dict its state_dict() returned"
         )
     for name, tp in types_.items():
-        check_value(data[name], tp, f"{owner}: saved state field {name!r}")
-    return cls(**copy.deepcopy(data))  # the caller's lists and dicts stay its own
+        check_value(values[name], tp, f"{owner}: {what} field {name!r}")
 
 
 def check_value(value: Any, tp: Any, where: str) -> None:

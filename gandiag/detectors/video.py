@@ -139,13 +139,19 @@ class FrozenMotionDetector(_SmoothedThreshold):
 
 
 @dataclass
-class LoopingState(SmoothedThresholdState):
+class _MotionState(SmoothedThresholdState):
+    """The smoothed motion ratio, which the looping and flicker detectors both read."""
+
+    motion: float | None = None
+    motion_step: int | None = None
+
+
+@dataclass
+class LoopingState(_MotionState):
     """State of :class:`LoopingDetector`: the smoothed values (``values``) and their steps."""
 
     excess: float | None = None
     excess_step: int | None = None
-    motion: float | None = None
-    motion_step: int | None = None
 
 
 @register_detector
@@ -193,11 +199,9 @@ class LoopingDetector(_SmoothedThreshold):
 
 
 @dataclass
-class TemporalFlickerState(SmoothedThresholdState):
+class TemporalFlickerState(_MotionState):
     """State of :class:`TemporalFlickerDetector`: the smoothed values (``values``) and their steps."""
 
-    motion: float | None = None
-    motion_step: int | None = None
     flip: float | None = None
     flip_step: int | None = None
 

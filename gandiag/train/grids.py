@@ -36,7 +36,7 @@ POINTS_PER_IMAGE = 8
 STRIP_ROWS = 10
 
 
-class _Autoencoder(Protocol):
+class Autoencoder(Protocol):
     """What the grids call on a VAE or autoencoder (nn.Module attributes type as tensors)."""
 
     def encode(self, x: torch.Tensor) -> Any: ...
@@ -98,9 +98,9 @@ class SampleGrids:
                 net(self.z, self.y) if self.bundle.conditional else net(self.z)
             )
         elif kind == "vae":
-            out["samples"] = self._png(cast(_Autoencoder, net).decode(self.z))
+            out["samples"] = self._png(cast(Autoencoder, net).decode(self.z))
         if kind in ("vae", "ae"):
-            ae = cast(_Autoencoder, net)
+            ae = cast(Autoencoder, net)
             code = ae.encode(self.real)
             code = code[0] if isinstance(code, tuple) else code  # a VAE's posterior mean
             out["reconstructions"] = self._recon_png(self.real, ae.decode(code))
@@ -143,7 +143,7 @@ def interpolation(
             labels = y.repeat_interleave(steps)
             return interpolation_grid(lambda z: net(z, labels), z0, z1, steps).float().cpu()
         return interpolation_grid(net, z0, z1, steps).float().cpu()
-    ae = cast(_Autoencoder, net)
+    ae = cast(Autoencoder, net)
     code = ae.encode(reals)
     code = code[0] if isinstance(code, tuple) else code
     walk = interpolation_grid(ae.decode, code[:rows], code[rows:], steps, spherical=False)

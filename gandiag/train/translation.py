@@ -10,9 +10,8 @@ per-domain FID/KID with glyph features, class preservation, cycle error, PSNR/SS
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,10 +33,6 @@ from gandiag.train.translation_step import (
     glyph_content_features,
 )
 
-if TYPE_CHECKING:
-    from gandiag.monitor import Monitor
-    from gandiag.monitor.cadence import Cadence
-
 #: held-out items (probe batch, grids, evaluation), at most this many and a fifth of the data
 HOLDOUT = 500
 
@@ -48,7 +43,7 @@ def train_translation(
     from gandiag.train.trainer import (
         _autocast,
         _cadence,
-        _jsonable,
+        _make_monitor,
         _optimizer_factory,
         pick_device,
     )
@@ -95,16 +90,8 @@ def train_translation(
         start = int(ckpt["step"]) + 1
 
     cadence = _cadence(cfg)
-    mon = _monitor(
-        cfg,
-        bundle,
-        run_dir,
-        {**vars(settings), **optim},
-        resume,
-        progress,
-        device,
-        cadence,
-        _jsonable,
+    mon = _make_monitor(
+        cfg, bundle, run_dir, {**vars(settings), **optim}, resume, progress, device, cadence
     )
     if ckpt is not None and ckpt.get("monitor") is not None:
         mon.load_state_dict(ckpt["monitor"])
@@ -291,54 +278,3 @@ def _probe_signals(
         inv = bundle.generators.get(inverse.get(name, ""))
         out.update(probe.signals(name, bundle.generators[name], inv))
     return out
-
-
-def _monitor(
-    cfg: TrainConfig,
-    bundle: TranslationBundle,
-    run_dir: Path,
-    settings: dict[str, Any],
-    resume: bool,
-    progress: bool,
-    device: torch.device,
-    cadence: Cadence,
-    jsonable: Callable[[Any], Any],
-) -> Monitor:
-    import dataclasses
-
-    from gandiag.detectors import default_detectors
-    from gandiag.monitor import Monitor
-
-    dets = (
-        None
-        if cfg.monitor.detectors == "none"
-        else default_detectors("translation", **cfg.monitor.overrides)
-    )
-    common: dict[str, Any] = {}
-    if progress:
-        from tqdm.auto import tqdm
-
-        common["on_alert"] = lambda alert: tqdm.write(alert.one_line(), file=sys.stderr)
-    else:
-        common["quiet"] = True
-    return Monitor(
-        run_dir,
-        generator=bundle.generators,
-        discriminator=bundle.discriminators,
-        loss=_monitor_loss(settings["loss"]),
-        config={**cfg.to_dict(), "resolved": settings, "model_options": jsonable(bundle.options)},
-        name=cfg.name or f"{bundle.name}-{cfg.data.name}",
-        resume=resume,
-        cadence=dataclasses.replace(cadence, grid=0),
-        detectors=dets,
-        kind=bundle.kind,  # the true kind ("translation"), recorded with the run
-        device=device,
-        seed=cfg.seed,
-        **common,
-    )
-
-
-def _monitor_loss(loss: str) -> str:
-    from gandiag.reference_models import losses as L
-
-    return L.monitor_loss_kind(loss)
