@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -74,8 +75,15 @@ class StateError(ValueError):
 
 def field_types(cls: type[DeclaredState]) -> dict[str, Any]:
     """The declared fields of ``cls`` and their (resolved) types, in declaration order."""
-    hints = get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    # cached: resolving string annotations costs far more than checking the values
+    found = _FIELD_TYPES.get(cls)
+    if found is None:
+        hints = get_type_hints(cls)
+        found = _FIELD_TYPES[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    return found
+
+
+_FIELD_TYPES: dict[type[DeclaredState], dict[str, Any]] = {}
 
 
 def dump_state(owner: str, state: DeclaredState) -> dict[str, Any]:
@@ -173,7 +181,7 @@ def _matches(value: Any, tp: Any, where: str) -> bool:
     if is_typeddict(tp):
         if not isinstance(value, dict):
             return False
-        hints = get_type_hints(tp)
+        hints = _typeddict_hints(tp)
         if set(value) != set(hints):
             raise StateError(
                 f"{where} must have keys {', '.join(hints)}, got {', '.join(map(str, value))}"
@@ -182,6 +190,11 @@ def _matches(value: Any, tp: Any, where: str) -> bool:
             check_value(value[k], t, f"{where}[{k!r}]")
         return True
     raise TypeError(f"{where}: declared type {tp!r} is not a JSON type this module checks")
+
+
+@functools.cache
+def _typeddict_hints(tp: Any) -> dict[str, Any]:
+    return get_type_hints(tp)
 
 
 def _name(tp: Any) -> str:
