@@ -35,4 +35,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'gandiag' has no attribute {name!r}")
 
 
-__all__ = list(_LAZY)
+# a literal, so linters and type checkers see the exports (tests/test_typing.py keeps it
+# equal to _LAZY)
+__all__ = ["Alert", "MetricResult", "Monitor", "RunReader", "RunWriter", "Severity", "StepRecord"]

@@ -9,6 +9,13 @@ import pytest
 ROOT = Path(__file__).parents[1]
 
 
+def test_all_lists_every_lazy_export() -> None:
+    import gandiag
+
+    assert sorted(gandiag.__all__) == sorted(gandiag._LAZY)
+    assert all(getattr(gandiag, name) is not None for name in gandiag.__all__)
+
+
 @pytest.mark.slow  # mypy follows the exports into torch (about 20 s of CPU, cold)
 def test_exports_have_their_real_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     api = pytest.importorskip("mypy.api")
