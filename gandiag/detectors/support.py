@@ -26,6 +26,7 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypedDict
 
+from gandiag.advice import Advice
 from gandiag.detectors.base import Detector
 from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
 from gandiag.state import DeclaredState, StateError, check_value, dump_state, load_state
@@ -54,7 +55,7 @@ class SignalDetector(Detector):
     # every network playing that role in the run (see gandiag.roles).
     requires_any: ClassVar[tuple[tuple[str, ...], ...]] = ()
     # One hint per ``requires_any`` group: which Monitor option produces those signals.
-    provided_by_groups: ClassVar[tuple[str, ...]] = ()
+    provided_by_groups: ClassVar[tuple[str | Advice, ...]] = ()
     kinds: ClassVar[tuple[str, ...]] = ("gan",)
     #: The declared state (a dataclass; see gandiag.state); no fields by default.
     State: ClassVar[type[DeclaredState]] = DeclaredState

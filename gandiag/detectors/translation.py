@@ -14,6 +14,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypedDict
 
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite
 from gandiag.detectors.base import register_detector
@@ -21,7 +22,10 @@ from gandiag.detectors.support import SignalDetector
 from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
-PROBES = "set [translation] probe_every > 0 (the trainer's translation probes) or log TranslationProbe signals"
+PROBES = Advice(
+    "set [translation] probe_every > 0 (the trainer's translation probes) or log TranslationProbe signals",
+    "set translation.probe_every > 0 in the config (the default is 50)",
+)
 
 IDENTITY_WEIGHT = "lower the identity weight (CycleGAN lambda_identity, e.g. 0.5 -> 0.1 or 0)"
 UPSAMPLING = (

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import Streak, finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
@@ -63,7 +64,12 @@ class PosteriorCollapseDetector(SignalDetector):
         "min_records": 3,
     }
     requires_any = ((S.VAE_ACTIVE_FRACTION, "vae/kl_dim/*", S.VAE_KL),)
-    provided_by_groups = ("pass mu= and logvar= to Monitor.step (Monitor(model=vae))",)
+    provided_by_groups = (
+        Advice(
+            "pass mu= and logvar= to Monitor.step (Monitor(model=vae))",
+            "the trainer passes mu and logvar of VAEs; nothing to set in the config",
+        ),
+    )
 
     State = PosteriorCollapseState
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors._stats import (
     Streak,
     finite,
@@ -45,6 +46,11 @@ FROZEN = (TEMPORAL_D, TEMPORAL_D_LR, GRU_NOISE, SHUFFLE_NEGATIVES)
 LOOPING = (MORE_FRAMES, GRU_NOISE, TEMPORAL_D, SHUFFLE_NEGATIVES)
 FLICKER = (TEMPORAL_D, SHUFFLE_NEGATIVES, LOWER_LR, MORE_FRAMES)
 IMBALANCE = (TEMPORAL_D_LR, BALANCE_D, NO_BN_IN_D, LOWER_LR)
+
+VIDEO_CLIPS = Advice(
+    "pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",
+    "applies to video models, for which the trainer passes clips; nothing to do for other models",
+)
 
 
 @dataclass
@@ -116,7 +122,7 @@ class FrozenMotionDetector(_SmoothedThreshold):
     name = "frozen_video"
     params: ClassVar[dict[str, Any]] = {**_SmoothedThreshold.params, "ratio_max": 0.3}
     requires_any = ((S.VIDEO_MOTION_RATIO,),)
-    provided_by_groups = ("pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",)
+    provided_by_groups = (VIDEO_CLIPS,)
     State = FrozenMotionState
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
@@ -170,7 +176,12 @@ class LoopingDetector(_SmoothedThreshold):
         "min_motion_ratio": 0.3,
     }
     requires_any = ((S.VIDEO_RECURRENCE_EXCESS,),)
-    provided_by_groups = ("pass video clips of at least 3 frames to Monitor.step",)
+    provided_by_groups = (
+        Advice(
+            "pass video clips of at least 3 frames to Monitor.step",
+            "needs clips of at least 3 frames (the frames option of the video data)",
+        ),
+    )
     State = LoopingState
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
@@ -219,7 +230,7 @@ class TemporalFlickerDetector(_SmoothedThreshold):
         "motion_ratio_max": 2.5,
     }
     requires_any = ((S.VIDEO_MOTION_RATIO,),)
-    provided_by_groups = ("pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",)
+    provided_by_groups = (VIDEO_CLIPS,)
     State = TemporalFlickerState
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
@@ -306,9 +317,11 @@ class StuckDiscriminatorDetector(SignalDetector):
     }
     requires_any = (("d/*/real/raw_std",),)
     provided_by_groups = (
-        (
+        Advice(
             "pass several discriminators to Monitor(discriminator={name: D, ...}) and their "
-            "outputs as dicts d_real={name: ...}, d_fake={name: ...}"
+            "outputs as dicts d_real={name: ...}, d_fake={name: ...}",
+            "the trainer passes both discriminators of video models; nothing to do for "
+            "other models",
         ),
     )
 
