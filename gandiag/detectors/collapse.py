@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
+    Streak,
     finite,
     held_with_raw,
     new_streak,
@@ -19,6 +21,7 @@ from gandiag.detectors._stats import (
 )
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
@@ -51,6 +54,18 @@ def eval_concentrated(record: StepRecord, share_min: float, coverage_max: float)
     if not finite(share) and cov is None:
         return None
     return (finite(share) and share >= share_min) or (cov is not None and cov <= coverage_max)
+
+
+@dataclass
+class ModeCollapseState(DeclaredState):
+    """State of :class:`ModeCollapseDetector`."""
+
+    pdist: float | None = None  # smoothed samples/pdist_ratio
+    pdist_step: int | None = None
+    streak: Streak = field(default_factory=new_streak)
+    raw: Streak = field(default_factory=new_streak)
+    evals: list[list[int | bool]] = field(default_factory=list)  # [step, concentrated]
+    alerted: bool = False
 
 
 @register_detector
@@ -92,14 +107,7 @@ class ModeCollapseDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "pdist": None,
-            "streak": new_streak(),
-            "raw": new_streak(),
-            "evals": [],
-            "alerted": False,
-        }
+    State = ModeCollapseState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
@@ -167,6 +175,23 @@ class ModeCollapseDetector(SignalDetector):
         ]
 
 
+@dataclass
+class NonConvergenceState(DeclaredState):
+    """State of :class:`NonConvergenceDetector`."""
+
+    modes: list[list[int | bool]] = field(default_factory=list)  # [step, mode, concentrated]
+    cosine: float | None = None  # smoothed update cosine of G
+    cosine_step: int | None = None
+    streak: Streak = field(default_factory=new_streak)
+    margin: float | None = None  # smoothed D(real) - D(fake)
+    margin_step: int | None = None
+    pdist: float | None = None
+    pdist_step: int | None = None
+    margin_streak: Streak = field(default_factory=new_streak)
+    margin_raw: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
+
 @register_detector
 class NonConvergenceDetector(SignalDetector):
     """Training that never settles: the generator hops between modes instead of covering them.
@@ -210,17 +235,7 @@ class NonConvergenceDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "modes": [],
-            "cosine": None,
-            "streak": new_streak(),
-            "margin": None,
-            "pdist": None,
-            "margin_streak": new_streak(),
-            "margin_raw": new_streak(),
-            "alerted": False,
-        }
+    State = NonConvergenceState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state

@@ -8,6 +8,7 @@ fixed probe batch of the generator's samples falls among them. No labels and no
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
@@ -16,7 +17,16 @@ from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
+
+
+@dataclass
+class SampleCoverageState(DeclaredState):
+    """State of :class:`SampleCoverageDetector`."""
+
+    evals: list[list[int | bool]] = field(default_factory=list)  # [step, held]
+    alerted: bool = False
 
 
 @register_detector
@@ -60,8 +70,7 @@ class SampleCoverageDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"evals": [], "alerted": False}
+    State = SampleCoverageState
 
     def check(self, record: StepRecord) -> list[Alert]:
         excess = record.get(S.COVERAGE_TOP_BIN_EXCESS)

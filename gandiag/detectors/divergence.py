@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypedDict
 
 from gandiag import signals as S
 from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
+    Baseline,
+    Streak,
     baseline_feed,
     finite,
     new_baseline,
@@ -18,11 +21,19 @@ from gandiag.detectors._stats import (
 )
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
 def _grad_norm_nets(record: StepRecord) -> list[str]:
     return S.nets_with_prefix(set(record.scalars), "")
+
+
+@dataclass
+class NonFiniteState(DeclaredState):
+    """State of :class:`NonFiniteDetector`."""
+
+    last_bad: int | None = None  # step of the last non-finite record
 
 
 @register_detector
@@ -46,8 +57,7 @@ class NonFiniteDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"last_bad": None}
+    State = NonFiniteState
 
     def check(self, record: StepRecord) -> list[Alert]:
         bad: list[str] = []
@@ -90,6 +100,23 @@ class NonFiniteDetector(SignalDetector):
         ]
 
 
+class NetGrowth(TypedDict):
+    """One network's gradient-norm baseline (log10) and how long it has stayed above it."""
+
+    base: Baseline
+    streak: Streak
+    alerted: bool
+
+
+@dataclass
+class ExplodingGradientState(DeclaredState):
+    """State of :class:`ExplodingGradientDetector`."""
+
+    nets: dict[str, NetGrowth] = field(default_factory=dict)
+    critic: Streak = field(default_factory=new_streak)
+    critic_alerted: bool = False
+
+
 @register_detector
 class ExplodingGradientDetector(SignalDetector):
     """Gradient norms or critic outputs growing by orders of magnitude (divergence).
@@ -127,8 +154,7 @@ class ExplodingGradientDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"nets": {}, "critic": new_streak(), "critic_alerted": False}
+    State = ExplodingGradientState
 
     def check(self, record: StepRecord) -> list[Alert]:
         alerts = []
@@ -200,6 +226,16 @@ class ExplodingGradientDetector(SignalDetector):
         return alerts
 
 
+@dataclass
+class StalledTrainingState(DeclaredState):
+    """State of :class:`StalledTrainingDetector`."""
+
+    last: dict[str, float] | None = None  # the previous record's losses
+    prev_step: int | None = None
+    streak: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
+
 @register_detector
 class StalledTrainingDetector(SignalDetector):
     """Every loss term exactly constant (bit for bit) over ``patience_steps`` steps.
@@ -220,8 +256,7 @@ class StalledTrainingDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"last": None, "prev_step": None, "streak": new_streak(), "alerted": False}
+    State = StalledTrainingState
 
     def check(self, record: StepRecord) -> list[Alert]:
         losses = {

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
+    Baseline,
+    Streak,
     baseline_feed,
     finite,
     held_with_raw,
@@ -22,6 +25,7 @@ from gandiag.detectors._stats import (
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
 from gandiag.roles import Role, networks_with_role
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
@@ -36,6 +40,16 @@ def generator_grad_norm(record: StepRecord, generators: list[str]) -> float | No
             return None
         total, seen = total + v * v, True
     return math.sqrt(total) if seen else None
+
+
+@dataclass
+class VanishingGradientState(DeclaredState):
+    """State of :class:`VanishingGradientDetector`."""
+
+    base: Baseline = field(default_factory=new_baseline)  # of log10 |grad G|
+    grad: float | None = None
+    streak: Streak = field(default_factory=new_streak)
+    alerted: bool = False
 
 
 @register_detector
@@ -74,8 +88,7 @@ class VanishingGradientDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"base": new_baseline(), "grad": None, "streak": new_streak(), "alerted": False}
+    State = VanishingGradientState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
@@ -124,6 +137,25 @@ class VanishingGradientDetector(SignalDetector):
         ]
 
 
+@dataclass
+class DiscriminatorOverfittingState(DeclaredState):
+    """State of :class:`DiscriminatorOverfittingDetector`."""
+
+    rv: float | None = None
+    rv_step: int | None = None
+    rt: float | None = None
+    rt_step: int | None = None
+    m_tr: float | None = None  # smoothed raw D outputs on train, validation and fake
+    m_tr_step: int | None = None
+    m_val: float | None = None
+    m_val_step: int | None = None
+    m_fk: float | None = None
+    m_fk_step: int | None = None
+    streak: Streak = field(default_factory=new_streak)
+    raw: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
+
 @register_detector
 class DiscriminatorOverfittingDetector(SignalDetector):
     """D memorising the training reals: held-out reals scored like fakes (r_v, Karras et al. 2020).
@@ -156,14 +188,7 @@ class DiscriminatorOverfittingDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "rv": None,
-            "rt": None,
-            "streak": new_streak(),
-            "raw": new_streak(),
-            "alerted": False,
-        }
+    State = DiscriminatorOverfittingState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state

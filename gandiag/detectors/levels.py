@@ -8,12 +8,14 @@ energy at that level. A level that only upsamples its input has a ratio near 0
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag.advice import Advice
-from gandiag.detectors._stats import finite, new_streak, streak_held, streak_update
+from gandiag.detectors._stats import Streak, finite, new_streak, streak_held, streak_update
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 REMEDIES = (
@@ -23,6 +25,14 @@ REMEDIES = (
     ),
     "give the level its own learning rate (LAPGAN used larger ones for finer levels)",
 )
+
+
+@dataclass
+class LevelCopyState(DeclaredState):
+    """State of :class:`LevelCopyDetector`."""
+
+    streaks: dict[str, Streak] = field(default_factory=dict)  # by copy-ratio signal
+    alerted: list[str] = field(default_factory=list)
 
 
 @register_detector
@@ -44,8 +54,7 @@ class LevelCopyDetector(SignalDetector):
         "min_records": 3,
     }
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"streaks": {}, "alerted": []}
+    State = LevelCopyState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, c = self.state, self.cfg

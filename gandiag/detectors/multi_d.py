@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
-from gandiag.detectors._stats import finite, new_streak, smooth, streak_held, streak_update
+from gandiag.detectors._stats import Streak, finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
+
+
+@dataclass
+class DiscriminatorImbalanceState(DeclaredState):
+    """State of :class:`DiscriminatorImbalanceDetector`."""
+
+    ema: dict[str, dict[str, float]] = field(default_factory=dict)  # net -> smoothed probs
+    streak: Streak = field(default_factory=new_streak)
+    alerted: bool = False
 
 
 @register_detector
@@ -49,8 +60,7 @@ class DiscriminatorImbalanceDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"ema": {}, "streak": new_streak(), "alerted": False}
+    State = DiscriminatorImbalanceState
 
     def check(self, record: StepRecord) -> list[Alert]:
         nets = S.d_nets(set(record.scalars))

@@ -11,6 +11,7 @@ opposite directions. Batch noise also moves these signals, so the detector looks
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,6 +23,7 @@ from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
 from gandiag.roles import Role, networks_with_role
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 #: series the detector watches: (label, how to read it from a record)
@@ -62,6 +64,20 @@ def spectral_peak(x: list[float], min_cycles: int) -> tuple[float, float, float]
     lo_i, hi_i = max(min_cycles, min_cycles + i - 1), min(hi, min_cycles + i + 2)
     share = float(power[lo_i:hi_i].sum() / total)
     return share, float(min_cycles + i), float(y.std())
+
+
+@dataclass
+class OscillationState(DeclaredState):
+    """State of :class:`OscillationDetector`."""
+
+    block: int | None = None
+    acc: dict[str, list[float]] = field(default_factory=dict)  # series -> [n, sum, sum sq]
+    means: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in SERIES})
+    se: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in SERIES})
+    streak: list[int] | None = None  # [first step, blocks]
+    cos: list[list[float]] = field(default_factory=list)  # [step, cosine]
+    cos_since: int | None = None
+    alerted: bool = False
 
 
 @register_detector
@@ -106,17 +122,7 @@ class OscillationDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "block": None,
-            "acc": {},
-            "means": {k: [] for k in SERIES},
-            "se": {k: [] for k in SERIES},
-            "streak": None,
-            "cos": [],
-            "cos_since": None,
-            "alerted": False,
-        }
+    State = OscillationState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state

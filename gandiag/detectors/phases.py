@@ -16,6 +16,7 @@ Both read the phase signals ``Monitor.set_phase`` records (``phase/index``,
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
@@ -23,6 +24,7 @@ from gandiag.advice import Advice
 from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 NO_TANH = "use a linear toRGB output (no tanh), as the progressive-growing reference does"
@@ -43,6 +45,17 @@ FADE_REMEDIES = (CHECK_ALPHA, LONGER_FADE)
 def _g_grad(record: StepRecord) -> float | None:
     v = record.get(S.grad_norm("G"))
     return v if finite(v) else None
+
+
+@dataclass
+class TransitionInstabilityState(DeclaredState):
+    """State of :class:`TransitionInstabilityDetector`."""
+
+    index: float | None = None
+    before: list[list[float | None]] = field(default_factory=list)  # samples of _sample
+    switch: int | None = None
+    after: list[list[float | None]] = field(default_factory=list)
+    history: list[list[float | None]] = field(default_factory=list)
 
 
 @register_detector
@@ -77,8 +90,7 @@ class TransitionInstabilityDetector(SignalDetector):
         "min_records": 3,
     }
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"index": None, "before": [], "switch": None, "after": [], "history": []}
+    State = TransitionInstabilityState
 
     def _sample(self, record: StepRecord) -> list[float | None]:
         pd = record.get(S.SAMPLES_PDIST_RATIO)
@@ -161,6 +173,16 @@ def _nonfinite(x: float | None) -> bool:
     return x is not None and not math.isfinite(x)
 
 
+@dataclass
+class FadeInState(DeclaredState):
+    """State of :class:`FadeInDetector`."""
+
+    index: float | None = None
+    last: float | None = None
+    since: int | None = None
+    alerted: bool = False
+
+
 @register_detector
 class FadeInDetector(SignalDetector):
     """A fade-in weight (``phase/alpha``) that does not rise monotonically from 0 to 1.
@@ -181,8 +203,7 @@ class FadeInDetector(SignalDetector):
     )
     params: ClassVar[dict[str, Any]] = {"stuck_steps": 50, "jump_max": 0.5, "tol": 1e-6}
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"index": None, "last": None, "since": None, "alerted": False}
+    State = FadeInState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, c = self.state, self.cfg

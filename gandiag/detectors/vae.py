@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
-from gandiag.detectors._stats import finite, new_streak, smooth, streak_held, streak_update
+from gandiag.detectors._stats import Streak, finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
@@ -18,6 +20,18 @@ def kl_dims(record: StepRecord) -> list[float]:
     prefix = "vae/kl_dim/"
     items = [(int(k[len(prefix) :]), v) for k, v in record.scalars.items() if k.startswith(prefix)]
     return [v for _, v in sorted(items)]
+
+
+@dataclass
+class PosteriorCollapseState(DeclaredState):
+    """State of :class:`PosteriorCollapseDetector`."""
+
+    kl: float | None = None
+    kl_step: int | None = None
+    kl_dims: list[float] | None = None
+    active: float | None = None
+    streak: Streak = field(default_factory=new_streak)
+    level: int = 0
 
 
 @register_detector
@@ -57,14 +71,7 @@ class PosteriorCollapseDetector(SignalDetector):
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "kl": None,
-            "kl_dims": None,
-            "active": None,
-            "streak": new_streak(),
-            "level": 0,
-        }
+    State = PosteriorCollapseState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, tau = self.state, self.cfg["smooth_steps"]

@@ -218,7 +218,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, key: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, key)
     args = typing.get_args(hint)
     optional = type(None) in args

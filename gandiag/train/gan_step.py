@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -67,7 +68,7 @@ class GANStepper:
         autocast: Callable[[], contextlib.AbstractContextManager],
     ) -> None:
         self.b, self.s = bundle, settings
-        self.G, self.D = bundle.generator, bundle.discriminator
+        self.G, self.D = bundle.require("generator"), bundle.require("discriminator")
         self.opt_g = make_optimizer(self.G.parameters(), "g")
         self.opt_d = make_optimizer(self.D.parameters(), "d")
         self.next_batch, self.gen, self.autocast = next_batch, generator, autocast
@@ -98,6 +99,11 @@ class GANStepper:
     def _aux_losses(self, aux: Tensor, labels: Tensor | None, z: Tensor) -> Tensor:
         """ACGAN's class cross-entropy or InfoGAN's code-recovery loss on D's aux head."""
         if self.caps.aux_classifier:
+            if labels is None:
+                raise ValueError(
+                    f"{self.b.name}'s auxiliary classifier needs class labels; train it on a "
+                    "labelled dataset"
+                )
             return F.cross_entropy(aux.float(), labels)
         n_cat, n_cont = self.b.info_codes
         start = self.b.latent_dim - n_cat - n_cont
@@ -161,11 +167,11 @@ class GANStepper:
                 terms["D_aux"] = aux.detach()
                 loss_d = loss_d + aux_w * aux
             if s.gp:
-                gp = L.gradient_penalty(lambda v, y=y: self._d(v, y), xr, xf, generator=self.gen)
+                gp = L.gradient_penalty(partial(self._d, y=y), xr, xf, generator=self.gen)
                 terms["gp"] = gp.detach()
                 loss_d = loss_d + s.gp * gp
             if s.r1:
-                r1 = L.r1_penalty(lambda v, y=y: self._d(v, y), xr)
+                r1 = L.r1_penalty(partial(self._d, y=y), xr)
                 terms["r1"] = r1.detach()
                 loss_d = loss_d + 0.5 * s.r1 * r1
             self.opt_d.zero_grad(set_to_none=True)

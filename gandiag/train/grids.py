@@ -20,7 +20,7 @@ Grids written (names in the run store):
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -35,6 +35,14 @@ COLUMNS = 8
 POINTS_PER_IMAGE = 8
 #: clips (rows) in a video frame strip
 STRIP_ROWS = 10
+
+
+class Autoencoder(Protocol):
+    """What the grids call on a VAE or autoencoder (nn.Module attributes type as tensors)."""
+
+    def encode(self, x: torch.Tensor) -> Any: ...
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
 
 
 class SampleGrids:
@@ -100,11 +108,12 @@ class SampleGrids:
                 net(self.z, self.y) if self.bundle.conditional else net(self.z)
             )
         elif kind == "vae":
-            out["samples"] = self._png(net.decode(self.z))
+            out["samples"] = self._png(cast(Autoencoder, net).decode(self.z))
         if kind in ("vae", "ae"):
-            code = net.encode(self.real)
+            ae = cast(Autoencoder, net)
+            code = ae.encode(self.real)
             code = code[0] if isinstance(code, tuple) else code  # a VAE's posterior mean
-            out["reconstructions"] = self._recon_png(self.real, net.decode(code))
+            out["reconstructions"] = self._recon_png(self.real, ae.decode(code))
         return out
 
     @torch.no_grad()
@@ -116,11 +125,12 @@ class SampleGrids:
             x = net(self.z, self.y) if self.bundle.conditional else net(self.z)
             out["samples"] = (x.float().cpu().numpy(), real)
         elif self.bundle.kind == "vae":
-            out["samples"] = (net.decode(self.z).float().cpu().numpy(), real)
+            out["samples"] = (cast(Autoencoder, net).decode(self.z).float().cpu().numpy(), real)
         if self.bundle.kind in ("vae", "ae"):
-            code = net.encode(self.real)
+            ae = cast(Autoencoder, net)
+            code = ae.encode(self.real)
             code = code[0] if isinstance(code, tuple) else code  # a VAE's posterior mean
-            out["reconstructions"] = (net.decode(code).float().cpu().numpy(), real)
+            out["reconstructions"] = (ae.decode(code).float().cpu().numpy(), real)
         return out
 
     def _png(self, x: torch.Tensor) -> bytes:
@@ -151,11 +161,12 @@ def interpolation(
     if bundle.kind == "gan":
         z0, y = bundle.sample_latent(rows, gen, reals.device)
         z1, _ = bundle.sample_latent(rows, gen, reals.device)
-        if bundle.conditional:
+        if bundle.conditional and y is not None:
             labels = y.repeat_interleave(steps)
             return interpolation_grid(lambda z: net(z, labels), z0, z1, steps).float().cpu()
         return interpolation_grid(net, z0, z1, steps).float().cpu()
-    code = net.encode(reals)
+    ae = cast(Autoencoder, net)
+    code = ae.encode(reals)
     code = code[0] if isinstance(code, tuple) else code
-    walk = interpolation_grid(net.decode, code[:rows], code[rows:], steps, spherical=False)
+    walk = interpolation_grid(ae.decode, code[:rows], code[rows:], steps, spherical=False)
     return walk.float().cpu()

@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -30,12 +30,13 @@ from gandiag.train.checkpoint import load_checkpoint, load_checkpoint_file, save
 from gandiag.train.config import TrainConfig, load_config
 from gandiag.train.evaluation import Evaluator, metric_scalars
 from gandiag.train.gan_step import GANSettings, GANStepper
-from gandiag.train.grids import SampleGrids, interpolation
+from gandiag.train.grids import Autoencoder, SampleGrids, interpolation
 from gandiag.train.vae_step import AutoencoderStepper, VAESettings
-from gandiag.train.video_step import VideoGANStepper, video_settings
+from gandiag.train.video_step import VideoGANSettings, VideoGANStepper, video_settings
 
 if TYPE_CHECKING:
     from gandiag.monitor import Cadence, Monitor
+    from gandiag.train.video_eval import VideoEvaluator
     from gandiag.types import Alert
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -145,6 +146,7 @@ def train(
     bundle = _build_bundle(cfg, ds)
     if start_from is not None and resume:
         raise ValueError("start_from and resume exclude each other")
+    ckpt: dict[str, Any] | None
     if start_from is not None:
         ckpt = load_checkpoint_file(Path(start_from), bundle.name, bundle.options)
     else:
@@ -166,7 +168,9 @@ def train(
     if ds.kind == "videos":
         from gandiag.train.video_eval import VideoEvaluator
 
-        evaluator = VideoEvaluator(ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed)
+        evaluator: Evaluator | VideoEvaluator = VideoEvaluator(
+            ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed
+        )
     else:
         evaluator = Evaluator(ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed)
     cadence = _cadence(cfg)
@@ -337,7 +341,10 @@ def _optimizer_factory(
     name = o.optimizer or training.get("optimizer", "adam")
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    betas = tuple(o.betas) if o.betas is not None else tuple(training.get("betas", (0.5, 0.999)))
+    given = o.betas if o.betas is not None else training.get("betas", (0.5, 0.999))
+    if len(given) != 2:
+        raise ValueError(f"optim.betas must be two numbers (beta1, beta2), got {given!r}")
+    betas = (float(given[0]), float(given[1]))
     lrs = {
         "g": o.lr_g if o.lr_g is not None else training.get("lr_g"),
         "d": o.lr_d if o.lr_d is not None else training.get("lr_d"),
@@ -346,7 +353,8 @@ def _optimizer_factory(
 
     def make(params: Any, which: str, lr: float | None = None) -> torch.optim.Optimizer:
         if lr is None:
-            lr = lrs[which] if lrs[which] is not None else 2e-4
+            configured = lrs[which]
+            lr = float(configured) if configured is not None else 2e-4
         if name == "adam":
             return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=o.weight_decay)
         if name == "rmsprop":
@@ -379,11 +387,12 @@ def _make_stepper(
             )
         stepper = stepper_class(t["stepper"])(bundle, g.options, make_opt, batches, gen, autocast)
         return stepper, {**stepper.settings, "loss": t["loss"], **optim}
+    settings: VideoGANSettings | GANSettings | VAESettings
     if _is_video(bundle):
-        s = video_settings(cfg, t)
-        stepper = VideoGANStepper(bundle, s, make_opt, batches, gen, autocast)
+        settings = video_settings(cfg, t)
+        stepper = VideoGANStepper(bundle, settings, make_opt, batches, gen, autocast)
     elif bundle.kind == "gan":
-        s = GANSettings(
+        s = settings = GANSettings(
             loss=L.check_loss(pick(g.loss, "loss", "nonsaturating")),
             d_steps=int(pick(g.d_steps, "d_steps", 1)),
             clip=float(pick(g.clip, "clip", 0.0)),
@@ -411,11 +420,11 @@ def _make_stepper(
         stepper = GANStepper(bundle, s, make_opt, batches, gen, autocast)
     else:
         beta = cfg.vae.beta if cfg.vae.beta is not None else getattr(bundle.model, "beta", 1.0)
-        s = VAESettings(
+        settings = VAESettings(
             beta=float(beta), kl_anneal_steps=cfg.vae.kl_anneal_steps, free_bits=cfg.vae.free_bits
         )
-        stepper = AutoencoderStepper(bundle, s, make_opt, batches, gen, autocast)
-    return stepper, {**vars(s), **optim}
+        stepper = AutoencoderStepper(bundle, settings, make_opt, batches, gen, autocast)
+    return stepper, {**vars(settings), **optim}
 
 
 def _autocast(device: torch.device, amp: bool) -> Autocast:
@@ -446,6 +455,7 @@ def _make_monitor(
     cadence: Cadence,
 ) -> Monitor:
     from gandiag.monitor import Monitor
+    from gandiag.reference_models.translation import TranslationBundle
 
     # kind= picks the default set: an autoencoder is watched as a VAE with a point
     # posterior, whose KL signals say nothing, so "ae" runs no posterior-collapse detector.
@@ -454,9 +464,9 @@ def _make_monitor(
     family = dict.fromkeys(bundle.training.get("detectors", ()), True)
     if settings.get("ada"):  # the augmentation's p is watched for runaway
         family["augment_runaway"] = True
-    if detectors == "default" and (
-        cfg.monitor.overrides or family or bundle.kind == "vae" or _is_video(bundle)
-    ):
+    # a translation model runs the "translation" set, whose detectors read its probes
+    explicit = bundle.kind in ("vae", "translation") or _is_video(bundle)
+    if detectors == "default" and (cfg.monitor.overrides or family or explicit):
         from gandiag.detectors import default_detectors
 
         # a video model runs the GAN defaults plus the video detectors ("video" set)
@@ -492,11 +502,20 @@ def _make_monitor(
         )
     else:
         common["quiet"] = True
+    if isinstance(bundle, TranslationBundle):  # several generators and discriminators
+        return Monitor(
+            run_dir,
+            generator=bundle.generators,
+            discriminator=bundle.discriminators,
+            loss=L.monitor_loss_kind(settings["loss"]),
+            **common,
+        )
     if bundle.kind == "gan":
         fixed = None
         if bundle.conditional:  # the latent probes cycle through the classes
             fixed = torch.arange(4096, device=device) % bundle.num_classes
-        generate = (lambda z: bundle.generator(z, fixed[: len(z)])) if fixed is not None else None
+        G = bundle.generator
+        generate = (lambda z: G(z, fixed[: len(z)])) if fixed is not None and G else None
         return Monitor(
             run_dir,
             generator=bundle.generator,
@@ -533,10 +552,13 @@ def _discriminators(bundle: ModelBundle) -> Any:
 
 # -- per step ---------------------------------------------------------------------------------
 def _d_outputs(bundle: ModelBundle, x: torch.Tensor) -> torch.Tensor:
+    D = bundle.discriminator
+    if D is None:
+        raise ValueError(f"model {bundle.name!r} has no discriminator to score held-out reals")
     if bundle.capabilities.conditional_discriminator:
         y = torch.arange(len(x), device=x.device) % bundle.num_classes
-        return bundle.discriminator(x, y)
-    return bundle.discriminator(x)
+        return D(x, y)
+    return D(x)
 
 
 def _monitor_step(
@@ -579,7 +601,7 @@ def _evaluate(
     cfg: TrainConfig,
     bundle: ModelBundle,
     stepper: Stepper,
-    evaluator: Evaluator,
+    evaluator: Evaluator | VideoEvaluator,
     mon: Monitor,
     step: int,
     device: torch.device,
@@ -597,7 +619,7 @@ def _evaluate(
             if bundle.kind == "gan":
                 chunks.append(net(z, y) if bundle.conditional else net(z))
             else:
-                chunks.append(net.decode(z))
+                chunks.append(cast(Autoencoder, net).decode(z))
         samples = torch.cat(chunks).float()
         scalars, results = evaluator(samples, step)
         scalars.update(metric_scalars(results))
