@@ -58,6 +58,8 @@ class SampleCoverageDetector(SignalDetector):
         ),
     )
 
+    reads = (S.COVERAGE_TOP_BIN_EXCESS, S.COVERAGE_BINS_MISSED)
+
     def initial_state(self) -> dict[str, Any]:
         return {"evals": [], "alerted": False}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from gandiag import signals as S
@@ -68,12 +69,18 @@ class VanishingGradientDetector(SignalDetector):
         ),
     )
 
+    reads = (S.D_FAKE_PROB_MEAN, "grad/<generator>/norm")
+
+    def bind(self, roles: Mapping[str, Role]) -> None:
+        super().bind(roles)
+        self._generators = networks_with_role(self.roles, Role.GENERATOR)
+
     def initial_state(self) -> dict[str, Any]:
         return {"base": new_baseline(), "grad": None, "streak": new_streak(), "alerted": False}
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
-        g = generator_grad_norm(record, networks_with_role(self.roles, Role.GENERATOR))
+        g = generator_grad_norm(record, self._generators)
         if g is not None and g > 0:
             baseline_feed(st["base"], math.log10(g), int(self.cfg["baseline_records"]))
             st["grad"] = g
@@ -145,6 +152,8 @@ class DiscriminatorOverfittingDetector(SignalDetector):
     provided_by_groups = (
         "pass d_val= (D outputs on a held-out real batch) to Monitor.step to enable r_v",
     )
+
+    reads = (S.D_RV, S.D_RT)
 
     def initial_state(self) -> dict[str, Any]:
         return {

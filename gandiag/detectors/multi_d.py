@@ -8,6 +8,7 @@ from gandiag import signals as S
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.names import signal_names
 from gandiag.detectors.support import SignalDetector
 from gandiag.types import Alert, Severity, StepRecord
 
@@ -46,11 +47,13 @@ class DiscriminatorImbalanceDetector(SignalDetector):
         ),
     )
 
+    reads = ("d/*/real/*", "d/*/fake/*")
+
     def initial_state(self) -> dict[str, Any]:
         return {"ema": {}, "streak": new_streak(), "alerted": False}
 
     def check(self, record: StepRecord) -> list[Alert]:
-        nets = S.d_nets(set(record.scalars))
+        nets = signal_names(record).derive(S.d_nets)
         if len(nets) < 2:
             return []
         st, cfg = self.state, self.cfg

@@ -10,7 +10,9 @@ opposite directions. Batch noise also moves these signals, so the detector looks
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +21,7 @@ from gandiag import signals as S
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.names import signal_names
 from gandiag.detectors.support import SignalDetector
 from gandiag.roles import Role, networks_with_role
 from gandiag.types import Alert, Severity, StepRecord
@@ -27,40 +30,84 @@ from gandiag.types import Alert, Severity, StepRecord
 SERIES = ("d_margin", "loss_D", "loss_G")
 
 
-def _series_values(record: StepRecord) -> dict[str, float]:
-    out = {}
-    r, f = record.get(S.D_REAL_RAW_MEAN), record.get(S.D_FAKE_RAW_MEAN)
+_LOSSES = (("loss_D", S.loss("D")), ("loss_G", S.loss("G")))
+
+
+def _series_values(record: StepRecord) -> list[tuple[str, float]]:
+    """``(series, value)`` for each watched series the record measures, in SERIES order."""
+    get = record.scalars.get
+    out = []
+    r, f = get(S.D_REAL_RAW_MEAN), get(S.D_FAKE_RAW_MEAN)
     if finite(r) and finite(f):
-        out["d_margin"] = r - f
-    for name in ("D", "G"):
-        v = record.get(S.loss(name))
+        out.append(("d_margin", r - f))
+    for series, key in _LOSSES:
+        v = get(key)
         if finite(v):
-            out[f"loss_{name}"] = v
+            out.append((series, v))
     return out
+
+
+def _cosine_nets(names: tuple[str, ...]) -> list[str]:
+    """Networks with an update-direction cosine (``update/<NET>/cosine``), in record order."""
+    return [k.split("/")[1] for k in names if k.startswith("update/") and k.endswith("/cosine")]
+
+
+@functools.lru_cache(maxsize=8)
+def _line_basis(n: int) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """What ``np.polyfit(arange(n), y, 1)`` builds before solving: the column-scaled
+    Vandermonde matrix, its column scales, ``rcond`` and the abscissae."""
+    t = np.arange(n)
+    lhs = np.vander(t + 0.0, 2)
+    scale = np.sqrt((lhs * lhs).sum(axis=0))
+    lhs /= scale
+    return lhs, scale, n * float(np.finfo(np.float64).eps), t
+
+
+def _detrend(y: np.ndarray) -> np.ndarray:
+    """``y`` minus its least-squares line: ``y - np.polyval(np.polyfit(t, y, 1), t)``.
+
+    The same operations as numpy's, bit for bit, without re-building the design matrix
+    for every window (the oscillation detector detrends three windows per block).
+    """
+    n = len(y)
+    if n < 2:
+        t = np.arange(n)
+        return y - np.polyval(np.polyfit(t, y, 1), t)  # numpy's warning for the rank
+    lhs, scale, rcond, t = _line_basis(n)
+    c = np.linalg.lstsq(lhs, y, rcond)[0] / scale
+    # np.polyval on a line: (0 * t + c0) * t + c1, and 0 * t + c0 is c0 exactly
+    return y - (c[0] * t + c[1])
+
+
+def _std(y: np.ndarray) -> float:
+    """``float(np.std(y))`` bit for bit: numpy's own reductions, without its dispatch."""
+    n = y.size
+    if n == 0:
+        return float(np.std(y))  # nan, with numpy's warning
+    d = y - np.add.reduce(y, keepdims=True) / n
+    return math.sqrt(float(np.add.reduce(d * d)) / n)
 
 
 def spectral_peak(x: list[float], min_cycles: int) -> tuple[float, float, float]:
     """(share of the detrended variance in the strongest frequency with at least
     ``min_cycles`` cycles per window, its cycles per window, the residual std)."""
-    y = np.asarray(x, dtype=np.float64)
+    y = _detrend(np.asarray(x, dtype=np.float64))
     n = len(y)
-    t = np.arange(n)
-    y = y - np.polyval(np.polyfit(t, y, 1), t)
     power = np.abs(np.fft.rfft(y)) ** 2
     total = power[1:].sum()
     hi = n // 4 + 1  # periods of at least 4 blocks
     if total <= 0 or hi <= min_cycles:
-        return 0.0, 0.0, float(y.std())
+        return 0.0, 0.0, _std(y)
     band = power[min_cycles:hi]
     i = int(band.argmax())
     if i == 0 or power[min_cycles + i] <= power[1 : min_cycles + i].max():
         # the strongest power at the band's lowest frequency, or below a lower one: the
         # spectrum falls with frequency (drift, a random walk, a step), not a peak
-        return 0.0, float(min_cycles + i), float(y.std())
+        return 0.0, float(min_cycles + i), _std(y)
     # a peak between two bins spreads over both: count the neighbours too
     lo_i, hi_i = max(min_cycles, min_cycles + i - 1), min(hi, min_cycles + i + 2)
     share = float(power[lo_i:hi_i].sum() / total)
-    return share, float(min_cycles + i), float(y.std())
+    return share, float(min_cycles + i), _std(y)
 
 
 @register_detector
@@ -100,6 +147,10 @@ class OscillationDetector(SignalDetector):
     requires_any = ((S.D_REAL_RAW_MEAN, "loss/*"),)
     provided_by_groups = ("pass losses= and d_real=/d_fake= to Monitor.step",)
 
+    def bind(self, roles: Mapping[str, Role]) -> None:
+        super().bind(roles)
+        self._generators = networks_with_role(self.roles, Role.GENERATOR)
+
     def initial_state(self) -> dict[str, Any]:
         return {
             "block": None,
@@ -120,8 +171,11 @@ class OscillationDetector(SignalDetector):
             self._close_block()
             fired = self._judge(record.step)
         st["block"] = block
-        for key, v in _series_values(record).items():
-            acc = st["acc"].setdefault(key, [0, 0.0, 0.0])
+        accs = st["acc"]
+        for key, v in _series_values(record):
+            acc = accs.get(key)
+            if acc is None:
+                acc = accs[key] = [0, 0.0, 0.0]
             acc[0] += 1
             acc[1] += v
             acc[2] += v * v
@@ -165,8 +219,8 @@ class OscillationDetector(SignalDetector):
             noise = median(st["se"][key])
             snr = swing / noise if noise > 0 else math.inf
             half = len(means) // 2
-            first = float(np.std(means[:half]))
-            second = float(np.std(means[half:]))
+            first = _std(np.asarray(means[:half], dtype=np.float64))
+            second = _std(np.asarray(means[half:], dtype=np.float64))
             growth = second / first if first > 0 else math.inf
             peaked = share >= cfg["peak_share"]
             persistent = peaked and snr >= cfg["snr_min"]
@@ -206,13 +260,11 @@ class OscillationDetector(SignalDetector):
         st, cfg = self.state, self.cfg
         if cfg["cosine_max"] is None:
             return None
-        nets = [
-            k.split("/")[1]
-            for k in record.scalars
-            if k.startswith("update/") and k.endswith("/cosine")
-        ]
+        nets = signal_names(record).derive(_cosine_nets)
+        if not nets:
+            return None
         # the generator by role (the run's roles, bound by the suite), else by the name G
-        by_role = networks_with_role(self.roles, Role.GENERATOR)
+        by_role = self._generators
         gens = [n for n in nets if n in by_role] or [n for n in nets if n.startswith("G")]
         if not gens:
             return None

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, TypedDict
 
 from gandiag.detectors.base import Detector
+from gandiag.detectors.names import MAX_INTERNED, SignalNames, signal_names
 from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
 from gandiag.types import Alert, Severity, StepRecord
 
@@ -53,6 +54,11 @@ class SignalDetector(Detector):
     # One hint per ``requires_any`` group: which Monitor option produces those signals.
     provided_by_groups: ClassVar[tuple[str, ...]] = ()
     kinds: ClassVar[tuple[str, ...]] = ("gan",)
+    # The signals (patterns as in ``requires_any``) without which ``check`` has nothing to
+    # do: on a record holding none of them it returns no alert and leaves the state as it
+    # was, so ``update`` skips it. None (the default): ``check`` sees every record, as a
+    # detector that counts steps or closes blocks on any record must.
+    reads: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, **params: Any) -> None:
         valid = {**COMMON_PARAMS, **self.params}
@@ -80,8 +86,12 @@ class SignalDetector(Detector):
         self.roles = dict(roles)
         self._groups = [expand_patterns(group, self.roles) for group in self.requires_any]
         # names already matched against every group's patterns (a cache, not state: the
-        # patterns are fixed, so a name that matched nothing never will)
+        # patterns are fixed, so a name that matched nothing never will), and the name
+        # sets (gandiag.detectors.names) whose names all are
         self._checked_names: set[str] = set()
+        self._checked_sets: set[SignalNames] = set()
+        self._reads = None if self.reads is None else expand_patterns(self.reads, self.roles)
+        self._listens: dict[SignalNames, bool] = {}
 
     # -- to implement -------------------------------------------------------------------------
     def initial_state(self) -> dict[str, Any]:
@@ -92,9 +102,26 @@ class SignalDetector(Detector):
 
     # -- contract -----------------------------------------------------------------------------
     def update(self, record: StepRecord) -> list[Alert]:
-        alerts = self._check_signals(record)
-        alerts.extend(self.check(record))
+        names = signal_names(record)
+        alerts = self._check_signals(record, names)
+        if self._reads is None or self._listens_to(names):
+            alerts.extend(self.check(record))
         return alerts
+
+    def listens_to(self, record: StepRecord) -> bool:
+        """Whether ``update`` passes ``record`` to ``check`` (see ``reads``)."""
+        return self._reads is None or self._listens_to(signal_names(record))
+
+    def _listens_to(self, names: SignalNames) -> bool:
+        listens = self._listens.get(names)
+        if listens is None:
+            if len(self._listens) >= MAX_INTERNED:
+                self._listens.clear()
+            patterns = self._reads or ()
+            listens = self._listens[names] = any(
+                fnmatch.filter(names.names, pattern) for pattern in patterns
+            )
+        return listens
 
     def config(self) -> dict[str, Any]:
         return dict(self.cfg)
@@ -143,17 +170,21 @@ class SignalDetector(Detector):
             remedies=tuple(remedies),
         )
 
-    def _check_signals(self, record: StepRecord) -> list[Alert]:
+    def _check_signals(self, record: StepRecord, names: SignalNames) -> list[Alert]:
         sig = self._signals
         first = sig["first_step"]
         if first is None:
             first = sig["first_step"] = int(record.step)
-        checked = self._checked_names
-        new = (
-            []
-            if checked.issuperset(record.scalars)
-            else [n for n in record.scalars if n not in checked]
-        )
+        if False not in sig["seen"]:
+            return []  # every group seen: nothing left to match or report
+        if names in self._checked_sets:
+            new = []
+        else:
+            checked = self._checked_names
+            new = [n for n in names.names if n not in checked]
+            if len(self._checked_sets) >= MAX_INTERNED:
+                self._checked_sets.clear()
+            self._checked_sets.add(names)
         alerts = []
         for i, group in enumerate(self.requires_any):
             if sig["seen"][i]:
