@@ -164,6 +164,9 @@ class ModeCollapseDetector(SignalDetector):
         ]
 
 
+_COSINE_G = S.update_cosine("G")
+
+
 @register_detector
 class NonConvergenceDetector(SignalDetector):
     """Training that never settles: the generator hops between modes instead of covering them.
@@ -245,7 +248,7 @@ class NonConvergenceDetector(SignalDetector):
                             "hop_fraction_min": float(self.cfg["hop_fraction"]),
                         },
                     )
-        cos = record.get(S.update_cosine("G"))
+        cos = record.get(_COSINE_G)
         if finite(cos) and self.cfg["cosine_max"] is not None:
             smooth(st, "cosine", cos, record.step, self.cfg["smooth_steps"])
             streak_update(st["streak"], st["cosine"] < self.cfg["cosine_max"], record.step)

@@ -266,11 +266,9 @@ class StalledTrainingDetector(SignalDetector):
         if not losses:
             return []
         last, prev_step = self.state["last"], self.state["prev_step"]
-        same = (
-            last is not None
-            and last.keys() == losses.keys()
-            and all(finite(v) and v == last[k] for k, v in losses.items())
-        )
+        # equal terms, all finite (a NaN repeated is no stall; ``==`` alone would count a
+        # NaN object that is the same in both dicts as equal)
+        same = last is not None and last == losses and all(map(math.isfinite, losses.values()))
         self.state["last"] = losses
         self.state["prev_step"] = int(record.step)
         if not same:

@@ -78,6 +78,8 @@ def signal_names(record: StepRecord) -> SignalNames:
     return names
 
 
-def interned_count() -> int:
-    """How many distinct name sets are interned now (for tests)."""
-    return len(_interned)
+def forget_names() -> None:
+    """Drop every interned name set and what was derived from it (tests start clean)."""
+    global _last
+    _interned.clear()
+    _last = (None, None)

@@ -102,11 +102,19 @@ class SignalDetector(Detector):
 
     # -- contract -----------------------------------------------------------------------------
     def update(self, record: StepRecord) -> list[Alert]:
+        # the feed loop of every run and replay: each detector, every record
         names = signal_names(record)
-        alerts = self._check_signals(record, names)
-        if self._reads is None or self._listens_to(names):
-            alerts.extend(self.check(record))
-        return alerts
+        sig = self._signals
+        if sig["first_step"] is None or False in sig["seen"]:
+            notices = self._check_signals(record, names)
+        else:
+            notices = []
+        if self._reads is not None:
+            listens = self._listens.get(names)
+            if not (self._listens_to(names) if listens is None else listens):
+                return notices
+        found = self.check(record)
+        return notices + found if notices else found
 
     def listens_to(self, record: StepRecord) -> bool:
         """Whether ``update`` passes ``record`` to ``check`` (see ``reads``)."""
