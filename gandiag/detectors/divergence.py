@@ -177,8 +177,10 @@ class ExplodingGradientDetector(SignalDetector):
         if raw:
             st = self.state
             big = max(raw)
-            streak_update(st["critic"], big > self.cfg["critic_max"], record.step)
-            held = streak_held(
+            above = big > self.cfg["critic_max"]
+            streak_update(st["critic"], above, record.step)
+            # held needs the condition now (the streak restarts without it)
+            held = above and streak_held(
                 st["critic"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
             )
             if held and not st["critic_alerted"]:

@@ -27,9 +27,13 @@ from gandiag.types import Alert, Severity, StepRecord
 
 def generator_grad_norm(record: StepRecord, generators: list[str]) -> float | None:
     """Total gradient norm over the networks playing the generator role (None: not measured)."""
+    return _total_norm(record.scalars, [S.grad_norm(net) for net in generators])
+
+
+def _total_norm(scalars: Mapping[str, float], keys: list[str]) -> float | None:
     total, seen = 0.0, False
-    for net in generators:
-        v = record.scalars.get(S.grad_norm(net))
+    for key in keys:
+        v = scalars.get(key)
         if v is None:
             continue
         if not finite(v):
@@ -73,16 +77,19 @@ class VanishingGradientDetector(SignalDetector):
 
     def bind(self, roles: Mapping[str, Role]) -> None:
         super().bind(roles)
-        self._generators = networks_with_role(self.roles, Role.GENERATOR)
+        self._generator_norms = [
+            S.grad_norm(net) for net in networks_with_role(self.roles, Role.GENERATOR)
+        ]
 
     def initial_state(self) -> dict[str, Any]:
         return {"base": new_baseline(), "grad": None, "streak": new_streak(), "alerted": False}
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
-        g = generator_grad_norm(record, self._generators)
+        g = _total_norm(record.scalars, self._generator_norms)
         if g is not None and g > 0:
-            baseline_feed(st["base"], math.log10(g), int(self.cfg["baseline_records"]))
+            if st["base"]["median"] is None:  # until the baseline is frozen
+                baseline_feed(st["base"], math.log10(g), int(self.cfg["baseline_records"]))
             st["grad"] = g
         p_fake = record.get(S.D_FAKE_PROB_MEAN)
         if not finite(p_fake) or st["grad"] is None or st["base"]["median"] is None:
@@ -95,11 +102,12 @@ class VanishingGradientDetector(SignalDetector):
             and st["grad"] < self.cfg["grad_drop"] * base
         )
         streak_update(st["streak"], cond, record.step)
+        if not cond:
+            st["alerted"] = False  # re-arm once the discriminator lets go
+            return []
         if not streak_held(
             st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
         ):
-            if st["streak"]["since"] is None:
-                st["alerted"] = False  # re-arm once the discriminator lets go
             return []
         if st["alerted"]:
             return []

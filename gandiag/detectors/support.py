@@ -90,6 +90,7 @@ class SignalDetector(Detector):
         # sets (gandiag.detectors.names) whose names all are
         self._checked_names: set[str] = set()
         self._checked_sets: set[SignalNames] = set()
+        self._reported_all: SignalCoverage | None = None
         self._reads = None if self.reads is None else expand_patterns(self.reads, self.roles)
         self._listens: dict[SignalNames, bool] = {}
 
@@ -186,6 +187,8 @@ class SignalDetector(Detector):
         if False not in sig["seen"]:
             return []  # every group seen: nothing left to match or report
         if names in self._checked_sets:
+            if self._reported_all is sig:
+                return []  # no new name to match, every missing group already reported
             new = []
         else:
             checked = self._checked_names
@@ -216,6 +219,9 @@ class SignalDetector(Detector):
                     )
                 )
         self._checked_names.update(new)
+        if all(seen or reported for seen, reported in zip(sig["seen"], sig["reported"])):
+            # until a state is loaded (a new dict): seen and reported flags only ever get set
+            self._reported_all = sig
         return alerts
 
     def signal_seen(self, group: int) -> bool:
