@@ -200,9 +200,9 @@ class ExplodingGradientDetector(SignalDetector):
         cfg = self.cfg
         for net, key in signal_names(record).derive(_grad_norms):
             value = scalars[key]
-            st = nets.get(net)
-            if st is None:
-                st = nets[net] = {"base": new_baseline(), "streak": new_streak(), "alerted": False}
+            if net not in nets:
+                nets[net] = {"base": new_baseline(), "streak": new_streak(), "alerted": False}
+            st = nets[net]
             if value is None or not (value > 0 and math.isfinite(value)):
                 continue  # NaN is the nonfinite detector's; 0 is the stall detector's
             logv = math.log10(value)

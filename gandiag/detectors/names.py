@@ -46,10 +46,16 @@ class SignalNames:
         it is one object and one cache entry).
         """
         try:
-            return self._memo[fn]  # type: ignore[no-any-return]
+            return self._memo[fn]
         except KeyError:
             value = self._memo[fn] = fn(self.names)
             return value
+
+    def __copy__(self) -> SignalNames:
+        return self  # interned: a copy must stay the same key
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SignalNames:
+        return self
 
     def __repr__(self) -> str:
         return f"SignalNames({len(self.names)} names)"
