@@ -17,6 +17,7 @@ from gandiag.detectors._stats import (
     streak_update,
 )
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.names import signal_names
 from gandiag.detectors.support import SignalDetector
 from gandiag.types import Alert, Severity, StepRecord
 
@@ -50,6 +51,13 @@ def eval_concentrated(record: StepRecord, share_min: float, coverage_max: float)
     if not finite(share) and cov is None:
         return None
     return (finite(share) and share >= share_min) or (cov is not None and cov <= coverage_max)
+
+
+def _evaluated(names: tuple[str, ...]) -> bool:
+    """Whether a record with these names can hold an evaluation eval_concentrated reads."""
+    return any(
+        n in names for n in (S.EVAL_DOMINANT_SHARE, S.EVAL_MODES_COVERED, S.EVAL_CLASSES_COVERED)
+    )
 
 
 @register_detector
@@ -127,7 +135,11 @@ class ModeCollapseDetector(SignalDetector):
                         "pdist_max": float(self.cfg["pdist_max"]),
                     },
                 )
-        conc = eval_concentrated(record, self.cfg["dominant_share_min"], self.cfg["coverage_max"])
+        conc = (
+            eval_concentrated(record, self.cfg["dominant_share_min"], self.cfg["coverage_max"])
+            if signal_names(record).derive(_evaluated)
+            else None
+        )
         if conc is not None and record.step >= self.cfg["warmup_steps"]:
             patience = int(self.cfg["eval_patience"])
             st["evals"] = (st["evals"] + [[int(record.step), bool(conc)]])[-patience:]
