@@ -10,6 +10,7 @@ opposite directions. Batch noise also moves these signals, so the detector looks
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -82,37 +83,53 @@ SHARE_MARGIN = 1e-3
 RESIDUAL_MIN = 1e-14
 
 
+@functools.lru_cache(maxsize=16)
+def _screen_basis(n: int, min_cycles: int) -> tuple[np.ndarray, np.ndarray]:
+    """For windows of ``n`` values: the matrix taking a window to the DFT (bins 1..n/2)
+    of its residual from its least-squares line, and the 0/1 matrix summing each band
+    bin with its neighbours inside the band."""
+    t = np.arange(n) - (n - 1) / 2.0
+    basis = np.stack([np.ones(n) / math.sqrt(n), t / math.sqrt(float(t @ t))], axis=1)
+    residual = np.eye(n) - basis @ basis.T  # projection away from constants and lines
+    k = np.arange(1, n // 2 + 1)
+    dft = np.exp(-2j * math.pi * np.outer(np.arange(n), k) / n)
+    hi = n // 4 + 1
+    neighbours = np.zeros((len(k), hi - min_cycles))
+    for c in range(min_cycles, hi):
+        lo_i, hi_i = max(min_cycles, c - 1), min(hi, c + 2)
+        neighbours[lo_i - 1 : hi_i - 1, c - min_cycles] = 1.0
+    return residual @ dft, neighbours
+
+
 def may_peak(windows: list[list[float]], min_cycles: int, peak_share: float) -> list[bool]:
     """For each window (all of one length): False only when :func:`spectral_peak`'s share
     is surely below ``peak_share``, so the window cannot count as oscillating.
 
-    One vectorised pass over all windows instead of a least-squares fit and an FFT per
-    window: the line is removed in closed form, and the share is bounded above by the
-    largest power in three neighbouring bins of the band (what spectral_peak adds up
-    around its peak) over the total. The closed-form residual differs from numpy's
-    least-squares one by a few ulps of the window's values, which moves the bound by
-    far less than ``SHARE_MARGIN`` unless the residual itself is at rounding level
-    (below ``RESIDUAL_MIN`` of the window's energy); such windows, windows with a
-    non-finite value and bounds within the margin answer True, and the caller runs
-    spectral_peak on them. The oscillation detector thus gives the same decisions as
-    with spectral_peak alone, at a fraction of the cost on healthy runs.
+    Two matrix products over all windows at once instead of a least-squares fit and an
+    FFT per window: the residual's spectrum from a precomputed matrix (detrend, then
+    DFT), and an upper bound of the share: the largest power in three neighbouring bins
+    of the band (what spectral_peak adds up around its peak) over the total. Computed
+    this way the powers differ from spectral_peak's by rounding, a few ulps of the
+    window's values, which moves the bound by far less than ``SHARE_MARGIN`` unless the
+    residual itself is at rounding level (below ``RESIDUAL_MIN`` of the window's
+    energy); such windows, windows with a non-finite value and bounds within the margin
+    answer True, and the caller runs spectral_peak on them. The oscillation detector
+    thus takes the same decisions as with spectral_peak alone, at a fraction of the cost
+    on healthy runs.
     """
     n = len(windows[0]) if windows else 0
-    if n < 3 or n // 4 + 1 <= min_cycles or any(len(w) != n for w in windows):
+    if n < 4 or n // 4 + 1 <= min_cycles or any(len(w) != n for w in windows):
         return [True] * len(windows)
+    to_spectrum, neighbours = _screen_basis(n, int(min_cycles))
     y = np.array(windows, dtype=np.float64)
-    t = np.arange(n) - (n - 1) / 2.0
     with np.errstate(all="ignore"):  # a non-finite window answers True, silently
-        centred = y - y.mean(axis=1, keepdims=True)
-        slope = (centred @ t) / (t @ t)
-        power = np.abs(np.fft.rfft(centred - slope[:, None] * t, axis=1)) ** 2
-        total = power[:, 1:].sum(axis=1)
-        band = np.pad(power[:, min_cycles : n // 4 + 1], ((0, 0), (1, 1)))
-        three = band[:, :-2] + band[:, 1:-1] + band[:, 2:]
-        bound = three.max(axis=1) / np.where(total > 0, total, 1.0)
+        spectrum = y @ to_spectrum
+        power = spectrum.real**2 + spectrum.imag**2
+        total = power.sum(axis=1)
+        bound = (power @ neighbours).max(axis=1) / np.where(total > 0, total, 1.0)
         energy = (y * y).sum(axis=1) * n
         sure = (total > RESIDUAL_MIN * energy) & (bound < peak_share - SHARE_MARGIN)
-    return [not bool(v) for v in sure]
+    return (~sure).tolist()
 
 
 @register_detector
