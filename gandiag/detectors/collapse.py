@@ -6,6 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
     finite,
@@ -91,9 +92,11 @@ class ModeCollapseDetector(SignalDetector):
     }
     requires_any = ((S.SAMPLES_PDIST_RATIO, S.EVAL_MODES_COVERED, S.EVAL_CLASSES_COVERED),)
     provided_by_groups = (
-        (
+        Advice(
             "pass real= and fake= batches to Monitor.step (batch diversity), or log "
-            "eval/modes_covered or eval/classes_covered with Monitor.log_scalars"
+            "eval/modes_covered or eval/classes_covered with Monitor.log_scalars",
+            "the trainer measures batch diversity at every step and logs eval/modes_covered "
+            "or eval/classes_covered at each evaluation (eval.every in the config)",
         ),
     )
 
@@ -214,9 +217,11 @@ class NonConvergenceDetector(SignalDetector):
     }
     requires_any = ((S.EVAL_DOMINANT_MODE, S.update_cosine("G")),)
     provided_by_groups = (
-        (
+        Advice(
             "log eval/dominant_mode (and eval/modes_covered or eval/classes_covered) with "
-            "Monitor.log_scalars at each periodic evaluation, as gandiag.train does"
+            "Monitor.log_scalars at each periodic evaluation, as gandiag.train does",
+            "the trainer logs eval/dominant_mode at each evaluation of data with known modes "
+            "(2-D mixtures, glyphs); set eval.every > 0 in the config for more than one",
         ),
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite
 from gandiag.detectors.base import register_detector
@@ -52,9 +53,10 @@ class SampleCoverageDetector(SignalDetector):
     }
     requires_any = ((S.COVERAGE_TOP_BIN_EXCESS,),)
     provided_by_groups = (
-        (
+        Advice(
             "pass real= batches (GAN: and latent_dim= or fake=) to Monitor.step with "
-            "Cadence(coverage=N) > 0 (the default is 250)"
+            "Cadence(coverage=N) > 0 (the default is 250)",
+            "set monitor.cadence.coverage > 0 in the config (the default is 250)",
         ),
     )
 

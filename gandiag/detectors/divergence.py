@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
     baseline_feed,
@@ -60,7 +61,12 @@ class NonFiniteDetector(SignalDetector):
     kinds = ("gan", "vae")
     params: ClassVar[dict[str, Any]] = {"rearm_steps": 100}
     requires_any = (("loss/*",),)
-    provided_by_groups = ("pass losses={...} to Monitor.step",)
+    provided_by_groups = (
+        Advice(
+            "pass losses={...} to Monitor.step",
+            "the trainer logs its losses; nothing to set in the config",
+        ),
+    )
     reads = ("*/nonfinite", "loss/*", "grad/*", "d/*", "vae/*", "update/*", "weight/*")
 
     def initial_state(self) -> dict[str, Any]:
@@ -156,9 +162,10 @@ class ExplodingGradientDetector(SignalDetector):
     }
     requires_any = (("grad/*/norm", "d/real/raw_mean"),)
     provided_by_groups = (
-        (
+        Advice(
             "gradient norms are captured when Monitor gets generator=/discriminator=/model=; "
-            "critic outputs when Monitor.step gets d_real= and d_fake="
+            "critic outputs when Monitor.step gets d_real= and d_fake=",
+            "the trainer captures every network's gradient norms and D's outputs; nothing to set in the config",
         ),
     )
     reads = (S.D_REAL_RAW_MEAN, S.D_FAKE_RAW_MEAN, "grad/*/norm")
@@ -256,7 +263,12 @@ class StalledTrainingDetector(SignalDetector):
     kinds = ("gan", "vae")
     params: ClassVar[dict[str, Any]] = {"patience_steps": 100, "min_records": 10}
     requires_any = (("loss/*",),)
-    provided_by_groups = ("pass losses={...} to Monitor.step",)
+    provided_by_groups = (
+        Advice(
+            "pass losses={...} to Monitor.step",
+            "the trainer logs its losses; nothing to set in the config",
+        ),
+    )
     reads = ("loss/*",)
 
     def initial_state(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
     baseline_feed,
@@ -66,10 +67,15 @@ class VanishingGradientDetector(SignalDetector):
     }
     requires_any = ((S.D_FAKE_PROB_MEAN,), ("grad/<generator>/norm",))
     provided_by_groups = (
-        "pass d_real= and d_fake= to Monitor.step with Monitor(loss='bce') (sigmoid discriminators)",
-        (
+        Advice(
+            "pass d_real= and d_fake= to Monitor.step with Monitor(loss='bce') (sigmoid discriminators)",
+            "this detector reads D's probabilities, which only the minimax and non-saturating "
+            "losses give (gan.loss in the config); with another loss there is nothing to do",
+        ),
+        Advice(
             "the generators' gradient norms are captured for networks with the role "
-            "'generator' (Monitor(generator=G) or networks={'netG': (G, 'generator')})"
+            "'generator' (Monitor(generator=G) or networks={'netG': (G, 'generator')})",
+            "the trainer records the generator's gradient norms; nothing to set in the config",
         ),
     )
 
@@ -158,7 +164,11 @@ class DiscriminatorOverfittingDetector(SignalDetector):
     }
     requires_any = ((S.D_RV,),)
     provided_by_groups = (
-        "pass d_val= (D outputs on a held-out real batch) to Monitor.step to enable r_v",
+        Advice(
+            "pass d_val= (D outputs on a held-out real batch) to Monitor.step to enable r_v",
+            "set data.val_size (e.g. 256) in the config: the trainer then scores a held-out "
+            "real batch and measures r_v",
+        ),
     )
 
     reads = (S.D_RV, S.D_RT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from gandiag.advice import Advice
 from gandiag.detectors._stats import finite, new_streak, streak_held, streak_update
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
@@ -30,7 +31,12 @@ class LevelCopyDetector(SignalDetector):
 
     name: ClassVar[str] = "level_copy"
     requires_any = (("level/*/copy_ratio",),)
-    provided_by_groups = ("train with the lapgan stepper, or log level/<k>/copy_ratio",)
+    provided_by_groups = (
+        Advice(
+            "train with the lapgan stepper, or log level/<k>/copy_ratio",
+            "the lapgan model's stepper logs level/<k>/copy_ratio; nothing to do for other models",
+        ),
+    )
     params: ClassVar[dict[str, Any]] = {
         "ratio_min": 0.05,
         "warmup_steps": 200,

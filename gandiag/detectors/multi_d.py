@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
@@ -41,9 +42,11 @@ class DiscriminatorImbalanceDetector(SignalDetector):
     }
     requires_any = (("d/*/fake/prob_mean",),)
     provided_by_groups = (
-        (
+        Advice(
             "pass d_real= and d_fake= as dicts {name: outputs} (or lists) to Monitor.step, "
-            "with Monitor(loss='bce')"
+            "with Monitor(loss='bce')",
+            "this detector compares several discriminators; the trainer passes them for "
+            "models that have them: nothing to do for a model with one",
         ),
     )
 

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
@@ -167,7 +168,12 @@ class OscillationDetector(SignalDetector):
         "cosine_records": 5,
     }
     requires_any = ((S.D_REAL_RAW_MEAN, "loss/*"),)
-    provided_by_groups = ("pass losses= and d_real=/d_fake= to Monitor.step",)
+    provided_by_groups = (
+        Advice(
+            "pass losses= and d_real=/d_fake= to Monitor.step",
+            "the trainer passes the losses and D's outputs at every step; nothing to set in the config",
+        ),
+    )
 
     def bind(self, roles: Mapping[str, Role]) -> None:
         super().bind(roles)

@@ -19,6 +19,7 @@ import math
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
@@ -61,7 +62,13 @@ class TransitionInstabilityDetector(SignalDetector):
     name: ClassVar[str] = "transition_instability"
     requires: ClassVar[tuple[str, ...]] = (S.PHASE_INDEX,)
     requires_any = ((S.PHASE_INDEX,),)
-    provided_by_groups = ("call mon.set_phase(name, alpha=...) in the training loop",)
+    provided_by_groups = (
+        Advice(
+            "call mon.set_phase(name, alpha=...) in the training loop",
+            "the steppers of phased models (progan, stylegan) set the phase; nothing to do "
+            "for other models",
+        ),
+    )
     params: ClassVar[dict[str, Any]] = {
         "window_steps": 100,
         "grad_ratio_max": 10.0,
@@ -166,7 +173,12 @@ class FadeInDetector(SignalDetector):
     name: ClassVar[str] = "fade_in"
     requires: ClassVar[tuple[str, ...]] = (S.PHASE_ALPHA,)
     requires_any = ((S.PHASE_ALPHA,),)
-    provided_by_groups = ("pass alpha to mon.set_phase(name, alpha=...)",)
+    provided_by_groups = (
+        Advice(
+            "pass alpha to mon.set_phase(name, alpha=...)",
+            "the progan stepper records the fade-in alpha; nothing to do for other models",
+        ),
+    )
     params: ClassVar[dict[str, Any]] = {"stuck_steps": 50, "jump_max": 0.5, "tol": 1e-6}
 
     def initial_state(self) -> dict[str, Any]:

@@ -23,12 +23,16 @@ import math
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors._stats import finite, median, new_streak, streak_held, streak_update
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
 from gandiag.types import Alert, Severity, StepRecord
 
-STYLE_PROBES = "train with gandiag's stylegan stepper, or log style/* with mon.log_scalars"
+STYLE_PROBES = Advice(
+    "train with gandiag's stylegan stepper, or log style/* with mon.log_scalars",
+    "the stylegan model's stepper logs style/*; nothing to do for other models",
+)
 MAPPING_LR = "check the mapping network: lr multiplier 0.01, no weight decay, no dead layers"
 RESTART = "restart from the last checkpoint before the collapse"
 MIXING = "keep style mixing on (probability ~0.9) so layers learn to use their own styles"
@@ -253,7 +257,13 @@ class RegularizerBlowupDetector(SignalDetector):
 
     name: ClassVar[str] = "regularizer_blowup"
     requires_any = ((S.REG_R1, S.REG_PL_LENGTH),)
-    provided_by_groups = ("log reg/r1 or reg/pl_length (the stylegan stepper does)",)
+    provided_by_groups = (
+        Advice(
+            "log reg/r1 or reg/pl_length (the stylegan stepper does)",
+            "the stylegan model's stepper logs reg/r1 and reg/pl_length; nothing to do for "
+            "other models",
+        ),
+    )
     params: ClassVar[dict[str, Any]] = {"factor": 100.0, "history": 20, "min_history": 5}
     signals: ClassVar[tuple[str, ...]] = (S.REG_R1, S.REG_PL_LENGTH)
 

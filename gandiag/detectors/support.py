@@ -24,6 +24,7 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypedDict
 
+from gandiag.advice import Advice
 from gandiag.detectors.base import Detector
 from gandiag.detectors.names import MAX_INTERNED, SignalNames, signal_names
 from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
@@ -52,7 +53,7 @@ class SignalDetector(Detector):
     # every network playing that role in the run (see gandiag.roles).
     requires_any: ClassVar[tuple[tuple[str, ...], ...]] = ()
     # One hint per ``requires_any`` group: which Monitor option produces those signals.
-    provided_by_groups: ClassVar[tuple[str, ...]] = ()
+    provided_by_groups: ClassVar[tuple[str | Advice, ...]] = ()
     kinds: ClassVar[tuple[str, ...]] = ("gan",)
     # The signals (patterns as in ``requires_any``) without which ``check`` has nothing to
     # do: on a record holding none of them it returns no alert and leaves the state as it

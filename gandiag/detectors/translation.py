@@ -13,13 +13,17 @@ from __future__ import annotations
 import fnmatch
 from typing import Any, ClassVar
 
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
 from gandiag.types import Alert, Severity, StepRecord
 
-PROBES = "set [translation] probe_every > 0 (the trainer's translation probes) or log TranslationProbe signals"
+PROBES = Advice(
+    "set [translation] probe_every > 0 (the trainer's translation probes) or log TranslationProbe signals",
+    "set translation.probe_every > 0 in the config (the default is 50)",
+)
 
 IDENTITY_WEIGHT = "lower the identity weight (CycleGAN lambda_identity, e.g. 0.5 -> 0.1 or 0)"
 UPSAMPLING = (

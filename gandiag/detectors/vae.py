@@ -6,6 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
@@ -49,7 +50,12 @@ class PosteriorCollapseDetector(SignalDetector):
         "min_records": 3,
     }
     requires_any = ((S.VAE_ACTIVE_FRACTION, "vae/kl_dim/*", S.VAE_KL),)
-    provided_by_groups = ("pass mu= and logvar= to Monitor.step (Monitor(model=vae))",)
+    provided_by_groups = (
+        Advice(
+            "pass mu= and logvar= to Monitor.step (Monitor(model=vae))",
+            "the trainer passes mu and logvar of VAEs; nothing to set in the config",
+        ),
+    )
 
     def initial_state(self) -> dict[str, Any]:
         return {

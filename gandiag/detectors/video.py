@@ -14,6 +14,7 @@ import math
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors._stats import (
     finite,
     held_with_raw,
@@ -42,6 +43,11 @@ FROZEN = (TEMPORAL_D, TEMPORAL_D_LR, GRU_NOISE, SHUFFLE_NEGATIVES)
 LOOPING = (MORE_FRAMES, GRU_NOISE, TEMPORAL_D, SHUFFLE_NEGATIVES)
 FLICKER = (TEMPORAL_D, SHUFFLE_NEGATIVES, LOWER_LR, MORE_FRAMES)
 IMBALANCE = (TEMPORAL_D_LR, BALANCE_D, NO_BN_IN_D, LOWER_LR)
+
+VIDEO_CLIPS = Advice(
+    "pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",
+    "applies to video models, for which the trainer passes clips; nothing to do for other models",
+)
 
 
 class _SmoothedThreshold(SignalDetector):
@@ -97,7 +103,7 @@ class FrozenMotionDetector(_SmoothedThreshold):
     name = "frozen_video"
     params: ClassVar[dict[str, Any]] = {**_SmoothedThreshold.params, "ratio_max": 0.3}
     requires_any = ((S.VIDEO_MOTION_RATIO,),)
-    provided_by_groups = ("pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",)
+    provided_by_groups = (VIDEO_CLIPS,)
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
         r = record.get(S.VIDEO_MOTION_RATIO)
@@ -134,7 +140,12 @@ class LoopingDetector(_SmoothedThreshold):
         "min_motion_ratio": 0.3,
     }
     requires_any = ((S.VIDEO_RECURRENCE_EXCESS,),)
-    provided_by_groups = ("pass video clips of at least 3 frames to Monitor.step",)
+    provided_by_groups = (
+        Advice(
+            "pass video clips of at least 3 frames to Monitor.step",
+            "needs clips of at least 3 frames (the frames option of the video data)",
+        ),
+    )
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
         e, m = record.get(S.VIDEO_RECURRENCE_EXCESS), record.get(S.VIDEO_MOTION_RATIO)
@@ -174,7 +185,7 @@ class TemporalFlickerDetector(_SmoothedThreshold):
         "motion_ratio_max": 2.5,
     }
     requires_any = ((S.VIDEO_MOTION_RATIO,),)
-    provided_by_groups = ("pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",)
+    provided_by_groups = (VIDEO_CLIPS,)
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
         m = record.get(S.VIDEO_MOTION_RATIO)
@@ -249,9 +260,11 @@ class StuckDiscriminatorDetector(SignalDetector):
     }
     requires_any = (("d/*/real/raw_std",),)
     provided_by_groups = (
-        (
+        Advice(
             "pass several discriminators to Monitor(discriminator={name: D, ...}) and their "
-            "outputs as dicts d_real={name: ...}, d_fake={name: ...}"
+            "outputs as dicts d_real={name: ...}, d_fake={name: ...}",
+            "the trainer passes both discriminators of video models; nothing to do for "
+            "other models",
         ),
     )
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from gandiag import signals
+from gandiag.advice import ENTRY_MONITOR
 from gandiag.detectors.base import Detector
 from gandiag.detectors.suite import DetectorSuite
 from gandiag.log import get_logger, log_alert
@@ -143,6 +144,7 @@ class Monitor:
             )
             # What replay needs to run exactly what ran live.
             self._writer.set_meta(
+                entry_point=ENTRY_MONITOR,  # the reference trainer overwrites it
                 kind=self.model_kind,
                 detectors=self.suite.spec(),
                 networks=roles_to_json(self.roles),
@@ -326,14 +328,20 @@ class Monitor:
         if self._worker is not None and results:
             self._worker.submit_metrics(results)
 
-    def log_images(self, step: int, images: Any, name: str = "samples") -> None:
-        """Store a sample grid: PNG bytes, ``[N, C, H, W]`` images in ``image_range``, or 2-D points."""
+    def log_images(
+        self, step: int, images: Any, name: str = "samples", *, reference: Any = None
+    ) -> None:
+        """Store a sample grid: PNG bytes, ``[N, C, H, W]`` images in ``image_range``, or 2-D
+        points ``[N, 2]``. With points, ``reference`` (real points ``[M, 2]``) is drawn
+        beside them in the dashboard's and the report's scatter."""
         self._check_open()
         if self._worker is None:
             return
         if isinstance(images, torch.Tensor):
             images = images.detach().float().cpu().clone()
-        self._worker.submit_image(int(step), name, images)
+        if isinstance(reference, torch.Tensor):
+            reference = reference.detach().float().cpu().clone()
+        self._worker.submit_image(int(step), name, images, reference)
 
     def flush(self) -> list[Alert]:
         """Send every buffered step to the detectors and the store, wait for both, and return

@@ -9,7 +9,8 @@ codes are drawn from their own priors. Reports and the dashboard show the latest
 Grids written (names in the run store):
 
 - ``samples``: GAN samples, or VAE decodings of prior draws ``z ~ N(0, I)``; on 2-D data a
-  scatter of 8x as many points over real points (grey); for video GANs a frame strip
+  scatter of 8x as many points over real points (grey; the points are stored too, and
+  the dashboard and the report draw them with axes); for video GANs a frame strip
   (one row per clip, one column per frame; conditional rows cycle through the classes).
 - ``reconstructions``: autoencoders only; rows of fixed real inputs alternate with rows of
   their reconstructions (posterior means for VAEs); on 2-D data a scatter of the
@@ -69,8 +70,12 @@ class SampleGrids:
         was_training = net.training
         net.eval()
         try:
-            for name, png in self.render(net).items():
-                mon.log_images(step, png, name=name)
+            if self.points:  # the points themselves: viewers draw them with axes
+                for name, (pts, ref) in self._point_sets(net).items():
+                    mon.log_images(step, pts, name=name, reference=ref)
+            else:
+                for name, png in self.render(net).items():
+                    mon.log_images(step, png, name=name)
         except Exception as exc:  # noqa: BLE001 - a grid must never kill a training run
             warnings.warn(
                 f"sample grid at step {step} failed: {type(exc).__name__}: {exc}",
@@ -83,6 +88,11 @@ class SampleGrids:
     @torch.no_grad()
     def render(self, net: torch.nn.Module) -> dict[str, bytes]:
         """``{grid name: PNG bytes}`` of ``net`` (the generator, or the autoencoder)."""
+        if self.points:
+            return {
+                name: scatter_png(pts.reshape(len(pts), -1), reference=ref)
+                for name, (pts, ref) in self._point_sets(net).items()
+            }
         kind = self.bundle.kind
         out: dict[str, bytes] = {}
         if kind == "gan":
@@ -97,19 +107,30 @@ class SampleGrids:
             out["reconstructions"] = self._recon_png(self.real, net.decode(code))
         return out
 
-    def _png(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> bytes:
+    @torch.no_grad()
+    def _point_sets(self, net: torch.nn.Module) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{grid name: (points [N, 2], real points drawn with them)}`` on 2-D data."""
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        real = self.real.cpu().numpy()
+        if self.bundle.kind == "gan":
+            x = net(self.z, self.y) if self.bundle.conditional else net(self.z)
+            out["samples"] = (x.float().cpu().numpy(), real)
+        elif self.bundle.kind == "vae":
+            out["samples"] = (net.decode(self.z).float().cpu().numpy(), real)
+        if self.bundle.kind in ("vae", "ae"):
+            code = net.encode(self.real)
+            code = code[0] if isinstance(code, tuple) else code  # a VAE's posterior mean
+            out["reconstructions"] = (net.decode(code).float().cpu().numpy(), real)
+        return out
+
+    def _png(self, x: torch.Tensor) -> bytes:
         arr = x.detach().float().cpu().numpy()
         if arr.ndim == 5:  # clips: a frame strip, one row per clip, one column per frame
             rows = arr[:STRIP_ROWS]
             return grid_png(rows.reshape(-1, *rows.shape[2:]), nrow=rows.shape[1], min_size=256)
-        if self.points:
-            ref = self.real if reference is None else reference
-            return scatter_png(arr.reshape(len(arr), -1), reference=ref.cpu().numpy())
         return grid_png(arr, nrow=COLUMNS, min_size=256)
 
     def _recon_png(self, real: torch.Tensor, recon: torch.Tensor) -> bytes:
-        if self.points:
-            return self._png(recon, reference=real)
         real_np, recon_np = real.cpu().numpy(), recon.detach().float().cpu().numpy()
         rows = []
         for start in range(0, len(real_np), COLUMNS):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from gandiag.advice import ENTRY_TRAINER, advise_alert
 from gandiag.data import Dataset, load_dataset
 from gandiag.log import get_logger
 from gandiag.reference_models import ModelBundle, build_model, get_spec
@@ -191,6 +192,17 @@ def train(
         mon.load_state_dict(ckpt["monitor"])
     if start_from is not None:
         mon.set_meta(forked_from={"checkpoint": str(start_from), "step": start - 1})
+    # Who made the run decides how advice reads (a config key, not a Python argument), and
+    # known mode centres are drawn under 2-D sample scatters.
+    mon.set_meta(entry_point=ENTRY_TRAINER)
+    if ds.modes is not None:
+        mon.set_meta(
+            data_modes={
+                "name": ds.modes.name,
+                "centers": ds.modes.centers.tolist(),
+                "sigma": float(ds.modes.sigma),
+            }
+        )
 
     def snapshot(step: int) -> dict[str, Any]:
         return _payload(bundle, stepper, batches, gen, mon, step, runner)
@@ -459,7 +471,9 @@ def _make_monitor(
     if progress:
         from tqdm.auto import tqdm
 
-        common["on_alert"] = lambda alert: tqdm.write(alert.one_line(), file=sys.stderr)
+        common["on_alert"] = lambda alert: tqdm.write(
+            advise_alert(alert, ENTRY_TRAINER).one_line(), file=sys.stderr
+        )
     else:
         common["quiet"] = True
     if bundle.kind == "gan":
@@ -576,7 +590,8 @@ def _evaluate(
         if results:
             mon.log_metrics(results)
         if samples.dim() == 2:
-            mon.log_images(step, samples[:2048].cpu(), name="eval")
+            shown = samples[:2048].cpu()
+            mon.log_images(step, shown, name="eval", reference=evaluator.real_batch(len(shown)))
         elif cfg.eval.interpolation and samples.dim() == 4:
             reals = evaluator.real_batch(12).to(device)
             mon.log_images(step, interpolation(bundle, net, reals, gen), name="interpolation")
