@@ -20,6 +20,7 @@ from gandiag.detectors._stats import (
     streak_update,
 )
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.names import signal_names
 from gandiag.detectors.support import SignalDetector
 from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
@@ -66,6 +67,13 @@ class ModeCollapseState(DeclaredState):
     raw: Streak = field(default_factory=new_streak)
     evals: list[list[int | bool]] = field(default_factory=list)  # [step, concentrated]
     alerted: bool = False
+
+
+def _evaluated(names: tuple[str, ...]) -> bool:
+    """Whether a record with these names can hold an evaluation eval_concentrated reads."""
+    return any(
+        n in names for n in (S.EVAL_DOMINANT_SHARE, S.EVAL_MODES_COVERED, S.EVAL_CLASSES_COVERED)
+    )
 
 
 @register_detector
@@ -138,7 +146,11 @@ class ModeCollapseDetector(SignalDetector):
                         "pdist_max": float(self.cfg["pdist_max"]),
                     },
                 )
-        conc = eval_concentrated(record, self.cfg["dominant_share_min"], self.cfg["coverage_max"])
+        conc = (
+            eval_concentrated(record, self.cfg["dominant_share_min"], self.cfg["coverage_max"])
+            if signal_names(record).derive(_evaluated)
+            else None
+        )
         if conc is not None and record.step >= self.cfg["warmup_steps"]:
             patience = int(self.cfg["eval_patience"])
             st["evals"] = (st["evals"] + [[int(record.step), bool(conc)]])[-patience:]
@@ -190,6 +202,9 @@ class NonConvergenceState(DeclaredState):
     margin_streak: Streak = field(default_factory=new_streak)
     margin_raw: Streak = field(default_factory=new_streak)
     alerted: bool = False
+
+
+_COSINE_G = S.update_cosine("G")
 
 
 @register_detector
@@ -265,7 +280,7 @@ class NonConvergenceDetector(SignalDetector):
                             "hop_fraction_min": float(self.cfg["hop_fraction"]),
                         },
                     )
-        cos = record.get(S.update_cosine("G"))
+        cos = record.get(_COSINE_G)
         if finite(cos) and self.cfg["cosine_max"] is not None:
             smooth(st, "cosine", cos, record.step, self.cfg["smooth_steps"])
             streak_update(st["streak"], st["cosine"] < self.cfg["cosine_max"], record.step)

@@ -71,6 +71,7 @@ class SampleCoverageDetector(SignalDetector):
     )
 
     State = SampleCoverageState
+    reads = (S.COVERAGE_TOP_BIN_EXCESS, S.COVERAGE_BINS_MISSED)
 
     def check(self, record: StepRecord) -> list[Alert]:
         excess = record.get(S.COVERAGE_TOP_BIN_EXCESS)

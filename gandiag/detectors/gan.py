@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -31,9 +32,13 @@ from gandiag.types import Alert, Severity, StepRecord
 
 def generator_grad_norm(record: StepRecord, generators: list[str]) -> float | None:
     """Total gradient norm over the networks playing the generator role (None: not measured)."""
+    return _total_norm(record.scalars, [S.grad_norm(net) for net in generators])
+
+
+def _total_norm(scalars: Mapping[str, float], keys: list[str]) -> float | None:
     total, seen = 0.0, False
-    for net in generators:
-        v = record.scalars.get(S.grad_norm(net))
+    for key in keys:
+        v = scalars.get(key)
         if v is None:
             continue
         if not finite(v):
@@ -89,12 +94,20 @@ class VanishingGradientDetector(SignalDetector):
     )
 
     State = VanishingGradientState
+    reads = (S.D_FAKE_PROB_MEAN, "grad/<generator>/norm")
+
+    def bind(self, roles: Mapping[str, Role]) -> None:
+        super().bind(roles)
+        self._generator_norms = [
+            S.grad_norm(net) for net in networks_with_role(self.roles, Role.GENERATOR)
+        ]
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
-        g = generator_grad_norm(record, networks_with_role(self.roles, Role.GENERATOR))
+        g = _total_norm(record.scalars, self._generator_norms)
         if g is not None and g > 0:
-            baseline_feed(st["base"], math.log10(g), int(self.cfg["baseline_records"]))
+            if st["base"]["median"] is None:  # until the baseline is frozen
+                baseline_feed(st["base"], math.log10(g), int(self.cfg["baseline_records"]))
             st["grad"] = g
         p_fake = record.get(S.D_FAKE_PROB_MEAN)
         if not finite(p_fake) or st["grad"] is None or st["base"]["median"] is None:
@@ -107,11 +120,12 @@ class VanishingGradientDetector(SignalDetector):
             and st["grad"] < self.cfg["grad_drop"] * base
         )
         streak_update(st["streak"], cond, record.step)
+        if not cond:
+            st["alerted"] = False  # re-arm once the discriminator lets go
+            return []
         if not streak_held(
             st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
         ):
-            if st["streak"]["since"] is None:
-                st["alerted"] = False  # re-arm once the discriminator lets go
             return []
         if st["alerted"]:
             return []
@@ -189,6 +203,7 @@ class DiscriminatorOverfittingDetector(SignalDetector):
     )
 
     State = DiscriminatorOverfittingState
+    reads = (S.D_RV, S.D_RT)
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state

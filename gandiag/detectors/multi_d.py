@@ -10,6 +10,7 @@ from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import Streak, finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.names import signal_names
 from gandiag.detectors.support import SignalDetector
 from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
@@ -61,9 +62,10 @@ class DiscriminatorImbalanceDetector(SignalDetector):
     )
 
     State = DiscriminatorImbalanceState
+    reads = ("d/*/real/*", "d/*/fake/*")
 
     def check(self, record: StepRecord) -> list[Alert]:
-        nets = S.d_nets(set(record.scalars))
+        nets = signal_names(record).derive(S.d_nets)
         if len(nets) < 2:
             return []
         st, cfg = self.state, self.cfg

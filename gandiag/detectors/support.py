@@ -28,6 +28,7 @@ from typing import Any, ClassVar, TypedDict
 
 from gandiag.advice import Advice
 from gandiag.detectors.base import Detector
+from gandiag.detectors.names import MAX_INTERNED, SignalNames, signal_names
 from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
 from gandiag.state import DeclaredState, StateError, check_value, dump_state, load_state
 from gandiag.types import Alert, Severity, StepRecord
@@ -59,6 +60,11 @@ class SignalDetector(Detector):
     kinds: ClassVar[tuple[str, ...]] = ("gan",)
     #: The declared state (a dataclass; see gandiag.state); no fields by default.
     State: ClassVar[type[DeclaredState]] = DeclaredState
+    # The signals (patterns as in ``requires_any``) without which ``check`` has nothing to
+    # do: on a record holding none of them it returns no alert and leaves the state as it
+    # was, so ``update`` skips it. None (the default): ``check`` sees every record, as a
+    # detector that counts steps or closes blocks on any record must.
+    reads: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, **params: Any) -> None:
         valid = {**COMMON_PARAMS, **self.params}
@@ -97,8 +103,13 @@ class SignalDetector(Detector):
         self.roles = dict(roles)
         self._groups = [expand_patterns(group, self.roles) for group in self.requires_any]
         # names already matched against every group's patterns (a cache, not state: the
-        # patterns are fixed, so a name that matched nothing never will)
+        # patterns are fixed, so a name that matched nothing never will), and the name
+        # sets (gandiag.detectors.names) whose names all are
         self._checked_names = set()
+        self._checked_sets: set[SignalNames] = set()
+        self._reported_all: SignalCoverage | None = None
+        self._reads = None if self.reads is None else expand_patterns(self.reads, self.roles)
+        self._listens: dict[SignalNames, bool] = {}
 
     # -- to implement -------------------------------------------------------------------------
     def check(self, record: StepRecord) -> list[Alert]:
@@ -106,9 +117,34 @@ class SignalDetector(Detector):
 
     # -- contract -----------------------------------------------------------------------------
     def update(self, record: StepRecord) -> list[Alert]:
-        alerts = self._check_signals(record)
-        alerts.extend(self.check(record))
-        return alerts
+        # the feed loop of every run and replay: each detector, every record
+        names = signal_names(record)
+        sig = self._signals
+        if sig["first_step"] is None or False in sig["seen"]:
+            notices = self._check_signals(record, names)
+        else:
+            notices = []
+        if self._reads is not None:
+            listens = self._listens.get(names)
+            if not (self._listens_to(names) if listens is None else listens):
+                return notices
+        found = self.check(record)
+        return notices + found if notices else found
+
+    def listens_to(self, record: StepRecord) -> bool:
+        """Whether ``update`` passes ``record`` to ``check`` (see ``reads``)."""
+        return self._reads is None or self._listens_to(signal_names(record))
+
+    def _listens_to(self, names: SignalNames) -> bool:
+        listens = self._listens.get(names)
+        if listens is None:
+            if len(self._listens) >= MAX_INTERNED:
+                self._listens.clear()
+            patterns = self._reads or ()
+            listens = self._listens[names] = any(
+                fnmatch.filter(names.names, pattern) for pattern in patterns
+            )
+        return listens
 
     def config(self) -> dict[str, Any]:
         return dict(self.cfg)
@@ -175,17 +211,23 @@ class SignalDetector(Detector):
             remedies=tuple(remedies),
         )
 
-    def _check_signals(self, record: StepRecord) -> list[Alert]:
+    def _check_signals(self, record: StepRecord, names: SignalNames) -> list[Alert]:
         sig = self._signals
         first = sig["first_step"]
         if first is None:
             first = sig["first_step"] = int(record.step)
-        checked = self._checked_names
-        new = (
-            []
-            if checked.issuperset(record.scalars)
-            else [n for n in record.scalars if n not in checked]
-        )
+        if False not in sig["seen"]:
+            return []  # every group seen: nothing left to match or report
+        if names in self._checked_sets:
+            if self._reported_all is sig:
+                return []  # no new name to match, every missing group already reported
+            new = []
+        else:
+            checked = self._checked_names
+            new = [n for n in names.names if n not in checked]
+            if len(self._checked_sets) >= MAX_INTERNED:
+                self._checked_sets.clear()
+            self._checked_sets.add(names)
         alerts = []
         for i, group in enumerate(self.requires_any):
             if sig["seen"][i]:
@@ -209,6 +251,9 @@ class SignalDetector(Detector):
                     )
                 )
         self._checked_names.update(new)
+        if all(seen or reported for seen, reported in zip(sig["seen"], sig["reported"])):
+            # until a state is loaded (a new dict): seen and reported flags only ever get set
+            self._reported_all = sig
         return alerts
 
     def signal_seen(self, group: int) -> bool:
