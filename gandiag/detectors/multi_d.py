@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -12,6 +13,7 @@ from gandiag.detectors._stats import Streak, finite, new_streak, smooth, streak_
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.names import signal_names
 from gandiag.detectors.support import SignalDetector
+from gandiag.roles import Role
 from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
@@ -52,6 +54,7 @@ class DiscriminatorImbalanceDetector(SignalDetector):
         "min_records": 3,
     }
     requires_any = (("d/*/fake/prob_mean",),)
+    needs_roles: ClassVar[Mapping[Role, int]] = {Role.DISCRIMINATOR: 2}
     provided_by_groups = (
         Advice(
             "pass d_real= and d_fake= as dicts {name: outputs} (or lists) to Monitor.step, "

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, TypedDict
 from gandiag.advice import Advice
 from gandiag.detectors.base import Detector
 from gandiag.detectors.names import MAX_INTERNED, SignalNames, signal_names
-from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
+from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns, networks_with_role
 from gandiag.state import DeclaredState, StateError, check_value, dump_state, load_state
 from gandiag.types import Alert, Severity, StepRecord
 
@@ -65,6 +65,11 @@ class SignalDetector(Detector):
     # was, so ``update`` skips it. None (the default): ``check`` sees every record, as a
     # detector that counts steps or closes blocks on any record must.
     reads: ClassVar[tuple[str, ...] | None] = None
+    # The least number of networks of a role for the detector to have anything to check
+    # (several discriminators to compare, say). In a run whose recorded networks hold
+    # fewer, a missing signal is expected, not a gap: no "inactive" notice is given
+    # (``check`` still runs, so signals that do arrive are read).
+    needs_roles: ClassVar[Mapping[Role, int]] = {}
 
     def __init__(self, **params: Any) -> None:
         valid = {**COMMON_PARAMS, **self.params}
@@ -102,6 +107,9 @@ class SignalDetector(Detector):
     def bind(self, roles: Mapping[str, Role]) -> None:
         self.roles = dict(roles)
         self._groups = [expand_patterns(group, self.roles) for group in self.requires_any]
+        self._applies = all(
+            len(networks_with_role(self.roles, role)) >= n for role, n in self.needs_roles.items()
+        )
         # names already matched against every group's patterns (a cache, not state: the
         # patterns are fixed, so a name that matched nothing never will), and the name
         # sets (gandiag.detectors.names) whose names all are
@@ -236,7 +244,7 @@ class SignalDetector(Detector):
                 sig["seen"][i] = True
                 continue
             late = record.step - first >= self.cfg["missing_grace_steps"]
-            if late and not sig["reported"][i]:
+            if late and not sig["reported"][i] and self._applies:
                 sig["reported"][i] = True
                 hint = self.provided_by_groups[i] if i < len(self.provided_by_groups) else ""
                 alerts.append(

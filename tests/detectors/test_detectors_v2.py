@@ -8,8 +8,9 @@ import numpy as np
 from detector_streams import gan_stream, vae_stream
 
 from gandiag import signals as S
-from gandiag.detectors import build_detectors, default_detectors, run_detectors
+from gandiag.detectors import DetectorSuite, build_detectors, default_detectors, run_detectors
 from gandiag.detectors.oscillation import spectral_peak
+from gandiag.roles import Role
 from gandiag.types import Severity, StepRecord
 
 
@@ -146,3 +147,21 @@ def test_every_alert_names_the_threshold_it_crossed() -> None:
             keys = set(a.evidence)
             assert any(k.endswith(("_max", "_min", "_drop", "_kl")) for k in keys), (name, keys)
             assert all(math.isfinite(v) or math.isnan(v) for v in a.evidence.values())
+
+
+def test_imbalance_is_silent_about_missing_signals_in_a_run_with_one_discriminator() -> None:
+    """A run whose networks hold one discriminator has nothing to compare: the missing
+    per-discriminator outputs are expected there, so no "inactive" notice; with two
+    discriminators recorded and no per-D outputs, the notice names the gap."""
+    plain = [
+        StepRecord(r.step, {k: v for k, v in r.scalars.items() if not k.startswith("d/")})
+        for r in gan_stream(steps=1500)
+    ]
+
+    def notices(roles: dict[str, Role]) -> list:
+        suite = DetectorSuite(build_detectors(["discriminator_imbalance"]), roles=roles)
+        return [a for a in suite.run(plain) if a.severity is Severity.INFO]
+
+    assert notices({"G": Role.GENERATOR, "D": Role.DISCRIMINATOR}) == []
+    (note,) = notices({"G": Role.GENERATOR, "D_s": Role.DISCRIMINATOR, "D_t": Role.DISCRIMINATOR})
+    assert "inactive" in note.diagnosis
