@@ -1,0 +1,135 @@
+"""Conditioning augmentation (StackGAN's CA) that collapses to the prior or is switched off.
+
+StackGAN draws its condition ``c ~ N(mu(t), sigma(t)^2)`` from the embedding ``t`` and
+pulls that posterior towards ``N(0, I)`` with a KL term (Zhang et al. 2017). Two failures
+sit at the two ends of that trade-off, read from the stepper's ``ca/*`` signals:
+
+* **collapse** (the posterior-collapse logic of :mod:`gandiag.detectors.vae`): the KL of
+  the CA posterior, summed over dimensions, falls below ``kl_total_min`` nats. The KL
+  bounds the information ``c`` carries about the condition (I(t; c) <= E_t KL), so
+  near 0 the generator and the matching-aware discriminator no longer see which class
+  (or text) was asked for. Dead dimensions on their own are not a fault: the KL term is
+  meant to push unused dimensions to the prior; they are reported as evidence.
+* **deterministic conditioning**: the mean sigma of the CA below ``sigma_min`` (the
+  prior's is 1): augmentation removed or its variance collapsed, so each condition is one
+  point and the generator sees few distinct conditions (the author calls CA "very
+  important", hanzhanggit/StackGAN#10).
+
+Both are held for ``patience_steps`` after ``warmup_steps``; the warm-up restarts at each
+phase (``phase/index``), because each StackGAN stage trains its own, freshly initialised CA.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from gandiag import signals as S
+from gandiag.detectors import remedies as R
+from gandiag.detectors._stats import finite, new_streak, smooth, streak_held, streak_update
+from gandiag.detectors.base import register_detector
+from gandiag.detectors.support import SignalDetector
+from gandiag.types import Alert, Severity, StepRecord
+
+_PREFIX = "ca/kl_dim/"
+
+
+@register_detector
+class ConditioningCollapseDetector(SignalDetector):
+    """CA posterior collapsed to the prior (KL ~ 0) or CA off / sigma ~ 0."""
+
+    name: ClassVar[str] = "ca_collapse"
+    requires_any = ((S.CA_KL, S.CA_SIGMA_MEAN),)
+    provided_by_groups = ("train with the stackgan stepper, or log ca/kl and ca/sigma_mean",)
+    params: ClassVar[dict[str, Any]] = {
+        "kl_total_min": 0.05,
+        "sigma_min": 0.05,
+        "dead_kl": 0.01,
+        "smooth_steps": 20,
+        "warmup_steps": 100,
+        "patience_steps": 100,
+        "min_records": 3,
+    }
+
+    def initial_state(self) -> dict[str, Any]:
+        return {
+            "kl": None,
+            "sigma": None,
+            "kl_dims": None,
+            "phase": None,
+            "phase_start": 0,
+            "streaks": {"collapse": new_streak(), "deterministic": new_streak()},
+            "alerted": [],
+        }
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st, c = self.state, self.cfg
+        phase = record.get(S.PHASE_INDEX)
+        if finite(phase) and phase != st["phase"]:
+            if st["phase"] is not None:  # a new stage, a new CA: start over
+                st.update(kl=None, sigma=None, kl_dims=None, alerted=[])
+                st["streaks"] = {"collapse": new_streak(), "deterministic": new_streak()}
+            st["phase"], st["phase_start"] = phase, record.step
+        kl, sigma = record.get(S.CA_KL), record.get(S.CA_SIGMA_MEAN)
+        if finite(kl):
+            smooth(st, "kl", kl, record.step, c["smooth_steps"])
+        if finite(sigma):
+            smooth(st, "sigma", sigma, record.step, c["smooth_steps"])
+        dims = sorted(
+            (int(k[len(_PREFIX) :]), v) for k, v in record.scalars.items() if k.startswith(_PREFIX)
+        )
+        if dims and all(finite(v) for _, v in dims):
+            st["kl_dims"] = [float(v) for _, v in dims]
+        if not (finite(kl) or finite(sigma)):
+            return []
+        warm = record.step - st["phase_start"] >= c["warmup_steps"]
+        conditions = {
+            "collapse": finite(kl) and st["kl"] is not None and st["kl"] < c["kl_total_min"],
+            "deterministic": finite(sigma)
+            and st["sigma"] is not None
+            and st["sigma"] < c["sigma_min"],
+        }
+        out = []
+        for which, bad in conditions.items():
+            streak = st["streaks"][which]
+            streak_update(streak, bool(bad) and warm, record.step)
+            if not bad or which in st["alerted"]:
+                continue
+            if not streak_held(streak, record.step, c["patience_steps"], c["min_records"]):
+                continue
+            st["alerted"].append(which)
+            out.append(self._alert(which, record.step, streak["since"]))
+        return out
+
+    def _alert(self, which: str, step: int, since: int | None) -> Alert:
+        st, c = self.state, self.cfg
+        evidence = {
+            "ca_kl": st["kl"] if st["kl"] is not None else math.nan,
+            "ca_sigma_mean": st["sigma"] if st["sigma"] is not None else math.nan,
+        }
+        if st["kl_dims"]:
+            dims = st["kl_dims"]
+            evidence["dead_share"] = sum(v < c["dead_kl"] for v in dims) / len(dims)
+        if which == "collapse":
+            evidence["kl_total_min"] = float(c["kl_total_min"])
+            return self.alert(
+                Severity.CRITICAL,
+                step,
+                since,
+                f"conditioning augmentation collapsed to its prior: KL {st['kl']:.3g} nats "
+                f"(< {c['kl_total_min']}), so the condition carries almost no information and "
+                "samples stop following it",
+                evidence,
+                R.CA_COLLAPSE,
+            )
+        evidence["sigma_min"] = float(c["sigma_min"])
+        return self.alert(
+            Severity.WARNING,
+            step,
+            since,
+            f"conditioning is deterministic: mean CA sigma {st['sigma']:.3g} (< {c['sigma_min']}; "
+            "the prior's is 1), so augmentation is off or collapsed and each condition is a "
+            "single point",
+            evidence,
+            R.CA_DETERMINISTIC,
+        )
