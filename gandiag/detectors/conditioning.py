@@ -26,12 +26,27 @@ from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.detectors import remedies as R
-from gandiag.detectors._stats import finite, new_streak, smooth, streak_held, streak_update
+from gandiag.detectors._stats import (
+    finite,
+    held_with_raw,
+    new_streak,
+    onset_of,
+    smooth,
+    streak_update,
+)
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
 from gandiag.types import Alert, Severity, StepRecord
 
 _PREFIX = "ca/kl_dim/"
+_CONDITIONS = ("collapse", "deterministic")
+
+
+def _streaks() -> dict[str, Any]:
+    return {
+        **{which: new_streak() for which in _CONDITIONS},
+        **{"raw_" + which: new_streak() for which in _CONDITIONS},
+    }
 
 
 @register_detector
@@ -58,7 +73,7 @@ class ConditioningCollapseDetector(SignalDetector):
             "kl_dims": None,
             "phase": None,
             "phase_start": 0,
-            "streaks": {"collapse": new_streak(), "deterministic": new_streak()},
+            "streaks": _streaks(),
             "alerted": [],
         }
 
@@ -68,7 +83,7 @@ class ConditioningCollapseDetector(SignalDetector):
         if finite(phase) and phase != st["phase"]:
             if st["phase"] is not None:  # a new stage, a new CA: start over
                 st.update(kl=None, sigma=None, kl_dims=None, alerted=[])
-                st["streaks"] = {"collapse": new_streak(), "deterministic": new_streak()}
+                st["streaks"] = _streaks()
             st["phase"], st["phase_start"] = phase, record.step
         kl, sigma = record.get(S.CA_KL), record.get(S.CA_SIGMA_MEAN)
         if finite(kl):
@@ -83,25 +98,31 @@ class ConditioningCollapseDetector(SignalDetector):
         if not (finite(kl) or finite(sigma)):
             return []
         warm = record.step - st["phase_start"] >= c["warmup_steps"]
+        # (smoothed, raw) below threshold; the smoothed value decides, the raw one dates the onset
         conditions = {
-            "collapse": finite(kl) and st["kl"] is not None and st["kl"] < c["kl_total_min"],
-            "deterministic": finite(sigma)
-            and st["sigma"] is not None
-            and st["sigma"] < c["sigma_min"],
+            "collapse": (
+                finite(kl) and st["kl"] is not None and st["kl"] < c["kl_total_min"],
+                finite(kl) and kl < c["kl_total_min"],
+            ),
+            "deterministic": (
+                finite(sigma) and st["sigma"] is not None and st["sigma"] < c["sigma_min"],
+                finite(sigma) and sigma < c["sigma_min"],
+            ),
         }
         out = []
-        for which, bad in conditions.items():
-            streak = st["streaks"][which]
+        for which, (bad, raw_bad) in conditions.items():
+            streak, raw = st["streaks"][which], st["streaks"]["raw_" + which]
             streak_update(streak, bool(bad) and warm, record.step)
+            streak_update(raw, bool(raw_bad) and warm, record.step)
             if not bad or which in st["alerted"]:
                 continue
-            if not streak_held(streak, record.step, c["patience_steps"], c["min_records"]):
+            if not held_with_raw(streak, raw, record.step, c["patience_steps"], c["min_records"]):
                 continue
             st["alerted"].append(which)
-            out.append(self._alert(which, record.step, streak["since"]))
+            out.append(self._alert(which, record.step, onset_of(streak, raw)))
         return out
 
-    def _alert(self, which: str, step: int, since: int | None) -> Alert:
+    def _alert(self, which: str, step: int, since: int) -> Alert:
         st, c = self.state, self.cfg
         evidence = {
             "ca_kl": st["kl"] if st["kl"] is not None else math.nan,
