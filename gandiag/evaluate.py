@@ -16,6 +16,7 @@ import torch
 from gandiag import streaming
 from gandiag.features import FeatureExtractor, get_extractor
 from gandiag.metrics import feature_stats
+from gandiag.metrics import image_metrics as _image_metrics  # noqa: F401  (ms_ssim, ppl)
 from gandiag.metrics import standard as _standard  # noqa: F401  (registers the built-ins)
 from gandiag.metrics.registry import METRICS, MetricContext
 from gandiag.types import MetricResult
@@ -105,6 +106,7 @@ def evaluate(
     else:  # without features (IS only) the real set is still read: its size is recorded
         got = streaming.stream_features(real, ext, name="real", features=needs_features, **stream)
         real_feats, num_real = got.features, got.num
+    fake_source = fake
     # one pass over the fakes gives features and logits: a generator is sampled once
     fake = streaming.stream_features(
         fake, ext, name="fake", features=needs_features, logits=needs_logits, **stream
@@ -126,6 +128,8 @@ def evaluate(
             "device": device,
         },
         logits=lambda: fake.logits,
+        fake_source=fake_source,
+        extractor=ext,
     )
     if needs_features:
         ctx.reference = reference

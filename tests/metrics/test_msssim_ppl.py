@@ -102,3 +102,25 @@ def test_glyph_features_by_default_on_glyph_sized_images():
         return torch.tanh(z[:, :1, None, None]).expand(-1, 1, 28, 28).contiguous()
 
     assert perceptual_path_length(gen, 4, num_samples=20, batch_size=10) >= 0.0
+
+
+def test_registered_and_computed_by_evaluate():
+    from gandiag.evaluate import evaluate, sample_callable
+
+    class Ramp(torch.nn.Module):
+        def forward(self, z):
+            yy, xx = torch.meshgrid(
+                torch.linspace(-1, 1, 28), torch.linspace(-1, 1, 28), indexing="ij"
+            )
+            return torch.tanh(z[:, 0, None, None] * xx + z[:, 1, None, None] * yy)[:, None]
+
+    real = _blobs(64, size=28)
+    out = evaluate(real, real, metrics=("ms_ssim",), bootstrap=0)
+    assert 0 < out["ms_ssim"].value < 1 and out["ms_ssim"].protocol.options["scales"] == 3
+    same = evaluate(real, real[:1].repeat(64, 1, 1, 1), metrics=("ms_ssim",), bootstrap=0)
+    assert same["ms_ssim"].value == pytest.approx(1.0, abs=1e-9)
+    fake = sample_callable(Ramp(), 4, seed=0)
+    got = evaluate(real, fake, metrics=("ppl", "ms_ssim"), num_samples=64, bootstrap=0)
+    assert got["ppl"].value > 0 and got["ppl"].protocol.options["epsilon"] == 1e-4
+    with pytest.raises(ValueError, match="sample_callable"):
+        evaluate(real, real, metrics=("ppl",), bootstrap=0)
