@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._report import table, write_json, write_section
@@ -78,7 +79,9 @@ def outcomes(run: Path, seed: int = 0) -> dict[str, float]:
         fake = g.sample_stage2(s1, y, gen)[0] if int(g.stage) == 2 else up(s1)
         real = torch.from_numpy(ds.array[ds.labels == k][:PER_CLASS]).float() / 127.5 - 1.0
         ratios.append(_pairwise_l2(fake) / _pairwise_l2(real))
-        correct += int((ext.logits(fake).argmax(1) == k).sum())
+        # the glyph classifier reads 28 px: resized as the trainer's evaluation does
+        small = F.interpolate(fake, size=(28, 28), mode="bilinear", antialias=True)
+        correct += int((ext.logits(small).argmax(1) == k).sum())
         detail_fake += float((fake - up(s1)).pow(2).mean())
         detail_real += float((real - up(down(real))).pow(2).mean())
         ms_fake.append(msssim_diversity(fake, pairs=100, seed=seed))

@@ -89,6 +89,7 @@ ada/p, ada/r_t                    adaptive augmentation probability and the r_t 
 level/<k>/copy_ratio              LAPGAN/StackGAN: detail a level adds over the one below, fake / real
 ca/kl, ca/sigma_mean              StackGAN conditioning augmentation: KL and mean sigma
 ca/kl_dim/<j>                     StackGAN: KL of conditioning dimension j (batch mean)
+ca/condition_nats                 StackGAN: nats needed to tell the conditions apart (log #classes)
 
 Histograms
 ----------
@@ -167,6 +168,7 @@ ADA_P = "ada/p"
 ADA_RT = "ada/r_t"
 CA_KL = "ca/kl"
 CA_SIGMA_MEAN = "ca/sigma_mean"
+CA_CONDITION_NATS = "ca/condition_nats"
 
 
 def ca_kl_dim(j: int) -> str:

@@ -104,7 +104,7 @@ register_model(
             **_SHAPE,
             "latent_dim": 32,
             "num_classes": 10,
-            "c_dim": 16,
+            "c_dim": 128,
             "width": 32,
             "ca": True,
             "detail_scale": 1.0,

@@ -10,6 +10,11 @@ sit at the two ends of that trade-off, read from the stepper's ``ca/*`` signals:
   near 0 the generator and the matching-aware discriminator no longer see which class
   (or text) was asked for. Dead dimensions on their own are not a fault: the KL term is
   meant to push unused dimensions to the prior; they are reported as evidence.
+* **too little information** (when the run logs ``ca/condition_nats``, the nats needed to
+  tell its conditions apart, log K for K classes): the KL below ``info_fraction`` (0.5) of
+  it. By the same bound, ``c`` then cannot identify the class, whatever the generator does
+  (StackGAN-Pytorch's KL term is a mean over 128 dimensions; a heavier weight per nat
+  squeezes the condition this way).
 * **deterministic conditioning**: the mean sigma of the CA below ``sigma_min`` (the
   prior's is 1): augmentation removed or its variance collapsed, so each condition is one
   point and the generator sees few distinct conditions (the author calls CA "very
@@ -39,7 +44,7 @@ from gandiag.detectors.support import SignalDetector
 from gandiag.types import Alert, Severity, StepRecord
 
 _PREFIX = "ca/kl_dim/"
-_CONDITIONS = ("collapse", "deterministic")
+_CONDITIONS = ("collapse", "uninformative", "deterministic")
 
 
 def _streaks() -> dict[str, Any]:
@@ -58,6 +63,7 @@ class ConditioningCollapseDetector(SignalDetector):
     provided_by_groups = ("train with the stackgan stepper, or log ca/kl and ca/sigma_mean",)
     params: ClassVar[dict[str, Any]] = {
         "kl_total_min": 0.05,
+        "info_fraction": 0.5,
         "sigma_min": 0.05,
         "dead_kl": 0.01,
         "smooth_steps": 20,
@@ -71,6 +77,7 @@ class ConditioningCollapseDetector(SignalDetector):
             "kl": None,
             "sigma": None,
             "kl_dims": None,
+            "needed": None,
             "phase": None,
             "phase_start": 0,
             "streaks": _streaks(),
@@ -95,6 +102,9 @@ class ConditioningCollapseDetector(SignalDetector):
         )
         if dims and all(finite(v) for _, v in dims):
             st["kl_dims"] = [float(v) for _, v in dims]
+        needed = record.get(S.CA_CONDITION_NATS)
+        if finite(needed) and needed > 0:
+            st["needed"] = float(needed)
         if not (finite(kl) or finite(sigma)):
             return []
         warm = record.step - st["phase_start"] >= c["warmup_steps"]
@@ -103,6 +113,15 @@ class ConditioningCollapseDetector(SignalDetector):
             "collapse": (
                 finite(kl) and st["kl"] is not None and st["kl"] < c["kl_total_min"],
                 finite(kl) and kl < c["kl_total_min"],
+            ),
+            "uninformative": (
+                finite(kl)
+                and st["needed"] is not None
+                and st["kl"] is not None
+                and st["kl"] < c["info_fraction"] * st["needed"],
+                finite(kl)
+                and st["needed"] is not None
+                and kl < c["info_fraction"] * st["needed"],
             ),
             "deterministic": (
                 finite(sigma) and st["sigma"] is not None and st["sigma"] < c["sigma_min"],
@@ -116,6 +135,8 @@ class ConditioningCollapseDetector(SignalDetector):
             streak_update(raw, bool(raw_bad) and warm, record.step)
             if not bad or which in st["alerted"]:
                 continue
+            if which == "uninformative" and (conditions["collapse"][0] or "collapse" in st["alerted"]):
+                continue  # the same failure, reported as the total collapse
             if not held_with_raw(streak, raw, record.step, c["patience_steps"], c["min_records"]):
                 continue
             st["alerted"].append(which)
@@ -140,6 +161,20 @@ class ConditioningCollapseDetector(SignalDetector):
                 f"conditioning augmentation collapsed to its prior: KL {st['kl']:.3g} nats "
                 f"(< {c['kl_total_min']}), so the condition carries almost no information and "
                 "samples stop following it",
+                evidence,
+                R.CA_COLLAPSE,
+            )
+        if which == "uninformative":
+            evidence["condition_nats"] = float(st["needed"])
+            evidence["info_fraction"] = float(c["info_fraction"])
+            return self.alert(
+                Severity.WARNING,
+                step,
+                since,
+                f"conditioning augmentation carries too little information: its KL "
+                f"{st['kl']:.3g} nats bounds what c says about the condition, below "
+                f"{c['info_fraction']:.0%} of the {st['needed']:.3g} nats needed to tell the "
+                "conditions apart, so samples cannot follow the class",
                 evidence,
                 R.CA_COLLAPSE,
             )

@@ -14,8 +14,8 @@ the discriminators see ``mu`` detached; the generator loss is the non-saturating
 dimensions as the reference's ``KL_loss``. Adam 2e-4, betas (0.5, 0.999).
 
 Signals: ``ca/kl`` (KL of the active stage's CA, summed over dimensions, nats per sample),
-``ca/sigma_mean`` (its mean sigma; 0 without CA), ``ca/kl_dim/<j>`` every ``probe_every``
-steps, and in stage II ``level/1/copy_ratio``: the energy of what stage II adds over the
+``ca/sigma_mean`` (its mean sigma; 0 without CA), ``ca/kl_dim/<j>`` and
+``ca/condition_nats`` (log of the number of classes) every ``probe_every`` steps, and in stage II ``level/1/copy_ratio``: the energy of what stage II adds over the
 upsampled stage-I image, over the energy the real 32 px image has over its upsampled 16 px
 copy (near 0 when stage II only copies stage I).
 """
@@ -23,6 +23,7 @@ copy (near 0 when stage II only copies stage I).
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -181,6 +182,7 @@ class StackGANStepper:
             out[S.CA_SIGMA_MEAN] = float((0.5 * logvar.float()).exp().mean())
             if step % self.s.probe_every == 0:
                 out.update({S.ca_kl_dim(j): float(v) for j, v in enumerate(kl.tolist())})
+                out[S.CA_CONDITION_NATS] = math.log(self.G.num_classes)
         if s1 is not None:
             detail_fake = (fake.float() - up(s1.float())).pow(2).mean()
             detail_real = (x.float() - up(down(x.float()))).pow(2).mean()

@@ -92,7 +92,15 @@ def level_stream(copy_from=None, steps=600, seed=0):
     return out
 
 
-def ca_stream(steps=1200, stage2_at=600, *, collapse_at=None, deterministic_at=None, seed=0):
+def ca_stream(
+    steps=1200,
+    stage2_at=600,
+    *,
+    collapse_at=None,
+    deterministic_at=None,
+    squeezed_at=None,
+    seed=0,
+):
     """StackGAN's CA signals over two stages; stage II's fresh CA starts near its prior."""
     rng = np.random.default_rng(seed)
     out = []
@@ -109,11 +117,14 @@ def ca_stream(steps=1200, stage2_at=600, *, collapse_at=None, deterministic_at=N
         if collapse_at is not None and t >= collapse_at:
             dims = [1e-4 * math.exp(0.2 * rng.standard_normal()) for _ in range(16)]
             sc[S.CA_SIGMA_MEAN] = 1.0
+        if squeezed_at is not None and t >= squeezed_at:  # ~0.3 nats: informative, too little
+            dims = [0.02 * math.exp(0.2 * rng.standard_normal()) for _ in range(16)]
         sc[S.CA_KL] = sum(dims)
         if deterministic_at is not None and t >= deterministic_at:
             sc = {S.PHASE_INDEX: float(stage), S.CA_SIGMA_MEAN: 0.0}
         elif t % 10 == 0:
             sc.update({S.ca_kl_dim(j): v for j, v in enumerate(dims)})
+            sc[S.CA_CONDITION_NATS] = math.log(10)
         out.append(StepRecord(t, sc))
     return out
 

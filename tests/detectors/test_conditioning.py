@@ -24,11 +24,22 @@ def test_quiet_on_a_healthy_run_including_the_fresh_stage_ii_ca(seed):
 
 
 def test_collapse_to_the_prior_is_critical_with_dead_share_evidence():
-    (a,) = _alerts(ca_stream(collapse_at=300, steps=600))
+    (a,) = _alerts(ca_stream(collapse_at=300, steps=600), info_fraction=0.0)
     assert a.severity.value == "critical" and "collapsed" in a.diagnosis
     assert 300 <= a.onset_step <= 330 and a.step >= a.onset_step + 100
     assert a.evidence["dead_share"] == 1.0 and a.evidence["ca_kl"] < 0.05
     assert a.remedies
+
+
+def test_too_little_information_for_the_classes_warns():
+    (a,) = _alerts(ca_stream(squeezed_at=300, steps=600))
+    assert a.severity.value == "warning" and "too little information" in a.diagnosis
+    assert 300 <= a.onset_step <= 330 and a.evidence["condition_nats"] == pytest.approx(2.302585)
+
+
+def test_a_collapse_is_reported_once_as_critical():
+    alerts = _alerts(ca_stream(collapse_at=300, steps=600))
+    assert [a.severity.value for a in alerts] == ["critical"]
 
 
 def test_deterministic_conditioning_warns():
