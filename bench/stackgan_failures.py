@@ -25,7 +25,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F

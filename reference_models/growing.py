@@ -12,8 +12,8 @@ from gandiag.reference_models.lapgan import LAPGANDiscriminator, LAPGANGenerator
 from gandiag.reference_models.progan import ProGANDiscriminator, ProGANGenerator
 from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
 from gandiag.reference_models.stackgan import STAGES, StackGANDiscriminator, StackGANGenerator
-from gandiag.roles import Role
 from gandiag.reference_models.stylegan import StyleGANDiscriminator, StyleGANGenerator
+from gandiag.roles import Role
 
 _SHAPE = {"image_size": 32, "channels": 1}
 
@@ -73,6 +73,8 @@ register_model(
         },
     )
 )
+
+
 def _stackgan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> ModelBundle:
     size, ch, width, c_dim = (int(opts[k]) for k in ("image_size", "channels", "width", "c_dim"))
     if size != 32:
@@ -82,7 +84,12 @@ def _stackgan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> Mode
         )
     classes = int(opts["num_classes"])
     g = StackGANGenerator(
-        int(opts["latent_dim"]), classes, c_dim, width, ch, augment=bool(opts["ca"]),
+        int(opts["latent_dim"]),
+        classes,
+        c_dim,
+        width,
+        ch,
+        augment=bool(opts["ca"]),
         detail_scale=float(opts["detail_scale"]),
     )
     d = StackGANDiscriminator(size, c_dim, width, ch).bind(g)

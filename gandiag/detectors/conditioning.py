@@ -119,9 +119,7 @@ class ConditioningCollapseDetector(SignalDetector):
                 and st["needed"] is not None
                 and st["kl"] is not None
                 and st["kl"] < c["info_fraction"] * st["needed"],
-                finite(kl)
-                and st["needed"] is not None
-                and kl < c["info_fraction"] * st["needed"],
+                finite(kl) and st["needed"] is not None and kl < c["info_fraction"] * st["needed"],
             ),
             "deterministic": (
                 finite(sigma) and st["sigma"] is not None and st["sigma"] < c["sigma_min"],
@@ -135,7 +133,9 @@ class ConditioningCollapseDetector(SignalDetector):
             streak_update(raw, bool(raw_bad) and warm, record.step)
             if not bad or which in st["alerted"]:
                 continue
-            if which == "uninformative" and (conditions["collapse"][0] or "collapse" in st["alerted"]):
+            if which == "uninformative" and (
+                conditions["collapse"][0] or "collapse" in st["alerted"]
+            ):
                 continue  # the same failure, reported as the total collapse
             if not held_with_raw(streak, raw, record.step, c["patience_steps"], c["min_records"]):
                 continue

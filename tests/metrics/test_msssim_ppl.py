@@ -43,7 +43,9 @@ def test_scale_settings_fit_the_image_size():
     betas, kernel = scale_settings(32)
     assert kernel == 5 and len(betas) == 3 and math.isclose(sum(betas), 1.0)
     betas, kernel = scale_settings(256)
-    assert kernel == 11 and betas == pytest.approx((0.0448, 0.2856, 0.3001, 0.2363, 0.1333), rel=1e-3)
+    assert kernel == 11 and betas == pytest.approx(
+        (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), rel=1e-3
+    )
     with pytest.raises(ValueError, match="too small"):
         scale_settings(8)
     with pytest.raises(ValueError, match="at least 2"):

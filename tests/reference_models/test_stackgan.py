@@ -49,7 +49,9 @@ def test_kl_matches_the_analytic_gaussian_kl():
     mu, logvar = torch.randn(64, 5), torch.randn(64, 5)
     q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
     p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
-    torch.testing.assert_close(kl_per_dim(mu, logvar), torch.distributions.kl_divergence(q, p).mean(0))
+    torch.testing.assert_close(
+        kl_per_dim(mu, logvar), torch.distributions.kl_divergence(q, p).mean(0)
+    )
     assert float(kl_per_dim(torch.zeros(3, 2), torch.zeros(3, 2)).abs().max()) == 0.0
 
 

@@ -54,11 +54,17 @@ def test_stage_two_trains_only_stage_two(tmp_path):
         return torch.optim.Adam(params, lr=1e-3)
 
     st = StackGANStepper(
-        b, {"stage1_steps": 1}, make, lambda: (x, y), torch.Generator().manual_seed(0),
+        b,
+        {"stage1_steps": 1},
+        make,
+        lambda: (x, y),
+        torch.Generator().manual_seed(0),
         contextlib.nullcontext,
     )
     st.step(0)
-    frozen = {k: v.clone() for k, v in b.generator.stage1.state_dict().items() if v.is_floating_point()}
+    frozen = {
+        k: v.clone() for k, v in b.generator.stage1.state_dict().items() if v.is_floating_point()
+    }
     d1 = [p.clone() for p in b.discriminator.d1.parameters()]
     s2 = [p.clone() for p in b.generator.stage2.parameters()]
     out = st.step(1)
@@ -71,7 +77,9 @@ def test_stage_two_trains_only_stage_two(tmp_path):
 
 
 def test_no_ca_logs_zero_sigma_and_no_kl(tmp_path):
-    run = train(_cfg(3, {"stage1_steps": 3, "kl_weight": 0.0}, ca=False), tmp_path / "n", progress=False)
+    run = train(
+        _cfg(3, {"stage1_steps": 3, "kl_weight": 0.0}, ca=False), tmp_path / "n", progress=False
+    )
     got = RunReader(run).read_scalars([S.CA_SIGMA_MEAN, S.CA_KL])
     assert got[S.CA_SIGMA_MEAN].values.tolist() == [0.0, 0.0, 0.0]
     assert S.CA_KL not in got
