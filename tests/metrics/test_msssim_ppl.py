@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from gandiag.metrics.image_metrics import MSSSIM_PAIRS, PPL_SAMPLES
 from gandiag.metrics.msssim import msssim_diversity, scale_settings
 from gandiag.metrics.ppl import perceptual_path_length, slerp
 
@@ -106,6 +107,7 @@ def test_glyph_features_by_default_on_glyph_sized_images():
     assert perceptual_path_length(gen, 4, num_samples=20, batch_size=10) >= 0.0
 
 
+@pytest.mark.slow  # 500 PPL pairs and 1,000 MS-SSIM pairs through evaluate
 def test_registered_and_computed_by_evaluate():
     from gandiag.evaluate import evaluate, sample_callable
 
@@ -126,3 +128,10 @@ def test_registered_and_computed_by_evaluate():
     assert got["ppl"].value > 0 and got["ppl"].protocol.options["epsilon"] == 1e-4
     with pytest.raises(ValueError, match="sample_callable"):
         evaluate(real, real, metrics=("ppl",), bootstrap=0)
+
+
+def test_listed_in_the_metrics_registry_with_their_needs():
+    from gandiag.metrics.registry import METRICS
+
+    assert METRICS["ms_ssim"].needs == ("images",) and METRICS["ppl"].needs == ("generator",)
+    assert MSSSIM_PAIRS >= 1000 and PPL_SAMPLES >= 100
