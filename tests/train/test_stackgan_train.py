@@ -90,3 +90,16 @@ def test_resume_in_stage_two_continues(tmp_path):
     run = train(cfg, tmp_path / "r", progress=False)
     train({**cfg, "steps": 6}, run, resume=True, progress=False)
     assert [p.name for p in read_phases(RunReader(run))] == ["stage1", "stage2"]
+
+
+def test_held_out_reals_are_scored_with_their_own_labels():
+    from gandiag.reference_models import build_model
+    from gandiag.train.trainer import _d_outputs
+
+    b = build_model("stackgan", seed=0, width=8, latent_dim=16, c_dim=8)
+    b.discriminator.eval()
+    with torch.no_grad():
+        b.generator.ca1.fc.weight.normal_()  # conditions that differ between classes
+        x, y = torch.randn(6, 1, 32, 32), torch.tensor([3, 3, 3, 7, 7, 7])
+        torch.testing.assert_close(_d_outputs(b, x, y), b.discriminator(x, y))
+        assert not torch.allclose(_d_outputs(b, x, y), _d_outputs(b, x))
