@@ -26,7 +26,6 @@ phase (``phase/index``), because each StackGAN stage trains its own, freshly ini
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 from gandiag import signals as S
@@ -145,9 +144,11 @@ class ConditioningCollapseDetector(SignalDetector):
 
     def _alert(self, which: str, step: int, since: int) -> Alert:
         st, c = self.state, self.cfg
+        # only what was measured: without CA there is no KL to report
         evidence = {
-            "ca_kl": st["kl"] if st["kl"] is not None else math.nan,
-            "ca_sigma_mean": st["sigma"] if st["sigma"] is not None else math.nan,
+            k: float(v)
+            for k, v in (("ca_kl", st["kl"]), ("ca_sigma_mean", st["sigma"]))
+            if v is not None
         }
         if st["kl_dims"]:
             dims = st["kl_dims"]
