@@ -51,6 +51,7 @@ def test_deterministic_conditioning_warns():
 def test_no_ca_from_the_start_warns_after_the_warmup():
     (a,) = _alerts(ca_stream(deterministic_at=0, steps=600))
     assert a.onset_step == 100 and a.step == 200  # warm-up 100, patience 100
+    assert "ca_kl" not in a.evidence and a.evidence["ca_sigma_mean"] == 0.0  # nothing invented
 
 
 def test_each_stage_alerts_on_its_own_ca():
