@@ -26,11 +26,13 @@ phase (``phase/index``), because each StackGAN stage trains its own, freshly ini
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
+    Streak,
     finite,
     held_with_raw,
     new_streak,
@@ -40,17 +42,34 @@ from gandiag.detectors._stats import (
 )
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 _PREFIX = "ca/kl_dim/"
 _CONDITIONS = ("collapse", "uninformative", "deterministic")
 
 
-def _streaks() -> dict[str, Any]:
+def _streaks() -> dict[str, Streak]:
     return {
         **{which: new_streak() for which in _CONDITIONS},
         **{"raw_" + which: new_streak() for which in _CONDITIONS},
     }
+
+
+@dataclass
+class ConditioningCollapseState(DeclaredState):
+    """State of :class:`ConditioningCollapseDetector`."""
+
+    kl: float | None = None  # smoothed KL (nats)
+    kl_step: int | None = None
+    sigma: float | None = None  # smoothed mean sigma
+    sigma_step: int | None = None
+    kl_dims: list[float] | None = None  # latest per-dimension KL
+    needed: float | None = None  # nats needed to tell the conditions apart
+    phase: float | None = None  # phase/index of the current stage
+    phase_start: int = 0
+    streaks: dict[str, Streak] = field(default_factory=_streaks)  # smoothed and raw_ per condition
+    alerted: list[str] = field(default_factory=list)
 
 
 @register_detector
@@ -71,17 +90,7 @@ class ConditioningCollapseDetector(SignalDetector):
         "min_records": 3,
     }
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "kl": None,
-            "sigma": None,
-            "kl_dims": None,
-            "needed": None,
-            "phase": None,
-            "phase_start": 0,
-            "streaks": _streaks(),
-            "alerted": [],
-        }
+    State = ConditioningCollapseState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, c = self.state, self.cfg
@@ -90,6 +99,7 @@ class ConditioningCollapseDetector(SignalDetector):
             if st["phase"] is not None:  # a new stage, a new CA: start over
                 st.update(kl=None, sigma=None, kl_dims=None, alerted=[])
                 st["streaks"] = _streaks()
+                st["kl_step"] = st["sigma_step"] = None
             st["phase"], st["phase_start"] = phase, record.step
         kl, sigma = record.get(S.CA_KL), record.get(S.CA_SIGMA_MEAN)
         if finite(kl):
