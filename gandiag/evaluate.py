@@ -18,6 +18,7 @@ import torch
 from gandiag import streaming
 from gandiag.features import FeatureExtractor, get_extractor
 from gandiag.metrics import feature_stats
+from gandiag.metrics import image_metrics as _image_metrics  # noqa: F401  (ms_ssim, ppl)
 from gandiag.metrics import standard as _standard  # noqa: F401  (registers the built-ins)
 from gandiag.metrics.registry import METRICS, MetricContext
 from gandiag.types import MetricResult
@@ -115,6 +116,7 @@ def evaluate(
             )
             real_feats, num_real = got.features, got.num
         done(f"N = {num_real}")
+    fake_source = fake
     # one pass over the fakes gives features and logits: a generator is sampled once
     reads = "generating samples" if callable(fake) else "reading images"
     with stages(f"fake set: {reads} and extracting features") as done:
@@ -139,6 +141,8 @@ def evaluate(
             "device": device,
         },
         logits=lambda: fake.logits,
+        fake_source=fake_source,
+        extractor=ext,
     )
     if needs_features:
         ctx.reference = reference

@@ -88,6 +88,8 @@ reg/r1, reg/pl_length, reg/pl_mean   lazy regulariser traces (R1, path length an
 ada/p, ada/r_t                    adaptive augmentation probability and the r_t that drives it
 level/<k>/copy_ratio              LAPGAN/StackGAN: detail a level adds over the one below, fake / real
 ca/kl, ca/sigma_mean              StackGAN conditioning augmentation: KL and mean sigma
+ca/kl_dim/<j>                     StackGAN: KL of conditioning dimension j (batch mean)
+ca/condition_nats                 StackGAN: nats needed to tell the conditions apart (log #classes)
 
 Histograms
 ----------
@@ -168,6 +170,11 @@ ADA_P = "ada/p"
 ADA_RT = "ada/r_t"
 CA_KL = "ca/kl"
 CA_SIGMA_MEAN = "ca/sigma_mean"
+CA_CONDITION_NATS = "ca/condition_nats"
+
+
+def ca_kl_dim(j: int) -> str:
+    return f"ca/kl_dim/{int(j)}"
 
 
 def level_copy_ratio(level: int) -> str:

@@ -11,7 +11,9 @@ from gandiag.capabilities import ModelCapabilities
 from gandiag.reference_models.lapgan import LAPGANDiscriminator, LAPGANGenerator
 from gandiag.reference_models.progan import ProGANDiscriminator, ProGANGenerator
 from gandiag.reference_models.registry import ModelBundle, ModelSpec, register_model
+from gandiag.reference_models.stackgan import STAGES, StackGANDiscriminator, StackGANGenerator
 from gandiag.reference_models.stylegan import StyleGANDiscriminator, StyleGANGenerator
+from gandiag.roles import Role
 
 _SHAPE = {"image_size": 32, "channels": 1}
 
@@ -69,6 +71,66 @@ register_model(
             "lr_d": 2e-4,
             "betas": (0.5, 0.999),
         },
+    )
+)
+
+
+def _stackgan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> ModelBundle:
+    size, ch, width, c_dim = (int(opts[k]) for k in ("image_size", "channels", "width", "c_dim"))
+    if size != 32:
+        raise ValueError(
+            f"stackgan builds 16 px stage-I and 32 px stage-II images; image_size must be 32, "
+            f"got {size} (set data.options.image_size = 32)"
+        )
+    classes = int(opts["num_classes"])
+    g = StackGANGenerator(
+        int(opts["latent_dim"]),
+        classes,
+        c_dim,
+        width,
+        ch,
+        augment=bool(opts["ca"]),
+        detail_scale=float(opts["detail_scale"]),
+    )
+    d = StackGANDiscriminator(size, c_dim, width, ch).bind(g)
+    return ModelBundle(
+        name, "gan", int(opts["latent_dim"]), opts, training, g, d, num_classes=classes
+    )
+
+
+register_model(
+    ModelSpec(
+        "stackgan",
+        "gan",
+        "StackGAN-lite: class one-hot as the text embedding, conditioning augmentation (KL x2), "
+        "16 px stage I then 32 px stage II on stage I and the condition, matching-aware D "
+        "(wrong pairs)",
+        "Zhang et al. 2017",
+        _stackgan,
+        {
+            **_SHAPE,
+            "latent_dim": 32,
+            "num_classes": 10,
+            "c_dim": 128,
+            "width": 32,
+            "ca": True,
+            "detail_scale": 1.0,
+        },
+        {
+            "stepper": "stackgan",
+            "detectors": ("ca_collapse", "level_copy"),
+            "loss": "nonsaturating",
+            "optimizer": "adam",
+            "lr_g": 2e-4,
+            "lr_d": 2e-4,
+            "betas": (0.5, 0.999),
+        },
+        ModelCapabilities(
+            conditional=True,
+            conditional_discriminator=True,
+            networks_per_role={Role.DISCRIMINATOR: 2},
+            phases=STAGES,
+        ),
     )
 )
 register_model(

@@ -24,6 +24,10 @@ REMEDIES = (
         "replaced, and that its discriminator sees the residual with the coarse image"
     ),
     "give the level its own learning rate (LAPGAN used larger ones for finer levels)",
+    (
+        "for a StackGAN stage II: feed it the condition again (its own CA) and check its "
+        "discriminator scores full-resolution images, so added detail is rewarded"
+    ),
 )
 
 

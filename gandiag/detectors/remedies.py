@@ -86,3 +86,14 @@ BALANCE_DISCRIMINATORS = (
     "spectral normalisation or an R1 penalty to it)"
 )
 DISCRIMINATOR_IMBALANCE = (BALANCE_DISCRIMINATORS, NON_SATURATING, INSTANCE_NOISE, FEWER_D_STEPS)
+CA_ON = (
+    "keep conditioning augmentation on: sample c = mu + sigma * eps from the embedding and add "
+    "its KL to N(0, I) to the generator loss (weight 2 in StackGAN)"
+)
+CA_KL_LOWER = "lower the KL weight of the conditioning augmentation (StackGAN uses 2)"
+CA_SLICES = (
+    "check the KL term reads mu and logvar from their own halves of the CA output and that "
+    "the embedding fed to the CA varies with the condition"
+)
+CA_DETERMINISTIC = (CA_ON, CA_SLICES)
+CA_COLLAPSE = (CA_KL_LOWER, CA_SLICES)

@@ -22,8 +22,9 @@ from typing import Any
 from gandiag.registry import Registry, instance_of
 from gandiag.types import MetricProtocol, MetricResult
 
-#: what a metric reads: "features" (real_feats, fake_feats, real_stats), "logits" (fake_logits)
-NEEDS = ("features", "logits")
+#: what a metric reads: "features" (real_feats, fake_feats, real_stats), "logits" (fake_logits),
+#: "images" (fake_source as given to evaluate), "generator" (fake_source: a LatentSampler)
+NEEDS = ("features", "logits", "images", "generator")
 
 MetricFn = Callable[["MetricContext"], "Mapping[str, MetricResult] | float"]
 
@@ -72,6 +73,8 @@ class MetricContext:
     real_stats: Any = None
     reference: Any = None  # a cached real set (gandiag.features.cache), when caching
     logits: Callable[[], Any] | None = None
+    fake_source: Any = None  # the ``fake`` given to evaluate (images, a path, or a sampler)
+    extractor: Any = None  # the feature extractor of this call (images -> features)
     _memo: dict[str, Any] = field(default_factory=dict)
 
     def fake_logits(self) -> Any:

@@ -23,6 +23,7 @@ STEPPERS: dict[str, str] = {
     "progan": "gandiag.train.progan_step:ProGANStepper",
     "stylegan": "gandiag.train.stylegan_step:StyleGANStepper",
     "lapgan": "gandiag.train.lapgan_step:LAPGANStepper",
+    "stackgan": "gandiag.train.stackgan_step:StackGANStepper",
 }
 
 T = TypeVar("T")

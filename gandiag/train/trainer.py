@@ -162,9 +162,11 @@ def train(
     gen = torch.Generator(device=device).manual_seed(cfg.seed + 7)
     autocast = _autocast(device, cfg.amp)
     stepper, settings = _make_stepper(cfg, bundle, batches, gen, autocast)
-    val_x = None
+    val_x = val_y = None
     if n_val and bundle.kind == "gan" and not _is_video(bundle):
         val_x = torch.from_numpy(ds.batch(val_index[: cfg.data.batch_size])).to(device)
+        if ds.labels is not None:  # a conditional D scores held-out reals with their own labels
+            val_y = torch.from_numpy(ds.labels[val_index[: cfg.data.batch_size]]).to(device)
     if ds.kind == "videos":
         from gandiag.train.video_eval import VideoEvaluator
 
@@ -246,7 +248,7 @@ def train(
                 d_val = None
                 if val_x is not None and step % max(1, mon.cadence.samples or 1) == 0:
                     with torch.no_grad():
-                        d_val = _d_outputs(bundle, val_x)
+                        d_val = _d_outputs(bundle, val_x, val_y)
                 alerts = _monitor_step(mon, bundle, step, out, d_val)
                 last = step == cfg.steps - 1
                 evaluating = last or (every_eval and step % every_eval == 0 and step > 0)
@@ -551,13 +553,15 @@ def _discriminators(bundle: ModelBundle) -> Any:
 
 
 # -- per step ---------------------------------------------------------------------------------
-def _d_outputs(bundle: ModelBundle, x: torch.Tensor) -> torch.Tensor:
+def _d_outputs(bundle: ModelBundle, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     D = bundle.discriminator
     if D is None:
         raise ValueError(f"model {bundle.name!r} has no discriminator to score held-out reals")
     if bundle.capabilities.conditional_discriminator:
-        y = torch.arange(len(x), device=x.device) % bundle.num_classes
-        return D(x, y)
+        # the reals' own labels: a matching-aware D (StackGAN) rejects a real with another's
+        if y is None:
+            y = torch.arange(len(x), device=x.device) % bundle.num_classes
+        return D(x, y.long())
     return D(x)
 
 

@@ -92,12 +92,51 @@ def level_stream(copy_from=None, steps=600, seed=0):
     return out
 
 
+def ca_stream(
+    steps=1200,
+    stage2_at=600,
+    *,
+    collapse_at=None,
+    deterministic_at=None,
+    squeezed_at=None,
+    seed=0,
+):
+    """StackGAN's CA signals over two stages; stage II's fresh CA starts near its prior."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(steps):
+        stage = 0 if t < stage2_at else 1
+        since = t - (0 if stage == 0 else stage2_at)
+        grown = min(1.0, 0.02 + since / 150)  # a fresh CA's KL grows from near 0
+        dims = [
+            (0.6 if j < 4 else 0.002) * grown * math.exp(0.2 * rng.standard_normal())
+            for j in range(16)
+        ]
+        sigma = 1.2 * math.exp(0.05 * rng.standard_normal())
+        sc = {S.PHASE_INDEX: float(stage), S.CA_SIGMA_MEAN: sigma}
+        if collapse_at is not None and t >= collapse_at:
+            dims = [1e-4 * math.exp(0.2 * rng.standard_normal()) for _ in range(16)]
+            sc[S.CA_SIGMA_MEAN] = 1.0
+        if squeezed_at is not None and t >= squeezed_at:  # ~0.3 nats: informative, too little
+            dims = [0.02 * math.exp(0.2 * rng.standard_normal()) for _ in range(16)]
+        sc[S.CA_KL] = sum(dims)
+        if deterministic_at is not None and t >= deterministic_at:
+            sc = {S.PHASE_INDEX: float(stage), S.CA_SIGMA_MEAN: 0.0}
+        elif t % 10 == 0:
+            sc.update({S.ca_kl_dim(j): v for j, v in enumerate(dims)})
+            sc[S.CA_CONDITION_NATS] = math.log(10)
+        out.append(StepRecord(t, sc))
+    return out
+
+
 def growing_fault_stream(name: str) -> list[StepRecord] | None:
     """A stream in which detector ``name`` has a fault to find (None: not a family detector)."""
     if name in ("transition_instability", "fade_in"):
         return progan_stream(stuck=True, blowup_at=450)
     if name == "level_copy":
         return level_stream(copy_from=300)
+    if name == "ca_collapse":
+        return ca_stream(collapse_at=300, deterministic_at=900)
     if name in (
         "w_collapse",
         "noise_dominated",
