@@ -420,6 +420,34 @@ FULL_RESIDUALS = Remedy(
     answers=(LEVEL_REMEDIES[0],),
 )
 
+# -- StackGAN ---------------------------------------------------------------------------------
+CA_ON = Remedy(
+    "conditioning_augmentation",
+    "conditioning augmentation on, KL weight 2 (Zhang et al. 2017); same parameters, so the "
+    "branch forks",
+    lambda cfg: {"model.options.ca": True, "gan.options.kl_weight": 2.0},
+    lambda cfg: _option(cfg, "ca") is False and _family_reads(cfg, "kl_weight"),
+    answers=(R.CA_ON,),
+)
+CA_KL_LOWER = Remedy(
+    "lower_ca_kl",
+    "the conditioning augmentation's KL weight divided by 4",
+    lambda cfg: {"gan.options.kl_weight": float(_resolved(cfg, "kl_weight")) / 4},
+    lambda cfg: (
+        _option(cfg, "ca") is not False
+        and _family_reads(cfg, "kl_weight")
+        and float(_resolved(cfg, "kl_weight")) > 0
+    ),
+    answers=(R.CA_KL_LOWER,),
+)
+STAGE2_DETAIL = Remedy(
+    "stage2_detail",
+    "stage II adds its full residual over the upsampled stage-I image (detail_scale 1)",
+    lambda cfg: {"model.options.detail_scale": 1.0},
+    lambda cfg: _option(cfg, "detail_scale") not in (None, 1.0),
+    answers=(LEVEL_REMEDIES[2],),
+)
+
 # -- the video GAN (DVD-GAN) -----------------------------------------------------------------
 TEMPORAL_D = Remedy(
     "temporal_d",
@@ -585,7 +613,9 @@ CATALOG: dict[str, tuple[Remedy, ...]] = {
     "augment_runaway": (LOWER_ADA_TARGET,),
     "regularizer_blowup": (LOWER_REGULARISERS, FULL_PL_BATCH),
     # LAPGAN
-    "level_copy": (FULL_RESIDUALS,),
+    "level_copy": (FULL_RESIDUALS, STAGE2_DETAIL),
+    # StackGAN
+    "ca_collapse": (CA_ON, CA_KL_LOWER),
     # video
     "frozen_video": (TEMPORAL_D, TEMPORAL_D_LR),
     "looping_video": (MORE_FRAMES, TEMPORAL_D),
@@ -620,6 +650,7 @@ ADVICE_ONLY: dict[str, str] = {
     VD.SHUFFLE_NEGATIVES: f"{_NO_OPTION} (shuffled-clip negatives)",
     VD.NO_BN_IN_D: "the reference discriminators already use spectral norm, not batch norm",
     LEVEL_REMEDIES[1]: f"{_NO_OPTION} (per-level learning rates)",
+    R.CA_SLICES: "a check of the conditioning code, not a setting",
 }
 
 

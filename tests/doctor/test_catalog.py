@@ -101,6 +101,21 @@ def _cfg(model, resolved, **options):
             ["full_residuals"],
         ),
         (
+            "level_copy",
+            _cfg("stackgan", {"loss": "nonsaturating", "kl_weight": 2.0}, detail_scale=0.0),
+            ["stage2_detail"],
+        ),
+        (
+            "ca_collapse",
+            _cfg("stackgan", {"loss": "nonsaturating", "kl_weight": 0.0}, ca=False),
+            ["conditioning_augmentation"],
+        ),
+        (
+            "ca_collapse",
+            _cfg("stackgan", {"loss": "nonsaturating", "kl_weight": 2.0}),
+            ["lower_ca_kl"],
+        ),
+        (
             "frozen_video",
             _cfg(
                 "dvdgan",
