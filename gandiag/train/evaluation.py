@@ -125,13 +125,44 @@ class Evaluator:
             return []
         real = torch.from_numpy(self.ds.batch(self._real_index))
         fake = samples.detach().float().cpu().clamp(-1, 1)
+        from gandiag.features.glyph import GlyphExtractor
+
+        note = ""
+        size = tuple(GlyphExtractor.size)
+        if tuple(real.shape[-2:]) != size or tuple(fake.shape[-2:]) != size:
+            # larger glyphs (progressive growing, StyleGAN, StackGAN at 32 px) and the early
+            # phases of a growing model: both sets to the classifier's size, as `gandiag
+            # evaluate --resize` does, and the protocol says so
+            note = (
+                f"; real {'x'.join(map(str, real.shape[-2:]))} and fake "
+                f"{'x'.join(map(str, fake.shape[-2:]))} resized to {size[0]}x{size[1]} "
+                "(antialiased bilinear) before the extractor"
+            )
+            real, fake = _resized(real, size), _resized(fake, size)
         try:
             results = evaluate(real, fake, metrics=tuple(self.metrics), extractor="glyph")
         except (FileNotFoundError, ValueError, RuntimeError) as exc:
             self._metrics_failed = True
             _log.warning(f"metrics skipped from step {step} on: {exc}")
             return []
-        return [dataclasses.replace(r, step=step) for r in results.values()]
+        return [
+            dataclasses.replace(
+                r,
+                step=step,
+                protocol=dataclasses.replace(
+                    r.protocol, preprocessing=r.protocol.preprocessing + note
+                ),
+            )
+            for r in results.values()
+        ]
+
+
+def _resized(images: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    """Images (uint8, or float in [-1, 1]) as float in [-1, 1] at ``size``."""
+    x = images.float() / 127.5 - 1 if images.dtype == torch.uint8 else images.float()
+    if tuple(x.shape[-2:]) != size:
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return x.clamp(-1, 1)
 
 
 def metric_scalars(results: list[MetricResult]) -> dict[str, float]:

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from gandiag import signals
@@ -104,6 +105,24 @@ def test_real_glyphs_score_as_all_classes_under_the_glyph_classifier():
     assert scalars[signals.EVAL_CLASSES_COVERED] == 1
     assert scalars[signals.EVAL_DOMINANT_MODE] == 3
     assert scalars[signals.EVAL_CLASS_ENTROPY] == pytest.approx(0.0, abs=0.1)
+
+
+@pytest.mark.filterwarnings("ignore:.*rank-deficient:UserWarning")
+def test_larger_glyphs_are_scored_at_the_classifiers_size_and_the_protocol_says_so():
+    # 32-px glyphs (progressive growing, StyleGAN, StackGAN) and a 16-px early phase: the
+    # metrics are computed on both sets resized to 28x28, not skipped
+    ds = load_dataset("glyphs", n=400, seed=1, image_size=32)
+    evaluator = Evaluator(ds, ["fid", "pr"], 200, torch.device("cpu"), seed=0)
+    real32 = torch.from_numpy(ds.batch(np.arange(200, 400)))
+    _, results = evaluator(real32, step=7)
+    by_name = {r.name: r for r in results}
+    assert {"fid", "precision", "recall"} <= set(by_name)
+    assert "resized to 28x28" in by_name["fid"].protocol.preprocessing
+    assert by_name["precision"].value > 0.5  # reals against reals, both resized alike
+    early = F.interpolate(real32, size=(16, 16), mode="bilinear", antialias=True)
+    _, results16 = evaluator(early, step=8)
+    fid16 = {r.name: r for r in results16}["fid"]
+    assert "fake 16x16" in fid16.protocol.preprocessing and fid16.value > by_name["fid"].value
 
 
 @pytest.mark.filterwarnings("ignore:.*rank-deficient:UserWarning")
