@@ -49,9 +49,17 @@ RING_CONFIGS: dict[str, dict[str, Any]] = {
         "beta1": 0.9,
         "steps": 1200,
     },
-    # two discriminators: a healthy one and a second one trained 5x per G step, whose
-    # loss enters G's with weight 0.1, so it wins and saturates while the first does not
-    "multi_d": {**_HEALTHY, "second_d": (5, 1e-3, 0.1), "names": ("G", "D_main", "D_aux")},
+    # two discriminators: a healthy one and a second one trained 5x per G step at 5x the
+    # learning rate, whose term enters G's loss with weight 0.1 in the saturating form
+    # log(1 - D_aux(G(z))). With the non-saturating form (the first version) G's pull from
+    # D_aux grew as D_aux won, holding D_aux's fake probability near 0.05: inside the
+    # label's margin band, not saturated. The saturating form's gradient vanishes as D_aux
+    # wins (Goodfellow et al. 2014, section 3), so D_aux saturates while D_main does not.
+    "multi_d": {
+        **_HEALTHY,
+        "second_d": (10, 2e-3, 0.1, "sat"),
+        "names": ("G", "D_main", "D_aux"),
+    },
     # networks named neither G nor D
     "collapse_named": {
         "loss": "ns",

@@ -78,6 +78,11 @@ class OscillationDetector(SignalDetector):
     * **growing oscillation**: the same peak, and the swing over the second half of the
       window is at least ``growth`` times that over the first half.
 
+    The test runs as soon as ``min_blocks`` block means exist (the window then grows to
+    ``window_blocks``): requiring the full window before the first test made the first
+    possible alert ``window_blocks * block_steps`` steps into training (800 by default),
+    whatever the period. A short window sees only short periods (``min_cycles`` cycles
+    must fit), so slow oscillations are still found once the window has grown.
     Either must hold on ``patience_blocks`` successive blocks after ``warmup_steps``.
     Separately, **rotation**: the median of the last ``cosine_records`` measurements of
     ``update/<G>/cosine`` below ``cosine_max`` (successive generator updates reversing).
@@ -88,6 +93,7 @@ class OscillationDetector(SignalDetector):
     params: ClassVar[dict[str, Any]] = {
         "block_steps": 20,
         "window_blocks": 40,
+        "min_blocks": 20,
         "min_cycles": 2,
         "peak_share": 0.5,
         "snr_min": 5.0,
@@ -159,7 +165,7 @@ class OscillationDetector(SignalDetector):
         best = None
         for key in SERIES:
             means = st["means"][key]
-            if len(means) < int(cfg["window_blocks"]):
+            if len(means) < min(int(cfg["min_blocks"]), int(cfg["window_blocks"])):
                 continue
             share, cycles, swing = spectral_peak(means, int(cfg["min_cycles"]))
             noise = median(st["se"][key])
