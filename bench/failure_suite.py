@@ -30,6 +30,10 @@ RING_CONFIGS: dict[str, dict[str, Any]] = {
     "explosion": {"loss": "wgan", "lr_g": 1e-3, "lr_d": 1e-3, "d_steps": 5, "batch": 256},
     "nan": {"loss": "ns", "opt": "sgd", "lr_g": 2.0, "lr_d": 2.0, "d_steps": 1, "batch": 256},
     "noisy": {"loss": "ns", "lr_g": 1e-3, "lr_d": 1e-3, "d_steps": 1, "batch": 32},
+    # noisy but meant to be healthy: the healthy configuration (R1, lr 2e-4) with batches
+    # of 32 like `noisy`, so every batch signal is ~3x noisier; whether it is healthy is
+    # for its outcomes to say
+    "healthy_small_batch": {**_HEALTHY, "batch": 32},
     # -- detectors v2 cases. A "pull" (start, ramp_end, share[, end]) adds to G's loss the
     # squared distance of G(z) to one mode centre for the latents whose first coordinate is
     # below the `share` quantile (the share ramps linearly from start to ramp_end): a G that

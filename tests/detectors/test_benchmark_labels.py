@@ -62,6 +62,16 @@ def test_vae_and_glyph_bands() -> None:
         {},
         {"posterior_collapse": 300},
     )
+    # sample concentration counts only where the classifier reads the decoder's outputs
+    share = [1.0, 0.8, 0.6, 0.6, 0.7, 0.7, 0.7, 0.7]
+    blurry = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.6, 0.7]
+    vae = {"step": steps, "dead_share": [0] * 8, "dominant_class_share": share}
+    assert label_vae(vae | {"recon_class_acc": blurry}, 200) == ({}, {"mode_collapse": 200})
+    sharp = [0.1, 0.2, 0.3, 0.9, 0.9, 0.9, 0.9, 0.9]
+    assert label_vae(vae | {"recon_class_acc": sharp}, 200) == ({"mode_collapse": 300}, {})
+    spread = vae | {"dominant_class_share": [1.0, 0.8, 0.6, 0.3, 0.2, 0.2, 0.2, 0.2]}
+    assert label_vae(spread | {"recon_class_acc": sharp}, 200) == ({}, {"mode_collapse": 200})
+    assert label_vae(spread | {"dominant_class_share": [0.2] * 8}, 200) == ({}, {})
     assert label_glyph({"step": steps, "r_v_large": [0, 0.1, 0.4, 0.45, 0.4, 0.6, 0.7, 0.7]}) == (
         {"d_overfitting": 500},
         {},
