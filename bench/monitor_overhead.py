@@ -10,7 +10,10 @@ block (this over-counts: in real use that thread overlaps with training).
 
 A third contender, a monitor with a TensorBoard sink attached (``gandiag.sinks``), runs
 in the same alternation when the ``tensorboard`` package is installed (``--no-sink``
-leaves it out); its ratio is sink-monitored/bare.
+leaves it out); its ratio is sink-monitored/bare. ``--without-coverage`` adds a monitor
+with the label-free coverage probe off (``Cadence(coverage=0)``) to the same alternation,
+so the probe's share of the cost (the main monitor runs it every ``Cadence.coverage``
+steps) is measured side by side.
 
     python bench/monitor_overhead.py --steps 1000 --json bench/results/monitor_overhead.json
 """
@@ -141,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     p.add_argument("--no-sink", action="store_true", help="leave out the TensorBoard-sink case")
+    p.add_argument(
+        "--without-coverage",
+        action="store_true",
+        help="add a contender monitored with the coverage probe off (Cadence(coverage=0))",
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -184,6 +192,19 @@ def main(argv: list[str] | None = None) -> int:
             quiet=True,
             sinks=[TensorBoardSink(Path(tmp.name) / "tb")],
         )
+    nocov = args.model == "dcgan" and args.without_coverage
+    if nocov:
+        G3, D3, nocov_step = _trainer(0, args.latent_dim, device)
+        steps_of["nocov"] = nocov_step
+        monitors["nocov"] = gandiag.Monitor(
+            Path(tmp.name) / "run_nocov",
+            generator=G3,
+            discriminator=D3,
+            latent_dim=args.latent_dim,
+            cadence=Cadence(coverage=0),
+            detectors=default_detectors("gan"),
+            quiet=True,
+        )
     names = list(steps_of)
     counter = {k: 0 for k in names}
 
@@ -212,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         run(which, args.warmup)
         cpu[which].clear()
     times: dict[str, list[float]] = {k: [] for k in names}
-    ratios, sink_ratios = [], []
+    ratios, sink_ratios, nocov_ratios = [], [], []
     for b in range(max(1, args.steps // args.block)):
         shift = b % len(names)  # rotate the order so no contender always runs first
         for which in names[shift:] + names[:shift]:
@@ -220,10 +241,22 @@ def main(argv: list[str] | None = None) -> int:
         ratios.append(times["mon"][-1] / times["bare"][-1])
         if sink:
             sink_ratios.append(times["sink"][-1] / times["bare"][-1])
+        if nocov:
+            nocov_ratios.append(times["nocov"][-1] / times["bare"][-1])
     alerts = mon.close()
-    if sink:
-        monitors["sink"].close()
+    for extra in ("sink", "nocov"):
+        if extra in monitors:
+            monitors[extra].close()
+    from gandiag import signals
+    from gandiag.store import RunReader
+
+    with RunReader(mon.run_dir) as reader:  # the coverage evaluations the timed run made
+        coverage_evals = sum(
+            signals.COVERAGE_RECALL in r.scalars for r in reader.read_records()
+        )
     tmp.cleanup()
+    nocov_median = statistics.median(nocov_ratios) if nocov else None
+    nocov_cpu = sum(cpu["nocov"]) / sum(cpu["bare"]) if nocov else None
     sink_median = statistics.median(sink_ratios) if sink else None
     sink_cpu = sum(cpu["sink"]) / sum(cpu["bare"]) if sink else None
 
@@ -259,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
         "tensorboard_sink_median_ratio": sink_median,
         "tensorboard_sink_cpu_time_ratio": sink_cpu,
         "tensorboard_sink_block_ratios": sink_ratios,
+        "coverage_every": cad.coverage,
+        "coverage_evaluations": coverage_evals,
+        "steps_monitored": counter["mon"],
+        "without_coverage_median_ratio": nocov_median,
+        "without_coverage_cpu_time_ratio": nocov_cpu,
+        "without_coverage_block_ratios": nocov_ratios,
     }
     write_json(args.json, payload)
     q = payload["ratio_quartiles"]
@@ -277,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
             f"`python bench/monitor_overhead.py --model {args.model} --steps {args.steps}` - "
             f"{what} trained with and without `gandiag.Monitor` at its "
             f"default cadence (layers/histograms/samples every {cad.layers}, grids every "
-            f"{cad.grid}, flush every {cad.flush} steps, default detectors), alternating blocks "
+            f"{cad.grid}, flush every {cad.flush} steps, label-free coverage every "
+            f"{cad.coverage} steps: {coverage_evals} evaluations in the "
+            f"{counter['mon']} monitored steps, default detectors), alternating blocks "
             f"of {args.block} steps in one run. A monitored block includes waiting for the "
             "monitor's background writes, so the ratio over-counts slightly.\n\n"
             + table(
@@ -311,6 +352,13 @@ def main(argv: list[str] | None = None) -> int:
                 if not sink
                 else "\n\nWith a `TensorBoardSink` attached (same alternation, same run): median "
                 f"ratio sink-monitored/bare {sink_median:.3f}, CPU-time ratio {sink_cpu:.3f}.\n"
+            )
+            + (
+                ""
+                if not nocov
+                else "\n\nWith the coverage probe off (`Cadence(coverage=0)`, same alternation, "
+                f"same run): median ratio monitored/bare {nocov_median:.3f}, CPU-time ratio "
+                f"{nocov_cpu:.3f}; the probe's share is the difference from the row above.\n"
             ),
         )
     print(
@@ -318,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(total-time ratio {total:.4f}, CPU-time ratio {cpu_ratio:.4f}, "
         f"{len(ratios)} block pairs of {args.block} steps)"
         + ("" if not sink else f"; with a TensorBoard sink {sink_median:.4f}")
+        + ("" if not nocov else f"; coverage probe off {nocov_median:.4f}")
     )
     return 0
 
