@@ -251,9 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     from gandiag.store import RunReader
 
     with RunReader(mon.run_dir) as reader:  # the coverage evaluations the timed run made
-        coverage_evals = sum(
-            signals.COVERAGE_RECALL in r.scalars for r in reader.read_records()
-        )
+        coverage_evals = sum(signals.COVERAGE_RECALL in r.scalars for r in reader.read_records())
     tmp.cleanup()
     nocov_median = statistics.median(nocov_ratios) if nocov else None
     nocov_cpu = sum(cpu["nocov"]) / sum(cpu["bare"]) if nocov else None
