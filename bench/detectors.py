@@ -96,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="pickle of the trained runs: reused if it exists (re-scoring), else written",
     )
+    ap.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="score only the selected cases already in --cache; train nothing",
+    )
     args = ap.parse_args(argv)
     if args.jobs < 1:
         raise SystemExit("--jobs must be >= 1")
@@ -109,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     cached: dict = (
         pickle.loads(args.cache.read_bytes()) if args.cache and args.cache.exists() else {}
     )
+    if args.cached_only:
+        cases = [c for c in cases if c.key in cached]
+        if not cases:
+            raise SystemExit("--cached-only: none of the selected cases is in --cache")
     todo = [c for c in cases if c.key not in cached]
     if args.jobs == 1:
         fresh = [run_case(c) for c in todo]
@@ -140,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         calibrate(healthy, "sample_coverage", "missed_min", [0.2, 0.3, 0.4, 0.5, 0.6], "gan"),
         calibrate(healthy, "oscillation", "snr_min", [2.0, 3.0, 4.0, 5.0], "gan"),
         calibrate(healthy, "oscillation", "peak_share", [0.3, 0.4, 0.5], "gan"),
+        calibrate(healthy, "oscillation", "min_blocks", [10, 15, 20, 30, 40], "gan"),
+        calibrate(healthy, "non_convergence", "shift_min", [0.2, 0.3, 0.4, 0.5, 0.6], "gan"),
     ]
     payload = {
         "mode": ("quick" if args.quick else "full")
@@ -285,7 +296,8 @@ def markdown(p: dict) -> str:
             "",
             (
                 f"False alarms on healthy runs: {_f(o['false_alarms_per_1k_healthy_steps'])} per 1,000 steps "
-                f"({o['healthy_runs']} runs, {o['healthy_steps']} steps)."
+                f"({o['healthy_runs']} runs, {o['healthy_steps']} steps: "
+                f"{', '.join(o.get('healthy_run_names', [])) or 'none'})."
             ),
             "",
         ]
@@ -293,6 +305,8 @@ def markdown(p: dict) -> str:
             out += ["Missed: " + "; ".join(s["misses"]), ""]
         if s["false_claims"]:
             out += ["False claims: " + "; ".join(s["false_claims"]), ""]
+        if s["healthy_alarms"]:
+            out += ["Alarms on healthy runs: " + "; ".join(s["healthy_alarms"]), ""]
         if s["margin_band"]:
             out += [
                 f"Not scored ({len(s['margin_band'])} run-failure pairs in a label's margin band, "
