@@ -90,9 +90,16 @@ def test_growing_oscillation_alerts_as_non_convergence_healthy_does_not() -> Non
     assert "oscillation" in a.diagnosis and 1500 <= a.onset_step <= a.step
     assert a.evidence["peak_share"] >= a.evidence["peak_share_min"]
     assert 80 <= a.evidence["period_steps"] <= 120
-    # judged from min_blocks (20 blocks of 20 steps) on, not after the full 40-block
-    # window: at most a short window of blocks, then the patience
-    assert a.step - 1500 <= 20 * 20 + 3 * 20
+    assert a.step - 1500 <= 800 + 3 * 20  # a full window of blocks, then the patience
+    # a swing from the end of the warm-up (300): the default waits for the full 40-block
+    # window (800 steps); min_blocks=20 tests from 20 blocks on, and reads the period
+    # from the window it used
+    early = gan_stream(steps=2000, oscillate_at=300)
+    (a,) = alerts_of("oscillation", early)
+    assert a.onset_step >= 800
+    (b,) = alerts_of("oscillation", early, min_blocks=20)
+    assert 300 <= b.onset_step and b.step <= 20 * 20 + 3 * 20
+    assert 80 <= b.evidence["period_steps"] <= 120
 
 
 def test_rotation_of_update_directions() -> None:
