@@ -164,7 +164,17 @@ def calibrate(
     the most sensitive one with no false alarm on these runs.
     """
     runs = [r for r in healthy_runs if KIND[r["case"]["family"]] == kind]
-    steps = sum(r["steps_run"] for r in runs) or 1
+    steps = sum(r["steps_run"] for r in runs)
+    if not runs:  # nothing to calibrate on: say so rather than report a clean 0
+        return {
+            "detector": detector,
+            "param": param,
+            "kind": kind,
+            "healthy_steps": 0,
+            "grid": grid,
+            "fa_per_1k": [None] * len(grid),
+            "most_sensitive_clean": None,
+        }
     rates = []
     for value in grid:
         n = 0
