@@ -101,8 +101,10 @@ def _cyclegan_trainer(seed: int, batch: int, device: torch.device):
 
     def probe() -> dict[str, float]:
         g = bundle.generators
-        return {**probes["G_AB"].signals("G_AB", g["G_AB"], g["G_BA"]),
-                **probes["G_BA"].signals("G_BA", g["G_BA"], g["G_AB"])}
+        return {
+            **probes["G_AB"].signals("G_AB", g["G_AB"], g["G_BA"]),
+            **probes["G_BA"].signals("G_BA", g["G_BA"], g["G_AB"]),
+        }
 
     def step(_real: torch.Tensor) -> dict:
         out = stepper.step(0)
@@ -145,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     p.add_argument("--no-sink", action="store_true", help="leave out the TensorBoard-sink case")
     p.add_argument(
+        "--coverage-cost",
+        action="store_true",
+        help=(
+            "measure only the coverage probe: one evaluation against training steps, "
+            "alternating, and the overhead it implies at the default cadence"
+        ),
+    )
+    p.add_argument(
         "--without-coverage",
         action="store_true",
         help="add a contender monitored with the coverage probe off (Cadence(coverage=0))",
@@ -157,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     from gandiag.detectors import default_detectors
     from gandiag.monitor import Cadence
 
+    if args.coverage_cost:
+        return _coverage_cost(args, device)
     probe = None
     if args.model == "cyclegan":
         _, _, bare_step, _ = _cyclegan_trainer(0, args.batch, device)
@@ -365,6 +377,71 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(ratios)} block pairs of {args.block} steps)"
         + ("" if not sink else f"; with a TensorBoard sink {sink_median:.4f}")
         + ("" if not nocov else f"; coverage probe off {nocov_median:.4f}")
+    )
+    return 0
+
+
+def _coverage_cost(args: argparse.Namespace, device: torch.device) -> int:
+    """The label-free coverage probe's cost at the default cadence, side by side.
+
+    A full monitored run needs ~4 coverage evaluations (1,000 steps) to charge the probe
+    at its real rate, which a loaded machine cannot give in reasonable time. This
+    alternates ``--block`` bare DCGAN training steps with one coverage evaluation (the
+    reservoir of 512 reals and 256 probe fakes embedded by D's penultimate layer, PRDC,
+    k-means bins, the previous probe re-embedded) and reports the overhead one evaluation
+    every ``Cadence.coverage`` steps implies: 1 + t_eval / (cadence * t_step).
+    """
+    import gandiag
+    from gandiag.monitor import Cadence
+
+    cad = Cadence()
+    data = _batches(16, args.batch, device)
+    _, _, bare_step = _trainer(0, args.latent_dim, device)
+    G, D, mon_step = _trainer(0, args.latent_dim, device)
+    tmp = tempfile.TemporaryDirectory()
+    mon = gandiag.Monitor(
+        Path(tmp.name) / "run", generator=G, discriminator=D, latent_dim=args.latent_dim, quiet=True
+    )
+    fill = -(-cad.coverage_reservoir // args.batch)  # the reservoir takes every batch until full
+    for i in range(fill):
+        out = mon_step(data[i % len(data)])
+        mon.step(i, out.pop("losses"), **out)
+    for i in range(args.warmup):
+        bare_step(data[i % len(data)])
+    step_times, eval_times = [], []
+    for b in range(max(1, args.steps // args.block)):
+        t0 = time.perf_counter()
+        for i in range(args.block):
+            bare_step(data[i % len(data)])
+        step_times.append((time.perf_counter() - t0) / args.block)
+        t0 = time.perf_counter()
+        got = mon._coverage.evaluate(cad.coverage * (b + 1))
+        eval_times.append(time.perf_counter() - t0)
+        assert got, "the coverage probe returned nothing: reservoir not filled?"
+    mon.close()
+    tmp.cleanup()
+    t_step, t_eval = statistics.median(step_times), statistics.median(eval_times)
+    ratio = 1.0 + t_eval / (cad.coverage * t_step)
+    payload = {
+        "benchmark": "monitor_overhead_coverage",
+        "model": f"reference dcgan 32x32x1, latent {args.latent_dim}, batch {args.batch}",
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "coverage_every": cad.coverage,
+        "reservoir": cad.coverage_reservoir,
+        "probe": cad.coverage_probe,
+        "ms_per_step": 1000 * t_step,
+        "ms_per_evaluation": 1000 * t_eval,
+        "implied_ratio_at_default_cadence": ratio,
+        "step_times": step_times,
+        "eval_times": eval_times,
+        "target": 1.03,
+    }
+    write_json(args.json, payload)
+    print(
+        f"coverage probe ({device.type}): {1000 * t_eval:.0f} ms per evaluation, "
+        f"{1000 * t_step:.0f} ms per training step; one evaluation every {cad.coverage} steps "
+        f"adds {ratio:.4f}x ({len(eval_times)} alternations)"
     )
     return 0
 
