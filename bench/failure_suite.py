@@ -240,7 +240,12 @@ RING_BANDS = {  # strict, lenient
     "aux_real_prob": (0.95, 0.9),  # ... and mean sigmoid(D2(x)) above
 }
 CENTROID_BACK = 0.5  # ... and back below this: one swing of the generated distribution
-OSCILLATION_FROM = 300  # swings are counted from here (the early one-mode phase is earlier)
+# Swings are counted from the end of the early phase, like every other ring label. (They
+# were counted from 300 on the premise that the early one-mode phase ends earlier; the
+# healthy runs' outcomes contradict it: centroid above 1.0 until step 300-450, so the end
+# of the early phase counted as a swing and labelled non_convergence on runs whose only
+# later swing was an injected transient collapse.)
+OSCILLATION_FROM = EARLY_PHASE_STEPS
 RECOVERED_EVALS = 3  # a collapse that ends in this many non-concentrated evaluations recovered
 DEAD_SHARE_BAND = (0.25, 0.125)  # VAE: share of the 8 latent units inactive, at least
 RV_BAND = (0.5, 0.3)  # glyph GAN: large-sample r_v above
