@@ -10,7 +10,10 @@ A synthetic run (100,000 steps, ~60 scalar series, histograms every 50 steps, wr
 - *replay*: ``gandiag replay RUN`` end to end (records fed through the default detectors).
 
 Each contender's median time is divided by the plain read's; the store's share of replay is
-the *records* ratio, the rest is the detectors' own per-step work.
+the *records* ratio, the rest is the detectors' own per-step work. Wall-clock and process
+CPU time are both measured: all three run in this process, single-threaded, so on a
+machine shared with other jobs the CPU-time ratio is the steadier one (the 1-minute load
+average at the start and the end is recorded with them).
 
     python bench/replay.py --json bench/results/replay.json
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import statistics
 import sys
 import tempfile
@@ -93,16 +97,22 @@ def main(argv: list[str] | None = None) -> int:
         info = r.info()
         n_scalar, n_hist = len(r.scalar_names()), len(r.histogram_names())
     times: dict[str, list[float]] = {k: [] for k in CONTENDERS}
+    cpu: dict[str, list[float]] = {k: [] for k in CONTENDERS}
     names = list(CONTENDERS)
+    load = [os.getloadavg()[0]]
     for i in range(args.repeats):
         order = names[i % len(names) :] + names[: i % len(names)]  # rotate who goes first
         for name in order:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             CONTENDERS[name](run)
             times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    load.append(os.getloadavg()[0])
     tmp.cleanup()
     med = {k: statistics.median(v) for k, v in times.items()}
     ratios = {k: med[k] / med["plain read"] for k in med}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    cpu_ratios = {k: med_cpu[k] / med_cpu["plain read"] for k in med_cpu}
     payload = {
         "benchmark": "replay",
         "steps": info.num_steps,
@@ -112,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": times,
         "median_seconds": med,
         "ratio_to_plain_read": ratios,
+        "cpu_seconds": cpu,
+        "median_cpu_seconds": med_cpu,
+        "cpu_ratio_to_plain_read": cpu_ratios,
+        "load_average_1min": {"start": load[0], "end": load[1]},
         "target_replay_ratio": 2.0,
     }
     write_json(args.json, payload)
@@ -123,17 +137,21 @@ def main(argv: list[str] | None = None) -> int:
             f"{n_scalar} scalar and {n_hist} histogram series, read whole as series (plain "
             "read), as step records (what replay consumes), and replayed end to end through "
             f"the default detectors (`gandiag replay RUN`); {args.repeats} alternating repeats, "
-            "median seconds and ratio to the plain read. Replay's read path is linear "
+            "median wall-clock and process CPU seconds and their ratios to the plain read "
+            f"({os.cpu_count()} CPUs; 1-minute load average {load[0]:.1f} at the start, "
+            f"{load[1]:.1f} at the end: above the CPU count the machine was shared and the "
+            "CPU-time ratio is the steadier). Replay's read path is linear "
             "(tests/store/test_read_scaling.py); what replay adds beyond *records* is the "
             "detectors' per-step work.\n\n"
             + table(
-                ["contender", "median s", "ratio to plain read"],
-                [[k, med[k], ratios[k]] for k in names],
+                ["contender", "median s", "ratio to plain read", "median CPU s", "CPU ratio"],
+                [[k, med[k], ratios[k], med_cpu[k], cpu_ratios[k]] for k in names],
             ),
         )
     print(
         f"replay: {info.num_steps} steps x {n_scalar} series; plain read {med['plain read']:.2f} s, "
-        f"records {ratios['records']:.2f}x, replay {ratios['replay']:.2f}x (target <= 2x)"
+        f"records {ratios['records']:.2f}x, replay {ratios['replay']:.2f}x wall, "
+        f"{cpu_ratios['replay']:.2f}x CPU (target <= 2x; load {load[0]:.1f}-{load[1]:.1f})"
     )
     return 0
 

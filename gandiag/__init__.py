@@ -6,7 +6,12 @@ the store, the detectors and the figures work without torch.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names type checkers see; at run time __getattr__ imports them on use
+    from gandiag.monitor import Monitor
+    from gandiag.store import RunReader, RunWriter
+    from gandiag.types import Alert, MetricResult, Severity, StepRecord
 
 __version__ = "0.1.0"
 
@@ -30,4 +35,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'gandiag' has no attribute {name!r}")
 
 
-__all__ = list(_LAZY)
+# a literal, so linters and type checkers see the exports (tests/test_typing.py keeps it
+# equal to _LAZY)
+__all__ = ["Alert", "MetricResult", "Monitor", "RunReader", "RunWriter", "Severity", "StepRecord"]

@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,6 +61,7 @@ def evaluate(
     generator_batch_size: int = 500,
     workers: int | None = None,
     progress: bool | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, MetricResult]:
     """Extract features of ``real`` and ``fake`` and compute ``metrics``.
 
@@ -74,7 +77,9 @@ def evaluate(
     Images are streamed in batches (:mod:`gandiag.streaming`): memory holds one batch of
     images plus the features, whatever N. ``workers``: DataLoader processes decoding an
     image folder (default: the usable CPUs minus one, at most 7); ``progress``: a tqdm
-    bar (default: only when stderr is a terminal).
+    bar (default: only when stderr is a terminal). ``on_stage``: called with a line when
+    each stage (real features, fake features, each metric) starts and ends, with its size
+    and time, so a log shows where the time goes even without a terminal.
     Returns ``{name: MetricResult}`` with names ``fid, fd_inf, kid, is, precision, recall,
     density, coverage``; FID and KID carry bootstrap intervals when ``bootstrap >= 2``.
     """
@@ -96,19 +101,27 @@ def evaluate(
         "workers": workers,
         "progress": progress,
     }
+    stages = _Stages(on_stage, total=2 + len(specs))
     reference = None
-    if needs_features and cache:
-        reference = streaming.cached_reference(
-            real, ext, None if cache is True else cache, name="real", **stream
-        )
-        real_feats, num_real = reference.features, len(reference.features)
-    else:  # without features (IS only) the real set is still read: its size is recorded
-        got = streaming.stream_features(real, ext, name="real", features=needs_features, **stream)
-        real_feats, num_real = got.features, got.num
+    with stages("real set: reading images and extracting features") as done:
+        if needs_features and cache:
+            reference = streaming.cached_reference(
+                real, ext, None if cache is True else cache, name="real", **stream
+            )
+            real_feats, num_real = reference.features, len(reference.features)
+        else:  # without features (IS only) the real set is still read: its size is recorded
+            got = streaming.stream_features(
+                real, ext, name="real", features=needs_features, **stream
+            )
+            real_feats, num_real = got.features, got.num
+        done(f"N = {num_real}")
     # one pass over the fakes gives features and logits: a generator is sampled once
-    fake = streaming.stream_features(
-        fake, ext, name="fake", features=needs_features, logits=needs_logits, **stream
-    )
+    reads = "generating samples" if callable(fake) else "reading images"
+    with stages(f"fake set: {reads} and extracting features") as done:
+        fake = streaming.stream_features(
+            fake, ext, name="fake", features=needs_features, logits=needs_logits, **stream
+        )
+        done(f"N = {fake.num}")
     ctx = MetricContext(
         base_protocol=ext.protocol(),
         num_real=int(num_real),
@@ -134,8 +147,29 @@ def evaluate(
 
     out: dict[str, MetricResult] = {}
     for spec in specs:
-        out.update(ctx.run(spec))
+        with stages(f"metric {spec.name}"):
+            out.update(ctx.run(spec))
     return out
+
+
+class _Stages:
+    """Numbered, timed stage lines (``[2/6] fake set: ... done: N = 2000, 3.1 s``)."""
+
+    def __init__(self, say: Callable[[str], None] | None, total: int) -> None:
+        self.say, self.total, self.index = say, total, 0
+
+    @contextlib.contextmanager
+    def __call__(self, text: str) -> Iterator[Callable[[str], None]]:
+        self.index += 1
+        notes: list[str] = []
+        head = f"[{self.index}/{self.total}] {text}"
+        if self.say is not None:
+            self.say(f"{head} ...")
+        t0 = time.perf_counter()
+        yield notes.append
+        if self.say is not None:
+            notes.append(f"{time.perf_counter() - t0:.1f} s")
+            self.say(f"{head}: done ({', '.join(notes)})")
 
 
 def sample_callable(

@@ -63,6 +63,20 @@ class StopTraining(RuntimeError):
         self.alert = alert
 
 
+def parse_action(name: str, value: Action | str) -> Action:
+    """``value`` as an :class:`Action` (its name, as a config writes it, or the member);
+    an unknown one names the option ``name`` and lists the valid actions."""
+    if isinstance(value, Action):
+        return value
+    try:
+        return Action(value)
+    except ValueError:
+        valid = ", ".join(a.value for a in Action)
+        raise ValueError(
+            f"policy {name}={value!r} is not an action; choose one of {valid}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class AlertPolicy:
     """Map each alert severity to an action; ``decide`` takes the strongest one due.
@@ -79,15 +93,7 @@ class AlertPolicy:
 
     def __post_init__(self) -> None:
         for name in ("on_warning", "on_critical", "fallback"):
-            value = getattr(self, name)
-            if not isinstance(value, Action):
-                try:
-                    object.__setattr__(self, name, Action(value))
-                except ValueError:
-                    valid = ", ".join(a.value for a in Action)
-                    raise ValueError(
-                        f"policy {name}={value!r} is not an action; choose one of {valid}"
-                    ) from None
+            object.__setattr__(self, name, parse_action(name, getattr(self, name)))
         if self.max_rollbacks < 0:
             raise ValueError(f"max_rollbacks must be >= 0, got {self.max_rollbacks}")
         if self.fallback is Action.ROLLBACK:

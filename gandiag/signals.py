@@ -100,6 +100,8 @@ vae/kl_dim                        (stored as scalars ``vae/kl_dim/<j>``; no hist
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 LOSS_NONFINITE = "loss/nonfinite"
 
 D_REAL_RAW_MEAN = "d/real/raw_mean"
@@ -213,7 +215,7 @@ def d_net(net: str, which: str, stat: str) -> str:
     return f"d/{_check(net)}/{which}/{stat}"
 
 
-def d_nets(names: list[str] | set[str]) -> list[str]:
+def d_nets(names: Iterable[str]) -> list[str]:
     """Discriminators with per-network output summaries in ``names`` (sorted)."""
     out = set()
     for n in names:
@@ -231,7 +233,7 @@ def eval_metric(name: str) -> str:
     return f"eval/{_check(name)}"
 
 
-def nets_with_prefix(names: list[str] | set[str], kind: str) -> list[str]:
+def nets_with_prefix(names: Iterable[str], kind: str) -> list[str]:
     """Names of the networks that have a ``grad/<NET>/norm`` series and start with ``kind``.
 
     >>> nets_with_prefix({"grad/G/norm", "grad/D_a/norm", "loss/G"}, "D")

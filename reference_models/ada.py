@@ -20,10 +20,25 @@ brightness and contrast.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from gandiag.state import DeclaredState, dump_state, load_state
+
+
+@dataclass
+class AdaState(DeclaredState):
+    """What the controller carries from step to step, and across a resume."""
+
+    p: float = 0.0  # augmentation probability (not clamped at 1, as in the reference)
+    sign_sum: float = 0.0  # sum of sign(D(real)) since the last adjustment
+    count: int = 0  # D outputs in that sum
+    calls: int = 0  # update() calls
+    last_rt: float | None = None  # r_t at the last adjustment
 
 
 class AdaptiveAugment:
@@ -42,10 +57,19 @@ class AdaptiveAugment:
         if interval < 1 or speed_kimg <= 0:
             raise ValueError("ADA interval must be >= 1 and speed_kimg > 0")
         self.batch_size, self.target, self.interval = batch_size, target, interval
-        self.speed_kimg, self.p = speed_kimg, float(p)
+        self.speed_kimg = speed_kimg
         self.generator = generator
-        self._sign_sum, self._count, self._calls = 0.0, 0, 0
-        self.last_rt: float | None = None
+        self.state = AdaState(p=float(p))
+
+    @property
+    def p(self) -> float:
+        """The augmentation probability (each transform applies with ``min(p, 1)``)."""
+        return self.state.p
+
+    @property
+    def last_rt(self) -> float | None:
+        """``r_t`` at the last adjustment (None before the first)."""
+        return self.state.last_rt
 
     def _mask(self, n: int, device: torch.device) -> Tensor:
         prob = min(self.p, 1.0)
@@ -81,32 +105,31 @@ class AdaptiveAugment:
     def accumulate(self, d_real: Tensor) -> None:
         """Add a batch of raw D outputs on (augmented) reals to the r_t estimate."""
         d = d_real.detach().float()
-        self._sign_sum += float(torch.sign(d).sum())
-        self._count += d.numel()
+        self.state.sign_sum += float(torch.sign(d).sum())
+        self.state.count += d.numel()
 
     def update(self) -> float | None:
         """Call once per step; every ``interval`` calls, move ``p`` and return that ``r_t``."""
-        self._calls += 1
-        if self._calls % self.interval or not self._count:
+        st = self.state
+        st.calls += 1
+        if st.calls % self.interval or not st.count:
             return None
-        rt = self._sign_sum / self._count
+        rt = st.sign_sum / st.count
         adjust = (1.0 if rt > self.target else -1.0) * self.batch_size * self.interval
-        self.p = max(0.0, self.p + adjust / (self.speed_kimg * 1000.0))
-        self._sign_sum, self._count, self.last_rt = 0.0, 0, rt
+        st.p = max(0.0, st.p + adjust / (self.speed_kimg * 1000.0))
+        st.sign_sum, st.count, st.last_rt = 0.0, 0, rt
         return rt
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "p": self.p,
-            "sign_sum": self._sign_sum,
-            "count": self._count,
-            "calls": self._calls,
-            "last_rt": self.last_rt,
-        }
+        return {"version": AdaState.version, "state": dump_state("ADA", self.state)}
 
-    def load_state_dict(self, sd: dict[str, Any]) -> None:
-        self.p, self._sign_sum = float(sd["p"]), float(sd["sign_sum"])
-        self._count, self._calls, self.last_rt = int(sd["count"]), int(sd["calls"]), sd["last_rt"]
+    def load_state_dict(self, sd: Mapping[str, Any]) -> None:
+        """Restore a ``state_dict``; also reads the flat dict of fields saved before
+        the state was declared."""
+        if "state" in sd:
+            self.state = load_state("ADA", AdaState, sd["state"], sd.get("version"))
+        else:
+            self.state = load_state("ADA", AdaState, sd, None)
 
 
 def _translate(x: Tensor, dy: int, dx: int) -> Tensor:

@@ -46,6 +46,17 @@ class ModelBundle:
     def conditional(self) -> bool:
         return self.kind == "gan" and self.num_classes > 0
 
+    def require(self, network: str) -> nn.Module:
+        """The bundle's ``generator``, ``discriminator`` or ``model``, which a training loop
+        needs (a clear error, not an AttributeError on None, where the bundle lacks it)."""
+        net = getattr(self, network)
+        if net is None:
+            raise ValueError(
+                f"model {self.name!r} (kind {self.kind!r}) has no {network}; "
+                "GANs fill generator and discriminator, VAEs and autoencoders fill model"
+            )
+        return net
+
     def networks(self) -> dict[str, nn.Module]:
         """The trainable networks by name (``G``/``D`` or ``model``), e.g. for checkpoints."""
         if self.kind == "gan":

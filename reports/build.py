@@ -16,12 +16,15 @@ from gandiag.figures import (
     build_run_panels,
     compare_runs,
     metric_bars_figure,
+    points_figure,
     precision_recall_figure,
+    read_alerts_for_display,
     steps_by_run_figure,
     summarize_run,
 )
 from gandiag.reports.html import (
     CSS,
+    SMOOTHING_CONTROL,
     alerts_block,
     comparison_block,
     config_block,
@@ -92,6 +95,7 @@ def _render(readers: list[RunReader], title: str | None, max_points: int) -> str
             f"gandiag {esc(__version__)} from {len(readers)} run(s); curves averaged into at most "
             f"{max_points} points per series.</p>"
         ),
+        SMOOTHING_CONTROL,
         "<h2>Verdict</h2>",
         summary_table(summaries),
     ]
@@ -122,7 +126,7 @@ def _comparison(readers: list[RunReader], summaries: dict, fig: _Figures) -> str
     grids = []
     for lab, reader in zip(labels, readers):
         latest = (reader.sample_grids("samples") or reader.sample_grids())[-1:]
-        grids += [_grid_figure(g, f"{lab} — step {g.step}") for g in latest]
+        grids += [_grid_figure(reader, g, f"{lab} — step {g.step}", fig) for g in latest]
     parts = [
         '<section id="comparison"><h2>Comparison</h2>',
         comparison_block(compare_runs(by_label), by_label),
@@ -152,7 +156,7 @@ _STEP_METRICS = {
 
 def _run_section(anchor: str, summary, reader: RunReader, fig: _Figures, max_points: int) -> str:
     info = reader.info()
-    alerts = reader.read_alerts()
+    alerts = read_alerts_for_display(reader)
     parts = [
         f'<section class="run" id="{esc(anchor)}"><h2>{esc(summary.name)}</h2>',
         (
@@ -174,7 +178,7 @@ def _run_section(anchor: str, summary, reader: RunReader, fig: _Figures, max_poi
             chosen = _evenly([g for g in grids if g.name == name], GRIDS_PER_NAME)
             parts.append(
                 '<div class="grids">'
-                + "".join(_grid_figure(g, f"{g.name} — step {g.step}") for g in chosen)
+                + "".join(_grid_figure(reader, g, f"{g.name} — step {g.step}", fig) for g in chosen)
                 + "</div>"
             )
     if info.num_steps == 0:
@@ -188,7 +192,12 @@ def _run_section(anchor: str, summary, reader: RunReader, fig: _Figures, max_poi
     return "".join(parts) + "</section>"
 
 
-def _grid_figure(grid: SampleGrid, caption: str) -> str:
+def _grid_figure(reader: RunReader, grid: SampleGrid, caption: str, fig: _Figures) -> str:
+    """A grid's picture; 2-D samples as a scatter with axes over the real data instead."""
+    points = reader.sample_points(grid)
+    if points is not None:
+        body = fig(points_figure(points, caption, height=380))
+        return f'<figure class="scatter">{body}</figure>'
     return (
         f"<figure>{image_tag(grid.path, caption)}<figcaption>{esc(caption)}</figcaption></figure>"
     )

@@ -45,6 +45,69 @@ details { margin: 4px 0; } summary { cursor: pointer; }
 .grids img { width: 300px; image-rendering: pixelated; border: 1px solid #ddd; }
 section.run { border-top: 2px solid #ddd; margin-top: 28px; }
 .warn { border-left: 4px solid #ff7f0e; padding: 6px 10px; background: #fff8ef; }
+.smoothing { position: sticky; top: 0; z-index: 10; background: #fff; padding: 6px 0;
+             border-bottom: 1px solid #eee; font-size: 13px; }
+.smoothing input { vertical-align: middle; width: 220px; }
+.grids figure.scatter { vertical-align: top; }
+"""
+
+#: The report's smoothing control: the dashboard's EMA (TensorBoard's debiased smoothing,
+#: gandiag.figures.curves.ema) computed in the page, so it works offline without a server.
+#: It smooths every line marked ``meta.smooth == "raw"`` and keeps the raw curve as a faint
+#: line, as the dashboard draws it.
+SMOOTHING_CONTROL = """
+<div class="smoothing" id="gd-smoothing">Smoothing (EMA)
+<input type="range" id="gd-smoothing-input" min="0" max="0.99" step="0.01" value="0"
+ aria-label="smoothing weight">
+<output id="gd-smoothing-value">0.00</output>
+<span class="sub">the raw curve stays as a faint line; each y axis has linear / log buttons</span>
+</div>
+<script>
+(function () {
+  function ema(values, w) {
+    var acc = 0, norm = 0;
+    return values.map(function (v) {
+      if (v !== null && isFinite(v)) { acc = w * acc + (1 - w) * v; norm = w * norm + (1 - w); }
+      return norm > 0 ? acc / norm : null;
+    });
+  }
+  function full(gd, i) {
+    return (gd._fullData || []).find(function (t) { return t.index === i; }) || gd.data[i];
+  }
+  function smoothFigure(gd, w) {
+    if (!gd.data) return;
+    gd._gdRaw = gd._gdRaw || {};
+    var idx = [], ys = [], faint = [];
+    gd.data.forEach(function (t, i) {
+      var kind = t.meta && t.meta.smooth;
+      if (kind === "faint") faint.push(i);
+      if (kind !== "raw") return;
+      if (!(i in gd._gdRaw)) gd._gdRaw[i] = Array.from(full(gd, i).y);
+      idx.push(i);
+      ys.push(w > 0 ? ema(gd._gdRaw[i], w) : gd._gdRaw[i]);
+    });
+    if (!idx.length) return;
+    Plotly.restyle(gd, {y: ys}, idx);
+    if (faint.length) {
+      Plotly.restyle(gd, {visible: w > 0}, faint);
+    } else if (w > 0) {
+      Plotly.addTraces(gd, idx.map(function (i) {
+        var f = full(gd, i);
+        return {x: Array.from(f.x), y: gd._gdRaw[i], mode: "lines", opacity: 0.25,
+                line: {color: f.line.color, width: 1}, showlegend: false, hoverinfo: "skip",
+                legendgroup: gd.data[i].legendgroup, meta: {smooth: "faint"}};
+      }));
+    }
+  }
+  window.gandiagSmooth = function (w) {
+    document.getElementById("gd-smoothing-value").textContent = w.toFixed(2);
+    document.querySelectorAll(".js-plotly-plot").forEach(function (gd) { smoothFigure(gd, w); });
+  };
+  document.getElementById("gd-smoothing-input").addEventListener("input", function (e) {
+    window.gandiagSmooth(parseFloat(e.target.value));
+  });
+})();
+</script>
 """
 
 

@@ -1,8 +1,10 @@
 """Screenshots of the demo report and of every dashboard page, for docs/screenshots/.
 
-    python scripts/take_screenshots.py DEMO_OUT [--out docs/screenshots]
+    python scripts/take_screenshots.py DEMO_OUT [--out docs/screenshots] [--points-run RUN]
 
-DEMO_OUT is a folder written by `gandiag demo --out DEMO_OUT`. Needs Debian's chromium and
+DEMO_OUT is a folder written by `gandiag demo --out DEMO_OUT`; RUN, a 2-D run (e.g.
+`gandiag train configs/mlp_gan_ring8_collapse.toml --out RUN`) whose run page shows the
+sample scatter. Needs Debian's chromium and
 chromium-driver and selenium (the browser-test helpers in tests/browser_support.py). Each
 page is captured at 1300 px wide, cut to its first 2,400 px and saved as an 8-bit palette
 PNG half the size, so the files stay small.
@@ -51,6 +53,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("demo_out", type=Path)
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    p.add_argument("--points-run", type=Path, default=None, help="a 2-D run to capture too")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     driver = headless_chrome()
@@ -74,6 +77,16 @@ def main() -> int:
                 print(f"wrote {args.out / name}")
         finally:
             app.stop()
+        if args.points_run is not None:
+            app = ServedApp(create_app(args.points_run.parent, live_interval_ms=60_000))
+            try:
+                driver.get(app.url + "/run/" + args.points_run.name)
+                time.sleep(2)
+                settle(driver, 6)
+                shoot(driver, args.out / "dashboard_run_points.png")
+                print(f"wrote {args.out / 'dashboard_run_points.png'}")
+            finally:
+                app.stop()
     finally:
         driver.quit()
     return 0

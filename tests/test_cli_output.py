@@ -50,6 +50,20 @@ def test_json_dash_writes_to_stdout_and_the_table_to_stderr(sets, tmp_path, caps
     assert "fid ↓" in err and "precision ↑" in err
 
 
+def test_evaluate_reports_each_stage_with_its_size_and_no_bar_off_a_terminal(sets, capsys):
+    args = ["evaluate", "--real", str(sets / "real.npy"), "--fake", str(sets / "fake.npy")]
+    assert main(args + ["--metrics", "fid,pr", "--bootstrap", "0"]) == 0
+    err = capsys.readouterr().err  # captured: not a terminal
+    lines = err.splitlines()
+    assert lines[0].startswith("gandiag evaluate: fid, pr with the 'glyph' extractor")
+    for i, stage in enumerate(["real set", "fake set", "metric fid", "metric pr"], start=1):
+        started = [ln for ln in lines if ln.strip().startswith(f"[{i}/4] {stage}")]
+        assert len(started) == 2 and started[1].rstrip().endswith(" s)"), started
+    assert "[1/4] real set: reading images and extracting features: done (N = 150, " in err
+    assert "[2/4] fake set: reading images and extracting features: done (N = 150, " in err
+    assert "\r" not in err and "img/s" not in err  # no tqdm bar without a terminal
+
+
 def test_resize_fits_images_to_the_extractor(sets, capsys):
     args = ["evaluate", "--real", str(sets / "real.npy"), "--fake", str(sets / "big.npy")]
     args += ["--metrics", "fid", "--bootstrap", "0"]

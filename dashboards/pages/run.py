@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import numpy as np
 from dash import ALL, MATCH, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
@@ -30,9 +31,11 @@ from gandiag.figures import (
     SECTIONS,
     alert_timeline_figure,
     build_run_panels,
+    points_figure,
+    read_alerts_for_display,
     summarize_run,
 )
-from gandiag.store import RunReader
+from gandiag.store import RunReader, SamplePoints
 from gandiag.store.schema import SchemaVersionError
 
 PATH_TEMPLATE = "/run/<run_id>"
@@ -42,6 +45,14 @@ NO_INPUT_BOX: dict[str, Any] = (
     if "allow_direct_input" in inspect.signature(dcc.Slider).parameters
     else {}
 )
+
+
+GRID_IMG_STYLE = {
+    "width": "min(560px, 100%)",
+    "imageRendering": "pixelated",
+    "border": "1px solid #ddd",
+}
+HIDDEN = {"display": "none"}
 
 
 def layout(folder: RunsFolder, run_id: str) -> html.Div:
@@ -120,13 +131,13 @@ def layout(folder: RunsFolder, run_id: str) -> html.Div:
                         marks=None,
                         **NO_INPUT_BOX,  # the box would show the index, not the step
                     ),
-                    html.Img(
-                        id="grid-img",
-                        style={
-                            "width": "min(560px, 100%)",
-                            "imageRendering": "pixelated",
-                            "border": "1px solid #ddd",
-                        },
+                    html.Img(id="grid-img", style=GRID_IMG_STYLE),
+                    # 2-D samples: a scatter with axes over the real data, instead of the PNG
+                    dcc.Graph(
+                        id="grid-scatter",
+                        figure=plain_figure(points_figure(SamplePoints(np.zeros((0, 2))), "")),
+                        style=HIDDEN,
+                        config={"displaylogo": False},
                     ),
                     html.Div(id="grid-caption", style={"color": "#555"}),
                 ]
@@ -151,7 +162,7 @@ def register(app: Dash, folder: RunsFolder) -> None:
         try:
             with folder.reader(state["run_id"]) as reader:
                 summary = summarize_run(reader)
-                alerts = reader.read_alerts()
+                alerts = read_alerts_for_display(reader)
                 n_metrics = len(reader.read_metrics())
         except READ_ERRORS as exc:
             return message(f"The run can no longer be read: {exc}", "error"), *[no_update] * 4
@@ -184,7 +195,7 @@ def register(app: Dash, folder: RunsFolder) -> None:
             raise PreventUpdate
         index = click["points"][0].get("customdata")
         with folder.reader(state["run_id"]) as reader:
-            alerts = reader.read_alerts()
+            alerts = read_alerts_for_display(reader)
         if not isinstance(index, int) or not 0 <= index < len(alerts):
             raise PreventUpdate
         return html.Div(
@@ -198,6 +209,9 @@ def register(app: Dash, folder: RunsFolder) -> None:
         Output("grid-slider", "value"),
         Output("grid-slider", "marks"),
         Output("grid-img", "src"),
+        Output("grid-img", "style"),
+        Output("grid-scatter", "figure"),
+        Output("grid-scatter", "style"),
         Output("grid-caption", "children"),
         Output("grid-name", "options"),
         Input("grid-name", "value"),
@@ -216,30 +230,33 @@ def register(app: Dash, folder: RunsFolder) -> None:
         try:
             with folder.reader(state["run_id"]) as reader:
                 all_grids = reader.sample_grids()
+                names = sorted({g.name for g in all_grids})
+                grids = [g for g in all_grids if g.name == name]
+                if not grids:
+                    empty = "No sample grids stored for this run yet."
+                    return 0, 0, {}, None, HIDDEN, no_update, HIDDEN, empty, names
+                top = len(grids) - 1
+                # Follow the newest grid unless the user moved the slider back.
+                following = (
+                    index is None
+                    or old_max is None
+                    or index >= old_max
+                    or ctx.triggered_id == "grid-name"
+                )
+                i = top if following else min(int(index), top)
+                g = grids[i]
+                points = reader.sample_points(g)
         except READ_ERRORS:
             raise PreventUpdate from None
-        names = sorted({g.name for g in all_grids})
-        grids = [g for g in all_grids if g.name == name]
-        if not grids:
-            return 0, 0, {}, None, "No sample grids stored for this run yet.", names
-        top = len(grids) - 1
-        # Follow the newest grid unless the user moved the slider back.
-        following = (
-            index is None or old_max is None or index >= old_max or ctx.triggered_id == "grid-name"
-        )
-        i = top if following else min(int(index), top)
-        g = grids[i]
         every = max(1, -(-len(grids) // 8))  # at most ~8 labelled ticks
         marks = {j: str(grids[j].step) for j in range(0, len(grids), every)}
         marks[top] = str(grids[top].step)
-        return (
-            top,
-            i,
-            marks,
-            folder.file_url(g.path),
-            f"{g.name} at step {g.step} ({i + 1}/{top + 1})",
-            names,
-        )
+        caption = f"{g.name} at step {g.step} ({i + 1}/{top + 1})"
+        if points is not None:
+            scatter = plain_figure(points_figure(points, f"{g.name} at step {g.step}"))
+            return top, i, marks, None, HIDDEN, scatter, {}, caption, names
+        src = folder.file_url(g.path)
+        return top, i, marks, src, GRID_IMG_STYLE, no_update, HIDDEN, caption, names
 
     @app.callback(
         Output({"type": "section-body", "name": MATCH}, "children"),

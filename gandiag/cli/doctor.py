@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="branches run at once (cores)")
     p.add_argument("--alert", default=None, metavar="DETECTOR", help="treat this detector's alert")
     p.add_argument("--out", type=Path, default=None, help="output folder (default RUN/doctor)")
-    p.add_argument("--json", default=None, metavar="PATH", help="write the result as JSON ('-': stdout)")
+    p.add_argument(
+        "--json", default=None, metavar="PATH", help="write the result as JSON ('-': stdout)"
+    )
     p.set_defaults(func=run)
 
 
@@ -44,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         args.run, budget=args.budget, workers=args.workers, detector=args.alert, out_dir=args.out
     )
     fork = "initialisation" if result.fork_step < 0 else f"step {result.fork_step}"
+    if result.evidence_onset < result.onset_step:
+        fork += f" (evidence replayed back to step {result.evidence_onset})"
     print(
         f"{result.detector} ({result.severity}, onset {result.onset_step}): "
         f"{len(result.branches)} branches of {result.budget} steps from the {fork}"

@@ -109,12 +109,17 @@ def run(args: argparse.Namespace) -> int:
         print(text, file=sys.stderr, flush=True)
 
     real, fake = args.real, args.fake
+    say(
+        f"gandiag evaluate: {', '.join(metrics)} with the {args.extractor!r} extractor, "
+        f"real {args.real}, fake {args.fake}"
+        + (f", N = {args.num_samples} each" if args.num_samples else "")
+    )
     if args.resize:
         from gandiag.features import get_extractor
 
+        say(f"resizing both sets to what the {args.extractor!r} extractor takes ...")
         ext = get_extractor(args.extractor, device=args.device, **opts)
         real, fake = (_fit(load_images(x), ext) for x in (real, fake))
-    say(f"gandiag evaluate: {', '.join(metrics)} with the {args.extractor!r} extractor ...")
     results = evaluate(
         real,
         fake,
@@ -133,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         cache=args.cache,
         extractor_options=opts,
         step=args.step,
+        on_stage=lambda line: say("  " + line),
     )
     first = next(iter(results.values()))
     p = first.protocol

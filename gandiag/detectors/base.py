@@ -1,9 +1,9 @@
 """The detector contract: a pure, stateful function of step records that returns alerts.
 
 Detectors read :class:`~gandiag.types.StepRecord` objects only (never models), so the
-same code runs live inside the monitor and over a stored run in replay. Their state is a
-plain dict of Python numbers and lists (``state_dict``), so a resumed run alerts exactly
-as an uninterrupted one.
+same code runs live inside the monitor and over a stored run in replay. Their state is
+JSON (``state_dict``), so a resumed run alerts exactly as an uninterrupted one; the
+built-in detectors declare it as a dataclass (gandiag.state, gandiag.detectors.support).
 """
 
 from __future__ import annotations

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
+    Streak,
     finite,
     held_with_raw,
     new_streak,
@@ -17,7 +20,9 @@ from gandiag.detectors._stats import (
     streak_update,
 )
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.names import signal_names
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
@@ -52,6 +57,25 @@ def eval_concentrated(record: StepRecord, share_min: float, coverage_max: float)
     return (finite(share) and share >= share_min) or (cov is not None and cov <= coverage_max)
 
 
+@dataclass
+class ModeCollapseState(DeclaredState):
+    """State of :class:`ModeCollapseDetector`."""
+
+    pdist: float | None = None  # smoothed samples/pdist_ratio
+    pdist_step: int | None = None
+    streak: Streak = field(default_factory=new_streak)
+    raw: Streak = field(default_factory=new_streak)
+    evals: list[list[int | bool]] = field(default_factory=list)  # [step, concentrated]
+    alerted: bool = False
+
+
+def _evaluated(names: tuple[str, ...]) -> bool:
+    """Whether a record with these names can hold an evaluation eval_concentrated reads."""
+    return any(
+        n in names for n in (S.EVAL_DOMINANT_SHARE, S.EVAL_MODES_COVERED, S.EVAL_CLASSES_COVERED)
+    )
+
+
 @register_detector
 class ModeCollapseDetector(SignalDetector):
     """The generator producing a small part of the data distribution, persistently.
@@ -83,20 +107,15 @@ class ModeCollapseDetector(SignalDetector):
     }
     requires_any = ((S.SAMPLES_PDIST_RATIO, S.EVAL_MODES_COVERED, S.EVAL_CLASSES_COVERED),)
     provided_by_groups = (
-        (
+        Advice(
             "pass real= and fake= batches to Monitor.step (batch diversity), or log "
-            "eval/modes_covered or eval/classes_covered with Monitor.log_scalars"
+            "eval/modes_covered or eval/classes_covered with Monitor.log_scalars",
+            "the trainer measures batch diversity at every step and logs eval/modes_covered "
+            "or eval/classes_covered at each evaluation (eval.every in the config)",
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "pdist": None,
-            "streak": new_streak(),
-            "raw": new_streak(),
-            "evals": [],
-            "alerted": False,
-        }
+    State = ModeCollapseState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
@@ -127,7 +146,11 @@ class ModeCollapseDetector(SignalDetector):
                         "pdist_max": float(self.cfg["pdist_max"]),
                     },
                 )
-        conc = eval_concentrated(record, self.cfg["dominant_share_min"], self.cfg["coverage_max"])
+        conc = (
+            eval_concentrated(record, self.cfg["dominant_share_min"], self.cfg["coverage_max"])
+            if signal_names(record).derive(_evaluated)
+            else None
+        )
         if conc is not None and record.step >= self.cfg["warmup_steps"]:
             patience = int(self.cfg["eval_patience"])
             st["evals"] = (st["evals"] + [[int(record.step), bool(conc)]])[-patience:]
@@ -162,6 +185,28 @@ class ModeCollapseDetector(SignalDetector):
                 R.MODE_COLLAPSE,
             )
         ]
+
+
+@dataclass
+class NonConvergenceState(DeclaredState):
+    """State of :class:`NonConvergenceDetector`."""
+
+    modes: list[list[int | bool]] = field(default_factory=list)  # [step, mode, concentrated]
+    # coverage evaluations: [step, moved since the previous one, concentrated]
+    shifts: list[list[int | bool]] = field(default_factory=list)
+    cosine: float | None = None  # smoothed update cosine of G
+    cosine_step: int | None = None
+    streak: Streak = field(default_factory=new_streak)
+    margin: float | None = None  # smoothed D(real) - D(fake)
+    margin_step: int | None = None
+    pdist: float | None = None
+    pdist_step: int | None = None
+    margin_streak: Streak = field(default_factory=new_streak)
+    margin_raw: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
+
+_COSINE_G = S.update_cosine("G")
 
 
 @register_detector
@@ -206,25 +251,16 @@ class NonConvergenceDetector(SignalDetector):
     }
     requires_any = ((S.EVAL_DOMINANT_MODE, S.COVERAGE_FAKE_SHIFT, S.update_cosine("G")),)
     provided_by_groups = (
-        (
+        Advice(
             "log eval/dominant_mode (and eval/modes_covered or eval/classes_covered) with "
             "Monitor.log_scalars at each periodic evaluation, as gandiag.train does, or "
-            "pass real= batches to Monitor.step with Cadence(coverage=N) > 0"
+            "pass real= batches to Monitor.step with Cadence(coverage=N) > 0",
+            "the trainer logs eval/dominant_mode at each evaluation of data with known modes "
+            "(2-D mixtures, glyphs); set eval.every > 0 in the config for more than one",
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "modes": [],
-            "shifts": [],
-            "cosine": None,
-            "streak": new_streak(),
-            "margin": None,
-            "pdist": None,
-            "margin_streak": new_streak(),
-            "margin_raw": new_streak(),
-            "alerted": False,
-        }
+    State = NonConvergenceState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
@@ -255,7 +291,7 @@ class NonConvergenceDetector(SignalDetector):
                         },
                     )
         fired = fired or self._coverage_hops(record)
-        cos = record.get(S.update_cosine("G"))
+        cos = record.get(_COSINE_G)
         if finite(cos) and self.cfg["cosine_max"] is not None:
             smooth(st, "cosine", cos, record.step, self.cfg["smooth_steps"])
             streak_update(st["streak"], st["cosine"] < self.cfg["cosine_max"], record.step)

@@ -8,14 +8,25 @@ fixed probe batch of the generator's samples falls among them. No labels and no
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
+
+
+@dataclass
+class SampleCoverageState(DeclaredState):
+    """State of :class:`SampleCoverageDetector`."""
+
+    evals: list[list[int | bool]] = field(default_factory=list)  # [step, held]
+    alerted: bool = False
 
 
 @register_detector
@@ -52,14 +63,15 @@ class SampleCoverageDetector(SignalDetector):
     }
     requires_any = ((S.COVERAGE_TOP_BIN_EXCESS,),)
     provided_by_groups = (
-        (
+        Advice(
             "pass real= batches (GAN: and latent_dim= or fake=) to Monitor.step with "
-            "Cadence(coverage=N) > 0 (the default is 250)"
+            "Cadence(coverage=N) > 0 (the default is 250)",
+            "set monitor.cadence.coverage > 0 in the config (the default is 250)",
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"evals": [], "alerted": False}
+    State = SampleCoverageState
+    reads = (S.COVERAGE_TOP_BIN_EXCESS, S.COVERAGE_BINS_MISSED)
 
     def check(self, record: StepRecord) -> list[Alert]:
         excess = record.get(S.COVERAGE_TOP_BIN_EXCESS)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypedDict
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
+    Baseline,
+    Streak,
     baseline_feed,
     finite,
     new_baseline,
@@ -16,12 +21,41 @@ from gandiag.detectors._stats import (
     streak_update,
 )
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.names import signal_names
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
-def _grad_norm_nets(record: StepRecord) -> list[str]:
-    return S.nets_with_prefix(set(record.scalars), "")
+def _grad_norms(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``(net, "grad/<net>/norm")`` for each network with a gradient norm, by net name."""
+    return tuple((net, S.grad_norm(net)) for net in S.nets_with_prefix(names, ""))
+
+
+def _nonfinite_counts(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The names that count non-finite values (``loss/nonfinite``, ``.../nonfinite``)."""
+    return tuple(k for k in names if k == S.LOSS_NONFINITE or k.endswith("/nonfinite"))
+
+
+def _losses(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The loss terms (``loss/*`` but the non-finite count), in record order."""
+    return tuple(k for k in names if k.startswith("loss/") and k != S.LOSS_NONFINITE)
+
+
+def _all_finite(values: Iterable[float]) -> bool:
+    """True when every value is a finite number (a NaN or an infinity makes the sum one;
+    a sum that overflows only sends the caller to its exact, slower check)."""
+    try:
+        return math.isfinite(sum(values))
+    except TypeError:  # a None among the values: let the exact check sort it out
+        return False
+
+
+@dataclass
+class NonFiniteState(DeclaredState):
+    """State of :class:`NonFiniteDetector`."""
+
+    last_bad: int | None = None  # step of the last non-finite record
 
 
 @register_detector
@@ -38,15 +72,38 @@ class NonFiniteDetector(SignalDetector):
     kinds = ("gan", "vae")
     params: ClassVar[dict[str, Any]] = {"rearm_steps": 100}
     requires_any = (("loss/*",),)
-    provided_by_groups = ("pass losses={...} to Monitor.step",)
+    provided_by_groups = (
+        Advice(
+            "pass losses={...} to Monitor.step",
+            "the trainer logs its losses; nothing to set in the config",
+        ),
+    )
+    reads = ("*/nonfinite", "loss/*", "grad/*", "d/*", "vae/*", "update/*", "weight/*")
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"last_bad": None}
+    State = NonFiniteState
 
     def check(self, record: StepRecord) -> list[Alert]:
         bad: list[str] = []
         count = 0.0
-        for key, value in record.scalars.items():
+        scalars = record.scalars
+        if _all_finite(scalars.values()):
+            # the usual record: only the counts of non-finite values can flag anything
+            for key in signal_names(record).derive(_nonfinite_counts):
+                value = scalars[key]
+                if value > 0:
+                    bad.append(key.rsplit("/nonfinite", 1)[0] or key)
+                    count += value
+        else:
+            bad, count = self._scan(scalars)
+        if not bad:
+            return []
+        return self._alert(record, bad, count)
+
+    @staticmethod
+    def _scan(scalars: Mapping[str, float]) -> tuple[list[str], float]:
+        bad: list[str] = []
+        count = 0.0
+        for key, value in scalars.items():
             if key == S.LOSS_NONFINITE or key.endswith("/nonfinite"):
                 if finite(value) and value > 0:
                     bad.append(key.rsplit("/nonfinite", 1)[0] or key)
@@ -60,8 +117,9 @@ class NonFiniteDetector(SignalDetector):
             ):
                 bad.append(key)
                 count += 1
-        if not bad:
-            return []
+        return bad, count
+
+    def _alert(self, record: StepRecord, bad: list[str], count: float) -> list[Alert]:
         last = self.state["last_bad"]
         self.state["last_bad"] = int(record.step)
         if last is not None and record.step - last < self.cfg["rearm_steps"]:
@@ -82,6 +140,23 @@ class NonFiniteDetector(SignalDetector):
                 R.NONFINITE,
             )
         ]
+
+
+class NetGrowth(TypedDict):
+    """One network's gradient-norm baseline (log10) and how long it has stayed above it."""
+
+    base: Baseline
+    streak: Streak
+    alerted: bool
+
+
+@dataclass
+class ExplodingGradientState(DeclaredState):
+    """State of :class:`ExplodingGradientDetector`."""
+
+    nets: dict[str, NetGrowth] = field(default_factory=dict)
+    critic: Streak = field(default_factory=new_streak)
+    critic_alerted: bool = False
 
 
 @register_detector
@@ -114,27 +189,31 @@ class ExplodingGradientDetector(SignalDetector):
     }
     requires_any = (("grad/*/norm", "d/real/raw_mean"),)
     provided_by_groups = (
-        (
+        Advice(
             "gradient norms are captured when Monitor gets generator=/discriminator=/model=; "
-            "critic outputs when Monitor.step gets d_real= and d_fake="
+            "critic outputs when Monitor.step gets d_real= and d_fake=",
+            "the trainer captures every network's gradient norms and D's outputs; nothing to set in the config",
         ),
     )
+    reads = (S.D_REAL_RAW_MEAN, S.D_FAKE_RAW_MEAN, "grad/*/norm")
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"nets": {}, "critic": new_streak(), "critic_alerted": False}
+    State = ExplodingGradientState
 
     def check(self, record: StepRecord) -> list[Alert]:
         alerts = []
+        scalars = record.scalars
         raw = [
             abs(v)
-            for v in (record.get(S.D_REAL_RAW_MEAN), record.get(S.D_FAKE_RAW_MEAN))
+            for v in (scalars.get(S.D_REAL_RAW_MEAN), scalars.get(S.D_FAKE_RAW_MEAN))
             if finite(v)
         ]
         if raw:
             st = self.state
             big = max(raw)
-            streak_update(st["critic"], big > self.cfg["critic_max"], record.step)
-            held = streak_held(
+            above = big > self.cfg["critic_max"]
+            streak_update(st["critic"], above, record.step)
+            # held needs the condition now (the streak restarts without it)
+            held = above and streak_held(
                 st["critic"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
             )
             if held and not st["critic_alerted"]:
@@ -150,24 +229,28 @@ class ExplodingGradientDetector(SignalDetector):
                         R.EXPLODING,
                     )
                 )
-        for net in _grad_norm_nets(record):
-            value = record.scalars[S.grad_norm(net)]
-            st = self.state["nets"].setdefault(
-                net, {"base": new_baseline(), "streak": new_streak(), "alerted": False}
-            )
-            if not finite(value) or value <= 0:
+        nets = self.state["nets"]
+        cfg = self.cfg
+        for net, key in signal_names(record).derive(_grad_norms):
+            value = scalars[key]
+            if net not in nets:
+                nets[net] = {"base": new_baseline(), "streak": new_streak(), "alerted": False}
+            st = nets[net]
+            if value is None or not (value > 0 and math.isfinite(value)):
                 continue  # NaN is the nonfinite detector's; 0 is the stall detector's
             logv = math.log10(value)
-            baseline_feed(st["base"], logv, int(self.cfg["baseline_records"]))
             med = st["base"]["median"]
-            above = med is not None and logv - med >= self.cfg["decades"]
-            cap = self.cfg["max_norm"]
+            if med is None:
+                baseline_feed(st["base"], logv, int(cfg["baseline_records"]))
+                med = st["base"]["median"]
+            above = med is not None and logv - med >= cfg["decades"]
+            cap = cfg["max_norm"]
             if cap is not None and value > cap:
                 above = True
             streak_update(st["streak"], above, record.step)
-            held = streak_held(
-                st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
-            )
+            if st["alerted"] or not above:
+                continue  # no alert to raise (one per network; none without the evidence)
+            held = streak_held(st["streak"], record.step, cfg["patience_steps"], cfg["min_records"])
             if held and not st["alerted"]:
                 st["alerted"] = True  # explosions rarely recover: one alert per network
                 ratio = 10 ** (logv - med) if med is not None else math.inf
@@ -193,6 +276,16 @@ class ExplodingGradientDetector(SignalDetector):
         return alerts
 
 
+@dataclass
+class StalledTrainingState(DeclaredState):
+    """State of :class:`StalledTrainingDetector`."""
+
+    last: dict[str, float] | None = None  # the previous record's losses
+    prev_step: int | None = None
+    streak: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
+
 @register_detector
 class StalledTrainingDetector(SignalDetector):
     """Every loss term exactly constant (bit for bit) over ``patience_steps`` steps.
@@ -206,25 +299,25 @@ class StalledTrainingDetector(SignalDetector):
     kinds = ("gan", "vae")
     params: ClassVar[dict[str, Any]] = {"patience_steps": 100, "min_records": 10}
     requires_any = (("loss/*",),)
-    provided_by_groups = ("pass losses={...} to Monitor.step",)
+    provided_by_groups = (
+        Advice(
+            "pass losses={...} to Monitor.step",
+            "the trainer logs its losses; nothing to set in the config",
+        ),
+    )
+    reads = ("loss/*",)
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"last": None, "prev_step": None, "streak": new_streak(), "alerted": False}
+    State = StalledTrainingState
 
     def check(self, record: StepRecord) -> list[Alert]:
-        losses = {
-            k: float(v)
-            for k, v in record.scalars.items()
-            if k.startswith("loss/") and k != S.LOSS_NONFINITE
-        }
+        scalars = record.scalars
+        losses = {k: float(scalars[k]) for k in signal_names(record).derive(_losses)}
         if not losses:
             return []
         last, prev_step = self.state["last"], self.state["prev_step"]
-        same = (
-            last is not None
-            and set(last) == set(losses)
-            and all(finite(v) and v == last[k] for k, v in losses.items())
-        )
+        # equal terms, all finite (a NaN repeated is no stall; ``==`` alone would count a
+        # NaN object that is the same in both dicts as equal)
+        same = last is not None and last == losses and all(map(math.isfinite, losses.values()))
         self.state["last"] = losses
         self.state["prev_step"] = int(record.step)
         if not same:

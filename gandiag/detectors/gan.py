@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
+    Baseline,
+    Streak,
     baseline_feed,
     finite,
     held_with_raw,
@@ -21,20 +26,35 @@ from gandiag.detectors._stats import (
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
 from gandiag.roles import Role, networks_with_role
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
 def generator_grad_norm(record: StepRecord, generators: list[str]) -> float | None:
     """Total gradient norm over the networks playing the generator role (None: not measured)."""
+    return _total_norm(record.scalars, [S.grad_norm(net) for net in generators])
+
+
+def _total_norm(scalars: Mapping[str, float], keys: list[str]) -> float | None:
     total, seen = 0.0, False
-    for net in generators:
-        v = record.scalars.get(S.grad_norm(net))
+    for key in keys:
+        v = scalars.get(key)
         if v is None:
             continue
         if not finite(v):
             return None
         total, seen = total + v * v, True
     return math.sqrt(total) if seen else None
+
+
+@dataclass
+class VanishingGradientState(DeclaredState):
+    """State of :class:`VanishingGradientDetector`."""
+
+    base: Baseline = field(default_factory=new_baseline)  # of log10 |grad G|
+    grad: float | None = None
+    streak: Streak = field(default_factory=new_streak)
+    alerted: bool = False
 
 
 @register_detector
@@ -61,21 +81,33 @@ class VanishingGradientDetector(SignalDetector):
     }
     requires_any = ((S.D_FAKE_PROB_MEAN,), ("grad/<generator>/norm",))
     provided_by_groups = (
-        "pass d_real= and d_fake= to Monitor.step with Monitor(loss='bce') (sigmoid discriminators)",
-        (
+        Advice(
+            "pass d_real= and d_fake= to Monitor.step with Monitor(loss='bce') (sigmoid discriminators)",
+            "this detector reads D's probabilities, which only the minimax and non-saturating "
+            "losses give (gan.loss in the config); with another loss there is nothing to do",
+        ),
+        Advice(
             "the generators' gradient norms are captured for networks with the role "
-            "'generator' (Monitor(generator=G) or networks={'netG': (G, 'generator')})"
+            "'generator' (Monitor(generator=G) or networks={'netG': (G, 'generator')})",
+            "the trainer records the generator's gradient norms; nothing to set in the config",
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"base": new_baseline(), "grad": None, "streak": new_streak(), "alerted": False}
+    State = VanishingGradientState
+    reads = (S.D_FAKE_PROB_MEAN, "grad/<generator>/norm")
+
+    def bind(self, roles: Mapping[str, Role]) -> None:
+        super().bind(roles)
+        self._generator_norms = [
+            S.grad_norm(net) for net in networks_with_role(self.roles, Role.GENERATOR)
+        ]
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state
-        g = generator_grad_norm(record, networks_with_role(self.roles, Role.GENERATOR))
+        g = _total_norm(record.scalars, self._generator_norms)
         if g is not None and g > 0:
-            baseline_feed(st["base"], math.log10(g), int(self.cfg["baseline_records"]))
+            if st["base"]["median"] is None:  # until the baseline is frozen
+                baseline_feed(st["base"], math.log10(g), int(self.cfg["baseline_records"]))
             st["grad"] = g
         p_fake = record.get(S.D_FAKE_PROB_MEAN)
         if not finite(p_fake) or st["grad"] is None or st["base"]["median"] is None:
@@ -88,11 +120,12 @@ class VanishingGradientDetector(SignalDetector):
             and st["grad"] < self.cfg["grad_drop"] * base
         )
         streak_update(st["streak"], cond, record.step)
+        if not cond:
+            st["alerted"] = False  # re-arm once the discriminator lets go
+            return []
         if not streak_held(
             st["streak"], record.step, self.cfg["patience_steps"], self.cfg["min_records"]
         ):
-            if st["streak"]["since"] is None:
-                st["alerted"] = False  # re-arm once the discriminator lets go
             return []
         if st["alerted"]:
             return []
@@ -116,6 +149,25 @@ class VanishingGradientDetector(SignalDetector):
                 R.VANISHING,
             )
         ]
+
+
+@dataclass
+class DiscriminatorOverfittingState(DeclaredState):
+    """State of :class:`DiscriminatorOverfittingDetector`."""
+
+    rv: float | None = None
+    rv_step: int | None = None
+    rt: float | None = None
+    rt_step: int | None = None
+    m_tr: float | None = None  # smoothed raw D outputs on train, validation and fake
+    m_tr_step: int | None = None
+    m_val: float | None = None
+    m_val_step: int | None = None
+    m_fk: float | None = None
+    m_fk_step: int | None = None
+    streak: Streak = field(default_factory=new_streak)
+    raw: Streak = field(default_factory=new_streak)
+    alerted: bool = False
 
 
 @register_detector
@@ -143,17 +195,15 @@ class DiscriminatorOverfittingDetector(SignalDetector):
     }
     requires_any = ((S.D_RV,),)
     provided_by_groups = (
-        "pass d_val= (D outputs on a held-out real batch) to Monitor.step to enable r_v",
+        Advice(
+            "pass d_val= (D outputs on a held-out real batch) to Monitor.step to enable r_v",
+            "set data.val_size (e.g. 256) in the config: the trainer then scores a held-out "
+            "real batch and measures r_v",
+        ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "rv": None,
-            "rt": None,
-            "streak": new_streak(),
-            "raw": new_streak(),
-            "alerted": False,
-        }
+    State = DiscriminatorOverfittingState
+    reads = (S.D_RV, S.D_RT)
 
     def check(self, record: StepRecord) -> list[Alert]:
         st = self.state

@@ -8,11 +8,14 @@ energy at that level. A level that only upsamples its input has a ratio near 0
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from gandiag.detectors._stats import finite, new_streak, streak_held, streak_update
+from gandiag.advice import Advice
+from gandiag.detectors._stats import Streak, finite, new_streak, streak_held, streak_update
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 REMEDIES = (
@@ -24,13 +27,26 @@ REMEDIES = (
 )
 
 
+@dataclass
+class LevelCopyState(DeclaredState):
+    """State of :class:`LevelCopyDetector`."""
+
+    streaks: dict[str, Streak] = field(default_factory=dict)  # by copy-ratio signal
+    alerted: list[str] = field(default_factory=list)
+
+
 @register_detector
 class LevelCopyDetector(SignalDetector):
     """Any level's ``copy_ratio`` below ``ratio_min`` for ``patience_steps`` after warm-up."""
 
     name: ClassVar[str] = "level_copy"
     requires_any = (("level/*/copy_ratio",),)
-    provided_by_groups = ("train with the lapgan stepper, or log level/<k>/copy_ratio",)
+    provided_by_groups = (
+        Advice(
+            "train with the lapgan stepper, or log level/<k>/copy_ratio",
+            "the lapgan model's stepper logs level/<k>/copy_ratio; nothing to do for other models",
+        ),
+    )
     params: ClassVar[dict[str, Any]] = {
         "ratio_min": 0.05,
         "warmup_steps": 200,
@@ -38,8 +54,7 @@ class LevelCopyDetector(SignalDetector):
         "min_records": 3,
     }
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"streaks": {}, "alerted": []}
+    State = LevelCopyState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, c = self.state, self.cfg

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
-from gandiag.detectors._stats import finite, new_streak, smooth, streak_held, streak_update
+from gandiag.detectors._stats import Streak, finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.names import signal_names
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
+
+
+@dataclass
+class DiscriminatorImbalanceState(DeclaredState):
+    """State of :class:`DiscriminatorImbalanceDetector`."""
+
+    ema: dict[str, dict[str, float]] = field(default_factory=dict)  # net -> smoothed probs
+    streak: Streak = field(default_factory=new_streak)
+    alerted: bool = False
 
 
 @register_detector
@@ -40,17 +53,19 @@ class DiscriminatorImbalanceDetector(SignalDetector):
     }
     requires_any = (("d/*/fake/prob_mean",),)
     provided_by_groups = (
-        (
+        Advice(
             "pass d_real= and d_fake= as dicts {name: outputs} (or lists) to Monitor.step, "
-            "with Monitor(loss='bce')"
+            "with Monitor(loss='bce')",
+            "this detector compares several discriminators; the trainer passes them for "
+            "models that have them: nothing to do for a model with one",
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"ema": {}, "streak": new_streak(), "alerted": False}
+    State = DiscriminatorImbalanceState
+    reads = ("d/*/real/*", "d/*/fake/*")
 
     def check(self, record: StepRecord) -> list[Alert]:
-        nets = S.d_nets(set(record.scalars))
+        nets = signal_names(record).derive(S.d_nets)
         if len(nets) < 2:
             return []
         st, cfg = self.state, self.cfg

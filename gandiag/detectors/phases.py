@@ -16,12 +16,15 @@ Both read the phase signals ``Monitor.set_phase`` records (``phase/index``,
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 NO_TANH = "use a linear toRGB output (no tanh), as the progressive-growing reference does"
@@ -44,6 +47,17 @@ def _g_grad(record: StepRecord) -> float | None:
     return v if finite(v) else None
 
 
+@dataclass
+class TransitionInstabilityState(DeclaredState):
+    """State of :class:`TransitionInstabilityDetector`."""
+
+    index: float | None = None
+    before: list[list[float | None]] = field(default_factory=list)  # samples of _sample
+    switch: int | None = None
+    after: list[list[float | None]] = field(default_factory=list)
+    history: list[list[float | None]] = field(default_factory=list)
+
+
 @register_detector
 class TransitionInstabilityDetector(SignalDetector):
     """Instability in the window after a phase switch compared with the window before it.
@@ -61,7 +75,13 @@ class TransitionInstabilityDetector(SignalDetector):
     name: ClassVar[str] = "transition_instability"
     requires: ClassVar[tuple[str, ...]] = (S.PHASE_INDEX,)
     requires_any = ((S.PHASE_INDEX,),)
-    provided_by_groups = ("call mon.set_phase(name, alpha=...) in the training loop",)
+    provided_by_groups = (
+        Advice(
+            "call mon.set_phase(name, alpha=...) in the training loop",
+            "the steppers of phased models (progan, stylegan) set the phase; nothing to do "
+            "for other models",
+        ),
+    )
     params: ClassVar[dict[str, Any]] = {
         "window_steps": 100,
         "grad_ratio_max": 10.0,
@@ -70,8 +90,7 @@ class TransitionInstabilityDetector(SignalDetector):
         "min_records": 3,
     }
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"index": None, "before": [], "switch": None, "after": [], "history": []}
+    State = TransitionInstabilityState
 
     def _sample(self, record: StepRecord) -> list[float | None]:
         pd = record.get(S.SAMPLES_PDIST_RATIO)
@@ -154,6 +173,16 @@ def _nonfinite(x: float | None) -> bool:
     return x is not None and not math.isfinite(x)
 
 
+@dataclass
+class FadeInState(DeclaredState):
+    """State of :class:`FadeInDetector`."""
+
+    index: float | None = None
+    last: float | None = None
+    since: int | None = None
+    alerted: bool = False
+
+
 @register_detector
 class FadeInDetector(SignalDetector):
     """A fade-in weight (``phase/alpha``) that does not rise monotonically from 0 to 1.
@@ -166,11 +195,15 @@ class FadeInDetector(SignalDetector):
     name: ClassVar[str] = "fade_in"
     requires: ClassVar[tuple[str, ...]] = (S.PHASE_ALPHA,)
     requires_any = ((S.PHASE_ALPHA,),)
-    provided_by_groups = ("pass alpha to mon.set_phase(name, alpha=...)",)
+    provided_by_groups = (
+        Advice(
+            "pass alpha to mon.set_phase(name, alpha=...)",
+            "the progan stepper records the fade-in alpha; nothing to do for other models",
+        ),
+    )
     params: ClassVar[dict[str, Any]] = {"stuck_steps": 50, "jump_max": 0.5, "tol": 1e-6}
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"index": None, "last": None, "since": None, "alerted": False}
+    State = FadeInState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, c = self.state, self.cfg

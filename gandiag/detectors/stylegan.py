@@ -20,15 +20,21 @@ does not alert), with the numbers that crossed it as evidence:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
-from gandiag.detectors._stats import finite, median, new_streak, streak_held, streak_update
+from gandiag.advice import Advice
+from gandiag.detectors._stats import Streak, finite, median, new_streak, streak_held, streak_update
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
-STYLE_PROBES = "train with gandiag's stylegan stepper, or log style/* with mon.log_scalars"
+STYLE_PROBES = Advice(
+    "train with gandiag's stylegan stepper, or log style/* with mon.log_scalars",
+    "the stylegan model's stepper logs style/*; nothing to do for other models",
+)
 MAPPING_LR = "check the mapping network: lr multiplier 0.01, no weight decay, no dead layers"
 RESTART = "restart from the last checkpoint before the collapse"
 MIXING = "keep style mixing on (probability ~0.9) so layers learn to use their own styles"
@@ -40,6 +46,16 @@ ADA_DATA = "use more data, or lower ada_target / cap p; stop when FID rises whil
 ADA_PIPE = "use only invertible augmentations with p < 0.8 so they do not leak into samples"
 
 
+@dataclass
+class HeldState(DeclaredState):
+    """State of :class:`_Held`."""
+
+    streak: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
+    retired: ClassVar[tuple[str, ...]] = ("first",)  # written as None, never read
+
+
 class _Held(SignalDetector):
     """A threshold on one signal held for ``patience_steps`` over at least ``min_records``."""
 
@@ -49,8 +65,7 @@ class _Held(SignalDetector):
     remedies: ClassVar[tuple[str, ...]]
     severity: ClassVar[Severity] = Severity.WARNING
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"streak": new_streak(), "alerted": False, "first": None}
+    State = HeldState
 
     def diagnosis(self, value: float) -> str:
         raise NotImplementedError
@@ -89,6 +104,17 @@ class _Held(SignalDetector):
 _PATIENCE = {"patience_steps": 50, "min_records": 2, "warmup_steps": 0}
 
 
+@dataclass
+class WSpaceCollapseState(DeclaredState):
+    """State of :class:`WSpaceCollapseDetector`."""
+
+    first: list[float] = field(default_factory=list)  # the baseline's records
+    base: float | None = None
+    streak: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+    share: float | None = None
+
+
 @register_detector
 class WSpaceCollapseDetector(SignalDetector):
     """``style/w_std`` below ``ratio_min`` times its baseline (median of the first
@@ -109,8 +135,7 @@ class WSpaceCollapseDetector(SignalDetector):
         "min_records": 3,
     }
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"first": [], "base": None, "streak": new_streak(), "alerted": False, "share": None}
+    State = WSpaceCollapseState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, c = self.state, self.cfg
@@ -206,6 +231,15 @@ class ChannelSpikeDetector(_Held):
         )
 
 
+@dataclass
+class AugmentRunawayState(DeclaredState):
+    """State of :class:`AugmentRunawayDetector`."""
+
+    rt: float | None = None
+    alerted: bool = False
+    since: int | None = None
+
+
 @register_detector
 class AugmentRunawayDetector(SignalDetector):
     """The adaptive augmentation probability at or past ``p_max`` with r_t above target."""
@@ -214,8 +248,7 @@ class AugmentRunawayDetector(SignalDetector):
     # no requires_any: silent (no "inactive" notice) in runs without augmentation
     params: ClassVar[dict[str, Any]] = {"p_max": 0.8, "target": 0.6}
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"rt": None, "alerted": False, "since": None}
+    State = AugmentRunawayState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, c = self.state, self.cfg
@@ -247,18 +280,33 @@ class AugmentRunawayDetector(SignalDetector):
         ]
 
 
+@dataclass
+class RegularizerBlowupState(DeclaredState):
+    """State of :class:`RegularizerBlowupDetector`."""
+
+    hist: dict[str, list[float]] = field(
+        default_factory=lambda: {s: [] for s in (S.REG_R1, S.REG_PL_LENGTH)}
+    )
+    alerted: list[str] = field(default_factory=list)
+
+
 @register_detector
 class RegularizerBlowupDetector(SignalDetector):
     """R1 or path-length traces non-finite, or above ``factor`` times their running median."""
 
     name: ClassVar[str] = "regularizer_blowup"
     requires_any = ((S.REG_R1, S.REG_PL_LENGTH),)
-    provided_by_groups = ("log reg/r1 or reg/pl_length (the stylegan stepper does)",)
+    provided_by_groups = (
+        Advice(
+            "log reg/r1 or reg/pl_length (the stylegan stepper does)",
+            "the stylegan model's stepper logs reg/r1 and reg/pl_length; nothing to do for "
+            "other models",
+        ),
+    )
     params: ClassVar[dict[str, Any]] = {"factor": 100.0, "history": 20, "min_history": 5}
     signals: ClassVar[tuple[str, ...]] = (S.REG_R1, S.REG_PL_LENGTH)
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"hist": {s: [] for s in self.signals}, "alerted": []}
+    State = RegularizerBlowupState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, c = self.state, self.cfg

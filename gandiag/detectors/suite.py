@@ -221,7 +221,9 @@ class DetectorSuite:
     def update(self, record: StepRecord) -> list[Alert]:
         alerts: list[Alert] = []
         for det in self.detectors:
-            alerts.extend(det.update(record))
+            found = det.update(record)
+            if found:
+                alerts.extend(found)
         return alerts
 
     def run(self, records: Iterable[StepRecord]) -> list[Alert]:

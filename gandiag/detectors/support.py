@@ -13,8 +13,10 @@ contract:
   that provides them. We chose an alert over ``warnings.warn`` because the monitor runs
   detectors off the training thread, where warnings are easy to lose, whereas alerts are
   stored with the run, printed by the CLI and shown by the dashboard and ``replay``.
-* **State.** All mutable state lives in ``self.state`` (a dict of plain numbers and
-  lists), so ``state_dict`` is a deep copy and resuming equals not stopping.
+* **State.** All mutable state is declared once, as a dataclass named by ``State``
+  (see :mod:`gandiag.state`): ``reset`` starts from it, ``state_dict`` checks
+  and copies it, ``load_state_dict`` validates and upgrades a saved one. The per-record
+  code reads and writes it through ``self.state``, the instance's attribute dict.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypedDict
 
+from gandiag.advice import Advice
 from gandiag.detectors.base import Detector
+from gandiag.detectors.names import MAX_INTERNED, SignalNames, signal_names
 from gandiag.roles import DEFAULT_ROLES, Role, expand_patterns
+from gandiag.state import DeclaredState, StateError, check_value, dump_state, load_state
 from gandiag.types import Alert, Severity, StepRecord
 
 
@@ -51,8 +56,15 @@ class SignalDetector(Detector):
     # every network playing that role in the run (see gandiag.roles).
     requires_any: ClassVar[tuple[tuple[str, ...], ...]] = ()
     # One hint per ``requires_any`` group: which Monitor option produces those signals.
-    provided_by_groups: ClassVar[tuple[str, ...]] = ()
+    provided_by_groups: ClassVar[tuple[str | Advice, ...]] = ()
     kinds: ClassVar[tuple[str, ...]] = ("gan",)
+    #: The declared state (a dataclass; see gandiag.state); no fields by default.
+    State: ClassVar[type[DeclaredState]] = DeclaredState
+    # The signals (patterns as in ``requires_any``) without which ``check`` has nothing to
+    # do: on a record holding none of them it returns no alert and leaves the state as it
+    # was, so ``update`` skips it. None (the default): ``check`` sees every record, as a
+    # detector that counts steps or closes blocks on any record must.
+    reads: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, **params: Any) -> None:
         valid = {**COMMON_PARAMS, **self.params}
@@ -68,33 +80,71 @@ class SignalDetector(Detector):
             numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
             if numeric and value is not None and not isinstance(value, (int, float)):
                 raise ValueError(f"{self.name}: parameter {key} must be a number, got {value!r}")
-        self.state: dict[str, Any] = self.initial_state()
+        self.reset()
         self.bind(DEFAULT_ROLES)
+
+    def reset(self) -> None:
+        """Forget every record fed: the declared initial state, no signal seen yet."""
+        self._set_state(self.State())
         self._signals: SignalCoverage = {
             "first_step": None,
             "seen": [False] * len(self.requires_any),
             "reported": [False] * len(self.requires_any),
         }
+        self._checked_names: set[str] = set()
+
+    def _set_state(self, state: DeclaredState) -> None:
+        self.declared_state = state
+        # the per-record code indexes the instance's attribute dict: plain dict lookups
+        # on the hot path, the very storage of the typed object
+        self.state: dict[str, Any] = vars(state)
 
     def bind(self, roles: Mapping[str, Role]) -> None:
         self.roles = dict(roles)
         self._groups = [expand_patterns(group, self.roles) for group in self.requires_any]
         # names already matched against every group's patterns (a cache, not state: the
-        # patterns are fixed, so a name that matched nothing never will)
-        self._checked_names: set[str] = set()
+        # patterns are fixed, so a name that matched nothing never will), and the name
+        # sets (gandiag.detectors.names) whose names all are
+        self._checked_names = set()
+        self._checked_sets: set[SignalNames] = set()
+        self._reported_all: SignalCoverage | None = None
+        self._reads = None if self.reads is None else expand_patterns(self.reads, self.roles)
+        self._listens: dict[SignalNames, bool] = {}
 
     # -- to implement -------------------------------------------------------------------------
-    def initial_state(self) -> dict[str, Any]:
-        return {}
-
     def check(self, record: StepRecord) -> list[Alert]:
         raise NotImplementedError
 
     # -- contract -----------------------------------------------------------------------------
     def update(self, record: StepRecord) -> list[Alert]:
-        alerts = self._check_signals(record)
-        alerts.extend(self.check(record))
-        return alerts
+        # the feed loop of every run and replay: each detector, every record
+        names = signal_names(record)
+        sig = self._signals
+        if sig["first_step"] is None or False in sig["seen"]:
+            notices = self._check_signals(record, names)
+        else:
+            notices = []
+        if self._reads is not None:
+            listens = self._listens.get(names)
+            if not (self._listens_to(names) if listens is None else listens):
+                return notices
+        found = self.check(record)
+        return notices + found if notices else found
+
+    def listens_to(self, record: StepRecord) -> bool:
+        """Whether ``update`` passes ``record`` to ``check`` (see ``reads``)."""
+        return self._reads is None or self._listens_to(signal_names(record))
+
+    def _listens_to(self, names: SignalNames) -> bool:
+        listens = self._listens.get(names)
+        if listens is None:
+            if len(self._listens) >= MAX_INTERNED:
+                self._listens.clear()
+            patterns = self._reads or ()
+            listens = self._listens[names] = any(
+                fnmatch.filter(names.names, pattern) for pattern in patterns
+            )
+        return listens
 
     def config(self) -> dict[str, Any]:
         return dict(self.cfg)
@@ -102,26 +152,44 @@ class SignalDetector(Detector):
     def state_dict(self) -> dict[str, Any]:
         return {
             "detector": self.name,
+            "version": self.State.version,
             "params": dict(self.cfg),
-            "state": copy.deepcopy(self.state),
+            "state": dump_state(self.name, self.declared_state),
             "signals": copy.deepcopy(self._signals),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a state saved by ``state_dict`` (or by gandiag before states were
+        declared: no ``version`` entry; see gandiag.state for the upgrade)."""
         if state.get("detector") != self.name:
             raise ValueError(
                 f"state belongs to detector {state.get('detector')!r}, not {self.name!r}; "
                 "load each detector's own state (DetectorSuite.load_state_dict matches them by name)"
             )
+        for key in ("state", "signals"):
+            if key not in state:
+                raise StateError(
+                    f"{self.name}: saved state has no {key!r} entry; "
+                    "pass the dict returned by state_dict()"
+                )
         # Parameters given to the constructor win over stored ones, so replay with
         # overridden thresholds can start from a stored state.
-        self.state = copy.deepcopy(dict(state["state"]))
+        loaded = load_state(self.name, self.State, state["state"], state.get("version"))
         signals = state["signals"]
+        check_value(signals, SignalCoverage, f"{self.name}: saved state entry 'signals'")
+        groups = len(self.requires_any)
+        if len(signals["seen"]) != groups or len(signals["reported"]) != groups:
+            raise StateError(
+                f"{self.name}: saved state entry 'signals' covers {len(signals['seen'])} "
+                f"signal group(s), this detector requires {groups}"
+            )
+        self._set_state(loaded)
         self._signals = {
             "first_step": signals["first_step"],
-            "seen": [bool(v) for v in signals["seen"]],
-            "reported": [bool(v) for v in signals["reported"]],
+            "seen": list(signals["seen"]),
+            "reported": list(signals["reported"]),
         }
+        self._checked_names = set()
 
     # -- helpers ------------------------------------------------------------------------------
     def alert(
@@ -143,17 +211,23 @@ class SignalDetector(Detector):
             remedies=tuple(remedies),
         )
 
-    def _check_signals(self, record: StepRecord) -> list[Alert]:
+    def _check_signals(self, record: StepRecord, names: SignalNames) -> list[Alert]:
         sig = self._signals
         first = sig["first_step"]
         if first is None:
             first = sig["first_step"] = int(record.step)
-        checked = self._checked_names
-        new = (
-            []
-            if checked.issuperset(record.scalars)
-            else [n for n in record.scalars if n not in checked]
-        )
+        if False not in sig["seen"]:
+            return []  # every group seen: nothing left to match or report
+        if names in self._checked_sets:
+            if self._reported_all is sig:
+                return []  # no new name to match, every missing group already reported
+            new = []
+        else:
+            checked = self._checked_names
+            new = [n for n in names.names if n not in checked]
+            if len(self._checked_sets) >= MAX_INTERNED:
+                self._checked_sets.clear()
+            self._checked_sets.add(names)
         alerts = []
         for i, group in enumerate(self.requires_any):
             if sig["seen"][i]:
@@ -177,6 +251,9 @@ class SignalDetector(Detector):
                     )
                 )
         self._checked_names.update(new)
+        if all(seen or reported for seen, reported in zip(sig["seen"], sig["reported"])):
+            # until a state is loaded (a new dict): seen and reported flags only ever get set
+            self._reported_all = sig
         return alerts
 
     def signal_seen(self, group: int) -> bool:

@@ -11,15 +11,21 @@ detectors") for how, and ``bench/translation_suite.py`` for the measured rates.
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypedDict
 
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
-PROBES = "set [translation] probe_every > 0 (the trainer's translation probes) or log TranslationProbe signals"
+PROBES = Advice(
+    "set [translation] probe_every > 0 (the trainer's translation probes) or log TranslationProbe signals",
+    "set translation.probe_every > 0 in the config (the default is 50)",
+)
 
 IDENTITY_WEIGHT = "lower the identity weight (CycleGAN lambda_identity, e.g. 0.5 -> 0.1 or 0)"
 UPSAMPLING = (
@@ -42,6 +48,21 @@ LATENT_NOISE = (
 )
 
 
+class NetStreak(TypedDict):
+    """Since when (step) and over how many probes one network's signal has been bad."""
+
+    since: int | None
+    records: int
+    alerted: bool
+
+
+@dataclass
+class SustainedSignalState(DeclaredState):
+    """State of :class:`_SustainedSignal`."""
+
+    nets: dict[str, NetStreak] = field(default_factory=dict)
+
+
 class _SustainedSignal(SignalDetector):
     """Alert when ``translation/<NET>/<signal>`` stays beyond ``threshold`` on consecutive probes."""
 
@@ -57,8 +78,7 @@ class _SustainedSignal(SignalDetector):
         if "signal_name" in cls.__dict__:
             cls.requires_any = ((f"translation/*/{cls.signal_name}",),)
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"nets": {}}
+    State = SustainedSignalState
 
     def check(self, record: StepRecord) -> list[Alert]:
         alerts = []

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
-from gandiag.detectors._stats import finite, new_streak, smooth, streak_held, streak_update
+from gandiag.detectors._stats import Streak, finite, new_streak, smooth, streak_held, streak_update
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 
@@ -17,6 +20,18 @@ def kl_dims(record: StepRecord) -> list[float]:
     prefix = "vae/kl_dim/"
     items = [(int(k[len(prefix) :]), v) for k, v in record.scalars.items() if k.startswith(prefix)]
     return [v for _, v in sorted(items)]
+
+
+@dataclass
+class PosteriorCollapseState(DeclaredState):
+    """State of :class:`PosteriorCollapseDetector`."""
+
+    kl: float | None = None
+    kl_step: int | None = None
+    kl_dims: list[float] | None = None
+    active: float | None = None
+    streak: Streak = field(default_factory=new_streak)
+    level: int = 0
 
 
 @register_detector
@@ -49,16 +64,14 @@ class PosteriorCollapseDetector(SignalDetector):
         "min_records": 3,
     }
     requires_any = ((S.VAE_ACTIVE_FRACTION, "vae/kl_dim/*", S.VAE_KL),)
-    provided_by_groups = ("pass mu= and logvar= to Monitor.step (Monitor(model=vae))",)
+    provided_by_groups = (
+        Advice(
+            "pass mu= and logvar= to Monitor.step (Monitor(model=vae))",
+            "the trainer passes mu and logvar of VAEs; nothing to set in the config",
+        ),
+    )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "kl": None,
-            "kl_dims": None,
-            "active": None,
-            "streak": new_streak(),
-            "level": 0,
-        }
+    State = PosteriorCollapseState
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, tau = self.state, self.cfg["smooth_steps"]

@@ -11,10 +11,13 @@ for are in docs/detectors.md ("Video detectors").
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors._stats import (
+    Streak,
     finite,
     held_with_raw,
     new_streak,
@@ -25,6 +28,7 @@ from gandiag.detectors._stats import (
 )
 from gandiag.detectors.base import register_detector
 from gandiag.detectors.support import SignalDetector
+from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 TEMPORAL_D = "add (or restore) a temporal discriminator that sees whole clips (DVD-GAN's D_T)"
@@ -43,6 +47,20 @@ LOOPING = (MORE_FRAMES, GRU_NOISE, TEMPORAL_D, SHUFFLE_NEGATIVES)
 FLICKER = (TEMPORAL_D, SHUFFLE_NEGATIVES, LOWER_LR, MORE_FRAMES)
 IMBALANCE = (TEMPORAL_D_LR, BALANCE_D, NO_BN_IN_D, LOWER_LR)
 
+VIDEO_CLIPS = Advice(
+    "pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",
+    "applies to video models, for which the trainer passes clips; nothing to do for other models",
+)
+
+
+@dataclass
+class SmoothedThresholdState(DeclaredState):
+    """State of :class:`_SmoothedThreshold`."""
+
+    streak: Streak = field(default_factory=new_streak)
+    raw: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
 
 class _SmoothedThreshold(SignalDetector):
     """A smoothed signal past a threshold on every record for ``patience_steps`` after
@@ -57,8 +75,7 @@ class _SmoothedThreshold(SignalDetector):
         "min_records": 5,
     }
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"streak": new_streak(), "raw": new_streak(), "alerted": False}
+    State = SmoothedThresholdState
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
         raise NotImplementedError
@@ -89,6 +106,14 @@ class _SmoothedThreshold(SignalDetector):
         raise NotImplementedError
 
 
+@dataclass
+class FrozenMotionState(SmoothedThresholdState):
+    """State of :class:`FrozenMotionDetector`: the smoothed values (``values``) and their steps."""
+
+    ratio: float | None = None
+    ratio_step: int | None = None
+
+
 @register_detector
 class FrozenMotionDetector(_SmoothedThreshold):
     """Generated clips hardly move: the fakes' mean frame-to-frame change, smoothed, is below
@@ -97,7 +122,8 @@ class FrozenMotionDetector(_SmoothedThreshold):
     name = "frozen_video"
     params: ClassVar[dict[str, Any]] = {**_SmoothedThreshold.params, "ratio_max": 0.3}
     requires_any = ((S.VIDEO_MOTION_RATIO,),)
-    provided_by_groups = ("pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",)
+    provided_by_groups = (VIDEO_CLIPS,)
+    State = FrozenMotionState
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
         r = record.get(S.VIDEO_MOTION_RATIO)
@@ -118,6 +144,22 @@ class FrozenMotionDetector(_SmoothedThreshold):
         )
 
 
+@dataclass
+class _MotionState(SmoothedThresholdState):
+    """The smoothed motion ratio, which the looping and flicker detectors both read."""
+
+    motion: float | None = None
+    motion_step: int | None = None
+
+
+@dataclass
+class LoopingState(_MotionState):
+    """State of :class:`LoopingDetector`: the smoothed values (``values``) and their steps."""
+
+    excess: float | None = None
+    excess_step: int | None = None
+
+
 @register_detector
 class LoopingDetector(_SmoothedThreshold):
     """Generated clips come back to where they were: their recurrence (the best correlation
@@ -134,7 +176,13 @@ class LoopingDetector(_SmoothedThreshold):
         "min_motion_ratio": 0.3,
     }
     requires_any = ((S.VIDEO_RECURRENCE_EXCESS,),)
-    provided_by_groups = ("pass video clips of at least 3 frames to Monitor.step",)
+    provided_by_groups = (
+        Advice(
+            "pass video clips of at least 3 frames to Monitor.step",
+            "needs clips of at least 3 frames (the frames option of the video data)",
+        ),
+    )
+    State = LoopingState
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
         e, m = record.get(S.VIDEO_RECURRENCE_EXCESS), record.get(S.VIDEO_MOTION_RATIO)
@@ -161,6 +209,14 @@ class LoopingDetector(_SmoothedThreshold):
         )
 
 
+@dataclass
+class TemporalFlickerState(_MotionState):
+    """State of :class:`TemporalFlickerDetector`: the smoothed values (``values``) and their steps."""
+
+    flip: float | None = None
+    flip_step: int | None = None
+
+
 @register_detector
 class TemporalFlickerDetector(_SmoothedThreshold):
     """Identity flicker or drift: the glyph classifier's label changes between consecutive
@@ -174,7 +230,8 @@ class TemporalFlickerDetector(_SmoothedThreshold):
         "motion_ratio_max": 2.5,
     }
     requires_any = ((S.VIDEO_MOTION_RATIO,),)
-    provided_by_groups = ("pass video clips [B, T, C, H, W] as real= and fake= to Monitor.step",)
+    provided_by_groups = (VIDEO_CLIPS,)
+    State = TemporalFlickerState
 
     def values(self, record: StepRecord) -> dict[str, float] | None:
         m = record.get(S.VIDEO_MOTION_RATIO)
@@ -222,6 +279,17 @@ def _d_nets(names: Any) -> list[str]:
     return sorted(out)
 
 
+@dataclass
+class StuckDiscriminatorState(DeclaredState):
+    """State of :class:`StuckDiscriminatorDetector`."""
+
+    streaks: dict[str, Streak] = field(default_factory=dict)
+    alerted: dict[str, bool] = field(default_factory=dict)
+    last: dict[str, dict[str, float]] = field(default_factory=dict)  # net -> update, grad
+
+    retired: ClassVar[tuple[str, ...]] = ("idle",)  # written as {}, never read
+
+
 @register_detector
 class StuckDiscriminatorDetector(SignalDetector):
     """One of several discriminators has stopped judging while another trains.
@@ -249,14 +317,15 @@ class StuckDiscriminatorDetector(SignalDetector):
     }
     requires_any = (("d/*/real/raw_std",),)
     provided_by_groups = (
-        (
+        Advice(
             "pass several discriminators to Monitor(discriminator={name: D, ...}) and their "
-            "outputs as dicts d_real={name: ...}, d_fake={name: ...}"
+            "outputs as dicts d_real={name: ...}, d_fake={name: ...}",
+            "the trainer passes both discriminators of video models; nothing to do for "
+            "other models",
         ),
     )
 
-    def initial_state(self) -> dict[str, Any]:
-        return {"idle": {}, "streaks": {}, "alerted": {}, "last": {}}
+    State = StuckDiscriminatorState
 
     def _idle(self, net: str, record: StepRecord) -> tuple[bool | None, dict[str, float]]:
         g = record.get

@@ -15,23 +15,33 @@ trains one branch into a run directory with a :class:`gandiag.Monitor`.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
-from multiprocessing import get_context
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
-from gandiag.doctor.remedies import CATALOG, Remedy, remedies_for
+from gandiag.doctor.remedies import ADVICE_ONLY, CATALOG, Remedy, remedies_for
 from gandiag.doctor.score import BranchScore, rank_branches, score_branch
 from gandiag.store import RunReader
 from gandiag.types import Alert, Severity
 
-__all__ = ["CATALOG", "DoctorResult", "Remedy", "doctor", "remedies_for", "run_branches"]
+__all__ = [
+    "CATALOG",
+    "DoctorResult",
+    "Remedy",
+    "doctor",
+    "remedies_for",
+    "run_branches",
+    "shutdown_pool",
+]
 
 log = logging.getLogger("gandiag.doctor")
 CONTROL = "control"
@@ -46,7 +56,11 @@ class DoctorResult:
     severity: str
     onset_step: int
     alert_step: int
+    #: where the evidence began: the alert's onset, or earlier when a warm-up censored it
+    evidence_onset: int
     fork_step: int  # the state branches start from (-1: the initialisation)
+    #: branches whose remedy changes the networks, trained from the initialisation
+    fresh_start: list[str]
     budget: int
     branches: list[BranchScore]  # ranked, best first
     best: str | None  # the best remedy that clears the alert and beats the control
@@ -55,6 +69,8 @@ class DoctorResult:
     control_reproduced: bool
     wall_s: float
     report: str
+    #: where the wall time went (seconds): setup, the pool, the branches, scoring, the report
+    timing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def recovered(self) -> bool:
@@ -109,12 +125,19 @@ def doctor(
     alert = pick_alert(run_dir, detector)
     chosen = list(remedies) if remedies is not None else remedies_for(alert.detector, config)
     if not chosen:
+        advice = [t for t in alert.remedies if t in ADVICE_ONLY]
         raise ValueError(
             f"none of the catalogued remedies for {alert.detector} applies to this run's "
-            f"settings ({', '.join(r.name for r in CATALOG.get(alert.detector, ()))})"
+            f"settings ({', '.join(r.name for r in CATALOG.get(alert.detector, ())) or 'none'})"
+            + (
+                f"; the alert's other remedies are advice only: {'; '.join(advice)}"
+                if advice
+                else ""
+            )
         )
     ring = CheckpointRing(run_dir / "ring") if (run_dir / "ring").is_dir() else None
-    entry = ring.last_healthy(alert.onset_step) if ring is not None else None
+    onset = evidence_onset(run_dir, alert)
+    entry = ring.last_healthy(onset) if ring is not None else None
     fork_step = entry.step if entry is not None else -1
     start_from = str(entry.path(ring.dir)) if entry is not None and ring is not None else None
     every = int(config.get("eval", {}).get("every") or 500)
@@ -129,18 +152,25 @@ def doctor(
         policy={"on_warning": "none", "on_critical": "none"},
     )
     out = Path(out_dir) if out_dir is not None else run_dir / "doctor"
-    jobs = [(CONTROL, "the run continued unchanged", base)]
+    jobs = [(CONTROL, "the run continued unchanged", base, False)]
     for r in chosen:
         branch_cfg = r.apply({**base, **{k: config[k] for k in _STORED_EXTRAS if k in config}})
         branch_cfg = {k: v for k, v in branch_cfg.items() if k not in _STORED_EXTRAS}
         if branch_cfg.get("vae", {}).get("kl_anneal_steps") == -1:
             branch_cfg["vae"]["kl_anneal_steps"] = max(1, budget // 2)
-        jobs.append((r.name, r.description, branch_cfg))
+        jobs.append((r.name, r.description, branch_cfg, r.fresh_start))
 
+    # a remedy that changes the networks trains from the initialisation to the same step
     tasks = [
-        _TrainerBranch(name, desc, cfg, str(out / name), start_from) for name, desc, cfg in jobs
+        _TrainerBranch(name, desc, cfg, str(out / name), start_from, fork_step)
+        if not fresh and start_from is not None
+        else _TrainerBranch(name, desc, cfg, str(out / name), None)
+        for name, desc, cfg, fresh in jobs
     ]
-    scores = run_branches(tasks, alert.detector, fork_step, workers=workers)
+    # longest first, so a fresh-start branch does not start last and finish alone
+    tasks.sort(key=lambda t: -t.steps_to_run)
+    timing: dict[str, Any] = {"setup_s": time.perf_counter() - started}
+    scores = run_branches(tasks, alert.detector, fork_step, workers=workers, timing=timing)
     ranked = rank_branches(scores, CONTROL)
     if next(s for s in ranked if s.name == CONTROL).cleared:
         log.warning(
@@ -162,18 +192,59 @@ def doctor(
         severity=alert.severity.value,
         onset_step=alert.onset_step,
         alert_step=alert.step,
+        evidence_onset=onset,
         fork_step=fork_step,
+        fresh_start=[r.name for r in chosen if r.fresh_start and start_from is not None],
         budget=budget,
         branches=ranked,
         best=best,
         first_named=first_named,
         control_reproduced=not next(s for s in ranked if s.name == CONTROL).cleared,
-        wall_s=time.perf_counter() - started,
+        wall_s=0.0,
         report=str(out / "report.html"),
+        timing=timing,
     )
+    t_report = time.perf_counter()
     write_report(result, alert, out / "report.html")
+    timing["report_s"] = time.perf_counter() - t_report
+    result.wall_s = time.perf_counter() - started
     (out / "doctor.json").write_text(json.dumps(result.to_dict(), indent=1, default=str))
     return result
+
+
+def evidence_onset(run_dir: Path, alert: Alert) -> int:
+    """The step the alert's evidence began, for choosing the state to fork from.
+
+    A detector with a warm-up counts evidence only from the end of its warm-up, so an
+    alert whose onset is that step says "at or before here": the condition may have held
+    long before (a generator that collapsed early). For such a censored onset, the same
+    detector with the run's parameters but no warm-up is replayed over the run's stored
+    records up to the alert; the onset of the evidence still under way at the censored
+    onset (the latest replayed alert starting at or before it: an early episode that
+    recovered and raised its alert is passed over) is where the evidence began. Any other
+    onset is returned as it is.
+    """
+    from gandiag.detectors import DetectorSuite
+
+    with RunReader(run_dir) as reader:
+        spec = [e for e in (reader.meta("detectors") or []) if e.get("name") == alert.detector]
+        if not spec:
+            return alert.onset_step
+        warmup = spec[0].get("params", {}).get("warmup_steps")
+        if not isinstance(warmup, (int, float)) or alert.onset_step > warmup:
+            return alert.onset_step
+        suite = DetectorSuite.from_spec(spec, {alert.detector: {"warmup_steps": 0}})
+        suite.bind(reader.meta("networks"))
+        onsets = []
+        for rec in reader.read_records():
+            if rec.step > alert.step:
+                break
+            onsets += [
+                a.onset_step
+                for a in suite.update(rec)
+                if a.severity.rank >= Severity.WARNING.rank and a.onset_step <= alert.onset_step
+            ]
+    return max(onsets, default=alert.onset_step)
 
 
 # -- branches -----------------------------------------------------------------------------------
@@ -186,6 +257,11 @@ class _TrainerBranch:
     config: dict[str, Any]
     run_dir: str
     start_from: str | None
+    fork_step: int = -1  # the step of ``start_from`` (-1: from the initialisation)
+
+    @property
+    def steps_to_run(self) -> int:
+        return int(self.config["steps"]) - (self.fork_step + 1)
 
     def __call__(self) -> None:
         from gandiag.train.trainer import train
@@ -203,6 +279,7 @@ def run_branches(
     fork_step: int,
     *,
     workers: int | None = None,
+    timing: dict[str, Any] | None = None,
 ) -> list[BranchScore]:
     """Run branch tasks side by side and score each from its run store.
 
@@ -210,7 +287,16 @@ def run_branches(
     attributes that trains one branch into ``run_dir`` with a :class:`gandiag.Monitor`
     (any loop); the one named ``"control"`` is the untouched continuation. ``fork_step``
     is the last step of the shared history (branch alerts at or before it are ignored).
-    With ``workers > 1`` the tasks run in spawned processes, one torch thread each.
+    With ``workers > 1`` the tasks run in worker processes, one torch thread each, taken
+    from a pool kept for the life of the calling process (:func:`shutdown_pool` ends it):
+    the workers are forked from a server that imported torch and gandiag once, so
+    neither a second doctor call nor a second worker pays that import again. Tasks are
+    handed out in the order given (put the longest first). Each task starts from the same
+    global RNG state, whatever ran before it in its worker, so results depend only on the
+    seeds. ``timing``, when given, receives where the wall time went: ``pool_s`` (starting
+    the workers; 0 when the pool was warm), ``first_start_s`` (from submitting to the
+    first task running), ``branches_s`` (submitting to the last task done), ``tasks``
+    (per task: start and end relative to submitting, its own wall time) and ``scoring_s``.
     """
     for t in tasks:
         if Path(t.run_dir, "run.sqlite").exists():
@@ -219,21 +305,79 @@ def run_branches(
                 "choose another --out directory or remove it"
             )
     n = workers if workers is not None else min(len(tasks), os.cpu_count() or 1)
-    walls: dict[str, float] = {}
-    if n <= 1:
+    spans: dict[str, tuple[float, float]] = {}
+    t_pool = time.perf_counter()
+    pool = _pool(n) if n > 1 else None
+    t0 = time.time()
+    pool_s = time.perf_counter() - t_pool
+    if pool is None:
         for t in tasks:
-            walls[t.name] = _timed(t)
+            spans[t.name] = _timed(t)
     else:
-        with ProcessPoolExecutor(
-            max_workers=n, mp_context=get_context("spawn"), initializer=_one_thread
-        ) as pool:
-            futures = {t.name: pool.submit(_timed, t) for t in tasks}
+        futures = {t.name: pool.submit(_timed, t) for t in tasks}
+        try:
             for name, fut in futures.items():
-                walls[name] = fut.result()
-    return [
-        score_branch(t.name, t.description, Path(t.run_dir), detector, fork_step, walls[t.name])
+                spans[name] = fut.result()
+        except BrokenProcessPool:
+            shutdown_pool()  # a worker died: the next call starts a fresh pool
+            raise
+    branches_s = time.time() - t0
+    t_score = time.perf_counter()
+    scores = [
+        score_branch(
+            t.name,
+            t.description,
+            Path(t.run_dir),
+            detector,
+            fork_step,
+            spans[t.name][1] - spans[t.name][0],
+        )
         for t in tasks
     ]
+    if timing is not None:
+        timing.update(
+            workers=n,
+            pool_s=pool_s,
+            first_start_s=min(a for a, _ in spans.values()) - t0,
+            branches_s=branches_s,
+            tasks={
+                k: {"start_s": a - t0, "end_s": b - t0, "wall_s": b - a}
+                for k, (a, b) in spans.items()
+            },
+            scoring_s=time.perf_counter() - t_score,
+        )
+    return scores
+
+
+_POOL: tuple[int, ProcessPoolExecutor] | None = None
+
+
+def _pool(n: int) -> ProcessPoolExecutor:
+    """The process pool of ``n`` workers, started once per process and reused."""
+    global _POOL
+    if _POOL is not None and _POOL[0] == n:
+        return _POOL[1]
+    shutdown_pool()
+    if "forkserver" in get_all_start_methods():
+        ctx = get_context("forkserver")
+        # the server imports these once; every worker is forked from it with them loaded
+        ctx.set_forkserver_preload(["torch", "gandiag.train.trainer"])
+    else:  # Windows: spawned workers import torch and gandiag themselves
+        ctx = get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_one_thread)
+    _POOL = (n, pool)
+    return pool
+
+
+def shutdown_pool() -> None:
+    """Stop the worker processes of :func:`run_branches` (also done at exit)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL[1].shutdown(wait=True, cancel_futures=True)
+        _POOL = None
+
+
+atexit.register(shutdown_pool)
 
 
 def _one_thread() -> None:
@@ -242,7 +386,23 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _timed(task: Any) -> float:
-    t0 = time.perf_counter()
-    task()
-    return time.perf_counter() - t0
+def _timed(task: Any) -> tuple[float, float]:
+    """Run ``task`` from a fixed global RNG state (the caller's is put back after); its
+    (start, end) wall-clock times."""
+    import random
+
+    import numpy as np
+    import torch
+
+    saved = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    try:
+        start = time.time()
+        task()
+        return start, time.time()
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        torch.set_rng_state(saved[2])

@@ -117,6 +117,17 @@ def write_report(result: DoctorResult, alert: Alert, path: Path) -> Path:
             "so clearing it proves little; rerun with a larger --budget"
         )
     fork = "the initialisation" if result.fork_step < 0 else f"step {result.fork_step}"
+    if result.evidence_onset < result.onset_step:
+        fork += (
+            f"; the reported onset {result.onset_step} is the end of the detector's warm-up, "
+            f"and replayed without it the evidence begins at step {result.evidence_onset}"
+        )
+    fresh = [b for b in result.branches if b.name in result.fresh_start]
+    if fresh:
+        fork += (
+            f"; {', '.join(esc(b.name) for b in fresh)} change the networks and train from "
+            "the initialisation to the same step"
+        )
     body = f"""
 <h1>gandiag doctor</h1>
 <div class="sub">{esc(result.run_dir)}</div>

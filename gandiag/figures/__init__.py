@@ -29,9 +29,11 @@ from gandiag.figures.panels import (
     Panel,
     build_run_panels,
     jsonable,
+    read_alerts_for_display,
     read_updates,
     summarize_run,
 )
+from gandiag.figures.scatter import points_figure
 from gandiag.figures.text import (
     LEVEL_COLORS,
     METRIC_COLUMNS,
@@ -89,8 +91,10 @@ __all__ = [
     "message_figure",
     "metric_bars_figure",
     "metric_rows",
+    "points_figure",
     "precision_recall_figure",
     "protocol_key",
+    "read_alerts_for_display",
     "read_updates",
     "rebin",
     "side_by_side",

@@ -103,6 +103,7 @@ def lines_figure(
     names: Mapping[str, str] | None = None,
     height: int = 320,
     smoothing: float = 0.0,
+    smoothable: bool = True,
 ) -> tuple[go.Figure, list[TraceSpec]]:
     """One line per series; with ``bands``, the min–max of each downsampling bucket shaded.
 
@@ -111,7 +112,9 @@ def lines_figure(
     with buttons to switch. A series identical to an earlier one is drawn dashed and named
     so (``loss/D (= loss/D_adv)``) instead of hiding under it. ``smoothing`` in [0, 1)
     draws an exponential moving average over the raw curve, which stays as a faint line
-    (TensorBoard's convention, debiased as there).
+    (TensorBoard's convention, debiased as there). ``smoothable`` marks each series' line
+    (``meta`` ``{"smooth": "raw"}`` or ``"ema"``) for a client-side smoothing control, such
+    as the static report's (gandiag.reports).
     """
     fig = go.Figure()
     specs: list[TraceSpec] = []
@@ -173,6 +176,7 @@ def lines_figure(
                 name=name,
                 line={"color": color, "width": 2.5 if dash else 1.5, "dash": dash},
                 legendgroup=name,
+                meta={"smooth": "ema" if smoothing > 0 else "raw"} if smoothable else None,
             )
         )
         specs.append((s.name, "values") if smoothing <= 0 else None)

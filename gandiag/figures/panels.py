@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from gandiag import signals as sig
+from gandiag.advice import advise_alert, entry_point_of
 from gandiag.figures.curves import (
     TraceSpec,
     alert_markers,
@@ -79,9 +80,18 @@ class Panel:
         }
 
 
+def read_alerts_for_display(reader: RunReader) -> list[Alert]:
+    """The run's alerts, their advice worded for how the run was made (a config key for a
+    ``gandiag train`` run, a ``Monitor`` argument for a user's own loop; gandiag.advice)."""
+    entry = entry_point_of(
+        {"entry_point": reader.meta("entry_point"), "config": reader.meta("config")}
+    )
+    return [advise_alert(a, entry) for a in reader.read_alerts()]
+
+
 def summarize_run(reader: RunReader) -> RunSummary:
     info = reader.info()
-    alerts = reader.read_alerts()
+    alerts = read_alerts_for_display(reader)
     groups = group_alerts(alerts)
     names = reader.scalar_names()
     checked, not_checked = coverage(names, info.kind)
@@ -192,6 +202,7 @@ class LinesPanel:
             log_y=self.log_y,
             names=self.names,
             smoothing=ctx.smoothing if self.smooth else 0.0,
+            smoothable=self.smooth,
         )
         if self.alert_markers and ctx.alerts:
             alert_markers(fig, ctx.alerts)
@@ -406,7 +417,7 @@ def build_run_panels(
     names = reader.scalar_names()
     wanted = set(SECTIONS if sections is None else sections)
     if alerts is None and "Training curves" in wanted:
-        alerts = reader.read_alerts()
+        alerts = read_alerts_for_display(reader)
     layers = [n for n in names if _LAYER.match(n)]
     kl_dims = sorted((n for n in names if _KL_DIM.match(n)), key=_kl_dim_order)
     skip = set(layers) | set(kl_dims)

@@ -168,8 +168,8 @@ class StatBuffer:
         items = [torch.tensor([n, -n], dtype=torch.float64, device=self.device)]
         for h in self._hists:
             if h.fixed_range is not None:
-                lo, hi = h.fixed_range
-                items.append(torch.tensor([-lo, hi], dtype=torch.float64, device=self.device))
+                lo, top = h.fixed_range
+                items.append(torch.tensor([-lo, top], dtype=torch.float64, device=self.device))
                 continue
             x = h.range_values.to(self.device)
             finite = torch.isfinite(x)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from gandiag import signals
 from gandiag.types import Histogram
@@ -232,7 +233,9 @@ class GradProbes:
         self.probes = [NetProbe(name, module, scale) for name, module in nets.items()]
         from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-        self._opt_handle = register_optimizer_step_pre_hook(self._on_optimizer_step)
+        self._opt_handle: RemovableHandle | None = register_optimizer_step_pre_hook(
+            self._on_optimizer_step
+        )
 
     def _on_optimizer_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         for probe in self.probes:

@@ -57,7 +57,7 @@ class LatentProbe:
         self.grid_z = torch.randn(cad.grid_size * 8, dim, generator=rng).to(self.device)
 
     def sensitivity(self, name: str) -> probes.Stat | None:
-        if self.generate is None or self.z is None:
+        if self.generate is None or self.z is None or self.delta is None:
             return None
         with probes.probing(self.modules, self.device):
             return probes.sensitivity(self.generate, self.z, self.delta, name)
@@ -91,7 +91,16 @@ class LatentProbe:
         return images.detach().float().cpu()
 
 
-def _resolve(kind, gens, generate, encode, latent_dim):
+Forward = Callable[[torch.Tensor], Any]
+
+
+def _resolve(
+    kind: str,
+    gens: dict[str, nn.Module],
+    generate: Forward | None,
+    encode: Forward | None,
+    latent_dim: int | None,
+) -> tuple[Forward | None, Forward | None]:
     if kind == "vae":
         model = next(iter(gens.values()))
         decode = generate if generate is not None else getattr(model, "decode", None)

@@ -32,7 +32,7 @@ try:
     from lightning.pytorch import Callback
 except ImportError:  # pragma: no cover - exercised only without lightning
     try:
-        from pytorch_lightning import Callback  # type: ignore[no-redef]
+        from pytorch_lightning import Callback  # type: ignore[no-redef,assignment,unused-ignore]
     except ImportError as exc:
         raise ImportError(
             "gandiag.monitor.lightning needs PyTorch Lightning; install it with "

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from gandiag import signals
+from gandiag.advice import ENTRY_MONITOR
 from gandiag.detectors.base import Detector
 from gandiag.detectors.suite import DetectorSuite
 from gandiag.log import get_logger, log_alert
@@ -143,6 +144,7 @@ class Monitor:
             )
             # What replay needs to run exactly what ran live.
             self._writer.set_meta(
+                entry_point=ENTRY_MONITOR,  # the reference trainer overwrites it
                 kind=self.model_kind,
                 detectors=self.suite.spec(),
                 networks=roles_to_json(self.roles),
@@ -243,10 +245,13 @@ class Monitor:
             for stat in probe.weights(step, layers_due, lambda s: cad.due("layers", s)):
                 buf.add(step, *stat)
         if self.kind == "gan":
+            assert d_real is not None and d_fake is not None  # require_signals raised if not
             self._gan_step(step, d_real, d_fake, real, fake, d_val, labels)
             for name, (r, f) in per_d.items():
                 buf.add(step, *probes.d_net_stats(name, r, f, self.loss_kind == "bce"))
         else:
+            assert mu is not None and logvar is not None  # require_signals raised if not
+            assert inputs is not None and recon is not None
             self._vae_step(step, mu, logvar, inputs, recon)
         self._coverage_step(step, real if self.kind == "gan" else inputs, fake)
         return self._drain_alerts()
@@ -326,14 +331,20 @@ class Monitor:
         if self._worker is not None and results:
             self._worker.submit_metrics(results)
 
-    def log_images(self, step: int, images: Any, name: str = "samples") -> None:
-        """Store a sample grid: PNG bytes, ``[N, C, H, W]`` images in ``image_range``, or 2-D points."""
+    def log_images(
+        self, step: int, images: Any, name: str = "samples", *, reference: Any = None
+    ) -> None:
+        """Store a sample grid: PNG bytes, ``[N, C, H, W]`` images in ``image_range``, or 2-D
+        points ``[N, 2]``. With points, ``reference`` (real points ``[M, 2]``) is drawn
+        beside them in the dashboard's and the report's scatter."""
         self._check_open()
         if self._worker is None:
             return
         if isinstance(images, torch.Tensor):
             images = images.detach().float().cpu().clone()
-        self._worker.submit_image(int(step), name, images)
+        if isinstance(reference, torch.Tensor):
+            reference = reference.detach().float().cpu().clone()
+        self._worker.submit_image(int(step), name, images, reference)
 
     def flush(self) -> list[Alert]:
         """Send every buffered step to the detectors and the store, wait for both, and return
@@ -439,7 +450,16 @@ class Monitor:
         self.close(STATUS_CRASHED)
 
     # -- per-kind steps ---------------------------------------------------------------------
-    def _gan_step(self, step, d_real, d_fake, real, fake, d_val, labels=None) -> None:
+    def _gan_step(
+        self,
+        step: int,
+        d_real: torch.Tensor,
+        d_fake: torch.Tensor,
+        real: torch.Tensor | None,
+        fake: torch.Tensor | None,
+        d_val: torch.Tensor | None,
+        labels: torch.Tensor | None = None,
+    ) -> None:
         buf, cad = self._buffer, self.cadence
         prob = self.loss_kind == "bce"
         buf.add(step, *probes.d_output_stats(d_real, d_fake, d_val, prob))
@@ -466,7 +486,14 @@ class Monitor:
             self._last_real = real.detach()[: cad.grid_size * 8]
         self._grid(step)
 
-    def _vae_step(self, step, mu, logvar, inputs, recon) -> None:
+    def _vae_step(
+        self,
+        step: int,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        inputs: torch.Tensor,
+        recon: torch.Tensor,
+    ) -> None:
         buf, cad = self._buffer, self.cadence
         samples_due = cad.due("samples", step)
         buf.add(step, *probes.vae_stats(mu, logvar, inputs, recon, per_dim=samples_due))
@@ -485,7 +512,9 @@ class Monitor:
                 )
         self._grid(step)
 
-    def _coverage_step(self, step: int, real: torch.Tensor | None, fake: torch.Tensor | None):
+    def _coverage_step(
+        self, step: int, real: torch.Tensor | None, fake: torch.Tensor | None
+    ) -> None:
         cov = self._coverage
         if self.rank != 0 or not cov.enabled:
             return

@@ -33,10 +33,14 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from gandiag.features.glyph import GlyphClassifier
 
 PREFIX = "translation"
 #: perturbation std of the steganography probe, in [-1, 1] image units (3/255 of the range)
@@ -122,7 +126,7 @@ class TranslationProbe:
         self.target_pdist = _pdist_l1(self.t)
         gen = torch.Generator(device="cpu").manual_seed(int(seed) * 7919 + 3)
         self.delta = (eps * torch.randn(self.t[:1].shape[1:], generator=gen)).to(self.x.device)
-        self._classifier: nn.Module | None = None
+        self._classifier: GlyphClassifier | None = None
         self._classifier_failed = labels is None
 
     def _as_output(self, x: Tensor) -> Tensor:
@@ -198,7 +202,11 @@ class TranslationProbe:
 
         t, g, b = unit(self.t), unit(y), unit(self.x_ref)
         psnr = [float(peak_signal_noise_ratio(v, t, data_range=1.0)) for v in (g, b)]
-        ssim = [float(structural_similarity_index_measure(v, t, data_range=1.0)) for v in (g, b)]
+        # a tensor: the tuple form comes only with return_full_image=True
+        ssim = [
+            float(cast(Tensor, structural_similarity_index_measure(v, t, data_range=1.0)))
+            for v in (g, b)
+        ]
         return {
             signal(name, "psnr_gain"): psnr[0] - psnr[1],
             signal(name, "ssim_gain"): ssim[0] - ssim[1],

@@ -130,7 +130,7 @@ def clip_stats(
         motion_diversity(fake, labels),
     ]
     use_clf = classifier is not None and real.shape[2] == 1
-    if use_clf:
+    if use_clf and classifier is not None:
         b, t = real.shape[:2]
         for x in (real, fake):
             preds = classifier(glyph_crops(x, crop)).argmax(1).reshape(b, t)

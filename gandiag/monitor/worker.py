@@ -115,6 +115,8 @@ class Worker:
             if arr.ndim == 2 and arr.shape[1] == 2:
                 ref = None if reference is None else _to_numpy(reference).reshape(-1, 2)
                 png = scatter_png(arr, reference=ref)
+                # the points themselves, so a viewer can draw axes and a legend
+                self.writer.write_sample_points(step, arr, reference=ref, name=name)
             else:
                 png = grid_png(arr, min_size=256)
         self.writer.write_sample_grid(step, png, name=name)

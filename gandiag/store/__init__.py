@@ -5,7 +5,14 @@ through :class:`RunReader` and never open the database any other way.
 """
 
 from gandiag.store.lock import RunLockedError, WriterInfo, current_writer
-from gandiag.store.reader import RunInfo, RunReader, SampleGrid, Series, find_runs
+from gandiag.store.reader import (
+    RunInfo,
+    RunReader,
+    SampleGrid,
+    SamplePoints,
+    Series,
+    find_runs,
+)
 from gandiag.store.schema import (
     SCHEMA_VERSION,
     CorruptRunError,
@@ -37,6 +44,7 @@ __all__ = [
     "RunReader",
     "RunWriter",
     "SampleGrid",
+    "SamplePoints",
     "SchemaVersionError",
     "Series",
     "WriterInfo",

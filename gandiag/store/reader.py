@@ -63,6 +63,19 @@ class SampleGrid:
 
 
 @dataclass(frozen=True)
+class SamplePoints:
+    """2-D samples of one grid, with what they are drawn against.
+
+    ``reference``: real points stored with them (``[M, 2]``, or None); ``centers``: the
+    known mode centres of the run's data (``[K, 2]``, from its metadata ``data_modes``).
+    """
+
+    points: np.ndarray
+    reference: np.ndarray | None = None
+    centers: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class RunInfo:
     run_dir: Path
     name: str
@@ -367,6 +380,26 @@ class RunReader:
             if root in path.parents and path.is_file():
                 out.append(SampleGrid(int(step), gname, path))
         return out
+
+    def sample_points(self, grid: SampleGrid) -> SamplePoints | None:
+        """The 2-D points behind ``grid`` (stored beside its PNG), or None for image grids
+        and for runs written before points were stored."""
+        path = grid.path.with_suffix(".npz")
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                points = np.asarray(data["points"], np.float64)
+                reference = (
+                    np.asarray(data["reference"], np.float64) if "reference" in data else None
+                )
+        except (OSError, ValueError, KeyError):
+            return None  # a torn or foreign file: the PNG is still there
+        modes = self.meta("data_modes")
+        centers = None
+        if isinstance(modes, dict) and modes.get("centers"):
+            centers = np.asarray(modes["centers"], np.float64).reshape(-1, 2)
+        return SamplePoints(points, reference, centers)
 
     # -- internals --------------------------------------------------------------------------
     def _series_ids(self, kind: str, names: list[str] | None, prefix: str | None) -> dict[str, int]:

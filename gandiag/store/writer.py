@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from gandiag._atomic import atomic_write
 from gandiag.store.lock import WriterLock, lock_path
 from gandiag.store.schema import (
@@ -299,6 +301,29 @@ class RunWriter:
                 (int(step), name, rel.as_posix()),
             )
         return path
+
+    def write_sample_points(
+        self,
+        step: int,
+        points: np.ndarray,
+        reference: np.ndarray | None = None,
+        name: str = "samples",
+    ) -> Path:
+        """Save 2-D samples ``[N, 2]`` (and optional real points ``[M, 2]`` drawn with them)
+        as ``samples/<name>_<step>.npz`` beside the grid's PNG, so viewers can draw a
+        scatter with axes instead of the picture (:meth:`RunReader.sample_points`)."""
+        pts = np.asarray(points, np.float32).reshape(-1, 2)
+        ref = None if reference is None else np.asarray(reference, np.float32).reshape(-1, 2)
+
+        def save(f: Any) -> None:
+            if ref is None:
+                np.savez(f, points=pts)
+            else:
+                np.savez(f, points=pts, reference=ref)
+
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        rel = Path(SAMPLES_DIR) / f"{safe}_{int(step):08d}.npz"
+        return atomic_write(self.run_dir / rel, save)
 
     # -- lifetime ---------------------------------------------------------------------------
     def close(self, status: str = STATUS_FINISHED) -> None:

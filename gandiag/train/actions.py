@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from gandiag.policies import Action, AlertPolicy
+from gandiag.policies import Action, AlertPolicy, parse_action
 from gandiag.train.config import TrainConfig
 from gandiag.train.ring import CheckpointRing
 from gandiag.types import Alert
@@ -49,7 +49,9 @@ class PolicyRunner:
     def from_config(cls, cfg: TrainConfig, run_dir: Path, **hooks: Any) -> PolicyRunner:
         p = cfg.policy
         policy = AlertPolicy(
-            on_warning=p.on_warning, on_critical=p.on_critical, max_rollbacks=p.max_rollbacks
+            on_warning=parse_action("on_warning", p.on_warning),
+            on_critical=parse_action("on_critical", p.on_critical),
+            max_rollbacks=p.max_rollbacks,
         )
         keep = cfg.checkpoint.ring
         uses_ring = Action.ROLLBACK in (policy.on_warning, policy.on_critical)
@@ -73,8 +75,9 @@ class PolicyRunner:
             self._event("stop", step, decision.alert)
             return None
         if decision.action is Action.ROLLBACK and decision.alert is not None:
-            target = self.ring.last_healthy(decision.alert.onset_step) if self.ring else None
-            if target is None:
+            ring = self.ring
+            target = ring.last_healthy(decision.alert.onset_step) if ring else None
+            if ring is None or target is None:
                 log.warning(
                     "no healthy checkpoint before step %d to roll back to; stopping",
                     decision.alert.onset_step,
@@ -82,7 +85,7 @@ class PolicyRunner:
                 self.stopped_by = decision.alert
                 self._event("stop", step, decision.alert, note="no healthy checkpoint")
                 return None
-            self.restore(self.ring.load(target))
+            self.restore(ring.load(target))
             for opt in self.optimizers():
                 for group in opt.param_groups:
                     group["lr"] *= self.lr_scale

@@ -75,6 +75,12 @@ class GANConfig:
     unrolled_steps: int | None = None  # unrolled GAN look-ahead steps
     aux_weight: float | None = None  # ACGAN class loss weight
     info_weight: float | None = None  # InfoGAN mutual-information weight
+    #: adaptive discriminator augmentation (Karras et al. 2020), images only: p is driven
+    #: so that r_t = E[sign(D(real))] approaches ada_target, adjusted every ada_interval steps
+    ada: bool = False
+    ada_target: float = 0.6
+    ada_interval: int = 4
+    ada_kimg: float = 100.0  # thousands of images for p to go from 0 to 1
     #: settings of a model family's own loop (progan, stylegan, lapgan): schedule,
     #: regularisers, augmentation; each family validates its keys
     options: dict[str, Any] = field(default_factory=dict)
@@ -212,7 +218,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, key: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, key)
     args = typing.get_args(hint)
     optional = type(None) in args

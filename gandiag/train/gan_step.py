@@ -2,7 +2,12 @@
 
 Covers every reference GAN and stabiliser: the five objectives, weight clipping,
 gradient penalty, R1, one-sided label smoothing, annealed instance noise, an EMA of G,
-ACGAN's class loss, InfoGAN's code-recovery loss, and the unrolled GAN's look-ahead.
+ACGAN's class loss, InfoGAN's code-recovery loss, the unrolled GAN's look-ahead, and
+adaptive discriminator augmentation (Karras et al. 2020; :mod:`gandiag.reference_models.ada`):
+with ``ada`` on, every image D sees (reals, fakes, the penalties' inputs, G's pass) goes
+through the same differentiable augmentations, applied with probability ``p``, and ``p``
+moves every ``ada_interval`` steps so that ``r_t = E[sign(D(real))]`` approaches
+``ada_target``; ``ada/p`` and ``ada/r_t`` are returned as scalars for the Monitor.
 The unrolled look-ahead is differentiable (Metz et al. 2017): it replays the
 critic's own Adam (or SGD) update ``k`` times with ``torch.func.functional_call`` and
 back-propagates G's loss through those updates.
@@ -13,6 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -22,6 +28,7 @@ from torch.func import functional_call
 
 from gandiag.reference_models import ModelBundle
 from gandiag.reference_models import losses as L
+from gandiag.reference_models.ada import AdaptiveAugment
 from gandiag.reference_models.stabilizers import EMA, annealed_std
 from gandiag.train.family import adversarial_state, load_adversarial_state
 
@@ -42,6 +49,10 @@ class GANSettings:
     unrolled_steps: int
     aux_weight: float
     info_weight: float
+    ada: bool = False  # adaptive augmentation of D's inputs (images only)
+    ada_target: float = 0.6  # the r_t that p is driven toward (StyleGAN2-ADA's 0.6)
+    ada_interval: int = 4  # steps between adjustments of p
+    ada_kimg: float = 100.0  # thousands of images for p to move from 0 to 1
 
 
 class GANStepper:
@@ -57,13 +68,25 @@ class GANStepper:
         autocast: Callable[[], contextlib.AbstractContextManager],
     ) -> None:
         self.b, self.s = bundle, settings
-        self.G, self.D = bundle.generator, bundle.discriminator
+        self.G, self.D = bundle.require("generator"), bundle.require("discriminator")
         self.opt_g = make_optimizer(self.G.parameters(), "g")
         self.opt_d = make_optimizer(self.D.parameters(), "d")
         self.next_batch, self.gen, self.autocast = next_batch, generator, autocast
         self.ema = EMA(self.G, settings.ema) if settings.ema > 0 else None
         self.caps = bundle.capabilities
         self._cond_d = self.caps.conditional_discriminator
+        self.ada: AdaptiveAugment | None = None
+        if settings.ada:
+            batch = getattr(next_batch, "batch_size", None)
+            if batch is None:
+                raise ValueError("gan.ada needs a batch source with a batch_size")
+            self.ada = AdaptiveAugment(
+                int(batch),
+                target=settings.ada_target,
+                interval=settings.ada_interval,
+                speed_kimg=settings.ada_kimg,
+                generator=generator,
+            )
 
     # -- helpers ------------------------------------------------------------------------------
     def _d(self, x: Tensor, y: Tensor | None, aux: bool = False, params=None):
@@ -76,6 +99,11 @@ class GANStepper:
     def _aux_losses(self, aux: Tensor, labels: Tensor | None, z: Tensor) -> Tensor:
         """ACGAN's class cross-entropy or InfoGAN's code-recovery loss on D's aux head."""
         if self.caps.aux_classifier:
+            if labels is None:
+                raise ValueError(
+                    f"{self.b.name}'s auxiliary classifier needs class labels; train it on a "
+                    "labelled dataset"
+                )
             return F.cross_entropy(aux.float(), labels)
         n_cat, n_cont = self.b.info_codes
         start = self.b.latent_dim - n_cat - n_cont
@@ -97,6 +125,14 @@ class GANStepper:
         return 0.0
 
     def _noisy(self, x: Tensor, step: int) -> Tensor:
+        """What D sees of ``x``: augmented (ADA), then with instance noise."""
+        if self.ada is not None:
+            if x.dim() != 4:
+                raise ValueError(
+                    f"gan.ada augments images [B, C, H, W]; this model's samples have shape "
+                    f"{tuple(x.shape)}: turn gan.ada off"
+                )
+            x = self.ada(x)
         return L.instance_noise(
             x, annealed_std(step, self.s.instance_noise, self.s.instance_noise_anneal), self.gen
         )
@@ -131,11 +167,11 @@ class GANStepper:
                 terms["D_aux"] = aux.detach()
                 loss_d = loss_d + aux_w * aux
             if s.gp:
-                gp = L.gradient_penalty(lambda v, y=y: self._d(v, y), xr, xf, generator=self.gen)
+                gp = L.gradient_penalty(partial(self._d, y=y), xr, xf, generator=self.gen)
                 terms["gp"] = gp.detach()
                 loss_d = loss_d + s.gp * gp
             if s.r1:
-                r1 = L.r1_penalty(lambda v, y=y: self._d(v, y), xr)
+                r1 = L.r1_penalty(partial(self._d, y=y), xr)
                 terms["r1"] = r1.detach()
                 loss_d = loss_d + 0.5 * s.r1 * r1
             self.opt_d.zero_grad(set_to_none=True)
@@ -168,7 +204,15 @@ class GANStepper:
         self.D.requires_grad_(True)
         if self.ema is not None:
             self.ema.update()
+        scalars: dict[str, float] = {}
+        if self.ada is not None:  # r_t over the last D step's reals, as the reference does
+            self.ada.accumulate(d_real)
+            rt = self.ada.update()
+            scalars["ada/p"] = self.ada.p
+            if rt is not None:
+                scalars["ada/r_t"] = rt
         return {
+            "scalars": scalars,
             "losses": {"G": loss_g.detach(), "D": loss_d.detach(), **terms},
             "d_real": d_real.detach(),
             "d_fake": d_fake.detach(),
@@ -199,10 +243,16 @@ class GANStepper:
 
     # -- checkpointing ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return adversarial_state(self)
+        sd = adversarial_state(self)
+        if self.ada is not None:
+            sd["ada"] = self.ada.state_dict()
+        return sd
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
         load_adversarial_state(self, sd)
+        # a state saved without augmentation (a doctor branch turning ADA on) starts at p = 0
+        if self.ada is not None and "ada" in sd:
+            self.ada.load_state_dict(sd["ada"])
 
     def sample_net(self) -> torch.nn.Module:
         """The generator to evaluate: its EMA when enabled."""

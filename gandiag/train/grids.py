@@ -9,7 +9,8 @@ codes are drawn from their own priors. Reports and the dashboard show the latest
 Grids written (names in the run store):
 
 - ``samples``: GAN samples, or VAE decodings of prior draws ``z ~ N(0, I)``; on 2-D data a
-  scatter of 8x as many points over real points (grey); for video GANs a frame strip
+  scatter of 8x as many points over real points (grey; the points are stored too, and
+  the dashboard and the report draw them with axes); for video GANs a frame strip
   (one row per clip, one column per frame; conditional rows cycle through the classes).
 - ``reconstructions``: autoencoders only; rows of fixed real inputs alternate with rows of
   their reconstructions (posterior means for VAEs); on 2-D data a scatter of the
@@ -19,7 +20,7 @@ Grids written (names in the run store):
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -34,6 +35,14 @@ COLUMNS = 8
 POINTS_PER_IMAGE = 8
 #: clips (rows) in a video frame strip
 STRIP_ROWS = 10
+
+
+class Autoencoder(Protocol):
+    """What the grids call on a VAE or autoencoder (nn.Module attributes type as tensors)."""
+
+    def encode(self, x: torch.Tensor) -> Any: ...
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
 
 
 class SampleGrids:
@@ -69,8 +78,12 @@ class SampleGrids:
         was_training = net.training
         net.eval()
         try:
-            for name, png in self.render(net).items():
-                mon.log_images(step, png, name=name)
+            if self.points:  # the points themselves: viewers draw them with axes
+                for name, (pts, ref) in self._point_sets(net).items():
+                    mon.log_images(step, pts, name=name, reference=ref)
+            else:
+                for name, png in self.render(net).items():
+                    mon.log_images(step, png, name=name)
         except Exception as exc:  # noqa: BLE001 - a grid must never kill a training run
             warnings.warn(
                 f"sample grid at step {step} failed: {type(exc).__name__}: {exc}",
@@ -83,6 +96,11 @@ class SampleGrids:
     @torch.no_grad()
     def render(self, net: torch.nn.Module) -> dict[str, bytes]:
         """``{grid name: PNG bytes}`` of ``net`` (the generator, or the autoencoder)."""
+        if self.points:
+            return {
+                name: scatter_png(pts.reshape(len(pts), -1), reference=ref)
+                for name, (pts, ref) in self._point_sets(net).items()
+            }
         kind = self.bundle.kind
         out: dict[str, bytes] = {}
         if kind == "gan":
@@ -90,26 +108,39 @@ class SampleGrids:
                 net(self.z, self.y) if self.bundle.conditional else net(self.z)
             )
         elif kind == "vae":
-            out["samples"] = self._png(net.decode(self.z))
+            out["samples"] = self._png(cast(Autoencoder, net).decode(self.z))
         if kind in ("vae", "ae"):
-            code = net.encode(self.real)
+            ae = cast(Autoencoder, net)
+            code = ae.encode(self.real)
             code = code[0] if isinstance(code, tuple) else code  # a VAE's posterior mean
-            out["reconstructions"] = self._recon_png(self.real, net.decode(code))
+            out["reconstructions"] = self._recon_png(self.real, ae.decode(code))
         return out
 
-    def _png(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> bytes:
+    @torch.no_grad()
+    def _point_sets(self, net: torch.nn.Module) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{grid name: (points [N, 2], real points drawn with them)}`` on 2-D data."""
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        real = self.real.cpu().numpy()
+        if self.bundle.kind == "gan":
+            x = net(self.z, self.y) if self.bundle.conditional else net(self.z)
+            out["samples"] = (x.float().cpu().numpy(), real)
+        elif self.bundle.kind == "vae":
+            out["samples"] = (cast(Autoencoder, net).decode(self.z).float().cpu().numpy(), real)
+        if self.bundle.kind in ("vae", "ae"):
+            ae = cast(Autoencoder, net)
+            code = ae.encode(self.real)
+            code = code[0] if isinstance(code, tuple) else code  # a VAE's posterior mean
+            out["reconstructions"] = (ae.decode(code).float().cpu().numpy(), real)
+        return out
+
+    def _png(self, x: torch.Tensor) -> bytes:
         arr = x.detach().float().cpu().numpy()
         if arr.ndim == 5:  # clips: a frame strip, one row per clip, one column per frame
             rows = arr[:STRIP_ROWS]
             return grid_png(rows.reshape(-1, *rows.shape[2:]), nrow=rows.shape[1], min_size=256)
-        if self.points:
-            ref = self.real if reference is None else reference
-            return scatter_png(arr.reshape(len(arr), -1), reference=ref.cpu().numpy())
         return grid_png(arr, nrow=COLUMNS, min_size=256)
 
     def _recon_png(self, real: torch.Tensor, recon: torch.Tensor) -> bytes:
-        if self.points:
-            return self._png(recon, reference=real)
         real_np, recon_np = real.cpu().numpy(), recon.detach().float().cpu().numpy()
         rows = []
         for start in range(0, len(real_np), COLUMNS):
@@ -130,11 +161,12 @@ def interpolation(
     if bundle.kind == "gan":
         z0, y = bundle.sample_latent(rows, gen, reals.device)
         z1, _ = bundle.sample_latent(rows, gen, reals.device)
-        if bundle.conditional:
+        if bundle.conditional and y is not None:
             labels = y.repeat_interleave(steps)
             return interpolation_grid(lambda z: net(z, labels), z0, z1, steps).float().cpu()
         return interpolation_grid(net, z0, z1, steps).float().cpu()
-    code = net.encode(reals)
+    ae = cast(Autoencoder, net)
+    code = ae.encode(reals)
     code = code[0] if isinstance(code, tuple) else code
-    walk = interpolation_grid(net.decode, code[:rows], code[rows:], steps, spherical=False)
+    walk = interpolation_grid(ae.decode, code[:rows], code[rows:], steps, spherical=False)
     return walk.float().cpu()

@@ -7,11 +7,12 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 
+from gandiag.advice import ENTRY_TRAINER, advise_alert
 from gandiag.data import Dataset, load_dataset
 from gandiag.log import get_logger
 from gandiag.reference_models import ModelBundle, build_model, get_spec
@@ -29,12 +30,13 @@ from gandiag.train.checkpoint import load_checkpoint, load_checkpoint_file, save
 from gandiag.train.config import TrainConfig, load_config
 from gandiag.train.evaluation import Evaluator, metric_scalars
 from gandiag.train.gan_step import GANSettings, GANStepper
-from gandiag.train.grids import SampleGrids, interpolation
+from gandiag.train.grids import Autoencoder, SampleGrids, interpolation
 from gandiag.train.vae_step import AutoencoderStepper, VAESettings
-from gandiag.train.video_step import VideoGANStepper, video_settings
+from gandiag.train.video_step import VideoGANSettings, VideoGANStepper, video_settings
 
 if TYPE_CHECKING:
     from gandiag.monitor import Cadence, Monitor
+    from gandiag.train.video_eval import VideoEvaluator
     from gandiag.types import Alert
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -132,6 +134,11 @@ def train(
     if get_spec(cfg.model.name).kind == "translation":  # cyclegan, pix2pix, srgan
         from gandiag.train.translation import train_translation
 
+        if start_from is not None:
+            raise ValueError(
+                "the image-to-image loop keeps no checkpoint ring, so it cannot start from "
+                f"{start_from}; train from the initialisation (start_from=None)"
+            )
         return train_translation(cfg, run_dir, resume=resume, progress=progress)
     device = pick_device(cfg.device)
 
@@ -139,6 +146,7 @@ def train(
     bundle = _build_bundle(cfg, ds)
     if start_from is not None and resume:
         raise ValueError("start_from and resume exclude each other")
+    ckpt: dict[str, Any] | None
     if start_from is not None:
         ckpt = load_checkpoint_file(Path(start_from), bundle.name, bundle.options)
     else:
@@ -160,7 +168,9 @@ def train(
     if ds.kind == "videos":
         from gandiag.train.video_eval import VideoEvaluator
 
-        evaluator = VideoEvaluator(ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed)
+        evaluator: Evaluator | VideoEvaluator = VideoEvaluator(
+            ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed
+        )
     else:
         evaluator = Evaluator(ds, cfg.eval.metrics, cfg.eval.num_real, device, cfg.seed)
     cadence = _cadence(cfg)
@@ -191,6 +201,17 @@ def train(
         mon.load_state_dict(ckpt["monitor"])
     if start_from is not None:
         mon.set_meta(forked_from={"checkpoint": str(start_from), "step": start - 1})
+    # Who made the run decides how advice reads (a config key, not a Python argument), and
+    # known mode centres are drawn under 2-D sample scatters.
+    mon.set_meta(entry_point=ENTRY_TRAINER)
+    if ds.modes is not None:
+        mon.set_meta(
+            data_modes={
+                "name": ds.modes.name,
+                "centers": ds.modes.centers.tolist(),
+                "sigma": float(ds.modes.sigma),
+            }
+        )
 
     def snapshot(step: int) -> dict[str, Any]:
         return _payload(bundle, stepper, batches, gen, mon, step, runner)
@@ -320,7 +341,10 @@ def _optimizer_factory(
     name = o.optimizer or training.get("optimizer", "adam")
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    betas = tuple(o.betas) if o.betas is not None else tuple(training.get("betas", (0.5, 0.999)))
+    given = o.betas if o.betas is not None else training.get("betas", (0.5, 0.999))
+    if len(given) != 2:
+        raise ValueError(f"optim.betas must be two numbers (beta1, beta2), got {given!r}")
+    betas = (float(given[0]), float(given[1]))
     lrs = {
         "g": o.lr_g if o.lr_g is not None else training.get("lr_g"),
         "d": o.lr_d if o.lr_d is not None else training.get("lr_d"),
@@ -329,7 +353,8 @@ def _optimizer_factory(
 
     def make(params: Any, which: str, lr: float | None = None) -> torch.optim.Optimizer:
         if lr is None:
-            lr = lrs[which] if lrs[which] is not None else 2e-4
+            configured = lrs[which]
+            lr = float(configured) if configured is not None else 2e-4
         if name == "adam":
             return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=o.weight_decay)
         if name == "rmsprop":
@@ -355,13 +380,19 @@ def _make_stepper(
     if "stepper" in t:  # a family with its own loop (phases, several networks)
         from gandiag.train.family import stepper_class
 
+        if g.ada:
+            raise ValueError(
+                f"{bundle.name} trains with its own stepper, which takes its settings from "
+                "[gan.options]: set ada there if the family offers it, not gan.ada"
+            )
         stepper = stepper_class(t["stepper"])(bundle, g.options, make_opt, batches, gen, autocast)
         return stepper, {**stepper.settings, "loss": t["loss"], **optim}
+    settings: VideoGANSettings | GANSettings | VAESettings
     if _is_video(bundle):
-        s = video_settings(cfg, t)
-        stepper = VideoGANStepper(bundle, s, make_opt, batches, gen, autocast)
+        settings = video_settings(cfg, t)
+        stepper = VideoGANStepper(bundle, settings, make_opt, batches, gen, autocast)
     elif bundle.kind == "gan":
-        s = GANSettings(
+        s = settings = GANSettings(
             loss=L.check_loss(pick(g.loss, "loss", "nonsaturating")),
             d_steps=int(pick(g.d_steps, "d_steps", 1)),
             clip=float(pick(g.clip, "clip", 0.0)),
@@ -374,6 +405,10 @@ def _make_stepper(
             unrolled_steps=int(pick(g.unrolled_steps, "unrolled_steps", 0)),
             aux_weight=float(pick(g.aux_weight, "aux_weight", 1.0)),
             info_weight=float(pick(g.info_weight, "info_weight", 1.0)),
+            ada=bool(g.ada),
+            ada_target=float(g.ada_target),
+            ada_interval=int(g.ada_interval),
+            ada_kimg=float(g.ada_kimg),
         )
         if s.d_steps < 1:
             raise ValueError(f"gan.d_steps must be at least 1, got {s.d_steps}")
@@ -385,11 +420,11 @@ def _make_stepper(
         stepper = GANStepper(bundle, s, make_opt, batches, gen, autocast)
     else:
         beta = cfg.vae.beta if cfg.vae.beta is not None else getattr(bundle.model, "beta", 1.0)
-        s = VAESettings(
+        settings = VAESettings(
             beta=float(beta), kl_anneal_steps=cfg.vae.kl_anneal_steps, free_bits=cfg.vae.free_bits
         )
-        stepper = AutoencoderStepper(bundle, s, make_opt, batches, gen, autocast)
-    return stepper, {**vars(s), **optim}
+        stepper = AutoencoderStepper(bundle, settings, make_opt, batches, gen, autocast)
+    return stepper, {**vars(settings), **optim}
 
 
 def _autocast(device: torch.device, amp: bool) -> Autocast:
@@ -420,15 +455,18 @@ def _make_monitor(
     cadence: Cadence,
 ) -> Monitor:
     from gandiag.monitor import Monitor
+    from gandiag.reference_models.translation import TranslationBundle
 
     # kind= picks the default set: an autoencoder is watched as a VAE with a point
     # posterior, whose KL signals say nothing, so "ae" runs no posterior-collapse detector.
     detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
     # families with phases or style networks add the detectors of their own signals
     family = dict.fromkeys(bundle.training.get("detectors", ()), True)
-    if detectors == "default" and (
-        cfg.monitor.overrides or family or bundle.kind == "vae" or _is_video(bundle)
-    ):
+    if settings.get("ada"):  # the augmentation's p is watched for runaway
+        family["augment_runaway"] = True
+    # a translation model runs the "translation" set, whose detectors read its probes
+    explicit = bundle.kind in ("vae", "translation") or _is_video(bundle)
+    if detectors == "default" and (cfg.monitor.overrides or family or explicit):
         from gandiag.detectors import default_detectors
 
         # a video model runs the GAN defaults plus the video detectors ("video" set)
@@ -459,14 +497,25 @@ def _make_monitor(
     if progress:
         from tqdm.auto import tqdm
 
-        common["on_alert"] = lambda alert: tqdm.write(alert.one_line(), file=sys.stderr)
+        common["on_alert"] = lambda alert: tqdm.write(
+            advise_alert(alert, ENTRY_TRAINER).one_line(), file=sys.stderr
+        )
     else:
         common["quiet"] = True
+    if isinstance(bundle, TranslationBundle):  # several generators and discriminators
+        return Monitor(
+            run_dir,
+            generator=bundle.generators,
+            discriminator=bundle.discriminators,
+            loss=L.monitor_loss_kind(settings["loss"]),
+            **common,
+        )
     if bundle.kind == "gan":
         fixed = None
         if bundle.conditional:  # the latent probes cycle through the classes
             fixed = torch.arange(4096, device=device) % bundle.num_classes
-        generate = (lambda z: bundle.generator(z, fixed[: len(z)])) if fixed is not None else None
+        G = bundle.generator
+        generate = (lambda z: G(z, fixed[: len(z)])) if fixed is not None and G else None
         return Monitor(
             run_dir,
             generator=bundle.generator,
@@ -503,10 +552,13 @@ def _discriminators(bundle: ModelBundle) -> Any:
 
 # -- per step ---------------------------------------------------------------------------------
 def _d_outputs(bundle: ModelBundle, x: torch.Tensor) -> torch.Tensor:
+    D = bundle.discriminator
+    if D is None:
+        raise ValueError(f"model {bundle.name!r} has no discriminator to score held-out reals")
     if bundle.capabilities.conditional_discriminator:
         y = torch.arange(len(x), device=x.device) % bundle.num_classes
-        return bundle.discriminator(x, y)
-    return bundle.discriminator(x)
+        return D(x, y)
+    return D(x)
 
 
 def _monitor_step(
@@ -549,7 +601,7 @@ def _evaluate(
     cfg: TrainConfig,
     bundle: ModelBundle,
     stepper: Stepper,
-    evaluator: Evaluator,
+    evaluator: Evaluator | VideoEvaluator,
     mon: Monitor,
     step: int,
     device: torch.device,
@@ -567,7 +619,7 @@ def _evaluate(
             if bundle.kind == "gan":
                 chunks.append(net(z, y) if bundle.conditional else net(z))
             else:
-                chunks.append(net.decode(z))
+                chunks.append(cast(Autoencoder, net).decode(z))
         samples = torch.cat(chunks).float()
         scalars, results = evaluator(samples, step)
         scalars.update(metric_scalars(results))
@@ -576,7 +628,8 @@ def _evaluate(
         if results:
             mon.log_metrics(results)
         if samples.dim() == 2:
-            mon.log_images(step, samples[:2048].cpu(), name="eval")
+            shown = samples[:2048].cpu()
+            mon.log_images(step, shown, name="eval", reference=evaluator.real_batch(len(shown)))
         elif cfg.eval.interpolation and samples.dim() == 4:
             reals = evaluator.real_batch(12).to(device)
             mon.log_images(step, interpolation(bundle, net, reals, gen), name="interpolation")

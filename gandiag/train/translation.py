@@ -20,6 +20,7 @@ from gandiag.data import load_dataset
 from gandiag.data.translation import TranslationDataset
 from gandiag.monitor.translation import TranslationProbe
 from gandiag.reference_models import build_model, get_spec
+from gandiag.reference_models.translation import TranslationBundle
 from gandiag.train.checkpoint import load_checkpoint, save_checkpoint
 from gandiag.train.config import TrainConfig
 from gandiag.train.translation_eval import evaluate_translation, triplet_grid
@@ -42,7 +43,7 @@ def train_translation(
     from gandiag.train.trainer import (
         _autocast,
         _cadence,
-        _jsonable,
+        _make_monitor,
         _optimizer_factory,
         pick_device,
     )
@@ -58,13 +59,15 @@ def train_translation(
             "glyphs_sr for srgan)"
         )
     bundle = build_model(cfg.model.name, seed=cfg.seed, **_model_options(cfg, ds, spec.options))
+    if not isinstance(bundle, TranslationBundle):
+        raise TypeError(f"model {cfg.model.name!r} did not build a TranslationBundle")
     ckpt = load_checkpoint(run_dir, bundle.name, bundle.options) if resume else None
     bundle.to(device)
 
     n_hold, order_x, order_y = split(cfg, ds)
     hold_x, hold_y = order_x[:n_hold], order_y[:n_hold]
     batches = PairBatches(
-        ds.inputs[order_x[n_hold:]],
+        _sources(ds)[order_x[n_hold:]],
         ds.array[order_y[n_hold:]],
         ds.paired,
         cfg.data.batch_size,
@@ -87,16 +90,8 @@ def train_translation(
         start = int(ckpt["step"]) + 1
 
     cadence = _cadence(cfg)
-    mon = _monitor(
-        cfg,
-        bundle,
-        run_dir,
-        {**vars(settings), **optim},
-        resume,
-        progress,
-        device,
-        cadence,
-        _jsonable,
+    mon = _make_monitor(
+        cfg, bundle, run_dir, {**vars(settings), **optim}, resume, progress, device, cadence
     )
     if ckpt is not None and ckpt.get("monitor") is not None:
         mon.load_state_dict(ckpt["monitor"])
@@ -161,7 +156,7 @@ def split(cfg: TrainConfig, ds: TranslationDataset) -> tuple[int, np.ndarray, np
     held out (probes, grids, evaluation), the rest train; seeded by ``cfg.seed``."""
     rng = np.random.default_rng([cfg.seed, 6])
     n_hold = min(HOLDOUT, len(ds) // 5)
-    order_x, order_y = rng.permutation(len(ds.inputs)), rng.permutation(len(ds))
+    order_x, order_y = rng.permutation(len(_sources(ds))), rng.permutation(len(ds))
     if ds.paired:
         order_y = order_x
     return n_hold, order_x, order_y
@@ -171,6 +166,15 @@ def held_out(cfg: TrainConfig, ds: TranslationDataset, device: torch.device) -> 
     """The held-out set of a run with config ``cfg`` (as its training loop saw it)."""
     n_hold, order_x, order_y = split(cfg, ds)
     return _Held(ds, order_x[:n_hold], order_y[:n_hold], device)
+
+
+def _sources(ds: TranslationDataset) -> np.ndarray:
+    if ds.inputs is None:
+        raise ValueError(
+            f"dataset {ds.name!r} has no source images (inputs); translation models train on "
+            "source/target pairs"
+        )
+    return ds.inputs
 
 
 def _task_of(name: str) -> str:
@@ -184,7 +188,7 @@ def _model_options(cfg: TrainConfig, ds: TranslationDataset, valid: Any) -> dict
     opts.setdefault("channels", int(ds.array.shape[1]))
     opts.setdefault("image_size", int(ds.array.shape[-1]))
     if "scale" in valid:
-        opts.setdefault("scale", int(ds.array.shape[-1] // ds.inputs.shape[-1]))
+        opts.setdefault("scale", int(ds.array.shape[-1] // _sources(ds).shape[-1]))
     return opts
 
 
@@ -208,7 +212,15 @@ def _settings(cfg: TrainConfig, t: dict[str, Any]) -> TranslationSettings:
     )
 
 
-def _stepper(bundle, settings, make_opt, batches, autocast, gen, device):
+def _stepper(
+    bundle: TranslationBundle,
+    settings: TranslationSettings,
+    make_opt: Any,
+    batches: PairBatches,
+    autocast: Any,
+    gen: torch.Generator,
+    device: torch.device,
+) -> CycleGANStepper | Pix2PixStepper | SRGANStepper:
     if bundle.name == "cyclegan":
         return CycleGANStepper(bundle, settings, make_opt, batches, autocast, gen)
     if bundle.name == "pix2pix":
@@ -220,7 +232,9 @@ def _stepper(bundle, settings, make_opt, batches, autocast, gen, device):
 class _Held:
     """The held-out sources and targets as float tensors in [-1, 1], with their classes."""
 
-    def __init__(self, ds: TranslationDataset, ix: np.ndarray, iy: np.ndarray, device) -> None:
+    def __init__(
+        self, ds: TranslationDataset, ix: np.ndarray, iy: np.ndarray, device: torch.device
+    ) -> None:
         self.x = torch.from_numpy(ds.input_batch(ix)).to(device)
         self.y = torch.from_numpy(ds.batch(iy)).to(device)
         self.labels_x = torch.from_numpy(np.asarray(ds.input_labels)[ix]).to(device)
@@ -228,7 +242,9 @@ class _Held:
         self.paired, self.task = ds.paired, ds.task
 
 
-def _probes(bundle, held: _Held, n: int, seed: int) -> dict[str, TranslationProbe]:
+def _probes(
+    bundle: TranslationBundle, held: _Held, n: int, seed: int
+) -> dict[str, TranslationProbe]:
     sr = held.task == "super_resolution"
     probes = {
         next(iter(bundle.generators)): TranslationProbe(
@@ -253,51 +269,12 @@ def _probes(bundle, held: _Held, n: int, seed: int) -> dict[str, TranslationProb
     return probes
 
 
-def _probe_signals(bundle, probes: dict[str, TranslationProbe]) -> dict[str, float]:
+def _probe_signals(
+    bundle: TranslationBundle, probes: dict[str, TranslationProbe]
+) -> dict[str, float]:
     out: dict[str, float] = {}
     inverse = {"G_AB": "G_BA", "G_BA": "G_AB"}
     for name, probe in probes.items():
         inv = bundle.generators.get(inverse.get(name, ""))
         out.update(probe.signals(name, bundle.generators[name], inv))
     return out
-
-
-def _monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence, jsonable):
-    import dataclasses
-
-    from gandiag.detectors import default_detectors
-    from gandiag.monitor import Monitor
-
-    dets = (
-        None
-        if cfg.monitor.detectors == "none"
-        else default_detectors("translation", **cfg.monitor.overrides)
-    )
-    common: dict[str, Any] = {}
-    if progress:
-        from tqdm.auto import tqdm
-
-        common["on_alert"] = lambda alert: tqdm.write(alert.one_line(), file=sys.stderr)
-    else:
-        common["quiet"] = True
-    return Monitor(
-        run_dir,
-        generator=bundle.generators,
-        discriminator=bundle.discriminators,
-        loss=_monitor_loss(settings["loss"]),
-        config={**cfg.to_dict(), "resolved": settings, "model_options": jsonable(bundle.options)},
-        name=cfg.name or f"{bundle.name}-{cfg.data.name}",
-        resume=resume,
-        cadence=dataclasses.replace(cadence, grid=0),
-        detectors=dets,
-        kind=bundle.kind,  # the true kind ("translation"), recorded with the run
-        device=device,
-        seed=cfg.seed,
-        **common,
-    )
-
-
-def _monitor_loss(loss: str) -> str:
-    from gandiag.reference_models import losses as L
-
-    return L.monitor_loss_kind(loss)

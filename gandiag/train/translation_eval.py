@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -80,7 +80,7 @@ def evaluate_translation(
     for name, src, dst, labels in directions:
         net = bundle.generators[name]
         out = _run(net, src)
-        ref = _as_output(src, tuple(out.shape[-2:]))
+        ref = _as_output(src, (int(out.shape[-2]), int(out.shape[-1])))
         s = {
             "input_l1": float((out - ref).abs().mean()),
             "background": float(out.median()),
@@ -119,7 +119,10 @@ def _psnr_ssim(out: Tensor, target: Tensor, suffix: str) -> dict[str, float]:
     a, b = (out.clamp(-1, 1) + 1) / 2, (target + 1) / 2
     return {
         f"psnr{suffix}": float(peak_signal_noise_ratio(a, b, data_range=1.0)),
-        f"ssim{suffix}": float(structural_similarity_index_measure(a, b, data_range=1.0)),
+        # a tensor: the tuple form comes only with return_full_image=True
+        f"ssim{suffix}": float(
+            cast(Tensor, structural_similarity_index_measure(a, b, data_range=1.0))
+        ),
     }
 
 

@@ -135,6 +135,7 @@ def video_settings(cfg: Any, training: dict[str, Any]) -> VideoGANSettings:
         "gan.label_smoothing": g.label_smoothing,
         "gan.instance_noise": g.instance_noise,
         "gan.ema": g.ema,
+        "gan.ada": g.ada,
     }
     bad = [k for k, v in {**unsupported, **flags}.items() if v]
     if bad:

@@ -242,3 +242,41 @@ def test_compare_page_states_which_run_is_better(browser, serve, runs_folder):
     verdicts = browser.find_element(By.ID, "compare-verdicts").text
     assert "Failing" in verdicts and "checked:" in verdicts
     assert console_errors(browser) == []
+
+
+SCATTER = """
+const g = document.querySelector('#grid-scatter .js-plotly-plot');
+if (!g || !g._fullLayout || !g.data || !g.data.length) return null;
+const L = g._fullLayout;
+const box = g.querySelector('.nsewdrag').getBoundingClientRect();
+return {
+  names: g.data.map(t => t.name),
+  xticks: g.querySelectorAll('.xtick').length,
+  yticks: g.querySelectorAll('.ytick').length,
+  legend: Array.from(g.querySelectorAll('.legendtext')).map(e => e.textContent),
+  xrange: L.xaxis.range, yrange: L.yaxis.range,
+  pxPerUnit: [box.width / (L.xaxis.range[1] - L.xaxis.range[0]),
+              box.height / (L.yaxis.range[1] - L.yaxis.range[0])],
+  imgShown: getComputedStyle(document.getElementById('grid-img')).display !== 'none',
+};
+"""
+
+
+def test_two_d_samples_are_a_scatter_with_axes_over_real_data(browser, serve, tmp_path):
+    from synthetic_runs import write_ring_run
+
+    write_ring_run(tmp_path / "ring")
+    app = serve(create_app(tmp_path, live_interval_ms=5000))
+    browser.get(app.url + "/run/ring")
+    WebDriverWait(browser, 60, 0.25).until(lambda d: d.execute_script(SCATTER))
+    got = browser.execute_script(SCATTER)
+    assert got["names"] == ["mode centres (8)", "real data (256)", "samples (256)"]
+    assert got["legend"] == got["names"]
+    assert got["xticks"] >= 3 and got["yticks"] >= 3
+    # equal aspect on screen: a unit is as many pixels across as up
+    px, py = got["pxPerUnit"]
+    assert abs(px - py) <= 0.02 * max(px, py), got["pxPerUnit"]
+    assert not got["imgShown"]  # the bare PNG gives way to the scatter
+    assert "samples at step 199" in browser.find_element(By.ID, "grid-caption").text
+    screenshot(browser, SCREENSHOTS / "dashboard_ring_scatter.png")
+    assert console_errors(browser) == []

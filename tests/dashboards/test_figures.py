@@ -210,3 +210,58 @@ def test_side_by_side_metrics_flag_mixed_protocols_in_both_renderers():
     assert "different protocols" not in side_by_side_block(same)
     assert MIXED_PROTOCOLS in str(metrics_side_by_side(mixed))
     assert MIXED_PROTOCOLS not in str(metrics_side_by_side(same))
+
+
+def test_two_d_scatter_has_square_axes_real_data_and_mode_centres(tmp_path):
+    from synthetic_runs import write_ring_run
+
+    from gandiag.figures import points_figure
+
+    with RunReader(write_ring_run(tmp_path / "ring")) as reader:
+        grid = reader.sample_grids("samples")[-1]
+        points = reader.sample_points(grid)
+    fig = points_figure(points, "samples at step 199")
+    names = [t.name for t in fig.data]
+    assert names == ["mode centres (8)", "real data (256)", "samples (256)"]
+    # one unit is as long on both axes, and both axes show the same range with ticks
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
+    assert tuple(fig.layout.xaxis.range) == tuple(fig.layout.yaxis.range)
+    lo, hi = fig.layout.xaxis.range
+    every = np.concatenate([points.points, points.reference, points.centers])
+    assert lo < every.min() and every.max() < hi
+    assert fig.layout.xaxis.ticks == "outside" and fig.data[2].marker.size >= 5
+    # distinct colours for samples, real data and centres
+    assert len({t.marker.color for t in fig.data}) == 3
+    # an image grid has no points: viewers show its PNG
+    with RunReader(write_synthetic_run(tmp_path / "gan")) as reader:
+        assert all(reader.sample_points(g) is None for g in reader.sample_grids())
+
+
+def test_two_d_scatter_keeps_far_off_samples_in_view():
+    from gandiag.figures import points_figure
+    from gandiag.store import SamplePoints
+
+    pts = np.array([[0.0, 0.0], [40.0, -3.0], [np.nan, 1.0]])
+    fig = points_figure(SamplePoints(pts, reference=np.zeros((4, 2))), "diverged")
+    lo, hi = fig.layout.xaxis.range
+    assert lo < -3.0 and hi > 40.0
+    assert len(fig.data[-1].x) == 2  # the NaN point is left out, not drawn at 0
+
+
+def test_info_alerts_are_the_least_visible_marks():
+    """A missing optional signal is not an event in training: it draws no line on the loss
+    plot, and on the alert timeline it is smaller and fainter than a warning."""
+    import plotly.graph_objects as go
+
+    from gandiag.figures import alert_timeline_figure
+    from gandiag.figures.curves import alert_markers
+
+    alerts = [
+        _alert("missing", Severity.INFO, 10, 10),
+        _alert("collapse", Severity.WARNING, 30, 25),
+    ]
+    fig = alert_markers(go.Figure(), alerts)
+    assert [shape.x0 for shape in fig.layout.shapes] == [25]
+    timeline = {t.name: t.marker for t in alert_timeline_figure(alerts).data}
+    assert timeline["info"].size < timeline["warning"].size
+    assert timeline["info"].opacity < timeline["warning"].opacity

@@ -32,6 +32,7 @@ def gan_stream(
 ) -> list[StepRecord]:
     """A healthy-looking GAN stream; each ``*_at`` argument injects one failure from that step."""
     rng = np.random.default_rng(seed)
+    shift_rng = np.random.default_rng(seed + 1_000)  # leaves rng's draws as they were
     out = []
     for t in range(steps):
         sc: dict[str, float] = {}
@@ -101,9 +102,9 @@ def gan_stream(
                 excess, missed = 0.9, 0.9
             # the probe fakes' move since the previous evaluation: small for a generator
             # settling on the data, large in the early phase and while hopping
-            shift = 0.05 + 0.1 * rng.random() if t >= early_phase_until else 0.8
+            shift = 0.05 + 0.1 * shift_rng.random() if t >= early_phase_until else 0.8
             if coverage_hop_at is not None and t >= coverage_hop_at:
-                excess, missed, shift = 0.8, 0.85, 0.85 + 0.1 * rng.random()
+                excess, missed, shift = 0.8, 0.85, 0.85 + 0.1 * shift_rng.random()
             sc[S.COVERAGE_TOP_BIN_EXCESS], sc[S.COVERAGE_BINS_MISSED] = excess, missed
             sc[S.COVERAGE_TOP_BIN_SHARE] = excess + 0.06
             sc[S.COVERAGE_FAKE_SHIFT] = shift

@@ -79,7 +79,7 @@ def test_remedies_follow_what_the_model_supports():
     assert "unrolled" not in [r.name for r in remedies_for("mode_collapse", cond)]
     with pytest.raises(ValueError, match="knows"):
         remedies_for("no_such_detector", ns)
-    assert all(CATALOG.values())
+    assert all(CATALOG[d] for d in ("mode_collapse", "d_overfitting", "posterior_collapse"))
 
 
 def test_doctor_refuses_a_run_without_alerts_and_never_overwrites(treated, tmp_path):
@@ -109,3 +109,96 @@ def test_the_report_renders_in_chromium(treated, browser):
     assert len(rows) == len(result.branches)
     severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     assert severe == []
+
+
+@pytest.mark.slow
+def test_pooled_branches_equal_serial_ones_and_the_pool_is_reused(tmp_path):
+    """Three branches on two reused workers (one runs after another in the same process)
+    give exactly what they give one by one in this process."""
+    import gandiag.doctor as D
+    from gandiag.doctor import _TrainerBranch, run_branches
+
+    cfg = {
+        "steps": 30,
+        "model": {"name": "mlp_gan"},
+        "data": {"name": "ring8", "options": {"n": 256}, "batch_size": 32},
+        "eval": {"every": 0, "num_samples": 64, "metrics": []},
+        "checkpoint": {"every": 0},
+        "monitor": {"cadence": {"flush": 10, "samples": 5, "layers": 5, "grid": 0}},
+    }
+    lrs = {"a": 2e-4, "b": 1e-4, "c": 5e-5}
+
+    def tasks(where):
+        return [
+            _TrainerBranch(k, k, {**cfg, "optim": {"lr_g": lr}}, str(tmp_path / where / k), None)
+            for k, lr in lrs.items()
+        ]
+
+    def losses(where):
+        out = {}
+        for k in lrs:
+            with RunReader(tmp_path / where / k) as r:
+                out[k] = r.read_scalars(["loss/G"])["loss/G"].values.tolist()
+        return out
+
+    timing: dict = {}
+    try:
+        run_branches(tasks("pooled"), "mode_collapse", -1, workers=2, timing=timing)
+        pool = D._POOL
+        run_branches(tasks("again"), "mode_collapse", -1, workers=2)
+        assert D._POOL is pool  # the second call found the workers running
+    finally:
+        D.shutdown_pool()
+    assert D._POOL is None
+    run_branches(tasks("serial"), "mode_collapse", -1, workers=1)
+    serial = losses("serial")
+    assert len(serial["a"]) == 30 and serial["a"] != serial["b"]
+    assert losses("pooled") == serial
+    assert losses("again") == serial
+    assert set(timing["tasks"]) == set(lrs) and timing["workers"] == 2
+
+
+def _diversity_run(path, collapsed_from, early_dip=None):
+    """A run whose sample diversity (pdist ratio) drops to 0.1 at ``collapsed_from`` (and
+    during ``early_dip``, a range of steps), monitored by mode_collapse with its 500-step
+    warm-up; the stored alert is the live one."""
+    from gandiag.detectors import DetectorSuite, default_detectors
+    from gandiag.store import RunWriter
+    from gandiag.types import StepRecord
+
+    suite = DetectorSuite([d for d in default_detectors("gan") if d.name == "mode_collapse"])
+    records = [
+        StepRecord(
+            s,
+            {
+                "samples/pdist_ratio": 0.1
+                if s >= collapsed_from or (early_dip is not None and s in early_dip)
+                else 1.0
+            },
+        )
+        for s in range(0, 900, 5)
+    ]
+    alerts = suite.run(records)
+    with RunWriter(path, config={}, name="diversity", kind="gan") as w:
+        w.set_meta(detectors=suite.spec())
+        w.write_steps(records)
+        w.write_alerts(alerts)
+    return alerts
+
+
+def test_a_warm_up_censored_onset_is_traced_back_to_where_the_evidence_began(tmp_path):
+    from gandiag.doctor import evidence_onset
+
+    alerts = _diversity_run(tmp_path / "early", collapsed_from=200)
+    assert len(alerts) == 1 and alerts[0].onset_step == 500  # the warm-up's end: censored
+    assert evidence_onset(tmp_path / "early", alerts[0]) == 200
+
+    # an early episode that recovered is passed over: the evidence under way at the
+    # censored onset began at 450
+    alerts = _diversity_run(tmp_path / "dip", collapsed_from=450, early_dip=range(300))
+    assert alerts[0].onset_step == 500
+    assert evidence_onset(tmp_path / "dip", alerts[0]) == 450
+
+    alerts = _diversity_run(tmp_path / "late", collapsed_from=600)
+    assert alerts[0].onset_step == 600  # not censored: kept as it is
+    assert evidence_onset(tmp_path / "late", alerts[0]) == 600

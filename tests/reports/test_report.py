@@ -129,3 +129,86 @@ def test_long_run_report_is_under_10_mb(big_run, tmp_path):
 def test_synthetic_run_refuses_unknown_kind(tmp_path):
     with pytest.raises(ValueError, match="'gan' or 'vae'"):
         write_synthetic_run(tmp_path / "x", kind="diffusion")
+
+
+def test_two_d_run_report_draws_samples_with_axes_over_real_data(tmp_path):
+    from synthetic_runs import write_ring_run
+
+    out = write_report([write_ring_run(tmp_path / "ring")], tmp_path / "report.html")
+    text = out.read_text(encoding="utf-8")
+    scatters = re.findall(r'<figure class="scatter">(.*?)</figure>', text, re.DOTALL)
+    assert len(scatters) == 3  # one per stored grid
+    for needle in ("real data (256)", "samples (256)", "mode centres (8)", '"scaleanchor":"x"'):
+        assert needle in scatters[-1], needle
+    assert "<img" not in text  # the scatter replaces the bare PNG
+
+
+LOSSES_FIGURE = """
+const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+  .find(g => g.layout && g.layout.title && g.layout.title.text === 'Losses');
+if (!gd) return null;
+const lines = gd._fullData.filter(t => t.meta && t.meta.smooth === 'raw');
+const faint = gd._fullData.filter(t => t.meta && t.meta.smooth === 'faint');
+return {
+  ys: lines.map(t => Array.from(t.y)),
+  faint: faint.filter(t => t.visible === true).length,
+  yType: gd._fullLayout.yaxis.type,
+  buttons: gd.querySelectorAll('.updatemenu-button').length,
+};
+"""
+SET_SMOOTHING = """
+const input = document.getElementById('gd-smoothing-input');
+input.value = arguments[0];
+input.dispatchEvent(new Event('input'));
+"""
+
+
+@pytest.mark.browser
+def test_report_smoothing_control_matches_the_dashboards_ema(browser, runs_folder, tmp_path):
+    """The static report smooths in the page (offline): the same debiased EMA the dashboard
+    computes on the server, with the raw curve kept faint; 0 restores the raw curves."""
+    import numpy as np
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from gandiag.figures import build_run_panels
+    from gandiag.reports.build import REPORT_MAX_POINTS
+    from gandiag.store import RunReader
+
+    out = write_report([runs_folder / "dcgan"], tmp_path / "report.html")
+    with RunReader(runs_folder / "dcgan") as reader:
+
+        def losses(smoothing):
+            (panel,) = [
+                p
+                for p in build_run_panels(
+                    reader, max_points=REPORT_MAX_POINTS, smoothing=smoothing, alerts=[]
+                )
+                if p.key == "losses"
+            ]
+            return [
+                np.asarray(t.y, float) for t in panel.figure.data if t.meta and t.meta.get("smooth")
+            ]
+
+        raw, smoothed = losses(0.0), losses(0.9)
+    browser.get(out.resolve().as_uri())
+    WebDriverWait(browser, 60, 0.25).until(lambda d: d.execute_script(LOSSES_FIGURE))
+    before = browser.execute_script(LOSSES_FIGURE)
+    assert before["faint"] == 0 and before["buttons"] == 2  # linear / log y
+    for got, want in zip(before["ys"], raw, strict=True):
+        np.testing.assert_allclose(np.asarray(got, float), want, rtol=1e-12)
+
+    browser.execute_script(SET_SMOOTHING, "0.9")
+    WebDriverWait(browser, 10, 0.25).until(lambda d: d.execute_script(LOSSES_FIGURE)["faint"])
+    after = browser.execute_script(LOSSES_FIGURE)
+    assert after["faint"] == len(raw)
+    for got, want in zip(after["ys"], smoothed, strict=True):
+        np.testing.assert_allclose(np.asarray(got, float), want, rtol=1e-9)
+    assert browser.find_element("id", "gd-smoothing-value").text == "0.90"
+    screenshot(browser, SCREENSHOTS / "report_smoothing.png")
+
+    browser.execute_script(SET_SMOOTHING, "0")
+    back = browser.execute_script(LOSSES_FIGURE)
+    assert back["faint"] == 0
+    for got, want in zip(back["ys"], raw, strict=True):
+        np.testing.assert_allclose(np.asarray(got, float), want, rtol=1e-12)
+    assert console_errors(browser) == []

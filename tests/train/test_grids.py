@@ -134,3 +134,52 @@ def test_glyph_evaluation_stores_class_histogram_and_metrics(tmp_path, tiny_conf
         series = scalars[signals.eval_metric(m.name)]
         assert series.values[series.steps.tolist().index(m.step)] == pytest.approx(m.value)
     assert all(0 <= m.value <= 1 for m in metrics if m.name in ("precision", "recall", "coverage"))
+
+
+@pytest.mark.slow
+def test_training_evaluation_scores_real_glyphs_as_the_feature_space_ladder_does():
+    """The trainer's evaluation path (real items from ``Dataset.batch``, samples as float
+    in [-1, 1], no quantisation) must put real glyphs inside the real manifold, as the
+    ladder's held-out rung does (tests/features/test_glyph_ladder.py). A range, channel or
+    normalisation mismatch between the two sides shows up here as low precision; a low
+    precision of a generator's samples is then a property of the samples."""
+    train_set = load_dataset("glyphs", n=1000, seed=0)
+    held_out = load_dataset("glyphs", n=1000, seed=11)
+    evaluator = Evaluator(train_set, ["pr"], 1000, torch.device("cpu"), seed=0)
+    samples = torch.from_numpy(held_out.batch(np.arange(1000)))
+    _, results = evaluator(samples, step=0)
+    got = {r.name: r.value for r in results}
+    assert got["precision"] >= 0.8 and got["recall"] >= 0.8, got
+    # A generator's float samples and the same samples written as uint8 PNGs score alike.
+    quantised = torch.round((samples + 1) * 127.5) / 127.5 - 1
+    _, again = evaluator(quantised, step=0)
+    assert {r.name: r.value for r in again}["precision"] == pytest.approx(
+        got["precision"], abs=0.02
+    )
+
+
+def test_two_d_runs_store_their_points_with_real_data_and_the_known_mode_centres(
+    tmp_path, tiny_config
+):
+    """Viewers draw 2-D samples as a scatter with axes: the points behind each grid are
+    stored with the real batch they are drawn against, and the run records its modes."""
+    run = train(tiny_config(), tmp_path / "run", progress=False)  # mlp_gan on ring8
+    reader = RunReader(run)
+    assert reader.meta("entry_point") == "trainer"
+    modes = load_dataset("ring8").modes
+    for grid in reader.sample_grids():
+        assert grid.name in ("samples", "eval")
+        pts = reader.sample_points(grid)
+        assert pts is not None and pts.points.shape[1] == 2 and len(pts.points) > 0
+        assert pts.reference is not None and pts.reference.shape == pts.points.shape
+        np.testing.assert_allclose(pts.centers, modes.centers)
+    # the last "samples" grid's points are the PNG's points: render them again from the
+    # checkpoint's generator on the grid's fixed latents
+    last = reader.sample_grids("samples")[-1]
+    bundle = build_model("mlp_gan", seed=0, **reader.info().config["model_options"])
+    bundle.generator.load_state_dict(
+        torch.load(checkpoint_path(run), weights_only=True)["stepper"]["G"]
+    )
+    real = torch.from_numpy(reader.sample_points(last).reference).float()
+    grids = SampleGrids(bundle, real, len(real) // 8, seed=0, device=torch.device("cpu"))
+    assert grids.render(bundle.generator.eval())["samples"] == last.path.read_bytes()
