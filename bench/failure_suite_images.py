@@ -37,6 +37,7 @@ def glyph_tensor(n: int, seed: int) -> torch.Tensor:
 def train_vae(case: Case, run_dir: Path) -> CaseResult:
     cfg = dict(VAE_CONFIGS[case.config])
     pull = cfg.pop("pull", None)
+    cfg.pop("steps", None)  # the case length (build_cases), not a model setting
     torch.manual_seed(case.seed)
     gen = torch.Generator().manual_seed(case.seed)
     train = glyph_tensor(2000, seed=case.seed)
@@ -47,6 +48,7 @@ def train_vae(case: Case, run_dir: Path) -> CaseResult:
     classifier = load_glyph_classifier()
     prior_rng = torch.Generator().manual_seed(90_000 + case.seed)  # outcomes only
     held_out = glyph_tensor(1000, seed=50_000 + case.seed)  # outcomes only
+    held_classes = torch.from_numpy(make_glyphs(1000, seed=50_000 + case.seed)[1])
     vae = build_model("vae", latent_dim=VAE_LATENT, hidden=128, seed=case.seed, **cfg).model
     opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
     mon = Monitor(
@@ -64,6 +66,7 @@ def train_vae(case: Case, run_dir: Path) -> CaseResult:
         "kl_heldout": [],
         "dead_share": [],
         "dominant_class_share": [],
+        "recon_class_acc": [],
     }
     with mon:
         for step in range(case.steps):
@@ -102,6 +105,10 @@ def train_vae(case: Case, run_dir: Path) -> CaseResult:
                     pred = classifier.logits(samples.reshape(-1, 1, 28, 28)).argmax(1)
                 counts = np.bincount(pred.numpy(), minlength=10)
                 o["dominant_class_share"].append(float(counts.max() / counts.sum()))
+                with torch.no_grad():  # can the classifier read this decoder's outputs?
+                    rec = vae.decode(m).reshape(-1, 1, 28, 28)
+                    named = classifier.logits(rec).argmax(1) == held_classes
+                o["recon_class_acc"].append(float(named.double().mean()))
     labels, ambiguous = label_vae(o, VAE_WARMUP)
     return CaseResult(
         case=_case(case),

@@ -151,7 +151,8 @@ def train_ring(case: Case, run_dir: Path) -> CaseResult:
                     loss_g = loss_g + 10.0 * dist.sum() / bs
             if D2 is not None:
                 dfg2 = D2(fake).reshape(-1)
-                loss_g = loss_g + cfg["second_d"][2] * g_loss(kind, dfg2)
+                aux_kind = cfg["second_d"][3] if len(cfg["second_d"]) > 3 else kind
+                loss_g = loss_g + cfg["second_d"][2] * g_loss(aux_kind, dfg2)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()

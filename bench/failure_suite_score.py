@@ -61,7 +61,7 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
     """Precision, recall, delays per failure type and overall; false alarms on healthy runs."""
     per: dict[str, dict[str, Any]] = {}
     healthy_steps = healthy_alerts = 0
-    misses, false_claims = [], []
+    misses, false_claims, healthy_alarms = [], [], []
 
     def entry(f: str) -> dict[str, Any]:
         return per.setdefault(
@@ -102,7 +102,9 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
                 false_claims.append(f"{run_name(run)}: {a.detector} at step {a.step}")
         if is_healthy(run):
             healthy_steps += run["steps_run"]
-            healthy_alerts += sum(a.severity is not Severity.INFO for a in alerts)
+            alarms = [a for a in alerts if a.severity is not Severity.INFO]
+            healthy_alerts += len(alarms)
+            healthy_alarms += [f"{run_name(run)}: {a.detector} at step {a.step}" for a in alarms]
     rows = {}
     for f, e in sorted(per.items()):
         rows[f] = {
@@ -129,6 +131,7 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
         "detected": det,
         "false_claims": fp,
         "healthy_runs": sum(is_healthy(r) for r in runs),
+        "healthy_run_names": [run_name(r) for r in runs if is_healthy(r)],
         "excluded_margin_band": len(excluded),
         "healthy_steps": healthy_steps,
         "false_alarms_per_1k_healthy_steps": 1000.0 * healthy_alerts / healthy_steps
@@ -142,6 +145,7 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
         "per_failure": rows,
         "misses": misses,
         "false_claims": false_claims,
+        "healthy_alarms": healthy_alarms,
         "margin_band": excluded,
     }
 
@@ -160,7 +164,17 @@ def calibrate(
     the most sensitive one with no false alarm on these runs.
     """
     runs = [r for r in healthy_runs if KIND[r["case"]["family"]] == kind]
-    steps = sum(r["steps_run"] for r in runs) or 1
+    steps = sum(r["steps_run"] for r in runs)
+    if not runs:  # nothing to calibrate on: say so rather than report a clean 0
+        return {
+            "detector": detector,
+            "param": param,
+            "kind": kind,
+            "healthy_steps": 0,
+            "grid": grid,
+            "fa_per_1k": [None] * len(grid),
+            "most_sensitive_clean": None,
+        }
     rates = []
     for value in grid:
         n = 0

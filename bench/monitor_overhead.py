@@ -10,7 +10,10 @@ block (this over-counts: in real use that thread overlaps with training).
 
 A third contender, a monitor with a TensorBoard sink attached (``gandiag.sinks``), runs
 in the same alternation when the ``tensorboard`` package is installed (``--no-sink``
-leaves it out); its ratio is sink-monitored/bare.
+leaves it out); its ratio is sink-monitored/bare. ``--without-coverage`` adds a monitor
+with the label-free coverage probe off (``Cadence(coverage=0)``) to the same alternation,
+so the probe's share of the cost (the main monitor runs it every ``Cadence.coverage``
+steps) is measured side by side.
 
     python bench/monitor_overhead.py --steps 1000 --json bench/results/monitor_overhead.json
 """
@@ -98,8 +101,10 @@ def _cyclegan_trainer(seed: int, batch: int, device: torch.device):
 
     def probe() -> dict[str, float]:
         g = bundle.generators
-        return {**probes["G_AB"].signals("G_AB", g["G_AB"], g["G_BA"]),
-                **probes["G_BA"].signals("G_BA", g["G_BA"], g["G_AB"])}
+        return {
+            **probes["G_AB"].signals("G_AB", g["G_AB"], g["G_BA"]),
+            **probes["G_BA"].signals("G_BA", g["G_BA"], g["G_AB"]),
+        }
 
     def step(_real: torch.Tensor) -> dict:
         out = stepper.step(0)
@@ -141,6 +146,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     p.add_argument("--no-sink", action="store_true", help="leave out the TensorBoard-sink case")
+    p.add_argument(
+        "--coverage-cost",
+        action="store_true",
+        help=(
+            "measure only the coverage probe: one evaluation against training steps, "
+            "alternating, and the overhead it implies at the default cadence"
+        ),
+    )
+    p.add_argument(
+        "--without-coverage",
+        action="store_true",
+        help="add a contender monitored with the coverage probe off (Cadence(coverage=0))",
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -149,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     from gandiag.detectors import default_detectors
     from gandiag.monitor import Cadence
 
+    if args.coverage_cost:
+        return _coverage_cost(args, device)
     probe = None
     if args.model == "cyclegan":
         _, _, bare_step, _ = _cyclegan_trainer(0, args.batch, device)
@@ -184,6 +204,19 @@ def main(argv: list[str] | None = None) -> int:
             quiet=True,
             sinks=[TensorBoardSink(Path(tmp.name) / "tb")],
         )
+    nocov = args.model == "dcgan" and args.without_coverage
+    if nocov:
+        G3, D3, nocov_step = _trainer(0, args.latent_dim, device)
+        steps_of["nocov"] = nocov_step
+        monitors["nocov"] = gandiag.Monitor(
+            Path(tmp.name) / "run_nocov",
+            generator=G3,
+            discriminator=D3,
+            latent_dim=args.latent_dim,
+            cadence=Cadence(coverage=0),
+            detectors=default_detectors("gan"),
+            quiet=True,
+        )
     names = list(steps_of)
     counter = {k: 0 for k in names}
 
@@ -212,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         run(which, args.warmup)
         cpu[which].clear()
     times: dict[str, list[float]] = {k: [] for k in names}
-    ratios, sink_ratios = [], []
+    ratios, sink_ratios, nocov_ratios = [], [], []
     for b in range(max(1, args.steps // args.block)):
         shift = b % len(names)  # rotate the order so no contender always runs first
         for which in names[shift:] + names[:shift]:
@@ -220,10 +253,20 @@ def main(argv: list[str] | None = None) -> int:
         ratios.append(times["mon"][-1] / times["bare"][-1])
         if sink:
             sink_ratios.append(times["sink"][-1] / times["bare"][-1])
+        if nocov:
+            nocov_ratios.append(times["nocov"][-1] / times["bare"][-1])
     alerts = mon.close()
-    if sink:
-        monitors["sink"].close()
+    for extra in ("sink", "nocov"):
+        if extra in monitors:
+            monitors[extra].close()
+    from gandiag import signals
+    from gandiag.store import RunReader
+
+    with RunReader(mon.run_dir) as reader:  # the coverage evaluations the timed run made
+        coverage_evals = sum(signals.COVERAGE_RECALL in r.scalars for r in reader.read_records())
     tmp.cleanup()
+    nocov_median = statistics.median(nocov_ratios) if nocov else None
+    nocov_cpu = sum(cpu["nocov"]) / sum(cpu["bare"]) if nocov else None
     sink_median = statistics.median(sink_ratios) if sink else None
     sink_cpu = sum(cpu["sink"]) / sum(cpu["bare"]) if sink else None
 
@@ -259,6 +302,12 @@ def main(argv: list[str] | None = None) -> int:
         "tensorboard_sink_median_ratio": sink_median,
         "tensorboard_sink_cpu_time_ratio": sink_cpu,
         "tensorboard_sink_block_ratios": sink_ratios,
+        "coverage_every": cad.coverage,
+        "coverage_evaluations": coverage_evals,
+        "steps_monitored": counter["mon"],
+        "without_coverage_median_ratio": nocov_median,
+        "without_coverage_cpu_time_ratio": nocov_cpu,
+        "without_coverage_block_ratios": nocov_ratios,
     }
     write_json(args.json, payload)
     q = payload["ratio_quartiles"]
@@ -277,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
             f"`python bench/monitor_overhead.py --model {args.model} --steps {args.steps}` - "
             f"{what} trained with and without `gandiag.Monitor` at its "
             f"default cadence (layers/histograms/samples every {cad.layers}, grids every "
-            f"{cad.grid}, flush every {cad.flush} steps, default detectors), alternating blocks "
+            f"{cad.grid}, flush every {cad.flush} steps, label-free coverage every "
+            f"{cad.coverage} steps: {coverage_evals} evaluations in the "
+            f"{counter['mon']} monitored steps, default detectors), alternating blocks "
             f"of {args.block} steps in one run. A monitored block includes waiting for the "
             "monitor's background writes, so the ratio over-counts slightly.\n\n"
             + table(
@@ -311,6 +362,13 @@ def main(argv: list[str] | None = None) -> int:
                 if not sink
                 else "\n\nWith a `TensorBoardSink` attached (same alternation, same run): median "
                 f"ratio sink-monitored/bare {sink_median:.3f}, CPU-time ratio {sink_cpu:.3f}.\n"
+            )
+            + (
+                ""
+                if not nocov
+                else "\n\nWith the coverage probe off (`Cadence(coverage=0)`, same alternation, "
+                f"same run): median ratio monitored/bare {nocov_median:.3f}, CPU-time ratio "
+                f"{nocov_cpu:.3f}; the probe's share is the difference from the row above.\n"
             ),
         )
     print(
@@ -318,8 +376,115 @@ def main(argv: list[str] | None = None) -> int:
         f"(total-time ratio {total:.4f}, CPU-time ratio {cpu_ratio:.4f}, "
         f"{len(ratios)} block pairs of {args.block} steps)"
         + ("" if not sink else f"; with a TensorBoard sink {sink_median:.4f}")
+        + ("" if not nocov else f"; coverage probe off {nocov_median:.4f}")
     )
     return 0
+
+
+def _coverage_cost(args: argparse.Namespace, device: torch.device) -> int:
+    """The label-free coverage probe's cost at the default cadence, side by side.
+
+    A full monitored run needs ~4 coverage evaluations (1,000 steps) to charge the probe
+    at its real rate, which a loaded machine cannot give in reasonable time. This
+    alternates ``--block`` bare DCGAN training steps with one coverage evaluation (the
+    reservoir of 512 reals and 256 probe fakes embedded by D's penultimate layer, PRDC,
+    k-means bins, the previous probe re-embedded) and reports the overhead one evaluation
+    every ``Cadence.coverage`` steps implies: 1 + t_eval / (cadence * t_step).
+    """
+    import os
+
+    import gandiag
+    from gandiag.monitor import Cadence
+
+    cad = Cadence()
+    load = [os.getloadavg()[0]]
+    data = _batches(16, args.batch, device)
+    _, _, bare_step = _trainer(0, args.latent_dim, device)
+    G, D, mon_step = _trainer(0, args.latent_dim, device)
+    tmp = tempfile.TemporaryDirectory()
+    mon = gandiag.Monitor(
+        Path(tmp.name) / "run", generator=G, discriminator=D, latent_dim=args.latent_dim, quiet=True
+    )
+    fill = -(-cad.coverage_reservoir // args.batch)  # the reservoir takes every batch until full
+    for i in range(fill):
+        out = mon_step(data[i % len(data)])
+        mon.step(i, out.pop("losses"), **out)
+    for i in range(args.warmup):
+        bare_step(data[i % len(data)])
+    step_times, eval_times = [], []
+    for b in range(max(1, args.steps // args.block)):
+        t0 = time.perf_counter()
+        for i in range(args.block):
+            bare_step(data[i % len(data)])
+        step_times.append((time.perf_counter() - t0) / args.block)
+        t0 = time.perf_counter()
+        got = mon._coverage.evaluate(cad.coverage * (b + 1))
+        eval_times.append(time.perf_counter() - t0)
+        assert got, "the coverage probe returned nothing: reservoir not filled?"
+    mon.close()
+    tmp.cleanup()
+    t_step, t_eval = statistics.median(step_times), statistics.median(eval_times)
+    ratio = 1.0 + t_eval / (cad.coverage * t_step)
+    payload = {
+        "benchmark": "monitor_overhead_coverage",
+        "model": f"reference dcgan 32x32x1, latent {args.latent_dim}, batch {args.batch}",
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "coverage_every": cad.coverage,
+        "block": args.block,
+        "reservoir": cad.coverage_reservoir,
+        "probe": cad.coverage_probe,
+        "ms_per_step": 1000 * t_step,
+        "ms_per_evaluation": 1000 * t_eval,
+        "implied_ratio_at_default_cadence": ratio,
+        "step_times": step_times,
+        "eval_times": eval_times,
+        "target": 1.03,
+        "load_average_1min_start_end": load + [os.getloadavg()[0]],
+    }
+    write_json(args.json, payload)
+    if not args.no_docs:
+        write_section(f"monitor_overhead_coverage_{device.type}", coverage_markdown(payload))
+    print(
+        f"coverage probe ({device.type}): {1000 * t_eval:.0f} ms per evaluation, "
+        f"{1000 * t_step:.0f} ms per training step; one evaluation every {cad.coverage} steps "
+        f"adds {ratio:.4f}x ({len(eval_times)} alternations)"
+    )
+    return 0
+
+
+def coverage_markdown(p: dict) -> str:
+    """The docs/benchmarks.md section of ``--coverage-cost``."""
+    load = p["load_average_1min_start_end"]
+    n = len(p["eval_times"])
+    return (
+        f"## Monitor overhead: the label-free coverage probe ({p['device']})\n\n"
+        f"`python bench/monitor_overhead.py --coverage-cost --steps {n * p['block']} "
+        f"--block {p['block']}` - "
+        f"{p['model']}: {n} alternations of {p['block']} bare training steps and one coverage evaluation (reservoir of "
+        f"{p['reservoir']} reals and {p['probe']} probe fakes embedded by D's penultimate "
+        "layer, PRDC, k-means bins, the previous probe re-embedded), medians; the implied "
+        f"overhead of one evaluation every {p['coverage_every']} steps (the default cadence) "
+        "is 1 + t_eval / (cadence x t_step). The full-run table above was measured before the "
+        "probe existed; a monitored run long enough to charge the probe at its rate (1,000 "
+        "steps, 4 evaluations) did not fit on the loaded machine. "
+        f"Machine under load: 1-minute load average {load[0]:.1f} at the start and "
+        f"{load[-1]:.1f} at the end, so both times are inflated alike (a quiet machine does a "
+        "step in ~260 ms).\n\n"
+        + table(
+            ["device", "ms/step", "ms/evaluation", "every", "implied ratio", "target"],
+            [
+                [
+                    p["device"],
+                    p["ms_per_step"],
+                    p["ms_per_evaluation"],
+                    p["coverage_every"],
+                    f"{p['implied_ratio_at_default_cadence']:.4f}",
+                    "<= 1.03 (whole monitor)",
+                ]
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

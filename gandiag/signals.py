@@ -63,6 +63,9 @@ coverage/bin_tv                   total-variation distance between the real and 
 coverage/top_bin_excess           largest (fake share - real share) over the bins
 coverage/top_bin_share            largest fake share in one bin
 coverage/bins_missed              real mass in bins where fakes put < 1/4 of the real share
+coverage/fake_shift               TV distance between the bin histograms of this and the previous
+                                  evaluation's probe fakes (same latents, current bins): how far
+                                  the generated distribution moved since the last evaluation
 
 d/<NET>/real/raw_mean, d/<NET>/fake/raw_mean, d/<NET>/real/prob_mean, d/<NET>/fake/prob_mean
                                   per discriminator, when several are passed as a dict or list
@@ -146,6 +149,7 @@ COVERAGE_BIN_TV = "coverage/bin_tv"
 COVERAGE_TOP_BIN_EXCESS = "coverage/top_bin_excess"
 COVERAGE_TOP_BIN_SHARE = "coverage/top_bin_share"
 COVERAGE_BINS_MISSED = "coverage/bins_missed"
+COVERAGE_FAKE_SHIFT = "coverage/fake_shift"
 
 EVAL_MODES_COVERED = "eval/modes_covered"
 EVAL_NUM_MODES = "eval/num_modes"

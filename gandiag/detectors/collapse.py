@@ -192,6 +192,8 @@ class NonConvergenceState(DeclaredState):
     """State of :class:`NonConvergenceDetector`."""
 
     modes: list[list[int | bool]] = field(default_factory=list)  # [step, mode, concentrated]
+    # coverage evaluations: [step, moved since the previous one, concentrated]
+    shifts: list[list[int | bool]] = field(default_factory=list)
     cosine: float | None = None  # smoothed update cosine of G
     cosine_step: int | None = None
     streak: Streak = field(default_factory=new_streak)
@@ -215,7 +217,13 @@ class NonConvergenceDetector(SignalDetector):
     dominant mode or class changed in at least ``hop_fraction`` of the last
     ``hop_window`` transitions between evaluations, while coverage stayed at or below
     ``hop_coverage_max`` (a generator covering most modes may change its most populated
-    one by chance). Optional update evidence: the EWMA (``smooth_steps``) of
+    one by chance). Label-free coverage evidence (``coverage/fake_shift`` and
+    ``coverage/top_bin_share``, computed by the Monitor from its reservoir of reals and
+    fixed probe latents, no ``eval/*`` needed): the same rule, with a "hop" an evaluation
+    at which at least ``shift_min`` of the probe samples' bin histogram moved since the
+    previous one (total-variation distance; the latents are fixed, so a generator that
+    stands still scores 0) and "concentrated" at least ``hop_share_min`` of them in one
+    region of the data. Optional update evidence: the EWMA (``smooth_steps``) of
     ``update/G/cosine`` below ``cosine_max`` for ``patience_steps`` means successive
     generator updates point in opposite directions (rotation around an equilibrium);
     it is off by default (``cosine_max=None``) because it was not calibrated on the
@@ -233,6 +241,7 @@ class NonConvergenceDetector(SignalDetector):
         "hop_fraction": 0.75,
         "hop_coverage_max": 0.25,
         "hop_share_min": 0.5,
+        "shift_min": 0.5,
         "warmup_steps": 500,
         "cosine_max": None,
         "margin_min": None,
@@ -240,11 +249,12 @@ class NonConvergenceDetector(SignalDetector):
         "patience_steps": 200,
         "min_records": 5,
     }
-    requires_any = ((S.EVAL_DOMINANT_MODE, S.update_cosine("G")),)
+    requires_any = ((S.EVAL_DOMINANT_MODE, S.COVERAGE_FAKE_SHIFT, S.update_cosine("G")),)
     provided_by_groups = (
         Advice(
             "log eval/dominant_mode (and eval/modes_covered or eval/classes_covered) with "
-            "Monitor.log_scalars at each periodic evaluation, as gandiag.train does",
+            "Monitor.log_scalars at each periodic evaluation, as gandiag.train does, or "
+            "pass real= batches to Monitor.step with Cadence(coverage=N) > 0",
             "the trainer logs eval/dominant_mode at each evaluation of data with known modes "
             "(2-D mixtures, glyphs); set eval.every > 0 in the config for more than one",
         ),
@@ -280,6 +290,7 @@ class NonConvergenceDetector(SignalDetector):
                             "hop_fraction_min": float(self.cfg["hop_fraction"]),
                         },
                     )
+        fired = fired or self._coverage_hops(record)
         cos = record.get(_COSINE_G)
         if finite(cos) and self.cfg["cosine_max"] is not None:
             smooth(st, "cosine", cos, record.step, self.cfg["smooth_steps"])
@@ -311,6 +322,40 @@ class NonConvergenceDetector(SignalDetector):
                 R.NON_CONVERGENCE,
             )
         ]
+
+    def _coverage_hops(self, record: StepRecord) -> tuple[int, str, dict[str, float]] | None:
+        """Mode hopping seen by the Monitor's label-free coverage probe."""
+        shift = record.get(S.COVERAGE_FAKE_SHIFT)
+        share = record.get(S.COVERAGE_TOP_BIN_SHARE)
+        if not (finite(shift) and finite(share)) or record.step < self.cfg["warmup_steps"]:
+            return None
+        st, window = self.state, int(self.cfg["hop_window"])
+        hop = shift >= self.cfg["shift_min"]
+        conc = share >= self.cfg["hop_share_min"]
+        # one entry per evaluation: [step, moved since the previous one, concentrated]
+        st["shifts"] = (st["shifts"] + [[int(record.step), bool(hop), bool(conc)]])[-window:]
+        if len(st["shifts"]) < window:
+            return None
+        hops = sum(h for _, h, _ in st["shifts"])
+        if hops / window < self.cfg["hop_fraction"] or not all(c for _, _, c in st["shifts"]):
+            return None
+        return (
+            st["shifts"][0][0],
+            (
+                f"the generated samples moved to other regions of the data in {hops} of the "
+                f"last {window} coverage evaluations while piled on one region at a time "
+                "(mode hopping, label-free)"
+            ),
+            {
+                "hops": float(hops),
+                "window": float(window),
+                "hop_fraction_min": float(self.cfg["hop_fraction"]),
+                "fake_shift": float(shift),
+                "shift_min": float(self.cfg["shift_min"]),
+                "top_bin_share": float(share),
+                "hop_share_min": float(self.cfg["hop_share_min"]),
+            },
+        )
 
     def _margin(self, record: StepRecord) -> tuple[int, str, dict[str, float]] | None:
         st = self.state

@@ -18,7 +18,14 @@ and computes, in one embedding space,
   histograms, the largest excess of fakes in one region — a bin, merged with its nearest
   bin when that one is over-filled too, because k-means splits a mode over neighbouring
   bins — (``top_bin_excess``: about 0.5 when 60% of the fakes sit on one mode of eight)
-  and the real mass in bins the fakes all but leave empty (``bins_missed``).
+  and the real mass in bins the fakes all but leave empty (``bins_missed``);
+* how far the generated distribution moved since the previous evaluation
+  (``fake_shift``): the total-variation distance between the bin histograms of this
+  evaluation's probe fakes and the previous evaluation's (kept as samples and embedded
+  again now, so both are seen through the same features and bins). The probe latents are
+  fixed, so a generator that stands still scores 0, and one hopping from mode to mode
+  scores near 1: the label-free counterpart of the dominant mode changing between
+  evaluations.
 
 The embedding (:func:`resolve_features`): a user ``features=`` callable if given;
 otherwise the data itself for low-dimensional data (at most 64 numbers per sample:
@@ -233,8 +240,15 @@ def bin_occupancy(
     }
 
 
-def coverage_scalars(real: np.ndarray, fake: np.ndarray, bins: int, seed: int) -> dict[str, float]:
-    """Every coverage signal for one evaluation, from real and fake features."""
+def coverage_scalars(
+    real: np.ndarray,
+    fake: np.ndarray,
+    bins: int,
+    seed: int,
+    previous_fake: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Every coverage signal for one evaluation, from real and fake features (and the
+    previous evaluation's fakes in the same features, for ``fake_shift``)."""
     from gandiag.metrics.prdc import prdc
 
     real = np.asarray(real, dtype=np.float64)
@@ -248,8 +262,19 @@ def coverage_scalars(real: np.ndarray, fake: np.ndarray, bins: int, seed: int) -
         signals.COVERAGE_DENSITY: res.density,
         signals.COVERAGE_COVERAGE: res.coverage,
     }
-    out.update(bin_occupancy(real_bins, assign(fake, centres), k, centres))
+    fake_bins = assign(fake, centres)
+    out.update(bin_occupancy(real_bins, fake_bins, k, centres))
+    if previous_fake is not None and len(previous_fake):
+        before = assign(np.asarray(previous_fake, dtype=np.float64), centres)
+        out[signals.COVERAGE_FAKE_SHIFT] = histogram_shift(before, fake_bins, k)
     return out
+
+
+def histogram_shift(before: np.ndarray, after: np.ndarray, k: int) -> float:
+    """Total-variation distance between two bin histograms (0: same, 1: disjoint)."""
+    p = np.bincount(before, minlength=k) / len(before)
+    q = np.bincount(after, minlength=k) / len(after)
+    return float(0.5 * np.abs(p - q).sum())
 
 
 class CoverageProbe:
@@ -284,6 +309,7 @@ class CoverageProbe:
         self._z: torch.Tensor | None = None
         self._projection: torch.Tensor | None = None
         self._last_fake: torch.Tensor | None = None
+        self._previous_probe: torch.Tensor | None = None
         self._failed = False
 
     @property
@@ -316,12 +342,22 @@ class CoverageProbe:
                 self.features, self.embedding = resolve_features(
                     self.user_features, tuple(real.shape[1:]), self.discriminators
                 )
+            previous, self._previous_probe = self._previous_probe, fake.detach()
             with probes.probing(self.modules, self.device):
                 fr = self._embed(real)
                 ff = self._embed(fake)
+                fp = self._embed(previous) if previous is not None else None
             if not (torch.isfinite(fr).all() and torch.isfinite(ff).all()):
                 return {}  # non-finite samples are the nonfinite detector's
-            return coverage_scalars(fr.numpy(), ff.numpy(), self.bins, self.seed)
+            if fp is not None and not torch.isfinite(fp).all():
+                fp = None
+            return coverage_scalars(
+                fr.numpy(),
+                ff.numpy(),
+                self.bins,
+                self.seed,
+                previous_fake=None if fp is None else fp.numpy(),
+            )
         except Exception as exc:  # noqa: BLE001 - a probe must never stop training
             self._failed = True
             log.warning(

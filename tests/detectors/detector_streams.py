@@ -23,6 +23,7 @@ def gan_stream(
     early_phase_until: int = 400,
     overfit_at: int | None = None,
     hop_at: int | None = None,
+    coverage_hop_at: int | None = None,
     partial_at: int | None = None,
     imbalance_at: int | None = None,
     oscillate_at: int | None = None,
@@ -31,6 +32,7 @@ def gan_stream(
 ) -> list[StepRecord]:
     """A healthy-looking GAN stream; each ``*_at`` argument injects one failure from that step."""
     rng = np.random.default_rng(seed)
+    shift_rng = np.random.default_rng(seed + 1_000)  # leaves rng's draws as they were
     out = []
     for t in range(steps):
         sc: dict[str, float] = {}
@@ -98,8 +100,14 @@ def gan_stream(
                 excess = 0.55 + 0.05 * rng.random()
             if collapse_at is not None and t >= collapse_at:
                 excess, missed = 0.9, 0.9
+            # the probe fakes' move since the previous evaluation: small for a generator
+            # settling on the data, large in the early phase and while hopping
+            shift = 0.05 + 0.1 * shift_rng.random() if t >= early_phase_until else 0.8
+            if coverage_hop_at is not None and t >= coverage_hop_at:
+                excess, missed, shift = 0.8, 0.85, 0.85 + 0.1 * shift_rng.random()
             sc[S.COVERAGE_TOP_BIN_EXCESS], sc[S.COVERAGE_BINS_MISSED] = excess, missed
             sc[S.COVERAGE_TOP_BIN_SHARE] = excess + 0.06
+            sc[S.COVERAGE_FAKE_SHIFT] = shift
         out.append(StepRecord(t, sc))
     return out
 

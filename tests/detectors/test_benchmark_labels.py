@@ -62,6 +62,16 @@ def test_vae_and_glyph_bands() -> None:
         {},
         {"posterior_collapse": 300},
     )
+    # sample concentration counts only where the classifier reads the decoder's outputs
+    share = [1.0, 0.8, 0.6, 0.6, 0.7, 0.7, 0.7, 0.7]
+    blurry = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.6, 0.7]
+    vae = {"step": steps, "dead_share": [0] * 8, "dominant_class_share": share}
+    assert label_vae(vae | {"recon_class_acc": blurry}, 200) == ({}, {"mode_collapse": 200})
+    sharp = [0.1, 0.2, 0.3, 0.9, 0.9, 0.9, 0.9, 0.9]
+    assert label_vae(vae | {"recon_class_acc": sharp}, 200) == ({"mode_collapse": 300}, {})
+    spread = vae | {"dominant_class_share": [1.0, 0.8, 0.6, 0.3, 0.2, 0.2, 0.2, 0.2]}
+    assert label_vae(spread | {"recon_class_acc": sharp}, 200) == ({}, {"mode_collapse": 200})
+    assert label_vae(spread | {"dominant_class_share": [0.2] * 8}, 200) == ({}, {})
     assert label_glyph({"step": steps, "r_v_large": [0, 0.1, 0.4, 0.45, 0.4, 0.6, 0.7, 0.7]}) == (
         {"d_overfitting": 500},
         {},
@@ -107,3 +117,26 @@ def test_margin_band_claims_are_not_scored_and_band_runs_are_not_healthy() -> No
     assert [is_healthy(r) for r in runs] == [False, False, True]
     assert s["overall"]["healthy_steps"] == 900
     assert abs(s["overall"]["false_alarms_per_1k_healthy_steps"] - 1000 / 900) < 1e-12
+
+
+def test_centroid_swings_count_after_the_early_phase() -> None:
+    steps = [50 * i for i in range(24)]
+    n = len(steps)
+    base = {
+        "step": steps,
+        "effective_modes": [8.0] * n,
+        "dominant_mode": [0] * n,
+        "dominant_share": [0.15] * n,
+        "d_fake_prob": [0.45] * n,
+        "d_real_prob": [0.55] * n,
+        "g_grad_rel": [1.0] * n,
+        "sample_scale": [1.6] * n,
+        "critic_scale": [0.2] * n,
+    }
+    # the early phase's centroid (one mode at a time) comes back at step 450, then one
+    # swing after it: one swing is not non-convergence
+    one = [1.3] * 9 + [0.3] + [0.2] * 2 + [1.9] * 6 + [0.3] * 6
+    assert "non_convergence" not in label_ring(base | {"centroid": one})[0]
+    # two swings after the early phase are, from the first departure
+    two = [1.3] * 9 + [0.3] + [0.2] * 2 + [1.9] * 4 + [0.3] * 2 + [1.9] * 3 + [0.3] * 3
+    assert label_ring(base | {"centroid": two})[0]["non_convergence"] == 600

@@ -92,6 +92,15 @@ def test_growing_oscillation_alerts_as_non_convergence_healthy_does_not() -> Non
     assert a.evidence["peak_share"] >= a.evidence["peak_share_min"]
     assert 80 <= a.evidence["period_steps"] <= 120
     assert a.step - 1500 <= 800 + 3 * 20  # a full window of blocks, then the patience
+    # a swing from the end of the warm-up (300): the default waits for the full 40-block
+    # window (800 steps); min_blocks=20 tests from 20 blocks on, and reads the period
+    # from the window it used
+    early = gan_stream(steps=2000, oscillate_at=300)
+    (a,) = alerts_of("oscillation", early)
+    assert a.onset_step >= 800
+    (b,) = alerts_of("oscillation", early, min_blocks=20)
+    assert 300 <= b.onset_step and b.step <= 20 * 20 + 3 * 20
+    assert 80 <= b.evidence["period_steps"] <= 120
 
 
 def test_rotation_of_update_directions() -> None:
@@ -165,3 +174,47 @@ def test_imbalance_is_silent_about_missing_signals_in_a_run_with_one_discriminat
     assert notices({"G": Role.GENERATOR, "D": Role.DISCRIMINATOR}) == []
     (note,) = notices({"G": Role.GENERATOR, "D_s": Role.DISCRIMINATOR, "D_t": Role.DISCRIMINATOR})
     assert "inactive" in note.diagnosis
+
+
+def _without_evals(recs: list[StepRecord]) -> list[StepRecord]:
+    return [
+        StepRecord(r.step, {k: v for k, v in r.scalars.items() if not k.startswith("eval/")})
+        for r in recs
+    ]
+
+
+def test_mode_hopping_caught_label_free() -> None:
+    # batch signals only: the coverage probe's fake_shift and top_bin_share carry the hops
+    recs = _without_evals(gan_stream(steps=3000, coverage_hop_at=1500))
+    (a,) = alerts_of("non_convergence", recs)
+    # evaluations every 100 steps, each shift a transition from the previous one: the
+    # onset is the first hop, the alert the fourth (hop_window = 4, all of them hops)
+    assert (a.onset_step, a.step) == (1500, 1800)
+    assert a.evidence["shift_min"] == 0.5 and a.evidence["fake_shift"] >= 0.85
+    assert "label-free" in a.diagnosis
+
+
+def test_label_free_hopping_ignores_early_phase_collapse_and_spread_moves() -> None:
+    # the early one-mode phase hops too (shift 0.8, concentrated) and here lasts past the
+    # warm-up (500) to step 700: two hopping evaluations after it are not four
+    early = _without_evals(gan_stream(steps=3000, early_phase_until=700))
+    assert alerts_of("non_convergence", early) == []
+    # collapse onto one mode that stays put: concentrated, but no shift
+    still = _without_evals(gan_stream(steps=3000))
+    for r in still:
+        if S.COVERAGE_FAKE_SHIFT in r.scalars and r.step >= 1500:
+            r.scalars[S.COVERAGE_TOP_BIN_SHARE] = 0.95
+    assert alerts_of("non_convergence", still) == []
+    # large moves of a generator that covers the data (no region holds half the samples)
+    spread = _without_evals(gan_stream(steps=3000))
+    for r in spread:
+        if S.COVERAGE_FAKE_SHIFT in r.scalars and r.step >= 1500:
+            r.scalars[S.COVERAGE_FAKE_SHIFT] = 0.9
+    assert alerts_of("non_convergence", spread) == []
+    # one evaluation without a hop in every four is no alarm (hop_fraction 0.75 of 4 is 3:
+    # three of four still alarms, two of four does not)
+    every_other = _without_evals(gan_stream(steps=3000, coverage_hop_at=1500))
+    for r in every_other:
+        if S.COVERAGE_FAKE_SHIFT in r.scalars and r.step >= 1500 and (r.step // 100) % 2:
+            r.scalars[S.COVERAGE_FAKE_SHIFT] = 0.1
+    assert alerts_of("non_convergence", every_other) == []

@@ -66,6 +66,27 @@ def test_coverage_scalars_use_the_projects_prdc() -> None:
     assert out[signals.COVERAGE_COVERAGE] == ref.coverage
 
 
+def test_fake_shift_measures_how_far_the_fakes_moved() -> None:
+    rng = np.random.default_rng(2)
+    centres = rng.normal(size=(8, 2)) * 4
+    real = centres[rng.integers(8, size=512)] + 0.2 * rng.normal(size=(512, 2))
+    on_one = centres[np.zeros(256, dtype=int)] + 0.2 * rng.normal(size=(256, 2))
+    on_other = centres[np.full(256, 5)] + 0.2 * rng.normal(size=(256, 2))
+    assert signals.COVERAGE_FAKE_SHIFT not in coverage_scalars(real, on_one, 16, 0)
+    # the same samples again: nothing moved
+    same = coverage_scalars(real, on_one, 16, 0, previous_fake=on_one)
+    assert same[signals.COVERAGE_FAKE_SHIFT] == 0.0
+    # hopped to another mode: every sample is in other bins
+    hop = coverage_scalars(real, on_other, 16, 0, previous_fake=on_one)
+    assert hop[signals.COVERAGE_FAKE_SHIFT] == 1.0
+    # a fresh draw of a spread generator moves only by sampling noise: two 256-sample
+    # histograms over 16 bins differ by a TV distance of ~0.13 on average, far below the
+    # 0.5 that non_convergence counts as a hop
+    a = centres[rng.integers(8, size=256)] + 0.2 * rng.normal(size=(256, 2))
+    b = centres[rng.integers(8, size=256)] + 0.2 * rng.normal(size=(256, 2))
+    assert coverage_scalars(real, b, 16, 0, previous_fake=a)[signals.COVERAGE_FAKE_SHIFT] < 0.3
+
+
 def test_default_embedding() -> None:
     D = ConvD()
     fn, name = resolve_features(None, (2,), {"D": D})
@@ -125,6 +146,10 @@ def test_monitor_writes_coverage_signals_at_its_cadence(tmp_path) -> None:
     for s in steps:
         for name in (signals.COVERAGE_NDB, signals.COVERAGE_TOP_BIN_EXCESS):
             assert np.isfinite(recs[s][name])
+    # the probe latents are fixed and G is not trained here: from the second evaluation
+    # on, the probe fakes did not move at all
+    assert signals.COVERAGE_FAKE_SHIFT not in recs[20]
+    assert [recs[s][signals.COVERAGE_FAKE_SHIFT] for s in (40, 60)] == [0.0, 0.0]
 
 
 def test_user_features_see_a_collapsed_generator(tmp_path) -> None:
