@@ -10,11 +10,12 @@ Every stepper returns, besides the usual losses and tensors, an optional ``phase
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import importlib
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 import torch
 
@@ -49,6 +50,34 @@ def settings_from(cls: type[T], defaults: Mapping[str, Any], options: Mapping[st
             )
     merged = {k: v for k, v in {**defaults, **options}.items() if k in names}
     return cls(**merged)
+
+
+class FamilyStepper:
+    """What every family stepper starts from: the bundle's G and D, its settings resolved
+    from the model's training defaults and the config's ``[gan.options]``
+    (:func:`settings_from` with the class's ``Settings``), and the trainer's callables.
+
+    The trainer builds each with ``cls(bundle, options, make_optimizer, next_batch,
+    generator, autocast)``; subclasses add their optimisers and schedule after
+    ``super().__init__``.
+    """
+
+    Settings: ClassVar[type]
+
+    def __init__(
+        self,
+        bundle: Any,
+        options: Mapping[str, Any],
+        make_optimizer: Callable[[Any, str], torch.optim.Optimizer],
+        next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor | None]],
+        generator: torch.Generator,
+        autocast: Callable[[], contextlib.AbstractContextManager],
+    ) -> None:
+        self.b = bundle
+        self.s: Any = settings_from(self.Settings, bundle.training, options)
+        self.G, self.D = bundle.generator, bundle.discriminator
+        self.make_optimizer = make_optimizer
+        self.next_batch, self.gen, self.autocast = next_batch, generator, autocast
 
 
 def adversarial_state(stepper: Any) -> dict[str, Any]:

@@ -10,8 +10,6 @@ real residual's, which falls to 0 when a level only copies (upsamples) the one b
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +17,13 @@ import torch
 from torch import Tensor
 
 from gandiag import signals as S
-from gandiag.reference_models import ModelBundle
 from gandiag.reference_models import losses as L
 from gandiag.reference_models.lapgan import real_pyramid
-from gandiag.train.family import adversarial_state, load_adversarial_state, settings_from
+from gandiag.train.family import (
+    FamilyStepper,
+    adversarial_state,
+    load_adversarial_state,
+)
 
 
 @dataclass
@@ -30,22 +31,13 @@ class LAPGANSettings:
     residual_scale: float = 1.0  # multiplies the generated residuals (0: levels only copy)
 
 
-class LAPGANStepper:
-    def __init__(
-        self,
-        bundle: ModelBundle,
-        options: dict[str, Any],
-        make_optimizer: Callable[[Any, str], torch.optim.Optimizer],
-        next_batch: Callable[[], tuple[Tensor, Tensor | None]],
-        generator: torch.Generator,
-        autocast: Callable[[], contextlib.AbstractContextManager],
-    ) -> None:
-        self.b = bundle
-        self.s = settings_from(LAPGANSettings, bundle.training, options)
-        self.G, self.D = bundle.generator, bundle.discriminator
-        self.opt_g = make_optimizer(self.G.parameters(), "g")
-        self.opt_d = make_optimizer(self.D.parameters(), "d")
-        self.next_batch, self.gen, self.autocast = next_batch, generator, autocast
+class LAPGANStepper(FamilyStepper):
+    Settings = LAPGANSettings
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.opt_g = self.make_optimizer(self.G.parameters(), "g")
+        self.opt_d = self.make_optimizer(self.D.parameters(), "d")
 
     @property
     def settings(self) -> dict[str, Any]:

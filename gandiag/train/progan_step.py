@@ -15,19 +15,20 @@ integer division stays 0 through the transition and jumps to 1 at its end.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from gandiag.reference_models import ModelBundle
 from gandiag.reference_models import losses as L
 from gandiag.reference_models.progan import fade_reals
 from gandiag.reference_models.stabilizers import EMA
-from gandiag.train.family import adversarial_state, load_adversarial_state, settings_from
+from gandiag.train.family import (
+    FamilyStepper,
+    adversarial_state,
+    load_adversarial_state,
+)
 
 ALPHA_SCHEDULES = ("linear", "truncated")
 
@@ -69,21 +70,11 @@ def schedule(step: int, levels: int, s: ProGANSettings) -> tuple[int, float]:
     return level, min(1.0, t / s.fade_steps)
 
 
-class ProGANStepper:
-    def __init__(
-        self,
-        bundle: ModelBundle,
-        options: dict[str, Any],
-        make_optimizer: Callable[[Any, str], torch.optim.Optimizer],
-        next_batch: Callable[[], tuple[Tensor, Tensor | None]],
-        generator: torch.Generator,
-        autocast: Callable[[], contextlib.AbstractContextManager],
-    ) -> None:
-        self.b = bundle
-        self.s = settings_from(ProGANSettings, bundle.training, options)
-        self.G, self.D = bundle.generator, bundle.discriminator
-        self.make_optimizer = make_optimizer
-        self.next_batch, self.gen, self.autocast = next_batch, generator, autocast
+class ProGANStepper(FamilyStepper):
+    Settings = ProGANSettings
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.levels = self.G.levels
         self.ema = EMA(self.G, self.s.ema) if self.s.ema > 0 else None
         self.level = -1

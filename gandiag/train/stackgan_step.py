@@ -22,9 +22,7 @@ copy (near 0 when stage II only copies stage I).
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,9 +31,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gandiag import signals as S
-from gandiag.reference_models import ModelBundle
 from gandiag.reference_models.stackgan import STAGES, down, kl_per_dim, up
-from gandiag.train.family import adversarial_state, load_adversarial_state, settings_from
+from gandiag.train.family import (
+    FamilyStepper,
+    adversarial_state,
+    load_adversarial_state,
+)
 
 
 @dataclass
@@ -58,21 +59,11 @@ def _bce(logits: Tensor, target: float) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
-class StackGANStepper:
-    def __init__(
-        self,
-        bundle: ModelBundle,
-        options: dict[str, Any],
-        make_optimizer: Callable[[Any, str], torch.optim.Optimizer],
-        next_batch: Callable[[], tuple[Tensor, Tensor | None]],
-        generator: torch.Generator,
-        autocast: Callable[[], contextlib.AbstractContextManager],
-    ) -> None:
-        self.b = bundle
-        self.s = settings_from(StackGANSettings, bundle.training, options)
-        self.G, self.D = bundle.generator, bundle.discriminator
-        self.make_optimizer = make_optimizer
-        self.next_batch, self.gen, self.autocast = next_batch, generator, autocast
+class StackGANStepper(FamilyStepper):
+    Settings = StackGANSettings
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.stage = 0
         self._enter(1)
 

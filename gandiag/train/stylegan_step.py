@@ -19,24 +19,21 @@ family's diagnostic signals (see docs/models.md): ``style/w_std``,
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from gandiag.reference_models import ModelBundle
 from gandiag.reference_models import losses as L
 from gandiag.reference_models.ada import AdaptiveAugment
 from gandiag.reference_models.stabilizers import EMA
 from gandiag.train.family import (
+    FamilyStepper,
     adversarial_state,
     lazy_regularised,
     load_adversarial_state,
-    settings_from,
 )
 from gandiag.train.style_probes import style_signals, w_std
 
@@ -61,22 +58,14 @@ class StyleGANSettings:
     )
 
 
-class StyleGANStepper:
-    def __init__(
-        self,
-        bundle: ModelBundle,
-        options: dict[str, Any],
-        make_optimizer: Callable[[Any, str], torch.optim.Optimizer],
-        next_batch: Callable[[], tuple[Tensor, Tensor | None]],
-        generator: torch.Generator,
-        autocast: Callable[[], contextlib.AbstractContextManager],
-    ) -> None:
-        self.b = bundle
-        self.s = s = settings_from(StyleGANSettings, bundle.training, options)
-        self.G, self.D = bundle.generator, bundle.discriminator
-        self.opt_g = lazy_regularised(make_optimizer(self.G.parameters(), "g"), s.pl_interval)
-        self.opt_d = lazy_regularised(make_optimizer(self.D.parameters(), "d"), s.r1_interval)
-        self.next_batch, self.gen, self.autocast = next_batch, generator, autocast
+class StyleGANStepper(FamilyStepper):
+    Settings = StyleGANSettings
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        s = self.s
+        self.opt_g = lazy_regularised(self.make_optimizer(self.G.parameters(), "g"), s.pl_interval)
+        self.opt_d = lazy_regularised(self.make_optimizer(self.D.parameters(), "d"), s.r1_interval)
         self.ema = EMA(self.G, s.ema) if s.ema > 0 else None
         self.ada: AdaptiveAugment | None = None
         self._ada_batch = 0
