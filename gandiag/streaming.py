@@ -4,6 +4,9 @@
 (decoded by a ``DataLoader`` with worker processes) and generator callables batch by
 batch, runs the extractor on each batch, and keeps only the features (and logits, for
 the Inception Score, from the same pass). A generator's samples are never all held.
+While the network runs on one batch, a thread (:class:`Prefetched`) reads the next and
+prepares it (for Inception, the clean resize on parallel threads), so loading and
+resizing overlap the forward pass instead of taking turns with it.
 
 The numbers are those of extracting the whole set at once: the same subsample
 (``rng.choice`` over the set, sorted), the same batches (the extractor's
@@ -317,7 +320,7 @@ def stream_features(
     logs: list[torch.Tensor] = []
     bar = _progress(total // world if world > 1 else total, name, progress)
     # The next batch is read and resized in a thread while the network runs on this one.
-    batches = prefetched(prepared()) if forward and prefetch else prepared()
+    batches = Prefetched(prepared()) if forward and prefetch else prepared()
     try:
         with torch.no_grad():
             for count, x in batches:
@@ -342,7 +345,7 @@ def stream_features(
     return Extracted(out_f, out_l, num, hasher.hexdigest() if hasher is not None else None)
 
 
-class prefetched:  # noqa: N801 - used like a generator function
+class Prefetched:
     """Iterate ``items`` in a background thread, ``depth`` items ahead of the consumer.
 
     Exceptions raised while producing are re-raised, in order, by the consumer; ``close``
@@ -390,7 +393,7 @@ class prefetched:  # noqa: N801 - used like a generator function
                 continue
         return False
 
-    def __iter__(self) -> prefetched:
+    def __iter__(self) -> Prefetched:
         return self
 
     def __next__(self) -> Any:

@@ -245,14 +245,14 @@ def test_prefetch_on_and_off_give_identical_features(sets):
     assert runs[0].features.shape[0] == 500
 
 
-def test_prefetched_keeps_order_reraises_and_stops_its_source():
-    assert list(streaming.prefetched(iter(range(7)))) == list(range(7))
+def test_prefetch_thread_keeps_order_reraises_and_stops_its_source():
+    assert list(streaming.Prefetched(iter(range(7)))) == list(range(7))
 
     def failing():
         yield 1
         raise ValueError("images under X have different sizes")
 
-    it = streaming.prefetched(failing())
+    it = streaming.Prefetched(failing())
     assert next(it) == 1
     with pytest.raises(ValueError, match="different sizes"):
         next(it)
@@ -269,7 +269,7 @@ def test_prefetched_keeps_order_reraises_and_stops_its_source():
         finally:
             closed.append(True)
 
-    it = streaming.prefetched(endless(), depth=2)
+    it = streaming.Prefetched(endless(), depth=2)
     assert [next(it) for _ in range(3)] == [0, 1, 2]
     it.close()
     assert closed == [True]  # the source is closed, not left running
@@ -283,6 +283,6 @@ def test_grad_mode_is_off_in_the_prefetch_thread():
         while True:
             yield torch.is_grad_enabled()
 
-    it = streaming.prefetched(modes())
+    it = streaming.Prefetched(modes())
     assert next(it) is False
     it.close()

@@ -76,7 +76,9 @@ def verify_sha256(path: Path, expected: str | None = None) -> str:
     )
 
 
-def clean_resize(images: torch.Tensor, size: int = SIZE, threads: int | None = None) -> torch.Tensor:
+def clean_resize(
+    images: torch.Tensor, size: int = SIZE, threads: int | None = None
+) -> torch.Tensor:
     """clean-fid's "clean" resize: ``[N, C, H, W]`` floats in 0..255, each channel resized
     with PIL bicubic in float ("F") mode, clipped to 0..255, no quantisation afterwards.
 

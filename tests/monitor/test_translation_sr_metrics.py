@@ -40,9 +40,7 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
         vx = correlate2d(x * x, w, "valid") - mx**2
         vy = correlate2d(y * y, w, "valid") - my**2
         cxy = correlate2d(x * y, w, "valid") - mx * my
-        maps.append(
-            ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
-        )
+        maps.append(((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2)))
     return float(np.mean(maps))
 
 
