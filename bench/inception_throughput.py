@@ -221,6 +221,17 @@ def gandiag_stream(ext: Any, source: Any, workers: int, overlap: bool = True) ->
     return out.features
 
 
+def cpu_seconds() -> float:
+    """User + system time of this process and its reaped children (DataLoader workers)."""
+    import resource
+
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def rel_diff(a: np.ndarray, b: np.ndarray) -> float:
     """Largest absolute difference relative to the largest feature magnitude."""
     return float(np.abs(a.astype(np.float64) - b).max() / max(np.abs(b).max(), 1e-30))
@@ -286,7 +297,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ext = InceptionExtractor(path=weights, sha256=sha256_file(weights))
         ext.batch_size = args.batch
         cf_model = cleanfid_model(tmpdir)
-        warm = 2 * args.batch
+        warm = args.batch
         warm_folder = write_pngs(images[:warm], tmpdir / "warm")
         contenders: dict[str, Callable[[], np.ndarray]] = {
             "clean-fid, folder": lambda: cleanfid_folder(cf_model, folder, args.batch, workers),
@@ -301,18 +312,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         cleanfid_folder(cf_model, warm_folder, args.batch, workers)
         gandiag_stream(ext, warm_folder, workers)
         times: dict[str, list[float]] = {k: [] for k in contenders}
+        cpu: dict[str, list[float]] = {k: [] for k in contenders}
         feats: dict[str, np.ndarray] = {}
         order = list(contenders)
         for r in range(args.rounds):
             for name in order if r % 2 == 0 else order[::-1]:
-                t0 = time.perf_counter()
+                c0, t0 = cpu_seconds(), time.perf_counter()
                 feats[name] = contenders[name]()
                 times[name].append(time.perf_counter() - t0)
+                cpu[name].append(cpu_seconds() - c0)
                 print(f"round {r} {name}: {args.n / times[name][-1]:.2f} img/s", flush=True)
         resize = time_resizers(images[: args.batch], rounds=max(3, args.rounds))
     load_after = os.getloadavg()
 
     rate = {k: args.n / statistics.median(v) for k, v in times.items()}
+    cpu_ms = {k: 1000 * sum(v) / (args.n * len(v)) for k, v in cpu.items()}
 
     def paired(ours: str, theirs: str) -> list[float]:
         return [b / a for a, b in zip(times[ours], times[theirs])]
@@ -345,6 +359,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             rate[name],
             f"{statistics.median(vs[name]):.3f}" if name in vs else "1 (anchor)",
             " / ".join(f"{v:.3f}" for v in vs[name]) if name in vs else "",
+            cpu_ms[name],
         ]
         for name in contenders
     ]
@@ -365,8 +380,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "are about speed only. Contenders alternate in order, each round processing all N; "
         "ratio = clean-fid's time / gandiag's in the same round (> 1: gandiag faster). "
         f"Under load: 1-min load average {load_before[0]:.2f} before, {load_after[0]:.2f} "
-        "after (other jobs shared the machine), N kept small because of it.\n\n"
-        + table(["contender", "img/s (median)", "speed vs clean-fid", "per round"], rows)
+        "after (other jobs shared the machine), N kept small because of it. CPU ms/img: user + "
+        "system time of the process and its DataLoader workers per image. On a shared machine "
+        "the scheduler divides the cores per runnable thread, so a side with more threads (the "
+        "resize threads) also wins a larger share from other jobs: read the wall-clock ratio "
+        "together with the CPU time, which that does not change.\n\n"
+        + table(
+            ["contender", "img/s (median)", "speed vs clean-fid", "per round", "CPU ms/img"],
+            rows,
+        )
         + f"\n\nFeatures, largest difference / largest feature: folder {diffs['folder']:.2g}, "
         f"array {diffs['array']:.2g} (target <= 1e-6); gandiag folder vs array "
         f"{diffs['folder_vs_array']:.2g}. The network alone runs at {forward_rate:.3g} img/s "
@@ -393,8 +415,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "load_average_after": load_after,
         "seconds": times,
         "images_per_s": rate,
+        "cpu_seconds": cpu,
+        "cpu_ms_per_image": cpu_ms,
         "ratios_cleanfid_time_over_gandiag": ratios,
         "feature_rel_diff": diffs,
+        "feature_max_abs": float(np.abs(feats["clean-fid, folder"]).max()),
         "forward_only_images_per_s": forward_rate,
         "resize": resize,
         "summary": summary,
