@@ -394,7 +394,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{diffs['folder_vs_array']:.2g}. The network alone runs at {forward_rate:.3g} img/s "
         f"on one batch: the forward pass bounds both sides on a CPU, and resizing "
         f"({resize[next(iter(resize))]['images_per_s']:.0f} img/s on one thread) is a few "
-        "per cent of it, so overlapping it cannot give much here.\n\n"
+        "per cent of it, so the overlap alone cannot explain a large ratio (docs/metrics.md, "
+        '"Inception extraction", says what is and is not understood).\n\n'
         f"Resizing only, {args.batch} images, 64 -> 299 (median of alternating runs):\n\n"
         + table(["resizer", "img/s", "identical to clean-fid"], resize_rows)
         + "\n"
