@@ -4,6 +4,9 @@
 (decoded by a ``DataLoader`` with worker processes) and generator callables batch by
 batch, runs the extractor on each batch, and keeps only the features (and logits, for
 the Inception Score, from the same pass). A generator's samples are never all held.
+While the network runs on one batch, a thread (:class:`Prefetched`) reads the next and
+prepares it (for Inception, the clean resize on parallel threads), so loading and
+resizing overlap the forward pass instead of taking turns with it.
 
 The numbers are those of extracting the whole set at once: the same subsample
 (``rng.choice`` over the set, sorted), the same batches (the extractor's
@@ -281,8 +284,11 @@ def stream_features(
     workers: int | None = None,
     progress: bool | None = None,
     content_key: bool = False,
+    prefetch: bool = True,
 ) -> Extracted:
-    """Extract ``source`` batch by batch; see the module docstring."""
+    """Extract ``source`` batch by batch; see the module docstring. ``prefetch`` reads and
+    prepares (resizes) the next batch in a thread while the network runs on the current one;
+    the numbers are the same either way."""
     rank, world = dist_util.world()
     if callable(source) and not isinstance(source, (torch.Tensor, np.ndarray)):
         if num_samples is None:
@@ -299,26 +305,37 @@ def stream_features(
     if not (features or logits or content_key):
         return Extracted(None, None, total)  # only the count (and the rng draw) was needed
     hasher = _ContentHasher(extractor, total) if content_key else None
+    forward = features or logits
+
+    def prepared() -> Iterator[tuple[int, torch.Tensor | None]]:
+        # Reading, checking, hashing and resizing, in order; the network input or None.
+        for images in chunks:
+            images = extractor.check_images(images)
+            if hasher is not None:
+                hasher.update(images)
+            x = extractor.to_input(images.to(extractor.device)) if forward else None
+            yield images.shape[0], x
+
     feats: list[torch.Tensor] = []
     logs: list[torch.Tensor] = []
     bar = _progress(total // world if world > 1 else total, name, progress)
+    # The next batch is read and resized in a thread while the network runs on this one.
+    batches = Prefetched(prepared()) if forward and prefetch else prepared()
     try:
         with torch.no_grad():
-            for images in chunks:
-                images = extractor.check_images(images)
-                if hasher is not None:
-                    hasher.update(images)
-                if not (features or logits):
-                    bar.update(images.shape[0])
-                    continue
-                x = extractor.to_input(images.to(extractor.device))
-                if features:
-                    feats.append(extractor._features(x).reshape(x.shape[0], -1).float().cpu())
-                if logits:
-                    logs.append(extractor._logits(x).reshape(x.shape[0], -1).float().cpu())
-                bar.update(images.shape[0])
-                _trim()
+            for count, x in batches:
+                if x is not None:
+                    if features:
+                        feats.append(extractor._features(x).reshape(x.shape[0], -1).float().cpu())
+                    if logits:
+                        logs.append(extractor._logits(x).reshape(x.shape[0], -1).float().cpu())
+                    del x
+                    _trim()
+                bar.update(count)
     finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
         bar.close()
     out_f = _gather(feats, extractor.device) if features else None
     out_l = _gather(logs, extractor.device) if logits else None
@@ -326,6 +343,75 @@ def stream_features(
     if num < 2 and (features or logits):
         raise ValueError(f"no images to extract features from in the {name} set; pass at least 2")
     return Extracted(out_f, out_l, num, hasher.hexdigest() if hasher is not None else None)
+
+
+class Prefetched:
+    """Iterate ``items`` in a background thread, ``depth`` items ahead of the consumer.
+
+    Exceptions raised while producing are re-raised, in order, by the consumer; ``close``
+    (or leaving the consumer's loop through ``finally``) stops the thread and closes
+    ``items``. The producer runs under ``no_grad`` (grad mode is per thread). Preparing a
+    batch (file decoding, PIL resizing, numpy) mostly releases the GIL, as does the
+    network's forward pass, so the two overlap.
+    """
+
+    _END = object()
+
+    def __init__(self, items: Iterator[Any], depth: int = 1) -> None:
+        import queue
+        import threading
+
+        self._items = items
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gandiag-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with torch.no_grad():
+                for item in self._items:
+                    if not self._put((item, None)):
+                        return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            self._put((None, exc))
+            return
+        finally:
+            close = getattr(self._items, "close", None)
+            if close is not None:
+                close()
+        self._put((self._END, None))
+
+    def _put(self, entry: tuple[Any, BaseException | None]) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Prefetched:
+        return self
+
+    def __next__(self) -> Any:
+        if self._stop.is_set():
+            raise StopIteration
+        item, exc = self._queue.get()
+        if exc is not None:
+            self.close()
+            raise exc
+        if item is self._END:
+            self.close()
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        """Stop producing and wait for the thread (it finishes the item it is preparing)."""
+        self._stop.set()
+        self._thread.join()
 
 
 def _rebatch(chunks: Iterator[torch.Tensor], batch: int) -> Iterator[torch.Tensor]:

@@ -221,3 +221,68 @@ def test_generation_is_split_across_two_gloo_ranks(sets, tmp_path):
     )
     assert r0[0] == pytest.approx(single["fid"].value, rel=1e-6)
     assert r0[1] == pytest.approx(single["precision"].value, abs=1e-12)
+
+
+def test_prefetch_on_and_off_give_identical_features(sets):
+    real, _ = sets
+    ext = get_extractor("glyph")
+    ext.batch_size = 128
+    runs = [
+        streaming.stream_features(
+            real,
+            ext,
+            num_samples=500,
+            rng=np.random.default_rng(3),
+            name="real",
+            logits=True,
+            progress=False,
+            prefetch=prefetch,
+        )
+        for prefetch in (True, False)
+    ]
+    np.testing.assert_array_equal(runs[0].features, runs[1].features)
+    np.testing.assert_array_equal(runs[0].logits, runs[1].logits)
+    assert runs[0].features.shape[0] == 500
+
+
+def test_prefetch_thread_keeps_order_reraises_and_stops_its_source():
+    assert list(streaming.Prefetched(iter(range(7)))) == list(range(7))
+
+    def failing():
+        yield 1
+        raise ValueError("images under X have different sizes")
+
+    it = streaming.Prefetched(failing())
+    assert next(it) == 1
+    with pytest.raises(ValueError, match="different sizes"):
+        next(it)
+
+    produced, closed = [], []
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                produced.append(i)
+                yield i
+                i += 1
+        finally:
+            closed.append(True)
+
+    it = streaming.Prefetched(endless(), depth=2)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    it.close()
+    assert closed == [True]  # the source is closed, not left running
+    assert len(produced) <= 3 + 2 + 1  # at most depth ahead, plus the one in hand
+    with pytest.raises(StopIteration):
+        next(it)
+
+
+def test_grad_mode_is_off_in_the_prefetch_thread():
+    def modes():
+        while True:
+            yield torch.is_grad_enabled()
+
+    it = streaming.Prefetched(modes())
+    assert next(it) is False
+    it.close()

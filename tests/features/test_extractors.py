@@ -101,3 +101,13 @@ def test_clean_resize_matches_cleanfid():
         .numpy()
     )
     np.testing.assert_array_equal(ours, ref)
+
+
+def test_clean_resize_threads_give_cleanfids_numbers():
+    rng = np.random.default_rng(1)
+    imgs = rng.integers(0, 256, (5, 3, 21, 17)).astype(np.float32)
+    ref = make_resizer("PIL", False, "bicubic", (299, 299))
+    want = np.stack([ref(im.transpose(1, 2, 0).astype(np.uint8)) for im in imgs])
+    for threads in (1, 3, None):
+        got = clean_resize(torch.from_numpy(imgs), threads=threads).permute(0, 2, 3, 1).numpy()
+        np.testing.assert_array_equal(got, want)
