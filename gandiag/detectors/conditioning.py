@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gandiag import signals as S
+from gandiag.advice import Advice
 from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
     Streak,
@@ -78,7 +79,14 @@ class ConditioningCollapseDetector(SignalDetector):
 
     name: ClassVar[str] = "ca_collapse"
     requires_any = ((S.CA_KL, S.CA_SIGMA_MEAN),)
-    provided_by_groups = ("train with the stackgan stepper, or log ca/kl and ca/sigma_mean",)
+    provided_by_groups = (
+        Advice(
+            "log ca/kl (the conditioning augmentation's KL, nats) and ca/sigma_mean with "
+            "Monitor.log_scalars(step, {...}) from a model that conditions through a CA module",
+            "the stackgan model logs them; other models have no conditioning augmentation, so "
+            "there is nothing to do",
+        ),
+    )
     params: ClassVar[dict[str, Any]] = {
         "kl_total_min": 0.05,
         "info_fraction": 0.5,
