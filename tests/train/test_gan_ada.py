@@ -54,7 +54,7 @@ def test_ada_state_travels_with_the_checkpoint(overfit_run):
     sd = torch.load(overfit_run / "checkpoint.pt", weights_only=True)["stepper"]
     with RunReader(overfit_run) as r:
         last_p = r.read_scalars(["ada/p"])["ada/p"].values[-1]
-    assert sd["ada"]["p"] == pytest.approx(last_p, rel=1e-12, abs=1e-12)
+    assert sd["ada"]["state"]["p"] == pytest.approx(last_p, rel=1e-12, abs=1e-12)
 
 
 def test_ada_refuses_non_image_samples(tmp_path):
