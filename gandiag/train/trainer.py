@@ -504,6 +504,13 @@ def _make_monitor(
         )
     else:
         common["quiet"] = True
+    if _is_video(bundle):
+        # The coverage probe embeds clips [B, T, C, H, W] with the bundled video network
+        # (FVD-lite's feature space): D_S and D_T take labels and frame indices besides the
+        # clip, so the default (D's penultimate features) cannot embed them.
+        from gandiag.features.video import load_video_classifier
+
+        common["features"] = load_video_classifier(device=device).features
     if isinstance(bundle, TranslationBundle):  # several generators and discriminators
         return Monitor(
             run_dir,

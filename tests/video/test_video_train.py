@@ -64,3 +64,25 @@ def test_config_variants(tmp_path):
 def test_image_gan_options_are_refused(tmp_path):
     with pytest.raises(ValueError, match="gan.gp"):
         train(_tiny("dvdgan_moving_glyphs", gan={"gp": 10.0}), tmp_path / "x", progress=False)
+
+
+def test_label_free_coverage_embeds_clips_with_the_video_network(tmp_path, caplog):
+    # D_S and D_T need labels and frame indices: the trainer gives the coverage probe the
+    # bundled video network's features instead, so coverage is computed, not turned off
+    cfg = _tiny("dvdgan_moving_glyphs", steps=4)
+    cfg["monitor"]["cadence"] = {
+        "samples": 1,
+        "layers": 1,
+        "grid": 2,
+        "flush": 1,
+        "coverage": 2,
+        "coverage_reservoir": 24,
+        "coverage_probe": 12,
+        "coverage_bins": 4,
+    }
+    with caplog.at_level("WARNING", logger="gandiag"):
+        run = train(cfg, tmp_path / "run", progress=False)
+    assert "coverage probe turned off" not in caplog.text
+    with RunReader(run) as r:
+        names = set().union(*(rec.scalars for rec in r.read_records()))
+    assert "coverage/recall" in names and "coverage/top_bin_share" in names
