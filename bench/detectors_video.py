@@ -157,7 +157,7 @@ def markdown(p: dict) -> str:
                 [
                     f"{c['detector']}.{c['param']}",
                     c["grid"],
-                    [round(x, 3) for x in c["fa_per_1k"]],
+                    [None if x is None else round(x, 3) for x in c["fa_per_1k"]],
                     c["most_sensitive_clean"],
                 ]
                 for c in p["calibration_on_healthy_runs"]
