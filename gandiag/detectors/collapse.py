@@ -76,6 +76,28 @@ def _evaluated(names: tuple[str, ...]) -> bool:
     )
 
 
+Fired = tuple[int, str, dict[str, float]]  # (onset, what is seen, evidence)
+
+
+def non_convergence_once(det: SignalDetector, step: int, fired: Fired | None) -> list[Alert]:
+    """The one non-convergence WARNING a detector raises per run, from the first of its
+    tests that ``fired``; later firings are silent (``det.state["alerted"]``)."""
+    if fired is None or det.state["alerted"]:
+        return []
+    det.state["alerted"] = True
+    onset, what, evidence = fired
+    return [
+        det.alert(
+            Severity.WARNING,
+            step,
+            onset,
+            f"training is not converging: {what}",
+            evidence,
+            R.NON_CONVERGENCE,
+        )
+    ]
+
+
 @register_detector
 class ModeCollapseDetector(SignalDetector):
     """The generator producing a small part of the data distribution, persistently.
@@ -308,20 +330,7 @@ class NonConvergenceDetector(SignalDetector):
                     {"update_cosine_G": st["cosine"], "cosine_max": float(self.cfg["cosine_max"])},
                 )
         fired = fired or self._margin(record)
-        if fired is None or st["alerted"]:
-            return []
-        st["alerted"] = True
-        onset, what, evidence = fired
-        return [
-            self.alert(
-                Severity.WARNING,
-                record.step,
-                onset,
-                f"training is not converging: {what}",
-                evidence,
-                R.NON_CONVERGENCE,
-            )
-        ]
+        return non_convergence_once(self, record.step, fired)
 
     def _coverage_hops(self, record: StepRecord) -> tuple[int, str, dict[str, float]] | None:
         """Mode hopping seen by the Monitor's label-free coverage probe."""

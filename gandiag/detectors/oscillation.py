@@ -20,14 +20,14 @@ import numpy as np
 
 from gandiag import signals as S
 from gandiag.advice import Advice
-from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.collapse import non_convergence_once
 from gandiag.detectors.names import signal_names
 from gandiag.detectors.support import SignalDetector
 from gandiag.roles import Role, networks_with_role
 from gandiag.state import DeclaredState
-from gandiag.types import Alert, Severity, StepRecord
+from gandiag.types import Alert, StepRecord
 
 #: series the detector watches: (label, how to read it from a record)
 SERIES = ("d_margin", "loss_D", "loss_G")
@@ -223,20 +223,7 @@ class OscillationDetector(SignalDetector):
             acc[1] += v
             acc[2] += v * v
         fired = fired or self._rotation(record)
-        if fired is None or st["alerted"]:
-            return []
-        st["alerted"] = True
-        onset, what, evidence = fired
-        return [
-            self.alert(
-                Severity.WARNING,
-                record.step,
-                onset,
-                f"training is not converging: {what}",
-                evidence,
-                R.NON_CONVERGENCE,
-            )
-        ]
+        return non_convergence_once(self, record.step, fired)
 
     def _close_block(self) -> None:
         st, keep = self.state, int(self.cfg["window_blocks"])
