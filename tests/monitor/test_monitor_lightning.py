@@ -107,6 +107,26 @@ def test_callback_rejects_a_step_without_signals(tmp_path):
     assert RunReader(tmp_path / "run").info().status == "crashed"
 
 
+class _DestroyProcessGroupAtExit(L.Callback):
+    """Each spawned rank destroys its gloo process group at exit, as Lightning does for NCCL only.
+
+    A gloo group left to interpreter finalisation can abort the process
+    (``terminate called without an active exception``; pytorch/pytorch#179291):
+    an intermittent SIGABRT of rank 1 after a successful fit.
+    """
+
+    def setup(self, trainer, pl_module, stage):
+        import atexit
+
+        import torch.distributed as dist
+
+        def destroy():
+            if dist.is_available() and dist.is_initialized():
+                dist.destroy_process_group()
+
+        atexit.register(destroy)
+
+
 def _trainer(cb, **kwargs):
     base = dict(
         max_epochs=2,
@@ -153,7 +173,8 @@ def test_callback_on_two_cpu_ranks_with_ddp(tmp_path):
     )
     strategy = DDPStrategy(start_method="spawn", find_unused_parameters=True,
                            process_group_backend="gloo")
-    _trainer(cb, devices=2, num_nodes=1, strategy=strategy, logger=False).fit(TinyGAN())
+    _trainer(cb, devices=2, num_nodes=1, strategy=strategy, logger=False,
+             callbacks=[cb, _DestroyProcessGroupAtExit()]).fit(TinyGAN())
     reader = RunReader(tmp_path / "run")
     assert reader.info().status == "finished"
     records = list(reader.read_records())
