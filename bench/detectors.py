@@ -119,14 +119,22 @@ def main(argv: list[str] | None = None) -> int:
         if not cases:
             raise SystemExit("--cached-only: none of the selected cases is in --cache")
     todo = [c for c in cases if c.key not in cached]
+
+    def keep(case: Case, result: dict) -> None:
+        # the cache is written after every case, so an interrupted suite keeps its runs
+        cached[case.key] = result
+        if args.cache:
+            tmp = args.cache.with_name(args.cache.name + ".tmp")
+            tmp.write_bytes(pickle.dumps(cached))
+            tmp.replace(args.cache)
+
     if args.jobs == 1:
-        fresh = [run_case(c) for c in todo]
+        for c in todo:
+            keep(c, run_case(c))
     else:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            fresh = list(pool.map(run_case, todo))
-    cached.update({c.key: r for c, r in zip(todo, fresh)})
-    if args.cache:
-        args.cache.write_bytes(pickle.dumps(cached))
+            for c, r in zip(todo, pool.map(run_case, todo)):
+                keep(c, r)
     runs = [relabel(cached[c.key]) for c in cases]
     wall = time.perf_counter() - t0  # with a warm --cache, only the cases trained now
     load.append(os.getloadavg()[0])

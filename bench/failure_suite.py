@@ -260,7 +260,33 @@ def label_ring(o: dict[str, list[float]]) -> tuple[dict[str, int], dict[str, int
     labels |= strict
     if "transient_collapse" in labels:
         lenient.pop("mode_collapse", None)
-    return labels, {f: t for f, t in lenient.items() if f not in strict}
+    ambiguous = {f: t for f, t in lenient.items() if f not in strict}
+    if "transient_collapse" in labels and _slow_start(o):
+        # a one-mode start that outlasted the early phase and then spread: not a collapse
+        # (nothing covered was lost), and not healthy either (the samples sat on one mode
+        # past the early phase): the margin band, neither claim nor silence scored
+        ambiguous["transient_collapse"] = labels.pop("transient_collapse")
+    return labels, ambiguous
+
+
+def _slow_start(o: dict[str, list[float]]) -> bool:
+    """The run's samples never spread (by the lenient rule) between step 0 and the strict
+    concentration streak that starts its collapse label: one early phase, not a collapse."""
+    steps = [int(s) for s in o["step"]]
+    shares = o.get("dominant_share") or [0.0] * len(steps)
+    strict = [
+        n <= RING_BANDS["effective_modes"][0] or s >= RING_BANDS["dominant_share"][0]
+        for n, s in zip(o["effective_modes"], shares)
+    ]
+    loose = [
+        n <= RING_BANDS["effective_modes"][1] or s >= RING_BANDS["dominant_share"][1]
+        for n, s in zip(o["effective_modes"], shares)
+    ]
+    start = first_streak(strict, steps, 3, min_end=EARLY_PHASE_STEPS)
+    if start is None:
+        return False
+    # step 0 is the initialisation, spread or not by chance; "spread" means trained there
+    return all(loose[i] for i, st in enumerate(steps) if 0 < st < start)
 
 
 def _ring_rules(o, b: dict[str, float]) -> dict[str, int]:

@@ -76,7 +76,9 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
         # by a mode-collapse claim whose onset is at or after the collapse's labelled onset
         # minus one evaluation; an earlier claim stays a mode_collapse claim (a false one).
         mc = got.get("mode_collapse")
-        onset = labels.get("transient_collapse")
+        # (a slow start, see label_ring, puts transient_collapse in the margin band: a
+        # mode-collapse claim there is renamed too, and so excluded below)
+        onset = labels.get("transient_collapse", ambiguous.get("transient_collapse"))
         if mc is not None and onset is not None and mc.onset_step >= onset - run["eval_every"]:
             got["transient_collapse"] = got.pop("mode_collapse")
         for f in ambiguous:

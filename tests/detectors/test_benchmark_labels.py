@@ -140,3 +140,32 @@ def test_centroid_swings_count_after_the_early_phase() -> None:
     # two swings after the early phase are, from the first departure
     two = [1.3] * 9 + [0.3] + [0.2] * 2 + [1.9] * 4 + [0.3] * 2 + [1.9] * 3 + [0.3] * 3
     assert label_ring(base | {"centroid": two})[0]["non_convergence"] == 600
+
+
+def test_a_one_mode_start_that_outlasts_the_early_phase_is_in_the_band_not_a_collapse() -> None:
+    # concentrated from the first trained evaluation to step 600, then spread for good:
+    # nothing covered was lost, so not a transient collapse; not healthy either
+    slow = [8.0] + [1.5] * 12 + [8.0] * 5
+    labels, amb = label_ring(_ring(slow))
+    assert labels == {} and amb == {"transient_collapse": 500}
+    # the same concentration after the samples had spread is a transient collapse
+    after = [8.0] * 8 + [1.5] * 5 + [8.0] * 5
+    labels, amb = label_ring(_ring(after))
+    assert labels == {"transient_collapse": 500} and amb == {}
+    # and one that never spreads stays a mode collapse
+    labels, amb = label_ring(_ring([8.0] + [1.5] * 17))
+    assert labels == {"mode_collapse": 500}
+
+
+def test_a_claim_on_a_slow_start_is_not_scored() -> None:
+    case = {"family": "ring", "config": "c", "seed": 0}
+    run = {
+        "case": case,
+        "labels": {},
+        "ambiguous": {"transient_collapse": 500},
+        "eval_every": 50,
+        "steps_run": 900,
+    }
+    s = score([run, run], [[_alert("sample_coverage", 550)], []])
+    assert s["overall"]["false_claims"] == 0 and s["overall"]["labelled"] == 0
+    assert len(s["margin_band"]) == 2 and not is_healthy(run)
