@@ -365,7 +365,7 @@ def _swings(centroid: list[float], steps: list[int], high: float) -> list[int]:
     return out
 
 
-CLASS_SHARE_BAND = (0.5, 0.4)  # VAE: share of prior samples in the dominant glyph class
+CLASS_SHARE_BAND = (0.5, 0.4)  # VAE and glyph GAN: share of samples in the dominant glyph class
 # The class share is evidence only where the classifier reads the decoder's outputs: it
 # names the true class of at least this share of the decoder's reconstructions of
 # held-out glyphs (it names 100% of real glyphs). An under-trained VAE draws blurry loops
@@ -403,12 +403,37 @@ def label_vae(o: dict[str, list[float]], warmup: int) -> tuple[dict[str, int], d
     return out[0], {f: t for f, t in out[1].items() if f not in out[0]}
 
 
+GLYPH_WARMUP = 300  # a glyph GAN's first samples are alike blobs named as one class
+
+
 def label_glyph(o: dict[str, list[float]]) -> tuple[dict[str, int], dict[str, int]]:
-    """D overfitting: large-sample r_v above the threshold on 2 evaluations in a row."""
+    """D overfitting: large-sample r_v above the threshold on 2 evaluations in a row.
+
+    Mode collapse (class concentration): the glyph classifier puts at least the band's
+    share of 1,000 fresh samples in one class, 2 evaluations in a row from GLYPH_WARMUP
+    on (the training images' most common class holds ~12%). The strict rule also asks
+    the same share among the samples the classifier names with probability >= 0.9, so
+    a pile of blurry samples it cannot read is not counted as a class; the lenient rule
+    counts all samples (margin band). Runs recorded before these outcomes existed get
+    the overfitting label only."""
     out = []
-    for thr in RV_BAND:
+    for i, thr in enumerate(RV_BAND):
+        got = {}
         start = first_streak([v > thr for v in o["r_v_large"]], o["step"], 2)
-        out.append({} if start is None else {"d_overfitting": start})
+        if start is not None:
+            got["d_overfitting"] = start
+        if o.get("dominant_class_share"):
+            share, strict = CLASS_SHARE_BAND[i], i == 0
+            flags = [  # only evaluations from the warm-up on count
+                st >= GLYPH_WARMUP and s >= share and (not strict or (c == c and c >= share))
+                for st, s, c in zip(
+                    o["step"], o["dominant_class_share"], o["confident_dominant_share"]
+                )
+            ]
+            start = first_streak(flags, o["step"], 2)
+            if start is not None:
+                got["mode_collapse"] = start
+        out.append(got)
     return out[0], {f: t for f, t in out[1].items() if f not in out[0]}
 
 

@@ -146,7 +146,24 @@ def train_glyph_gan(case: Case, run_dir: Path) -> CaseResult:
         seed=case.seed,
         quiet=True,
     )
-    o: dict[str, list] = {"step": [], "r_v_large": [], "d_train": [], "d_heldout": [], "d_fake": []}
+    o: dict[str, list] = {
+        "step": [],
+        "r_v_large": [],
+        "d_train": [],
+        "d_heldout": [],
+        "d_fake": [],
+        "dominant_class_share": [],  # of 1,000 fresh samples, by the glyph classifier
+        "confident_share": [],  # samples the classifier names with probability >= 0.9
+        "confident_dominant_share": [],  # the dominant class's share among those
+        "train_class_share": [],  # the same share in the training images (the reference)
+    }
+    from gandiag.features import load_glyph_classifier
+
+    classifier = load_glyph_classifier()
+    sample_rng = torch.Generator().manual_seed(80_000 + case.seed)  # outcomes only
+    with torch.no_grad():
+        train_pred = classifier.logits(train[:1000].reshape(-1, 1, 28, 28)).argmax(1)
+    train_share = float(np.bincount(train_pred.numpy(), minlength=10).max() / len(train_pred))
     bs = 64
     with mon:
         for step in range(case.steps):
@@ -184,6 +201,18 @@ def train_glyph_gan(case: Case, run_dir: Path) -> CaseResult:
                 o["d_heldout"].append(b)
                 o["d_fake"].append(c)
                 o["r_v_large"].append((a - b) / (a - c) if abs(a - c) > 1e-6 else math.nan)
+                with torch.no_grad():
+                    samples = G(torch.randn(1000, 32, generator=sample_rng))
+                    prob = classifier.logits(samples.reshape(-1, 1, 28, 28)).softmax(1)
+                counts = np.bincount(prob.argmax(1).numpy(), minlength=10)
+                o["dominant_class_share"].append(float(counts.max() / counts.sum()))
+                sure = prob.max(1).values >= 0.9
+                o["confident_share"].append(float(sure.double().mean()))
+                named = np.bincount(prob.argmax(1)[sure].numpy(), minlength=10)
+                o["confident_dominant_share"].append(
+                    float(named.max() / named.sum()) if named.sum() else math.nan
+                )
+                o["train_class_share"].append(train_share)
     labels, ambiguous = label_glyph(o)
     return CaseResult(
         case=_case(case),

@@ -169,3 +169,27 @@ def test_a_claim_on_a_slow_start_is_not_scored() -> None:
     s = score([run, run], [[_alert("sample_coverage", 550)], []])
     assert s["overall"]["false_claims"] == 0 and s["overall"]["labelled"] == 0
     assert len(s["margin_band"]) == 2 and not is_healthy(run)
+
+
+def test_glyph_gan_class_concentration_label() -> None:
+    n = 12
+    base = {"step": [100 * i for i in range(n)], "r_v_large": [0.0] * n}
+    # the blob phase (steps 0-200) is concentrated in every run: not counted
+    early = [1.0, 0.9, 0.9] + [0.2] * 9
+    labels, amb = label_glyph(
+        base | {"dominant_class_share": early, "confident_dominant_share": early}
+    )
+    assert labels == {} and amb == {}
+    conc = [1.0, 0.9, 0.9, 0.3, 0.3, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6]
+    labels, amb = label_glyph(
+        base | {"dominant_class_share": conc, "confident_dominant_share": conc}
+    )
+    assert labels == {"mode_collapse": 500} and amb == {}
+    # the pile is in samples the classifier cannot name with confidence: the band
+    unsure = [0.2] * n
+    labels, amb = label_glyph(
+        base | {"dominant_class_share": conc, "confident_dominant_share": unsure}
+    )
+    assert labels == {} and amb == {"mode_collapse": 500}
+    # runs recorded without class outcomes: the overfitting label alone
+    assert label_glyph(base | {"r_v_large": [0.6] * n}) == ({"d_overfitting": 0}, {})
