@@ -170,3 +170,25 @@ def test_gaussian_blur_keeps_constants_and_mass():
     dot[0, 0, 7, 7] = 1.0
     out = gaussian_blur(dot)
     assert out.sum().item() == pytest.approx(1.0, abs=1e-5) and out.max() < 0.2
+
+
+def test_identity_needs_outputs_near_their_own_inputs():
+    # a broken generator whose outputs have the input domain's intensities but not its images
+    recs = stream("identity_mapping", at=600)
+    for r in recs:
+        if r.step >= 600:
+            r.scalars["translation/G_AB/identity_ratio"] = 2.3
+    assert run(build_detectors(["identity_mapping"]), recs) == []
+
+
+def test_steganography_needs_a_generator_that_left_its_input_domain():
+    # a pair of near-copies passes a blur's change through (gain ~1) and hides nothing
+    recs = stream("steganography", at=600)
+    for r in recs:
+        if r.step >= 600:
+            r.scalars["translation/G_AB/domain_progress"] = 0.2
+    assert run(build_detectors(["steganography"]), recs) == []
+    for r in recs:  # where the domains' intensities are alike the progress is not measured
+        r.scalars.pop("translation/G_AB/domain_progress", None)
+    (a,) = run(build_detectors(["steganography"]), recs)
+    assert a.evidence["blur_gain"] == 1.4
