@@ -238,10 +238,17 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     fa = summary["false_alarms_per_1000_steps"]
+    import os
+
+    import torch
+
     md = (
         "## Translation detectors (`bench/translation_suite.py`)\n\n"
         f"Seeds {args.seeds}; {len(rows)} runs; labels from the final held-out evaluation "
-        "(definitions in the script's docstring).\n\n"
+        "(definitions in the script's docstring). Scored with "
+        f"{torch.get_num_threads()} torch thread(s), 1-min load average "
+        f"{os.getloadavg()[0]:.1f} at scoring (runs are reused from `--out` when finished; "
+        "their training conditions are in the commit that last changed this table).\n\n"
         f"{fail_table}\n\n{run_table}\n\n"
         f"False alarms on {summary['healthy_runs']} unlabelled runs: {summary['false_alarms']} "
         f"over {summary['healthy_steps']} steps"
