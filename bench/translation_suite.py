@@ -6,11 +6,19 @@ run is then labelled from its *outcome*: its final checkpoint evaluated on its h
 by :mod:`gandiag.train.translation_eval` (no detector reads these numbers), by these
 definitions (G is any generator of the run):
 
-- ``identity_mapping``: mean |G(x) - x| < 0.03 (outputs within 1.5% of the range of the input);
+- ``identity_mapping``: the outputs are at least twice as near their inputs as the correct
+  translations: mean |G(x) - x| < mean |G(x) - T(x)| / 2, T(x) the paired target or, for
+  unpaired domains made by a known restyle, the restyled input (``true_l1``); no label
+  where T is unknown (super-resolution is ``sr_no_gain``'s). An absolute bound cannot
+  serve: the glyph generators' own reconstruction error (their cycle error, 0.05-0.07
+  on healthy runs) exceeds any "output = input" tolerance tighter than the translation;
 - ``colour_inversion``: the median output pixel is above 0 (glyph domains are dark) and the
   classifier finds the input's class in at least 30% of the *negated* outputs;
-- ``steganography``: the cycle error is below 0.15 but blurring G(x) (sigma 0.5 px) and
-  rounding it to 8 bits at least doubles it and adds 0.05;
+- ``steganography``: the cycle error is below 0.15 but saving G(x) at half resolution and
+  8 bits (``cycle_l1_halfres``) raises it by half and by at least 0.02: the cycle reads a
+  signal finer than the translated image shows (Chu et al. 2017 show the same with
+  noise). A healthy translator's cycle barely notices (1.04x on the healthy thick-glyph
+  run); the detector reads a different perturbation (blur, on the probe batch);
 - ``translation_collapse``: the glyph classifier finds at most 2 classes in the outputs
   (on an output domain whose real images it classifies at least 50% right);
 - ``content_lost``: the classifier finds the input's class in under 20% of outputs, on an
@@ -66,12 +74,13 @@ def outcome_labels(final: dict[str, float]) -> set[str]:
         def v(what: str, g: str = g) -> float | None:
             return final.get(f"eval/{g}_{what}")
 
-        if (v("input_l1") or 1.0) < 0.03:
+        moved, true = v("input_l1"), v("true_l1")
+        if moved is not None and true is not None and moved < 0.5 * true:
             labels.add("identity_mapping")
         if (v("background") or -1.0) > 0 and (v("class_kept_inverted") or 0.0) >= 0.3:
             labels.add("colour_inversion")
-        c, cq = v("cycle_l1"), v("cycle_l1_requantised")
-        if c is not None and cq is not None and c < 0.15 and cq >= 2 * c + 0.05:
+        c, ch = v("cycle_l1"), v("cycle_l1_halfres")
+        if c is not None and ch is not None and c < 0.15 and ch >= max(1.5 * c, c + 0.02):
             labels.add("steganography")
         legible = (v("target_class_acc") or 0.0) >= 0.5
         if v("classes_covered") is not None and v("classes_covered") <= 2 and legible:
@@ -229,10 +238,17 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     fa = summary["false_alarms_per_1000_steps"]
+    import os
+
+    import torch
+
     md = (
         "## Translation detectors (`bench/translation_suite.py`)\n\n"
         f"Seeds {args.seeds}; {len(rows)} runs; labels from the final held-out evaluation "
-        "(definitions in the script's docstring).\n\n"
+        "(definitions in the script's docstring). Scored with "
+        f"{torch.get_num_threads()} torch thread(s), 1-min load average "
+        f"{os.getloadavg()[0]:.1f} at scoring (runs are reused from `--out` when finished; "
+        "their training conditions are in the commit that last changed this table).\n\n"
         f"{fail_table}\n\n{run_table}\n\n"
         f"False alarms on {summary['healthy_runs']} unlabelled runs: {summary['false_alarms']} "
         f"over {summary['healthy_steps']} steps"

@@ -9,7 +9,8 @@ styles from fixed morphological operations).
 
 - ``glyphs_unpaired`` (CycleGAN): A = glyphs, B = the same style of digit restyled
   (``thick`` strokes by a 3x3 grey dilation, ``outline`` = dilation minus erosion, or
-  ``coarse`` = a 7x7 block average upsampled back, which discards detail on purpose). A
+  ``coarse`` = a ``block`` x ``block`` average (4 by default: a 7x7 image) upsampled back,
+  which discards detail on purpose; ``block`` 7 keeps only a 4x4 image). A
   and B are drawn from two disjoint glyph streams, so no image of A has its match in B.
 - ``glyphs_edges`` (pix2pix): aligned pairs (outline of a glyph, the glyph).
 - ``glyphs_sr`` (SRGAN): aligned pairs (glyph block-averaged down by ``scale``, the glyph).
@@ -42,6 +43,10 @@ class TranslationDataset(Dataset):
     input_labels: np.ndarray | None = None
     paired: bool = True
     task: str = "paired"
+    #: unpaired domains whose translation is known: each source's correct translation
+    #: and each target's correct source (uint8, like ``array``); ``None`` when unknown
+    input_truth: np.ndarray | None = None
+    target_truth: np.ndarray | None = None
 
     def input_batch(self, index: np.ndarray) -> np.ndarray:
         """Sources ``index`` as float32 in [-1, 1]."""
@@ -76,15 +81,15 @@ def block_mean(img: np.ndarray, factor: int) -> np.ndarray:
     return np.round(blocks.mean(axis=(2, 4))).astype(np.uint8)
 
 
-def restyle(img: np.ndarray, style: str) -> np.ndarray:
-    """Glyphs ``[N, H, W]`` uint8 in one of :data:`STYLES`."""
+def restyle(img: np.ndarray, style: str, block: int = 4) -> np.ndarray:
+    """Glyphs ``[N, H, W]`` uint8 in one of :data:`STYLES` (``block``: the coarse style's)."""
     if style == "thick":
         return dilate(img, 1)
     if style == "outline":
         return (dilate(img, 1).astype(np.int16) - erode(img, 1)).clip(0, 255).astype(np.uint8)
     if style == "coarse":
-        small = block_mean(img, 4)
-        return np.repeat(np.repeat(small, 4, axis=1), 4, axis=2)
+        small = block_mean(img, block)
+        return np.repeat(np.repeat(small, block, axis=1), block, axis=2)
     raise ValueError(f"unknown glyph style {style!r}; choose one of {', '.join(STYLES)}")
 
 
@@ -95,22 +100,26 @@ def restyle(img: np.ndarray, style: str) -> np.ndarray:
     n=4000,
     seed=0,
     style="thick",
+    block=4,
 )
-def _unpaired(name: str, *, n: int, seed: int, style: str) -> TranslationDataset:
+def _unpaired(name: str, *, n: int, seed: int, style: str, block: int) -> TranslationDataset:
     a, ya = make_glyphs(n, seed=seed)
     # B comes from another glyph stream (seed offset), so no A image has its pair in B.
     b, yb = make_glyphs(n, seed=seed + 1_000_003)
+    a, b = np.asarray(a), np.asarray(b)
     return TranslationDataset(
         name,
         "images",
-        restyle(np.asarray(b), style)[:, None],
+        restyle(b, style, block)[:, None],
         labels=np.asarray(yb),
         num_classes=10,
-        info={"style": style, "domains": ("glyphs", f"{style} glyphs")},
-        inputs=np.ascontiguousarray(np.asarray(a)[:, None]),
+        info={"style": style, "block": block, "domains": ("glyphs", f"{style} glyphs")},
+        inputs=np.ascontiguousarray(a[:, None]),
         input_labels=np.asarray(ya),
         paired=False,
         task="unpaired",
+        input_truth=restyle(a, style, block)[:, None],
+        target_truth=np.ascontiguousarray(b[:, None]),
     )
 
 

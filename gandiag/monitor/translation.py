@@ -9,6 +9,12 @@ training. Names (``NET`` is the generator's name, e.g. ``G_AB``)::
     translation/NET/identity_ratio     mean|G(x) - x| / mean|t - x|: 0 when G returns its input
                                        (t: the paired target, or unpaired reals of the output
                                        domain; x bicubic-upsampled for super-resolution)
+    translation/NET/domain_progress    W(G(x), x) / (W(G(x), x) + W(G(x), t)), W the 1-D
+                                       Wasserstein distance between pixel-intensity
+                                       distributions over the batch: 0 when the outputs keep
+                                       the input domain's intensities, 1 when they have the
+                                       output domain's (absent for super-resolution, and where
+                                       the two domains' intensities differ by under 0.02)
     translation/NET/input_corr         mean over images of Pearson corr(G(x), x): < 0 inverts
     translation/NET/output_diversity   mean pairwise L1 among G(x_i) / among targets
     translation/NET/noise_diversity    mean|G(x; mask 1) - G(x; mask 2)| over two dropout masks /
@@ -21,6 +27,11 @@ training. Names (``NET`` is the generator's name, e.g. ``G_AB``)::
     translation/NET/cycle_l1_perturbed mean|F(G(x) + d) - x|, d ~ N(0, eps^2), fixed
     translation/NET/noise_gain         (cycle_l1_perturbed - cycle_l1) / mean|d|: how much F
                                        amplifies a small perturbation of G(x) (steganography)
+    translation/NET/cycle_l1_blurred   mean|F(blur(G(x))) - x|, blur Gaussian, sigma 1 px
+    translation/NET/blur_gain          (cycle_l1_blurred - cycle_l1) / mean|blur(G(x)) - G(x)|:
+                                       how much F amplifies the change a slight blur makes to
+                                       G(x); > 1 when F reads structure of G(x) finer than
+                                       the blur keeps (steganography)
     translation/NET/psnr_gain          PSNR(G(x), t) - PSNR(bicubic(x), t) in dB (SR)
     translation/NET/ssim_gain          SSIM(G(x), t) - SSIM(bicubic(x), t) (SR)
 
@@ -82,6 +93,41 @@ def _pdist_l1(x: Tensor) -> float:
     return float(d.sum() / max(n * (n - 1), 1))
 
 
+#: Gaussian blur (sigma, px) of the steganography probe: it keeps what a viewer sees of G(x)
+#: and removes pixel-scale structure, where a hidden signal lives
+STEGO_BLUR = 1.0
+
+
+def gaussian_blur(x: Tensor, sigma: float = STEGO_BLUR) -> Tensor:
+    """Per-channel Gaussian blur (kernel radius 3 sigma, edges replicated)."""
+    r = max(1, round(3 * sigma))
+    t = torch.arange(-r, r + 1, dtype=torch.float32, device=x.device)
+    k1 = torch.exp(-(t**2) / (2 * sigma**2))
+    k1 = k1 / k1.sum()
+    c = x.shape[1]
+    y = F.pad(x.float(), (r, r, r, r), mode="replicate")
+    y = F.conv2d(y, k1.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(y, k1.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+#: quantile levels at which pixel-intensity distributions are compared
+_LEVELS = torch.linspace(0.0025, 0.9975, 200)
+#: intensity distance (in [-1, 1] units) below which two domains count as alike in intensity
+MIN_DOMAIN_GAP = 0.02
+
+
+def _quantiles(x: Tensor) -> Tensor:
+    flat = x.flatten().float()
+    if flat.numel() > 1 << 22:  # torch.quantile's input limit; a strided subsample suffices
+        flat = flat[:: flat.numel() // (1 << 22) + 1]
+    return torch.quantile(flat, _LEVELS.to(flat.device))
+
+
+def _intensity_w1(qa: Tensor, qb: Tensor) -> float:
+    """1-D Wasserstein distance between two pixel-intensity distributions (their quantiles)."""
+    return float((qa - qb).abs().mean())
+
+
 def _corr(a: Tensor, b: Tensor) -> float:
     a, b = a.flatten(1).float(), b.flatten(1).float()
     a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
@@ -124,6 +170,8 @@ class TranslationProbe:
         n = min(len(self.x), len(self.t))
         self.ref_l1 = float((self.t[:n] - self.x_ref[:n]).abs().mean())
         self.target_pdist = _pdist_l1(self.t)
+        self.q_in, self.q_target = _quantiles(self.x_ref), _quantiles(self.t)
+        self.domain_gap = _intensity_w1(self.q_in, self.q_target)
         gen = torch.Generator(device="cpu").manual_seed(int(seed) * 7919 + 3)
         self.delta = (eps * torch.randn(self.t[:1].shape[1:], generator=gen)).to(self.x.device)
         self._classifier: GlyphClassifier | None = None
@@ -145,6 +193,10 @@ class TranslationProbe:
             y = net(self.x).float()
             diff = (y - self.x_ref).abs().mean()
             out[signal(name, "identity_ratio")] = float(diff) / max(self.ref_l1, 1e-8)
+            if not self.sr and self.domain_gap >= MIN_DOMAIN_GAP:
+                q = _quantiles(y)
+                to_in, to_target = _intensity_w1(q, self.q_in), _intensity_w1(q, self.q_target)
+                out[signal(name, "domain_progress")] = to_in / max(to_in + to_target, 1e-8)
             out[signal(name, "input_corr")] = _corr(y, self.x_ref)
             spread = _pdist_l1(y)
             out[signal(name, "output_diversity")] = spread / max(self.target_pdist, 1e-8)
@@ -185,10 +237,15 @@ class TranslationProbe:
         rec_p = inverse((y + self.delta).clamp(-1, 1)).float()
         pert = float((rec_p - self.x).abs().mean())
         gain = (pert - clean) / max(float(self.delta.abs().mean()), 1e-8)
+        soft = gaussian_blur(y)
+        blurred = float((inverse(soft).float() - self.x).abs().mean())
+        change = float((soft - y).abs().mean())
         return {
             signal(name, "cycle_l1"): clean,
             signal(name, "cycle_l1_perturbed"): pert,
             signal(name, "noise_gain"): gain,
+            signal(name, "cycle_l1_blurred"): blurred,
+            signal(name, "blur_gain"): (blurred - clean) / max(change, 1e-8),
         }
 
     def _sr_gain(self, name: str, y: Tensor) -> dict[str, float]:

@@ -240,6 +240,15 @@ class _Held:
         self.labels_x = torch.from_numpy(np.asarray(ds.input_labels)[ix]).to(device)
         self.labels_y = torch.from_numpy(np.asarray(ds.labels)[iy]).to(device)
         self.paired, self.task = ds.paired, ds.task
+        # the correct translations, where known (outcome labels only; never trained on)
+        self.truth_x = _scaled(ds.input_truth, ix, device)
+        self.truth_y = _scaled(ds.target_truth, iy, device)
+
+
+def _scaled(images: np.ndarray | None, index: np.ndarray, device: torch.device) -> Any:
+    if images is None:
+        return None
+    return torch.from_numpy(images[index].astype(np.float32) / 127.5 - 1.0).to(device)
 
 
 def _probes(

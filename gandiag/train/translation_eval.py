@@ -12,11 +12,17 @@ the model never trains on and the translation probes use only its first few item
 - ``classes_covered``: classes predicted for at least 1% of the outputs;
 - ``input_l1``: mean |G(x) - x| (x bicubic-upsampled for SR); ``background``: median pixel
   of the outputs (glyphs are light on a dark background, -1);
+- ``true_l1``: mean |G(x) - T(x)|, T(x) the correct translation of x: the paired target,
+  or for unpaired domains made by a known restyle the restyled input (and for ``G_BA``
+  the glyph a B image was made from); absent when unknown and for super-resolution;
 - paired data: ``psnr``, ``ssim`` to the target (torchmetrics, [0, 1] range), and for SR
   ``psnr_bicubic``, ``ssim_bicubic`` of bicubic upsampling;
 - CycleGAN: ``cycle_l1`` = mean |F(G(x)) - x| and ``cycle_l1_requantised``, the same after
   G(x) is blurred (Gaussian, sigma 0.5 px) and rounded to 8 bits, as a saved image would be:
-  a cycle that survives only unrounded fakes hides x in an imperceptible signal.
+  a cycle that survives only unrounded fakes hides x in an imperceptible signal;
+  ``cycle_l1_halfres``, the same after G(x) is saved at half resolution (2x2 means) and
+  8 bits and read back (nearest upsampling): a cycle that needs G(x)'s single-pixel
+  structure rebuilds x from a signal finer than what the translation shows.
 
 These are outcomes (what the final model does), for the failure labels of the benchmark;
 the detectors read the probe signals, never these.
@@ -56,6 +62,14 @@ def _as_output(x: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp(-1, 1)
 
 
+def halfres_quantise(x: Tensor) -> Tensor:
+    """``x`` at half resolution (2x2 means), rounded to 8 bits, read back at full size."""
+    size = (int(x.shape[-2]), int(x.shape[-1]))
+    small = F.interpolate(x, scale_factor=0.5, mode="area")
+    back = F.interpolate(small, size=size, mode="nearest")
+    return torch.round((back.clamp(-1, 1) + 1) * 127.5) / 127.5 - 1
+
+
 def blur_quantise(x: Tensor, sigma: float = 0.5) -> Tensor:
     """Gaussian blur (5x5, ``sigma`` px) then rounding to 8 bits, in [-1, 1] units."""
     r = torch.arange(-2, 3, dtype=torch.float32, device=x.device)
@@ -71,13 +85,15 @@ def evaluate_translation(
     bundle: Any, held: Any, metrics: list[str], step: int
 ) -> tuple[dict[str, float], list[MetricResult]]:
     """``(eval scalars, metric results)`` of every generator of ``bundle`` on ``held``."""
-    directions = [(next(iter(bundle.generators)), held.x, held.y, held.labels_x)]
+    truth_x = held.y if held.paired else getattr(held, "truth_x", None)
+    directions = [(next(iter(bundle.generators)), held.x, held.y, held.labels_x, truth_x)]
     if bundle.name == "cyclegan":
-        directions.append(("G_BA", held.y, held.x, held.labels_y))
+        truth_y = getattr(held, "truth_y", None)
+        directions.append(("G_BA", held.y, held.x, held.labels_y, truth_y))
     scalars: dict[str, float] = {}
     results: list[MetricResult] = []
     clf = _classifier(held.x.device)
-    for name, src, dst, labels in directions:
+    for name, src, dst, labels, truth in directions:
         net = bundle.generators[name]
         out = _run(net, src)
         ref = _as_output(src, (int(out.shape[-2]), int(out.shape[-1])))
@@ -85,6 +101,8 @@ def evaluate_translation(
             "input_l1": float((out - ref).abs().mean()),
             "background": float(out.median()),
         }
+        if truth is not None and held.task != "super_resolution":
+            s["true_l1"] = float((out - truth).abs().mean())
         if clf is not None and out.shape[1] == 1 and out.shape[-1] == 28:
             pred = torch.cat([clf.logits(c.clamp(-1, 1)).argmax(1) for c in out.split(500)])
             s["class_kept"] = float((pred == labels).float().mean())
@@ -103,6 +121,7 @@ def evaluate_translation(
             inv = bundle.generators["G_BA" if name == "G_AB" else "G_AB"]
             s["cycle_l1"] = float((_run(inv, out) - src).abs().mean())
             s["cycle_l1_requantised"] = float((_run(inv, blur_quantise(out)) - src).abs().mean())
+            s["cycle_l1_halfres"] = float((_run(inv, halfres_quantise(out)) - src).abs().mean())
         for r in _fid_kid(out, dst, metrics, step):
             s[r.name] = float(r.value)
             results.append(dataclasses.replace(r, name=f"{name}_{r.name}"))

@@ -49,3 +49,20 @@ def test_morphology_and_styles():
         restyle(img, "bold")
     with pytest.raises(ValueError, match="multiple"):
         block_mean(np.zeros((1, 10, 10), np.uint8), 4)
+
+
+def test_unpaired_domains_carry_their_correct_translations():
+    ds = load_dataset("glyphs_unpaired", n=30, seed=2, style="thick")
+    # each A image's correct translation is its restyle; each B image was made from a glyph
+    np.testing.assert_array_equal(ds.input_truth[:, 0], restyle(ds.inputs[:, 0], "thick"))
+    np.testing.assert_array_equal(restyle(ds.target_truth[:, 0], "thick"), ds.array[:, 0])
+    assert ds.input_truth.shape == ds.inputs.shape and ds.target_truth.shape == ds.array.shape
+    assert load_dataset("glyphs_edges", n=10).input_truth is None  # paired: the target is it
+
+
+def test_coarse_block_size():
+    ds = load_dataset("glyphs_unpaired", n=10, seed=0, style="coarse", block=7)
+    b = ds.array[:, 0].reshape(10, 4, 7, 4, 7)
+    assert (b == b[:, :, :1, :, :1]).all()  # constant on 7x7 blocks: a 4x4 image
+    np.testing.assert_array_equal(ds.input_truth[:, 0], restyle(ds.inputs[:, 0], "coarse", 7))
+    assert ds.info["block"] == 7

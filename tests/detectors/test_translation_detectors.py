@@ -126,3 +126,69 @@ def test_probe_noise_diversity_only_with_dropout_and_leaves_modes():
     assert net.training and net[1].training  # modes restored
     s2 = TranslationProbe(x, t, paired=True).signals("G", Fn(lambda v: v))
     assert "translation/G/noise_diversity" not in s2
+
+
+def test_probe_domain_progress_runs_from_the_input_domain_to_the_output_domain():
+    x, t = _data()
+    p = TranslationProbe(x, t, paired=False)
+    copy = p.signals("G", Fn(lambda v: v))["translation/G/domain_progress"]
+    assert copy == pytest.approx(0.0, abs=1e-6)
+    # outputs with the target domain's intensities (whatever the image)
+    target_like = p.signals("G", Fn(lambda v: t[: len(v)]))["translation/G/domain_progress"]
+    assert target_like == pytest.approx(1.0, abs=1e-6)
+    even = (torch.arange(len(x)) % 2 == 0).view(-1, 1, 1, 1)
+    half = p.signals("G", Fn(lambda v: torch.where(even, v, t[: len(v)])))  # half translated
+    assert 0.2 < half["translation/G/domain_progress"] < 0.8
+    # domains whose intensities are alike: the signal is undefined, so absent
+    alike = TranslationProbe(x, x.flip(0), paired=False).signals("G", Fn(lambda v: v))
+    assert "translation/G/domain_progress" not in alike and "translation/G/input_corr" in alike
+
+
+def test_probe_blur_gain_separates_hidden_from_visible_cycles():
+    x, t = _data()
+    c = torch.zeros(1, 1, 28, 28)
+    hide = Fn(lambda v: c + 0.01 * v)  # x hidden at 1% amplitude: a blur changes G(x) by ~1%
+    reveal = Fn(lambda y: (y - c) / 0.01)
+    s = TranslationProbe(x, t, paired=False).signals("G_AB", hide, reveal)
+    assert s["translation/G_AB/blur_gain"] > 50
+    same = TranslationProbe(x, t, paired=False).signals("G_AB", Fn(lambda v: v), Fn(lambda v: v))
+    assert same["translation/G_AB/blur_gain"] == pytest.approx(1.0, abs=1e-4)  # a copy: 1x
+    from gandiag.monitor.translation import gaussian_blur
+
+    smooth = TranslationProbe(x, t, paired=False).signals(
+        "G_AB", Fn(lambda v: v), Fn(gaussian_blur)
+    )
+    assert smooth["translation/G_AB/blur_gain"] < 1.0  # a smoothing inverse damps the change
+
+
+def test_gaussian_blur_keeps_constants_and_mass():
+    from gandiag.monitor.translation import gaussian_blur
+
+    flat = torch.full((2, 3, 10, 10), 0.3)
+    assert torch.allclose(gaussian_blur(flat), flat, atol=1e-6)
+    dot = torch.zeros(1, 1, 15, 15)
+    dot[0, 0, 7, 7] = 1.0
+    out = gaussian_blur(dot)
+    assert out.sum().item() == pytest.approx(1.0, abs=1e-5) and out.max() < 0.2
+
+
+def test_identity_needs_outputs_near_their_own_inputs():
+    # a broken generator whose outputs have the input domain's intensities but not its images
+    recs = stream("identity_mapping", at=600)
+    for r in recs:
+        if r.step >= 600:
+            r.scalars["translation/G_AB/identity_ratio"] = 2.3
+    assert run(build_detectors(["identity_mapping"]), recs) == []
+
+
+def test_steganography_needs_a_generator_that_left_its_input_domain():
+    # a pair of near-copies passes a blur's change through (gain ~1) and hides nothing
+    recs = stream("steganography", at=600)
+    for r in recs:
+        if r.step >= 600:
+            r.scalars["translation/G_AB/domain_progress"] = 0.2
+    assert run(build_detectors(["steganography"]), recs) == []
+    for r in recs:  # where the domains' intensities are alike the progress is not measured
+        r.scalars.pop("translation/G_AB/domain_progress", None)
+    (a,) = run(build_detectors(["steganography"]), recs)
+    assert a.evidence["blur_gain"] == 1.4

@@ -10,6 +10,7 @@ from gandiag.types import StepRecord
 
 HEALTHY = {  # per-generator values in the ranges healthy glyph runs show
     "identity_ratio": 0.6,
+    "domain_progress": 0.6,
     "input_corr": 0.8,
     "output_diversity": 0.9,
     "noise_diversity": 0.2,
@@ -17,13 +18,14 @@ HEALTHY = {  # per-generator values in the ranges healthy glyph runs show
     "cycle_l1": 0.08,
     "cycle_l1_perturbed": 0.085,
     "noise_gain": 0.3,
+    "blur_gain": 0.06,
     "psnr_gain": 2.0,
     "ssim_gain": 0.1,
 }
 FAULTS = {
-    "identity_mapping": {"identity_ratio": 0.02},
+    "identity_mapping": {"domain_progress": 0.2, "identity_ratio": 0.3},
     "colour_inversion": {"input_corr": -0.8},
-    "steganography": {"cycle_l1": 0.03, "noise_gain": 6.0},
+    "steganography": {"cycle_l1": 0.08, "blur_gain": 1.4},
     "translation_collapse": {"output_diversity": 0.05},
     "content_lost": {"class_kept": 0.1},
     "sr_no_gain": {"psnr_gain": -1.5},

@@ -37,13 +37,17 @@ def test_model_trains_with_translation_signals_eval_and_triplet_grid(tmp_path, m
         assert f"grad/{g}/norm" in names  # the monitor watches every network by name
     if model == "cyclegan":
         assert {"translation/G_AB/noise_gain", "eval/G_AB_cycle_l1_requantised"} <= names
+        assert {"translation/G_AB/blur_gain", "eval/G_BA_cycle_l1_halfres"} <= names
+        assert {"translation/G_BA/domain_progress", "eval/G_BA_true_l1"} <= names
         assert {"loss/cycle", "loss/identity", "grad/D_A/norm", "grad/D_B/norm"} <= names
     if model == "srgan":
         assert {"translation/G/psnr_gain", "eval/G_psnr_bicubic"} <= names
+        # an SR output is compared with bicubic upsampling, not with its input's domain
+        assert not {"translation/G/domain_progress", "eval/G_true_l1"} & names
         losses = reader.read_scalars(["loss/G_adv"])["loss/G_adv"].values
         assert losses[0] == 0 and losses[-1] != 0  # pre-training, then the GAN phase
     if model == "pix2pix":
-        assert "translation/G/noise_diversity" in names
+        assert {"translation/G/noise_diversity", "eval/G_true_l1"} <= names
     grids = reader.sample_grids("samples")
     assert grids and grids[-1].step == 3
     assert info.config["resolved"]["loss"] == {"cyclegan": "lsgan"}.get(model, "nonsaturating")

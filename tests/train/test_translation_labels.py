@@ -1,0 +1,65 @@
+"""The outcome labels of bench/translation_suite.py on constructed evaluations."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_SPEC = importlib.util.spec_from_file_location(
+    "translation_suite", Path(__file__).resolve().parents[2] / "bench" / "translation_suite.py"
+)
+suite = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(suite)
+
+HEALTHY = {  # a healthy CycleGAN direction, as the healthy thick-glyph run evaluates
+    "input_l1": 0.119,
+    "true_l1": 0.102,
+    "background": -0.99,
+    "class_kept": 0.8,
+    "class_kept_inverted": 0.03,
+    "target_class_acc": 0.89,
+    "classes_covered": 10.0,
+    "cycle_l1": 0.071,
+    "cycle_l1_requantised": 0.071,
+    "cycle_l1_halfres": 0.074,
+}
+
+
+def labels(**changes):
+    return suite.outcome_labels({f"eval/G_AB_{k}": v for k, v in {**HEALTHY, **changes}.items()})
+
+
+def test_healthy_evaluation_has_no_label():
+    assert labels() == set()
+
+
+@pytest.mark.parametrize(
+    "moved,true,expected",
+    [(0.067, 0.174, True), (0.09, 0.129, False), (0.05, 0.099, False), (0.0, 0.2, True)],
+)
+def test_identity_is_outputs_twice_as_near_the_input_as_the_correct_translation(
+    moved, true, expected
+):
+    assert ("identity_mapping" in labels(input_l1=moved, true_l1=true)) is expected
+
+
+def test_identity_needs_the_correct_translation():
+    final = {f"eval/G_{k}": v for k, v in HEALTHY.items() if k != "true_l1"}
+    final["eval/G_input_l1"] = 0.0  # even an exact copy: without T there is no label
+    assert "identity_mapping" not in suite.outcome_labels(final)
+
+
+@pytest.mark.parametrize(
+    "clean,halfres,expected",
+    [
+        (0.089, 0.184, True),  # the coarse-domain run: the cycle needs G(x)'s fine structure
+        (0.071, 0.074, False),  # healthy
+        (0.01, 0.02, False),  # doubled, but by less than 0.02: noise near zero
+        (0.2, 0.5, False),  # the cycle does not close at all: not hiding, failing
+    ],
+)
+def test_steganography_is_a_cycle_that_needs_finer_structure_than_the_image_shows(
+    clean, halfres, expected
+):
+    got = "steganography" in labels(cycle_l1=clean, cycle_l1_halfres=halfres)
+    assert got is expected
