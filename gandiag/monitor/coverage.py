@@ -343,10 +343,21 @@ class CoverageProbe:
                     self.user_features, tuple(real.shape[1:]), self.discriminators
                 )
             previous, self._previous_probe = self._previous_probe, fake.detach()
-            with probes.probing(self.modules, self.device):
-                fr = self._embed(real)
-                ff = self._embed(fake)
-                fp = self._embed(previous) if previous is not None else None
+            try:
+                fr, ff, fp = self._embed_all(real, fake, previous)
+            except Exception as exc:  # noqa: BLE001 - the fallback below, or re-raised
+                if self.embedding != "discriminator_penultimate":
+                    raise
+                # a discriminator that does not take samples alone (a conditional one,
+                # pix2pix's on (input, output) pairs): pooled pixels instead
+                log.info(
+                    "gandiag: coverage probe uses pooled pixels; the discriminator did not "
+                    "take samples alone (%s: %s)",
+                    type(exc).__name__,
+                    exc,
+                )
+                self.features, self.embedding = pooled_pixels, "pooled_pixels"
+                fr, ff, fp = self._embed_all(real, fake, previous)
             if not (torch.isfinite(fr).all() and torch.isfinite(ff).all()):
                 return {}  # non-finite samples are the nonfinite detector's
             if fp is not None and not torch.isfinite(fp).all():
@@ -377,6 +388,15 @@ class CoverageProbe:
             with probes.probing(self.modules, self.device):
                 return torch.cat([self.generate(z) for z in self._z.split(256)]).detach()
         return self._last_fake
+
+    def _embed_all(
+        self, real: torch.Tensor, fake: torch.Tensor, previous: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        with probes.probing(self.modules, self.device):
+            fr = self._embed(real)
+            ff = self._embed(fake)
+            fp = self._embed(previous) if previous is not None else None
+        return fr, ff, fp
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         assert self.features is not None

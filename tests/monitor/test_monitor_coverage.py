@@ -293,3 +293,35 @@ def test_wide_features_are_projected_keeping_distances() -> None:
     ratio = d1[d0 > 0] / d0[d0 > 0]
     assert 0.7 < float(ratio.min()) and float(ratio.max()) < 1.3
     assert torch.equal(probe._embed(x), f)  # the same matrix every time
+
+
+def test_a_discriminator_on_input_output_pairs_falls_back_to_pooled_pixels(tmp_path) -> None:
+    # pix2pix's discriminator sees (input, output) stacked on channels: it cannot embed
+    # samples alone, so the probe uses pooled pixels instead of turning itself off
+    class PairD(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Conv2d(2, 4, 4, 2, 1), nn.Flatten(), nn.Linear(64, 1))
+
+        def forward(self, pair: torch.Tensor) -> torch.Tensor:
+            return self.net(pair).view(-1)
+
+    torch.manual_seed(0)
+    mon = gandiag.Monitor(
+        tmp_path / "r",
+        generator=ConvG(),
+        discriminator=PairD(),
+        cadence=Cadence(coverage=10, coverage_reservoir=64, coverage_probe=32, flush=5),
+        detectors=None,
+    )
+    with mon:
+        for step in range(21):
+            real = torch.randn(16, 1, 16, 16)
+            mon.step(
+                step, losses={"G": 1.0, "D": 1.0}, d_real=torch.zeros(16),
+                d_fake=torch.zeros(16), real=real, fake=real,
+            )
+    with RunReader(mon.run_dir) as r:
+        sc = {rec.step: rec.scalars for rec in r.read_records()}
+    assert np.isfinite(sc[20][signals.COVERAGE_RECALL])
+    assert mon._coverage.embedding == "pooled_pixels"
