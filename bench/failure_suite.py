@@ -41,7 +41,9 @@ RING_CONFIGS: dict[str, dict[str, Any]] = {
     # training the rest. Labels still come from the outcomes alone (label_ring).
     "partial": {**_HEALTHY, "pull": (400, 400, 0.6), "steps": 900},
     "slow_collapse": {**_HEALTHY, "pull": (500, 1000, 0.95), "steps": 1200},
-    "transient": {**_HEALTHY, "pull": (500, 500, 0.9, 700), "steps": 1200},
+    # 2,000 steps: at 1,200 none of 5 seeds had recovered yet (dominant share 0.35-0.59
+    # and falling), so the case was labelled a lasting collapse
+    "transient": {**_HEALTHY, "pull": (500, 500, 0.9, 700), "steps": 2000},
     # Adam with beta1 = 0.9 and lr 1e-3 for both players, no penalty: the generated
     # distribution sloshes around (pilot: its centroid swings 0 -> 3 -> 0 -> 6 -> 0.4 ...)
     "oscillation": {
