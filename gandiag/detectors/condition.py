@@ -44,19 +44,25 @@ from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
 D_BLIND = (
-    "the discriminator does not check the condition: make it matching-aware, scoring real "
-    "images with a wrong class as fake (GAN-CLS, Reed et al. 2016; StackGAN's wrong pairs), or "
-    "condition it by projection (Miyato & Koyama 2018) instead of concatenation",
+    (
+        "the discriminator does not check the condition: make it matching-aware, scoring real "
+        "images with a wrong class as fake (GAN-CLS, Reed et al. 2016; StackGAN's wrong pairs), or "
+        "condition it by projection (Miyato & Koyama 2018) instead of concatenation"
+    ),
 )
 G_BLIND = (
-    "the discriminator checks the condition but the generator does not follow it: make the "
-    "condition reach the generator clearly (a condition code larger than its noise, e.g. a "
-    "dense class embedding, or conditional batch norm), lower a conditioning augmentation's "
-    "sigma or KL weight, or train longer",
+    (
+        "the discriminator checks the condition but the generator does not follow it: make the "
+        "condition reach the generator clearly (a condition code larger than its noise, e.g. a "
+        "dense class embedding, or conditional batch norm), lower a conditioning augmentation's "
+        "sigma or KL weight, or train longer"
+    ),
 )
 ANY_BLIND = (
-    "check that the labels reach the generator (the class passed to G is the one asked for, "
-    "not a constant or a shuffled copy) and that the discriminator sees the class too",
+    (
+        "check that the labels reach the generator (the class passed to G is the one asked for, "
+        "not a constant or a shuffled copy) and that the discriminator sees the class too"
+    ),
 )
 
 
@@ -127,7 +133,9 @@ class ConditionIgnoredDetector(SignalDetector):
         streak_update(st["raw"], judged and share < limit, record.step)
         if not bad or st["alerted"]:
             return []
-        if not held_with_raw(st["streak"], st["raw"], record.step, c["patience_steps"], c["min_records"]):
+        if not held_with_raw(
+            st["streak"], st["raw"], record.step, c["patience_steps"], c["min_records"]
+        ):
             return []
         st["alerted"] = True
         return [self._alert(record.step, onset_of(st["streak"], st["raw"]))]
@@ -140,6 +148,7 @@ class ConditionIgnoredDetector(SignalDetector):
             "share_ratio": float(st["share"]) / float(st["real"]),
             "share_fraction": float(c["share_fraction"]),
         }
+        remedies: tuple[str, ...]
         if st["gap"] is None:
             cause, remedies = "", ANY_BLIND + D_BLIND + G_BLIND
         else:

@@ -25,8 +25,6 @@ Signals: ``cond/variance_share``, ``cond/variance_share_real`` and, with a condi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor, nn
 
@@ -98,18 +96,15 @@ class ConditionProbe:
         self.num_classes, self.device = int(num_classes), device
 
     def __call__(
-        self,
-        generator: nn.Module,
-        forward: Callable[[Tensor, Tensor], Tensor],
-        discriminator: nn.Module | None = None,
+        self, generator: nn.Module, discriminator: nn.Module | None = None
     ) -> dict[str, float]:
-        """Signals of ``forward(z, y)`` (and of ``discriminator(x, y)`` when given)."""
+        """Signals of ``generator(z, y)`` (and of ``discriminator(x, y)`` when given)."""
         k, m = len(self.classes), len(self.z)
         y = self.classes.to(self.device).repeat_interleave(m)
         z = self.z.repeat(k, 1)
         modules = [generator] + ([discriminator] if discriminator is not None else [])
         with probing(modules, self.device):
-            fake = forward(z, y).float()
+            fake = generator(z, y).float()
             out = {
                 S.COND_VARIANCE_SHARE: crossed_share(fake.reshape(k, m, *fake.shape[1:])),
                 S.COND_VARIANCE_SHARE_REAL: self.real_share,
@@ -121,4 +116,3 @@ class ConditionProbe:
                 right = discriminator(self.real, self.labels).float().mean()
                 out[S.COND_D_MATCH_GAP] = float(right - discriminator(self.real, wrong).mean())
         return out
-

@@ -252,9 +252,9 @@ def train(
                         d_val = _d_outputs(bundle, val_x, val_y)
                 alerts = _monitor_step(mon, bundle, step, out, d_val)
                 if cond_probe is not None and cadence.due("samples", step):
-                    net = stepper.sample_net()
-                    D = bundle.discriminator if bundle.capabilities.conditional_discriminator else None
-                    mon.log_scalars(step, cond_probe(net, lambda z, y: net(z, y), D))
+                    conditional_d = bundle.capabilities.conditional_discriminator
+                    D = bundle.discriminator if conditional_d else None
+                    mon.log_scalars(step, cond_probe(stepper.sample_net(), D))
                 last = step == cfg.steps - 1
                 evaluating = last or (every_eval and step % every_eval == 0 and step > 0)
                 if evaluating:

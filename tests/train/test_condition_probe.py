@@ -60,8 +60,8 @@ def test_probe_tells_a_following_generator_from_an_ignoring_one():
     )
     probe = ConditionProbe(real, labels, 10, 8, torch.device("cpu"), seed=0)
     follows, ignores = _Toy(1.0), _Toy(0.0)
-    out_f = probe(follows, follows)
-    out_i = probe(ignores, ignores)
+    out_f = probe(follows)
+    out_i = probe(ignores)
     assert 0.3 < out_f[S.COND_VARIANCE_SHARE_REAL] < 0.7
     assert out_f[S.COND_VARIANCE_SHARE] > 0.05
     assert abs(out_i[S.COND_VARIANCE_SHARE]) < 1e-9
@@ -72,5 +72,5 @@ def test_probe_tells_a_following_generator_from_an_ignoring_one():
         def forward(self, x, y):
             return (y == probe.labels).float() * 2.0 + 0 * x.flatten(1)[:, 0]
 
-    out = probe(follows, follows, Match())
+    out = probe(follows, Match())
     assert out[S.COND_D_MATCH_GAP] == 2.0  # every wrong label differs from the true one
