@@ -96,6 +96,8 @@ ca/condition_nats                 StackGAN: nats needed to tell the conditions a
 cond/variance_share               class-conditional G: share of its samples' pixel variance the
                                   requested class explains (epsilon^2, same latents under each class)
 cond/variance_share_real          the same share for labelled reals (between-class / total)
+cond/within_class_spread          G's pooled within-class variance (over z, per requested class)
+                                  over the reals' within-class variance (0: one image per class)
 cond/d_match_gap                  conditional D: mean logit on reals with their class minus with another
 
 Histograms
@@ -182,6 +184,7 @@ CA_CONDITION_NATS = "ca/condition_nats"
 COND_VARIANCE_SHARE = "cond/variance_share"
 COND_VARIANCE_SHARE_REAL = "cond/variance_share_real"
 COND_D_MATCH_GAP = "cond/d_match_gap"
+COND_WITHIN_CLASS_SPREAD = "cond/within_class_spread"
 
 
 def ca_kl_dim(j: int) -> str:

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.advice import Advice
+from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
     Streak,
     finite,
@@ -175,3 +176,90 @@ class ConditionIgnoredDetector(SignalDetector):
             evidence,
             remedies,
         )
+
+
+CLASS_COLLAPSE_REMEDIES = (
+    R.CA_ON,
+    (
+        "check that the noise z reaches the generator alongside the condition (a condition code "
+        "much larger than z can drown it), or add a diversity term (mode seeking, Mao et al. "
+        "2019) or minibatch discrimination"
+    ),
+)
+
+
+@dataclass
+class ClassCollapseState(DeclaredState):
+    """State of :class:`ClassCollapseDetector`."""
+
+    spread: float | None = None  # smoothed within-class spread (fakes / reals)
+    spread_step: int | None = None
+    phase: float | None = None
+    phase_start: int = 0
+    streak: Streak = field(default_factory=new_streak)
+    raw: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
+
+@register_detector
+class ClassCollapseDetector(SignalDetector):
+    """Mode collapse within each class: the samples of a class barely vary with ``z``.
+
+    Reads ``cond/within_class_spread`` (the condition probe's pooled within-class variance of
+    the samples over the reals'). A batch mixes classes, so its diversity stays high while
+    every class has collapsed to one image; the probe holds the class fixed and varies only
+    ``z``. Fires when the smoothed spread stays below ``spread_min`` (0.25: a variance ratio
+    of a quarter is a typical distance of half the reals', the scale at which the
+    benchmarks call a set collapsed) for ``patience_steps`` after ``warmup_steps``,
+    restarted at each phase.
+    """
+
+    name: ClassVar[str] = "class_collapse"
+    requires_any = ((S.COND_WITHIN_CLASS_SPREAD,),)
+    provided_by_groups = ConditionIgnoredDetector.provided_by_groups
+    reads = (S.COND_WITHIN_CLASS_SPREAD, S.PHASE_INDEX)
+    params: ClassVar[dict[str, Any]] = {
+        "spread_min": 0.25,
+        "smooth_steps": 100,
+        "warmup_steps": 200,
+        "patience_steps": 150,
+        "min_records": 3,
+    }
+
+    State = ClassCollapseState
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        st, c = self.state, self.cfg
+        phase = record.get(S.PHASE_INDEX)
+        if finite(phase) and phase != st["phase"]:
+            if st["phase"] is not None:
+                st.update(spread=None, spread_step=None, alerted=False)
+                st["streak"], st["raw"] = new_streak(), new_streak()
+            st["phase"], st["phase_start"] = phase, record.step
+        spread = record.get(S.COND_WITHIN_CLASS_SPREAD)
+        if not finite(spread):
+            return []
+        smooth(st, "spread", spread, record.step, c["smooth_steps"])
+        warm = record.step - st["phase_start"] >= c["warmup_steps"]
+        bad = warm and st["spread"] < c["spread_min"]
+        streak_update(st["streak"], bad, record.step)
+        streak_update(st["raw"], warm and spread < c["spread_min"], record.step)
+        if not bad or st["alerted"]:
+            return []
+        if not held_with_raw(
+            st["streak"], st["raw"], record.step, c["patience_steps"], c["min_records"]
+        ):
+            return []
+        st["alerted"] = True
+        return [
+            self.alert(
+                Severity.CRITICAL,
+                record.step,
+                onset_of(st["streak"], st["raw"]),
+                f"samples collapsed within each class: for a fixed class they vary "
+                f"{st['spread']:.1%} as much as real images of one class do (below "
+                f"{c['spread_min']:.0%}), so z barely changes the image",
+                {"within_class_spread": float(st["spread"]), "spread_min": float(c["spread_min"])},
+                CLASS_COLLAPSE_REMEDIES,
+            )
+        ]

@@ -627,6 +627,7 @@ CATALOG: dict[str, tuple[Remedy, ...]] = {
     # StackGAN
     "ca_collapse": (CA_ON, CA_KL_LOWER),
     "condition_ignored": (DENSE_EMBEDDING,),
+    "class_collapse": (CA_ON,),
     # video
     "frozen_video": (TEMPORAL_D, TEMPORAL_D_LR),
     "looping_video": (MORE_FRAMES, TEMPORAL_D),
@@ -649,6 +650,7 @@ ADVICE_ONLY: dict[str, str] = {
     R.RESTART: _CONTROL,
     CI.D_BLIND[0]: f"a change of the discriminator's loss or architecture; {_NO_OPTION}",
     CI.ANY_BLIND[0]: "a check of the training code, not a setting",
+    CI.CLASS_COLLAPSE_REMEDIES[1]: f"a check of the code or a new loss term; {_NO_OPTION}",
     SG.RESTART: _CONTROL,
     R.GRAD_CLIP: f"a check of the code; {_NO_OPTION} (gradient-norm clipping)",
     R.CHECK_INPUTS: "a check of the data and the loss code, not a setting",

@@ -19,8 +19,13 @@ their own and under another class: the mean logit gap says whether D still check
 condition (a matching-aware D rejects a real with a wrong class), which tells the two causes
 of an ignored condition apart.
 
-Signals: ``cond/variance_share``, ``cond/variance_share_real`` and, with a conditional D,
-``cond/d_match_gap``.
+The same samples say whether the generator collapsed within a class (one image per class,
+whatever ``z``): ``cond/within_class_spread`` is their pooled within-class variance over the
+reals' (1: as varied as the data within a class; 0: ``z`` changes nothing). A batch mixes
+classes, so the batch-level diversity signals do not see such a collapse.
+
+Signals: ``cond/variance_share``, ``cond/variance_share_real``,
+``cond/within_class_spread`` and, with a conditional D, ``cond/d_match_gap``.
 """
 
 from __future__ import annotations
@@ -67,6 +72,14 @@ def crossed_share(x: Tensor) -> float:
     return (ss_rows - (k - 1) * ms_inter) / max(ss_total, 1e-300)
 
 
+def within_class_variance(x: Tensor, labels: Tensor) -> float:
+    """Pooled within-group variance per item, summed over features: SS_within / (N - K)."""
+    flat = x.flatten(1).double()
+    groups = labels.unique()
+    ss = sum(float((flat[labels == g] - flat[labels == g].mean(0)).pow(2).sum()) for g in groups)
+    return ss / max(len(flat) - len(groups), 1)
+
+
 class ConditionProbe:
     """The condition's share of sample variance, for the generator and for the data."""
 
@@ -90,6 +103,7 @@ class ConditionProbe:
         self.classes = torch.randperm(int(num_classes), generator=rng)[:k].sort().values
         self.z = torch.randn(per_class, latent_dim, generator=rng).to(device)
         self.real_share = one_way_share(real, labels.long())
+        self.real_within = within_class_variance(real, labels.long())
         # D's logit gap is read on the first reals only: a forward of D per probe
         self.real = real[:d_reals].to(device)
         self.labels = labels[:d_reals].long().to(device)
@@ -108,6 +122,8 @@ class ConditionProbe:
             out = {
                 S.COND_VARIANCE_SHARE: crossed_share(fake.reshape(k, m, *fake.shape[1:])),
                 S.COND_VARIANCE_SHARE_REAL: self.real_share,
+                S.COND_WITHIN_CLASS_SPREAD: within_class_variance(fake, y)
+                / max(self.real_within, 1e-300),
             }
             if discriminator is not None:
                 n = self.num_classes  # each real under another class, all others in turn

@@ -472,7 +472,7 @@ def _make_monitor(
     if settings.get("ada"):  # the augmentation's p is watched for runaway
         family["augment_runaway"] = True
     if bundle.conditional and not _is_video(bundle):  # the condition probe's signals
-        family["condition_ignored"] = True
+        family["condition_ignored"] = family["class_collapse"] = True
     # a translation model runs the "translation" set, whose detectors read its probes
     explicit = bundle.kind in ("vae", "translation") or _is_video(bundle)
     if detectors == "default" and (cfg.monitor.overrides or family or explicit):

@@ -87,3 +87,40 @@ def test_round_trip_mid_stream():
     part += run_detectors([second], records[620:])
     assert [a.to_dict() for a in part] == [a.to_dict() for a in straight]
     assert len([a for a in straight if a.severity.value == "warning"]) >= 1
+
+
+def spread_stream(steps=1000, every=50, *, collapse_at=None, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(steps):
+        sc: dict[str, float] = {}
+        if t % every == 0:
+            level = 0.02 if collapse_at is not None and t >= collapse_at else 0.9
+            sc[S.COND_WITHIN_CLASS_SPREAD] = level * float(np.exp(0.2 * rng.standard_normal()))
+        out.append(StepRecord(t, sc))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_class_collapse_quiet_on_varied_classes(seed):
+    det = get_detector_class("class_collapse")()
+    assert [a for a in run_detectors([det], spread_stream(seed=seed)) if a.evidence] == []
+
+
+def test_class_collapse_found_at_its_onset():
+    det = get_detector_class("class_collapse")()
+    (a,) = [a for a in run_detectors([det], spread_stream(collapse_at=400)) if a.evidence]
+    assert a.severity.value == "critical" and a.onset_step == 400 and a.step >= 550
+    assert a.evidence["within_class_spread"] < 0.25 and "within each class" in a.diagnosis
+
+
+def test_class_collapse_round_trip():
+    records = spread_stream(collapse_at=400)
+    cls = get_detector_class("class_collapse")
+    straight = run_detectors([cls()], records)
+    first = cls()
+    part = run_detectors([first], records[:480])
+    second = cls()
+    second.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    part += run_detectors([second], records[480:])
+    assert [a.to_dict() for a in part] == [a.to_dict() for a in straight]

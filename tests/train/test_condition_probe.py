@@ -65,6 +65,11 @@ def test_probe_tells_a_following_generator_from_an_ignoring_one():
     assert 0.3 < out_f[S.COND_VARIANCE_SHARE_REAL] < 0.7
     assert out_f[S.COND_VARIANCE_SHARE] > 0.05
     assert abs(out_i[S.COND_VARIANCE_SHARE]) < 1e-9
+    # within a class both toys vary with z as the reals do (the same mixing scale, roughly)
+    assert 0.3 < out_f[S.COND_WITHIN_CLASS_SPREAD] < 30
+    collapsed = _Toy(1.0)
+    collapsed.mix = collapsed.mix * 0.0  # z changes nothing: one image per class
+    assert probe(collapsed)[S.COND_WITHIN_CLASS_SPREAD] == 0.0
     assert S.COND_D_MATCH_GAP not in out_f
     # with a discriminator: the mean logit under the right class minus under a wrong one
 

@@ -44,7 +44,8 @@ def test_stages_are_phases_and_signals_are_recorded(tmp_path):
     assert cond[S.COND_VARIANCE_SHARE].steps.tolist() == [0, 2, 4]
     assert 0.0 < cond[S.COND_VARIANCE_SHARE_REAL].values[0] < 1.0
     assert S.COND_D_MATCH_GAP in cond
-    assert "condition_ignored" in [d["name"] for d in reader.meta("detectors")]
+    assert S.COND_WITHIN_CLASS_SPREAD in reader.scalar_names()
+    assert {"condition_ignored", "class_collapse"} <= {d["name"] for d in reader.meta("detectors")}
     networks = reader.meta("networks")
     assert networks == {"G": "generator", "D_stage1": "discriminator", "D_stage2": "discriminator"}
     sd = torch.load(checkpoint_path(run), weights_only=True)
