@@ -40,11 +40,11 @@ CASES = [
     "stackgan_onehot_glyphs",
 ]
 FINDS = {
-    "mode_collapse": {"ca_collapse", "mode_collapse", "sample_coverage"},
+    "mode_collapse": {"class_collapse", "mode_collapse", "sample_coverage"},
     "condition_ignored": {"condition_ignored", "ca_collapse"},
     "stage_copy": {"level_copy"},
 }
-FAMILY = {"ca_collapse", "level_copy", "condition_ignored"}
+FAMILY = {"ca_collapse", "level_copy", "condition_ignored", "class_collapse"}
 PER_CLASS = 50
 
 
