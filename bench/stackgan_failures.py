@@ -33,13 +33,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._report import table, write_json, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ["stackgan_glyphs", "stackgan_no_ca_glyphs", "stackgan_copy_glyphs"]
+CASES = [
+    "stackgan_glyphs",
+    "stackgan_no_ca_glyphs",
+    "stackgan_copy_glyphs",
+    "stackgan_onehot_glyphs",
+]
 FINDS = {
-    "mode_collapse": {"ca_collapse", "mode_collapse", "sample_coverage"},
-    "condition_ignored": {"ca_collapse"},
+    "mode_collapse": {"class_collapse", "mode_collapse", "sample_coverage"},
+    "condition_ignored": {"condition_ignored", "ca_collapse"},
     "stage_copy": {"level_copy"},
 }
-FAMILY = {"ca_collapse", "level_copy"}
+FAMILY = {"ca_collapse", "level_copy", "condition_ignored", "class_collapse"}
 PER_CLASS = 50
 
 

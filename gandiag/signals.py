@@ -93,6 +93,12 @@ level/<k>/copy_ratio              LAPGAN/StackGAN: detail a level adds over the 
 ca/kl, ca/sigma_mean              StackGAN conditioning augmentation: KL and mean sigma
 ca/kl_dim/<j>                     StackGAN: KL of conditioning dimension j (batch mean)
 ca/condition_nats                 StackGAN: nats needed to tell the conditions apart (log #classes)
+cond/variance_share               class-conditional G: share of its samples' pixel variance the
+                                  requested class explains (epsilon^2, same latents under each class)
+cond/variance_share_real          the same share for labelled reals (between-class / total)
+cond/within_class_spread          G's pooled within-class variance (over z, per requested class)
+                                  over the reals' within-class variance (0: one image per class)
+cond/d_match_gap                  conditional D: mean logit on reals with their class minus with another
 
 Histograms
 ----------
@@ -175,6 +181,10 @@ ADA_RT = "ada/r_t"
 CA_KL = "ca/kl"
 CA_SIGMA_MEAN = "ca/sigma_mean"
 CA_CONDITION_NATS = "ca/condition_nats"
+COND_VARIANCE_SHARE = "cond/variance_share"
+COND_VARIANCE_SHARE_REAL = "cond/variance_share_real"
+COND_D_MATCH_GAP = "cond/d_match_gap"
+COND_WITHIN_CLASS_SPREAD = "cond/within_class_spread"
 
 
 def ca_kl_dim(j: int) -> str:

@@ -91,8 +91,12 @@ def _stackgan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> Mode
         ch,
         augment=bool(opts["ca"]),
         detail_scale=float(opts["detail_scale"]),
+        t_dim=int(opts["t_dim"]),
+        embedding=str(opts["embedding"]),
     )
-    d = StackGANDiscriminator(size, c_dim, width, ch).bind(g)
+    d = StackGANDiscriminator(
+        size, classes, c_dim, width, ch, t_dim=int(opts["t_dim"]), embedding=str(opts["embedding"])
+    )
     return ModelBundle(
         name, "gan", int(opts["latent_dim"]), opts, training, g, d, num_classes=classes
     )
@@ -102,7 +106,8 @@ register_model(
     ModelSpec(
         "stackgan",
         "gan",
-        "StackGAN-lite: class one-hot as the text embedding, conditioning augmentation (KL x2), "
+        "StackGAN-lite: a fixed dense class code as the text embedding, conditioning augmentation "
+        "(KL x2), "
         "16 px stage I then 32 px stage II on stage I and the condition, matching-aware D "
         "(wrong pairs)",
         "Zhang et al. 2017",
@@ -115,6 +120,8 @@ register_model(
             "width": 32,
             "ca": True,
             "detail_scale": 1.0,
+            "t_dim": 1024,
+            "embedding": "dense",
         },
         {
             "stepper": "stackgan",

@@ -1,17 +1,28 @@
 """StackGAN-lite (Zhang et al. 2017): class labels in place of text, 16 px stage I, 32 px stage II.
 
-The layout of hanzhanggit/StackGAN-Pytorch (code/model.py), shrunk for glyphs:
+The layout of the authors' code (hanzhanggit/StackGAN, TensorFlow; hanzhanggit/StackGAN-Pytorch
+code/model.py), shrunk for glyphs:
 
-* the "text embedding" is the class one-hot, fixed like the paper's pre-trained char-CNN-RNN
-  embedding; each stage has its own conditioning augmentation :class:`CANet`:
-  ``fc(t -> 2 c_dim) + ReLU`` split into ``mu`` and ``logvar``, ``c = mu + sigma * eps``;
+* the "text embedding" ``t`` (option ``embedding``) is fixed, like the paper's pre-trained char-CNN-RNN embedding, and
+  dense like it: each class is a fixed Gaussian code of ``t_dim`` (1024, the paper's size)
+  numbers drawn from a seeded generator (:func:`class_embedding`). A class one-hot is the
+  obvious stand-in but a poor one: through the CA's freshly initialised ``fc`` its class means
+  differ by ~0.26 per dimension against the CA's unit noise, so ``c`` starts nearly blind to
+  the class and the generator learned to ignore it (class accuracy 0.17-0.22 after 1000
+  steps; ``embedding="onehot"`` keeps that failure); a dense code starts ~3x further apart,
+  as a real text embedding does;
+* each stage has its own conditioning augmentation :class:`CANet`, as in the authors'
+  TensorFlow code: ``fc(t -> 2 c_dim)`` then a leaky ReLU (0.2), split into ``mu`` and
+  ``log sigma``, ``c = mu + sigma * eps``. (StackGAN-Pytorch applies a plain ReLU and reads
+  the second half as ``log var``, which pins sigma >= 1: never less noisy than the prior.)
 * stage I (:class:`Stage1Generator`): ``[c, z] -> fc -> 4x4 -> 2 up-blocks -> 16x16``;
 * stage II (:class:`Stage2Generator`): encodes the stage-I image to 8x8, concatenates its own
   ``c`` tiled over 8x8, two residual blocks, 2 up-blocks -> 32x32; it consumes the stage-I
   image without gradient (the reference freezes stage I and detaches its output);
 * discriminators (:class:`StageDiscriminator`) encode the image to 4x4 and score it jointly with
-  the condition ``mu`` tiled over 4x4 (the reference's ``D_GET_LOGITS``), so they are
-  matching-aware: the loop scores real/right, fake/right and real/wrong pairs.
+  their own compression of the embedding (``fc(t -> c_dim)`` + leaky ReLU, tiled over 4x4:
+  the TensorFlow code's ``context_embedding``), so they are matching-aware: the loop scores
+  real/right, fake/right and real/wrong pairs.
 
 ``ca=False`` removes the augmentation (``c = mu``, sigma 0): the failure StackGAN#10 reports.
 ``detail_scale`` scales what stage II adds over the upsampled stage-I image (1: the paper's
@@ -34,6 +45,23 @@ def up(x: Tensor) -> Tensor:
 
 def down(x: Tensor) -> Tensor:
     return F.avg_pool2d(x, 2)
+
+
+EMBEDDINGS = ("dense", "onehot")
+
+
+def class_embedding(num_classes: int, t_dim: int, kind: str = "dense", seed: int = 0) -> Tensor:
+    """The fixed "text embedding" of each class.
+
+    ``dense``: ``[num_classes, t_dim]`` standard normal codes drawn from their own seeded
+    generator, so generator and discriminators (and a reloaded model) agree on them without
+    storing them; ``onehot``: the ``[num_classes, num_classes]`` identity (``t_dim`` unused).
+    """
+    if kind == "onehot":
+        return torch.eye(num_classes)
+    if kind != "dense":
+        raise ValueError(f"unknown class embedding {kind!r}; choose one of {', '.join(EMBEDDINGS)}")
+    return torch.randn(num_classes, t_dim, generator=torch.Generator().manual_seed(seed))
 
 
 def kl_per_dim(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -59,8 +87,9 @@ class CANet(nn.Module):
         self.fc = nn.Linear(t_dim, 2 * c_dim)
 
     def encode(self, t: Tensor) -> tuple[Tensor, Tensor]:
-        x = F.relu(self.fc(t))
-        return x[:, : self.c_dim], x[:, self.c_dim :]
+        """``(mu, logvar)``: the fc output after a leaky ReLU (0.2) is ``[mu, log sigma]``."""
+        x = F.leaky_relu(self.fc(t), 0.2)
+        return x[:, : self.c_dim], 2.0 * x[:, self.c_dim :]
 
     def forward(
         self, t: Tensor, generator: torch.Generator | None = None
@@ -157,24 +186,23 @@ class StackGANGenerator(nn.Module):
         channels: int,
         augment: bool = True,
         detail_scale: float = 1.0,
+        t_dim: int = 1024,
+        embedding: str = "dense",
     ) -> None:
         super().__init__()
         self.latent_dim, self.num_classes, self.c_dim = latent_dim, num_classes, c_dim
         self.detail_scale = float(detail_scale)
-        # the fixed "text" embedding: the class one-hot
-        self.register_buffer("embedding", torch.eye(num_classes), persistent=False)
+        emb = class_embedding(num_classes, t_dim, embedding)
+        t_dim = emb.shape[1]
+        self.register_buffer("embedding", emb, persistent=False)
         self.register_buffer("stage", torch.tensor(1, dtype=torch.long))
-        self.ca1 = CANet(num_classes, c_dim, augment)
+        self.ca1 = CANet(t_dim, c_dim, augment)
         self.stage1 = Stage1Generator(latent_dim, c_dim, width, channels)
-        self.ca2 = CANet(num_classes, c_dim, augment)
+        self.ca2 = CANet(t_dim, c_dim, augment)
         self.stage2 = Stage2Generator(c_dim, width, channels)
 
     def ca(self, stage: int) -> CANet:
         return self.ca1 if stage == 1 else self.ca2
-
-    def condition_mean(self, y: Tensor, stage: int) -> Tensor:
-        """``mu`` of the stage's CA for labels ``y``: the condition its discriminator sees."""
-        return self.ca(stage).encode(self.embedding[y])[0]
 
     def sample_stage1(
         self, z: Tensor, y: Tensor, generator: torch.Generator | None = None
@@ -203,9 +231,9 @@ class StackGANGenerator(nn.Module):
 
 
 class StageDiscriminator(nn.Module):
-    """Image (16 or 32 px) and condition ``mu`` -> one logit (the reference's D_GET_LOGITS)."""
+    """Image (16 or 32 px) and embedding ``t`` -> one logit (the authors' ``get_discriminator``)."""
 
-    def __init__(self, size: int, c_dim: int, width: int, channels: int) -> None:
+    def __init__(self, size: int, t_dim: int, c_dim: int, width: int, channels: int) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch, s = width, size // 2
@@ -217,6 +245,7 @@ class StageDiscriminator(nn.Module):
             ]
             ch, s = ch * 2, s // 2
         self.encoder = nn.Sequential(*layers)
+        self.context = nn.Sequential(nn.Linear(t_dim, c_dim), nn.LeakyReLU(0.2, True))
         self.logits = nn.Sequential(
             nn.Conv2d(ch + c_dim, ch, 3, padding=1, bias=False),
             nn.BatchNorm2d(ch),
@@ -224,29 +253,38 @@ class StageDiscriminator(nn.Module):
             nn.Conv2d(ch, 1, 4),
         )
 
-    def forward(self, x: Tensor, mu: Tensor) -> Tensor:
+    def forward(self, x: Tensor, t: Tensor) -> Tensor:
         h = self.encoder(x)
-        tiled = mu[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])
+        code = self.context(t)
+        tiled = code[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])
         return self.logits(torch.cat([h, tiled], dim=1)).reshape(-1)
 
 
 class StackGANDiscriminator(nn.Module):
     """The stages' discriminators; ``forward(x, y)`` scores 32 px images as the active stage does.
 
-    The condition a discriminator sees is its stage's ``mu``, computed by the generator's CA
-    (detached, as the reference passes ``mu.detach()``), so it holds a reference to the
-    generator without registering it as a submodule.
+    Each stage's discriminator reads the same fixed class embedding as the generator
+    (:func:`class_embedding`) through its own ``context`` layer; the ``stage`` buffer (set by
+    the loop, like the generator's) says which one is trained.
     """
 
-    def __init__(self, image_size: int, c_dim: int, width: int, channels: int) -> None:
+    def __init__(
+        self,
+        image_size: int,
+        num_classes: int,
+        c_dim: int,
+        width: int,
+        channels: int,
+        t_dim: int = 1024,
+        embedding: str = "dense",
+    ) -> None:
         super().__init__()
-        self.d1 = StageDiscriminator(image_size // 2, c_dim, width, channels)
-        self.d2 = StageDiscriminator(image_size, c_dim, width, channels)
-        self._generator: tuple[StackGANGenerator, ...] = ()
-
-    def bind(self, generator: StackGANGenerator) -> StackGANDiscriminator:
-        self._generator = (generator,)
-        return self
+        emb = class_embedding(num_classes, t_dim, embedding)
+        t_dim = emb.shape[1]
+        self.register_buffer("embedding", emb, persistent=False)
+        self.register_buffer("stage", torch.tensor(1, dtype=torch.long))
+        self.d1 = StageDiscriminator(image_size // 2, t_dim, c_dim, width, channels)
+        self.d2 = StageDiscriminator(image_size, t_dim, c_dim, width, channels)
 
     def stage_net(self, stage: int) -> StageDiscriminator:
         return self.d1 if stage == 1 else self.d2
@@ -255,11 +293,10 @@ class StackGANDiscriminator(nn.Module):
         """Watched one by one: each stage's discriminator is its own network."""
         return {"D_stage1": self.d1, "D_stage2": self.d2}
 
+    def score(self, x: Tensor, y: Tensor, stage: int) -> Tensor:
+        """Stage ``stage``'s logits for images at that stage's size and labels ``y``."""
+        return self.stage_net(stage)(x, self.embedding[y])
+
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        if not self._generator:
-            raise RuntimeError("StackGANDiscriminator needs bind(generator) for its conditions")
-        g = self._generator[0]
-        stage = int(g.stage)
-        with torch.no_grad():
-            mu = g.condition_mean(y, stage)
-        return self.stage_net(stage)(down(x) if stage == 1 else x, mu)
+        stage = int(self.stage)
+        return self.score(down(x) if stage == 1 else x, y, stage)

@@ -5,6 +5,7 @@
 reads, its parameters and how they were calibrated.
 """
 
+from gandiag.detectors import condition as _condition  # noqa: F401  (conditional GANs: class ignored or collapsed)
 from gandiag.detectors import conditioning as _conditioning  # noqa: F401  (StackGAN's CA)
 from gandiag.detectors import levels as _levels  # noqa: F401  (and pyramid levels)
 from gandiag.detectors import phases as _phases  # noqa: F401  (registers phase detectors)

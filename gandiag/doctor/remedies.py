@@ -42,6 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gandiag.detectors import condition as CI
 from gandiag.detectors import phases as PH
 from gandiag.detectors import remedies as R
 from gandiag.detectors import stylegan as SG
@@ -447,6 +448,15 @@ STAGE2_DETAIL = Remedy(
     lambda cfg: _option(cfg, "detail_scale") not in (None, 1.0),
     answers=(LEVEL_REMEDIES[2],),
 )
+DENSE_EMBEDDING = Remedy(
+    "dense_embedding",
+    "a dense fixed code per class as the conditioning embedding in place of the one-hot "
+    "(embedding dense); new CA and D context layers",
+    lambda cfg: {"model.options.embedding": "dense"},
+    lambda cfg: _option(cfg, "embedding") == "onehot",
+    answers=(CI.G_BLIND[0],),
+    fresh_start=True,
+)
 
 # -- the video GAN (DVD-GAN) -----------------------------------------------------------------
 TEMPORAL_D = Remedy(
@@ -616,6 +626,8 @@ CATALOG: dict[str, tuple[Remedy, ...]] = {
     "level_copy": (FULL_RESIDUALS, STAGE2_DETAIL),
     # StackGAN
     "ca_collapse": (CA_ON, CA_KL_LOWER),
+    "condition_ignored": (DENSE_EMBEDDING,),
+    "class_collapse": (CA_ON,),
     # video
     "frozen_video": (TEMPORAL_D, TEMPORAL_D_LR),
     "looping_video": (MORE_FRAMES, TEMPORAL_D),
@@ -636,6 +648,9 @@ _NO_OPTION = "the reference trainer has no setting for it"
 #: remedy texts doctor cannot try as a settings change, with the reason
 ADVICE_ONLY: dict[str, str] = {
     R.RESTART: _CONTROL,
+    CI.D_BLIND[0]: f"a change of the discriminator's loss or architecture; {_NO_OPTION}",
+    CI.ANY_BLIND[0]: "a check of the training code, not a setting",
+    CI.CLASS_COLLAPSE_REMEDIES[1]: f"a check of the code or a new loss term; {_NO_OPTION}",
     SG.RESTART: _CONTROL,
     R.GRAD_CLIP: f"a check of the code; {_NO_OPTION} (gradient-norm clipping)",
     R.CHECK_INPUTS: "a check of the data and the loss code, not a setting",

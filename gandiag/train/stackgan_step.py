@@ -9,13 +9,16 @@ Losses per stage (BCE on logits): the matching-aware discriminator loss
 ``real/right + (fake/right + real/wrong) / 2``, where the wrong pair is a real image with
 another class's condition (the reference shifts the batch's conditions by one; a shifted
 class label can equal the true one, so the wrong class is drawn from the other classes);
-the discriminators see ``mu`` detached; the generator loss is the non-saturating one plus
+the discriminators read the class embedding through their own context layer (the authors'
+TensorFlow code; StackGAN-Pytorch passes the CA's ``mu`` detached, which leaves D's view of
+the condition to the generator's CA); the generator loss is the non-saturating one plus
 ``kl_weight`` (the reference's ``COEFF.KL = 2``) times the CA's KL, averaged over batch and
 dimensions as the reference's ``KL_loss``. Adam 2e-4, betas (0.5, 0.999).
 
 Signals: ``ca/kl`` (KL of the active stage's CA, summed over dimensions, nats per sample),
 ``ca/sigma_mean`` (its mean sigma; 0 without CA), ``ca/kl_dim/<j>`` and
-``ca/condition_nats`` (log of the number of classes) every ``probe_every`` steps, and in stage II ``level/1/copy_ratio``: the energy of what stage II adds over the
+``ca/condition_nats`` (log of the number of classes) every ``probe_every`` steps, and in
+stage II ``level/1/copy_ratio``: the energy of what stage II adds over the
 upsampled stage-I image, over the energy the real 32 px image has over its upsampled 16 px
 copy (near 0 when stage II only copies stage I).
 """
@@ -77,6 +80,7 @@ class StackGANStepper(FamilyStepper):
             return
         self.stage = stage
         self.G.stage.fill_(stage)
+        self.D.stage.fill_(stage)
         g_params = [*self.G.ca(stage).parameters()]
         g_params += [*(self.G.stage1 if stage == 1 else self.G.stage2).parameters()]
         self.opt_g = self.make_optimizer(g_params, "g")
@@ -101,18 +105,16 @@ class StackGANStepper(FamilyStepper):
         offset = torch.randint(1, k, y.shape, device=y.device, generator=self.gen)
         wrong = (y + offset) % k
         real = down(x) if self.stage == 1 else x
-        net_d = self.D.stage_net(self.stage)
 
         self.G.requires_grad_(False)
         self.D.requires_grad_(True)
         z = torch.randn(x.shape[0], self.b.latent_dim, device=x.device, generator=self.gen)
         with torch.no_grad(), self.autocast():
-            fake, mu, _, _ = self._fake(z, y)
-            mu_wrong = self.G.condition_mean(wrong, self.stage)
+            fake = self._fake(z, y)[0]
         with self.autocast():
-            d_real = net_d(real, mu)
-            d_wrong = net_d(real, mu_wrong)
-            d_fake = net_d(fake, mu)
+            d_real = self.D.score(real, y, self.stage)
+            d_wrong = self.D.score(real, wrong, self.stage)
+            d_fake = self.D.score(fake, y, self.stage)
         loss_real, loss_fake, loss_wrong = _bce(d_real, 1.0), _bce(d_fake, 0.0), _bce(d_wrong, 0.0)
         loss_d = loss_real + 0.5 * (loss_fake + loss_wrong)
         self.opt_d.zero_grad(set_to_none=True)
@@ -124,7 +126,7 @@ class StackGANStepper(FamilyStepper):
         z = torch.randn(x.shape[0], self.b.latent_dim, device=x.device, generator=self.gen)
         with self.autocast():
             fake_g, mu_g, logvar_g, s1 = self._fake(z, y)
-            loss_adv = _bce(net_d(fake_g, mu_g.detach()), 1.0)
+            loss_adv = _bce(self.D.score(fake_g, y, self.stage), 1.0)
         augmented = self.G.ca(self.stage).augment
         kl = kl_per_dim(mu_g.float(), logvar_g.float()) if augmented else None
         loss_g = loss_adv + (self.s.kl_weight * kl.mean() if kl is not None else 0.0)

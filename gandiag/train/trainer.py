@@ -179,6 +179,7 @@ def train(
     grids = SampleGrids(
         bundle, evaluator.real_batch(cadence.grid_size * 8), cadence.grid_size, cfg.seed, device
     )
+    cond_probe = _condition_probe(bundle, ds, train_index, device, cfg.seed)
 
     def restore(payload: dict[str, Any], monitor: Any = None) -> None:
         stepper.load_state_dict(payload["stepper"])
@@ -250,6 +251,10 @@ def train(
                     with torch.no_grad():
                         d_val = _d_outputs(bundle, val_x, val_y)
                 alerts = _monitor_step(mon, bundle, step, out, d_val)
+                if cond_probe is not None and cadence.due("samples", step):
+                    conditional_d = bundle.capabilities.conditional_discriminator
+                    D = bundle.discriminator if conditional_d else None
+                    mon.log_scalars(step, cond_probe(stepper.sample_net(), D))
                 last = step == cfg.steps - 1
                 evaluating = last or (every_eval and step % every_eval == 0 and step > 0)
                 if evaluating:
@@ -466,6 +471,8 @@ def _make_monitor(
     family = dict.fromkeys(bundle.training.get("detectors", ()), True)
     if settings.get("ada"):  # the augmentation's p is watched for runaway
         family["augment_runaway"] = True
+    if bundle.conditional and not _is_video(bundle):  # the condition probe's signals
+        family["condition_ignored"] = family["class_collapse"] = True
     # a translation model runs the "translation" set, whose detectors read its probes
     explicit = bundle.kind in ("vae", "translation") or _is_video(bundle)
     if detectors == "default" and (cfg.monitor.overrides or family or explicit):
@@ -552,6 +559,26 @@ def _is_video(bundle: ModelBundle) -> bool:
 
 def _model_kind(bundle: ModelBundle) -> str:
     return "video" if _is_video(bundle) else bundle.kind
+
+
+def _condition_probe(
+    bundle: ModelBundle, ds: Dataset, index: np.ndarray, device: torch.device, seed: int
+) -> Any:
+    """The condition probe of a class-conditional image GAN (the condition_ignored detector's
+    signals); None for other models."""
+    if not bundle.conditional or ds.labels is None or ds.kind != "images" or _is_video(bundle):
+        return None
+    from gandiag.train.condition_probe import ConditionProbe
+
+    pick = np.random.default_rng([seed, 11]).permutation(index)[:512]
+    return ConditionProbe(
+        torch.from_numpy(ds.batch(pick)),
+        torch.from_numpy(np.asarray(ds.labels[pick])),
+        bundle.num_classes,
+        bundle.latent_dim,
+        device,
+        seed,
+    )
 
 
 def _discriminators(bundle: ModelBundle) -> Any:

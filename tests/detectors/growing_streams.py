@@ -129,6 +129,24 @@ def ca_stream(
     return out
 
 
+def condition_stream(steps=1200, every=50, fault_at=500, seed=0):
+    """The condition probe's signals: a class-conditional G that follows its class and varies
+    within it, until ``fault_at``, from where it ignores the class and collapses within it."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(steps):
+        sc = {S.PHASE_INDEX: float(t >= 800)}
+        if t % every == 0:
+            bad = t >= fault_at
+            noise = math.exp(0.15 * rng.standard_normal())
+            sc[S.COND_VARIANCE_SHARE] = (0.003 if bad else 0.25) * noise
+            sc[S.COND_VARIANCE_SHARE_REAL] = 0.3
+            sc[S.COND_WITHIN_CLASS_SPREAD] = (0.01 if bad else 0.8) * noise
+            sc[S.COND_D_MATCH_GAP] = 1.5
+        out.append(StepRecord(t, sc))
+    return out
+
+
 def growing_fault_stream(name: str) -> list[StepRecord] | None:
     """A stream in which detector ``name`` has a fault to find (None: not a family detector)."""
     if name in ("transition_instability", "fade_in"):
@@ -137,6 +155,8 @@ def growing_fault_stream(name: str) -> list[StepRecord] | None:
         return level_stream(copy_from=300)
     if name == "ca_collapse":
         return ca_stream(collapse_at=300, deterministic_at=900)
+    if name in ("condition_ignored", "class_collapse"):
+        return condition_stream()
     if name in (
         "w_collapse",
         "noise_dominated",

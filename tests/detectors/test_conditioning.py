@@ -10,12 +10,16 @@ from gandiag.detectors import build_detectors, default_detectors, get_detector_c
 from gandiag.reference_models import get_spec
 
 
+def _all(records, **params):
+    return run_detectors([get_detector_class("ca_collapse")(**params)], records)
+
+
 def _alerts(records, **params):
-    return [
-        a
-        for a in run_detectors([get_detector_class("ca_collapse")(**params)], records)
-        if a.severity.value != "info"
-    ]
+    return [a for a in _all(records, **params) if a.severity.value != "info"]
+
+
+def _notices(records, **params):
+    return [a for a in _all(records, **params) if a.severity.value == "info" and a.evidence]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -42,22 +46,24 @@ def test_a_collapse_is_reported_once_as_critical():
     assert [a.severity.value for a in alerts] == ["critical"]
 
 
-def test_deterministic_conditioning_warns():
-    (a,) = _alerts(ca_stream(deterministic_at=200, steps=600))
-    assert a.severity.value == "warning" and "deterministic" in a.diagnosis
+def test_deterministic_conditioning_is_a_notice_not_a_failure():
+    # a point condition is a setting; collapse within a class is read from the samples
+    assert _alerts(ca_stream(deterministic_at=200, steps=600)) == []
+    (a,) = _notices(ca_stream(deterministic_at=200, steps=600))
+    assert "deterministic" in a.diagnosis and "not a failure" in a.diagnosis
     assert 200 <= a.onset_step <= 220 and a.evidence["ca_sigma_mean"] < 0.05
 
 
-def test_no_ca_from_the_start_warns_after_the_warmup():
-    (a,) = _alerts(ca_stream(deterministic_at=0, steps=600))
+def test_no_ca_from_the_start_gives_its_notice_after_the_warmup():
+    (a,) = _notices(ca_stream(deterministic_at=0, steps=600))
     assert a.onset_step == 100 and a.step == 200  # warm-up 100, patience 100
     assert "ca_kl" not in a.evidence and a.evidence["ca_sigma_mean"] == 0.0  # nothing invented
 
 
-def test_each_stage_alerts_on_its_own_ca():
-    # no CA in either stage: one warning per stage, the second after stage II's own warm-up
-    alerts = _alerts(ca_stream(deterministic_at=0))
-    assert [(a.onset_step, a.step) for a in alerts] == [(100, 200), (700, 800)]
+def test_each_stage_reports_on_its_own_ca():
+    # no CA in either stage: one notice per stage, the second after stage II's own warm-up
+    notices = _notices(ca_stream(deterministic_at=0))
+    assert [(a.onset_step, a.step) for a in notices] == [(100, 200), (700, 800)]
 
 
 def test_round_trip_mid_stream():
@@ -70,7 +76,8 @@ def test_round_trip_mid_stream():
     second.load_state_dict(json.loads(json.dumps(first.state_dict())))
     part += run_detectors([second], records[650:])
     assert [a.to_dict() for a in part] == [a.to_dict() for a in straight]
-    assert len([a for a in straight if a.severity.value != "info"]) >= 2
+    fired = [a.severity.value for a in straight if a.evidence]
+    assert "critical" in fired and "info" in fired  # the stage-I collapse, the stage-II notice
 
 
 def test_stackgan_default_set_has_its_family_detectors():

@@ -36,12 +36,12 @@ def test_forward_shapes_follow_the_trained_stage_and_backward_reaches_each_stage
     g.train()
     s2, _, _ = g.sample_stage2(s1, y)
     assert s2.shape == (4, 1, 32, 32)
-    d.stage_net(2)(s2, mu).sum().backward()
+    d.score(s2, y, 2).sum().backward()
     assert all(p.grad is not None for p in g.stage2.parameters())
     # stage II consumes the stage-I image detached: no gradient reaches stage I
     assert all(p.grad is None for p in g.stage1.parameters())
     assert d(torch.randn(4, 1, 32, 32), y).shape == (4,)
-    g.stage.fill_(2)
+    d.stage.fill_(2)  # the loop sets both stages
     assert d(torch.randn(4, 1, 32, 32), y).shape == (4,)
 
 
@@ -60,7 +60,8 @@ def test_ca_samples_around_mu_with_sigma_and_without_augmentation_is_determinist
     t = torch.eye(10)[torch.zeros(20000, dtype=torch.long)]
     c, mu, logvar = ca(t, torch.Generator().manual_seed(0))
     sigma = (0.5 * logvar).exp()
-    assert torch.all(logvar >= 0)  # the reference's ReLU on the fc output
+    # the authors' leaky ReLU on [mu, log sigma]: sigma may fall below the prior's 1
+    torch.testing.assert_close(logvar, 2 * torch.nn.functional.leaky_relu(ca.fc(t), 0.2)[:, 6:])
     torch.testing.assert_close(c.mean(0), mu[0], atol=0.05, rtol=0)
     torch.testing.assert_close(c.std(0), sigma[0], atol=0.05, rtol=0.05)
     off = CANet(10, 6, augment=False)
@@ -77,16 +78,31 @@ def test_detail_scale_zero_makes_stage_ii_a_copy_of_stage_i():
     torch.testing.assert_close(down(s2), s1)
 
 
-def test_condition_changes_the_discriminator_score():
+def test_condition_changes_the_discriminator_score_through_its_own_context():
     b = _bundle()
     x = torch.randn(6, 1, 32, 32)
-    b.discriminator.eval()
-    right = b.discriminator(x, torch.zeros(6, dtype=torch.long))
-    with torch.no_grad():
-        b.generator.ca1.fc.bias.add_(torch.linspace(0, 1, 16))
-        b.generator.ca1.fc.weight.normal_()
-    wrong = b.discriminator(x, torch.full((6,), 7))
+    d = b.discriminator.eval()
+    right = d(x, torch.zeros(6, dtype=torch.long))
+    wrong = d(x, torch.full((6,), 7))
     assert not torch.allclose(right, wrong)
+    # the discriminator reads the class embedding itself, not the generator's CA
+    with torch.no_grad():
+        b.generator.ca1.fc.weight.normal_()
+    torch.testing.assert_close(d(x, torch.full((6,), 7)), wrong)
+    assert {n for n, _ in d.d1.named_children()} == {"encoder", "context", "logits"}
+
+
+def test_class_embedding_is_dense_fixed_and_shared_or_a_one_hot():
+    b = _bundle()
+    e = b.generator.embedding
+    assert e.shape == (10, 1024) and torch.equal(e, b.discriminator.embedding)
+    torch.testing.assert_close(e, _bundle().generator.embedding)  # not stored, re-drawn alike
+    assert abs(float(e.std()) - 1.0) < 0.05
+    one = _bundle(embedding="onehot")
+    assert torch.equal(one.generator.embedding, torch.eye(10))
+    assert one.generator.ca1.fc.in_features == 10
+    with pytest.raises(ValueError, match="dense, onehot"):
+        _bundle(embedding="glove")
 
 
 def test_other_image_sizes_are_refused_with_the_fix():

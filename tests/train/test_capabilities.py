@@ -39,9 +39,14 @@ def test_a_renamed_model_trains_as_the_original(renamed_specs, tmp_path, tiny_co
             data={"name": "glyphs", "options": {"n": 64}, "batch_size": 16},
             eval={"every": 0, "num_samples": 32, "metrics": []},
         )
-        losses = RunReader(train(cfg, tmp_path / name, progress=False)).scalar_names()
+        reader = RunReader(train(cfg, tmp_path / name, progress=False))
+        losses = reader.scalar_names()
         want = "loss/D_aux" if ref == "acgan" else "loss/D"
         assert want in losses
+        # a class-conditional model gets the condition probe and its detector, by capability
+        assert signals.COND_VARIANCE_SHARE in losses
+        assert (signals.COND_D_MATCH_GAP in losses) == (ref == "cgan")  # D takes the labels
+        assert "condition_ignored" in [d["name"] for d in reader.meta("detectors")]
 
 
 def test_capabilities_validate() -> None:

@@ -37,6 +37,15 @@ def test_stages_are_phases_and_signals_are_recorded(tmp_path):
     assert got[S.level_copy_ratio(1)].steps.tolist() == [3, 4, 5]  # stage II only
     assert (got[S.CA_SIGMA_MEAN].values >= 1.0).all()  # ReLU'd logvar >= 0
     assert (got[S.CA_KL].values > 0).all()
+    # the condition probe of a class-conditional model, and its detector in the run's set
+    cond = reader.read_scalars(
+        [S.COND_VARIANCE_SHARE, S.COND_VARIANCE_SHARE_REAL, S.COND_D_MATCH_GAP]
+    )
+    assert cond[S.COND_VARIANCE_SHARE].steps.tolist() == [0, 2, 4]
+    assert 0.0 < cond[S.COND_VARIANCE_SHARE_REAL].values[0] < 1.0
+    assert S.COND_D_MATCH_GAP in cond
+    assert S.COND_WITHIN_CLASS_SPREAD in reader.scalar_names()
+    assert {"condition_ignored", "class_collapse"} <= {d["name"] for d in reader.meta("detectors")}
     networks = reader.meta("networks")
     assert networks == {"G": "generator", "D_stage1": "discriminator", "D_stage2": "discriminator"}
     sd = torch.load(checkpoint_path(run), weights_only=True)

@@ -1,0 +1,126 @@
+"""condition_ignored on fault streams: the class's share of sample variance against the data's."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gandiag import signals as S
+from gandiag.detectors import get_detector_class, run_detectors
+from gandiag.types import StepRecord
+
+
+def stream(steps=1200, every=50, *, ignored_at=None, real=0.3, gap=2.0, phase_at=None, seed=0):
+    """Probe records every ``every`` steps: a generator that follows its class (share ~0.8 of
+    the data's) until ``ignored_at``, then one whose class explains ~nothing."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(steps):
+        sc: dict[str, float] = {}
+        if phase_at is not None:
+            sc[S.PHASE_INDEX] = float(t >= phase_at)
+        if t % every == 0:
+            share = 0.8 * real * float(np.exp(0.15 * rng.standard_normal()))
+            fresh = phase_at is not None and phase_at <= t < phase_at + 150
+            if (ignored_at is not None and t >= ignored_at) or fresh:
+                share = 0.01 * float(rng.standard_normal())
+            sc[S.COND_VARIANCE_SHARE] = share
+            sc[S.COND_VARIANCE_SHARE_REAL] = real
+            if gap is not None:
+                sc[S.COND_D_MATCH_GAP] = gap
+        out.append(StepRecord(t, sc))
+    return out
+
+
+def _alerts(records, **params):
+    det = get_detector_class("condition_ignored")(**params)
+    return [a for a in run_detectors([det], records) if a.severity.value != "info"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_quiet_while_the_generator_follows_its_class(seed):
+    assert _alerts(stream(seed=seed)) == []
+
+
+def test_an_ignored_condition_is_found_near_its_onset_and_blames_the_generator():
+    (a,) = _alerts(stream(ignored_at=500))
+    assert a.detector == "condition_ignored" and a.severity.value == "warning"
+    assert a.onset_step == 500 and 500 + 150 <= a.step <= 500 + 250
+    assert a.evidence["variance_share"] < 0.25 * a.evidence["variance_share_real"]
+    assert a.evidence["d_match_gap"] == 2.0 and "generator is the side" in a.diagnosis
+    assert any("generator does not follow" in r for r in a.remedies)
+
+
+def test_a_blind_discriminator_is_named_as_the_cause():
+    (a,) = _alerts(stream(ignored_at=500, gap=-0.01))
+    assert "wrong class as high" in a.diagnosis
+    assert any("matching-aware" in r for r in a.remedies)
+
+
+def test_without_a_conditional_discriminator_both_sides_are_suggested():
+    (a,) = _alerts(stream(ignored_at=500, gap=None))
+    assert "d_match_gap" not in a.evidence
+    assert any("matching-aware" in r for r in a.remedies)
+    assert any("generator does not follow" in r for r in a.remedies)
+
+
+def test_quiet_when_the_classes_explain_little_of_the_data():
+    assert _alerts(stream(ignored_at=300, real=0.01)) == []
+
+
+def test_a_fresh_stage_gets_its_warm_up():
+    # stage II draws class-blind samples for 150 steps after the switch, then follows
+    assert _alerts(stream(phase_at=600)) == []
+    # ...but a stage that never learns the class is reported, after its own warm-up
+    (a,) = _alerts(stream(phase_at=600, ignored_at=600))
+    assert a.onset_step == 800 and a.step >= 800 + 150
+
+
+def test_round_trip_mid_stream():
+    records = stream(ignored_at=500, phase_at=900)
+    cls = get_detector_class("condition_ignored")
+    straight = run_detectors([cls()], records)
+    first = cls()
+    part = run_detectors([first], records[:620])
+    second = cls()
+    second.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    part += run_detectors([second], records[620:])
+    assert [a.to_dict() for a in part] == [a.to_dict() for a in straight]
+    assert len([a for a in straight if a.severity.value == "warning"]) >= 1
+
+
+def spread_stream(steps=1000, every=50, *, collapse_at=None, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(steps):
+        sc: dict[str, float] = {}
+        if t % every == 0:
+            level = 0.02 if collapse_at is not None and t >= collapse_at else 0.9
+            sc[S.COND_WITHIN_CLASS_SPREAD] = level * float(np.exp(0.2 * rng.standard_normal()))
+        out.append(StepRecord(t, sc))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_class_collapse_quiet_on_varied_classes(seed):
+    det = get_detector_class("class_collapse")()
+    assert [a for a in run_detectors([det], spread_stream(seed=seed)) if a.evidence] == []
+
+
+def test_class_collapse_found_at_its_onset():
+    det = get_detector_class("class_collapse")()
+    (a,) = [a for a in run_detectors([det], spread_stream(collapse_at=400)) if a.evidence]
+    assert a.severity.value == "critical" and a.onset_step == 400 and a.step >= 550
+    assert a.evidence["within_class_spread"] < 0.25 and "within each class" in a.diagnosis
+
+
+def test_class_collapse_round_trip():
+    records = spread_stream(collapse_at=400)
+    cls = get_detector_class("class_collapse")
+    straight = run_detectors([cls()], records)
+    first = cls()
+    part = run_detectors([first], records[:480])
+    second = cls()
+    second.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    part += run_detectors([second], records[480:])
+    assert [a.to_dict() for a in part] == [a.to_dict() for a in straight]
