@@ -157,7 +157,8 @@ def doctor(
         branch_cfg = r.apply({**base, **{k: config[k] for k in _STORED_EXTRAS if k in config}})
         branch_cfg = {k: v for k, v in branch_cfg.items() if k not in _STORED_EXTRAS}
         if branch_cfg.get("vae", {}).get("kl_anneal_steps") == -1:
-            branch_cfg["vae"]["kl_anneal_steps"] = max(1, budget // 2)
+            # the weight rises from 0 at the fork (not at step 0, long past for a late fork)
+            branch_cfg["vae"].update(kl_anneal_steps=max(1, budget // 2), kl_anneal_start=fork_step + 1)
         jobs.append((r.name, r.description, branch_cfg, r.fresh_start))
 
     # a remedy that changes the networks trains from the initialisation to the same step

@@ -134,12 +134,13 @@ def train(
     if get_spec(cfg.model.name).kind == "translation":  # cyclegan, pix2pix, srgan
         from gandiag.train.translation import train_translation
 
-        if start_from is not None:
-            raise ValueError(
-                "the image-to-image loop keeps no checkpoint ring, so it cannot start from "
-                f"{start_from}; train from the initialisation (start_from=None)"
-            )
-        return train_translation(cfg, run_dir, resume=resume, progress=progress)
+        return train_translation(
+            cfg,
+            run_dir,
+            resume=resume,
+            progress=progress,
+            start_from=Path(start_from) if start_from is not None else None,
+        )
     device = pick_device(cfg.device)
 
     ds = load_dataset(cfg.data.name, **cfg.data.options)
@@ -423,7 +424,10 @@ def _make_stepper(
     else:
         beta = cfg.vae.beta if cfg.vae.beta is not None else getattr(bundle.model, "beta", 1.0)
         settings = VAESettings(
-            beta=float(beta), kl_anneal_steps=cfg.vae.kl_anneal_steps, free_bits=cfg.vae.free_bits
+            beta=float(beta),
+            kl_anneal_steps=cfg.vae.kl_anneal_steps,
+            free_bits=cfg.vae.free_bits,
+            kl_anneal_start=cfg.vae.kl_anneal_start,
         )
         stepper = AutoencoderStepper(bundle, settings, make_opt, batches, gen, autocast)
     return stepper, {**vars(settings), **optim}
