@@ -82,9 +82,7 @@ def score_branch(
         )
 
 
-def _outcome(
-    reader: RunReader, detector: str, after_step: int
-) -> tuple[str, float, bool] | None:
+def _outcome(reader: RunReader, detector: str, after_step: int) -> tuple[str, float, bool] | None:
     """The failure's own outcome: the mean of its training scalar over the branch's tail
     (one step's value of a minibatch loss is noise; the tail is past any annealing)."""
     if detector not in OUTCOME:

@@ -73,6 +73,7 @@ def train_translation(
         raise TypeError(f"model {cfg.model.name!r} did not build a TranslationBundle")
     if start_from is not None and resume:
         raise ValueError("start_from and resume exclude each other")
+    ckpt: dict[str, Any] | None
     if start_from is not None:
         ckpt = load_checkpoint_file(Path(start_from), bundle.name, bundle.options)
     else:
