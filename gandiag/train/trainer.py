@@ -26,7 +26,12 @@ from gandiag.store import (
     run_exists_error,
 )
 from gandiag.train.actions import PolicyRunner
-from gandiag.train.checkpoint import load_checkpoint, load_checkpoint_file, save_checkpoint
+from gandiag.train.checkpoint import (
+    load_checkpoint,
+    load_checkpoint_file,
+    restore_fork,
+    save_checkpoint,
+)
 from gandiag.train.config import TrainConfig, load_config
 from gandiag.train.evaluation import Evaluator, metric_scalars
 from gandiag.train.gan_step import GANSettings, GANStepper
@@ -149,7 +154,7 @@ def train(
         raise ValueError("start_from and resume exclude each other")
     ckpt: dict[str, Any] | None
     if start_from is not None:
-        ckpt = load_checkpoint_file(Path(start_from), bundle.name, bundle.options)
+        ckpt = load_checkpoint_file(Path(start_from), bundle.name, bundle.options, fork=True)
     else:
         ckpt = load_checkpoint(run_dir, bundle.name, bundle.options) if resume else None
     bundle.to(device)
@@ -192,7 +197,7 @@ def train(
     start = 0
     if ckpt is not None:
         configured = [[g["lr"] for g in o.param_groups] for o in _optimizers(stepper)]
-        restore(ckpt)
+        restore_fork(restore, ckpt, bundle.options, start_from)
         if start_from is not None:  # the branch's own learning rates, not the parent's
             for opt, lrs in zip(_optimizers(stepper), configured):
                 for group, lr in zip(opt.param_groups, lrs):

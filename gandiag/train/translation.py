@@ -22,7 +22,12 @@ from gandiag.monitor.translation import TranslationProbe
 from gandiag.reference_models import build_model, get_spec
 from gandiag.reference_models.translation import TranslationBundle
 from gandiag.train.actions import PolicyRunner
-from gandiag.train.checkpoint import load_checkpoint, load_checkpoint_file, save_checkpoint
+from gandiag.train.checkpoint import (
+    load_checkpoint,
+    load_checkpoint_file,
+    restore_fork,
+    save_checkpoint,
+)
 from gandiag.train.config import TrainConfig
 from gandiag.train.translation_eval import evaluate_translation, triplet_grid
 from gandiag.train.translation_step import (
@@ -75,7 +80,7 @@ def train_translation(
         raise ValueError("start_from and resume exclude each other")
     ckpt: dict[str, Any] | None
     if start_from is not None:
-        ckpt = load_checkpoint_file(Path(start_from), bundle.name, bundle.options)
+        ckpt = load_checkpoint_file(Path(start_from), bundle.name, bundle.options, fork=True)
     else:
         ckpt = load_checkpoint(run_dir, bundle.name, bundle.options) if resume else None
     bundle.to(device)
@@ -111,7 +116,7 @@ def train_translation(
     start = 0
     if ckpt is not None:
         configured = [[g["lr"] for g in o.param_groups] for o in _optimizers(stepper)]
-        restore(ckpt)
+        restore_fork(restore, ckpt, bundle.options, start_from)
         if start_from is not None:  # the branch's own learning rates, not the parent's
             for opt, lrs in zip(_optimizers(stepper), configured):
                 for group, lr in zip(opt.param_groups, lrs):
