@@ -67,6 +67,84 @@ FAILURES = {
 }
 
 
+def _write(
+    rows: list[dict], pending: list[str], args: argparse.Namespace, load_before: float
+) -> str:
+    """The table and JSON of the rows so far (written after each configuration, so a run
+    stopped early still leaves what it measured); configs not reached are listed as such."""
+    rows = rows + [
+        {"config": n, "failure": FAILURES[n], "not_run": True, "pending": True} for n in pending
+    ]
+    scored = [r for r in rows if "error" not in r and "not_run" not in r]
+    recovered = sum(r["recovered"] for r in scored)
+    agrees = sum(r["agrees"] for r in scored)
+    within = sum(r["wall_s"] <= r["bound_s"] for r in scored)
+    load_after = os.getloadavg()[0]
+    ratios = [r["wall_s"] / r["bound_s"] for r in scored]
+    lines = [
+        f"## Doctor (`bench/doctor.py`{' --quick' if args.quick else ''}, {args.workers} workers)",
+        "",
+        (
+            "Each failure configuration is trained with a checkpoint ring"
+            + (" (at most 800 steps)" if args.quick else "")
+            + ", then `doctor` forks the remedies for its first serious alert with an "
+            "applicable remedy from the last healthy checkpoint, each branch trained for "
+            "doctor's default budget (twice the steps from the fork to the alert, at least two "
+            "evaluation intervals). Quality: FID on images, modes covered on 2-D data, the "
+            "reconstruction NLL (distortion) for posterior collapse. One torch thread per "
+            "branch. "
+            f"Under load: 1-minute load average {load_before:.1f} before, {load_after:.1f} "
+            f"after, on {os.cpu_count()} cores (the machine was shared). Bound: "
+            "ceil(branches / workers) x the branches' mean time. Start-up: from asking for "
+            "the pool to the first branch running (the first call starts the pool)."
+        ),
+        "",
+        (
+            "| config | alert | fork | budget | branches | best remedy | named first: alert, "
+            "quality vs control | recovered | control re-alerts | wall / bound | "
+            "start-up, report |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "not_run" in r:
+            why = "not reached yet" if r.get("pending") else "not run (time limit)"
+            lines.append(f"| {r['config']} | {why} | | | | | | | | | |")
+            continue
+        if "error" in r:
+            lines.append(f"| {r['config']} | nothing to treat: {r['error']} | | | | | | no | | | |")
+            continue
+        lines.append(
+            f"| {r['config']} | {r['detector']} (onset {r['onset']}) | {r['fork_step']} | "
+            f"{r['budget']} | {len(r['branches'])} | {r['best'] or '—'} | {_first(r)} | "
+            f"{'yes' if r['recovered'] else 'no'} | {'yes' if r['control_reproduced'] else 'no'} "
+            f"| {r['wall_s']:.0f} s / {r['bound_s']:.0f} s = {r['wall_s'] / r['bound_s']:.2f} "
+            f"| {r['overhead_s']['pool']:.1f} s, {r['overhead_s']['report']:.1f} s |"
+        )
+    summary = (
+        f"doctor: recovering remedy found for {recovered}/{len(scored)} failure runs, best = "
+        f"practitioners' first for {agrees}/{len(scored)}, within the time bound for "
+        f"{within}/{len(scored)}"
+        + (f" (wall / bound {min(ratios):.2f}-{max(ratios):.2f})" if ratios else "")
+        + f"; {sum('error' in r for r in rows)} with nothing to treat, "
+        f"{sum('not_run' in r for r in rows)} not run"
+    )
+    lines += ["", summary]
+    write_section("doctor", "\n".join(lines))
+    write_json(
+        args.json,
+        {
+            "quick": args.quick,
+            "workers": args.workers,
+            "load_before": load_before,
+            "load_after": load_after,
+            "rows": rows,
+            "summary": summary,
+        },
+    )
+    return summary
+
+
 def _num(v: float | None) -> str:
     return "—" if v is None else f"{v:.4g}"
 
@@ -132,6 +210,7 @@ def main() -> None:
         except NothingToTreat as exc:  # not detected, or no remedy doctor can try
             rows.append({"config": name, "failure": failure, "error": str(exc), "train_s": train_s})
             print(f"{name}: {exc}", flush=True)
+            _write(rows, names[len(rows) :], args, load_before)
             continue
         first = next((b for b in result.branches if b.name == result.first_named), None)
         control = next(b for b in result.branches if b.name == "control")
@@ -174,73 +253,9 @@ def main() -> None:
             f"wall {result.wall_s:.0f} s vs bound {bound_s:.0f} s",
             flush=True,
         )
+        _write(rows, names[len(rows) :], args, load_before)
 
-    scored = [r for r in rows if "error" not in r and "not_run" not in r]
-    recovered = sum(r["recovered"] for r in scored)
-    agrees = sum(r["agrees"] for r in scored)
-    within = sum(r["wall_s"] <= r["bound_s"] for r in scored)
-    load_after = os.getloadavg()[0]
-    ratios = [r["wall_s"] / r["bound_s"] for r in scored]
-    lines = [
-        f"## Doctor (`bench/doctor.py`{' --quick' if args.quick else ''}, {args.workers} workers)",
-        "",
-        (
-            "Each failure configuration is trained with a checkpoint ring"
-            + (" (at most 800 steps)" if args.quick else "")
-            + ", then `doctor` forks the remedies for its first serious alert with an "
-            "applicable remedy from the last healthy checkpoint, each branch trained for "
-            "doctor's default budget (twice the steps from the fork to the alert, at least two "
-            "evaluation intervals). Quality: FID on images, modes covered on 2-D data, the "
-            "reconstruction NLL (distortion) for posterior collapse. One torch thread per "
-            "branch. "
-            f"Under load: 1-minute load average {load_before:.1f} before, {load_after:.1f} "
-            f"after, on {os.cpu_count()} cores (the machine was shared). Bound: "
-            "ceil(branches / workers) x the branches' mean time. Start-up: from asking for "
-            "the pool to the first branch running (the first call starts the pool)."
-        ),
-        "",
-        (
-            "| config | alert | fork | budget | branches | best remedy | named first: alert, "
-            "quality vs control | recovered | control re-alerts | wall / bound | "
-            "start-up, report |"
-        ),
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        if "not_run" in r:
-            lines.append(f"| {r['config']} | not run (time limit) | | | | | | | | | |")
-            continue
-        if "error" in r:
-            lines.append(f"| {r['config']} | nothing to treat: {r['error']} | | | | | | no | | | |")
-            continue
-        lines.append(
-            f"| {r['config']} | {r['detector']} (onset {r['onset']}) | {r['fork_step']} | "
-            f"{r['budget']} | {len(r['branches'])} | {r['best'] or '—'} | {_first(r)} | "
-            f"{'yes' if r['recovered'] else 'no'} | {'yes' if r['control_reproduced'] else 'no'} "
-            f"| {r['wall_s']:.0f} s / {r['bound_s']:.0f} s = {r['wall_s'] / r['bound_s']:.2f} "
-            f"| {r['overhead_s']['pool']:.1f} s, {r['overhead_s']['report']:.1f} s |"
-        )
-    summary = (
-        f"doctor: recovering remedy found for {recovered}/{len(scored)} failure runs, best = "
-        f"practitioners' first for {agrees}/{len(scored)}, within the time bound for "
-        f"{within}/{len(scored)}"
-        + (f" (wall / bound {min(ratios):.2f}-{max(ratios):.2f})" if ratios else "")
-        + f"; {sum('error' in r for r in rows)} with nothing to treat, "
-        f"{sum('not_run' in r for r in rows)} not run"
-    )
-    lines += ["", summary]
-    write_section("doctor", "\n".join(lines))
-    write_json(
-        args.json,
-        {
-            "quick": args.quick,
-            "workers": args.workers,
-            "load_before": load_before,
-            "load_after": load_after,
-            "rows": rows,
-            "summary": summary,
-        },
-    )
+    summary = _write(rows, [], args, load_before)
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     print(summary)
