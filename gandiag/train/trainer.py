@@ -318,8 +318,17 @@ def _disk_full_error(run_dir: Path, step: int, saved: int | None, exc: BaseExcep
 
 
 def _optimizers(stepper: Any) -> list[torch.optim.Optimizer]:
-    """The stepper's optimisers, in a fixed order (attribute order)."""
-    return [v for v in vars(stepper).values() if isinstance(v, torch.optim.Optimizer)]
+    """The stepper's optimisers, in a fixed order (attribute order), including those it
+    keeps in a dict or list (the video GAN's one per discriminator): a fork or a rollback
+    that missed them would keep the checkpoint's learning rates for those networks."""
+    found: list[torch.optim.Optimizer] = []
+    for value in vars(stepper).values():
+        if isinstance(value, dict):
+            items = list(value.values())
+        else:
+            items = list(value) if isinstance(value, (list, tuple)) else [value]
+        found += [o for o in items if isinstance(o, torch.optim.Optimizer)]
+    return found
 
 
 # -- building ---------------------------------------------------------------------------------

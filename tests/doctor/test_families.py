@@ -190,6 +190,10 @@ def test_doctor_forks_the_applicable_remedies_of_each_failure_config(config, tmp
                 if isinstance(value, float):
                     got = pytest.approx(got, rel=1e-12)
                 assert got == value, (remedy.name, key)
+        if "optim.lr_d_t" in remedy.overrides(stored):  # the forked optimiser, not only the config
+            ckpt = torch.load(out / remedy.name / "checkpoint.pt", weights_only=True)
+            lr = ckpt["stepper"]["opt_d"]["D_T"]["param_groups"][0]["lr"]
+            assert lr == remedy.overrides(stored)["optim.lr_d_t"] > 0
         if remedy.fresh_start:
             assert forked is None and remedy.name in result.fresh_start
         else:

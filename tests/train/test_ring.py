@@ -59,3 +59,18 @@ def test_a_fork_may_change_model_options_only_while_the_networks_still_fit(tmp_p
     # a resume still refuses any change of options, as before
     with pytest.raises(ValueError, match="different options"):
         train({**wider, "steps": 8}, run, resume=True, progress=False)
+
+
+def test_a_fork_and_a_rollback_reach_optimisers_kept_in_a_dict():
+    # the video GAN keeps one optimiser per discriminator in a dict: a fork must set their
+    # learning rates too (doctor's temporal_d_lr remedy had no effect without it)
+    from types import SimpleNamespace
+
+    from gandiag.train.trainer import _optimizers
+
+    def opt():
+        return torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+
+    g, d_s, d_t = opt(), opt(), opt()
+    stepper = SimpleNamespace(opt_g=g, opt_d={"D_S": d_s, "D_T": d_t}, gen=None, steps=[1, 2])
+    assert _optimizers(stepper) == [g, d_s, d_t]
