@@ -40,11 +40,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gandiag.doctor import doctor
+    from gandiag.doctor import NothingToTreat, doctor
 
-    result = doctor(
-        args.run, budget=args.budget, workers=args.workers, detector=args.alert, out_dir=args.out
-    )
+    try:
+        result = doctor(
+            args.run,
+            budget=args.budget,
+            workers=args.workers,
+            detector=args.alert,
+            out_dir=args.out,
+        )
+    except NothingToTreat as exc:  # the run is as it is: nothing doctor can try on it
+        print(f"nothing to treat: {exc}")
+        return 0
+    for why in result.passed_over:
+        print(f"passed over {why}")
     fork = "initialisation" if result.fork_step < 0 else f"step {result.fork_step}"
     if result.evidence_onset < result.onset_step:
         fork += f" (evidence replayed back to step {result.evidence_onset})"

@@ -36,6 +36,7 @@ from gandiag.types import Alert, Severity
 __all__ = [
     "CATALOG",
     "DoctorResult",
+    "NothingToTreat",
     "Remedy",
     "doctor",
     "remedies_for",
@@ -47,6 +48,14 @@ log = logging.getLogger("gandiag.doctor")
 CONTROL = "control"
 #: keys the trainer stores beside the config in the run's metadata (not config options)
 _STORED_EXTRAS = ("resolved", "model_options")
+
+
+class NothingToTreat(ValueError):
+    """doctor has nothing to try on this run: no serious alert, or no remedy that applies.
+
+    Not a failure of the run or of doctor: the message says which, and why (the CLI
+    prints it and exits 0).
+    """
 
 
 @dataclass
@@ -71,6 +80,8 @@ class DoctorResult:
     report: str
     #: where the wall time went (seconds): setup, the pool, the branches, scoring, the report
     timing: dict[str, Any] = field(default_factory=dict)
+    #: earlier serious alerts passed over, each with why no remedy of it could be tried
+    passed_over: list[str] = field(default_factory=list)
 
     @property
     def recovered(self) -> bool:
@@ -82,16 +93,57 @@ class DoctorResult:
         return out
 
 
-def pick_alert(run_dir: Path, detector: str | None = None) -> Alert:
-    """The run's first warning or critical alert (or the first from ``detector``)."""
+def serious_alerts(run_dir: Path, detector: str | None = None) -> list[Alert]:
+    """The run's warning and critical alerts (only ``detector``'s when given), first first;
+    :class:`NothingToTreat` when there is none."""
     with RunReader(run_dir) as reader:
         alerts = [a for a in reader.read_alerts() if a.severity.rank >= Severity.WARNING.rank]
     if detector is not None:
         alerts = [a for a in alerts if a.detector == detector]
     if not alerts:
         which = f" from {detector}" if detector else ""
-        raise ValueError(f"{run_dir} has no warning or critical alert{which}: nothing to treat")
-    return min(alerts, key=lambda a: (a.step, -a.severity.rank))
+        raise NothingToTreat(f"{run_dir} has no warning or critical alert{which}: nothing to treat")
+    return sorted(alerts, key=lambda a: (a.step, -a.severity.rank))
+
+
+def pick_alert(run_dir: Path, detector: str | None = None) -> Alert:
+    """The run's first warning or critical alert (or the first from ``detector``)."""
+    return serious_alerts(run_dir, detector)[0]
+
+
+def why_untreatable(alert: Alert, config: dict[str, Any]) -> str:
+    """Why no catalogued remedy of ``alert`` can be tried on a run with ``config``."""
+    catalogued = ", ".join(r.name for r in CATALOG.get(alert.detector, ())) or "none"
+    advice = [t for t in alert.remedies if t in ADVICE_ONLY]
+    return (
+        f"{alert.detector} (step {alert.step}): none of its catalogued remedies "
+        f"({catalogued}) applies to this run's settings"
+        + (f"; its other remedies are advice only: {'; '.join(advice)}" if advice else "")
+    )
+
+
+def choose_alert(
+    run_dir: Path, config: dict[str, Any], detector: str | None = None
+) -> tuple[Alert, list[Remedy], list[str]]:
+    """The first serious alert with a remedy this run supports, its remedies, and why each
+    earlier alert was passed over; :class:`NothingToTreat` when no alert has one.
+
+    An alert whose failure has no remedy doctor can try (a setting the loop does not
+    read, an architecture change) does not stop doctor from treating a later one.
+    """
+    passed: list[str] = []
+    for alert in serious_alerts(run_dir, detector):
+        chosen = remedies_for(alert.detector, config) if alert.detector in CATALOG else []
+        if chosen:
+            return alert, chosen, passed
+        passed.append(
+            why_untreatable(alert, config)
+            if alert.detector in CATALOG
+            else f"{alert.detector} (step {alert.step}): doctor catalogues no remedy for it"
+        )
+    raise NothingToTreat(
+        f"no applicable remedy for any serious alert of {run_dir}: " + " | ".join(passed)
+    )
 
 
 def doctor(
@@ -122,19 +174,15 @@ def doctor(
             f"{run_dir} was not trained by gandiag's reference trainer (no stored config); "
             "use gandiag.doctor.run_branches with a function that trains your own branches"
         )
-    alert = pick_alert(run_dir, detector)
-    chosen = list(remedies) if remedies is not None else remedies_for(alert.detector, config)
-    if not chosen:
-        advice = [t for t in alert.remedies if t in ADVICE_ONLY]
-        raise ValueError(
-            f"none of the catalogued remedies for {alert.detector} applies to this run's "
-            f"settings ({', '.join(r.name for r in CATALOG.get(alert.detector, ())) or 'none'})"
-            + (
-                f"; the alert's other remedies are advice only: {'; '.join(advice)}"
-                if advice
-                else ""
-            )
-        )
+    passed_over: list[str] = []
+    if remedies is not None:
+        alert, chosen = pick_alert(run_dir, detector), list(remedies)
+        if not chosen:
+            raise ValueError("remedies is empty: pass at least one, or None for the catalogue's")
+    else:
+        alert, chosen, passed_over = choose_alert(run_dir, config, detector)
+        for why in passed_over:
+            log.warning("passed over %s", why)
     ring = CheckpointRing(run_dir / "ring") if (run_dir / "ring").is_dir() else None
     onset = evidence_onset(run_dir, alert)
     entry = ring.last_healthy(onset) if ring is not None else None
@@ -152,12 +200,23 @@ def doctor(
         policy={"on_warning": "none", "on_critical": "none"},
     )
     out = Path(out_dir) if out_dir is not None else run_dir / "doctor"
+    if budget < alert.step - fork_step:
+        log.warning(
+            "the budget (%d steps) ends before the %d steps the run took from the fork to "
+            "raise %s: the control cannot show whether the failure returns; raise --budget",
+            budget,
+            alert.step - fork_step,
+            alert.detector,
+        )
     jobs = [(CONTROL, "the run continued unchanged", base, False)]
     for r in chosen:
         branch_cfg = r.apply({**base, **{k: config[k] for k in _STORED_EXTRAS if k in config}})
         branch_cfg = {k: v for k, v in branch_cfg.items() if k not in _STORED_EXTRAS}
         if branch_cfg.get("vae", {}).get("kl_anneal_steps") == -1:
-            branch_cfg["vae"]["kl_anneal_steps"] = max(1, budget // 2)
+            # the weight rises from 0 at the fork (not at step 0, long past for a late fork)
+            branch_cfg["vae"].update(
+                kl_anneal_steps=max(1, budget // 2), kl_anneal_start=fork_step + 1
+            )
         jobs.append((r.name, r.description, branch_cfg, r.fresh_start))
 
     # a remedy that changes the networks trains from the initialisation to the same step
@@ -203,6 +262,7 @@ def doctor(
         wall_s=0.0,
         report=str(out / "report.html"),
         timing=timing,
+        passed_over=passed_over,
     )
     t_report = time.perf_counter()
     write_report(result, alert, out / "report.html")

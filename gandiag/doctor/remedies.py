@@ -106,6 +106,19 @@ def _training(cfg: Config) -> dict[str, Any]:
         return {}
 
 
+def _capabilities(cfg: Config) -> Any:
+    """The model's declared capabilities (None when the config names no known model)."""
+    name = cfg.get("model", {}).get("name")
+    if not name:
+        return None
+    from gandiag.reference_models import get_spec
+
+    try:
+        return get_spec(name).capabilities
+    except (KeyError, ValueError):
+        return None
+
+
 def _family(cfg: Config) -> bool:
     """The model trains with a family stepper: its settings live in ``gan.options``."""
     return "stepper" in _training(cfg)
@@ -247,13 +260,14 @@ UNROLLED = Remedy(
     "unrolled",
     "5 unrolled discriminator steps in the generator's update (Metz et al. 2017)",
     lambda cfg: {"gan.unrolled_steps": 5},
-    # the trainer's look-ahead does not cover auxiliary heads (ACGAN, InfoGAN); conditional
-    # models are left out to stay on the safe side
+    # the trainer's look-ahead does not cover auxiliary heads (ACGAN, InfoGAN) and the
+    # unrolled tests cover unconditional models only: asked of the model's capabilities
     lambda cfg: (
         _textbook(cfg, "unrolled_steps")
         and not _resolved(cfg, "unrolled_steps")
-        and not _option(cfg, "info_categories")
-        and not _option(cfg, "num_classes")
+        and (caps := _capabilities(cfg)) is not None
+        and not caps.conditional
+        and not caps.has_aux_head
     ),
     answers=(R.UNROLLED,),
 )

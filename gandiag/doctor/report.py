@@ -128,6 +128,7 @@ def write_report(result: DoctorResult, alert: Alert, path: Path) -> Path:
             f"; {', '.join(esc(b.name) for b in fresh)} change the networks and train from "
             "the initialisation to the same step"
         )
+    passed = "".join(f"<p>Passed over {esc(why)}.</p>" for why in result.passed_over)
     body = f"""
 <h1>gandiag doctor</h1>
 <div class="sub">{esc(result.run_dir)}</div>
@@ -136,6 +137,7 @@ healthy state before the onset ({fork}) and train {result.budget} steps each;
 practitioners name <b>{esc(result.first_named or "—")}</b> first for this failure.</div>
 <h2>The alert</h2>
 <p>{esc(alert.one_line())}</p>
+{passed}
 <h2>Remedies, ranked</h2>
 {
         table(

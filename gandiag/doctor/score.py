@@ -23,6 +23,16 @@ QUALITY = (
     ("eval/classes_covered", "scalar", True),
     ("eval/hq_share", "scalar", True),
 )
+#: failures with an outcome of their own, measured before the generic quality above.
+#: Posterior collapse is a code that carries no information: the low-rate, high-distortion
+#: corner of the rate-distortion plane (Alemi et al. 2018, "Fixing a Broken ELBO"), so a
+#: remedy is judged by the distortion (reconstruction NLL) it reaches. The generic measures
+#: judge a VAE's samples, which on 2-D data with a fixed decoder sigma of 1 are blurred over
+#: the plane (under 1% within 3 sigma of any mode): the mode count is a handful of stray
+#: samples and changes from one draw to the next, whatever the code carries.
+OUTCOME: dict[str, tuple[str, bool]] = {"posterior_collapse": (signals.VAE_RECON, False)}
+#: a training scalar as an outcome: its mean over this last share of the branch's steps
+TAIL_SHARE = 0.25
 
 
 @dataclass
@@ -56,7 +66,7 @@ def score_branch(
         ]
         target = [a.one_line() for a in alerts if a.detector == detector]
         other = sorted({a.detector for a in alerts if a.detector != detector})
-        quality_name, quality, higher = _quality(reader)
+        quality_name, quality, higher = _outcome(reader, detector, after_step) or _quality(reader)
         return BranchScore(
             name=name,
             description=description,
@@ -70,6 +80,24 @@ def score_branch(
             last_step=reader.last_step(),
             wall_s=wall_s,
         )
+
+
+def _outcome(reader: RunReader, detector: str, after_step: int) -> tuple[str, float, bool] | None:
+    """The failure's own outcome: the mean of its training scalar over the branch's tail
+    (one step's value of a minibatch loss is noise; the tail is past any annealing)."""
+    if detector not in OUTCOME:
+        return None
+    name, higher = OUTCOME[detector]
+    if name not in set(reader.scalar_names()):
+        return None
+    series = reader.read_scalars([name])[name]
+    values = [
+        float(v) for s, v in zip(series.steps, series.values) if s > after_step and math.isfinite(v)
+    ]
+    if not values:
+        return None
+    tail = values[-max(1, int(len(values) * TAIL_SHARE)) :]
+    return name, sum(tail) / len(tail), higher
 
 
 def _quality(reader: RunReader) -> tuple[str | None, float | None, bool]:

@@ -45,9 +45,15 @@ def load_checkpoint(
 
 
 def load_checkpoint_file(
-    path: Path, model_name: str, model_options: dict[str, Any]
+    path: Path, model_name: str, model_options: dict[str, Any], *, fork: bool = False
 ) -> dict[str, Any]:
-    """A checkpoint file (the run's own or one of its ring), checked against the model."""
+    """A checkpoint file (the run's own or one of its ring), checked against the model.
+
+    ``fork``: a new run starts from this state (``train(start_from=...)``) and may change
+    model options that leave the parameters as they are (StackGAN's conditioning
+    augmentation, its stage-II detail scale); whether they are is up to the strict
+    ``load_state_dict`` of the networks (:func:`options_changed` names the difference).
+    """
     if not path.is_file():
         raise FileNotFoundError(f"cannot start from {path}: no such checkpoint file")
     try:
@@ -73,12 +79,8 @@ def load_checkpoint_file(
             f"{FORMAT}); nothing was changed"
         )
     saved_name, saved_opts = ckpt["model"]["name"], ckpt["model"]["options"]
-    if saved_name != model_name or _plain(saved_opts) != _plain(model_options):
-        diff = {
-            k: (saved_opts.get(k), model_options.get(k))
-            for k in sorted(set(saved_opts) | set(model_options))
-            if _plain(saved_opts.get(k)) != _plain(model_options.get(k))
-        }
+    diff = options_changed(saved_opts, model_options)
+    if saved_name != model_name or (diff and not fork):
         raise ValueError(
             f"cannot resume: the checkpoint {path} is from model {saved_name!r}"
             + (f" with different options {diff} (saved, now)" if saved_name == model_name else "")
@@ -88,6 +90,15 @@ def load_checkpoint_file(
     return ckpt
 
 
+def options_changed(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The model options that differ: name -> (saved, now)."""
+    return {
+        k: (saved.get(k), now.get(k))
+        for k in sorted(set(saved) | set(now))
+        if _plain(saved.get(k)) != _plain(now.get(k))
+    }
+
+
 def _plain(value: Any) -> Any:
     """Tuples and lists compare equal (TOML has only lists)."""
     if isinstance(value, (list, tuple)):
@@ -95,3 +106,21 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def restore_fork(
+    restore: Any, ckpt: dict[str, Any], options: dict[str, Any], start_from: Any
+) -> None:
+    """``restore(ckpt)``; when the networks do not take the checkpoint's parameters (a
+    fork whose model options change the networks), say which options and what to do."""
+    try:
+        restore(ckpt)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        diff = options_changed(ckpt["model"]["options"], options)
+        if start_from is None or not diff:
+            raise
+        raise ValueError(
+            f"cannot start from {start_from}: its networks do not fit this config's, whose "
+            f"model options differ {diff} (saved, now); a change of the networks trains "
+            "from the initialisation (start_from=None)"
+        ) from exc

@@ -90,6 +90,7 @@ class GANConfig:
 class VAEConfig:
     beta: float | None = None  # KL weight; None: the model's (1, or 4 for beta_vae)
     kl_anneal_steps: int = 0  # KL weight rises linearly from 0 over this many steps
+    kl_anneal_start: int = 0  # ... counted from this step (a forked branch: its fork)
     free_bits: float = 0.0  # per-dimension KL floor in nats (Kingma et al. 2016)
 
 

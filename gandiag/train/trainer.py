@@ -26,7 +26,12 @@ from gandiag.store import (
     run_exists_error,
 )
 from gandiag.train.actions import PolicyRunner
-from gandiag.train.checkpoint import load_checkpoint, load_checkpoint_file, save_checkpoint
+from gandiag.train.checkpoint import (
+    load_checkpoint,
+    load_checkpoint_file,
+    restore_fork,
+    save_checkpoint,
+)
 from gandiag.train.config import TrainConfig, load_config
 from gandiag.train.evaluation import Evaluator, metric_scalars
 from gandiag.train.gan_step import GANSettings, GANStepper
@@ -134,12 +139,13 @@ def train(
     if get_spec(cfg.model.name).kind == "translation":  # cyclegan, pix2pix, srgan
         from gandiag.train.translation import train_translation
 
-        if start_from is not None:
-            raise ValueError(
-                "the image-to-image loop keeps no checkpoint ring, so it cannot start from "
-                f"{start_from}; train from the initialisation (start_from=None)"
-            )
-        return train_translation(cfg, run_dir, resume=resume, progress=progress)
+        return train_translation(
+            cfg,
+            run_dir,
+            resume=resume,
+            progress=progress,
+            start_from=Path(start_from) if start_from is not None else None,
+        )
     device = pick_device(cfg.device)
 
     ds = load_dataset(cfg.data.name, **cfg.data.options)
@@ -148,7 +154,7 @@ def train(
         raise ValueError("start_from and resume exclude each other")
     ckpt: dict[str, Any] | None
     if start_from is not None:
-        ckpt = load_checkpoint_file(Path(start_from), bundle.name, bundle.options)
+        ckpt = load_checkpoint_file(Path(start_from), bundle.name, bundle.options, fork=True)
     else:
         ckpt = load_checkpoint(run_dir, bundle.name, bundle.options) if resume else None
     bundle.to(device)
@@ -192,7 +198,7 @@ def train(
     start = 0
     if ckpt is not None:
         configured = [[g["lr"] for g in o.param_groups] for o in _optimizers(stepper)]
-        restore(ckpt)
+        restore_fork(restore, ckpt, bundle.options, start_from)
         if start_from is not None:  # the branch's own learning rates, not the parent's
             for opt, lrs in zip(_optimizers(stepper), configured):
                 for group, lr in zip(opt.param_groups, lrs):
@@ -317,8 +323,17 @@ def _disk_full_error(run_dir: Path, step: int, saved: int | None, exc: BaseExcep
 
 
 def _optimizers(stepper: Any) -> list[torch.optim.Optimizer]:
-    """The stepper's optimisers, in a fixed order (attribute order)."""
-    return [v for v in vars(stepper).values() if isinstance(v, torch.optim.Optimizer)]
+    """The stepper's optimisers, in a fixed order (attribute order), including those it
+    keeps in a dict or list (the video GAN's one per discriminator): a fork or a rollback
+    that missed them would keep the checkpoint's learning rates for those networks."""
+    found: list[torch.optim.Optimizer] = []
+    for value in vars(stepper).values():
+        if isinstance(value, dict):
+            items = list(value.values())
+        else:
+            items = list(value) if isinstance(value, (list, tuple)) else [value]
+        found += [o for o in items if isinstance(o, torch.optim.Optimizer)]
+    return found
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -428,7 +443,10 @@ def _make_stepper(
     else:
         beta = cfg.vae.beta if cfg.vae.beta is not None else getattr(bundle.model, "beta", 1.0)
         settings = VAESettings(
-            beta=float(beta), kl_anneal_steps=cfg.vae.kl_anneal_steps, free_bits=cfg.vae.free_bits
+            beta=float(beta),
+            kl_anneal_steps=cfg.vae.kl_anneal_steps,
+            free_bits=cfg.vae.free_bits,
+            kl_anneal_start=cfg.vae.kl_anneal_start,
         )
         stepper = AutoencoderStepper(bundle, settings, make_opt, batches, gen, autocast)
     return stepper, {**vars(settings), **optim}

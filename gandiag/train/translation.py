@@ -21,7 +21,13 @@ from gandiag.data.translation import TranslationDataset
 from gandiag.monitor.translation import TranslationProbe
 from gandiag.reference_models import build_model, get_spec
 from gandiag.reference_models.translation import TranslationBundle
-from gandiag.train.checkpoint import load_checkpoint, save_checkpoint
+from gandiag.train.actions import PolicyRunner
+from gandiag.train.checkpoint import (
+    load_checkpoint,
+    load_checkpoint_file,
+    restore_fork,
+    save_checkpoint,
+)
 from gandiag.train.config import TrainConfig
 from gandiag.train.translation_eval import evaluate_translation, triplet_grid
 from gandiag.train.translation_step import (
@@ -38,13 +44,22 @@ HOLDOUT = 500
 
 
 def train_translation(
-    cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress: bool = True
+    cfg: TrainConfig,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    start_from: Path | None = None,
 ) -> Path:
+    """Train an image-to-image model in ``run_dir``; ``resume`` and ``start_from`` as in
+    :func:`gandiag.train.train` (the loop keeps the same health-tagged checkpoint ring and
+    runs the same alert policies, so ``gandiag doctor`` forks its branches from it)."""
     from gandiag.train.trainer import (
         _autocast,
         _cadence,
         _make_monitor,
         _optimizer_factory,
+        _optimizers,
         pick_device,
     )
 
@@ -61,7 +76,13 @@ def train_translation(
     bundle = build_model(cfg.model.name, seed=cfg.seed, **_model_options(cfg, ds, spec.options))
     if not isinstance(bundle, TranslationBundle):
         raise TypeError(f"model {cfg.model.name!r} did not build a TranslationBundle")
-    ckpt = load_checkpoint(run_dir, bundle.name, bundle.options) if resume else None
+    if start_from is not None and resume:
+        raise ValueError("start_from and resume exclude each other")
+    ckpt: dict[str, Any] | None
+    if start_from is not None:
+        ckpt = load_checkpoint_file(Path(start_from), bundle.name, bundle.options, fork=True)
+    else:
+        ckpt = load_checkpoint(run_dir, bundle.name, bundle.options) if resume else None
     bundle.to(device)
 
     n_hold, order_x, order_y = split(cfg, ds)
@@ -83,10 +104,23 @@ def train_translation(
     probe_n = max(2, min(cfg.translation.probe_size, n_hold))
     probes = _probes(bundle, held, probe_n, cfg.seed)
 
+    def restore(payload: dict[str, Any], monitor: Any = None) -> None:
+        stepper.load_state_dict(payload["stepper"])
+        batches.load_state_dict(payload["batches"])
+        if payload.get("generator_state") is not None:  # absent from older checkpoints
+            gen.set_state(payload["generator_state"])
+        if monitor is not None and payload.get("monitor") is not None:
+            monitor.flush()
+            monitor.load_state_dict(payload["monitor"])
+
     start = 0
     if ckpt is not None:
-        stepper.load_state_dict(ckpt["stepper"])
-        batches.load_state_dict(ckpt["batches"])
+        configured = [[g["lr"] for g in o.param_groups] for o in _optimizers(stepper)]
+        restore_fork(restore, ckpt, bundle.options, start_from)
+        if start_from is not None:  # the branch's own learning rates, not the parent's
+            for opt, lrs in zip(_optimizers(stepper), configured):
+                for group, lr in zip(opt.param_groups, lrs):
+                    group["lr"] = lr
         start = int(ckpt["step"]) + 1
 
     cadence = _cadence(cfg)
@@ -95,6 +129,30 @@ def train_translation(
     )
     if ckpt is not None and ckpt.get("monitor") is not None:
         mon.load_state_dict(ckpt["monitor"])
+    if start_from is not None:
+        mon.set_meta(forked_from={"checkpoint": str(start_from), "step": start - 1})
+
+    def snapshot(step: int) -> dict[str, Any]:
+        return {
+            "step": step,
+            "model": {"name": bundle.name, "options": bundle.options},
+            "stepper": stepper.state_dict(),
+            "batches": batches.state_dict(),
+            "generator_state": gen.get_state(),
+            "monitor": mon.state_dict(),
+            "policy": {"rollbacks": runner.rollbacks},
+        }
+
+    runner = PolicyRunner.from_config(
+        cfg,
+        run_dir,
+        snapshot=snapshot,
+        restore=lambda payload: restore(payload, mon),
+        optimizers=lambda: _optimizers(stepper),
+        set_meta=mon.set_meta,
+    )
+    if ckpt is not None and resume and ckpt.get("policy"):
+        runner.rollbacks = int(ckpt["policy"]["rollbacks"])
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -108,9 +166,10 @@ def train_translation(
     every = cfg.translation.probe_every
     try:
         with mon:
-            for step in range(start, cfg.steps):
+            step = start
+            while step < cfg.steps:
                 out = stepper.step(step)
-                mon.step(
+                alerts = mon.step(
                     step,
                     losses=out["losses"],
                     d_real=out["d_real"],
@@ -130,22 +189,20 @@ def train_translation(
                 if evaluating or step == 0 or (cadence.grid and step % cadence.grid == 0):
                     mon.log_images(step, triplet_grid(bundle, held), name="samples")
                 if last or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0 and step):
-                    save_checkpoint(
-                        run_dir,
-                        {
-                            "step": step,
-                            "model": {"name": bundle.name, "options": bundle.options},
-                            "stepper": stepper.state_dict(),
-                            "batches": batches.state_dict(),
-                            "monitor": mon.state_dict(),
-                        },
-                    )
+                    save_checkpoint(run_dir, snapshot(step))
                 if progress:
                     bar.set_postfix(
                         {k: f"{float(v):.3g}" for k, v in out["losses"].items() if k in ("G", "D")},
                         refresh=False,
                     )
-                bar.update(1)
+                if runner.policy.active and (step + 1) % mon.cadence.flush == 0:
+                    alerts += mon.flush()  # act on alerts at the flush cadence, not later
+                following = runner.after_step(step, alerts)
+                if following is None:  # a stop policy: keep the state where it stopped
+                    save_checkpoint(run_dir, snapshot(step))
+                    break
+                bar.update(following - step)
+                step = following
     finally:
         bar.close()
     return run_dir

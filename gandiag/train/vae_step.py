@@ -18,13 +18,16 @@ class VAESettings:
     beta: float
     kl_anneal_steps: int
     free_bits: float
+    kl_anneal_start: int = 0
 
 
 class AutoencoderStepper:
     """Owns the optimiser of a VAE or autoencoder bundle and runs its iterations.
 
     The VAE minimises ``recon + w(step) * beta * sum_j max(KL_j, free_bits)`` where
-    ``w`` rises linearly from 0 to 1 over ``kl_anneal_steps`` (Bowman et al. 2016) and
+    ``w`` rises linearly from 0 to 1 over the ``kl_anneal_steps`` steps from
+    ``kl_anneal_start`` (Bowman et al. 2016; a run resumed or forked mid-way anneals from
+    where the annealing was switched on, not from step 0) and
     the floor is Kingma et al.'s free bits (applied to the batch-mean KL per dim).
     """
 
@@ -46,7 +49,8 @@ class AutoencoderStepper:
     def kl_weight(self, step: int) -> float:
         if self.s.kl_anneal_steps <= 0:
             return self.s.beta
-        return self.s.beta * min(1.0, step / self.s.kl_anneal_steps)
+        done = max(0, step - self.s.kl_anneal_start)
+        return self.s.beta * min(1.0, done / self.s.kl_anneal_steps)
 
     def step(self, step: int) -> dict[str, Any]:
         x, _ = self.next_batch()

@@ -75,8 +75,16 @@ def test_remedies_follow_what_the_model_supports():
         "free_bits",
         "lower_beta",
     ]
-    cond = {"resolved": ns["resolved"], "model_options": {"num_classes": 10}}
-    assert "unrolled" not in [r.name for r in remedies_for("mode_collapse", cond)]
+    # unrolled steps by capability: the unconditional model only, never a conditional one
+    # or one whose D has an auxiliary head
+    for model, unrolls in (
+        ("mlp_gan", True),
+        ("cgan", False),
+        ("acgan", False),
+        ("infogan", False),
+    ):
+        cfg = {"model": {"name": model}, "resolved": {**ns["resolved"], "unrolled_steps": 0}}
+        assert ("unrolled" in [r.name for r in remedies_for("mode_collapse", cfg)]) is unrolls
     with pytest.raises(ValueError, match="knows"):
         remedies_for("no_such_detector", ns)
     assert all(CATALOG[d] for d in ("mode_collapse", "d_overfitting", "posterior_collapse"))

@@ -1,5 +1,6 @@
 """The checkpoint ring: health tags, pruning, and the last healthy state before an onset."""
 
+import pytest
 import torch
 
 from gandiag.train.ring import CheckpointRing
@@ -39,3 +40,37 @@ def test_the_last_healthy_checkpoint_survives_a_long_unhealthy_stretch(tmp_path)
     assert [e.step for e in ring.entries] == [5, 10, 40, 50]
     assert ring.last_healthy(before_step=45).step == 10
     assert ring.last_healthy(before_step=10).step == 5  # an onset before the newest healthy
+
+
+def test_a_fork_may_change_model_options_only_while_the_networks_still_fit(tmp_path, tiny_config):
+    # doctor forks remedies that change a model option but not the parameters (StackGAN's
+    # conditioning augmentation); one that changes the networks gets a clear refusal, not
+    # a state-dict traceback, and nothing is trained
+    from gandiag.train.trainer import train
+
+    cfg = tiny_config(checkpoint={"every": 0, "ring": 4, "ring_every": 2})
+    run = train(cfg, tmp_path / "run", progress=False)
+    entry = CheckpointRing(run / "ring").entries[0]
+    wider = tiny_config(
+        model={"name": "mlp_gan", "options": {"hidden": 64}}, checkpoint={"every": 0}
+    )
+    with pytest.raises(ValueError, match=r"do not fit .*'hidden': \(128, 64\).*initialisation"):
+        train(wider, tmp_path / "wider", progress=False, start_from=entry.path(run / "ring"))
+    # a resume still refuses any change of options, as before
+    with pytest.raises(ValueError, match="different options"):
+        train({**wider, "steps": 8}, run, resume=True, progress=False)
+
+
+def test_a_fork_and_a_rollback_reach_optimisers_kept_in_a_dict():
+    # the video GAN keeps one optimiser per discriminator in a dict: a fork must set their
+    # learning rates too (doctor's temporal_d_lr remedy had no effect without it)
+    from types import SimpleNamespace
+
+    from gandiag.train.trainer import _optimizers
+
+    def opt():
+        return torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+
+    g, d_s, d_t = opt(), opt(), opt()
+    stepper = SimpleNamespace(opt_g=g, opt_d={"D_S": d_s, "D_T": d_t}, gen=None, steps=[1, 2])
+    assert _optimizers(stepper) == [g, d_s, d_t]

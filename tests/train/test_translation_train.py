@@ -69,3 +69,27 @@ def test_wrong_dataset_for_the_task_names_the_fix(tmp_path):
     cfg["data"] = {"name": "glyphs", "options": {"n": 60}, "batch_size": 4}
     with pytest.raises(ValueError, match="glyphs_edges for pix2pix"):
         train(cfg, tmp_path / "x", progress=False)
+
+
+def test_cyclegan_keeps_a_ring_and_a_branch_from_it_continues_the_same_trajectory(tmp_path):
+    # the image-to-image loop keeps the health-tagged ring like the other loops, and a run
+    # started from one of its checkpoints with unchanged settings (doctor's control branch)
+    # replays the original run: networks, optimisers, data order and RNG all restored
+    ring = {"every": 0, "ring": 4, "ring_every": 2}
+    straight = train(_config("cyclegan", steps=6, checkpoint=ring), tmp_path / "a", progress=False)
+    entries = sorted((straight / "ring").glob("step-*.pt"))
+    assert [p.name for p in entries] == ["step-00000002.pt", "step-00000004.pt"]
+    branch = train(
+        _config("cyclegan", steps=6, checkpoint={"every": 0}),
+        tmp_path / "b",
+        progress=False,
+        start_from=entries[0],
+    )
+    with RunReader(branch) as r:
+        assert r.meta("forked_from")["step"] == 2
+        assert r.read_scalars(["loss/cycle"])["loss/cycle"].steps[0] == 3
+    a = torch.load(checkpoint_path(straight), weights_only=True)["stepper"]["nets"]
+    b = torch.load(checkpoint_path(branch), weights_only=True)["stepper"]["nets"]
+    for net in a:
+        for k in a[net]:
+            torch.testing.assert_close(a[net][k], b[net][k], rtol=0, atol=0)
