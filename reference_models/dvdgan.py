@@ -149,7 +149,6 @@ class DVDGenerator(nn.Module):
         frames = torch.tanh(self.out(F.relu(self.out_bn(h, yt))))
         return frames.view(b, self.frames, *frames.shape[1:])
 
-
     @staticmethod
     def _unroll(gru: ConvGRUCell, x: Tensor) -> Tensor:
         """Run ``gru`` over the frames of ``x`` [B, T, C, H, W] from a zero state."""
