@@ -68,10 +68,12 @@ def test_a_conv_gru_at_every_resolution():
 
 
 @pytest.mark.slow
-def test_clips_move_after_the_first_frame_within_a_few_dozen_steps():
-    """30 steps of DVD-GAN training: the fakes change between later frames (1..7) at least
-    a fifth as much as real clips. (The single-GRU generator: 0.06x at step 25, 0.05x at
-    step 50, on seed 0; this one 0.46x and 0.55x.)"""
+def test_clips_still_move_at_the_end_of_the_clip_after_a_few_dozen_steps():
+    """30 steps of DVD-GAN training: the fakes change over their last three transitions
+    (frames 4..7) at least 0.35x as much as real clips. A Conv-GRU fed the same input at
+    every frame settles to a fixed point, its change shrinking about 2x per frame: the
+    single-GRU generator (``gru_levels=1``) gave 5.5, 2.0, 0.85, 0.40, 0.20, 0.11, 0.06x
+    per transition at step 60 (0.15x over the last three at step 30); this one 0.65x."""
     import contextlib
 
     import numpy as np
@@ -104,7 +106,8 @@ def test_clips_move_after_the_first_frame_within_a_few_dozen_steps():
         z, _ = bundle.sample_latent(64, torch.Generator().manual_seed(1))
         fake = g(z, torch.from_numpy(np.array(ds.labels[:64])))
 
-    def later_motion(x):
-        return float((x[:, 2:] - x[:, 1:-1]).abs().mean())
+    def motion(x):
+        return float((x[:, 1:] - x[:, :-1]).abs().mean())
 
-    assert later_motion(fake) >= 0.2 * later_motion(real)
+    last_three = float((fake[:, 5:] - fake[:, 4:-1]).abs().mean())
+    assert last_three >= 0.35 * motion(real)
