@@ -22,6 +22,17 @@ Labels (:func:`label_video`), each on 2 evaluations in a row ending at step 100 
   as real ones;
 - ``d_imbalance``: one discriminator's AUC at most 0.6 (0.65) while another's is at least
   0.75 (0.7): one has stopped judging while the other separates reals from fakes.
+
+The frozen rule is an outcome, not a phase: generated clips that move less than 0.3x as much
+as real ones, on held-out samples, at two evaluations in a row from step 100 on. It was
+checked, not loosened, when every run of the earlier "healthy" configuration came out
+frozen by step 125-325: those clips did stand still. Their generator had one Conv-GRU at
+4x4, fed the same input at every frame, whose state settled within a frame or two; the
+only change was the jump between frames 0 and 1 (3.8x a real clip's step at step 25, later
+transitions 0.06x), which shrank as training went on, so the mean ratio fell through 0.3.
+The rule was right; the model lacked the paper's Conv-GRU per resolution
+(reference_models/dvdgan.py). What the rule does not see: a clip that jumps once and then
+stands still can average above 0.3.
 """
 
 from __future__ import annotations

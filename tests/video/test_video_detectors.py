@@ -119,3 +119,51 @@ def test_state_round_trip_equals_uninterrupted(streams):
         d.load_state_dict(s.state_dict())
     b = run_detectors(second, stream[15:])
     assert [x.to_dict() for x in whole] == [x.to_dict() for x in a + b]
+
+
+def test_imbalance_holds_when_the_other_rests_at_update_measurements():
+    """D_T frozen (lr 0) while D_S wins outright at the layer-cadence steps, where the update
+    ratio is measured (zero gradient, zero update), and has gradients in between. The update
+    ratio must be judged with the gradient of its own record: a stale zero update paired with
+    a later gradient made D_S look frozen between measurements and reset D_T's streak."""
+    stream = _two_d_stream(idle="D_T", how="frozen_weights")
+    for r in stream:
+        if r.step % 10 == 0:  # D_S separates every pair at the measured steps
+            r.scalars[S.update_ratio("D_S")] = 0.0
+            r.scalars[S.grad_norm("D_S")] = 0.0
+    alerts = run_detectors(build_detectors(["d_imbalance"]), stream)
+    (alert,) = [a for a in alerts if a.severity is Severity.WARNING]
+    assert "D_T is idle while D_S trains" in alert.diagnosis
+    assert 150 <= alert.onset_step <= 160 and alert.step >= 250
+
+
+def _motion_stream(frozen_from=None, dip_at=None, every=5, steps=400, seed=0):
+    """``video/motion_ratio`` every ``every`` steps: healthy spread (0.98 +- 0.12 per batch,
+    docs/detectors.md), from ``frozen_from`` clips that barely move (0.1 +- 0.05); one
+    batch at 0.2 at ``dip_at``."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(0, steps, every):
+        m = 0.98 + 0.12 * rng.standard_normal()
+        if frozen_from is not None and t >= frozen_from:
+            m = abs(0.1 + 0.05 * rng.standard_normal())
+        if t == dip_at:
+            m = 0.2
+        out.append(StepRecord(t, {S.VIDEO_MOTION_RATIO: m}))
+    return out
+
+
+@pytest.mark.parametrize("every", [5, 10])
+def test_frozen_alert_within_about_one_evaluation_interval(every):
+    """Onset at step 200: the alert comes within one evaluation interval (25 steps) plus
+    one record, and its onset is the change (the old 100-step hold took ~200 steps)."""
+    alerts = run_detectors(build_detectors(["frozen_video"]), _motion_stream(200, every=every))
+    (alert,) = [a for a in alerts if a.severity is Severity.WARNING]
+    assert 200 <= alert.onset_step <= 200 + every
+    assert alert.step - 200 <= 25 + every
+
+
+def test_frozen_quiet_on_one_low_batch_and_before_warmup():
+    assert not run_detectors(build_detectors(["frozen_video"]), _motion_stream(dip_at=200))
+    early = _motion_stream(frozen_from=0, steps=100)  # an untrained G does not move yet
+    assert not run_detectors(build_detectors(["frozen_video"]), early)
