@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -485,12 +485,9 @@ def _make_monitor(
     # kind= picks the default set: an autoencoder is watched as a VAE with a point
     # posterior, whose KL signals say nothing, so "ae" runs no posterior-collapse detector.
     detectors: Any = None if cfg.monitor.detectors == "none" else cfg.monitor.detectors
-    # families with phases or style networks add the detectors of their own signals
-    family = dict.fromkeys(bundle.training.get("detectors", ()), True)
-    if settings.get("ada"):  # the augmentation's p is watched for runaway
-        family["augment_runaway"] = True
-    if bundle.conditional and not _is_video(bundle):  # the condition probe's signals
-        family["condition_ignored"] = family["class_collapse"] = True
+    family = family_detectors(
+        bundle.training, bundle.conditional, _is_video(bundle), bool(settings.get("ada"))
+    )
     # a translation model runs the "translation" set, whose detectors read its probes
     explicit = bundle.kind in ("vae", "translation") or _is_video(bundle)
     if detectors == "default" and (cfg.monitor.overrides or family or explicit):
@@ -569,6 +566,20 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
+
+
+def family_detectors(
+    training: Mapping[str, Any], conditional: bool, video: bool, ada: bool
+) -> dict[str, bool]:
+    """The detectors the trainer adds to the default set for a model, by what it has:
+    its family's own (phases, style networks: ``training["detectors"]`` of its spec),
+    ADA's runaway watch, and the condition probe's for class-conditional image GANs."""
+    family = dict.fromkeys(training.get("detectors", ()), True)
+    if ada:  # the augmentation's p is watched for runaway
+        family["augment_runaway"] = True
+    if conditional and not video:  # the condition probe's signals
+        family["condition_ignored"] = family["class_collapse"] = True
+    return family
 
 
 def _is_video(bundle: ModelBundle) -> bool:

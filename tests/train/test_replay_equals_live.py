@@ -18,6 +18,7 @@ from gandiag.detectors import default_detectors
 from gandiag.reference_models import get_spec
 from gandiag.store import RunReader
 from gandiag.train import train
+from gandiag.train.trainer import family_detectors
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.toml"))
 # One config per kind runs in the fast suite; all of them in the slow one.
@@ -56,7 +57,8 @@ def _reduced(path: Path) -> dict:
         "dead_kl": 1e3,  # posterior_collapse: any KL counts
         "kl_total_min": 1e3,
     }
-    family = dict.fromkeys(get_spec(cfg["model"]["name"]).training.get("detectors", ()), True)
+    ada = bool(cfg.get("gan", {}).get("options", {}).get("ada"))
+    family = family_detectors(spec.training, spec.capabilities.conditional, kind == "video", ada)
     for det in default_detectors(kind, **family):
         params = {k: v for k, v in eager.items() if k in det.config()}
         overrides[det.name] = {"missing_grace_steps": 3, **params}
