@@ -190,3 +190,14 @@ def cusum_threshold(arl0: float, k: float = 0.5) -> float:
         else:
             hi = mid
     return hi
+
+
+def new_phase(st: dict[str, Any], phase: float | None, step: int) -> bool:
+    """Track the phase (stage, level) a record belongs to in ``st["phase"]`` and when it
+    began in ``st["phase_start"]``; True when a later phase has just begun, so the caller
+    starts its own evidence over (each stage has its own networks)."""
+    if not finite(phase) or phase == st["phase"]:
+        return False
+    later = st["phase"] is not None
+    st["phase"], st["phase_start"] = phase, step
+    return later

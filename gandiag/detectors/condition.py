@@ -34,6 +34,7 @@ from gandiag.detectors._stats import (
     Streak,
     finite,
     held_with_raw,
+    new_phase,
     new_streak,
     onset_of,
     smooth,
@@ -111,12 +112,10 @@ class ConditionIgnoredDetector(SignalDetector):
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, c = self.state, self.cfg
-        phase = record.get(S.PHASE_INDEX)
-        if finite(phase) and phase != st["phase"]:
-            if st["phase"] is not None:  # a new stage draws class-blind samples at first
-                st.update(share=None, share_step=None, alerted=False)
-                st["streak"], st["raw"] = new_streak(), new_streak()
-            st["phase"], st["phase_start"] = phase, record.step
+        if new_phase(st, record.get(S.PHASE_INDEX), record.step):
+            # a new stage draws class-blind samples at first
+            st.update(share=None, share_step=None, alerted=False)
+            st["streak"], st["raw"] = new_streak(), new_streak()
         share, real = record.get(S.COND_VARIANCE_SHARE), record.get(S.COND_VARIANCE_SHARE_REAL)
         gap = record.get(S.COND_D_MATCH_GAP)
         if finite(gap):
@@ -230,12 +229,9 @@ class ClassCollapseDetector(SignalDetector):
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, c = self.state, self.cfg
-        phase = record.get(S.PHASE_INDEX)
-        if finite(phase) and phase != st["phase"]:
-            if st["phase"] is not None:
-                st.update(spread=None, spread_step=None, alerted=False)
-                st["streak"], st["raw"] = new_streak(), new_streak()
-            st["phase"], st["phase_start"] = phase, record.step
+        if new_phase(st, record.get(S.PHASE_INDEX), record.step):
+            st.update(spread=None, spread_step=None, alerted=False)
+            st["streak"], st["raw"] = new_streak(), new_streak()
         spread = record.get(S.COND_WITHIN_CLASS_SPREAD)
         if not finite(spread):
             return []

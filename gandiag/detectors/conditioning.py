@@ -41,6 +41,7 @@ from gandiag.detectors._stats import (
     Streak,
     finite,
     held_with_raw,
+    new_phase,
     new_streak,
     onset_of,
     smooth,
@@ -107,13 +108,11 @@ class ConditioningCollapseDetector(SignalDetector):
 
     def check(self, record: StepRecord) -> list[Alert]:
         st, c = self.state, self.cfg
-        phase = record.get(S.PHASE_INDEX)
-        if finite(phase) and phase != st["phase"]:
-            if st["phase"] is not None:  # a new stage, a new CA: start over
-                st.update(kl=None, sigma=None, kl_dims=None, alerted=[])
-                st["streaks"] = _streaks()
-                st["kl_step"] = st["sigma_step"] = None
-            st["phase"], st["phase_start"] = phase, record.step
+        if new_phase(st, record.get(S.PHASE_INDEX), record.step):
+            # a new stage, a new CA: start over
+            st.update(kl=None, sigma=None, kl_dims=None, alerted=[])
+            st["streaks"] = _streaks()
+            st["kl_step"] = st["sigma_step"] = None
         kl, sigma = record.get(S.CA_KL), record.get(S.CA_SIGMA_MEAN)
         if finite(kl):
             smooth(st, "kl", kl, record.step, c["smooth_steps"])

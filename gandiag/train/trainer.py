@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -706,10 +706,14 @@ def _evaluate(
         net.train(was_training)
 
 
+class _Saved(Protocol):
+    def state_dict(self) -> dict[str, Any]: ...
+
+
 def _payload(
     bundle: ModelBundle,
-    stepper: Stepper,
-    batches: Batches,
+    stepper: _Saved,
+    batches: _Saved,
     gen: torch.Generator,
     mon: Monitor,
     step: int,

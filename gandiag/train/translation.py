@@ -60,6 +60,7 @@ def train_translation(
         _make_monitor,
         _optimizer_factory,
         _optimizers,
+        _payload,
         pick_device,
     )
 
@@ -133,15 +134,7 @@ def train_translation(
         mon.set_meta(forked_from={"checkpoint": str(start_from), "step": start - 1})
 
     def snapshot(step: int) -> dict[str, Any]:
-        return {
-            "step": step,
-            "model": {"name": bundle.name, "options": bundle.options},
-            "stepper": stepper.state_dict(),
-            "batches": batches.state_dict(),
-            "generator_state": gen.get_state(),
-            "monitor": mon.state_dict(),
-            "policy": {"rollbacks": runner.rollbacks},
-        }
+        return _payload(bundle, stepper, batches, gen, mon, step, runner)
 
     runner = PolicyRunner.from_config(
         cfg,
