@@ -345,7 +345,7 @@ class CoverageProbe:
             previous, self._previous_probe = self._previous_probe, fake.detach()
             try:
                 fr, ff, fp = self._embed_all(real, fake, previous)
-            except Exception as exc:  # noqa: BLE001 - the fallback below, or re-raised
+            except Exception as exc:  # the fallback below, or re-raised
                 if self.embedding != "discriminator_penultimate":
                     raise
                 # a discriminator that does not take samples alone (a conditional one,

@@ -268,7 +268,7 @@ def check_video(arg: str, value: torch.Tensor) -> None:
     """A 5-D batch is read as clips ``[B, T, C, H, W]``: at least 2 frames, 1 or 3 channels."""
     if value.dim() != 5:
         return
-    b, t, c = value.shape[:3]
+    _, t, c = value.shape[:3]
     if t < 2 or c not in (1, 3):
         raise ValueError(
             f"mon.step(...): `{arg}` has shape {tuple(value.shape)}; a 5-D batch is read as "
