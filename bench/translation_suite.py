@@ -20,7 +20,9 @@ definitions (G is any generator of the run):
   noise). A healthy translator's cycle barely notices (1.04x on the healthy thick-glyph
   run); the detector reads a different perturbation (blur, on the probe batch);
 - ``translation_collapse``: the glyph classifier finds at most 2 classes in the outputs
-  (on an output domain whose real images it classifies at least 50% right);
+  (``classes_effective``, the effective number of predicted classes, at most 2, so that a
+  few stray outputs of an otherwise constant generator do not count as classes), on an
+  output domain whose real images it classifies at least 50% right;
 - ``content_lost``: the classifier finds the input's class in under 20% of outputs, on an
   output domain whose real images it classifies at least 50% right;
 - ``sr_no_gain``: PSNR of the SR output at most that of bicubic upsampling.
@@ -51,6 +53,7 @@ CONFIGS = [
     "cyclegan_inversion_glyphs",
     "cyclegan_steganography_glyphs",
     "pix2pix_glyphs",
+    "pix2pix_coarse_glyphs",
     "pix2pix_no_l1_glyphs",
     "srgan_glyphs",
     "srgan_no_pretrain_glyphs",
@@ -83,7 +86,8 @@ def outcome_labels(final: dict[str, float]) -> set[str]:
         if c is not None and ch is not None and c < 0.15 and ch >= max(1.5 * c, c + 0.02):
             labels.add("steganography")
         legible = (v("target_class_acc") or 0.0) >= 0.5
-        if v("classes_covered") is not None and v("classes_covered") <= 2 and legible:
+        classes = v("classes_effective")
+        if classes is not None and classes <= 2 and legible:
             labels.add("translation_collapse")
         if v("class_kept") is not None and v("class_kept") < 0.2 and legible:
             labels.add("content_lost")
@@ -98,18 +102,27 @@ def run_one(config: str, seed: int, out: Path, steps: int | None) -> Path:
     from gandiag.train.config import load_config
 
     run = out / f"{config}-s{seed}"
-    if (run / "run.sqlite").exists():
-        info = RunReader(run).info()
-        if info.status == "finished":
-            return run
-        import shutil
-
-        shutil.rmtree(run)
     cfg = load_config(ROOT / "configs" / f"{config}.toml")
     cfg.seed = seed
     if steps:
         cfg.steps = steps
+    if (run / "run.sqlite").exists():
+        info = RunReader(run).info()
+        if info.status == "finished" and same_config(dict(info.config), cfg.to_dict()):
+            return run
+        import shutil
+
+        shutil.rmtree(run)  # unfinished, or trained from a config that has changed since
     return train(cfg, run, progress=False)
+
+
+def same_config(stored: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether a stored run was trained from ``current`` (the keys the trainer adds, and
+    ``resolved`` defaults, aside)."""
+    drop = ("resolved", "model_options")
+    return {k: v for k, v in stored.items() if k not in drop} == {
+        k: v for k, v in current.items() if k not in drop
+    }
 
 
 def final_outcomes(run: Path) -> dict[str, float]:
