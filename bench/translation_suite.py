@@ -1,10 +1,16 @@
 """Labelled benchmark of the image-to-image detectors: CycleGAN, pix2pix, SRGAN runs from configs/.
 
 Each config in ``CONFIGS`` is trained (``gandiag.train``, default detectors for
-translation models) for every seed; a run already finished in ``--out`` is reused. Each
-run is then labelled from its *outcome*: its final checkpoint evaluated on its held-out set
-by :mod:`gandiag.train.translation_eval` (no detector reads these numbers), by these
-definitions (G is any generator of the run):
+translation models) for every seed; a run already finished in ``--out`` is reused (only
+if its stored config is the current one). Each run is then labelled from its *outcomes*:
+its evaluations on its held-out set by :mod:`gandiag.train.translation_eval` (no detector
+reads these numbers), those the trainer logged during the run (every ``eval.every`` steps,
+300 in the configs) and its final checkpoint evaluated again by the current code. A run
+carries a failure's label if any of these evaluations shows it: a failure the held-out
+images show at step 300 is a failure of the run even if it later recovers in part (a
+CycleGAN's B -> A direction that gives one class for all inputs at step 300 and a few at
+the end), so an alert on it is not a false alarm; and a run is healthy only if every
+evaluation is. Definitions (G is any generator of the run):
 
 - ``identity_mapping``: the outputs are at least twice as near their inputs as the correct
   translations: mean |G(x) - x| < mean |G(x) - T(x)| / 2, T(x) the paired target or, for
@@ -157,8 +163,11 @@ def score(run: Path) -> dict[str, Any]:
     from gandiag.store import RunReader
 
     r = RunReader(run)
-    last = r.info().last_step
+    last = int(r.info().last_step)
     final = final_outcomes(run)
+    by_step = {step: sorted(outcome_labels(ev)) for step, ev in logged_outcomes(r).items()}
+    by_step[last] = sorted(outcome_labels(final))
+    labels = sorted({f for found in by_step.values() for f in found})
     # the current default detectors over the stored stream (as `gandiag replay` does), so a
     # run trained once is scored by the detectors as they are now
     from gandiag.detectors import DetectorSuite
@@ -170,11 +179,22 @@ def score(run: Path) -> dict[str, Any]:
         first.setdefault(a.detector, a.step)
     return {
         "run": run.name,
-        "steps": int(last) + 1,
-        "labels": sorted(outcome_labels(final)),
+        "steps": last + 1,
+        "labels": labels,
+        "labels_by_step": {str(k): v for k, v in sorted(by_step.items())},
         "alerts": first,
         "final": final,
     }
+
+
+def logged_outcomes(reader: Any) -> dict[int, dict[str, float]]:
+    """The ``eval/`` scalars the trainer logged at each evaluation during a run (step > 0)."""
+    out: dict[int, dict[str, float]] = {}
+    for rec in reader.read_records():
+        ev = {k: v for k, v in rec.scalars.items() if k.startswith("eval/")}
+        if ev and rec.step > 0:
+            out.setdefault(int(rec.step), {}).update(ev)
+    return out
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -205,6 +225,15 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def label_steps(by_step: dict[str, list[str]]) -> str:
+    """``"content_lost@300,599, steganography@599"``: each label with the evaluations showing it."""
+    steps: dict[str, list[str]] = {}
+    for step, found in by_step.items():
+        for f in found:
+            steps.setdefault(f, []).append(step)
+    return ", ".join(f"{f}@{','.join(s)}" for f, s in sorted(steps.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -227,11 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows)
     write_json(args.json, {"runs": rows, "summary": summary, "seeds": args.seeds})
     run_table = table(
-        ["run", "outcome labels", "alerts (first step)"],
+        ["run", "outcome labels (evaluation steps)", "alerts (first step)"],
         [
             [
                 r["run"],
-                ", ".join(r["labels"]) or "healthy",
+                label_steps(r["labels_by_step"]) or "healthy",
                 ", ".join(f"{k}@{v}" for k, v in r["alerts"].items()) or "none",
             ]
             for r in rows
@@ -257,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
 
     md = (
         "## Translation detectors (`bench/translation_suite.py`)\n\n"
-        f"Seeds {args.seeds}; {len(rows)} runs; labels from the final held-out evaluation "
-        "(definitions in the script's docstring). Scored with "
+        f"Seeds {args.seeds}; {len(rows)} runs; labels from the held-out evaluations during "
+        "the run and of the final checkpoint (definitions in the script's docstring). "
+        "Scored with "
         f"{torch.get_num_threads()} torch thread(s), 1-min load average "
         f"{os.getloadavg()[0]:.1f} at scoring (runs are reused from `--out` when finished; "
         "their training conditions are in the commit that last changed this table).\n\n"

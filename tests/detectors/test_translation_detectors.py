@@ -225,9 +225,7 @@ def test_probe_class_signals_separate_kept_content_from_noise_read_as_one_class(
     # input-independent salt-and-pepper noise: more pixel spread than the targets, but the
     # classifier reads every image as one class (its default for non-glyphs)
     g = torch.Generator().manual_seed(0)
-    noise = p.signals(
-        "G", Fn(lambda v: (torch.rand(v.shape, generator=g) > 0.5).float() * 2 - 1)
-    )
+    noise = p.signals("G", Fn(lambda v: (torch.rand(v.shape, generator=g) > 0.5).float() * 2 - 1))
     assert noise["translation/G/output_diversity"] > 1.0
     assert noise["translation/G/class_diversity"] < 0.25
     assert noise["translation/G/class_kept"] <= noise["translation/G/class_chance"] + 1e-9

@@ -89,3 +89,30 @@ def test_a_stored_run_is_reused_only_for_the_same_config():
     assert suite.same_config(trained, current)
     assert not suite.same_config(trained, {**current, "steps": 1000})
     assert not suite.same_config(trained, {**current, "seed": 1})
+
+
+def test_labels_come_from_every_logged_evaluation():
+    from gandiag.types import StepRecord
+
+    class Reader:
+        def read_records(self):
+            return [
+                StepRecord(0, {"loss/G": 1.0}),
+                StepRecord(300, {"eval/G_AB_class_kept": 0.05, "translation/G_AB/x": 1.0}),
+                StepRecord(300, {"eval/G_AB_target_class_acc": 0.9, "eval/G_AB_input_l1": 0.2}),
+                StepRecord(599, {"eval/G_AB_class_kept": 0.6}),
+            ]
+
+    logged = suite.logged_outcomes(Reader())
+    assert logged == {
+        300: {
+            "eval/G_AB_class_kept": 0.05,
+            "eval/G_AB_target_class_acc": 0.9,
+            "eval/G_AB_input_l1": 0.2,
+        },
+        599: {"eval/G_AB_class_kept": 0.6},
+    }
+    assert suite.outcome_labels(logged[300]) == {"content_lost"}  # lost at 300, kept later
+    shown = suite.label_steps({"300": ["content_lost", "steganography"], "599": ["steganography"]})
+    assert shown == "content_lost@300, steganography@300,599"
+    assert suite.label_steps({"300": [], "599": []}) == ""
