@@ -1,10 +1,16 @@
 """Labelled benchmark of the image-to-image detectors: CycleGAN, pix2pix, SRGAN runs from configs/.
 
 Each config in ``CONFIGS`` is trained (``gandiag.train``, default detectors for
-translation models) for every seed; a run already finished in ``--out`` is reused. Each
-run is then labelled from its *outcome*: its final checkpoint evaluated on its held-out set
-by :mod:`gandiag.train.translation_eval` (no detector reads these numbers), by these
-definitions (G is any generator of the run):
+translation models) for every seed; a run already finished in ``--out`` is reused (only
+if its stored config is the current one). Each run is then labelled from its *outcomes*:
+its evaluations on its held-out set by :mod:`gandiag.train.translation_eval` (no detector
+reads these numbers), those the trainer logged during the run (every ``eval.every`` steps,
+300 in the configs) and its final checkpoint evaluated again by the current code. A run
+carries a failure's label if any of these evaluations shows it: a failure the held-out
+images show at step 300 is a failure of the run even if it later recovers in part (a
+CycleGAN's B -> A direction that gives one class for all inputs at step 300 and a few at
+the end), so an alert on it is not a false alarm; and a run is healthy only if every
+evaluation is. Definitions (G is any generator of the run):
 
 - ``identity_mapping``: the outputs are at least twice as near their inputs as the correct
   translations: mean |G(x) - x| < mean |G(x) - T(x)| / 2, T(x) the paired target or, for
@@ -20,7 +26,9 @@ definitions (G is any generator of the run):
   noise). A healthy translator's cycle barely notices (1.04x on the healthy thick-glyph
   run); the detector reads a different perturbation (blur, on the probe batch);
 - ``translation_collapse``: the glyph classifier finds at most 2 classes in the outputs
-  (on an output domain whose real images it classifies at least 50% right);
+  (``classes_effective``, the effective number of predicted classes, at most 2, so that a
+  few stray outputs of an otherwise constant generator do not count as classes), on an
+  output domain whose real images it classifies at least 50% right;
 - ``content_lost``: the classifier finds the input's class in under 20% of outputs, on an
   output domain whose real images it classifies at least 50% right;
 - ``sr_no_gain``: PSNR of the SR output at most that of bicubic upsampling.
@@ -51,6 +59,7 @@ CONFIGS = [
     "cyclegan_inversion_glyphs",
     "cyclegan_steganography_glyphs",
     "pix2pix_glyphs",
+    "pix2pix_coarse_glyphs",
     "pix2pix_no_l1_glyphs",
     "srgan_glyphs",
     "srgan_no_pretrain_glyphs",
@@ -83,7 +92,8 @@ def outcome_labels(final: dict[str, float]) -> set[str]:
         if c is not None and ch is not None and c < 0.15 and ch >= max(1.5 * c, c + 0.02):
             labels.add("steganography")
         legible = (v("target_class_acc") or 0.0) >= 0.5
-        if v("classes_covered") is not None and v("classes_covered") <= 2 and legible:
+        classes = v("classes_effective")
+        if classes is not None and classes <= 2 and legible:
             labels.add("translation_collapse")
         if v("class_kept") is not None and v("class_kept") < 0.2 and legible:
             labels.add("content_lost")
@@ -98,18 +108,27 @@ def run_one(config: str, seed: int, out: Path, steps: int | None) -> Path:
     from gandiag.train.config import load_config
 
     run = out / f"{config}-s{seed}"
-    if (run / "run.sqlite").exists():
-        info = RunReader(run).info()
-        if info.status == "finished":
-            return run
-        import shutil
-
-        shutil.rmtree(run)
     cfg = load_config(ROOT / "configs" / f"{config}.toml")
     cfg.seed = seed
     if steps:
         cfg.steps = steps
+    if (run / "run.sqlite").exists():
+        info = RunReader(run).info()
+        if info.status == "finished" and same_config(dict(info.config), cfg.to_dict()):
+            return run
+        import shutil
+
+        shutil.rmtree(run)  # unfinished, or trained from a config that has changed since
     return train(cfg, run, progress=False)
+
+
+def same_config(stored: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether a stored run was trained from ``current`` (the keys the trainer adds, and
+    ``resolved`` defaults, aside)."""
+    drop = ("resolved", "model_options")
+    return {k: v for k, v in stored.items() if k not in drop} == {
+        k: v for k, v in current.items() if k not in drop
+    }
 
 
 def final_outcomes(run: Path) -> dict[str, float]:
@@ -144,8 +163,11 @@ def score(run: Path) -> dict[str, Any]:
     from gandiag.store import RunReader
 
     r = RunReader(run)
-    last = r.info().last_step
+    last = int(r.info().last_step)
     final = final_outcomes(run)
+    by_step = {step: sorted(outcome_labels(ev)) for step, ev in logged_outcomes(r).items()}
+    by_step[last] = sorted(outcome_labels(final))
+    labels = sorted({f for found in by_step.values() for f in found})
     # the current default detectors over the stored stream (as `gandiag replay` does), so a
     # run trained once is scored by the detectors as they are now
     from gandiag.detectors import DetectorSuite
@@ -157,11 +179,22 @@ def score(run: Path) -> dict[str, Any]:
         first.setdefault(a.detector, a.step)
     return {
         "run": run.name,
-        "steps": int(last) + 1,
-        "labels": sorted(outcome_labels(final)),
+        "steps": last + 1,
+        "labels": labels,
+        "labels_by_step": {str(k): v for k, v in sorted(by_step.items())},
         "alerts": first,
         "final": final,
     }
+
+
+def logged_outcomes(reader: Any) -> dict[int, dict[str, float]]:
+    """The ``eval/`` scalars the trainer logged at each evaluation during a run (step > 0)."""
+    out: dict[int, dict[str, float]] = {}
+    for rec in reader.read_records():
+        ev = {k: v for k, v in rec.scalars.items() if k.startswith("eval/")}
+        if ev and rec.step > 0:
+            out.setdefault(int(rec.step), {}).update(ev)
+    return out
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -192,6 +225,15 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def label_steps(by_step: dict[str, list[str]]) -> str:
+    """``"content_lost@300,599, steganography@599"``: each label with the evaluations showing it."""
+    steps: dict[str, list[str]] = {}
+    for step, found in by_step.items():
+        for f in found:
+            steps.setdefault(f, []).append(step)
+    return ", ".join(f"{f}@{','.join(s)}" for f, s in sorted(steps.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -214,11 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows)
     write_json(args.json, {"runs": rows, "summary": summary, "seeds": args.seeds})
     run_table = table(
-        ["run", "outcome labels", "alerts (first step)"],
+        ["run", "outcome labels (evaluation steps)", "alerts (first step)"],
         [
             [
                 r["run"],
-                ", ".join(r["labels"]) or "healthy",
+                label_steps(r["labels_by_step"]) or "healthy",
                 ", ".join(f"{k}@{v}" for k, v in r["alerts"].items()) or "none",
             ]
             for r in rows
@@ -244,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
 
     md = (
         "## Translation detectors (`bench/translation_suite.py`)\n\n"
-        f"Seeds {args.seeds}; {len(rows)} runs; labels from the final held-out evaluation "
-        "(definitions in the script's docstring). Scored with "
+        f"Seeds {args.seeds}; {len(rows)} runs; labels from the held-out evaluations during "
+        "the run and of the final checkpoint (definitions in the script's docstring). "
+        "Scored with "
         f"{torch.get_num_threads()} torch thread(s), 1-min load average "
         f"{os.getloadavg()[0]:.1f} at scoring (runs are reused from `--out` when finished; "
         "their training conditions are in the commit that last changed this table).\n\n"

@@ -12,7 +12,8 @@ styles from fixed morphological operations).
   ``coarse`` = a ``block`` x ``block`` average (4 by default: a 7x7 image) upsampled back,
   which discards detail on purpose; ``block`` 7 keeps only a 4x4 image). A
   and B are drawn from two disjoint glyph streams, so no image of A has its match in B.
-- ``glyphs_edges`` (pix2pix): aligned pairs (outline of a glyph, the glyph).
+- ``glyphs_edges`` (pix2pix): aligned pairs (``input``: the outline of a glyph by default,
+  or any style above, e.g. ``coarse`` with its ``block``; the glyph).
 - ``glyphs_sr`` (SRGAN): aligned pairs (glyph block-averaged down by ``scale``, the glyph).
 """
 
@@ -125,12 +126,14 @@ def _unpaired(name: str, *, n: int, seed: int, style: str, block: int) -> Transl
 
 @register_dataset(
     "glyphs_edges",
-    "aligned pairs for pix2pix: (outline of a glyph, the glyph)",
+    "aligned pairs for pix2pix: (the glyph in the `input` style, outline by default; the glyph)",
     capabilities=DatasetCapabilities(classifier="glyph", paired=True),
     n=4000,
     seed=0,
+    input="outline",
+    block=4,
 )
-def _edges(name: str, *, n: int, seed: int) -> TranslationDataset:
+def _edges(name: str, *, n: int, seed: int, input: str, block: int) -> TranslationDataset:
     x, y = make_glyphs(n, seed=seed)
     x = np.asarray(x)
     return TranslationDataset(
@@ -139,8 +142,8 @@ def _edges(name: str, *, n: int, seed: int) -> TranslationDataset:
         np.ascontiguousarray(x[:, None]),
         labels=np.asarray(y),
         num_classes=10,
-        info={"input": "outline (dilation - erosion)"},
-        inputs=restyle(x, "outline")[:, None],
+        info={"input": input, "block": block},
+        inputs=restyle(x, input, block)[:, None],
         input_labels=np.asarray(y),
         paired=True,
         task="paired",

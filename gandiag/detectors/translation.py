@@ -85,11 +85,12 @@ class _SustainedSignal(SignalDetector):
         pattern = f"translation/*/{self.signal_name}"
         for key in fnmatch.filter(record.scalars.keys(), pattern):
             net = key.split("/")[1]
-            v = record.scalars[key]
+            v = self.value(record, net, record.scalars[key])
             st = self.state["nets"].setdefault(net, {"since": None, "records": 0, "alerted": False})
             if not finite(v) or record.step < self.cfg["warmup_steps"]:
                 continue
-            bad = v < self.cfg["threshold"] if self.below else v > self.cfg["threshold"]
+            limit = self.threshold(record, net)
+            bad = v < limit if self.below else v > limit
             bad = bad and self.extra_condition(record, net)
             if not bad:
                 st["since"], st["records"] = None, 0
@@ -107,7 +108,7 @@ class _SustainedSignal(SignalDetector):
                         self.diagnosis(net, v),
                         {
                             self.signal_name: v,
-                            "threshold": self.cfg["threshold"],
+                            "threshold": limit,
                             "probes_in_a_row": st["records"],
                             **self.evidence(record, net),
                         },
@@ -115,6 +116,14 @@ class _SustainedSignal(SignalDetector):
                     )
                 )
         return alerts
+
+    def value(self, record: StepRecord, net: str, signal: float) -> float:
+        """The value compared with the threshold (by default the signal itself)."""
+        return signal
+
+    def threshold(self, record: StepRecord, net: str) -> float:
+        """The threshold at this record (by default the ``threshold`` parameter)."""
+        return float(self.cfg["threshold"])
 
     def extra_condition(self, record: StepRecord, net: str) -> bool:
         return True
@@ -128,6 +137,21 @@ class _SustainedSignal(SignalDetector):
 
 def _get(record: StepRecord, net: str, what: str) -> float | None:
     return record.get(f"translation/{net}/{what}")
+
+
+#: added to ``class_chance`` so that a share equal to it counts as "no more than chance" (both
+#: are counts over one probe batch divided by its size; a count differs by at least 1/size)
+CHANCE_TIE = 1e-6
+
+
+def _legible(record: StepRecord, net: str, what: str, acc_min: float) -> float | None:
+    """Signal ``what`` of ``net`` where the classifier reads the output domain (its accuracy
+    on real output-domain images at least ``acc_min``, or unmeasured); else ``None``."""
+    v = _get(record, net, what)
+    acc = _get(record, net, "target_class_acc")
+    if v is None or not finite(v) or (acc is not None and finite(acc) and acc < acc_min):
+        return None
+    return v
 
 
 def _present(record: StepRecord, net: str, *names: str) -> dict[str, float]:
@@ -240,19 +264,35 @@ class SteganographyDetector(_SustainedSignal):
 
 @register_detector
 class TranslationCollapseDetector(_SustainedSignal):
-    """One output for all inputs: the pairwise spread of G(x_i) is a small fraction of the
-    targets' (junyanz#1102, #421)."""
+    """One output for all inputs (junyanz#1102, #421): the spread of G(x_i) is a small
+    fraction of the targets', in pixels (``output_diversity``, pairwise L1) or as the glyph
+    classifier reads them (``class_diversity``, effective number of classes, where it reads
+    at least ``target_acc_min`` of real output-domain images right). Pixel spread alone
+    misses outputs that are one kind of image for every input but differ pixel by pixel,
+    such as input-independent noise: their pairwise L1 exceeds the targets'."""
 
     name = "translation_collapse"
     signal_name = "output_diversity"
     severity = Severity.CRITICAL
-    params: ClassVar[dict[str, Any]] = {"threshold": 0.25, "warmup_steps": 200, "min_records": 3}
+    params: ClassVar[dict[str, Any]] = {
+        "threshold": 0.25,
+        "target_acc_min": 0.5,
+        "warmup_steps": 200,
+        "min_records": 3,
+    }
     remedies = (RAISE_RECON, R.TTUR_LOWER_LR, R.INSTANCE_NOISE, R.RESTART)
+
+    def value(self, record: StepRecord, net: str, signal: float) -> float:
+        classes = _legible(record, net, "class_diversity", self.cfg["target_acc_min"])
+        return signal if classes is None or not finite(signal) else min(signal, classes)
+
+    def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
+        return _present(record, net, "output_diversity", "class_diversity", "target_class_acc")
 
     def diagnosis(self, net: str, value: float) -> str:
         return (
-            f"{net} gives nearly one output for all inputs: output spread is {value:.2g}x the "
-            f"targets' (below {self.cfg['threshold']:.2g})"
+            f"{net} gives nearly one output for all inputs: output spread (in pixels or in "
+            f"classes) is {value:.2g}x the targets' (below {self.cfg['threshold']:.2g})"
         )
 
 
@@ -261,7 +301,10 @@ class ContentLossDetector(_SustainedSignal):
     """The translation loses the glyph: the bundled classifier finds the input's class in
     too few outputs (a class-preservation analogue of the FCN score of Isola et al. 2017),
     while it does read real images of the output domain (``target_class_acc`` at least
-    ``target_acc_min``, when the probe measures it)."""
+    ``target_acc_min``, when the probe measures it). Too few: below ``threshold`` (near the
+    10% chance of ten classes) or no more than ``class_chance``, the largest class share of
+    the probe inputs, which an output blind to its input scores when it is read as that
+    class (5 of 32 probe inputs of one class make a constant output keep 16%)."""
 
     name = "content_lost"
     signal_name = "class_kept"
@@ -273,6 +316,14 @@ class ContentLossDetector(_SustainedSignal):
     }
     remedies = (RAISE_RECON, ADD_IDENTITY, R.LOWER_LR, R.RESTART)
 
+    def threshold(self, record: StepRecord, net: str) -> float:
+        chance = _get(record, net, "class_chance")
+        floor = float(self.cfg["threshold"])
+        if chance is None or not finite(chance):
+            return floor
+        # "no more than chance": the share itself fails (both are counts over the same batch)
+        return max(floor, chance + CHANCE_TIE)
+
     def extra_condition(self, record: StepRecord, net: str) -> bool:
         # only where the classifier can read the output domain at all (a coarse or foreign
         # domain is illegible to it even on real images)
@@ -280,12 +331,12 @@ class ContentLossDetector(_SustainedSignal):
         return acc is None or not finite(acc) or acc >= self.cfg["target_acc_min"]
 
     def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
-        return _present(record, net, "target_class_acc")
+        return _present(record, net, "target_class_acc", "class_chance")
 
     def diagnosis(self, net: str, value: float) -> str:
         return (
             f"{net} loses the input's content: the glyph classifier finds the input's class "
-            f"in {value:.0%} of outputs (below {self.cfg['threshold']:.0%})"
+            f"in {value:.0%} of outputs, near what an output blind to its input keeps"
         )
 
 

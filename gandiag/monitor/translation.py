@@ -20,8 +20,16 @@ training. Names (``NET`` is the generator's name, e.g. ``G_AB``)::
     translation/NET/noise_diversity    mean|G(x; mask 1) - G(x; mask 2)| over two dropout masks /
                                        mean pairwise L1 among G(x_i) (no dropout: absent)
     translation/NET/class_kept         share of G(x) the glyph classifier gives x's class
+    translation/NET/class_chance       the largest share of one class among the probe inputs:
+                                       the most an output blind to its input can keep (a
+                                       constant output read as that class; constant per probe)
     translation/NET/target_class_acc   the classifier's accuracy on the targets themselves (how
                                        legible the output domain is to it; constant per probe)
+    translation/NET/class_diversity    effective number of classes (exp of the entropy of the
+                                       predicted-class histogram) among G(x) / among the
+                                       targets: spread as the classifier reads it, blind to
+                                       pixel noise (input-independent noise images differ
+                                       pixel by pixel but read as one class)
     translation/NET/target_l1          mean|G(x) - t| (paired data only)
     translation/NET/cycle_l1           mean|F(G(x)) - x| (F the inverse generator)
     translation/NET/cycle_l1_perturbed mean|F(G(x) + d) - x|, d ~ N(0, eps^2), fixed
@@ -165,7 +173,7 @@ class TranslationProbe:
         self.x, self.t = inputs.float(), targets.float()
         self.paired, self.sr, self.labels = paired, super_resolution, labels
         self.target_labels = labels if paired and target_labels is None else target_labels
-        self._target_acc: float | None = None
+        self._target_pred: Tensor | None = None
         self.x_ref = self._as_output(self.x)
         n = min(len(self.x), len(self.t))
         self.ref_l1 = float((self.t[:n] - self.x_ref[:n]).abs().mean())
@@ -208,13 +216,20 @@ class TranslationProbe:
                 out.update(self._cycle(name, y, inverse))
             if self.sr:
                 out.update(self._sr_gain(name, y))
-            kept = self._class_kept(y, self.labels)
-            if kept is not None:
-                out[signal(name, "class_kept")] = kept
-                if self._target_acc is None and self.target_labels is not None:
-                    self._target_acc = self._class_kept(self.t, self.target_labels)
-                if self._target_acc is not None:
-                    out[signal(name, "target_class_acc")] = self._target_acc
+            pred = self._classify(y) if self.labels is not None else None
+            if pred is not None and self.labels is not None:
+                labels = self.labels.to(pred.device)
+                out[signal(name, "class_kept")] = float((pred == labels).float().mean())
+                out[signal(name, "class_chance")] = _largest_share(labels)
+                if self._target_pred is None:
+                    self._target_pred = self._classify(self.t)
+                t_pred = self._target_pred
+                if t_pred is not None and self.target_labels is not None:
+                    hit = t_pred == self.target_labels.to(t_pred.device)
+                    out[signal(name, "target_class_acc")] = float(hit.float().mean())
+                if t_pred is not None:
+                    spread = _effective_classes(pred) / _effective_classes(t_pred)
+                    out[signal(name, "class_diversity")] = spread
         return out
 
     def _noise_diversity(self, net: nn.Module, spread: float) -> float:
@@ -269,7 +284,9 @@ class TranslationProbe:
             signal(name, "ssim_gain"): ssim[0] - ssim[1],
         }
 
-    def _class_kept(self, y: Tensor, labels: Tensor | None) -> float | None:
+    def _classify(self, y: Tensor) -> Tensor | None:
+        """The glyph classifier's predicted class of each image (``None`` where it cannot read
+        them: not 1 x 28 x 28, or no classifier)."""
         if self._classifier_failed or y.shape[1] != 1 or y.shape[-1] != 28:
             return None
         if self._classifier is None:
@@ -285,7 +302,19 @@ class TranslationProbe:
                     stacklevel=3,
                 )
                 return None
-        if labels is None or self._classifier is None:
+        if self._classifier is None:
             return None
-        pred = self._classifier.logits(y.clamp(-1, 1)).argmax(1)
-        return float((pred == labels.to(pred.device)).float().mean())
+        return self._classifier.logits(y.clamp(-1, 1)).argmax(1)
+
+
+def _largest_share(labels: Tensor) -> float:
+    """Share of the most frequent class in ``labels``."""
+    counts = torch.bincount(labels.flatten().long())
+    return float(counts.max()) / max(labels.numel(), 1)
+
+
+def _effective_classes(pred: Tensor) -> float:
+    """exp(entropy) of the class histogram of ``pred``: 1 for one class, k for k equal ones."""
+    p = torch.bincount(pred.flatten().long()).float()
+    p = p[p > 0] / p.sum()
+    return float(torch.exp(-(p * p.log()).sum()))

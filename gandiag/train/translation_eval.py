@@ -9,7 +9,9 @@ the model never trains on and the translation probes use only its first few item
   ``target_class_acc``, its accuracy on the real images of the output domain;
 - ``class_kept_inverted``: the same on the negated outputs (an inverted translation keeps
   the glyph in negative);
-- ``classes_covered``: classes predicted for at least 1% of the outputs;
+- ``classes_covered``: classes predicted for at least 1% of the outputs, and
+  ``classes_effective``, the effective number of predicted classes (exp of the entropy of
+  their histogram: 1 for one class, k for k equal ones; a few stray outputs barely move it);
 - ``input_l1``: mean |G(x) - x| (x bicubic-upsampled for SR); ``background``: median pixel
   of the outputs (glyphs are light on a dark background, -1);
 - ``true_l1``: mean |G(x) - T(x)|, T(x) the correct translation of x: the paired target,
@@ -113,6 +115,8 @@ def evaluate_translation(
             s["target_class_acc"] = float((real == dst_labels).float().mean())
             share = torch.bincount(pred, minlength=10).float() / len(pred)
             s["classes_covered"] = float((share >= 0.01).sum())
+            seen = share[share > 0]
+            s["classes_effective"] = float(torch.exp(-(seen * seen.log()).sum()))
         if held.paired:
             s.update(_psnr_ssim(out, dst, ""))
             if held.task == "super_resolution":

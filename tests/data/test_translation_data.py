@@ -66,3 +66,13 @@ def test_coarse_block_size():
     assert (b == b[:, :, :1, :, :1]).all()  # constant on 7x7 blocks: a 4x4 image
     np.testing.assert_array_equal(ds.input_truth[:, 0], restyle(ds.inputs[:, 0], "coarse", 7))
     assert ds.info["block"] == 7
+
+
+def test_paired_inputs_in_another_style():
+    ds = load_dataset("glyphs_edges", n=12, seed=1, input="coarse", block=4)
+    np.testing.assert_array_equal(ds.inputs[:, 0], restyle(ds.array[:, 0], "coarse", 4))
+    b = ds.inputs[:, 0].reshape(12, 7, 4, 7, 4)
+    assert (b == b[:, :, :1, :, :1]).all()  # a 7x7 image held at 28x28
+    assert ds.info == {"input": "coarse", "block": 4}
+    with pytest.raises(ValueError, match="choose one of"):
+        load_dataset("glyphs_edges", n=4, input="bold")

@@ -192,3 +192,70 @@ def test_steganography_needs_a_generator_that_left_its_input_domain():
         r.scalars.pop("translation/G_AB/domain_progress", None)
     (a,) = run(build_detectors(["steganography"]), recs)
     assert a.evidence["blur_gain"] == 1.4
+
+
+# -- content and spread as the glyph classifier reads them ---------------------------------
+def _glyphs(n=40, seed=3):
+    import numpy as np
+
+    from gandiag.data.glyphs import make_glyphs
+
+    x, y = make_glyphs(n, seed=seed)
+    return torch.tensor(np.asarray(x), dtype=torch.float32)[:, None] / 127.5 - 1, torch.tensor(
+        np.asarray(y)
+    )
+
+
+def test_largest_share_and_effective_classes():
+    from gandiag.monitor.translation import _effective_classes, _largest_share
+
+    assert _largest_share(torch.tensor([3, 3, 3, 1, 2])) == pytest.approx(0.6, rel=1e-9)
+    assert _effective_classes(torch.tensor([4, 4, 4])) == pytest.approx(1.0, rel=1e-6)
+    assert _effective_classes(torch.tensor([0, 1, 2, 3] * 5)) == pytest.approx(4.0, rel=1e-6)
+
+
+def test_probe_class_signals_separate_kept_content_from_noise_read_as_one_class():
+    x, y = _glyphs()
+    p = TranslationProbe(x, x.clone(), paired=True, labels=y)
+    copy = p.signals("G", Fn(lambda v: v))
+    assert copy["translation/G/class_kept"] > 0.9
+    assert copy["translation/G/class_diversity"] == pytest.approx(1.0, rel=1e-6)
+    share = float(torch.bincount(y).max()) / len(y)
+    assert copy["translation/G/class_chance"] == pytest.approx(share, rel=1e-9)
+    # input-independent salt-and-pepper noise: more pixel spread than the targets, but the
+    # classifier reads every image as one class (its default for non-glyphs)
+    g = torch.Generator().manual_seed(0)
+    noise = p.signals("G", Fn(lambda v: (torch.rand(v.shape, generator=g) > 0.5).float() * 2 - 1))
+    assert noise["translation/G/output_diversity"] > 1.0
+    assert noise["translation/G/class_diversity"] < 0.25
+    assert noise["translation/G/class_kept"] <= noise["translation/G/class_chance"] + 1e-9
+
+
+def test_content_lost_at_the_chance_of_a_constant_output_above_the_floor():
+    # 5 of 32 probe inputs share a class: a constant output read as it keeps 5/32 = 0.156
+    recs = stream("content_lost", at=600)
+    for r in recs:
+        r.scalars["translation/G_AB/class_chance"] = 5 / 32
+        if r.step >= 600:
+            r.scalars["translation/G_AB/class_kept"] = 5 / 32
+    (a,) = run(build_detectors(["content_lost"]), recs)
+    assert a.evidence["threshold"] > 5 / 32 and a.evidence["class_chance"] == 5 / 32
+    for r in recs:  # one input more than chance is content the output carries
+        if r.step >= 600:
+            r.scalars["translation/G_AB/class_kept"] = 6 / 32
+    assert run(build_detectors(["content_lost"]), recs) == []
+
+
+def test_collapse_in_classes_where_pixels_still_differ_only_where_the_domain_is_legible():
+    recs = stream(None)
+    for r in recs:
+        if r.step >= 600:
+            r.scalars["translation/G_AB/output_diversity"] = 2.0  # noise: large pixel spread
+            r.scalars["translation/G_AB/class_diversity"] = 0.11  # one class of ~9
+            r.scalars["translation/G_AB/target_class_acc"] = 0.9
+    (a,) = run(build_detectors(["translation_collapse"]), recs)
+    assert a.onset_step == 600 and a.evidence["class_diversity"] == 0.11
+    assert a.severity is Severity.CRITICAL
+    for r in recs:  # a domain the classifier cannot read: its class spread says nothing
+        r.scalars["translation/G_AB/target_class_acc"] = 0.2
+    assert run(build_detectors(["translation_collapse"]), recs) == []

@@ -19,6 +19,7 @@ HEALTHY = {  # a healthy CycleGAN direction, as the healthy thick-glyph run eval
     "class_kept_inverted": 0.03,
     "target_class_acc": 0.89,
     "classes_covered": 10.0,
+    "classes_effective": 8.7,
     "cycle_l1": 0.071,
     "cycle_l1_requantised": 0.071,
     "cycle_l1_halfres": 0.074,
@@ -63,3 +64,55 @@ def test_steganography_is_a_cycle_that_needs_finer_structure_than_the_image_show
 ):
     got = "steganography" in labels(cycle_l1=clean, cycle_l1_halfres=halfres)
     assert got is expected
+
+
+@pytest.mark.parametrize(
+    "covered,effective,acc,expected",
+    [
+        (1.0, 1.0, 0.9, True),  # one class for every input
+        (4.0, 1.6, 0.9, True),  # one class but for a few stray outputs
+        (5.0, 3.4, 0.9, False),
+        (1.0, 1.0, 0.1, False),  # a domain the classifier cannot read even on real images
+    ],
+)
+def test_collapse_is_at_most_two_effective_classes_on_a_legible_domain(
+    covered, effective, acc, expected
+):
+    got = labels(classes_covered=covered, classes_effective=effective, target_class_acc=acc)
+    assert ("translation_collapse" in got) is expected
+
+
+def test_a_stored_run_is_reused_only_for_the_same_config():
+    stored = {"name": "c", "seed": 0, "steps": 600, "translation": {"lambda_identity": 20.0}}
+    current = {**stored, "translation": {"lambda_identity": 20.0}}
+    trained = {**stored, "resolved": {"loss": "lsgan"}, "model_options": {"n_res": 2}}
+    assert suite.same_config(trained, current)
+    assert not suite.same_config(trained, {**current, "steps": 1000})
+    assert not suite.same_config(trained, {**current, "seed": 1})
+
+
+def test_labels_come_from_every_logged_evaluation():
+    from gandiag.types import StepRecord
+
+    class Reader:
+        def read_records(self):
+            return [
+                StepRecord(0, {"loss/G": 1.0}),
+                StepRecord(300, {"eval/G_AB_class_kept": 0.05, "translation/G_AB/x": 1.0}),
+                StepRecord(300, {"eval/G_AB_target_class_acc": 0.9, "eval/G_AB_input_l1": 0.2}),
+                StepRecord(599, {"eval/G_AB_class_kept": 0.6}),
+            ]
+
+    logged = suite.logged_outcomes(Reader())
+    assert logged == {
+        300: {
+            "eval/G_AB_class_kept": 0.05,
+            "eval/G_AB_target_class_acc": 0.9,
+            "eval/G_AB_input_l1": 0.2,
+        },
+        599: {"eval/G_AB_class_kept": 0.6},
+    }
+    assert suite.outcome_labels(logged[300]) == {"content_lost"}  # lost at 300, kept later
+    shown = suite.label_steps({"300": ["content_lost", "steganography"], "599": ["steganography"]})
+    assert shown == "content_lost@300, steganography@300,599"
+    assert suite.label_steps({"300": [], "599": []}) == ""
