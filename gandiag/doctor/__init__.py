@@ -154,11 +154,13 @@ def doctor(
     detector: str | None = None,
     out_dir: str | Path | None = None,
     remedies: Sequence[Remedy] | None = None,
+    max_budget: int | None = None,
 ) -> DoctorResult:
     """Fork, run and rank remedies for a reference-trainer run's first serious alert.
 
     ``budget`` is the number of steps each branch trains past the fork (default: twice
-    the alert's detection span, at least two evaluation intervals). ``workers`` processes
+    the alert's detection span, at least two evaluation intervals; ``max_budget`` caps that
+    default, not an explicit ``budget``). ``workers`` processes
     run branches side by side (default: the cores available). Results land in
     ``out_dir`` (default ``<run>/doctor``): one run directory per branch, ``doctor.json``
     and ``report.html``.
@@ -191,6 +193,8 @@ def doctor(
     every = int(config.get("eval", {}).get("every") or 500)
     if budget is None:
         budget = max(2 * (alert.step - max(fork_step, 0)), 2 * every)
+        if max_budget is not None:
+            budget = min(budget, max_budget)
     if budget < 1:
         raise ValueError(f"budget must be at least 1 step, got {budget}")
     base = {k: v for k, v in config.items() if k not in _STORED_EXTRAS}
@@ -230,7 +234,7 @@ def doctor(
     tasks.sort(key=lambda t: -t.steps_to_run)
     timing: dict[str, Any] = {"setup_s": time.perf_counter() - started}
     scores = run_branches(tasks, alert.detector, fork_step, workers=workers, timing=timing)
-    ranked = rank_branches(scores, CONTROL)
+    ranked = rank_branches(scores, CONTROL, order=[r.name for r in chosen])
     if next(s for s in ranked if s.name == CONTROL).cleared:
         log.warning(
             "the control continuation did not raise %s again within %d steps: the budget is "

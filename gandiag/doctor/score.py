@@ -7,7 +7,9 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import fnmatch
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,13 @@ QUALITY = (
 #: the plane (under 1% within 3 sigma of any mode): the mode count is a handful of stray
 #: samples and changes from one draw to the next, whatever the code carries.
 OUTCOME: dict[str, tuple[str, bool]] = {"posterior_collapse": (signals.VAE_RECON, False)}
+#: The image-to-image failures are each defined on one probe measure per generator
+#: (``translation/<NET>/<signal>``: PSNR gain over bicubic for super-resolution, the share
+#: of outputs that keep the input's class, the outputs' progress toward the target domain,
+#: their correlation with the input, the cycle's sensitivity to a blur): a branch is judged
+#: by that measure (:func:`probe_outcome`), since FID of the outputs against the target
+#: domain cannot see a translation that looks right but drops its input (a copy of a real
+#: target image scores well).
 #: a training scalar as an outcome: its mean over this last share of the branch's steps
 TAIL_SHARE = 0.25
 
@@ -82,22 +91,46 @@ def score_branch(
         )
 
 
+def probe_outcome(detector: str) -> tuple[str, bool] | None:
+    """The probe signal a detector of per-generator probe signals watches, as a pattern
+    (``translation/*/<signal>``), and whether higher is better (the detector alerts when
+    the signal falls below its threshold); None for any other detector."""
+    from gandiag.detectors import DETECTORS
+
+    cls = DETECTORS.get(detector)
+    signal = getattr(cls, "signal_name", None)
+    if not isinstance(signal, str):
+        return None
+    pattern = f"translation/*/{signal}"
+    if (pattern,) not in tuple(getattr(cls, "requires_any", ())):
+        return None
+    return pattern, bool(getattr(cls, "below", True))
+
+
 def _outcome(reader: RunReader, detector: str, after_step: int) -> tuple[str, float, bool] | None:
-    """The failure's own outcome: the mean of its training scalar over the branch's tail
-    (one step's value of a minibatch loss is noise; the tail is past any annealing)."""
-    if detector not in OUTCOME:
+    """The failure's own outcome: the mean of its scalar over the branch's tail (one step's
+    value of a minibatch loss or a probe is noise; the tail is past any annealing). A
+    pattern matching one scalar per generator gives the worst generator's mean: a remedy
+    must mend every generator the failure can hit."""
+    outcome = OUTCOME.get(detector) or probe_outcome(detector)
+    if outcome is None:
         return None
-    name, higher = OUTCOME[detector]
-    if name not in set(reader.scalar_names()):
+    pattern, higher = outcome
+    names = fnmatch.filter(reader.scalar_names(), pattern)
+    means = []
+    for name in names:
+        series = reader.read_scalars([name])[name]
+        values = [
+            float(v)
+            for s, v in zip(series.steps, series.values)
+            if s > after_step and math.isfinite(v)
+        ]
+        if values:
+            tail = values[-max(1, int(len(values) * TAIL_SHARE)) :]
+            means.append(sum(tail) / len(tail))
+    if not means:
         return None
-    series = reader.read_scalars([name])[name]
-    values = [
-        float(v) for s, v in zip(series.steps, series.values) if s > after_step and math.isfinite(v)
-    ]
-    if not values:
-        return None
-    tail = values[-max(1, int(len(values) * TAIL_SHARE)) :]
-    return name, sum(tail) / len(tail), higher
+    return pattern, (min(means) if higher else max(means)), higher
 
 
 def _quality(reader: RunReader) -> tuple[str | None, float | None, bool]:
@@ -115,8 +148,17 @@ def _quality(reader: RunReader) -> tuple[str | None, float | None, bool]:
     return None, None, True
 
 
-def rank_branches(scores: list[BranchScore], control: str = "control") -> list[BranchScore]:
+def rank_branches(
+    scores: list[BranchScore], control: str = "control", order: Sequence[str] | None = None
+) -> list[BranchScore]:
     """Best first: the alert cleared, fewest other findings, then the better quality.
+
+    Branches that tie on all three (a count such as modes covered often does: 1 against
+    1) are ranked by ``order``, the order practitioners try the remedies in (the
+    catalogue's: the first is the one named first for the failure, and the later ones are
+    the bigger changes: another loss, new networks); the control comes before the remedies
+    it ties with, since scoring the same as changing nothing is no evidence for a change.
+    Without ``order`` the tied branches keep their given order.
 
     Each remedy is also marked ``improves_on_control`` when its quality beats the
     control's (strictly; None when either has no quality measure).
@@ -128,12 +170,14 @@ def rank_branches(scores: list[BranchScore], control: str = "control") -> list[B
         s.improves_on_control = (
             s.quality > base.quality if s.higher_is_better else s.quality < base.quality
         )
+    rank = {name: i for i, name in enumerate(order or ())}
 
     def key(s: BranchScore) -> tuple[Any, ...]:
         if s.quality is None or math.isnan(s.quality):
             oriented = math.inf
         else:
             oriented = -s.quality if s.higher_is_better else s.quality
-        return (not s.cleared, len(s.other_findings), oriented)
+        tie = -1 if s.name == control else rank.get(s.name, len(rank))
+        return (not s.cleared, len(s.other_findings), oriented, tie)
 
     return sorted(scores, key=key)
