@@ -109,3 +109,85 @@ def test_kl_annealing_counts_from_its_start_step():
     # a branch forked at step 500 anneals over its own first 100 steps, not already done
     assert [forked.kl_weight(s) for s in (501, 551, 601, 700)] == [0.0, 0.5, 1.0, 1.0]
     assert stepper(kl_anneal_steps=0, kl_anneal_start=501).kl_weight(501) == 1.0
+
+
+def _score(name, cleared, quality, other=()):
+    from gandiag.doctor.score import BranchScore
+
+    return BranchScore(name, "", "", cleared, other_findings=list(other), quality=quality)
+
+
+def test_ties_are_ranked_in_the_practitioners_order_and_the_control_leads_its_ties():
+    # modes covered ties often (1 against 1): tied remedies go in the catalogue's order
+    # (the first is the one named first), not in the order the branches happened to run
+    scores = [
+        _score("control", False, 1.0),
+        _score("spectral_norm_hinge", True, 1.0),
+        _score("hinge_loss", True, 1.0),
+        _score("unrolled", True, 1.0),
+        _score("r1_penalty", True, 3.0),
+    ]
+    order = ["unrolled", "r1_penalty", "hinge_loss", "spectral_norm_hinge"]
+    ranked = [s.name for s in rank_branches(scores, order=order)]
+    assert ranked == ["r1_penalty", "unrolled", "hinge_loss", "spectral_norm_hinge", "control"]
+    # without an order, tied branches keep the order given
+    given = [s.name for s in rank_branches(scores)]
+    assert given == ["r1_penalty", "spectral_norm_hinge", "hinge_loss", "unrolled", "control"]
+    # a remedy that scores exactly as the control does comes after it, and does not improve
+    tie = rank_branches([_score("unrolled", True, 1.0), _score("control", True, 1.0)], order=order)
+    assert [s.name for s in tie] == ["control", "unrolled"]
+    assert tie[1].improves_on_control is False
+    # the order never overrides a real difference: clearing, other findings, quality
+    differ = [
+        _score("unrolled", True, 1.0, ["oscillation"]),
+        _score("hinge_loss", True, 1.0),
+        _score("r1_penalty", False, 8.0),
+    ]
+    assert [s.name for s in rank_branches(differ, order=order)] == [
+        "hinge_loss",
+        "unrolled",
+        "r1_penalty",
+    ]
+
+
+def _translation_branch(path, gains: dict[str, list[float]], alert: bool):
+    """A super-resolution-like branch: per-generator probe scalars, FID under the loop's
+    per-generator metric name (``G_AB_fid``), never a plain ``fid``."""
+    from gandiag.types import MetricProtocol, MetricResult
+
+    protocol = MetricProtocol(feature_extractor="glyph", num_real=8, num_fake=8)
+    steps = len(next(iter(gains.values())))
+    scalars = {
+        i: {f"translation/{net}/psnr_gain": v[i] for net, v in gains.items()} for i in range(steps)
+    }
+    w = RunWriter(path, config=GAN, kind="translation")
+    w.write_steps(StepRecord(i, scalars[i]) for i in range(steps))
+    w.write_alerts([_alert("sr_no_gain", 5)] if alert else [])
+    w.write_metrics([MetricResult(f"{net}_fid", 50.0, protocol, step=steps - 1) for net in gains])
+    w.close()
+    return path
+
+
+def test_image_to_image_failures_are_judged_by_their_probe_measure(tmp_path):
+    from gandiag.doctor.score import probe_outcome
+
+    # the loop names its FID per generator: the generic measures find none, which had left
+    # every translation branch without a quality (so none could beat the control)
+    fork, n = 1, 21
+    control = _translation_branch(tmp_path / "c", {"G_AB": [-1.0] * n, "G_BA": [-1.0] * n}, True)
+    # the remedy mends G_AB only late, and G_BA less: the worst generator's tail is its measure
+    remedy = _translation_branch(
+        tmp_path / "r", {"G_AB": [-1.0] * 12 + [2.0] * 9, "G_BA": [-1.0] * 12 + [0.5] * 9}, False
+    )
+    scores = [
+        score_branch("control", "", control, "sr_no_gain", fork),
+        score_branch("pretrain", "", remedy, "sr_no_gain", fork),
+    ]
+    best = rank_branches(scores)[0]
+    assert best.name == "pretrain" and best.quality_name == "translation/*/psnr_gain"
+    assert best.higher_is_better and best.improves_on_control
+    assert best.quality == pytest.approx(0.5)  # G_BA's tail mean, not the mean over both
+    # the direction follows the detector: steganography's blur gain is bad when high
+    assert probe_outcome("steganography") == ("translation/*/blur_gain", False)
+    assert probe_outcome("content_lost") == ("translation/*/class_kept", True)
+    assert probe_outcome("mode_collapse") is None
