@@ -221,6 +221,11 @@ def doctor(
             branch_cfg["vae"].update(
                 kl_anneal_steps=max(1, budget // 2), kl_anneal_start=fork_step + 1
             )
+        if branch_cfg.get("translation", {}).get("pretrain_steps") == -1:
+            # the loop pre-trains while step < pretrain_steps, counted from step 0: a branch
+            # forked past the model's 200 steps would pre-train not at all. From the fork
+            # over half the budget, so the adversarial phase after it is judged too
+            branch_cfg["translation"]["pretrain_steps"] = fork_step + 1 + max(1, budget // 2)
         jobs.append((r.name, r.description, branch_cfg, r.fresh_start))
 
     # a remedy that changes the networks trains from the initialisation to the same step

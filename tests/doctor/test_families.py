@@ -194,6 +194,8 @@ def test_doctor_forks_the_applicable_remedies_of_each_failure_config(config, tmp
             elif dotted == "vae.kl_anneal_steps":  # filled in: half the budget, from the fork
                 assert info.config["resolved"]["kl_anneal_steps"] == BUDGET // 2
                 assert info.config["resolved"]["kl_anneal_start"] == RING_EVERY + 1
+            elif dotted == "translation.pretrain_steps":  # from the fork, half the budget
+                assert info.config["resolved"]["pretrain_steps"] == RING_EVERY + 1 + BUDGET // 2
             else:  # the stepper resolved the changed setting (gan.*, gan.options.*, optim.*)
                 if key == "label_smoothing":  # the stepper resolves the real label
                     key, value = "real_label", 1.0 - value
