@@ -88,36 +88,51 @@ _TRANSLATION_DETECTORS = (
     "ignored_noise",
 )
 _SMALL_EVAL = {"every": 100, "num_samples": 256, "num_real": 256, "interpolation": False}
-#: ``--short``: the image-to-image runs probe every 25 steps with the translation detectors'
-#: warm-up at 100 steps (not 200), so an alert is due by step ~150; the growing families
-#: train batch 16 with phases of 30 steps (as bench/growing_families.py); every family
-#: evaluates 256 samples every 100 steps (70 for ProGAN: one per level).
-_TRANSLATION_SHORT = {
-    "steps": 200,
-    "translation": {"probe_every": 25},
-    "eval": _SMALL_EVAL,
-    "monitor": {"overrides": {d: {"warmup_steps": 100} for d in _TRANSLATION_DETECTORS}},
-}
-_PROGAN_SHORT = {
-    "steps": 210,
-    "data": {"batch_size": 16},
-    "gan": {"options": {"phase_steps": 30, "fade_steps": 30}},
-    "eval": {**_SMALL_EVAL, "every": 70},
-    # the switch detector's windows (100 steps) would span three 30-step phases: one phase,
-    # with sample diversity every 10 steps so a window holds its 3 records
-    "monitor": {
-        "cadence": {"samples": 10},
-        "overrides": {"transition_instability": {"window_steps": 30}},
+#: ``--short``'s reduced sizes: config overrides, and ``budget``, the cap on doctor's
+#: default branch budget (None: doctor's default). Every family evaluates 256 samples
+#: every 100 steps (70 for ProGAN: one per level).
+SIZES: dict[str, dict] = {
+    # CycleGAN and pix2pix: probes every 25 steps, the translation detectors' warm-up at 100
+    # steps (not 200), so an alert is due by step ~150
+    "i2i-150": {
+        "steps": 200,
+        "translation": {"probe_every": 25},
+        "eval": _SMALL_EVAL,
+        "monitor": {"overrides": {d: {"warmup_steps": 100} for d in _TRANSLATION_DETECTORS}},
+        "budget": 200,
+    },
+    # SRGAN: the detectors' own warm-up (200 steps: a generator trained from scratch is
+    # below bicubic before that, healthy or not), probes every 25 steps (alert due at 250)
+    "sr-250": {
+        "steps": 300,
+        "translation": {"probe_every": 25},
+        "eval": _SMALL_EVAL,
+        "budget": None,
+    },
+    # ProGAN: batch 16, phases of 30 steps (as bench/growing_families.py); the switch
+    # detector's windows (100 steps) would span three phases: one phase, with sample
+    # diversity every 10 steps so a window holds its 3 records
+    "progan-30": {
+        "steps": 210,
+        "data": {"batch_size": 16},
+        "gan": {"options": {"phase_steps": 30, "fade_steps": 30}},
+        "eval": {**_SMALL_EVAL, "every": 70},
+        "monitor": {
+            "cadence": {"samples": 10},
+            "overrides": {"transition_instability": {"window_steps": 30}},
+        },
+        "budget": 200,
     },
 }
-SHORT: dict[str, dict] = {
-    "srgan_no_pretrain_glyphs.toml": _TRANSLATION_SHORT,
-    "pix2pix_no_l1_glyphs.toml": _TRANSLATION_SHORT,
-    "cyclegan_identity_glyphs.toml": _TRANSLATION_SHORT,
-    "cyclegan_inversion_glyphs.toml": _TRANSLATION_SHORT,
-    "cyclegan_steganography_glyphs.toml": _TRANSLATION_SHORT,
-    "progan_tanh_glyphs.toml": _PROGAN_SHORT,
-    "progan_stuck_fade_glyphs.toml": _PROGAN_SHORT,
+#: the reduced size of each family configuration
+SHORT: dict[str, str] = {
+    "srgan_no_pretrain_glyphs.toml": "sr-250",
+    "pix2pix_no_l1_glyphs.toml": "i2i-150",
+    "cyclegan_identity_glyphs.toml": "i2i-150",
+    "cyclegan_inversion_glyphs.toml": "i2i-150",
+    "cyclegan_steganography_glyphs.toml": "i2i-150",
+    "progan_tanh_glyphs.toml": "progan-30",
+    "progan_stuck_fade_glyphs.toml": "progan-30",
 }
 
 
@@ -199,6 +214,12 @@ def _previous(path: str | None, names: list[str]) -> dict[str, dict]:
         elif "error" not in r:  # a run stopped part-way: not a result
             r = {"config": r["config"], "failure": r["failure"], "not_run": r.get("note", "")}
             r["not_run"] = f"stopped part-way in an earlier run ({label}): {r['not_run']}"
+        flat = {
+            ", ".join(_flat({k: v for k, v in over.items() if k != "budget"})): key
+            for key, over in SIZES.items()
+        }
+        if r.get("size") in flat:  # written out in full by the first --short run
+            r["size"] = flat[r["size"]]
         kept[r["config"]] = {**r, "run": r.get("run") or label}
     return kept
 
@@ -253,7 +274,8 @@ def _write(
             "applicable remedy from the last healthy checkpoint, each branch trained for "
             "doctor's default budget (twice the steps from the fork to the alert, at least two "
             "evaluation intervals"
-            + (f", capped at {args.budget} steps" if args.budget else "")
+            + (f", capped at {args.budget} steps" if args.budget and not args.short else "")
+            + (", capped as the size says" if args.short else "")
             + "). Quality: the failure's own outcome where it has one (the reconstruction NLL "
             "for posterior collapse; for the image-to-image failures the probe measure the "
             "failure spoils, see docs/doctor.md), else FID on images, modes covered on 2-D "
@@ -274,7 +296,9 @@ def _write(
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table:
-        size = f"*earlier*: {r['run']}" if "run" in r and "not_run" not in r else r.get("size", "")
+        size = r.get("size", "")
+        if "run" in r and "not_run" not in r:
+            size = f"{size} (*earlier*: `{r['run']}`)" if size else f"*earlier*: `{r['run']}`"
         if "not_run" in r:
             lines.append(f"| {r['config']} | | not run: {r['not_run']} | | | | | | | | | |")
             continue
@@ -300,6 +324,16 @@ def _write(
         + f"; {sum('error' in r for r in table)} with nothing to treat, "
         f"{sum('not_run' in r for r in table)} not run"
     )
+    used = sorted({r["size"] for r in table if r.get("size") in SIZES})
+    if used:
+        lines += ["", "Sizes (`--short`; budget: the cap on doctor's default budget):", ""]
+        for key in used:
+            over = {k: v for k, v in SIZES[key].items() if k != "budget"}
+            cap = SIZES[key]["budget"]
+            lines.append(
+                f"- {key}: {', '.join(_flat(over))}; budget "
+                + (f"at most {cap}" if cap else "doctor's default")
+            )
     lines += ["", summary]
     write_section("doctor", "\n".join(lines))
     write_json(
@@ -377,13 +411,15 @@ def main() -> None:
             print(f"{name}: not run ({spent:.0f} of {args.time_limit:g} minutes spent)")
             continue
         cfg = load_config(ROOT / "configs" / name).to_dict()
-        short = SHORT.get(name, {}) if args.short else {}
+        size = SHORT.get(name) if args.short else None
+        short = dict(SIZES[size]) if size else {}
+        cap = short.pop("budget") if size else args.budget
         cfg = _merge(cfg, short)
         if args.quick:
             cfg["steps"] = min(cfg["steps"], 800)
         if args.steps is not None:
             cfg["steps"] = min(cfg["steps"], args.steps)
-        size = ", ".join(_flat(short) if short else [f"steps={cfg['steps']}"])
+        size = size or f"steps={cfg['steps']}"
         cfg["checkpoint"].update(ring=6, ring_every=max(25, cfg["eval"]["every"] // 4))
         run = root / name.removesuffix(".toml")
         if run.exists():
@@ -392,7 +428,7 @@ def main() -> None:
         train(cfg, run, progress=False)
         train_s = time.perf_counter() - t0
         try:
-            result = doctor(run, workers=args.workers, max_budget=args.budget)
+            result = doctor(run, workers=args.workers, max_budget=cap)
         except NothingToTreat as exc:  # not detected, or no remedy doctor can try
             rows.append(
                 {
