@@ -82,24 +82,16 @@ _SMALL_EVAL = {"every": 100, "num_samples": 256, "num_real": 256, "interpolation
 #: default branch budget (None: doctor's default). Every family evaluates 256 samples
 #: every 100 steps (70 for ProGAN: one per level).
 SIZES: dict[str, dict] = {
-    # CycleGAN and pix2pix: probes every 25 steps (alert due at 250). The translation
-    # detectors' warm-up (200 steps) is kept: shortened to 100, every generator trained
-    # from scratch alerted at step 150, healthy or not (pix2pix: the input's class kept
-    # in 12% of outputs, chance, by the control and every remedy alike)
-    "i2i-250": {
-        "steps": 300,
-        "translation": {"probe_every": 25},
-        "eval": _SMALL_EVAL,
-        "budget": 300,
-    },
-    # SRGAN: the detectors' own warm-up (200 steps: a generator trained from scratch is
-    # below bicubic before that, healthy or not), probes every 25 steps (alert due at 250)
-    "sr-250": {
-        "steps": 300,
-        "translation": {"probe_every": 25},
-        "eval": _SMALL_EVAL,
-        "budget": None,
-    },
+    # CycleGAN, pix2pix and SRGAN: the translation probes and detectors as configured
+    # (probes every 50 steps, 200 steps of warm-up, 3 probes in a row: an alert is due at
+    # step 300), the run stopped 50 steps after that. Shortened (probes every 25, warm-up
+    # 100), every generator trained from scratch alerted at step 150, healthy or not
+    # (pix2pix: the input's class kept in 12% of outputs, chance, by the control and
+    # every remedy alike), and 3 probes in a row then span 50 steps instead of 100
+    "i2i-300": {"steps": 350, "eval": _SMALL_EVAL, "budget": 400},
+    # SRGAN's remedies start from the initialisation (a generator trained from scratch is
+    # below bicubic from step 0): its budget must cover the untrained phase
+    "sr-300": {"steps": 350, "eval": _SMALL_EVAL, "budget": 500},
     # ProGAN: batch 16, phases of 30 steps (as bench/growing_families.py); the switch
     # detector's windows (100 steps) would span three phases: one phase, with sample
     # diversity every 10 steps so a window holds its 3 records
@@ -117,11 +109,11 @@ SIZES: dict[str, dict] = {
 }
 #: the reduced size of each family configuration
 SHORT: dict[str, str] = {
-    "srgan_no_pretrain_glyphs.toml": "sr-250",
-    "pix2pix_no_l1_glyphs.toml": "i2i-250",
-    "cyclegan_identity_glyphs.toml": "i2i-250",
-    "cyclegan_inversion_glyphs.toml": "i2i-250",
-    "cyclegan_steganography_glyphs.toml": "i2i-250",
+    "srgan_no_pretrain_glyphs.toml": "sr-300",
+    "pix2pix_no_l1_glyphs.toml": "i2i-300",
+    "cyclegan_identity_glyphs.toml": "i2i-300",
+    "cyclegan_inversion_glyphs.toml": "i2i-300",
+    "cyclegan_steganography_glyphs.toml": "i2i-300",
     "progan_tanh_glyphs.toml": "progan-30",
     "progan_stuck_fade_glyphs.toml": "progan-30",
 }

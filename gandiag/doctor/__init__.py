@@ -238,7 +238,12 @@ def doctor(
     # longest first, so a fresh-start branch does not start last and finish alone
     tasks.sort(key=lambda t: -t.steps_to_run)
     timing: dict[str, Any] = {"setup_s": time.perf_counter() - started}
-    scores = run_branches(tasks, alert.detector, fork_step, workers=workers, timing=timing)
+    # the branches' second half: after as many steps as the default budget gives the
+    # failure to show again (twice the steps the run took from the fork to its alert)
+    judge_from = fork_step + 1 + budget // 2
+    scores = run_branches(
+        tasks, alert.detector, fork_step, workers=workers, timing=timing, judge_from=judge_from
+    )
     ranked = rank_branches(scores, CONTROL, order=[r.name for r in chosen])
     if next(s for s in ranked if s.name == CONTROL).cleared:
         log.warning(
@@ -349,13 +354,16 @@ def run_branches(
     *,
     workers: int | None = None,
     timing: dict[str, Any] | None = None,
+    judge_from: int | None = None,
 ) -> list[BranchScore]:
     """Run branch tasks side by side and score each from its run store.
 
     Each task is a picklable callable with ``name``, ``description`` and ``run_dir``
     attributes that trains one branch into ``run_dir`` with a :class:`gandiag.Monitor`
     (any loop); the one named ``"control"`` is the untouched continuation. ``fork_step``
-    is the last step of the shared history (branch alerts at or before it are ignored).
+    is the last step of the shared history (branch alerts at or before it are ignored);
+    ``judge_from``, when given, is where the alert's clearing is judged from (its detector
+    replayed over each branch from that step, see :func:`score_branch`).
     With ``workers > 1`` the tasks run in worker processes, one torch thread each, taken
     from a pool kept for the life of the calling process (:func:`shutdown_pool` ends it):
     the workers are forked from a server that imported torch and gandiag once, so
@@ -400,6 +408,7 @@ def run_branches(
             detector,
             fork_step,
             spans[t.name][1] - spans[t.name][0],
+            judge_from,
         )
         for t in tasks
     ]

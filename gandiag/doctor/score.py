@@ -58,15 +58,34 @@ class BranchScore:
     last_step: int | None = None
     wall_s: float = 0.0
     improves_on_control: bool | None = None  # set by rank_branches
+    #: "cleared" was judged from this step on (the detector replayed over the branch's
+    #: second half); None: over the whole branch (the alerts it recorded)
+    judged_from: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def score_branch(
-    name: str, description: str, run_dir: Path, detector: str, after_step: int, wall_s: float = 0.0
+    name: str,
+    description: str,
+    run_dir: Path,
+    detector: str,
+    after_step: int,
+    wall_s: float = 0.0,
+    judge_from: int | None = None,
 ) -> BranchScore:
-    """Score the run in ``run_dir`` on what happened after ``after_step`` (the fork)."""
+    """Score the run in ``run_dir`` on what happened after ``after_step`` (the fork).
+
+    The alert counts as cleared when the branch raised none after the fork; with
+    ``judge_from``, when the alert's detector, replayed from a fresh state over the
+    branch's records from that step on (its warm-up counted as passed), raises none: a
+    branch that starts from the initialisation lives through the untrained phase again,
+    where the failure's symptom (no better than bicubic, the input's class lost) holds
+    for any run, so what counts is whether the failure is there once the remedy had as
+    long as the failure took to show. A detector that cannot be rebuilt from the run's
+    record (one registered by a user's script) falls back to the recorded alerts.
+    """
     with RunReader(run_dir) as reader:
         alerts = [
             a
@@ -76,11 +95,13 @@ def score_branch(
         target = [a.one_line() for a in alerts if a.detector == detector]
         other = sorted({a.detector for a in alerts if a.detector != detector})
         quality_name, quality, higher = _outcome(reader, detector, after_step) or _quality(reader)
+        fires = _fires_from(reader, detector, judge_from) if judge_from is not None else None
         return BranchScore(
             name=name,
             description=description,
             run_dir=str(run_dir),
-            cleared=not target,
+            cleared=not target if fires is None else not fires,
+            judged_from=judge_from if fires is not None else None,
             target_alerts=target,
             other_findings=other,
             quality_name=quality_name,
@@ -89,6 +110,27 @@ def score_branch(
             last_step=reader.last_step(),
             wall_s=wall_s,
         )
+
+
+def _fires_from(reader: RunReader, detector: str, start: int) -> bool | None:
+    """Whether ``detector``, as the run recorded it but from a fresh state at ``start``
+    (no warm-up), raises a warning or critical alert on the records from ``start`` on;
+    None when the run did not record it or it is not registered here."""
+    from gandiag.detectors import DetectorSuite
+
+    spec = [e for e in (reader.meta("detectors") or []) if e.get("name") == detector]
+    if not spec:
+        return None
+    no_warmup = {"warmup_steps": 0} if "warmup_steps" in spec[0].get("params", {}) else {}
+    try:
+        suite = DetectorSuite.from_spec(spec, {detector: no_warmup} if no_warmup else None)
+    except (KeyError, ValueError):
+        return None
+    suite.bind(reader.meta("networks"))
+    for record in reader.read_records(since_step=start - 1):
+        if any(a.severity.rank >= Severity.WARNING.rank for a in suite.update(record)):
+            return True
+    return False
 
 
 def probe_outcome(detector: str) -> tuple[str, bool] | None:
