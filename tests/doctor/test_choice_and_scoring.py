@@ -191,3 +191,42 @@ def test_image_to_image_failures_are_judged_by_their_probe_measure(tmp_path):
     assert probe_outcome("steganography") == ("translation/*/blur_gain", False)
     assert probe_outcome("content_lost") == ("translation/*/class_kept", True)
     assert probe_outcome("mode_collapse") is None
+
+
+def _sr_branch(path, gains: list[float], every: int = 10):
+    """An SR branch recorded with the sr_no_gain detector (warm-up 20 steps), its probe
+    every ``every`` steps, and the alerts the detector raised live."""
+    from gandiag.detectors import DetectorSuite
+
+    suite = DetectorSuite.from_spec(
+        [{"name": "sr_no_gain", "params": {}}], {"sr_no_gain": {"warmup_steps": 20}}
+    )
+    w = RunWriter(path, config=GAN, kind="translation")
+    w.set_meta(detectors=suite.spec())
+    records = [
+        StepRecord(i, {"translation/G/psnr_gain": gains[i // every]} if i % every == 0 else {})
+        for i in range(every * len(gains))
+    ]
+    w.write_steps(records)
+    w.write_alerts([a for r in records for a in suite.update(r)])
+    w.close()
+    return path
+
+
+def test_clearing_is_judged_on_the_branch_second_half(tmp_path):
+    # from the initialisation every branch is below bicubic while it learns: the remedy's
+    # branch raised the alert at step 40, then beat bicubic for its whole second half
+    remedy = _sr_branch(tmp_path / "r", [-9, -6, -4, -2, -1, 0.5, 1, 1, 1, 1, 1, 1])
+    control = _sr_branch(tmp_path / "c", [-9, -8, -7, -6, -5, -5, -4, -4, -4, -3, -3, -3])
+    whole = score_branch("pretrain", "", remedy, "sr_no_gain", -1)
+    assert not whole.cleared and whole.target_alerts and whole.judged_from is None
+    half = score_branch("pretrain", "", remedy, "sr_no_gain", -1, judge_from=60)
+    assert half.cleared and half.judged_from == 60 and half.target_alerts  # kept as evidence
+    # the control's failure persists: replayed from the same step it fires again
+    assert not score_branch("control", "", control, "sr_no_gain", -1, judge_from=60).cleared
+    # a remedy that fails again late is not cleared
+    late = _sr_branch(tmp_path / "l", [-9, -6, -4, -2, -1, 0.5, 1, 1, -1, -1, -1, -1])
+    assert not score_branch("late", "", late, "sr_no_gain", -1, judge_from=60).cleared
+    # a detector the run did not record (a user's own) falls back to the recorded alerts
+    other = score_branch("pretrain", "", remedy, "mode_collapse", -1, judge_from=60)
+    assert other.cleared and other.judged_from is None
