@@ -172,9 +172,10 @@ def _label(args: argparse.Namespace) -> str:
     return " ".join(p for p in parts + [f"--workers {args.workers}"] if p)
 
 
-def _previous(path: str | None, names: list[str]) -> dict[str, dict]:
+def _previous(path: str | None, names: list[str], own: bool = False) -> dict[str, dict]:
     """The rows of an earlier run's JSON for configurations not run now, re-ranked by the
-    current rule and labelled with how that run was made."""
+    current rule and labelled with how that run was made (``own``: the JSON's own rows
+    are not labelled, as when its table is written again)."""
     if path is None or not Path(path).exists():
         return {}
     import json
@@ -190,11 +191,12 @@ def _previous(path: str | None, names: list[str]) -> dict[str, dict]:
     )
     kept = {}
     for r in old["rows"]:
-        if r["config"] in names or "not_run" in r:
+        stopped = str(r.get("not_run", "")).startswith("stopped part-way")
+        if r["config"] in names or ("not_run" in r and not stopped):
             continue
         if "recovered" in r:
             r = _rerank(r)
-        elif "error" not in r:  # a run stopped part-way: not a result
+        elif "error" not in r and not stopped:  # a run stopped part-way: not a result
             r = {"config": r["config"], "failure": r["failure"], "not_run": r.get("note", "")}
             r["not_run"] = f"stopped part-way in an earlier run ({label}): {r['not_run']}"
         flat = {
@@ -203,7 +205,7 @@ def _previous(path: str | None, names: list[str]) -> dict[str, dict]:
         }
         if r.get("size") in flat:  # written out in full by the first --short run
             r["size"] = flat[r["size"]]
-        kept[r["config"]] = {**r, "run": r.get("run") or label}
+        kept[r["config"]] = r if own and "run" not in r else {**r, "run": r.get("run") or label}
     return kept
 
 
@@ -221,6 +223,7 @@ def _write(
     args: argparse.Namespace,
     load_before: float,
     previous: dict[str, dict],
+    again: dict | None = None,
 ) -> str:
     """The table and JSON of the rows so far (written after each configuration, so a run
     stopped early still leaves what it measured), with the kept rows of an earlier run;
@@ -242,11 +245,13 @@ def _write(
     agrees = sum(r["agrees"] for r in scored)
     within = sum(r["wall_s"] <= r["bound_s"] for r in scored)
     first_cleared = sum(bool(r["first_named_cleared"]) for r in scored)
-    load_after = os.getloadavg()[0]
+    # ``again``: an earlier run's JSON whose table is written again (its label and loads)
+    load_after = again["load_after"] if again else os.getloadavg()[0]
+    label = again["label"] if again else _label(args)
     ratios = [r["wall_s"] / r["bound_s"] for r in scored]
     sizes = {r["size"] for r in table if r.get("size") and "run" not in r}
     lines = [
-        f"## Doctor (`bench/doctor.py {_label(args)}`)",
+        f"## Doctor (`bench/doctor.py {label}`)",
         "",
         (
             "Each failure configuration is trained with a checkpoint ring"
@@ -259,7 +264,12 @@ def _write(
             "evaluation intervals"
             + (f", capped at {args.budget} steps" if args.budget and not args.short else "")
             + (", capped as the size says" if args.short else "")
-            + "). Quality: the failure's own outcome where it has one (the reconstruction NLL "
+            + "). Cleared: the alert's detector, replayed over the branch's second half, "
+            "raises it no more (rows marked *earlier*: no alert after the fork, the rule "
+            "then; their branch stores were not kept, so they are not judged again). "
+            "Recovered: a "
+            "remedy cleared the alert and beat the control's quality. "
+            "Quality: the failure's own outcome where it has one (the reconstruction NLL "
             "for posterior collapse; for the image-to-image failures the probe measure the "
             "failure spoils, see docs/doctor.md), else FID on images, modes covered on 2-D "
             "data. One torch thread per branch. "
@@ -325,7 +335,7 @@ def _write(
             "quick": args.quick,
             "short": args.short,
             "workers": args.workers,
-            "label": _label(args),
+            "label": label,
             "load_before": load_before,
             "load_after": load_after,
             "sizes": sorted(sizes),
@@ -365,7 +375,21 @@ def main() -> None:
     ap.add_argument(
         "--previous", default=None, help="JSON of an earlier run: its rows of configs not run now"
     )
+    ap.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="run nothing: write the table of --previous again (rows re-ranked by the current rule)",
+    )
     args = ap.parse_args()
+    if args.rewrite:
+        import json
+
+        again = json.loads(Path(args.previous).read_text())
+        for key in ("short", "quick", "workers"):
+            setattr(args, key, again.get(key, getattr(args, key)))
+        kept = _previous(args.previous, [], own=True)
+        print(_write([], [], args, again["load_before"], kept, again))
+        return
     names = args.configs or list(FAILURES)
     unknown = [n for n in names if n not in FAILURES]
     if unknown:
