@@ -238,9 +238,7 @@ def test_doctor_says_there_is_nothing_to_treat(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_run_with_dropout_depends_only_on_its_seed_and_its_forks_replay_it(
-    tmp_path, monkeypatch
-):
+def test_a_run_with_dropout_depends_only_on_its_seed_and_its_forks_replay_it(tmp_path, monkeypatch):
     # pix2pix's only noise is dropout, drawn from the global torch RNG: a run must not
     # depend on what ran before it in the process, and a branch forked from a ring
     # checkpoint must continue the original exactly (doctor's control), so the global
