@@ -213,8 +213,8 @@ def _previous(path: str | None, names: list[str], own: bool = False) -> dict[str
 #: under load, with the evaluation every few steps; alert steps from docs/benchmarks.md)
 _STACKGAN = "StackGAN ~0.5 s/step"
 NOT_SHORTENED = {
-    "stackgan_no_ca_glyphs.toml": f"{_STACKGAN}, class_collapse at step 350: ~15 min",
-    "stackgan_copy_glyphs.toml": f"{_STACKGAN}, level_copy at step 800: ~30 min",
+    "stackgan_no_ca_glyphs.toml": f"{_STACKGAN}, class_collapse at step 350, branches of 1,200 steps (two evaluation intervals): ~25 min",
+    "stackgan_copy_glyphs.toml": f"{_STACKGAN}, level_copy at step 800, branches of 1,600 steps: ~45 min",
     "lapgan_copy_glyphs.toml": "LAPGAN ~0.85 s/step, 1,500-step config, alert step unmeasured",
     "stylegan_collapsed_mapping_glyphs.toml": "StyleGAN-lite ~0.33 s/step, alert step unmeasured",
     "stylegan_no_r1_glyphs.toml": "StyleGAN-lite ~0.33 s/step, alert step unmeasured",
