@@ -207,6 +207,8 @@ def _previous(path: str | None, names: list[str], own: bool = False) -> dict[str
         }
         if r.get("size") in flat:  # written out in full by the first --short run
             r["size"] = flat[r["size"]]
+        if "run" not in r:  # measured by that run: the load around it
+            r = {**r, "loads": [old.get("load_before"), old.get("load_after")]}
         kept[r["config"]] = r if own and "run" not in r else {**r, "run": r.get("run") or label}
     return kept
 
@@ -259,6 +261,12 @@ def _write(
     # ``again``: an earlier run's JSON whose table is written again (its label and loads)
     load_after = again["load_after"] if again else os.getloadavg()[0]
     label = again["label"] if again else _label(args)
+    for r in table:  # a row an earlier run made the same way is this bench's
+        if r.get("run") == label:
+            r.pop("run")
+    loads = [load_before, load_after] + [
+        x for r in table if "run" not in r for x in r.get("loads", []) if x is not None
+    ]
     ratios = [r["wall_s"] / r["bound_s"] for r in scored]
     sizes = {r["size"] for r in table if r.get("size") and "run" not in r}
     lines = [
@@ -284,8 +292,8 @@ def _write(
             "for posterior collapse; for the image-to-image failures the probe measure the "
             "failure spoils, see docs/doctor.md), else FID on images, modes covered on 2-D "
             "data. One torch thread per branch. "
-            f"Under load: 1-minute load average {load_before:.1f} before, {load_after:.1f} "
-            f"after, on {os.cpu_count()} cores (the machine was shared). Bound: "
+            f"Under load: 1-minute load average {min(loads):.1f}-{max(loads):.1f} (before "
+            f"and after each bench call), on {os.cpu_count()} cores (the machine was shared). Bound: "
             "ceil(branches / workers) x the branches' mean time. Start-up: from asking for "
             "the pool to the first branch running (the first call starts the pool). Rows "
             "marked *earlier* were kept from an earlier run (`--previous`; its options in the "
