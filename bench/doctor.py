@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -314,9 +315,14 @@ def _write(
         if "not_run" in r:
             lines.append(f"| {r['config']} | | not run: {r['not_run']} | | | | | | | | | |")
             continue
-        if "error" in r:
+        if "error" in r:  # the run's folder (a temporary one) says nothing here
+            why = (
+                re.sub(r"/[^\s:]+", "the run", r["error"])
+                .removeprefix("the run has ")
+                .removesuffix(": nothing to treat")
+            )
             lines.append(
-                f"| {r['config']} | {size} | nothing to treat: {r['error']} | | | | | | no | | | |"
+                f"| {r['config']} | {size} | nothing to treat: {why} | | | | | | — | | | |"
             )
             continue
         lines.append(
