@@ -208,7 +208,7 @@ def _previous(path: str | None, names: list[str], own: bool = False) -> dict[str
         }
         if r.get("size") in flat:  # written out in full by the first --short run
             r["size"] = flat[r["size"]]
-        if "run" not in r:  # measured by that run: the load around it
+        if "run" not in r and "loads" not in r:  # measured by that run: the load around it
             r = {**r, "loads": [old.get("load_before"), old.get("load_after")]}
         kept[r["config"]] = r if own and "run" not in r else {**r, "run": r.get("run") or label}
     return kept
