@@ -23,19 +23,21 @@ the branches before the failure is due (the first --quick results did, with 400 
 against a mode collapse alerted at step 600 of the original).
 
 ``--quick`` shortens the training runs to at most 800 steps (the alerts still fire);
-``--short`` runs each family configuration at the reduced size of :data:`SHORT` (fewer
-steps, earlier and denser probes, smaller evaluations, shorter ProGAN phases), so that its
-training and doctor's branches take a few minutes of CPU; the table states the reduction.
-``--steps`` caps every training run and ``--budget`` every branch's budget (doctor's
+``--short`` runs each family configuration at its reduced size in :data:`SIZES` (the run
+stopped just after its alert is due, smaller evaluations, shorter ProGAN phases, and a
+cap on the branches' budget), so that its training and doctor's branches take a few
+minutes of CPU; the table states the reduction. ``--steps`` caps every training run and
+``--budget`` the branch budget of a configuration without a reduced size (doctor's
 default budget, capped). ``--configs`` picks configurations; ``--time-limit`` (minutes)
 skips the configurations left once it is spent, and the table lists them as not run.
 ``--previous JSON`` keeps the rows of an earlier run for the configurations not run now
 (their branches re-ranked by the current rule, so "best" and "agrees" follow it), marked
-with the run they came from.
+with the run they came from; a row an earlier call made with the same options counts as
+this bench's. ``--rewrite`` runs nothing and writes the table of ``--previous`` again.
 
     python bench/doctor.py --quick --workers 2 --time-limit 25 --json bench/results/doctor.json
-    python bench/doctor.py --short --workers 1 --budget 200 --previous bench/results/doctor.json \
-        --configs srgan_no_pretrain_glyphs.toml ... --json bench/results/doctor.json
+    python bench/doctor.py --short --workers 1 --previous bench/results/doctor_quick.json \
+        --configs srgan_no_pretrain_glyphs.toml ... --json bench/results/doctor_short.json
 """
 
 from __future__ import annotations
