@@ -230,3 +230,15 @@ def test_clearing_is_judged_on_the_branch_second_half(tmp_path):
     # a detector the run did not record (a user's own) falls back to the recorded alerts
     other = score_branch("pretrain", "", remedy, "mode_collapse", -1, judge_from=60)
     assert other.cleared and other.judged_from is None
+
+
+def test_the_report_says_over_which_steps_clearing_was_judged():
+    from gandiag.doctor.report import _verdict
+    from gandiag.doctor.score import BranchScore
+
+    early = BranchScore("r", "", "", True, target_alerts=["a"], judged_from=250)
+    assert _verdict(early) == "cleared from step 250; raised 1 before"
+    assert _verdict(BranchScore("c", "", "", False, ["a"], judged_from=250)) == (
+        "fired again from step 250"
+    )
+    assert _verdict(BranchScore("w", "", "", False, ["a", "b"])) == "fired again (2)"
