@@ -23,16 +23,28 @@ the branches before the failure is due (the first --quick results did, with 400 
 against a mode collapse alerted at step 600 of the original).
 
 ``--quick`` shortens the training runs to at most 800 steps (the alerts still fire);
-``--configs`` picks configurations; ``--time-limit`` (minutes) skips the configurations
-left once it is spent, and the table lists them as not run.
+``--short`` runs each family configuration at its reduced size in :data:`SIZES` (the run
+stopped just after its alert is due, smaller evaluations, shorter ProGAN phases, and a
+cap on the branches' budget), so that its training and doctor's branches take a few
+minutes of CPU; the table states the reduction. ``--steps`` caps every training run and
+``--budget`` the branch budget of a configuration without a reduced size (doctor's
+default budget, capped). ``--configs`` picks configurations; ``--time-limit`` (minutes)
+skips the configurations left once it is spent, and the table lists them as not run.
+``--previous JSON`` keeps the rows of an earlier run for the configurations not run now
+(their branches re-ranked by the current rule, so "best" and "agrees" follow it), marked
+with the run they came from; a row an earlier call made with the same options counts as
+this bench's. ``--rewrite`` runs nothing and writes the table of ``--previous`` again.
 
     python bench/doctor.py --quick --workers 2 --time-limit 25 --json bench/results/doctor.json
+    python bench/doctor.py --short --workers 1 --previous bench/results/doctor_quick.json \
+        --configs srgan_no_pretrain_glyphs.toml ... --json bench/results/doctor_short.json
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -44,12 +56,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import write_json, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the 2-D configurations (no family stepper: cheap at their full size)
+RING = ("mlp_gan_ring8_collapse.toml", "vae_ring8_collapse.toml", "mlp_gan_ring8_minimax.toml")
 #: configurations whose runs fail, with the failure they are known for
 FAILURES = {
     "mlp_gan_ring8_collapse.toml": "mode collapse",
     "vae_ring8_collapse.toml": "posterior collapse",
     "mlp_gan_ring8_minimax.toml": "vanishing generator gradients (saturating loss)",
-    # the families' failure configurations, cheapest first
+    # the families' failure configurations, cheapest first (at --short's reduced size)
     "dvdgan_frozen_temporal.toml": "a temporal discriminator that never learns",
     "dvdgan_no_temporal.toml": "frozen video (no temporal discriminator)",
     "srgan_no_pretrain_glyphs.toml": "no better than bicubic (no pre-training)",
@@ -66,79 +80,293 @@ FAILURES = {
     "progan_stuck_fade_glyphs.toml": "stuck fade-in",
 }
 
+_SMALL_EVAL = {"every": 100, "num_samples": 256, "num_real": 256, "interpolation": False}
+#: ``--short``'s reduced sizes: config overrides, and ``budget``, the cap on doctor's
+#: default branch budget (None: doctor's default). Every family evaluates 256 samples
+#: every 100 steps (70 for ProGAN: one per level).
+SIZES: dict[str, dict] = {
+    # CycleGAN, pix2pix and SRGAN: the translation probes and detectors as configured
+    # (probes every 50 steps, 200 steps of warm-up, 3 probes in a row: an alert is due at
+    # step 300, as bench/translation_suite.py found it), the run stopped just after. Shortened (probes every 25, warm-up
+    # 100), every generator trained from scratch alerted at step 150, healthy or not
+    # (pix2pix: the input's class kept in 12% of outputs, chance, by the control and
+    # every remedy alike), and 3 probes in a row then span 50 steps instead of 100
+    "i2i-300": {"steps": 350, "eval": _SMALL_EVAL, "budget": 400},
+    # CycleGAN's steganography needs the blur test's evidence a probe longer: alert at 350
+    "i2i-350": {"steps": 400, "eval": _SMALL_EVAL, "budget": 400},
+    # SRGAN's remedies start from the initialisation (a generator trained from scratch is
+    # below bicubic from step 0): its budget must cover the untrained phase
+    "sr-300": {"steps": 350, "eval": _SMALL_EVAL, "budget": 500},
+    # ProGAN: batch 16, phases of 30 steps (as bench/growing_families.py); the switch
+    # detector's windows (100 steps) would span three phases: one phase, with sample
+    # diversity every 10 steps so a window holds its 3 records
+    "progan-30": {
+        "steps": 210,
+        "data": {"batch_size": 16},
+        "gan": {"options": {"phase_steps": 30, "fade_steps": 30}},
+        "eval": {**_SMALL_EVAL, "every": 70},
+        "monitor": {
+            "cadence": {"samples": 10},
+            "overrides": {"transition_instability": {"window_steps": 30}},
+        },
+        "budget": 200,
+    },
+}
+#: the reduced size of each family configuration
+SHORT: dict[str, str] = {
+    "srgan_no_pretrain_glyphs.toml": "sr-300",
+    "pix2pix_no_l1_glyphs.toml": "i2i-300",
+    "cyclegan_identity_glyphs.toml": "i2i-300",
+    "cyclegan_inversion_glyphs.toml": "i2i-300",
+    "cyclegan_steganography_glyphs.toml": "i2i-350",
+    "progan_tanh_glyphs.toml": "progan-30",
+    "progan_stuck_fade_glyphs.toml": "progan-30",
+}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out.get(k) or {}, v) if isinstance(v, dict) else v
+    return out
+
+
+def _flat(over: dict, prefix: str = "") -> list[str]:
+    """``over`` as dotted ``key=value`` settings, for the table."""
+    out = []
+    for k, v in over.items():
+        if isinstance(v, dict) and k != "overrides":
+            out += _flat(v, f"{prefix}{k}.")
+        elif k == "overrides":  # detector parameters, the same for each detector listed
+            params = {f"{p}={x}" for d in v.values() for p, x in d.items()}
+            out.append(f"{', '.join(sorted(params))} ({', '.join(v)})")
+        else:
+            out.append(f"{prefix}{k}={v}")
+    return out
+
+
+def _rerank(row: dict) -> dict:
+    """A stored row's branches ranked by the current rule (practitioners' order from the
+    row's remedies), with best and agrees derived again."""
+    from gandiag.doctor.score import BranchScore, rank_branches
+
+    names = [b["name"] for b in row["branches"]]
+    first = row.get("first_named")
+    order = [first] + [n for n in names if n not in (first, "control")] if first else None
+    ranked = rank_branches([BranchScore(**b) for b in row["branches"]], order=order)
+    best = next(
+        (b.name for b in ranked if b.name != "control" and b.cleared and b.improves_on_control),
+        None,
+    )
+    return {
+        **row,
+        "branches": [b.to_dict() for b in ranked],
+        "best": best,
+        "recovered": best is not None,
+        "agrees": best is not None and best == first,
+    }
+
+
+def _label(args: argparse.Namespace) -> str:
+    """How this run was made, for rows kept by a later run."""
+    parts = ["--quick" if args.quick else "", "--short" if args.short else ""]
+    parts += [
+        f"--steps {args.steps}" if args.steps else "",
+        f"--budget {args.budget}" if args.budget else "",
+    ]
+    return " ".join(p for p in parts + [f"--workers {args.workers}"] if p)
+
+
+def _previous(path: str | None, names: list[str], own: bool = False) -> dict[str, dict]:
+    """The rows of an earlier run's JSON for configurations not run now, re-ranked by the
+    current rule and labelled with how that run was made (``own``: the JSON's own rows
+    are not labelled, as when its table is written again)."""
+    if path is None or not Path(path).exists():
+        return {}
+    import json
+
+    old = json.loads(Path(path).read_text())
+    label = old.get("label") or (
+        f"{'--quick ' if old.get('quick') else ''}--workers {old.get('workers')}, "
+        "doctor's default budgets"
+    ) + (
+        f", 1-min load average {old['load_before']:.1f} at the start"
+        if "load_before" in old
+        else ""
+    )
+    kept = {}
+    for r in old["rows"]:
+        stopped = str(r.get("not_run", "")).startswith("stopped part-way")
+        if r["config"] in names or ("not_run" in r and not stopped):
+            continue
+        if "recovered" in r:
+            r = _rerank(r)
+        elif "error" not in r and not stopped:  # a run stopped part-way: not a result
+            r = {"config": r["config"], "failure": r["failure"], "not_run": r.get("note", "")}
+            r["not_run"] = f"stopped part-way in an earlier run ({label}): {r['not_run']}"
+        flat = {
+            ", ".join(_flat({k: v for k, v in over.items() if k != "budget"})): key
+            for key, over in SIZES.items()
+        }
+        if r.get("size") in flat:  # written out in full by the first --short run
+            r["size"] = flat[r["size"]]
+        if "run" not in r and "loads" not in r:  # measured by that run: the load around it
+            r = {**r, "loads": [old.get("load_before"), old.get("load_after")]}
+        kept[r["config"]] = r if own and "run" not in r else {**r, "run": r.get("run") or label}
+    return kept
+
+
+#: configurations with no reduced size in SHORT, and why (steps timed on this machine
+#: under load, with the evaluation every few steps; alert steps from docs/benchmarks.md)
+_STACKGAN = "StackGAN ~0.5 s/step"
+NOT_SHORTENED = {
+    "stackgan_no_ca_glyphs.toml": f"{_STACKGAN}, class_collapse at step 350, branches of 1,200 steps (two evaluation intervals): ~25 min",
+    "stackgan_copy_glyphs.toml": f"{_STACKGAN}, level_copy at step 800, branches of 1,600 steps: ~45 min",
+    "lapgan_copy_glyphs.toml": "LAPGAN ~0.85 s/step, 1,500-step config, alert step unmeasured",
+    "stylegan_collapsed_mapping_glyphs.toml": "StyleGAN-lite ~0.33 s/step, alert step unmeasured",
+    "stylegan_no_r1_glyphs.toml": "StyleGAN-lite ~0.33 s/step, alert step unmeasured",
+    "dvdgan_no_temporal.toml": "DVD-GAN ~1.6 s/step (400 steps took ~11 min): ~40 min",
+}
+
 
 def _write(
-    rows: list[dict], pending: list[str], args: argparse.Namespace, load_before: float
+    rows: list[dict],
+    pending: list[str],
+    args: argparse.Namespace,
+    load_before: float,
+    previous: dict[str, dict],
+    again: dict | None = None,
 ) -> str:
     """The table and JSON of the rows so far (written after each configuration, so a run
-    stopped early still leaves what it measured); configs not reached are listed as such."""
-    rows = rows + [
-        {"config": n, "failure": FAILURES[n], "not_run": True, "pending": True} for n in pending
-    ]
-    scored = [r for r in rows if "error" not in r and "not_run" not in r]
+    stopped early still leaves what it measured), with the kept rows of an earlier run;
+    configs not reached or not run are listed as such, in FAILURES' order."""
+    now = {r["config"]: r for r in rows}
+    table = []
+    for n, failure in FAILURES.items():
+        if n in now:
+            table.append(now[n])
+        elif n in pending:
+            table.append({"config": n, "failure": failure, "not_run": "not reached yet"})
+        elif n in previous:
+            table.append(previous[n])
+        else:
+            why = (
+                f"no reduced size, too slow for this session's CPU budget ({NOT_SHORTENED[n]})"
+                if args.short and n in NOT_SHORTENED
+                else "time limit"
+            )
+            table.append({"config": n, "failure": failure, "not_run": why})
+    scored = [r for r in table if "error" not in r and "not_run" not in r]
     recovered = sum(r["recovered"] for r in scored)
     agrees = sum(r["agrees"] for r in scored)
     within = sum(r["wall_s"] <= r["bound_s"] for r in scored)
-    load_after = os.getloadavg()[0]
+    first_cleared = sum(bool(r["first_named_cleared"]) for r in scored)
+    # ``again``: an earlier run's JSON whose table is written again (its label and loads)
+    load_after = again["load_after"] if again else os.getloadavg()[0]
+    label = again["label"] if again else _label(args)
+    for r in table:  # a row an earlier run made the same way is this bench's
+        if r.get("run") == label:
+            r.pop("run")
+    loads = [load_before, load_after] + [
+        x for r in table if "run" not in r for x in r.get("loads", []) if x is not None
+    ]
     ratios = [r["wall_s"] / r["bound_s"] for r in scored]
+    sizes = {r["size"] for r in table if r.get("size") and "run" not in r}
     lines = [
-        f"## Doctor (`bench/doctor.py`{' --quick' if args.quick else ''}, {args.workers} workers)",
+        f"## Doctor (`bench/doctor.py {label}`)",
         "",
         (
             "Each failure configuration is trained with a checkpoint ring"
             + (" (at most 800 steps)" if args.quick else "")
+            + (f" (at most {args.steps} steps)" if args.steps else "")
+            + (", the family configurations at a reduced size (column size)" if args.short else "")
             + ", then `doctor` forks the remedies for its first serious alert with an "
             "applicable remedy from the last healthy checkpoint, each branch trained for "
             "doctor's default budget (twice the steps from the fork to the alert, at least two "
-            "evaluation intervals). Quality: FID on images, modes covered on 2-D data, the "
-            "reconstruction NLL (distortion) for posterior collapse. One torch thread per "
-            "branch. "
-            f"Under load: 1-minute load average {load_before:.1f} before, {load_after:.1f} "
-            f"after, on {os.cpu_count()} cores (the machine was shared). Bound: "
+            "evaluation intervals"
+            + (f", capped at {args.budget} steps" if args.budget and not args.short else "")
+            + (", capped as the size says" if args.short else "")
+            + "). Cleared: the alert's detector, replayed over the branch's second half, "
+            "raises it no more (rows marked *earlier*: no alert after the fork, the rule "
+            "then; their branch stores were not kept, so they are not judged again). "
+            "Recovered: a "
+            "remedy cleared the alert and beat the control's quality. "
+            "Quality: the failure's own outcome where it has one (the reconstruction NLL "
+            "for posterior collapse; for the image-to-image failures the probe measure the "
+            "failure spoils, see docs/doctor.md), else FID on images, modes covered on 2-D "
+            "data. One torch thread per branch. "
+            f"Under load: 1-minute load average {min(loads):.1f}-{max(loads):.1f} (before "
+            f"and after each bench call), on {os.cpu_count()} cores (the machine was shared). Bound: "
             "ceil(branches / workers) x the branches' mean time. Start-up: from asking for "
-            "the pool to the first branch running (the first call starts the pool)."
+            "the pool to the first branch running (the first call starts the pool). Rows "
+            "marked *earlier* were kept from an earlier run (`--previous`; its options in the "
+            "column size), their branches re-ranked by the current rule."
         ),
         "",
         (
-            "| config | alert | fork | budget | branches | best remedy | named first: alert, "
-            "quality vs control | recovered | control re-alerts | wall / bound | "
+            "| config | size | alert | fork | budget | branches | best remedy | named first: "
+            "alert, quality vs control | recovered | control re-alerts | wall / bound | "
             "start-up, report |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    for r in table:
+        size = r.get("size", "")
+        if "run" in r and "not_run" not in r:
+            size = f"{size} (*earlier*: `{r['run']}`)" if size else f"*earlier*: `{r['run']}`"
         if "not_run" in r:
-            why = "not reached yet" if r.get("pending") else "not run (time limit)"
-            lines.append(f"| {r['config']} | {why} | | | | | | | | | |")
+            lines.append(f"| {r['config']} | | not run: {r['not_run']} | | | | | | | | | |")
             continue
-        if "error" in r:
-            lines.append(f"| {r['config']} | nothing to treat: {r['error']} | | | | | | no | | | |")
+        if "error" in r:  # the run's folder (a temporary one) says nothing here
+            why = (
+                re.sub(r"/[^\s:]+", "the run", r["error"])
+                .removeprefix("the run has ")
+                .removesuffix(": nothing to treat")
+            )
+            lines.append(
+                f"| {r['config']} | {size} | nothing to treat: {why} | | | | | | — | | | |"
+            )
             continue
         lines.append(
-            f"| {r['config']} | {r['detector']} (onset {r['onset']}) | {r['fork_step']} | "
-            f"{r['budget']} | {len(r['branches'])} | {r['best'] or '—'} | {_first(r)} | "
-            f"{'yes' if r['recovered'] else 'no'} | {'yes' if r['control_reproduced'] else 'no'} "
+            f"| {r['config']} | {size} | {r['detector']} (onset {r['onset']}) | "
+            f"{r['fork_step']} | {r['budget']} | {len(r['branches'])} | {r['best'] or '—'} | "
+            f"{_first(r)} | {'yes' if r['recovered'] else 'no'} | "
+            f"{'yes' if r['control_reproduced'] else 'no'} "
             f"| {r['wall_s']:.0f} s / {r['bound_s']:.0f} s = {r['wall_s'] / r['bound_s']:.2f} "
             f"| {r['overhead_s']['pool']:.1f} s, {r['overhead_s']['report']:.1f} s |"
         )
     summary = (
-        f"doctor: recovering remedy found for {recovered}/{len(scored)} failure runs, best = "
-        f"practitioners' first for {agrees}/{len(scored)}, within the time bound for "
-        f"{within}/{len(scored)}"
+        f"doctor: recovering remedy found for {recovered}/{len(scored)} failure runs with an "
+        f"alert and an applicable remedy, best = practitioners' first for {agrees}/"
+        f"{len(scored)} (the first cleared its alert in {first_cleared}), within the time "
+        f"bound for {within}/{len(scored)}"
         + (f" (wall / bound {min(ratios):.2f}-{max(ratios):.2f})" if ratios else "")
-        + f"; {sum('error' in r for r in rows)} with nothing to treat, "
-        f"{sum('not_run' in r for r in rows)} not run"
+        + f"; {sum('error' in r for r in table)} with nothing to treat, "
+        f"{sum('not_run' in r for r in table)} not run"
     )
+    used = sorted({r["size"] for r in table if r.get("size") in SIZES})
+    if used:
+        lines += ["", "Sizes (`--short`; budget: the cap on doctor's default budget):", ""]
+        for key in used:
+            over = {k: v for k, v in SIZES[key].items() if k != "budget"}
+            cap = SIZES[key]["budget"]
+            lines.append(
+                f"- {key}: {', '.join(_flat(over))}; budget "
+                + (f"at most {cap}" if cap else "doctor's default")
+            )
     lines += ["", summary]
     write_section("doctor", "\n".join(lines))
     write_json(
         args.json,
         {
             "quick": args.quick,
+            "short": args.short,
             "workers": args.workers,
+            "label": label,
             "load_before": load_before,
             "load_after": load_after,
-            "rows": rows,
+            "sizes": sorted(sizes),
+            "rows": table,
             "summary": summary,
         },
     )
@@ -168,7 +396,27 @@ def main() -> None:
     ap.add_argument(
         "--time-limit", type=float, default=None, help="minutes; later configs are not run"
     )
+    ap.add_argument("--short", action="store_true", help="family configs at SHORT's reduced size")
+    ap.add_argument("--steps", type=int, default=None, help="cap on every training run's steps")
+    ap.add_argument("--budget", type=int, default=None, help="cap on each branch's budget")
+    ap.add_argument(
+        "--previous", default=None, help="JSON of an earlier run: its rows of configs not run now"
+    )
+    ap.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="run nothing: write the table of --previous again (rows re-ranked by the current rule)",
+    )
     args = ap.parse_args()
+    if args.rewrite:
+        import json
+
+        again = json.loads(Path(args.previous).read_text())
+        for key in ("short", "quick", "workers"):
+            setattr(args, key, again.get(key, getattr(args, key)))
+        kept = _previous(args.previous, [], own=True)
+        print(_write([], [], args, again["load_before"], kept, again))
+        return
     names = args.configs or list(FAILURES)
     unknown = [n for n in names if n not in FAILURES]
     if unknown:
@@ -186,18 +434,26 @@ def main() -> None:
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="gandiag-doctor-"))
     load_before = os.getloadavg()[0]
-    rows = []
+    previous = _previous(args.previous, names)
+    rows: list[dict] = []
     bench_start = time.perf_counter()
     for name in names:
         failure = FAILURES[name]
         spent = (time.perf_counter() - bench_start) / 60
         if args.time_limit is not None and spent >= args.time_limit:
-            rows.append({"config": name, "failure": failure, "not_run": True})
+            rows.append({"config": name, "failure": failure, "not_run": "time limit"})
             print(f"{name}: not run ({spent:.0f} of {args.time_limit:g} minutes spent)")
             continue
         cfg = load_config(ROOT / "configs" / name).to_dict()
+        size = SHORT.get(name) if args.short else None
+        short = dict(SIZES[size]) if size else {}
+        cap = short.pop("budget") if size else args.budget
+        cfg = _merge(cfg, short)
         if args.quick:
             cfg["steps"] = min(cfg["steps"], 800)
+        if args.steps is not None:
+            cfg["steps"] = min(cfg["steps"], args.steps)
+        size = size or f"steps={cfg['steps']}"
         cfg["checkpoint"].update(ring=6, ring_every=max(25, cfg["eval"]["every"] // 4))
         run = root / name.removesuffix(".toml")
         if run.exists():
@@ -206,11 +462,19 @@ def main() -> None:
         train(cfg, run, progress=False)
         train_s = time.perf_counter() - t0
         try:
-            result = doctor(run, workers=args.workers)
+            result = doctor(run, workers=args.workers, max_budget=cap)
         except NothingToTreat as exc:  # not detected, or no remedy doctor can try
-            rows.append({"config": name, "failure": failure, "error": str(exc), "train_s": train_s})
+            rows.append(
+                {
+                    "config": name,
+                    "failure": failure,
+                    "size": size,
+                    "error": str(exc),
+                    "train_s": train_s,
+                }
+            )
             print(f"{name}: {exc}", flush=True)
-            _write(rows, names[len(rows) :], args, load_before)
+            _write(rows, names[len(rows) :], args, load_before, previous)
             continue
         first = next((b for b in result.branches if b.name == result.first_named), None)
         control = next(b for b in result.branches if b.name == "control")
@@ -220,6 +484,8 @@ def main() -> None:
         row = {
             "config": name,
             "failure": failure,
+            "size": size,
+            "train_steps": cfg["steps"],
             "detector": result.detector,
             "onset": result.onset_step,
             "fork_step": result.fork_step,
@@ -253,9 +519,9 @@ def main() -> None:
             f"wall {result.wall_s:.0f} s vs bound {bound_s:.0f} s",
             flush=True,
         )
-        _write(rows, names[len(rows) :], args, load_before)
+        _write(rows, names[len(rows) :], args, load_before, previous)
 
-    summary = _write(rows, [], args, load_before)
+    summary = _write(rows, [], args, load_before, previous)
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     print(summary)

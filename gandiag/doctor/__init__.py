@@ -154,11 +154,13 @@ def doctor(
     detector: str | None = None,
     out_dir: str | Path | None = None,
     remedies: Sequence[Remedy] | None = None,
+    max_budget: int | None = None,
 ) -> DoctorResult:
     """Fork, run and rank remedies for a reference-trainer run's first serious alert.
 
     ``budget`` is the number of steps each branch trains past the fork (default: twice
-    the alert's detection span, at least two evaluation intervals). ``workers`` processes
+    the alert's detection span, at least two evaluation intervals; ``max_budget`` caps that
+    default, not an explicit ``budget``). ``workers`` processes
     run branches side by side (default: the cores available). Results land in
     ``out_dir`` (default ``<run>/doctor``): one run directory per branch, ``doctor.json``
     and ``report.html``.
@@ -191,6 +193,8 @@ def doctor(
     every = int(config.get("eval", {}).get("every") or 500)
     if budget is None:
         budget = max(2 * (alert.step - max(fork_step, 0)), 2 * every)
+        if max_budget is not None:
+            budget = min(budget, max_budget)
     if budget < 1:
         raise ValueError(f"budget must be at least 1 step, got {budget}")
     base = {k: v for k, v in config.items() if k not in _STORED_EXTRAS}
@@ -217,6 +221,11 @@ def doctor(
             branch_cfg["vae"].update(
                 kl_anneal_steps=max(1, budget // 2), kl_anneal_start=fork_step + 1
             )
+        if branch_cfg.get("translation", {}).get("pretrain_steps") == -1:
+            # the loop pre-trains while step < pretrain_steps, counted from step 0: a branch
+            # forked past the model's 200 steps would pre-train not at all. From the fork
+            # over half the budget, so the adversarial phase after it is judged too
+            branch_cfg["translation"]["pretrain_steps"] = fork_step + 1 + max(1, budget // 2)
         jobs.append((r.name, r.description, branch_cfg, r.fresh_start))
 
     # a remedy that changes the networks trains from the initialisation to the same step
@@ -229,8 +238,13 @@ def doctor(
     # longest first, so a fresh-start branch does not start last and finish alone
     tasks.sort(key=lambda t: -t.steps_to_run)
     timing: dict[str, Any] = {"setup_s": time.perf_counter() - started}
-    scores = run_branches(tasks, alert.detector, fork_step, workers=workers, timing=timing)
-    ranked = rank_branches(scores, CONTROL)
+    # the branches' second half: after as many steps as the default budget gives the
+    # failure to show again (twice the steps the run took from the fork to its alert)
+    judge_from = fork_step + 1 + budget // 2
+    scores = run_branches(
+        tasks, alert.detector, fork_step, workers=workers, timing=timing, judge_from=judge_from
+    )
+    ranked = rank_branches(scores, CONTROL, order=[r.name for r in chosen])
     if next(s for s in ranked if s.name == CONTROL).cleared:
         log.warning(
             "the control continuation did not raise %s again within %d steps: the budget is "
@@ -340,13 +354,16 @@ def run_branches(
     *,
     workers: int | None = None,
     timing: dict[str, Any] | None = None,
+    judge_from: int | None = None,
 ) -> list[BranchScore]:
     """Run branch tasks side by side and score each from its run store.
 
     Each task is a picklable callable with ``name``, ``description`` and ``run_dir``
     attributes that trains one branch into ``run_dir`` with a :class:`gandiag.Monitor`
     (any loop); the one named ``"control"`` is the untouched continuation. ``fork_step``
-    is the last step of the shared history (branch alerts at or before it are ignored).
+    is the last step of the shared history (branch alerts at or before it are ignored);
+    ``judge_from``, when given, is where the alert's clearing is judged from (its detector
+    replayed over each branch from that step, see :func:`score_branch`).
     With ``workers > 1`` the tasks run in worker processes, one torch thread each, taken
     from a pool kept for the life of the calling process (:func:`shutdown_pool` ends it):
     the workers are forked from a server that imported torch and gandiag once, so
@@ -391,6 +408,7 @@ def run_branches(
             detector,
             fork_step,
             spans[t.name][1] - spans[t.name][0],
+            judge_from,
         )
         for t in tasks
     ]

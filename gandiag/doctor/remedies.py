@@ -574,8 +574,9 @@ STRONGER_D = Remedy(
 )
 PRETRAIN = Remedy(
     "pretrain",
-    "generator pre-trained on pixel MSE before the adversarial phase (SRResNet)",
-    lambda cfg: {"translation.pretrain_steps": int(_training(cfg).get("pretrain_steps") or 200)},
+    "generator pre-trained on pixel MSE from the fork over half the budget, then the "
+    "adversarial phase (SRResNet)",
+    lambda cfg: {"translation.pretrain_steps": -1},  # -1: filled in from the fork and budget
     lambda cfg: (
         _translation_uses(cfg, "pretrain_steps") and not int(_resolved(cfg, "pretrain_steps"))
     ),

@@ -11,7 +11,7 @@ from plotly.offline import get_plotlyjs
 
 from gandiag._atomic import atomic_write
 from gandiag.detectors import get_detector_class
-from gandiag.doctor.score import QUALITY
+from gandiag.doctor.score import QUALITY, BranchScore
 from gandiag.reports.html import CSS, esc, figure_div, image_tag, table
 from gandiag.store import RunReader
 from gandiag.types import Alert
@@ -81,7 +81,7 @@ def write_report(result: DoctorResult, alert: Alert, path: Path) -> Path:
                     str(rank),
                     b.name + (" (best)" if b.name == result.best else ""),
                     b.description,
-                    "cleared" if b.cleared else f"fired again ({len(b.target_alerts)})",
+                    _verdict(b),
                     ", ".join(b.other_findings) or "none",
                     quality,
                     better if b.name != "control" else "—",
@@ -166,3 +166,13 @@ practitioners name <b>{esc(result.first_named or "—")}</b> first for this fail
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, lambda f: f.write(page.encode("utf-8")))
+
+
+def _verdict(b: BranchScore) -> str:
+    """Whether the alert cleared, and over which steps it was judged."""
+    if b.judged_from is None:
+        return "cleared" if b.cleared else f"fired again ({len(b.target_alerts)})"
+    if b.cleared:
+        before = f"; raised {len(b.target_alerts)} before" if b.target_alerts else ""
+        return f"cleared from step {b.judged_from}{before}"
+    return f"fired again from step {b.judged_from}"

@@ -7,7 +7,9 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import fnmatch
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,13 @@ QUALITY = (
 #: the plane (under 1% within 3 sigma of any mode): the mode count is a handful of stray
 #: samples and changes from one draw to the next, whatever the code carries.
 OUTCOME: dict[str, tuple[str, bool]] = {"posterior_collapse": (signals.VAE_RECON, False)}
+#: The image-to-image failures are each defined on one probe measure per generator
+#: (``translation/<NET>/<signal>``: PSNR gain over bicubic for super-resolution, the share
+#: of outputs that keep the input's class, the outputs' progress toward the target domain,
+#: their correlation with the input, the cycle's sensitivity to a blur): a branch is judged
+#: by that measure (:func:`probe_outcome`), since FID of the outputs against the target
+#: domain cannot see a translation that looks right but drops its input (a copy of a real
+#: target image scores well).
 #: a training scalar as an outcome: its mean over this last share of the branch's steps
 TAIL_SHARE = 0.25
 
@@ -49,15 +58,34 @@ class BranchScore:
     last_step: int | None = None
     wall_s: float = 0.0
     improves_on_control: bool | None = None  # set by rank_branches
+    #: "cleared" was judged from this step on (the detector replayed over the branch's
+    #: second half); None: over the whole branch (the alerts it recorded)
+    judged_from: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def score_branch(
-    name: str, description: str, run_dir: Path, detector: str, after_step: int, wall_s: float = 0.0
+    name: str,
+    description: str,
+    run_dir: Path,
+    detector: str,
+    after_step: int,
+    wall_s: float = 0.0,
+    judge_from: int | None = None,
 ) -> BranchScore:
-    """Score the run in ``run_dir`` on what happened after ``after_step`` (the fork)."""
+    """Score the run in ``run_dir`` on what happened after ``after_step`` (the fork).
+
+    The alert counts as cleared when the branch raised none after the fork; with
+    ``judge_from``, when the alert's detector, replayed from a fresh state over the
+    branch's records from that step on (its warm-up counted as passed), raises none: a
+    branch that starts from the initialisation lives through the untrained phase again,
+    where the failure's symptom (no better than bicubic, the input's class lost) holds
+    for any run, so what counts is whether the failure is there once the remedy had as
+    long as the failure took to show. A detector that cannot be rebuilt from the run's
+    record (one registered by a user's script) falls back to the recorded alerts.
+    """
     with RunReader(run_dir) as reader:
         alerts = [
             a
@@ -67,11 +95,13 @@ def score_branch(
         target = [a.one_line() for a in alerts if a.detector == detector]
         other = sorted({a.detector for a in alerts if a.detector != detector})
         quality_name, quality, higher = _outcome(reader, detector, after_step) or _quality(reader)
+        fires = _fires_from(reader, detector, judge_from) if judge_from is not None else None
         return BranchScore(
             name=name,
             description=description,
             run_dir=str(run_dir),
-            cleared=not target,
+            cleared=not target if fires is None else not fires,
+            judged_from=judge_from if fires is not None else None,
             target_alerts=target,
             other_findings=other,
             quality_name=quality_name,
@@ -82,22 +112,67 @@ def score_branch(
         )
 
 
+def _fires_from(reader: RunReader, detector: str, start: int) -> bool | None:
+    """Whether ``detector``, as the run recorded it but from a fresh state at ``start``
+    (no warm-up), raises a warning or critical alert on the records from ``start`` on;
+    None when the run did not record it or it is not registered here."""
+    from gandiag.detectors import DetectorSuite
+
+    spec = [e for e in (reader.meta("detectors") or []) if e.get("name") == detector]
+    if not spec:
+        return None
+    no_warmup = {"warmup_steps": 0} if "warmup_steps" in spec[0].get("params", {}) else {}
+    try:
+        suite = DetectorSuite.from_spec(spec, {detector: no_warmup} if no_warmup else None)
+    except (KeyError, ValueError):
+        return None
+    suite.bind(reader.meta("networks"))
+    for record in reader.read_records(since_step=start - 1):
+        if any(a.severity.rank >= Severity.WARNING.rank for a in suite.update(record)):
+            return True
+    return False
+
+
+def probe_outcome(detector: str) -> tuple[str, bool] | None:
+    """The probe signal a detector of per-generator probe signals watches, as a pattern
+    (``translation/*/<signal>``), and whether higher is better (the detector alerts when
+    the signal falls below its threshold); None for any other detector."""
+    from gandiag.detectors import DETECTORS
+
+    cls = DETECTORS.get(detector)
+    signal = getattr(cls, "signal_name", None)
+    if not isinstance(signal, str):
+        return None
+    pattern = f"translation/*/{signal}"
+    if (pattern,) not in tuple(getattr(cls, "requires_any", ())):
+        return None
+    return pattern, bool(getattr(cls, "below", True))
+
+
 def _outcome(reader: RunReader, detector: str, after_step: int) -> tuple[str, float, bool] | None:
-    """The failure's own outcome: the mean of its training scalar over the branch's tail
-    (one step's value of a minibatch loss is noise; the tail is past any annealing)."""
-    if detector not in OUTCOME:
+    """The failure's own outcome: the mean of its scalar over the branch's tail (one step's
+    value of a minibatch loss or a probe is noise; the tail is past any annealing). A
+    pattern matching one scalar per generator gives the worst generator's mean: a remedy
+    must mend every generator the failure can hit."""
+    outcome = OUTCOME.get(detector) or probe_outcome(detector)
+    if outcome is None:
         return None
-    name, higher = OUTCOME[detector]
-    if name not in set(reader.scalar_names()):
+    pattern, higher = outcome
+    names = fnmatch.filter(reader.scalar_names(), pattern)
+    means = []
+    for name in names:
+        series = reader.read_scalars([name])[name]
+        values = [
+            float(v)
+            for s, v in zip(series.steps, series.values)
+            if s > after_step and math.isfinite(v)
+        ]
+        if values:
+            tail = values[-max(1, int(len(values) * TAIL_SHARE)) :]
+            means.append(sum(tail) / len(tail))
+    if not means:
         return None
-    series = reader.read_scalars([name])[name]
-    values = [
-        float(v) for s, v in zip(series.steps, series.values) if s > after_step and math.isfinite(v)
-    ]
-    if not values:
-        return None
-    tail = values[-max(1, int(len(values) * TAIL_SHARE)) :]
-    return name, sum(tail) / len(tail), higher
+    return pattern, (min(means) if higher else max(means)), higher
 
 
 def _quality(reader: RunReader) -> tuple[str | None, float | None, bool]:
@@ -115,8 +190,17 @@ def _quality(reader: RunReader) -> tuple[str | None, float | None, bool]:
     return None, None, True
 
 
-def rank_branches(scores: list[BranchScore], control: str = "control") -> list[BranchScore]:
+def rank_branches(
+    scores: list[BranchScore], control: str = "control", order: Sequence[str] | None = None
+) -> list[BranchScore]:
     """Best first: the alert cleared, fewest other findings, then the better quality.
+
+    Branches that tie on all three (a count such as modes covered often does: 1 against
+    1) are ranked by ``order``, the order practitioners try the remedies in (the
+    catalogue's: the first is the one named first for the failure, and the later ones are
+    the bigger changes: another loss, new networks); the control comes before the remedies
+    it ties with, since scoring the same as changing nothing is no evidence for a change.
+    Without ``order`` the tied branches keep their given order.
 
     Each remedy is also marked ``improves_on_control`` when its quality beats the
     control's (strictly; None when either has no quality measure).
@@ -128,12 +212,14 @@ def rank_branches(scores: list[BranchScore], control: str = "control") -> list[B
         s.improves_on_control = (
             s.quality > base.quality if s.higher_is_better else s.quality < base.quality
         )
+    rank = {name: i for i, name in enumerate(order or ())}
 
     def key(s: BranchScore) -> tuple[Any, ...]:
         if s.quality is None or math.isnan(s.quality):
             oriented = math.inf
         else:
             oriented = -s.quality if s.higher_is_better else s.quality
-        return (not s.cleared, len(s.other_findings), oriented)
+        tie = -1 if s.name == control else rank.get(s.name, len(rank))
+        return (not s.cleared, len(s.other_findings), oriented, tie)
 
     return sorted(scores, key=key)

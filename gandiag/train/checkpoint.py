@@ -1,7 +1,8 @@
 """Checkpoints as plain state dicts, loaded with ``torch.load(weights_only=True)``.
 
 One file, ``<run_dir>/checkpoint.pt``, replaced atomically at each save, holds the
-networks, optimisers, EMA, data-order and RNG states, the monitor's detector states
+networks, optimisers, EMA, data-order and RNG states (the loop's generator and the
+global torch RNG), the monitor's detector states
 and the step, plus the model's name and options so a resume with another model is
 refused before anything is written.
 """
@@ -18,6 +19,27 @@ from gandiag._atomic import atomic_write
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = 1
+
+
+def global_rng_state() -> dict[str, Any]:
+    """The global torch RNG states (the CPU's, and each CUDA device's where present).
+
+    Layers that draw from them (pix2pix's dropout, LAPGAN's, StyleGAN-lite's per-layer
+    noise) replay from a checkpoint only with them, so a checkpoint carries them beside
+    the loop's own generator."""
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_global_rng_state(state: dict[str, Any] | None) -> None:
+    """Restore :func:`global_rng_state` (None: a checkpoint written before it was saved)."""
+    if state is None:
+        return
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def checkpoint_path(run_dir: str | Path) -> Path:

@@ -27,10 +27,12 @@ from gandiag.store import (
 )
 from gandiag.train.actions import PolicyRunner
 from gandiag.train.checkpoint import (
+    global_rng_state,
     load_checkpoint,
     load_checkpoint_file,
     restore_fork,
     save_checkpoint,
+    set_global_rng_state,
 )
 from gandiag.train.config import TrainConfig, load_config
 from gandiag.train.evaluation import Evaluator, metric_scalars
@@ -124,9 +126,25 @@ def train(
     order, RNG and detector states as they were, with this config's settings (learning
     rates, losses, penalties) from the next step on. ``gandiag doctor`` forks its
     branches this way.
+
+    The global torch RNG (dropout, StyleGAN-lite's per-layer noise draw from it) is seeded
+    from the config's seed for the run and the caller's state is put back after, so a run
+    depends only on its seed, whatever ran before it in the process.
     """
     cfg = load_config(config)
-    run_dir = Path(out_dir)
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(cfg.seed * 1_000_003 + 23)
+        return _train(cfg, Path(out_dir), resume, progress, start_from)
+
+
+def _train(
+    cfg: TrainConfig,
+    run_dir: Path,
+    resume: bool,
+    progress: bool,
+    start_from: str | Path | None,
+) -> Path:
     holder = current_writer(run_dir)
     if holder is not None:  # one writer per run: nothing is loaded or written
         raise RunLockedError(run_dir, holder)
@@ -191,6 +209,7 @@ def train(
         stepper.load_state_dict(payload["stepper"])
         batches.load_state_dict(payload["batches"])
         gen.set_state(payload["generator_state"])
+        set_global_rng_state(payload.get("global_rng"))  # absent from older checkpoints
         if monitor is not None and payload.get("monitor") is not None:
             monitor.flush()  # what the abandoned steps still had buffered goes first
             monitor.load_state_dict(payload["monitor"])
@@ -726,6 +745,7 @@ def _payload(
         "stepper": stepper.state_dict(),
         "batches": batches.state_dict(),
         "generator_state": gen.get_state(),
+        "global_rng": global_rng_state(),
         "monitor": mon.state_dict(),
         "policy": {"rollbacks": runner.rollbacks},
     }

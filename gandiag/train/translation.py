@@ -27,6 +27,7 @@ from gandiag.train.checkpoint import (
     load_checkpoint_file,
     restore_fork,
     save_checkpoint,
+    set_global_rng_state,
 )
 from gandiag.train.config import TrainConfig
 from gandiag.train.translation_eval import evaluate_translation, triplet_grid
@@ -110,6 +111,7 @@ def train_translation(
         batches.load_state_dict(payload["batches"])
         if payload.get("generator_state") is not None:  # absent from older checkpoints
             gen.set_state(payload["generator_state"])
+        set_global_rng_state(payload.get("global_rng"))  # pix2pix's dropout draws from it
         if monitor is not None and payload.get("monitor") is not None:
             monitor.flush()
             monitor.load_state_dict(payload["monitor"])

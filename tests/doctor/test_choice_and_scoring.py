@@ -109,3 +109,136 @@ def test_kl_annealing_counts_from_its_start_step():
     # a branch forked at step 500 anneals over its own first 100 steps, not already done
     assert [forked.kl_weight(s) for s in (501, 551, 601, 700)] == [0.0, 0.5, 1.0, 1.0]
     assert stepper(kl_anneal_steps=0, kl_anneal_start=501).kl_weight(501) == 1.0
+
+
+def _score(name, cleared, quality, other=()):
+    from gandiag.doctor.score import BranchScore
+
+    return BranchScore(name, "", "", cleared, other_findings=list(other), quality=quality)
+
+
+def test_ties_are_ranked_in_the_practitioners_order_and_the_control_leads_its_ties():
+    # modes covered ties often (1 against 1): tied remedies go in the catalogue's order
+    # (the first is the one named first), not in the order the branches happened to run
+    scores = [
+        _score("control", False, 1.0),
+        _score("spectral_norm_hinge", True, 1.0),
+        _score("hinge_loss", True, 1.0),
+        _score("unrolled", True, 1.0),
+        _score("r1_penalty", True, 3.0),
+    ]
+    order = ["unrolled", "r1_penalty", "hinge_loss", "spectral_norm_hinge"]
+    ranked = [s.name for s in rank_branches(scores, order=order)]
+    assert ranked == ["r1_penalty", "unrolled", "hinge_loss", "spectral_norm_hinge", "control"]
+    # without an order, tied branches keep the order given
+    given = [s.name for s in rank_branches(scores)]
+    assert given == ["r1_penalty", "spectral_norm_hinge", "hinge_loss", "unrolled", "control"]
+    # a remedy that scores exactly as the control does comes after it, and does not improve
+    tie = rank_branches([_score("unrolled", True, 1.0), _score("control", True, 1.0)], order=order)
+    assert [s.name for s in tie] == ["control", "unrolled"]
+    assert tie[1].improves_on_control is False
+    # the order never overrides a real difference: clearing, other findings, quality
+    differ = [
+        _score("unrolled", True, 1.0, ["oscillation"]),
+        _score("hinge_loss", True, 1.0),
+        _score("r1_penalty", False, 8.0),
+    ]
+    assert [s.name for s in rank_branches(differ, order=order)] == [
+        "hinge_loss",
+        "unrolled",
+        "r1_penalty",
+    ]
+
+
+def _translation_branch(path, gains: dict[str, list[float]], alert: bool):
+    """A super-resolution-like branch: per-generator probe scalars, FID under the loop's
+    per-generator metric name (``G_AB_fid``), never a plain ``fid``."""
+    from gandiag.types import MetricProtocol, MetricResult
+
+    protocol = MetricProtocol(feature_extractor="glyph", num_real=8, num_fake=8)
+    steps = len(next(iter(gains.values())))
+    scalars = {
+        i: {f"translation/{net}/psnr_gain": v[i] for net, v in gains.items()} for i in range(steps)
+    }
+    w = RunWriter(path, config=GAN, kind="translation")
+    w.write_steps(StepRecord(i, scalars[i]) for i in range(steps))
+    w.write_alerts([_alert("sr_no_gain", 5)] if alert else [])
+    w.write_metrics([MetricResult(f"{net}_fid", 50.0, protocol, step=steps - 1) for net in gains])
+    w.close()
+    return path
+
+
+def test_image_to_image_failures_are_judged_by_their_probe_measure(tmp_path):
+    from gandiag.doctor.score import probe_outcome
+
+    # the loop names its FID per generator: the generic measures find none, which had left
+    # every translation branch without a quality (so none could beat the control)
+    fork, n = 1, 21
+    control = _translation_branch(tmp_path / "c", {"G_AB": [-1.0] * n, "G_BA": [-1.0] * n}, True)
+    # the remedy mends G_AB only late, and G_BA less: the worst generator's tail is its measure
+    remedy = _translation_branch(
+        tmp_path / "r", {"G_AB": [-1.0] * 12 + [2.0] * 9, "G_BA": [-1.0] * 12 + [0.5] * 9}, False
+    )
+    scores = [
+        score_branch("control", "", control, "sr_no_gain", fork),
+        score_branch("pretrain", "", remedy, "sr_no_gain", fork),
+    ]
+    best = rank_branches(scores)[0]
+    assert best.name == "pretrain" and best.quality_name == "translation/*/psnr_gain"
+    assert best.higher_is_better and best.improves_on_control
+    assert best.quality == pytest.approx(0.5)  # G_BA's tail mean, not the mean over both
+    # the direction follows the detector: steganography's blur gain is bad when high
+    assert probe_outcome("steganography") == ("translation/*/blur_gain", False)
+    assert probe_outcome("content_lost") == ("translation/*/class_kept", True)
+    assert probe_outcome("mode_collapse") is None
+
+
+def _sr_branch(path, gains: list[float], every: int = 10):
+    """An SR branch recorded with the sr_no_gain detector (warm-up 20 steps), its probe
+    every ``every`` steps, and the alerts the detector raised live."""
+    from gandiag.detectors import DetectorSuite
+
+    suite = DetectorSuite.from_spec(
+        [{"name": "sr_no_gain", "params": {}}], {"sr_no_gain": {"warmup_steps": 20}}
+    )
+    w = RunWriter(path, config=GAN, kind="translation")
+    w.set_meta(detectors=suite.spec())
+    records = [
+        StepRecord(i, {"translation/G/psnr_gain": gains[i // every]} if i % every == 0 else {})
+        for i in range(every * len(gains))
+    ]
+    w.write_steps(records)
+    w.write_alerts([a for r in records for a in suite.update(r)])
+    w.close()
+    return path
+
+
+def test_clearing_is_judged_on_the_branch_second_half(tmp_path):
+    # from the initialisation every branch is below bicubic while it learns: the remedy's
+    # branch raised the alert at step 40, then beat bicubic for its whole second half
+    remedy = _sr_branch(tmp_path / "r", [-9, -6, -4, -2, -1, 0.5, 1, 1, 1, 1, 1, 1])
+    control = _sr_branch(tmp_path / "c", [-9, -8, -7, -6, -5, -5, -4, -4, -4, -3, -3, -3])
+    whole = score_branch("pretrain", "", remedy, "sr_no_gain", -1)
+    assert not whole.cleared and whole.target_alerts and whole.judged_from is None
+    half = score_branch("pretrain", "", remedy, "sr_no_gain", -1, judge_from=60)
+    assert half.cleared and half.judged_from == 60 and half.target_alerts  # kept as evidence
+    # the control's failure persists: replayed from the same step it fires again
+    assert not score_branch("control", "", control, "sr_no_gain", -1, judge_from=60).cleared
+    # a remedy that fails again late is not cleared
+    late = _sr_branch(tmp_path / "l", [-9, -6, -4, -2, -1, 0.5, 1, 1, -1, -1, -1, -1])
+    assert not score_branch("late", "", late, "sr_no_gain", -1, judge_from=60).cleared
+    # a detector the run did not record (a user's own) falls back to the recorded alerts
+    other = score_branch("pretrain", "", remedy, "mode_collapse", -1, judge_from=60)
+    assert other.cleared and other.judged_from is None
+
+
+def test_the_report_says_over_which_steps_clearing_was_judged():
+    from gandiag.doctor.report import _verdict
+    from gandiag.doctor.score import BranchScore
+
+    early = BranchScore("r", "", "", True, target_alerts=["a"], judged_from=250)
+    assert _verdict(early) == "cleared from step 250; raised 1 before"
+    assert _verdict(BranchScore("c", "", "", False, ["a"], judged_from=250)) == (
+        "fired again from step 250"
+    )
+    assert _verdict(BranchScore("w", "", "", False, ["a", "b"])) == "fired again (2)"

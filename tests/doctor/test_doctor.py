@@ -64,6 +64,22 @@ def test_branches_use_their_own_learning_rates(treated):
     assert lrs == pytest.approx([2e-4 / 4, 2e-4 / 4])
 
 
+def test_max_budget_caps_the_default_budget_not_an_explicit_one(treated, tmp_path):
+    run, _ = treated
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runtime, "resolve_detectors", lambda spec, kind: DetectorSuite([FaultAt()]))
+        # the default here is two evaluation intervals (1,000 steps: the run sets none)
+        capped = doctor(run, workers=1, remedies=[LOWER_LR], max_budget=20, out_dir=tmp_path / "a")
+        explicit = doctor(
+            run, budget=25, workers=1, remedies=[LOWER_LR], max_budget=20, out_dir=tmp_path / "b"
+        )
+    assert capped.budget == 20 and explicit.budget == 25
+    for result in (capped, explicit):
+        for b in result.branches:
+            with RunReader(b.run_dir) as r:
+                assert r.last_step() == result.fork_step + result.budget
+
+
 def test_remedies_follow_what_the_model_supports():
     ns = {"resolved": {"loss": "nonsaturating", "d_steps": 1, "r1": 0.0, "gp": 0.0}}
     mm = {"resolved": {**ns["resolved"], "loss": "minimax"}}

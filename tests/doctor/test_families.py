@@ -194,6 +194,8 @@ def test_doctor_forks_the_applicable_remedies_of_each_failure_config(config, tmp
             elif dotted == "vae.kl_anneal_steps":  # filled in: half the budget, from the fork
                 assert info.config["resolved"]["kl_anneal_steps"] == BUDGET // 2
                 assert info.config["resolved"]["kl_anneal_start"] == RING_EVERY + 1
+            elif dotted == "translation.pretrain_steps":  # from the fork, half the budget
+                assert info.config["resolved"]["pretrain_steps"] == RING_EVERY + 1 + BUDGET // 2
             else:  # the stepper resolved the changed setting (gan.*, gan.options.*, optim.*)
                 if key == "label_smoothing":  # the stepper resolves the real label
                     key, value = "real_label", 1.0 - value
@@ -233,3 +235,33 @@ def test_doctor_says_there_is_nothing_to_treat(tmp_path, capsys, monkeypatch):
         doctor(untreatable, budget=BUDGET, workers=1)
     assert main(["doctor", str(untreatable), "--budget", str(BUDGET), "--workers", "1"]) == 0
     assert "nothing to treat" in (out := capsys.readouterr().out) and "ignored_noise" in out
+
+
+@pytest.mark.slow
+def test_a_run_with_dropout_depends_only_on_its_seed_and_its_forks_replay_it(tmp_path, monkeypatch):
+    # pix2pix's only noise is dropout, drawn from the global torch RNG: a run must not
+    # depend on what ran before it in the process, and a branch forked from a ring
+    # checkpoint must continue the original exactly (doctor's control), so the global
+    # RNG is seeded per run and checkpointed
+    torch.set_num_threads(1)
+    cfg = _shrunk("pix2pix_no_l1_glyphs", _TRANSLATION)
+
+    def losses(run: Path, since: int = 0) -> list[float]:
+        with RunReader(run) as r:
+            return r.read_scalars(["loss/G"], since_step=since)["loss/G"].values.tolist()
+
+    torch.manual_seed(1)
+    first = _train(monkeypatch, cfg, tmp_path / "a", None)
+    state = torch.get_rng_state()
+    torch.manual_seed(2)  # another caller state: the same run
+    again = _train(monkeypatch, cfg, tmp_path / "b", None)
+    assert torch.equal(torch.get_rng_state(), torch.manual_seed(2).get_state())  # put back
+    assert losses(first) == losses(again) and len(losses(first)) > STEPS // 2
+    assert not torch.equal(state, torch.get_rng_state())
+
+    fork = first / "ring" / f"step-{2 * RING_EVERY:08d}.pt"
+    branch = {**cfg, "checkpoint": {"every": 0, "ring": 0, "ring_every": 0}}
+    monkeypatch.setattr(runtime, "resolve_detectors", lambda spec, kind: DetectorSuite([]))
+    train(branch, tmp_path / "fork", progress=False, start_from=fork)
+    after = 2 * RING_EVERY + 1
+    assert losses(tmp_path / "fork", after) == losses(first, after)
