@@ -2,7 +2,8 @@
 
 2-D data: modes covered and high-quality share against the known mixture
 (:func:`gandiag.data.score_modes`). Glyph-like images (1 channel): the class histogram
-of samples under the bundled glyph classifier, and FID/KID/PR/DC through
+of samples under the bundled glyph classifier (and, for a class-conditional generator,
+whether its samples show the class they were drawn for), and FID/KID/PR/DC through
 ``gandiag.evaluate`` with the glyph extractor. Stacked glyphs: each channel is
 classified, giving one of 1,000 modes per sample. Everything here reads samples, never
 the signals the detectors read, so it is ground truth for the failure labels.
@@ -36,6 +37,7 @@ class Evaluator:
         self._classifier: Any = None
         self._classifier_failed = False
         self._metrics_failed = False
+        self._real_accuracy: float | None = None
         rng = np.random.default_rng([seed, 5])
         self._real_index = rng.choice(len(dataset), min(num_real, len(dataset)), replace=False)
         # Only data whose classes a bundled classifier knows gets a class histogram (the
@@ -47,15 +49,18 @@ class Evaluator:
         return torch.from_numpy(self.ds.batch(self._real_index[:n]))
 
     def __call__(
-        self, samples: torch.Tensor, step: int
+        self, samples: torch.Tensor, step: int, labels: torch.Tensor | None = None
     ) -> tuple[dict[str, float], list[MetricResult]]:
-        """``(eval scalars, metric results)`` for ``samples`` drawn at ``step``."""
+        """``(eval scalars, metric results)`` for ``samples`` drawn at ``step`` (for the
+        classes ``labels`` when the generator is class-conditional)."""
         if self.ds.kind == "points":
             pts = samples.detach().float().cpu().numpy().reshape(len(samples), -1)
             if self.ds.modes is None:
                 return {}, []
             return score_modes(pts, self.ds.modes).to_scalars(), []
         scalars = self._class_histogram(samples) if self.uses_classifier else {}
+        if self.uses_classifier and labels is not None and self.ds.labels is not None:
+            scalars.update(self._class_consistency(samples, labels))
         return scalars, self._metrics(samples, step)
 
     # -- glyph classifier -----------------------------------------------------------------------
@@ -109,6 +114,28 @@ class Evaluator:
         else:  # stacked: a mode is covered by at least one sample (Metz et al. 2017)
             out[signals.EVAL_MODES_COVERED] = float((counts > 0).sum())
             out[signals.EVAL_NUM_MODES] = float(k)
+        return out
+
+    def _class_consistency(self, samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """Do samples show the class they were drawn for? The classifier's accuracy on them
+        against its accuracy on labelled reals, both above chance (uniform classes)."""
+        if self._load_classifier() is None or samples.shape[1] != 1:
+            return {}
+        asked = labels.detach().cpu().numpy().astype(np.int64)
+        chance = 1.0 / len(np.unique(asked))
+        if self._real_accuracy is None:
+            reals = torch.from_numpy(self.ds.batch(self._real_index))
+            truth = np.asarray(self.ds.labels)[self._real_index]
+            self._real_accuracy = float((self._predict(reals) == truth).mean())
+        accuracy = float((self._predict(samples) == asked).mean())
+        out = {
+            signals.EVAL_CLASS_ACCURACY: accuracy,
+            signals.EVAL_CLASS_ACCURACY_REAL: self._real_accuracy,
+        }
+        if self._real_accuracy > chance:  # a classifier no better than chance says nothing
+            out[signals.EVAL_CLASS_CONSISTENCY] = (accuracy - chance) / (
+                self._real_accuracy - chance
+            )
         return out
 
     # -- FID / KID / PR / DC --------------------------------------------------------------------

@@ -678,7 +678,7 @@ def _evaluate(
     was_training = net.training
     net.eval()
     try:
-        chunks = []
+        chunks, asked = [], []
         for start in range(0, cfg.eval.num_samples, 500):
             n = min(500, cfg.eval.num_samples - start)
             z, y = bundle.sample_latent(n, gen, device)
@@ -686,8 +686,14 @@ def _evaluate(
                 chunks.append(net(z, y) if bundle.conditional else net(z))
             else:
                 chunks.append(cast(Autoencoder, net).decode(z))
+            if bundle.conditional and y is not None:
+                asked.append(y)
         samples = torch.cat(chunks).float()
-        scalars, results = evaluator(samples, step)
+        labels = torch.cat(asked) if asked else None
+        if isinstance(evaluator, Evaluator):  # the class each sample was drawn for
+            scalars, results = evaluator(samples, step, labels)
+        else:
+            scalars, results = evaluator(samples, step)
         scalars.update(metric_scalars(results))
         if scalars:
             mon.log_scalars(step, scalars)
