@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -165,16 +166,19 @@ def alerts_of(run: Path) -> list[tuple[str, str, int]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=Path, default=Path("/tmp/stackgan_failures"))
+    ap.add_argument("--cases", nargs="*", default=CASES, choices=CASES)
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
     from gandiag.train import train
 
     rows, payload = [], {}
-    for case in CASES:
+    for case in args.cases:
         run = args.runs / case
         if not (run / "run.sqlite").exists():
+            started = time.perf_counter()
             train(ROOT / "configs" / f"{case}.toml", run, progress=False)
+            print(f"{case}: trained in {time.perf_counter() - started:.0f} s", flush=True)
         out = outcomes(run)
         labels = labels_of(out)
         alerts = alerts_of(run)
