@@ -56,7 +56,7 @@ def test_orientation_is_zero_for_a_symmetrised_set_and_scales_with_the_image():
     turns = [torch.rot90(x, k, dims=(-2, -1)) for k in range(4)]
     sym = torch.cat(turns + [t.flip(-1) for t in turns])
     assert _orientation(sym) < 1e-12 * _orientation(x)
-    assert math.isclose(_orientation(3 * x), 3 * _orientation(x), rel_tol=1e-9)
+    assert math.isclose(_orientation(3 * x), 3 * _orientation(x), rel_tol=1e-6)  # float32 images
     assert math.isnan(_ratio(1.0, 0.0)) and _ratio(1.0, 2.0) == 0.5
 
 
