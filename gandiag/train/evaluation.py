@@ -27,6 +27,20 @@ from gandiag.types import MetricResult
 _log = get_logger("train")
 
 
+def upsampling_factor(images: torch.Tensor) -> int:
+    """The largest power-of-two ``f`` for which every image is constant on aligned ``f x f``
+    blocks: samples drawn at ``1/f`` of their size and upsampled by nearest neighbour."""
+    f = 1
+    h, w = images.shape[-2:]
+    while h % (2 * f) == 0 and w % (2 * f) == 0 and 2 * f < min(h, w):
+        g = 2 * f
+        coarse = images[..., ::g, ::g]
+        if not torch.equal(images, F.interpolate(coarse, scale_factor=g, mode="nearest")):
+            break
+        f = g
+    return f
+
+
 class Evaluator:
     """Scores samples of the model being trained; built once per run."""
 
@@ -37,7 +51,7 @@ class Evaluator:
         self._classifier: Any = None
         self._classifier_failed = False
         self._metrics_failed = False
-        self._real_accuracy: float | None = None
+        self._real_accuracy: dict[int, float] = {}  # by upsampling factor of the samples
         rng = np.random.default_rng([seed, 5])
         self._real_index = rng.choice(len(dataset), min(num_real, len(dataset)), replace=False)
         # Only data whose classes a bundled classifier knows gets a class histogram (the
@@ -118,24 +132,30 @@ class Evaluator:
 
     def _class_consistency(self, samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         """Do samples show the class they were drawn for? The classifier's accuracy on them
-        against its accuracy on labelled reals, both above chance (uniform classes)."""
+        against its accuracy on labelled reals at the samples' resolution, both above chance
+        (uniform classes)."""
         if self._load_classifier() is None or samples.shape[1] != 1:
             return {}
         asked = labels.detach().cpu().numpy().astype(np.int64)
         chance = 1.0 / len(np.unique(asked))
-        if self._real_accuracy is None:
+        # an early phase's samples (StackGAN's stage I, a growing model's low resolutions)
+        # are upsampled to full size: the classifier's ceiling is its accuracy on reals
+        # brought to the same resolution, not at full detail
+        factor = upsampling_factor(samples)
+        if factor not in self._real_accuracy:
             reals = torch.from_numpy(self.ds.batch(self._real_index))
+            if factor > 1:
+                reals = F.interpolate(F.avg_pool2d(reals, factor), scale_factor=factor)
             truth = np.asarray(self.ds.labels)[self._real_index]
-            self._real_accuracy = float((self._predict(reals) == truth).mean())
+            self._real_accuracy[factor] = float((self._predict(reals) == truth).mean())
+        ceiling = self._real_accuracy[factor]
         accuracy = float((self._predict(samples) == asked).mean())
         out = {
             signals.EVAL_CLASS_ACCURACY: accuracy,
-            signals.EVAL_CLASS_ACCURACY_REAL: self._real_accuracy,
+            signals.EVAL_CLASS_ACCURACY_REAL: ceiling,
         }
-        if self._real_accuracy > chance:  # a classifier no better than chance says nothing
-            out[signals.EVAL_CLASS_CONSISTENCY] = (accuracy - chance) / (
-                self._real_accuracy - chance
-            )
+        if ceiling > chance:  # a classifier no better than chance says nothing
+            out[signals.EVAL_CLASS_CONSISTENCY] = (accuracy - chance) / (ceiling - chance)
         return out
 
     # -- FID / KID / PR / DC --------------------------------------------------------------------
