@@ -1,33 +1,41 @@
 """Labelled cases of the growing and style-based families: do their detectors find each failure?
 
-Each case trains a config from ``configs/`` (shortened: ``--steps``, ProGAN phases of
-``--phase-steps``) with the family's stepper and a ``gandiag.Monitor`` running the
-default GAN detectors plus the family's. Separately, every ``--eval-every`` steps the
-bench measures OUTCOMES on fresh samples (never the monitor's signals), and labels come
-from those outcomes only:
+Each case trains a config from ``configs/`` (shortened: ``--steps``; a phased model runs its
+whole schedule with phases of ``--phase-steps``) with the family's stepper and a
+``gandiag.Monitor`` running the default GAN detectors plus the family's. Separately, every
+``--eval-every`` steps the bench measures OUTCOMES on fresh samples (never the monitor's
+signals), and labels come from those outcomes only:
 
 * ``transition_collapse`` (ProGAN): the large-sample diversity of fresh fakes (mean
   pairwise distance of 256 fakes over that of 256 reals at the same resolution and fade)
   falls below 0.5 within two phases after a switch, having been at least 0.5 before it;
 * ``w_collapse`` (StyleGAN): the diversity of 256 fresh images across latents, with one
-  noise draw shared by all, falls below 5% of its value at step 0;
+  noise draw shared by all, falls below 0.1 of the reals' diversity (the latent no longer
+  moves the image);
+* ``stage_copy`` (LAPGAN): the detail of fresh fakes (energy of ``x - up(down(x))``) falls
+  below 0.1 of the reals' detail (the finest level adds nothing over the level below);
+* ``augment_leak``: the fresh fakes' mean image loses the orientation the reals' mean has
+  (its distance to its own average over the 8 flips and quarter turns, over the reals'),
+  falling below 0.5 having been at least 0.5: flips and rotations leak into samples;
 * ``mode_collapse``: the fresh-sample diversity ratio below 0.5 at the end of a run;
 * ``fade_in`` (ProGAN with ``alpha_schedule = "truncated"``): labelled from the
   configuration, because the failure *is* the schedule (there is no other outcome).
 
 A label is found when a detector mapped to it (``FINDS``) alerts at or after its onset
 (minus ``--tolerance`` steps); alerts of the family detectors in cases without a label are
-false alarms.
+false alarms. A case ``name@seed`` runs that seed only (else every ``--seeds``).
 
-    python bench/growing_families.py --json bench/results/growing_families.json
+    python bench/growing_families.py --jobs 1 --json bench/results/growing_families.json
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,12 +54,17 @@ CASES = [
     "stylegan_glyphs",
     "stylegan_collapsed_mapping_glyphs",
     "stylegan_no_r1_glyphs",
+    "stylegan_ada_small_glyphs",
+    "lapgan_glyphs",
+    "lapgan_copy_glyphs",
 ]
 FINDS = {
     "transition_collapse": {"transition_instability", "mode_collapse"},
     "fade_in": {"fade_in"},
     "w_collapse": {"w_collapse", "noise_dominated", "mixing_no_effect"},
     "mode_collapse": {"mode_collapse", "transition_instability", "w_collapse"},
+    "stage_copy": {"level_copy"},
+    "augment_leak": {"augment_runaway"},
 }
 FAMILY = {
     "transition_instability",
@@ -62,12 +75,40 @@ FAMILY = {
     "channel_spike",
     "regularizer_blowup",
     "augment_runaway",
+    "level_copy",
 }
 
 
 def _pdist(x: torch.Tensor) -> float:
     f = x.flatten(1).double()
     return float(torch.pdist(f).mean())
+
+
+def _band(x: torch.Tensor, coarse: torch.Tensor) -> float:
+    """Mean energy of what an image has over the upsampled level below it (its finest band)."""
+    from gandiag.reference_models.lapgan import up
+
+    return float((x - up(coarse)).double().pow(2).mean())
+
+
+def _orientation(x: torch.Tensor) -> float:
+    """How far the mean image is from its average over the 8 flips and quarter turns."""
+    m = x.double().mean(0)
+    turns = [torch.rot90(m, k, dims=(-2, -1)) for k in range(4)]
+    sym = torch.stack(turns + [t.flip(-1) for t in turns]).mean(0)
+    return float((m - sym).norm())
+
+
+def _ratio(a: float, b: float) -> float:
+    """``a / b``; NaN where the reference has none (a fade's reals at alpha 0 have no detail)."""
+    return a / b if b > 0 else float("nan")
+
+
+def schedule_steps(opts: dict[str, Any], levels: int) -> int:
+    """Steps of a progressive-growing schedule: the first level, then a fade and a phase each."""
+    return int(opts["phase_steps"]) + (levels - 1) * (
+        int(opts["fade_steps"]) + int(opts["phase_steps"])
+    )
 
 
 def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int) -> dict[str, Any]:
@@ -77,20 +118,25 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
     from gandiag.data import load_dataset
     from gandiag.detectors import default_detectors
     from gandiag.reference_models import build_model
+    from gandiag.reference_models.lapgan import down
     from gandiag.reference_models.progan import fade_reals
     from gandiag.train.family import stepper_class
     from gandiag.train.trainer import Batches
 
     torch.set_num_threads(1)
+    started, load_start = time.perf_counter(), os.getloadavg()[0]
     cfg = tomllib.loads((ROOT / "configs" / f"{name}.toml").read_text())
     opts = dict(cfg.get("gan", {}).get("options", {}))
     model = cfg["model"]["name"]
     if model == "progan":
         opts.update(phase_steps=phase_steps, fade_steps=phase_steps)
-    else:
+    elif model == "stylegan":
         opts.setdefault("probe_every", 10)
-    ds = load_dataset("glyphs", n=2048, image_size=32, seed=seed)
+    n_data = int(cfg["data"].get("options", {}).get("n", 2048))  # ADA's small set keeps its size
+    ds = load_dataset("glyphs", n=n_data, image_size=32, seed=seed)
     bundle = build_model(model, seed=seed, **cfg["model"].get("options", {}))
+    if model == "progan":
+        steps = schedule_steps(opts, bundle.generator.levels)
     batches = Batches(ds, np.arange(len(ds)), 16, torch.device("cpu"), seed)
     gen = torch.Generator().manual_seed(seed)
     t = bundle.training
@@ -112,13 +158,17 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
         cadence=gandiag.monitor.Cadence(samples=5, layers=5, grid=0),
         quiet=True,
     )
-    reals = torch.from_numpy(ds.array[:256].copy()).float() / 127.5 - 1
+    # outcome reals: held out from training where the set is large enough
+    held = load_dataset("glyphs", n=256, image_size=32, seed=50_000 + seed)
+    reals = torch.from_numpy(held.array.copy()).float() / 127.5 - 1
     eval_gen = torch.Generator().manual_seed(10_000 + seed)
     z_eval = torch.randn(256, bundle.latent_dim, generator=eval_gen)
     outcomes: dict[str, list[float]] = {
         "step": [],
         "diversity": [],
         "z_diversity": [],
+        "detail": [],
+        "orientation": [],
         "phase_index": [],
     }
     alerts = []
@@ -139,11 +189,17 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
         if step % eval_every == 0 or step == steps - 1:
             G = bundle.generator
             with torch.no_grad():
+                detail = float("nan")
                 if model == "progan":
                     level, alpha = int(G.level), float(G.alpha)
                     fakes = G.forward_at(z_eval, level, alpha)
                     ref = fade_reals(reals, level, alpha, G.levels)
                     zdiv = float("nan")
+                elif model == "lapgan":
+                    level, ref = 0, reals
+                    *_, below, fakes = G(z_eval, return_levels=True)
+                    zdiv = float("nan")
+                    detail = _ratio(_band(fakes, below), _band(ref, down(ref)))
                 else:
                     level = 0
                     fakes = G(z_eval)
@@ -152,10 +208,12 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
                         torch.randn(s, generator=eval_gen).expand(256, -1, -1, -1)
                         for s in G.synthesis.noise_shapes(1)
                     ]
-                    zdiv = _pdist(G.synthesis(G.broadcast(G.map(z_eval)), shared))
+                    zdiv = _pdist(G.synthesis(G.broadcast(G.map(z_eval)), shared)) / _pdist(ref)
             outcomes["step"].append(step)
             outcomes["diversity"].append(_pdist(fakes) / _pdist(ref))
             outcomes["z_diversity"].append(zdiv)
+            outcomes["detail"].append(detail)
+            outcomes["orientation"].append(_ratio(_orientation(fakes), _orientation(ref)))
             outcomes["phase_index"].append(level)
     alerts += mon.close()
     tmp.cleanup()
@@ -163,6 +221,8 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
     return {
         "case": name,
         "seed": seed,
+        "wall_s": time.perf_counter() - started,
+        "load_avg_1min": [load_start, os.getloadavg()[0]],
         "labels": labels,
         "outcomes": outcomes,
         "alerts": [
@@ -178,10 +238,21 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
     }
 
 
-def label(name: str, o: dict[str, list[float]], opts: dict[str, Any]) -> dict[str, int]:
-    """Labels (name -> onset step) from the outcome series only (and the fade config)."""
+def _first_low_run(steps: list[int], values: list[float], level: float) -> int | None:
+    """The step from which ``values`` stay below ``level`` to the end (None if they end above)."""
     import math
 
+    onset = None
+    for st, v in zip(steps, values):
+        if math.isfinite(v) and v < level:
+            onset = st if onset is None else onset
+        else:
+            onset = None
+    return onset
+
+
+def label(name: str, o: dict[str, list[float]], opts: dict[str, Any]) -> dict[str, int]:
+    """Labels (name -> onset step) from the outcome series only (and the fade config)."""
     labels: dict[str, int] = {}
     steps, div, idx = o["step"], o["diversity"], o["phase_index"]
     if opts.get("alpha_schedule") == "truncated":
@@ -194,11 +265,19 @@ def label(name: str, o: dict[str, list[float]], opts: dict[str, Any]) -> dict[st
             low = [j for j in horizon if div[j] < 0.5]
             if low and "transition_collapse" not in labels:
                 labels["transition_collapse"] = steps[k]
-    zd = o["z_diversity"]
-    if zd and math.isfinite(zd[0]) and zd[0] > 0:
-        low = [s for s, v in zip(steps, zd) if v < 0.05 * zd[0]]
-        if low:
-            labels["w_collapse"] = low[0]
+    onset = _first_low_run(steps, o["z_diversity"], 0.1)
+    if onset is not None:
+        labels["w_collapse"] = onset
+    if idx and max(idx) == 0:  # the detail band of a phased model changes with its level
+        onset = _first_low_run(steps, o["detail"], 0.1)
+        if onset is not None:
+            labels["stage_copy"] = onset
+    orient = o["orientation"]
+    healthy = next((k for k, v in enumerate(orient) if v >= 0.5), None)
+    if healthy is not None:
+        onset = _first_low_run(steps[healthy:], orient[healthy:], 0.5)
+        if onset is not None:
+            labels["augment_leak"] = onset
     if div and div[-1] < 0.5 and "transition_collapse" not in labels:
         first = next(s for s, v in zip(steps, div) if v < 0.5)
         labels["mode_collapse"] = first
@@ -246,17 +325,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--phase-steps", type=int, default=30)
     p.add_argument("--eval-every", type=int, default=10)
     p.add_argument("--tolerance", type=int, default=10)
-    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--json", default=None)
     p.add_argument("--no-docs", action="store_true")
     args = p.parse_args(argv)
-    jobs = [(c, s) for c in args.cases for s in args.seeds]
+    jobs = [
+        (c.split("@")[0], int(c.split("@")[1])) if "@" in c else (c, s)
+        for c in args.cases
+        for s in ([None] if "@" in c else args.seeds)
+    ]
     with ProcessPoolExecutor(args.jobs) as ex:
         futures = [
             ex.submit(run_case, c, s, args.steps, args.phase_steps, args.eval_every)
             for c, s in jobs
         ]
-        results = [f.result() for f in futures]
+        results = []
+        for f in futures:  # kept as they finish, so a stopped bench leaves what it measured
+            results.append(f.result())
+            write_json(
+                args.json, {"benchmark": "growing_families", "partial": True, "results": results}
+            )
     sc = score(results, args.tolerance)
     write_json(
         args.json,

@@ -16,6 +16,15 @@ A label is found when a detector mapped to it (``FINDS``) alerted; the family de
 alerts in a case without a label are false alarms. Also reported: mean pairwise MS-SSIM
 of fakes within a class (lower = more diverse; reals for comparison).
 
+The ``condition_ignored`` label and the detector's classifier reading
+(``eval/class_consistency``, the trainer's evaluations) use the same glyph classifier: the
+label is measured once, on 50 fresh samples per class of the final generator with this
+bench's own seed, and the signal on the evaluations' samples during training (1,000 per
+evaluation, the trainer's seed). Same instrument, different samples and times, so the
+headline is reported twice: with the run's live alerts, and with the stored records
+replayed through the run's detectors with every ``eval/class_*`` signal removed (the
+label-free detectors alone).
+
     OMP_NUM_THREADS=1 python bench/stackgan_failures.py --json bench/results/stackgan_failures.json
 """
 
@@ -24,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -111,6 +121,38 @@ def labels_of(out: dict[str, float]) -> list[str]:
     return labels
 
 
+CLASSIFIER_SIGNALS = ("eval/class_accuracy", "eval/class_accuracy_real", "eval/class_consistency")
+
+
+def alerts_without_classifier(run: Path) -> list[tuple[str, str, int]]:
+    """The run's stored records replayed through its detectors, the classifier's signals removed."""
+    import dataclasses
+
+    from gandiag.detectors import DetectorSuite
+    from gandiag.store import RunReader
+
+    reader = RunReader(run)
+    suite = DetectorSuite.from_spec(reader.meta("detectors"))
+    suite.bind(reader.meta("networks"), reader.meta("network_stages"))
+    out = []
+    for rec in reader.read_records():
+        kept = {k: v for k, v in rec.scalars.items() if k not in CLASSIFIER_SIGNALS}
+        for a in suite.update(dataclasses.replace(rec, scalars=kept)):
+            if a.severity.value != "info":
+                out.append((a.detector, a.severity.value, a.step))
+    return out
+
+
+def consistency_of(run: Path) -> str:
+    """The evaluations' class consistency, ``step: value`` (the detector's classifier reading)."""
+    from gandiag.store import RunReader
+
+    s = RunReader(run).read_scalars(["eval/class_consistency"]).get("eval/class_consistency")
+    if s is None or not len(s.steps):
+        return "-"
+    return ", ".join(f"{int(t)}: {v:.2f}" for t, v in zip(s.steps, s.values))
+
+
 def alerts_of(run: Path) -> list[tuple[str, str, int]]:
     from gandiag.store import RunReader
 
@@ -124,23 +166,39 @@ def alerts_of(run: Path) -> list[tuple[str, str, int]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=Path, default=Path("/tmp/stackgan_failures"))
+    ap.add_argument("--cases", nargs="*", default=CASES, choices=CASES)
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
     from gandiag.train import train
 
     rows, payload = [], {}
-    for case in CASES:
+    for case in args.cases:
         run = args.runs / case
         if not (run / "run.sqlite").exists():
+            started = time.perf_counter()
             train(ROOT / "configs" / f"{case}.toml", run, progress=False)
+            print(f"{case}: trained in {time.perf_counter() - started:.0f} s", flush=True)
         out = outcomes(run)
         labels = labels_of(out)
         alerts = alerts_of(run)
         fired = {d for d, _, _ in alerts}
         found = {lab: bool(FINDS[lab] & fired) for lab in labels}
         false = sorted(fired & FAMILY) if not labels else []
-        payload[case] = {**out, "labels": labels, "found": found, "alerts": alerts}
+        blind = alerts_without_classifier(run)
+        fired_blind = {d for d, _, _ in blind}
+        found_blind = {lab: bool(FINDS[lab] & fired_blind) for lab in labels}
+        false_blind = sorted(fired_blind & FAMILY) if not labels else []
+        payload[case] = {
+            **out,
+            "labels": labels,
+            "found": found,
+            "alerts": alerts,
+            "found_without_classifier": found_blind,
+            "alerts_without_classifier": blind,
+            "false_alarms": false,
+            "false_alarms_without_classifier": false_blind,
+        }
         first = {}
         for d, sev, step in alerts:
             first.setdefault(d, f"{d}@{step} ({sev})")
@@ -151,10 +209,14 @@ def main() -> None:
                 out["class_accuracy"],
                 out["stage2_detail_ratio"],
                 f"{out['msssim_fake']:.3f} / {out['msssim_real']:.3f}",
+                consistency_of(run),
                 ", ".join(labels) or "healthy",
                 ", ".join(f"{k}: {'found' if v else 'MISSED'}" for k, v in found.items()) or "-",
+                ", ".join(f"{k}: {'found' if v else 'MISSED'}" for k, v in found_blind.items())
+                or "-",
                 ", ".join(first.values()) or "none",
                 ", ".join(false) or "-",
+                ", ".join(false_blind) or "-",
             ]
         )
     load = os.getloadavg()[0]
@@ -168,21 +230,32 @@ def main() -> None:
                 "class accuracy",
                 "stage-II detail (fake/real)",
                 "MS-SSIM within class (fake / real)",
+                "class consistency at the evaluations (step: value)",
                 "labels (outcomes)",
                 "found",
+                "found without the classifier signal",
                 "alerts (first per detector)",
                 "family false alarms",
+                "false alarms without the classifier signal",
             ],
             rows,
         )
     )
+    n_labels = sum(len(p["labels"]) for p in payload.values())
+    n_found = sum(sum(p["found"].values()) for p in payload.values())
+    n_blind = sum(sum(p["found_without_classifier"].values()) for p in payload.values())
+    n_false = sum(len(p["false_alarms"]) for p in payload.values())
+    n_false_blind = sum(len(p["false_alarms_without_classifier"]) for p in payload.values())
+    headline = (
+        f"stackgan_failures: {n_found}/{n_labels} labelled failures found, {n_false} family "
+        f"false alarms; without the classifier signal {n_blind}/{n_labels}, {n_false_blind}"
+    )
+    md += f"\n\n{headline}\n"
     write_json(args.json, {"cases": payload})
     if not args.no_docs:
         write_section("stackgan_failures", md)
-    n_labels = sum(len(p["labels"]) for p in payload.values())
-    n_found = sum(sum(p["found"].values()) for p in payload.values())
     print(md)
-    print(f"stackgan_failures: {n_found}/{n_labels} labelled failures found")
+    print(headline)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,11 @@ eval/dominant_share               share of samples in the dominant mode / class
 eval/classes_covered              glyph classes predicted for at least 1% of samples
 eval/num_classes                  number of classes the classifier knows (logged with classes_covered)
 eval/class_entropy                entropy (nats) of the predicted-class histogram of samples
+eval/class_accuracy               class-conditional G: share of samples the classifier assigns to
+                                  the class they were drawn for
+eval/class_accuracy_real          the classifier's accuracy on labelled reals (its ceiling)
+eval/class_consistency            (class_accuracy - chance) / (class_accuracy_real - chance): 1 as
+                                  class-consistent as the data, 0 no better than chance
 eval/ndb_fraction                 NDB/K (Richardson & Weiss 2018)
 eval/<metric>                     any metric computed periodically (``eval/fid``, ``eval/kid``)
 
@@ -165,6 +170,9 @@ EVAL_DOMINANT_SHARE = "eval/dominant_share"
 EVAL_CLASSES_COVERED = "eval/classes_covered"
 EVAL_NUM_CLASSES = "eval/num_classes"
 EVAL_CLASS_ENTROPY = "eval/class_entropy"
+EVAL_CLASS_ACCURACY = "eval/class_accuracy"
+EVAL_CLASS_ACCURACY_REAL = "eval/class_accuracy_real"
+EVAL_CLASS_CONSISTENCY = "eval/class_consistency"
 EVAL_NDB_FRACTION = "eval/ndb_fraction"
 
 PHASE_INDEX = "phase/index"

@@ -96,7 +96,12 @@ class LevelDiscriminator(nn.Module):
 
 
 class LAPGANGenerator(nn.Module):
-    """All levels; ``forward(z)`` samples coarse to fine (noise planes drawn per call)."""
+    """All levels; ``forward(z)`` samples coarse to fine (noise planes drawn per call).
+
+    ``residual_scale`` multiplies every generated residual, in training and in sampling
+    alike (0: each level only copies the upsampled level below). It is an attribute, not a
+    buffer, so a loaded checkpoint keeps the scale its loop sets.
+    """
 
     def __init__(self, latent_dim: int, image_size: int, channels: int, width: int, levels: int):
         super().__init__()
@@ -107,6 +112,7 @@ class LAPGANGenerator(nn.Module):
                 f"for {levels} levels; use 32 (8/16/32) or 28 with levels=3 (7/14/28)"
             )
         self.latent_dim, self.levels, self.channels = latent_dim, levels, channels
+        self.residual_scale = 1.0
         self.sizes = [base * 2**k for k in range(levels)]
         self.nets = nn.ModuleList(
             [BaseGenerator(latent_dim, channels, width, base)]
@@ -117,7 +123,11 @@ class LAPGANGenerator(nn.Module):
         noise = torch.randn(
             coarse.shape[0], 1, *coarse.shape[2:], device=coarse.device, generator=generator
         )
-        return self.nets[level](noise, coarse)
+        return self.residual_scale * self.nets[level](noise, coarse)
+
+    def stages(self) -> dict[str, nn.Module]:
+        """Each level's generator, coarsest first (``level0`` draws from noise)."""
+        return {f"level{k}": net for k, net in enumerate(self.nets)}
 
     def forward(self, z: Tensor, return_levels: bool = False):
         img = self.nets[0](z)
@@ -137,6 +147,10 @@ class LAPGANDiscriminator(nn.Module):
             [LevelDiscriminator(channels, width, base)]
             + [LevelDiscriminator(2 * channels, width, base * 2**k) for k in range(1, levels)]
         )
+
+    def stages(self) -> dict[str, nn.Module]:
+        """Each level's discriminator, coarsest first."""
+        return {f"level{k}": net for k, net in enumerate(self.nets)}
 
     def forward(self, x: Tensor) -> Tensor:
         """Score full-size images as the finest level's D does (residual vs its coarse)."""

@@ -156,6 +156,14 @@ class ProGANGenerator(_Schedule):
             [EqualizedConv2d(width, channels, 1) for _ in range(self.levels)]
         )
 
+    def stages(self) -> dict[str, nn.Module]:
+        """Each resolution's layers, by phase name (``res4``: the input layers too)."""
+        out = {}
+        for lv in range(self.levels):
+            first = [self.dense] if lv == 0 else []
+            out[f"res{4 * 2**lv}"] = nn.ModuleList([*first, self.blocks[lv], self.to_rgb[lv]])
+        return out
+
     def _rgb(self, h: Tensor, level: int) -> Tensor:
         x = self.to_rgb[level](h)
         return torch.tanh(x) if self.output == "tanh" else x
@@ -206,6 +214,14 @@ class ProGANDiscriminator(_Schedule):
         self.final_conv = EqualizedConv2d(width + 1, width, 3, padding=1)
         self.final_dense = EqualizedLinear(width * 16, width)
         self.out = EqualizedLinear(width, 1)
+
+    def stages(self) -> dict[str, nn.Module]:
+        """Each resolution's layers, by phase name (``res4``: the output layers too)."""
+        out = {}
+        for lv in range(self.levels):
+            last = [self.final_conv, self.final_dense, self.out] if lv == 0 else []
+            out[f"res{4 * 2**lv}"] = nn.ModuleList([self.from_rgb[lv], self.blocks[lv], *last])
+        return out
 
     def _block(self, h: Tensor, level: int) -> Tensor:
         for conv in self.blocks[level]:

@@ -204,6 +204,13 @@ class StackGANGenerator(nn.Module):
     def ca(self, stage: int) -> CANet:
         return self.ca1 if stage == 1 else self.ca2
 
+    def stages(self) -> dict[str, nn.Module]:
+        """Each stage's generator with its conditioning augmentation, by phase name."""
+        return {
+            STAGES[0]: nn.ModuleList([self.ca1, self.stage1]),
+            STAGES[1]: nn.ModuleList([self.ca2, self.stage2]),
+        }
+
     def sample_stage1(
         self, z: Tensor, y: Tensor, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
@@ -291,7 +298,11 @@ class StackGANDiscriminator(nn.Module):
 
     def parts(self) -> dict[str, nn.Module]:
         """Watched one by one: each stage's discriminator is its own network."""
-        return {"D_stage1": self.d1, "D_stage2": self.d2}
+        return {f"D_{stage}": net for stage, net in self.stages().items()}
+
+    def stages(self) -> dict[str, nn.Module]:
+        """Each stage's discriminator, by phase name."""
+        return {STAGES[0]: self.d1, STAGES[1]: self.d2}
 
     def score(self, x: Tensor, y: Tensor, stage: int) -> Tensor:
         """Stage ``stage``'s logits for images at that stage's size and labels ``y``."""

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     with RunReader(args.run) as reader:
         info = reader.info()
         suite = _suite(args.detectors, params, reader.meta("detectors"), info.kind)
-        suite.bind(reader.meta("networks"))  # the roles the Monitor recorded
+        # the roles and stages the Monitor recorded
+        suite.bind(reader.meta("networks"), reader.meta("network_stages"))
         before = len(reader.read_alerts())
         alerts = []
         steps = 0

@@ -40,12 +40,14 @@ class Detector(abc.ABC):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a state produced by ``state_dict``."""
 
-    def bind(self, roles: Mapping[str, Role]) -> None:
+    def bind(self, roles: Mapping[str, Role], stages: Mapping[str, str] | None = None) -> None:
         """Learn the run's networks by role (``{name: Role}``) before the first record.
 
         The suite calls it with the roles the Monitor recorded (live) or the run metadata
-        holds (replay). Detectors that read per-network signals find the networks here,
-        by role, never by name. The default does nothing.
+        holds (replay), and the stages of the networks that are one stage or level of a
+        multi-stage model (``{name: stage}``, see :mod:`gandiag.roles`). Detectors that
+        read per-network signals find the networks here, by role, never by name. The
+        default does nothing.
         """
 
     def config(self) -> dict[str, Any]:

@@ -20,6 +20,21 @@ Fires when the smoothed share stays below ``share_fraction`` of the data's for
 ``patience_steps`` after ``warmup_steps`` (restarted at each phase: a freshly started stage
 draws class-blind samples until it has learned). A dataset whose classes explain less than
 ``real_share_min`` of its variance gives nothing to compare with; the detector stays quiet.
+
+The share says whether the samples change with the class, not whether they change to the
+right class: a generator can draw a different glyph for each class, just not the asked-for
+one, and the share is then as high as the data's. Where a classifier knows the data's classes
+(the trainer's evaluation with the bundled glyph classifier, or any user's classifier logged
+as ``eval/class_consistency``), the evaluation measures the failure itself: the classifier's
+accuracy on samples against the class they were drawn for, over its accuracy on reals, both
+above chance. The detector reads it when present and fires when, after the phase's warm-up,
+an evaluation finds the consistency below ``consistency_min`` (the samples show their class
+less than half as reliably, above chance, as the data does). An evaluation draws many samples
+(1,000 by default), so one reading is a measurement, not a noisy probe, and needs no
+patience. The share keeps watching between evaluations and without a classifier: samples
+that do not change with the class cannot show the right one, so a low share is the same
+failure seen without labels, earlier (the probe runs far more often than the evaluation).
+Either finding raises the one alert of the phase.
 """
 
 from __future__ import annotations
@@ -81,6 +96,17 @@ class ConditionIgnoredState(DeclaredState):
     streak: Streak = field(default_factory=new_streak)
     raw: Streak = field(default_factory=new_streak)
     alerted: bool = False
+    consistency: float | None = None  # the classifier's reading in this phase (latest)
+    consistency_step: int | None = None
+    accuracy: float | None = None  # its accuracy on the samples, and on reals
+    accuracy_real: float | None = None
+
+    #: 2: the classifier's class consistency (absent fields start empty)
+    version: ClassVar[int] = 2
+
+    @classmethod
+    def upgrade(cls, fields: dict[str, Any], version: int | None) -> dict[str, Any]:
+        return super().upgrade(fields, None if version == 1 else version)
 
 
 @register_detector
@@ -88,19 +114,27 @@ class ConditionIgnoredDetector(SignalDetector):
     """The class explains far less of the samples' variance than of the data's."""
 
     name: ClassVar[str] = "condition_ignored"
-    requires_any = ((S.COND_VARIANCE_SHARE,),)
+    requires_any = ((S.COND_VARIANCE_SHARE, S.EVAL_CLASS_CONSISTENCY),)
     provided_by_groups = (
         Advice(
             "train a class-conditional model with gandiag train (its condition probe logs "
             "cond/variance_share), or log cond/variance_share and cond/variance_share_real "
-            "with Monitor.log_scalars",
+            "(or, with a classifier of the data's classes, eval/class_consistency) with "
+            "Monitor.log_scalars",
             "only class-conditional generators have a condition to follow; nothing to do for "
             "other models",
         ),
     )
-    reads = (S.COND_VARIANCE_SHARE, S.PHASE_INDEX)
+    reads = (
+        S.COND_VARIANCE_SHARE,
+        S.EVAL_CLASS_CONSISTENCY,
+        S.EVAL_CLASS_ACCURACY,
+        S.EVAL_CLASS_ACCURACY_REAL,
+        S.PHASE_INDEX,
+    )
     params: ClassVar[dict[str, Any]] = {
         "share_fraction": 0.25,
+        "consistency_min": 0.5,
         "real_share_min": 0.02,
         "smooth_steps": 100,
         "warmup_steps": 200,
@@ -115,7 +149,12 @@ class ConditionIgnoredDetector(SignalDetector):
         if new_phase(st, record.get(S.PHASE_INDEX), record.step):
             # a new stage draws class-blind samples at first
             st.update(share=None, share_step=None, alerted=False)
+            st.update(consistency=None, consistency_step=None, accuracy=None, accuracy_real=None)
             st["streak"], st["raw"] = new_streak(), new_streak()
+        warm = record.step - st["phase_start"] >= c["warmup_steps"]
+        consistency = record.get(S.EVAL_CLASS_CONSISTENCY)
+        if warm and finite(consistency):
+            return self._judge_consistency(record, float(consistency))
         share, real = record.get(S.COND_VARIANCE_SHARE), record.get(S.COND_VARIANCE_SHARE_REAL)
         gap = record.get(S.COND_D_MATCH_GAP)
         if finite(gap):
@@ -125,7 +164,6 @@ class ConditionIgnoredDetector(SignalDetector):
         if not finite(share):
             return []
         smooth(st, "share", share, record.step, c["smooth_steps"])
-        warm = record.step - st["phase_start"] >= c["warmup_steps"]
         judged = warm and st["real"] is not None and st["real"] >= c["real_share_min"]
         limit = c["share_fraction"] * (st["real"] or 0.0)
         bad = judged and st["share"] < limit
@@ -140,6 +178,73 @@ class ConditionIgnoredDetector(SignalDetector):
         st["alerted"] = True
         return [self._alert(record.step, onset_of(st["streak"], st["raw"]))]
 
+    def _judge_consistency(self, record: StepRecord, consistency: float) -> list[Alert]:
+        """An evaluation's class consistency, after the phase's warm-up: it decides."""
+        st, c = self.state, self.cfg
+        st["consistency"], st["consistency_step"] = consistency, int(record.step)
+        for key, name in (
+            ("accuracy", S.EVAL_CLASS_ACCURACY),
+            ("accuracy_real", S.EVAL_CLASS_ACCURACY_REAL),
+        ):
+            value = record.get(name)
+            st[key] = float(value) if finite(value) else None
+        if consistency >= c["consistency_min"] or st["alerted"]:
+            return []
+        st["alerted"] = True
+        evidence = {
+            "class_consistency": consistency,
+            "consistency_min": float(c["consistency_min"]),
+        }
+        seen = ""
+        if st["accuracy"] is not None and st["accuracy_real"] is not None:
+            evidence.update(class_accuracy=st["accuracy"], class_accuracy_real=st["accuracy_real"])
+            seen = (
+                f" (the classifier finds the asked-for class in {st['accuracy']:.0%} of them, "
+                f"in {st['accuracy_real']:.0%} of real images)"
+            )
+        if st["share"] is not None and st["real"]:
+            evidence.update(
+                variance_share=float(st["share"]), variance_share_real=float(st["real"])
+            )
+            seen += (
+                f"; the class explains {st['share']:.1%} of their pixel variance against "
+                f"{st['real']:.1%} among reals, so they "
+                + (
+                    "do change with it, to the wrong class"
+                    if st["share"] >= c["share_fraction"] * st["real"]
+                    else "barely change with it"
+                )
+            )
+        remedies, cause = self._remedies(evidence)
+        return [
+            self.alert(
+                Severity.WARNING,
+                record.step,
+                record.step,
+                f"samples do not show their condition: their class consistency is "
+                f"{consistency:.2f} (1: as the data, 0: chance; below {c['consistency_min']})"
+                f"{seen}{cause}",
+                evidence,
+                remedies,
+            )
+        ]
+
+    def _remedies(self, evidence: dict[str, float]) -> tuple[tuple[str, ...], str]:
+        """The remedies and the cause sentence the discriminator's logit gap points to."""
+        gap = self.state["gap"]
+        if gap is None:
+            return ANY_BLIND + D_BLIND + G_BLIND, ""
+        evidence["d_match_gap"] = gap
+        if gap <= 0.0:
+            return D_BLIND + ANY_BLIND, (
+                f"; the discriminator scores reals with a wrong class as high as with "
+                f"their own (logit gap {gap:.3g}), so nothing asks for the class"
+            )
+        return G_BLIND + ANY_BLIND, (
+            f"; the discriminator does tell matching from wrong pairs (logit gap "
+            f"{gap:.3g}), so the generator is the side that ignores it"
+        )
+
     def _alert(self, step: int, since: int) -> Alert:
         st, c = self.state, self.cfg
         evidence = {
@@ -148,23 +253,7 @@ class ConditionIgnoredDetector(SignalDetector):
             "share_ratio": float(st["share"]) / float(st["real"]),
             "share_fraction": float(c["share_fraction"]),
         }
-        remedies: tuple[str, ...]
-        if st["gap"] is None:
-            cause, remedies = "", ANY_BLIND + D_BLIND + G_BLIND
-        else:
-            evidence["d_match_gap"] = st["gap"]
-            if st["gap"] <= 0.0:
-                cause = (
-                    f"; the discriminator scores reals with a wrong class as high as with "
-                    f"their own (logit gap {st['gap']:.3g}), so nothing asks for the class"
-                )
-                remedies = D_BLIND + ANY_BLIND
-            else:
-                cause = (
-                    f"; the discriminator does tell matching from wrong pairs (logit gap "
-                    f"{st['gap']:.3g}), so the generator is the side that ignores it"
-                )
-                remedies = G_BLIND + ANY_BLIND
+        remedies, cause = self._remedies(evidence)
         return self.alert(
             Severity.WARNING,
             step,

@@ -96,8 +96,8 @@ class VanishingGradientDetector(SignalDetector):
     State = VanishingGradientState
     reads = (S.D_FAKE_PROB_MEAN, "grad/<generator>/norm")
 
-    def bind(self, roles: Mapping[str, Role]) -> None:
-        super().bind(roles)
+    def bind(self, roles: Mapping[str, Role], stages: Mapping[str, str] | None = None) -> None:
+        super().bind(roles, stages)
         self._generator_norms = [
             S.grad_norm(net) for net in networks_with_role(self.roles, Role.GENERATOR)
         ]

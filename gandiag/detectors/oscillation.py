@@ -218,8 +218,8 @@ class OscillationDetector(SignalDetector):
 
     State = OscillationState
 
-    def bind(self, roles: Mapping[str, Role]) -> None:
-        super().bind(roles)
+    def bind(self, roles: Mapping[str, Role], stages: Mapping[str, str] | None = None) -> None:
+        super().bind(roles, stages)
         self._generators = networks_with_role(self.roles, Role.GENERATOR)
 
     def check(self, record: StepRecord) -> list[Alert]:

@@ -4,7 +4,8 @@ Both read the phase signals ``Monitor.set_phase`` records (``phase/index``,
 ``phase/alpha``), so they work for any loop that declares its phases.
 
 * :class:`TransitionInstabilityDetector`: at each phase switch, the window of records
-  after it against the window before it: generator gradient norm, critic loss and
+  after it against the window before it: generator gradient norm (over every network
+  playing the generator role: the whole generator, or each stage's), critic loss and
   sample diversity (``samples/pdist_ratio``). A fade-in that goes wrong shows as a
   gradient blow-up or a diversity collapse right after the switch
   (pengge/PyTorch-progressive_growing_of_gans#10).
@@ -16,6 +17,7 @@ Both read the phase signals ``Monitor.set_phase`` records (``phase/index``,
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -23,7 +25,9 @@ from gandiag import signals as S
 from gandiag.advice import Advice
 from gandiag.detectors._stats import finite, median
 from gandiag.detectors.base import register_detector
+from gandiag.detectors.gan import generator_grad_norm
 from gandiag.detectors.support import SignalDetector
+from gandiag.roles import Role, networks_with_role
 from gandiag.state import DeclaredState
 from gandiag.types import Alert, Severity, StepRecord
 
@@ -40,11 +44,6 @@ LOG_ALPHA = "pass the fade weight to mon.set_phase(name, alpha=...) on every ste
 
 TRANSITION_REMEDIES = (NO_TANH, LONGER_FADE, LOWER_LR_SWITCH)
 FADE_REMEDIES = (CHECK_ALPHA, LONGER_FADE)
-
-
-def _g_grad(record: StepRecord) -> float | None:
-    v = record.get(S.grad_norm("G"))
-    return v if finite(v) else None
 
 
 @dataclass
@@ -92,12 +91,17 @@ class TransitionInstabilityDetector(SignalDetector):
 
     State = TransitionInstabilityState
 
+    def bind(self, roles: Mapping[str, Role], stages: Mapping[str, str] | None = None) -> None:
+        super().bind(roles, stages)
+        # by role: a progressive-growing generator watched per resolution has no "G"
+        self._generators = networks_with_role(self.roles, Role.GENERATOR)
+
     def _sample(self, record: StepRecord) -> list[float | None]:
         pd = record.get(S.SAMPLES_PDIST_RATIO)
         loss_d = record.get(S.loss("D"))
         return [
             record.step,
-            _g_grad(record),
+            generator_grad_norm(record, self._generators),
             pd if finite(pd) else None,
             loss_d if loss_d is not None else None,
         ]

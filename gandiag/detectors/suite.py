@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from gandiag.detectors.base import DETECTORS, Detector, get_detector_class
-from gandiag.roles import Role, parse_roles
+from gandiag.roles import Role, parse_roles, parse_stages
 from gandiag.types import Alert, StepRecord
 
 GAN_DEFAULTS = (
@@ -160,11 +160,15 @@ class DetectorSuite:
             )
         self.bind(roles)
 
-    def bind(self, roles: Mapping[str, Role | str] | None) -> None:
-        """Tell every detector the run's network roles (None: the Monitor's default names)."""
+    def bind(
+        self, roles: Mapping[str, Role | str] | None, stages: Mapping[str, str] | None = None
+    ) -> None:
+        """Tell every detector the run's network roles (None: the Monitor's default names)
+        and the stages of the networks that are one stage of a multi-stage model."""
         self.roles = parse_roles(roles)
+        self.stages = parse_stages(stages)
         for d in self.detectors:
-            d.bind(self.roles)
+            d.bind(self.roles, self.stages)
 
     @classmethod
     def default(

@@ -104,8 +104,9 @@ class SignalDetector(Detector):
         # on the hot path, the very storage of the typed object
         self.state: dict[str, Any] = vars(state)
 
-    def bind(self, roles: Mapping[str, Role]) -> None:
+    def bind(self, roles: Mapping[str, Role], stages: Mapping[str, str] | None = None) -> None:
         self.roles = dict(roles)
+        self.stages = dict(stages or {})
         self._groups = [expand_patterns(group, self.roles) for group in self.requires_any]
         self._applies = all(
             len(networks_with_role(self.roles, role)) >= n for role, n in self.needs_roles.items()

@@ -308,7 +308,7 @@ def evidence_onset(run_dir: Path, alert: Alert) -> int:
         if not isinstance(warmup, (int, float)) or alert.onset_step > warmup:
             return alert.onset_step
         suite = DetectorSuite.from_spec(spec, {alert.detector: {"warmup_steps": 0}})
-        suite.bind(reader.meta("networks"))
+        suite.bind(reader.meta("networks"), reader.meta("network_stages"))
         onsets = []
         for rec in reader.read_records():
             if rec.step > alert.step:

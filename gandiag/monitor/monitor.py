@@ -46,7 +46,10 @@ class Monitor:
 
     Networks with other names or more roles go in ``networks={"netG": (G, "generator"),
     "netD": (D, "discriminator"), "M": (mapping, "mapping")}``; each network's role is
-    recorded with the run and detectors find networks by role, never by name.
+    recorded with the run and detectors find networks by role, never by name. The
+    networks of one stage or level of a multi-stage model keep their role and name their
+    stage: ``networks={"G_res8": (block, "generator", "res8")}``, or ``stages={name:
+    stage}`` beside ``generator=``/``discriminator=`` dicts (see :mod:`gandiag.roles`).
     ``kind=`` records the model's kind (``"gan"``, ``"vae"``, ``"ae"``, a family name)
     and picks the default detector set when the registry has one for it.
 
@@ -69,6 +72,7 @@ class Monitor:
         *,
         networks: Mapping[str, nn.Module | tuple[nn.Module, Role | str]] | None = None,
         roles: Mapping[str, Role | str] | None = None,
+        stages: Mapping[str, str] | None = None,
         loss: str = "bce",
         kind: str | None = None,
         latent_dim: int | None = None,
@@ -88,8 +92,8 @@ class Monitor:
         features: FeatureFn | None = None,
         sinks: Iterable[Any] = (),
     ) -> None:
-        self.kind, gens, nets, self.roles = validate.check_networks(
-            generator, discriminator, model, networks, roles
+        self.kind, gens, nets, self.roles, self.stages = validate.check_networks(
+            generator, discriminator, model, networks, roles, stages
         )
         self.loss_kind = validate.check_loss_kind(loss)
         self.cadence = cadence if cadence is not None else Cadence()
@@ -117,8 +121,12 @@ class Monitor:
             bins=cad.coverage_bins,
             generate=self._latent.generate,
             latent_dim=lambda: None if self._latent.z is None else int(self._latent.z.shape[1]),
+            # a stage's discriminator scores that stage's inputs (a level's residual, a
+            # resolution's images), not the samples: only whole discriminators embed them
             discriminators={
-                k: nets[k] for k in networks_with_role(self.roles, Role.DISCRIMINATOR) if k in nets
+                k: nets[k]
+                for k in networks_with_role(self.roles, Role.DISCRIMINATOR)
+                if k in nets and k not in self.stages
             },
             modules=list(nets.values()),
             features=features,
@@ -134,7 +142,7 @@ class Monitor:
             if self.rank == 0
             else DetectorSuite([])
         )
-        self.suite.bind(self.roles)
+        self.suite.bind(self.roles, self.stages)
         self._writer: RunWriter | None = None
         self._tee: Tee | None = None
         self._worker: Worker | None = None
@@ -148,6 +156,7 @@ class Monitor:
                 kind=self.model_kind,
                 detectors=self.suite.spec(),
                 networks=roles_to_json(self.roles),
+                network_stages=dict(self.stages),
             )
             # sinks (gandiag.sinks) receive what the store receives, on the worker thread
             self._tee = Tee(self._writer, sinks)

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gandiag.roles import Role, networks_with_role, parse_role
+from gandiag.roles import NetworkRole, Role, networks_with_role, parse_stages
 
 LOSS_KINDS = ("bce", "wasserstein", "hinge", "lsgan")
 
@@ -47,15 +47,19 @@ def check_networks(
     model: Any,
     networks: Any = None,
     roles: Any = None,
-) -> tuple[str, dict[str, nn.Module], dict[str, nn.Module], dict[str, Role]]:
-    """Returns ``(kind, generators, all_nets, roles)``; kind is "gan" or "vae".
+    stages: Any = None,
+) -> tuple[str, dict[str, nn.Module], dict[str, nn.Module], dict[str, Role], dict[str, str]]:
+    """Returns ``(kind, generators, all_nets, roles, stages)``; kind is "gan" or "vae".
 
     ``generator=``/``discriminator=``/``model=`` give their networks the roles generator,
     discriminator and autoencoder; ``networks=`` gives any others as ``{name: (module,
-    role)}``, or ``{name: module}`` with ``roles={name: role}``.
+    role)}`` or ``{name: (module, role, stage)}``, or ``{name: module}`` with
+    ``roles={name: role}``. ``stages={name: stage}`` marks networks passed any way as
+    one stage of a multi-stage model (see :class:`gandiag.roles.NetworkRole`).
     """
     nets: dict[str, nn.Module] = {}
     net_roles: dict[str, Role] = {}
+    net_stages: dict[str, str] = {}
     given = (
         ("generator", generator, "G", Role.GENERATOR),
         ("discriminator", discriminator, "D", Role.DISCRIMINATOR),
@@ -72,20 +76,48 @@ def check_networks(
                 "networks={'netG': (G, 'generator'), 'netD': (D, 'discriminator')}"
             )
         for name, value in networks.items():
-            mod, role = value if isinstance(value, tuple) else (value, role_map.pop(name, None))
-            if role is None:
+            net_role: Any
+            if isinstance(value, tuple) and len(value) == 3:  # (module, role, stage)
+                mod, net_role = value[0], (value[1], value[2])
+            elif isinstance(value, tuple) and len(value) == 2:
+                mod, net_role = value
+            elif isinstance(value, tuple):
+                raise ValueError(
+                    f"networks[{name!r}] must be (module, role) or (module, role, stage), "
+                    f"got a tuple of {len(value)}"
+                )
+            else:
+                mod, net_role = value, role_map.pop(name, None)
+            if net_role is None:
                 raise ValueError(
                     f"networks[{name!r}] has no role; pass networks={{{name!r}: (module, "
                     f"'generator')}} or roles={{{name!r}: 'generator'}} (roles: "
                     f"{', '.join(r.value for r in Role)})"
                 )
             checked = named_modules("networks", {name: mod}, name)
-            _add_network(nets, net_roles, name, checked[name], parse_role(role), "networks")
+            staged = NetworkRole.of(net_role)
+            _add_network(nets, net_roles, name, checked[name], staged.role, "networks")
+            if staged.stage is not None:
+                net_stages[name] = staged.stage
     if role_map:
         raise ValueError(
             f"roles= names {sorted(role_map)}, which are not in networks=; give roles only for "
             "networks passed in networks="
         )
+    given_stages = parse_stages(stages)
+    unknown = sorted(set(given_stages) - set(nets))
+    if unknown:
+        raise ValueError(
+            f"stages= names {unknown}, which are not watched networks; the networks are "
+            f"{sorted(nets)}"
+        )
+    for name, stage in given_stages.items():
+        if net_stages.get(name, stage) != stage:
+            raise ValueError(
+                f"network {name!r} has stage {net_stages[name]!r} in networks= and "
+                f"{stage!r} in stages=; give it one stage"
+            )
+        net_stages[name] = stage
     autoencoders = networks_with_role(net_roles, Role.AUTOENCODER)
     gens = networks_with_role(net_roles, Role.GENERATOR)
     discs = networks_with_role(net_roles, Role.DISCRIMINATOR)
@@ -105,8 +137,8 @@ def check_networks(
                 f"network {name!r} has no trainable parameters; pass the module being trained"
             )
     if autoencoders:
-        return "vae", {n: nets[n] for n in autoencoders}, nets, net_roles
-    return "gan", {n: nets[n] for n in gens}, nets, net_roles
+        return "vae", {n: nets[n] for n in autoencoders}, nets, net_roles, net_stages
+    return "gan", {n: nets[n] for n in gens}, nets, net_roles, net_stages
 
 
 def _add_network(

@@ -2,7 +2,8 @@
 
 2-D data: modes covered and high-quality share against the known mixture
 (:func:`gandiag.data.score_modes`). Glyph-like images (1 channel): the class histogram
-of samples under the bundled glyph classifier, and FID/KID/PR/DC through
+of samples under the bundled glyph classifier (and, for a class-conditional generator,
+whether its samples show the class they were drawn for), and FID/KID/PR/DC through
 ``gandiag.evaluate`` with the glyph extractor. Stacked glyphs: each channel is
 classified, giving one of 1,000 modes per sample. Everything here reads samples, never
 the signals the detectors read, so it is ground truth for the failure labels.
@@ -26,6 +27,20 @@ from gandiag.types import MetricResult
 _log = get_logger("train")
 
 
+def upsampling_factor(images: torch.Tensor) -> int:
+    """The largest power-of-two ``f`` for which every image is constant on aligned ``f x f``
+    blocks: samples drawn at ``1/f`` of their size and upsampled by nearest neighbour."""
+    f = 1
+    h, w = images.shape[-2:]
+    while h % (2 * f) == 0 and w % (2 * f) == 0 and 2 * f < min(h, w):
+        g = 2 * f
+        coarse = images[..., ::g, ::g]
+        if not torch.equal(images, F.interpolate(coarse, scale_factor=g, mode="nearest")):
+            break
+        f = g
+    return f
+
+
 class Evaluator:
     """Scores samples of the model being trained; built once per run."""
 
@@ -36,6 +51,7 @@ class Evaluator:
         self._classifier: Any = None
         self._classifier_failed = False
         self._metrics_failed = False
+        self._real_accuracy: dict[int, float] = {}  # by upsampling factor of the samples
         rng = np.random.default_rng([seed, 5])
         self._real_index = rng.choice(len(dataset), min(num_real, len(dataset)), replace=False)
         # Only data whose classes a bundled classifier knows gets a class histogram (the
@@ -47,15 +63,18 @@ class Evaluator:
         return torch.from_numpy(self.ds.batch(self._real_index[:n]))
 
     def __call__(
-        self, samples: torch.Tensor, step: int
+        self, samples: torch.Tensor, step: int, labels: torch.Tensor | None = None
     ) -> tuple[dict[str, float], list[MetricResult]]:
-        """``(eval scalars, metric results)`` for ``samples`` drawn at ``step``."""
+        """``(eval scalars, metric results)`` for ``samples`` drawn at ``step`` (for the
+        classes ``labels`` when the generator is class-conditional)."""
         if self.ds.kind == "points":
             pts = samples.detach().float().cpu().numpy().reshape(len(samples), -1)
             if self.ds.modes is None:
                 return {}, []
             return score_modes(pts, self.ds.modes).to_scalars(), []
         scalars = self._class_histogram(samples) if self.uses_classifier else {}
+        if self.uses_classifier and labels is not None and self.ds.labels is not None:
+            scalars.update(self._class_consistency(samples, labels))
         return scalars, self._metrics(samples, step)
 
     # -- glyph classifier -----------------------------------------------------------------------
@@ -109,6 +128,34 @@ class Evaluator:
         else:  # stacked: a mode is covered by at least one sample (Metz et al. 2017)
             out[signals.EVAL_MODES_COVERED] = float((counts > 0).sum())
             out[signals.EVAL_NUM_MODES] = float(k)
+        return out
+
+    def _class_consistency(self, samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """Do samples show the class they were drawn for? The classifier's accuracy on them
+        against its accuracy on labelled reals at the samples' resolution, both above chance
+        (uniform classes)."""
+        if self._load_classifier() is None or samples.shape[1] != 1:
+            return {}
+        asked = labels.detach().cpu().numpy().astype(np.int64)
+        chance = 1.0 / len(np.unique(asked))
+        # an early phase's samples (StackGAN's stage I, a growing model's low resolutions)
+        # are upsampled to full size: the classifier's ceiling is its accuracy on reals
+        # brought to the same resolution, not at full detail
+        factor = upsampling_factor(samples)
+        if factor not in self._real_accuracy:
+            reals = torch.from_numpy(self.ds.batch(self._real_index))
+            if factor > 1:
+                reals = F.interpolate(F.avg_pool2d(reals, factor), scale_factor=factor)
+            truth = np.asarray(self.ds.labels)[self._real_index]
+            self._real_accuracy[factor] = float((self._predict(reals) == truth).mean())
+        ceiling = self._real_accuracy[factor]
+        accuracy = float((self._predict(samples) == asked).mean())
+        out = {
+            signals.EVAL_CLASS_ACCURACY: accuracy,
+            signals.EVAL_CLASS_ACCURACY_REAL: ceiling,
+        }
+        if ceiling > chance:  # a classifier no better than chance says nothing
+            out[signals.EVAL_CLASS_CONSISTENCY] = (accuracy - chance) / (ceiling - chance)
         return out
 
     # -- FID / KID / PR / DC --------------------------------------------------------------------

@@ -80,6 +80,35 @@ class FamilyStepper:
         self.next_batch, self.gen, self.autocast = next_batch, generator, autocast
 
 
+def watched_networks(generator: torch.nn.Module, discriminator: torch.nn.Module) -> dict[str, Any]:
+    """The Monitor's ``generator=``, ``discriminator=`` and ``stages=`` for a model.
+
+    A network with ``stages()`` (``{stage: module}``: a LAPGAN level, a StackGAN stage, a
+    progressive-growing resolution) is watched one network per stage, named
+    ``<G|D>_<stage>``, keeping its role and recording its stage; one with ``parts()``
+    (DVD-GAN's spatial and temporal discriminators) one network per part; any other whole.
+    The Monitor then samples through ``generate=`` (the whole generator), which a caller
+    passes when the generator is split.
+    """
+    stages: dict[str, str] = {}
+
+    def split(net: torch.nn.Module, prefix: str) -> Any:
+        by_stage = getattr(net, "stages", None)
+        if callable(by_stage):
+            out = {}
+            for stage, module in by_stage().items():
+                out[f"{prefix}_{stage}"], stages[f"{prefix}_{stage}"] = module, stage
+            return out
+        parts = getattr(net, "parts", None)
+        return parts() if callable(parts) else net
+
+    return {
+        "generator": split(generator, "G"),
+        "discriminator": split(discriminator, "D"),
+        "stages": stages,
+    }
+
+
 def adversarial_state(stepper: Any) -> dict[str, Any]:
     """The state every two-player stepper has: G, D, their optimisers and the EMA of G."""
     sd = {

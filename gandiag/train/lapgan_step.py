@@ -38,6 +38,8 @@ class LAPGANStepper(FamilyStepper):
         super().__init__(*args)
         self.opt_g = self.make_optimizer(self.G.parameters(), "g")
         self.opt_d = self.make_optimizer(self.D.parameters(), "d")
+        # on the generator, so that its samples (evaluation, grids) copy as training does
+        self.G.residual_scale = self.s.residual_scale
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -49,7 +51,7 @@ class LAPGANStepper(FamilyStepper):
         z = torch.randn(n, self.b.latent_dim, device=images[0].device, generator=self.gen)
         out = [self.G.nets[0](z)]
         for k in range(1, self.G.levels):
-            out.append(self.s.residual_scale * self.G.residual(k, coarse[k], self.gen))
+            out.append(self.G.residual(k, coarse[k], self.gen))
         return out
 
     def _scores(self, xs: list[Tensor], coarse: list[Tensor]) -> list[Tensor]:

@@ -36,6 +36,7 @@ from gandiag.train.checkpoint import (
 )
 from gandiag.train.config import TrainConfig, load_config
 from gandiag.train.evaluation import Evaluator, metric_scalars
+from gandiag.train.family import watched_networks
 from gandiag.train.gan_step import GANSettings, GANStepper
 from gandiag.train.grids import Autoencoder, SampleGrids, interpolation
 from gandiag.train.vae_step import AutoencoderStepper, VAESettings
@@ -566,11 +567,14 @@ def _make_monitor(
             fixed = torch.arange(4096, device=device) % bundle.num_classes
         G = bundle.generator
         generate = (lambda z: G(z, fixed[: len(z)])) if fixed is not None and G else None
+        # several discriminators (DVD-GAN's D_S and D_T) are watched one by one, and the
+        # stages of a multi-stage model as networks of their stage
+        watched = watched_networks(bundle.require("generator"), bundle.require("discriminator"))
+        if generate is None and watched["stages"]:
+            generate = G  # the whole generator samples; its stages are watched
         return Monitor(
             run_dir,
-            generator=bundle.generator,
-            # several discriminators (DVD-GAN's D_S and D_T) are watched one by one
-            discriminator=_discriminators(bundle),
+            **watched,
             loss=L.monitor_loss_kind(settings["loss"]),
             latent_dim=bundle.latent_dim,
             generate=generate,
@@ -627,11 +631,6 @@ def _condition_probe(
         device,
         seed,
     )
-
-
-def _discriminators(bundle: ModelBundle) -> Any:
-    parts = getattr(bundle.discriminator, "parts", None)
-    return parts() if callable(parts) else bundle.discriminator
 
 
 # -- per step ---------------------------------------------------------------------------------
@@ -698,7 +697,7 @@ def _evaluate(
     was_training = net.training
     net.eval()
     try:
-        chunks = []
+        chunks, asked = [], []
         for start in range(0, cfg.eval.num_samples, 500):
             n = min(500, cfg.eval.num_samples - start)
             z, y = bundle.sample_latent(n, gen, device)
@@ -706,8 +705,14 @@ def _evaluate(
                 chunks.append(net(z, y) if bundle.conditional else net(z))
             else:
                 chunks.append(cast(Autoencoder, net).decode(z))
+            if bundle.conditional and y is not None:
+                asked.append(y)
         samples = torch.cat(chunks).float()
-        scalars, results = evaluator(samples, step)
+        labels = torch.cat(asked) if asked else None
+        if isinstance(evaluator, Evaluator):  # the class each sample was drawn for
+            scalars, results = evaluator(samples, step, labels)
+        else:
+            scalars, results = evaluator(samples, step)
         scalars.update(metric_scalars(results))
         if scalars:
             mon.log_scalars(step, scalars)

@@ -124,3 +124,77 @@ def test_class_collapse_round_trip():
     second.load_state_dict(json.loads(json.dumps(first.state_dict())))
     part += run_detectors([second], records[480:])
     assert [a.to_dict() for a in part] == [a.to_dict() for a in straight]
+
+
+def with_evaluations(records, every=300, *, consistency=0.9, wrong_from=None, phase_at=None):
+    """``records`` plus an evaluation every ``every`` steps: the classifier's class consistency
+    (``consistency``; 0.05 from ``wrong_from``: samples that vary with the class but show the
+    wrong one), with the accuracies it comes from."""
+    out = []
+    for rec in records:
+        t = rec.step
+        if t % every == every - 1:
+            c = 0.05 if wrong_from is not None and t >= wrong_from else consistency
+            sc = dict(rec.scalars)
+            sc[S.EVAL_CLASS_CONSISTENCY] = c
+            sc[S.EVAL_CLASS_ACCURACY] = 0.1 + c * (0.95 - 0.1)
+            sc[S.EVAL_CLASS_ACCURACY_REAL] = 0.95
+            rec = StepRecord(t, sc)
+        out.append(rec)
+    return out
+
+
+def test_the_classifier_finds_samples_that_vary_with_the_class_but_show_the_wrong_one():
+    # the pixel share is healthy throughout (the one-hot StackGAN's state): label-free, quiet
+    records = with_evaluations(stream(), wrong_from=500)
+    assert _alerts(stream()) == []
+    (a,) = _alerts(records)
+    assert a.step == a.onset_step == 599  # the first evaluation after the fault
+    assert a.evidence["class_consistency"] == 0.05 and a.evidence["class_accuracy_real"] == 0.95
+    assert "to the wrong class" in a.diagnosis and "generator is the side" in a.diagnosis
+    assert a.evidence["variance_share"] >= 0.25 * a.evidence["variance_share_real"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_healthy_evaluations_add_no_alert_and_the_share_watches_between_them(seed):
+    assert _alerts(with_evaluations(stream(seed=seed), every=200)) == []
+    # samples stop changing with the class after an evaluation found them consistent: the
+    # share sees it before the next evaluation would
+    (a,) = _alerts(with_evaluations(stream(ignored_at=500, seed=seed), every=600))
+    assert a.onset_step == 500 and a.step < 1199 and "variance_share" in a.evidence
+
+
+def test_without_an_evaluation_in_the_phase_the_share_still_decides():
+    # evaluations only before the warm-up ends say nothing; the share fallback fires
+    records = with_evaluations(stream(ignored_at=500), every=2000)
+    (a,) = _alerts(records[:150] + stream(ignored_at=500)[150:])
+    assert a.onset_step == 500 and "variance_share" in a.evidence
+
+
+def test_each_stage_is_judged_by_its_own_evaluation():
+    # stage I follows its class; stage II (from 600) shows the wrong class at its evaluation
+    records = with_evaluations(stream(phase_at=600), every=300, wrong_from=600)
+    (a,) = _alerts(records)
+    assert a.step == 899 and a.evidence["class_consistency"] == 0.05
+    # an evaluation inside stage II's warm-up is not read
+    assert _alerts(with_evaluations(stream(phase_at=600), every=300, wrong_from=600)[:850]) == []
+
+
+def test_round_trip_with_evaluations_and_an_old_state():
+    records = with_evaluations(stream(phase_at=600), every=300, wrong_from=600)
+    cls = get_detector_class("condition_ignored")
+    straight = run_detectors([cls()], records)
+    first = cls()
+    part = run_detectors([first], records[:700])
+    second = cls()
+    second.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    part += run_detectors([second], records[700:])
+    assert [a.to_dict() for a in part] == [a.to_dict() for a in straight]
+    # a state saved before the classifier reading (version 1) loads with it empty
+    saved = json.loads(json.dumps(first.state_dict()))
+    for key in ("consistency", "consistency_step", "accuracy", "accuracy_real"):
+        saved["state"].pop(key)
+    saved["version"] = 1
+    old = cls()
+    old.load_state_dict(saved)
+    assert old.state["consistency"] is None

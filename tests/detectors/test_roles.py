@@ -11,7 +11,16 @@ from detector_streams import gan_stream
 
 import gandiag
 from gandiag.detectors import DetectorSuite, build_detectors
-from gandiag.roles import DEFAULT_ROLES, Role, expand_pattern, networks_with_role, parse_role
+from gandiag.roles import (
+    DEFAULT_ROLES,
+    NetworkRole,
+    Role,
+    expand_pattern,
+    networks_in_stage,
+    networks_with_role,
+    parse_role,
+    parse_stages,
+)
 from gandiag.store import RunReader
 from gandiag.types import StepRecord
 
@@ -138,3 +147,97 @@ def test_monitor_records_roles_and_replay_binds_them(tmp_path) -> None:
 def test_bad_networks_name_the_fix(tmp_path, kwargs, match) -> None:
     with pytest.raises(ValueError, match=match):
         gandiag.Monitor(tmp_path / "run", **kwargs)
+
+
+def test_a_staged_network_keeps_its_role_and_names_its_stage() -> None:
+    assert NetworkRole.of("generator") == NetworkRole(Role.GENERATOR, None)
+    assert NetworkRole.of(("Discriminator", "res8")) == NetworkRole(Role.DISCRIMINATOR, "res8")
+    with pytest.raises(ValueError, match="did you mean 'generator'"):
+        NetworkRole.of(("genrator", "res8"))
+    with pytest.raises(ValueError, match="non-empty string"):
+        NetworkRole(Role.GENERATOR, "")
+    with pytest.raises(ValueError, match="non-empty string"):
+        parse_stages({"G_res4": 4})  # type: ignore[dict-item]
+    roles = {"G_res4": Role.GENERATOR, "G_res8": Role.GENERATOR, "D_res8": Role.DISCRIMINATOR}
+    stages = {"G_res4": "res4", "G_res8": "res8", "D_res8": "res8"}
+    assert networks_in_stage(roles, stages, Role.GENERATOR, "res8") == ["G_res8"]
+    assert networks_in_stage(roles, stages, "discriminator", "res4") == []
+    # asked by role alone, every stage's network answers
+    assert networks_with_role(roles, "generator") == ["G_res4", "G_res8"]
+
+
+def test_monitor_records_stages_and_detectors_and_replay_get_them(tmp_path) -> None:
+    G4, G8, D = _G(), _G(), torch.nn.Linear(2, 1)
+    mon = gandiag.Monitor(
+        tmp_path / "run",
+        networks={"G_res4": (G4, "generator", "res4"), "D": (D, "discriminator")},
+        generator={"G_res8": G8},
+        stages={"G_res8": "res8"},
+        latent_dim=4,
+        generate=lambda z: G4(z) + G8(z),
+        quiet=True,
+        cadence=gandiag.monitor.Cadence(samples=0),
+        detectors=build_detectors(["vanishing_gradients"]),
+    )
+    assert mon.stages == {"G_res4": "res4", "G_res8": "res8"}
+    assert mon.detectors[0].stages == {"G_res4": "res4", "G_res8": "res8"}
+    z = torch.randn(8, 4)
+    out = G4(z) + G8(z)
+    (out.sum() + D(out).sum()).backward()
+    mon.step(
+        0,
+        {"G": 1.0, "D": 1.0},
+        d_real=torch.zeros(8, 1),
+        d_fake=torch.zeros(8, 1),
+        real=torch.randn(8, 2),
+        fake=out.detach(),
+    )
+    mon.close()
+    reader = RunReader(tmp_path / "run")
+    assert reader.meta("network_stages") == {"G_res4": "res4", "G_res8": "res8"}
+    assert {"grad/G_res4/norm", "grad/G_res8/norm", "grad/D/norm"} <= set(reader.scalar_names())
+    suite = DetectorSuite(build_detectors(["vanishing_gradients"]))
+    suite.bind(reader.meta("networks"), reader.meta("network_stages"))
+    assert suite.stages == {"G_res4": "res4", "G_res8": "res8"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"stages": {"G_res16": "res16"}}, "not watched networks"),
+        ({"stages": {"G": ""}}, "non-empty string"),
+        (
+            {
+                "networks": {"M": (torch.nn.Linear(2, 2), "mapping", "res4")},
+                "stages": {"M": "res8"},
+            },
+            "give it one stage",
+        ),
+        ({"networks": {"M": (torch.nn.Linear(2, 2), "mapping", "res4", 1)}}, "tuple of 4"),
+    ],
+)
+def test_bad_stages_name_the_fix(tmp_path, kwargs, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        gandiag.Monitor(
+            tmp_path / "run",
+            generator=torch.nn.Linear(2, 2),
+            discriminator=torch.nn.Linear(2, 1),
+            **kwargs,
+        )
+
+
+def test_transition_instability_reads_the_generators_by_role() -> None:
+    """A generator watched per resolution (no network called G) shows the same blow-up."""
+    from growing_streams import progan_stream
+
+    base = progan_stream(blowup_at=450)
+    expected = DetectorSuite(build_detectors(["transition_instability"])).run(base)
+    assert [a.evidence.get("grad_G_ratio", 0) > 10 for a in expected] == [True]
+    names = {"G": ["G_res4", "G_res8", "G_res16"], "D": ["D"]}
+    roles = {n: Role.GENERATOR for n in names["G"]} | {"D": Role.DISCRIMINATOR}
+    stages = {"G_res4": "res4", "G_res8": "res8", "G_res16": "res16"}
+    suite = DetectorSuite(build_detectors(["transition_instability"]), roles)
+    suite.bind(roles, stages)
+    got = suite.run(_renamed(base, names))
+    assert [(a.step, a.onset_step) for a in got] == [(a.step, a.onset_step) for a in expected]
+    assert got[0].evidence["grad_G_ratio"] == pytest.approx(expected[0].evidence["grad_G_ratio"])

@@ -107,6 +107,49 @@ def test_real_glyphs_score_as_all_classes_under_the_glyph_classifier():
     assert scalars[signals.EVAL_CLASS_ENTROPY] == pytest.approx(0.0, abs=0.1)
 
 
+def test_class_consistency_is_one_for_reals_under_their_labels_and_chance_for_wrong_ones():
+    ds = load_dataset("glyphs", n=1000, seed=1, image_size=32)
+    evaluator = Evaluator(ds, [], 500, torch.device("cpu"), seed=0)
+    held = np.arange(500, 1000)  # other reals than the evaluator's own
+    x, y = torch.from_numpy(ds.batch(held)), torch.from_numpy(ds.labels[held])
+    right, _ = evaluator(x, step=0, labels=y)
+    assert right[signals.EVAL_CLASS_ACCURACY_REAL] > 0.8
+    assert right[signals.EVAL_CLASS_CONSISTENCY] == pytest.approx(1.0, abs=0.1)
+    # images that vary with the class, but each shows the next class: accuracy 0
+    wrong, _ = evaluator(x, step=0, labels=(y + 1) % 10)
+    assert wrong[signals.EVAL_CLASS_ACCURACY] < 0.05
+    assert wrong[signals.EVAL_CLASS_CONSISTENCY] < 0.0  # below chance
+    # labels that have nothing to do with the images: chance
+    shuffled = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(0))]
+    blind, _ = evaluator(x, step=0, labels=shuffled)
+    assert blind[signals.EVAL_CLASS_CONSISTENCY] == pytest.approx(0.0, abs=0.1)
+    # an unconditional model's samples get no consistency
+    assert signals.EVAL_CLASS_CONSISTENCY not in evaluator(x, step=0)[0]
+
+
+def test_upsampled_samples_are_compared_with_reals_at_their_resolution():
+    from gandiag.train.evaluation import upsampling_factor
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 32, 32, generator=g)
+    assert upsampling_factor(x) == 1
+    for f in (2, 4, 8):
+        coarse = F.interpolate(F.avg_pool2d(x, f), scale_factor=f)
+        assert upsampling_factor(coarse) == f
+    assert upsampling_factor(F.interpolate(x[..., :16, :16], scale_factor=2, mode="bilinear")) == 1
+    # StackGAN's stage I: 16 px images upsampled; reals brought to 16 px have the same ceiling
+    ds = load_dataset("glyphs", n=1000, seed=1, image_size=32)
+    evaluator = Evaluator(ds, [], 500, torch.device("cpu"), seed=0)
+    held = np.arange(500, 1000)
+    full = torch.from_numpy(ds.batch(held))
+    small = F.interpolate(F.avg_pool2d(full, 2), scale_factor=2)
+    y = torch.from_numpy(ds.labels[held])
+    at16, _ = evaluator(small, step=0, labels=y)
+    at32, _ = evaluator(full, step=0, labels=y)
+    assert at16[signals.EVAL_CLASS_CONSISTENCY] == pytest.approx(1.0, abs=0.1)
+    assert at16[signals.EVAL_CLASS_ACCURACY_REAL] <= at32[signals.EVAL_CLASS_ACCURACY_REAL]
+
+
 @pytest.mark.filterwarnings("ignore:.*rank-deficient:UserWarning")
 def test_larger_glyphs_are_scored_at_the_classifiers_size_and_the_protocol_says_so():
     # 32-px glyphs (progressive growing, StyleGAN, StackGAN) and a 16-px early phase: the

@@ -1,5 +1,7 @@
 """ProGAN and StyleGAN-lite train a few steps from a config, record phases and family signals."""
 
+import contextlib
+
 import pytest
 import torch
 
@@ -153,3 +155,60 @@ def test_lapgan_samples_coarse_to_fine():
     # each level is the upsampled level below plus a residual of its own
     assert (levels[2] - up(levels[1])).abs().mean() > 0
     assert down(levels[1]).shape == levels[0].shape
+
+
+@pytest.mark.parametrize(
+    ("model", "stages"),
+    [
+        ("progan", ["res4", "res8", "res16", "res32"]),
+        ("lapgan", ["level0", "level1", "level2"]),
+        ("stackgan", ["stage1", "stage2"]),
+    ],
+)
+def test_stages_partition_the_trainable_parameters(model, stages):
+    from gandiag.train.family import watched_networks
+
+    b = build_model(model, seed=0, width=8, latent_dim=16)
+    watched = watched_networks(b.generator, b.discriminator)
+    for prefix, net in (("G", b.generator), ("D", b.discriminator)):
+        parts = watched["generator" if prefix == "G" else "discriminator"]
+        assert list(parts) == [f"{prefix}_{s}" for s in stages]
+        ids = [id(p) for part in parts.values() for p in part.parameters()]
+        assert len(ids) == len(set(ids))  # no parameter in two stages
+        assert set(ids) == {id(p) for p in net.parameters() if p.requires_grad}
+    assert set(watched["stages"].values()) == set(stages)
+
+
+def test_progan_stages_are_watched_by_role_with_gradients_from_their_phase(tmp_path):
+    run = train(
+        _cfg("progan", 8, {"phase_steps": 2, "fade_steps": 2}), tmp_path / "p", progress=False
+    )
+    reader = RunReader(run)
+    networks, stages = reader.meta("networks"), reader.meta("network_stages")
+    assert networks["G_res8"] == "generator" and networks["D_res8"] == "discriminator"
+    assert stages["G_res8"] == stages["D_res8"] == "res8"
+    grads = reader.read_scalars([S.grad_norm("G_res4"), S.grad_norm("G_res16")])
+    assert grads[S.grad_norm("G_res4")].steps.tolist() == list(range(8))
+    # res16 fades in at step 6: no gradient before its phase
+    assert grads[S.grad_norm("G_res16")].steps.tolist() == [6, 7]
+
+
+def test_lapgan_copy_samples_copy_too():
+    """The residual scale is the generator's: its samples copy as its training does."""
+    from gandiag.reference_models.lapgan import up
+    from gandiag.train.lapgan_step import LAPGANStepper
+
+    b = build_model("lapgan", seed=0, width=8, latent_dim=16)
+    x = torch.rand(4, 1, 32, 32) * 2 - 1
+    LAPGANStepper(
+        b,
+        {"residual_scale": 0.0},
+        lambda params, _which: torch.optim.Adam(params, lr=1e-3),
+        lambda: (x, None),
+        torch.Generator().manual_seed(0),
+        contextlib.nullcontext,
+    )
+    with torch.no_grad():
+        levels = b.generator(torch.randn(4, 16), return_levels=True)
+    torch.testing.assert_close(levels[2], up(levels[1]), rtol=0, atol=0)
+    torch.testing.assert_close(levels[1], up(levels[0]), rtol=0, atol=0)

@@ -46,8 +46,26 @@ def test_stages_are_phases_and_signals_are_recorded(tmp_path):
     assert S.COND_D_MATCH_GAP in cond
     assert S.COND_WITHIN_CLASS_SPREAD in reader.scalar_names()
     assert {"condition_ignored", "class_collapse"} <= {d["name"] for d in reader.meta("detectors")}
+    # each stage's generator and discriminator watched by role, with its stage
     networks = reader.meta("networks")
-    assert networks == {"G": "generator", "D_stage1": "discriminator", "D_stage2": "discriminator"}
+    assert networks == {
+        "G_stage1": "generator",
+        "G_stage2": "generator",
+        "D_stage1": "discriminator",
+        "D_stage2": "discriminator",
+    }
+    stages = reader.meta("network_stages")
+    assert stages == {
+        "G_stage1": "stage1",
+        "G_stage2": "stage2",
+        "D_stage1": "stage1",
+        "D_stage2": "stage2",
+    }
+    grads = reader.read_scalars([S.grad_norm(n) for n in networks])
+    for net, stage in stages.items():  # a stage's networks have gradients in its phase only
+        assert set(grads[S.grad_norm(net)].steps.tolist()) == (
+            {0, 1, 2} if stage == "stage1" else {3, 4, 5}
+        )
     sd = torch.load(checkpoint_path(run), weights_only=True)
     assert sd["stepper"]["stage"] == 2 and int(sd["stepper"]["G"]["stage"]) == 2
 

@@ -124,6 +124,23 @@ def test_every_family_trains_on_glyphs(tmp_path, model, tiny_config):
         )
 
 
+def test_a_conditional_model_is_evaluated_for_class_consistency(tmp_path, tiny_config):
+    from gandiag import signals as S
+
+    cfg = _glyph_config(tiny_config, "cgan")
+    cfg["eval"] = {"every": 2, "num_samples": 64, "metrics": []}
+    reader = RunReader(train(cfg, tmp_path / "cgan", progress=False))
+    got = reader.read_scalars([S.EVAL_CLASS_ACCURACY, S.EVAL_CLASS_CONSISTENCY])
+    assert got[S.EVAL_CLASS_ACCURACY].steps.tolist() == [2]  # the last step, 2
+    assert 0.0 <= got[S.EVAL_CLASS_ACCURACY].values[0] <= 1.0
+    assert S.EVAL_CLASS_CONSISTENCY in got
+    # an unconditional model has no class to be consistent with
+    plain = _glyph_config(tiny_config, "dcgan")
+    plain["eval"] = cfg["eval"]
+    names = RunReader(train(plain, tmp_path / "dcgan", progress=False)).scalar_names()
+    assert S.EVAL_CLASS_ACCURACY not in names and "eval/class_entropy" in names
+
+
 def test_stabilisers_and_unrolling_run_and_are_recorded(tmp_path, tiny_config):
     cfg = tiny_config(
         model={"name": "unrolled_gan"},
