@@ -134,7 +134,9 @@ def _unpaired(
     negative: float,
 ) -> TranslationDataset:
     if not 0.0 <= negative <= 1.0:
-        raise ValueError(f"negative is the share of B printed in negative, in [0, 1]; got {negative}")
+        raise ValueError(
+            f"negative is the share of B printed in negative, in [0, 1]; got {negative}"
+        )
     background, stroke = (int(v) for v in levels)
     a, ya = make_glyphs(n, seed=seed)
     # B comes from another glyph stream (seed offset), so no A image has its pair in B.
