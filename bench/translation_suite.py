@@ -18,7 +18,11 @@ evaluation is. Definitions (G is any generator of the run):
   where T is unknown (super-resolution is ``sr_no_gain``'s). An absolute bound cannot
   serve: the glyph generators' own reconstruction error (their cycle error, 0.05-0.07
   on healthy runs) exceeds any "output = input" tolerance tighter than the translation;
-- ``colour_inversion``: the median output pixel is above 0 (glyph domains are dark) and the
+- ``colour_inversion``: the outputs run against the correct translation: mean Pearson
+  correlation of G(x) with T(x) (``true_corr``, T as for ``identity_mapping``) below -0.3,
+  where a correct translation scores near +1 and a constant or unrelated output near 0
+  (a run half inverted, half right also scores near 0 and is not labelled); or, where T
+  is unknown, the median output pixel is above 0 (glyph domains are dark) and the
   classifier finds the input's class in at least 30% of the *negated* outputs;
 - ``steganography``: the cycle error is below 0.15 but saving G(x) at half resolution and
   8 bits (``cycle_l1_halfres``) raises it by half and by at least 0.02: the cycle reads a
@@ -86,7 +90,7 @@ def outcome_labels(final: dict[str, float]) -> set[str]:
         moved, true = v("input_l1"), v("true_l1")
         if moved is not None and true is not None and moved < 0.5 * true:
             labels.add("identity_mapping")
-        if (v("background") or -1.0) > 0 and (v("class_kept_inverted") or 0.0) >= 0.3:
+        if inverted(v("true_corr"), v("background"), v("class_kept_inverted")):
             labels.add("colour_inversion")
         c, ch = v("cycle_l1"), v("cycle_l1_halfres")
         if c is not None and ch is not None and c < 0.15 and ch >= max(1.5 * c, c + 0.02):
@@ -100,6 +104,14 @@ def outcome_labels(final: dict[str, float]) -> set[str]:
         if v("psnr_bicubic") is not None and v("psnr") <= v("psnr_bicubic"):
             labels.add("sr_no_gain")
     return labels
+
+
+def inverted(true_corr: float | None, background: float | None, kept: float | None) -> bool:
+    """``colour_inversion`` of one generator (see module doc): anti-correlated with T(x), or
+    without T, a light output whose negative the classifier reads."""
+    if true_corr is not None:
+        return true_corr < -0.3
+    return (background or -1.0) > 0 and (kept or 0.0) >= 0.3
 
 
 def run_one(config: str, seed: int, out: Path, steps: int | None) -> Path:

@@ -8,10 +8,15 @@ Everything is a deterministic function of ``seed`` (glyphs from :func:`make_glyp
 styles from fixed morphological operations).
 
 - ``glyphs_unpaired`` (CycleGAN): A = glyphs, B = the same style of digit restyled
-  (``thick`` strokes by a 3x3 grey dilation, ``outline`` = dilation minus erosion, or
+  (``plain``: unchanged, ``thick`` strokes by a 3x3 grey dilation, ``outline`` = dilation
+  minus erosion, or
   ``coarse`` = a ``block`` x ``block`` average (4 by default: a 7x7 image) upsampled back,
   which discards detail on purpose; ``block`` 7 keeps only a 4x4 image). A
   and B are drawn from two disjoint glyph streams, so no image of A has its match in B.
+  Options for domains that differ mainly in "colour": ``bold`` (a grey dilation of that
+  radius applied to both domains first: 4 px makes strokes cover about half the frame),
+  ``levels`` (B's background and stroke grey levels, a linear remap of 0..255) and
+  ``negative`` (the share of B images printed in negative, after the remap).
 - ``glyphs_edges`` (pix2pix): aligned pairs (``input``: the outline of a glyph by default,
   or any style above, e.g. ``coarse`` with its ``block``; the glyph).
 - ``glyphs_sr`` (SRGAN): aligned pairs (glyph block-averaged down by ``scale``, the glyph).
@@ -27,7 +32,7 @@ from gandiag.capabilities import DatasetCapabilities
 from gandiag.data.datasets import Dataset, register_dataset
 from gandiag.data.glyphs import make_glyphs
 
-STYLES = ("thick", "outline", "coarse")
+STYLES = ("plain", "thick", "outline", "coarse")
 #: task names of :attr:`TranslationDataset.task`
 TASKS = ("unpaired", "paired", "super_resolution")
 
@@ -84,6 +89,8 @@ def block_mean(img: np.ndarray, factor: int) -> np.ndarray:
 
 def restyle(img: np.ndarray, style: str, block: int = 4) -> np.ndarray:
     """Glyphs ``[N, H, W]`` uint8 in one of :data:`STYLES` (``block``: the coarse style's)."""
+    if style == "plain":
+        return img.copy()
     if style == "thick":
         return dilate(img, 1)
     if style == "outline":
@@ -94,6 +101,15 @@ def restyle(img: np.ndarray, style: str, block: int = 4) -> np.ndarray:
     raise ValueError(f"unknown glyph style {style!r}; choose one of {', '.join(STYLES)}")
 
 
+def remap_levels(img: np.ndarray, background: int, stroke: int) -> np.ndarray:
+    """uint8 images with 0 mapped to ``background``, 255 to ``stroke``, linearly between."""
+    for name, v in (("background", background), ("stroke", stroke)):
+        if not 0 <= v <= 255:
+            raise ValueError(f"the {name} level must be a grey level in 0..255, got {v}")
+    scaled = background + (stroke - background) * (img.astype(np.float32) / 255.0)
+    return np.round(scaled).astype(np.uint8)
+
+
 @register_dataset(
     "glyphs_unpaired",
     "unpaired glyph domains for CycleGAN: A = glyphs, B = restyled glyphs (thick/outline/coarse)",
@@ -102,24 +118,56 @@ def restyle(img: np.ndarray, style: str, block: int = 4) -> np.ndarray:
     seed=0,
     style="thick",
     block=4,
+    bold=0,
+    levels=(0, 255),
+    negative=0.0,
 )
-def _unpaired(name: str, *, n: int, seed: int, style: str, block: int) -> TranslationDataset:
+def _unpaired(
+    name: str,
+    *,
+    n: int,
+    seed: int,
+    style: str,
+    block: int,
+    bold: int,
+    levels: tuple[int, int] | list[int],
+    negative: float,
+) -> TranslationDataset:
+    if not 0.0 <= negative <= 1.0:
+        raise ValueError(
+            f"negative is the share of B printed in negative, in [0, 1]; got {negative}"
+        )
+    background, stroke = (int(v) for v in levels)
     a, ya = make_glyphs(n, seed=seed)
     # B comes from another glyph stream (seed offset), so no A image has its pair in B.
     b, yb = make_glyphs(n, seed=seed + 1_000_003)
     a, b = np.asarray(a), np.asarray(b)
+    if bold:
+        a, b = dilate(a, int(bold)), dilate(b, int(bold))
+    target = remap_levels(restyle(b, style, block), background, stroke)
+    flip = np.random.default_rng([seed, 5]).random(len(b)) < negative
+    target = np.where(flip[:, None, None], 255 - target, target)
+    info = {
+        "style": style,
+        "block": block,
+        "domains": ("glyphs", f"{style} glyphs"),
+        **({"bold": int(bold)} if bold else {}),
+        **({"levels": (background, stroke)} if (background, stroke) != (0, 255) else {}),
+        **({"negative": float(negative)} if negative else {}),
+    }
     return TranslationDataset(
         name,
         "images",
-        restyle(b, style, block)[:, None],
+        np.ascontiguousarray(target[:, None]),
         labels=np.asarray(yb),
         num_classes=10,
-        info={"style": style, "block": block, "domains": ("glyphs", f"{style} glyphs")},
+        info=info,
         inputs=np.ascontiguousarray(a[:, None]),
         input_labels=np.asarray(ya),
         paired=False,
         task="unpaired",
-        input_truth=restyle(a, style, block)[:, None],
+        # the correct translations keep the glyph's polarity (B's negatives are the noise)
+        input_truth=remap_levels(restyle(a, style, block), background, stroke)[:, None],
         target_truth=np.ascontiguousarray(b[:, None]),
     )
 

@@ -17,6 +17,9 @@ the model never trains on and the translation probes use only its first few item
 - ``true_l1``: mean |G(x) - T(x)|, T(x) the correct translation of x: the paired target,
   or for unpaired domains made by a known restyle the restyled input (and for ``G_BA``
   the glyph a B image was made from); absent when unknown and for super-resolution;
+- ``true_corr``: mean over images of the Pearson correlation of G(x) with T(x) (same
+  availability as ``true_l1``): near 1 for a correct translation, near 0 for a constant
+  output, negative for one that swaps the two grey levels of T(x) (colour inversion);
 - paired data: ``psnr``, ``ssim`` to the target (torchmetrics, [0, 1] range), and for SR
   ``psnr_bicubic``, ``ssim_bicubic`` of bicubic upsampling;
 - CycleGAN: ``cycle_l1`` = mean |F(G(x)) - x| and ``cycle_l1_requantised``, the same after
@@ -82,6 +85,18 @@ def blur_quantise(x: Tensor, sigma: float = 0.5) -> Tensor:
     return torch.round((y.clamp(-1, 1) + 1) * 127.5) / 127.5 - 1
 
 
+def image_corr(a: Tensor, b: Tensor) -> float:
+    """Mean over images of the Pearson correlation of ``a[i]`` and ``b[i]`` (all pixels);
+    images either of which is constant have none and are left out (NaN if all are)."""
+    a, b = a.flatten(1).double(), b.flatten(1).double()
+    a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    den = a.norm(dim=1) * b.norm(dim=1)
+    ok = den > 1e-8
+    if not ok.any():
+        return float("nan")
+    return float(((a * b).sum(1)[ok] / den[ok]).mean())
+
+
 @torch.no_grad()
 def evaluate_translation(
     bundle: Any, held: Any, metrics: list[str], step: int
@@ -105,6 +120,7 @@ def evaluate_translation(
         }
         if truth is not None and held.task != "super_resolution":
             s["true_l1"] = float((out - truth).abs().mean())
+            s["true_corr"] = image_corr(out, truth)
         if clf is not None and out.shape[1] == 1 and out.shape[-1] == 28:
             pred = torch.cat([clf.logits(c.clamp(-1, 1)).argmax(1) for c in out.split(500)])
             s["class_kept"] = float((pred == labels).float().mean())

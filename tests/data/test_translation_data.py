@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from gandiag.data import load_dataset
-from gandiag.data.translation import TranslationDataset, block_mean, dilate, erode, restyle
+from gandiag.data.translation import (
+    TranslationDataset,
+    block_mean,
+    dilate,
+    erode,
+    remap_levels,
+    restyle,
+)
 
 
 @pytest.mark.parametrize(
@@ -76,3 +83,35 @@ def test_paired_inputs_in_another_style():
     assert ds.info == {"input": "coarse", "block": 4}
     with pytest.raises(ValueError, match="choose one of"):
         load_dataset("glyphs_edges", n=4, input="bold")
+
+
+def test_colour_domains_bold_remapped_and_partly_negative():
+    n = 200
+    ds = load_dataset(
+        "glyphs_unpaired", n=n, seed=1, style="plain", bold=4, levels=[70, 190], negative=0.5
+    )
+    plain = load_dataset("glyphs_unpaired", n=n, seed=1, style="plain")
+    # bold: both domains dilated by 4 px; strokes then cover about half the frame
+    np.testing.assert_array_equal(ds.inputs[:, 0], dilate(plain.inputs[:, 0], 4))
+    np.testing.assert_array_equal(ds.target_truth[:, 0], dilate(plain.target_truth[:, 0], 4))
+    assert 0.35 < (ds.inputs > 127).mean() < 0.6
+    # the correct translation keeps the polarity and moves 0 -> 70, 255 -> 190
+    np.testing.assert_array_equal(ds.input_truth[:, 0], remap_levels(ds.inputs[:, 0], 70, 190))
+    # each B image is its glyph remapped, printed in negative for about half of them
+    positive = remap_levels(ds.target_truth[:, 0], 70, 190)
+    same = (ds.array[:, 0] == positive).all(axis=(1, 2))
+    negated = (ds.array[:, 0] == 255 - positive).all(axis=(1, 2))
+    assert (same ^ negated).all() and 0.35 < negated.mean() < 0.65
+    with pytest.raises(ValueError, match="share of B"):
+        load_dataset("glyphs_unpaired", n=10, negative=1.5)
+    with pytest.raises(ValueError, match="grey level"):
+        load_dataset("glyphs_unpaired", n=10, levels=[0, 300])
+
+
+def test_default_unpaired_options_leave_the_domains_unchanged():
+    ds = load_dataset("glyphs_unpaired", n=30, seed=0, style="thick")
+    np.testing.assert_array_equal(ds.array[:, 0], restyle(ds.target_truth[:, 0], "thick"))
+    np.testing.assert_array_equal(restyle(ds.inputs[:, 0], "plain"), ds.inputs[:, 0])
+    img = np.arange(256, dtype=np.uint8)[None, None]
+    np.testing.assert_array_equal(remap_levels(img, 0, 255), img)
+    assert remap_levels(img, 70, 190)[0, 0, [0, 255]].tolist() == [70, 190]

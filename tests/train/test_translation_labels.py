@@ -14,6 +14,7 @@ _SPEC.loader.exec_module(suite)
 HEALTHY = {  # a healthy CycleGAN direction, as the healthy thick-glyph run evaluates
     "input_l1": 0.119,
     "true_l1": 0.102,
+    "true_corr": 0.93,
     "background": -0.99,
     "class_kept": 0.8,
     "class_kept_inverted": 0.03,
@@ -116,3 +117,28 @@ def test_labels_come_from_every_logged_evaluation():
     shown = suite.label_steps({"300": ["content_lost", "steganography"], "599": ["steganography"]})
     assert shown == "content_lost@300, steganography@300,599"
     assert suite.label_steps({"300": [], "599": []}) == ""
+
+
+@pytest.mark.parametrize(
+    "true_corr,expected",
+    [
+        (-0.89, True),  # every output the negative of its correct translation
+        (-0.35, True),
+        (0.02, False),  # constant or unrelated outputs
+        (0.0, False),  # half inverted, half right: not a run that inverts
+        (0.96, False),  # healthy
+    ],
+)
+def test_inversion_is_anti_correlation_with_the_correct_translation(true_corr, expected):
+    got = labels(true_corr=true_corr, background=0.1, class_kept_inverted=0.0)
+    assert ("colour_inversion" in got) is expected
+
+
+def test_inversion_without_the_correct_translation_reads_the_negated_outputs():
+    final = {f"eval/G_{k}": v for k, v in HEALTHY.items() if not k.startswith("true_")}
+    assert "colour_inversion" not in suite.outcome_labels(final)
+    final.update({"eval/G_background": 0.9, "eval/G_class_kept_inverted": 0.7})
+    assert "colour_inversion" in suite.outcome_labels(final)
+    # where T is known it decides: a light output correlated with T(x) is no inversion
+    final.update({"eval/G_true_l1": 0.3, "eval/G_true_corr": 0.8})
+    assert "colour_inversion" not in suite.outcome_labels(final)
