@@ -67,3 +67,12 @@ def test_motion_preference_is_a_paired_share_with_ties_half() -> None:
     # of other clips are higher than most moving ones
     base = torch.arange(64, dtype=torch.float64)
     assert motion_preference(base + 0.1, base) == 1.0
+
+
+def test_outcome_table_reads_the_last_evaluation_and_marks_missing_keys() -> None:
+    from detectors_video import _last
+
+    run = {"outcomes": {"motion_ratio": [0.9, 0.25], "motion_pref_D_T": []}}
+    assert _last(run, "motion_ratio") == "0.25"
+    # a run without D_T (no temporal discriminator) has no D_T outcomes
+    assert _last(run, "auc_D_T") == "-" and _last(run, "motion_pref_D_T") == "-"
