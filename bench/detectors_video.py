@@ -143,7 +143,7 @@ def markdown(p: dict) -> str:
     out += [
         "Labels per run: "
         + "; ".join(
-            f"{r['case']['config']}/s{r['case']['seed']}: {r['labels'] or 'healthy'}"
+            f"{_run(r)}: {r['labels'] or ('margin band ' + str(r['ambiguous']) if r['ambiguous'] else 'healthy')}"
             for r in p["runs"]
         ),
         "",
