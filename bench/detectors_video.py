@@ -1,6 +1,6 @@
 """Video-detector benchmark: DVD-GAN-lite runs on moving glyphs, labelled from outcomes.
 
-    python bench/detectors_video.py [--seeds 2] [--steps 200] [--jobs 2] --json results/video.json
+    python bench/detectors_video.py [--seeds 2] [--steps 300] [--jobs 1] --json results/video.json
 
 Trains the video family of the labelled failure suite (bench/failure_suite_video.py:
 healthy, no temporal discriminator, frozen temporal discriminator) with the Monitor
@@ -32,8 +32,8 @@ from failure_suite_video import VIDEO_CONFIGS
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args(argv)
@@ -143,8 +143,21 @@ def markdown(p: dict) -> str:
     out += [
         "Labels per run: "
         + "; ".join(
-            f"{r['case']['config']}/s{r['case']['seed']}: {r['labels'] or 'healthy'}"
+            f"{_run(r)}: {r['labels'] or ('margin band ' + str(r['ambiguous']) if r['ambiguous'] else 'healthy')}"
             for r in p["runs"]
+        ),
+        "",
+    ]
+    out += [
+        (
+            "Outcomes at the last evaluation (256 fresh clips against 256 held-out ones): "
+            "motion ratio, each discriminator's AUC, and D_T's motion preference (share of "
+            "held-out clips it scores above the same clip frozen; 0.5: blind to motion):"
+        ),
+        "",
+        table(
+            ["run", "motion ratio", "AUC D_S", "AUC D_T", "motion pref. D_T"],
+            [[_run(r), *(_last(r, k) for k in OUTCOME_KEYS)] for r in p["runs"]],
         ),
         "",
     ]
@@ -165,6 +178,19 @@ def markdown(p: dict) -> str:
         ),
     ]
     return "\n".join(out)
+
+
+OUTCOME_KEYS = ("motion_ratio", "auc_D_S", "auc_D_T", "motion_pref_D_T")
+
+
+def _run(r: dict) -> str:
+    return f"{r['case']['config']}/s{r['case']['seed']}"
+
+
+def _last(r: dict, key: str) -> str:
+    """The outcome ``key`` at the run's last evaluation ("-" where the run has none)."""
+    v = r["outcomes"].get(key)
+    return f"{v[-1]:.2f}" if v else "-"
 
 
 def _f(v) -> str:

@@ -12,7 +12,11 @@ mode against 256 held-out real clips, never the training batches the Monitor rea
 - ``motion_ratio``: mean |x_{t+1} - x_t| of the generated clips over the held-out ones;
 - ``auc_<D>``: each discriminator's ROC AUC for held-out reals against fresh fakes (0.5:
   it separates nothing);
-- ``fvd_lite``: the FVD-lite of the generated clips against the held-out ones.
+- ``fvd_lite``: the FVD-lite of the generated clips against the held-out ones;
+- ``motion_pref_<D>``: the share of held-out clips that each discriminator scores above
+  the same clip frozen (its first frame repeated): about 0.5 for a discriminator blind to
+  motion, near 1 for one that tells moving clips from still ones. Not a label: it says
+  whether D_T, the only source of a motion signal (Clark et al. 2019), supplies one.
 
 Labels (:func:`label_video`), each on 2 evaluations in a row ending at step 100 or later
 (the untrained generator's clips hardly move), strict band / lenient band
@@ -73,6 +77,13 @@ def _auc(real: torch.Tensor, fake: torch.Tensor) -> float:
     return float(((r > f).double() + 0.5 * (r == f).double()).mean())
 
 
+def motion_preference(moving: torch.Tensor, frozen: torch.Tensor) -> float:
+    """Share of clips scored above their own frozen copy (ties count half): 0.5 when the
+    discriminator cannot tell a clip from the same clip standing still."""
+    m, f = moving.double(), frozen.double()
+    return float(((m > f).double() + 0.5 * (m == f).double()).mean())
+
+
 def _motion(x: torch.Tensor) -> float:
     return float((x[:, 1:] - x[:, :-1]).abs().mean())
 
@@ -113,6 +124,8 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
     o: dict[str, list] = {"step": [], "motion_ratio": [], "fvd_lite": []}
     for name in D.parts():
         o[f"auc_{name}"] = []
+        o[f"motion_pref_{name}"] = []
+    held_frozen = held_x[:, :1].expand_as(held_x).contiguous()
     from gandiag.features.video import fvd_lite, load_video_classifier
 
     video_net = load_video_classifier()
@@ -137,6 +150,7 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
                     fake = G(z, held_y)
                     frames = D.sample_frames(eval_gen)
                     s_real, s_fake = D(held_x, held_y, frames), D(fake, held_y, frames)
+                    s_frozen = D(held_frozen, held_y, frames)
                 G.train()
                 D.train()
                 o["step"].append(step)
@@ -144,6 +158,7 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
                 o["fvd_lite"].append(fvd_lite(held_x, fake, video_net).value)
                 for name in D.parts():
                     o[f"auc_{name}"].append(_auc(s_real[name], s_fake[name]))
+                    o[f"motion_pref_{name}"].append(motion_preference(s_real[name], s_frozen[name]))
     labels, ambiguous = label_video(o)
     return CaseResult(asdict_case(case), case.steps, VIDEO_EVAL_EVERY, labels, ambiguous, [], o, {})
 

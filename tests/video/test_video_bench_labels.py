@@ -1,0 +1,78 @@
+"""The video failure suite's outcome labels and its motion-preference outcome
+(bench/failure_suite_video.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from failure_suite_video import label_video, motion_preference
+
+
+def _outcomes(motion: list[float], auc_s: list[float], auc_t: list[float]) -> dict:
+    n = len(motion)
+    return {
+        "step": [25 * i for i in range(n)],
+        "motion_ratio": motion,
+        "fvd_lite": [100.0] * n,
+        "auc_D_S": auc_s,
+        "auc_D_T": auc_t,
+        # an outcome, never a label: D_T blind to motion throughout
+        "motion_pref_D_S": [0.5] * n,
+        "motion_pref_D_T": [0.5] * n,
+    }
+
+
+def test_frozen_label_strict_band_and_warmup() -> None:
+    ok = [1.0] * 13
+    # below 0.3 at two evaluations in a row from step 100 on: frozen from the first of them
+    labels, amb = label_video(_outcomes([1.0] * 6 + [0.2] * 7, ok, ok))
+    assert labels == {"frozen_video": 150} and amb == {}
+    # between 0.3 and 0.5: the margin band, neither frozen nor healthy
+    labels, amb = label_video(_outcomes([1.0] * 6 + [0.4] * 7, ok, ok))
+    assert labels == {} and amb == {"frozen_video": 150}
+    # still clips before step 100 only (the untrained generator): not a label
+    labels, amb = label_video(_outcomes([0.0] * 4 + [1.0] * 9, ok, ok))
+    assert labels == {} and amb == {}
+    # one evaluation below the threshold is not a streak
+    labels, amb = label_video(_outcomes([1.0] * 6 + [0.2] + [1.0] * 6, ok, ok))
+    assert labels == {} and amb == {}
+
+
+def test_imbalance_label_needs_one_idle_and_one_active_discriminator() -> None:
+    n = 13
+    labels, _ = label_video(_outcomes([1.0] * n, [1.0] * n, [0.45] * n))
+    assert labels == {"d_imbalance": 100}
+    # both separate nothing: no imbalance (and motion_pref_* never becomes a label)
+    labels, amb = label_video(_outcomes([1.0] * n, [0.5] * n, [0.5] * n))
+    assert labels == {} and amb == {}
+    # the idle one at 0.62: the margin band
+    labels, amb = label_video(_outcomes([1.0] * n, [1.0] * n, [0.62] * n))
+    assert labels == {} and amb == {"d_imbalance": 100}
+
+
+def test_motion_preference_is_a_paired_share_with_ties_half() -> None:
+    moving = torch.tensor([2.0, 1.0, 0.0, 5.0])
+    frozen = torch.tensor([1.0, 1.0, 3.0, -5.0])
+    # clip 0 and 3 above their frozen copy, clip 1 tied, clip 2 below
+    assert motion_preference(moving, frozen) == (2 + 0.5) / 4
+    # a discriminator that scores a clip and its frozen copy alike: exactly 0.5
+    x = torch.randn(64)
+    assert motion_preference(x, x.clone()) == 0.5
+    # paired, not pooled: every clip above its own frozen copy although the frozen scores
+    # of other clips are higher than most moving ones
+    base = torch.arange(64, dtype=torch.float64)
+    assert motion_preference(base + 0.1, base) == 1.0
+
+
+def test_outcome_table_reads_the_last_evaluation_and_marks_missing_keys() -> None:
+    from detectors_video import _last
+
+    run = {"outcomes": {"motion_ratio": [0.9, 0.25], "motion_pref_D_T": []}}
+    assert _last(run, "motion_ratio") == "0.25"
+    # a run without D_T (no temporal discriminator) has no D_T outcomes
+    assert _last(run, "auc_D_T") == "-" and _last(run, "motion_pref_D_T") == "-"
