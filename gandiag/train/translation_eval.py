@@ -188,7 +188,9 @@ def _fid_kid(out: Tensor, real: Tensor, metrics: list[str], step: int) -> list[M
             out[:n].clamp(-1, 1).cpu(),
             metrics=wanted,
             extractor="glyph",
-            kid_subset_size=min(1000, n),
+            # subsets of half the set, so the spread over subsets is an uncertainty (a
+            # subset as large as the set repeats the same set and warns at every step)
+            kid_subset_size=min(1000, max(2, n // 2)),
             bootstrap=0,
         )
     except (ValueError, RuntimeError) as exc:

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from gandiag.train.translation_eval import image_corr
+from gandiag.train.translation_eval import _fid_kid, image_corr
 
 
 def test_image_corr_is_pearson_per_image_averaged():
@@ -29,3 +29,17 @@ def test_image_corr_leaves_out_constant_images():
     flat = torch.cat([torch.zeros(2, 1, 8, 8), x[2:]])
     assert math.isclose(image_corr(flat, x), 1.0, abs_tol=1e-9)  # only the last two count
     assert math.isnan(image_corr(torch.zeros(2, 1, 8, 8), x[:2]))
+
+
+def test_kid_subsets_are_smaller_than_the_sets_so_the_spread_is_an_uncertainty(caplog):
+
+    g = torch.Generator().manual_seed(0)
+    out = torch.rand(64, 1, 28, 28, generator=g) * 2 - 1
+    real = torch.rand(64, 1, 28, 28, generator=g) * 2 - 1
+    with caplog.at_level("WARNING"):
+        (kid,) = _fid_kid(out, real, ["kid"], step=3)
+    assert kid.step == 3
+    assert kid.protocol.options["subset_size"] == 32
+    assert not kid.protocol.options["identical_subsets"]
+    assert math.isfinite(kid.uncertainty) and kid.uncertainty > 0
+    assert "covers both whole sets" not in caplog.text
