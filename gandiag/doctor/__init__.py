@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from gandiag.doctor.remedies import ADVICE_ONLY, CATALOG, Remedy, remedies_for
-from gandiag.doctor.score import BranchScore, rank_branches, score_branch
+from gandiag.doctor.score import (
+    BranchScore,
+    judge_by_recorded_alerts_if_replay_is_blind,
+    rank_branches,
+    score_branch,
+)
 from gandiag.store import RunReader
 from gandiag.types import Alert, Severity
 
@@ -412,6 +417,8 @@ def run_branches(
         )
         for t in tasks
     ]
+    if judge_from is not None:
+        scores = judge_by_recorded_alerts_if_replay_is_blind(scores, CONTROL)
     if timing is not None:
         timing.update(
             workers=n,

@@ -8,15 +8,18 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import fnmatch
+import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from gandiag import signals
 from gandiag.store import RunReader
 from gandiag.types import Severity
+
+log = logging.getLogger(__name__)
 
 #: the quality measure of a branch, in order of preference: (name, scalar or metric, higher better)
 QUALITY = (
@@ -110,6 +113,29 @@ def score_branch(
             last_step=reader.last_step(),
             wall_s=wall_s,
         )
+
+
+def judge_by_recorded_alerts_if_replay_is_blind(
+    scores: list[BranchScore], control: str = "control"
+) -> list[BranchScore]:
+    """Fall back to the recorded alerts where the second-half replay cannot see the failure.
+
+    The replay starts the detector from a fresh state at ``judged_from``. A detector that
+    measures against the run's own early level (``w_collapse``: the std of w against its
+    first records) then takes the failed state as its baseline and stays quiet on a run
+    still in failure. The control shows it: it raised the alert after the fork (recorded)
+    yet "cleared" in the replay. Then every branch is judged by its recorded alerts after
+    the fork instead, so the control and the remedies are judged alike.
+    """
+    ctrl = next((s for s in scores if s.name == control), None)
+    if ctrl is None or ctrl.judged_from is None or not ctrl.cleared or not ctrl.target_alerts:
+        return scores
+    log.warning(
+        "the control raised its alert after the fork but not in the replay of its second "
+        "half (the detector measures against the branch's own start): judging every "
+        "branch by the alerts it recorded after the fork"
+    )
+    return [replace(s, cleared=not s.target_alerts, judged_from=None) for s in scores]
 
 
 def _fires_from(reader: RunReader, detector: str, start: int) -> bool | None:

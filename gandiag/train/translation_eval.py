@@ -180,6 +180,7 @@ def _fid_kid(out: Tensor, real: Tensor, metrics: list[str], step: int) -> list[M
     if not wanted or out.shape[1] != 1 or out.shape[-1] != 28:
         return []
     from gandiag.evaluate import evaluate
+    from gandiag.train.evaluation import kid_subset_size
 
     n = min(len(out), len(real))
     try:
@@ -188,9 +189,7 @@ def _fid_kid(out: Tensor, real: Tensor, metrics: list[str], step: int) -> list[M
             out[:n].clamp(-1, 1).cpu(),
             metrics=wanted,
             extractor="glyph",
-            # subsets of half the set, so the spread over subsets is an uncertainty (a
-            # subset as large as the set repeats the same set and warns at every step)
-            kid_subset_size=min(1000, max(2, n // 2)),
+            kid_subset_size=kid_subset_size(n),
             bootstrap=0,
         )
     except (ValueError, RuntimeError) as exc:

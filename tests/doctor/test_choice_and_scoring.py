@@ -3,6 +3,8 @@ counted from a fork (fast: synthetic run stores, no training)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -242,3 +244,42 @@ def test_the_report_says_over_which_steps_clearing_was_judged():
         "fired again from step 250"
     )
     assert _verdict(BranchScore("w", "", "", False, ["a", "b"])) == "fired again (2)"
+
+
+def _w_branch(path, w_std: list[float], every: int = 10):
+    """A StyleGAN branch recorded with w_collapse (std of w against its own first records)."""
+    from gandiag import signals as S
+    from gandiag.detectors import DetectorSuite
+
+    suite = DetectorSuite.from_spec([{"name": "w_collapse", "params": {}}])
+    w = RunWriter(path, config=GAN, kind="gan")
+    w.set_meta(detectors=suite.spec())
+    records = [
+        StepRecord(i, {S.STYLE_W_STD: w_std[i // every]} if i % every == 0 else {})
+        for i in range(every * len(w_std))
+    ]
+    w.write_steps(records)
+    w.write_alerts([a for r in records for a in suite.update(r)])
+    w.close()
+    return path
+
+
+def test_a_replay_blind_to_the_failure_falls_back_to_the_recorded_alerts(tmp_path):
+    from gandiag.doctor.score import judge_by_recorded_alerts_if_replay_is_blind
+
+    # the control's w collapses at step 100 and stays collapsed; the remedy's never does
+    control = _w_branch(tmp_path / "c", [0.75] * 8 + [1e-3] * 22)
+    remedy = _w_branch(tmp_path / "r", [0.75] * 30)
+    scores = [
+        score_branch("control", "", control, "w_collapse", -1, judge_from=150),
+        score_branch("mapping_no_decay", "", remedy, "w_collapse", -1, judge_from=150),
+    ]
+    # replayed from step 150 with a fresh state, w_collapse takes the collapsed level as
+    # its baseline: the control, still collapsed, looks cleared
+    assert scores[0].target_alerts and scores[0].cleared and scores[0].judged_from == 150
+    judged = judge_by_recorded_alerts_if_replay_is_blind(scores)
+    assert [s.cleared for s in judged] == [False, True]
+    assert all(s.judged_from is None for s in judged)
+    # where the replay sees the failure in the control, the second-half judgement stands
+    fine = [dataclasses.replace(scores[0], cleared=False), scores[1]]
+    assert judge_by_recorded_alerts_if_replay_is_blind(fine) == fine

@@ -43,3 +43,9 @@ def test_kid_subsets_are_smaller_than_the_sets_so_the_spread_is_an_uncertainty(c
     assert not kid.protocol.options["identical_subsets"]
     assert math.isfinite(kid.uncertainty) and kid.uncertainty > 0
     assert "covers both whole sets" not in caplog.text
+
+
+def test_kid_subset_is_half_the_evaluation_at_most_the_anchors_default():
+    from gandiag.train.evaluation import kid_subset_size
+
+    assert [kid_subset_size(n) for n in (3, 64, 256, 1000, 5000)] == [2, 32, 128, 500, 1000]
