@@ -195,24 +195,31 @@ def test_image_to_image_failures_are_judged_by_their_probe_measure(tmp_path):
     assert probe_outcome("mode_collapse") is None
 
 
-def _sr_branch(path, gains: list[float], every: int = 10):
-    """An SR branch recorded with the sr_no_gain detector (warm-up 20 steps), its probe
+def _branch(path, detector: str, signal: str, values: list[float], every: int = 10, **over):
+    """A branch recorded with one detector (``over``: its parameter overrides), ``signal``
     every ``every`` steps, and the alerts the detector raised live."""
     from gandiag.detectors import DetectorSuite
 
     suite = DetectorSuite.from_spec(
-        [{"name": "sr_no_gain", "params": {}}], {"sr_no_gain": {"warmup_steps": 20}}
+        [{"name": detector, "params": {}}], {detector: over} if over else None
     )
-    w = RunWriter(path, config=GAN, kind="translation")
+    w = RunWriter(
+        path, config=GAN, kind="translation" if signal.startswith("translation/") else "gan"
+    )
     w.set_meta(detectors=suite.spec())
     records = [
-        StepRecord(i, {"translation/G/psnr_gain": gains[i // every]} if i % every == 0 else {})
-        for i in range(every * len(gains))
+        StepRecord(i, {signal: values[i // every]} if i % every == 0 else {})
+        for i in range(every * len(values))
     ]
     w.write_steps(records)
     w.write_alerts([a for r in records for a in suite.update(r)])
     w.close()
     return path
+
+
+def _sr_branch(path, gains: list[float]):
+    """An SR branch with the sr_no_gain detector (warm-up 20 steps)."""
+    return _branch(path, "sr_no_gain", "translation/G/psnr_gain", gains, warmup_steps=20)
 
 
 def test_clearing_is_judged_on_the_branch_second_half(tmp_path):
@@ -246,22 +253,11 @@ def test_the_report_says_over_which_steps_clearing_was_judged():
     assert _verdict(BranchScore("w", "", "", False, ["a", "b"])) == "fired again (2)"
 
 
-def _w_branch(path, w_std: list[float], every: int = 10):
-    """A StyleGAN branch recorded with w_collapse (std of w against its own first records)."""
+def _w_branch(path, w_std: list[float]):
+    """A StyleGAN branch with w_collapse (std of w against its own first records)."""
     from gandiag import signals as S
-    from gandiag.detectors import DetectorSuite
 
-    suite = DetectorSuite.from_spec([{"name": "w_collapse", "params": {}}])
-    w = RunWriter(path, config=GAN, kind="gan")
-    w.set_meta(detectors=suite.spec())
-    records = [
-        StepRecord(i, {S.STYLE_W_STD: w_std[i // every]} if i % every == 0 else {})
-        for i in range(every * len(w_std))
-    ]
-    w.write_steps(records)
-    w.write_alerts([a for r in records for a in suite.update(r)])
-    w.close()
-    return path
+    return _branch(path, "w_collapse", S.STYLE_W_STD, w_std)
 
 
 def test_a_replay_blind_to_the_failure_falls_back_to_the_recorded_alerts(tmp_path):
