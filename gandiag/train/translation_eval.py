@@ -27,7 +27,9 @@ the model never trains on and the translation probes use only its first few item
   a cycle that survives only unrounded fakes hides x in an imperceptible signal;
   ``cycle_l1_halfres``, the same after G(x) is saved at half resolution (2x2 means) and
   8 bits and read back (nearest upsampling): a cycle that needs G(x)'s single-pixel
-  structure rebuilds x from a signal finer than what the translation shows.
+  structure rebuilds x from a signal finer than what the translation shows;
+  ``halfres_change`` = mean |saved(G(x)) - G(x)|, how much that save changes the translated
+  image itself (the steganography label reads the cycle error's growth per unit of it).
 
 These are outcomes (what the final model does), for the failure labels of the benchmark;
 the detectors read the probe signals, never these.
@@ -141,7 +143,9 @@ def evaluate_translation(
             inv = bundle.generators["G_BA" if name == "G_AB" else "G_AB"]
             s["cycle_l1"] = float((_run(inv, out) - src).abs().mean())
             s["cycle_l1_requantised"] = float((_run(inv, blur_quantise(out)) - src).abs().mean())
-            s["cycle_l1_halfres"] = float((_run(inv, halfres_quantise(out)) - src).abs().mean())
+            saved = halfres_quantise(out)
+            s["cycle_l1_halfres"] = float((_run(inv, saved) - src).abs().mean())
+            s["halfres_change"] = float((saved - out).abs().mean())
         for r in _fid_kid(out, dst, metrics, step):
             s[r.name] = float(r.value)
             results.append(dataclasses.replace(r, name=f"{name}_{r.name}"))
