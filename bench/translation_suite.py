@@ -24,11 +24,26 @@ evaluation is. Definitions (G is any generator of the run):
   (a run half inverted, half right also scores near 0 and is not labelled); or, where T
   is unknown, the median output pixel is above 0 (glyph domains are dark) and the
   classifier finds the input's class in at least 30% of the *negated* outputs;
-- ``steganography``: the cycle error is below 0.15 but saving G(x) at half resolution and
-  8 bits (``cycle_l1_halfres``) raises it by half and by at least 0.02: the cycle reads a
-  signal finer than the translated image shows (Chu et al. 2017 show the same with
-  noise). A healthy translator's cycle barely notices (1.04x on the healthy thick-glyph
-  run); the detector reads a different perturbation (blur, on the probe batch);
+- ``steganography``: the cycle error is below 0.15, and saving G(x) at half resolution and
+  8 bits raises it (``cycle_l1_halfres``) by at least half of what the save changes G(x)
+  itself (``halfres_change`` = mean |saved(G(x)) - G(x)|), and by at least 0.02: more than
+  half of a change the viewer sees as a small loss of detail passes into the
+  reconstruction, so the cycle reads a signal finer than the translated image shows (Chu
+  et al. 2017 show the same with noise). A healthy translator's cycle barely notices
+  (growth under 0.1 of the change on the healthy thick-glyph runs). The growth is read per
+  unit of the image's change, not as a ratio to the clean cycle error (this label's first
+  form, 1.5x): the ratio mixes hiding with how well the cycle closes and with how much
+  half resolution takes from the image, which depends on the domain (it changes bold
+  full-contrast glyphs about twice as much as 7x7-block images), so a direction that hides
+  nothing but loses more at half resolution crossed 1.5x while one that passes 0.66 of the
+  change through stayed under it. Read per unit of change it is the quantity the
+  detector reads (its ``blur_gain``, threshold 1/2), measured independently: another
+  perturbation (the save a user makes, not a blur), on the whole held-out set, of each
+  evaluated model. A direction labelled ``identity_mapping`` is not labelled
+  ``steganography``: a copy passes the whole change on (gain 1) without hiding anything
+  (the detector asks the same, as ``domain_progress`` >= 1/2). Evaluations logged before
+  ``halfres_change`` existed carry no steganography label (their final checkpoint is
+  evaluated again, so it does);
 - ``translation_collapse``: the glyph classifier finds at most 2 classes in the outputs
   (``classes_effective``, the effective number of predicted classes, at most 2, so that a
   few stray outputs of an otherwise constant generator do not count as classes), on an
@@ -92,8 +107,8 @@ def outcome_labels(final: dict[str, float]) -> set[str]:
             labels.add("identity_mapping")
         if inverted(v("true_corr"), v("background"), v("class_kept_inverted")):
             labels.add("colour_inversion")
-        c, ch = v("cycle_l1"), v("cycle_l1_halfres")
-        if c is not None and ch is not None and c < 0.15 and ch >= max(1.5 * c, c + 0.02):
+        copies = moved is not None and true is not None and moved < 0.5 * true
+        if not copies and hides(v("cycle_l1"), v("cycle_l1_halfres"), v("halfres_change")):
             labels.add("steganography")
         legible = (v("target_class_acc") or 0.0) >= 0.5
         classes = v("classes_effective")
@@ -112,6 +127,21 @@ def inverted(true_corr: float | None, background: float | None, kept: float | No
     if true_corr is not None:
         return true_corr < -0.3
     return (background or -1.0) > 0 and (kept or 0.0) >= 0.3
+
+
+#: share of the half-resolution save's change to G(x) that, passing into the cycle error,
+#: labels ``steganography`` (the detector's ``blur_gain`` threshold: see the module doc)
+HIDDEN_GAIN = 0.5
+
+
+def hides(clean: float | None, saved: float | None, change: float | None) -> bool:
+    """``steganography`` of one CycleGAN direction (see module doc): the cycle error grows
+    under the half-resolution save by at least ``HIDDEN_GAIN`` of the save's change to G(x)
+    (and by at least 0.02) while the clean cycle closes (below 0.15)."""
+    if clean is None or saved is None or change is None or clean >= 0.15:
+        return False
+    growth = saved - clean
+    return growth >= 0.02 and growth >= HIDDEN_GAIN * change
 
 
 def run_one(config: str, seed: int, out: Path, steps: int | None) -> Path:

@@ -1,51 +1,83 @@
-"""Held-out outcome scalars of image-to-image models (gandiag.train.translation_eval)."""
+"""The steganography outcome of the translation evaluation on constructed CycleGAN pairs."""
 
-import math
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from gandiag.train.translation_eval import _fid_kid, image_corr
+from gandiag.train.translation_eval import evaluate_translation, halfres_quantise
 
-
-def test_image_corr_is_pearson_per_image_averaged():
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(6, 1, 8, 8, generator=g) * 2 - 1
-    assert math.isclose(image_corr(x, x), 1.0, abs_tol=1e-9)
-    # an inversion, at any contrast and offset, is -1; the metric ignores affine level changes
-    assert math.isclose(image_corr(0.3 - 0.5 * x, x), -1.0, abs_tol=1e-9)
-    # half the images inverted: the mean is 0 (not a run that inverts)
-    half = torch.cat([x[:3], -x[3:]])
-    assert math.isclose(image_corr(half, x), 0.0, abs_tol=1e-9)
-    # against numpy's Pearson on one image
-    import numpy as np
-
-    y = torch.rand(1, 1, 8, 8, generator=g)
-    want = np.corrcoef(x[0].flatten().numpy(), y[0].flatten().numpy())[0, 1]
-    assert math.isclose(image_corr(x[:1], y), float(want), rel_tol=1e-6, abs_tol=1e-9)
+_SPEC = importlib.util.spec_from_file_location(
+    "translation_suite", Path(__file__).resolve().parents[2] / "bench" / "translation_suite.py"
+)
+suite = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(suite)
 
 
-def test_image_corr_leaves_out_constant_images():
-    x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(1))
-    flat = torch.cat([torch.zeros(2, 1, 8, 8), x[2:]])
-    assert math.isclose(image_corr(flat, x), 1.0, abs_tol=1e-9)  # only the last two count
-    assert math.isnan(image_corr(torch.zeros(2, 1, 8, 8), x[:2]))
+def coarse(x):
+    return F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
 
 
-def test_kid_subsets_are_smaller_than_the_sets_so_the_spread_is_an_uncertainty(caplog):
+class Hide(nn.Module):
+    """G: the coarse image plus its detail at ``eps`` amplitude (invisible to a viewer)."""
 
-    g = torch.Generator().manual_seed(0)
-    out = torch.rand(64, 1, 28, 28, generator=g) * 2 - 1
-    real = torch.rand(64, 1, 28, 28, generator=g) * 2 - 1
-    with caplog.at_level("WARNING"):
-        (kid,) = _fid_kid(out, real, ["kid"], step=3)
-    assert kid.step == 3
-    assert kid.protocol.options["subset_size"] == 32
-    assert not kid.protocol.options["identical_subsets"]
-    assert math.isfinite(kid.uncertainty) and kid.uncertainty > 0
-    assert "covers both whole sets" not in caplog.text
+    def __init__(self, eps):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x):
+        return coarse(x) + self.eps * (x - coarse(x))
 
 
-def test_kid_subset_is_half_the_evaluation_at_most_the_anchors_default():
-    from gandiag.train.evaluation import kid_subset_size
+class Reveal(nn.Module):
+    """F: reads the hidden detail back, amplified by 1 / ``eps``."""
 
-    assert [kid_subset_size(n) for n in (3, 64, 256, 1000, 5000)] == [2, 32, 128, 500, 1000]
+    def __init__(self, eps):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, y):
+        return coarse(y) + (y - coarse(y)) / self.eps
+
+
+class Negate(nn.Module):
+    def forward(self, x):
+        return -x
+
+
+def _held(x):
+    labels = torch.zeros(len(x), dtype=torch.long)
+    # 8 px images: the glyph classifier (28 px) is skipped
+    return SimpleNamespace(
+        x=x, y=x, labels_x=labels, labels_y=labels, paired=False, task="translation"
+    )
+
+
+def _bundle(g_ab, g_ba):
+    return SimpleNamespace(name="cyclegan", generators={"G_AB": g_ab, "G_BA": g_ba})
+
+
+def _g_ab(scalars):
+    prefix = "eval/G_AB_"
+    return {"eval/G_" + k[len(prefix) :]: v for k, v in scalars.items() if k.startswith(prefix)}
+
+
+def test_a_hidden_detail_signal_is_labelled_and_an_honest_inverse_is_not():
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    hidden, _ = evaluate_translation(_bundle(Hide(0.05), Reveal(0.05)), _held(x), [], 0)
+    out = Hide(0.05)(x)
+    change = (halfres_quantise(out) - out).abs().mean()
+    assert abs(hidden["eval/G_AB_halfres_change"] - float(change)) < 1e-6
+    assert hidden["eval/G_AB_cycle_l1"] < 1e-5  # the cycle closes through the hidden detail
+    growth = hidden["eval/G_AB_cycle_l1_halfres"] - hidden["eval/G_AB_cycle_l1"]
+    assert growth > 5 * hidden["eval/G_AB_halfres_change"]
+    assert suite.outcome_labels(_g_ab(hidden)) == {"steganography"}
+
+    # an honest translation (negation, inverted back) of images the save keeps: nothing hidden
+    blocks = torch.round((coarse(x) + 1) * 127.5) / 127.5 - 1
+    honest, _ = evaluate_translation(_bundle(Negate(), Negate()), _held(blocks), [], 0)
+    assert honest["eval/G_AB_halfres_change"] < 1e-6
+    assert "steganography" not in suite.outcome_labels(_g_ab(honest))

@@ -24,6 +24,7 @@ HEALTHY = {  # a healthy CycleGAN direction, as the healthy thick-glyph run eval
     "cycle_l1": 0.071,
     "cycle_l1_requantised": 0.071,
     "cycle_l1_halfres": 0.074,
+    "halfres_change": 0.062,
 }
 
 
@@ -52,19 +53,36 @@ def test_identity_needs_the_correct_translation():
 
 
 @pytest.mark.parametrize(
-    "clean,halfres,expected",
+    "clean,halfres,change,expected",
     [
-        (0.089, 0.184, True),  # the coarse-domain run: the cycle needs G(x)'s fine structure
-        (0.071, 0.074, False),  # healthy
-        (0.01, 0.02, False),  # doubled, but by less than 0.02: noise near zero
-        (0.2, 0.5, False),  # the cycle does not close at all: not hiding, failing
+        (0.089, 0.184, 0.055, True),  # the coarse-domain run: 1.7x the save's change
+        (0.097, 0.134, 0.057, True),  # only 1.38x the clean error, but 0.66 of the change
+        (0.104, 0.160, 0.131, False),  # 1.54x the clean error, 0.43 of a large change
+        (0.071, 0.074, 0.062, False),  # healthy
+        (0.01, 0.02, 0.005, False),  # twice the change, but by less than 0.02: near zero
+        (0.2, 0.5, 0.1, False),  # the cycle does not close at all: not hiding, failing
     ],
 )
-def test_steganography_is_a_cycle_that_needs_finer_structure_than_the_image_shows(
-    clean, halfres, expected
+def test_steganography_is_a_cycle_error_that_grows_by_most_of_the_saved_images_change(
+    clean, halfres, change, expected
 ):
-    got = "steganography" in labels(cycle_l1=clean, cycle_l1_halfres=halfres)
-    assert got is expected
+    got = labels(cycle_l1=clean, cycle_l1_halfres=halfres, halfres_change=change)
+    assert ("steganography" in got) is expected
+
+
+def test_a_copy_passes_the_change_on_without_hiding():
+    copy = {"input_l1": 0.0, "true_l1": 0.3, "cycle_l1": 0.0, "cycle_l1_halfres": 0.06}
+    assert labels(**copy, halfres_change=0.06) == {"identity_mapping"}
+    assert "steganography" in labels(**{**copy, "input_l1": 0.2}, halfres_change=0.06)
+
+
+def test_steganography_needs_the_saved_images_change():
+    # an evaluation logged before halfres_change existed: the growth has no unit to read
+    final = {f"eval/G_{k}": v for k, v in HEALTHY.items() if k != "halfres_change"}
+    final.update({"eval/G_cycle_l1": 0.05, "eval/G_cycle_l1_halfres": 0.5})
+    assert "steganography" not in suite.outcome_labels(final)
+    final["eval/G_halfres_change"] = 0.06
+    assert "steganography" in suite.outcome_labels(final)
 
 
 @pytest.mark.parametrize(
