@@ -3,7 +3,10 @@
 They read ``translation/<NET>/<signal>`` scalars (:mod:`gandiag.monitor.translation`), one
 set per generator NET, and alert once per generator when a condition has held on every
 probe for ``min_records`` probes in a row, after ``warmup_steps`` (early in training
-every translator passes near the identity or near a constant). Thresholds were set from
+every translator passes near the identity or near a constant). The probe batch is fixed, so
+consecutive probes share its sampling error: persistence guards against a generator still
+learning, not against an unlucky batch (docs/detectors.md measures both for the class
+signals and explains why they compare a point estimate, not a bound). Thresholds were set from
 healthy runs at a stated false-alarm rate; see docs/detectors.md ("Translation
 detectors") for how, and ``bench/translation_suite.py`` for the measured rates.
 """
