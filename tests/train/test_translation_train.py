@@ -37,7 +37,11 @@ def test_model_trains_with_translation_signals_eval_and_triplet_grid(tmp_path, m
         assert f"grad/{g}/norm" in names  # the monitor watches every network by name
     if model == "cyclegan":
         assert {"translation/G_AB/noise_gain", "eval/G_AB_cycle_l1_requantised"} <= names
-        assert {"translation/G_AB/blur_gain", "eval/G_BA_cycle_l1_halfres", "eval/G_BA_halfres_change"} <= names
+        assert {
+            "translation/G_AB/blur_gain",
+            "eval/G_BA_cycle_l1_halfres",
+            "eval/G_BA_halfres_change",
+        } <= names
         assert {"translation/G_BA/domain_progress", "eval/G_BA_true_l1"} <= names
         assert {"loss/cycle", "loss/identity", "grad/D_A/norm", "grad/D_B/norm"} <= names
     if model == "srgan":
