@@ -227,7 +227,9 @@ class SteganographyDetector(_SustainedSignal):
     where measured): a pair of near-copies also passes a blur's change through, without
     hiding anything. Chu et al. perturb with low-amplitude noise; a signal hidden at a
     pixel's scale survives noise of a few levels (``noise_gain``, kept as evidence) but
-    not a blur."""
+    not a blur. ``halfres_gain``, the same reading with a half-resolution 8-bit save (the
+    benchmark label's perturbation), is kept as evidence: on weak hiders a blur passes on
+    about 0.5-0.7 of what the save does (docs/detectors.md)."""
 
     name = "steganography"
     signal_name = "blur_gain"
@@ -254,7 +256,13 @@ class SteganographyDetector(_SustainedSignal):
 
     def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
         return _present(
-            record, net, "cycle_l1", "cycle_l1_blurred", "noise_gain", "domain_progress"
+            record,
+            net,
+            "cycle_l1",
+            "cycle_l1_blurred",
+            "noise_gain",
+            "halfres_gain",
+            "domain_progress",
         )
 
     def diagnosis(self, net: str, value: float) -> str:

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gandiag.images import grid_png
+from gandiag.monitor.translation import half_resolution_save
 from gandiag.types import MetricResult
 
 #: columns of the triplet grid
@@ -70,11 +71,9 @@ def _as_output(x: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 def halfres_quantise(x: Tensor) -> Tensor:
-    """``x`` at half resolution (2x2 means), rounded to 8 bits, read back at full size."""
-    size = (int(x.shape[-2]), int(x.shape[-1]))
-    small = F.interpolate(x, scale_factor=0.5, mode="area")
-    back = F.interpolate(small, size=size, mode="nearest")
-    return torch.round((back.clamp(-1, 1) + 1) * 127.5) / 127.5 - 1
+    """``x`` at half resolution (2x2 means), rounded to 8 bits, read back at full size (the
+    translation probe's ``halfres_gain`` applies the same save)."""
+    return half_resolution_save(x)
 
 
 def blur_quantise(x: Tensor, sigma: float = 0.5) -> Tensor:

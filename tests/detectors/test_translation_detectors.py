@@ -151,8 +151,10 @@ def test_probe_blur_gain_separates_hidden_from_visible_cycles():
     reveal = Fn(lambda y: (y - c) / 0.01)
     s = TranslationProbe(x, t, paired=False).signals("G_AB", hide, reveal)
     assert s["translation/G_AB/blur_gain"] > 50
+    assert s["translation/G_AB/halfres_gain"] > 50  # the save removes it as the blur does
     same = TranslationProbe(x, t, paired=False).signals("G_AB", Fn(lambda v: v), Fn(lambda v: v))
     assert same["translation/G_AB/blur_gain"] == pytest.approx(1.0, abs=1e-4)  # a copy: 1x
+    assert same["translation/G_AB/halfres_gain"] == pytest.approx(1.0, abs=1e-4)
     from gandiag.monitor.translation import gaussian_blur
 
     smooth = TranslationProbe(x, t, paired=False).signals(

@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -81,3 +82,18 @@ def test_a_hidden_detail_signal_is_labelled_and_an_honest_inverse_is_not():
     honest, _ = evaluate_translation(_bundle(Negate(), Negate()), _held(blocks), [], 0)
     assert honest["eval/G_AB_halfres_change"] < 1e-6
     assert "steganography" not in suite.outcome_labels(_g_ab(honest))
+
+
+def test_the_probe_reads_the_labels_save():
+    from gandiag.monitor.translation import TranslationProbe
+
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    ev, _ = evaluate_translation(_bundle(Hide(0.05), Reveal(0.05)), _held(x), [], 0)
+    probe = TranslationProbe(x, x, paired=False).signals("G_AB", Hide(0.05), Reveal(0.05))
+    assert probe["translation/G_AB/cycle_l1_halfres"] == pytest.approx(
+        ev["eval/G_AB_cycle_l1_halfres"], rel=1e-5
+    )
+    gain = (ev["eval/G_AB_cycle_l1_halfres"] - ev["eval/G_AB_cycle_l1"]) / ev[
+        "eval/G_AB_halfres_change"
+    ]
+    assert probe["translation/G_AB/halfres_gain"] == pytest.approx(gain, rel=1e-4)
