@@ -39,7 +39,8 @@ evaluation is. Definitions (G is any generator of the run):
   change through stayed under it. Read per unit of change it is the quantity the
   detector reads (its ``blur_gain``, threshold 1/2), measured independently: another
   perturbation (the save a user makes, not a blur), on the whole held-out set, of each
-  evaluated model. A direction labelled ``identity_mapping`` is not labelled
+  evaluated model. This form was chosen after the per-run diagnosis in docs/detectors.md
+  had been seen; seeds 3-4 were its first fresh runs. A direction labelled ``identity_mapping`` is not labelled
   ``steganography``: a copy passes the whole change on (gain 1) without hiding anything
   (the detector asks the same, as ``domain_progress`` >= 1/2). Evaluations logged before
   ``halfres_change`` existed carry no steganography label (their final checkpoint is
