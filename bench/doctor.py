@@ -30,7 +30,8 @@ minutes of CPU; the table states the reduction. ``--steps`` caps every training 
 ``--budget`` the branch budget of a configuration without a reduced size (doctor's
 default budget, capped). ``--configs`` picks configurations; ``--time-limit`` (minutes)
 skips the configurations left once it is spent, and the table lists them as not run.
-``--previous JSON`` keeps the rows of an earlier run for the configurations not run now
+``--section NAME`` writes the table into another section of docs/benchmarks.md (a
+timing run with more workers keeps the main table). ``--previous JSON`` keeps the rows of an earlier run for the configurations not run now
 (their branches re-ranked by the current rule, so "best" and "agrees" follow it), marked
 with the run they came from; a row an earlier call made with the same options counts as
 this bench's. ``--rewrite`` runs nothing and writes the table of ``--previous`` again.
@@ -407,7 +408,7 @@ def _write(
                 + (f"at most {cap}" if cap else "doctor's default")
             )
     lines += ["", summary]
-    write_section("doctor", "\n".join(lines))
+    write_section(args.section, "\n".join(lines))
     write_json(
         args.json,
         {
@@ -453,6 +454,12 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=None, help="cap on each branch's budget")
     ap.add_argument(
         "--previous", default=None, help="JSON of an earlier run: its rows of configs not run now"
+    )
+    ap.add_argument(
+        "--section",
+        default="doctor",
+        help="the section of docs/benchmarks.md to write (another keeps the main table, as "
+        "for a timing run with more workers)",
     )
     ap.add_argument(
         "--rewrite",

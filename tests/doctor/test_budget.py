@@ -83,7 +83,7 @@ def test_doctor_runs_a_stuck_fades_branches_to_the_end_of_the_schedule(tmp_path,
 
     # fork at 3 (the last ring checkpoint before the onset 6); twice the span to the
     # alert (10) or two evaluations (8) would stop at step 13, mid-schedule
-    assert result.fork_step == 3 and result.budget == 24 - 1 - 3
+    assert (result.fork_step, result.budget) == (3, 24 - 1 - 3), result.to_dict()
     assert {b.name for b in result.branches} == {"control", "linear_fade", "longer_fade"}
     for b in result.branches:
         with RunReader(b.run_dir) as r:
