@@ -30,8 +30,8 @@ minutes of CPU; the table states the reduction. ``--steps`` caps every training 
 ``--budget`` the branch budget of a configuration without a reduced size (doctor's
 default budget, capped). ``--configs`` picks configurations; ``--time-limit`` (minutes)
 skips the configurations left once it is spent, and the table lists them as not run.
-``--section NAME`` writes the table into another section of docs/benchmarks.md (a
-timing run with more workers keeps the main table). ``--previous JSON`` keeps the rows of an earlier run for the configurations not run now
+``--section NAME`` writes the table of the configurations run into another section of
+docs/benchmarks.md (a timing run with more workers keeps the main table). ``--previous JSON`` keeps the rows of an earlier run for the configurations not run now
 (their branches re-ranked by the current rule, so "best" and "agrees" follow it), marked
 with the run they came from; a row an earlier call made with the same options counts as
 this bench's. ``--rewrite`` runs nothing and writes the table of ``--previous`` again.
@@ -300,6 +300,8 @@ def _write(
     now = {r["config"]: r for r in rows}
     table = []
     for n, failure in FAILURES.items():
+        if args.section != "doctor" and n not in now and n not in pending:
+            continue  # a section of its own (a timing run) lists only what it ran
         if n in now:
             table.append(now[n])
         elif n in pending:
