@@ -28,6 +28,7 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
+from gandiag import signals
 from gandiag.doctor.remedies import ADVICE_ONLY, CATALOG, Remedy, remedies_for
 from gandiag.doctor.score import (
     BranchScore,
@@ -164,8 +165,9 @@ def doctor(
     """Fork, run and rank remedies for a reference-trainer run's first serious alert.
 
     ``budget`` is the number of steps each branch trains past the fork (default: twice
-    the alert's detection span, at least two evaluation intervals; ``max_budget`` caps that
-    default, not an explicit ``budget``). ``workers`` processes
+    the alert's detection span, at least two evaluation intervals, and for a failure of
+    the phase schedule at least to the run's last step: :func:`default_budget`;
+    ``max_budget`` caps that default, not an explicit ``budget``). ``workers`` processes
     run branches side by side (default: the cores available). Results land in
     ``out_dir`` (default ``<run>/doctor``): one run directory per branch, ``doctor.json``
     and ``report.html``.
@@ -195,9 +197,8 @@ def doctor(
     entry = ring.last_healthy(onset) if ring is not None else None
     fork_step = entry.step if entry is not None else -1
     start_from = str(entry.path(ring.dir)) if entry is not None and ring is not None else None
-    every = int(config.get("eval", {}).get("every") or 500)
     if budget is None:
-        budget = max(2 * (alert.step - max(fork_step, 0)), 2 * every)
+        budget = default_budget(alert, fork_step, config)
         if max_budget is not None:
             budget = min(budget, max_budget)
     if budget < 1:
@@ -289,6 +290,38 @@ def doctor(
     result.wall_s = time.perf_counter() - started
     (out / "doctor.json").write_text(json.dumps(result.to_dict(), indent=1, default=str))
     return result
+
+
+def fails_the_schedule(detector: str) -> bool:
+    """Whether ``detector`` watches the phase schedule itself: it cannot run without the
+    phase signals (``phase/index``, ``phase/alpha``), as the fade-in and transition
+    detectors of progressive growing. A detector that only restarts at each phase (it
+    merely reads them) watches something else."""
+    from gandiag.detectors import DETECTORS
+
+    cls = DETECTORS.get(detector) if detector in DETECTORS else None
+    needs = set(getattr(cls, "requires", ()))
+    return bool(needs & {signals.PHASE_INDEX, signals.PHASE_ALPHA})
+
+
+def default_budget(alert: Alert, fork_step: int, config: dict[str, Any]) -> int:
+    """Doctor's default branch budget: twice the steps the run took from the fork to the
+    alert, at least two evaluation intervals, so the control runs past the step where the
+    failure came and can show whether it returns.
+
+    A failure of the phase schedule (:func:`fails_the_schedule`: a fade-in that does not
+    fade, a collapse at a resolution switch) does its harm at the resolutions still to
+    come: the new layers are switched in untrained, each time. Its branches run to the
+    run's own last step, through the rest of the schedule, so they are compared at the
+    final resolution after its stable phase; a branch stopped a few steps into the last
+    resolution (the first ProGAN measurement: 10 of its steps) shows every branch barely
+    trained there, whatever its fade did (FID 339.8 against 339.6).
+    """
+    every = int(config.get("eval", {}).get("every") or 500)
+    budget = max(2 * (alert.step - max(fork_step, 0)), 2 * every)
+    if fails_the_schedule(alert.detector) and config.get("steps"):
+        budget = max(budget, int(config["steps"]) - 1 - fork_step)
+    return budget
 
 
 def evidence_onset(run_dir: Path, alert: Alert) -> int:
