@@ -26,8 +26,23 @@ from gandiag.train.checkpoint import FORMAT
 from gandiag.types import Alert, Severity
 
 INDEX = "index.json"
-#: healthy checkpoints kept beyond the newest `keep` entries
+#: the newest healthy checkpoints always kept beyond the newest `keep` entries
 HEALTHY_KEPT = 2
+
+
+def _healthy_chain(healthy: list[int], newest: int) -> list[int]:
+    """From the newest of the sorted ``healthy`` steps back: each next step is the oldest
+    one at most the current one's age (``newest - current``) behind it, or the adjacent
+    older one where none is that close (see :class:`CheckpointRing`)."""
+    chain = healthy[-1:]
+    older = healthy[:-1]
+    while older:
+        current = chain[-1]
+        close = [s for s in older if current - s <= newest - current]
+        step = close[0] if close else older[-1]
+        chain.append(step)
+        older = [s for s in older if s < step]
+    return chain
 
 
 @dataclass(frozen=True)
@@ -42,7 +57,19 @@ class RingEntry:
 
 
 class CheckpointRing:
-    """Keep the newest ``keep`` checkpoints, plus the two newest healthy ones."""
+    """Keep the newest ``keep`` checkpoints, the two newest healthy ones, and older healthy
+    ones thinned so that the fork point before any onset is at most the alert's delay back.
+
+    An alert is known some steps after its onset (``delay`` = newest step - onset), and the
+    state to go back to is the newest healthy checkpoint before the onset. The older healthy
+    checkpoints are kept as a chain, newest to oldest, in which each gap is at most the age
+    of the checkpoint it leaves (its distance from the newest step). An onset ``o`` between
+    two kept checkpoints ``h1 < o <= h0`` is then at most ``h0 - h1 <= newest - h0 <=
+    delay`` steps after ``h1``: a branch replays at most as many steps before the onset as
+    the detector took to see it, whatever the delay, and the gaps double along the chain, so
+    about 2 log2(checkpoints) are kept. Pruning only thins the chain: ages grow, so a chain
+    valid at one step is valid at every later one.
+    """
 
     def __init__(self, directory: str | Path, keep: int = 4) -> None:
         if keep < 1:
@@ -70,10 +97,12 @@ class CheckpointRing:
         return entry
 
     def _prune(self) -> None:
-        # The newest `keep` entries, plus the two newest healthy ones: an alert's onset lies
-        # before the step it is known, often before the newest healthy checkpoint too.
-        healthy = [e for e in self._entries if e.healthy][-HEALTHY_KEPT:]
-        kept = {e.step for e in self._entries[-self.keep :]} | {e.step for e in healthy}
+        # The newest `keep` entries, the newest healthy ones and the healthy chain: an
+        # alert's onset lies before the step it is known, often well before it.
+        healthy = [e.step for e in self._entries if e.healthy]
+        kept = {e.step for e in self._entries[-self.keep :]} | set(healthy[-HEALTHY_KEPT:])
+        if self._entries:
+            kept |= set(_healthy_chain(healthy, newest=self._entries[-1].step))
         for e in self._entries:
             if e.step not in kept:
                 e.path(self.dir).unlink(missing_ok=True)
