@@ -1,6 +1,7 @@
 """Video-detector benchmark: DVD-GAN-lite runs on moving glyphs, labelled from outcomes.
 
-    python bench/detectors_video.py [--seeds 2] [--steps 300] [--jobs 1] --json results/video.json
+    python bench/detectors_video.py [--seeds 2] [--steps 300] [--jobs 1] [--cache runs.pkl]
+        --json results/video.json
 
 Trains the video family of the labelled failure suite (bench/failure_suite_video.py:
 healthy, no temporal discriminator, frozen temporal discriminator) with the Monitor
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -36,16 +38,47 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--no-docs", action="store_true")
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="pickle of the trained runs, written after every run: runs already there are reused",
+    )
+    ap.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="score only the runs already in --cache (e.g. of a bench stopped early); train nothing",
+    )
     args = ap.parse_args(argv)
-    cases = [Case("video", c, s, args.steps) for c in VIDEO_CONFIGS for s in range(args.seeds)]
+    # seed-major: a bench stopped early has every configuration of its first seeds
+    cases = [Case("video", c, s, args.steps) for s in range(args.seeds) for c in VIDEO_CONFIGS]
     load = [os.getloadavg()[0]]
     t0 = time.perf_counter()
+    cached: dict = (
+        pickle.loads(args.cache.read_bytes()) if args.cache and args.cache.exists() else {}
+    )
+    if args.cached_only:
+        cases = [c for c in cases if c.key in cached]
+        if not cases:
+            raise SystemExit("--cached-only: none of the selected runs is in --cache")
+    todo = [c for c in cases if c.key not in cached]
+
+    def keep(case: Case, result: dict) -> None:
+        cached[case.key] = result
+        if args.cache:
+            tmp = args.cache.with_name(args.cache.name + ".tmp")
+            tmp.write_bytes(pickle.dumps(cached))
+            tmp.replace(args.cache)
+
     if args.jobs == 1:
-        runs = [run_case(c) for c in cases]
+        for c in todo:
+            keep(c, run_case(c))
     else:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            runs = list(pool.map(run_case, cases))
-    wall = time.perf_counter() - t0
+            for c, r in zip(todo, pool.map(run_case, todo)):
+                keep(c, r)
+    runs = [cached[c.key] for c in cases]
+    wall = time.perf_counter() - t0  # with a warm --cache, only the runs trained now
     load.append(os.getloadavg()[0])
     live = [replay(r) for r in runs]
     s = score(runs, live)
