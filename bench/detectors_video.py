@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parent))
 from _report import table, write_json, write_section
 from failure_suite import Case, run_case
 from failure_suite_score import calibrate, is_healthy, replay, score
-from failure_suite_video import VIDEO_CONFIGS
+from failure_suite_video import VIDEO_CONFIGS, video_case_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,12 +138,14 @@ def markdown(p: dict) -> str:
         "## Video detectors (`bench/detectors_video.py`)",
         "",
         (
-            f"{p['cases']} DVD-GAN-lite runs on moving glyphs ({p['seeds']} seeds x "
-            f"{len(VIDEO_CONFIGS)} configurations, {p['steps']} steps, batch 16), "
-            f"{p['wall_seconds']:.0f} s wall; 1-minute load average "
-            f"{p['load_average_1min_start_end'][0]:.1f} at the start and "
-            f"{p['load_average_1min_start_end'][1]:.1f} at the end (shared cores). Labels from "
-            "outcomes on 256 fresh clips against 256 held-out ones (bench/failure_suite_video.py)."
+            f"{p['cases']} DVD-GAN-lite runs on moving glyphs ({_configs_and_seeds(p)}, "
+            f"{p['steps']} steps, batch 16, {_d_steps()} D steps per G step), "
+            f"{sum(r['seconds'] for r in p['runs']):.0f} s of training in all "
+            f"({p['wall_seconds']:.0f} s wall in this invocation: runs from --cache cost "
+            f"none); 1-minute load average {p['load_average_1min_start_end'][0]:.1f} at the "
+            f"start and {p['load_average_1min_start_end'][1]:.1f} at the end of it (shared "
+            "cores). Labels from outcomes on 256 fresh clips against 256 held-out ones "
+            "(bench/failure_suite_video.py)."
         ),
         "",
         table(
@@ -211,6 +213,24 @@ def markdown(p: dict) -> str:
         ),
     ]
     return "\n".join(out)
+
+
+def _configs_and_seeds(p: dict) -> str:
+    """ "2 seeds x 3 configurations", or the runs by seed when a bench stopped early."""
+    seeds: dict[int, int] = {}
+    for r in p["runs"]:
+        seeds[r["case"]["seed"]] = seeds.get(r["case"]["seed"], 0) + 1
+    if len(p["runs"]) == len(VIDEO_CONFIGS) * p["seeds"]:
+        seeds_word = "seed" if p["seeds"] == 1 else "seeds"
+        return f"{p['seeds']} {seeds_word} x {len(VIDEO_CONFIGS)} configurations"
+    return ", ".join(
+        f"seed {s}: {n} of {len(VIDEO_CONFIGS)} configurations" for s, n in seeds.items()
+    )
+
+
+def _d_steps() -> str:
+    counts = sorted({video_case_settings(c)[1].d_steps for c in VIDEO_CONFIGS})
+    return "/".join(str(n) for n in counts)
 
 
 OUTCOME_KEYS = ("motion_ratio", "auc_D_S", "auc_D_T", "motion_pref_D_T")

@@ -92,3 +92,15 @@ def test_video_configurations_split_model_options_from_training_settings() -> No
     assert video_case_settings("video_frozen_temporal")[1].lr_d_t == 0.0
     assert video_case_settings("video_healthy")[1].lr_d_t is None
     assert video_case_settings("video_no_temporal")[0] == {"temporal": False}
+
+
+def test_header_names_the_runs_of_a_bench_stopped_early() -> None:
+    from detectors_video import _configs_and_seeds
+
+    runs = [{"case": {"seed": s, "config": c}} for s in (0, 1) for c in ("a", "b", "c")]
+    assert _configs_and_seeds({"seeds": 2, "runs": runs}) == "2 seeds x 3 configurations"
+    # stopped after the first run of seed 1 (runs are trained seed by seed)
+    assert (
+        _configs_and_seeds({"seeds": 2, "runs": runs[:4]})
+        == "seed 0: 3 of 3 configurations, seed 1: 1 of 3 configurations"
+    )
