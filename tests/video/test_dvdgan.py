@@ -117,10 +117,11 @@ def test_clips_still_move_at_the_end_of_the_clip_after_a_few_dozen_steps():
 def test_temporal_d_can_learn_to_tell_moving_clips_from_frozen_ones():
     """Capacity check of the motion signal D_T must supply (Clark et al. 2019): trained on
     its own, with the hinge loss, on real moving-glyph clips against other real clips frozen
-    (first frame repeated), D_T scores held-out clips above their own frozen copies with
-    AUC > 0.9 after 200 steps. Every frame of a frozen clip is a real frame, so only the
+    (first frame repeated), D_T scores held-out moving clips above frozen ones with AUC > 0.9
+    after 200 steps. Every frame of a frozen clip is a real frame, so only the
     3-D blocks, which mix neighbouring frames before anything is pooled, can tell the two
-    apart; a D_T that judged frames one by one would stay near 0.5.
+    apart: with its 3-D convolutions made per-frame (kernel 1 in time) the same procedure
+    reached AUC 0.56.
 
     Unconditional (no class projection) to stay cheap: with the projection and random
     classes the same check took about 400 steps (AUC 0.59 at 200, 0.999 at 400), the
@@ -130,7 +131,7 @@ def test_temporal_d_can_learn_to_tell_moving_clips_from_frozen_ones():
     from gandiag.data.moving_glyphs import make_moving_glyphs
 
     def clips(n: int, seed: int) -> torch.Tensor:
-        return torch.from_numpy(make_moving_glyphs(n, seed=seed)[0]).float() / 127.5 - 1.0
+        return torch.from_numpy(np.array(make_moving_glyphs(n, seed=seed)[0])) / 127.5 - 1.0
 
     def frozen(x: torch.Tensor) -> torch.Tensor:
         return x[:, :1].expand_as(x)
