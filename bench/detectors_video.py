@@ -1,6 +1,7 @@
 """Video-detector benchmark: DVD-GAN-lite runs on moving glyphs, labelled from outcomes.
 
-    python bench/detectors_video.py [--seeds 2] [--steps 300] [--jobs 1] --json results/video.json
+    python bench/detectors_video.py [--seeds 2] [--steps 300] [--jobs 1] [--cache runs.pkl]
+        --json results/video.json
 
 Trains the video family of the labelled failure suite (bench/failure_suite_video.py:
 healthy, no temporal discriminator, frozen temporal discriminator) with the Monitor
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -26,7 +28,7 @@ sys.path.insert(0, str(HERE.parent))
 from _report import table, write_json, write_section
 from failure_suite import Case, run_case
 from failure_suite_score import calibrate, is_healthy, replay, score
-from failure_suite_video import VIDEO_CONFIGS
+from failure_suite_video import VIDEO_CONFIGS, video_case_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,16 +38,47 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--no-docs", action="store_true")
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="pickle of the trained runs, written after every run: runs already there are reused",
+    )
+    ap.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="score only the runs already in --cache (e.g. of a bench stopped early); train nothing",
+    )
     args = ap.parse_args(argv)
-    cases = [Case("video", c, s, args.steps) for c in VIDEO_CONFIGS for s in range(args.seeds)]
+    # seed-major: a bench stopped early has every configuration of its first seeds
+    cases = [Case("video", c, s, args.steps) for s in range(args.seeds) for c in VIDEO_CONFIGS]
     load = [os.getloadavg()[0]]
     t0 = time.perf_counter()
+    cached: dict = (
+        pickle.loads(args.cache.read_bytes()) if args.cache and args.cache.exists() else {}
+    )
+    if args.cached_only:
+        cases = [c for c in cases if c.key in cached]
+        if not cases:
+            raise SystemExit("--cached-only: none of the selected runs is in --cache")
+    todo = [c for c in cases if c.key not in cached]
+
+    def keep(case: Case, result: dict) -> None:
+        cached[case.key] = result
+        if args.cache:
+            tmp = args.cache.with_name(args.cache.name + ".tmp")
+            tmp.write_bytes(pickle.dumps(cached))
+            tmp.replace(args.cache)
+
     if args.jobs == 1:
-        runs = [run_case(c) for c in cases]
+        for c in todo:
+            keep(c, run_case(c))
     else:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            runs = list(pool.map(run_case, cases))
-    wall = time.perf_counter() - t0
+            for c, r in zip(todo, pool.map(run_case, todo)):
+                keep(c, r)
+    runs = [cached[c.key] for c in cases]
+    wall = time.perf_counter() - t0  # with a warm --cache, only the runs trained now
     load.append(os.getloadavg()[0])
     live = [replay(r) for r in runs]
     s = score(runs, live)
@@ -105,12 +138,14 @@ def markdown(p: dict) -> str:
         "## Video detectors (`bench/detectors_video.py`)",
         "",
         (
-            f"{p['cases']} DVD-GAN-lite runs on moving glyphs ({p['seeds']} seeds x "
-            f"{len(VIDEO_CONFIGS)} configurations, {p['steps']} steps, batch 16), "
-            f"{p['wall_seconds']:.0f} s wall; 1-minute load average "
-            f"{p['load_average_1min_start_end'][0]:.1f} at the start and "
-            f"{p['load_average_1min_start_end'][1]:.1f} at the end (shared cores). Labels from "
-            "outcomes on 256 fresh clips against 256 held-out ones (bench/failure_suite_video.py)."
+            f"{p['cases']} DVD-GAN-lite runs on moving glyphs ({_configs_and_seeds(p)}, "
+            f"{p['steps']} steps, batch 16, {_d_steps()} D steps per G step), "
+            f"{sum(r['seconds'] for r in p['runs']):.0f} s of training in all "
+            f"({p['wall_seconds']:.0f} s wall in this invocation: runs from --cache cost "
+            f"none); 1-minute load average {p['load_average_1min_start_end'][0]:.1f} at the "
+            f"start and {p['load_average_1min_start_end'][1]:.1f} at the end of it (shared "
+            "cores). Labels from outcomes on 256 fresh clips against 256 held-out ones "
+            "(bench/failure_suite_video.py)."
         ),
         "",
         table(
@@ -178,6 +213,24 @@ def markdown(p: dict) -> str:
         ),
     ]
     return "\n".join(out)
+
+
+def _configs_and_seeds(p: dict) -> str:
+    """ "2 seeds x 3 configurations", or the runs by seed when a bench stopped early."""
+    seeds: dict[int, int] = {}
+    for r in p["runs"]:
+        seeds[r["case"]["seed"]] = seeds.get(r["case"]["seed"], 0) + 1
+    if len(p["runs"]) == len(VIDEO_CONFIGS) * p["seeds"]:
+        seeds_word = "seed" if p["seeds"] == 1 else "seeds"
+        return f"{p['seeds']} {seeds_word} x {len(VIDEO_CONFIGS)} configurations"
+    return ", ".join(
+        f"seed {s}: {n} of {len(VIDEO_CONFIGS)} configurations" for s, n in seeds.items()
+    )
+
+
+def _d_steps() -> str:
+    counts = sorted({video_case_settings(c)[1].d_steps for c in VIDEO_CONFIGS})
+    return "/".join(str(n) for n in counts)
 
 
 OUTCOME_KEYS = ("motion_ratio", "auc_D_S", "auc_D_T", "motion_pref_D_T")

@@ -111,3 +111,45 @@ def test_clips_still_move_at_the_end_of_the_clip_after_a_few_dozen_steps():
 
     last_three = float((fake[:, 5:] - fake[:, 4:-1]).abs().mean())
     assert last_three >= 0.35 * motion(real)
+
+
+@pytest.mark.slow
+def test_temporal_d_can_learn_to_tell_moving_clips_from_frozen_ones():
+    """Capacity check of the motion signal D_T must supply (Clark et al. 2019): trained on
+    its own, with the hinge loss, on real moving-glyph clips against other real clips frozen
+    (first frame repeated), D_T scores held-out moving clips above frozen ones with AUC > 0.9
+    after 200 steps. Every frame of a frozen clip is a real frame, so only the
+    3-D blocks, which mix neighbouring frames before anything is pooled, can tell the two
+    apart: with its 3-D convolutions made per-frame (kernel 1 in time) the same procedure
+    reached AUC 0.56.
+
+    Unconditional (no class projection) to stay cheap: with the projection and random
+    classes the same check took about 400 steps (AUC 0.59 at 200, 0.999 at 400), the
+    class-dependent offsets in the scores slowing what is learnt about motion."""
+    import numpy as np
+
+    from gandiag.data.moving_glyphs import make_moving_glyphs
+
+    def clips(n: int, seed: int) -> torch.Tensor:
+        return torch.from_numpy(np.array(make_moving_glyphs(n, seed=seed)[0])) / 127.5 - 1.0
+
+    def frozen(x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1].expand_as(x)
+
+    torch.manual_seed(0)
+    d = build_model("dvdgan", seed=0, spatial=False).discriminator
+    train, held = clips(512, seed=1), clips(128, seed=2)
+    opt = torch.optim.Adam(d.parameters(), lr=5e-4, betas=(0.0, 0.999))
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        moving = train[torch.from_numpy(rng.choice(len(train), 16, replace=False))]
+        still = frozen(train[torch.from_numpy(rng.choice(len(train), 16, replace=False))])
+        loss = (1 - d(moving)[TEMPORAL]).relu().mean() + (1 + d(still)[TEMPORAL]).relu().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    d.eval()
+    with torch.no_grad():
+        s_moving, s_still = d(held)[TEMPORAL], d(frozen(held))[TEMPORAL]
+    auc = float((s_moving[:, None] > s_still[None, :]).double().mean())
+    assert auc > 0.9, f"D_T separates moving from frozen clips with AUC {auc:.2f} only"

@@ -76,3 +76,31 @@ def test_outcome_table_reads_the_last_evaluation_and_marks_missing_keys() -> Non
     assert _last(run, "motion_ratio") == "0.25"
     # a run without D_T (no temporal discriminator) has no D_T outcomes
     assert _last(run, "auc_D_T") == "-" and _last(run, "motion_pref_D_T") == "-"
+
+
+def test_video_configurations_split_model_options_from_training_settings() -> None:
+    from failure_suite_video import VIDEO_CONFIGS, video_case_settings
+
+    from gandiag.reference_models import build_model
+
+    for config in VIDEO_CONFIGS:
+        opts, settings = video_case_settings(config)
+        # training settings never reach the model, which rejects unknown options
+        build_model("dvdgan", **opts)
+        # the same D schedule in every configuration, so only the named difference differs
+        assert settings.d_steps == 2 and settings.loss == "hinge"
+    assert video_case_settings("video_frozen_temporal")[1].lr_d_t == 0.0
+    assert video_case_settings("video_healthy")[1].lr_d_t is None
+    assert video_case_settings("video_no_temporal")[0] == {"temporal": False}
+
+
+def test_header_names_the_runs_of_a_bench_stopped_early() -> None:
+    from detectors_video import _configs_and_seeds
+
+    runs = [{"case": {"seed": s, "config": c}} for s in (0, 1) for c in ("a", "b", "c")]
+    assert _configs_and_seeds({"seeds": 2, "runs": runs}) == "2 seeds x 3 configurations"
+    # stopped after the first run of seed 1 (runs are trained seed by seed)
+    assert (
+        _configs_and_seeds({"seeds": 2, "runs": runs[:4]})
+        == "seed 0: 3 of 3 configurations, seed 1: 1 of 3 configurations"
+    )
