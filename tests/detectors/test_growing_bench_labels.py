@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from growing_families import _orientation, _ratio, label, schedule_steps
+from growing_families import (
+    _merged,
+    _orientation,
+    _ratio,
+    collapse_horizon,
+    earliest_alert_step,
+    label,
+    main,
+    run_detector_params,
+    schedule_steps,
+    score,
+)
 
 NAN = math.nan
 
@@ -62,3 +75,67 @@ def test_orientation_is_zero_for_a_symmetrised_set_and_scales_with_the_image():
 
 def test_progressive_schedule_length():
     assert schedule_steps({"phase_steps": 30, "fade_steps": 30}, 4) == 210
+
+
+def test_earliest_alert_step_adds_patience_to_the_warm_up():
+    assert earliest_alert_step({"warmup_steps": 500, "patience_steps": 100}) == 600
+    assert earliest_alert_step({"patience_steps": 50}) == 50
+    assert earliest_alert_step({}) == 0
+    # patience in evaluations: the first evaluation at or after the warm-up, then one more
+    assert earliest_alert_step({"warmup_steps": 500, "patience_evals": 2}, 250) == 750
+    assert earliest_alert_step({"warmup_steps": 510, "patience_evals": 2}, 250) == 1000
+    assert earliest_alert_step({"warmup_steps": 0, "patience_evals": 1}, 250) == 0
+
+
+def test_collapse_horizon_is_the_generic_detector_that_can_alert_first():
+    params = run_detector_params()
+    assert collapse_horizon(params) == ("mode_collapse", 600)  # 500 warm-up + 100 patience
+    params["mode_collapse"] = {**params["mode_collapse"], "patience_steps": 400}
+    assert collapse_horizon(params) == ("sample_coverage", 750)
+    # a family detector that alerts earlier on its own cause does not set the horizon
+    assert collapse_horizon({**params, "w_collapse": {"patience_steps": 1}})[1] == 750
+
+
+def test_a_run_shorter_than_the_collapse_horizon_is_refused_before_training(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--cases", "stylegan_glyphs@0", "--steps", "400", "--no-docs"])
+    assert e.value.code == 2
+    assert "use --steps 600 or more" in capsys.readouterr().err
+
+
+def _result(labels, alerts, steps):
+    return {
+        "case": "c",
+        "seed": 0,
+        "labels": labels,
+        "alerts": [{"detector": d, "step": s} for d, s in alerts],
+        "outcomes": {"step": list(range(0, steps, 10)) + [steps - 1]},
+    }
+
+
+def test_score_finds_collapse_by_coverage_and_says_when_a_run_was_too_short():
+    horizon = ("mode_collapse", 600)
+    short = _result({"mode_collapse": 310}, [], 400)
+    sc = score([short], 10, horizon)
+    assert sc["missed"] == 1
+    assert "MISSED (run ends at 399; mode_collapse cannot alert before 600)" in sc["rows"][0][3]
+    # long enough but still missed: a plain miss
+    sc = score([_result({"mode_collapse": 310}, [], 1000)], 10, horizon)
+    assert sc["rows"][0][3] == "mode_collapse: MISSED"
+    # the label-free coverage detector answers a mode collapse
+    sc = score([_result({"mode_collapse": 340}, [("sample_coverage", 750)], 1000)], 10, horizon)
+    assert (sc["found"], sc["false_alarms"]) == (1, 0)
+    assert sc["rows"][0][3] == "mode_collapse: delay 410"
+    # an alert before the onset (less the tolerance) does not count
+    sc = score([_result({"mode_collapse": 340}, [("mode_collapse", 300)], 1000)], 20, horizon)
+    assert sc["missed"] == 1
+
+
+def test_merged_results_keep_their_cadence_and_yield_to_cases_run_again(tmp_path):
+    path = tmp_path / "earlier.json"
+    rows = [{"case": "a", "seed": 0}, {"case": "b", "seed": 1, "eval_every": 20}]
+    path.write_text(json.dumps({"args": {"eval_every": 10}, "results": rows}))
+    out = _merged([str(path)], {("a", 0)})
+    assert [(r["case"], r["eval_every"], r["from"]) for r in out] == [("b", 20, str(path))]
+    out = _merged([str(path)], set())
+    assert out[0]["eval_every"] == 10  # written before results carried their own
