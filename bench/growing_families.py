@@ -381,10 +381,11 @@ def score(
 
 
 def _merged(paths: list[str], cases: set[tuple[str, int]]) -> list[dict[str, Any]]:
-    """Results of earlier calls (their JSON files), less the cases this call runs again."""
+    """Results of earlier calls (their JSON files, in order: a later file's result for a
+    case and seed replaces an earlier one's), less the cases this call runs again."""
     import json
 
-    out = []
+    out: dict[tuple[str, int], dict[str, Any]] = {}
     for path in paths:
         data = json.loads(Path(path).read_text())
         args = data.get("args", {})
@@ -393,8 +394,9 @@ def _merged(paths: list[str], cases: set[tuple[str, int]]) -> list[dict[str, Any
                 continue
             r.setdefault("eval_every", args.get("eval_every"))
             r.setdefault("from", str(path))
-            out.append(r)
-    return out
+            out.pop((r["case"], r["seed"]), None)
+            out[(r["case"], r["seed"])] = r
+    return list(out.values())
 
 
 def main(argv: list[str] | None = None) -> int:

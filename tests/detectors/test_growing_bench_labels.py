@@ -139,3 +139,7 @@ def test_merged_results_keep_their_cadence_and_yield_to_cases_run_again(tmp_path
     assert [(r["case"], r["eval_every"], r["from"]) for r in out] == [("b", 20, str(path))]
     out = _merged([str(path)], set())
     assert out[0]["eval_every"] == 10  # written before results carried their own
+    later = tmp_path / "later.json"
+    later.write_text(json.dumps({"results": [{"case": "a", "seed": 0, "eval_every": 40}]}))
+    out = _merged([str(path), str(later)], set())  # the later file's run of a@0 replaces
+    assert [(r["case"], r["eval_every"]) for r in out] == [("b", 20), ("a", 40)]
