@@ -22,8 +22,17 @@ signals), and labels come from those outcomes only:
   configuration, because the failure *is* the schedule (there is no other outcome).
 
 A label is found when a detector mapped to it (``FINDS``) alerts at or after its onset
-(minus ``--tolerance`` steps); alerts of the family detectors in cases without a label are
-false alarms. A case ``name@seed`` runs that seed only (else every ``--seeds``).
+(minus ``--tolerance`` steps, by default the evaluation interval, within which the onset
+lies); alerts of the family detectors in cases without a label are false alarms. A case
+``name@seed`` runs that seed only (else every ``--seeds``).
+
+Run length: a ``mode_collapse`` label is measured at the end of a run, and a collapse with
+no family mechanism behind it is seen only by the generic collapse detectors
+(``GENERIC_COLLAPSE``), which wait out the early phase of training (warm-up, then
+patience). ``--steps`` (unphased models) must reach the first step at which one of them can
+alert (600 with the default parameters); the bench refuses a shorter run rather than
+scoring misses it could not find. The JSON also keeps diagnostics the labels never read:
+D's mean raw score on 64 training reals, 64 held-out reals and 64 fresh fakes, and ADA's p.
 
     python bench/growing_families.py --jobs 1 --json bench/results/growing_families.json
 """
