@@ -464,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
             write_json(
                 args.json, {"benchmark": "growing_families", "partial": True, "results": results}
             )
-    results = earlier + results
+    order = {c: k for k, c in enumerate(CASES)}
+    results = sorted(earlier + results, key=lambda r: (order.get(r["case"], len(order)), r["seed"]))
     sc = score(results, tolerance, horizon)
     write_json(
         args.json,
