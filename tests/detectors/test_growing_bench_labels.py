@@ -143,3 +143,23 @@ def test_merged_results_keep_their_cadence_and_yield_to_cases_run_again(tmp_path
     later.write_text(json.dumps({"results": [{"case": "a", "seed": 0, "eval_every": 40}]}))
     out = _merged([str(path), str(later)], set())  # the later file's run of a@0 replaces
     assert [(r["case"], r["eval_every"]) for r in out] == [("b", 20), ("a", 40)]
+
+
+def test_a_merge_only_call_scores_earlier_results_without_training(tmp_path, capsys):
+    earlier = tmp_path / "earlier.json"
+    run = {
+        **_result({"mode_collapse": 310}, [("sample_coverage", 750)], 800),
+        "case": "stylegan_glyphs",
+    }
+    short = {**_result({"mode_collapse": 310}, [], 400), "case": "lapgan_glyphs", "seed": 1}
+    earlier.write_text(json.dumps({"args": {"eval_every": 10}, "results": [short, run]}))
+    out = tmp_path / "merged.json"
+    assert main(["--cases", "--merge", str(earlier), "--no-docs", "--json", str(out)]) == 0
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith("found 1 of 2 labels, 0 false alarms (family detectors), 2 runs")
+    )
+    data = json.loads(out.read_text())
+    assert [r["case"] for r in data["results"]] == ["stylegan_glyphs", "lapgan_glyphs"]
+    assert data["collapse_horizon"] == ["mode_collapse", 600]
