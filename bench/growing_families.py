@@ -17,7 +17,9 @@ signals), and labels come from those outcomes only:
 * ``augment_leak``: the fresh fakes' mean image loses the orientation the reals' mean has
   (its distance to its own average over the 8 flips and quarter turns, over the reals'),
   falling below 0.5 having been at least 0.5: flips and rotations leak into samples;
-* ``mode_collapse``: the fresh-sample diversity ratio below 0.5 at the end of a run;
+* ``mode_collapse``: the fresh-sample diversity ratio below 0.5 at the end of a run, from
+  the evaluation where it last fell below 0.5 (an earlier dip it recovered from is not the
+  onset);
 * ``fade_in`` (ProGAN with ``alpha_schedule = "truncated"``): labelled from the
   configuration, because the failure *is* the schedule (there is no other outcome).
 
@@ -339,9 +341,9 @@ def label(name: str, o: dict[str, list[float]], opts: dict[str, Any]) -> dict[st
         onset = _first_low_run(steps[healthy:], orient[healthy:], 0.5)
         if onset is not None:
             labels["augment_leak"] = onset
-    if div and div[-1] < 0.5 and "transition_collapse" not in labels:
-        first = next(s for s, v in zip(steps, div) if v < 0.5)
-        labels["mode_collapse"] = first
+    onset = _first_low_run(steps, div, 0.5)  # where it last fell below, as the others
+    if onset is not None and "transition_collapse" not in labels:
+        labels["mode_collapse"] = onset
     return labels
 
 
@@ -389,6 +391,12 @@ def score(
     return {"found": found, "missed": missed, "false_alarms": false_alarms, "rows": rows}
 
 
+def _config_options(name: str) -> dict[str, Any]:
+    """The ``[gan] options`` of a config (the labels read its fade schedule)."""
+    cfg = tomllib.loads((ROOT / "configs" / f"{name}.toml").read_text())
+    return dict(cfg.get("gan", {}).get("options", {}))
+
+
 def _merged(paths: list[str], cases: set[tuple[str, int]]) -> list[dict[str, Any]]:
     """Results of earlier calls (their JSON files, in order: a later file's result for a
     case and seed replaces an earlier one's), less the cases this call runs again."""
@@ -403,6 +411,8 @@ def _merged(paths: list[str], cases: set[tuple[str, int]]) -> list[dict[str, Any
                 continue
             r.setdefault("eval_every", args.get("eval_every"))
             r.setdefault("from", str(path))
+            # the stored outcomes labelled by the current rule, as this call's runs are
+            r["labels"] = label(r["case"], r["outcomes"], _config_options(r["case"]))
             out.pop((r["case"], r["seed"]), None)
             out[(r["case"], r["seed"])] = r
     return list(out.values())

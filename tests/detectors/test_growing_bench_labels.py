@@ -55,6 +55,14 @@ def test_w_collapse_and_stage_copy_need_the_measure_low_to_the_end():
     assert label("x", _outcomes(4, detail=[0.0] * 4, phase_index=[0, 0, 1, 1]), {}) == {}
 
 
+def test_mode_collapse_is_low_diversity_at_the_end_from_where_it_last_fell():
+    o = _outcomes(6, diversity=[4.0, 1.0, 0.4, 0.8, 0.45, 0.3])
+    assert label("x", o, {}) == {"mode_collapse": 40}  # the dip at 20 recovered
+    assert label("x", _outcomes(4, diversity=[4.0, 0.4, 0.3, 0.6]), {}) == {}
+    # diversity never finite below 0.5 at the end: no label
+    assert label("x", _outcomes(3, diversity=[4.0, 0.4, NAN]), {}) == {}
+
+
 def test_augment_leak_needs_an_oriented_start():
     o = _outcomes(5, orientation=[1.0, 0.9, 0.3, 0.2, 0.2])
     assert label("x", o, {}) == {"augment_leak": 20}
@@ -104,12 +112,13 @@ def test_a_run_shorter_than_the_collapse_horizon_is_refused_before_training(caps
 
 
 def _result(labels, alerts, steps):
+    n = len(range(0, steps, 10)) + 1
     return {
         "case": "c",
         "seed": 0,
         "labels": labels,
         "alerts": [{"detector": d, "step": s} for d, s in alerts],
-        "outcomes": {"step": list(range(0, steps, 10)) + [steps - 1]},
+        "outcomes": {**_outcomes(n), "step": list(range(0, steps, 10)) + [steps - 1]},
     }
 
 
@@ -133,25 +142,40 @@ def test_score_finds_collapse_by_coverage_and_says_when_a_run_was_too_short():
 
 def test_merged_results_keep_their_cadence_and_yield_to_cases_run_again(tmp_path):
     path = tmp_path / "earlier.json"
-    rows = [{"case": "a", "seed": 0}, {"case": "b", "seed": 1, "eval_every": 20}]
+    healthy = {"outcomes": _outcomes(3), "labels": {"stale": 0}}
+    rows = [
+        {"case": "lapgan_glyphs", "seed": 0, **healthy},
+        {"case": "stylegan_glyphs", "seed": 1, "eval_every": 20, **healthy},
+    ]
     path.write_text(json.dumps({"args": {"eval_every": 10}, "results": rows}))
-    out = _merged([str(path)], {("a", 0)})
-    assert [(r["case"], r["eval_every"], r["from"]) for r in out] == [("b", 20, str(path))]
+    out = _merged([str(path)], {("lapgan_glyphs", 0)})
+    assert [(r["case"], r["eval_every"], r["from"]) for r in out] == [
+        ("stylegan_glyphs", 20, str(path))
+    ]
+    assert out[0]["labels"] == {}  # relabelled from the stored outcomes by the current rule
     out = _merged([str(path)], set())
     assert out[0]["eval_every"] == 10  # written before results carried their own
     later = tmp_path / "later.json"
-    later.write_text(json.dumps({"results": [{"case": "a", "seed": 0, "eval_every": 40}]}))
-    out = _merged([str(path), str(later)], set())  # the later file's run of a@0 replaces
-    assert [(r["case"], r["eval_every"]) for r in out] == [("b", 20), ("a", 40)]
+    low = {"outcomes": _outcomes(3, diversity=[4.0, 0.3, 0.2]), "eval_every": 40}
+    later.write_text(json.dumps({"results": [{"case": "lapgan_glyphs", "seed": 0, **low}]}))
+    out = _merged([str(path), str(later)], set())  # the later file's run of a case replaces
+    assert [(r["case"], r["eval_every"], r["labels"]) for r in out] == [
+        ("stylegan_glyphs", 20, {}),
+        ("lapgan_glyphs", 40, {"mode_collapse": 10}),
+    ]
+    # a ProGAN config's fade schedule is read from the config for its label
+    fade = {"case": "progan_stuck_fade_glyphs", "seed": 0}
+    fade["outcomes"] = _outcomes(3, phase_index=[0, 1, 1])
+    path.write_text(json.dumps({"results": [fade]}))
+    assert _merged([str(path)], set())[0]["labels"] == {"fade_in": 10}
 
 
 def test_a_merge_only_call_scores_earlier_results_without_training(tmp_path, capsys):
     earlier = tmp_path / "earlier.json"
-    run = {
-        **_result({"mode_collapse": 310}, [("sample_coverage", 750)], 800),
-        "case": "stylegan_glyphs",
-    }
-    short = {**_result({"mode_collapse": 310}, [], 400), "case": "lapgan_glyphs", "seed": 1}
+    run = {**_result({}, [("sample_coverage", 750)], 800), "case": "stylegan_glyphs"}
+    run["outcomes"]["diversity"][-5:] = [0.4] * 5  # collapsed from step 760 on
+    short = {**_result({}, [], 400), "case": "lapgan_glyphs", "seed": 1}
+    short["outcomes"]["diversity"][-3:] = [0.4] * 3
     earlier.write_text(json.dumps({"args": {"eval_every": 10}, "results": [short, run]}))
     out = tmp_path / "merged.json"
     assert main(["--cases", "--merge", str(earlier), "--no-docs", "--json", str(out)]) == 0
@@ -159,7 +183,14 @@ def test_a_merge_only_call_scores_earlier_results_without_training(tmp_path, cap
         capsys.readouterr()
         .out.strip()
         .endswith("found 1 of 2 labels, 0 false alarms (family detectors), 2 runs")
-    )
+    )  # the coverage alert at 750 lies within the default tolerance (--eval-every 20) of 760
     data = json.loads(out.read_text())
     assert [r["case"] for r in data["results"]] == ["stylegan_glyphs", "lapgan_glyphs"]
+    assert [r["labels"] for r in data["results"]] == [
+        {"mode_collapse": 760},
+        {"mode_collapse": 380},
+    ]
     assert data["collapse_horizon"] == ["mode_collapse", 600]
+    capsys.readouterr()
+    main(["--cases", "--merge", str(earlier), "--no-docs", "--tolerance", "5"])
+    assert "found 0 of 2 labels" in capsys.readouterr().out
