@@ -17,9 +17,8 @@ signals), and labels come from those outcomes only:
 * ``augment_leak``: the fresh fakes' mean image loses the orientation the reals' mean has
   (its distance to its own average over the 8 flips and quarter turns, over the reals'),
   falling below 0.5 having been at least 0.5: flips and rotations leak into samples;
-* ``mode_collapse``: the fresh-sample diversity ratio below 0.5 at the end of a run, from
-  the evaluation where it last fell below 0.5 (an earlier dip it recovered from is not the
-  onset);
+* ``mode_collapse``: the fresh-sample diversity ratio below 0.5 at the end of a run (onset:
+  the first evaluation below 0.5);
 * ``fade_in`` (ProGAN with ``alpha_schedule = "truncated"``): labelled from the
   configuration, because the failure *is* the schedule (there is no other outcome).
 
@@ -341,9 +340,9 @@ def label(name: str, o: dict[str, list[float]], opts: dict[str, Any]) -> dict[st
         onset = _first_low_run(steps[healthy:], orient[healthy:], 0.5)
         if onset is not None:
             labels["augment_leak"] = onset
-    onset = _first_low_run(steps, div, 0.5)  # where it last fell below, as the others
-    if onset is not None and "transition_collapse" not in labels:
-        labels["mode_collapse"] = onset
+    if div and div[-1] < 0.5 and "transition_collapse" not in labels:
+        first = next(s for s, v in zip(steps, div) if v < 0.5)
+        labels["mode_collapse"] = first
     return labels
 
 

@@ -55,12 +55,13 @@ def test_w_collapse_and_stage_copy_need_the_measure_low_to_the_end():
     assert label("x", _outcomes(4, detail=[0.0] * 4, phase_index=[0, 0, 1, 1]), {}) == {}
 
 
-def test_mode_collapse_is_low_diversity_at_the_end_from_where_it_last_fell():
+def test_mode_collapse_is_low_diversity_at_the_end_from_its_first_low_evaluation():
     o = _outcomes(6, diversity=[4.0, 1.0, 0.4, 0.8, 0.45, 0.3])
-    assert label("x", o, {}) == {"mode_collapse": 40}  # the dip at 20 recovered
-    assert label("x", _outcomes(4, diversity=[4.0, 0.4, 0.3, 0.6]), {}) == {}
-    # diversity never finite below 0.5 at the end: no label
-    assert label("x", _outcomes(3, diversity=[4.0, 0.4, NAN]), {}) == {}
+    assert label("x", o, {}) == {"mode_collapse": 20}
+    assert label("x", _outcomes(4, diversity=[4.0, 0.4, 0.3, 0.6]), {}) == {}  # recovered
+    # a collapse at a ProGAN switch is labelled as such, not twice
+    o = _outcomes(4, diversity=[1.0, 0.3, 0.3, 0.3], phase_index=[0, 1, 1, 1])
+    assert label("x", o, {}) == {"transition_collapse": 10}
 
 
 def test_augment_leak_needs_an_oriented_start():
