@@ -487,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     if not args.no_docs:
-        merged = sorted({r["from"] for r in earlier})
+        merged = [m for m in args.merge if any(r["from"] == m for r in earlier)]
         write_section(
             "growing_families",
             "## Growing and style-based families: labelled cases\n\n"
