@@ -17,13 +17,23 @@ signals), and labels come from those outcomes only:
 * ``augment_leak``: the fresh fakes' mean image loses the orientation the reals' mean has
   (its distance to its own average over the 8 flips and quarter turns, over the reals'),
   falling below 0.5 having been at least 0.5: flips and rotations leak into samples;
-* ``mode_collapse``: the fresh-sample diversity ratio below 0.5 at the end of a run;
+* ``mode_collapse``: the fresh-sample diversity ratio below 0.5 at the end of a run (onset:
+  the first evaluation below 0.5);
 * ``fade_in`` (ProGAN with ``alpha_schedule = "truncated"``): labelled from the
   configuration, because the failure *is* the schedule (there is no other outcome).
 
 A label is found when a detector mapped to it (``FINDS``) alerts at or after its onset
-(minus ``--tolerance`` steps); alerts of the family detectors in cases without a label are
-false alarms. A case ``name@seed`` runs that seed only (else every ``--seeds``).
+(minus ``--tolerance`` steps, by default the evaluation interval, within which the onset
+lies); alerts of the family detectors in cases without a label are false alarms. A case
+``name@seed`` runs that seed only (else every ``--seeds``).
+
+Run length: a ``mode_collapse`` label is measured at the end of a run, and a collapse with
+no family mechanism behind it is seen only by the generic collapse detectors
+(``GENERIC_COLLAPSE``), which wait out the early phase of training (warm-up, then
+patience). ``--steps`` (unphased models) must reach the first step at which one of them can
+alert (600 with the default parameters); the bench refuses a shorter run rather than
+scoring misses it could not find. The JSON also keeps diagnostics the labels never read:
+D's mean raw score on 64 training reals, 64 held-out reals and 64 fresh fakes, and ADA's p.
 
     python bench/growing_families.py --jobs 1 --json bench/results/growing_families.json
 """
@@ -52,6 +62,7 @@ CASES = [
     "progan_tanh_glyphs",
     "progan_stuck_fade_glyphs",
     "stylegan_glyphs",
+    "stylegan_small_glyphs",
     "stylegan_collapsed_mapping_glyphs",
     "stylegan_no_r1_glyphs",
     "stylegan_ada_small_glyphs",
@@ -62,10 +73,12 @@ FINDS = {
     "transition_collapse": {"transition_instability", "mode_collapse"},
     "fade_in": {"fade_in"},
     "w_collapse": {"w_collapse", "noise_dominated", "mixing_no_effect"},
-    "mode_collapse": {"mode_collapse", "transition_instability", "w_collapse"},
+    # sample_coverage is the label-free mode-collapse detector (as in bench/stackgan_failures.py)
+    "mode_collapse": {"mode_collapse", "sample_coverage", "transition_instability", "w_collapse"},
     "stage_copy": {"level_copy"},
     "augment_leak": {"augment_runaway"},
 }
+GENERIC_COLLAPSE = {"mode_collapse", "sample_coverage"}  # read diversity / coverage, any model
 FAMILY = {
     "transition_instability",
     "fade_in",
@@ -77,6 +90,42 @@ FAMILY = {
     "augment_runaway",
     "level_copy",
 }
+
+
+COVERAGE_EVERY = 250  # the Monitor's default coverage cadence, which the bench keeps
+
+
+def earliest_alert_step(params: dict[str, Any], coverage_every: int = COVERAGE_EVERY) -> int:
+    """The first step at which a detector with these parameters can alert: its warm-up plus
+    its patience (in steps, or in evaluations of the coverage cadence). A lower bound: the
+    condition must also hold for that long."""
+    warmup = int(params.get("warmup_steps") or 0)
+    if params.get("patience_evals"):
+        first = -(-warmup // coverage_every) * coverage_every  # first evaluation after warm-up
+        return first + (int(params["patience_evals"]) - 1) * coverage_every
+    return warmup + int(params.get("patience_steps") or 0)
+
+
+def collapse_horizon(detectors: dict[str, dict[str, Any]]) -> tuple[str, int]:
+    """The generic collapse detector (``GENERIC_COLLAPSE``) that can alert first, and from
+    which step (``detectors``: name -> parameters of the detectors the runs use).
+
+    The ``mode_collapse`` label is measured at the end of a run and a collapse with no
+    family mechanism behind it (no w collapse, no transition) is seen only by these
+    detectors, so a run that ends before this step cannot have it found: the bench's
+    ``--steps`` must reach it."""
+    step, name = min(
+        (earliest_alert_step(detectors[n]), n) for n in sorted(GENERIC_COLLAPSE) if n in detectors
+    )
+    return name, step
+
+
+def run_detector_params() -> dict[str, dict[str, Any]]:
+    """Name -> parameters of the detectors the bench's Monitor runs on a StyleGAN-lite case
+    (the default GAN set plus every family detector)."""
+    from gandiag.detectors import default_detectors
+
+    return {d.name: dict(d.cfg) for d in default_detectors("gan", **dict.fromkeys(FAMILY, True))}
 
 
 def _pdist(x: torch.Tensor) -> float:
@@ -171,6 +220,9 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
         "orientation": [],
         "phase_index": [],
     }
+    # diagnostics: kept in the JSON to explain outcomes, never read by the labels
+    train_reals = batches.x[:64].float() / 127.5 - 1
+    diagnostics: dict[str, list[float]] = {"d_train": [], "d_held": [], "d_fake": [], "ada_p": []}
     alerts = []
     for step in range(steps):
         out = stepper.step(step)
@@ -215,16 +267,26 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
             outcomes["detail"].append(detail)
             outcomes["orientation"].append(_ratio(_orientation(fakes), _orientation(ref)))
             outcomes["phase_index"].append(level)
+            if model == "stylegan":  # D's mean raw score: memorised reals vs held-out vs fakes
+                with torch.no_grad():
+                    D = bundle.discriminator
+                    diagnostics["d_train"].append(float(D(train_reals).mean()))
+                    diagnostics["d_held"].append(float(D(reals[:64]).mean()))
+                    diagnostics["d_fake"].append(float(D(fakes[:64]).mean()))
+                diagnostics["ada_p"].append(float((out.get("scalars") or {}).get("ada/p", 0.0)))
     alerts += mon.close()
     tmp.cleanup()
     labels = label(name, outcomes, opts)
     return {
         "case": name,
         "seed": seed,
+        "steps": steps,
+        "eval_every": eval_every,
         "wall_s": time.perf_counter() - started,
         "load_avg_1min": [load_start, os.getloadavg()[0]],
         "labels": labels,
         "outcomes": outcomes,
+        "diagnostics": diagnostics,
         "alerts": [
             {
                 "detector": a.detector,
@@ -284,8 +346,19 @@ def label(name: str, o: dict[str, list[float]], opts: dict[str, Any]) -> dict[st
     return labels
 
 
-def score(results: list[dict[str, Any]], tolerance: int) -> dict[str, Any]:
+def score(
+    results: list[dict[str, Any]], tolerance: int, horizon: tuple[str, int] | None = None
+) -> dict[str, Any]:
+    """Found / missed labels and family false alarms; a ``mode_collapse`` miss in a run that
+    ended before the generic collapse detectors could alert (``horizon``) says so."""
     found, missed, false_alarms, rows = 0, 0, 0, []
+
+    def miss(r: dict[str, Any], lab: str) -> str:
+        last = r["outcomes"]["step"][-1]
+        if lab == "mode_collapse" and horizon is not None and last < horizon[1]:
+            return f"MISSED (run ends at {last}; {horizon[0]} cannot alert before {horizon[1]})"
+        return "MISSED"
+
     for r in results:
         fam = [a for a in r["alerts"] if a["detector"] in FAMILY]
         hits = {}
@@ -307,7 +380,7 @@ def score(results: list[dict[str, Any]], tolerance: int) -> dict[str, Any]:
                 r["seed"],
                 ", ".join(f"{k}@{v}" for k, v in r["labels"].items()) or "healthy",
                 ", ".join(
-                    f"{k}: {'delay ' + str(v) if v is not None else 'MISSED'}"
+                    f"{k}: {'delay ' + str(v) if v is not None else miss(r, k)}"
                     for k, v in hits.items()
                 )
                 or "-",
@@ -317,23 +390,78 @@ def score(results: list[dict[str, Any]], tolerance: int) -> dict[str, Any]:
     return {"found": found, "missed": missed, "false_alarms": false_alarms, "rows": rows}
 
 
+def _config_options(name: str) -> dict[str, Any]:
+    """The ``[gan] options`` of a config (the labels read its fade schedule)."""
+    cfg = tomllib.loads((ROOT / "configs" / f"{name}.toml").read_text())
+    return dict(cfg.get("gan", {}).get("options", {}))
+
+
+def _merged(paths: list[str], cases: set[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Results of earlier calls (their JSON files, in order: a later file's result for a
+    case and seed replaces an earlier one's), less the cases this call runs again."""
+    import json
+
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        args = data.get("args", {})
+        for r in data["results"]:
+            if (r["case"], r["seed"]) in cases:
+                continue
+            r.setdefault("eval_every", args.get("eval_every"))
+            r.setdefault("from", str(path))
+            # the stored outcomes labelled by the current rule, as this call's runs are
+            r["labels"] = label(r["case"], r["outcomes"], _config_options(r["case"]))
+            out.pop((r["case"], r["seed"]), None)
+            out[(r["case"], r["seed"])] = r
+    return list(out.values())
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", nargs="*", default=CASES)
     p.add_argument("--seeds", type=int, nargs="*", default=[0])
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=800,
+        help="steps of the unphased cases; at least the first step at which a generic "
+        "collapse detector can alert (600 with the defaults)",
+    )
     p.add_argument("--phase-steps", type=int, default=30)
-    p.add_argument("--eval-every", type=int, default=10)
-    p.add_argument("--tolerance", type=int, default=10)
+    p.add_argument("--eval-every", type=int, default=20)
+    p.add_argument(
+        "--tolerance",
+        type=int,
+        default=None,
+        help="steps an alert may precede a label's onset (default: --eval-every, since the "
+        "onset is known only to the evaluation interval)",
+    )
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--json", default=None)
+    p.add_argument(
+        "--merge",
+        nargs="*",
+        default=[],
+        help="JSON files of earlier calls whose results are scored with this call's "
+        "(cases run again here replace theirs)",
+    )
     p.add_argument("--no-docs", action="store_true")
     args = p.parse_args(argv)
+    tolerance = args.eval_every if args.tolerance is None else args.tolerance
+    horizon = collapse_horizon(run_detector_params())
+    if args.steps < horizon[1]:
+        p.error(
+            f"--steps {args.steps} ends before {horizon[0]} can alert (step {horizon[1]}: "
+            "its warm-up plus patience), so a mode collapse at the end of an unphased run "
+            f"could not be found; use --steps {horizon[1]} or more"
+        )
     jobs = [
         (c.split("@")[0], int(c.split("@")[1])) if "@" in c else (c, s)
         for c in args.cases
         for s in ([None] if "@" in c else args.seeds)
     ]
+    earlier = _merged(args.merge, set(jobs))
     with ProcessPoolExecutor(args.jobs) as ex:
         futures = [
             ex.submit(run_case, c, s, args.steps, args.phase_steps, args.eval_every)
@@ -345,28 +473,35 @@ def main(argv: list[str] | None = None) -> int:
             write_json(
                 args.json, {"benchmark": "growing_families", "partial": True, "results": results}
             )
-    sc = score(results, args.tolerance)
+    order = {c: k for k, c in enumerate(CASES)}
+    results = sorted(earlier + results, key=lambda r: (order.get(r["case"], len(order)), r["seed"]))
+    sc = score(results, tolerance, horizon)
     write_json(
         args.json,
         {
             "benchmark": "growing_families",
             "args": vars(args),
+            "collapse_horizon": horizon,
             "results": results,
             **{k: v for k, v in sc.items() if k != "rows"},
         },
     )
     if not args.no_docs:
+        merged = [m for m in args.merge if any(r["from"] == m for r in earlier)]
         write_section(
             "growing_families",
             "## Growing and style-based families: labelled cases\n\n"
             f"`python bench/growing_families.py --cases {' '.join(args.cases)} --steps "
-            f"{args.steps} --phase-steps {args.phase_steps} --seeds "
-            f"{' '.join(map(str, args.seeds))}` - each config "
-            "shortened, batch 16, labels from fresh-sample outcomes (see the script's "
-            "docstring); the fade-in label comes from the configuration.\n\n"
+            f"{args.steps} --phase-steps {args.phase_steps} --eval-every {args.eval_every} "
+            f"--tolerance {tolerance} --seeds {' '.join(map(str, args.seeds))}"
+            + (f" --merge {' '.join(merged)}" if merged else "")
+            + "` - each config shortened, batch 16, labels from fresh-sample outcomes (see "
+            "the script's docstring); the fade-in label comes from the configuration. "
+            f"The generic collapse detectors can alert from step {horizon[1]} "
+            f"({horizon[0]}: warm-up plus patience).\n\n"
             + table(
-                ["case", "seed", "labels (onset)", "found (delay, steps)", "false alarms"],
-                sc["rows"],
+                ["case", "seed", "steps", "labels (onset)", "found (delay, steps)", "false alarms"],
+                [row[:2] + [_length(r)] + row[2:] for row, r in zip(sc["rows"], results)],
             )
             + f"\n\nFound {sc['found']} of {sc['found'] + sc['missed']} labels; "
             f"{sc['false_alarms']} false alarms from the family detectors.\n",
@@ -376,6 +511,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{sc['false_alarms']} false alarms (family detectors), {len(results)} runs"
     )
     return 0
+
+
+def _length(r: dict[str, Any]) -> str:
+    """A run's length and evaluation interval, as the table shows them."""
+    return f"{r['outcomes']['step'][-1] + 1} (eval every {r.get('eval_every') or '?'})"
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import sys
 import time
 from pathlib import Path
 
+import tomllib
 import torch
 import torch.nn.functional as F
 
@@ -163,23 +164,37 @@ def alerts_of(run: Path) -> list[tuple[str, str, int]]:
     ]
 
 
+def run_key(case: str, seed: int) -> str:
+    """The run folder of a case and seed (seed 0 keeps the bare name of earlier runs)."""
+    return case if seed == 0 else f"{case}@{seed}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=Path, default=Path("/tmp/stackgan_failures"))
     ap.add_argument("--cases", nargs="*", default=CASES, choices=CASES)
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        nargs="*",
+        default=[0],
+        help="training seeds (the config's seed); the outcomes draw with the same seed",
+    )
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
     from gandiag.train import train
 
     rows, payload = [], {}
-    for case in args.cases:
-        run = args.runs / case
+    for case, seed in [(c, s) for s in args.seeds for c in args.cases]:
+        key = run_key(case, seed)
+        run = args.runs / key
         if not (run / "run.sqlite").exists():
             started = time.perf_counter()
-            train(ROOT / "configs" / f"{case}.toml", run, progress=False)
-            print(f"{case}: trained in {time.perf_counter() - started:.0f} s", flush=True)
-        out = outcomes(run)
+            cfg = tomllib.loads((ROOT / "configs" / f"{case}.toml").read_text())
+            train({**cfg, "seed": seed}, run, progress=False)
+            print(f"{key}: trained in {time.perf_counter() - started:.0f} s", flush=True)
+        out = outcomes(run, seed)
         labels = labels_of(out)
         alerts = alerts_of(run)
         fired = {d for d, _, _ in alerts}
@@ -189,7 +204,8 @@ def main() -> None:
         fired_blind = {d for d, _, _ in blind}
         found_blind = {lab: bool(FINDS[lab] & fired_blind) for lab in labels}
         false_blind = sorted(fired_blind & FAMILY) if not labels else []
-        payload[case] = {
+        payload[key] = {
+            "seed": seed,
             **out,
             "labels": labels,
             "found": found,
@@ -205,6 +221,7 @@ def main() -> None:
         rows.append(
             [
                 case,
+                seed,
                 out["class_diversity_ratio"],
                 out["class_accuracy"],
                 out["stage2_detail_ratio"],
@@ -226,6 +243,7 @@ def main() -> None:
         + table(
             [
                 "config",
+                "seed",
                 "within-class diversity (fake/real)",
                 "class accuracy",
                 "stage-II detail (fake/real)",
