@@ -154,11 +154,14 @@ SIZES: dict[str, dict] = {
         "budget": 300,
     },
     # DVD-GAN-lite (~2.5 s/step under load): d_imbalance at step 110 in
-    # bench/detectors_video.py; small evaluations every 50 steps, branches of 100 steps
+    # bench/detectors_video.py, onset before the first checkpoint, so the branches start
+    # from the initialisation; evaluations every 50 steps on 256 clips (fvd_lite's
+    # features have 128 dimensions: fewer clips leave its covariance rank-deficient);
+    # doctor's default budget (twice the span from the fork to the alert), capped at 260
     "dvd-110": {
         "steps": 150,
-        "eval": {"every": 50, "num_samples": 128, "num_real": 128, "interpolation": False},
-        "budget": 100,
+        "eval": {"every": 50, "num_samples": 256, "num_real": 256, "interpolation": False},
+        "budget": 260,
     },
 }
 #: the reduced size of each family configuration
@@ -271,12 +274,15 @@ def _previous(path: str | None, names: list[str], own: bool = False) -> dict[str
 
 
 #: configurations with no reduced size in SHORT: their failure raised no alert in the
-#: longest runs this CPU affords (not counted as runs doctor could treat)
+#: runs this CPU affords, or too late for doctor's branches to fit (not counted as runs
+#: doctor could treat)
 NOT_REPRODUCED = {
     "stylegan_no_r1_glyphs.toml": (
-        "no alert at any affordable size: no detector fired in 400 steps (batch 16, "
-        "bench/growing_families.py); R1 off differs from the healthy run by at most 0.057 in "
-        "diversity there, the collapse users report comes late in long runs"
+        "not run: its alert comes late (64 glyphs, batch 16: mode_collapse at step 610 and "
+        "750 of 800-step runs on 2 seeds, onset 200-220, bench/growing_families.py), so "
+        "training and branches twice the span from the fork to the alert (~3,000 StyleGAN-"
+        "lite steps at ~0.7 s/step) did not fit this CPU budget; its healthy control "
+        "stylegan_small_glyphs loses diversity too, later and less"
     ),
     "dvdgan_no_temporal.toml": (
         "no alert at any affordable size: no detector fired in 300 steps on 2 seeds "

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 #: the quality measure of a branch, in order of preference: (name, scalar or metric, higher better)
 QUALITY = (
     ("fid", "metric", False),
+    # video models: the Fréchet distance of the bundled video network's features
+    # (gandiag.features.video.fvd_lite), which sees motion; a class count cannot
+    ("fvd_lite", "metric", False),
     (signals.EVAL_MODES_COVERED, "scalar", True),
     ("eval/classes_covered", "scalar", True),
     ("eval/hq_share", "scalar", True),

@@ -279,3 +279,24 @@ def test_a_replay_blind_to_the_failure_falls_back_to_the_recorded_alerts(tmp_pat
     # where the replay sees the failure in the control, the second-half judgement stands
     fine = [dataclasses.replace(scores[0], cleared=False), scores[1]]
     assert judge_by_recorded_alerts_if_replay_is_blind(fine) == fine
+
+
+def test_a_video_branch_is_judged_by_its_video_distance_not_a_class_count(tmp_path):
+    # DVD-GAN branches were judged by classes covered (1 against 1: no evidence either
+    # way); a video run logs fvd_lite, which sees motion, and that is its quality
+    from gandiag.doctor.score import _quality
+    from gandiag.store import RunReader
+    from gandiag.types import MetricProtocol, MetricResult
+
+    w = RunWriter(tmp_path / "v", config=GAN, kind="video")
+    w.write_steps(StepRecord(i, {"eval/classes_covered": 1.0}) for i in range(4))
+    protocol = MetricProtocol(feature_extractor="video glyph net", num_real=8, num_fake=8)
+    w.write_metrics(
+        [
+            MetricResult("fvd_lite", 40.0, protocol, step=1),
+            MetricResult("fvd_lite", 25.0, protocol, step=3),
+        ]
+    )
+    w.close()
+    name, value, higher = _quality(RunReader(tmp_path / "v"))
+    assert (name, value, higher) == ("fvd_lite", 25.0, False)
