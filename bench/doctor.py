@@ -5,7 +5,7 @@ the outcome the configuration is known for; the doctor treats the run's first se
 alert): train the run with a checkpoint ring, run ``doctor`` with its defaults, and record
 
 - recovered: a remedy cleared the alert and beat the control continuation on the run's
-  quality measure (FID on images, modes covered on 2-D data);
+  quality measure (FID on images, fvd_lite on video, modes covered on 2-D data);
 - agrees: that best remedy is the one practitioners name first for the failure;
 - the doctor's wall time against one branch's mean time and against the bound
   ceil(branches / workers) x branch time, with where the rest went (`DoctorResult.timing`):
@@ -354,8 +354,8 @@ def _write(
             "remedy cleared the alert and beat the control's quality. "
             "Quality: the failure's own outcome where it has one (the reconstruction NLL "
             "for posterior collapse; for the image-to-image failures the probe measure the "
-            "failure spoils, see docs/doctor.md), else FID on images, modes covered on 2-D "
-            "data. One torch thread per branch. "
+            "failure spoils, see docs/doctor.md), else FID on images, fvd_lite on video, "
+            "modes covered on 2-D data. One torch thread per branch. "
             f"Under load: 1-minute load average {min(loads):.1f}-{max(loads):.1f} (before "
             f"and after each bench call), on {os.cpu_count()} cores (the machine was shared). Bound: "
             "ceil(branches / workers) x the branches' mean time. Start-up: from asking for "
