@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,7 +27,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from _report import table, write_json, write_section
-from failure_suite import GLYPH_CONFIGS, RING_CONFIGS, VAE_CONFIGS, Case, run_case
+from failure_suite import GLYPH_CONFIGS, RING_CONFIGS, VAE_CONFIGS, Case, run_cases
 from failure_suite_html import write_page
 from failure_suite_score import calibrate, is_healthy, replay, score
 from failure_suite_video import VIDEO_CONFIGS
@@ -111,31 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no case matches --configs {args.configs}")
     load = [os.getloadavg()[0]]
     t0 = time.perf_counter()
-    cached: dict = (
-        pickle.loads(args.cache.read_bytes()) if args.cache and args.cache.exists() else {}
-    )
-    if args.cached_only:
-        cases = [c for c in cases if c.key in cached]
-        if not cases:
-            raise SystemExit("--cached-only: none of the selected cases is in --cache")
-    todo = [c for c in cases if c.key not in cached]
-
-    def keep(case: Case, result: dict) -> None:
-        # the cache is written after every case, so an interrupted suite keeps its runs
-        cached[case.key] = result
-        if args.cache:
-            tmp = args.cache.with_name(args.cache.name + ".tmp")
-            tmp.write_bytes(pickle.dumps(cached))
-            tmp.replace(args.cache)
-
-    if args.jobs == 1:
-        for c in todo:
-            keep(c, run_case(c))
-    else:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            for c, r in zip(todo, pool.map(run_case, todo)):
-                keep(c, r)
-    runs = [relabel(cached[c.key]) for c in cases]
+    cases, runs = run_cases(cases, args.jobs, args.cache, args.cached_only)
+    runs = [relabel(r) for r in runs]
     wall = time.perf_counter() - t0  # with a warm --cache, only the cases trained now
     load.append(os.getloadavg()[0])
 

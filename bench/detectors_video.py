@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,7 +24,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from _report import table, write_json, write_section
-from failure_suite import Case, run_case
+from failure_suite import Case, run_cases
 from failure_suite_score import calibrate, is_healthy, replay, score
 from failure_suite_video import VIDEO_CONFIGS, video_case_settings
 
@@ -54,30 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = [Case("video", c, s, args.steps) for s in range(args.seeds) for c in VIDEO_CONFIGS]
     load = [os.getloadavg()[0]]
     t0 = time.perf_counter()
-    cached: dict = (
-        pickle.loads(args.cache.read_bytes()) if args.cache and args.cache.exists() else {}
-    )
-    if args.cached_only:
-        cases = [c for c in cases if c.key in cached]
-        if not cases:
-            raise SystemExit("--cached-only: none of the selected runs is in --cache")
-    todo = [c for c in cases if c.key not in cached]
-
-    def keep(case: Case, result: dict) -> None:
-        cached[case.key] = result
-        if args.cache:
-            tmp = args.cache.with_name(args.cache.name + ".tmp")
-            tmp.write_bytes(pickle.dumps(cached))
-            tmp.replace(args.cache)
-
-    if args.jobs == 1:
-        for c in todo:
-            keep(c, run_case(c))
-    else:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            for c, r in zip(todo, pool.map(run_case, todo)):
-                keep(c, r)
-    runs = [cached[c.key] for c in cases]
+    cases, runs = run_cases(cases, args.jobs, args.cache, args.cached_only)
     wall = time.perf_counter() - t0  # with a warm --cache, only the runs trained now
     load.append(os.getloadavg()[0])
     live = [replay(r) for r in runs]

@@ -191,6 +191,40 @@ SIGNALS_SHOWN = (
 )
 
 
+def run_cases(
+    cases: list[Case], jobs: int = 1, cache: Path | None = None, cached_only: bool = False
+) -> tuple[list[Case], list[dict[str, Any]]]:
+    """Train the cases not in ``cache`` (a pickle of ``Case.key -> run_case`` results), on
+    ``jobs`` processes, and return the cases scored with their results. The cache is
+    written after every case, so an interrupted suite keeps its runs; ``cached_only``
+    scores only the cases already in it (a bench stopped early) and trains nothing."""
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    cached: dict = pickle.loads(cache.read_bytes()) if cache and cache.exists() else {}
+    if cached_only:
+        cases = [c for c in cases if c.key in cached]
+        if not cases:
+            raise SystemExit("--cached-only: none of the selected cases is in --cache")
+    todo = [c for c in cases if c.key not in cached]
+
+    def keep(case: Case, result: dict) -> None:
+        cached[case.key] = result
+        if cache:
+            tmp = cache.with_name(cache.name + ".tmp")
+            tmp.write_bytes(pickle.dumps(cached))
+            tmp.replace(cache)
+
+    if jobs == 1:
+        for c in todo:
+            keep(c, run_case(c))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for c, r in zip(todo, pool.map(run_case, todo)):
+                keep(c, r)
+    return cases, [cached[c.key] for c in cases]
+
+
 def read_run(
     run_dir: Path, points: int = 300
 ) -> tuple[dict[str, list[list[float]]], list[dict[str, Any]], list[dict[str, Any]]]:
