@@ -37,9 +37,9 @@ evaluation is. Definitions (G is any generator of the run):
   full-contrast glyphs about twice as much as 7x7-block images), so a direction that hides
   nothing but loses more at half resolution crossed 1.5x while one that passes 0.66 of the
   change through stayed under it. Read per unit of change it is the quantity the
-  detector reads (its ``blur_gain``, threshold 1/2), measured independently: another
-  perturbation (the save a user makes, not a blur), on the whole held-out set, of each
-  evaluated model. This form was chosen after the per-run diagnosis in docs/detectors.md
+  detector reads (the largest of its ``blur_gain``, ``fine_blur_gain`` and ``noise_gain``,
+  threshold 1/2), measured independently: another perturbation (the save a user makes,
+  not a blur or noise), on the whole held-out set, of each evaluated model. This form was chosen after the per-run diagnosis in docs/detectors.md
   had been seen; seeds 3-4 were its first fresh runs. A direction labelled ``identity_mapping`` is not labelled
   ``steganography``: a copy passes the whole change on (gain 1) without hiding anything
   (the detector asks the same, as ``domain_progress`` >= 1/2). Evaluations logged before
@@ -131,7 +131,7 @@ def inverted(true_corr: float | None, background: float | None, kept: float | No
 
 
 #: share of the half-resolution save's change to G(x) that, passing into the cycle error,
-#: labels ``steganography`` (the detector's ``blur_gain`` threshold: see the module doc)
+#: labels ``steganography`` (the detector's gain threshold: see the module doc)
 HIDDEN_GAIN = 0.5
 
 
