@@ -281,23 +281,37 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--configs", nargs="+", default=CONFIGS)
+    p.add_argument(
+        "--extra-seeds",
+        type=int,
+        nargs="+",
+        default=[],
+        help="further seeds, of --extra-configs only (e.g. healthy configs, for more healthy steps)",
+    )
+    p.add_argument("--extra-configs", nargs="+", default=[])
     p.add_argument("--steps", type=int, default=None, help="override every config's steps")
     p.add_argument("--out", type=Path, default=Path("bench/results/translation_runs"))
     p.add_argument("--json", default=None)
     p.add_argument("--no-docs", action="store_true")
     args = p.parse_args(argv)
+    if bool(args.extra_seeds) != bool(args.extra_configs):
+        p.error("--extra-seeds and --extra-configs go together (which configs get the extra seeds)")
+    cases = [(c, s) for c in args.configs for s in args.seeds]
+    cases += [(c, s) for c in args.extra_configs for s in args.extra_seeds]
     rows = []
-    for config in args.configs:
-        for seed in args.seeds:
-            rows.append(
-                {
-                    "config": config,
-                    "seed": seed,
-                    **score(run_one(config, seed, args.out, args.steps)),
-                }
-            )
+    for config, seed in cases:
+        run = run_one(config, seed, args.out, args.steps)
+        rows.append({"config": config, "seed": seed, **score(run)})
     summary = summarise(rows)
-    write_json(args.json, {"runs": rows, "summary": summary, "seeds": args.seeds})
+    write_json(
+        args.json,
+        {
+            "runs": rows,
+            "summary": summary,
+            "seeds": args.seeds,
+            "extra_seeds": {c: args.extra_seeds for c in args.extra_configs},
+        },
+    )
     run_table = table(
         ["run", "outcome labels (evaluation steps)", "alerts (first step)"],
         [
@@ -329,7 +343,13 @@ def main(argv: list[str] | None = None) -> int:
 
     md = (
         "## Translation detectors (`bench/translation_suite.py`)\n\n"
-        f"Seeds {args.seeds}; {len(rows)} runs; labels from the held-out evaluations during "
+        f"Seeds {args.seeds}"
+        + (
+            f" (and {args.extra_seeds} of {', '.join(args.extra_configs)})"
+            if args.extra_seeds
+            else ""
+        )
+        + f"; {len(rows)} runs; labels from the held-out evaluations during "
         "the run and of the final checkpoint (definitions in the script's docstring). "
         "Scored with "
         f"{torch.get_num_threads()} torch thread(s), 1-min load average "
@@ -339,6 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         f"False alarms on {summary['healthy_runs']} unlabelled runs: {summary['false_alarms']} "
         f"over {summary['healthy_steps']} steps"
         + ("" if fa is None else f" ({fa:.3g} per 1,000 steps)")
+        + (
+            # no alarm in n steps: rate < -ln(0.05) / n at 95% confidence (Poisson)
+            f"; 95% upper bound {1000 * 2.996 / summary['healthy_steps']:.2g} per 1,000 steps"
+            if summary["false_alarms"] == 0 and summary["healthy_steps"]
+            else ""
+        )
         + ".\n"
     )
     if not args.no_docs:
