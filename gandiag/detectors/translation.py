@@ -343,7 +343,8 @@ class ContentLossDetector(_SustainedSignal):
     ``target_acc_min``, when the probe measures it). Too few: below ``threshold`` (near the
     10% chance of ten classes) or no more than ``class_chance``, the largest class share of
     the probe inputs, which an output blind to its input scores when it is read as that
-    class (5 of 32 probe inputs of one class make a constant output keep 16%)."""
+    class. The trainer's probe batch is class-balanced, so there it is 1/classes; a probe
+    built otherwise (5 of 32 inputs of one class) moves it (to 16%)."""
 
     name = "content_lost"
     signal_name = "class_kept"
