@@ -37,9 +37,9 @@ evaluation is. Definitions (G is any generator of the run):
   full-contrast glyphs about twice as much as 7x7-block images), so a direction that hides
   nothing but loses more at half resolution crossed 1.5x while one that passes 0.66 of the
   change through stayed under it. Read per unit of change it is the quantity the
-  detector reads (its ``blur_gain``, threshold 1/2), measured independently: another
-  perturbation (the save a user makes, not a blur), on the whole held-out set, of each
-  evaluated model. This form was chosen after the per-run diagnosis in docs/detectors.md
+  detector reads (the largest of its ``blur_gain``, ``fine_blur_gain`` and ``noise_gain``,
+  threshold 1/2), measured independently: another perturbation (the save a user makes,
+  not a blur or noise), on the whole held-out set, of each evaluated model. This form was chosen after the per-run diagnosis in docs/detectors.md
   had been seen; seeds 3-4 were its first fresh runs. A direction labelled ``identity_mapping`` is not labelled
   ``steganography``: a copy passes the whole change on (gain 1) without hiding anything
   (the detector asks the same, as ``domain_progress`` >= 1/2). Evaluations logged before
@@ -131,7 +131,7 @@ def inverted(true_corr: float | None, background: float | None, kept: float | No
 
 
 #: share of the half-resolution save's change to G(x) that, passing into the cycle error,
-#: labels ``steganography`` (the detector's ``blur_gain`` threshold: see the module doc)
+#: labels ``steganography`` (the detector's gain threshold: see the module doc)
 HIDDEN_GAIN = 0.5
 
 
@@ -281,23 +281,37 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--configs", nargs="+", default=CONFIGS)
+    p.add_argument(
+        "--extra-seeds",
+        type=int,
+        nargs="+",
+        default=[],
+        help="further seeds, of --extra-configs only (e.g. healthy configs, for more healthy steps)",
+    )
+    p.add_argument("--extra-configs", nargs="+", default=[])
     p.add_argument("--steps", type=int, default=None, help="override every config's steps")
     p.add_argument("--out", type=Path, default=Path("bench/results/translation_runs"))
     p.add_argument("--json", default=None)
     p.add_argument("--no-docs", action="store_true")
     args = p.parse_args(argv)
+    if bool(args.extra_seeds) != bool(args.extra_configs):
+        p.error("--extra-seeds and --extra-configs go together (which configs get the extra seeds)")
+    cases = [(c, s) for c in args.configs for s in args.seeds]
+    cases += [(c, s) for c in args.extra_configs for s in args.extra_seeds]
     rows = []
-    for config in args.configs:
-        for seed in args.seeds:
-            rows.append(
-                {
-                    "config": config,
-                    "seed": seed,
-                    **score(run_one(config, seed, args.out, args.steps)),
-                }
-            )
+    for config, seed in cases:
+        run = run_one(config, seed, args.out, args.steps)
+        rows.append({"config": config, "seed": seed, **score(run)})
     summary = summarise(rows)
-    write_json(args.json, {"runs": rows, "summary": summary, "seeds": args.seeds})
+    write_json(
+        args.json,
+        {
+            "runs": rows,
+            "summary": summary,
+            "seeds": args.seeds,
+            "extra_seeds": {c: args.extra_seeds for c in args.extra_configs},
+        },
+    )
     run_table = table(
         ["run", "outcome labels (evaluation steps)", "alerts (first step)"],
         [
@@ -329,7 +343,13 @@ def main(argv: list[str] | None = None) -> int:
 
     md = (
         "## Translation detectors (`bench/translation_suite.py`)\n\n"
-        f"Seeds {args.seeds}; {len(rows)} runs; labels from the held-out evaluations during "
+        f"Seeds {args.seeds}"
+        + (
+            f" (and {args.extra_seeds} of {', '.join(args.extra_configs)})"
+            if args.extra_seeds
+            else ""
+        )
+        + f"; {len(rows)} runs; labels from the held-out evaluations during "
         "the run and of the final checkpoint (definitions in the script's docstring). "
         "Scored with "
         f"{torch.get_num_threads()} torch thread(s), 1-min load average "
@@ -339,6 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         f"False alarms on {summary['healthy_runs']} unlabelled runs: {summary['false_alarms']} "
         f"over {summary['healthy_steps']} steps"
         + ("" if fa is None else f" ({fa:.3g} per 1,000 steps)")
+        + (
+            # no alarm in n steps: rate < -ln(0.05) / n at 95% confidence (Poisson)
+            f"; 95% upper bound {1000 * 2.996 / summary['healthy_steps']:.2g} per 1,000 steps"
+            if summary["false_alarms"] == 0 and summary["healthy_steps"]
+            else ""
+        )
         + ".\n"
     )
     if not args.no_docs:

@@ -215,21 +215,43 @@ class ColourInversionDetector(_SustainedSignal):
         return f"{net} inverts its input: corr(G(x), x) = {value:.2f} (below {self.cfg['threshold']:.2g})"
 
 
+#: the steganography probe's perturbations, each read as the share of its change to G(x)
+#: that passes into the cycle error: a 1 px blur, a 0.5 px blur, low-amplitude noise
+HIDING_GAINS = ("blur_gain", "fine_blur_gain", "noise_gain")
+
+
 @register_detector
 class SteganographyDetector(_SustainedSignal):
     """The cycle is satisfied through a hidden signal (Chu et al. 2017; junyanz#1429): the
-    inverse generator rebuilds x from structure of G(x) finer than a slight blur keeps.
-    ``blur_gain`` is how much the cycle error grows per unit of change a Gaussian blur
-    (1 px) makes to G(x): 0 for an inverse that reads only what the blur keeps, 1 for a
-    copy. It must exceed ``threshold`` (more than half the change passes through; healthy
-    glyph CycleGANs show -0.02-0.12) while the clean cycle error is below ``cycle_l1_max``
-    and G has left its input domain (``domain_progress`` at least ``domain_progress_min``,
-    where measured): a pair of near-copies also passes a blur's change through, without
-    hiding anything. Chu et al. perturb with low-amplitude noise; a signal hidden at a
-    pixel's scale survives noise of a few levels (``noise_gain``, kept as evidence) but
-    not a blur. ``halfres_gain``, the same reading with a half-resolution 8-bit save (the
-    benchmark label's perturbation), is kept as evidence: on weak hiders a blur passes on
-    about 0.5-0.7 of what the save does (docs/detectors.md)."""
+    inverse generator F rebuilds x from structure of G(x) that a viewer does not see.
+
+    The probe perturbs G(x) in ways a viewer barely notices and reads each as a *gain*: how
+    much the cycle error grows per unit of change the perturbation makes to G(x) (0 for an
+    F that reads only what the perturbation keeps, 1 for a copy). The detector reads the
+    largest gain of a family (``HIDING_GAINS``): a Gaussian blur of 1 px
+    (``blur_gain``), one of 0.5 px (``fine_blur_gain``) and low-amplitude noise, 3/255 of
+    the range (``noise_gain``, Chu et al.'s own perturbation). Why a family and its
+    maximum: a hiding generator is free to put its signal at any scale finer than what the
+    translation shows, and one perturbation measures one scale. A 1 px blur also softens
+    the edges a viewer sees, which an honest F tolerates, so that part of its change passes
+    on little and dilutes the gain of a signal hidden at the pixel scale; a 0.5 px blur
+    changes little but that scale, and noise at 3/255 touches every scale lightly. All
+    three are read in the same unit (share of the change passed on), so one threshold
+    serves them: more than half, ``threshold`` 1/2, as before. What the family costs is a
+    higher chance that one member crosses on an honest F (three readings, not one); each
+    member must still cross on ``min_records`` probes in a row.
+
+    What the detector must not read: ``halfres_gain``, the same reading with a
+    half-resolution 8-bit save, is the perturbation that defines the benchmark's
+    steganography label (applied on the whole held-out set); reading it on the probe's
+    subset would read the label's own instrument, so it is kept as evidence only. The
+    blurs and the noise are different perturbations, so detector and label agree only
+    where both measure the hiding.
+
+    It alerts while the clean cycle error is below ``cycle_l1_max`` and G has left its
+    input domain (``domain_progress`` at least ``domain_progress_min``, where measured):
+    a pair of near-copies also passes a perturbation's change through, without hiding
+    anything."""
 
     name = "steganography"
     signal_name = "blur_gain"
@@ -242,6 +264,12 @@ class SteganographyDetector(_SustainedSignal):
         "min_records": 3,
     }
     remedies = (PERTURB_CYCLE, LOWER_CYCLE, STRONGER_D, R.INSTANCE_NOISE)
+
+    def value(self, record: StepRecord, net: str, signal: float) -> float:
+        """The largest gain of the family that this record holds (a record of a probe older
+        than a member lacks it)."""
+        gains = [v for v in _present(record, net, *HIDING_GAINS).values()]
+        return max(gains) if gains else signal
 
     def extra_condition(self, record: StepRecord, net: str) -> bool:
         c = _get(record, net, "cycle_l1")
@@ -259,17 +287,17 @@ class SteganographyDetector(_SustainedSignal):
             record,
             net,
             "cycle_l1",
-            "cycle_l1_blurred",
-            "noise_gain",
+            *HIDING_GAINS,
             "halfres_gain",
             "domain_progress",
         )
 
     def diagnosis(self, net: str, value: float) -> str:
         return (
-            f"{net}'s cycle hides the input: the inverse generator amplifies the change a 1 px "
-            f"blur makes to G(x) {value:.2g}x (above {self.cfg['threshold']:.2g}) while the "
-            "clean cycle error is small: it reads a signal finer than the translation shows"
+            f"{net}'s cycle hides the input: the inverse generator passes {value:.2g} of the "
+            "change a slight blur or low-amplitude noise makes to G(x) into its "
+            f"reconstruction (above {self.cfg['threshold']:.2g}) while the clean cycle error "
+            "is small: it reads a signal finer than the translation shows"
         )
 
 
@@ -315,7 +343,8 @@ class ContentLossDetector(_SustainedSignal):
     ``target_acc_min``, when the probe measures it). Too few: below ``threshold`` (near the
     10% chance of ten classes) or no more than ``class_chance``, the largest class share of
     the probe inputs, which an output blind to its input scores when it is read as that
-    class (5 of 32 probe inputs of one class make a constant output keep 16%)."""
+    class. The trainer's probe batch is class-balanced, so there it is 1/classes; a probe
+    built otherwise (5 of 32 inputs of one class) moves it (to 16%)."""
 
     name = "content_lost"
     signal_name = "class_kept"

@@ -33,13 +33,18 @@ training. Names (``NET`` is the generator's name, e.g. ``G_AB``)::
     translation/NET/target_l1          mean|G(x) - t| (paired data only)
     translation/NET/cycle_l1           mean|F(G(x)) - x| (F the inverse generator)
     translation/NET/cycle_l1_perturbed mean|F(G(x) + d) - x|, d ~ N(0, eps^2), fixed
-    translation/NET/noise_gain         (cycle_l1_perturbed - cycle_l1) / mean|d|: how much F
-                                       amplifies a small perturbation of G(x) (steganography)
+    translation/NET/noise_gain         (cycle_l1_perturbed - cycle_l1) / mean|clamp(G(x) + d)
+                                       - G(x)|: how much F amplifies a small perturbation of
+                                       G(x), per unit of the change it makes (steganography)
     translation/NET/cycle_l1_blurred   mean|F(blur(G(x))) - x|, blur Gaussian, sigma 1 px
     translation/NET/blur_gain          (cycle_l1_blurred - cycle_l1) / mean|blur(G(x)) - G(x)|:
                                        how much F amplifies the change a slight blur makes to
                                        G(x); > 1 when F reads structure of G(x) finer than
                                        the blur keeps (steganography)
+    translation/NET/cycle_l1_fine_blurred  the same with a finer blur, sigma 0.5 px
+    translation/NET/fine_blur_gain     the blur gain with that blur: it changes mostly
+                                       single-pixel structure, where a hidden signal lives,
+                                       and little of the edges a viewer sees
     translation/NET/cycle_l1_halfres   mean|F(save(G(x))) - x|, save = half resolution (2x2
                                        means), 8 bits, read back at full size (nearest)
     translation/NET/halfres_gain       (cycle_l1_halfres - cycle_l1) / mean|save(G(x)) - G(x)|:
@@ -110,6 +115,9 @@ def _pdist_l1(x: Tensor) -> float:
 #: Gaussian blur (sigma, px) of the steganography probe: it keeps what a viewer sees of G(x)
 #: and removes pixel-scale structure, where a hidden signal lives
 STEGO_BLUR = 1.0
+#: the finer blur (sigma, px) of the steganography probe: it changes little beyond
+#: single-pixel structure, so a signal hidden at that scale carries most of its change
+STEGO_FINE_BLUR = 0.5
 
 
 def gaussian_blur(x: Tensor, sigma: float = STEGO_BLUR) -> Tensor:
@@ -264,12 +272,17 @@ class TranslationProbe:
     def _cycle(self, name: str, y: Tensor, inverse: nn.Module) -> dict[str, float]:
         rec = inverse(y).float()
         clean = float((rec - self.x).abs().mean())
-        rec_p = inverse((y + self.delta).clamp(-1, 1)).float()
-        pert = float((rec_p - self.x).abs().mean())
-        gain = (pert - clean) / max(float(self.delta.abs().mean()), 1e-8)
+        noisy = (y + self.delta).clamp(-1, 1)
+        pert = float((inverse(noisy).float() - self.x).abs().mean())
+        # per unit of the change G(x) receives: clamping at the range's ends (a glyph's dark
+        # background sits at -1) removes part of d
+        gain = (pert - clean) / max(float((noisy - y).abs().mean()), 1e-8)
         soft = gaussian_blur(y)
         blurred = float((inverse(soft).float() - self.x).abs().mean())
         change = float((soft - y).abs().mean())
+        fine = gaussian_blur(y, STEGO_FINE_BLUR)
+        blurred_fine = float((inverse(fine).float() - self.x).abs().mean())
+        fine_change = float((fine - y).abs().mean())
         saved = half_resolution_save(y)
         halfres = float((inverse(saved).float() - self.x).abs().mean())
         saved_change = float((saved - y).abs().mean())
@@ -279,6 +292,8 @@ class TranslationProbe:
             signal(name, "noise_gain"): gain,
             signal(name, "cycle_l1_blurred"): blurred,
             signal(name, "blur_gain"): (blurred - clean) / max(change, 1e-8),
+            signal(name, "cycle_l1_fine_blurred"): blurred_fine,
+            signal(name, "fine_blur_gain"): (blurred_fine - clean) / max(fine_change, 1e-8),
             signal(name, "cycle_l1_halfres"): halfres,
             signal(name, "halfres_gain"): (halfres - clean) / max(saved_change, 1e-8),
         }

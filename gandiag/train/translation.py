@@ -303,28 +303,56 @@ def _scaled(images: np.ndarray | None, index: np.ndarray, device: torch.device) 
     return torch.from_numpy(images[index].astype(np.float32) / 127.5 - 1.0).to(device)
 
 
+def balanced_indices(labels: np.ndarray, n: int) -> np.ndarray:
+    """Positions of a probe batch of about ``n`` items drawn evenly from each class of
+    ``labels`` (the held-out classes, in held-out order): ``n // classes`` items of each
+    class, the first of that class in held-out order (so deterministic by the run's seed,
+    which set that order), or all a class has where it has fewer. Equal counts make the
+    chance level of an output blind to its input 1 / classes, as on the near-balanced
+    held-out set the outcome labels read; the first ``n`` items instead let the batch's
+    largest class (16-28% of 32 items over seeds) set it. With fewer than ``classes``
+    items wanted, one item of each of the first ``n`` classes to appear. Returned in
+    held-out order."""
+    labels = np.asarray(labels).reshape(-1)
+    if n < 1:
+        raise ValueError(f"a probe batch needs at least 1 item; got n={n}")
+    classes, first = np.unique(labels, return_index=True)
+    by_appearance = classes[np.argsort(first)]
+    per = max(n // len(classes), 1)
+    if n < len(classes):
+        by_appearance = by_appearance[:n]
+    picked = [np.flatnonzero(labels == c)[:per] for c in by_appearance]
+    return np.sort(np.concatenate(picked))
+
+
 def _probes(
     bundle: TranslationBundle, held: _Held, n: int, seed: int
 ) -> dict[str, TranslationProbe]:
+    """The fixed probe batches, class-balanced (:func:`balanced_indices`); paired data keeps
+    its pairs (one set of positions), unpaired domains are balanced each by its own classes."""
     sr = held.task == "super_resolution"
+    ix = torch.from_numpy(balanced_indices(held.labels_x.cpu().numpy(), n)).to(held.x.device)
+    iy = ix
+    if not held.paired:
+        iy = torch.from_numpy(balanced_indices(held.labels_y.cpu().numpy(), n)).to(held.y.device)
     probes = {
         next(iter(bundle.generators)): TranslationProbe(
-            held.x[:n],
-            held.y[:n],
+            held.x[ix],
+            held.y[iy],
             paired=held.paired,
-            labels=held.labels_x[:n],
-            target_labels=held.labels_y[:n],
+            labels=held.labels_x[ix],
+            target_labels=held.labels_y[iy],
             super_resolution=sr,
             seed=seed,
         )
     }
     if bundle.name == "cyclegan":
         probes["G_BA"] = TranslationProbe(
-            held.y[:n],
-            held.x[:n],
+            held.y[iy],
+            held.x[ix],
             paired=False,
-            labels=held.labels_y[:n],
-            target_labels=held.labels_x[:n],
+            labels=held.labels_y[iy],
+            target_labels=held.labels_x[ix],
             seed=seed + 1,
         )
     return probes

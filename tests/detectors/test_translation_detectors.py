@@ -292,3 +292,61 @@ def test_class_signals_need_persistence_not_a_bound():
     one_class = _class_stream(kept=[0.6] * 40, diversity=[0.22, 0.13, 0.24, 0.15] * 10)
     (a,) = run(build_detectors(dets), one_class)
     assert a.detector == "translation_collapse" and (a.onset_step, a.step) == (200, 300)
+
+
+# -- steganography: a family of perturbations, read as its largest gain --------------------
+@pytest.mark.parametrize("member", ["blur_gain", "fine_blur_gain", "noise_gain"])
+def test_steganography_alerts_on_any_member_of_its_perturbation_family(member):
+    recs = stream(None)
+    for r in recs:
+        if r.step >= 600:
+            r.scalars[f"translation/G_AB/{member}"] = 1.4
+    (a,) = run(build_detectors(["steganography"]), recs)
+    assert a.onset_step == 600 and a.evidence[member] == 1.4
+    assert a.evidence["threshold"] == 0.5 and "G_AB" in a.diagnosis
+
+
+def test_steganography_never_reads_the_labels_half_resolution_save():
+    # halfres_gain is the benchmark label's perturbation: evidence only, never the trigger
+    recs = stream(None)
+    for r in recs:
+        r.scalars["translation/G_AB/halfres_gain"] = 3.0
+    assert run(build_detectors(["steganography"]), recs) == []
+
+
+def test_steganography_reads_older_records_without_the_newer_members():
+    recs = stream("steganography", at=600)
+    for r in recs:
+        r.scalars.pop("translation/G_AB/fine_blur_gain")
+        r.scalars.pop("translation/G_AB/noise_gain")
+    (a,) = run(build_detectors(["steganography"]), recs)
+    assert a.evidence["blur_gain"] == 1.4 and "fine_blur_gain" not in a.evidence
+
+
+def test_probe_gains_of_a_copy_are_one_for_every_perturbation():
+    # x has a background at -1, where the noise is clamped: the noise gain is read per unit
+    # of the change G(x) actually receives, so a copy passes on exactly all of it
+    x, t = _data()
+    copy = TranslationProbe(x, t, paired=False).signals("G_AB", Fn(lambda v: v), Fn(lambda v: v))
+    for member in ("blur_gain", "fine_blur_gain", "noise_gain"):
+        assert copy[f"translation/G_AB/{member}"] == pytest.approx(1.0, abs=1e-4), member
+
+
+def test_probe_fine_blur_reads_a_pixel_scale_signal_the_wider_blur_dilutes():
+    # G: a visible image with 4 px blocks (sharp edges) plus x hidden at 5% on a checkerboard
+    # (the finest scale); F demodulates the checkerboard. A 1 px blur also softens the
+    # visible edges, which F ignores, so its change passes on less per unit than a 0.5 px
+    # blur's, which changes little but the finest scale
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(0)
+    up = lambda v, k: F.interpolate(v, scale_factor=k, mode="nearest")
+    x = up((torch.rand(16, 1, 14, 14, generator=g) > 0.5).float() * 2 - 1, 2)
+    visible = up((torch.rand(16, 1, 7, 7, generator=g) > 0.5).float() * 2 - 1, 4)
+    i = torch.arange(28)
+    checker = ((i[:, None] + i[None, :]) % 2 * 2 - 1).float()
+    hide = Fn(lambda v: visible[: len(v)] + 0.05 * checker * v)
+    reveal = Fn(lambda y: up(F.avg_pool2d(y * checker, 2), 2) / 0.05)
+    s = TranslationProbe(x, visible, paired=False).signals("G_AB", hide, reveal)
+    assert s["translation/G_AB/cycle_l1"] == pytest.approx(0.0, abs=1e-5)
+    assert s["translation/G_AB/fine_blur_gain"] > 1.2 * s["translation/G_AB/blur_gain"]

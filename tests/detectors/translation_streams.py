@@ -17,8 +17,9 @@ HEALTHY = {  # per-generator values in the ranges healthy glyph runs show
     "class_kept": 0.85,
     "cycle_l1": 0.08,
     "cycle_l1_perturbed": 0.085,
-    "noise_gain": 0.3,
+    "noise_gain": 0.02,
     "blur_gain": 0.06,
+    "fine_blur_gain": 0.08,
     "psnr_gain": 2.0,
     "ssim_gain": 0.1,
 }
