@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+import failure_suite_video
 from _report import table, write_json, write_section
 from failure_suite import Case, run_cases
 from failure_suite_score import calibrate, is_healthy, replay, score
@@ -47,7 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="score only the runs already in --cache (e.g. of a bench stopped early); train nothing",
     )
+    ap.add_argument(
+        "--strips",
+        type=Path,
+        default=None,
+        help="write sample strips (generated above held-out clips) every 100 steps here",
+    )
     args = ap.parse_args(argv)
+    failure_suite_video.SAMPLE_STRIPS_DIR = args.strips
     # seed-major: a bench stopped early has every configuration of its first seeds
     cases = [Case("video", c, s, args.steps) for s in range(args.seeds) for c in VIDEO_CONFIGS]
     load = [os.getloadavg()[0]]
