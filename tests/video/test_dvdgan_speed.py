@@ -96,7 +96,8 @@ def test_generator_and_its_gradients_match_the_frame_by_frame_reference():
 
 
 class _ReferenceStepper(VideoGANStepper):
-    """The stepper as first written: separate discriminator forwards for reals and fakes.
+    """The stepper as first written: the reference generator, separate discriminator
+    forwards for reals and fakes.
 
     Each D step runs under ``parametrize.cached()``: one spectral-norm power iteration
     per D step, as in the one-forward stepper (the first version ran one per forward, two
@@ -110,7 +111,7 @@ class _ReferenceStepper(VideoGANStepper):
             x, y = self.next_batch()
             z, _ = self.b.sample_latent(x.shape[0], self.gen, x.device)
             with torch.no_grad():
-                fake = self.G(z, y)
+                fake = _generator_reference(self.G, z, y)
             frames = self.D.sample_frames(self.gen, x.device)
             with parametrize.cached():
                 d_real, d_fake = self._scores(x, y, frames), self._scores(fake, y, frames)
@@ -124,7 +125,7 @@ class _ReferenceStepper(VideoGANStepper):
         self.D.requires_grad_(False)
         self.G.requires_grad_(True)
         z, _ = self.b.sample_latent(x.shape[0], self.gen, x.device)
-        fake_g = self.G(z, y)
+        fake_g = _generator_reference(self.G, z, y)
         scores = self._scores(fake_g, y, self.D.sample_frames(self.gen, x.device))
         loss_g = sum(L.generator_loss(s.loss, v) for v in scores.values())
         self.opt_g.zero_grad(set_to_none=True)
@@ -135,12 +136,12 @@ class _ReferenceStepper(VideoGANStepper):
 
 
 def _losses(stepper_cls: type, steps: int) -> np.ndarray:
-    bundle = build_model("dvdgan", seed=3, gru_levels=2)
+    bundle = build_model("dvdgan", seed=3)
     data = torch.Generator().manual_seed(5)
 
     def next_batch():
-        x = torch.rand(8, 8, 1, 32, 32, generator=data) * 2 - 1
-        return x, torch.randint(0, 10, (8,), generator=data)
+        x = torch.rand(4, 8, 1, 32, 32, generator=data) * 2 - 1
+        return x, torch.randint(0, 10, (4,), generator=data)
 
     def make_opt(params, which, lr=None):
         return torch.optim.Adam(
@@ -164,15 +165,15 @@ def test_training_losses_match_the_reference_stepper_for_the_same_seed():
     the original stepper: the only mathematical difference is one spectral-norm power
     iteration per D step instead of two (its estimate of sigma moves by far less than the
     tolerance), plus float32 summation order."""
-    fast, ref = _losses(VideoGANStepper, 4), _losses(_ReferenceStepper, 4)
+    fast, ref = _losses(VideoGANStepper, 3), _losses(_ReferenceStepper, 3)
     scale = np.maximum(np.abs(ref), 0.1)
-    assert np.all(np.abs(fast - ref) <= 2e-3 * scale), np.abs(fast - ref) / scale
+    assert np.all(np.abs(fast - ref) <= 1e-4 * scale), np.abs(fast - ref) / scale
 
 
 def test_fvd_lite_against_cached_real_statistics_matches_the_one_shot_metric():
     g = torch.Generator().manual_seed(0)
-    real = torch.rand(64, 8, 1, 32, 32, generator=g) * 2 - 1
-    fakes = [torch.rand(64, 8, 1, 32, 32, generator=g) * 2 - 1 for _ in range(2)]
+    real = torch.rand(48, 8, 1, 32, 32, generator=g) * 2 - 1
+    fakes = [torch.rand(48, 8, 1, 32, 32, generator=g) * 2 - 1]
     fakes.append(real[:, :1].expand_as(real).contiguous())
     net = load_video_classifier()
     scorer = FVDLite(real, net)
@@ -183,4 +184,4 @@ def test_fvd_lite_against_cached_real_statistics_matches_the_one_shot_metric():
         ours = scorer(fake)
         assert_agrees(ours.value, ref, scale=frechet_scale(fr, ff))
         assert_agrees(fvd_lite(real, fake, net).value, ref, scale=frechet_scale(fr, ff))
-        assert ours.protocol.num_real == 64 and ours.protocol.num_fake == 64
+        assert ours.protocol.num_real == 48 and ours.protocol.num_fake == 48

@@ -104,3 +104,18 @@ def test_header_names_the_runs_of_a_bench_stopped_early() -> None:
         _configs_and_seeds({"seeds": 2, "runs": runs[:4]})
         == "seed 0: 3 of 3 configurations, seed 1: 1 of 3 configurations"
     )
+
+
+def test_sample_strip_puts_one_clip_per_row_generated_above_real(tmp_path) -> None:
+    import numpy as np
+    from failure_suite_video import save_strip
+    from PIL import Image
+
+    fake = torch.full((2, 3, 1, 4, 5), -1.0)
+    fake[1, 2] = 1.0  # second clip, last frame white
+    real = torch.zeros(1, 3, 1, 4, 5)
+    save_strip(fake, real, tmp_path / "s" / "strip.png")
+    img = np.asarray(Image.open(tmp_path / "s" / "strip.png"))
+    assert img.shape == (2 * 4 + 2 + 4, 3 * 5)  # rows: 2 clips, a line, 1 clip; frames across
+    assert (img[4:8, 10:15] == 255).all() and (img[4:8, :10] == 0).all()
+    assert (img[8:10] == 128).all() and (img[10:] == 128).all()  # 0 -> mid grey
