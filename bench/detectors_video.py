@@ -179,6 +179,20 @@ def markdown(p: dict) -> str:
         ),
         "",
     ]
+    every = 100
+    marks = sorted({t for r in p["runs"] for t in r["outcomes"]["step"] if t % every == 0})
+    out += [
+        f"Motion ratio (fakes over held-out reals) every {every} steps and at the last step:",
+        "",
+        table(
+            ["run", *(str(t) for t in marks), "last"],
+            [
+                [_run(r), *(_at(r, "motion_ratio", t) for t in marks), _last(r, "motion_ratio")]
+                for r in p["runs"]
+            ],
+        ),
+        "",
+    ]
     out += [
         "### Thresholds replayed on the healthy runs",
         "",
@@ -227,6 +241,12 @@ def _last(r: dict, key: str) -> str:
     """The outcome ``key`` at the run's last evaluation ("-" where the run has none)."""
     v = r["outcomes"].get(key)
     return f"{v[-1]:.2f}" if v else "-"
+
+
+def _at(r: dict, key: str, step: int) -> str:
+    """The outcome ``key`` at evaluation ``step`` ("-" where the run has none there)."""
+    steps = r["outcomes"]["step"]
+    return f"{r['outcomes'][key][steps.index(step)]:.2f}" if step in steps else "-"
 
 
 def _f(v) -> str:

@@ -78,6 +78,14 @@ def test_outcome_table_reads_the_last_evaluation_and_marks_missing_keys() -> Non
     assert _last(run, "auc_D_T") == "-" and _last(run, "motion_pref_D_T") == "-"
 
 
+def test_motion_table_reads_the_evaluation_at_a_step() -> None:
+    from detectors_video import _at
+
+    run = {"outcomes": {"step": [0, 25, 100, 125], "motion_ratio": [1.3, 0.9, 0.456, 0.2]}}
+    assert _at(run, "motion_ratio", 100) == "0.46"
+    assert _at(run, "motion_ratio", 200) == "-"  # a shorter run has no evaluation there
+
+
 def test_video_configurations_split_model_options_from_training_settings() -> None:
     from failure_suite_video import VIDEO_CONFIGS, video_case_settings
 
