@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+import failure_suite_video
 from _report import table, write_json, write_section
 from failure_suite import Case, run_cases
 from failure_suite_score import calibrate, is_healthy, replay, score
@@ -47,7 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="score only the runs already in --cache (e.g. of a bench stopped early); train nothing",
     )
+    ap.add_argument(
+        "--strips",
+        type=Path,
+        default=None,
+        help="write sample strips (generated above held-out clips) every 100 steps here",
+    )
     args = ap.parse_args(argv)
+    failure_suite_video.SAMPLE_STRIPS_DIR = args.strips
     # seed-major: a bench stopped early has every configuration of its first seeds
     cases = [Case("video", c, s, args.steps) for s in range(args.seeds) for c in VIDEO_CONFIGS]
     load = [os.getloadavg()[0]]
@@ -171,6 +179,20 @@ def markdown(p: dict) -> str:
         ),
         "",
     ]
+    every = 100
+    marks = sorted({t for r in p["runs"] for t in r["outcomes"]["step"] if t % every == 0})
+    out += [
+        f"Motion ratio (fakes over held-out reals) every {every} steps and at the last step:",
+        "",
+        table(
+            ["run", *(str(t) for t in marks), "last"],
+            [
+                [_run(r), *(_at(r, "motion_ratio", t) for t in marks), _last(r, "motion_ratio")]
+                for r in p["runs"]
+            ],
+        ),
+        "",
+    ]
     out += [
         "### Thresholds replayed on the healthy runs",
         "",
@@ -219,6 +241,12 @@ def _last(r: dict, key: str) -> str:
     """The outcome ``key`` at the run's last evaluation ("-" where the run has none)."""
     v = r["outcomes"].get(key)
     return f"{v[-1]:.2f}" if v else "-"
+
+
+def _at(r: dict, key: str, step: int) -> str:
+    """The outcome ``key`` at evaluation ``step`` ("-" where the run has none there)."""
+    steps = r["outcomes"]["step"]
+    return f"{r['outcomes'][key][steps.index(step)]:.2f}" if step in steps else "-"
 
 
 def _f(v) -> str:

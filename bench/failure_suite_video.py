@@ -72,6 +72,11 @@ MOTION_BAND = (0.3, 0.5)  # frozen: motion ratio below
 AUC_IDLE_BAND = (0.6, 0.65)  # idle discriminator: AUC at most
 AUC_ACTIVE_BAND = (0.75, 0.7)  # the other: AUC at least
 OUTCOME_CLIPS = 256
+#: where the bench writes sample strips (None: nowhere): the first STRIP_CLIPS generated
+#: clips of an evaluation, one row of frames each, above as many held-out clips
+SAMPLE_STRIPS_DIR: Path | None = None
+STRIP_EVERY = 100
+STRIP_CLIPS = 6
 #: labels are judged from this step on (the untrained G's clips hardly move; the video
 #: detectors' warm-up is the same length)
 VIDEO_WARMUP = 100
@@ -88,6 +93,21 @@ def motion_preference(moving: torch.Tensor, frozen: torch.Tensor) -> float:
     discriminator cannot tell a clip from the same clip standing still."""
     m, f = moving.double(), frozen.double()
     return float(((m > f).double() + 0.5 * (m == f).double()).mean())
+
+
+def save_strip(fake: torch.Tensor, real: torch.Tensor, path: Path) -> None:
+    """Clips [N, T, 1, H, W] in [-1, 1] as a PNG: one clip per row, frames left to right,
+    the generated ones above the real ones, a grey line between."""
+    from PIL import Image
+
+    def rows(x: torch.Tensor) -> np.ndarray:
+        x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, :, 0]  # [N, T, H, W]
+        return x.permute(0, 2, 1, 3).flatten(2).flatten(0, 1).numpy()  # [N*H, T*W]
+
+    top, bottom = rows(fake), rows(real)
+    line = np.full((2, top.shape[1]), 128, np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate([top, line, bottom])).save(path)
 
 
 def _motion(x: torch.Tensor) -> float:
@@ -131,7 +151,9 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
         generate=lambda z: G(z, torch.arange(len(z)) % bundle.num_classes),
         config={"case": case.name, **cfg},
         name=case.name,
-        cadence=Cadence(samples=5, layers=10, grid=0, flush=50),
+        # a probe batch of 16 clips, not 64: no detector reads the latent sensitivity it
+        # measures, and 128 clips through G every 5 steps cost ~20% of a training step
+        cadence=Cadence(samples=5, layers=10, grid=0, flush=50, probe_size=16),
         detectors=default_detectors("video"),
         seed=case.seed,
         quiet=True,
@@ -141,9 +163,10 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
         o[f"auc_{name}"] = []
         o[f"motion_pref_{name}"] = []
     held_frozen = held_x[:, :1].expand_as(held_x).contiguous()
-    from gandiag.features.video import fvd_lite, load_video_classifier
+    from gandiag.features.video import FVDLite, load_video_classifier
 
-    video_net = load_video_classifier()
+    fvd_held = FVDLite(held_x, load_video_classifier())  # the held-out features, once
+    held_motion = _motion(held_x)
     eval_gen = torch.Generator().manual_seed(10_000 + case.seed)
     with mon:
         for step in range(case.steps):
@@ -168,9 +191,17 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
                     s_frozen = D(held_frozen, held_y, frames)
                 G.train()
                 D.train()
+                if SAMPLE_STRIPS_DIR is not None and (
+                    step % STRIP_EVERY == 0 or step == case.steps - 1
+                ):
+                    save_strip(
+                        fake[:STRIP_CLIPS],
+                        held_x[:STRIP_CLIPS],
+                        SAMPLE_STRIPS_DIR / f"{case.name.replace('/', '_')}_step{step:05d}.png",
+                    )
                 o["step"].append(step)
-                o["motion_ratio"].append(_motion(fake) / _motion(held_x))
-                o["fvd_lite"].append(fvd_lite(held_x, fake, video_net).value)
+                o["motion_ratio"].append(_motion(fake) / held_motion)
+                o["fvd_lite"].append(fvd_held(fake).value)
                 for name in D.parts():
                     o[f"auc_{name}"].append(_auc(s_real[name], s_fake[name]))
                     o[f"motion_pref_{name}"].append(motion_preference(s_real[name], s_frozen[name]))

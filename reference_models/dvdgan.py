@@ -52,12 +52,35 @@ class ConvGRUCell(nn.Module):
 
     def __init__(self, channels: int, hidden: int) -> None:
         super().__init__()
+        self.channels = channels
         self.gates = nn.Conv2d(channels + hidden, 2 * hidden, 3, padding=1)
         self.candidate = nn.Conv2d(channels + hidden, hidden, 3, padding=1)
 
     def forward(self, x: Tensor, h: Tensor) -> Tensor:
-        reset, update = torch.sigmoid(self.gates(torch.cat([x, h], 1))).chunk(2, dim=1)
-        cand = torch.tanh(self.candidate(torch.cat([x, reset * h], 1)))
+        return self.step(*self.input_terms(x), h)
+
+    def input_terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The input's share of the gate and candidate pre-activations (biases included).
+
+        A convolution of ``[x; h]`` is the sum of one of ``x`` and one of ``h``, so the
+        input's share can be computed for every frame in one batched call (or once, when
+        the input is the same at every frame) before the recurrence runs.
+        """
+        c = self.channels
+        gx = F.conv2d(x, self.gates.weight[:, :c], self.gates.bias, padding=1)
+        cx = F.conv2d(x, self.candidate.weight[:, :c], self.candidate.bias, padding=1)
+        return gx, cx
+
+    def step(self, gx: Tensor, cx: Tensor, h: Tensor | None) -> Tensor:
+        """One update from the input terms of :meth:`input_terms`; ``h=None`` is the zero
+        state (its convolutions are zero, so they are skipped)."""
+        c = self.channels
+        if h is None:
+            update = torch.sigmoid(gx[:, gx.shape[1] // 2 :])
+            return (1.0 - update) * torch.tanh(cx)
+        gh = F.conv2d(h, self.gates.weight[:, c:], padding=1)
+        reset, update = torch.sigmoid(gx + gh).chunk(2, dim=1)
+        cand = torch.tanh(cx + F.conv2d(reset * h, self.candidate.weight[:, c:], padding=1))
         return update * h + (1.0 - update) * cand
 
 
@@ -80,6 +103,13 @@ class ConditionalBN(nn.Module):
         return out * (1 + self.gain(y)[:, :, None, None]) + self.bias(y)[:, :, None, None]
 
 
+def upsample2x(x: Tensor) -> Tensor:
+    """Nearest-neighbour 2x up-sampling of ``[N, C, H, W]``: the values of
+    ``F.interpolate(x, scale_factor=2.0)``, 2-4x faster on CPU (forward and backward)."""
+    n, c, h, w = x.shape
+    return x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
+
+
 class UpBlock(nn.Module):
     """BigGAN generator block: CBN-ReLU-up-conv-CBN-ReLU-conv plus an up-sampled 1x1 skip."""
 
@@ -91,9 +121,10 @@ class UpBlock(nn.Module):
         self.skip = nn.Conv2d(cin, cout, 1)
 
     def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
-        h = F.interpolate(F.relu(self.bn1(x, y)), scale_factor=2.0)
+        h = upsample2x(F.relu(self.bn1(x, y)))
         h = self.conv2(F.relu(self.bn2(self.conv1(h), y)))
-        return h + self.skip(F.interpolate(x, scale_factor=2.0))
+        # a 1x1 convolution commutes with nearest up-sampling: convolve at the low resolution
+        return h + upsample2x(self.skip(x))
 
 
 class DVDGenerator(nn.Module):
@@ -139,23 +170,32 @@ class DVDGenerator(nn.Module):
             z = torch.cat([z, self.embed(y)], 1)
         x = self.project(z).view(b, -1, 4, 4)
         # the same input at every frame of the first Conv-GRU; time enters through its state
-        h = x[:, None].expand(-1, self.frames, -1, -1, -1)
+        h: Tensor = x
         yt = None if y is None else y.repeat_interleave(self.frames)
         for i, block in enumerate(self.blocks):
             if i < len(self.grus):
-                h = self._unroll(self.grus[i], h)
+                h = self._unroll(self.grus[i], h, self.frames)
             h = block(h.flatten(0, 1), yt).unflatten(0, (b, self.frames))
         h = h.flatten(0, 1)
         frames = torch.tanh(self.out(F.relu(self.out_bn(h, yt))))
         return frames.view(b, self.frames, *frames.shape[1:])
 
     @staticmethod
-    def _unroll(gru: ConvGRUCell, x: Tensor) -> Tensor:
-        """Run ``gru`` over the frames of ``x`` [B, T, C, H, W] from a zero state."""
-        h = torch.zeros_like(x[:, 0])
+    def _unroll(gru: ConvGRUCell, x: Tensor, frames: int) -> Tensor:
+        """Run ``gru`` from a zero state over ``frames`` frames of ``x``: ``[B, T, C, H, W]``,
+        or ``[B, C, H, W]`` for the same input at every frame. The input's convolutions run
+        once, batched over the frames, before the recurrence."""
+        if x.dim() == 4:
+            gx, cx = gru.input_terms(x)
+            terms = [(gx, cx)] * frames
+        else:
+            gx, cx = gru.input_terms(x.flatten(0, 1))
+            gx, cx = gx.unflatten(0, x.shape[:2]), cx.unflatten(0, x.shape[:2])
+            terms = [(gx[:, t], cx[:, t]) for t in range(frames)]
+        h: Tensor | None = None
         states = []
-        for t in range(x.shape[1]):
-            h = gru(x[:, t], h)
+        for g_t, c_t in terms:
+            h = gru.step(g_t, c_t, h)
             states.append(h)
         return torch.stack(states, 1)
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gandiag.features.glyph import GLYPH_CLASSIFIER_SHA256, sha256_file
-from gandiag.metrics.frechet import frechet_distance
+from gandiag.metrics.frechet import feature_stats, frechet_distance
 from gandiag.types import MetricProtocol, MetricResult
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "assets" / "video_classifier.pt"
@@ -140,26 +140,39 @@ def _clips(x: Any) -> torch.Tensor:
     return x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x.float()
 
 
+class FVDLite:
+    """FVD-lite against a fixed real set: its features and statistics are computed once, so
+    scoring a run's samples every evaluation costs only the fakes' forward."""
+
+    def __init__(self, real: Any, model: VideoClassifier | None = None) -> None:
+        real = _clips(real)
+        self.model = load_video_classifier() if model is None else model
+        self.real_stats = feature_stats(video_features(real, self.model).numpy())
+        self.num_real, self.frames = len(real), int(real.shape[1])
+
+    def __call__(self, fake: Any) -> MetricResult:
+        fake = _clips(fake)
+        value = frechet_distance(self.real_stats, video_features(fake, self.model).numpy()).fid
+        protocol = MetricProtocol(
+            feature_extractor="video_classifier",
+            weights_sha256=VIDEO_CLASSIFIER_SHA256,
+            preprocessing="grey clips in [-1, 1], bilinear antialiased resize to 32x32",
+            num_real=self.num_real,
+            num_fake=len(fake),
+            options={"frames": self.frames, "stand_in_for": "FVD (Unterthiner et al. 2018)"},
+        )
+        return MetricResult("fvd_lite", float(value), protocol)
+
+
 def fvd_lite(real: Any, fake: Any, model: VideoClassifier | None = None) -> MetricResult:
     """FVD-lite: the Fréchet distance between the bundled video classifier's features of
     two sets of clips ``[N, T, C, H, W]`` (uint8, or float in [-1, 1]).
 
     An offline stand-in for FVD (see the module docstring): lower is closer; 0 for
-    identical feature statistics.
+    identical feature statistics. Scoring many sample sets against one real set:
+    :class:`FVDLite`.
     """
-    real, fake = _clips(real), _clips(fake)
-    model = load_video_classifier() if model is None else model
-    fr, ff = video_features(real, model).numpy(), video_features(fake, model).numpy()
-    value = frechet_distance(fr, ff).fid
-    protocol = MetricProtocol(
-        feature_extractor="video_classifier",
-        weights_sha256=VIDEO_CLASSIFIER_SHA256,
-        preprocessing="grey clips in [-1, 1], bilinear antialiased resize to 32x32",
-        num_real=len(real),
-        num_fake=len(fake),
-        options={"frames": int(real.shape[1]), "stand_in_for": "FVD (Unterthiner et al. 2018)"},
-    )
-    return MetricResult("fvd_lite", float(value), protocol)
+    return FVDLite(real, model)(fake)
 
 
 def frame_fid(real: Any, fake: Any, crop: float | None = None) -> MetricResult:

@@ -37,6 +37,10 @@ class VideoEvaluator:
         self._real_index = rng.choice(len(dataset), min(num_real, len(dataset)), replace=False)
         self._model: Any = None
         self._failed = False
+        # the real clips, their motion and their FVD-lite features are fixed: computed once
+        self._real: torch.Tensor | None = None
+        self._real_motion = 0.0
+        self._fvd: Any = None
 
     def real_batch(self, n: int) -> torch.Tensor:
         return torch.from_numpy(self.ds.batch(self._real_index[:n]))
@@ -57,9 +61,12 @@ class VideoEvaluator:
         self, samples: torch.Tensor, step: int
     ) -> tuple[dict[str, float], list[MetricResult]]:
         fake = samples.detach().float().cpu().clamp(-1, 1)
-        real = self.real_batch(len(self._real_index))
         motion = lambda x: float((x[:, 1:] - x[:, :-1]).abs().mean())
-        scalars = {EVAL_MOTION_RATIO: motion(fake) / max(motion(real), 1e-12)}
+        if self._real is None:
+            self._real = self.real_batch(len(self._real_index))
+            self._real_motion = motion(self._real)
+        real = self._real
+        scalars = {EVAL_MOTION_RATIO: motion(fake) / max(self._real_motion, 1e-12)}
         model = self._classifier()
         if model is None:
             return scalars, []
@@ -71,7 +78,9 @@ class VideoEvaluator:
         scalars[signals.EVAL_CLASSES_COVERED] = float((share >= 0.01).sum())
         results: list[MetricResult] = []
         if self.metrics:
-            from gandiag.features.video import frame_fid, fvd_lite
+            from gandiag.features.video import FVDLite, frame_fid
 
-            results = [fvd_lite(real, fake, model), frame_fid(real, fake)]
+            if self._fvd is None:
+                self._fvd = FVDLite(real, model)
+            results = [self._fvd(fake), frame_fid(real, fake)]
         return scalars, [dataclasses.replace(r, step=step) for r in results]

@@ -68,7 +68,15 @@ class VideoGANStepper:
             with torch.no_grad(), self.autocast():
                 fake = self.G(z, yf) if self.b.conditional else self.G(z)
             frames = self.D.sample_frames(self.gen, x.device)
-            d_real, d_fake = self._scores(x, yf, frames), self._scores(fake.float(), yf, frames)
+            # one forward for both batches: the discriminators score clip by clip (no batch
+            # statistics), so this is the two forwards' scores with one spectral-norm power
+            # iteration per D step instead of two, in half the calls
+            both = self._scores(
+                torch.cat([x, fake.float()]), None if yf is None else torch.cat([yf, yf]), frames
+            )
+            n = x.shape[0]
+            d_real = {k: v[:n] for k, v in both.items()}
+            d_fake = {k: v[n:] for k, v in both.items()}
             per_d = {k: L.discriminator_loss(s.loss, d_real[k], d_fake[k]) for k in self.parts}
             loss_d = sum(per_d.values())
             for opt in self.opt_d.values():

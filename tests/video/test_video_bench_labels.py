@@ -78,6 +78,14 @@ def test_outcome_table_reads_the_last_evaluation_and_marks_missing_keys() -> Non
     assert _last(run, "auc_D_T") == "-" and _last(run, "motion_pref_D_T") == "-"
 
 
+def test_motion_table_reads_the_evaluation_at_a_step() -> None:
+    from detectors_video import _at
+
+    run = {"outcomes": {"step": [0, 25, 100, 125], "motion_ratio": [1.3, 0.9, 0.456, 0.2]}}
+    assert _at(run, "motion_ratio", 100) == "0.46"
+    assert _at(run, "motion_ratio", 200) == "-"  # a shorter run has no evaluation there
+
+
 def test_video_configurations_split_model_options_from_training_settings() -> None:
     from failure_suite_video import VIDEO_CONFIGS, video_case_settings
 
@@ -104,3 +112,18 @@ def test_header_names_the_runs_of_a_bench_stopped_early() -> None:
         _configs_and_seeds({"seeds": 2, "runs": runs[:4]})
         == "seed 0: 3 of 3 configurations, seed 1: 1 of 3 configurations"
     )
+
+
+def test_sample_strip_puts_one_clip_per_row_generated_above_real(tmp_path) -> None:
+    import numpy as np
+    from failure_suite_video import save_strip
+    from PIL import Image
+
+    fake = torch.full((2, 3, 1, 4, 5), -1.0)
+    fake[1, 2] = 1.0  # second clip, last frame white
+    real = torch.zeros(1, 3, 1, 4, 5)
+    save_strip(fake, real, tmp_path / "s" / "strip.png")
+    img = np.asarray(Image.open(tmp_path / "s" / "strip.png"))
+    assert img.shape == (2 * 4 + 2 + 4, 3 * 5)  # rows: 2 clips, a line, 1 clip; frames across
+    assert (img[4:8, 10:15] == 255).all() and (img[4:8, :10] == 0).all()
+    assert (img[8:10] == 128).all() and (img[10:] == 128).all()  # 0 -> mid grey
