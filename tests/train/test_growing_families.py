@@ -255,7 +255,11 @@ def test_stylegan_ema_tracks_the_generator_from_the_start():
         return torch.optim.Adam(params, lr=2.5e-3, betas=(0.0, 0.99))
 
     st = stepper_class("stylegan")(
-        bundle, {"probe_every": 0}, make_opt, batches, torch.Generator().manual_seed(0),
+        bundle,
+        {"probe_every": 0},
+        make_opt,
+        batches,
+        torch.Generator().manual_seed(0),
         contextlib.nullcontext,
     )
     st.step(0)
