@@ -33,7 +33,8 @@ no family mechanism behind it is seen only by the generic collapse detectors
 patience). ``--steps`` (unphased models) must reach the first step at which one of them can
 alert (600 with the default parameters); the bench refuses a shorter run rather than
 scoring misses it could not find. The JSON also keeps diagnostics the labels never read:
-D's mean raw score on 64 training reals, 64 held-out reals and 64 fresh fakes, and ADA's p.
+D's mean raw score on 64 training reals, 64 held-out reals and 64 fresh fakes, ADA's p, and
+the R1 and path-length traces (every logged value) that ``regularizer_blowup`` reads.
 
     python bench/growing_families.py --jobs 1 --json bench/results/growing_families.json
 """
@@ -222,7 +223,15 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
     }
     # diagnostics: kept in the JSON to explain outcomes, never read by the labels
     train_reals = batches.x[:64].float() / 127.5 - 1
-    diagnostics: dict[str, list[float]] = {"d_train": [], "d_held": [], "d_fake": [], "ada_p": []}
+    diagnostics: dict[str, list[Any]] = {
+        "d_train": [],
+        "d_held": [],
+        "d_fake": [],
+        "ada_p": [],
+        "reg_r1": [],  # [step, value] of every logged regulariser value: their detector's input
+        "reg_pl_length": [],
+        "ema_diversity": [],  # the EMA generator's diversity (stylegan2-ada evaluates G_ema)
+    }
     alerts = []
     for step in range(steps):
         out = stepper.step(step)
@@ -238,6 +247,9 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
         )
         if out.get("scalars"):
             mon.log_scalars(step, out["scalars"])
+            for key in ("reg/r1", "reg/pl_length"):
+                if key in out["scalars"]:
+                    diagnostics[key.replace("/", "_")].append([step, out["scalars"][key]])
         if step % eval_every == 0 or step == steps - 1:
             G = bundle.generator
             with torch.no_grad():
@@ -274,6 +286,10 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
                     diagnostics["d_held"].append(float(D(reals[:64]).mean()))
                     diagnostics["d_fake"].append(float(D(fakes[:64]).mean()))
                 diagnostics["ada_p"].append(float((out.get("scalars") or {}).get("ada/p", 0.0)))
+                if stepper.ema is not None:
+                    with torch.no_grad():
+                        ema_fakes = stepper.ema.module(z_eval)
+                    diagnostics["ema_diversity"].append(_pdist(ema_fakes) / _pdist(ref))
     alerts += mon.close()
     tmp.cleanup()
     labels = label(name, outcomes, opts)

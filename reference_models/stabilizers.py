@@ -27,9 +27,14 @@ class EMA:
         self.module = copy.deepcopy(net).eval().requires_grad_(False)
 
     @torch.no_grad()
-    def update(self) -> None:
+    def update(self, decay: float | None = None) -> None:
+        """One EMA step with the constructor's decay, or ``decay`` (in [0, 1)) for a schedule
+        (stylegan2-ada's ramp-up; ``decay = 0`` copies the network)."""
+        beta = self.decay if decay is None else float(decay)
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"EMA decay must be in [0, 1), got {beta}")
         for p_ema, p in zip(self.module.parameters(), self.net.parameters(), strict=True):
-            p_ema.lerp_(p.detach(), 1.0 - self.decay)
+            p_ema.lerp_(p.detach(), 1.0 - beta)
         for b_ema, b in zip(self.module.buffers(), self.net.buffers(), strict=True):
             b_ema.copy_(b)
 

@@ -12,7 +12,10 @@ The essentials of NVlabs/stylegan2-ada-pytorch (training/networks.py), shrunk fo
   (modulated 1x1, no demodulation) summed over resolutions;
 * one w per layer (``num_ws``), so style mixing swaps w at a crossover layer;
 * a discriminator with equalised learning rate and minibatch stddev (config-e style,
-  without residual connections to keep it small).
+  without residual connections to keep it small); every hidden layer's leaky ReLU is
+  followed by the gain sqrt(2) (``bias_act``'s ``def_gain``), as in the generator, so
+  activations keep unit scale through its nine layers (without it they shrink ~0.7x per
+  layer, D's input gradient starts ~500x too small and the biases swamp the signal).
 
 ``demodulate=False`` gives the un-demodulated (AdaIN-like) synthesis whose feature maps
 are prone to the droplet artifacts StyleGAN2 removed.
@@ -197,6 +200,11 @@ class StyleGANGenerator(nn.Module):
         return self.synthesis(self.broadcast(self.map(z, psi=psi)), noise)
 
 
+def _lrelu_gain(x: Tensor) -> Tensor:
+    """Leaky ReLU (0.2) times sqrt(2): stylegan2-ada's ``bias_act`` with its default gain."""
+    return F.leaky_relu(x, 0.2) * math.sqrt(2.0)
+
+
 class StyleGANDiscriminator(nn.Module):
     def __init__(
         self, image_size: int = 32, channels: int = 1, width: int = 64, *, mbstd_group: int = 4
@@ -221,11 +229,11 @@ class StyleGANDiscriminator(nn.Module):
         self.out = EqualizedLinear(width, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = F.leaky_relu(self.from_rgb(x), 0.2)
+        h = _lrelu_gain(self.from_rgb(x))
         for block in self.blocks:
             for conv in block:
-                h = F.leaky_relu(conv(h), 0.2)
+                h = _lrelu_gain(conv(h))
             h = downsample(h)
-        h = F.leaky_relu(self.final_conv(self.mbstd(h)), 0.2)
-        h = F.leaky_relu(self.final_dense(h.flatten(1)), 0.2)
+        h = _lrelu_gain(self.final_conv(self.mbstd(h)))
+        h = _lrelu_gain(self.final_dense(h.flatten(1)))
         return self.out(h)

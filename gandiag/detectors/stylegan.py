@@ -10,8 +10,8 @@ does not alert), with the numbers that crossed it as evidence:
   (``style/noise_share``), not from the latent;
 * ``mixing_no_effect``: swapping the styles of the second half of the layers changes
   the image by almost nothing (``style/mixing_effect``; NVlabs/stylegan2-ada-pytorch#208);
-* ``regularizer_blowup``: R1 or path-length traces non-finite, or grown by a large
-  factor over their running median (rosinality#210, lucidrains#78);
+* ``regularizer_blowup``: R1 or path-length traces non-finite, or held a large factor
+  above their current level for consecutive records (rosinality#210, lucidrains#78);
 * ``channel_spike``: a few channels of the 8x8 features dominating (droplet artifacts);
 * ``augment_runaway``: the adaptive augmentation probability near or past 1 while r_t
   stays above its target (NVlabs/stylegan2-ada#27: augmentations leak into samples).
@@ -288,11 +288,31 @@ class RegularizerBlowupState(DeclaredState):
         default_factory=lambda: {s: [] for s in (S.REG_R1, S.REG_PL_LENGTH)}
     )
     alerted: list[str] = field(default_factory=list)
+    #: trace -> [step of the first record above the level, records above it in a row]
+    above: dict[str, list[int]] = field(default_factory=dict)
+
+    #: 2: ``above`` (consecutive records above the level); absent in version 1, starts empty
+    version: ClassVar[int] = 2
+
+    @classmethod
+    def upgrade(cls, fields: dict[str, Any], version: int | None) -> dict[str, Any]:
+        return super().upgrade(fields, None if version == 1 else version)
 
 
 @register_detector
 class RegularizerBlowupDetector(SignalDetector):
-    """R1 or path-length traces non-finite, or above ``factor`` times their running median."""
+    """R1 or path-length traces non-finite, or above ``factor`` times their current level
+    for ``confirm_records`` records in a row.
+
+    The level is the larger of two medians: of the last ``history`` values (robust on a
+    steady trace) and of the last ``min_history`` (the recent level). A trace that starts
+    near zero (R1 of an initialised discriminator, whose input gradient is small) rises by
+    orders of magnitude while D learns; the long median lags that rise and would read the
+    warm-up as a blow-up, the recent median follows it. A single record far above the level
+    is not a blow-up either: R1 is measured on one minibatch of reals (16-32 images) and
+    spikes when D is briefly sharp on it, then returns; a blow-up stays up (and goes on to
+    NaN, which alerts at once). Values above the level do not enter the history.
+    """
 
     name: ClassVar[str] = "regularizer_blowup"
     requires_any = ((S.REG_R1, S.REG_PL_LENGTH),)
@@ -303,7 +323,12 @@ class RegularizerBlowupDetector(SignalDetector):
             "other models",
         ),
     )
-    params: ClassVar[dict[str, Any]] = {"factor": 100.0, "history": 20, "min_history": 5}
+    params: ClassVar[dict[str, Any]] = {
+        "factor": 100.0,
+        "history": 20,
+        "min_history": 5,
+        "confirm_records": 2,
+    }
     signals: ClassVar[tuple[str, ...]] = (S.REG_R1, S.REG_PL_LENGTH)
 
     State = RegularizerBlowupState
@@ -316,19 +341,30 @@ class RegularizerBlowupDetector(SignalDetector):
             if v is None:
                 continue
             hist = st["hist"][name]
-            what = None
+            what, onset, high = None, record.step, False
             evidence: dict[str, float] = {name: v}
             if not math.isfinite(v):
                 what = f"{name} became {v}"
             elif len(hist) >= c["min_history"]:
-                base = median(hist)
-                evidence["running_median"] = base
+                base = max(median(hist), median(hist[-c["min_history"] :]))
+                evidence["level"] = base
                 evidence["factor"] = c["factor"]
-                if base > 0 and v > c["factor"] * base:
-                    what = f"{name} = {v:.3g} is {v / base:.3g}x its running median {base:.3g}"
-            if math.isfinite(v):
-                hist.append(float(v))
-                del hist[: -c["history"]]
+                high = base > 0 and v > c["factor"] * base
+                if high:
+                    run = st["above"].setdefault(name, [record.step, 0])
+                    run[1] += 1
+                    evidence["records_above"] = run[1]
+                    if run[1] >= c["confirm_records"]:
+                        onset = run[0]
+                        what = (
+                            f"{name} = {v:.3g} is {v / base:.3g}x its level {base:.3g} "
+                            f"({run[1]} records in a row from step {run[0]})"
+                        )
+            if not high:
+                st["above"].pop(name, None)
+                if math.isfinite(v):
+                    hist.append(float(v))
+                    del hist[: -c["history"]]
             if what is None or name in st["alerted"]:
                 continue
             st["alerted"].append(name)
@@ -336,7 +372,7 @@ class RegularizerBlowupDetector(SignalDetector):
                 self.alert(
                     Severity.CRITICAL,
                     record.step,
-                    record.step,
+                    onset,
                     f"regulariser blow-up: {what}",
                     evidence,
                     (REG_EPS, REG_BATCH, RESTART),

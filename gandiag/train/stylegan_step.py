@@ -10,7 +10,11 @@ As NVlabs/stylegan2-ada-pytorch training/loss.py (StyleGAN2Loss) and training_lo
   and ``a`` the running mean (decay ``pl_decay`` 0.01); lr and betas of both optimisers
   scaled by ``k / (k + 1)`` for the lazy intervals;
 * optional adaptive augmentation (:mod:`gandiag.reference_models.ada`) toward r_t = 0.6;
-* EMA of G (0.999) and a running mean of w for truncation.
+* EMA of G with stylegan2-ada's schedule: half-life ``ema_kimg`` thousand images (by
+  default the 'auto' config's ``batch * 10 / 32``), ramped up to at most ``ema_rampup``
+  (0.05) of the images seen so far, ``beta = 0.5 ** (batch / half_life_images)``; a fixed
+  0.999 at batch 16 kept the EMA ~74% at its initialisation after 300 steps;
+* a running mean of w for truncation.
 
 Every ``probe_every`` steps the stepper also measures, on a fixed probe batch, the
 family's diagnostic signals (see docs/models.md): ``style/w_std``,
@@ -38,6 +42,16 @@ from gandiag.train.family import (
 from gandiag.train.style_probes import style_signals, w_std
 
 
+def ema_beta(batch: int, nimg: int, ema_kimg: float | None, rampup: float | None) -> float:
+    """stylegan2-ada's EMA decay for one step (training/training_loop.py): a half-life of
+    ``ema_kimg`` thousand images (None: the 'auto' config's ``batch * 10 / 32``), capped at
+    ``rampup`` times the ``nimg`` images seen before this step; 0 (a copy) at the start."""
+    half_life = 1000.0 * (batch * 10 / 32 if ema_kimg is None else ema_kimg)
+    if rampup is not None:
+        half_life = min(half_life, nimg * rampup)
+    return 0.5 ** (batch / max(half_life, 1e-8))
+
+
 @dataclass
 class StyleGANSettings:
     r1_gamma: float = 0.0064  # the 'auto' config: 0.0002 * res^2 / batch at res 32, batch 32
@@ -47,7 +61,8 @@ class StyleGANSettings:
     pl_batch_shrink: int = 2
     pl_decay: float = 0.01
     mixing_prob: float = 0.9
-    ema: float = 0.999
+    ema_kimg: float | None = None  # EMA half-life (kimg); None: batch * 10 / 32; 0: no EMA
+    ema_rampup: float | None = 0.05  # half-life at most this fraction of the images seen
     ada: bool = False
     ada_target: float = 0.6
     ada_interval: int = 4
@@ -66,7 +81,8 @@ class StyleGANStepper(FamilyStepper):
         s = self.s
         self.opt_g = lazy_regularised(self.make_optimizer(self.G.parameters(), "g"), s.pl_interval)
         self.opt_d = lazy_regularised(self.make_optimizer(self.D.parameters(), "d"), s.r1_interval)
-        self.ema = EMA(self.G, s.ema) if s.ema > 0 else None
+        self.ema = EMA(self.G) if s.ema_kimg is None or s.ema_kimg > 0 else None
+        self.nimg = 0  # images shown to D so far (stylegan2-ada's cur_nimg)
         self.ada: AdaptiveAugment | None = None
         self._ada_batch = 0
         self.pl_mean = 0.0
@@ -152,7 +168,8 @@ class StyleGANStepper(FamilyStepper):
                     layer.weight.mul_(1.0 - s.map_weight_decay)
         D.requires_grad_(True)
         if self.ema is not None:
-            self.ema.update()
+            self.ema.update(ema_beta(n, self.nimg, s.ema_kimg, s.ema_rampup))
+        self.nimg += n
         if s.probe_every and step % s.probe_every == 0:
             scalars.update(self._probe(dev))
         return {
@@ -189,7 +206,12 @@ class StyleGANStepper(FamilyStepper):
 
     # -- checkpointing -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        sd = {**adversarial_state(self), "pl_mean": self.pl_mean, "cpu_gen": self._cpu.get_state()}
+        sd = {
+            **adversarial_state(self),
+            "pl_mean": self.pl_mean,
+            "nimg": self.nimg,
+            "cpu_gen": self._cpu.get_state(),
+        }
         if self.ada is not None:
             sd["ada"] = self.ada.state_dict()
         return sd
@@ -197,6 +219,7 @@ class StyleGANStepper(FamilyStepper):
     def load_state_dict(self, sd: dict[str, Any]) -> None:
         load_adversarial_state(self, sd)
         self.pl_mean = float(sd["pl_mean"])
+        self.nimg = int(sd["nimg"])
         self._cpu.set_state(sd["cpu_gen"])
         if "ada" in sd:
             bs = self.next_batch.batch_size if hasattr(self.next_batch, "batch_size") else 1

@@ -110,3 +110,45 @@ def test_level_copy_fires_on_a_copying_level_only():
     assert _fired(["level_copy"], level_stream()) == {}
     a = _fired(["level_copy"], level_stream(copy_from=300))["level_copy"]
     assert a.onset_step == 300 and a.step == 400 and S.level_copy_ratio(2) in a.evidence
+
+
+def _r1_records(values, every=16):
+    return [StepRecord(every * k, {S.REG_R1: v}) for k, v in enumerate(values)]
+
+
+def test_regularizer_blowup_quiet_on_a_warm_up_from_near_zero():
+    """R1 of an initialised discriminator starts near zero and rises by orders of magnitude
+    while D learns (x3 per record here, 1e-5 to ~1), then holds its level: the median of
+    the last 20 values lags the rise by ~3 decades, the recent level does not."""
+    rise = [1e-5 * 3.0**k for k in range(11)]
+    steady = [rise[-1] * (1.0 + 0.2 * ((k * 7) % 5 - 2) / 2) for k in range(30)]
+    assert _fired(["regularizer_blowup"], _r1_records(rise + steady)) == {}
+
+
+def test_regularizer_blowup_quiet_on_a_single_spike_that_returns():
+    """One minibatch's R1 far above the level, then back: a sharp batch, not a blow-up."""
+    values = [0.05] * 20 + [50.0] + [0.05] * 10
+    assert _fired(["regularizer_blowup"], _r1_records(values)) == {}
+
+
+def test_regularizer_blowup_fires_when_the_excess_holds():
+    values = [0.05] * 20 + [50.0, 80.0, 120.0]
+    a = _fired(["regularizer_blowup"], _r1_records(values))["regularizer_blowup"]
+    assert a.onset_step == 16 * 20 and a.step == 16 * 21
+    assert a.evidence["records_above"] == 2 and a.evidence["level"] == pytest.approx(0.05)
+
+
+def test_regularizer_blowup_round_trip_while_an_excess_is_pending():
+    import json
+
+    records = style_stream(r1_blow_at=384)  # R1 records at 384 (above) and 400 (confirms)
+    cls = get_detector_class("regularizer_blowup")
+    straight = run_detectors([cls()], records)
+    first = cls()
+    part = run_detectors([first], records[:400])
+    assert part == [] and first.state_dict()["state"]["above"]
+    second = cls()
+    second.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    part += run_detectors([second], records[400:])
+    assert [a.to_dict() for a in part] == [a.to_dict() for a in straight]
+    assert straight[0].onset_step == 384 and straight[0].step == 400

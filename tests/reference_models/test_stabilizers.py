@@ -47,3 +47,14 @@ def test_interpolation_grid_rows_walk_between_latents():
     torch.testing.assert_close(out[:4, 0], torch.tensor([2.0, 10 / 3, 14 / 3, 6.0]))
     with pytest.raises(ValueError, match="at least 2"):
         interpolation_grid(lambda z: z, torch.zeros(1, 2), torch.zeros(1, 2), steps=1)
+
+
+def test_ema_update_takes_a_scheduled_decay():
+    net = torch.nn.Linear(3, 2)
+    ema = EMA(net, decay=0.999)
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema.update(decay=0.0)  # a copy
+    torch.testing.assert_close(ema.module.weight, net.weight, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="decay"):
+        ema.update(decay=1.0)

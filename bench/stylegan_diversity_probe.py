@@ -1,0 +1,142 @@
+"""A cheap probe of StyleGAN-lite's sample diversity: the family stepper alone, no Monitor.
+
+Trains ``stylegan`` on glyphs with :class:`gandiag.train.stylegan_step.StyleGANStepper`
+(the loop ``bench/growing_families.py`` runs, without the Monitor and the style probes) and
+every ``--every`` steps measures, on 256 fixed latents, the diversity of fresh samples of
+the raw generator and of its EMA (mean pairwise distance over that of 256 held-out reals,
+as the growing-families bench's outcome), the fakes' mean-image orientation over the reals'
+and D's mean score on the step's reals and fakes; every R1 value is kept. Used to diagnose
+the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md, growing_families).
+Not a benchmark: no table of its own, no label.
+
+    python bench/stylegan_diversity_probe.py --steps 500 --json /tmp/probe.json
+    python bench/stylegan_diversity_probe.py --lr 0.001 --options '{"mixing_prob": 0}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._report import write_json
+
+
+def _pdist(x: torch.Tensor) -> float:
+    return float(torch.pdist(x.flatten(1).double()).mean())
+
+
+def _orientation(x: torch.Tensor) -> float:
+    m = x.double().mean(0)
+    turns = [torch.rot90(m, k, dims=(-2, -1)) for k in range(4)]
+    return float((m - torch.stack(turns + [t.flip(-1) for t in turns]).mean(0)).norm())
+
+
+def probe(
+    *,
+    steps: int,
+    every: int,
+    seed: int,
+    batch: int,
+    n: int,
+    lr: float | None,
+    options: dict[str, Any],
+    model_options: dict[str, Any],
+) -> dict[str, Any]:
+    from gandiag.data import load_dataset
+    from gandiag.reference_models import build_model
+    from gandiag.train.family import stepper_class
+    from gandiag.train.trainer import Batches
+
+    torch.set_num_threads(1)
+    ds = load_dataset("glyphs", n=n, image_size=32, seed=seed)
+    bundle = build_model("stylegan", seed=seed, **model_options)
+    batches = Batches(ds, np.arange(len(ds)), batch, torch.device("cpu"), seed)
+    t = bundle.training
+
+    def make_opt(params, which):
+        return torch.optim.Adam(params, lr=lr or t[f"lr_{which}"], betas=tuple(t["betas"]))
+
+    stepper = stepper_class(t["stepper"])(
+        bundle,
+        {"probe_every": 0, **options},
+        make_opt,
+        batches,
+        torch.Generator().manual_seed(seed),
+        contextlib.nullcontext,
+    )
+    held = load_dataset("glyphs", n=256, image_size=32, seed=50_000 + seed)
+    reals = torch.from_numpy(held.array.copy()).float() / 127.5 - 1
+    z = torch.randn(256, bundle.latent_dim, generator=torch.Generator().manual_seed(10_000 + seed))
+    ref_div, ref_orient = _pdist(reals), _orientation(reals)
+    started, load = time.perf_counter(), os.getloadavg()[0]
+    rows, r1 = [], []
+    for step in range(steps):
+        out = stepper.step(step)
+        if "reg/r1" in out["scalars"]:
+            r1.append([step, out["scalars"]["reg/r1"]])
+        if step % every and step != steps - 1:
+            continue
+        with torch.no_grad():
+            fakes = bundle.generator(z)
+            row = {
+                "step": step,
+                "diversity": _pdist(fakes) / ref_div,
+                "orientation": _orientation(fakes) / ref_orient,
+                "d_real": float(out["d_real"].mean()),
+                "d_fake": float(out["d_fake"].mean()),
+            }
+            if stepper.ema is not None:
+                row["ema_diversity"] = _pdist(stepper.ema.module(z)) / ref_div
+        rows.append(row)
+        print(json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
+    return {
+        "rows": rows,
+        "r1": r1,
+        "wall_s": time.perf_counter() - started,
+        "load_avg_1min": [load, os.getloadavg()[0]],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--every", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--n", type=int, default=2048, help="training glyphs")
+    p.add_argument("--lr", type=float, default=None, help="both optimisers (default: the model's)")
+    p.add_argument("--options", default="{}", help="[gan.options] of the stepper, as JSON")
+    p.add_argument("--model-options", default="{}", help="options of the model, as JSON")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    res = probe(
+        steps=args.steps,
+        every=args.every,
+        seed=args.seed,
+        batch=args.batch,
+        n=args.n,
+        lr=args.lr,
+        options=json.loads(args.options),
+        model_options=json.loads(args.model_options),
+    )
+    write_json(args.json, {"benchmark": "stylegan_diversity_probe", "args": vars(args), **res})
+    last = res["rows"][-1]
+    print(
+        f"stylegan diversity probe: step {last['step']}: diversity {last['diversity']:.3f} "
+        f"(EMA {last.get('ema_diversity', float('nan')):.3f}), {res['wall_s']:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
