@@ -41,6 +41,11 @@ from gandiag.reference_models.progan import (
 )
 
 
+def _lrelu_gain(x: Tensor) -> Tensor:
+    """Leaky ReLU (0.2) times sqrt(2): stylegan2-ada's ``bias_act`` with its default gain."""
+    return F.leaky_relu(x, 0.2) * math.sqrt(2.0)
+
+
 class MappingNetwork(nn.Module):
     def __init__(self, latent_dim: int, w_dim: int, layers: int = 2, lr_mul: float = 0.01) -> None:
         super().__init__()
@@ -54,7 +59,7 @@ class MappingNetwork(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         x = self.norm(z)
         for layer in self.layers:
-            x = F.leaky_relu(layer(x), 0.2) * math.sqrt(2.0)
+            x = _lrelu_gain(layer(x))
         return x
 
 
@@ -100,7 +105,7 @@ class StyleLayer(nn.Module):
         x = self.conv(x, w)
         if noise is not None:
             x = x + noise * self.noise_strength
-        return F.leaky_relu(x + self.bias[None, :, None, None], 0.2) * math.sqrt(2.0)
+        return _lrelu_gain(x + self.bias[None, :, None, None])
 
 
 class SynthesisNetwork(nn.Module):
@@ -198,11 +203,6 @@ class StyleGANGenerator(nn.Module):
 
     def forward(self, z: Tensor, *, psi: float = 1.0, noise: list[Tensor] | None = None) -> Tensor:
         return self.synthesis(self.broadcast(self.map(z, psi=psi)), noise)
-
-
-def _lrelu_gain(x: Tensor) -> Tensor:
-    """Leaky ReLU (0.2) times sqrt(2): stylegan2-ada's ``bias_act`` with its default gain."""
-    return F.leaky_relu(x, 0.2) * math.sqrt(2.0)
 
 
 class StyleGANDiscriminator(nn.Module):

@@ -270,33 +270,25 @@ class TranslationProbe:
         return float((a - b).abs().mean()) / max(spread, 1e-8)
 
     def _cycle(self, name: str, y: Tensor, inverse: nn.Module) -> dict[str, float]:
-        rec = inverse(y).float()
-        clean = float((rec - self.x).abs().mean())
-        noisy = (y + self.delta).clamp(-1, 1)
-        pert = float((inverse(noisy).float() - self.x).abs().mean())
-        # per unit of the change G(x) receives: clamping at the range's ends (a glyph's dark
-        # background sits at -1) removes part of d
-        gain = (pert - clean) / max(float((noisy - y).abs().mean()), 1e-8)
-        soft = gaussian_blur(y)
-        blurred = float((inverse(soft).float() - self.x).abs().mean())
-        change = float((soft - y).abs().mean())
-        fine = gaussian_blur(y, STEGO_FINE_BLUR)
-        blurred_fine = float((inverse(fine).float() - self.x).abs().mean())
-        fine_change = float((fine - y).abs().mean())
-        saved = half_resolution_save(y)
-        halfres = float((inverse(saved).float() - self.x).abs().mean())
-        saved_change = float((saved - y).abs().mean())
-        return {
-            signal(name, "cycle_l1"): clean,
-            signal(name, "cycle_l1_perturbed"): pert,
-            signal(name, "noise_gain"): gain,
-            signal(name, "cycle_l1_blurred"): blurred,
-            signal(name, "blur_gain"): (blurred - clean) / max(change, 1e-8),
-            signal(name, "cycle_l1_fine_blurred"): blurred_fine,
-            signal(name, "fine_blur_gain"): (blurred_fine - clean) / max(fine_change, 1e-8),
-            signal(name, "cycle_l1_halfres"): halfres,
-            signal(name, "halfres_gain"): (halfres - clean) / max(saved_change, 1e-8),
-        }
+        def cycle_l1(image: Tensor) -> float:
+            return float((inverse(image).float() - self.x).abs().mean())
+
+        clean = cycle_l1(y)
+        out = {signal(name, "cycle_l1"): clean}
+        # each perturbation's cycle error, and its gain per unit of the change G(x) actually
+        # receives: clamping at the range's ends (a glyph's dark background sits at -1)
+        # removes part of the noise
+        for error, gain, perturbed in (
+            ("cycle_l1_perturbed", "noise_gain", (y + self.delta).clamp(-1, 1)),
+            ("cycle_l1_blurred", "blur_gain", gaussian_blur(y)),
+            ("cycle_l1_fine_blurred", "fine_blur_gain", gaussian_blur(y, STEGO_FINE_BLUR)),
+            ("cycle_l1_halfres", "halfres_gain", half_resolution_save(y)),
+        ):
+            err = cycle_l1(perturbed)
+            change = float((perturbed - y).abs().mean())
+            out[signal(name, error)] = err
+            out[signal(name, gain)] = (err - clean) / max(change, 1e-8)
+        return out
 
     def _sr_gain(self, name: str, y: Tensor) -> dict[str, float]:
         from torchmetrics.functional.image import (

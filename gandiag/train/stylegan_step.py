@@ -24,6 +24,7 @@ family's diagnostic signals (see docs/models.md): ``style/w_std``,
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,7 +220,8 @@ class StyleGANStepper(FamilyStepper):
     def load_state_dict(self, sd: dict[str, Any]) -> None:
         load_adversarial_state(self, sd)
         self.pl_mean = float(sd["pl_mean"])
-        self.nimg = int(sd["nimg"])
+        # a checkpoint from before the EMA schedule has no count: its EMA is past any ramp-up
+        self.nimg = int(sd.get("nimg", sys.maxsize))
         self._cpu.set_state(sd["cpu_gen"])
         if "ada" in sd:
             bs = self.next_batch.batch_size if hasattr(self.next_batch, "batch_size") else 1

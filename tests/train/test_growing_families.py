@@ -267,3 +267,35 @@ def test_stylegan_ema_tracks_the_generator_from_the_start():
         torch.testing.assert_close(p_ema, p, rtol=0, atol=0)
     st.step(1)  # beta 0.5 ** (8 / 0.4) ~ 1e-6 after 8 images: still (almost) a copy
     assert st.nimg == 16 and st.state_dict()["nimg"] == 16
+
+
+def test_stylegan_resumes_a_checkpoint_saved_before_the_ema_schedule():
+    """A checkpoint without the image count (saved before the EMA schedule) loads, with its
+    EMA treated as past the ramp-up rather than copied from G again."""
+    import numpy as np
+
+    from gandiag.data import load_dataset
+    from gandiag.train.family import stepper_class
+    from gandiag.train.stylegan_step import ema_beta
+    from gandiag.train.trainer import Batches
+
+    bundle = build_model("stylegan", width=8, latent_dim=16, w_dim=16, seed=0)
+    ds = load_dataset("glyphs", n=32, image_size=32, seed=0)
+
+    def make():
+        return stepper_class("stylegan")(
+            bundle,
+            {"probe_every": 0},
+            lambda params, which: torch.optim.Adam(params, lr=2.5e-3, betas=(0.0, 0.99)),
+            Batches(ds, np.arange(len(ds)), 8, torch.device("cpu"), 0),
+            torch.Generator().manual_seed(0),
+            contextlib.nullcontext,
+        )
+
+    st = make()
+    st.step(0)
+    old = {k: v for k, v in st.state_dict().items() if k != "nimg"}
+    resumed = make()
+    resumed.load_state_dict(old)
+    beta = ema_beta(8, resumed.nimg, None, 0.05)
+    assert beta == pytest.approx(0.5 ** (8 / 2500.0))
