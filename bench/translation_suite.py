@@ -293,11 +293,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("bench/results/translation_runs"))
     p.add_argument("--json", default=None)
     p.add_argument("--no-docs", action="store_true")
+    p.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train the runs missing from --out and score nothing (fresh seeds can be trained "
+        "before the detector change they are to judge is settled, without being looked at)",
+    )
     args = p.parse_args(argv)
     if bool(args.extra_seeds) != bool(args.extra_configs):
         p.error("--extra-seeds and --extra-configs go together (which configs get the extra seeds)")
     cases = [(c, s) for c in args.configs for s in args.seeds]
     cases += [(c, s) for c in args.extra_configs for s in args.extra_seeds]
+    if args.train_only:
+        import os
+        import time
+
+        for config, seed in cases:
+            start, load = time.time(), os.getloadavg()[0]
+            run_one(config, seed, args.out, args.steps)
+            print(
+                f"{config}-s{seed}: {time.time() - start:.0f} s, 1-min load average "
+                f"{load:.1f} at start, {os.getloadavg()[0]:.1f} at end",
+                flush=True,
+            )
+        print(f"translation suite: trained {len(cases)} runs in {args.out}, none scored")
+        return 0
     rows = []
     for config, seed in cases:
         run = run_one(config, seed, args.out, args.steps)

@@ -83,6 +83,24 @@ class _SustainedSignal(SignalDetector):
 
     State = SustainedSignalState
 
+    @classmethod
+    def watched_name(cls) -> str:
+        """The name of the quantity compared with the threshold, one per generator NET (by
+        default the signal itself; a detector that reads several signals names how)."""
+        return f"translation/*/{cls.signal_name}"
+
+    def watched(self, record: StepRecord) -> dict[str, float]:
+        """Per generator, the value this detector compares with its threshold at ``record``
+        (:meth:`value`; finite values only): what a remedy must move, so the doctor judges
+        a branch by it (gandiag.doctor.score)."""
+        out = {}
+        for key in fnmatch.filter(record.scalars.keys(), f"translation/*/{self.signal_name}"):
+            net = key.split("/")[1]
+            v = self.value(record, net, record.scalars[key])
+            if finite(v):
+                out[net] = float(v)
+        return out
+
     def check(self, record: StepRecord) -> list[Alert]:
         alerts = []
         pattern = f"translation/*/{self.signal_name}"
@@ -265,6 +283,10 @@ class SteganographyDetector(_SustainedSignal):
     }
     remedies = (PERTURB_CYCLE, LOWER_CYCLE, STRONGER_D, R.INSTANCE_NOISE)
 
+    @classmethod
+    def watched_name(cls) -> str:
+        return f"translation/*/max({','.join(HIDING_GAINS)})"
+
     def value(self, record: StepRecord, net: str, signal: float) -> float:
         """The largest gain of the family that this record holds (a record of a probe older
         than a member lacks it)."""
@@ -320,6 +342,10 @@ class TranslationCollapseDetector(_SustainedSignal):
         "min_records": 3,
     }
     remedies = (RAISE_RECON, R.TTUR_LOWER_LR, R.INSTANCE_NOISE, R.RESTART)
+
+    @classmethod
+    def watched_name(cls) -> str:
+        return "translation/*/min(output_diversity,class_diversity)"
 
     def value(self, record: StepRecord, net: str, signal: float) -> float:
         classes = _legible(record, net, "class_diversity", self.cfg["target_acc_min"])
