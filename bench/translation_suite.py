@@ -69,6 +69,8 @@ labels and the detectors' parameters, never the alerts, so it biases neither rat
 run still fails, so it is not healthy either.
 
     python bench/translation_suite.py --seeds 0 1 --json bench/results/translation_suite.json
+    python bench/translation_suite.py --seeds 10 11 12 --train-only   # fresh seeds, unscored
+    python bench/translation_suite.py --seeds 0 1 10 11 --fresh-from 10 --json ...
 """
 
 from __future__ import annotations
