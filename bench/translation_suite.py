@@ -59,7 +59,18 @@ once), and the delay from the first step (the alert's step; the failure has no k
 onset inside a run). False alarms: alerts (warning or critical, any detector) on runs
 with no label, per 1,000 steps.
 
+Too late to confirm: a label whose first evaluation showing it comes after the last step
+from which the detector of that name could still confirm it before the run ends (its
+``warmup_steps``, then ``min_records`` probes ``probe_every`` steps apart, the last probe
+at or before the run's last step; :func:`too_late`) is reported apart and counts neither
+for recall nor for precision. The label knows the failure only from the evaluation that
+shows it, so whether it lasted long enough to be confirmed is unknown. The rule reads the
+labels and the detectors' parameters, never the alerts, so it biases neither rate; such a
+run still fails, so it is not healthy either.
+
     python bench/translation_suite.py --seeds 0 1 --json bench/results/translation_suite.json
+    python bench/translation_suite.py --seeds 10 11 12 --train-only   # fresh seeds, unscored
+    python bench/translation_suite.py --seeds 0 1 10 11 --fresh-from 10 --json ...
 """
 
 from __future__ import annotations
@@ -145,6 +156,33 @@ def hides(clean: float | None, saved: float | None, change: float | None) -> boo
     return growth >= 0.02 and growth >= HIDDEN_GAIN * change
 
 
+def earliest_confirmation(onset: int, params: dict[str, Any], probe_every: int) -> int:
+    """The first step at which a detector of consecutive probes (``warmup_steps``,
+    ``min_records``) can alert on a failure present from step ``onset`` on: its first probe
+    at or after the onset and the warm-up, then ``min_records`` - 1 probes more."""
+    start = max(int(onset), int(params.get("warmup_steps") or 0))
+    first_probe = -(-start // probe_every) * probe_every
+    return first_probe + (int(params.get("min_records") or 1) - 1) * probe_every
+
+
+def too_late(
+    by_step: dict[int, list[str]],
+    last_step: int,
+    probe_every: int,
+    params: dict[str, dict[str, Any]],
+) -> list[str]:
+    """The labels of a run (``by_step``: evaluation step -> labels it shows) that the detector
+    of the same name (``params``: name -> its parameters) could not confirm before the run's
+    last probe, counted from the first evaluation showing each (see the module doc)."""
+    last_probe = (last_step // probe_every) * probe_every
+    late = []
+    for label in sorted({f for found in by_step.values() for f in found}):
+        first = min(step for step, found in by_step.items() if label in found)
+        if earliest_confirmation(first, params.get(label, {}), probe_every) > last_probe:
+            late.append(label)
+    return late
+
+
 def run_one(config: str, seed: int, out: Path, steps: int | None) -> Path:
     from gandiag.store import RunReader
     from gandiag.train import train
@@ -220,10 +258,13 @@ def score(run: Path) -> dict[str, Any]:
     first: dict[str, int] = {}
     for a in alerts:
         first.setdefault(a.detector, a.step)
+    probe_every = int(dict(r.info().config).get("translation", {}).get("probe_every") or 50)
+    params = {d.name: dict(d.cfg) for d in suite.detectors}
     return {
         "run": run.name,
         "steps": last + 1,
         "labels": labels,
+        "too_late": too_late(by_step, last, probe_every, params),
         "labels_by_step": {str(k): v for k, v in sorted(by_step.items())},
         "alerts": first,
         "final": final,
@@ -243,15 +284,19 @@ def logged_outcomes(reader: Any) -> dict[int, dict[str, float]]:
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     per: dict[str, Any] = {}
     for f in FAILURES:
-        tp = sum(1 for r in rows if f in r["labels"] and f in r["alerts"])
-        fp = sum(1 for r in rows if f not in r["labels"] and f in r["alerts"])
-        fn = sum(1 for r in rows if f in r["labels"] and f not in r["alerts"])
-        delays = [r["alerts"][f] for r in rows if f in r["labels"] and f in r["alerts"]]
+        late = [r for r in rows if f in r.get("too_late", [])]
+        scored = [r for r in rows if f not in r.get("too_late", [])]
+        tp = sum(1 for r in scored if f in r["labels"] and f in r["alerts"])
+        fp = sum(1 for r in scored if f not in r["labels"] and f in r["alerts"])
+        fn = sum(1 for r in scored if f in r["labels"] and f not in r["alerts"])
+        delays = [r["alerts"][f] for r in scored if f in r["labels"] and f in r["alerts"]]
         per[f] = {
             "positives": tp + fn,
             "tp": tp,
             "fp": fp,
             "fn": fn,
+            "too_late": len(late),
+            "too_late_alerted": sum(1 for r in late if f in r["alerts"]),
             "precision": tp / (tp + fp) if tp + fp else None,
             "recall": tp / (tp + fn) if tp + fn else None,
             "median_delay": sorted(delays)[len(delays) // 2] if delays else None,
@@ -293,54 +338,85 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("bench/results/translation_runs"))
     p.add_argument("--json", default=None)
     p.add_argument("--no-docs", action="store_true")
+    p.add_argument(
+        "--fresh-from",
+        type=int,
+        default=None,
+        help="also report the seeds below and from this one apart (fresh seeds judge a change)",
+    )
+    p.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train the runs missing from --out and score nothing (fresh seeds can be trained "
+        "before the detector change they are to judge is settled, without being looked at)",
+    )
     args = p.parse_args(argv)
     if bool(args.extra_seeds) != bool(args.extra_configs):
         p.error("--extra-seeds and --extra-configs go together (which configs get the extra seeds)")
     cases = [(c, s) for c in args.configs for s in args.seeds]
     cases += [(c, s) for c in args.extra_configs for s in args.extra_seeds]
+    if args.train_only:
+        import os
+        import time
+
+        for config, seed in cases:
+            start, load = time.time(), os.getloadavg()[0]
+            run_one(config, seed, args.out, args.steps)
+            print(
+                f"{config}-s{seed}: {time.time() - start:.0f} s, 1-min load average "
+                f"{load:.1f} at start, {os.getloadavg()[0]:.1f} at end",
+                flush=True,
+            )
+        print(f"translation suite: trained {len(cases)} runs in {args.out}, none scored")
+        return 0
     rows = []
     for config, seed in cases:
         run = run_one(config, seed, args.out, args.steps)
         rows.append({"config": config, "seed": seed, **score(run)})
     summary = summarise(rows)
+    groups = {"all": rows}
+    if args.fresh_from is not None:
+        groups = {
+            f"seeds < {args.fresh_from}": [r for r in rows if r["seed"] < args.fresh_from],
+            f"seeds >= {args.fresh_from} (fresh)": [
+                r for r in rows if r["seed"] >= args.fresh_from
+            ],
+            "all": rows,
+        }
+    by_group = {name: summarise(group) for name, group in groups.items()}
     write_json(
         args.json,
         {
             "runs": rows,
             "summary": summary,
+            "summary_by_group": by_group,
             "seeds": args.seeds,
             "extra_seeds": {c: args.extra_seeds for c in args.extra_configs},
         },
     )
     run_table = table(
-        ["run", "outcome labels (evaluation steps)", "alerts (first step)"],
+        ["run", "outcome labels (evaluation steps)", "too late to confirm", "alerts (first step)"],
         [
             [
                 r["run"],
                 label_steps(r["labels_by_step"]) or "healthy",
+                ", ".join(r["too_late"]) or "-",
                 ", ".join(f"{k}@{v}" for k, v in r["alerts"].items()) or "none",
             ]
             for r in rows
         ],
     )
-    fail_table = table(
-        ["failure", "labelled runs", "precision", "recall", "median alert step"],
-        [
-            [
-                f,
-                s["positives"],
-                "n/a" if s["precision"] is None else s["precision"],
-                "n/a" if s["recall"] is None else s["recall"],
-                "n/a" if s["median_delay"] is None else s["median_delay"],
-            ]
-            for f, s in summary["per_failure"].items()
-        ],
-    )
-    fa = summary["false_alarms_per_1000_steps"]
     import os
 
     import torch
 
+    sections = "\n\n".join(
+        (f"**{name}** ({len(groups[name])} runs)\n\n" if len(groups) > 1 else "")
+        + failure_table(s)
+        + "\n\n"
+        + false_alarm_line(s)
+        for name, s in by_group.items()
+    )
     md = (
         "## Translation detectors (`bench/translation_suite.py`)\n\n"
         f"Seeds {args.seeds}"
@@ -350,22 +426,13 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
         + f"; {len(rows)} runs; labels from the held-out evaluations during "
-        "the run and of the final checkpoint (definitions in the script's docstring). "
+        "the run and of the final checkpoint (definitions in the script's docstring; a label "
+        "too late to confirm is reported apart and not scored). "
         "Scored with "
         f"{torch.get_num_threads()} torch thread(s), 1-min load average "
         f"{os.getloadavg()[0]:.1f} at scoring (runs are reused from `--out` when finished; "
         "their training conditions are in the commit that last changed this table).\n\n"
-        f"{fail_table}\n\n{run_table}\n\n"
-        f"False alarms on {summary['healthy_runs']} unlabelled runs: {summary['false_alarms']} "
-        f"over {summary['healthy_steps']} steps"
-        + ("" if fa is None else f" ({fa:.3g} per 1,000 steps)")
-        + (
-            # no alarm in n steps: rate < -ln(0.05) / n at 95% confidence (Poisson)
-            f"; 95% upper bound {1000 * 2.996 / summary['healthy_steps']:.2g} per 1,000 steps"
-            if summary["false_alarms"] == 0 and summary["healthy_steps"]
-            else ""
-        )
-        + ".\n"
+        f"{sections}\n\n{run_table}\n"
     )
     if not args.no_docs:
         write_section("translation_suite", md)
@@ -376,9 +443,49 @@ def main(argv: list[str] | None = None) -> int:
             for f, s in summary["per_failure"].items()
             if s["positives"] or s["fp"]
         )
-        + f"; false alarms/1000 healthy steps = {fa}"
+        + f"; false alarms/1000 healthy steps = {summary['false_alarms_per_1000_steps']}"
     )
     return 0
+
+
+def failure_table(summary: dict[str, Any]) -> str:
+    return table(
+        [
+            "failure",
+            "labelled runs",
+            "precision",
+            "recall",
+            "median alert step",
+            "too late to confirm (alerted)",
+        ],
+        [
+            [
+                f,
+                s["positives"],
+                "n/a" if s["precision"] is None else s["precision"],
+                "n/a" if s["recall"] is None else s["recall"],
+                "n/a" if s["median_delay"] is None else s["median_delay"],
+                f"{s['too_late']} ({s['too_late_alerted']})",
+            ]
+            for f, s in summary["per_failure"].items()
+        ],
+    )
+
+
+def false_alarm_line(summary: dict[str, Any]) -> str:
+    fa = summary["false_alarms_per_1000_steps"]
+    return (
+        f"False alarms on {summary['healthy_runs']} unlabelled runs: {summary['false_alarms']} "
+        f"over {summary['healthy_steps']} steps"
+        + ("" if fa is None else f" ({fa:.3g} per 1,000 steps)")
+        + (
+            # no alarm in n steps: rate < -ln(0.05) / n at 95% confidence (Poisson)
+            f"; 95% upper bound {1000 * 2.996 / summary['healthy_steps']:.2g} per 1,000 steps"
+            if summary["false_alarms"] == 0 and summary["healthy_steps"]
+            else ""
+        )
+        + "."
+    )
 
 
 if __name__ == "__main__":

@@ -163,42 +163,68 @@ def _fires_from(reader: RunReader, detector: str, start: int) -> bool | None:
 
 
 def probe_outcome(detector: str) -> tuple[str, bool] | None:
-    """The probe signal a detector of per-generator probe signals watches, as a pattern
-    (``translation/*/<signal>``), and whether higher is better (the detector alerts when
-    the signal falls below its threshold); None for any other detector."""
+    """The quantity a detector of per-generator probe signals compares with its threshold,
+    by the name the detector gives it (``watched_name``: ``translation/*/<signal>``, or how
+    it combines several), and whether higher is better (the detector alerts when the
+    quantity falls below its threshold); None for a detector that does not say what it
+    watches per generator."""
     from gandiag.detectors import DETECTORS
 
     cls = DETECTORS.get(detector)
-    signal = getattr(cls, "signal_name", None)
-    if not isinstance(signal, str):
+    name = getattr(cls, "watched_name", None)
+    if not callable(name) or not callable(getattr(cls, "watched", None)):
         return None
-    pattern = f"translation/*/{signal}"
-    if (pattern,) not in tuple(getattr(cls, "requires_any", ())):
-        return None
-    return pattern, bool(getattr(cls, "below", True))
+    return str(name()), bool(getattr(cls, "below", True))
+
+
+def _watcher(reader: RunReader, detector: str) -> Any:
+    """The detector as the run recorded it (its parameters), or with its defaults where the
+    run did not record it: whose ``watched`` gives the quantity it alerts on."""
+    from gandiag.detectors import DetectorSuite
+
+    spec = [e for e in (reader.meta("detectors") or []) if e.get("name") == detector]
+    try:
+        suite = DetectorSuite.from_spec(spec or [{"name": detector}])
+    except (KeyError, ValueError):
+        suite = DetectorSuite.from_spec([{"name": detector}])
+    suite.bind(reader.meta("networks"))
+    return suite.detectors[0]
+
+
+def _tail_mean(values: list[float]) -> float:
+    tail = values[-max(1, int(len(values) * TAIL_SHARE)) :]
+    return sum(tail) / len(tail)
 
 
 def _outcome(reader: RunReader, detector: str, after_step: int) -> tuple[str, float, bool] | None:
-    """The failure's own outcome: the mean of its scalar over the branch's tail (one step's
+    """The failure's own outcome: the mean of its measure over the branch's tail (one step's
     value of a minibatch loss or a probe is noise; the tail is past any annealing). A
-    pattern matching one scalar per generator gives the worst generator's mean: a remedy
-    must mend every generator the failure can hit."""
-    outcome = OUTCOME.get(detector) or probe_outcome(detector)
-    if outcome is None:
-        return None
-    pattern, higher = outcome
-    names = fnmatch.filter(reader.scalar_names(), pattern)
-    means = []
-    for name in names:
-        series = reader.read_scalars([name])[name]
-        values = [
-            float(v)
-            for s, v in zip(series.steps, series.values)
-            if s > after_step and math.isfinite(v)
-        ]
-        if values:
-            tail = values[-max(1, int(len(values) * TAIL_SHARE)) :]
-            means.append(sum(tail) / len(tail))
+    measure with one value per generator gives the worst generator's mean: a remedy must
+    mend every generator the failure can hit. A probe detector's measure is what it
+    compares with its threshold, asked of the detector record by record, so a branch is
+    judged by the quantity that raised the alert (the steganography detector's largest
+    gain of its family, not one member)."""
+    if detector in OUTCOME:
+        pattern, higher = OUTCOME[detector]
+        per_net: dict[str, list[float]] = {}
+        for name in fnmatch.filter(reader.scalar_names(), pattern):
+            series = reader.read_scalars([name])[name]
+            per_net[name] = [
+                float(v)
+                for s, v in zip(series.steps, series.values)
+                if s > after_step and math.isfinite(v)
+            ]
+    else:
+        probe = probe_outcome(detector)
+        if probe is None:
+            return None
+        pattern, higher = probe
+        watcher = _watcher(reader, detector)
+        per_net = {}
+        for record in reader.read_records(since_step=after_step):
+            for net, v in watcher.watched(record).items():
+                per_net.setdefault(net, []).append(v)
+    means = [_tail_mean(values) for values in per_net.values() if values]
     if not means:
         return None
     return pattern, (min(means) if higher else max(means)), higher

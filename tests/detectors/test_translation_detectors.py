@@ -350,3 +350,67 @@ def test_probe_fine_blur_reads_a_pixel_scale_signal_the_wider_blur_dilutes():
     s = TranslationProbe(x, visible, paired=False).signals("G_AB", hide, reveal)
     assert s["translation/G_AB/cycle_l1"] == pytest.approx(0.0, abs=1e-5)
     assert s["translation/G_AB/fine_blur_gain"] > 1.2 * s["translation/G_AB/blur_gain"]
+
+
+# -- content_lost: the pooled share of its last probes ---------------------------------------
+def _kept_stream(kept, chance=0.1, acc=None):
+    """A healthy stream whose G_AB keeps ``kept[i]`` of classes at the i-th probe from step
+    200 (balanced probe: chance 0.1); ``acc[i]``: the classifier's accuracy on real targets."""
+    recs = stream(None)
+    for r in recs:
+        i = (r.step - 200) // 50
+        if 0 <= i < len(kept):
+            r.scalars["translation/G_AB/class_kept"] = kept[i]
+        r.scalars["translation/G_AB/class_chance"] = chance
+        r.scalars["translation/G_AB/target_class_acc"] = (
+            acc[i] if acc is not None and 0 <= i < len(acc) else 1.0
+        )
+    return recs
+
+
+def test_content_lost_pools_its_last_probes_against_the_threshold():
+    # a generator whose true share sits between chance (0.1) and the floor (0.15): single
+    # probes of 30 outputs scatter around the floor (never three below it in a row), their
+    # pooled share is under it (the cycle 0.133, 0.167, 0.067, 0.2 averages 0.142)
+    kept = [4 / 30, 5 / 30, 2 / 30, 6 / 30] * 8
+    assert not any(all(k < 0.15 for k in kept[i : i + 3]) for i in range(len(kept) - 2))
+    (a,) = run(build_detectors(["content_lost"]), _kept_stream(kept))
+    assert (a.onset_step, a.step) == (200, 300)
+    assert a.evidence["class_kept"] == pytest.approx(11 / 90)
+    assert a.evidence["probes_pooled"] == 3 and a.evidence["class_kept@250"] == 5 / 30
+
+
+def test_content_lost_pooling_keeps_one_low_probe_and_a_learning_transient_quiet():
+    dip = [0.6, 0.0, 0.4] + [0.6] * 30  # one probe at 0: pooled 0.33
+    learning = [0.1, 0.1, 0.3, 0.6] + [0.7] * 30  # pooled 0.17, then higher
+    for kept in (dip, learning):
+        assert run(build_detectors(["content_lost"]), _kept_stream(kept)) == []
+
+
+def test_content_lost_pools_only_consecutive_probes_of_a_legible_domain():
+    # an illegible probe (the classifier reads under half of real targets) between low
+    # ones starts the window again: the alert waits for three legible probes in a row
+    kept = [0.1] * 40
+    acc = [1.0, 1.0, 0.2, 1.0, 1.0, 1.0] + [1.0] * 34
+    (a,) = run(build_detectors(["content_lost"]), _kept_stream(kept, acc=acc))
+    assert (a.onset_step, a.step) == (350, 450)
+
+
+def test_content_lost_state_round_trips_mid_window_and_reads_a_state_saved_before_pooling():
+    kept = [0.1] * 40
+    recs = _kept_stream(kept)
+    d1 = build_detectors(["content_lost"])[0]
+    assert run([d1], recs[:6]) == []  # probes 200 and 250 in the window
+    d2 = build_detectors(["content_lost"])[0]
+    d2.load_state_dict(d1.state_dict())
+    (a,) = run([d2], recs[6:])
+    assert (a.onset_step, a.step) == (200, 300)
+    # a state saved before content_lost pooled (version 1: per-net streaks, no windows)
+    old = d1.state_dict()
+    old["version"] = 1
+    old["state"] = {"nets": {"G_AB": {"since": 200, "records": 2, "alerted": False}}}
+    d3 = build_detectors(["content_lost"])[0]
+    d3.load_state_dict(old)
+    assert d3.state_dict()["state"]["windows"] == {}
+    (a,) = run([d3], recs[6:])  # it pools again from its next probes: 300, 350, 400
+    assert (a.onset_step, a.step) == (300, 400)

@@ -190,9 +190,75 @@ def test_image_to_image_failures_are_judged_by_their_probe_measure(tmp_path):
     assert best.higher_is_better and best.improves_on_control
     assert best.quality == pytest.approx(0.5)  # G_BA's tail mean, not the mean over both
     # the direction follows the detector: steganography's blur gain is bad when high
-    assert probe_outcome("steganography") == ("translation/*/blur_gain", False)
+    assert probe_outcome("steganography") == (
+        "translation/*/max(blur_gain,fine_blur_gain,noise_gain)",
+        False,
+    )
     assert probe_outcome("content_lost") == ("translation/*/class_kept", True)
     assert probe_outcome("mode_collapse") is None
+
+
+def _gain_branch(path, gains: dict[str, float], n: int = 8):
+    """A steganography-like branch: every probe holds the hiding gains ``gains`` of G_AB."""
+    w = RunWriter(path, config=GAN, kind="translation")
+    w.write_steps(
+        StepRecord(i, {f"translation/G_AB/{k}": v for k, v in gains.items()}) for i in range(n)
+    )
+    w.close()
+    return path
+
+
+def test_a_steganography_remedy_is_judged_by_the_gain_the_detector_alerts_on(tmp_path):
+    # the control hides at the pixel scale: its 1 px blur gain stays low (0.3), its noise
+    # gain is high (0.9), and the detector alerts on the family's largest. The remedy
+    # brings every gain to 0.4: it mends what raised the alert, though its blur gain
+    # alone is higher than the control's (judged by blur_gain it would lose)
+    control = _gain_branch(
+        tmp_path / "c", {"blur_gain": 0.3, "fine_blur_gain": 0.6, "noise_gain": 0.9}
+    )
+    remedy = _gain_branch(
+        tmp_path / "r", {"blur_gain": 0.4, "fine_blur_gain": 0.4, "noise_gain": 0.4}
+    )
+    scores = [
+        score_branch("control", "", control, "steganography", 1),
+        score_branch("perturb_cycle", "", remedy, "steganography", 1),
+    ]
+    by_name = {s.name: s for s in rank_branches(scores)}
+    assert by_name["control"].quality == pytest.approx(0.9)
+    assert by_name["perturb_cycle"].quality == pytest.approx(0.4)
+    assert not by_name["perturb_cycle"].higher_is_better
+    assert by_name["perturb_cycle"].improves_on_control
+    assert rank_branches(scores)[0].name == "perturb_cycle"
+
+
+def test_a_probe_outcome_is_the_value_the_detector_compares(tmp_path):
+    # asked of the detector, record by record: for every probe detector the doctor's
+    # measure is the detector's own value (its combination of signals, where it has one)
+    from gandiag.detectors import DETECTORS
+    from gandiag.detectors.translation import TRANSLATION_DETECTORS
+    from gandiag.doctor.score import probe_outcome
+
+    record = StepRecord(
+        300,
+        {
+            "translation/G_AB/output_diversity": 0.8,
+            "translation/G_AB/class_diversity": 0.1,
+            "translation/G_AB/target_class_acc": 0.9,
+            "translation/G_AB/blur_gain": 0.2,
+            "translation/G_AB/noise_gain": 0.7,
+            "translation/G_AB/class_kept": 0.5,
+        },
+    )
+    for name in TRANSLATION_DETECTORS:
+        det = DETECTORS.get(name)()
+        signal = record.scalars.get(f"translation/G_AB/{det.signal_name}")
+        expected = {} if signal is None else {"G_AB": det.value(record, "G_AB", signal)}
+        assert det.watched(record) == expected
+        assert probe_outcome(name) == (type(det).watched_name(), det.below)
+    # the steganography detector reads its family's largest gain, the collapse detector the
+    # smaller of its pixel and class spreads
+    assert DETECTORS.get("steganography")().watched(record) == {"G_AB": 0.7}
+    assert DETECTORS.get("translation_collapse")().watched(record) == {"G_AB": 0.1}
 
 
 def _branch(path, detector: str, signal: str, values: list[float], every: int = 10, **over):

@@ -160,3 +160,68 @@ def test_inversion_without_the_correct_translation_reads_the_negated_outputs():
     # where T is known it decides: a light output correlated with T(x) is no inversion
     final.update({"eval/G_true_l1": 0.3, "eval/G_true_corr": 0.8})
     assert "colour_inversion" not in suite.outcome_labels(final)
+
+
+# -- too late to confirm ------------------------------------------------------------------
+PARAMS = {"warmup_steps": 200, "min_records": 3}
+
+
+@pytest.mark.parametrize(
+    "by_step,last_step,late",
+    [
+        # an 800-step run probes up to 750: a failure the evaluation shows only at the end
+        # (799) cannot be confirmed over 3 probes; one shown at 600 can (600, 650, 700)
+        ({300: [], 600: [], 799: ["identity_mapping"]}, 799, ["identity_mapping"]),
+        ({300: [], 600: ["identity_mapping"], 799: ["identity_mapping"]}, 799, []),
+        # 600 steps (last probe 550): shown from 450 on confirms at 550; from 451 it cannot
+        ({450: ["content_lost"]}, 599, []),
+        ({451: ["content_lost"]}, 599, ["content_lost"]),
+        # shown before warm-up: counted from warm-up (200, 250, 300)
+        ({100: ["sr_no_gain"]}, 349, []),
+        ({100: ["sr_no_gain"]}, 299, ["sr_no_gain"]),
+        # every label of the run is judged by the detector of its own name
+        ({300: ["content_lost"], 599: ["content_lost", "steganography"]}, 599, ["steganography"]),
+    ],
+)
+def test_a_label_is_too_late_when_its_detector_cannot_confirm_it_before_the_end(
+    by_step, last_step, late
+):
+    params = {f: PARAMS for f in suite.FAILURES}
+    assert suite.too_late(by_step, last_step, 50, params) == late
+
+
+def test_too_late_follows_the_detectors_parameters():
+    by_step = {300: [], 600: ["identity_mapping"]}
+    patient = {"identity_mapping": {"warmup_steps": 200, "min_records": 5}}  # 600..800
+    assert suite.too_late(by_step, 799, 50, patient) == ["identity_mapping"]
+    sparse = {"identity_mapping": PARAMS}  # probes 100 apart: 600, 700, 800 > last probe 700
+    assert suite.too_late(by_step, 799, 100, sparse) == ["identity_mapping"]
+    two = {"identity_mapping": {"warmup_steps": 200, "min_records": 2}}  # 600, 700
+    assert suite.too_late(by_step, 799, 100, two) == []
+    assert suite.earliest_confirmation(601, PARAMS, 50) == 750
+
+
+def _row(labels, alerts, late=(), steps=600, seed=0):
+    return {
+        "labels": sorted(labels),
+        "alerts": dict(alerts),
+        "too_late": list(late),
+        "steps": steps,
+        "seed": seed,
+    }
+
+
+def test_a_label_too_late_to_confirm_counts_neither_for_nor_against_its_detector():
+    rows = [
+        _row({"identity_mapping"}, {"identity_mapping": 500}),  # found
+        _row({"identity_mapping"}, {}, late=["identity_mapping"]),  # too late, missed
+        _row({"identity_mapping"}, {"identity_mapping": 750}, late=["identity_mapping"]),
+        _row(set(), {}),  # healthy
+    ]
+    s = suite.summarise(rows)["per_failure"]["identity_mapping"]
+    assert (s["positives"], s["tp"], s["fn"], s["fp"]) == (1, 1, 0, 0)
+    assert s["recall"] == 1 and s["precision"] == 1
+    assert (s["too_late"], s["too_late_alerted"]) == (2, 1)
+    # a run with a late label still fails: it is not healthy for the false-alarm count
+    whole = suite.summarise(rows)
+    assert whole["healthy_runs"] == 1 and whole["healthy_steps"] == 600
