@@ -41,6 +41,14 @@ def _orientation(x: torch.Tensor) -> float:
     return float((m - torch.stack(turns + [t.flip(-1) for t in turns]).mean(0)).norm())
 
 
+def _save_grid(path: Path, fakes: torch.Tensor, reals: torch.Tensor) -> None:
+    """Six rows of fresh samples over two rows of held-out reals, to look at by eye."""
+    from gandiag.images import grid_png
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(grid_png(torch.cat([fakes[:48], reals]).numpy(), nrow=8, min_size=512))
+
+
 def probe(
     *,
     steps: int,
@@ -51,6 +59,7 @@ def probe(
     lr: float | None,
     options: dict[str, Any],
     model_options: dict[str, Any],
+    grid_dir: str | None = None,
 ) -> dict[str, Any]:
     from gandiag.data import load_dataset
     from gandiag.reference_models import build_model
@@ -97,6 +106,10 @@ def probe(
             }
             if stepper.ema is not None:
                 row["ema_diversity"] = _pdist(stepper.ema.module(z)) / ref_div
+            w = bundle.generator.map(z)
+            row["w_spread"] = float(w.std(0).mean())
+        if grid_dir is not None:
+            _save_grid(Path(grid_dir) / f"step{step:05d}.png", fakes[:64], reals[:16])
         rows.append(row)
         print(json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
     return {
@@ -117,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=None, help="both optimisers (default: the model's)")
     p.add_argument("--options", default="{}", help="[gan.options] of the stepper, as JSON")
     p.add_argument("--model-options", default="{}", help="options of the model, as JSON")
+    p.add_argument("--grid-dir", default=None, help="save a sample grid at every measurement")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     res = probe(
@@ -128,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         lr=args.lr,
         options=json.loads(args.options),
         model_options=json.loads(args.model_options),
+        grid_dir=args.grid_dir,
     )
     write_json(args.json, {"benchmark": "stylegan_diversity_probe", "args": vars(args), **res})
     last = res["rows"][-1]

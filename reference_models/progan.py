@@ -47,10 +47,12 @@ class EqualizedLinear(nn.Module):
 class EqualizedConv2d(nn.Module):
     """Convolution with run-time He scaling (``use_wscale`` in the reference code)."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, *, padding: int = 0) -> None:
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int, *, padding: int = 0, bias: bool = True
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
-        self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
         self.scale = 1.0 / math.sqrt(in_ch * kernel * kernel)
         self.padding = padding
 
