@@ -41,6 +41,16 @@ def _orientation(x: torch.Tensor) -> float:
     return float((m - torch.stack(turns + [t.flip(-1) for t in turns]).mean(0)).norm())
 
 
+def _style_spread(G: torch.nn.Module, w: torch.Tensor) -> float:
+    """Spread of the conv layers' styles across latents over their mean size: how much the
+    per-channel scales still depend on z (0: every sample gets the same styles)."""
+    ratios = []
+    for layer in G.synthesis.layers:
+        s = layer.conv.affine(w)
+        ratios.append(float(s.std(0).mean() / s.mean(0).abs().mean()))
+    return float(np.mean(ratios))
+
+
 def _save_grid(path: Path, fakes: torch.Tensor, reals: torch.Tensor) -> None:
     """Six rows of fresh samples over two rows of held-out reals, to look at by eye."""
     from gandiag.images import grid_png
@@ -108,6 +118,7 @@ def probe(
                 row["ema_diversity"] = _pdist(stepper.ema.module(z)) / ref_div
             w = bundle.generator.map(z)
             row["w_spread"] = float(w.std(0).mean())
+            row["style_spread"] = _style_spread(bundle.generator, w)
         if grid_dir is not None:
             _save_grid(Path(grid_dir) / f"step{step:05d}.png", fakes[:64], reals[:16])
         rows.append(row)
