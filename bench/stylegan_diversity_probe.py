@@ -51,6 +51,17 @@ def _style_spread(G: torch.nn.Module, w: torch.Tensor) -> float:
     return float(np.mean(ratios))
 
 
+def _style_affines(G: torch.nn.Module) -> tuple[float, float]:
+    """Mean |bias| and mean row norm of the conv layers' style affines (effective values):
+    the constant part of the styles and how strongly w moves them."""
+    biases, gains = [], []
+    for layer in G.synthesis.layers:
+        a = layer.conv.affine
+        biases.append(float((a.bias * a.lr_mul).detach().abs().mean()))
+        gains.append(float((a.weight * a.scale).detach().norm(dim=1).mean()))
+    return float(np.mean(biases)), float(np.mean(gains))
+
+
 def _save_grid(path: Path, fakes: torch.Tensor, reals: torch.Tensor) -> None:
     """Six rows of fresh samples over two rows of held-out reals, to look at by eye."""
     from gandiag.images import grid_png
@@ -119,6 +130,7 @@ def probe(
             w = bundle.generator.map(z)
             row["w_spread"] = float(w.std(0).mean())
             row["style_spread"] = _style_spread(bundle.generator, w)
+            row["style_bias"], row["style_gain"] = _style_affines(bundle.generator)
         if grid_dir is not None:
             _save_grid(Path(grid_dir) / f"step{step:05d}.png", fakes[:64], reals[:16])
         rows.append(row)
