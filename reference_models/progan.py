@@ -31,7 +31,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
 #: He's gain for a layer followed by a leaky ReLU (the reference's ``get_weight`` default)
 HE_GAIN = math.sqrt(2.0)
 
