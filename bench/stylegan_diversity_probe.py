@@ -5,12 +5,18 @@ Trains ``stylegan`` on glyphs with :class:`gandiag.train.stylegan_step.StyleGANS
 every ``--every`` steps measures, on 256 fixed latents, the diversity of fresh samples of
 the raw generator and of its EMA (mean pairwise distance over that of 256 held-out reals,
 as the growing-families bench's outcome), the fakes' mean-image orientation over the reals'
-and D's mean score on the step's reals and fakes; every R1 value is kept. Used to diagnose
-the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md, growing_families).
+and D's mean score on the step's reals and fakes; every R1 value is kept. It also records
+the spread of w across the latents, the spread of the convolutions' styles over their mean
+size, and the style affines' mean bias and row norm; ``--grid-dir`` saves a grid of 48 fresh
+samples over 16 held-out reals at every measurement, to check the number by eye. Used to
+diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
+growing_families).
 Not a benchmark: no table of its own, no label.
 
     python bench/stylegan_diversity_probe.py --steps 500 --json /tmp/probe.json
     python bench/stylegan_diversity_probe.py --lr 0.001 --options '{"mixing_prob": 0}'
+    python bench/stylegan_diversity_probe.py --steps 500 --grid-dir /tmp/grids \
+        --model-options '{"resample": "fir", "d_architecture": "resnet"}'
 """
 
 from __future__ import annotations

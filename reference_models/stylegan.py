@@ -12,10 +12,16 @@ The essentials of NVlabs/stylegan2-ada-pytorch (training/networks.py), shrunk fo
   (modulated 1x1, no demodulation) summed over resolutions;
 * one w per layer (``num_ws``), so style mixing swaps w at a crossover layer;
 * a discriminator with equalised learning rate and minibatch stddev (config-e style,
-  without residual connections to keep it small); every hidden layer's leaky ReLU is
+  without residual connections by default; ``d_architecture="resnet"`` gives the
+  reference's residual blocks); every hidden layer's leaky ReLU is
   followed by the gain sqrt(2) (``bias_act``'s ``def_gain``), as in the generator, so
   activations keep unit scale through its nine layers (without it they shrink ~0.7x per
   layer, D's input gradient starts ~500x too small and the biases swamp the signal).
+
+Resampling is nearest-neighbour up and 2x2 box down by default; ``resample="fir"`` uses
+the reference's [1, 3, 3, 1] low-pass filter (:mod:`gandiag.reference_models.fir`). Neither
+option, nor both, changes the loss of diversity this model shows on glyphs
+(docs/benchmarks.md, growing_families (d)).
 
 ``demodulate=False`` gives the un-demodulated (AdaIN-like) synthesis whose feature maps
 are prone to the droplet artifacts StyleGAN2 removed.
