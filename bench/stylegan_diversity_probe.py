@@ -47,14 +47,27 @@ def _orientation(x: torch.Tensor) -> float:
     return float((m - torch.stack(turns + [t.flip(-1) for t in turns]).mean(0)).norm())
 
 
-def _style_spread(G: torch.nn.Module, w: torch.Tensor) -> float:
-    """Spread of the conv layers' styles across latents over their mean size: how much the
-    per-channel scales still depend on z (0: every sample gets the same styles)."""
-    ratios = []
+def _style_spread(G: torch.nn.Module, w: torch.Tensor) -> dict[str, float]:
+    """The conv layers' styles across latents: their spread over their mean size
+    (``style_spread``: how much the per-channel scales still depend on z; 0: every sample
+    gets the same styles), the spread and mean size themselves, and the part of the mean
+    the affine weights make from the mean of w (``style_from_mean_w``)."""
+    stats: dict[str, list[float]] = {k: [] for k in ("spread", "std", "mean", "from_mean_w")}
     for layer in G.synthesis.layers:
-        s = layer.conv.affine(w)
-        ratios.append(float(s.std(0).mean() / s.mean(0).abs().mean()))
-    return float(np.mean(ratios))
+        a = layer.conv.affine
+        s = a(w)
+        std, mean = float(s.std(0).mean()), float(s.mean(0).abs().mean())
+        stats["spread"].append(std / mean)
+        stats["std"].append(std)
+        stats["mean"].append(mean)
+        shared = torch.nn.functional.linear(w.mean(0), a.weight * a.scale)
+        stats["from_mean_w"].append(float(shared.abs().mean()))
+    return {
+        "style_spread": float(np.mean(stats["spread"])),
+        "style_std": float(np.mean(stats["std"])),
+        "style_mean": float(np.mean(stats["mean"])),
+        "style_from_mean_w": float(np.mean(stats["from_mean_w"])),
+    }
 
 
 def _style_affines(G: torch.nn.Module) -> tuple[float, float]:
@@ -135,7 +148,7 @@ def probe(
                 row["ema_diversity"] = _pdist(stepper.ema.module(z)) / ref_div
             w = bundle.generator.map(z)
             row["w_spread"] = float(w.std(0).mean())
-            row["style_spread"] = _style_spread(bundle.generator, w)
+            row.update(_style_spread(bundle.generator, w))
             row["style_bias"], row["style_gain"] = _style_affines(bundle.generator)
         if grid_dir is not None:
             _save_grid(Path(grid_dir) / f"step{step:05d}.png", fakes[:64], reals[:16])
