@@ -5,12 +5,18 @@ Trains ``stylegan`` on glyphs with :class:`gandiag.train.stylegan_step.StyleGANS
 every ``--every`` steps measures, on 256 fixed latents, the diversity of fresh samples of
 the raw generator and of its EMA (mean pairwise distance over that of 256 held-out reals,
 as the growing-families bench's outcome), the fakes' mean-image orientation over the reals'
-and D's mean score on the step's reals and fakes; every R1 value is kept. Used to diagnose
-the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md, growing_families).
+and D's mean score on the step's reals and fakes; every R1 value is kept. It also records
+the spread of w across the latents, the spread of the convolutions' styles over their mean
+size, and the style affines' mean bias and row norm; ``--grid-dir`` saves a grid of 48 fresh
+samples over 16 held-out reals at every measurement, to check the number by eye. Used to
+diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
+growing_families).
 Not a benchmark: no table of its own, no label.
 
     python bench/stylegan_diversity_probe.py --steps 500 --json /tmp/probe.json
     python bench/stylegan_diversity_probe.py --lr 0.001 --options '{"mixing_prob": 0}'
+    python bench/stylegan_diversity_probe.py --steps 500 --grid-dir /tmp/grids \
+        --model-options '{"resample": "fir", "d_architecture": "resnet"}'
 """
 
 from __future__ import annotations
@@ -41,6 +47,48 @@ def _orientation(x: torch.Tensor) -> float:
     return float((m - torch.stack(turns + [t.flip(-1) for t in turns]).mean(0)).norm())
 
 
+def _style_spread(G: torch.nn.Module, w: torch.Tensor) -> dict[str, float]:
+    """The conv layers' styles across latents: their spread over their mean size
+    (``style_spread``: how much the per-channel scales still depend on z; 0: every sample
+    gets the same styles), the spread and mean size themselves, and the part of the mean
+    the affine weights make from the mean of w (``style_from_mean_w``)."""
+    stats: dict[str, list[float]] = {k: [] for k in ("spread", "std", "mean", "from_mean_w")}
+    for layer in G.synthesis.layers:
+        a = layer.conv.affine
+        s = a(w)
+        std, mean = float(s.std(0).mean()), float(s.mean(0).abs().mean())
+        stats["spread"].append(std / mean)
+        stats["std"].append(std)
+        stats["mean"].append(mean)
+        shared = torch.nn.functional.linear(w.mean(0), a.weight * a.scale)
+        stats["from_mean_w"].append(float(shared.abs().mean()))
+    return {
+        "style_spread": float(np.mean(stats["spread"])),
+        "style_std": float(np.mean(stats["std"])),
+        "style_mean": float(np.mean(stats["mean"])),
+        "style_from_mean_w": float(np.mean(stats["from_mean_w"])),
+    }
+
+
+def _style_affines(G: torch.nn.Module) -> tuple[float, float]:
+    """Mean |bias| and mean row norm of the conv layers' style affines (effective values):
+    the constant part of the styles and how strongly w moves them."""
+    biases, gains = [], []
+    for layer in G.synthesis.layers:
+        a = layer.conv.affine
+        biases.append(float((a.bias * a.lr_mul).detach().abs().mean()))
+        gains.append(float((a.weight * a.scale).detach().norm(dim=1).mean()))
+    return float(np.mean(biases)), float(np.mean(gains))
+
+
+def _save_grid(path: Path, fakes: torch.Tensor, reals: torch.Tensor) -> None:
+    """Six rows of fresh samples over two rows of held-out reals, to look at by eye."""
+    from gandiag.images import grid_png
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(grid_png(torch.cat([fakes[:48], reals]).numpy(), nrow=8, min_size=512))
+
+
 def probe(
     *,
     steps: int,
@@ -51,6 +99,7 @@ def probe(
     lr: float | None,
     options: dict[str, Any],
     model_options: dict[str, Any],
+    grid_dir: str | None = None,
 ) -> dict[str, Any]:
     from gandiag.data import load_dataset
     from gandiag.reference_models import build_model
@@ -97,6 +146,12 @@ def probe(
             }
             if stepper.ema is not None:
                 row["ema_diversity"] = _pdist(stepper.ema.module(z)) / ref_div
+            w = bundle.generator.map(z)
+            row["w_spread"] = float(w.std(0).mean())
+            row.update(_style_spread(bundle.generator, w))
+            row["style_bias"], row["style_gain"] = _style_affines(bundle.generator)
+        if grid_dir is not None:
+            _save_grid(Path(grid_dir) / f"step{step:05d}.png", fakes[:64], reals[:16])
         rows.append(row)
         print(json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
     return {
@@ -117,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=None, help="both optimisers (default: the model's)")
     p.add_argument("--options", default="{}", help="[gan.options] of the stepper, as JSON")
     p.add_argument("--model-options", default="{}", help="options of the model, as JSON")
+    p.add_argument("--grid-dir", default=None, help="save a sample grid at every measurement")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     res = probe(
@@ -128,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         lr=args.lr,
         options=json.loads(args.options),
         model_options=json.loads(args.model_options),
+        grid_dir=args.grid_dir,
     )
     write_json(args.json, {"benchmark": "stylegan_diversity_probe", "args": vars(args), **res})
     last = res["rows"][-1]

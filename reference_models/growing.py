@@ -41,8 +41,15 @@ def _stylegan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> Mode
         map_layers=int(opts["map_layers"]),
         map_lr_mul=float(opts["map_lr_mul"]),
         demodulate=bool(opts["demodulate"]),
+        resample=str(opts["resample"]),
     )
-    d = StyleGANDiscriminator(int(opts["image_size"]), int(opts["channels"]), int(opts["width"]))
+    d = StyleGANDiscriminator(
+        int(opts["image_size"]),
+        int(opts["channels"]),
+        int(opts["width"]),
+        architecture=str(opts["d_architecture"]),
+        resample=str(opts["resample"]),
+    )
     return ModelBundle(name, "gan", int(opts["latent_dim"]), opts, training, g, d)
 
 
@@ -177,6 +184,8 @@ register_model(
             "map_layers": 2,
             "map_lr_mul": 0.01,
             "demodulate": True,
+            "resample": "nearest",
+            "d_architecture": "orig",
         },
         {
             "stepper": "stylegan",

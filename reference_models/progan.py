@@ -3,7 +3,11 @@
 The essentials of tkarras/progressive_growing_of_gans (networks.py, train.py, loss.py):
 
 * equalised learning rate: weights drawn N(0, 1) and scaled at run time by He's constant
-  (``EqualizedConv2d``, ``EqualizedLinear``), so Adam's step is the same for every layer;
+  ``gain / sqrt(fan_in)`` (``EqualizedConv2d``, ``EqualizedLinear``), so Adam's step is the
+  same for every layer; gain sqrt(2) before every leaky ReLU, 1 on the linear outputs
+  (toRGB, D's score) and sqrt(2)/4 on the latent's dense layer, as the reference's
+  ``get_weight`` and ``G_paper``/``D_paper`` (without it D's activations shrink ~0.7x
+  per layer: its last hidden layer starts ~0.05 of unit scale);
 * pixel-wise feature normalisation after every generator convolution (``PixelNorm``);
 * a minibatch-standard-deviation feature map in the discriminator's last block;
 * a linear toRGB (no tanh: a tanh output is the known cause of collapse during fade-in,
@@ -27,17 +31,31 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+#: He's gain for a layer followed by a leaky ReLU (the reference's ``get_weight`` default)
+HE_GAIN = math.sqrt(2.0)
+
 
 class EqualizedLinear(nn.Module):
-    """Linear layer with run-time He scaling and an optional learning-rate multiplier."""
+    """Linear layer with run-time He scaling and an optional learning-rate multiplier.
+
+    ``gain`` multiplies the He constant: the reference ProGAN's ``get_weight`` uses
+    ``gain / sqrt(fan_in)`` with gain sqrt(2) before a leaky ReLU and 1 for linear outputs;
+    StyleGAN2 keeps the constant at ``1 / sqrt(fan_in)`` and puts the sqrt(2) after the
+    activation instead (``bias_act``'s gain)."""
 
     def __init__(
-        self, in_dim: int, out_dim: int, *, bias_init: float = 0.0, lr_mul: float = 1.0
+        self,
+        in_dim: int,
+        out_dim: int,
+        *,
+        bias_init: float = 0.0,
+        lr_mul: float = 1.0,
+        gain: float = 1.0,
     ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
         self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init) / lr_mul))
-        self.scale = lr_mul / math.sqrt(in_dim)
+        self.scale = gain * lr_mul / math.sqrt(in_dim)
         self.lr_mul = lr_mul
 
     def forward(self, x: Tensor) -> Tensor:
@@ -45,13 +63,23 @@ class EqualizedLinear(nn.Module):
 
 
 class EqualizedConv2d(nn.Module):
-    """Convolution with run-time He scaling (``use_wscale`` in the reference code)."""
+    """Convolution with run-time He scaling (``use_wscale`` in the reference code);
+    ``gain`` as :class:`EqualizedLinear`'s."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, *, padding: int = 0) -> None:
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel: int,
+        *,
+        padding: int = 0,
+        bias: bool = True,
+        gain: float = 1.0,
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
-        self.bias = nn.Parameter(torch.zeros(out_ch))
-        self.scale = 1.0 / math.sqrt(in_ch * kernel * kernel)
+        self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
+        self.scale = gain / math.sqrt(in_ch * kernel * kernel)
         self.padding = padding
 
     def forward(self, x: Tensor) -> Tensor:
@@ -140,15 +168,17 @@ class ProGANGenerator(_Schedule):
             raise ValueError(f"output must be 'linear' (the paper's) or 'tanh', got {output!r}")
         self.latent_dim, self.image_size, self.output = latent_dim, image_size, output
         self.norm = PixelNorm() if pixel_norm else nn.Identity()
-        self.dense = EqualizedLinear(latent_dim, width * 16, bias_init=0.0)
+        # the reference's gains: sqrt(2)/4 on the latent's dense layer ("to match the
+        # original Theano implementation"), sqrt(2) before every leaky ReLU, 1 on toRGB
+        self.dense = EqualizedLinear(latent_dim, width * 16, gain=HE_GAIN / 4)
         self.width = width
-        self.blocks = nn.ModuleList([EqualizedConv2d(width, width, 3, padding=1)])
+        self.blocks = nn.ModuleList([EqualizedConv2d(width, width, 3, padding=1, gain=HE_GAIN)])
         for _ in range(1, self.levels):
             self.blocks.append(
                 nn.ModuleList(
                     [
-                        EqualizedConv2d(width, width, 3, padding=1),
-                        EqualizedConv2d(width, width, 3, padding=1),
+                        EqualizedConv2d(width, width, 3, padding=1, gain=HE_GAIN),
+                        EqualizedConv2d(width, width, 3, padding=1, gain=HE_GAIN),
                     ]
                 )
             )
@@ -196,8 +226,9 @@ class ProGANDiscriminator(_Schedule):
     ) -> None:
         super().__init__(num_levels(image_size))
         self.image_size = image_size
+        # gain sqrt(2) before every leaky ReLU, 1 on the output (the reference's D_paper)
         self.from_rgb = nn.ModuleList(
-            [EqualizedConv2d(channels, width, 1) for _ in range(self.levels)]
+            [EqualizedConv2d(channels, width, 1, gain=HE_GAIN) for _ in range(self.levels)]
         )
         # blocks[L] maps level L features to level L-1 (two convs then 2x downsample)
         self.blocks = nn.ModuleList([nn.Identity()])
@@ -205,14 +236,14 @@ class ProGANDiscriminator(_Schedule):
             self.blocks.append(
                 nn.ModuleList(
                     [
-                        EqualizedConv2d(width, width, 3, padding=1),
-                        EqualizedConv2d(width, width, 3, padding=1),
+                        EqualizedConv2d(width, width, 3, padding=1, gain=HE_GAIN),
+                        EqualizedConv2d(width, width, 3, padding=1, gain=HE_GAIN),
                     ]
                 )
             )
         self.mbstd = MinibatchStddev(mbstd_group)
-        self.final_conv = EqualizedConv2d(width + 1, width, 3, padding=1)
-        self.final_dense = EqualizedLinear(width * 16, width)
+        self.final_conv = EqualizedConv2d(width + 1, width, 3, padding=1, gain=HE_GAIN)
+        self.final_dense = EqualizedLinear(width * 16, width, gain=HE_GAIN)
         self.out = EqualizedLinear(width, 1)
 
     def stages(self) -> dict[str, nn.Module]:

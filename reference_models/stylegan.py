@@ -12,10 +12,16 @@ The essentials of NVlabs/stylegan2-ada-pytorch (training/networks.py), shrunk fo
   (modulated 1x1, no demodulation) summed over resolutions;
 * one w per layer (``num_ws``), so style mixing swaps w at a crossover layer;
 * a discriminator with equalised learning rate and minibatch stddev (config-e style,
-  without residual connections to keep it small); every hidden layer's leaky ReLU is
+  without residual connections by default; ``d_architecture="resnet"`` gives the
+  reference's residual blocks); every hidden layer's leaky ReLU is
   followed by the gain sqrt(2) (``bias_act``'s ``def_gain``), as in the generator, so
   activations keep unit scale through its nine layers (without it they shrink ~0.7x per
   layer, D's input gradient starts ~500x too small and the biases swamp the signal).
+
+Resampling is nearest-neighbour up and 2x2 box down by default; ``resample="fir"`` uses
+the reference's [1, 3, 3, 1] low-pass filter (:mod:`gandiag.reference_models.fir`). Neither
+option, nor both, changes the loss of diversity this model shows on glyphs
+(docs/benchmarks.md, growing_families (d)).
 
 ``demodulate=False`` gives the un-demodulated (AdaIN-like) synthesis whose feature maps
 are prone to the droplet artifacts StyleGAN2 removed.
@@ -30,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gandiag.reference_models import fir
 from gandiag.reference_models.progan import (
     EqualizedConv2d,
     EqualizedLinear,
@@ -39,6 +46,17 @@ from gandiag.reference_models.progan import (
     num_levels,
     upsample,
 )
+
+#: how the networks resample: StyleGAN2's [1, 3, 3, 1] FIR filter or ProGAN's nearest/box
+RESAMPLE = ("fir", "nearest")
+#: the discriminator's blocks: stylegan2-ada's residual blocks or plain conv-conv-down
+D_ARCHITECTURES = ("resnet", "orig")
+
+
+def _check(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    return value
 
 
 def _lrelu_gain(x: Tensor) -> Tensor:
@@ -110,10 +128,20 @@ class StyleLayer(nn.Module):
 
 class SynthesisNetwork(nn.Module):
     def __init__(
-        self, w_dim: int, image_size: int, channels: int, width: int, *, demodulate: bool
+        self,
+        w_dim: int,
+        image_size: int,
+        channels: int,
+        width: int,
+        *,
+        demodulate: bool,
+        resample: str = "nearest",
     ) -> None:
         super().__init__()
         self.levels = num_levels(image_size)
+        self.upsample = (
+            fir.upsample2d if _check("resample", resample, RESAMPLE) == "fir" else upsample
+        )
         self.const = nn.Parameter(torch.randn(width, 4, 4))
         self.layers = nn.ModuleList([StyleLayer(width, width, w_dim, demodulate=demodulate)])
         for _ in range(1, self.levels):
@@ -150,13 +178,13 @@ class SynthesisNetwork(nn.Module):
         img = self.to_rgb[0](x, ws[:, 1])
         k = 1
         for level in range(1, self.levels):
-            x = upsample(x)
+            x = self.upsample(x)
             x = self.layers[k](x, ws[:, k], noise[k])
             x = self.layers[k + 1](x, ws[:, k + 1], noise[k + 1])
             if level == 1 and self.record_channels:
                 self.last_channel_means = x.detach().abs().mean(dim=(0, 2, 3))
             k += 2
-            img = upsample(img) + self.to_rgb[level](x, ws[:, min(k, self.num_ws - 1)])
+            img = self.upsample(img) + self.to_rgb[level](x, ws[:, min(k, self.num_ws - 1)])
         return img + self.rgb_bias[None, :, None, None]
 
 
@@ -173,11 +201,14 @@ class StyleGANGenerator(nn.Module):
         map_lr_mul: float = 0.01,
         demodulate: bool = True,
         w_avg_beta: float = 0.995,
+        resample: str = "nearest",
     ) -> None:
         super().__init__()
         self.latent_dim, self.image_size, self.w_dim = latent_dim, image_size, w_dim
         self.mapping = MappingNetwork(latent_dim, w_dim, map_layers, map_lr_mul)
-        self.synthesis = SynthesisNetwork(w_dim, image_size, channels, width, demodulate=demodulate)
+        self.synthesis = SynthesisNetwork(
+            w_dim, image_size, channels, width, demodulate=demodulate, resample=resample
+        )
         self.num_ws = self.synthesis.num_ws
         self.w_avg_beta = w_avg_beta
 
@@ -206,11 +237,27 @@ class StyleGANGenerator(nn.Module):
 
 
 class StyleGANDiscriminator(nn.Module):
+    """fromRGB at full resolution, one block per level down to 4x4, then the epilogue
+    (minibatch stddev, 3x3 conv, dense, dense to one logit), as stylegan2-ada's
+    ``Discriminator``. ``architecture="resnet"`` (the reference's default, used by all its
+    configurations) adds to each block a bias-free 1x1 skip convolution of the down-sampled
+    input and scales both branches by sqrt(0.5); ``"orig"`` is conv, conv, down-sample."""
+
     def __init__(
-        self, image_size: int = 32, channels: int = 1, width: int = 64, *, mbstd_group: int = 4
+        self,
+        image_size: int = 32,
+        channels: int = 1,
+        width: int = 64,
+        *,
+        mbstd_group: int = 4,
+        architecture: str = "orig",
+        resample: str = "nearest",
     ) -> None:
         super().__init__()
         levels = num_levels(image_size)
+        self.residual = _check("architecture", architecture, D_ARCHITECTURES) == "resnet"
+        self.fir = _check("resample", resample, RESAMPLE) == "fir"
+        self.downsample = fir.downsample2d if self.fir else downsample
         self.from_rgb = EqualizedConv2d(channels, width, 1)
         self.blocks = nn.ModuleList(
             [
@@ -223,6 +270,11 @@ class StyleGANDiscriminator(nn.Module):
                 for _ in range(levels - 1)
             ]
         )
+        self.skips = nn.ModuleList(
+            [EqualizedConv2d(width, width, 1, bias=False) for _ in range(levels - 1)]
+            if self.residual
+            else []
+        )
         self.mbstd = MinibatchStddev(mbstd_group)
         self.final_conv = EqualizedConv2d(width + 1, width, 3, padding=1)
         self.final_dense = EqualizedLinear(width * 16, width)
@@ -230,10 +282,14 @@ class StyleGANDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = _lrelu_gain(self.from_rgb(x))
-        for block in self.blocks:
-            for conv in block:
-                h = _lrelu_gain(conv(h))
-            h = downsample(h)
+        for i, (conv0, conv1) in enumerate(self.blocks):
+            y = conv1(_lrelu_gain(conv0(h)))
+            # the reference filters before conv1's activation; the box path keeps its order
+            y = _lrelu_gain(self.downsample(y)) if self.fir else self.downsample(_lrelu_gain(y))
+            if self.residual:
+                # the reference's skip (gain sqrt(0.5)) plus conv1's output times sqrt(0.5)
+                y = (self.skips[i](self.downsample(h)) + y) * math.sqrt(0.5)
+            h = y
         h = _lrelu_gain(self.final_conv(self.mbstd(h)))
         h = _lrelu_gain(self.final_dense(h.flatten(1)))
         return self.out(h)
