@@ -69,7 +69,10 @@ def signals(fake: torch.Tensor) -> dict[str, float]:
 def test_scripted_classifier_reads_the_levels() -> None:
     x = changing(SHARP)
     probs = ScriptedClassifier()(x.reshape(-1, 1, 8, 8)).softmax(1)
-    assert probs.argmax(1).reshape(16, 8).tolist() == ((np.arange(16)[:, None] + np.arange(8)) % 10).tolist()
+    assert (
+        probs.argmax(1).reshape(16, 8).tolist()
+        == ((np.arange(16)[:, None] + np.arange(8)) % 10).tolist()
+    )
     assert float(ScriptedClassifier()(changing(BLOB).reshape(-1, 1, 8, 8)).softmax(1).max()) < 0.2
 
 
