@@ -186,6 +186,7 @@ SIGNALS_SHOWN = (
     "video/motion_ratio",
     "video/recurrence_excess",
     "video/flip_excess",
+    "video/legible_fake",
     "loss/D_S",
     "loss/D_T",
 )

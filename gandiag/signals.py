@@ -42,9 +42,13 @@ video/recurrence_real, video/recurrence_fake   max over lags L >= 2 of the mean 
                                   c(L) of the mean-removed frames t and t+L, minus c(1)
                                   (> 1: the clip loops; <= 0: it never comes back)
 video/recurrence_excess           recurrence_fake - recurrence_real
-video/flip_rate_real, video/flip_rate_fake   share of consecutive frames whose glyph class
-                                  (glyph classifier on a crop around the centroid) changes
-video/flip_excess                 flip_rate_fake - flip_rate_real
+video/flip_rate_real, video/flip_rate_fake   share of consecutive legible frame pairs whose
+                                  glyph class (glyph classifier on a crop around the centroid)
+                                  changes; absent when no pair is legible (no evidence)
+video/legible_real, video/legible_fake   share of consecutive frame pairs whose two frames are
+                                  legible: top-class probability at least the 5% quantile of
+                                  the real frames' in the same step
+video/flip_excess                 flip_rate_fake - flip_rate_real (absent when either is)
 video/motion_diversity_ratio      mean pairwise distance of centroid-velocity sequences
                                   between clips of one class, fakes / reals
 
@@ -143,6 +147,8 @@ VIDEO_RECURRENCE_EXCESS = "video/recurrence_excess"
 VIDEO_FLIP_REAL = "video/flip_rate_real"
 VIDEO_FLIP_FAKE = "video/flip_rate_fake"
 VIDEO_FLIP_EXCESS = "video/flip_excess"
+VIDEO_LEGIBLE_REAL = "video/legible_real"
+VIDEO_LEGIBLE_FAKE = "video/legible_fake"
 VIDEO_MOTION_DIVERSITY = "video/motion_diversity_ratio"
 
 VAE_RECON = "vae/recon"

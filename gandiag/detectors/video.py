@@ -225,22 +225,69 @@ class LoopingDetector(_SmoothedThreshold):
 
 @dataclass
 class TemporalFlickerState(_MotionState):
-    """State of :class:`TemporalFlickerDetector`: the smoothed values (``values``) and their steps."""
+    """State of :class:`TemporalFlickerDetector`: the smoothed values (``values``) and their
+    steps. ``flips_*`` are legible class changes per frame pair, ``legible_*`` the share of
+    legible pairs: their ratio is the flip rate pooled over the smoothing window."""
 
-    flip: float | None = None
-    flip_step: int | None = None
+    flips_fake: float | None = None
+    flips_fake_step: int | None = None
+    legible_fake: float | None = None
+    legible_fake_step: int | None = None
+    flips_real: float | None = None
+    flips_real_step: int | None = None
+    legible_real: float | None = None
+    legible_real_step: int | None = None
+
+    #: 2: the pooled legible flip rates replace ``flip`` (the smoothed excess of the ungated
+    #: rates, which counted the classifier's noise on illegible frames): version 1's is
+    #: dropped, and the pooled rates start afresh at the first record after the resume
+    version: ClassVar[int] = 2
+    retired: ClassVar[tuple[str, ...]] = ("flip", "flip_step")
+
+    @classmethod
+    def upgrade(cls, fields: dict[str, Any], version: int | None) -> dict[str, Any]:
+        return super().upgrade(fields, None if version == 1 else version)
+
+
+def pooled_flip_excess(v: dict[str, float], min_legible: float = 0.0) -> float | None:
+    """Fakes' flip rate over legible frame pairs minus the reals', each pooled as (legible
+    changes per pair) / (legible pairs per pair); None when either side's share of legible
+    pairs is not above ``min_legible``: too few readable frames to be evidence either way."""
+    lf, lr = v.get("legible_fake", 0.0), v.get("legible_real", 0.0)
+    if lf <= min_legible or lr <= min_legible:
+        return None
+    return v["flips_fake"] / lf - v["flips_real"] / lr
 
 
 @register_detector
 class TemporalFlickerDetector(_SmoothedThreshold):
     """Identity flicker or drift: the glyph classifier's label changes between consecutive
-    frames ``flip_excess_max`` more often in fakes than in reals, or the fakes change from
-    frame to frame more than ``motion_ratio_max`` times as much as real clips (jumps)."""
+    legible frames ``flip_excess_max`` more often in fakes than in reals, or the fakes change
+    from frame to frame more than ``motion_ratio_max`` times as much as real clips (jumps).
+
+    A label change is evidence that a glyph changed identity only when the classifier can
+    read both frames: an early generator draws blobs to which the classifier gives a label
+    that wanders at random, and counting those changes raised a false alarm on a healthy
+    run. So the flip rates count only pairs of frames the monitor calls legible (top-class
+    probability at least the 5% quantile of the real frames' in the same step,
+    :mod:`gandiag.monitor.video`), and the detector pools them over its smoothing window
+    as legible changes over legible pairs, so that a record with few legible pairs weighs
+    little and one with none adds nothing (it does not pull the rate towards 0: no
+    legible frames is no evidence, not "no flicker"). The flip part is judged only while
+    more than ``min_legible_share`` of the fakes' frame pairs are legible over the window
+    (about 90% of the reals' are, by the 5% level): below a tenth, a batch of 16 clips of 8
+    frames offers fewer than 12 readable pairs, and the rate would rest on a handful of
+    frames the classifier barely reads as glyphs. The alert reports the legible shares.
+    Records from before the legibility gate (no
+    ``video/legible_*``) carry only the ungated flip rate, which is not evidence of flicker
+    by the same reasoning: on them only the motion part is judged.
+    """
 
     name = "temporal_flicker"
     params: ClassVar[dict[str, Any]] = {
         **_SmoothedThreshold.params,
         "flip_excess_max": 0.25,
+        "min_legible_share": 0.1,
         "motion_ratio_max": 2.5,
     }
     requires_any = ((S.VIDEO_MOTION_RATIO,),)
@@ -251,17 +298,42 @@ class TemporalFlickerDetector(_SmoothedThreshold):
         m = record.get(S.VIDEO_MOTION_RATIO)
         if not finite(m):
             return None
-        f = record.get(S.VIDEO_FLIP_EXCESS)
-        return {"motion": m, "flip": f if finite(f) else 0.0}
+        out = {"motion": m}
+        lf, lr = record.get(S.VIDEO_LEGIBLE_FAKE), record.get(S.VIDEO_LEGIBLE_REAL)
+        if finite(lf) and finite(lr):
+            ff, fr = record.get(S.VIDEO_FLIP_FAKE), record.get(S.VIDEO_FLIP_REAL)
+            out["flips_fake"] = ff * lf if lf > 0 and finite(ff) else 0.0
+            out["flips_real"] = fr * lr if lr > 0 and finite(fr) else 0.0
+            out["legible_fake"], out["legible_real"] = lf, lr
+        return out
+
+    def _excess(self, v: dict[str, float]) -> float | None:
+        return pooled_flip_excess(v, self.cfg["min_legible_share"])
+
+    def _flip_past(self, v: dict[str, float]) -> bool:
+        excess = self._excess(v)
+        return excess is not None and excess > self.cfg["flip_excess_max"]
 
     def past(self, v: dict[str, float]) -> bool:
-        return v["flip"] > self.cfg["flip_excess_max"] or v["motion"] > self.cfg["motion_ratio_max"]
+        return self._flip_past(v) or v["motion"] > self.cfg["motion_ratio_max"]
 
     def make_alert(self, step: int, onset: int, sm: dict[str, float]) -> Alert:
-        if sm["flip"] > self.cfg["flip_excess_max"]:
+        excess = self._excess(sm)
+        evidence = {
+            "motion_ratio": sm["motion"],
+            "flip_threshold": self.cfg["flip_excess_max"],
+            "motion_threshold": self.cfg["motion_ratio_max"],
+        }
+        if "legible_fake" in sm:
+            evidence |= {"legible_fake": sm["legible_fake"], "legible_real": sm["legible_real"]}
+        if excess is not None:
+            evidence["flip_excess"] = excess
+        if self._flip_past(sm):
             what = (
-                f"the glyph's class changes between frames {sm['flip']:.2f} more often than in "
-                f"real clips (threshold {self.cfg['flip_excess_max']})"
+                f"the glyph's class changes between legible frames {excess:.2f} more often "
+                f"than in real clips (threshold {self.cfg['flip_excess_max']}; "
+                f"{sm['legible_fake']:.0%} of generated frame pairs legible, "
+                f"{sm['legible_real']:.0%} of real ones)"
             )
         else:
             what = (
@@ -269,17 +341,7 @@ class TemporalFlickerDetector(_SmoothedThreshold):
                 f"(threshold {self.cfg['motion_ratio_max']})"
             )
         return self.alert(
-            Severity.WARNING,
-            step,
-            onset,
-            f"generated video flickers: {what}",
-            {
-                "flip_excess": sm["flip"],
-                "motion_ratio": sm["motion"],
-                "flip_threshold": self.cfg["flip_excess_max"],
-                "motion_threshold": self.cfg["motion_ratio_max"],
-            },
-            FLICKER,
+            Severity.WARNING, step, onset, f"generated video flickers: {what}", evidence, FLICKER
         )
 
 

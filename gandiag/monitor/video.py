@@ -14,8 +14,17 @@ device that add up across ranks, turned into named scalars on the host. What eac
   <= 0; a frozen clip has nothing left after removing its mean and scores 0.
 - **flip rate** (flicker, identity drift): the bundled glyph classifier labels a crop
   around each frame's intensity centroid (the glyph, re-centred and scaled to 28x28); the
-  share of consecutive frames whose label changes, fakes against reals (the classifier's
-  own errors flip real clips too, so the excess over reals is what counts).
+  share of consecutive *legible* frame pairs whose label changes, fakes against reals (the
+  classifier's own errors flip real clips too, so the excess over reals is what counts).
+  A label change is evidence that the glyph changed identity only when both frames show
+  a glyph the classifier can read. A generator that still draws blobs gets labels that
+  wander at random from frame to frame: those flips are the classifier's noise, not
+  flicker. So a frame is *legible* when its top-class probability reaches the
+  ``legible_quantile`` (5%) quantile of the real frames' top-class probabilities in the
+  same step: the level that 95% of real glyph frames reach, fixed by the reals, never by
+  the fakes. Only pairs of two legible frames are counted, and the share of such pairs
+  is reported beside the flip rate (``legible_*``). A step whose fakes have no legible
+  pair reports no fake flip rate and no excess: no evidence, which is not "0 flicker".
 - **motion diversity** (one motion per class; cf. MoCoGAN-HD issue #8): the centroid's
   velocity sequence per clip; the mean distance between those of clips of the same class
   (any two clips when no labels are given), fakes over reals.
@@ -92,10 +101,31 @@ def glyph_crops(x: torch.Tensor, crop: float = DEFAULT_CROP, size: int = 28) -> 
     return F.grid_sample(frames, grid, padding_mode="border", align_corners=False)
 
 
-def flip_counts(preds: torch.Tensor) -> torch.Tensor:
-    """``[2]``: (class changes between consecutive frames, number of frame pairs); preds [B, T]."""
-    changes = (preds[:, 1:] != preds[:, :-1]).double().sum()
-    return torch.stack([changes, changes.new_full((), float(preds[:, 1:].numel()))])
+#: the legibility level is this quantile of the real frames' top-class probabilities
+LEGIBLE_QUANTILE = 0.05
+
+
+def top_class(
+    classifier: torch.nn.Module, x: torch.Tensor, crop: float = DEFAULT_CROP
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``([B, T], [B, T])``: each frame's top-class probability and predicted class."""
+    b, t = x.shape[:2]
+    probs = classifier(glyph_crops(x, crop)).float().softmax(1)
+    top, preds = probs.max(1)
+    return top.reshape(b, t), preds.reshape(b, t)
+
+
+def flip_counts(preds: torch.Tensor, legible: torch.Tensor | None = None) -> torch.Tensor:
+    """``[3]``: (class changes between consecutive legible frames, number of legible frame
+    pairs, number of frame pairs); preds and legible (bool, None: all legible) ``[B, T]``.
+    A pair counts only when both of its frames are legible."""
+    if legible is None:
+        legible = torch.ones_like(preds, dtype=torch.bool)
+    pair = legible[:, 1:] & legible[:, :-1]
+    changes = ((preds[:, 1:] != preds[:, :-1]) & pair).double().sum()
+    return torch.stack(
+        [changes, pair.double().sum(), changes.new_full((), float(preds[:, 1:].numel()))]
+    )
 
 
 def motion_diversity(x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -117,6 +147,7 @@ def clip_stats(
     labels: torch.Tensor | None = None,
     classifier: torch.nn.Module | None = None,
     crop: float = DEFAULT_CROP,
+    legible_quantile: float = LEGIBLE_QUANTILE,
 ) -> Stat:
     """The video signals of one step (module docstring); ``classifier``: glyph logits or None."""
     real, fake = real.detach(), fake.detach().to(real.device)
@@ -131,10 +162,11 @@ def clip_stats(
     ]
     use_clf = classifier is not None and real.shape[2] == 1
     if use_clf and classifier is not None:
-        b, t = real.shape[:2]
-        for x in (real, fake):
-            preds = classifier(glyph_crops(x, crop)).argmax(1).reshape(b, t)
-            parts.append(flip_counts(preds))
+        top_r, preds_r = top_class(classifier, real, crop)
+        top_f, preds_f = top_class(classifier, fake, crop)
+        level = torch.quantile(top_r.flatten(), legible_quantile)
+        parts.append(flip_counts(preds_r, top_r >= level))
+        parts.append(flip_counts(preds_f, top_f >= level))
     sums = torch.cat(parts)
 
     def finalise(v: np.ndarray, world: int) -> dict[str, float]:
@@ -159,10 +191,16 @@ def clip_stats(
             out[S.VIDEO_MOTION_DIVERSITY] = _div(div_f, div_r)
         pos += 4
         if use_clf:
-            f_r, f_f = _div(v[pos], v[pos + 1]), _div(v[pos + 2], v[pos + 3])
-            out[S.VIDEO_FLIP_REAL] = f_r
-            out[S.VIDEO_FLIP_FAKE] = f_f
-            out[S.VIDEO_FLIP_EXCESS] = f_f - f_r
+            (ch_r, leg_r, all_r), (ch_f, leg_f, all_f) = v[pos : pos + 3], v[pos + 3 : pos + 6]
+            out[S.VIDEO_LEGIBLE_REAL] = _div(leg_r, all_r)
+            out[S.VIDEO_LEGIBLE_FAKE] = _div(leg_f, all_f)
+            # no legible pair: no flip rate (no evidence either way), not a rate of 0
+            if leg_r > 0:
+                out[S.VIDEO_FLIP_REAL] = _div(ch_r, leg_r)
+            if leg_f > 0:
+                out[S.VIDEO_FLIP_FAKE] = _div(ch_f, leg_f)
+            if leg_r > 0 and leg_f > 0:
+                out[S.VIDEO_FLIP_EXCESS] = out[S.VIDEO_FLIP_FAKE] - out[S.VIDEO_FLIP_REAL]
         return out
 
     return sums, finalise

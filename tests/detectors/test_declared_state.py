@@ -105,7 +105,17 @@ def test_state_saved_before_declarations_resumes(name: str) -> None:
     resumed = cls(**params)
     resumed.load_state_dict(old)
     head = run_detectors([cls(**params)], recs[:SPLIT])
-    assert head + run_detectors([resumed], recs[SPLIT:]) == whole
+    got = head + run_detectors([resumed], recs[SPLIT:])
+    if cls.State.version == 1:
+        assert got == whole
+        return
+    # a later version may drop a smoothed value the old state held (its upgrade says which):
+    # the resumed run restarts that mean, which then differs by a forgotten, decayed tail
+    assert [(a.detector, a.severity, a.step, a.onset_step) for a in got] == [
+        (a.detector, a.severity, a.step, a.onset_step) for a in whole
+    ]
+    for a, b in zip(got, whole):
+        assert a.evidence == pytest.approx(b.evidence, rel=1e-9, abs=1e-12, nan_ok=True)
 
 
 def test_every_registered_detector_has_a_state_saved_before_declarations() -> None:

@@ -56,6 +56,11 @@ def video_gan_stream(
                 motion, flip = 1.6, 0.5 + 0.05 * rng.standard_normal()
             sc[S.VIDEO_MOTION_RATIO] = motion
             sc[S.VIDEO_RECURRENCE_EXCESS] = rec
-            sc[S.VIDEO_FLIP_EXCESS] = flip
+            # flip rates over legible frame pairs (90% of pairs legible on both sides)
+            flip_real = 0.14
+            sc[S.VIDEO_FLIP_REAL] = flip_real
+            sc[S.VIDEO_FLIP_FAKE] = min(max(flip_real + flip, 0.0), 1.0)
+            sc[S.VIDEO_FLIP_EXCESS] = sc[S.VIDEO_FLIP_FAKE] - flip_real
+            sc[S.VIDEO_LEGIBLE_REAL] = sc[S.VIDEO_LEGIBLE_FAKE] = 0.9
         out.append(StepRecord(t, sc))
     return out
