@@ -144,6 +144,18 @@ def _mbstd_use(D: torch.nn.Module, reals: torch.Tensor, fakes: torch.Tensor) -> 
     }
 
 
+def _grad_alignment(D: torch.nn.Module, x: torch.Tensor) -> float:
+    """Mean pairwise cosine between D's input gradients ``d score / d x`` of the samples
+    of ``x``: near 1, D pushes every sample the same way (the one direction G then follows)."""
+    with torch.enable_grad():
+        v = x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(D(v).sum(), v)
+    g = torch.nn.functional.normalize(g.flatten(1).double(), dim=1)
+    cos = g @ g.T
+    n = cos.shape[0]
+    return float((cos.sum() - n) / (n * (n - 1)))
+
+
 def _save_grid(path: Path, fakes: torch.Tensor, reals: torch.Tensor) -> None:
     """Six rows of fresh samples over two rows of held-out reals, to look at by eye."""
     from gandiag.images import grid_png
@@ -220,6 +232,8 @@ def probe(
             row.update(_style_spread(bundle.generator, w))
             row["style_bias"], row["style_gain"] = _style_affines(bundle.generator)
             row.update(_mbstd_use(bundle.discriminator, reals[:batch], fakes[:batch]))
+            row["d_grad_cos_fake"] = _grad_alignment(bundle.discriminator, fakes[:batch])
+            row["d_grad_cos_real"] = _grad_alignment(bundle.discriminator, reals[:batch])
         if grid_dir is not None:
             _save_grid(Path(grid_dir) / f"step{step:05d}.png", fakes[:64], reals[:16])
         rows.append(row)

@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from bench.stylegan_diversity_probe import DIAGNOSTICS, _mbstd_use
+from bench.stylegan_diversity_probe import DIAGNOSTICS, _grad_alignment, _mbstd_use
 from gandiag.reference_models import build_model
 from gandiag.reference_models.stylegan import StyleGANDiscriminator
 
@@ -89,3 +89,11 @@ def test_probe_mbstd_use_sees_identical_fakes_and_a_d_that_ignores_the_statistic
         D.final_conv.weight[:, -1] = 0.0  # D reads nothing from the statistic
         assert _mbstd_use(D, reals, same)["mbstd_score_shift"] == 0.0
         assert _mbstd_use(StyleGANDiscriminator(32, 1, 16, mbstd_group=0), reals, same) == {}
+
+
+def test_probe_grad_alignment_is_one_for_copies_and_lower_for_distinct_samples():
+    torch.manual_seed(3)
+    D = StyleGANDiscriminator(32, 1, 16, mbstd_group=0)
+    x = torch.randn(8, 1, 32, 32)
+    assert _grad_alignment(D, x[:1].expand(8, -1, -1, -1)) == pytest.approx(1.0, abs=1e-9)
+    assert _grad_alignment(D, x) < 0.9
