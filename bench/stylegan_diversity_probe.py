@@ -7,8 +7,14 @@ the raw generator and of its EMA (mean pairwise distance over that of 256 held-o
 as the growing-families bench's outcome), the fakes' mean-image orientation over the reals'
 and D's mean score on the step's reals and fakes; every R1 value is kept. It also records
 the spread of w across the latents, the spread of the convolutions' styles over their mean
-size, and the style affines' mean bias and row norm; ``--grid-dir`` saves a grid of 48 fresh
-samples over 16 held-out reals at every measurement, to check the number by eye. Used to
+size, and the style affines' mean bias and row norm; D's minibatch-stddev statistic on a
+training-size batch of reals and of fakes and how far D's score on the fakes moves when
+they get the reals' statistic (does D use it?); the mean cosine between D's input
+gradients across fakes and across reals (does D push every sample the same way?).
+``--grid-dir`` saves a grid of 48 fresh samples over 16 held-out reals at every
+measurement, to check the number by eye. ``--lr-d`` and ``--betas`` change the optimisers;
+``--diagnostic`` applies a change to G that is not the reference (``latent_input``: a 4x4
+input that depends on w; ``affine_bias_zero``: style affines with bias 0). Used to
 diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
 growing_families).
 Not a benchmark: no table of its own, no label.
@@ -17,6 +23,8 @@ Not a benchmark: no table of its own, no label.
     python bench/stylegan_diversity_probe.py --lr 0.001 --options '{"mixing_prob": 0}'
     python bench/stylegan_diversity_probe.py --steps 500 --grid-dir /tmp/grids \
         --model-options '{"resample": "fir", "d_architecture": "resnet"}'
+    python bench/stylegan_diversity_probe.py --steps 500 --model-options '{"mbstd_group": 0}'
+    python bench/stylegan_diversity_probe.py --steps 500 --diagnostic latent_input
 """
 
 from __future__ import annotations

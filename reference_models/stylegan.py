@@ -13,7 +13,8 @@ The essentials of NVlabs/stylegan2-ada-pytorch (training/networks.py), shrunk fo
 * one w per layer (``num_ws``), so style mixing swaps w at a crossover layer;
 * a discriminator with equalised learning rate and minibatch stddev (config-e style,
   without residual connections by default; ``d_architecture="resnet"`` gives the
-  reference's residual blocks); every hidden layer's leaky ReLU is
+  reference's residual blocks; ``mbstd_group=0`` drops the minibatch-stddev layer, a
+  diagnostic); every hidden layer's leaky ReLU is
   followed by the gain sqrt(2) (``bias_act``'s ``def_gain``), as in the generator, so
   activations keep unit scale through its nine layers (without it they shrink ~0.7x per
   layer, D's input gradient starts ~500x too small and the biases swamp the signal).
