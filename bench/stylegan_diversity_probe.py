@@ -7,8 +7,14 @@ the raw generator and of its EMA (mean pairwise distance over that of 256 held-o
 as the growing-families bench's outcome), the fakes' mean-image orientation over the reals'
 and D's mean score on the step's reals and fakes; every R1 value is kept. It also records
 the spread of w across the latents, the spread of the convolutions' styles over their mean
-size, and the style affines' mean bias and row norm; ``--grid-dir`` saves a grid of 48 fresh
-samples over 16 held-out reals at every measurement, to check the number by eye. Used to
+size, and the style affines' mean bias and row norm; D's minibatch-stddev statistic on a
+training-size batch of reals and of fakes and how far D's score on the fakes moves when
+they get the reals' statistic (does D use it?); the mean cosine between D's input
+gradients across fakes and across reals (does D push every sample the same way?).
+``--grid-dir`` saves a grid of 48 fresh samples over 16 held-out reals at every
+measurement, to check the number by eye. ``--lr-d`` and ``--betas`` change the optimisers;
+``--diagnostic`` applies a change to G that is not the reference (``latent_input``: a 4x4
+input that depends on w; ``affine_bias_zero``: style affines with bias 0). Used to
 diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
 growing_families).
 Not a benchmark: no table of its own, no label.
@@ -17,6 +23,8 @@ Not a benchmark: no table of its own, no label.
     python bench/stylegan_diversity_probe.py --lr 0.001 --options '{"mixing_prob": 0}'
     python bench/stylegan_diversity_probe.py --steps 500 --grid-dir /tmp/grids \
         --model-options '{"resample": "fir", "d_architecture": "resnet"}'
+    python bench/stylegan_diversity_probe.py --steps 500 --model-options '{"mbstd_group": 0}'
+    python bench/stylegan_diversity_probe.py --steps 500 --diagnostic latent_input
 """
 
 from __future__ import annotations
@@ -81,6 +89,81 @@ def _style_affines(G: torch.nn.Module) -> tuple[float, float]:
     return float(np.mean(biases)), float(np.mean(gains))
 
 
+def _latent_input(G: torch.nn.Module, seed: int) -> None:
+    """Diagnostic, not the reference: G's 4x4 input becomes the learned constant plus a
+    linear map of the first layer's w, so the input itself depends on the latent."""
+    from gandiag.reference_models.progan import EqualizedLinear
+    from gandiag.reference_models.stylegan import SynthesisNetwork
+
+    class LatentInputSynthesis(SynthesisNetwork):
+        def input(self, ws: torch.Tensor) -> torch.Tensor:
+            shape = (ws.shape[0], *self.const.shape)
+            return self.const[None] + self.input_map(ws[:, 0]).reshape(shape)
+
+    syn = G.synthesis
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        syn.input_map = EqualizedLinear(G.w_dim, syn.const.numel())
+    syn.__class__ = LatentInputSynthesis  # a class swap, so the EMA's deep copy keeps it
+
+
+def _affine_bias_zero(G: torch.nn.Module, seed: int) -> None:
+    """Diagnostic, not the reference: the conv layers' style affines start with bias 0
+    (the reference's 1), so the styles start as pure functions of w with no shared part."""
+    with torch.no_grad():
+        for layer in G.synthesis.layers:
+            layer.conv.affine.bias.zero_()
+
+
+#: diagnostic changes to the built generator, by name (``--diagnostic``)
+DIAGNOSTICS = {"latent_input": _latent_input, "affine_bias_zero": _affine_bias_zero}
+
+
+def _mbstd_use(D: torch.nn.Module, reals: torch.Tensor, fakes: torch.Tensor) -> dict[str, float]:
+    """D's minibatch-stddev statistic on a training-size batch of reals and of fakes, and
+    how much D's mean score on the fakes moves when their statistic is replaced by the
+    reals' (``mbstd_score_shift``; 0: D ignores the statistic). Empty without the layer."""
+    if getattr(D, "mbstd", None) is None:
+        return {}
+    seen: dict[str, torch.Tensor] = {}
+
+    def grab(_m: Any, _i: Any, out: torch.Tensor) -> None:
+        seen["stat"] = out[:, -1].mean()
+
+    hook = D.mbstd.register_forward_hook(grab)
+    score_fake = D(fakes).mean()
+    stat_fake = seen["stat"]
+    D(reals)
+    stat_real = seen["stat"]
+    hook.remove()
+
+    def swap(_m: Any, _i: Any, out: torch.Tensor) -> torch.Tensor:
+        out = out.clone()
+        out[:, -1] = stat_real
+        return out
+
+    hook = D.mbstd.register_forward_hook(swap)
+    shift = D(fakes).mean() - score_fake
+    hook.remove()
+    return {
+        "mbstd_real": float(stat_real),
+        "mbstd_fake": float(stat_fake),
+        "mbstd_score_shift": float(shift),
+    }
+
+
+def _grad_alignment(D: torch.nn.Module, x: torch.Tensor) -> float:
+    """Mean pairwise cosine between D's input gradients ``d score / d x`` of the samples
+    of ``x``: near 1, D pushes every sample the same way (the one direction G then follows)."""
+    with torch.enable_grad():
+        v = x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(D(v).sum(), v)
+    g = torch.nn.functional.normalize(g.flatten(1).double(), dim=1)
+    cos = g @ g.T
+    n = cos.shape[0]
+    return float((cos.sum() - n) / (n * (n - 1)))
+
+
 def _save_grid(path: Path, fakes: torch.Tensor, reals: torch.Tensor) -> None:
     """Six rows of fresh samples over two rows of held-out reals, to look at by eye."""
     from gandiag.images import grid_png
@@ -97,6 +180,9 @@ def probe(
     batch: int,
     n: int,
     lr: float | None,
+    lr_d: float | None = None,
+    betas: tuple[float, float] | None = None,
+    diagnostics: tuple[str, ...] = (),
     options: dict[str, Any],
     model_options: dict[str, Any],
     grid_dir: str | None = None,
@@ -109,11 +195,14 @@ def probe(
     torch.set_num_threads(1)
     ds = load_dataset("glyphs", n=n, image_size=32, seed=seed)
     bundle = build_model("stylegan", seed=seed, **model_options)
+    for name in diagnostics:
+        DIAGNOSTICS[name](bundle.generator, seed)
     batches = Batches(ds, np.arange(len(ds)), batch, torch.device("cpu"), seed)
     t = bundle.training
 
     def make_opt(params, which):
-        return torch.optim.Adam(params, lr=lr or t[f"lr_{which}"], betas=tuple(t["betas"]))
+        rate = (lr_d if which == "d" else None) or lr or t[f"lr_{which}"]
+        return torch.optim.Adam(params, lr=rate, betas=tuple(betas or t["betas"]))
 
     stepper = stepper_class(t["stepper"])(
         bundle,
@@ -150,6 +239,9 @@ def probe(
             row["w_spread"] = float(w.std(0).mean())
             row.update(_style_spread(bundle.generator, w))
             row["style_bias"], row["style_gain"] = _style_affines(bundle.generator)
+            row.update(_mbstd_use(bundle.discriminator, reals[:batch], fakes[:batch]))
+            row["d_grad_cos_fake"] = _grad_alignment(bundle.discriminator, fakes[:batch])
+            row["d_grad_cos_real"] = _grad_alignment(bundle.discriminator, reals[:batch])
         if grid_dir is not None:
             _save_grid(Path(grid_dir) / f"step{step:05d}.png", fakes[:64], reals[:16])
         rows.append(row)
@@ -170,6 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--n", type=int, default=2048, help="training glyphs")
     p.add_argument("--lr", type=float, default=None, help="both optimisers (default: the model's)")
+    p.add_argument("--lr-d", type=float, default=None, help="D's optimiser only (over --lr)")
+    p.add_argument("--betas", type=float, nargs=2, default=None, help="Adam's (default: model's)")
+    p.add_argument(
+        "--diagnostic",
+        action="append",
+        default=[],
+        choices=sorted(DIAGNOSTICS),
+        help="a diagnostic change to G (not the reference), repeatable",
+    )
     p.add_argument("--options", default="{}", help="[gan.options] of the stepper, as JSON")
     p.add_argument("--model-options", default="{}", help="options of the model, as JSON")
     p.add_argument("--grid-dir", default=None, help="save a sample grid at every measurement")
@@ -182,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         batch=args.batch,
         n=args.n,
         lr=args.lr,
+        lr_d=args.lr_d,
+        betas=None if args.betas is None else (args.betas[0], args.betas[1]),
+        diagnostics=tuple(args.diagnostic),
         options=json.loads(args.options),
         model_options=json.loads(args.model_options),
         grid_dir=args.grid_dir,

@@ -49,6 +49,7 @@ def _stylegan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> Mode
         int(opts["width"]),
         architecture=str(opts["d_architecture"]),
         resample=str(opts["resample"]),
+        mbstd_group=int(opts["mbstd_group"]),
     )
     return ModelBundle(name, "gan", int(opts["latent_dim"]), opts, training, g, d)
 
@@ -186,6 +187,7 @@ register_model(
             "demodulate": True,
             "resample": "nearest",
             "d_architecture": "orig",
+            "mbstd_group": 4,
         },
         {
             "stepper": "stylegan",

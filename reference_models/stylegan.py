@@ -13,7 +13,8 @@ The essentials of NVlabs/stylegan2-ada-pytorch (training/networks.py), shrunk fo
 * one w per layer (``num_ws``), so style mixing swaps w at a crossover layer;
 * a discriminator with equalised learning rate and minibatch stddev (config-e style,
   without residual connections by default; ``d_architecture="resnet"`` gives the
-  reference's residual blocks); every hidden layer's leaky ReLU is
+  reference's residual blocks; ``mbstd_group=0`` drops the minibatch-stddev layer, a
+  diagnostic); every hidden layer's leaky ReLU is
   followed by the gain sqrt(2) (``bias_act``'s ``def_gain``), as in the generator, so
   activations keep unit scale through its nine layers (without it they shrink ~0.7x per
   layer, D's input gradient starts ~500x too small and the biases swamp the signal).
@@ -168,13 +169,16 @@ class SynthesisNetwork(nn.Module):
             shapes += [(n, 1, res, res), (n, 1, res, res)]
         return shapes
 
+    def input(self, ws: Tensor) -> Tensor:
+        """The 4x4 input of the first layer: the learned constant, the same for every sample."""
+        return self.const[None].expand(ws.shape[0], -1, -1, -1)
+
     def forward(self, ws: Tensor, noise: list[Tensor] | None = None) -> Tensor:
         """Images from per-layer styles ``ws`` ``[N, num_ws, w_dim]``; ``noise`` per layer."""
         n = ws.shape[0]
         if noise is None:
             noise = [torch.randn(s, device=ws.device, dtype=ws.dtype) for s in self.noise_shapes(n)]
-        x = self.const[None].expand(n, -1, -1, -1)
-        x = self.layers[0](x, ws[:, 0], noise[0])
+        x = self.layers[0](self.input(ws), ws[:, 0], noise[0])
         img = self.to_rgb[0](x, ws[:, 1])
         k = 1
         for level in range(1, self.levels):
@@ -275,8 +279,9 @@ class StyleGANDiscriminator(nn.Module):
             if self.residual
             else []
         )
-        self.mbstd = MinibatchStddev(mbstd_group)
-        self.final_conv = EqualizedConv2d(width + 1, width, 3, padding=1)
+        # mbstd_group 0 drops the layer (the reference's mbstd_num_channels = 0), a diagnostic
+        self.mbstd = MinibatchStddev(mbstd_group) if mbstd_group > 0 else None
+        self.final_conv = EqualizedConv2d(width + (self.mbstd is not None), width, 3, padding=1)
         self.final_dense = EqualizedLinear(width * 16, width)
         self.out = EqualizedLinear(width, 1)
 
@@ -290,6 +295,8 @@ class StyleGANDiscriminator(nn.Module):
                 # the reference's skip (gain sqrt(0.5)) plus conv1's output times sqrt(0.5)
                 y = (self.skips[i](self.downsample(h)) + y) * math.sqrt(0.5)
             h = y
-        h = _lrelu_gain(self.final_conv(self.mbstd(h)))
+        if self.mbstd is not None:
+            h = self.mbstd(h)
+        h = _lrelu_gain(self.final_conv(h))
         h = _lrelu_gain(self.final_dense(h.flatten(1)))
         return self.out(h)
