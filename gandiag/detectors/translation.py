@@ -425,7 +425,9 @@ class TranslationCollapseDetector(_SustainedSignal):
         return signal if classes is None or not finite(signal) else min(signal, classes)
 
     def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
-        return _present(record, net, "output_diversity", "class_diversity", "target_class_acc")
+        return _present(
+            record, net, "output_diversity", "class_diversity", "classes_out", "target_class_acc"
+        )
 
     def diagnosis(self, net: str, value: float) -> str:
         return (

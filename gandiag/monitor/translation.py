@@ -30,6 +30,10 @@ training. Names (``NET`` is the generator's name, e.g. ``G_AB``)::
                                        targets: spread as the classifier reads it, blind to
                                        pixel noise (input-independent noise images differ
                                        pixel by pixel but read as one class)
+    translation/NET/classes_out        the effective number of classes among G(x) alone (the
+                                       numerator of class_diversity; evidence: "one output
+                                       for all" as a count, comparable across probes whose
+                                       targets read different numbers of classes)
     translation/NET/target_l1          mean|G(x) - t| (paired data only)
     translation/NET/cycle_l1           mean|F(G(x)) - x| (F the inverse generator)
     translation/NET/cycle_l1_perturbed mean|F(G(x) + d) - x|, d ~ N(0, eps^2), fixed
@@ -250,8 +254,10 @@ class TranslationProbe:
                 if t_pred is not None and self.target_labels is not None:
                     hit = t_pred == self.target_labels.to(t_pred.device)
                     out[signal(name, "target_class_acc")] = float(hit.float().mean())
+                classes_out = _effective_classes(pred)
+                out[signal(name, "classes_out")] = classes_out
                 if t_pred is not None:
-                    spread = _effective_classes(pred) / _effective_classes(t_pred)
+                    spread = classes_out / _effective_classes(t_pred)
                     out[signal(name, "class_diversity")] = spread
         return out
 

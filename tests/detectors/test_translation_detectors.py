@@ -231,6 +231,13 @@ def test_probe_class_signals_separate_kept_content_from_noise_read_as_one_class(
     assert noise["translation/G/output_diversity"] > 1.0
     assert noise["translation/G/class_diversity"] < 0.25
     assert noise["translation/G/class_kept"] <= noise["translation/G/class_chance"] + 1e-9
+    # the outputs' own class count: the copy reads as many classes as its legible inputs,
+    # the noise under two; class_diversity is that count over the targets'
+    assert copy["translation/G/classes_out"] > 5.0
+    assert noise["translation/G/classes_out"] < 2.0
+    for out in (copy, noise):
+        targets = out["translation/G/classes_out"] / out["translation/G/class_diversity"]
+        assert targets == pytest.approx(copy["translation/G/classes_out"], rel=1e-6)
 
 
 def test_content_lost_at_the_chance_of_a_constant_output_above_the_floor():
@@ -254,8 +261,10 @@ def test_collapse_in_classes_where_pixels_still_differ_only_where_the_domain_is_
         if r.step >= 600:
             r.scalars["translation/G_AB/output_diversity"] = 2.0  # noise: large pixel spread
             r.scalars["translation/G_AB/class_diversity"] = 0.11  # one class of ~9
+            r.scalars["translation/G_AB/classes_out"] = 1.0
             r.scalars["translation/G_AB/target_class_acc"] = 0.9
     (a,) = run(build_detectors(["translation_collapse"]), recs)
+    assert a.evidence["classes_out"] == 1.0  # the count beside the ratio
     assert a.onset_step == 600 and a.evidence["class_diversity"] == 0.11
     assert a.severity is Severity.CRITICAL
     for r in recs:  # a domain the classifier cannot read: its class spread says nothing
