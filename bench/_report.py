@@ -72,3 +72,11 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
     return "\n".join(out)
+
+
+def confirmed_at(start: int, every: int, count: int) -> int:
+    """The step of the ``count``-th check of a cadence of ``every`` steps counted from the
+    first check at or after ``start``: the earliest step at which a detector that needs
+    ``count`` checks in a row can alert on a condition present from ``start`` on."""
+    first = -(-int(start) // int(every)) * int(every)
+    return first + (max(int(count), 1) - 1) * int(every)

@@ -55,7 +55,7 @@ import tomllib
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._report import table, write_json, write_section
+from bench._report import confirmed_at, table, write_json, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
@@ -102,8 +102,7 @@ def earliest_alert_step(params: dict[str, Any], coverage_every: int = COVERAGE_E
     condition must also hold for that long."""
     warmup = int(params.get("warmup_steps") or 0)
     if params.get("patience_evals"):
-        first = -(-warmup // coverage_every) * coverage_every  # first evaluation after warm-up
-        return first + (int(params["patience_evals"]) - 1) * coverage_every
+        return confirmed_at(warmup, coverage_every, int(params["patience_evals"]))
     return warmup + int(params.get("patience_steps") or 0)
 
 

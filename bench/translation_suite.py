@@ -81,7 +81,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._report import table, write_json, write_section
+from bench._report import confirmed_at, table, write_json, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [
@@ -161,8 +161,7 @@ def earliest_confirmation(onset: int, params: dict[str, Any], probe_every: int) 
     ``min_records``) can alert on a failure present from step ``onset`` on: its first probe
     at or after the onset and the warm-up, then ``min_records`` - 1 probes more."""
     start = max(int(onset), int(params.get("warmup_steps") or 0))
-    first_probe = -(-start // probe_every) * probe_every
-    return first_probe + (int(params.get("min_records") or 1) - 1) * probe_every
+    return confirmed_at(start, probe_every, int(params.get("min_records") or 1))
 
 
 def too_late(
