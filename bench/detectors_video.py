@@ -54,10 +54,26 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="write sample strips (generated above held-out clips) every 100 steps here",
     )
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds run from this one")
+    ap.add_argument(
+        "--configs",
+        nargs="+",
+        choices=list(VIDEO_CONFIGS),
+        default=list(VIDEO_CONFIGS),
+        help="configurations to run (default: all)",
+    )
+    ap.add_argument(
+        "--device",
+        default=None,
+        help="train on this device (sets GANDIAG_BENCH_DEVICE for the workers; default cpu)",
+    )
     args = ap.parse_args(argv)
+    if args.device:
+        os.environ["GANDIAG_BENCH_DEVICE"] = args.device
     failure_suite_video.SAMPLE_STRIPS_DIR = args.strips
     # seed-major: a bench stopped early has every configuration of its first seeds
-    cases = [Case("video", c, s, args.steps) for s in range(args.seeds) for c in VIDEO_CONFIGS]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    cases = [Case("video", c, s, args.steps) for s in seeds for c in args.configs]
     load = [os.getloadavg()[0]]
     t0 = time.perf_counter()
     cases, runs = run_cases(cases, args.jobs, args.cache, args.cached_only)
@@ -78,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         "cases": len(runs),
         "steps": args.steps,
         "seeds": args.seeds,
+        "first_seed": args.first_seed,
+        "device": os.environ.get("GANDIAG_BENCH_DEVICE", "cpu"),
         "wall_seconds": wall,
         "load_average_1min_start_end": load,
         "live": s,
