@@ -5,8 +5,11 @@
 #
 #   bash bench/gpu_checks.sh checks   # every family trains on CUDA (short runs, in parallel),
 #                                     # then the monitor-overhead and metric-speed benches
-#   bash bench/gpu_checks.sh runs     # longer runs for the benchmarks (translation, video,
-#                                     # StyleGAN-lite), in parallel, one CPU thread each
+#   bash bench/gpu_checks.sh overhead # the monitor-overhead benches alone (steady state:
+#                                     # the warm-up holds each periodic family's first run)
+#   bash bench/gpu_checks.sh runs     # benchmark runs (translation, video) in parallel, one CPU
+#                                     # thread each, stopped at RUNS_SECONDS; what finished is
+#                                     # scored there; the run stores come back (no checkpoints)
 #
 # Wheels of packages the machine lacks may sit in .whl/ (installed to /tmp/site first).
 set -u
@@ -68,5 +71,57 @@ if [ "$mode" = checks ]; then
     timeout 90 python3 bench/detectors_video.py --device cuda --seeds 1 --steps 30 \
         --configs video_healthy --no-docs --json "$OUT/json/video_smoke_cuda.json" | tail -n 1
     cp docs/benchmarks.md "$OUT/benchmarks.md"
+    log "done"
+fi
+
+if [ "$mode" = overhead ]; then
+    mkdir -p "$OUT/json"
+    log "monitor overhead, DCGAN 32x32x1 (paced)"
+    timeout 75 python3 bench/monitor_overhead.py --device cuda --steps 800 --block 50 \
+        --warmup 300 --json "$OUT/json/monitor_overhead_cuda.json"
+    log "monitor overhead, CycleGAN (paced)"
+    timeout 60 python3 bench/monitor_overhead.py --model cyclegan --device cuda --steps 300 \
+        --block 25 --warmup 100 --json "$OUT/json/monitor_overhead_cyclegan_cuda.json"
+    log "monitor overhead, StyleGAN-lite (paced)"
+    timeout 60 python3 bench/stylegan_overhead.py --device cuda --steps 300 --warmup 100 \
+        --json "$OUT/json/stylegan_overhead_cuda.json"
+    cp docs/benchmarks.md "$OUT/benchmarks.md"
+fi
+
+if [ "$mode" = runs ]; then
+    runs_seconds=${RUNS_SECONDS:-240}
+    seeds=${SEEDS:-"0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15"}
+    log "benchmark runs for ${runs_seconds}s"
+    mkdir -p /tmp/tr /tmp/video
+    jobs=()
+    for c in cyclegan_steganography_glyphs pix2pix_no_l1_glyphs; do
+        for s in $seeds; do
+            jobs+=("python3 bench/translation_suite.py --configs $c --seeds $s --train-only --out /tmp/tr --no-docs")
+        done
+    done
+    for s in ${VIDEO_SEEDS:-2 3 4 5}; do
+        jobs+=("python3 bench/detectors_video.py --device $DEVICE --first-seed $s --seeds 1 --steps 900 --configs video_healthy --cache /tmp/video/s$s.pkl --no-docs --json /tmp/video/s$s.json")
+    done
+    printf '%s\n' "${jobs[@]}" | OMP_NUM_THREADS=1 timeout "$runs_seconds" \
+        xargs -P "${PARALLEL:-18}" -I{} bash -c '{} >/dev/null 2>&1 || echo "failed: {}"'
+    log "training stopped; scoring what finished"
+    for c in cyclegan_steganography_glyphs pix2pix_no_l1_glyphs; do
+        done_seeds=$(python3 -c "
+import glob, sys
+from gandiag.store import RunReader
+for d in sorted(glob.glob('/tmp/tr/$c-s*')):
+    if RunReader(d).info().status == 'finished':
+        print(d.rsplit('-s', 1)[1])
+" 2>/dev/null | tr '\n' ' ')
+        echo "$c finished: $done_seeds" >&2
+        for s in $done_seeds; do
+            echo "python3 bench/translation_suite.py --configs $c --seeds $s --out /tmp/tr --no-docs --json /tmp/tr/score-$c-s$s.json"
+        done
+    done | OMP_NUM_THREADS=1 timeout 60 xargs -P 16 -I{} bash -c '{} >/dev/null 2>&1'
+    ls /tmp/tr /tmp/video
+    for d in tr video; do
+        (cd /tmp && tar czf "$OUT/runs_$d.tar.gz" --exclude='*.pt' --exclude='samples' --exclude='*.png' $d)
+    done
+    ls -la "$OUT"
     log "done"
 fi

@@ -40,9 +40,7 @@ def _trainer(
     from gandiag.reference_models import build_model
 
     torch.manual_seed(seed)
-    bundle = build_model(
-        "dcgan", image_size=image_size, channels=channels, latent_dim=latent_dim
-    )
+    bundle = build_model("dcgan", image_size=image_size, channels=channels, latent_dim=latent_dim)
     G, D = bundle.generator.to(device), bundle.discriminator.to(device)
     optG = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optD = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -201,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         detectors=default_detectors(args.model == "cyclegan" and "translation" or "gan"),
         quiet=True,
     )
+    probes = mon.family("translation", Cadence().samples)
     steps_of = {"bare": bare_step, "mon": mon_step}
     monitors = {"mon": mon}
     sink = args.model == "dcgan" and not args.no_sink and _has_tensorboard()
@@ -245,8 +244,10 @@ def main(argv: list[str] | None = None) -> int:
             out = steps_of[which](data[i % len(data)])
             if which in monitors:
                 monitors[which].step(i, out.pop("losses"), **out)
-                if which == "mon" and probe is not None and i % Cadence().samples == 0:
-                    mon.log_scalars(i, probe())
+                if which == "mon" and probe is not None and probes.due(i):
+                    with probes.charge():  # paced as the trainer paces them
+                        scalars = probe()
+                    mon.log_scalars(i, scalars)
             counter[which] += 1
         if which in monitors:  # charge the background thread's work to the monitor
             monitors[which]._worker.drain()
