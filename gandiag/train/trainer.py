@@ -227,7 +227,9 @@ def _train(
 
     mon = _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence)
     if hasattr(stepper, "probe_pacing"):  # a family stepper's own probes, paced with the monitor's
-        stepper.probe_pacing = mon.family("stepper_probes", int(stepper.s.probe_every))
+        stepper.probe_pacing = mon.family(
+            "stepper_probes", int(getattr(stepper.s, "probe_every", 0))
+        )
     if ckpt is not None and ckpt.get("monitor") is not None:
         mon.load_state_dict(ckpt["monitor"])
     if start_from is not None:
