@@ -14,8 +14,9 @@ gradients across fakes and across reals (does D push every sample the same way?)
 ``--grid-dir`` saves a grid of 48 fresh samples over 16 held-out reals at every
 measurement, to check the number by eye. ``--lr-d`` and ``--betas`` change the optimisers;
 ``--diagnostic`` applies a change to G that is not the reference (``latent_input``: a 4x4
-input that depends on w; ``affine_bias_zero``: style affines with bias 0). Used to
-diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
+input that depends on w; ``affine_bias_zero``: style affines with bias 0). ``--model progan`` runs the
+progressive-growing loop through the same measurements (those of the styles skipped).
+Used to diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
 growing_families).
 Not a benchmark: no table of its own, no label.
 
@@ -186,7 +187,10 @@ def probe(
     options: dict[str, Any],
     model_options: dict[str, Any],
     grid_dir: str | None = None,
+    model: str = "stylegan",
 ) -> dict[str, Any]:
+    import dataclasses
+
     from gandiag.data import load_dataset
     from gandiag.reference_models import build_model
     from gandiag.train.family import stepper_class
@@ -194,7 +198,7 @@ def probe(
 
     torch.set_num_threads(1)
     ds = load_dataset("glyphs", n=n, image_size=32, seed=seed)
-    bundle = build_model("stylegan", seed=seed, **model_options)
+    bundle = build_model(model, seed=seed, **model_options)
     for name in diagnostics:
         DIAGNOSTICS[name](bundle.generator, seed)
     batches = Batches(ds, np.arange(len(ds)), batch, torch.device("cpu"), seed)
@@ -204,9 +208,16 @@ def probe(
         rate = (lr_d if which == "d" else None) or lr or t[f"lr_{which}"]
         return torch.optim.Adam(params, lr=rate, betas=tuple(betas or t["betas"]))
 
-    stepper = stepper_class(t["stepper"])(
+    cls = stepper_class(t["stepper"])
+    # StyleGAN-lite's in-loop style probes are off: the probe measures on its own latents
+    quiet = (
+        {"probe_every": 0}
+        if "probe_every" in {f.name for f in dataclasses.fields(cls.Settings)}
+        else {}
+    )
+    stepper = cls(
         bundle,
-        {"probe_every": 0, **options},
+        {**quiet, **options},
         make_opt,
         batches,
         torch.Generator().manual_seed(seed),
@@ -220,7 +231,7 @@ def probe(
     rows, r1 = [], []
     for step in range(steps):
         out = stepper.step(step)
-        if "reg/r1" in out["scalars"]:
+        if "reg/r1" in out.get("scalars", {}):
             r1.append([step, out["scalars"]["reg/r1"]])
         if step % every and step != steps - 1:
             continue
@@ -235,10 +246,11 @@ def probe(
             }
             if stepper.ema is not None:
                 row["ema_diversity"] = _pdist(stepper.ema.module(z)) / ref_div
-            w = bundle.generator.map(z)
-            row["w_spread"] = float(w.std(0).mean())
-            row.update(_style_spread(bundle.generator, w))
-            row["style_bias"], row["style_gain"] = _style_affines(bundle.generator)
+            if hasattr(bundle.generator, "map"):  # a style-based G: its w and styles
+                w = bundle.generator.map(z)
+                row["w_spread"] = float(w.std(0).mean())
+                row.update(_style_spread(bundle.generator, w))
+                row["style_bias"], row["style_gain"] = _style_affines(bundle.generator)
             row.update(_mbstd_use(bundle.discriminator, reals[:batch], fakes[:batch]))
             row["d_grad_cos_fake"] = _grad_alignment(bundle.discriminator, fakes[:batch])
             row["d_grad_cos_real"] = _grad_alignment(bundle.discriminator, reals[:batch])
@@ -261,6 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--n", type=int, default=2048, help="training glyphs")
+    p.add_argument(
+        "--model",
+        default="stylegan",
+        help="registered model with a family stepper (progan: the pieces it shares with "
+        "StyleGAN-lite under another G and loss; the style measurements are skipped)",
+    )
     p.add_argument("--lr", type=float, default=None, help="both optimisers (default: the model's)")
     p.add_argument("--lr-d", type=float, default=None, help="D's optimiser only (over --lr)")
     p.add_argument("--betas", type=float, nargs=2, default=None, help="Adam's (default: model's)")
@@ -289,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         options=json.loads(args.options),
         model_options=json.loads(args.model_options),
         grid_dir=args.grid_dir,
+        model=args.model,
     )
     write_json(args.json, {"benchmark": "stylegan_diversity_probe", "args": vars(args), **res})
     last = res["rows"][-1]
