@@ -14,7 +14,8 @@ gradients across fakes and across reals (does D push every sample the same way?)
 ``--grid-dir`` saves a grid of 48 fresh samples over 16 held-out reals at every
 measurement, to check the number by eye. ``--lr-d`` and ``--betas`` change the optimisers;
 ``--diagnostic`` applies a change to G that is not the reference (``latent_input``: a 4x4
-input that depends on w; ``affine_bias_zero``: style affines with bias 0). ``--model progan`` runs the
+input that depends on w; ``affine_bias_zero``: style affines with bias 0; ``progan_synthesis``: a ProGAN
+generator fed with w in place of the style synthesis). ``--model progan`` runs the
 progressive-growing loop through the same measurements (those of the styles skipped).
 Used to diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
 growing_families).
@@ -116,8 +117,39 @@ def _affine_bias_zero(G: torch.nn.Module, seed: int) -> None:
             layer.conv.affine.bias.zero_()
 
 
+class _ProGANSynthesis(torch.nn.Module):
+    """A ProGAN generator at full resolution in place of the style synthesis: it reads the
+    first layer's w as its latent (so the mapping network stays in front), has no styles,
+    no noise inputs and pixel norm after every convolution."""
+
+    def __init__(self, w_dim: int, image_size: int, channels: int, width: int) -> None:
+        super().__init__()
+        from gandiag.reference_models.progan import ProGANGenerator
+
+        self.net = ProGANGenerator(w_dim, image_size, channels, width)
+
+    def forward(self, ws: torch.Tensor, noise: Any = None) -> torch.Tensor:
+        return self.net(ws[:, 0])
+
+
+def _progan_synthesis(G: torch.nn.Module, seed: int) -> None:
+    """Diagnostic, not the reference: G's synthesis becomes a ProGAN generator of the same
+    width fed with w (mixing then has no effect: every crossover keeps w[0]), to tell the
+    style path apart from what the loop, D and the data do."""
+    syn = G.synthesis
+    width = syn.const.shape[0]
+    size = 4 * 2 ** (syn.levels - 1)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        G.synthesis = _ProGANSynthesis(G.w_dim, size, syn.to_rgb[0].weight.shape[0], width)
+
+
 #: diagnostic changes to the built generator, by name (``--diagnostic``)
-DIAGNOSTICS = {"latent_input": _latent_input, "affine_bias_zero": _affine_bias_zero}
+DIAGNOSTICS = {
+    "latent_input": _latent_input,
+    "affine_bias_zero": _affine_bias_zero,
+    "progan_synthesis": _progan_synthesis,
+}
 
 
 def _mbstd_use(D: torch.nn.Module, reals: torch.Tensor, fakes: torch.Tensor) -> dict[str, float]:
@@ -246,9 +278,10 @@ def probe(
             }
             if stepper.ema is not None:
                 row["ema_diversity"] = _pdist(stepper.ema.module(z)) / ref_div
-            if hasattr(bundle.generator, "map"):  # a style-based G: its w and styles
+            if hasattr(bundle.generator, "map"):  # a mapping network: the spread of w
                 w = bundle.generator.map(z)
                 row["w_spread"] = float(w.std(0).mean())
+            if hasattr(getattr(bundle.generator, "synthesis", None), "layers"):  # styles
                 row.update(_style_spread(bundle.generator, w))
                 row["style_bias"], row["style_gain"] = _style_affines(bundle.generator)
             row.update(_mbstd_use(bundle.discriminator, reals[:batch], fakes[:batch]))
