@@ -1,4 +1,5 @@
-"""StyleGAN-lite's image bias: one per toRGB layer (the reference's) or one shared."""
+"""StyleGAN-lite's output layers: the image bias, one per toRGB layer (the reference's) or
+one shared; the skip architecture (toRGB at every resolution, summed) or "orig" (the last)."""
 
 import pytest
 import torch
@@ -52,3 +53,26 @@ def test_rgb_bias_option_reaches_the_model_and_is_checked():
     assert build_model("stylegan", seed=0).generator.synthesis.rgb_bias.dim() == 1
     with pytest.raises(ValueError, match="rgb_bias must be one of"):
         StyleGANGenerator(16, 32, 1, 8, w_dim=16, rgb_bias="none")
+
+
+def test_orig_architecture_keeps_only_the_last_to_rgb():
+    """With the skip sum's lower toRGBs silenced, the skip generator's image is the last
+    toRGB of the last features: what the "orig" generator outputs with that toRGB."""
+    torch.manual_seed(0)
+    skip = StyleGANGenerator(16, 32, 1, 8, w_dim=16)
+    torch.manual_seed(0)
+    orig = StyleGANGenerator(16, 32, 1, 8, w_dim=16, architecture="orig")
+    assert len(orig.synthesis.to_rgb) == 1 and orig.num_ws == skip.num_ws
+    orig.synthesis.to_rgb[0].load_state_dict(skip.synthesis.to_rgb[-1].state_dict())
+    with torch.no_grad():
+        for rgb in skip.synthesis.to_rgb[:-1]:
+            rgb.weight.zero_()
+    z = torch.randn(4, 16, generator=torch.Generator().manual_seed(1))
+    ws = skip.broadcast(skip.map(z))
+    noise = [torch.randn(s) for s in skip.synthesis.noise_shapes(4)]
+    out = orig.synthesis(ws, noise)
+    torch.testing.assert_close(out, skip.synthesis(ws, noise))
+    assert out.std() > 0.1
+    assert build_model("stylegan", seed=0, g_architecture="orig").generator.synthesis.skip is False
+    with pytest.raises(ValueError, match="g_architecture must be one of"):
+        StyleGANGenerator(16, 32, 1, 8, w_dim=16, architecture="resnet")
