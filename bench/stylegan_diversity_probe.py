@@ -15,7 +15,7 @@ gradients across fakes and across reals (does D push every sample the same way?)
 measurement, to check the number by eye. ``--lr-d`` and ``--betas`` change the optimisers;
 ``--diagnostic`` applies a change to G that is not the reference (``latent_input``: a 4x4
 input that depends on w; ``affine_bias_zero``: style affines with bias 0; ``progan_synthesis``: a ProGAN
-generator fed with w in place of the style synthesis). ``--model progan`` runs the
+generator fed with w in place of the style synthesis; ``no_noise``: no noise inputs). ``--model progan`` runs the
 progressive-growing loop through the same measurements (those of the styles skipped).
 Used to diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
 growing_families).
@@ -144,11 +144,24 @@ def _progan_synthesis(G: torch.nn.Module, seed: int) -> None:
         G.synthesis = _ProGANSynthesis(G.w_dim, size, syn.to_rgb[0].weight.shape[0], width)
 
 
+def _no_noise(G: torch.nn.Module, seed: int) -> None:
+    """The reference's ``use_noise=False``: no per-pixel noise inputs in any layer."""
+    from gandiag.reference_models.stylegan import StyleLayer
+
+    class NoNoiseLayer(StyleLayer):
+        def forward(self, x: torch.Tensor, w: torch.Tensor, noise: Any) -> torch.Tensor:
+            return super().forward(x, w, None)
+
+    for layer in G.synthesis.layers:
+        layer.__class__ = NoNoiseLayer  # a class swap, so the EMA's deep copy keeps it
+
+
 #: diagnostic changes to the built generator, by name (``--diagnostic``)
 DIAGNOSTICS = {
     "latent_input": _latent_input,
     "affine_bias_zero": _affine_bias_zero,
     "progan_synthesis": _progan_synthesis,
+    "no_noise": _no_noise,
 }
 
 

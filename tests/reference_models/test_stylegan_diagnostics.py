@@ -74,7 +74,34 @@ def test_probe_diagnostics_keep_the_generator_trainable(name):
     G = build_model("stylegan", seed=0).generator
     DIAGNOSTICS[name](G, 0)
     G(torch.randn(4, G.latent_dim)).square().mean().backward()
-    assert G.synthesis.const.grad is not None and G.mapping.layers[0].weight.grad is not None
+    assert G.mapping.layers[0].weight.grad is not None
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.synthesis.parameters())
+
+
+def test_probe_progan_synthesis_reads_the_first_w_and_has_no_noise():
+    G = build_model("stylegan", seed=0).generator
+    DIAGNOSTICS["progan_synthesis"](G, 0)
+    ws = G.broadcast(G.map(torch.randn(4, G.latent_dim))).clone()
+    with torch.no_grad():
+        out = G.synthesis(ws)
+        assert out.shape == (4, 1, 32, 32) and float((out[0] - out[1]).abs().max()) > 0.01
+        ws[:, 1:] = torch.randn_like(ws[:, 1:])  # a mixed tail: no effect, only w[0] is read
+        torch.testing.assert_close(G.synthesis(ws), out)  # and no noise: repeatable
+        torch.testing.assert_close(copy.deepcopy(G).synthesis(ws), out)
+
+
+def test_probe_no_noise_ignores_the_noise_inputs_also_in_the_ema_copy():
+    G = build_model("stylegan", seed=0).generator
+    with torch.no_grad():
+        for layer in G.synthesis.layers:
+            layer.noise_strength.fill_(1.0)
+    ws = G.broadcast(G.map(torch.randn(3, G.latent_dim)))
+    with torch.no_grad():
+        assert float((G.synthesis(ws) - G.synthesis(ws)).abs().max()) > 0.01  # noise counts
+        DIAGNOSTICS["no_noise"](G, 0)
+        torch.testing.assert_close(G.synthesis(ws), G.synthesis(ws))
+        ema = copy.deepcopy(G)
+        torch.testing.assert_close(ema.synthesis(ws), ema.synthesis(ws))
 
 
 def test_probe_mbstd_use_sees_identical_fakes_and_a_d_that_ignores_the_statistic():
