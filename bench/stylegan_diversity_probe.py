@@ -91,6 +91,35 @@ def _style_affines(G: torch.nn.Module) -> tuple[float, float]:
     return float(np.mean(biases)), float(np.mean(gains))
 
 
+def _input_spread(G: torch.nn.Module) -> float:
+    """How many input channels each output channel of the style convolutions draws on:
+    the participation ratio ``(sum_i e_i)^2 / sum_i e_i^2`` of the energies ``e_i`` of its
+    weights per input channel, over the number of input channels (1: every input channel
+    alike, 1/C: one). A demodulated output that draws on one input channel ignores that
+    channel's style (the scale cancels), so a falling value means styles that count less."""
+    ratios = []
+    for layer in G.synthesis.layers:
+        e = layer.conv.weight.detach().double().square().sum(dim=(2, 3))  # [out, in]
+        ratios.append(float((e.sum(1).square() / e.square().sum(1)).mean() / e.shape[1]))
+    return float(np.mean(ratios))
+
+
+def _rgb_contributions(G: torch.nn.Module, z: torch.Tensor) -> dict[str, list[float]]:
+    """What each toRGB layer adds to the image, 4x4 first (Karras et al. 2020, Fig. 8 of
+    the StyleGAN2 paper: a skip generator leans on the low resolutions early): the std of
+    its output over samples and pixels (``rgb_std``) and the mean over pixels of its std
+    across samples (``rgb_sample_std``: how much of the samples' differences it carries)."""
+    outs: list[torch.Tensor] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, o: outs.append(o)) for m in G.synthesis.to_rgb]
+    G(z)
+    for h in hooks:
+        h.remove()
+    return {
+        "rgb_std": [float(o.std()) for o in outs],
+        "rgb_sample_std": [float(o.std(0).mean()) for o in outs],
+    }
+
+
 def _latent_input(G: torch.nn.Module, seed: int) -> None:
     """Diagnostic, not the reference: G's 4x4 input becomes the learned constant plus a
     linear map of the first layer's w, so the input itself depends on the latent."""
@@ -297,13 +326,15 @@ def probe(
             if hasattr(getattr(bundle.generator, "synthesis", None), "layers"):  # styles
                 row.update(_style_spread(bundle.generator, w))
                 row["style_bias"], row["style_gain"] = _style_affines(bundle.generator)
+                row["input_spread"] = _input_spread(bundle.generator)
+                row.update(_rgb_contributions(bundle.generator, z))
             row.update(_mbstd_use(bundle.discriminator, reals[:batch], fakes[:batch]))
             row["d_grad_cos_fake"] = _grad_alignment(bundle.discriminator, fakes[:batch])
             row["d_grad_cos_real"] = _grad_alignment(bundle.discriminator, reals[:batch])
         if grid_dir is not None:
             _save_grid(Path(grid_dir) / f"step{step:05d}.png", fakes[:64], reals[:16])
         rows.append(row)
-        print(json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
+        print(json.dumps({k: np.round(v, 3).tolist() for k, v in row.items()}), flush=True)
     return {
         "rows": rows,
         "r1": r1,

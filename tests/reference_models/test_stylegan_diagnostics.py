@@ -8,7 +8,13 @@ import copy
 import pytest
 import torch
 
-from bench.stylegan_diversity_probe import DIAGNOSTICS, _grad_alignment, _mbstd_use
+from bench.stylegan_diversity_probe import (
+    DIAGNOSTICS,
+    _grad_alignment,
+    _input_spread,
+    _mbstd_use,
+    _rgb_contributions,
+)
 from gandiag.reference_models import build_model
 from gandiag.reference_models.stylegan import StyleGANDiscriminator
 
@@ -124,3 +130,29 @@ def test_probe_grad_alignment_is_one_for_copies_and_lower_for_distinct_samples()
     x = torch.randn(8, 1, 32, 32)
     assert _grad_alignment(D, x[:1].expand(8, -1, -1, -1)) == pytest.approx(1.0, abs=1e-9)
     assert _grad_alignment(D, x) < 0.9
+
+
+def test_probe_input_spread_is_one_for_even_weights_and_one_over_c_for_one_channel():
+    G = build_model("stylegan", seed=0, width=8).generator
+    with torch.no_grad():
+        for layer in G.synthesis.layers:
+            layer.conv.weight.fill_(0.3)
+    assert _input_spread(G) == pytest.approx(1.0, rel=1e-12)
+    with torch.no_grad():
+        for layer in G.synthesis.layers:
+            layer.conv.weight.zero_()
+            layer.conv.weight[:, 2] = torch.randn_like(layer.conv.weight[:, 2])
+    assert _input_spread(G) == pytest.approx(1 / 8, rel=1e-12)
+
+
+def test_probe_rgb_contributions_per_level_and_none_across_one_latent():
+    G = build_model("stylegan", seed=0, width=8).generator
+    z = torch.randn(1, G.latent_dim).expand(6, -1)
+    with torch.no_grad():
+        for layer in G.synthesis.layers:
+            layer.noise_strength.zero_()
+        out = _rgb_contributions(G, z)
+        assert len(out["rgb_std"]) == G.synthesis.levels
+        assert all(v > 0.01 for v in out["rgb_std"])
+        assert max(out["rgb_sample_std"]) < 1e-5  # one latent, no noise: no differences
+        assert min(_rgb_contributions(G, torch.randn(6, G.latent_dim))["rgb_sample_std"]) > 0.01
