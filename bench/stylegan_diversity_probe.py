@@ -15,7 +15,7 @@ gradients across fakes and across reals (does D push every sample the same way?)
 measurement, to check the number by eye. ``--lr-d`` and ``--betas`` change the optimisers;
 ``--diagnostic`` applies a change to G that is not the reference (``latent_input``: a 4x4
 input that depends on w; ``affine_bias_zero``: style affines with bias 0; ``progan_synthesis``: a ProGAN
-generator fed with w in place of the style synthesis; ``no_noise``: no noise inputs). ``--model progan`` runs the
+generator fed with w in place of the style synthesis; ``no_noise``: no noise inputs; ``no_styles``: styles that do not depend on w). ``--model progan`` runs the
 progressive-growing loop through the same measurements (those of the styles skipped).
 Used to diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
 growing_families).
@@ -185,12 +185,27 @@ def _no_noise(G: torch.nn.Module, seed: int) -> None:
         layer.__class__ = NoNoiseLayer  # a class swap, so the EMA's deep copy keeps it
 
 
+def _no_styles(G: torch.nn.Module, seed: int) -> None:
+    """Diagnostic, not the reference: every style (convolutions and toRGB) is its affine's
+    bias alone, learned but the same for every sample, so w no longer reaches the synthesis
+    through the styles (with ``latent_input`` it still reaches the 4x4 input)."""
+    from gandiag.reference_models.progan import EqualizedLinear
+
+    class BiasOnly(EqualizedLinear):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (self.bias * self.lr_mul).expand(x.shape[0], -1)
+
+    for conv in [layer.conv for layer in G.synthesis.layers] + list(G.synthesis.to_rgb):
+        conv.affine.__class__ = BiasOnly  # a class swap, so the EMA's deep copy keeps it
+
+
 #: diagnostic changes to the built generator, by name (``--diagnostic``)
 DIAGNOSTICS = {
     "latent_input": _latent_input,
     "affine_bias_zero": _affine_bias_zero,
     "progan_synthesis": _progan_synthesis,
     "no_noise": _no_noise,
+    "no_styles": _no_styles,
 }
 
 

@@ -80,7 +80,8 @@ def test_probe_diagnostics_keep_the_generator_trainable(name):
     G = build_model("stylegan", seed=0).generator
     DIAGNOSTICS[name](G, 0)
     G(torch.randn(4, G.latent_dim)).square().mean().backward()
-    assert G.mapping.layers[0].weight.grad is not None
+    # no_styles cuts w off the synthesis: only there does the mapping get no gradient
+    assert (G.mapping.layers[0].weight.grad is None) == (name == "no_styles")
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.synthesis.parameters())
 
 
@@ -156,3 +157,18 @@ def test_probe_rgb_contributions_per_level_and_none_across_one_latent():
         assert all(v > 0.01 for v in out["rgb_std"])
         assert max(out["rgb_sample_std"]) < 1e-5  # one latent, no noise: no differences
         assert min(_rgb_contributions(G, torch.randn(6, G.latent_dim))["rgb_sample_std"]) > 0.01
+
+
+def test_probe_no_styles_makes_the_styles_one_learned_constant():
+    G = build_model("stylegan", seed=0).generator
+    DIAGNOSTICS["no_styles"](G, 0)
+    w = torch.randn(3, G.w_dim)
+    for conv in [layer.conv for layer in G.synthesis.layers] + list(G.synthesis.to_rgb):
+        s = conv.affine(w)
+        torch.testing.assert_close(s, torch.ones_like(s))  # the bias, 1, for every sample
+    with torch.no_grad():
+        for layer in G.synthesis.layers:
+            layer.noise_strength.zero_()
+    z = torch.randn(3, G.latent_dim)
+    out = copy.deepcopy(G)(z)
+    torch.testing.assert_close(out[0], out[2])  # no noise, no input map: one image
