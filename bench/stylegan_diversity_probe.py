@@ -15,7 +15,8 @@ gradients across fakes and across reals (does D push every sample the same way?)
 measurement, to check the number by eye. ``--lr-d`` and ``--betas`` change the optimisers;
 ``--diagnostic`` applies a change to G that is not the reference (``latent_input``: a 4x4
 input that depends on w; ``affine_bias_zero``: style affines with bias 0; ``progan_synthesis``: a ProGAN
-generator fed with w in place of the style synthesis; ``no_noise``: no noise inputs; ``no_styles``: styles that do not depend on w). ``--model progan`` runs the
+generator fed with w in place of the style synthesis; ``no_noise``: no noise inputs; ``no_styles``: styles that do not depend on w; ``pixel_norm``: ProGAN's pixel norm
+after every style layer). ``--model progan`` runs the
 progressive-growing loop through the same measurements (those of the styles skipped).
 Used to diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
 growing_families).
@@ -199,6 +200,20 @@ def _no_styles(G: torch.nn.Module, seed: int) -> None:
         conv.affine.__class__ = BiasOnly  # a class swap, so the EMA's deep copy keeps it
 
 
+def _pixel_norm(G: torch.nn.Module, seed: int) -> None:
+    """Diagnostic, not the reference: ProGAN's pixel norm after every style layer's
+    activation (activations normalised per pixel, which demodulation does not do)."""
+    from gandiag.reference_models.stylegan import StyleLayer
+
+    class PixelNormLayer(StyleLayer):
+        def forward(self, x: torch.Tensor, w: torch.Tensor, noise: Any) -> torch.Tensor:
+            y = super().forward(x, w, noise)
+            return y * torch.rsqrt(y.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+    for layer in G.synthesis.layers:
+        layer.__class__ = PixelNormLayer  # a class swap, so the EMA's deep copy keeps it
+
+
 #: diagnostic changes to the built generator, by name (``--diagnostic``)
 DIAGNOSTICS = {
     "latent_input": _latent_input,
@@ -206,6 +221,7 @@ DIAGNOSTICS = {
     "progan_synthesis": _progan_synthesis,
     "no_noise": _no_noise,
     "no_styles": _no_styles,
+    "pixel_norm": _pixel_norm,
 }
 
 

@@ -172,3 +172,18 @@ def test_probe_no_styles_makes_the_styles_one_learned_constant():
     z = torch.randn(3, G.latent_dim)
     out = copy.deepcopy(G)(z)
     torch.testing.assert_close(out[0], out[2])  # no noise, no input map: one image
+
+
+def test_probe_pixel_norm_gives_every_layer_output_unit_rms_per_pixel():
+    G = build_model("stylegan", seed=0, width=8).generator
+    DIAGNOSTICS["pixel_norm"](G, 0)
+    ema = copy.deepcopy(G)  # as the stepper's EMA is made: the copy keeps the change
+    seen = []
+    for layer in ema.synthesis.layers:
+        layer.register_forward_hook(lambda _m, _i, o: seen.append(o))
+    with torch.no_grad():
+        ema(torch.randn(3, G.latent_dim))
+    assert len(seen) == len(G.synthesis.layers)
+    for out in seen:
+        rms = out.pow(2).mean(dim=1).sqrt()
+        torch.testing.assert_close(rms, torch.ones_like(rms), rtol=1e-4, atol=1e-4)
