@@ -42,6 +42,7 @@ stands still can average above 0.3.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,13 @@ STRIP_CLIPS = 6
 VIDEO_WARMUP = 100
 
 
+def bench_device() -> torch.device:
+    """The device the video runs train on: ``GANDIAG_BENCH_DEVICE`` (``cpu`` when unset, so
+    the stored CPU runs stay reproducible; ``cuda`` on a GPU machine). An environment
+    variable, so worker processes of ``--jobs`` inherit it."""
+    return torch.device(os.environ.get("GANDIAG_BENCH_DEVICE", "cpu"))
+
+
 def _auc(real: torch.Tensor, fake: torch.Tensor) -> float:
     """P(score of a real > score of a fake), ties counted half (Mann-Whitney)."""
     r, f = real.double()[:, None], fake.double()[None, :]
@@ -101,7 +109,7 @@ def save_strip(fake: torch.Tensor, real: torch.Tensor, path: Path) -> None:
     from PIL import Image
 
     def rows(x: torch.Tensor) -> np.ndarray:
-        x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, :, 0]  # [N, T, H, W]
+        x = ((x.detach().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, :, 0]
         return x.permute(0, 2, 1, 3).flatten(2).flatten(0, 1).numpy()  # [N*H, T*W]
 
     top, bottom = rows(fake), rows(real)
@@ -132,9 +140,11 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
     held_x = torch.from_numpy(held.batch(np.arange(OUTCOME_CLIPS)))
     held_y = torch.from_numpy(np.array(held.labels))
     bundle = build_model("dvdgan", seed=case.seed, **model_opts)
-    device = torch.device("cpu")
+    device = bench_device()
+    bundle.to(device)
+    held_x, held_y = held_x.to(device), held_y.to(device)
     batches = Batches(ds, np.arange(len(ds)), BATCH, device, case.seed)
-    gen = torch.Generator().manual_seed(case.seed + 7)
+    gen = torch.Generator(device=device).manual_seed(case.seed + 7)
     lrs = {"g": 1e-4, "d": 5e-4}  # the model's defaults (Clark et al. 2019)
 
     def make_opt(params, which: str, lr: float | None = None) -> torch.optim.Optimizer:
@@ -148,12 +158,13 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
         discriminator=D.parts(),
         loss="hinge",
         latent_dim=bundle.latent_dim,
-        generate=lambda z: G(z, torch.arange(len(z)) % bundle.num_classes),
+        generate=lambda z: G(z, torch.arange(len(z), device=z.device) % bundle.num_classes),
         config={"case": case.name, **cfg},
         name=case.name,
         # a probe batch of 16 clips, not 64: no detector reads the latent sensitivity it
         # measures, and 128 clips through G every 5 steps cost ~20% of a training step
-        cadence=Cadence(samples=5, layers=10, grid=0, flush=50, probe_size=16),
+        # budget 0: the fixed cadence on every device, so runs trained on a GPU compare
+        cadence=Cadence(samples=5, layers=10, grid=0, flush=50, probe_size=16, budget=0),
         detectors=default_detectors("video"),
         seed=case.seed,
         quiet=True,
@@ -167,7 +178,7 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
 
     fvd_held = FVDLite(held_x, load_video_classifier())  # the held-out features, once
     held_motion = _motion(held_x)
-    eval_gen = torch.Generator().manual_seed(10_000 + case.seed)
+    eval_gen = torch.Generator(device=device).manual_seed(10_000 + case.seed)
     with mon:
         for step in range(case.steps):
             out = stepper.step(step)
@@ -184,7 +195,7 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
                 G.eval()
                 D.eval()
                 with torch.no_grad():
-                    z, _ = bundle.sample_latent(OUTCOME_CLIPS, eval_gen)
+                    z, _ = bundle.sample_latent(OUTCOME_CLIPS, eval_gen, device)
                     fake = G(z, held_y)
                     frames = D.sample_frames(eval_gen)
                     s_real, s_fake = D(held_x, held_y, frames), D(fake, held_y, frames)

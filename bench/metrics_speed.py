@@ -236,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--from-json", default=None, metavar="PATH", help="re-render a saved run, measure nothing"
     )
+    p.add_argument(
+        "--fid-rounds",
+        type=int,
+        default=None,
+        help="alternating FID rounds (default 5; 2 with --quick): FID runs on the CPU on any device",
+    )
     args = p.parse_args(argv)
 
     if args.from_json:
@@ -243,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         payload.pop("machine", None)
     else:
         d, n_prdc, n_big, rounds = (128, 600, 2000, 2) if args.quick else (2048, 10_000, 50_000, 5)
-        fid = bench_fid(d, rounds)
+        fid = bench_fid(d, args.fid_rounds or rounds)
         pr = bench_prdc(n_prdc, d, 2, args.device)  # prdc at 10k takes ~30 s on two cores
         big = run_child("gandiag", n_big, d, args.device)
         payload = {

@@ -34,11 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._report import table, write_json, write_section
 
 
-def _trainer(seed: int, latent_dim: int, device: torch.device):
+def _trainer(
+    seed: int, latent_dim: int, device: torch.device, image_size: int = 32, channels: int = 1
+):
     from gandiag.reference_models import build_model
 
     torch.manual_seed(seed)
-    bundle = build_model("dcgan", image_size=32, channels=1, latent_dim=latent_dim)
+    bundle = build_model("dcgan", image_size=image_size, channels=channels, latent_dim=latent_dim)
     G, D = bundle.generator.to(device), bundle.discriminator.to(device)
     optG = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optD = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -113,12 +115,17 @@ def _cyclegan_trainer(seed: int, batch: int, device: torch.device):
     return bundle.generators, bundle.discriminators, step, probe
 
 
-def _batches(n: int, batch: int, device: torch.device) -> list[torch.Tensor]:
+def _batches(
+    n: int, batch: int, device: torch.device, image_size: int = 32, channels: int = 1
+) -> list[torch.Tensor]:
     from gandiag.data.glyphs import make_glyphs
 
     images, _ = make_glyphs(n * batch, seed=0)
     x = torch.from_numpy(images.copy()).float().div(127.5).sub(1.0).unsqueeze(1)
     x = F.pad(x, (2, 2, 2, 2), value=-1.0)  # 28x28 -> 32x32
+    if image_size != 32:  # a larger DCGAN's input: the glyphs resized, grey repeated to RGB
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True)
+    x = x.expand(-1, channels, -1, -1).contiguous()
     return [x[i * batch : (i + 1) * batch].to(device) for i in range(n)]
 
 
@@ -134,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--block", type=int, default=50, help="steps per timed block")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--latent-dim", type=int, default=64)
+    p.add_argument(
+        "--image-size", type=int, default=32, help="DCGAN's image side (32 or 64; dcgan only)"
+    )
+    p.add_argument("--channels", type=int, default=1, help="DCGAN's image channels (dcgan only)")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps per contender first")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
@@ -175,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         G1, D1, mon_step, probe = _cyclegan_trainer(0, args.batch, device)
         data = [torch.zeros(1)]
     else:
-        _, _, bare_step = _trainer(0, args.latent_dim, device)
-        G1, D1, mon_step = _trainer(0, args.latent_dim, device)
-        data = _batches(16, args.batch, device)
+        _, _, bare_step = _trainer(0, args.latent_dim, device, args.image_size, args.channels)
+        G1, D1, mon_step = _trainer(0, args.latent_dim, device, args.image_size, args.channels)
+        data = _batches(16, args.batch, device, args.image_size, args.channels)
     tmp = tempfile.TemporaryDirectory()
     mon = gandiag.Monitor(
         Path(tmp.name) / "run",
@@ -188,13 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         detectors=default_detectors(args.model == "cyclegan" and "translation" or "gan"),
         quiet=True,
     )
+    probes = mon.family("translation", Cadence().samples)
     steps_of = {"bare": bare_step, "mon": mon_step}
     monitors = {"mon": mon}
     sink = args.model == "dcgan" and not args.no_sink and _has_tensorboard()
     if sink:
         from gandiag.sinks import TensorBoardSink
 
-        G2, D2, sink_step = _trainer(0, args.latent_dim, device)
+        G2, D2, sink_step = _trainer(0, args.latent_dim, device, args.image_size, args.channels)
         steps_of["sink"] = sink_step
         monitors["sink"] = gandiag.Monitor(
             Path(tmp.name) / "run_tb",
@@ -206,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     nocov = args.model == "dcgan" and args.without_coverage
     if nocov:
-        G3, D3, nocov_step = _trainer(0, args.latent_dim, device)
+        G3, D3, nocov_step = _trainer(0, args.latent_dim, device, args.image_size, args.channels)
         steps_of["nocov"] = nocov_step
         monitors["nocov"] = gandiag.Monitor(
             Path(tmp.name) / "run_nocov",
@@ -232,8 +244,10 @@ def main(argv: list[str] | None = None) -> int:
             out = steps_of[which](data[i % len(data)])
             if which in monitors:
                 monitors[which].step(i, out.pop("losses"), **out)
-                if which == "mon" and probe is not None and i % Cadence().samples == 0:
-                    mon.log_scalars(i, probe())
+                if which == "mon" and probe is not None and probes.due(i):
+                    with probes.charge():  # paced as the trainer paces them
+                        scalars = probe()
+                    mon.log_scalars(i, scalars)
             counter[which] += 1
         if which in monitors:  # charge the background thread's work to the monitor
             monitors[which]._worker.drain()
@@ -280,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "benchmark": "monitor_overhead",
         "model": (
-            f"reference dcgan 32x32x1, latent {args.latent_dim}, batch {args.batch}"
+            f"reference dcgan {args.image_size}x{args.image_size}x{args.channels}, latent {args.latent_dim}, batch {args.batch}"
             if args.model == "dcgan"
             else f"reference cyclegan 28x28x1 glyph domains, batch {args.batch}, probes every "
             f"{Cadence().samples}"
@@ -295,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_time_ratio": cpu_ratio,
         "ratio_quartiles": statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [median] * 3,
         "ms_per_step_bare": ms_bare,
+        "images_per_second_bare": 1000 * args.batch / ms_bare,
+        "images_per_second_monitored": args.batch * args.block / statistics.median(times["mon"]),
         "ms_per_step_monitored": 1000 * statistics.median(times["mon"]) / args.block,
         "block_ratios": ratios,
         "alerts": len(alerts),
@@ -313,8 +329,16 @@ def main(argv: list[str] | None = None) -> int:
     q = payload["ratio_quartiles"]
     if not args.no_docs:
         label = "" if args.model == "dcgan" else f"_{args.model}"
+        if args.model == "dcgan" and (args.image_size, args.channels) != (32, 1):
+            label = f"_{args.image_size}px"
+        tag = args.model if args.model != "dcgan" else f"dcgan {args.image_size}px"
+        size_args = (
+            f" --image-size {args.image_size} --channels {args.channels}"
+            if args.model == "dcgan" and label
+            else ""
+        )
         what = (
-            f"the reference DCGAN (32x32x1, batch {args.batch})"
+            f"the reference DCGAN ({args.image_size}x{args.image_size}x{args.channels}, batch {args.batch})"
             if args.model == "dcgan"
             else f"the reference CycleGAN (two generators and two PatchGANs on 28x28 glyph "
             f"domains, batch {args.batch}; the monitored side also runs the translation probes "
@@ -322,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         write_section(
             f"monitor_overhead{label}_{device.type}",
-            f"## Monitor overhead{' (' + args.model + ')' if label else ''} ({device.type})\n\n"
-            f"`python bench/monitor_overhead.py --model {args.model} --steps {args.steps}` - "
+            f"## Monitor overhead{' (' + tag + ')' if label else ''} ({device.type})\n\n"
+            f"`python bench/monitor_overhead.py --model {args.model} --steps {args.steps}{size_args}"
+            f" --device {device.type}` - "
             f"{what} trained with and without `gandiag.Monitor` at its "
             f"default cadence (layers/histograms/samples every {cad.layers}, grids every "
             f"{cad.grid}, flush every {cad.flush} steps, label-free coverage every "
@@ -337,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                     "threads",
                     "steps each",
                     "ms/step bare",
+                    "images/s bare",
                     "median ratio",
                     "IQR",
                     "total-time ratio",
@@ -349,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                         torch.get_num_threads(),
                         len(ratios) * args.block,
                         ms_bare,
+                        payload["images_per_second_bare"],
                         median,
                         f"{q[0]:.3f}-{q[2]:.3f}",
                         total,
@@ -398,9 +425,9 @@ def _coverage_cost(args: argparse.Namespace, device: torch.device) -> int:
 
     cad = Cadence()
     load = [os.getloadavg()[0]]
-    data = _batches(16, args.batch, device)
-    _, _, bare_step = _trainer(0, args.latent_dim, device)
-    G, D, mon_step = _trainer(0, args.latent_dim, device)
+    data = _batches(16, args.batch, device, args.image_size, args.channels)
+    _, _, bare_step = _trainer(0, args.latent_dim, device, args.image_size, args.channels)
+    G, D, mon_step = _trainer(0, args.latent_dim, device, args.image_size, args.channels)
     tmp = tempfile.TemporaryDirectory()
     mon = gandiag.Monitor(
         Path(tmp.name) / "run", generator=G, discriminator=D, latent_dim=args.latent_dim, quiet=True
@@ -427,7 +454,7 @@ def _coverage_cost(args: argparse.Namespace, device: torch.device) -> int:
     ratio = 1.0 + t_eval / (cad.coverage * t_step)
     payload = {
         "benchmark": "monitor_overhead_coverage",
-        "model": f"reference dcgan 32x32x1, latent {args.latent_dim}, batch {args.batch}",
+        "model": f"reference dcgan {args.image_size}x{args.image_size}x{args.channels}, latent {args.latent_dim}, batch {args.batch}",
         "device": str(device),
         "torch_threads": torch.get_num_threads(),
         "coverage_every": cad.coverage,

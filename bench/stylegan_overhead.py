@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         detectors=default_detectors("gan", **family),
         quiet=True,
     )
+    # the family's probes paced with the monitor's, as the trainer does (every
+    # --probe-every steps on the CPU; within the monitor's budget on an accelerator)
+    watched.probe_pacing = mon.family("stepper_probes", args.probe_every)
     counter = {"bare": 0, "mon": 0}
 
     def run(which: str, n: int) -> float:

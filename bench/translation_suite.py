@@ -192,6 +192,9 @@ def run_one(config: str, seed: int, out: Path, steps: int | None) -> Path:
     cfg.seed = seed
     if steps:
         cfg.steps = steps
+    # the fixed cadence on every device (an accelerator's monitor paces its probes by wall
+    # time, gandiag/monitor/cadence.py): runs trained anywhere see the same probes
+    cfg.monitor.cadence = {**cfg.monitor.cadence, "budget": 0}
     if (run / "run.sqlite").exists():
         info = RunReader(run).info()
         if info.status == "finished" and same_config(dict(info.config), cfg.to_dict()):
@@ -206,9 +209,16 @@ def same_config(stored: dict[str, Any], current: dict[str, Any]) -> bool:
     """Whether a stored run was trained from ``current`` (the keys the trainer adds, and
     ``resolved`` defaults, aside)."""
     drop = ("resolved", "model_options")
-    return {k: v for k, v in stored.items() if k not in drop} == {
-        k: v for k, v in current.items() if k not in drop
-    }
+
+    def comparable(config: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in config.items() if k not in drop}
+        monitor = dict(out.get("monitor") or {})
+        cadence = {k: v for k, v in (monitor.get("cadence") or {}).items() if k != "budget"}
+        # runs stored before the budget existed had the fixed cadence too
+        out["monitor"] = {**monitor, "cadence": cadence}
+        return out
+
+    return comparable(stored) == comparable(current)
 
 
 def final_outcomes(run: Path) -> dict[str, float]:

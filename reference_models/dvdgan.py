@@ -345,7 +345,9 @@ class DVDDiscriminators(nn.Module):
 
     def sample_frames(self, generator: torch.Generator | None = None, device=None) -> Tensor:
         """``k`` frame indices drawn uniformly without replacement, in temporal order."""
-        idx = torch.randperm(self.frames, generator=generator)[: self.k_frames]
+        # drawn on the generator's own device (a CUDA generator cannot draw on the CPU)
+        where = generator.device if generator is not None else "cpu"
+        idx = torch.randperm(self.frames, generator=generator, device=where)[: self.k_frames]
         return idx.sort().values.to(device)
 
     def forward(

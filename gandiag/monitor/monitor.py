@@ -8,6 +8,7 @@ batches come from its own seeded ``torch.Generator``.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -23,7 +24,7 @@ from gandiag.detectors.suite import DetectorSuite
 from gandiag.log import get_logger, log_alert
 from gandiag.monitor import probes, runtime, validate
 from gandiag.monitor.buffer import StatBuffer
-from gandiag.monitor.cadence import Cadence
+from gandiag.monitor.cadence import Cadence, PacedFamily, Pacer
 from gandiag.monitor.coverage import CoverageProbe, FeatureFn
 from gandiag.monitor.grads import GradProbes, loss_scale
 from gandiag.monitor.latent import LatentProbe
@@ -137,6 +138,16 @@ class Monitor:
 
         self.model_kind = validate.check_model_kind(kind, self.kind)
         self.rank, self.world, self._group = runtime.distributed()
+        # periodic families paced by wall time on an accelerator (cadence.py); fixed on the
+        # CPU and across ranks, which must flush the same entries
+        on_device = self.device.type != "cpu"
+        self._pace = Pacer(
+            self.cadence,
+            active=on_device and self.world == 1,
+            sync=(lambda: torch.cuda.synchronize(self.device))
+            if self.device.type == "cuda"
+            else None,
+        )
         self.suite = (
             runtime.resolve_detectors(detectors, runtime.defaults_kind(self.model_kind, self.kind))
             if self.rank == 0
@@ -243,16 +254,19 @@ class Monitor:
         self._last_step, self._last_from_log = step, False
         self._record_phase(step)
 
-        buf, cad = self._buffer, self.cadence
+        buf, pace = self._buffer, self._pace
+        pace.start()
         names = list(losses)
         buf.add(step, *probes.loss_stats(names, [self._as_tensor(losses[n]) for n in names]))
-        layers_due = cad.due("layers", step)
-        for probe in self._grads.probes:
-            taken = probe.take(step, layers_due)
-            if taken is not None:
-                buf.add(step, *taken)
-            for stat in probe.weights(step, layers_due, lambda s: cad.due("layers", s)):
-                buf.add(step, *stat)
+        layers_due = pace.due("layers", step)
+        weights_due = layers_due or pace.due("layers", step + 1) or pace.due("layers", step + 2)
+        with pace.charge("layers") if weights_due else contextlib.nullcontext():
+            for probe in self._grads.probes:
+                taken = probe.take(step, layers_due)
+                if taken is not None:
+                    buf.add(step, *taken)
+                for stat in probe.weights(step, layers_due, lambda s: pace.due("layers", s)):
+                    buf.add(step, *stat)
         if self.kind == "gan":
             assert d_real is not None and d_fake is not None  # require_signals raised if not
             self._gan_step(step, d_real, d_fake, real, fake, d_val, labels)
@@ -264,6 +278,23 @@ class Monitor:
             self._vae_step(step, mu, logvar, inputs, recon)
         self._coverage_step(step, real if self.kind == "gan" else inputs, fake)
         return self._drain_alerts()
+
+    def due(self, family: str, step: int) -> bool:
+        """Whether the monitor measures ``family`` ("layers", "histograms", "samples",
+        "grid", "coverage") at ``step``: its cadence, paced by wall time on an accelerator
+        (:class:`~gandiag.monitor.cadence.Pacer`). A loop's own probes that go with a
+        family ask this, and run inside :meth:`charge`, to keep to the same budget."""
+        return self._pace.due(family, step)
+
+    def charge(self, family: str) -> contextlib.AbstractContextManager[None]:
+        """Count the time of the block as ``family``'s (see :meth:`due`)."""
+        return self._pace.charge(family)
+
+    def family(self, name: str, every: int) -> PacedFamily:
+        """A loop's own periodic probe, every ``every`` steps, paced with the monitor's
+        families: ``fam.due(step)``, ``with fam.charge(): ...`` (on the CPU: every
+        ``every`` steps, exactly)."""
+        return self._pace.family(name, every)
 
     def set_phase(self, name: str, alpha: float | None = None) -> None:
         """Declare the current phase (resolution, pyramid level, stage) and its blend weight.
@@ -429,6 +460,17 @@ class Monitor:
                 self._worker.drain()
                 alerts = self._drain_alerts()
                 self._worker.stop()
+            if self._writer is not None and self._pace.active:
+                pacing = self._pace.summary()
+                self._writer.set_meta(pacing=pacing)
+                if pacing["skipped"] and not self.quiet:
+                    _log.info(
+                        "gandiag Monitor kept its periodic probes within %.0f%% of wall time: "
+                        "ran %s, skipped %s due steps",
+                        100 * self.cadence.budget,
+                        pacing["ran"],
+                        pacing["skipped"],
+                    )
         finally:
             self._closed = True
             self._grads.remove()
@@ -469,31 +511,39 @@ class Monitor:
         d_val: torch.Tensor | None,
         labels: torch.Tensor | None = None,
     ) -> None:
-        buf, cad = self._buffer, self.cadence
+        buf, cad, pace = self._buffer, self.cadence, self._pace
         prob = self.loss_kind == "bce"
         buf.add(step, *probes.d_output_stats(d_real, d_fake, d_val, prob))
-        if cad.due("histograms", step):
-            rng = (0.0, 1.0) if prob else None
-            r, f = d_real.detach().reshape(-1), d_fake.detach().reshape(-1)
-            if prob:
-                buf.add_histogram(step, signals.HIST_D_REAL, torch.sigmoid(r), rng)
-                buf.add_histogram(step, signals.HIST_D_FAKE, torch.sigmoid(f), rng)
-            else:  # raw critic values: one range for both, so a figure can overlay them
-                both = torch.cat([r, f.to(r.device)])
-                buf.add_histogram(step, signals.HIST_D_REAL, r, range_of=both)
-                buf.add_histogram(step, signals.HIST_D_FAKE, f, range_of=both)
-        if cad.due("samples", step) and real is not None and fake is not None:
-            buf.add(step, *probes.sample_stats(real, fake, cad.max_pairwise, DUP_THRESHOLD))
-            stat = self._latent.sensitivity(signals.SAMPLES_LATENT_SENSITIVITY)
-            if stat is not None:
-                buf.add(step, *stat)
-            if real.dim() == 5:
-                stat = self._video.stats(real, fake, labels)
+        if pace.due("histograms", step):
+            with pace.charge("histograms"):
+                self._histograms(step, d_real, d_fake, prob)
+        if real is not None and fake is not None and pace.due("samples", step):
+            with pace.charge("samples"):
+                buf.add(step, *probes.sample_stats(real, fake, cad.max_pairwise, DUP_THRESHOLD))
+                stat = self._latent.sensitivity(signals.SAMPLES_LATENT_SENSITIVITY)
                 if stat is not None:
                     buf.add(step, *stat)
-        if real is not None and cad.due("grid", step):
+                if real.dim() == 5:
+                    stat = self._video.stats(real, fake, labels)
+                    if stat is not None:
+                        buf.add(step, *stat)
+        if real is not None and pace.due("grid", step):
             self._last_real = real.detach()[: cad.grid_size * 8]
         self._grid(step)
+
+    def _histograms(
+        self, step: int, d_real: torch.Tensor, d_fake: torch.Tensor, prob: bool
+    ) -> None:
+        buf = self._buffer
+        rng = (0.0, 1.0) if prob else None
+        r, f = d_real.detach().reshape(-1), d_fake.detach().reshape(-1)
+        if prob:
+            buf.add_histogram(step, signals.HIST_D_REAL, torch.sigmoid(r), rng)
+            buf.add_histogram(step, signals.HIST_D_FAKE, torch.sigmoid(f), rng)
+        else:  # raw critic values: one range for both, so a figure can overlay them
+            both = torch.cat([r, f.to(r.device)])
+            buf.add_histogram(step, signals.HIST_D_REAL, r, range_of=both)
+            buf.add_histogram(step, signals.HIST_D_FAKE, f, range_of=both)
 
     def _vae_step(
         self,
@@ -503,23 +553,26 @@ class Monitor:
         inputs: torch.Tensor,
         recon: torch.Tensor,
     ) -> None:
-        buf, cad = self._buffer, self.cadence
-        samples_due = cad.due("samples", step)
+        buf, cad, pace = self._buffer, self.cadence, self._pace
+        samples_due = pace.due("samples", step)
         buf.add(step, *probes.vae_stats(mu, logvar, inputs, recon, per_dim=samples_due))
         self._latent.ensure_latents(int(mu.shape[1]))
         if samples_due:
-            buf.add(step, *probes.active_units(self._latent.posterior_means(inputs, mu)))
-            stat = self._latent.sensitivity(signals.VAE_DECODER_SENSITIVITY)
-            if stat is not None:
-                buf.add(step, *stat)
-            decoded = self._latent.prior_samples()
-            if decoded is not None and inputs is not None and inputs.shape[0] >= 2:
-                # the decoder's samples from the prior against the batch of inputs: the
-                # same batch-diversity signals a GAN gets from real= and fake=
-                buf.add(
-                    step, *probes.sample_stats(inputs, decoded, cad.max_pairwise, DUP_THRESHOLD)
-                )
+            with pace.charge("samples"):
+                self._vae_samples(step, mu, inputs)
         self._grid(step)
+
+    def _vae_samples(self, step: int, mu: torch.Tensor, inputs: torch.Tensor) -> None:
+        buf, cad = self._buffer, self.cadence
+        buf.add(step, *probes.active_units(self._latent.posterior_means(inputs, mu)))
+        stat = self._latent.sensitivity(signals.VAE_DECODER_SENSITIVITY)
+        if stat is not None:
+            buf.add(step, *stat)
+        decoded = self._latent.prior_samples()
+        if decoded is not None and inputs is not None and inputs.shape[0] >= 2:
+            # the decoder's samples from the prior against the batch of inputs: the
+            # same batch-diversity signals a GAN gets from real= and fake=
+            buf.add(step, *probes.sample_stats(inputs, decoded, cad.max_pairwise, DUP_THRESHOLD))
 
     def _coverage_step(
         self, step: int, real: torch.Tensor | None, fake: torch.Tensor | None
@@ -528,15 +581,17 @@ class Monitor:
         if self.rank != 0 or not cov.enabled:
             return
         cov.observe(step, real, fake)
-        if cov.due(step):
-            scalars = cov.evaluate(step)
+        if cov.due(step) and self._pace.due("coverage", step):
+            with self._pace.charge("coverage"):
+                scalars = cov.evaluate(step)
             if scalars:
                 self._extra.setdefault(step, {}).update(scalars)
 
     def _grid(self, step: int) -> None:
-        if self._worker is None or not self.cadence.due("grid", step):
+        if self._worker is None or not self._pace.due("grid", step):
             return
-        images = self._latent.samples()
+        with self._pace.charge("grid"):
+            images = self._latent.samples()
         if images is None:
             return
         if images.dim() == 2 and images.shape[1] == 2:

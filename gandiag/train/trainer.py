@@ -226,6 +226,10 @@ def _train(
         start = int(ckpt["step"]) + 1
 
     mon = _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence)
+    if hasattr(stepper, "probe_pacing"):  # a family stepper's own probes, paced with the monitor's
+        stepper.probe_pacing = mon.family(
+            "stepper_probes", int(getattr(stepper.s, "probe_every", 0))
+        )
     if ckpt is not None and ckpt.get("monitor") is not None:
         mon.load_state_dict(ckpt["monitor"])
     if start_from is not None:
@@ -273,14 +277,16 @@ def _train(
             while step < cfg.steps:
                 out = stepper.step(step)
                 d_val = None
-                if val_x is not None and step % max(1, mon.cadence.samples or 1) == 0:
+                if val_x is not None and (not mon.cadence.samples or mon.due("samples", step)):
                     with torch.no_grad():
                         d_val = _d_outputs(bundle, val_x, val_y)
                 alerts = _monitor_step(mon, bundle, step, out, d_val)
-                if cond_probe is not None and cadence.due("samples", step):
+                if cond_probe is not None and mon.due("samples", step):
                     conditional_d = bundle.capabilities.conditional_discriminator
                     D = bundle.discriminator if conditional_d else None
-                    mon.log_scalars(step, cond_probe(stepper.sample_net(), D))
+                    with mon.charge("samples"):
+                        scalars = cond_probe(stepper.sample_net(), D)
+                    mon.log_scalars(step, scalars)
                 last = step == cfg.steps - 1
                 evaluating = last or (every_eval and step % every_eval == 0 and step > 0)
                 if evaluating:

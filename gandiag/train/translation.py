@@ -158,7 +158,9 @@ def train_translation(
         dynamic_ncols=True,
         file=sys.stderr,
     )
-    every = cfg.translation.probe_every
+    # the translation probes, paced with the monitor's own (every `probe_every` steps on
+    # the CPU; on an accelerator kept within the monitor's wall-time budget)
+    probe_family = mon.family("translation", cfg.translation.probe_every)
     try:
         with mon:
             step = start
@@ -172,8 +174,10 @@ def train_translation(
                     real=out["real"],
                     fake=out["fake"],
                 )
-                if every and step % every == 0:
-                    mon.log_scalars(step, _probe_signals(bundle, probes))
+                if probe_family.due(step):
+                    with probe_family.charge():
+                        scalars = _probe_signals(bundle, probes)
+                    mon.log_scalars(step, scalars)
                 last = step == cfg.steps - 1
                 evaluating = last or (cfg.eval.every and step % cfg.eval.every == 0 and step > 0)
                 if evaluating:

@@ -272,6 +272,31 @@ def test_collapse_in_classes_where_pixels_still_differ_only_where_the_domain_is_
     assert run(build_detectors(["translation_collapse"]), recs) == []
 
 
+def test_collapse_in_classes_needs_fewer_than_two_kinds_of_output():
+    """Targets read as ten classes: outputs of 2.2 classes are under a quarter of them, but
+    "one output for all" (the benchmark's label: at most 2 effective classes) they are not;
+    1.5 classes are."""
+    recs = stream(None)
+    for r in recs:
+        if r.step >= 600:
+            r.scalars["translation/G_AB/class_diversity"] = 0.22
+            r.scalars["translation/G_AB/classes_out"] = 2.2
+            r.scalars["translation/G_AB/target_class_acc"] = 0.9
+    assert run(build_detectors(["translation_collapse"]), recs) == []
+    for r in recs:
+        if r.step >= 600:
+            r.scalars["translation/G_AB/class_diversity"] = 0.15
+            r.scalars["translation/G_AB/classes_out"] = 1.5
+    (a,) = run(build_detectors(["translation_collapse"]), recs)
+    assert a.onset_step == 600 and a.evidence["classes_out"] == 1.5
+    for r in recs:  # a record stored before classes_out was logged: the ratio judges
+        if r.step >= 600:
+            r.scalars["translation/G_AB/class_diversity"] = 0.22
+            del r.scalars["translation/G_AB/classes_out"]
+    (a,) = run(build_detectors(["translation_collapse"]), recs)
+    assert a.onset_step == 600
+
+
 def _class_stream(kept, diversity, chance=6 / 32):
     """A healthy stream whose G_AB reads ``kept``/``diversity`` at the probes from step 200."""
     recs = stream(None)
