@@ -14,8 +14,11 @@ gradients across fakes and across reals (does D push every sample the same way?)
 ``--grid-dir`` saves a grid of 48 fresh samples over 16 held-out reals at every
 measurement, to check the number by eye. ``--lr-d`` and ``--betas`` change the optimisers;
 ``--diagnostic`` applies a change to G that is not the reference (``latent_input``: a 4x4
-input that depends on w; ``affine_bias_zero``: style affines with bias 0). Used to
-diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
+input that depends on w; ``affine_bias_zero``: style affines with bias 0; ``progan_synthesis``: a ProGAN
+generator fed with w in place of the style synthesis; ``no_noise``: no noise inputs; ``no_styles``: styles that do not depend on w; ``pixel_norm``: ProGAN's pixel norm
+after every style layer). ``--model progan`` runs the
+progressive-growing loop through the same measurements (those of the styles skipped).
+Used to diagnose the loss of diversity of the reference StyleGAN-lite (docs/benchmarks.md,
 growing_families).
 Not a benchmark: no table of its own, no label.
 
@@ -89,6 +92,35 @@ def _style_affines(G: torch.nn.Module) -> tuple[float, float]:
     return float(np.mean(biases)), float(np.mean(gains))
 
 
+def _input_spread(G: torch.nn.Module) -> float:
+    """How many input channels each output channel of the style convolutions draws on:
+    the participation ratio ``(sum_i e_i)^2 / sum_i e_i^2`` of the energies ``e_i`` of its
+    weights per input channel, over the number of input channels (1: every input channel
+    alike, 1/C: one). A demodulated output that draws on one input channel ignores that
+    channel's style (the scale cancels), so a falling value means styles that count less."""
+    ratios = []
+    for layer in G.synthesis.layers:
+        e = layer.conv.weight.detach().double().square().sum(dim=(2, 3))  # [out, in]
+        ratios.append(float((e.sum(1).square() / e.square().sum(1)).mean() / e.shape[1]))
+    return float(np.mean(ratios))
+
+
+def _rgb_contributions(G: torch.nn.Module, z: torch.Tensor) -> dict[str, list[float]]:
+    """What each toRGB layer adds to the image, 4x4 first (Karras et al. 2020, Fig. 8 of
+    the StyleGAN2 paper: a skip generator leans on the low resolutions early): the std of
+    its output over samples and pixels (``rgb_std``) and the mean over pixels of its std
+    across samples (``rgb_sample_std``: how much of the samples' differences it carries)."""
+    outs: list[torch.Tensor] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, o: outs.append(o)) for m in G.synthesis.to_rgb]
+    G(z)
+    for h in hooks:
+        h.remove()
+    return {
+        "rgb_std": [float(o.std()) for o in outs],
+        "rgb_sample_std": [float(o.std(0).mean()) for o in outs],
+    }
+
+
 def _latent_input(G: torch.nn.Module, seed: int) -> None:
     """Diagnostic, not the reference: G's 4x4 input becomes the learned constant plus a
     linear map of the first layer's w, so the input itself depends on the latent."""
@@ -115,8 +147,82 @@ def _affine_bias_zero(G: torch.nn.Module, seed: int) -> None:
             layer.conv.affine.bias.zero_()
 
 
+class _ProGANSynthesis(torch.nn.Module):
+    """A ProGAN generator at full resolution in place of the style synthesis: it reads the
+    first layer's w as its latent (so the mapping network stays in front), has no styles,
+    no noise inputs and pixel norm after every convolution."""
+
+    def __init__(self, w_dim: int, image_size: int, channels: int, width: int) -> None:
+        super().__init__()
+        from gandiag.reference_models.progan import ProGANGenerator
+
+        self.net = ProGANGenerator(w_dim, image_size, channels, width)
+
+    def forward(self, ws: torch.Tensor, noise: Any = None) -> torch.Tensor:
+        return self.net(ws[:, 0])
+
+
+def _progan_synthesis(G: torch.nn.Module, seed: int) -> None:
+    """Diagnostic, not the reference: G's synthesis becomes a ProGAN generator of the same
+    width fed with w (mixing then has no effect: every crossover keeps w[0]), to tell the
+    style path apart from what the loop, D and the data do."""
+    syn = G.synthesis
+    width = syn.const.shape[0]
+    size = 4 * 2 ** (syn.levels - 1)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        G.synthesis = _ProGANSynthesis(G.w_dim, size, syn.to_rgb[0].weight.shape[0], width)
+
+
+def _no_noise(G: torch.nn.Module, seed: int) -> None:
+    """The reference's ``use_noise=False``: no per-pixel noise inputs in any layer."""
+    from gandiag.reference_models.stylegan import StyleLayer
+
+    class NoNoiseLayer(StyleLayer):
+        def forward(self, x: torch.Tensor, w: torch.Tensor, noise: Any) -> torch.Tensor:
+            return super().forward(x, w, None)
+
+    for layer in G.synthesis.layers:
+        layer.__class__ = NoNoiseLayer  # a class swap, so the EMA's deep copy keeps it
+
+
+def _no_styles(G: torch.nn.Module, seed: int) -> None:
+    """Diagnostic, not the reference: every style (convolutions and toRGB) is its affine's
+    bias alone, learned but the same for every sample, so w no longer reaches the synthesis
+    through the styles (with ``latent_input`` it still reaches the 4x4 input)."""
+    from gandiag.reference_models.progan import EqualizedLinear
+
+    class BiasOnly(EqualizedLinear):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (self.bias * self.lr_mul).expand(x.shape[0], -1)
+
+    for conv in [layer.conv for layer in G.synthesis.layers] + list(G.synthesis.to_rgb):
+        conv.affine.__class__ = BiasOnly  # a class swap, so the EMA's deep copy keeps it
+
+
+def _pixel_norm(G: torch.nn.Module, seed: int) -> None:
+    """Diagnostic, not the reference: ProGAN's pixel norm after every style layer's
+    activation (activations normalised per pixel, which demodulation does not do)."""
+    from gandiag.reference_models.stylegan import StyleLayer
+
+    class PixelNormLayer(StyleLayer):
+        def forward(self, x: torch.Tensor, w: torch.Tensor, noise: Any) -> torch.Tensor:
+            y = super().forward(x, w, noise)
+            return y * torch.rsqrt(y.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+    for layer in G.synthesis.layers:
+        layer.__class__ = PixelNormLayer  # a class swap, so the EMA's deep copy keeps it
+
+
 #: diagnostic changes to the built generator, by name (``--diagnostic``)
-DIAGNOSTICS = {"latent_input": _latent_input, "affine_bias_zero": _affine_bias_zero}
+DIAGNOSTICS = {
+    "latent_input": _latent_input,
+    "affine_bias_zero": _affine_bias_zero,
+    "progan_synthesis": _progan_synthesis,
+    "no_noise": _no_noise,
+    "no_styles": _no_styles,
+    "pixel_norm": _pixel_norm,
+}
 
 
 def _mbstd_use(D: torch.nn.Module, reals: torch.Tensor, fakes: torch.Tensor) -> dict[str, float]:
@@ -186,7 +292,10 @@ def probe(
     options: dict[str, Any],
     model_options: dict[str, Any],
     grid_dir: str | None = None,
+    model: str = "stylegan",
 ) -> dict[str, Any]:
+    import dataclasses
+
     from gandiag.data import load_dataset
     from gandiag.reference_models import build_model
     from gandiag.train.family import stepper_class
@@ -194,7 +303,7 @@ def probe(
 
     torch.set_num_threads(1)
     ds = load_dataset("glyphs", n=n, image_size=32, seed=seed)
-    bundle = build_model("stylegan", seed=seed, **model_options)
+    bundle = build_model(model, seed=seed, **model_options)
     for name in diagnostics:
         DIAGNOSTICS[name](bundle.generator, seed)
     batches = Batches(ds, np.arange(len(ds)), batch, torch.device("cpu"), seed)
@@ -204,9 +313,16 @@ def probe(
         rate = (lr_d if which == "d" else None) or lr or t[f"lr_{which}"]
         return torch.optim.Adam(params, lr=rate, betas=tuple(betas or t["betas"]))
 
-    stepper = stepper_class(t["stepper"])(
+    cls = stepper_class(t["stepper"])
+    # StyleGAN-lite's in-loop style probes are off: the probe measures on its own latents
+    quiet = (
+        {"probe_every": 0}
+        if "probe_every" in {f.name for f in dataclasses.fields(cls.Settings)}
+        else {}
+    )
+    stepper = cls(
         bundle,
-        {"probe_every": 0, **options},
+        {**quiet, **options},
         make_opt,
         batches,
         torch.Generator().manual_seed(seed),
@@ -220,7 +336,7 @@ def probe(
     rows, r1 = [], []
     for step in range(steps):
         out = stepper.step(step)
-        if "reg/r1" in out["scalars"]:
+        if "reg/r1" in out.get("scalars", {}):
             r1.append([step, out["scalars"]["reg/r1"]])
         if step % every and step != steps - 1:
             continue
@@ -235,17 +351,21 @@ def probe(
             }
             if stepper.ema is not None:
                 row["ema_diversity"] = _pdist(stepper.ema.module(z)) / ref_div
-            w = bundle.generator.map(z)
-            row["w_spread"] = float(w.std(0).mean())
-            row.update(_style_spread(bundle.generator, w))
-            row["style_bias"], row["style_gain"] = _style_affines(bundle.generator)
+            if hasattr(bundle.generator, "map"):  # a mapping network: the spread of w
+                w = bundle.generator.map(z)
+                row["w_spread"] = float(w.std(0).mean())
+            if hasattr(getattr(bundle.generator, "synthesis", None), "layers"):  # styles
+                row.update(_style_spread(bundle.generator, w))
+                row["style_bias"], row["style_gain"] = _style_affines(bundle.generator)
+                row["input_spread"] = _input_spread(bundle.generator)
+                row.update(_rgb_contributions(bundle.generator, z))
             row.update(_mbstd_use(bundle.discriminator, reals[:batch], fakes[:batch]))
             row["d_grad_cos_fake"] = _grad_alignment(bundle.discriminator, fakes[:batch])
             row["d_grad_cos_real"] = _grad_alignment(bundle.discriminator, reals[:batch])
         if grid_dir is not None:
             _save_grid(Path(grid_dir) / f"step{step:05d}.png", fakes[:64], reals[:16])
         rows.append(row)
-        print(json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
+        print(json.dumps({k: np.round(v, 3).tolist() for k, v in row.items()}), flush=True)
     return {
         "rows": rows,
         "r1": r1,
@@ -261,6 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--n", type=int, default=2048, help="training glyphs")
+    p.add_argument(
+        "--model",
+        default="stylegan",
+        help="registered model with a family stepper (progan: the pieces it shares with "
+        "StyleGAN-lite under another G and loss; the style measurements are skipped)",
+    )
     p.add_argument("--lr", type=float, default=None, help="both optimisers (default: the model's)")
     p.add_argument("--lr-d", type=float, default=None, help="D's optimiser only (over --lr)")
     p.add_argument("--betas", type=float, nargs=2, default=None, help="Adam's (default: model's)")
@@ -289,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         options=json.loads(args.options),
         model_options=json.loads(args.model_options),
         grid_dir=args.grid_dir,
+        model=args.model,
     )
     write_json(args.json, {"benchmark": "stylegan_diversity_probe", "args": vars(args), **res})
     last = res["rows"][-1]

@@ -42,6 +42,8 @@ def _stylegan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> Mode
         map_lr_mul=float(opts["map_lr_mul"]),
         demodulate=bool(opts["demodulate"]),
         resample=str(opts["resample"]),
+        rgb_bias=str(opts["rgb_bias"]),
+        architecture=str(opts["g_architecture"]),
     )
     d = StyleGANDiscriminator(
         int(opts["image_size"]),
@@ -188,6 +190,8 @@ register_model(
             "resample": "nearest",
             "d_architecture": "orig",
             "mbstd_group": 4,
+            "rgb_bias": "shared",
+            "g_architecture": "skip",
         },
         {
             "stepper": "stylegan",

@@ -22,7 +22,10 @@ The essentials of NVlabs/stylegan2-ada-pytorch (training/networks.py), shrunk fo
 Resampling is nearest-neighbour up and 2x2 box down by default; ``resample="fir"`` uses
 the reference's [1, 3, 3, 1] low-pass filter (:mod:`gandiag.reference_models.fir`). Neither
 option, nor both, changes the loss of diversity this model shows on glyphs
-(docs/benchmarks.md, growing_families (d)).
+(docs/benchmarks.md, growing_families (d)). The image's bias is one parameter added at the
+end by default; ``rgb_bias="per_level"`` gives each toRGB its own, as the reference.
+``architecture="orig"`` (the model option ``g_architecture``) keeps only the last toRGB
+instead of the reference's default skip sum over resolutions.
 
 ``demodulate=False`` gives the un-demodulated (AdaIN-like) synthesis whose feature maps
 are prone to the droplet artifacts StyleGAN2 removed.
@@ -52,6 +55,11 @@ from gandiag.reference_models.progan import (
 RESAMPLE = ("fir", "nearest")
 #: the discriminator's blocks: stylegan2-ada's residual blocks or plain conv-conv-down
 D_ARCHITECTURES = ("resnet", "orig")
+#: the image's bias: one per toRGB layer (stylegan2-ada's ``ToRGBLayer.bias``) or one in all
+RGB_BIAS = ("per_level", "shared")
+#: the generator's output: toRGB at every resolution, upsampled and summed (the reference's
+#: default ``"skip"``), or toRGB at the last resolution only (its ``"orig"``)
+G_ARCHITECTURES = ("skip", "orig")
 
 
 def _check(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -137,9 +145,12 @@ class SynthesisNetwork(nn.Module):
         *,
         demodulate: bool,
         resample: str = "nearest",
+        rgb_bias: str = "shared",
+        architecture: str = "skip",
     ) -> None:
         super().__init__()
         self.levels = num_levels(image_size)
+        self.skip = _check("g_architecture", architecture, G_ARCHITECTURES) == "skip"
         self.upsample = (
             fir.upsample2d if _check("resample", resample, RESAMPLE) == "fir" else upsample
         )
@@ -151,10 +162,15 @@ class SynthesisNetwork(nn.Module):
         self.to_rgb = nn.ModuleList(
             [
                 ModulatedConv2d(width, channels, 1, w_dim, demodulate=False)
-                for _ in range(self.levels)
+                for _ in range(self.levels if self.skip else 1)
             ]
         )
-        self.rgb_bias = nn.Parameter(torch.zeros(channels))
+        # "per_level": each toRGB adds its own bias before the sum, as the reference, so
+        # Adam moves the image's offset up to `levels` times faster; "shared": one at the end
+        per_level = _check("rgb_bias", rgb_bias, RGB_BIAS) == "per_level"
+        self.rgb_bias = nn.Parameter(
+            torch.zeros(len(self.to_rgb), channels) if per_level else torch.zeros(channels)
+        )
         # one w per conv layer and one per toRGB (toRGB l reads the w of the layer before it)
         self.num_ws = len(self.layers) + 1
         #: mean |activation| per channel of the 8x8 features at the last forward, when
@@ -179,7 +195,7 @@ class SynthesisNetwork(nn.Module):
         if noise is None:
             noise = [torch.randn(s, device=ws.device, dtype=ws.dtype) for s in self.noise_shapes(n)]
         x = self.layers[0](self.input(ws), ws[:, 0], noise[0])
-        img = self.to_rgb[0](x, ws[:, 1])
+        img = self._rgb(0, x, ws[:, 1]) if self.skip else None
         k = 1
         for level in range(1, self.levels):
             x = self.upsample(x)
@@ -188,8 +204,16 @@ class SynthesisNetwork(nn.Module):
             if level == 1 and self.record_channels:
                 self.last_channel_means = x.detach().abs().mean(dim=(0, 2, 3))
             k += 2
-            img = self.upsample(img) + self.to_rgb[level](x, ws[:, min(k, self.num_ws - 1)])
-        return img + self.rgb_bias[None, :, None, None]
+            if img is not None:
+                img = self.upsample(img) + self._rgb(level, x, ws[:, min(k, self.num_ws - 1)])
+        if img is None:  # "orig": one toRGB, reading the last w as the skip's last toRGB does
+            img = self._rgb(0, x, ws[:, self.num_ws - 1])
+        return img if self.rgb_bias.dim() == 2 else img + self.rgb_bias[None, :, None, None]
+
+    def _rgb(self, index: int, x: Tensor, w: Tensor) -> Tensor:
+        """toRGB number ``index``, with its own bias when the biases are per level."""
+        y = self.to_rgb[index](x, w)
+        return y + self.rgb_bias[index][None, :, None, None] if self.rgb_bias.dim() == 2 else y
 
 
 class StyleGANGenerator(nn.Module):
@@ -206,12 +230,21 @@ class StyleGANGenerator(nn.Module):
         demodulate: bool = True,
         w_avg_beta: float = 0.995,
         resample: str = "nearest",
+        rgb_bias: str = "shared",
+        architecture: str = "skip",
     ) -> None:
         super().__init__()
         self.latent_dim, self.image_size, self.w_dim = latent_dim, image_size, w_dim
         self.mapping = MappingNetwork(latent_dim, w_dim, map_layers, map_lr_mul)
         self.synthesis = SynthesisNetwork(
-            w_dim, image_size, channels, width, demodulate=demodulate, resample=resample
+            w_dim,
+            image_size,
+            channels,
+            width,
+            demodulate=demodulate,
+            resample=resample,
+            rgb_bias=rgb_bias,
+            architecture=architecture,
         )
         self.num_ws = self.synthesis.num_ws
         self.w_avg_beta = w_avg_beta

@@ -9,6 +9,11 @@ As NVlabs/stylegan2-ada-pytorch training/loss.py (StyleGAN2Loss) and training_lo
   by ``pl_batch_shrink`` (2): ``pl_weight * (|J_w^T y| - a)^2`` with ``y ~ N(0, I)/sqrt(HW)``
   and ``a`` the running mean (decay ``pl_decay`` 0.01); lr and betas of both optimisers
   scaled by ``k / (k + 1)`` for the lazy intervals;
+* the regularisers as in the reference's phase list when ``reg_steps = "separate"`` and
+  ``update_order = "gd"`` (Gmain, Greg, Dmain, Dreg: each regulariser its own backward
+  and step of its network's optimiser, G before D); the defaults, ``"joined"`` (the
+  penalty added to the main loss of its step) and ``"dg"`` (D first), keep the loop the
+  bench rows were measured with (docs/benchmarks.md, growing_families (f));
 * optional adaptive augmentation (:mod:`gandiag.reference_models.ada`) toward r_t = 0.6;
 * EMA of G with stylegan2-ada's schedule: half-life ``ema_kimg`` thousand images (by
   default the 'auto' config's ``batch * 10 / 32``), ramped up to at most ``ema_rampup``
@@ -26,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +61,13 @@ def ema_beta(batch: int, nimg: int, ema_kimg: float | None, rampup: float | None
     return 0.5 ** (batch / max(half_life, 1e-8))
 
 
+#: how a lazy regulariser is applied (``reg_steps``): added to the main loss of its step, or
+#: as its own optimiser step (stylegan2-ada's ``Greg``/``Dreg`` phases)
+REG_STEPS = ("joined", "separate")
+#: which network steps first within an iteration (``update_order``)
+UPDATE_ORDERS = ("dg", "gd")
+
+
 @dataclass
 class StyleGANSettings:
     r1_gamma: float = 0.0064  # the 'auto' config: 0.0002 * res^2 / batch at res 32, batch 32
@@ -74,6 +87,19 @@ class StyleGANSettings:
     map_weight_decay: float = (
         0.0  # decoupled decay of the mapping weights per step (a failure cause)
     )
+    # how a lazy regulariser is applied: "joined" to the main loss of its step, or
+    # "separate", the reference's own Greg/Dreg optimiser step after the main one
+    reg_steps: str = "joined"
+    # "dg": D's phases, then G's; "gd": G's first, as the reference's phase list
+    update_order: str = "dg"
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("reg_steps", REG_STEPS), ("update_order", UPDATE_ORDERS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"[gan.options] {name} must be one of {', '.join(map(repr, allowed))}, "
+                    f"got {getattr(self, name)!r}"
+                )
 
 
 class StyleGANStepper(FamilyStepper):
@@ -123,56 +149,20 @@ class StyleGANStepper(FamilyStepper):
 
     # -- one iteration -------------------------------------------------------------------------
     def step(self, step: int) -> dict[str, Any]:
-        s, G, D = self.s, self.G, self.D
+        s = self.s
         scalars: dict[str, float] = {}
-        G.requires_grad_(False)
-        D.requires_grad_(True)
         x, _y = self.next_batch()
         if s.ada and self.ada is None:
             self.ada = AdaptiveAugment(
                 x.shape[0], target=s.ada_target, interval=s.ada_interval, speed_kimg=s.ada_kimg
             )
         n, dev = x.shape[0], x.device
-        with torch.no_grad():
-            fake = G.synthesis(self._styles(n, dev, update_avg=False))
-        with self.autocast():
-            d_real, d_fake = D(self._aug(x)), D(self._aug(fake))
-        loss_d = L.discriminator_loss("nonsaturating", d_real.float(), d_fake.float())
-        terms: dict[str, Tensor] = {"D_adv": loss_d.detach()}
-        if s.r1_gamma > 0 and step % s.r1_interval == 0:
-            r1 = L.r1_penalty(lambda v: D(self._aug(v)), x)
-            loss_d = loss_d + 0.5 * s.r1_gamma * r1 * s.r1_interval
-            scalars["reg/r1"] = float(r1.detach())
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        if self.ada is not None:
-            self.ada.accumulate(d_real)
-            rt = self.ada.update()
-            scalars["ada/p"] = self.ada.p
-            if rt is not None:
-                scalars["ada/r_t"] = rt
-
-        D.requires_grad_(False)
-        G.requires_grad_(True)
-        ws = self._styles(n, dev, update_avg=True)
-        with self.autocast():
-            img = G.synthesis(ws)
-            loss_g = L.generator_loss("nonsaturating", D(self._aug(img)).float())
-        scalars["style/w_std"] = w_std(ws[:, 0].detach())
-        if s.pl_weight > 0 and step % s.pl_interval == 0:
-            pl_penalty, pl_len = self._path_length(n, dev)
-            loss_g = loss_g + pl_penalty * s.pl_weight * s.pl_interval
-            scalars["reg/pl_length"] = pl_len
-            scalars["reg/pl_mean"] = self.pl_mean
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
-        if s.map_weight_decay > 0:  # decoupled (AdamW-style) decay of the mapping weights
-            with torch.no_grad():
-                for layer in G.mapping.layers:
-                    layer.weight.mul_(1.0 - s.map_weight_decay)
-        D.requires_grad_(True)
+        if s.update_order == "gd":  # the reference's Gmain, Greg, Dmain, Dreg
+            loss_g = self._g_phases(step, n, dev, scalars)
+            d = self._d_phases(step, x, scalars)
+        else:
+            d = self._d_phases(step, x, scalars)
+            loss_g = self._g_phases(step, n, dev, scalars)
         if self.ema is not None:
             self.ema.update(ema_beta(n, self.nimg, s.ema_kimg, s.ema_rampup))
         self.nimg += n
@@ -181,14 +171,99 @@ class StyleGANStepper(FamilyStepper):
             with pace.charge() if pace is not None else contextlib.nullcontext():
                 scalars.update(self._probe(dev))
         return {
-            "losses": {"G": loss_g.detach(), "D": loss_d.detach(), **terms},
-            "d_real": d_real.detach(),
-            "d_fake": d_fake.detach(),
+            "losses": {"G": loss_g, **d["losses"]},
+            "d_real": d["d_real"],
+            "d_fake": d["d_fake"],
             "real": x,
-            "fake": fake,
+            "fake": d["fake"],
             "labels": None,
             "scalars": scalars,
         }
+
+    def _update(
+        self, opt: torch.optim.Optimizer, loss: Tensor, reg: Callable[[], Tensor] | None
+    ) -> Tensor:
+        """Step ``opt`` on ``loss`` and, when given, the lazy regulariser ``reg()`` (already
+        times its interval). ``reg_steps = "joined"`` adds it to ``loss`` in one step;
+        ``"separate"`` is the reference's ``Greg``/``Dreg`` phase: after the main step, a
+        second step of the same optimiser on the regulariser alone, evaluated on the
+        updated network. Returns ``loss`` plus the regulariser, detached (the logged loss)."""
+        total = loss
+        if reg is not None and self.s.reg_steps == "joined":
+            total, reg = loss + reg(), None
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        if reg is not None:
+            penalty = reg()
+            opt.zero_grad(set_to_none=True)
+            penalty.backward()
+            opt.step()
+            total = total.detach() + penalty.detach()
+        return total.detach()
+
+    def _d_phases(self, step: int, x: Tensor, scalars: dict[str, float]) -> dict[str, Any]:
+        """D's main step on the logistic loss (fakes from fresh latents of the current G)
+        and, every ``r1_interval`` steps, R1 on the same reals."""
+        s, G, D = self.s, self.G, self.D
+        G.requires_grad_(False)
+        D.requires_grad_(True)
+        n, dev = x.shape[0], x.device
+        with torch.no_grad():
+            fake = G.synthesis(self._styles(n, dev, update_avg=False))
+        with self.autocast():
+            d_real, d_fake = D(self._aug(x)), D(self._aug(fake))
+        loss_d = L.discriminator_loss("nonsaturating", d_real.float(), d_fake.float())
+        reg: Callable[[], Tensor] | None = None
+        if s.r1_gamma > 0 and step % s.r1_interval == 0:
+
+            def reg() -> Tensor:
+                r1 = L.r1_penalty(lambda v: D(self._aug(v)), x)
+                scalars["reg/r1"] = float(r1.detach())
+                return 0.5 * s.r1_gamma * r1 * s.r1_interval
+
+        terms = {"D_adv": loss_d.detach()}
+        total = self._update(self.opt_d, loss_d, reg)
+        if self.ada is not None:
+            self.ada.accumulate(d_real)
+            rt = self.ada.update()
+            scalars["ada/p"] = self.ada.p
+            if rt is not None:
+                scalars["ada/r_t"] = rt
+        return {
+            "losses": {"D": total, **terms},
+            "d_real": d_real.detach(),
+            "d_fake": d_fake.detach(),
+            "fake": fake,
+        }
+
+    def _g_phases(self, step: int, n: int, dev: torch.device, scalars: dict[str, float]) -> Tensor:
+        """G's main step on the non-saturating loss through the current D and, every
+        ``pl_interval`` steps, path-length regularisation on a shrunk batch."""
+        s, G, D = self.s, self.G, self.D
+        D.requires_grad_(False)
+        G.requires_grad_(True)
+        ws = self._styles(n, dev, update_avg=True)
+        with self.autocast():
+            img = G.synthesis(ws)
+            loss_g = L.generator_loss("nonsaturating", D(self._aug(img)).float())
+        scalars["style/w_std"] = w_std(ws[:, 0].detach())
+        reg: Callable[[], Tensor] | None = None
+        if s.pl_weight > 0 and step % s.pl_interval == 0:
+
+            def reg() -> Tensor:
+                pl_penalty, pl_len = self._path_length(n, dev)
+                scalars["reg/pl_length"] = pl_len
+                scalars["reg/pl_mean"] = self.pl_mean
+                return pl_penalty * s.pl_weight * s.pl_interval
+
+        total = self._update(self.opt_g, loss_g, reg)
+        if s.map_weight_decay > 0:  # decoupled (AdamW-style) decay of the mapping weights
+            with torch.no_grad():
+                for layer in G.mapping.layers:
+                    layer.weight.mul_(1.0 - s.map_weight_decay)
+        D.requires_grad_(True)
+        return total
 
     def _path_length(self, n: int, dev: torch.device) -> tuple[Tensor, float]:
         s, G = self.s, self.G

@@ -8,7 +8,13 @@ import copy
 import pytest
 import torch
 
-from bench.stylegan_diversity_probe import DIAGNOSTICS, _grad_alignment, _mbstd_use
+from bench.stylegan_diversity_probe import (
+    DIAGNOSTICS,
+    _grad_alignment,
+    _input_spread,
+    _mbstd_use,
+    _rgb_contributions,
+)
 from gandiag.reference_models import build_model
 from gandiag.reference_models.stylegan import StyleGANDiscriminator
 
@@ -74,7 +80,35 @@ def test_probe_diagnostics_keep_the_generator_trainable(name):
     G = build_model("stylegan", seed=0).generator
     DIAGNOSTICS[name](G, 0)
     G(torch.randn(4, G.latent_dim)).square().mean().backward()
-    assert G.synthesis.const.grad is not None and G.mapping.layers[0].weight.grad is not None
+    # no_styles cuts w off the synthesis: only there does the mapping get no gradient
+    assert (G.mapping.layers[0].weight.grad is None) == (name == "no_styles")
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.synthesis.parameters())
+
+
+def test_probe_progan_synthesis_reads_the_first_w_and_has_no_noise():
+    G = build_model("stylegan", seed=0).generator
+    DIAGNOSTICS["progan_synthesis"](G, 0)
+    ws = G.broadcast(G.map(torch.randn(4, G.latent_dim))).clone()
+    with torch.no_grad():
+        out = G.synthesis(ws)
+        assert out.shape == (4, 1, 32, 32) and float((out[0] - out[1]).abs().max()) > 0.01
+        ws[:, 1:] = torch.randn_like(ws[:, 1:])  # a mixed tail: no effect, only w[0] is read
+        torch.testing.assert_close(G.synthesis(ws), out)  # and no noise: repeatable
+        torch.testing.assert_close(copy.deepcopy(G).synthesis(ws), out)
+
+
+def test_probe_no_noise_ignores_the_noise_inputs_also_in_the_ema_copy():
+    G = build_model("stylegan", seed=0).generator
+    with torch.no_grad():
+        for layer in G.synthesis.layers:
+            layer.noise_strength.fill_(1.0)
+    ws = G.broadcast(G.map(torch.randn(3, G.latent_dim)))
+    with torch.no_grad():
+        assert float((G.synthesis(ws) - G.synthesis(ws)).abs().max()) > 0.01  # noise counts
+        DIAGNOSTICS["no_noise"](G, 0)
+        torch.testing.assert_close(G.synthesis(ws), G.synthesis(ws))
+        ema = copy.deepcopy(G)
+        torch.testing.assert_close(ema.synthesis(ws), ema.synthesis(ws))
 
 
 def test_probe_mbstd_use_sees_identical_fakes_and_a_d_that_ignores_the_statistic():
@@ -97,3 +131,59 @@ def test_probe_grad_alignment_is_one_for_copies_and_lower_for_distinct_samples()
     x = torch.randn(8, 1, 32, 32)
     assert _grad_alignment(D, x[:1].expand(8, -1, -1, -1)) == pytest.approx(1.0, abs=1e-9)
     assert _grad_alignment(D, x) < 0.9
+
+
+def test_probe_input_spread_is_one_for_even_weights_and_one_over_c_for_one_channel():
+    G = build_model("stylegan", seed=0, width=8).generator
+    with torch.no_grad():
+        for layer in G.synthesis.layers:
+            layer.conv.weight.fill_(0.3)
+    assert _input_spread(G) == pytest.approx(1.0, rel=1e-12)
+    with torch.no_grad():
+        for layer in G.synthesis.layers:
+            layer.conv.weight.zero_()
+            layer.conv.weight[:, 2] = torch.randn_like(layer.conv.weight[:, 2])
+    assert _input_spread(G) == pytest.approx(1 / 8, rel=1e-12)
+
+
+def test_probe_rgb_contributions_per_level_and_none_across_one_latent():
+    G = build_model("stylegan", seed=0, width=8).generator
+    z = torch.randn(1, G.latent_dim).expand(6, -1)
+    with torch.no_grad():
+        for layer in G.synthesis.layers:
+            layer.noise_strength.zero_()
+        out = _rgb_contributions(G, z)
+        assert len(out["rgb_std"]) == G.synthesis.levels
+        assert all(v > 0.01 for v in out["rgb_std"])
+        assert max(out["rgb_sample_std"]) < 1e-5  # one latent, no noise: no differences
+        assert min(_rgb_contributions(G, torch.randn(6, G.latent_dim))["rgb_sample_std"]) > 0.01
+
+
+def test_probe_no_styles_makes_the_styles_one_learned_constant():
+    G = build_model("stylegan", seed=0).generator
+    DIAGNOSTICS["no_styles"](G, 0)
+    w = torch.randn(3, G.w_dim)
+    for conv in [layer.conv for layer in G.synthesis.layers] + list(G.synthesis.to_rgb):
+        s = conv.affine(w)
+        torch.testing.assert_close(s, torch.ones_like(s))  # the bias, 1, for every sample
+    with torch.no_grad():
+        for layer in G.synthesis.layers:
+            layer.noise_strength.zero_()
+    z = torch.randn(3, G.latent_dim)
+    out = copy.deepcopy(G)(z)
+    torch.testing.assert_close(out[0], out[2])  # no noise, no input map: one image
+
+
+def test_probe_pixel_norm_gives_every_layer_output_unit_rms_per_pixel():
+    G = build_model("stylegan", seed=0, width=8).generator
+    DIAGNOSTICS["pixel_norm"](G, 0)
+    ema = copy.deepcopy(G)  # as the stepper's EMA is made: the copy keeps the change
+    seen = []
+    for layer in ema.synthesis.layers:
+        layer.register_forward_hook(lambda _m, _i, o: seen.append(o))
+    with torch.no_grad():
+        ema(torch.randn(3, G.latent_dim))
+    assert len(seen) == len(G.synthesis.layers)
+    for out in seen:
+        rms = out.pow(2).mean(dim=1).sqrt()
+        torch.testing.assert_close(rms, torch.ones_like(rms), rtol=1e-4, atol=1e-4)
