@@ -18,9 +18,9 @@ cadence stays fixed, so the records of a CPU run are the same run to run.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
-import contextlib
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 

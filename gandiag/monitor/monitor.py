@@ -553,7 +553,7 @@ class Monitor:
         inputs: torch.Tensor,
         recon: torch.Tensor,
     ) -> None:
-        buf, cad, pace = self._buffer, self.cadence, self._pace
+        buf, pace = self._buffer, self._pace
         samples_due = pace.due("samples", step)
         buf.add(step, *probes.vae_stats(mu, logvar, inputs, recon, per_dim=samples_due))
         self._latent.ensure_latents(int(mu.shape[1]))

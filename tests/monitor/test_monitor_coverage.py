@@ -318,8 +318,12 @@ def test_a_discriminator_on_input_output_pairs_falls_back_to_pooled_pixels(tmp_p
         for step in range(21):
             real = torch.randn(16, 1, 16, 16)
             mon.step(
-                step, losses={"G": 1.0, "D": 1.0}, d_real=torch.zeros(16),
-                d_fake=torch.zeros(16), real=real, fake=real,
+                step,
+                losses={"G": 1.0, "D": 1.0},
+                d_real=torch.zeros(16),
+                d_fake=torch.zeros(16),
+                real=real,
+                fake=real,
             )
     with RunReader(mon.run_dir) as r:
         sc = {rec.step: rec.scalars for rec in r.read_records()}

@@ -159,7 +159,9 @@ def test_callback_forwards_to_the_trainers_logger(tmp_path):
 
     torch.manual_seed(0)
     cb = GandiagCallback(
-        tmp_path / "run", latent_dim=4, detectors=None,
+        tmp_path / "run",
+        latent_dim=4,
+        detectors=None,
         cadence=Cadence(layers=2, samples=2, histograms=4, grid=3, flush=2),
     )
     logger = TensorBoardLogger(tmp_path / "tb", name="gan", version=0)
@@ -181,13 +183,23 @@ def test_callback_on_two_cpu_ranks_with_ddp(tmp_path):
     from lightning.pytorch.strategies import DDPStrategy
 
     cb = GandiagCallback(
-        tmp_path / "run", latent_dim=4, detectors=None, forward_to_logger=False,
+        tmp_path / "run",
+        latent_dim=4,
+        detectors=None,
+        forward_to_logger=False,
         cadence=Cadence(layers=2, samples=2, grid=3, flush=2),
     )
-    strategy = DDPStrategy(start_method="spawn", find_unused_parameters=True,
-                           process_group_backend="gloo")
-    _trainer(cb, devices=2, num_nodes=1, strategy=strategy, logger=False,
-             callbacks=[cb, _DestroyProcessGroupAtExit()]).fit(TinyGAN())
+    strategy = DDPStrategy(
+        start_method="spawn", find_unused_parameters=True, process_group_backend="gloo"
+    )
+    _trainer(
+        cb,
+        devices=2,
+        num_nodes=1,
+        strategy=strategy,
+        logger=False,
+        callbacks=[cb, _DestroyProcessGroupAtExit()],
+    ).fit(TinyGAN())
     reader = RunReader(tmp_path / "run")
     assert reader.info().status == "finished"
     records = list(reader.read_records())

@@ -39,7 +39,7 @@ def test_a_family_over_its_share_skips_due_steps_until_time_catches_up():
     assert pace.share == pytest.approx(0.1)  # the only family enabled gets all of it
     pace.start()
     ran = []
-    for step in range(0, 400):
+    for step in range(400):
         clock.now += 0.01  # a 10 ms training step
         if pace.due("samples", step):
             ran.append(step)
