@@ -6,7 +6,12 @@ level 0 (4x4) is trained for ``phase_steps``; each further level is faded in ove
 then stabilised for ``phase_steps``; the last level runs until the end. Each level is a
 phase named ``res<size>`` and the fade weight is its ``alpha``. Loss: WGAN-GP
 (lambda 10, target 1) plus the drift term ``eps_drift * E[D(x)^2]`` (0.001); Adam
-lr 1e-3, betas (0, 0.99); optimiser state reset at each new level; EMA of G 0.999.
+lr 1e-3, betas (0, 0.99); optimiser state reset at each new level; EMA of G 0.999 per
+step, the reference's ``G_smoothing``, with stylegan2-ada's ramp-up (``ema_rampup`` 0.05:
+the half-life is at most 5% of the steps so far). The reference trains for 12M images and
+has no ramp-up; at its length the two are the same (from step 13,863 on), but in a run of
+a few hundred steps 0.999 alone leaves the EMA mostly at its initialisation, and that EMA
+is what the trainer evaluates (``ema_rampup = None``: the reference's constant decay).
 
 ``alpha_schedule = "truncated"`` reproduces the fade-in bug users report
 (pengge/PyTorch-progressive_growing_of_gans#20): the fade weight computed with an
@@ -42,6 +47,7 @@ class ProGANSettings:
     drift: float = 0.001
     d_steps: int = 1
     ema: float = 0.999
+    ema_rampup: float | None = 0.05
     reset_optimizer: bool = True
 
     def __post_init__(self) -> None:
@@ -76,7 +82,7 @@ class ProGANStepper(FamilyStepper):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.levels = self.G.levels
-        self.ema = EMA(self.G, self.s.ema) if self.s.ema > 0 else None
+        self.ema = EMA(self.G, self.s.ema, self.s.ema_rampup) if self.s.ema > 0 else None
         self.level = -1
         self._new_optimizers()
 

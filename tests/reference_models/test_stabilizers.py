@@ -58,3 +58,39 @@ def test_ema_update_takes_a_scheduled_decay():
     torch.testing.assert_close(ema.module.weight, net.weight, rtol=0, atol=0)
     with pytest.raises(ValueError, match="decay"):
         ema.update(decay=1.0)
+
+
+def test_ema_rampup_caps_the_half_life_at_a_share_of_the_updates_so_far():
+    """stylegan2-ada's ramp-up counted in updates: the first update copies, the half-life is
+    at most ``rampup`` x updates, and past ``half_life / rampup`` it is the constant decay."""
+    import math
+
+    net = torch.nn.Linear(3, 2)
+    ema = EMA(net, decay=0.999, rampup=0.05)
+    assert ema.beta() == 0.0  # the first update copies the network
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema.update()
+    torch.testing.assert_close(ema.module.weight, net.weight, rtol=0, atol=0)
+    ema.updates = 200  # half-life min(693, 10) = 10 updates
+    assert ema.beta() == pytest.approx(0.5 ** (1 / 10), rel=1e-12)
+    ema.updates = 20_000  # past 693 / 0.05: the reference's constant decay
+    assert ema.beta() == pytest.approx(0.999, rel=1e-12)
+    assert math.log(0.5) / math.log(0.999) / 0.05 < 20_000
+    # without a ramp-up nothing changes: a constant decay at every update
+    assert EMA(net, decay=0.999).beta() == 0.999
+    with pytest.raises(ValueError, match="rampup"):
+        EMA(net, rampup=0.0)
+
+
+def test_ema_state_round_trips_the_ramp_and_loads_states_saved_before_it():
+    net = torch.nn.Linear(3, 2)
+    ema = EMA(net, decay=0.999, rampup=0.05)
+    for _ in range(7):
+        ema.update()
+    other = EMA(torch.nn.Linear(3, 2), decay=0.999, rampup=0.05)
+    other.load_state_dict(ema.state_dict())
+    assert other.updates == 7 and other.beta() == ema.beta()
+    old = {"decay": 0.999, "module": ema.module.state_dict()}  # no "rampup", no "updates"
+    other.load_state_dict(old)
+    assert other.beta() == 0.999  # the constant decay it was trained with

@@ -299,3 +299,49 @@ def test_stylegan_resumes_a_checkpoint_saved_before_the_ema_schedule():
     resumed.load_state_dict(old)
     beta = ema_beta(8, resumed.nimg, None, 0.05)
     assert beta == pytest.approx(0.5 ** (8 / 2500.0))
+
+
+def test_progan_ema_ramps_up_so_a_short_run_does_not_evaluate_its_initialisation():
+    """ProGAN's EMA (0.999, the reference's) with stylegan2-ada's ramp-up: after 40 steps it
+    is near the generator, where the constant decay leaves it ~96% at its initialisation."""
+    import copy
+
+    import numpy as np
+
+    from gandiag.data import load_dataset
+    from gandiag.train.family import stepper_class
+    from gandiag.train.trainer import Batches
+
+    def run(rampup):
+        bundle = build_model("progan", seed=0, width=8, latent_dim=16)
+        init = copy.deepcopy(bundle.generator)
+        ds = load_dataset("glyphs", n=32, image_size=32, seed=0)
+        batches = Batches(ds, np.arange(len(ds)), 8, torch.device("cpu"), 0)
+
+        def make_opt(params, which):
+            return torch.optim.Adam(params, lr=1e-3, betas=(0.0, 0.99))
+
+        st = stepper_class("progan")(
+            bundle,
+            {"phase_steps": 20, "fade_steps": 20, "ema_rampup": rampup},
+            make_opt,
+            batches,
+            torch.Generator().manual_seed(0),
+            contextlib.nullcontext,
+        )
+        for step in range(40):
+            st.step(step)
+
+        def dist(a, b):
+            with torch.no_grad():
+                pairs = zip(a.parameters(), b.parameters(), strict=True)
+                return sum(float((p - q).norm() ** 2) for p, q in pairs) ** 0.5
+
+        G = bundle.generator
+        return dist(st.ema.module, G) / dist(init, G), st
+
+    ramped, st = run(0.05)
+    constant, _ = run(None)
+    assert st.ema.updates == 40 and st.ema.rampup == 0.05
+    assert constant > 0.9  # 0.999**40: the EMA is still (almost) the initial weights
+    assert ramped < 0.5 * constant  # it follows G
