@@ -174,7 +174,12 @@ def markdown(p: dict) -> str:
         (
             f"Overall precision {_f(o['precision'])}, recall {_f(o['recall'])}; false alarms on "
             f"healthy runs: {_f(o['false_alarms_per_1k_healthy_steps'])} per 1,000 steps "
-            f"({o['healthy_runs']} runs)."
+            f"({o['healthy_runs']} runs, {o['healthy_steps']} steps); on every run without a "
+            f"failure label (healthy or in a label's margin band, where a claim of the band's "
+            f"own failure is not counted): {_f(o['false_alarms_per_1k_unlabelled_steps'])} per "
+            f"1,000 steps ({o['unlabelled_runs']} runs, {o['unlabelled_steps']} steps"
+            + _upper_bound(o)
+            + ")."
         ),
         "",
     ]
@@ -182,6 +187,7 @@ def markdown(p: dict) -> str:
         ("misses", "Missed"),
         ("false_claims", "False claims"),
         ("margin_band", "Not scored (margin band)"),
+        ("unlabelled_alarms", "Alarms on runs without a failure label"),
     ):
         if s[key]:
             out += [f"{title}: " + "; ".join(s[key]), ""]
@@ -280,6 +286,14 @@ def _f(v) -> str:
     if v is None:
         return "-"
     return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def _upper_bound(o: dict) -> str:
+    """The rate's one-sided 95% upper bound when no alarm was raised (Poisson: 2.996 / n)."""
+    n, rate = o["unlabelled_steps"], o["false_alarms_per_1k_unlabelled_steps"]
+    if not n or rate != 0:
+        return ""
+    return f"; no alarm: 95% upper bound {1000 * 2.996 / n:.2g} per 1,000 steps"
 
 
 if __name__ == "__main__":

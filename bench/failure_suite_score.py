@@ -61,7 +61,10 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
     """Precision, recall, delays per failure type and overall; false alarms on healthy runs."""
     per: dict[str, dict[str, Any]] = {}
     healthy_steps = healthy_alerts = 0
-    misses, false_claims, healthy_alarms = [], [], []
+    # Runs with no failure label, healthy or only in a label's margin band: an alarm there
+    # is false unless it claims the failure whose margin band the run is in.
+    unlabelled_steps = unlabelled_alerts = unlabelled_runs = 0
+    misses, false_claims, healthy_alarms, unlabelled_alarms = [], [], [], []
 
     def entry(f: str) -> dict[str, Any]:
         return per.setdefault(
@@ -107,6 +110,17 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
             alarms = [a for a in alerts if a.severity is not Severity.INFO]
             healthy_alerts += len(alarms)
             healthy_alarms += [f"{run_name(run)}: {a.detector} at step {a.step}" for a in alarms]
+        if not labels:
+            unlabelled_runs += 1
+            unlabelled_steps += run["steps_run"]
+            alarms = [
+                a
+                for a in alerts
+                if a.severity is not Severity.INFO
+                and CLAIMS.get(a.detector, a.detector) not in ambiguous
+            ]
+            unlabelled_alerts += len(alarms)
+            unlabelled_alarms += [f"{run_name(run)}: {a.detector} at step {a.step}" for a in alarms]
     rows = {}
     for f, e in sorted(per.items()):
         rows[f] = {
@@ -139,6 +153,11 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
         "false_alarms_per_1k_healthy_steps": 1000.0 * healthy_alerts / healthy_steps
         if healthy_steps
         else None,
+        "unlabelled_runs": unlabelled_runs,
+        "unlabelled_steps": unlabelled_steps,
+        "false_alarms_per_1k_unlabelled_steps": 1000.0 * unlabelled_alerts / unlabelled_steps
+        if unlabelled_steps
+        else None,
         "median_delay_evals": statistics.median(delays) if delays else None,
         "p90_delay_evals": _p90(delays),
     }
@@ -148,6 +167,7 @@ def score(runs: list[dict[str, Any]], alerts_per_run: list[list[Alert]]) -> dict
         "misses": misses,
         "false_claims": false_claims,
         "healthy_alarms": healthy_alarms,
+        "unlabelled_alarms": unlabelled_alarms,
         "margin_band": excluded,
     }
 

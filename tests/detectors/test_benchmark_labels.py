@@ -119,6 +119,42 @@ def test_margin_band_claims_are_not_scored_and_band_runs_are_not_healthy() -> No
     assert abs(s["overall"]["false_alarms_per_1k_healthy_steps"] - 1000 / 900) < 1e-12
 
 
+def test_unlabelled_runs_count_alarms_except_the_margin_band_failures_own() -> None:
+    """A run with no label but in one failure's margin band is not healthy, yet an alarm
+    claiming *another* failure there is false; one claiming its own band's failure is not."""
+    case = {"family": "video", "config": "c", "seed": 0}
+    runs = [
+        {
+            "case": case,
+            "labels": {},
+            "ambiguous": {"frozen_video": 500},
+            "eval_every": 25,
+            "steps_run": 900,
+        },
+        {"case": case, "labels": {}, "ambiguous": {}, "eval_every": 25, "steps_run": 900},
+        {
+            "case": case,
+            "labels": {"frozen_video": 500},
+            "ambiguous": {},
+            "eval_every": 25,
+            "steps_run": 900,
+        },
+    ]
+    info = Alert("temporal_flicker", Severity.INFO, 300, 300, "x", {}, ())
+    alerts = [
+        [_alert("frozen_video", 520), _alert("d_imbalance", 600), info],
+        [],
+        [_alert("frozen_video", 550), _alert("d_imbalance", 600)],
+    ]
+    o = score(runs, alerts)["overall"]
+    assert o["healthy_runs"] == 1 and o["healthy_steps"] == 900
+    assert o["false_alarms_per_1k_healthy_steps"] == 0.0
+    assert o["unlabelled_runs"] == 2 and o["unlabelled_steps"] == 1800
+    # the d_imbalance alarm of the band run counts; its frozen_video claim and the INFO do not
+    assert abs(o["false_alarms_per_1k_unlabelled_steps"] - 1000 / 1800) < 1e-12
+    assert score(runs, alerts)["unlabelled_alarms"] == ["c/s0: d_imbalance at step 600"]
+
+
 def test_centroid_swings_count_after_the_early_phase() -> None:
     steps = [50 * i for i in range(24)]
     n = len(steps)
