@@ -88,3 +88,26 @@ def test_label_free_coverage_embeds_clips_with_the_video_network(tmp_path, caplo
     with RunReader(run) as r:
         names = set().union(*(rec.scalars for rec in r.read_records()))
     assert "coverage/recall" in names and "coverage/top_bin_share" in names
+
+
+def test_configs_carry_the_video_benchmarks_training_settings():
+    """The configurations are the benchmark's cases: same length and D steps per G step,
+    and the failure each one names is its only difference from the healthy one."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from failure_suite_video import VIDEO_CONFIGS
+
+    healthy = load_config("configs/dvdgan_moving_glyphs.toml")
+    for name, case in (
+        ("dvdgan_moving_glyphs", "video_healthy"),
+        ("dvdgan_no_temporal", "video_no_temporal"),
+        ("dvdgan_frozen_temporal", "video_frozen_temporal"),
+    ):
+        cfg = load_config(f"configs/{name}.toml")
+        bench = VIDEO_CONFIGS[case]
+        assert cfg.steps == 900 and cfg.gan.d_steps == bench["d_steps"], name
+        assert cfg.model.options.get("temporal", True) == bench.get("temporal", True)
+        assert cfg.optim.lr_d_t == bench.get("lr_d_t")
+        assert cfg.to_dict()["data"] == healthy.to_dict()["data"], name
