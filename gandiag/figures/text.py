@@ -135,8 +135,16 @@ def verdict(
         word = "Failing" if top_rank >= Severity.CRITICAL.rank else "Needs attention"
         parts = []
         if worst is not None and worst.severity.rank >= Severity.WARNING.rank:
-            others = len([g for g in groups if g.severity.rank >= Severity.WARNING.rank]) - 1
-            more = f"; {others} other detector(s) also fired" if others > 0 else ""
+            others = [g for g in groups[1:] if g.severity.rank >= Severity.WARNING.rank]
+            # name them: a failure that began later (a video freezing after its samples
+            # collapsed) is easily lost behind a count
+            more = (
+                "; also "
+                + ", ".join(f"{g.detector} from step {g.onset_step}" for g in others[:3])
+                + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+                if others
+                else ""
+            )
             parts.append(
                 f"{worst.latest.diagnosis} ({worst.detector}, from step {worst.onset_step}{more})"
             )

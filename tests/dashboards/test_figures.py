@@ -265,3 +265,24 @@ def test_info_alerts_are_the_least_visible_marks():
     timeline = {t.name: t.marker for t in alert_timeline_figure(alerts).data}
     assert timeline["info"].size < timeline["warning"].size
     assert timeline["info"].opacity < timeline["warning"].opacity
+
+
+def test_verdict_names_the_other_detectors_that_fired():
+    """The headline is the worst, earliest failure; the others are named with their onsets
+    (a count alone hid a video's freezing behind its earlier sample collapse); INFO is not."""
+    alerts = [
+        _alert("sample_coverage", Severity.WARNING, 750, 500),
+        _alert("frozen_video", Severity.WARNING, 670, 645),
+        _alert("mode_collapse", Severity.WARNING, 899, 850),
+        _alert("temporal_flicker", Severity.INFO, 300, 300),
+    ]
+    text, level = verdict("finished", 900, 899, group_alerts(alerts))
+    assert level == "warning"
+    assert (
+        "(sample_coverage, from step 500; also frozen_video from step 645, mode_collapse "
+        "from step 850)" in text
+    )
+    assert "temporal_flicker" not in text
+    many = [_alert(f"d{i}", Severity.WARNING, 10 + i, i) for i in range(6)]
+    text, _ = verdict("finished", 900, 899, group_alerts(many))
+    assert "also d1 from step 1, d2 from step 2, d3 from step 3 and 2 more)" in text
