@@ -11,7 +11,7 @@ step, the reference's ``G_smoothing``, with stylegan2-ada's ramp-up (``ema_rampu
 the half-life is at most 5% of the steps so far). The reference trains for 12M images and
 has no ramp-up; at its length the two are the same (from step 13,863 on), but in a run of
 a few hundred steps 0.999 alone leaves the EMA mostly at its initialisation, and that EMA
-is what the trainer evaluates (``ema_rampup = None``: the reference's constant decay).
+is what the trainer evaluates (``ema_rampup`` 0 or None: the reference's constant decay).
 
 ``alpha_schedule = "truncated"`` reproduces the fade-in bug users report
 (pengge/PyTorch-progressive_growing_of_gans#20): the fade weight computed with an
@@ -82,7 +82,7 @@ class ProGANStepper(FamilyStepper):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.levels = self.G.levels
-        self.ema = EMA(self.G, self.s.ema, self.s.ema_rampup) if self.s.ema > 0 else None
+        self.ema = EMA(self.G, self.s.ema, self.s.ema_rampup or None) if self.s.ema > 0 else None
         self.level = -1
         self._new_optimizers()
 
