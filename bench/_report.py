@@ -7,6 +7,7 @@ Each benchmark owns one section of docs/benchmarks.md, between
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -80,3 +81,9 @@ def confirmed_at(start: int, every: int, count: int) -> int:
     ``count`` checks in a row can alert on a condition present from ``start`` on."""
     first = -(-int(start) // int(every)) * int(every)
     return first + (max(int(count), 1) - 1) * int(every)
+
+
+def no_alarm_bound_per_1k(steps: int) -> float:
+    """The one-sided 95% upper bound on a false-alarm rate (per 1,000 steps) when ``steps``
+    steps raised no alarm: Poisson, rate < -ln(0.05) / n."""
+    return 1000.0 * -math.log(0.05) / steps

@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import failure_suite_video
-from _report import table, write_json, write_section
+from _report import no_alarm_bound_per_1k, table, write_json, write_section
 from failure_suite import Case, run_cases
 from failure_suite_score import calibrate, is_healthy, replay, score
 from failure_suite_video import VIDEO_CONFIGS, video_case_settings
@@ -289,11 +289,11 @@ def _f(v) -> str:
 
 
 def _upper_bound(o: dict) -> str:
-    """The rate's one-sided 95% upper bound when no alarm was raised (Poisson: 2.996 / n)."""
+    """The rate's one-sided 95% upper bound when no alarm was raised."""
     n, rate = o["unlabelled_steps"], o["false_alarms_per_1k_unlabelled_steps"]
     if not n or rate != 0:
         return ""
-    return f"; no alarm: 95% upper bound {1000 * 2.996 / n:.2g} per 1,000 steps"
+    return f"; no alarm: 95% upper bound {no_alarm_bound_per_1k(n):.2g} per 1,000 steps"
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._report import confirmed_at, table, write_json, write_section
+from bench._report import confirmed_at, no_alarm_bound_per_1k, table, write_json, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [
@@ -488,8 +488,7 @@ def false_alarm_line(summary: dict[str, Any]) -> str:
         f"over {summary['healthy_steps']} steps"
         + ("" if fa is None else f" ({fa:.3g} per 1,000 steps)")
         + (
-            # no alarm in n steps: rate < -ln(0.05) / n at 95% confidence (Poisson)
-            f"; 95% upper bound {1000 * 2.996 / summary['healthy_steps']:.2g} per 1,000 steps"
+            f"; 95% upper bound {no_alarm_bound_per_1k(summary['healthy_steps']):.2g} per 1,000 steps"
             if summary["false_alarms"] == 0 and summary["healthy_steps"]
             else ""
         )

@@ -238,30 +238,30 @@ def test_stylegan_ema_follows_stylegan2_ada_schedule():
     assert ema_beta(32, 0, 2.0, None) == pytest.approx(0.5 ** (32 / 2000), rel=1e-12)
 
 
-def test_stylegan_ema_tracks_the_generator_from_the_start():
-    """At step 0 the EMA copies G (beta 0), so it never lags at its initialisation; a fixed
-    0.999 kept ~74% of the initial weights after 300 steps at batch 16."""
+def _glyph_stepper(family: str, bundle, options: dict, lr: float):
+    """A family stepper on 32 glyphs, batch 8, Adam (0, 0.99) at ``lr``, seed 0, on the CPU."""
     import numpy as np
 
     from gandiag.data import load_dataset
     from gandiag.train.family import stepper_class
     from gandiag.train.trainer import Batches
 
-    bundle = build_model("stylegan", width=8, latent_dim=16, w_dim=16, seed=0)
     ds = load_dataset("glyphs", n=32, image_size=32, seed=0)
-    batches = Batches(ds, np.arange(len(ds)), 8, torch.device("cpu"), 0)
-
-    def make_opt(params, which):
-        return torch.optim.Adam(params, lr=2.5e-3, betas=(0.0, 0.99))
-
-    st = stepper_class("stylegan")(
+    return stepper_class(family)(
         bundle,
-        {"probe_every": 0},
-        make_opt,
-        batches,
+        options,
+        lambda params, which: torch.optim.Adam(params, lr=lr, betas=(0.0, 0.99)),
+        Batches(ds, np.arange(len(ds)), 8, torch.device("cpu"), 0),
         torch.Generator().manual_seed(0),
         contextlib.nullcontext,
     )
+
+
+def test_stylegan_ema_tracks_the_generator_from_the_start():
+    """At step 0 the EMA copies G (beta 0), so it never lags at its initialisation; a fixed
+    0.999 kept ~74% of the initial weights after 300 steps at batch 16."""
+    bundle = build_model("stylegan", width=8, latent_dim=16, w_dim=16, seed=0)
+    st = _glyph_stepper("stylegan", bundle, {"probe_every": 0}, 2.5e-3)
     st.step(0)
     for p_ema, p in zip(st.ema.module.parameters(), bundle.generator.parameters(), strict=True):
         torch.testing.assert_close(p_ema, p, rtol=0, atol=0)
@@ -272,25 +272,12 @@ def test_stylegan_ema_tracks_the_generator_from_the_start():
 def test_stylegan_resumes_a_checkpoint_saved_before_the_ema_schedule():
     """A checkpoint without the image count (saved before the EMA schedule) loads, with its
     EMA treated as past the ramp-up rather than copied from G again."""
-    import numpy as np
-
-    from gandiag.data import load_dataset
-    from gandiag.train.family import stepper_class
     from gandiag.train.stylegan_step import ema_beta
-    from gandiag.train.trainer import Batches
 
     bundle = build_model("stylegan", width=8, latent_dim=16, w_dim=16, seed=0)
-    ds = load_dataset("glyphs", n=32, image_size=32, seed=0)
 
     def make():
-        return stepper_class("stylegan")(
-            bundle,
-            {"probe_every": 0},
-            lambda params, which: torch.optim.Adam(params, lr=2.5e-3, betas=(0.0, 0.99)),
-            Batches(ds, np.arange(len(ds)), 8, torch.device("cpu"), 0),
-            torch.Generator().manual_seed(0),
-            contextlib.nullcontext,
-        )
+        return _glyph_stepper("stylegan", bundle, {"probe_every": 0}, 2.5e-3)
 
     st = make()
     st.step(0)
@@ -306,29 +293,11 @@ def test_progan_ema_ramps_up_so_a_short_run_does_not_evaluate_its_initialisation
     is near the generator, where the constant decay leaves it ~96% at its initialisation."""
     import copy
 
-    import numpy as np
-
-    from gandiag.data import load_dataset
-    from gandiag.train.family import stepper_class
-    from gandiag.train.trainer import Batches
-
     def run(rampup):
         bundle = build_model("progan", seed=0, width=8, latent_dim=16)
         init = copy.deepcopy(bundle.generator)
-        ds = load_dataset("glyphs", n=32, image_size=32, seed=0)
-        batches = Batches(ds, np.arange(len(ds)), 8, torch.device("cpu"), 0)
-
-        def make_opt(params, which):
-            return torch.optim.Adam(params, lr=1e-3, betas=(0.0, 0.99))
-
-        st = stepper_class("progan")(
-            bundle,
-            {"phase_steps": 20, "fade_steps": 20, "ema_rampup": rampup},
-            make_opt,
-            batches,
-            torch.Generator().manual_seed(0),
-            contextlib.nullcontext,
-        )
+        options = {"phase_steps": 20, "fade_steps": 20, "ema_rampup": rampup}
+        st = _glyph_stepper("progan", bundle, options, 1e-3)
         for step in range(40):
             st.step(step)
 
