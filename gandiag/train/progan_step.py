@@ -57,6 +57,11 @@ class ProGANSettings:
             )
         if self.phase_steps < 1 or self.fade_steps < 0:
             raise ValueError("phase_steps must be >= 1 and fade_steps >= 0")
+        if self.ema_rampup is not None and self.ema_rampup < 0:
+            raise ValueError(
+                f"ema_rampup must be >= 0, got {self.ema_rampup}: the EMA's half-life as a share "
+                "of the steps so far (0.05, stylegan2-ada's), or 0 for the constant decay"
+            )
 
 
 def schedule(step: int, levels: int, s: ProGANSettings) -> tuple[int, float]:

@@ -314,3 +314,10 @@ def test_progan_ema_ramps_up_so_a_short_run_does_not_evaluate_its_initialisation
     assert st.ema.updates == 40 and st.ema.rampup == 0.05 and other.ema.rampup is None
     assert constant > 0.9  # 0.999**40: the EMA is still (almost) the initial weights
     assert ramped < 0.5 * constant  # it follows G
+
+
+def test_progan_refuses_a_negative_ema_rampup_and_says_what_it_takes():
+    from gandiag.train.progan_step import ProGANSettings
+
+    with pytest.raises(ValueError, match="0 for the constant decay"):
+        ProGANSettings(ema_rampup=-0.05)
