@@ -162,12 +162,21 @@ def _losses(stepper_cls: type, steps: int) -> np.ndarray:
 
 def test_training_losses_match_the_reference_stepper_for_the_same_seed():
     """One discriminator forward on [reals; fakes] and the fast generator give the losses of
-    the original stepper: the only mathematical difference is one spectral-norm power
-    iteration per D step instead of two (its estimate of sigma moves by far less than the
-    tolerance), plus float32 summation order."""
+    the original stepper (both run one spectral-norm power iteration per D step).
+
+    Before any update (row 0) the only difference is float32 summation order. After an
+    update Adam divides each gradient by its own running scale, so a rounding difference in
+    a near-zero gradient becomes a whole ``lr``-sized step of either sign, and the rows
+    drift apart by up to a few 1e-4 relative, by an amount that depends on the CPU's kernels.
+    An update that differs for a real reason (a wrong gradient, a missing detach, a different
+    loss) moves the losses by O(1) per step here (8.5 -> 11.3 -> 14.6 for G), so 1e-3 of
+    each loss still catches it."""
     fast, ref = _losses(VideoGANStepper, 3), _losses(_ReferenceStepper, 3)
     scale = np.maximum(np.abs(ref), 0.1)
-    assert np.all(np.abs(fast - ref) <= 1e-4 * scale), np.abs(fast - ref) / scale
+    rel = np.abs(fast - ref) / scale
+    assert np.all(rel[0] <= 1e-5), rel[0]
+    assert np.all(rel[1:] <= 1e-3), rel[1:]
+    assert np.all(np.abs(np.diff(ref[:, 0])) > 100 * 1e-3 * scale[1:, 0])  # the bound is 1% of a step
 
 
 def test_fvd_lite_against_cached_real_statistics_matches_the_one_shot_metric():
