@@ -62,13 +62,16 @@ class TransitionInstabilityDetector(SignalDetector):
     """Instability in the window after a phase switch compared with the window before it.
 
     Per switch, the median of each signal over the ``window_steps`` after it is compared
-    with the median over the ``window_steps`` before: an alert when the generator's
-    gradient norm grows by more than ``grad_ratio_max``, or the sample diversity
-    (``samples/pdist_ratio``) falls below ``diversity_ratio_min`` times its value before
-    *and* below ``diversity_after_max`` (fakes markedly less diverse than reals: early in
-    training the fakes' diversity falls from far above the reals' in healthy runs too),
-    or a loss turns non-finite. The critic loss ratio is reported as evidence only
-    (WGAN critic losses change scale with resolution in healthy runs).
+    with the median over the ``window_steps`` before, both within one phase: the window
+    before stops at the previous switch, the window after closes early at the next one
+    (phases shorter than the window are judged on the phase alone, and every switch is
+    judged). An alert when the generator's gradient norm grows by more than
+    ``grad_ratio_max``, or the sample diversity (``samples/pdist_ratio``) falls below
+    ``diversity_ratio_min`` times its value before *and* below ``diversity_after_max``
+    (fakes markedly less diverse than reals: early in training the fakes' diversity falls
+    from far above the reals' in healthy runs too), or a loss turns non-finite. The critic
+    loss ratio is reported as evidence only (WGAN critic losses change scale with
+    resolution in healthy runs).
     """
 
     name: ClassVar[str] = "transition_instability"
@@ -112,18 +115,29 @@ class TransitionInstabilityDetector(SignalDetector):
         if idx is None:
             return []
         sample = self._sample(record)
-        if st["index"] is not None and idx != st["index"] and st["switch"] is None:
+        alerts: list[Alert] = []
+        if st["index"] is not None and idx != st["index"]:
+            if st["switch"] is not None:
+                # The next phase began before the window closed (phases shorter than the
+                # window): judge the phase that ended on what it showed, so the window
+                # never mixes in the next level's dynamics and no switch goes unjudged.
+                alerts += self._close(record)
+            # before: the outgoing phase only (history restarts at every switch)
             st["before"] = [s for s in st["history"] if s[0] >= record.step - w]
             st["switch"] = int(record.step)
-            st["after"] = []
+            st["after"], st["history"] = [], []
         st["index"] = idx
         st["history"] = [s for s in st["history"] if s[0] > record.step - w] + [sample]
         if st["switch"] is None:
-            return []
+            return alerts
         st["after"].append(sample)
         if record.step - st["switch"] < w - 1 and not _nonfinite(sample[3]):
-            return []
+            return alerts
+        return alerts + self._close(record)
+
+    def _close(self, record: StepRecord) -> list[Alert]:
         alert = self._judge(record)
+        st = self.state
         st["switch"], st["before"], st["after"] = None, [], []
         return [alert] if alert is not None else []
 
@@ -135,7 +149,10 @@ class TransitionInstabilityDetector(SignalDetector):
             vals = [r[k] for r in rows if r[k] is not None and math.isfinite(r[k])]
             return median(vals) if len(vals) >= m else None
 
-        evidence: dict[str, float] = {"switch_step": st["switch"]}
+        evidence: dict[str, float] = {
+            "switch_step": st["switch"],
+            "window_end_step": after[-1][0] if after else st["switch"],
+        }
         reasons = []
         if any(_nonfinite(r[3]) for r in after):
             reasons.append("the critic loss became non-finite")

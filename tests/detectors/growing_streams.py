@@ -10,8 +10,13 @@ from gandiag import signals as S
 from gandiag.types import StepRecord
 
 
-def progan_stream(steps=900, phase=150, *, stuck=False, blowup_at=None, seed=0):
-    """Phases of ``phase`` steps: stabilise, then fade the next level in over ``phase`` steps."""
+def progan_stream(
+    steps=900, phase=150, *, stuck=False, blowup_at=None, collapse=None, seed=0
+):  # fmt: skip
+    """Phases of ``phase`` steps: stabilise, then fade the next level in over ``phase`` steps.
+
+    ``blowup_at``: G's gradient norm x40 and diversity x0.2 from that step on; ``collapse``
+    ``(start, end)``: diversity x0.2 for those steps only (a collapse that recovers)."""
     rng = np.random.default_rng(seed)
     out = []
     for t in range(steps):
@@ -24,6 +29,8 @@ def progan_stream(steps=900, phase=150, *, stuck=False, blowup_at=None, seed=0):
         div = 1.0 + 0.05 * rng.standard_normal()
         if blowup_at is not None and t >= blowup_at:
             g *= 40.0
+            div *= 0.2
+        if collapse is not None and collapse[0] <= t < collapse[1]:
             div *= 0.2
         sc = {
             S.PHASE_INDEX: float(level),

@@ -59,6 +59,38 @@ def test_transition_instability_fires_after_the_switch():
     assert "fade_in" not in alerts
 
 
+# Phases of 30 steps (switches at 30, 90, 150, each fade 30 + stabilise 30), as the
+# growing-families benchmark trains: shorter than the 100-step window.
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_phases_shorter_than_the_window_are_quiet_when_healthy(seed):
+    assert _fired(PHASE_DETECTORS, progan_stream(210, phase=30, seed=seed)) == {}
+
+
+def test_a_collapse_that_recovers_within_the_phase_is_judged_on_that_phase():
+    # diversity x0.2 from the switch at 30 to step 75, recovered before the next switch at
+    # 90: a window running 100 steps past the switch takes in as many recovered records
+    # as collapsed ones and its median stays near the reals'
+    a = _fired(["transition_instability"], progan_stream(210, phase=30, collapse=(30, 75)))
+    a = a["transition_instability"]
+    assert a.onset_step == 30 and a.step == 90  # judged when the next phase begins
+    assert a.evidence["window_end_step"] == 89 and a.evidence["diversity_ratio"] < 0.5
+
+
+def test_a_switch_inside_the_previous_window_is_judged():
+    # the blow-up starts at the second switch (90), while the first one's window is open
+    a = _fired(["transition_instability"], progan_stream(210, phase=30, blowup_at=90))
+    a = a["transition_instability"]
+    assert a.onset_step == 90 and a.step == 150
+    assert a.evidence["grad_G_ratio"] > 10
+
+
+def test_a_single_switch_is_judged_as_before():
+    # one switch (StackGAN's stages): the window after it runs its full length
+    recs = [r for r in progan_stream(blowup_at=450) if r.step < 700]
+    a = _fired(["transition_instability"], recs)["transition_instability"]
+    assert a.onset_step == 450 and a.step == 549 and a.evidence["window_end_step"] == 549
+
+
 @pytest.mark.parametrize(
     ("fault", "detector", "onset"),
     [
