@@ -1,4 +1,5 @@
-"""Fixtures shared by the dashboard and report tests: synthetic runs and headless Chromium."""
+"""Fixtures shared by the dashboard and report tests (synthetic runs, headless Chromium), and
+the anchors kept runnable on today's SciPy."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anchor_compat
 import pytest
 from browser_support import chromium_paths, headless_chrome
 from synthetic_runs import write_synthetic_run
+
+anchor_compat.install()  # clean-fid on a SciPy without sqrtm(disp=) (anchor_compat's docstring)
 
 
 @pytest.fixture(scope="session")

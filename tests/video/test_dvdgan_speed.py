@@ -176,7 +176,8 @@ def test_training_losses_match_the_reference_stepper_for_the_same_seed():
     rel = np.abs(fast - ref) / scale
     assert np.all(rel[0] <= 1e-5), rel[0]
     assert np.all(rel[1:] <= 1e-3), rel[1:]
-    assert np.all(np.abs(np.diff(ref[:, 0])) > 100 * 1e-3 * scale[1:, 0])  # the bound is 1% of a step
+    # the bound is under 1% of the change of G's loss per update
+    assert np.all(np.abs(np.diff(ref[:, 0])) > 100 * 1e-3 * scale[1:, 0])
 
 
 def test_fvd_lite_against_cached_real_statistics_matches_the_one_shot_metric():
