@@ -60,7 +60,10 @@ _IMAGES = {
     "data": {"options": {"n": 64, "image_size": 16}, "batch_size": 8},
 }
 _POINTS = {"data": {"options": {"n": 512}, "batch_size": 64}}
-_VIDEO = {"data": {"batch_size": 12, "options": {"n": 60}}}
+_VIDEO = {
+    "model": {"options": {"width": 4, "d_width": 4}},
+    "data": {"batch_size": 4, "options": {"n": 60}},
+}
 _TRANSLATION = {
     "model": {"options": {"width": 4, "d_width": 4}},
     "data": {"options": {"n": 60}, "batch_size": 2},
