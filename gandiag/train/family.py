@@ -19,6 +19,8 @@ from typing import Any, ClassVar, TypeVar
 
 import torch
 
+from gandiag.monitor.cadence import PacedFamily
+
 #: stepper name -> "module:Class"; imported on use so the trainer stays light
 STEPPERS: dict[str, str] = {
     "progan": "gandiag.train.progan_step:ProGANStepper",
@@ -64,6 +66,10 @@ class FamilyStepper:
 
     Settings: ClassVar[type]
 
+    #: the monitor's pacing of the stepper's own probes (``probe_every`` in its settings),
+    #: set by the trainer; None: every ``probe_every`` steps exactly (a stepper run alone)
+    probe_pacing: PacedFamily | None = None
+
     def __init__(
         self,
         bundle: Any,
@@ -78,6 +84,23 @@ class FamilyStepper:
         self.G, self.D = bundle.generator, bundle.discriminator
         self.make_optimizer = make_optimizer
         self.next_batch, self.gen, self.autocast = next_batch, generator, autocast
+
+    @property
+    def probe_every(self) -> int:
+        """Steps between the stepper's own probes (its settings' ``probe_every``; 0: none)."""
+        return int(getattr(self.s, "probe_every", 0) or 0)
+
+    def probe_due(self, step: int) -> bool:
+        """Whether the stepper's probes run at ``step``: every ``probe_every`` steps, or as
+        the monitor paces them (on an accelerator, within their share of the time)."""
+        if self.probe_pacing is not None:
+            return self.probe_pacing.due(step)
+        return self.probe_every > 0 and step % self.probe_every == 0
+
+    def probe_charge(self) -> contextlib.AbstractContextManager[None]:
+        """Time a probe's work against its share (only when the monitor paces it)."""
+        pace = self.probe_pacing
+        return pace.charge() if pace is not None else contextlib.nullcontext()
 
 
 def watched_networks(generator: torch.nn.Module, discriminator: torch.nn.Module) -> dict[str, Any]:

@@ -173,8 +173,9 @@ class StackGANStepper(FamilyStepper):
         else:
             out[S.CA_KL] = float(kl.sum())
             out[S.CA_SIGMA_MEAN] = float((0.5 * logvar.float()).exp().mean())
-            if step % self.s.probe_every == 0:
-                out.update({S.ca_kl_dim(j): float(v) for j, v in enumerate(kl.tolist())})
+            if self.probe_due(step):
+                with self.probe_charge():
+                    out.update({S.ca_kl_dim(j): float(v) for j, v in enumerate(kl.tolist())})
                 out[S.CA_CONDITION_NATS] = math.log(self.G.num_classes)
         if s1 is not None:
             detail_fake = (fake.float() - up(s1.float())).pow(2).mean()

@@ -28,7 +28,6 @@ family's diagnostic signals (see docs/models.md): ``style/w_std``,
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 from collections.abc import Callable
@@ -38,7 +37,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gandiag.monitor.cadence import PacedFamily
 from gandiag.reference_models import losses as L
 from gandiag.reference_models.ada import AdaptiveAugment
 from gandiag.reference_models.stabilizers import EMA
@@ -105,8 +103,6 @@ class StyleGANSettings:
 class StyleGANStepper(FamilyStepper):
     Settings = StyleGANSettings
     #: set by the trainer: the probes paced with the Monitor's (gandiag.monitor.cadence);
-    #: None: every ``probe_every`` steps
-    probe_pacing: PacedFamily | None = None
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -166,9 +162,8 @@ class StyleGANStepper(FamilyStepper):
         if self.ema is not None:
             self.ema.update(ema_beta(n, self.nimg, s.ema_kimg, s.ema_rampup))
         self.nimg += n
-        pace = self.probe_pacing
-        if pace.due(step) if pace is not None else s.probe_every and step % s.probe_every == 0:
-            with pace.charge() if pace is not None else contextlib.nullcontext():
+        if self.probe_due(step):
+            with self.probe_charge():
                 scalars.update(self._probe(dev))
         return {
             "losses": {"G": loss_g, **d["losses"]},

@@ -36,7 +36,7 @@ from gandiag.train.checkpoint import (
 )
 from gandiag.train.config import TrainConfig, load_config
 from gandiag.train.evaluation import Evaluator, metric_scalars
-from gandiag.train.family import watched_networks
+from gandiag.train.family import FamilyStepper, watched_networks
 from gandiag.train.gan_step import GANSettings, GANStepper
 from gandiag.train.grids import Autoencoder, SampleGrids, interpolation
 from gandiag.train.vae_step import AutoencoderStepper, VAESettings
@@ -226,10 +226,9 @@ def _train(
         start = int(ckpt["step"]) + 1
 
     mon = _make_monitor(cfg, bundle, run_dir, settings, resume, progress, device, cadence)
-    if hasattr(stepper, "probe_pacing"):  # a family stepper's own probes, paced with the monitor's
-        stepper.probe_pacing = mon.family(
-            "stepper_probes", int(getattr(stepper.s, "probe_every", 0))
-        )
+    if isinstance(stepper, FamilyStepper) and stepper.probe_every > 0:
+        # a family stepper's own probes, paced with the monitor's
+        stepper.probe_pacing = mon.family("stepper_probes", stepper.probe_every)
     if ckpt is not None and ckpt.get("monitor") is not None:
         mon.load_state_dict(ckpt["monitor"])
     if start_from is not None:

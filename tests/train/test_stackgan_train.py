@@ -1,6 +1,7 @@
 """StackGAN-lite trains a few steps through the trainer: stages as phases, CA and copy signals."""
 
 import contextlib
+import dataclasses
 
 import torch
 
@@ -130,3 +131,25 @@ def test_held_out_reals_are_scored_with_their_own_labels():
         x, y = torch.randn(6, 1, 32, 32), torch.tensor([3, 3, 3, 7, 7, 7])
         torch.testing.assert_close(_d_outputs(b, x, y), b.discriminator(x, y))
         assert not torch.allclose(_d_outputs(b, x, y), _d_outputs(b, x))
+
+
+def test_the_stepper_probes_are_paced_with_the_monitors_on_an_accelerator(tmp_path, monkeypatch):
+    """The trainer hands every family stepper with probes (``probe_every``) its share of
+    the monitor's pacing, as StyleGAN-lite's: forced active (what an accelerator's monitor
+    gets) with a budget no probe fits, the per-dimension KL probe runs at its first due
+    step only, and the run's meta says it was skipped; on the CPU it keeps its cadence."""
+    import gandiag.monitor.monitor as monitor_module
+    from gandiag.monitor.cadence import Pacer
+
+    class AcceleratorPacer(Pacer):
+        def __init__(self, cadence, active, **kw):
+            super().__init__(dataclasses.replace(cadence, budget=1e-9), True, **kw)
+
+    monkeypatch.setattr(monitor_module, "Pacer", AcceleratorPacer)
+    run = train(_cfg(8, {"stage1_steps": 4, "probe_every": 2}), tmp_path / "p", progress=False)
+    reader = RunReader(run)
+    got = reader.read_scalars([S.ca_kl_dim(0), S.CA_KL])
+    assert got[S.ca_kl_dim(0)].steps.tolist() == [0]
+    assert got[S.CA_KL].steps.tolist() == list(range(8))  # the per-step signals all there
+    pacing = reader.meta("pacing")
+    assert pacing["skipped"]["stepper_probes"] == 3 and pacing["ran"]["stepper_probes"] == 1
