@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -176,7 +177,9 @@ class Monitor:
         self._grads = GradProbes(nets, scale)
         self._buffer = StatBuffer(self.device, self.cadence.hist_bins)
         self._pending: list[int] = []
-        self._extra: dict[int, dict[str, float]] = {}
+        # per step, scalars logged besides the buffer's: floats, or one-element tensors read
+        # at the next flush (log_scalars)
+        self._extra: dict[int, dict[str, float | torch.Tensor]] = {}
         self._wall: dict[int, float] = {}
         self._oldest = 0.0
         self._steps_since_flush = 0
@@ -332,12 +335,15 @@ class Monitor:
             values[signals.PHASE_ALPHA] = alpha
         self._extra.setdefault(step, {}).update(values)
 
-    def log_scalars(self, step: int, values: Mapping[str, float]) -> None:
-        """Add periodic-evaluation scalars (``eval/*`` names from gandiag.signals) to ``step``.
+    def log_scalars(self, step: int, values: Mapping[str, float | torch.Tensor]) -> None:
+        """Add scalars (``eval/*`` names or a family's own signals from gandiag.signals) to
+        ``step``.
 
         Log them for the current step (after ``mon.step(step)`` and before the next
         call) or for a later one; a step already flushed to the store cannot change,
-        because the detectors have already seen it.
+        because the detectors have already seen it. A value may be a number or a
+        one-element tensor: a tensor (on the GPU, say) is read when the records are
+        flushed, with the others of the flush, so logging it costs no host sync per step.
         """
         self._check_open()
         step = int(step)
@@ -347,14 +353,22 @@ class Monitor:
                 f"detectors; log evaluation scalars for the current step ({self._last_step}) "
                 "before the next mon.step call"
             )
-        clean = {}
+        clean: dict[str, float | torch.Tensor] = {}
         for key, value in values.items():
             if not isinstance(key, str) or "/" not in key:
                 raise ValueError(
                     f"log_scalars: {key!r} is not a signal name; use names from gandiag.signals "
                     "such as 'eval/modes_covered' or signals.eval_metric('fid')"
                 )
-            clean[key] = float(value)
+            if isinstance(value, torch.Tensor):
+                if value.numel() != 1:
+                    raise ValueError(
+                        f"log_scalars: {key!r} is a tensor of shape {tuple(value.shape)}; "
+                        "log one number (a one-element tensor) per name"
+                    )
+                clean[key] = value.detach().reshape(()).clone()  # a copy on its device
+            else:
+                clean[key] = float(value)
         if step not in self._wall:
             if self._last_step is not None and step < self._last_step:
                 raise ValueError(
@@ -621,7 +635,7 @@ class Monitor:
         if not self._pending:
             return
         batch = self._buffer.flush(self._group, self.world)
-        steps, extra, wall = self._pending, self._extra, self._wall
+        steps, extra, wall = self._pending, _on_host(self._extra), self._wall
         self._pending, self._extra, self._wall = [], {}, {}
         self._steps_since_flush = 0
         self._flushed_through = steps[-1]
@@ -673,3 +687,22 @@ class Monitor:
         if isinstance(value, torch.Tensor):
             return value.detach()
         return torch.full((), float(value), dtype=torch.float64, device=self.device)
+
+
+def _on_host(extra: dict[int, dict[str, float | torch.Tensor]]) -> dict[int, dict[str, float]]:
+    """``extra`` with its tensors read as floats: one transfer per device for the flush."""
+    out: dict[int, dict[str, float]] = {}
+    pending: dict[torch.device, list[tuple[int, str, torch.Tensor]]] = {}
+    for step, row in extra.items():
+        out[step] = {}
+        for k, v in row.items():
+            if isinstance(v, torch.Tensor):
+                pending.setdefault(v.device, []).append((step, k, v))
+                out[step][k] = math.nan  # its place in the row; read below
+            else:
+                out[step][k] = v
+    for entries in pending.values():
+        values = torch.stack([v.to(torch.float64) for _, _, v in entries]).cpu().tolist()
+        for (step, k, _), value in zip(entries, values):
+            out[step][k] = float(value)
+    return out

@@ -166,21 +166,22 @@ class StackGANStepper(FamilyStepper):
         x: Tensor,
         fake: Tensor,
         s1: Tensor | None,
-    ) -> dict[str, float]:
-        out: dict[str, float] = {}
+    ) -> dict[str, float | Tensor]:
+        # tensors, read by the monitor when it flushes: no host sync per step
+        out: dict[str, float | Tensor] = {}
         if kl is None:  # no augmentation: c = mu, a point mass (KL undefined, sigma 0)
             out[S.CA_SIGMA_MEAN] = 0.0
         else:
-            out[S.CA_KL] = float(kl.sum())
-            out[S.CA_SIGMA_MEAN] = float((0.5 * logvar.float()).exp().mean())
+            out[S.CA_KL] = kl.sum()
+            out[S.CA_SIGMA_MEAN] = (0.5 * logvar.float()).exp().mean()
             if self.probe_due(step):
                 with self.probe_charge():
-                    out.update({S.ca_kl_dim(j): float(v) for j, v in enumerate(kl.tolist())})
+                    out.update({S.ca_kl_dim(j): kl[j] for j in range(kl.numel())})
                 out[S.CA_CONDITION_NATS] = math.log(self.G.num_classes)
         if s1 is not None:
             detail_fake = (fake.float() - up(s1.float())).pow(2).mean()
             detail_real = (x.float() - up(down(x.float()))).pow(2).mean()
-            out[S.level_copy_ratio(1)] = float(detail_fake / (detail_real + 1e-12))
+            out[S.level_copy_ratio(1)] = detail_fake / (detail_real + 1e-12)
         return out
 
     def state_dict(self) -> dict[str, Any]:

@@ -369,6 +369,47 @@ def test_log_scalars_merge_into_the_step_record(tmp_path):
     assert recs[1].scalars["eval/fid"] == 12.5
 
 
+def test_log_scalars_takes_one_element_tensors_read_at_the_flush(tmp_path, monkeypatch):
+    """A family's device values are logged without a host sync per step: the tensors are
+    kept and read with the flush's others (one transfer per device), at the values they
+    had when logged."""
+    import gandiag.monitor.monitor as monitor_module
+
+    mon = gandiag.Monitor(
+        tmp_path / "run",
+        generator=nn.Linear(2, 2),
+        discriminator=nn.Linear(2, 1),
+        cadence=Cadence(samples=0, flush=3),
+        detectors=None,
+    )
+    z = torch.zeros(2)
+    reads = []
+    on_host = monitor_module._on_host
+
+    def counting(extra):
+        reads.append(sum(torch.is_tensor(v) for row in extra.values() for v in row.values()))
+        return on_host(extra)
+
+    monkeypatch.setattr(monitor_module, "_on_host", counting)
+    kl = torch.tensor([0.25, 0.5])
+    for step in range(3):
+        mon.step(step, losses={"G": 1.0}, d_real=z, d_fake=z)
+        mon.log_scalars(step, {signals.CA_KL: kl.sum() * (step + 1), signals.ca_kl_dim(1): kl[1]})
+    kl.mul_(10.0)  # changed in place after logging: the logged values stand
+    assert reads == []  # nothing read before the flush
+    mon.log_scalars(2, {signals.EVAL_MODES_COVERED: 3})  # numbers and tensors mix
+    with pytest.raises(ValueError, match="one number"):
+        mon.log_scalars(2, {signals.CA_KL: kl})
+    mon.step(3, losses={"G": 1.0}, d_real=z, d_fake=z)  # flushes steps 0-2
+    assert reads == [6]  # the six tensors of three steps, read at the one flush
+    mon.close()
+    recs = list(RunReader(tmp_path / "run").read_records())
+    assert [r.scalars[signals.CA_KL] for r in recs[:3]] == [0.75, 1.5, 2.25]
+    assert all(r.scalars[signals.ca_kl_dim(1)] == 0.5 for r in recs[:3])
+    assert recs[2].scalars[signals.EVAL_MODES_COVERED] == 3
+    assert all(isinstance(v, float) for r in recs for v in r.scalars.values())
+
+
 def test_flushes_by_step_count_or_age_and_alerts_arrive_later(tmp_path):
     import time
 

@@ -141,14 +141,14 @@ class _DestroyProcessGroupAtExit(L.Callback):
 
 
 def _trainer(cb, **kwargs):
-    base = dict(
-        max_epochs=2,
-        accelerator="cpu",
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[cb],
-    )
+    base = {
+        "max_epochs": 2,
+        "accelerator": "cpu",
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "callbacks": [cb],
+    }
     return L.Trainer(**{**base, **kwargs})
 
 
