@@ -46,7 +46,7 @@ from gandiag.train.family import (
     lazy_regularised,
     load_adversarial_state,
 )
-from gandiag.train.style_probes import style_signals, w_std
+from gandiag.train.style_probes import style_signals
 
 
 def ema_beta(batch: int, nimg: int, ema_kimg: float | None, rampup: float | None) -> float:
@@ -113,7 +113,9 @@ class StyleGANStepper(FamilyStepper):
         self.nimg = 0  # images shown to D so far (stylegan2-ada's cur_nimg)
         self.ada: AdaptiveAugment | None = None
         self._ada_batch = 0
-        self.pl_mean = 0.0
+        # the path-length running mean: a float64 scalar on the training device (as the
+        # reference keeps it), so updating it needs no host sync
+        self.pl_mean: Tensor | float = 0.0
         self._probe_z: Tensor | None = None
 
     @property
@@ -146,7 +148,7 @@ class StyleGANStepper(FamilyStepper):
     # -- one iteration -------------------------------------------------------------------------
     def step(self, step: int) -> dict[str, Any]:
         s = self.s
-        scalars: dict[str, float] = {}
+        scalars: dict[str, float | Tensor] = {}  # tensors: read when the monitor flushes
         x, _y = self.next_batch()
         if s.ada and self.ada is None:
             self.ada = AdaptiveAugment(
@@ -197,7 +199,7 @@ class StyleGANStepper(FamilyStepper):
             total = total.detach() + penalty.detach()
         return total.detach()
 
-    def _d_phases(self, step: int, x: Tensor, scalars: dict[str, float]) -> dict[str, Any]:
+    def _d_phases(self, step: int, x: Tensor, scalars: dict[str, float | Tensor]) -> dict[str, Any]:
         """D's main step on the logistic loss (fakes from fresh latents of the current G)
         and, every ``r1_interval`` steps, R1 on the same reals."""
         s, G, D = self.s, self.G, self.D
@@ -214,7 +216,7 @@ class StyleGANStepper(FamilyStepper):
 
             def reg() -> Tensor:
                 r1 = L.r1_penalty(lambda v: D(self._aug(v)), x)
-                scalars["reg/r1"] = float(r1.detach())
+                scalars["reg/r1"] = r1.detach()
                 return 0.5 * s.r1_gamma * r1 * s.r1_interval
 
         terms = {"D_adv": loss_d.detach()}
@@ -232,7 +234,9 @@ class StyleGANStepper(FamilyStepper):
             "fake": fake,
         }
 
-    def _g_phases(self, step: int, n: int, dev: torch.device, scalars: dict[str, float]) -> Tensor:
+    def _g_phases(
+        self, step: int, n: int, dev: torch.device, scalars: dict[str, float | Tensor]
+    ) -> Tensor:
         """G's main step on the non-saturating loss through the current D and, every
         ``pl_interval`` steps, path-length regularisation on a shrunk batch."""
         s, G, D = self.s, self.G, self.D
@@ -242,7 +246,7 @@ class StyleGANStepper(FamilyStepper):
         with self.autocast():
             img = G.synthesis(ws)
             loss_g = L.generator_loss("nonsaturating", D(self._aug(img)).float())
-        scalars["style/w_std"] = w_std(ws[:, 0].detach())
+        scalars["style/w_std"] = ws[:, 0].detach().float().std(0).mean()  # style_probes.w_std
         reg: Callable[[], Tensor] | None = None
         if s.pl_weight > 0 and step % s.pl_interval == 0:
 
@@ -260,7 +264,7 @@ class StyleGANStepper(FamilyStepper):
         D.requires_grad_(True)
         return total
 
-    def _path_length(self, n: int, dev: torch.device) -> tuple[Tensor, float]:
+    def _path_length(self, n: int, dev: torch.device) -> tuple[Tensor, Tensor]:
         s, G = self.s, self.G
         m = max(1, n // s.pl_batch_shrink)
         ws = self._styles(m, dev, update_avg=False)
@@ -270,9 +274,10 @@ class StyleGANStepper(FamilyStepper):
         )
         (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
         lengths = grad.square().sum(2).mean(1).sqrt()
-        mean_len = float(lengths.detach().mean())
-        if math.isfinite(mean_len):
-            self.pl_mean += s.pl_decay * (mean_len - self.pl_mean)
+        mean_len = lengths.detach().mean().double()
+        pl_mean = torch.as_tensor(self.pl_mean, dtype=torch.float64, device=dev)
+        moved = pl_mean + s.pl_decay * (mean_len - pl_mean)
+        self.pl_mean = torch.where(torch.isfinite(mean_len), moved, pl_mean)  # skip a NaN batch
         return (lengths - self.pl_mean).square().mean(), mean_len
 
     @torch.no_grad()
@@ -286,7 +291,7 @@ class StyleGANStepper(FamilyStepper):
     def state_dict(self) -> dict[str, Any]:
         sd = {
             **adversarial_state(self),
-            "pl_mean": self.pl_mean,
+            "pl_mean": float(self.pl_mean),
             "nimg": self.nimg,
             "cpu_gen": self._cpu.get_state(),
         }

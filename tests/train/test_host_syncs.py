@@ -1,0 +1,89 @@
+"""The family steppers read nothing back from the device between their probes.
+
+On a GPU every ``float(t)``, ``t.item()``, ``t.tolist()`` or ``bool(t)`` waits for the
+device to finish (a host sync), which stalls the launch queue of a small model's step. The
+StyleGAN-lite and StackGAN-lite steppers hand their signals to the monitor as tensors
+(read at its flush), and StyleGAN-lite keeps its path-length mean on the device, as the
+reference (NVlabs/stylegan2-ada-pytorch, loss.py) does. On the CPU the reads are counted
+instead: none in a step that runs no probe, except torch.optim's reads of Adam's step
+count, a tensor kept on the CPU (no device read) unless the optimiser is ``capturable``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import pytest
+import torch
+
+from gandiag.reference_models import build_model
+
+READS = ("__float__", "__int__", "__bool__", "item", "tolist")
+
+
+@contextlib.contextmanager
+def counted_reads(monkeypatch: pytest.MonkeyPatch):
+    seen: list[str] = []
+    for name in READS:
+        real = getattr(torch.Tensor, name)
+
+        def counting(self, *a, _real=real, _name=name, **kw):
+            caller = sys._getframe(1).f_code.co_filename.replace("\\", "/")
+            if "/torch/optim/" not in caller:  # Adam's step count lives on the CPU
+                seen.append(f"{_name} from {caller}:{sys._getframe(1).f_lineno}")
+            return _real(self, *a, **kw)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    try:
+        yield seen
+    finally:
+        monkeypatch.undo()
+
+
+def _stepper(cls, model, options, batch):
+    bundle = build_model(model, seed=0, **options)
+    data = torch.Generator().manual_seed(5)
+
+    def next_batch():
+        x = torch.rand(*batch, generator=data) * 2 - 1
+        return x, torch.randint(0, 10, (batch[0],), generator=data)
+
+    def make(params, _which):
+        return torch.optim.Adam(params, lr=1e-3, betas=(0.0, 0.99))
+
+    return cls(
+        bundle, {}, make, next_batch, torch.Generator().manual_seed(1), contextlib.nullcontext
+    )
+
+
+def test_stylegan_steps_read_nothing_back_between_probes(monkeypatch):
+    from gandiag.train.stylegan_step import StyleGANStepper
+
+    st = _stepper(StyleGANStepper, "stylegan", {"width": 8, "latent_dim": 16}, (8, 1, 32, 32))
+    st.s.mixing_prob = 0.0  # style mixing draws its coin on a CPU generator (no device read)
+    st.s.pl_interval, st.s.r1_interval = 2, 3  # both regularisers within the steps below
+    st.step(0)  # the probe's step, and first-step set-up
+    with counted_reads(monkeypatch) as reads:
+        for step in range(1, 7):
+            out = st.step(step)
+    assert reads == [], reads
+    assert {"reg/pl_length", "reg/pl_mean", "style/w_std"} <= set(out["scalars"])
+    assert float(st.pl_mean) > 0.0  # moved, on the device
+
+
+def test_stackgan_steps_read_nothing_back_between_probes(monkeypatch):
+    from gandiag.train.stackgan_step import StackGANStepper
+
+    st = _stepper(
+        StackGANStepper,
+        "stackgan",
+        {"width": 8, "latent_dim": 16, "c_dim": 8},
+        (8, 1, 32, 32),
+    )
+    st.s.stage1_steps = 2  # both stages within the steps below
+    st.step(0)  # the probe's step (per-dimension KL)
+    with counted_reads(monkeypatch) as reads:
+        for step in range(1, 6):
+            st.step(step)
+    assert reads == [], reads
