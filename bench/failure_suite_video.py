@@ -17,6 +17,11 @@ mode against 256 held-out real clips, never the training batches the Monitor rea
   the same clip frozen (its first frame repeated): about 0.5 for a discriminator blind to
   motion, near 1 for one that tells moving clips from still ones. Not a label: it says
   whether D_T, the only source of a motion signal (Clark et al. 2019), supplies one.
+- ``dominant_class_share``: the share of the generated clips in the class the bundled video
+  classifier names most often (G is asked for the held-out clips' classes, about 10% each);
+  ``confident_dominant_share``: the same among the clips it names with probability at least
+  0.9 (NaN when it names none); ``class_match``: the share named as the class G was asked
+  for (evidence, not a label).
 
 Labels (:func:`label_video`), each on 2 evaluations in a row ending at step 100 or later
 (the untrained generator's clips hardly move), strict band / lenient band
@@ -25,7 +30,12 @@ Labels (:func:`label_video`), each on 2 evaluations in a row ending at step 100 
 - ``frozen_video``: motion ratio below 0.3 (0.5): the clips move less than a third as much
   as real ones;
 - ``d_imbalance``: one discriminator's AUC at most 0.6 (0.65) while another's is at least
-  0.75 (0.7): one has stopped judging while the other separates reals from fakes.
+  0.75 (0.7): one has stopped judging while the other separates reals from fakes;
+- ``mode_collapse``: the image benchmark's class-concentration rule on clips: at least 0.5
+  (0.4) of the generated clips in one class, and (strict band only) at least 0.5 of those
+  the classifier names confidently, so a pile of blank or blurred clips it cannot read is
+  the margin band, not a collapse. Runs stored before this outcome existed have no such
+  label (and no margin band for it).
 
 The frozen rule is an outcome, not a phase: generated clips that move less than 0.3x as much
 as real ones, on held-out samples, at two evaluations in a row from step 100 on. It was
@@ -47,7 +57,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from failure_suite import Case, CaseResult, first_streak
+from failure_suite import CLASS_SHARE_BAND, Case, CaseResult, first_streak
 
 from gandiag.data import load_dataset
 from gandiag.detectors import default_detectors
@@ -118,6 +128,28 @@ def save_strip(fake: torch.Tensor, real: torch.Tensor, path: Path) -> None:
     Image.fromarray(np.concatenate([top, line, bottom])).save(path)
 
 
+CONFIDENT = 0.9  # the classifier "names" a clip at this probability (as for glyph images)
+
+
+@torch.no_grad()
+def class_concentration(
+    classifier: torch.nn.Module, clips: torch.Tensor, asked: torch.Tensor
+) -> tuple[float, float, float]:
+    """(dominant class share, the same among the confidently named clips (NaN if none),
+    share named as the class asked for) of generated clips by the video classifier."""
+    device = next(classifier.parameters()).device
+    prob = torch.cat([classifier(c.to(device))[0].softmax(1).cpu() for c in clips.split(256)])
+    pred = prob.argmax(1)
+    counts = torch.bincount(pred, minlength=prob.shape[1]).tolist()
+    sure = prob.max(1).values >= CONFIDENT
+    named = torch.bincount(pred[sure], minlength=prob.shape[1]).tolist()
+    return (
+        max(counts) / sum(counts),
+        max(named) / sum(named) if sum(named) else float("nan"),
+        float((pred == asked.cpu()).double().mean()),
+    )
+
+
 def _motion(x: torch.Tensor) -> float:
     return float((x[:, 1:] - x[:, :-1]).abs().mean())
 
@@ -169,14 +201,22 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
         seed=case.seed,
         quiet=True,
     )
-    o: dict[str, list] = {"step": [], "motion_ratio": [], "fvd_lite": []}
+    o: dict[str, list] = {
+        "step": [],
+        "motion_ratio": [],
+        "fvd_lite": [],
+        "dominant_class_share": [],
+        "confident_dominant_share": [],
+        "class_match": [],
+    }
     for name in D.parts():
         o[f"auc_{name}"] = []
         o[f"motion_pref_{name}"] = []
     held_frozen = held_x[:, :1].expand_as(held_x).contiguous()
     from gandiag.features.video import FVDLite, load_video_classifier
 
-    fvd_held = FVDLite(held_x, load_video_classifier())  # the held-out features, once
+    classifier = load_video_classifier(device)
+    fvd_held = FVDLite(held_x, classifier)  # the held-out features, once
     held_motion = _motion(held_x)
     eval_gen = torch.Generator(device=device).manual_seed(10_000 + case.seed)
     with mon:
@@ -213,6 +253,10 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
                 o["step"].append(step)
                 o["motion_ratio"].append(_motion(fake) / held_motion)
                 o["fvd_lite"].append(fvd_held(fake).value)
+                share, sure_share, match = class_concentration(classifier, fake, held_y)
+                o["dominant_class_share"].append(share)
+                o["confident_dominant_share"].append(sure_share)
+                o["class_match"].append(match)
                 for name in D.parts():
                     o[f"auc_{name}"].append(_auc(s_real[name], s_fake[name]))
                     o[f"motion_pref_{name}"].append(motion_preference(s_real[name], s_frozen[name]))
@@ -243,6 +287,15 @@ def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
             start = first_streak(flags, steps, 2, min_end=VIDEO_WARMUP)
             if start is not None:
                 labels["d_imbalance"] = max(start, VIDEO_WARMUP)
+        if o.get("dominant_class_share"):
+            share, strict = CLASS_SHARE_BAND[i], i == 0
+            flags = [
+                s >= share and (not strict or c >= share)  # NaN (none named): False
+                for s, c in zip(o["dominant_class_share"], o["confident_dominant_share"])
+            ]
+            start = first_streak(flags, steps, 2, min_end=VIDEO_WARMUP)
+            if start is not None:
+                labels["mode_collapse"] = max(start, VIDEO_WARMUP)
         out.append(labels)
     strict, lenient = out
     return strict, {f: t for f, t in lenient.items() if f not in strict}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -127,3 +128,56 @@ def test_sample_strip_puts_one_clip_per_row_generated_above_real(tmp_path) -> No
     assert img.shape == (2 * 4 + 2 + 4, 3 * 5)  # rows: 2 clips, a line, 1 clip; frames across
     assert (img[4:8, 10:15] == 255).all() and (img[4:8, :10] == 0).all()
     assert (img[8:10] == 128).all() and (img[10:] == 128).all()  # 0 -> mid grey
+
+
+def _with_classes(o: dict, share: list[float], sure: list[float]) -> dict:
+    return {**o, "dominant_class_share": share, "confident_dominant_share": sure}
+
+
+def test_class_concentration_label_needs_clips_the_classifier_can_read() -> None:
+    n, ok = 13, [1.0] * 13
+    base = _outcomes(ok, ok, ok)
+    spread = [0.12] * n
+    # six of ten clips in one class from step 150, the confidently named ones too
+    labels, amb = label_video(_with_classes(base, [0.12] * 6 + [0.6] * 7, [0.1] * 6 + [0.7] * 7))
+    assert labels == {"mode_collapse": 150} and amb == {}
+    # the same share, but the clips it names confidently are spread (or there are none):
+    # blank or blurred clips piled into one class are the margin band, not a collapse
+    for sure in ([0.2] * n, [float("nan")] * n):
+        labels, amb = label_video(_with_classes(base, [0.12] * 6 + [0.6] * 7, sure))
+        assert labels == {} and amb == {"mode_collapse": 150}
+    # classes spread: no label; and runs stored without the outcome: none either
+    assert label_video(_with_classes(base, spread, spread)) == ({}, {})
+    assert label_video(base) == ({}, {})
+    # before the warm-up only: not a label
+    labels, amb = label_video(_with_classes(base, [0.9] * 4 + [0.1] * 9, [0.9] * 4 + [0.1] * 9))
+    assert labels == {} and amb == {}
+
+
+def test_class_concentration_reads_the_classifier_on_clips() -> None:
+    from failure_suite_video import class_concentration
+
+    class Fixed(torch.nn.Module):
+        """Class probabilities given by the clip's first pixel (a stand-in classifier)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, clips):
+            k = clips[:, 0, 0, 0, 0].long()
+            sure = clips[:, 0, 0, 0, 1] > 0
+            logits = (
+                torch.nn.functional.one_hot(k, 10).float() * torch.where(sure, 10.0, 0.5)[:, None]
+            )
+            return logits, torch.zeros(len(clips), 8)
+
+    clips = torch.zeros(10, 2, 1, 4, 4)
+    clips[:6, 0, 0, 0, 0] = 3  # six clips of class 3 ...
+    clips[6:, 0, 0, 0, 0] = torch.tensor([0, 1, 2, 4]).float()
+    clips[6:, 0, 0, 0, 1] = 1.0  # ... named without confidence; the other four confidently
+    asked = torch.tensor([3, 3, 3, 0, 0, 0, 0, 1, 2, 4])
+    share, sure, match = class_concentration(Fixed(), clips, asked)
+    assert share == 0.6 and sure == 0.25 and match == 0.7  # three of the six 3s, the four
+    clips[:, 0, 0, 0, 1] = 0.0  # none named confidently
+    assert math.isnan(class_concentration(Fixed(), clips, asked)[1])
