@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     cases, runs = run_cases(cases, args.jobs, args.cache, args.cached_only)
     wall = time.perf_counter() - t0  # with a warm --cache, only the runs trained now
+    for r in runs:  # cached runs labelled by the current rule, from their stored outcomes
+        r["labels"], r["ambiguous"] = failure_suite_video.label_video(r["outcomes"])
     load.append(os.getloadavg()[0])
     live = [replay(r, drop_prefix=PIXEL_COVERAGE) for r in runs]
     s = score(runs, live)

@@ -141,11 +141,13 @@ def test_class_concentration_label_needs_clips_the_classifier_can_read() -> None
     # six of ten clips in one class from step 150, the confidently named ones too
     labels, amb = label_video(_with_classes(base, [0.12] * 6 + [0.6] * 7, [0.1] * 6 + [0.7] * 7))
     assert labels == {"mode_collapse": 150} and amb == {}
-    # the same share, but the clips it names confidently are spread (or there are none):
-    # blank or blurred clips piled into one class are the margin band, not a collapse
+    # the same share, but the clips it names confidently are spread, or it names none
+    # (blank or blurred clips it cannot read): the outcome says nothing, no label or band
     for sure in ([0.2] * n, [float("nan")] * n):
-        labels, amb = label_video(_with_classes(base, [0.12] * 6 + [0.6] * 7, sure))
-        assert labels == {} and amb == {"mode_collapse": 150}
+        assert label_video(_with_classes(base, [0.12] * 6 + [0.6] * 7, sure)) == ({}, {})
+    # between 0.4 and 0.5, read confidently: the margin band
+    labels, amb = label_video(_with_classes(base, [0.12] * 6 + [0.45] * 7, [0.1] * 6 + [0.45] * 7))
+    assert labels == {} and amb == {"mode_collapse": 150}
     # classes spread: no label; and runs stored without the outcome: none either
     assert label_video(_with_classes(base, spread, spread)) == ({}, {})
     assert label_video(base) == ({}, {})
