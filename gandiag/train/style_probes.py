@@ -21,9 +21,15 @@ import torch
 from torch import Tensor, nn
 
 
+def w_spread(w: Tensor) -> Tensor:
+    """Mean over dimensions of the std of ``w`` ``[N, w_dim]`` across the batch, as a
+    tensor on ``w``'s device (no host read)."""
+    return w.detach().float().std(0).mean()
+
+
 def w_std(w: Tensor) -> float:
-    """Mean over dimensions of the std of ``w`` ``[N, w_dim]`` across the batch."""
-    return float(w.detach().float().std(0).mean())
+    """:func:`w_spread` as a number."""
+    return float(w_spread(w))
 
 
 @torch.no_grad()

@@ -46,7 +46,7 @@ from gandiag.train.family import (
     lazy_regularised,
     load_adversarial_state,
 )
-from gandiag.train.style_probes import style_signals
+from gandiag.train.style_probes import style_signals, w_spread
 
 
 def ema_beta(batch: int, nimg: int, ema_kimg: float | None, rampup: float | None) -> float:
@@ -102,7 +102,6 @@ class StyleGANSettings:
 
 class StyleGANStepper(FamilyStepper):
     Settings = StyleGANSettings
-    #: set by the trainer: the probes paced with the Monitor's (gandiag.monitor.cadence);
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -246,7 +245,7 @@ class StyleGANStepper(FamilyStepper):
         with self.autocast():
             img = G.synthesis(ws)
             loss_g = L.generator_loss("nonsaturating", D(self._aug(img)).float())
-        scalars["style/w_std"] = ws[:, 0].detach().float().std(0).mean()  # style_probes.w_std
+        scalars["style/w_std"] = w_spread(ws[:, 0])
         reg: Callable[[], Tensor] | None = None
         if s.pl_weight > 0 and step % s.pl_interval == 0:
 
