@@ -60,6 +60,7 @@ class AdaptiveAugment:
         self.speed_kimg = speed_kimg
         self.generator = generator
         self.state = AdaState(p=float(p))
+        self._pending: Tensor | None = None  # sign sum not yet read to the host
 
     @property
     def p(self) -> float:
@@ -80,20 +81,27 @@ class AdaptiveAugment:
         return g if g is not None and g.device.type == device.type else None
 
     def __call__(self, x: Tensor) -> Tensor:
+        """Augment a batch ``[N, C, H, W]`` (square images: the 90-degree rotations keep the
+        shape). Every transform is batched: no per-image loop and no read of the random
+        draws on the host, so the pipeline does not stall an accelerator's queue."""
         if self.p <= 0.0:
             return x
         n, dev = x.shape[0], x.device
+        if x.shape[-1] != x.shape[-2]:
+            raise ValueError(
+                f"ADA's 90-degree rotations need square images, got {tuple(x.shape[-2:])}"
+            )
         gen = self._gen(dev)
         shape = (n, 1, 1, 1)
         m = self._mask(n, dev).view(shape)
         x = torch.lerp(x, x.flip(-1), m)  # horizontal flip
         m = self._mask(n, dev)
         k = torch.randint(0, 4, (n,), device=dev, generator=gen) * m.long()
-        x = torch.stack([torch.rot90(xi, int(ki), dims=(-2, -1)) for xi, ki in zip(x, k)])
+        x = _rotate90(x, k)
         m = self._mask(n, dev)
         shift = max(1, x.shape[-1] // 8)
         t = torch.randint(-shift, shift + 1, (n, 2), device=dev, generator=gen) * m[:, None].long()
-        x = torch.stack([_translate(xi, int(a), int(b)) for xi, (a, b) in zip(x, t.tolist())])
+        x = _translate(x, t, shift)
         m = self._mask(n, dev).view(shape)
         b = torch.randn(shape, device=dev, generator=gen) * 0.2
         x = x + b * m
@@ -103,10 +111,19 @@ class AdaptiveAugment:
         return torch.lerp(x, (x - mean) * c + mean, m)
 
     def accumulate(self, d_real: Tensor) -> None:
-        """Add a batch of raw D outputs on (augmented) reals to the r_t estimate."""
+        """Add a batch of raw D outputs on (augmented) reals to the r_t estimate. The sum
+        stays on D's device until :meth:`update` adjusts ``p`` (one read per ``interval``
+        steps, as in the reference's training loop)."""
         d = d_real.detach().float()
-        self.state.sign_sum += float(torch.sign(d).sum())
+        total = torch.sign(d).sum()
+        self._pending = total if self._pending is None else self._pending + total
         self.state.count += d.numel()
+
+    def _fold(self) -> None:
+        """Move the device-side sign sum into the declared state (a host read)."""
+        if self._pending is not None:
+            self.state.sign_sum += float(self._pending)
+            self._pending = None
 
     def update(self) -> float | None:
         """Call once per step; every ``interval`` calls, move ``p`` and return that ``r_t``."""
@@ -114,6 +131,7 @@ class AdaptiveAugment:
         st.calls += 1
         if st.calls % self.interval or not st.count:
             return None
+        self._fold()
         rt = st.sign_sum / st.count
         adjust = (1.0 if rt > self.target else -1.0) * self.batch_size * self.interval
         st.p = max(0.0, st.p + adjust / (self.speed_kimg * 1000.0))
@@ -121,6 +139,7 @@ class AdaptiveAugment:
         return rt
 
     def state_dict(self) -> dict[str, Any]:
+        self._fold()
         return {"version": AdaState.version, "state": dump_state("ADA", self.state)}
 
     def load_state_dict(self, sd: Mapping[str, Any]) -> None:
@@ -130,12 +149,25 @@ class AdaptiveAugment:
             self.state = load_state("ADA", AdaState, sd["state"], sd.get("version"))
         else:
             self.state = load_state("ADA", AdaState, sd, None)
+        self._pending = None
 
 
-def _translate(x: Tensor, dy: int, dx: int) -> Tensor:
-    if dy == 0 and dx == 0:
-        return x
-    h, w = x.shape[-2:]
-    pad = torch.nn.functional.pad(x, (abs(dx), abs(dx), abs(dy), abs(dy)))
-    y0, x0 = abs(dy) - dy, abs(dx) - dx
-    return pad[..., y0 : y0 + h, x0 : x0 + w]
+def _rotate90(x: Tensor, k: Tensor) -> Tensor:
+    """Rotate image i of a square batch by ``k[i]`` quarter turns (as ``torch.rot90`` with
+    ``dims=(-2, -1)``), all at once: the four rotations are stacked and each image picks its
+    own, so the gradient reaches only the chosen one."""
+    turns = torch.stack([torch.rot90(x, q, dims=(-2, -1)) for q in range(4)])
+    return turns[k, torch.arange(x.shape[0], device=x.device)]
+
+
+def _translate(x: Tensor, t: Tensor, shift: int) -> Tensor:
+    """Shift image i by ``t[i] = (dy, dx)`` pixels (|dy|, |dx| <= ``shift``), zero filled:
+    ``out[i, :, r, c] = x[i, :, r - dy, c - dx]``. One padded copy and one gather for the
+    whole batch."""
+    n, _, h, w = x.shape
+    pad = torch.nn.functional.pad(x, (shift, shift, shift, shift))
+    rows = torch.arange(h, device=x.device) + (shift - t[:, :1])  # [n, h]
+    cols = torch.arange(w, device=x.device) + (shift - t[:, 1:])  # [n, w]
+    idx = torch.arange(n, device=x.device)[:, None, None, None]
+    ch = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    return pad[idx, ch, rows[:, None, :, None], cols[:, None, None, :]]

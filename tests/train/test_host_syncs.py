@@ -12,33 +12,11 @@ count, a tensor kept on the CPU (no device read) unless the optimiser is ``captu
 from __future__ import annotations
 
 import contextlib
-import sys
 
-import pytest
 import torch
+from host_reads import counted_reads
 
 from gandiag.reference_models import build_model
-
-READS = ("__float__", "__int__", "__bool__", "item", "tolist")
-
-
-@contextlib.contextmanager
-def counted_reads(monkeypatch: pytest.MonkeyPatch):
-    seen: list[str] = []
-    for name in READS:
-        real = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _real=real, _name=name, **kw):
-            caller = sys._getframe(1).f_code.co_filename.replace("\\", "/")
-            if "/torch/optim/" not in caller:  # Adam's step count lives on the CPU
-                seen.append(f"{_name} from {caller}:{sys._getframe(1).f_lineno}")
-            return _real(self, *a, **kw)
-
-        monkeypatch.setattr(torch.Tensor, name, counting)
-    try:
-        yield seen
-    finally:
-        monkeypatch.undo()
 
 
 def _stepper(cls, model, options, batch):
@@ -87,3 +65,20 @@ def test_stackgan_steps_read_nothing_back_between_probes(monkeypatch):
         for step in range(1, 6):
             st.step(step)
     assert reads == [], reads
+
+
+def test_stylegan_steps_with_ada_read_nothing_back_between_adjustments(monkeypatch):
+    """Augmenting reals and fakes and adding to r_t happen on the device; the sum is read
+    once per ``ada_interval`` steps, when p moves (the reference's schedule)."""
+    from gandiag.train.stylegan_step import StyleGANStepper
+
+    st = _stepper(StyleGANStepper, "stylegan", {"width": 8, "latent_dim": 16}, (8, 1, 32, 32))
+    st.s.mixing_prob = 0.0
+    st.s.ada, st.s.ada_interval = True, 8
+    st.step(0)  # the probe's step; creates the controller
+    st.ada.state.p = 0.5  # augmenting: every transform runs in the steps below
+    with counted_reads(monkeypatch) as reads:
+        for step in range(1, 7):  # updates 2-7 of the interval of 8: no adjustment
+            st.step(step)
+    assert reads == [], reads
+    assert st.ada.state.count == 7 * 8  # all of them reached r_t's sum
