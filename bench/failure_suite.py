@@ -461,8 +461,10 @@ def label_glyph(o: dict[str, list[float]]) -> tuple[dict[str, int], dict[str, in
             got["d_overfitting"] = start
         if o.get("dominant_class_share"):
             share, strict = CLASS_SHARE_BAND[i], i == 0
-            flags = [  # only evaluations from the warm-up on count
-                st >= GLYPH_WARMUP and s >= share and (not strict or (c == c and c >= share))
+            # only evaluations from the warm-up on count; a NaN confident share (no sample
+            # named confidently) compares False, so it never flags under the strict rule
+            flags = [
+                st >= GLYPH_WARMUP and s >= share and (not strict or c >= share)
                 for st, s, c in zip(
                     o["step"], o["dominant_class_share"], o["confident_dominant_share"]
                 )

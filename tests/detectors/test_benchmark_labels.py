@@ -227,5 +227,10 @@ def test_glyph_gan_class_concentration_label() -> None:
         base | {"dominant_class_share": conc, "confident_dominant_share": unsure}
     )
     assert labels == {} and amb == {"mode_collapse": 500}
+    # no sample named confidently at all (NaN share): never the strict label
+    labels, amb = label_glyph(
+        base | {"dominant_class_share": conc, "confident_dominant_share": [float("nan")] * n}
+    )
+    assert labels == {} and amb == {"mode_collapse": 500}
     # runs recorded without class outcomes: the overfitting label alone
     assert label_glyph(base | {"r_v_large": [0.6] * n}) == ({"d_overfitting": 0}, {})
