@@ -86,36 +86,50 @@ class ResnetGenerator(nn.Module):
 
 
 class ImagePool:
-    """History of generated images (``size`` 0 disables it: the batch passes through)."""
+    """History of generated images (``size`` 0 disables it: the batch passes through).
+
+    The reference's rule (junyanz/pytorch-CycleGAN-and-pix2pix, util/image_pool.py): while
+    the pool fills, each image is stored and passed on; once full, each image is, with
+    probability 1/2, swapped for a stored one drawn uniformly (the stored one goes to D,
+    the new one takes its slot), else passed on. Decided image by image on the host, in
+    the reference's order, from the pool's CPU generator; the images themselves move in
+    two stacks per batch (the output and the new pool), not one copy per image, so a GPU
+    step pays two launches for the pool instead of two or three per image."""
 
     def __init__(self, size: int = 50, generator: torch.Generator | None = None) -> None:
         self.size = int(size)
-        self.images: list[Tensor] = []
         self.generator = generator
+        self._pool: Tensor | None = None  # [stored, C, H, W]
+
+    def __len__(self) -> int:
+        return 0 if self._pool is None else self._pool.shape[0]
 
     def query(self, images: Tensor) -> Tensor:
         """The batch D trains on: each image, or a stored one swapped for it (p = 1/2)."""
         if self.size == 0:
             return images
-        out = []
-        for image in images.detach():
-            image = image.unsqueeze(0)
-            if len(self.images) < self.size:
-                self.images.append(image.clone())
-                out.append(image)
-                continue
-            draws = torch.rand(2, generator=self.generator)
-            if draws[0] > 0.5:
-                i = int(draws[1] * len(self.images))
-                old = self.images[i].clone()
-                self.images[i] = image.clone()
-                out.append(old)
-            else:
-                out.append(image)
-        return torch.cat(out)
+        fresh = list(images.detach().unbind(0))
+        held = [] if self._pool is None else list(self._pool.unbind(0))
+        fill = min(len(fresh), self.size - len(held))
+        out, held = fresh[:fill], held + fresh[:fill]
+        rest = fresh[fill:]
+        if rest:  # the pool is full: a coin and a slot per image, as the reference draws
+            draws = torch.rand(len(rest), 2, generator=self.generator)
+            swap = (draws[:, 0] > 0.5).tolist()
+            slot = (draws[:, 1] * self.size).long().clamp_(max=self.size - 1).tolist()
+            for image, swapped, i in zip(rest, swap, slot):
+                if swapped:
+                    out.append(held[i])
+                    held[i] = image
+                else:
+                    out.append(image)
+        self._pool = torch.stack(held)
+        return torch.stack(out)
 
     def state_dict(self) -> dict[str, object]:
-        return {"images": [t.cpu() for t in self.images]}
+        stored = [] if self._pool is None else list(self._pool.cpu().split(1))
+        return {"images": stored}  # one [1, C, H, W] tensor per stored image
 
     def load_state_dict(self, state: dict[str, object], device: torch.device) -> None:
-        self.images = [t.to(device) for t in state["images"]]  # type: ignore[union-attr]
+        stored = list(state["images"])  # type: ignore[call-overload]
+        self._pool = torch.cat([t.to(device) for t in stored]) if stored else None

@@ -79,3 +79,60 @@ def test_image_pool_returns_older_fakes_once_full():
     out = torch.cat([pool.query(torch.full((8, 1, 1, 1), 9.0)) for _ in range(4)])
     assert (out < 9).any() and (out == 9).any()  # some swapped for stored, some fresh
     assert torch.equal(ImagePool(0).query(first), first)
+
+
+class PerImagePool:
+    """The pool written image by image, as the reference's util/image_pool.py (and this
+    package's earlier version): one draw of two numbers per image once full."""
+
+    def __init__(self, size: int, generator: torch.Generator) -> None:
+        self.size, self.generator, self.images = size, generator, []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        out = []
+        for image in images.detach():
+            image = image.unsqueeze(0)
+            if len(self.images) < self.size:
+                self.images.append(image.clone())
+                out.append(image)
+                continue
+            draws = torch.rand(2, generator=self.generator)
+            if draws[0] > 0.5:
+                i = int(draws[1] * len(self.images))
+                old = self.images[i].clone()
+                self.images[i] = image.clone()
+                out.append(old)
+            else:
+                out.append(image)
+        return torch.cat(out)
+
+
+def test_image_pool_draws_and_returns_exactly_what_the_per_image_rule_does():
+    pool = ImagePool(7, torch.Generator().manual_seed(3))
+    ref = PerImagePool(7, torch.Generator().manual_seed(3))
+    data = torch.Generator().manual_seed(0)
+    for n in (3, 3, 5, 16, 1, 16, 16):  # fills across a batch boundary, then swaps
+        batch = torch.randn(n, 2, 4, 4, generator=data)
+        assert torch.equal(pool.query(batch), ref.query(batch))
+        assert len(pool) == len(ref.images)
+        assert torch.equal(torch.cat(pool.state_dict()["images"]), torch.cat(ref.images))
+    # stored images are copies: changing the batch afterwards changes nothing stored
+    batch = torch.randn(16, 2, 4, 4, generator=data)
+    pool.query(batch)
+    before = torch.cat(pool.state_dict()["images"]).clone()
+    batch.add_(1.0)
+    assert torch.equal(torch.cat(pool.state_dict()["images"]), before)
+
+
+def test_image_pool_state_round_trip():
+    pool = ImagePool(4, torch.Generator().manual_seed(0))
+    pool.query(torch.randn(6, 1, 2, 2))
+    again = ImagePool(4, torch.Generator().manual_seed(0))
+    again.load_state_dict(pool.state_dict(), torch.device("cpu"))
+    assert len(again) == 4
+    assert torch.equal(
+        torch.cat(again.state_dict()["images"]), torch.cat(pool.state_dict()["images"])
+    )
+    empty = ImagePool(4)
+    empty.load_state_dict({"images": []}, torch.device("cpu"))
+    assert len(empty) == 0
