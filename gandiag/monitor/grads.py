@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -124,7 +124,7 @@ class NetProbe:
                 key = ("sparse",) if g.is_sparse else (g.device, g.dtype)
                 groups.setdefault(key, []).append(i)
             for key, idx in groups.items():
-                grads = [g for g in (self.params[i].grad for i in idx) if g is not None]
+                grads = [cast(torch.Tensor, self.params[i].grad) for i in idx]  # not None
                 norms: list[torch.Tensor]
                 bads: list[torch.Tensor | None]
                 if key == ("sparse",):  # nn.Embedding(sparse=True): its stored values
