@@ -151,3 +151,14 @@ def test_a_backward_pass_that_raised_does_not_stop_later_measurements():
     nn.utils.clip_grad_norm_(net.parameters(), 1e-3)  # after the pass: must not be seen
     norms, _ = committed(probe)
     assert norms.tolist() == pytest.approx([float(torch.linalg.vector_norm(grads[0]))] * 3)
+
+
+@pytest.mark.parametrize("count_on_device", [False, True])
+def test_sparse_gradients_are_measured_from_their_values(count_on_device):
+    emb = nn.Embedding(10, 3, sparse=True)
+    probe = NetProbe("E", emb, count_on_device=count_on_device)
+    w = torch.tensor([[1.0, 2.0, 2.0], [0.0, 0.0, 4.0]])
+    (emb(torch.tensor([2, 7])) * w).sum().backward()
+    assert emb.weight.grad.is_sparse
+    norms, bads = committed(probe)
+    assert norms.tolist() == pytest.approx([5.0]) and bads.tolist() == [0.0]
