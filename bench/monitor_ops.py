@@ -46,18 +46,52 @@ class _Ops(TorchDispatchMode):
 
 
 def _contenders(model: str, batch: int):
+    """Three identical trainers (bare, and one per counting path): ``(G, D, step)`` each,
+    ``step()`` returning the keyword arguments of ``mon.step`` (and ``scalars`` to log)."""
     import monitor_overhead as mo
 
     dev = torch.device("cpu")
     if model == "cyclegan":
         made = [mo._cyclegan_trainer(0, batch, dev)[:3] for _ in range(3)]
-        data = torch.zeros(1)
-        kw: dict[str, Any] = {"loss": "lsgan", "kind": "translation"}
-    else:
-        made = [mo._trainer(0, 64, dev) for _ in range(3)]
-        data = mo._batches(1, batch, dev)[0]
-        kw = {"loss": "bce", "latent_dim": 64, "kind": "gan"}
-    return made, data, kw
+        return [(G, D, lambda st=st: st(None)) for G, D, st in made], {
+            "loss": "lsgan",
+            "kind": "translation",
+        }
+    if model == "stylegan":
+        import stylegan_overhead as so
+
+        from gandiag.data import load_dataset
+
+        x = load_dataset("glyphs", n=4 * batch, image_size=32).array
+        x = torch.from_numpy(x.copy()).float().div(127.5).sub(1.0)
+        batches = [x[i * batch : (i + 1) * batch] for i in range(4)]
+        out = []
+        for probe_every in (0, 25, 25):  # the bare loop runs no family probes
+            bundle, stepper = so._stepper(probe_every, batches, dev, 32)
+            counter = iter(range(10**9))
+
+            def step(stepper=stepper, counter=counter):
+                o = stepper.step(next(counter))
+                kw = {k: o[k] for k in ("d_real", "d_fake", "real", "fake")}
+                return {"losses": o["losses"], **kw, "scalars": o["scalars"]}
+
+            out.append((bundle.generator, bundle.discriminator, step))
+        latent = bundle.latent_dim
+        return out, {"loss": "bce", "latent_dim": latent, "kind": "gan"}
+    made = [mo._trainer(0, 64, dev) for _ in range(3)]
+    data = mo._batches(1, batch, dev)[0]
+    return [(G, D, lambda st=st: st(data)) for G, D, st in made], {
+        "loss": "bce",
+        "latent_dim": 64,
+        "kind": "gan",
+    }
+
+
+def _step(mon: Any, s: int, out: dict[str, Any]) -> None:
+    scalars = out.pop("scalars", None)
+    mon.step(s, **out)
+    if scalars:
+        mon.log_scalars(s, scalars)
 
 
 def count(model: str, steps: int, batch: int, periodic: bool) -> dict[str, Any]:
@@ -66,7 +100,7 @@ def count(model: str, steps: int, batch: int, periodic: bool) -> dict[str, Any]:
     from gandiag.monitor import grads
     from gandiag.monitor.cadence import Cadence
 
-    made, data, kw = _contenders(model, batch)
+    made, kw = _contenders(model, batch)
     kind = kw.pop("kind")
     tmp = tempfile.TemporaryDirectory()
     cadence = Cadence() if periodic else Cadence(samples=0, layers=0, grid=0, coverage=0)
@@ -97,15 +131,15 @@ def count(model: str, steps: int, batch: int, periodic: bool) -> dict[str, Any]:
     for name, step in steps_of.items():
         mon = monitors.get(name)
         for s in range(2):  # warm-up: first-step set-up is not a step's cost
-            out = step(data)
+            out = step()
             if mon is not None:
-                mon.step(s, **out)
+                _step(mon, s, out)
         ops = _Ops()
         with ops:
             for s in range(2, 2 + steps):
-                out = step(data)
+                out = step()
                 if mon is not None:
-                    mon.step(s, **out)
+                    _step(mon, s, out)
         counters[name] = ops.seen
         per_step[name] = sum(ops.seen.values()) / steps
     for name in monitors:
@@ -126,7 +160,7 @@ def count(model: str, steps: int, batch: int, periodic: bool) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--models", nargs="+", default=["dcgan", "cyclegan"])
+    p.add_argument("--models", nargs="+", default=["dcgan", "cyclegan", "stylegan"])
     p.add_argument("--steps", type=int, default=50, help="steps counted at the default cadence")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--json", default=None)
