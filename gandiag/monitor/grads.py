@@ -80,8 +80,9 @@ class NetProbe:
         self._index = {id(p): i for i, p in enumerate(params)}
         self._latest: list[torch.Tensor | None] = [None] * len(params)
         self._latest_bad: list[torch.Tensor | None] = [None] * len(params)
-        self._norms: list[torch.Tensor] = []  # committed per-parameter norm vectors
-        self._bads: list[torch.Tensor] = []
+        # committed per-parameter norms and non-finite counts, one [2n] vector per step
+        self._norms: list[torch.Tensor] = []
+        self._zero: torch.Tensor | None = None
         self._device = params[0].device
         # count non-finite entries on the device for every parameter (no host read), or
         # only where a norm read on the host is not finite (default: on the CPU)
@@ -162,14 +163,19 @@ class NetProbe:
             self._measure()
         if all(t is None for t in self._latest):
             return
-        zero = torch.zeros((), device=self._device)
-        norms = torch.stack([zero if t is None else t for t in self._latest])
+        if self._zero is None:
+            self._zero = torch.zeros((), device=self._device)
+        zero, n = self._zero, len(self.params)
+        # the norms, then the non-finite counts: one vector of 2n per optimizer step
+        both = torch.stack(
+            [zero if t is None else t for t in self._latest]
+            + [zero if t is None else t for t in self._latest_bad]
+        )
         if self._scale is not None:
-            norms = norms / self._scale()
-        self._norms.append(norms)
-        self._bads.append(torch.stack([zero if t is None else t for t in self._latest_bad]))
-        self._latest = [None] * len(self.params)
-        self._latest_bad = [None] * len(self.params)
+            both[:n] /= self._scale()
+        self._norms.append(both)
+        self._latest = [None] * n
+        self._latest_bad = [None] * n
 
     # -- per step ---------------------------------------------------------------------------
     def take(self, step: int, layers_due: bool) -> tuple[torch.Tensor, Callable] | None:
@@ -178,11 +184,13 @@ class NetProbe:
             self.commit()  # no optimizer stepped: a hand-written update loop
         if not self._norms:
             return None
-        # Several optimizer steps per mon.step (n_critic > 1): mean norm, summed counts.
-        norms = torch.stack(self._norms).mean(0)
-        bads = torch.stack(self._bads).sum(0)
-        self._norms, self._bads = [], []
-        sums = torch.cat([norms.double(), bads.double()])
+        if len(self._norms) == 1:
+            both = self._norms[0]
+        else:  # several optimizer steps per mon.step (n_critic > 1): mean norm, summed counts
+            stacked, n = torch.stack(self._norms), len(self.params)
+            both = torch.cat([stacked[:, :n].mean(0), stacked[:, n:].sum(0)])
+        self._norms = []
+        sums = both.double()
         return sums, self._grad_finaliser(layers_due)
 
     def _grad_finaliser(self, layers_due: bool) -> Callable:
