@@ -310,7 +310,7 @@ def _norm(g: torch.Tensor, ord: float = 2) -> torch.Tensor:
 
 
 #: the gradient entries whose non-finite count one batched pass takes (``g - g`` is a
-#: copy: its memory is bounded to 64 MB in float32)
+#: copy: at most 64 MB in float32 at a time, or one parameter's gradient where larger)
 _COUNT_CHUNK = 1 << 24
 
 
