@@ -107,7 +107,6 @@ def _step(mon: Any, s: int, out: dict[str, Any]) -> None:
 def count(model: str, steps: int, batch: int, periodic: bool) -> dict[str, Any]:
     import gandiag
     from gandiag.detectors import default_detectors
-    from gandiag.monitor import grads
     from gandiag.monitor.cadence import Cadence
 
     made, kw = _contenders(model, batch)
@@ -119,21 +118,17 @@ def count(model: str, steps: int, batch: int, periodic: bool) -> dict[str, Any]:
         ("monitored (CPU counting)", False, made[1]),
         ("monitored (device counting)", True, made[2]),
     ):
-        default = grads.NetProbe.__init__.__kwdefaults__
-        old = default["count_on_device"]
-        default["count_on_device"] = on_device  # how the probes of this Monitor count
-        try:
-            monitors[name] = gandiag.Monitor(
-                Path(tmp.name) / name.replace(" ", "_"),
-                generator=G,
-                discriminator=D,
-                cadence=cadence,
-                detectors=default_detectors(kind),
-                quiet=True,
-                **kw,
-            )
-        finally:
-            default["count_on_device"] = old
+        monitors[name] = gandiag.Monitor(
+            Path(tmp.name) / name.replace(" ", "_"),
+            generator=G,
+            discriminator=D,
+            cadence=cadence,
+            detectors=default_detectors(kind),
+            quiet=True,
+            **kw,
+        )
+        for probe in monitors[name]._grads.probes:  # how this Monitor's probes count
+            probe._count_on_device = on_device
         steps_of[name] = step
     per_step: dict[str, float] = {}
     launching: dict[str, float] = {}  # without the view-only operations

@@ -89,7 +89,8 @@ class AdaptiveAugment:
         n, dev = x.shape[0], x.device
         if x.shape[-1] != x.shape[-2]:
             raise ValueError(
-                f"ADA's 90-degree rotations need square images, got {tuple(x.shape[-2:])}"
+                f"ADA's 90-degree rotations need square images, got {tuple(x.shape[-2:])}; "
+                "crop or pad the batch to square before augmenting, or train without ADA"
             )
         gen = self._gen(dev)
         shape = (n, 1, 1, 1)
