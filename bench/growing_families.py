@@ -160,7 +160,14 @@ def schedule_steps(opts: dict[str, Any], levels: int) -> int:
     )
 
 
-def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int) -> dict[str, Any]:
+def run_case(
+    name: str,
+    seed: int,
+    steps: int,
+    phase_steps: int,
+    eval_every: int,
+    keep_store: str | None = None,
+) -> dict[str, Any]:
     import numpy as np
 
     import gandiag
@@ -197,8 +204,9 @@ def run_case(name: str, seed: int, steps: int, phase_steps: int, eval_every: int
         bundle, opts, make_opt, batches, gen, contextlib.nullcontext
     )
     tmp = tempfile.TemporaryDirectory()
+    store = Path(keep_store) if keep_store else Path(tmp.name) / "run"
     mon = gandiag.Monitor(
-        Path(tmp.name) / "run",
+        store,
         generator=bundle.generator,
         discriminator=bundle.discriminator,
         latent_dim=bundle.latent_dim,
@@ -462,6 +470,13 @@ def main(argv: list[str] | None = None) -> int:
         "(cases run again here replace theirs)",
     )
     p.add_argument("--no-docs", action="store_true")
+    p.add_argument(
+        "--keep-stores",
+        default=None,
+        metavar="DIR",
+        help="keep each run's Monitor store as DIR/<case>-s<seed> (to replay it with other "
+        "detector parameters: gandiag replay)",
+    )
     args = p.parse_args(argv)
     tolerance = args.eval_every if args.tolerance is None else args.tolerance
     horizon = collapse_horizon(run_detector_params())
@@ -479,7 +494,15 @@ def main(argv: list[str] | None = None) -> int:
     earlier = _merged(args.merge, set(jobs))
     with ProcessPoolExecutor(args.jobs) as ex:
         futures = [
-            ex.submit(run_case, c, s, args.steps, args.phase_steps, args.eval_every)
+            ex.submit(
+                run_case,
+                c,
+                s,
+                args.steps,
+                args.phase_steps,
+                args.eval_every,
+                str(Path(args.keep_stores) / f"{c}-s{s}") if args.keep_stores else None,
+            )
             for c, s in jobs
         ]
         results = []

@@ -72,6 +72,14 @@ class TransitionInstabilityDetector(SignalDetector):
     from far above the reals' in healthy runs too), or a loss turns non-finite. The critic
     loss ratio is reported as evidence only (WGAN critic losses change scale with
     resolution in healthy runs).
+
+    The diversity after the switch is the lowest level it *held*: the lowest median over
+    any ``hold_steps`` of the window (at least ``min_records`` records), not the median of
+    the whole window. A collapse that builds through the fade-in and eases once the new
+    resolution settles (the fakes at 0.3x the reals' diversity for 30 steps, then back
+    at 0.5-0.8x) leaves the window's median at the midpoint of the fall, above the bound;
+    the level it held for ``hold_steps`` is what a person reading the curve sees.
+    ``hold_steps = None`` judges the whole window's median (the rule before 2026-12-01).
     """
 
     name: ClassVar[str] = "transition_instability"
@@ -90,6 +98,7 @@ class TransitionInstabilityDetector(SignalDetector):
         "diversity_ratio_min": 0.5,
         "diversity_after_max": 0.6,
         "min_records": 3,
+        "hold_steps": 25,
     }
 
     State = TransitionInstabilityState
@@ -165,6 +174,12 @@ class TransitionInstabilityDetector(SignalDetector):
                     f"G's gradient norm grew {ratio:.3g}x (threshold {self.cfg['grad_ratio_max']})"
                 )
         db, da = med(before, 2), med(after, 2)
+        if da is not None:
+            evidence["diversity_after_median"] = da
+        held = _lowest_held(after, 2, self.cfg["hold_steps"], m)
+        if held is not None and self.cfg["hold_steps"] is not None:
+            da = held[0]
+            evidence["diversity_held_from_step"] = held[1]
         if db is not None and da is not None and db > 0:
             ratio = da / db
             evidence["diversity_ratio"] = ratio
@@ -188,6 +203,34 @@ class TransitionInstabilityDetector(SignalDetector):
             evidence,
             TRANSITION_REMEDIES,
         )
+
+
+def _lowest_held(
+    rows: list, k: int, span: int | None, min_records: int
+) -> tuple[float, int] | None:
+    """The lowest median of column ``k`` over the stretches of ``rows`` that cover ``span``
+    steps with at least ``min_records`` finite values, and the step each starts at; None
+    when no whole stretch fits (``span`` None or longer than the rows)."""
+    if span is None or not rows:
+        return None
+    end = rows[-1][0]
+    best: tuple[float, int] | None = None
+    for i, row in enumerate(rows):
+        start = row[0]
+        if start + span - 1 > end:
+            break
+        if row[k] is None or not math.isfinite(row[k]):
+            continue  # stretches start at a record of the signal
+        vals = [
+            r[k]
+            for r in rows[i:]
+            if r[0] < start + span and r[k] is not None and math.isfinite(r[k])
+        ]
+        if len(vals) >= min_records:
+            level = median(vals)
+            if best is None or level < best[0]:
+                best = (level, int(start))
+    return best
 
 
 def _nonfinite(x: float | None) -> bool:

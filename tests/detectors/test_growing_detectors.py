@@ -76,6 +76,38 @@ def test_a_collapse_that_recovers_within_the_phase_is_judged_on_that_phase():
     assert a.evidence["window_end_step"] == 89 and a.evidence["diversity_ratio"] < 0.5
 
 
+def _stream_with_dips(dips, steps=700):
+    """The healthy 150-step-phase stream with diversity x0.2 at the given steps."""
+    recs = progan_stream(steps)
+    for r in recs:
+        if r.step in dips and S.SAMPLES_PDIST_RATIO in r.scalars:
+            r.scalars[S.SAMPLES_PDIST_RATIO] *= 0.2
+    return recs
+
+
+def test_a_collapse_held_for_part_of_the_window_is_found():
+    # diversity at 0.2x for three records (steps 480-500) after the switch at 450, then
+    # back: seven of the window's ten records are normal, so its median is too
+    recs = _stream_with_dips({480, 490, 500})
+    a = _fired(["transition_instability"], recs)["transition_instability"]
+    assert a.onset_step == 450 and a.step == 549
+    assert a.evidence["diversity_held_from_step"] == 480
+    assert a.evidence["diversity_ratio"] < 0.3 and a.evidence["diversity_after_median"] > 0.9
+    # the whole window's median (hold_steps None, the earlier rule) misses it
+    old = build_detectors(["transition_instability"], {"transition_instability": {"hold_steps": None}})
+    assert not [a for a in run_detectors(old, recs) if a.severity.value != "info"]
+
+
+def test_dips_shorter_than_the_hold_are_not_a_collapse():
+    # two low records 30 steps apart: no 25-step stretch holds a low median
+    assert _fired(["transition_instability"], _stream_with_dips({470, 500})) == {}
+    # two in a row: a 25-step stretch holds three records, of which two are low; a
+    # median of three is the middle one, so this one counts (the hold is 25 steps)
+    assert "transition_instability" in _fired(
+        ["transition_instability"], _stream_with_dips({470, 480})
+    )
+
+
 def test_a_switch_inside_the_previous_window_is_judged():
     # the blow-up starts at the second switch (90), while the first one's window is open
     a = _fired(["transition_instability"], progan_stream(210, phase=30, blowup_at=90))
