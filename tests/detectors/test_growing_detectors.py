@@ -94,7 +94,9 @@ def test_a_collapse_held_for_part_of_the_window_is_found():
     assert a.evidence["diversity_held_from_step"] == 480
     assert a.evidence["diversity_ratio"] < 0.3 and a.evidence["diversity_after_median"] > 0.9
     # the whole window's median (hold_steps None, the earlier rule) misses it
-    old = build_detectors(["transition_instability"], {"transition_instability": {"hold_steps": None}})
+    old = build_detectors(
+        ["transition_instability"], {"transition_instability": {"hold_steps": None}}
+    )
     assert not [a for a in run_detectors(old, recs) if a.severity.value != "info"]
 
 
