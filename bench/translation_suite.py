@@ -59,6 +59,12 @@ once), and the delay from the first step (the alert's step; the failure has no k
 onset inside a run). False alarms: alerts (warning or critical, any detector) on runs
 with no label, per 1,000 steps.
 
+Margin band: each label also has a lenient rule of the same shape (``BANDS``); a run that
+meets only the lenient rule of a label is in its margin band and is scored neither for nor
+against that failure, and is not counted healthy (the image and video benchmarks do the
+same). Added 2026-12-01 after the fresh seeds 18-29 had been scored without it (two of
+their false alarms sat near a line); judged first on seeds 30 on, trained before it.
+
 Too late to confirm: a label whose first evaluation showing it comes after the last step
 from which the detector of that name could still confirm it before the run ends (its
 ``warmup_steps``, then ``min_records`` probes ``probe_every`` steps apart, the last probe
@@ -105,8 +111,31 @@ FAILURES = (
 )
 
 
-def outcome_labels(final: dict[str, float]) -> set[str]:
-    """Failure labels of a run from its final ``eval/<G>_<what>`` scalars (see module doc)."""
+# Each label has a strict rule (the one above: the failure is there) and a lenient one of
+# the same shape with looser thresholds, as the image and video benchmarks have
+# (bench/failure_suite.py). A run that meets a label's lenient rule at some evaluation but
+# its strict rule at none sits in that label's margin band: "ambiguous", not scored for
+# that failure (an alert there is neither right nor wrong, and silence is not a miss), and
+# not healthy either. The lenient thresholds are set from each outcome's scale, between the
+# strict line and where healthy runs sit, about a fifth to a third of the way (healthy:
+# moved/true ~1.1, true_corr +0.8 to +0.9, hidden gain under 0.1, classes_effective 7-9.5,
+# class_kept 0.6-0.9, PSNR gain over bicubic of several dB), not from detector output.
+BANDS: dict[str, tuple[float, float]] = {  # strict, lenient
+    "copy_ratio": (0.5, 0.65),  # identity: |G(x) - x| below this times |G(x) - T(x)|
+    "true_corr": (-0.3, -0.1),  # inversion: correlation with T(x) below
+    "inverted_kept": (0.3, 0.2),  # inversion without T: negated outputs' class kept, at least
+    "hidden_gain": (0.5, 0.35),  # steganography: cycle growth per unit of the save's change
+    "hidden_growth": (0.02, 0.015),  # ... and at least this growth of the cycle error
+    "classes_effective": (2.0, 3.0),  # translation collapse: at most this many classes
+    "class_kept": (0.2, 0.25),  # content lost: input's class in under this share
+    "psnr_gain": (0.0, 0.25),  # SR: PSNR over bicubic at most this many dB
+}
+
+
+def outcome_labels(final: dict[str, float], band: int = 0) -> set[str]:
+    """Failure labels of a run from its final ``eval/<G>_<what>`` scalars (see module doc);
+    ``band=1``: by the lenient rules (the margin band, ``BANDS``)."""
+    t = {k: v[band] for k, v in BANDS.items()}
     labels = set()
     gens = {k[len("eval/") : -len("_input_l1")] for k in final if k.endswith("_input_l1")}
     for g in gens:
@@ -115,45 +144,52 @@ def outcome_labels(final: dict[str, float]) -> set[str]:
             return final.get(f"eval/{g}_{what}")
 
         moved, true = v("input_l1"), v("true_l1")
-        if moved is not None and true is not None and moved < 0.5 * true:
+        copies = moved is not None and true is not None and moved < t["copy_ratio"] * true
+        if copies:
             labels.add("identity_mapping")
-        if inverted(v("true_corr"), v("background"), v("class_kept_inverted")):
+        if inverted(v("true_corr"), v("background"), v("class_kept_inverted"), band):
             labels.add("colour_inversion")
-        copies = moved is not None and true is not None and moved < 0.5 * true
-        if not copies and hides(v("cycle_l1"), v("cycle_l1_halfres"), v("halfres_change")):
+        # a copy passes the whole change on without hiding anything (the strict line: a run
+        # in identity's margin band may still be labelled a hider)
+        strict_copy = moved is not None and true is not None and moved < 0.5 * true
+        if not strict_copy and hides(
+            v("cycle_l1"), v("cycle_l1_halfres"), v("halfres_change"), band
+        ):
             labels.add("steganography")
         legible = (v("target_class_acc") or 0.0) >= 0.5
         classes = v("classes_effective")
-        if classes is not None and classes <= 2 and legible:
+        if classes is not None and classes <= t["classes_effective"] and legible:
             labels.add("translation_collapse")
-        if v("class_kept") is not None and v("class_kept") < 0.2 and legible:
+        if v("class_kept") is not None and v("class_kept") < t["class_kept"] and legible:
             labels.add("content_lost")
-        if v("psnr_bicubic") is not None and v("psnr") <= v("psnr_bicubic"):
+        if v("psnr_bicubic") is not None and v("psnr") <= v("psnr_bicubic") + t["psnr_gain"]:
             labels.add("sr_no_gain")
     return labels
 
 
-def inverted(true_corr: float | None, background: float | None, kept: float | None) -> bool:
+def inverted(
+    true_corr: float | None, background: float | None, kept: float | None, band: int = 0
+) -> bool:
     """``colour_inversion`` of one generator (see module doc): anti-correlated with T(x), or
     without T, a light output whose negative the classifier reads."""
     if true_corr is not None:
-        return true_corr < -0.3
-    return (background or -1.0) > 0 and (kept or 0.0) >= 0.3
+        return true_corr < BANDS["true_corr"][band]
+    return (background or -1.0) > 0 and (kept or 0.0) >= BANDS["inverted_kept"][band]
 
 
 #: share of the half-resolution save's change to G(x) that, passing into the cycle error,
 #: labels ``steganography`` (the detector's gain threshold: see the module doc)
-HIDDEN_GAIN = 0.5
+HIDDEN_GAIN = BANDS["hidden_gain"][0]
 
 
-def hides(clean: float | None, saved: float | None, change: float | None) -> bool:
+def hides(clean: float | None, saved: float | None, change: float | None, band: int = 0) -> bool:
     """``steganography`` of one CycleGAN direction (see module doc): the cycle error grows
     under the half-resolution save by at least ``HIDDEN_GAIN`` of the save's change to G(x)
     (and by at least 0.02) while the clean cycle closes (below 0.15)."""
     if clean is None or saved is None or change is None or clean >= 0.15:
         return False
     growth = saved - clean
-    return growth >= 0.02 and growth >= HIDDEN_GAIN * change
+    return growth >= BANDS["hidden_growth"][band] and growth >= BANDS["hidden_gain"][band] * change
 
 
 def earliest_confirmation(onset: int, params: dict[str, Any], probe_every: int) -> int:
@@ -255,9 +291,12 @@ def score(run: Path) -> dict[str, Any]:
     r = RunReader(run)
     last = int(r.info().last_step)
     final = final_outcomes(run)
-    by_step = {step: sorted(outcome_labels(ev)) for step, ev in logged_outcomes(r).items()}
+    logged = logged_outcomes(r)
+    by_step = {step: sorted(outcome_labels(ev)) for step, ev in logged.items()}
     by_step[last] = sorted(outcome_labels(final))
     labels = sorted({f for found in by_step.values() for f in found})
+    lenient = {f for ev in [*logged.values(), final] for f in outcome_labels(ev, band=1)}
+    ambiguous = sorted(lenient - set(labels))
     # the current default detectors over the stored stream (as `gandiag replay` does), so a
     # run trained once is scored by the detectors as they are now
     from gandiag.detectors import DetectorSuite
@@ -273,6 +312,7 @@ def score(run: Path) -> dict[str, Any]:
         "run": run.name,
         "steps": last + 1,
         "labels": labels,
+        "ambiguous": ambiguous,
         "too_late": too_late(by_step, last, probe_every, params),
         "labels_by_step": {str(k): v for k, v in sorted(by_step.items())},
         "alerts": first,
@@ -290,11 +330,17 @@ def logged_outcomes(reader: Any) -> dict[int, dict[str, float]]:
     return out
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(rows: list[dict[str, Any]], band: bool = True) -> dict[str, Any]:
+    """Per-failure precision and recall and the false-alarm rate; ``band=False`` scores the
+    margin band's runs as the strict labels call them (as before the band existed)."""
     per: dict[str, Any] = {}
+
+    def unscored(r: dict[str, Any]) -> list[str]:
+        return r.get("ambiguous", []) if band else []
+
     for f in FAILURES:
         late = [r for r in rows if f in r.get("too_late", [])]
-        scored = [r for r in rows if f not in r.get("too_late", [])]
+        scored = [r for r in rows if f not in r.get("too_late", []) and f not in unscored(r)]
         tp = sum(1 for r in scored if f in r["labels"] and f in r["alerts"])
         fp = sum(1 for r in scored if f not in r["labels"] and f in r["alerts"])
         fn = sum(1 for r in scored if f in r["labels"] and f not in r["alerts"])
@@ -306,11 +352,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "fn": fn,
             "too_late": len(late),
             "too_late_alerted": sum(1 for r in late if f in r["alerts"]),
+            "margin_band": sum(1 for r in rows if f in unscored(r)),
+            "margin_band_alerted": sum(1 for r in rows if f in unscored(r) and f in r["alerts"]),
             "precision": tp / (tp + fp) if tp + fp else None,
             "recall": tp / (tp + fn) if tp + fn else None,
             "median_delay": sorted(delays)[len(delays) // 2] if delays else None,
         }
-    healthy = [r for r in rows if not r["labels"]]
+    healthy = [r for r in rows if not r["labels"] and not unscored(r)]
     steps = sum(r["steps"] for r in healthy)
     false_alarms = sum(len(r["alerts"]) for r in healthy)
     return {
@@ -399,16 +447,27 @@ def main(argv: list[str] | None = None) -> int:
             "runs": rows,
             "summary": summary,
             "summary_by_group": by_group,
+            # the same runs scored with the margin band's runs as the strict labels call them
+            "summary_by_group_without_band": {
+                name: summarise(group, band=False) for name, group in groups.items()
+            },
             "seeds": args.seeds,
             "extra_seeds": {c: args.extra_seeds for c in args.extra_configs},
         },
     )
     run_table = table(
-        ["run", "outcome labels (evaluation steps)", "too late to confirm", "alerts (first step)"],
+        [
+            "run",
+            "outcome labels (evaluation steps)",
+            "margin band",
+            "too late to confirm",
+            "alerts (first step)",
+        ],
         [
             [
                 r["run"],
-                label_steps(r["labels_by_step"]) or "healthy",
+                label_steps(r["labels_by_step"]) or ("healthy" if not r["ambiguous"] else "-"),
+                ", ".join(r["ambiguous"]) or "-",
                 ", ".join(r["too_late"]) or "-",
                 ", ".join(f"{k}@{v}" for k, v in r["alerts"].items()) or "none",
             ]
@@ -436,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         + f"; {len(rows)} runs; labels from the held-out evaluations during "
         "the run and of the final checkpoint (definitions in the script's docstring; a label "
-        "too late to confirm is reported apart and not scored). "
+        "too late to confirm, or a run in a label's margin band, is reported apart and not "
+        "scored for that failure). "
         "Scored with "
         f"{torch.get_num_threads()} torch thread(s), 1-min load average "
         f"{os.getloadavg()[0]:.1f} at scoring (runs are reused from `--out` when finished; "
@@ -466,6 +526,7 @@ def failure_table(summary: dict[str, Any]) -> str:
             "recall",
             "median alert step",
             "too late to confirm (alerted)",
+            "margin band (alerted)",
         ],
         [
             [
@@ -475,6 +536,7 @@ def failure_table(summary: dict[str, Any]) -> str:
                 "n/a" if s["recall"] is None else s["recall"],
                 "n/a" if s["median_delay"] is None else s["median_delay"],
                 f"{s['too_late']} ({s['too_late_alerted']})",
+                f"{s.get('margin_band', 0)} ({s.get('margin_band_alerted', 0)})",
             ]
             for f, s in summary["per_failure"].items()
         ],

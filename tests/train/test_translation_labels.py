@@ -225,3 +225,51 @@ def test_a_label_too_late_to_confirm_counts_neither_for_nor_against_its_detector
     # a run with a late label still fails: it is not healthy for the false-alarm count
     whole = suite.summarise(rows)
     assert whole["healthy_runs"] == 1 and whole["healthy_steps"] == 600
+
+
+@pytest.mark.parametrize(
+    ("changes", "failure"),
+    [
+        ({"true_corr": -0.21}, "colour_inversion"),  # half inverted: between -0.3 and -0.1
+        ({"classes_effective": 2.6}, "translation_collapse"),
+        ({"class_kept": 0.22}, "content_lost"),
+        ({"input_l1": 0.06, "true_l1": 0.1}, "identity_mapping"),
+        # the cycle grows by 0.4 of the save's change: under 0.5, over 0.35
+        ({"cycle_l1": 0.07, "cycle_l1_halfres": 0.095, "halfres_change": 0.062}, "steganography"),
+    ],
+)
+def test_the_margin_band_lies_between_the_strict_line_and_healthy(changes, failure):
+    strict = labels(**changes)
+    lenient = suite.outcome_labels(
+        {f"eval/G_AB_{k}": v for k, v in {**HEALTHY, **changes}.items()}, band=1
+    )
+    assert failure not in strict and failure in lenient
+    # every strict label is a lenient one, and a healthy evaluation is in no band
+    assert strict <= lenient
+    assert suite.outcome_labels({f"eval/G_AB_{k}": v for k, v in HEALTHY.items()}, band=1) == set()
+
+
+def test_sr_margin_band_is_a_quarter_decibel_over_bicubic():
+    base = {"eval/G_input_l1": 0.1, "eval/G_psnr_bicubic": 20.0}
+    assert "sr_no_gain" in suite.outcome_labels({**base, "eval/G_psnr": 19.9})
+    assert "sr_no_gain" not in suite.outcome_labels({**base, "eval/G_psnr": 20.1})
+    assert "sr_no_gain" in suite.outcome_labels({**base, "eval/G_psnr": 20.1}, band=1)
+    assert "sr_no_gain" not in suite.outcome_labels({**base, "eval/G_psnr": 20.5}, band=1)
+
+
+def test_a_run_in_the_margin_band_is_scored_neither_way_nor_healthy():
+    rows = [
+        _row({"colour_inversion"}, {"colour_inversion": 300}),  # found
+        {**_row(set(), {"colour_inversion": 300}), "ambiguous": ["colour_inversion"]},
+        {**_row(set(), {}), "ambiguous": ["colour_inversion"]},  # band, silent: no miss
+        _row(set(), {}),  # healthy
+    ]
+    s = suite.summarise(rows)["per_failure"]["colour_inversion"]
+    assert (s["tp"], s["fp"], s["fn"]) == (1, 0, 0)
+    assert (s["margin_band"], s["margin_band_alerted"]) == (2, 1)
+    whole = suite.summarise(rows)
+    assert whole["healthy_runs"] == 1 and whole["false_alarms"] == 0
+    # without the band the alert in it is a false alarm, on a run counted healthy
+    old = suite.summarise(rows, band=False)
+    assert old["per_failure"]["colour_inversion"]["fp"] == 1
+    assert old["healthy_runs"] == 3 and old["false_alarms"] == 1
