@@ -491,6 +491,13 @@ def main(argv: list[str] | None = None) -> int:
         for c in args.cases
         for s in ([None] if "@" in c else args.seeds)
     ]
+    if args.keep_stores:
+        taken = [f"{c}-s{s}" for c, s in jobs if (Path(args.keep_stores) / f"{c}-s{s}").exists()]
+        if taken:
+            p.error(
+                f"--keep-stores {args.keep_stores} already holds {', '.join(taken)}: "
+                "choose a new directory, or remove those runs first"
+            )
     earlier = _merged(args.merge, set(jobs))
     with ProcessPoolExecutor(args.jobs) as ex:
         futures = [

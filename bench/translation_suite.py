@@ -144,14 +144,15 @@ def outcome_labels(final: dict[str, float], band: int = 0) -> set[str]:
             return final.get(f"eval/{g}_{what}")
 
         moved, true = v("input_l1"), v("true_l1")
-        copies = moved is not None and true is not None and moved < t["copy_ratio"] * true
-        if copies:
+        if moved is not None and true is not None and moved < t["copy_ratio"] * true:
             labels.add("identity_mapping")
         if inverted(v("true_corr"), v("background"), v("class_kept_inverted"), band):
             labels.add("colour_inversion")
         # a copy passes the whole change on without hiding anything (the strict line: a run
         # in identity's margin band may still be labelled a hider)
-        strict_copy = moved is not None and true is not None and moved < 0.5 * true
+        strict_copy = (
+            moved is not None and true is not None and moved < BANDS["copy_ratio"][0] * true
+        )
         if not strict_copy and hides(
             v("cycle_l1"), v("cycle_l1_halfres"), v("halfres_change"), band
         ):

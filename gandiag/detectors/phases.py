@@ -177,7 +177,7 @@ class TransitionInstabilityDetector(SignalDetector):
         if da is not None:
             evidence["diversity_after_median"] = da
         held = _lowest_held(after, 2, self.cfg["hold_steps"], m)
-        if held is not None and self.cfg["hold_steps"] is not None:
+        if held is not None:
             da = held[0]
             evidence["diversity_held_from_step"] = held[1]
         if db is not None and da is not None and db > 0:
