@@ -1,6 +1,6 @@
 """Video-detector benchmark: DVD-GAN-lite runs on moving glyphs, labelled from outcomes.
 
-    python bench/detectors_video.py [--seeds 2] [--steps 300] [--jobs 1] [--cache runs.pkl]
+    python bench/detectors_video.py [--seeds 2] [--steps 600] [--jobs 1] [--cache runs.pkl]
         --json results/video.json
 
 Trains the video family of the labelled failure suite (bench/failure_suite_video.py:
@@ -27,22 +27,21 @@ import failure_suite_video
 from _report import no_alarm_bound_per_1k, table, write_json, write_section
 from failure_suite import Case, run_cases
 from failure_suite_score import calibrate, is_healthy, replay, score
-from failure_suite_video import VIDEO_CONFIGS, video_case_settings
+from failure_suite_video import VIDEO_CONFIGS, VIDEO_STEPS, video_case_settings
 
-#: Signals the current Monitor does not record on these runs: train_video passes no
-#: ``features=`` and DVD-GAN's discriminators take labels and frame indices besides the
-#: clip, so the coverage probe has no embedding for clips and stays off. Runs cached
-#: before carry coverage signals from whole clips in pixel space, which measure blur, not
-#: what the clips cover (gandiag/monitor/coverage.py); replay drops them, so every run is
-#: scored as the current Monitor records it (the probe never changed training: eval mode,
-#: no_grad, its own random numbers).
+#: Coverage signals recorded from raw pixels: the first video runs carry them (their
+#: train_video passed no ``features=``, so the probe embedded whole clips as pixels, which
+#: measures blur, not what the clips cover; gandiag/monitor/coverage.py). Replay drops them
+#: from those runs. Runs that record ``coverage_features`` in their case (train_video now
+#: passes the bundled video network's features, as `gandiag train` does) keep them. The
+#: probe never changes training (eval mode, no_grad, its own random numbers).
 PIXEL_COVERAGE = "coverage/"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=VIDEO_STEPS)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--no-docs", action="store_true")
@@ -90,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     for r in runs:  # cached runs labelled by the current rule, from their stored outcomes
         r["labels"], r["ambiguous"] = failure_suite_video.label_video(r["outcomes"])
     load.append(os.getloadavg()[0])
-    live = [replay(r, drop_prefix=PIXEL_COVERAGE) for r in runs]
+    live = [
+        replay(r, drop_prefix=None if r["case"].get("coverage_features") else PIXEL_COVERAGE)
+        for r in runs
+    ]
     s = score(runs, live)
     healthy = [r for r in runs if is_healthy(r)]
     calib = [

@@ -5,13 +5,15 @@ After Clark, Donahue & Simonyan 2019, "Adversarial Video Generation on Complex D
 
 * **Generator.** ``[z; e(y)]`` is projected to a 4x4 feature map, which is the input, at
   every frame, of a convolutional GRU unrolled once per frame. As in the paper, each
-  resolution has its own Conv-GRU before its BigGAN-style up-sampling residual block
-  (class-conditional batch norm, shared across frames); the last block's output becomes a
+  resolution has its own Conv-GRU before its BigGAN-style up-sampling residual block, and
+  ``[z; e(y)]`` is the input of every conditional batch norm of those blocks (a linear map
+  to each gain and bias, shared across frames); the last block's output becomes a
   ``tanh`` frame. Output ``[B, T, C, H, W]``. With a single Conv-GRU at 4x4 (an earlier
   version of this model) the state, fed the same input at every frame, reached its fixed
   point within a frame or two: the clips changed between frames 0 and 1 and then stood
   still, and they stayed that way through training (later-frame change 0.05x that of real
-  clips at step 50, against 0.55x with a GRU per resolution).
+  clips at step 50, against 0.55x with a GRU per resolution). ``latent_bn=False`` gives
+  the batch norms the class alone (this model's earlier version).
 * **Spatial discriminator D_S.** Scores ``k`` frames sampled uniformly without
   replacement (the same frames for every clip of the batch, kept in temporal order) at
   full resolution with a 2-D residual network, and sums the ``k`` per-frame scores.
@@ -21,8 +23,13 @@ After Clark, Donahue & Simonyan 2019, "Adversarial Video Generation on Complex D
 * Both discriminators use spectral normalisation and a projection head for the class
   (Miyato & Koyama 2018); the objective is the hinge loss, summed over the two.
 
-Deviations from the paper, for CPU budgets: widths of 8-32 channels, ``k = 4`` of 8 frames,
+Deviations from the paper, for CPU budgets: widths of 8-64 channels, ``k = 4`` of 8 frames,
 one D step per G step (``gru_levels`` can keep only the first Conv-GRUs, e.g. for tests).
+The discriminators are twice as wide as the generator's last blocks (``d_width`` 16): at 8,
+D_T's 3-D blocks had 8 and 16 channels, and the clips moved half as much as real ones or
+less after 600 steps (bench/failure_suite_video.py). The configs raise both learning rates
+to 4e-4 for batch 16 and runs of a few hundred steps (the paper's 1e-4 and 5e-4 are for
+batch 512 and long runs; with them the clips were still grey blurs at 600 steps).
 No official code exists; this follows the paper's text, not any port.
 """
 
@@ -85,16 +92,29 @@ class ConvGRUCell(nn.Module):
 
 
 class ConditionalBN(nn.Module):
-    """Batch norm whose gain and bias come from the class (BigGAN's class-conditional BN)."""
+    """Batch norm whose gain and bias come from the class (BigGAN's class-conditional BN),
+    or, with ``cond_dim``, from a linear map of a conditioning vector such as ``[z; e(y)]``."""
 
-    def __init__(self, channels: int, num_classes: int) -> None:
+    def __init__(self, channels: int, num_classes: int, cond_dim: int = 0) -> None:
         super().__init__()
-        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0)
-        self.gain = nn.Embedding(num_classes, channels) if num_classes else None
-        self.bias = nn.Embedding(num_classes, channels) if num_classes else None
+        self.cond_dim = cond_dim
+        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0 and not cond_dim)
+        self.gain: nn.Module | None
+        self.bias: nn.Module | None
+        if cond_dim:
+            self.gain, self.bias = nn.Linear(cond_dim, channels), nn.Linear(cond_dim, channels)
+        elif num_classes:
+            self.gain, self.bias = (
+                nn.Embedding(num_classes, channels),
+                nn.Embedding(num_classes, channels),
+            )
+        else:
+            self.gain = self.bias = None
         if self.gain is not None:
-            nn.init.zeros_(self.gain.weight)
-            nn.init.zeros_(self.bias.weight)
+            for m in (self.gain, self.bias):
+                nn.init.zeros_(m.weight)
+                if getattr(m, "bias", None) is not None:
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
         out = self.bn(x)
@@ -113,9 +133,10 @@ def upsample2x(x: Tensor) -> Tensor:
 class UpBlock(nn.Module):
     """BigGAN generator block: CBN-ReLU-up-conv-CBN-ReLU-conv plus an up-sampled 1x1 skip."""
 
-    def __init__(self, cin: int, cout: int, num_classes: int) -> None:
+    def __init__(self, cin: int, cout: int, num_classes: int, cond_dim: int = 0) -> None:
         super().__init__()
-        self.bn1, self.bn2 = ConditionalBN(cin, num_classes), ConditionalBN(cout, num_classes)
+        self.bn1 = ConditionalBN(cin, num_classes, cond_dim)
+        self.bn2 = ConditionalBN(cout, num_classes, cond_dim)
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
         self.skip = nn.Conv2d(cin, cout, 1)
@@ -141,12 +162,13 @@ class DVDGenerator(nn.Module):
         num_classes: int,
         embed_dim: int,
         gru_levels: int | None = None,
+        latent_bn: bool = False,
     ) -> None:
         super().__init__()
         ups = {16: 2, 32: 3, 64: 4}.get(image_size)
         if ups is None:
             raise ValueError(f"dvdgan supports image_size 16, 32 or 64, got {image_size}")
-        self.frames, self.num_classes = frames, num_classes
+        self.frames, self.num_classes, self.latent_bn = frames, num_classes, latent_bn
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         cond = latent_dim + (embed_dim if num_classes else 0)
         c0 = 4 * width
@@ -157,7 +179,8 @@ class DVDGenerator(nn.Module):
         levels = ups if gru_levels is None else max(1, min(gru_levels, ups))
         self.grus = nn.ModuleList(ConvGRUCell(c, c) for c in chans[:levels])
         self.blocks = nn.ModuleList(
-            UpBlock(a, b, num_classes) for a, b in itertools.pairwise(chans)
+            UpBlock(a, b, num_classes, cond if latent_bn else 0)
+            for a, b in itertools.pairwise(chans)
         )
         self.out_bn = ConditionalBN(chans[-1], num_classes)
         self.out = nn.Conv2d(chans[-1], channels, 3, padding=1)
@@ -169,13 +192,14 @@ class DVDGenerator(nn.Module):
                 raise ValueError("this DVD-GAN generator is class-conditional: call G(z, y)")
             z = torch.cat([z, self.embed(y)], 1)
         x = self.project(z).view(b, -1, 4, 4)
+        cond = z.repeat_interleave(self.frames, 0) if self.latent_bn else None
         # the same input at every frame of the first Conv-GRU; time enters through its state
         h: Tensor = x
         yt = None if y is None else y.repeat_interleave(self.frames)
         for i, block in enumerate(self.blocks):
             if i < len(self.grus):
                 h = self._unroll(self.grus[i], h, self.frames)
-            h = block(h.flatten(0, 1), yt).unflatten(0, (b, self.frames))
+            h = block(h.flatten(0, 1), yt if cond is None else cond).unflatten(0, (b, self.frames))
         h = h.flatten(0, 1)
         frames = torch.tanh(self.out(F.relu(self.out_bn(h, yt))))
         return frames.view(b, self.frames, *frames.shape[1:])
@@ -381,6 +405,7 @@ def _factory(name: str, opts: dict[str, Any], training: dict[str, Any]) -> Model
         num_classes=classes,
         embed_dim=int(opts["embed_dim"]),
         gru_levels=None if opts.get("gru_levels") is None else int(opts["gru_levels"]),
+        latent_bn=bool(opts["latent_bn"]),
     )
     d = DVDDiscriminators(
         frames=frames,
@@ -416,8 +441,9 @@ register_model(
             "embed_dim": 64,
             "num_classes": 10,
             "gru_levels": None,
+            "latent_bn": True,
             "width": 8,
-            "d_width": 8,
+            "d_width": 16,
             "frames": 8,
             "k_frames": 4,
             "image_size": 32,

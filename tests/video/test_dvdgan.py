@@ -67,6 +67,33 @@ def test_a_conv_gru_at_every_resolution():
     assert len(build_model("dvdgan", seed=0, gru_levels=1).generator.grus) == 1
 
 
+def test_the_latent_and_the_class_condition_every_batch_norm_of_g():
+    """Clark et al. 2019 feed [z; e(y)] to every conditional batch norm of G (BigGAN's
+    class-conditional BN with the latent as well); ``latent_bn=False`` gives them the class
+    alone. The maps start at zero, so an untrained G's batch norms are plain ones."""
+    g = build_model("dvdgan", seed=0).generator
+    bn = g.blocks[0].bn1
+    assert isinstance(bn.gain, torch.nn.Linear) and bn.gain.in_features == 64 + 64
+    assert float(bn.gain.weight.abs().sum() + bn.bias.weight.abs().sum()) == 0.0
+    with torch.no_grad():
+        for blk in g.blocks:
+            for m in (blk.bn1, blk.bn2):
+                m.gain.weight.normal_(0, 0.1)
+    g.eval()
+    y = torch.tensor([3, 3])
+    z = torch.randn(2, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        base = g(z, y)
+        # the same class, another latent in the norms only: the frames change
+        zy = torch.cat([z, g.embed(y)], 1)
+        other = torch.cat([torch.randn_like(z), g.embed(y)], 1)
+        h1 = g.blocks[0].bn1(torch.ones(2, 32, 4, 4), zy)
+        h2 = g.blocks[0].bn1(torch.ones(2, 32, 4, 4), other)
+    assert base.shape == (2, 8, 1, 32, 32) and not torch.allclose(h1, h2)
+    old = build_model("dvdgan", seed=0, latent_bn=False).generator
+    assert isinstance(old.blocks[0].bn1.gain, torch.nn.Embedding)
+
+
 @pytest.mark.slow
 def test_clips_still_move_at_the_end_of_the_clip_after_a_few_dozen_steps():
     """30 steps of DVD-GAN training: the fakes change over their last three transitions

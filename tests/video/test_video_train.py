@@ -97,7 +97,7 @@ def test_configs_carry_the_video_benchmarks_training_settings():
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from failure_suite_video import VIDEO_CONFIGS
+    from failure_suite_video import VIDEO_CONFIGS, VIDEO_LR, VIDEO_STEPS
 
     healthy = load_config("configs/dvdgan_moving_glyphs.toml")
     for name, case in (
@@ -107,7 +107,8 @@ def test_configs_carry_the_video_benchmarks_training_settings():
     ):
         cfg = load_config(f"configs/{name}.toml")
         bench = VIDEO_CONFIGS[case]
-        assert cfg.steps == 900 and cfg.gan.d_steps == bench["d_steps"], name
+        assert cfg.steps == VIDEO_STEPS and cfg.gan.d_steps == bench["d_steps"], name
+        assert (cfg.optim.lr_g, cfg.optim.lr_d) == (VIDEO_LR["g"], VIDEO_LR["d"]), name
         assert cfg.model.options.get("temporal", True) == bench.get("temporal", True)
         assert cfg.optim.lr_d_t == bench.get("lr_d_t")
         assert cfg.to_dict()["data"] == healthy.to_dict()["data"], name
