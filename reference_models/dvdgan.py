@@ -26,8 +26,8 @@ After Clark, Donahue & Simonyan 2019, "Adversarial Video Generation on Complex D
 Deviations from the paper, for CPU budgets: widths of 8-64 channels, ``k = 4`` of 8 frames,
 one D step per G step (``gru_levels`` can keep only the first Conv-GRUs, e.g. for tests).
 The discriminators are twice as wide as the generator's last blocks (``d_width`` 16): at 8,
-D_T's 3-D blocks had 8 and 16 channels, and the clips moved half as much as real ones or
-less after 600 steps (bench/failure_suite_video.py). The configs raise both learning rates
+D_T's 3-D blocks had 8 and 16 channels, and the clips moved about half as much as real
+ones after 600 steps (docs/models.md, "Video"). The configs raise both learning rates
 to 4e-4 for batch 16 and runs of a few hundred steps (the paper's 1e-4 and 5e-4 are for
 batch 512 and long runs; with them the clips were still grey blurs at 600 steps).
 No official code exists; this follows the paper's text, not any port.
@@ -117,6 +117,7 @@ class ConditionalBN(nn.Module):
                     nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
+        """``y``: class indices ``[N]``, or the conditioning vectors ``[N, cond_dim]``."""
         out = self.bn(x)
         if self.gain is None or y is None:
             return out
@@ -162,7 +163,7 @@ class DVDGenerator(nn.Module):
         num_classes: int,
         embed_dim: int,
         gru_levels: int | None = None,
-        latent_bn: bool = False,
+        latent_bn: bool = True,
     ) -> None:
         super().__init__()
         ups = {16: 2, 32: 3, 64: 4}.get(image_size)
