@@ -239,12 +239,31 @@ def side_by_side(metrics_by_run: Mapping[str, Mapping[str, MetricResult]]) -> Si
         + [format_metric(metrics_by_run[r][n]) if n in metrics_by_run[r] else "–" for r in runs]
         for n in names
     ]
-    keys = {protocol_key(m.protocol) for ms in metrics_by_run.values() for m in ms.values()}
-    protos = [
-        [r, format_protocol(next(iter(ms.values())).protocol) if ms else "–"]
-        for r, ms in metrics_by_run.items()
-    ]
-    return SideBySide(["metric", *runs], rows, protos, len(keys) > 1)
+    # mixed: some metric computed one way in one run and another way in another (a run's
+    # metrics may differ among themselves: a video run's fvd_lite and frame_fid use
+    # different networks, and so do the same two in the run it is compared with)
+    mixed = any(
+        len({protocol_key(ms[n].protocol) for ms in metrics_by_run.values() if n in ms}) > 1
+        for n in names
+    )
+    protos = [[r, _run_protocols(ms)] for r, ms in metrics_by_run.items()]
+    return SideBySide(["metric", *runs], rows, protos, mixed)
+
+
+def _run_protocols(metrics: Mapping[str, MetricResult]) -> str:
+    """A run's protocol; where its metrics were computed in several ways, each with the
+    names of the metrics computed so."""
+    groups: dict[tuple, list[str]] = {}
+    first: dict[tuple, MetricProtocol] = {}
+    for name in sorted(metrics):
+        key = protocol_key(metrics[name].protocol)
+        groups.setdefault(key, []).append(name)
+        first.setdefault(key, metrics[name].protocol)
+    if not groups:
+        return "–"
+    if len(groups) == 1:
+        return format_protocol(next(iter(first.values())))
+    return " | ".join(f"{', '.join(groups[k])}: {format_protocol(first[k])}" for k in groups)
 
 
 def format_evidence(evidence: Mapping[str, float]) -> list[tuple[str, str]]:

@@ -212,6 +212,35 @@ def test_side_by_side_metrics_flag_mixed_protocols_in_both_renderers():
     assert MIXED_PROTOCOLS not in str(metrics_side_by_side(same))
 
 
+def test_runs_whose_metrics_use_several_networks_alike_are_not_mixed():
+    """A video run's fvd_lite (video network) and frame_fid (glyph network) differ in
+    protocol within the run; two runs computed alike are comparable, and each run's
+    protocol names which metrics used which network. A metric computed differently across
+    the runs is still flagged."""
+    from gandiag.figures import side_by_side
+    from gandiag.figures.comparison import Entry, compare_metric
+    from gandiag.types import MetricProtocol, MetricResult
+
+    def result(name, value, extractor, n=500):
+        proto = MetricProtocol(extractor, "cd" * 32, "none", n, n, {})
+        return MetricResult(name, value, proto, step=599)
+
+    def run(fvd, ffid, n=500):
+        return {
+            "fvd_lite": result("fvd_lite", fvd, "video_classifier", n),
+            "frame_fid": result("frame_fid", ffid, "glyph", n),
+        }
+
+    sbs = side_by_side({"healthy": run(29.1, 17.6), "no_temporal": run(49.2, 20.3)})
+    assert not sbs.mixed_protocols
+    assert sbs.rows[1][0] == "fvd_lite ↓" and sbs.rows[0][0] == "frame_fid ↓"
+    proto = dict(sbs.protocol_rows)["healthy"]
+    assert proto.startswith("frame_fid: glyph") and " | fvd_lite: video_classifier" in proto
+    assert side_by_side({"a": run(29.1, 17.6), "b": run(49.2, 20.3, n=256)}).mixed_protocols
+    verdict = compare_metric("fvd_lite", [Entry("no_temporal", 49.2), Entry("healthy", 29.1)])
+    assert verdict.best == "healthy"  # lower is better
+
+
 def test_two_d_scatter_has_square_axes_real_data_and_mode_centres(tmp_path):
     from synthetic_runs import write_ring_run
 
