@@ -34,9 +34,11 @@ Labels (:func:`label_video`), each on 2 evaluations in a row ending at step 100 
 - ``mode_collapse``: class concentration on clips: at least 0.5 (0.4) of the generated
   clips in one class *and* of the clips the classifier names confidently. Unlike the
   image benchmark's lenient band, an evaluation at which it names no clip confidently
-  counts in neither band: DVD-GAN-lite's clips are not readable by the classifier within
-  900 steps (class_match at chance, no clip named at p >= 0.9 in two re-run seeds), and a
-  margin band made of unreadable clips would cover every run and hide every
+  counts in neither band: the earlier DVD-GAN-lite's clips were not readable by the
+  classifier within 900 steps (class_match at chance, no clip named at p >= 0.9 in two
+  re-run seeds; the current model's are named in part by 600 steps, and three failure
+  runs carry the label), and a margin band made of unreadable clips would cover every run
+  and hide every
   ``mode_collapse`` claim from the scoring. Where the outcome cannot read the clips, a
   claim stays unsupported (a false claim), as before the outcome existed. Runs stored
   before this outcome existed have no such label.
