@@ -189,10 +189,11 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
     held_x, held_y = held_x.to(device), held_y.to(device)
     batches = Batches(ds, np.arange(len(ds)), BATCH, device, case.seed)
     gen = torch.Generator(device=device).manual_seed(case.seed + 7)
-    lrs = VIDEO_LR
 
     def make_opt(params, which: str, lr: float | None = None) -> torch.optim.Optimizer:
-        return torch.optim.Adam(params, lr=lrs[which] if lr is None else lr, betas=(0.0, 0.999))
+        return torch.optim.Adam(
+            params, lr=VIDEO_LR[which] if lr is None else lr, betas=(0.0, 0.999)
+        )
 
     stepper = VideoGANStepper(bundle, settings, make_opt, batches, gen, contextlib.nullcontext)
     G, D = bundle.generator, bundle.discriminator

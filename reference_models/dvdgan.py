@@ -97,7 +97,6 @@ class ConditionalBN(nn.Module):
 
     def __init__(self, channels: int, num_classes: int, cond_dim: int = 0) -> None:
         super().__init__()
-        self.cond_dim = cond_dim
         self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0 and not cond_dim)
         self.gain: nn.Module | None
         self.bias: nn.Module | None

@@ -253,17 +253,13 @@ def side_by_side(metrics_by_run: Mapping[str, Mapping[str, MetricResult]]) -> Si
 def _run_protocols(metrics: Mapping[str, MetricResult]) -> str:
     """A run's protocol; where its metrics were computed in several ways, each with the
     names of the metrics computed so."""
-    groups: dict[tuple, list[str]] = {}
-    first: dict[tuple, MetricProtocol] = {}
+    groups: dict[tuple, tuple[MetricProtocol, list[str]]] = {}
     for name in sorted(metrics):
-        key = protocol_key(metrics[name].protocol)
-        groups.setdefault(key, []).append(name)
-        first.setdefault(key, metrics[name].protocol)
-    if not groups:
-        return "–"
-    if len(groups) == 1:
-        return format_protocol(next(iter(first.values())))
-    return " | ".join(f"{', '.join(groups[k])}: {format_protocol(first[k])}" for k in groups)
+        proto = metrics[name].protocol
+        groups.setdefault(protocol_key(proto), (proto, []))[1].append(name)
+    if len(groups) <= 1:
+        return next((format_protocol(p) for p, _ in groups.values()), "–")
+    return " | ".join(f"{', '.join(names)}: {format_protocol(p)}" for p, names in groups.values())
 
 
 def format_evidence(evidence: Mapping[str, float]) -> list[tuple[str, str]]:
