@@ -29,6 +29,8 @@ from failure_suite import Case, run_cases
 from failure_suite_score import calibrate, is_healthy, replay, score
 from failure_suite_video import VIDEO_CONFIGS, VIDEO_STEPS, video_case_settings
 
+from gandiag.detectors import build_detectors
+
 #: Coverage signals recorded from raw pixels: the first video runs carry them (their
 #: train_video passed no ``features=``, so the probe embedded whole clips as pixels, which
 #: measures blur, not what the clips cover; gandiag/monitor/coverage.py). Replay drops them
@@ -94,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         for r in runs
     ]
     s = score(runs, live)
+    # the opt-in class-concentration detector, replayed alone on the runs that record its
+    # signals (video/class_*; runs trained before it existed have none)
+    counted = [r for r in runs if _has_class_counts(r)]
+    opt_in = [replay(r, detectors=build_detectors([OPT_IN])) for r in counted]
     healthy = [r for r in runs if is_healthy(r)]
     calib = [
         calibrate(healthy, "frozen_video", "ratio_max", [0.6, 0.5, 0.4, 0.3, 0.2], "video"),
@@ -113,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_1min_start_end": load,
         "live": s,
         "calibration_on_healthy_runs": calib,
+        "opt_in": {
+            "detector": OPT_IN,
+            "runs": [_run(r) for r in counted],
+            "score": score(counted, opt_in) if counted else None,
+            "alerts": {
+                _run(r): [[a.onset_step, a.step, round(a.evidence["excess"], 3)] for a in a_]
+                for r, a_ in zip(counted, opt_in)
+            },
+        },
         "runs": [
             {k: r[k] for k in ("case", "labels", "ambiguous", "outcomes", "seconds")}
             | {"alerts": [a.to_dict() for a in a_]}
@@ -230,6 +245,7 @@ def markdown(p: dict) -> str:
         ),
         "",
     ]
+    out += _opt_in_lines(p)
     out += [
         "### Thresholds replayed on the healthy runs",
         "",
@@ -247,6 +263,36 @@ def markdown(p: dict) -> str:
         ),
     ]
     return "\n".join(out)
+
+
+#: replayed apart: registered, not in default_detectors("video") (its docstring says why)
+OPT_IN = "class_concentration"
+
+
+def _has_class_counts(run: dict) -> bool:
+    return any(k.startswith("video/class_fake/") for rec in run["records"] for k in rec["scalars"])
+
+
+def _opt_in_lines(p: dict) -> list[str]:
+    o = p.get("opt_in") or {}
+    if not o.get("runs"):
+        return []
+    mc = o["score"]["per_failure"].get("mode_collapse", {})
+    claims = "; ".join(
+        f"{run}: "
+        + (", ".join(f"onset {a[0]} (at {a[1]}, excess {a[2]:.2f})" for a in al) or "none")
+        for run, al in o["alerts"].items()
+    )
+    return [
+        (
+            f"Opt-in `{o['detector']}` (not a default), replayed alone on the "
+            f"{len(o['runs'])} runs that record clip counts per class: `mode_collapse` recall "
+            f"{_f(mc.get('recall'))} ({mc.get('detected', 0)} of {mc.get('labelled', 0)}), "
+            f"false claims {mc.get('false_claims', 0)}. Its alerts (onset, step, excess): "
+            f"{claims}."
+        ),
+        "",
+    ]
 
 
 def _configs_and_seeds(p: dict) -> str:

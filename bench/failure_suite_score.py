@@ -24,6 +24,7 @@ CLAIMS = {
     "temporal_flicker": "temporal_flicker",
     "d_imbalance": "d_imbalance",
     "sample_coverage": "mode_collapse",
+    "class_concentration": "mode_collapse",
     "oscillation": "non_convergence",
     "discriminator_imbalance": "discriminator_imbalance",
 }

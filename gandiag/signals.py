@@ -51,6 +51,9 @@ video/legible_real, video/legible_fake   share of consecutive frame pairs whose 
 video/flip_excess                 flip_rate_fake - flip_rate_real (absent when either is)
 video/motion_diversity_ratio      mean pairwise distance of centroid-velocity sequences
                                   between clips of one class, fakes / reals
+video/class_real/<k>, video/class_fake/<k>   number of real / fake clips of the batch whose
+                                  most frequent label over their legible frames is glyph
+                                  class k (clips with at least half their frames legible)
 
 vae/recon                         reconstruction term
 vae/kl                            total KL(q(z|x) || p(z)), summed over dims, mean over batch
@@ -254,6 +257,14 @@ def d_nets(names: Iterable[str]) -> list[str]:
         if len(parts) == 4 and parts[0] == "d" and parts[2] in ("real", "fake"):
             out.add(parts[1])
     return sorted(out)
+
+
+def video_class_real(k: int) -> str:
+    return f"video/class_real/{int(k)}"
+
+
+def video_class_fake(k: int) -> str:
+    return f"video/class_fake/{int(k)}"
 
 
 def vae_kl_dim(j: int) -> str:

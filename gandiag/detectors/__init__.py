@@ -37,6 +37,7 @@ from gandiag.detectors.support import SignalDetector
 from gandiag.detectors.translation import TRANSLATION_DETECTORS
 from gandiag.detectors.vae import PosteriorCollapseDetector
 from gandiag.detectors.video import (
+    ClassConcentrationDetector,
     FrozenMotionDetector,
     LoopingDetector,
     StuckDiscriminatorDetector,
@@ -46,6 +47,7 @@ from gandiag.detectors.video import (
 __all__ = [
     "DETECTORS",
     "TRANSLATION_DETECTORS",
+    "ClassConcentrationDetector",
     "Detector",
     "DetectorSuite",
     "DiscriminatorImbalanceDetector",

@@ -46,6 +46,9 @@ TRANSLATION_DEFAULTS = (
     "sr_no_gain",
     "ignored_noise",
 )
+# class_concentration is registered but not a default: every DVD-GAN-lite run, healthy
+# ones included, piles its clips into one class for a while as it learns to draw
+# (gandiag.detectors.video.ClassConcentrationDetector); add it with class_concentration=True
 VIDEO_DETECTORS = ("frozen_video", "looping_video", "temporal_flicker", "d_imbalance")
 KINDS = {
     "gan": GAN_DEFAULTS,

@@ -1,4 +1,5 @@
-"""Video-GAN detectors: frozen motion, looping, temporal flicker, discriminator imbalance.
+"""Video-GAN detectors: frozen motion, looping, temporal flicker, discriminator imbalance,
+class concentration.
 
 They read the ``video/*`` signals the Monitor computes from clip batches ``[B, T, C, H, W]``
 (:mod:`gandiag.monitor.video`) and the per-discriminator signals of a model with several
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 
 from gandiag import signals as S
 from gandiag.advice import Advice
+from gandiag.detectors import remedies as R
 from gandiag.detectors._stats import (
     Streak,
     finite,
@@ -492,3 +494,149 @@ class StuckDiscriminatorDetector(SignalDetector):
                 )
             )
         return alerts
+
+
+CLASS_REACHES_G = (
+    "make the class reach every block of the generator (DVD-GAN's conditional batch norm "
+    "on [z; e(y)]) and the discriminators (projection), so clips follow the class asked for"
+)
+CLASS_CONCENTRATION = (TEMPORAL_D, CLASS_REACHES_G, R.TTUR_LOWER_LR, R.RESTART)
+
+
+def class_counts(record: StepRecord, prefix: str) -> dict[str, float]:
+    """``{class: clips}`` of one side (``video/class_fake/`` or ``video/class_real/``)."""
+    return {
+        k[len(prefix) :]: float(v)
+        for k, v in record.scalars.items()
+        if k.startswith(prefix) and finite(v)
+    }
+
+
+def top_class_excess(fake: dict[str, float], real: dict[str, float]) -> tuple[str, float, float]:
+    """``(class, fake share, real share)`` of the class with the largest fake share (ties: the
+    first in class order); shares among the clips each side could read."""
+    n_f, n_r = sum(fake.values()), sum(real.values())
+    top = max(sorted(fake, key=int), key=lambda k: fake[k])
+    return top, fake[top] / n_f, real.get(top, 0.0) / n_r
+
+
+@dataclass
+class ClassConcentrationState(DeclaredState):
+    """State of :class:`ClassConcentrationDetector`: per-record clip counts in the window
+    (``[step, {"f<k>"|"r<k>": clips}]``), the evidence streak."""
+
+    window: list[list[Any]] = field(default_factory=list)
+    streak: Streak = field(default_factory=new_streak)
+    alerted: bool = False
+
+
+@register_detector
+class ClassConcentrationDetector(SignalDetector):
+    """Mode collapse of a class-conditional video generator: its clips pile into one class.
+
+    Reads the clip counts per glyph class the Monitor takes from each sampled batch
+    (``video/class_fake/<k>``, ``video/class_real/<k>``: a clip's class is the glyph
+    classifier's most frequent label over its legible frames; clips the classifier cannot
+    read count for no class, :mod:`gandiag.monitor.video`). One batch of 16 clips says
+    little, so the counts are pooled over the last ``window_steps``. The evidence holds
+    when, in the pooled counts,
+
+    * the fakes' most frequent class holds a share of the readable fake clips at least
+      ``excess_min`` above that class's share of the readable real clips (0.3: the
+      label-free coverage detector's threshold for one k-means bin, here one class; with
+      10 equal classes, 40% of the clips in a class that holds 10% of the reals), and
+    * at least ``min_clips`` fake clips were readable, and at least ``min_read_share`` as
+      many as real clips: a generator that still draws blobs offers few readable clips,
+      and the few it does (the simplest strokes) would pile into one class by selection,
+      not by collapse.
+
+    It fires when the evidence held on every sampled record for ``patience_steps`` after
+    ``warmup_steps``; the onset is the first of them. One alert per episode.
+
+    Under the null (fakes distributed like the reals) the excess of the top class of 50
+    readable clips over 10 classes stays near 0.1: the threshold is three times that.
+    """
+
+    name = "class_concentration"
+    kinds: ClassVar[tuple[str, ...]] = ("video",)
+    params: ClassVar[dict[str, Any]] = {
+        "excess_min": 0.3,
+        "window_steps": 100,
+        "min_clips": 50,
+        "min_read_share": 0.25,
+        "warmup_steps": 100,
+        "patience_steps": 50,
+        "min_records": 5,
+    }
+    requires_any = (("video/class_fake/*",),)
+    provided_by_groups = (
+        Advice(
+            "pass single-channel glyph clips [B, T, 1, H, W] as real= and fake= to "
+            "Monitor.step (the bundled glyph classifier reads their frames)",
+            "applies to video models on glyph clips (moving_glyphs); nothing to set",
+        ),
+    )
+    State = ClassConcentrationState
+
+    def _pooled(self) -> tuple[dict[str, float], dict[str, float]]:
+        fake: dict[str, float] = {}
+        real: dict[str, float] = {}
+        for _, counts in self.state["window"]:
+            for key, n in counts.items():
+                side = fake if key[0] == "f" else real
+                side[key[1:]] = side.get(key[1:], 0.0) + n
+        return fake, real
+
+    def _evidence(self) -> dict[str, float] | None:
+        """The pooled shares, or None when the window reads too few clips to judge."""
+        fake, real = self._pooled()
+        n_f, n_r = sum(fake.values()), sum(real.values())
+        c = self.cfg
+        if n_r <= 0 or n_f < c["min_clips"] or n_f < c["min_read_share"] * n_r:
+            return None
+        top, share_f, share_r = top_class_excess(fake, real)
+        return {
+            "top_class": float(top),
+            "fake_share": share_f,
+            "real_share": share_r,
+            "excess": share_f - share_r,
+            "fake_clips_read": n_f,
+            "real_clips_read": n_r,
+        }
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        fake = class_counts(record, "video/class_fake/")
+        if not fake:
+            return []
+        real = class_counts(record, "video/class_real/")
+        st, c = self.state, self.cfg
+        counts = {f"f{k}": v for k, v in fake.items()} | {f"r{k}": v for k, v in real.items()}
+        st["window"].append([int(record.step), counts])
+        st["window"] = [w for w in st["window"] if w[0] > record.step - c["window_steps"]]
+        ev = self._evidence()
+        warm = record.step >= c["warmup_steps"]
+        streak_update(
+            st["streak"], warm and ev is not None and ev["excess"] >= c["excess_min"], record.step
+        )
+        if st["streak"]["since"] is None:
+            st["alerted"] = False
+        if st["alerted"] or ev is None:
+            return []
+        if not streak_held(st["streak"], record.step, c["patience_steps"], c["min_records"]):
+            return []
+        st["alerted"] = True
+        k = int(ev["top_class"])
+        return [
+            self.alert(
+                Severity.WARNING,
+                record.step,
+                st["streak"]["since"],
+                f"generated clips pile into one class: {ev['fake_share']:.0%} of the readable "
+                f"clips show glyph class {k}, which holds {ev['real_share']:.0%} of the real "
+                f"clips (excess {ev['excess']:.2f}, threshold {c['excess_min']}; "
+                f"{ev['fake_clips_read']:.0f} generated and {ev['real_clips_read']:.0f} real "
+                f"clips read over the last {c['window_steps']} steps)",
+                ev | {"threshold": float(c["excess_min"])},
+                CLASS_CONCENTRATION,
+            )
+        ]

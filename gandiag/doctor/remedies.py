@@ -493,6 +493,15 @@ TEMPORAL_D_LR = Remedy(
     ),
     answers=(VD.TEMPORAL_D_LR, VD.BALANCE_D, R.BALANCE_DISCRIMINATORS),
 )
+LATENT_BN = Remedy(
+    "latent_bn",
+    "the generator's conditional batch norms read [z; e(y)] (Clark et al. 2019), not the "
+    "class alone; new networks",
+    lambda cfg: {"model.options.latent_bn": True},
+    lambda cfg: _option(cfg, "latent_bn") is False,
+    answers=(VD.CLASS_REACHES_G,),
+    fresh_start=True,
+)
 MORE_FRAMES = Remedy(
     "more_frames",
     "D_S samples twice as many frames per clip (at most all of them); new networks",
@@ -648,6 +657,7 @@ CATALOG: dict[str, tuple[Remedy, ...]] = {
     "looping_video": (MORE_FRAMES, TEMPORAL_D),
     "temporal_flicker": (TEMPORAL_D, LOWER_LR, MORE_FRAMES),
     "d_imbalance": (TEMPORAL_D_LR, LOWER_LR, MORE_D_STEPS),
+    "class_concentration": (TEMPORAL_D, LATENT_BN, TTUR, LOWER_LR),
     # image-to-image
     "identity_mapping": (LOWER_IDENTITY, RAISE_D_LR),
     "colour_inversion": (ADD_IDENTITY, SMALLER_INIT, LOWER_LR),

@@ -25,6 +25,10 @@ device that add up across ranks, turned into named scalars on the host. What eac
   the fakes. Only pairs of two legible frames are counted, and the share of such pairs
   is reported beside the flip rate (``legible_*``). A step whose fakes have no legible
   pair reports no fake flip rate and no excess: no evidence, which is not "0 flicker".
+- **class counts** (one class whatever was asked: mode collapse): each clip's class is
+  the glyph classifier's most frequent label over its legible frames, counted only for
+  clips with at least half their frames legible; the counts of fake and real clips per
+  class, which a detector pools over steps (a batch of 16 clips says little on its own).
 - **motion diversity** (one motion per class; cf. MoCoGAN-HD issue #8): the centroid's
   velocity sequence per clip; the mean distance between those of clips of the same class
   (any two clips when no labels are given), fakes over reals.
@@ -107,12 +111,23 @@ LEGIBLE_QUANTILE = 0.05
 
 def top_class(
     classifier: torch.nn.Module, x: torch.Tensor, crop: float = DEFAULT_CROP
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``([B, T], [B, T])``: each frame's top-class probability and predicted class."""
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """``([B, T], [B, T], K)``: each frame's top-class probability and predicted class, and
+    the number of classes."""
     b, t = x.shape[:2]
     probs = classifier(glyph_crops(x, crop)).float().softmax(1)
     top, preds = probs.max(1)
-    return top.reshape(b, t), preds.reshape(b, t)
+    return top.reshape(b, t), preds.reshape(b, t), probs.shape[1]
+
+
+def clip_class_counts(preds: torch.Tensor, legible: torch.Tensor, classes: int) -> torch.Tensor:
+    """``[classes]``: clips per class. A clip's class is the most frequent label among its
+    legible frames (ties: the lowest class); a clip counts only when at least half of its
+    frames are legible, so a clip the classifier can barely read names no class."""
+    votes = F.one_hot(preds, classes).double() * legible.unsqueeze(-1).double()  # [B, T, K]
+    votes = votes.sum(1)
+    read = legible.double().sum(1) * 2 >= preds.shape[1]
+    return F.one_hot(votes.argmax(1), classes).double()[read].sum(0)
 
 
 def flip_counts(preds: torch.Tensor, legible: torch.Tensor | None = None) -> torch.Tensor:
@@ -161,12 +176,15 @@ def clip_stats(
         motion_diversity(fake, labels),
     ]
     use_clf = classifier is not None and real.shape[2] == 1
+    classes = 0
     if use_clf and classifier is not None:
-        top_r, preds_r = top_class(classifier, real, crop)
-        top_f, preds_f = top_class(classifier, fake, crop)
+        top_r, preds_r, classes = top_class(classifier, real, crop)
+        top_f, preds_f, _ = top_class(classifier, fake, crop)
         level = torch.quantile(top_r.flatten(), legible_quantile)
         parts.append(flip_counts(preds_r, top_r >= level))
         parts.append(flip_counts(preds_f, top_f >= level))
+        parts.append(clip_class_counts(preds_r, top_r >= level, classes))
+        parts.append(clip_class_counts(preds_f, top_f >= level, classes))
     sums = torch.cat(parts)
 
     def finalise(v: np.ndarray, world: int) -> dict[str, float]:
@@ -201,6 +219,10 @@ def clip_stats(
                 out[S.VIDEO_FLIP_FAKE] = _div(ch_f, leg_f)
             if leg_r > 0 and leg_f > 0:
                 out[S.VIDEO_FLIP_EXCESS] = out[S.VIDEO_FLIP_FAKE] - out[S.VIDEO_FLIP_REAL]
+            pos += 6
+            for k in range(classes):  # clip counts: they add up over steps and ranks
+                out[S.video_class_real(k)] = float(v[pos + k])
+                out[S.video_class_fake(k)] = float(v[pos + classes + k])
         return out
 
     return sums, finalise

@@ -21,9 +21,13 @@ def video_gan_stream(
     loop: tuple[int, int] | None = (1200, 1700),
     flicker: tuple[int, int] | None = (1900, 2400),
     idle_d_from: int | None = 2600,
+    collapse: tuple[int, int] | None = (2800, 3100),
     sample_every: int = 10,
 ) -> list[StepRecord]:
     rng = np.random.default_rng(seed)
+    counts_rng = np.random.default_rng(
+        [seed, 1]
+    )  # its own draws: the other signals stay as they were
 
     def inside(t: int, span: tuple[int, int] | None) -> bool:
         return span is not None and span[0] <= t < span[1]
@@ -62,5 +66,14 @@ def video_gan_stream(
             sc[S.VIDEO_FLIP_FAKE] = min(max(flip_real + flip, 0.0), 1.0)
             sc[S.VIDEO_FLIP_EXCESS] = sc[S.VIDEO_FLIP_FAKE] - flip_real
             sc[S.VIDEO_LEGIBLE_REAL] = sc[S.VIDEO_LEGIBLE_FAKE] = 0.9
+            # clips per glyph class (14 of 16 readable); collapsed: 11 of them in class 3
+            real_counts = counts_rng.multinomial(14, [0.1] * 10)
+            fake_counts = counts_rng.multinomial(14, [0.1] * 10)
+            if inside(t, collapse):
+                fake_counts = counts_rng.multinomial(3, [0.1] * 10)
+                fake_counts[3] += 11
+            for k in range(10):
+                sc[S.video_class_real(k)] = float(real_counts[k])
+                sc[S.video_class_fake(k)] = float(fake_counts[k])
         out.append(StepRecord(t, sc))
     return out

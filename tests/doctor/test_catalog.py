@@ -138,6 +138,18 @@ def _cfg(model, resolved, **options):
             ["temporal_d_lr"],
         ),
         (
+            "class_concentration",
+            _cfg(
+                "dvdgan",
+                {"loss": "hinge", "d_steps": 1, "lr_d_t": None, "lr_g": 4e-4, "lr_d": 4e-4},
+                temporal=False,
+                latent_bn=False,
+                frames=8,
+                k_frames=4,
+            ),
+            ["temporal_d", "latent_bn", "ttur", "lower_lr"],
+        ),
+        (
             "identity_mapping",
             _cfg("cyclegan", {"loss": "lsgan", "lambda_identity": 5.0, "lambda_cycle": 10.0}),
             ["lower_identity", "raise_d_lr"],

@@ -8,6 +8,7 @@ from video_clips import clips, frozen
 import gandiag
 from gandiag import signals as S
 from gandiag.monitor import Cadence
+from gandiag.monitor.video import clip_class_counts
 from gandiag.store import RunReader
 
 
@@ -67,3 +68,40 @@ def test_clips_in_the_wrong_layout_are_refused(tmp_path):
     bad = torch.zeros(4, 1, 8, 32, 32)  # [B, C, T, H, W]: T = 1 frame, C = 8 channels
     with _monitor(tmp_path) as mon, pytest.raises(ValueError, match="transpose"):
         mon.step(0, {"G": 1.0}, d_real=torch.zeros(4), d_fake=torch.zeros(4), real=bad, fake=bad)
+
+
+def test_clip_class_counts_follow_legible_frames():
+    preds = torch.tensor([[2, 2, 2, 2, 5, 5, 5, 5], [1, 1, 1, 7, 7, 7, 7, 7], [4] * 8])
+    legible = torch.tensor(
+        [
+            [1, 1, 1, 1, 0, 0, 0, 0],  # half legible, all 2: counts as 2
+            [1, 1, 1, 1, 1, 0, 0, 0],  # 3 legible 1s against 2 legible 7s: counts as 1
+            [1, 1, 1, 0, 0, 0, 0, 0],  # fewer than half legible: no class
+        ],
+        dtype=torch.bool,
+    )
+    counts = clip_class_counts(preds, legible, 10)
+    assert counts.tolist() == [0, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_class_counts_are_recorded_per_class(tmp_path):
+    real, y = clips(12, seed=1)
+    fake, _ = clips(12, seed=2)
+    with _monitor(tmp_path) as mon:
+        d_out = {"D_S": torch.randn(12), "D_T": torch.randn(12)}
+        mon.step(
+            0,
+            {"G": 1.0, "D_S": 1.0, "D_T": 1.0},
+            d_real=d_out,
+            d_fake=d_out,
+            real=real,
+            fake=fake,
+            labels=y,
+        )
+    with RunReader(tmp_path / "run") as r:
+        (rec,) = list(r.read_records())
+    real_counts = [rec.scalars[S.video_class_real(k)] for k in range(10)]
+    fake_counts = [rec.scalars[S.video_class_fake(k)] for k in range(10)]
+    # real glyph clips are read: nearly all counted, each in its own class
+    assert 10 <= sum(real_counts) <= 12 and 10 <= sum(fake_counts) <= 12
+    assert sum(min(real_counts[k], int((y == k).sum())) for k in range(10)) >= 10

@@ -10,12 +10,19 @@ from gandiag import signals as S
 from gandiag.detectors import build_detectors, default_detectors, run_detectors
 from gandiag.types import Severity, StepRecord
 
-VIDEO = ("frozen_video", "looping_video", "temporal_flicker", "d_imbalance")
+VIDEO = (
+    "frozen_video",
+    "looping_video",
+    "temporal_flicker",
+    "d_imbalance",
+    "class_concentration",
+)
 
 
 @pytest.fixture(scope="module")
 def streams():
-    return {k: video_stream(k, seed=0) for k in ("healthy", "frozen", "looping", "flicker")}
+    kinds = ("healthy", "frozen", "looping", "flicker", "one_class")
+    return {k: video_stream(k, seed=0) for k in kinds}
 
 
 def _fired(stream, names=VIDEO):
@@ -29,7 +36,12 @@ def test_quiet_on_healthy_clips(streams):
 
 @pytest.mark.parametrize(
     "kind, detector",
-    [("frozen", "frozen_video"), ("looping", "looping_video"), ("flicker", "temporal_flicker")],
+    [
+        ("frozen", "frozen_video"),
+        ("looping", "looping_video"),
+        ("flicker", "temporal_flicker"),
+        ("one_class", "class_concentration"),
+    ],
 )
 def test_fires_on_its_failure_only(streams, kind, detector):
     assert _fired(streams[kind]) == {detector}
@@ -105,8 +117,12 @@ def test_imbalance_quiet_when_both_train_or_one_discriminator():
 
 def test_video_kind_adds_the_video_detectors():
     names = [d.name for d in default_detectors("video")]
-    assert set(VIDEO) <= set(names) and "mode_collapse" in names
+    assert set(VIDEO) - {"class_concentration"} <= set(names) and "mode_collapse" in names
     assert not set(VIDEO) & {d.name for d in default_detectors("gan")}
+    # class concentration is opt-in (its docstring says why)
+    assert "class_concentration" not in names
+    opted = [d.name for d in default_detectors("video", class_concentration=True)]
+    assert "class_concentration" in opted
 
 
 def test_state_round_trip_equals_uninterrupted(streams):
@@ -167,3 +183,67 @@ def test_frozen_quiet_on_one_low_batch_and_before_warmup():
     assert not run_detectors(build_detectors(["frozen_video"]), _motion_stream(dip_at=200))
     early = _motion_stream(frozen_from=0, steps=100)  # an untrained G does not move yet
     assert not run_detectors(build_detectors(["frozen_video"]), early)
+
+
+def _class_records(fake_counts, steps=400, every=5, seed=0):
+    """Records of clip counts per class: 14 readable real clips drawn uniformly over 10
+    classes, and ``fake_counts(step, rng)`` for the fakes."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(0, steps, every):
+        real, fake = rng.multinomial(14, [0.1] * 10), fake_counts(t, rng)
+        sc = {S.video_class_real(k): float(real[k]) for k in range(10)}
+        sc |= {S.video_class_fake(k): float(fake[k]) for k in range(10)}
+        out.append(StepRecord(t, sc))
+    return out
+
+
+def _concentrated(readable, in_class, from_step=0):
+    def counts(t, rng):
+        c = rng.multinomial(readable - in_class, [0.1] * 10)
+        if t >= from_step:
+            c[3] += in_class
+        else:
+            c += rng.multinomial(in_class, [0.1] * 10)
+        return c
+
+    return counts
+
+
+def test_class_concentration_alert_onset_and_evidence():
+    recs = _class_records(_concentrated(14, 10, from_step=200))
+    (alert,) = run_detectors(build_detectors(["class_concentration"]), recs)
+    assert alert.evidence["top_class"] == 3
+    assert alert.evidence["excess"] >= alert.evidence["threshold"] == 0.3
+    # the pooled window reaches the threshold within it, then holds for patience_steps
+    assert 200 <= alert.onset_step <= 260 and alert.step == alert.onset_step + 50
+    assert alert.remedies and "temporal discriminator" in alert.remedies[0]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_class_concentration_quiet_when_fakes_follow_the_reals(seed):
+    recs = _class_records(lambda t, rng: rng.multinomial(14, [0.1] * 10), 2000, seed=seed)
+    assert not run_detectors(build_detectors(["class_concentration"]), recs)
+
+
+def test_class_concentration_needs_enough_readable_fakes():
+    # 3 readable fake clips a batch, all of one class (an early generator whose simplest
+    # strokes alone read as a glyph): below a quarter of the reals' 14, not evidence
+    few = _class_records(_concentrated(3, 3))
+    assert not run_detectors(build_detectors(["class_concentration"]), few)
+    # the same share with enough of them is
+    many = _class_records(_concentrated(5, 5))
+    assert run_detectors(build_detectors(["class_concentration"]), many)
+
+
+def test_class_concentration_waits_for_warmup_and_re_arms():
+    def episodes(t, rng):
+        c = rng.multinomial(4, [0.1] * 10)
+        if t < 300 or 500 <= t < 800:
+            c[3] += 10
+        else:
+            c += rng.multinomial(10, [0.1] * 10)
+        return c
+
+    alerts = run_detectors(build_detectors(["class_concentration"]), _class_records(episodes, 1000))
+    assert [a.onset_step for a in alerts] == [100, pytest.approx(550, abs=50)]

@@ -46,6 +46,13 @@ def identity(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return x
 
 
+def one_class(x: torch.Tensor, rng: np.random.Generator, y: torch.Tensor) -> torch.Tensor:
+    """Mode collapse onto one class: every clip replaced by a clip of the first clip's class
+    (other clips of it, so they still move and differ from each other)."""
+    pool = torch.nonzero(y == y[0]).flatten().numpy()
+    return x[torch.from_numpy(rng.choice(pool, len(x)))]
+
+
 TRANSFORMS = {
     "healthy": identity,
     "frozen": frozen,
@@ -68,7 +75,10 @@ def video_stream(
     for step in range(0, steps, every):
         i = torch.from_numpy(rng.choice(len(real_pool), batch, replace=False))
         j = torch.from_numpy(rng.choice(len(fake_pool), batch, replace=False))
-        fake = TRANSFORMS[kind](fake_pool[j], rng)
+        if kind == "one_class":  # drawn from the whole pool's clips of class fake_y[0]
+            fake = one_class(fake_pool, rng, fake_y)[:batch]
+        else:
+            fake = TRANSFORMS[kind](fake_pool[j], rng)
         with torch.no_grad():
             sums, finalise = clip_stats(real_pool[i], fake, fake_y[j], clf)
         out.append(StepRecord(step, dict(finalise(sums.numpy(), 1))))
