@@ -30,13 +30,20 @@ from _report import table, write_json, write_section
 from failure_suite import GLYPH_CONFIGS, RING_CONFIGS, VAE_CONFIGS, Case, run_cases
 from failure_suite_html import write_page
 from failure_suite_score import calibrate, is_healthy, replay, score
-from failure_suite_video import VIDEO_CONFIGS
+from failure_suite_video import VIDEO_CONFIGS, VIDEO_STEPS
 
 from gandiag.types import Alert
 
 # Steps per family: every label's onset falls well inside (ring collapse/hopping from step
-# 500, vanishing/explosion/NaN before 300, VAE collapse by 500, glyph overfitting by ~700).
-FULL = {"seeds": 5, "ring_steps": 900, "vae_steps": 800, "glyph_steps": 1200, "video_steps": 300}
+# 500, vanishing/explosion/NaN before 300, VAE collapse by 500, glyph overfitting by ~700;
+# video: the video bench's length, bench/failure_suite_video.py).
+FULL = {
+    "seeds": 5,
+    "ring_steps": 900,
+    "vae_steps": 800,
+    "glyph_steps": 1200,
+    "video_steps": VIDEO_STEPS,
+}
 QUICK = {"seeds": 1, "ring_steps": 700, "vae_steps": 500, "glyph_steps": 0, "video_steps": 0}
 QUICK_CONFIGS = (
     "healthy",

@@ -20,8 +20,8 @@ mode against 256 held-out real clips, never the training batches the Monitor rea
 - ``dominant_class_share``: the share of the generated clips in the class the bundled video
   classifier names most often (G is asked for the held-out clips' classes, about 10% each);
   ``confident_dominant_share``: the same among the clips it names with probability at least
-  0.9 (NaN when it names none); ``class_match``: the share named as the class G was asked
-  for (evidence, not a label).
+  0.9 (NaN when it names none), and ``confident_clips``, how many it names so; ``class_match``:
+  the share named as the class G was asked for (evidence, not a label).
 
 Labels (:func:`label_video`), each on 2 evaluations in a row ending at step 100 or later
 (the untrained generator's clips hardly move), strict band / lenient band
@@ -32,7 +32,9 @@ Labels (:func:`label_video`), each on 2 evaluations in a row ending at step 100 
 - ``d_imbalance``: one discriminator's AUC at most 0.6 (0.65) while another's is at least
   0.75 (0.7): one has stopped judging while the other separates reals from fakes;
 - ``mode_collapse``: class concentration on clips: at least 0.5 (0.4) of the generated
-  clips in one class *and* of the clips the classifier names confidently. Unlike the
+  clips in one class *and* of the clips the classifier names confidently, these at least
+  ``MIN_NAMED`` (25) clips: a share of one or two named clips is 1.0 or 0.5 by arithmetic.
+  (Runs stored before ``confident_clips`` was recorded are labelled without that minimum.) Unlike the
   image benchmark's lenient band, an evaluation at which it names no clip confidently
   counts in neither band: the earlier DVD-GAN-lite's clips were not readable by the
   classifier within 900 steps (class_match at chance, no clip named at p >= 0.9 in two
@@ -141,14 +143,18 @@ def save_strip(fake: torch.Tensor, real: torch.Tensor, path: Path) -> None:
 
 
 CONFIDENT = 0.9  # the classifier "names" a clip at this probability (as for glyph images)
+#: the confident share is evidence only over at least this many named clips (of 256): its
+#: standard error is then at most 0.1, the width between the label's two bands
+MIN_NAMED = 25
 
 
 @torch.no_grad()
 def class_concentration(
     classifier: torch.nn.Module, clips: torch.Tensor, asked: torch.Tensor
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, int]:
     """(dominant class share, the same among the confidently named clips (NaN if none),
-    share named as the class asked for) of generated clips by the video classifier."""
+    share named as the class asked for, number of confidently named clips) of generated
+    clips by the video classifier."""
     device = next(classifier.parameters()).device
     prob = torch.cat([classifier(c.to(device))[0].softmax(1).cpu() for c in clips.split(256)])
     pred = prob.argmax(1)
@@ -159,6 +165,7 @@ def class_concentration(
         max(counts) / sum(counts),
         max(named) / sum(named) if sum(named) else float("nan"),
         float((pred == asked.cpu()).double().mean()),
+        int(sum(named)),
     )
 
 
@@ -226,6 +233,7 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
         "fvd_lite": [],
         "dominant_class_share": [],
         "confident_dominant_share": [],
+        "confident_clips": [],
         "class_match": [],
     }
     for name in D.parts():
@@ -269,9 +277,10 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
                 o["step"].append(step)
                 o["motion_ratio"].append(_motion(fake) / held_motion)
                 o["fvd_lite"].append(fvd_held(fake).value)
-                share, sure_share, match = class_concentration(classifier, fake, held_y)
+                share, sure_share, match, named = class_concentration(classifier, fake, held_y)
                 o["dominant_class_share"].append(share)
                 o["confident_dominant_share"].append(sure_share)
+                o["confident_clips"].append(named)
                 o["class_match"].append(match)
                 for name in D.parts():
                     o[f"auc_{name}"].append(_auc(s_real[name], s_fake[name]))
@@ -316,9 +325,11 @@ def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
                 labels["d_imbalance"] = max(start, VIDEO_WARMUP)
         if o.get("dominant_class_share"):
             share = CLASS_SHARE_BAND[i]
+            # runs stored before the count was recorded: every confident share counts
+            named = o.get("confident_clips") or [MIN_NAMED] * len(steps)
             flags = [  # both bands: NaN (no clip named confidently) is never a flag
-                s >= share and c >= share
-                for s, c in zip(o["dominant_class_share"], o["confident_dominant_share"])
+                s >= share and c >= share and n >= MIN_NAMED
+                for s, c, n in zip(o["dominant_class_share"], o["confident_dominant_share"], named)
             ]
             start = first_streak(flags, steps, 2, min_end=VIDEO_WARMUP)
             if start is not None:

@@ -156,6 +156,15 @@ def test_class_concentration_label_needs_clips_the_classifier_can_read() -> None
     assert labels == {} and amb == {}
 
 
+def test_class_concentration_label_needs_enough_named_clips() -> None:
+    n, ok = 13, [1.0] * 13
+    o = _with_classes(_outcomes(ok, ok, ok), [0.12] * 6 + [0.6] * 7, [0.1] * 6 + [1.0] * 7)
+    # a confident share of 1.0 from two named clips is not a measurement
+    assert label_video({**o, "confident_clips": [2] * n}) == ({}, {})
+    labels, _ = label_video({**o, "confident_clips": [30] * n})
+    assert labels == {"mode_collapse": 150}
+
+
 def test_class_concentration_reads_the_classifier_on_clips() -> None:
     from failure_suite_video import class_concentration
 
@@ -179,7 +188,9 @@ def test_class_concentration_reads_the_classifier_on_clips() -> None:
     clips[6:, 0, 0, 0, 0] = torch.tensor([0, 1, 2, 4]).float()
     clips[6:, 0, 0, 0, 1] = 1.0  # ... named without confidence; the other four confidently
     asked = torch.tensor([3, 3, 3, 0, 0, 0, 0, 1, 2, 4])
-    share, sure, match = class_concentration(Fixed(), clips, asked)
+    share, sure, match, named = class_concentration(Fixed(), clips, asked)
     assert share == 0.6 and sure == 0.25 and match == 0.7  # three of the six 3s, the four
+    assert named == 4
     clips[:, 0, 0, 0, 1] = 0.0  # none named confidently
     assert math.isnan(class_concentration(Fixed(), clips, asked)[1])
+    assert class_concentration(Fixed(), clips, asked)[3] == 0
