@@ -32,9 +32,10 @@ Labels (:func:`label_video`), each on 2 evaluations in a row ending at step 100 
 - ``d_imbalance``: one discriminator's AUC at most 0.6 (0.65) while another's is at least
   0.75 (0.7): one has stopped judging while the other separates reals from fakes;
 - ``mode_collapse``: class concentration on clips: at least 0.5 (0.4) of the generated
-  clips in one class *and* of the clips the classifier names confidently, these at least
-  ``MIN_NAMED`` (25) clips: a share of one or two named clips is 1.0 or 0.5 by arithmetic.
-  (Runs stored before ``confident_clips`` was recorded are labelled without that minimum.) Unlike the
+  clips in one class *and* of the clips the classifier names confidently, this share taken
+  at its one-sided 95% lower confidence bound (``share_lower_bound``): one named clip has a
+  share of 1.0 by arithmetic, five all in one class have a bound of 0.55. (Runs stored
+  before ``confident_clips`` was recorded are labelled from the share as read.) Unlike the
   image benchmark's lenient band, an evaluation at which it names no clip confidently
   counts in neither band: the earlier DVD-GAN-lite's clips were not readable by the
   classifier within 900 steps (class_match at chance, no clip named at p >= 0.9 in two
@@ -60,6 +61,7 @@ stands still can average above 0.3.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from pathlib import Path
 
@@ -143,9 +145,21 @@ def save_strip(fake: torch.Tensor, real: torch.Tensor, path: Path) -> None:
 
 
 CONFIDENT = 0.9  # the classifier "names" a clip at this probability (as for glyph images)
-#: the confident share is evidence only over at least this many named clips (of 256): its
-#: standard error is then at most 0.1, the width between the label's two bands
-MIN_NAMED = 25
+#: the confident share is read at its one-sided lower confidence bound at this level
+#: (Clopper-Pearson) when the number of named clips is recorded: one named clip gives a
+#: share of 1.0 by arithmetic (bound 0.05); five clips all in one class are evidence (0.55)
+NAMED_CONFIDENCE = 0.95
+
+
+def share_lower_bound(share: float, named: int, confidence: float = NAMED_CONFIDENCE) -> float:
+    """One-sided lower confidence bound of a share observed over ``named`` clips (NaN stays
+    NaN: no clip named)."""
+    from scipy.stats import beta
+
+    if not math.isfinite(share) or named <= 0:
+        return float("nan")
+    k = round(share * named)
+    return 0.0 if k == 0 else float(beta.ppf(1.0 - confidence, k, named - k + 1))
 
 
 @torch.no_grad()
@@ -325,11 +339,11 @@ def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
                 labels["d_imbalance"] = max(start, VIDEO_WARMUP)
         if o.get("dominant_class_share"):
             share = CLASS_SHARE_BAND[i]
-            # runs stored before the count was recorded: every confident share counts
-            named = o.get("confident_clips") or [MIN_NAMED] * len(steps)
+            sure = o["confident_dominant_share"]
+            if o.get("confident_clips"):  # runs stored before the count: the share as read
+                sure = [share_lower_bound(c, n) for c, n in zip(sure, o["confident_clips"])]
             flags = [  # both bands: NaN (no clip named confidently) is never a flag
-                s >= share and c >= share and n >= MIN_NAMED
-                for s, c, n in zip(o["dominant_class_share"], o["confident_dominant_share"], named)
+                s >= share and c >= share for s, c in zip(o["dominant_class_share"], sure)
             ]
             start = first_streak(flags, steps, 2, min_end=VIDEO_WARMUP)
             if start is not None:

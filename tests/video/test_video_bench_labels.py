@@ -7,6 +7,7 @@ import math
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -156,13 +157,23 @@ def test_class_concentration_label_needs_clips_the_classifier_can_read() -> None
     assert labels == {} and amb == {}
 
 
-def test_class_concentration_label_needs_enough_named_clips() -> None:
+def test_class_concentration_label_reads_the_named_share_at_its_lower_bound() -> None:
+    from failure_suite_video import share_lower_bound
+
     n, ok = 13, [1.0] * 13
     o = _with_classes(_outcomes(ok, ok, ok), [0.12] * 6 + [0.6] * 7, [0.1] * 6 + [1.0] * 7)
-    # a confident share of 1.0 from two named clips is not a measurement
-    assert label_video({**o, "confident_clips": [2] * n}) == ({}, {})
-    labels, _ = label_video({**o, "confident_clips": [30] * n})
+    # a confident share of 1.0 from one or two named clips is arithmetic, not evidence
+    for named in (1, 2):
+        assert label_video({**o, "confident_clips": [named] * n}) == ({}, {})
+    # four clips all in one class: the margin band (bound 0.47); five or more: the label
+    labels, amb = label_video({**o, "confident_clips": [4] * n})
+    assert labels == {} and amb == {"mode_collapse": 150}
+    labels, _ = label_video({**o, "confident_clips": [5] * n})
     assert labels == {"mode_collapse": 150}
+    # Clopper-Pearson: all of n named clips in one class, bound 0.05 ** (1 / n)
+    for k in (1, 2, 5, 20):
+        assert share_lower_bound(1.0, k) == pytest.approx(0.05 ** (1 / k))
+    assert share_lower_bound(0.0, 5) == 0.0 and math.isnan(share_lower_bound(float("nan"), 0))
 
 
 def test_class_concentration_reads_the_classifier_on_clips() -> None:
