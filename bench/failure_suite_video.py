@@ -32,10 +32,12 @@ Labels (:func:`label_video`), each on 2 evaluations in a row ending at step 100 
 - ``d_imbalance``: one discriminator's AUC at most 0.6 (0.65) while another's is at least
   0.75 (0.7): one has stopped judging while the other separates reals from fakes;
 - ``mode_collapse``: class concentration on clips: at least 0.5 (0.4) of the generated
-  clips in one class *and* of the clips the classifier names confidently, this share taken
-  at its one-sided 95% lower confidence bound (``share_lower_bound``): one named clip has a
-  share of 1.0 by arithmetic, five all in one class have a bound of 0.55. (Runs stored
-  before ``confident_clips`` was recorded are labelled from the share as read.) Unlike the
+  clips in one class *and* of the clips the classifier names confidently, on two
+  evaluations in a row, and at one of them at least, the confidently named share at its
+  one-sided 95% lower confidence bound (``share_lower_bound``): one named clip has a share
+  of 1.0 by arithmetic (bound 0.05), five all in one class are evidence (0.55); so a streak
+  resting on one or two named clips per evaluation is not a label. (Runs stored before
+  ``confident_clips`` was recorded are labelled from the shares as read.) Unlike the
   image benchmark's lenient band, an evaluation at which it names no clip confidently
   counts in neither band: the earlier DVD-GAN-lite's clips were not readable by the
   classifier within 900 steps (class_match at chance, no clip named at p >= 0.9 in two
@@ -318,6 +320,17 @@ def asdict_case(case: Case) -> dict:
     }
 
 
+def _supported_streak(flags: list[bool], support: list[bool], steps: list[int]) -> int | None:
+    """Start of the first run of at least 2 flagged evaluations ending at VIDEO_WARMUP or
+    later in which at least one evaluation is also ``support``ed."""
+    run = 0
+    for j, f in enumerate(flags):
+        run = run + 1 if f else 0
+        if run >= 2 and steps[j] >= VIDEO_WARMUP and any(support[j - run + 1 : j + 1]):
+            return steps[j - run + 1]
+    return None
+
+
 def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
     """Ground truth for a video run from its outcome curves: (labels, ambiguous)."""
     steps = [int(s) for s in o["step"]]
@@ -340,12 +353,13 @@ def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
         if o.get("dominant_class_share"):
             share = CLASS_SHARE_BAND[i]
             sure = o["confident_dominant_share"]
-            if o.get("confident_clips"):  # runs stored before the count: the share as read
-                sure = [share_lower_bound(c, n) for c, n in zip(sure, o["confident_clips"])]
+            bound = sure  # runs stored before the count: the share as read
+            if o.get("confident_clips"):
+                bound = [share_lower_bound(c, n) for c, n in zip(sure, o["confident_clips"])]
             flags = [  # both bands: NaN (no clip named confidently) is never a flag
                 s >= share and c >= share for s, c in zip(o["dominant_class_share"], sure)
             ]
-            start = first_streak(flags, steps, 2, min_end=VIDEO_WARMUP)
+            start = _supported_streak(flags, [b >= share for b in bound], steps)
             if start is not None:
                 labels["mode_collapse"] = max(start, VIDEO_WARMUP)
         out.append(labels)

@@ -170,6 +170,10 @@ def test_class_concentration_label_reads_the_named_share_at_its_lower_bound() ->
     assert labels == {} and amb == {"mode_collapse": 150}
     labels, _ = label_video({**o, "confident_clips": [5] * n})
     assert labels == {"mode_collapse": 150}
+    # one evaluation of the streak with enough named clips supports the whole streak: the
+    # onset is the streak's first evaluation (step 150, one named clip there)
+    labels, _ = label_video({**o, "confident_clips": [0] * 6 + [1, 20] + [1] * 5})
+    assert labels == {"mode_collapse": 150}
     # Clopper-Pearson: all of n named clips in one class, bound 0.05 ** (1 / n)
     for k in (1, 2, 5, 20):
         assert share_lower_bound(1.0, k) == pytest.approx(0.05 ** (1 / k))
