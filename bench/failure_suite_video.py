@@ -165,7 +165,7 @@ def share_lower_bound(share: float, named: int, confidence: float = NAMED_CONFID
 
 
 @torch.no_grad()
-def class_concentration(
+def class_shares(
     classifier: torch.nn.Module, clips: torch.Tensor, asked: torch.Tensor
 ) -> tuple[float, float, float, int]:
     """(dominant class share, the same among the confidently named clips (NaN if none),
@@ -293,7 +293,7 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
                 o["step"].append(step)
                 o["motion_ratio"].append(_motion(fake) / held_motion)
                 o["fvd_lite"].append(fvd_held(fake).value)
-                share, sure_share, match, named = class_concentration(classifier, fake, held_y)
+                share, sure_share, match, named = class_shares(classifier, fake, held_y)
                 o["dominant_class_share"].append(share)
                 o["confident_dominant_share"].append(sure_share)
                 o["confident_clips"].append(named)

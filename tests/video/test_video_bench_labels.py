@@ -181,7 +181,7 @@ def test_class_concentration_label_reads_the_named_share_at_its_lower_bound() ->
 
 
 def test_class_concentration_reads_the_classifier_on_clips() -> None:
-    from failure_suite_video import class_concentration
+    from failure_suite_video import class_shares
 
     class Fixed(torch.nn.Module):
         """Class probabilities given by the clip's first pixel (a stand-in classifier)."""
@@ -203,9 +203,9 @@ def test_class_concentration_reads_the_classifier_on_clips() -> None:
     clips[6:, 0, 0, 0, 0] = torch.tensor([0, 1, 2, 4]).float()
     clips[6:, 0, 0, 0, 1] = 1.0  # ... named without confidence; the other four confidently
     asked = torch.tensor([3, 3, 3, 0, 0, 0, 0, 1, 2, 4])
-    share, sure, match, named = class_concentration(Fixed(), clips, asked)
+    share, sure, match, named = class_shares(Fixed(), clips, asked)
     assert share == 0.6 and sure == 0.25 and match == 0.7  # three of the six 3s, the four
     assert named == 4
     clips[:, 0, 0, 0, 1] = 0.0  # none named confidently
-    assert math.isnan(class_concentration(Fixed(), clips, asked)[1])
-    assert class_concentration(Fixed(), clips, asked)[3] == 0
+    assert math.isnan(class_shares(Fixed(), clips, asked)[1])
+    assert class_shares(Fixed(), clips, asked)[3] == 0
