@@ -178,6 +178,7 @@ SHORT: dict[str, str] = {
     "stackgan_no_ca_glyphs.toml": "stackgan-350",
     "stackgan_copy_glyphs.toml": "stackgan-copy-400",
     "dvdgan_frozen_temporal.toml": "dvd-110",
+    "dvdgan_no_temporal.toml": "dvd-110",
 }
 
 
@@ -283,11 +284,6 @@ NOT_REPRODUCED = {
         "training and branches twice the span from the fork to the alert (~3,000 StyleGAN-"
         "lite steps at ~0.7 s/step) did not fit this CPU budget; its healthy control "
         "stylegan_small_glyphs loses diversity too, later and less"
-    ),
-    "dvdgan_no_temporal.toml": (
-        "no alert at any affordable size: no detector fired in 300 steps on 2 seeds "
-        "(bench/detectors_video.py; the motion ratio stays in the frozen label's margin "
-        "band), at ~2.5 s/step under load"
     ),
 }
 
