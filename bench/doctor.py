@@ -302,8 +302,8 @@ def _write(
     now = {r["config"]: r for r in rows}
     table = []
     for n, failure in FAILURES.items():
-        if args.section != "doctor" and n not in now and n not in pending:
-            continue  # a section of its own (a timing run) lists only what it ran
+        if args.section != "doctor" and n not in now and n not in pending and n not in previous:
+            continue  # a section of its own (a timing run) lists what it ran and --previous
         if n in now:
             table.append(now[n])
         elif n in pending:
