@@ -37,25 +37,22 @@ def _monitor(tmp_path):
     )
 
 
+def _one_step(tmp_path, losses, d_real, d_fake, real, fake, labels) -> dict[str, float]:
+    """The scalars the Monitor records for one step of these clips."""
+    with _monitor(tmp_path) as mon:
+        mon.step(0, losses, d_real=d_real, d_fake=d_fake, real=real, fake=fake, labels=labels)
+    with RunReader(tmp_path / "run") as r:
+        (rec,) = list(r.read_records())
+    return rec.scalars
+
+
 def test_video_and_per_discriminator_signals_are_recorded(tmp_path):
     real, y = clips(12, seed=1)
     fake_src, _ = clips(12, seed=2)
     fake = frozen(fake_src, None)
     d_real = {"D_S": torch.randn(12), "D_T": torch.full((12,), 0.5)}
     d_fake = {"D_S": torch.randn(12) - 1, "D_T": torch.full((12,), 0.5)}
-    with _monitor(tmp_path) as mon:
-        mon.step(
-            0,
-            {"G": 1.0, "D_S": 1.0, "D_T": 2.0},
-            d_real=d_real,
-            d_fake=d_fake,
-            real=real,
-            fake=fake,
-            labels=y,
-        )
-    with RunReader(tmp_path / "run") as r:
-        (rec,) = list(r.read_records())
-    sc = rec.scalars
+    sc = _one_step(tmp_path, {"G": 1.0, "D_S": 1.0, "D_T": 2.0}, d_real, d_fake, real, fake, y)
     assert sc[S.VIDEO_MOTION_RATIO] == 0.0  # frozen fakes
     assert sc[S.VIDEO_MOTION_REAL] > 0
     assert sc[S.d_net("D_T", "real", "raw_std")] == 0.0
@@ -87,21 +84,10 @@ def test_clip_class_counts_follow_legible_frames():
 def test_class_counts_are_recorded_per_class(tmp_path):
     real, y = clips(12, seed=1)
     fake, _ = clips(12, seed=2)
-    with _monitor(tmp_path) as mon:
-        d_out = {"D_S": torch.randn(12), "D_T": torch.randn(12)}
-        mon.step(
-            0,
-            {"G": 1.0, "D_S": 1.0, "D_T": 1.0},
-            d_real=d_out,
-            d_fake=d_out,
-            real=real,
-            fake=fake,
-            labels=y,
-        )
-    with RunReader(tmp_path / "run") as r:
-        (rec,) = list(r.read_records())
-    real_counts = [rec.scalars[S.video_class_real(k)] for k in range(10)]
-    fake_counts = [rec.scalars[S.video_class_fake(k)] for k in range(10)]
+    d_out = {"D_S": torch.randn(12), "D_T": torch.randn(12)}
+    sc = _one_step(tmp_path, {"G": 1.0, "D_S": 1.0, "D_T": 1.0}, d_out, d_out, real, fake, y)
+    real_counts = [sc[S.video_class_real(k)] for k in range(10)]
+    fake_counts = [sc[S.video_class_fake(k)] for k in range(10)]
     # real glyph clips are read: nearly all counted, each in its own class
     assert 10 <= sum(real_counts) <= 12 and 10 <= sum(fake_counts) <= 12
     assert sum(min(real_counts[k], int((y == k).sum())) for k in range(10)) >= 10
