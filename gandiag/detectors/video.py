@@ -523,7 +523,7 @@ def top_class_excess(fake: dict[str, float], real: dict[str, float]) -> tuple[st
 @dataclass
 class ClassConcentrationState(DeclaredState):
     """State of :class:`ClassConcentrationDetector`: per-record clip counts in the window
-    (``[step, {"f<k>"|"r<k>": clips}]``), the evidence streak."""
+    (``[step, {class: fake clips}, {class: real clips}]``), the evidence streak."""
 
     window: list[list[Any]] = field(default_factory=list)
     streak: Streak = field(default_factory=new_streak)
@@ -592,10 +592,10 @@ class ClassConcentrationDetector(SignalDetector):
     def _pooled(self) -> tuple[dict[str, float], dict[str, float]]:
         fake: dict[str, float] = {}
         real: dict[str, float] = {}
-        for _, counts in self.state["window"]:
-            for key, n in counts.items():
-                side = fake if key[0] == "f" else real
-                side[key[1:]] = side.get(key[1:], 0.0) + n
+        for _, f, r in self.state["window"]:
+            for pooled, counts in ((fake, f), (real, r)):
+                for k, n in counts.items():
+                    pooled[k] = pooled.get(k, 0.0) + n
         return fake, real
 
     def _evidence(self) -> dict[str, float] | None:
@@ -621,8 +621,7 @@ class ClassConcentrationDetector(SignalDetector):
             return []
         real = class_counts(record, "video/class_real/")
         st, c = self.state, self.cfg
-        counts = {f"f{k}": v for k, v in fake.items()} | {f"r{k}": v for k, v in real.items()}
-        st["window"].append([int(record.step), counts])
+        st["window"].append([int(record.step), fake, real])
         st["window"] = [w for w in st["window"] if w[0] > record.step - c["window_steps"]]
         ev = self._evidence()
         warm = record.step >= c["warmup_steps"]
