@@ -92,14 +92,37 @@ class PooledSignalState(SustainedSignalState):
         return {"nets": dict(fields.get("nets", {})), "windows": {}}
 
 
+@dataclass
+class CollapseState(SustainedSignalState):
+    """State of :class:`TranslationCollapseDetector`.
+
+    Version 2: ``peak_classes`` added (the most classes each generator's probe has read; a
+    state saved before it resumes with none, so a collapse right after a resume needs the
+    full confirmation)."""
+
+    version: ClassVar[int] = 2
+    peak_classes: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def upgrade(cls, fields: dict[str, Any], version: int | None) -> dict[str, Any]:
+        if version not in (None, 1):
+            raise StateError(f"no upgrade from version {version} to {cls.version}")
+        return {"nets": dict(fields.get("nets", {})), "peak_classes": {}}
+
+
 class _SustainedSignal(SignalDetector):
     """Alert when ``translation/<NET>/<signal>`` stays beyond ``threshold`` on consecutive probes."""
 
     signal_name: ClassVar[str]
     below: ClassVar[bool] = True  # the failure is the signal falling below the threshold
-    #: compare the mean of the last ``min_records`` consecutive eligible probes with the
-    #: threshold, instead of asking each of them (needs ``State = PooledSignalState``)
+    #: compare a statistic (``pool``) of the last ``min_records`` consecutive eligible probes
+    #: with the threshold, instead of asking each of them (needs ``State = PooledSignalState``)
     pooled: ClassVar[bool] = False
+    #: the pooled statistic: ``"mean"``, or ``"median"`` (of 3 probes: 2 of them beyond the
+    #: threshold, so one probe on the wrong side neither makes nor breaks an alert)
+    pool: ClassVar[str] = "mean"
+    #: the evidence key of the pooled value and of each probe's (``<key>@<step>``)
+    pooled_key: ClassVar[str] = ""
     severity: ClassVar[Severity] = Severity.WARNING
     remedies: ClassVar[tuple[str, ...]] = ()
     params: ClassVar[dict[str, Any]] = {"threshold": 0.0, "warmup_steps": 200, "min_records": 3}
@@ -153,7 +176,7 @@ class _SustainedSignal(SignalDetector):
             if st["since"] is None:
                 st["since"] = int(record.step)
             st["records"] += 1
-            if st["records"] >= self.cfg["min_records"] and not st["alerted"]:
+            if self.confirmed(record, net, st) and not st["alerted"]:
                 st["alerted"] = True
                 alerts.append(
                     self.alert(
@@ -173,9 +196,9 @@ class _SustainedSignal(SignalDetector):
         return alerts
 
     def _pooled_check(self, record: StepRecord, net: str, v: float, limit: float) -> Alert | None:
-        """``pooled``: the mean of the last ``min_records`` consecutive probes where
-        ``extra_condition`` holds, against this record's threshold. A probe where it does
-        not hold ends the run of probes (the window starts again)."""
+        """``pooled``: the mean (or median, ``pool``) of the last ``min_records`` consecutive
+        probes where ``extra_condition`` holds, against this record's threshold. A probe
+        where it does not hold ends the run of probes (the window starts again)."""
         st = self.state["nets"][net]
         win = self.state["windows"].setdefault(net, {"steps": [], "values": []})
         if not self.extra_condition(record, net):
@@ -186,7 +209,11 @@ class _SustainedSignal(SignalDetector):
         win["values"] = [*win["values"], float(v)][-k:]
         if len(win["values"]) < k or st["alerted"]:
             return None
-        pooled = sum(win["values"]) / k
+        if self.pool == "median":
+            ordered = sorted(win["values"])
+            pooled = (ordered[(k - 1) // 2] + ordered[k // 2]) / 2
+        else:
+            pooled = sum(win["values"]) / k
         if not (pooled < limit if self.below else pooled > limit):
             return None
         st["alerted"] = True
@@ -196,20 +223,26 @@ class _SustainedSignal(SignalDetector):
             for s, x in zip(win["steps"], win["values"])
             if (x < limit if self.below else x > limit)
         ]
+        key = self.pooled_key or self.signal_name
         return self.alert(
             self.severity,
             record.step,
             beyond[0] if beyond else win["steps"][0],
             self.diagnosis(net, pooled),
             {
-                self.signal_name: pooled,
+                key: pooled,
                 "threshold": limit,
                 "probes_pooled": k,
-                **{f"{self.signal_name}@{s}": x for s, x in zip(win["steps"], win["values"])},
+                **{f"{key}@{s}": x for s, x in zip(win["steps"], win["values"])},
                 **self.evidence(record, net),
             },
             self.remedies,
         )
+
+    def confirmed(self, record: StepRecord, net: str, streak: NetStreak) -> bool:
+        """Whether the run of bad probes ending at ``record`` confirms the failure (by
+        default: ``min_records`` of them)."""
+        return streak["records"] >= self.cfg["min_records"]
 
     def value(self, record: StepRecord, net: str, signal: float) -> float:
         """The value compared with the threshold (by default the signal itself)."""
@@ -329,8 +362,17 @@ class SteganographyDetector(_SustainedSignal):
     changes little but that scale, and noise at 3/255 touches every scale lightly. All
     three are read in the same unit (share of the change passed on), so one threshold
     serves them: more than half, ``threshold`` 1/2, as before. What the family costs is a
-    higher chance that one member crosses on an honest F (three readings, not one); each
-    member must still cross on ``min_records`` probes in a row.
+    higher chance that one member crosses on an honest F (three readings, not one).
+
+    Confirmation: the median of the family's largest gain over the last ``min_records`` (3)
+    consecutive eligible probes (``hiding_gain`` in the evidence), so two of three probes
+    must cross, not all three. A gain is a ratio of two small changes of the cycle error
+    (a few thousandths of the range), so it moves from probe to probe with G and F even on
+    a fixed batch: on hiding runs of the benchmark it wandered around the line (0.23-0.68,
+    one probe in three under it), so that three crossings in a row came late or not at all
+    while the held-out save showed the hiding at every evaluation (docs/detectors.md). The
+    median keeps one low probe from breaking the confirmation and, unlike a mean, keeps one
+    high probe from making it.
 
     What the detector must not read: ``halfres_gain``, the same reading with a
     half-resolution 8-bit save, is the perturbation that defines the benchmark's
@@ -347,6 +389,10 @@ class SteganographyDetector(_SustainedSignal):
     name = "steganography"
     signal_name = "blur_gain"
     below = False
+    pooled = True
+    pool = "median"
+    pooled_key = "hiding_gain"
+    State = PooledSignalState
     params: ClassVar[dict[str, Any]] = {
         "threshold": 0.5,
         "cycle_l1_max": 0.15,
@@ -411,7 +457,18 @@ class TranslationCollapseDetector(_SustainedSignal):
     line at a quarter of the targets' count, 2.5 classes on a class-balanced probe of ten
     classes, above that definition: it claimed collapse on runs whose outputs read 2.0-2.5
     classes on held-out inputs (bench/translation_suite.py, docs/detectors.md). Records
-    without ``classes_out`` (runs stored before it was logged) are judged by the ratio."""
+    without ``classes_out`` (runs stored before it was logged) are judged by the ratio.
+
+    Confirmation: ``min_records`` (3) bad probes in a row, or one, when the generator
+    collapses after it had learned to vary: a probe whose outputs read at most
+    ``at_once_classes`` (1.5: all but a few of the probe's outputs in one class) from a
+    generator whose probe had read at least ``learned_classes`` (4, twice the collapse
+    line) at an earlier probe. Persistence guards against a generator that has not yet
+    learned to vary (every translator starts by drawing one kind of output: healthy pix2pix
+    probes read 1.0 class up to step 150 and 2.0-4.2 at step 200); a generator that drew
+    four kinds of output and now draws one has lost what it had. Such a collapse can be
+    brief (one or two probes, the held-out set showing it at one evaluation), which three
+    probes in a row miss."""
 
     name = "translation_collapse"
     signal_name = "output_diversity"
@@ -419,11 +476,36 @@ class TranslationCollapseDetector(_SustainedSignal):
     params: ClassVar[dict[str, Any]] = {
         "threshold": 0.25,
         "max_classes": 2.0,
+        "at_once_classes": 1.5,
+        "learned_classes": 4.0,
         "target_acc_min": 0.5,
         "warmup_steps": 200,
         "min_records": 3,
     }
     remedies = (RAISE_RECON, R.TTUR_LOWER_LR, R.INSTANCE_NOISE, R.RESTART)
+    State = CollapseState
+
+    def check(self, record: StepRecord) -> list[Alert]:
+        alerts = super().check(record)
+        # the most classes each generator's probe has read so far (this one included: a
+        # probe is never its own "earlier" peak, see confirmed)
+        for net in self.state["nets"]:
+            count = _legible(record, net, "classes_out", self.cfg["target_acc_min"])
+            if count is not None:
+                peak = self.state["peak_classes"].get(net, 0.0)
+                self.state["peak_classes"][net] = max(peak, float(count))
+        return alerts
+
+    def confirmed(self, record: StepRecord, net: str, streak: NetStreak) -> bool:
+        if super().confirmed(record, net, streak):
+            return True
+        count = _legible(record, net, "classes_out", self.cfg["target_acc_min"])
+        peak = self.state["peak_classes"].get(net, 0.0)
+        return (
+            count is not None
+            and count <= self.cfg["at_once_classes"]
+            and peak >= self.cfg["learned_classes"]
+        )
 
     @classmethod
     def watched_name(cls) -> str:
@@ -437,9 +519,12 @@ class TranslationCollapseDetector(_SustainedSignal):
         return signal if classes is None or not finite(signal) else min(signal, classes)
 
     def evidence(self, record: StepRecord, net: str) -> dict[str, float]:
-        return _present(
+        out = _present(
             record, net, "output_diversity", "class_diversity", "classes_out", "target_class_acc"
         )
+        if net in self.state["peak_classes"]:
+            out["peak_classes"] = self.state["peak_classes"][net]
+        return out
 
     def diagnosis(self, net: str, value: float) -> str:
         return (

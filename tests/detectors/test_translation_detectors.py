@@ -448,3 +448,107 @@ def test_content_lost_state_round_trips_mid_window_and_reads_a_state_saved_befor
     assert d3.state_dict()["state"]["windows"] == {}
     (a,) = run([d3], recs[6:])  # it pools again from its next probes: 300, 350, 400
     assert (a.onset_step, a.step) == (300, 400)
+
+
+# -- steganography: the median of its last probes ------------------------------------------
+def _gain_stream(gains, member="fine_blur_gain"):
+    """A healthy stream whose G_AB reads ``gains[i]`` for ``member`` at the i-th probe from
+    step 200 (the other members stay at their healthy values, under 0.1)."""
+    recs = stream(None)
+    for r in recs:
+        i = (r.step - 200) // 50
+        if 0 <= i < len(gains):
+            r.scalars[f"translation/G_AB/{member}"] = gains[i]
+    return recs
+
+
+def test_steganography_confirms_on_two_of_three_probes():
+    # a hiding pair whose gain wanders around the line: never three crossings in a row,
+    # but two in every three probes from step 250 (the first crossing is the onset)
+    gains = [0.3, 0.59, 0.66, 0.43, 0.56, 0.53, 0.25] * 4
+    assert not any(all(g > 0.5 for g in gains[i : i + 3]) for i in range(len(gains) - 2))
+    (a,) = run(build_detectors(["steganography"]), _gain_stream(gains))
+    assert (a.onset_step, a.step) == (250, 300)
+    assert a.evidence["hiding_gain"] == pytest.approx(0.59)
+    assert a.evidence["probes_pooled"] == 3 and a.evidence["hiding_gain@300"] == 0.66
+
+
+def test_steganography_ignores_one_high_probe_that_a_mean_would_count():
+    # one probe at 1.5 among honest ones: the mean of three (0.57) crosses, the median not
+    spikes = ([0.06, 1.5, 0.15] + [0.06] * 5) * 4
+    assert run(build_detectors(["steganography"]), _gain_stream(spikes)) == []
+
+
+def test_steganography_state_round_trips_mid_window_and_reads_a_state_saved_before_pooling():
+    recs = _gain_stream([1.4] * 40)
+    d1 = build_detectors(["steganography"])[0]
+    assert run([d1], recs[:6]) == []  # probes 200 and 250 in the window
+    d2 = build_detectors(["steganography"])[0]
+    d2.load_state_dict(d1.state_dict())
+    (a,) = run([d2], recs[6:])
+    assert (a.onset_step, a.step) == (200, 300)
+    old = d1.state_dict()  # saved by the detector that asked every probe (no version)
+    old.pop("version", None)
+    old["state"] = {"nets": {"G_AB": {"since": 200, "records": 2, "alerted": False}}}
+    d3 = build_detectors(["steganography"])[0]
+    d3.load_state_dict(old)
+    (a,) = run([d3], recs[6:])  # it pools again from its next probes: 300, 350, 400
+    assert (a.onset_step, a.step) == (300, 400)
+
+
+# -- translation_collapse: a brief collapse after the generator had learned to vary ---------
+def _count_stream(counts, start=50, targets=9.5, acc=1.0):
+    """A healthy stream whose G_AB's probe reads ``counts[i]`` classes at the i-th probe from
+    step ``start`` (targets reading ``targets`` classes; pixel spread stays healthy)."""
+    recs = stream(None)
+    for r in recs:
+        i = (r.step - start) // 50
+        if 0 <= i < len(counts):
+            r.scalars["translation/G_AB/classes_out"] = counts[i]
+            r.scalars["translation/G_AB/class_diversity"] = counts[i] / targets
+        r.scalars["translation/G_AB/target_class_acc"] = acc
+    return recs
+
+
+def test_collapse_after_learning_is_confirmed_by_one_probe():
+    # one class up to step 100, 4.5-7 classes by step 200, one probe at a single class at
+    # 300, then back: three probes in a row would never confirm it
+    counts = [1.0, 1.0, 3.0, 4.5, 6.0, 1.0, 3.1, 6.0] + [7.0] * 30
+    (a,) = run(build_detectors(["translation_collapse"]), _count_stream(counts))
+    assert (a.onset_step, a.step) == (300, 300)
+    assert a.evidence["classes_out"] == 1.0 and a.evidence["peak_classes"] == 6.0
+    assert a.evidence["probes_in_a_row"] == 1 and a.severity == Severity.CRITICAL
+
+
+def test_a_generator_still_learning_to_vary_needs_three_probes():
+    # a slow start (one class past the warm-up, then rising) and a generator that never read
+    # four classes dipping to one: both unconfirmed by one probe
+    slow = [1.0, 1.0, 1.0, 1.0, 1.0, 2.5, 4.0] + [7.0] * 30
+    never_learned = [1.0, 1.0, 2.0, 3.5, 3.5, 1.0, 3.5] + [3.5] * 30
+    between = [1.0, 2.0, 5.0, 6.0, 6.0, 1.8, 6.0] + [6.0] * 30  # under 2, above 1.5
+    for counts in (slow, never_learned, between):
+        assert run(build_detectors(["translation_collapse"]), _count_stream(counts)) == []
+    # the peak must be read on a legible output domain: the same collapse where the
+    # classifier cannot read the targets is judged by pixel spread alone (healthy here)
+    counts = [1.0, 1.0, 3.0, 4.5, 6.0, 1.0, 3.1, 6.0] + [7.0] * 30
+    illegible = _count_stream(counts, acc=0.3)
+    assert run(build_detectors(["translation_collapse"]), illegible) == []
+
+
+def test_collapse_state_keeps_the_peak_and_reads_a_state_saved_before_it():
+    counts = [1.0, 1.0, 3.0, 4.5, 6.0, 1.0, 3.1, 6.0] + [7.0] * 30
+    recs = _count_stream(counts)
+    d1 = build_detectors(["translation_collapse"])[0]
+    assert run([d1], recs[:6]) == []  # up to step 250: peak 6
+    d2 = build_detectors(["translation_collapse"])[0]
+    d2.load_state_dict(d1.state_dict())
+    assert d2.state_dict()["state"]["peak_classes"] == {"G_AB": 6.0}
+    (a,) = run([d2], recs[6:])
+    assert a.step == 300
+    old = d1.state_dict()  # saved before the peak was kept (unversioned)
+    old.pop("version", None)
+    old["state"] = {"nets": old["state"]["nets"]}
+    d3 = build_detectors(["translation_collapse"])[0]
+    d3.load_state_dict(old)
+    assert d3.state_dict()["state"]["peak_classes"] == {}
+    assert run([d3], recs[6:]) == []  # no peak known: one probe does not confirm
