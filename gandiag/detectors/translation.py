@@ -93,21 +93,26 @@ class PooledSignalState(SustainedSignalState):
 
 
 @dataclass
-class CollapseState(SustainedSignalState):
+class CollapseState(PooledSignalState):
     """State of :class:`TranslationCollapseDetector`.
 
-    Version 2: ``peak_classes`` added (the most classes each generator's probe has read; a
-    state saved before it resumes with none, so a collapse right after a resume needs the
-    full confirmation)."""
+    Version 3: the pooled ``windows`` and ``peak_classes`` (the most classes each
+    generator's probe has read). A state saved before either (version 1 or unversioned:
+    per-net streaks only; version 2: streaks and peaks) resumes with what it has and empty
+    windows; without a peak, a collapse right after a resume needs the full confirmation."""
 
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     peak_classes: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def upgrade(cls, fields: dict[str, Any], version: int | None) -> dict[str, Any]:
-        if version not in (None, 1):
+        if version not in (None, 1, 2):
             raise StateError(f"no upgrade from version {version} to {cls.version}")
-        return {"nets": dict(fields.get("nets", {})), "peak_classes": {}}
+        return {
+            "nets": dict(fields.get("nets", {})),
+            "windows": {},
+            "peak_classes": dict(fields.get("peak_classes", {})),
+        }
 
 
 class _SustainedSignal(SignalDetector):
@@ -176,7 +181,8 @@ class _SustainedSignal(SignalDetector):
             if st["since"] is None:
                 st["since"] = int(record.step)
             st["records"] += 1
-            if self.confirmed(record, net, st) and not st["alerted"]:
+            confirmed = st["records"] >= self.cfg["min_records"] or self.at_once(record, net)
+            if confirmed and not st["alerted"]:
                 st["alerted"] = True
                 alerts.append(
                     self.alert(
@@ -207,7 +213,20 @@ class _SustainedSignal(SignalDetector):
         k = int(self.cfg["min_records"])
         win["steps"] = [*win["steps"], int(record.step)][-k:]
         win["values"] = [*win["values"], float(v)][-k:]
-        if len(win["values"]) < k or st["alerted"]:
+        key = self.pooled_key or self.signal_name
+        if st["alerted"]:
+            return None
+        if (v < limit if self.below else v > limit) and self.at_once(record, net):
+            st["alerted"] = True
+            return self.alert(
+                self.severity,
+                record.step,
+                int(record.step),
+                self.diagnosis(net, v),
+                {key: v, "threshold": limit, "probes_pooled": 1, **self.evidence(record, net)},
+                self.remedies,
+            )
+        if len(win["values"]) < k:
             return None
         if self.pool == "median":
             ordered = sorted(win["values"])
@@ -223,7 +242,6 @@ class _SustainedSignal(SignalDetector):
             for s, x in zip(win["steps"], win["values"])
             if (x < limit if self.below else x > limit)
         ]
-        key = self.pooled_key or self.signal_name
         return self.alert(
             self.severity,
             record.step,
@@ -239,10 +257,10 @@ class _SustainedSignal(SignalDetector):
             self.remedies,
         )
 
-    def confirmed(self, record: StepRecord, net: str, streak: NetStreak) -> bool:
-        """Whether the run of bad probes ending at ``record`` confirms the failure (by
-        default: ``min_records`` of them)."""
-        return streak["records"] >= self.cfg["min_records"]
+    def at_once(self, record: StepRecord, net: str) -> bool:
+        """Whether this probe, beyond the threshold, confirms the failure on its own, without
+        the ``min_records`` probes (by default never)."""
+        return False
 
     def value(self, record: StepRecord, net: str, signal: float) -> float:
         """The value compared with the threshold (by default the signal itself)."""
@@ -459,16 +477,19 @@ class TranslationCollapseDetector(_SustainedSignal):
     classes on held-out inputs (bench/translation_suite.py, docs/detectors.md). Records
     without ``classes_out`` (runs stored before it was logged) are judged by the ratio.
 
-    Confirmation: ``min_records`` (3) bad probes in a row, or one, when the generator
-    collapses after it had learned to vary: a probe whose outputs read at most
-    ``at_once_classes`` (1.5: all but a few of the probe's outputs in one class) from a
-    generator whose probe had read at least ``learned_classes`` (4, twice the collapse
-    line) at an earlier probe. Persistence guards against a generator that has not yet
-    learned to vary (every translator starts by drawing one kind of output: healthy pix2pix
-    probes read 1.0 class up to step 150 and 2.0-4.2 at step 200); a generator that drew
-    four kinds of output and now draws one has lost what it had. Such a collapse can be
-    brief (one or two probes, the held-out set showing it at one evaluation), which three
-    probes in a row miss."""
+    Confirmation, two ways. (1) The median of the last ``min_records`` (3) consecutive
+    probes below the threshold: two of three, not all three, so a generator whose class
+    count wanders around the line (1.4, 2.4, 1.3 classes: one probe of 32 outputs moves
+    by about a class when G changes between probes) is confirmed, while one low probe is
+    not. (2) One probe, when the generator collapses after it had learned to vary: outputs
+    reading at most ``at_once_classes`` (1.5: all but a few of the probe's outputs in one
+    class) from a generator whose probe had read at least ``learned_classes`` (4, twice the
+    collapse line) at an earlier probe. Persistence guards against a generator that has
+    not yet learned to vary (every translator starts by drawing one kind of output: healthy
+    pix2pix probes read 1.0 class up to step 150 and 2.0-4.2 at step 200); a generator that
+    drew four kinds of output and now draws one has lost what it had. Such a collapse can
+    be brief (one probe, the held-out set showing it at one evaluation), which any
+    confirmation over several probes misses."""
 
     name = "translation_collapse"
     signal_name = "output_diversity"
@@ -483,12 +504,15 @@ class TranslationCollapseDetector(_SustainedSignal):
         "min_records": 3,
     }
     remedies = (RAISE_RECON, R.TTUR_LOWER_LR, R.INSTANCE_NOISE, R.RESTART)
+    pooled = True
+    pool = "median"
+    pooled_key = "spread"  # min(output_diversity, class_diversity) as judged
     State = CollapseState
 
     def check(self, record: StepRecord) -> list[Alert]:
         alerts = super().check(record)
-        # the most classes each generator's probe has read so far (this one included: a
-        # probe is never its own "earlier" peak, see confirmed)
+        # the most classes each generator's probe has read so far, updated after the probe
+        # is judged: a probe is never its own "earlier" peak (at_once)
         for net in self.state["nets"]:
             count = _legible(record, net, "classes_out", self.cfg["target_acc_min"])
             if count is not None:
@@ -496,9 +520,7 @@ class TranslationCollapseDetector(_SustainedSignal):
                 self.state["peak_classes"][net] = max(peak, float(count))
         return alerts
 
-    def confirmed(self, record: StepRecord, net: str, streak: NetStreak) -> bool:
-        if super().confirmed(record, net, streak):
-            return True
+    def at_once(self, record: StepRecord, net: str) -> bool:
         count = _legible(record, net, "classes_out", self.cfg["target_acc_min"])
         peak = self.state["peak_classes"].get(net, 0.0)
         return (

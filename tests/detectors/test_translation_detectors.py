@@ -517,13 +517,14 @@ def test_collapse_after_learning_is_confirmed_by_one_probe():
     (a,) = run(build_detectors(["translation_collapse"]), _count_stream(counts))
     assert (a.onset_step, a.step) == (300, 300)
     assert a.evidence["classes_out"] == 1.0 and a.evidence["peak_classes"] == 6.0
-    assert a.evidence["probes_in_a_row"] == 1 and a.severity == Severity.CRITICAL
+    assert a.evidence["spread"] == pytest.approx(1.0 / 9.5)
+    assert a.evidence["probes_pooled"] == 1 and a.severity == Severity.CRITICAL
 
 
-def test_a_generator_still_learning_to_vary_needs_three_probes():
-    # a slow start (one class past the warm-up, then rising) and a generator that never read
-    # four classes dipping to one: both unconfirmed by one probe
-    slow = [1.0, 1.0, 1.0, 1.0, 1.0, 2.5, 4.0] + [7.0] * 30
+def test_a_generator_still_learning_to_vary_needs_two_of_three_probes():
+    # a slow start (one class at the first probe after the warm-up, then rising) and a
+    # generator that never read four classes dipping to one: one low probe confirms neither
+    slow = [1.0, 1.0, 1.0, 1.0, 2.5, 4.0] + [7.0] * 30
     never_learned = [1.0, 1.0, 2.0, 3.5, 3.5, 1.0, 3.5] + [3.5] * 30
     between = [1.0, 2.0, 5.0, 6.0, 6.0, 1.8, 6.0] + [6.0] * 30  # under 2, above 1.5
     for counts in (slow, never_learned, between):
@@ -533,6 +534,20 @@ def test_a_generator_still_learning_to_vary_needs_three_probes():
     counts = [1.0, 1.0, 3.0, 4.5, 6.0, 1.0, 3.1, 6.0] + [7.0] * 30
     illegible = _count_stream(counts, acc=0.3)
     assert run(build_detectors(["translation_collapse"]), illegible) == []
+
+
+def test_collapse_that_wanders_around_the_line_is_confirmed_by_two_of_three_probes():
+    # a generator that never learned to vary, its probe moving about a class around the
+    # line of 2 from probe to probe: never three probes under it in a row
+    counts = [1.0, 1.0, 1.5, 1.8, 2.4, 1.3, 2.4, 1.4] + [2.4, 1.4] * 15
+    at_200 = counts[3:]
+    assert not any(all(c < 2 for c in at_200[i : i + 3]) for i in range(len(at_200) - 2))
+    (a,) = run(build_detectors(["translation_collapse"]), _count_stream(counts))
+    assert (a.onset_step, a.step) == (200, 300)
+    assert a.evidence["probes_pooled"] == 3
+    assert a.evidence["spread@250"] == pytest.approx(0.9, rel=0.5)  # 2.4 classes: pixels
+    assert a.evidence["spread"] == pytest.approx(1.8 / 9.5)  # the median probe's (step 200)
+    assert a.evidence["classes_out"] == 1.3  # this probe's own count
 
 
 def test_collapse_state_keeps_the_peak_and_reads_a_state_saved_before_it():
@@ -545,10 +560,17 @@ def test_collapse_state_keeps_the_peak_and_reads_a_state_saved_before_it():
     assert d2.state_dict()["state"]["peak_classes"] == {"G_AB": 6.0}
     (a,) = run([d2], recs[6:])
     assert a.step == 300
-    old = d1.state_dict()  # saved before the peak was kept (unversioned)
+    old = d1.state_dict()  # saved before the peak and the windows were kept (unversioned)
     old.pop("version", None)
     old["state"] = {"nets": old["state"]["nets"]}
     d3 = build_detectors(["translation_collapse"])[0]
     d3.load_state_dict(old)
     assert d3.state_dict()["state"]["peak_classes"] == {}
+    assert d3.state_dict()["state"]["windows"] == {}
     assert run([d3], recs[6:]) == []  # no peak known: one probe does not confirm
+    old["version"] = 2  # with the peak, without windows
+    old["state"] = {"nets": old["state"]["nets"], "peak_classes": {"G_AB": 6.0}}
+    d4 = build_detectors(["translation_collapse"])[0]
+    d4.load_state_dict(old)
+    (a,) = run([d4], recs[6:])
+    assert a.step == 300
