@@ -10,7 +10,10 @@ carries a failure's label if any of these evaluations shows it: a failure the he
 images show at step 300 is a failure of the run even if it later recovers in part (a
 CycleGAN's B -> A direction that gives one class for all inputs at step 300 and a few at
 the end), so an alert on it is not a false alarm; and a run is healthy only if every
-evaluation is. Definitions (G is any generator of the run):
+evaluation is. Evaluations before step ``LABEL_FROM`` (200) label nothing (every translator
+starts near its input or a constant); ``--eval-every`` evaluates more often than the
+configs' 300 steps, so that a failure lasting less than 300 steps between two evaluations
+is labelled too (the probes read every 50 steps). Definitions (G is any generator of the run):
 
 - ``identity_mapping``: the outputs are at least twice as near their inputs as the correct
   translations: mean |G(x) - x| < mean |G(x) - T(x)| / 2, T(x) the paired target or, for
@@ -76,6 +79,7 @@ run still fails, so it is not healthy either.
 
     python bench/translation_suite.py --seeds 0 1 --json bench/results/translation_suite.json
     python bench/translation_suite.py --seeds 10 11 12 --train-only   # fresh seeds, unscored
+    python bench/translation_suite.py --seeds 96 97 --eval-every 50 --out DIR --json ...
     python bench/translation_suite.py --seeds 0 1 10 11 --fresh-from 10 --json ...
 """
 
@@ -219,7 +223,9 @@ def too_late(
     return late
 
 
-def run_one(config: str, seed: int, out: Path, steps: int | None) -> Path:
+def run_one(
+    config: str, seed: int, out: Path, steps: int | None, eval_every: int | None = None
+) -> Path:
     from gandiag.store import RunReader
     from gandiag.train import train
     from gandiag.train.config import load_config
@@ -229,6 +235,8 @@ def run_one(config: str, seed: int, out: Path, steps: int | None) -> Path:
     cfg.seed = seed
     if steps:
         cfg.steps = steps
+    if eval_every:
+        cfg.eval.every = eval_every
     # the fixed cadence on every device (an accelerator's monitor paces its probes by wall
     # time, gandiag/monitor/cadence.py): runs trained anywhere see the same probes
     cfg.monitor.cadence = {**cfg.monitor.cadence, "budget": 0}
@@ -321,12 +329,20 @@ def score(run: Path) -> dict[str, Any]:
     }
 
 
+#: evaluations before this step label nothing: every translator starts by drawing one kind
+#: of output near its input, so an early evaluation would label the start itself (the
+#: configs evaluate every 300 steps, so this matters only to denser evaluations,
+#: ``--eval-every``)
+LABEL_FROM = 200
+
+
 def logged_outcomes(reader: Any) -> dict[int, dict[str, float]]:
-    """The ``eval/`` scalars the trainer logged at each evaluation during a run (step > 0)."""
+    """The ``eval/`` scalars the trainer logged at each evaluation during a run from step
+    ``LABEL_FROM`` on."""
     out: dict[int, dict[str, float]] = {}
     for rec in reader.read_records():
         ev = {k: v for k, v in rec.scalars.items() if k.startswith("eval/")}
-        if ev and rec.step > 0:
+        if ev and rec.step >= LABEL_FROM:
             out.setdefault(int(rec.step), {}).update(ev)
     return out
 
@@ -393,6 +409,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--extra-configs", nargs="+", default=[])
     p.add_argument("--steps", type=int, default=None, help="override every config's steps")
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        default=None,
+        help="override every config's held-out evaluation interval (labels at a finer time "
+        "scale; evaluations before step LABEL_FROM label nothing)",
+    )
     p.add_argument("--out", type=Path, default=Path("bench/results/translation_runs"))
     p.add_argument("--json", default=None)
     p.add_argument("--no-docs", action="store_true")
@@ -419,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for config, seed in cases:
             start, load = time.time(), os.getloadavg()[0]
-            run_one(config, seed, args.out, args.steps)
+            run_one(config, seed, args.out, args.steps, args.eval_every)
             print(
                 f"{config}-s{seed}: {time.time() - start:.0f} s, 1-min load average "
                 f"{load:.1f} at start, {os.getloadavg()[0]:.1f} at end",
@@ -429,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     for config, seed in cases:
-        run = run_one(config, seed, args.out, args.steps)
+        run = run_one(config, seed, args.out, args.steps, args.eval_every)
         rows.append({"config": config, "seed": seed, **score(run)})
     summary = summarise(rows)
     groups = {"all": rows}
