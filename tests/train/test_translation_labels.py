@@ -119,13 +119,14 @@ def test_labels_come_from_every_logged_evaluation():
                 StepRecord(0, {"loss/G": 1.0}),
                 # before LABEL_FROM: the start every translator makes, never a label
                 StepRecord(150, {"eval/G_AB_class_kept": 0.0, "eval/G_AB_input_l1": 0.0}),
+                StepRecord(250, {"eval/G_AB_class_kept": 0.0}),
                 StepRecord(300, {"eval/G_AB_class_kept": 0.05, "translation/G_AB/x": 1.0}),
                 StepRecord(300, {"eval/G_AB_target_class_acc": 0.9, "eval/G_AB_input_l1": 0.2}),
                 StepRecord(599, {"eval/G_AB_class_kept": 0.6}),
             ]
 
     logged = suite.logged_outcomes(Reader())
-    assert suite.LABEL_FROM == 200
+    assert suite.LABEL_FROM == 300
     assert logged == {
         300: {
             "eval/G_AB_class_kept": 0.05,
