@@ -5,7 +5,10 @@ set per generator NET, and alert once per generator when a condition has held on
 probe for ``min_records`` probes in a row, after ``warmup_steps`` (early in training
 every translator passes near the identity or near a constant); ``content_lost`` asks it
 of the pooled share of those probes instead (a class share of 30 outputs is too noisy to
-ask each probe; see :class:`ContentLossDetector`). The probe batch is fixed, so
+ask each probe; see :class:`ContentLossDetector`), ``steganography`` and
+``translation_collapse`` of their median (two of three probes; the collapse detector also
+confirms on one probe a generator that collapses after it had learned to vary: see
+:class:`TranslationCollapseDetector`). The probe batch is fixed, so
 consecutive probes share its sampling error: persistence guards against a generator still
 learning, not against an unlucky batch (docs/detectors.md measures both for the class
 signals and explains why they compare a point estimate, not a bound). Thresholds were set from
