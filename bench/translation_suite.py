@@ -11,9 +11,10 @@ images show at step 300 is a failure of the run even if it later recovers in par
 CycleGAN's B -> A direction that gives one class for all inputs at step 300 and a few at
 the end), so an alert on it is not a false alarm; and a run is healthy only if every
 evaluation is. Evaluations before step ``LABEL_FROM`` (300) label nothing (every translator
-starts near its input or a constant and is still learning at step 200-250); ``--eval-every`` evaluates more often than the
-configs' 300 steps, so that a failure lasting less than 300 steps between two evaluations
-is labelled too (the probes read every 50 steps). Definitions (G is any generator of the run):
+starts near its input or a constant and is still learning at step 200-250);
+``--eval-every`` evaluates more often than the configs' 300 steps, so that a failure lasting
+less than 300 steps between two evaluations is labelled too (the probes read every 50
+steps). Definitions (G is any generator of the run):
 
 - ``identity_mapping``: the outputs are at least twice as near their inputs as the correct
   translations: mean |G(x) - x| < mean |G(x) - T(x)| / 2, T(x) the paired target or, for

@@ -482,7 +482,7 @@ class TranslationCollapseDetector(_SustainedSignal):
 
     Confirmation, two ways. (1) The median of the last ``min_records`` (3) consecutive
     probes below the threshold: two of three, not all three, so a generator whose class
-    count wanders around the line (1.4, 2.4, 1.3 classes: one probe of 32 outputs moves
+    count wanders around the line (1.4, 2.4, 1.3 classes: one probe of 30 outputs moves
     by about a class when G changes between probes) is confirmed, while one low probe is
     not. (2) One probe, when the generator collapses after it had learned to vary: outputs
     reading at most ``at_once_classes`` (1.5: all but a few of the probe's outputs in one

@@ -430,26 +430,6 @@ def test_content_lost_pools_only_consecutive_probes_of_a_legible_domain():
     assert (a.onset_step, a.step) == (350, 450)
 
 
-def test_content_lost_state_round_trips_mid_window_and_reads_a_state_saved_before_pooling():
-    kept = [0.1] * 40
-    recs = _kept_stream(kept)
-    d1 = build_detectors(["content_lost"])[0]
-    assert run([d1], recs[:6]) == []  # probes 200 and 250 in the window
-    d2 = build_detectors(["content_lost"])[0]
-    d2.load_state_dict(d1.state_dict())
-    (a,) = run([d2], recs[6:])
-    assert (a.onset_step, a.step) == (200, 300)
-    # a state saved before content_lost pooled (version 1: per-net streaks, no windows)
-    old = d1.state_dict()
-    old["version"] = 1
-    old["state"] = {"nets": {"G_AB": {"since": 200, "records": 2, "alerted": False}}}
-    d3 = build_detectors(["content_lost"])[0]
-    d3.load_state_dict(old)
-    assert d3.state_dict()["state"]["windows"] == {}
-    (a,) = run([d3], recs[6:])  # it pools again from its next probes: 300, 350, 400
-    assert (a.onset_step, a.step) == (300, 400)
-
-
 # -- steganography: the median of its last probes ------------------------------------------
 def _gain_stream(gains, member="fine_blur_gain"):
     """A healthy stream whose G_AB reads ``gains[i]`` for ``member`` at the i-th probe from
@@ -479,19 +459,32 @@ def test_steganography_ignores_one_high_probe_that_a_mean_would_count():
     assert run(build_detectors(["steganography"]), _gain_stream(spikes)) == []
 
 
-def test_steganography_state_round_trips_mid_window_and_reads_a_state_saved_before_pooling():
-    recs = _gain_stream([1.4] * 40)
-    d1 = build_detectors(["steganography"])[0]
+@pytest.mark.parametrize(
+    "name,stream_of,saved_version",
+    [
+        ("content_lost", lambda: _kept_stream([0.1] * 40), 1),  # version 1: before pooling
+        ("steganography", lambda: _gain_stream([1.4] * 40), None),  # unversioned
+    ],
+)
+def test_pooled_state_round_trips_mid_window_and_reads_a_state_saved_before_pooling(
+    name, stream_of, saved_version
+):
+    recs = stream_of()
+    d1 = build_detectors([name])[0]
     assert run([d1], recs[:6]) == []  # probes 200 and 250 in the window
-    d2 = build_detectors(["steganography"])[0]
+    d2 = build_detectors([name])[0]
     d2.load_state_dict(d1.state_dict())
     (a,) = run([d2], recs[6:])
     assert (a.onset_step, a.step) == (200, 300)
-    old = d1.state_dict()  # saved by the detector that asked every probe (no version)
-    old.pop("version", None)
+    # a state saved by the detector that asked every probe: per-net streaks, no windows
+    old = d1.state_dict()
+    old["version"] = saved_version
+    if saved_version is None:
+        old.pop("version")
     old["state"] = {"nets": {"G_AB": {"since": 200, "records": 2, "alerted": False}}}
-    d3 = build_detectors(["steganography"])[0]
+    d3 = build_detectors([name])[0]
     d3.load_state_dict(old)
+    assert d3.state_dict()["state"]["windows"] == {}
     (a,) = run([d3], recs[6:])  # it pools again from its next probes: 300, 350, 400
     assert (a.onset_step, a.step) == (300, 400)
 
