@@ -436,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
         "before the detector change they are to judge is settled, without being looked at)",
     )
     args = p.parse_args(argv)
+    if args.eval_every is not None and args.eval_every < 1:
+        p.error(f"--eval-every must be at least 1 step (got {args.eval_every})")
     if bool(args.extra_seeds) != bool(args.extra_configs):
         p.error("--extra-seeds and --extra-configs go together (which configs get the extra seeds)")
     cases = [(c, s) for c in args.configs for s in args.seeds]

@@ -176,7 +176,7 @@ class _SustainedSignal(SignalDetector):
                 if alert is not None:
                     alerts.append(alert)
                 continue
-            bad = v < limit if self.below else v > limit
+            bad = self._beyond(v, limit)
             bad = bad and self.extra_condition(record, net)
             if not bad:
                 st["since"], st["records"] = None, 0
@@ -219,7 +219,7 @@ class _SustainedSignal(SignalDetector):
         key = self.pooled_key or self.signal_name
         if st["alerted"]:
             return None
-        if (v < limit if self.below else v > limit) and self.at_once(record, net):
+        if self._beyond(v, limit) and self.at_once(record, net):
             st["alerted"] = True
             return self.alert(
                 self.severity,
@@ -236,15 +236,11 @@ class _SustainedSignal(SignalDetector):
             pooled = (ordered[(k - 1) // 2] + ordered[k // 2]) / 2
         else:
             pooled = sum(win["values"]) / k
-        if not (pooled < limit if self.below else pooled > limit):
+        if not self._beyond(pooled, limit):
             return None
         st["alerted"] = True
         # onset: the window's first probe that was itself beyond the threshold
-        beyond = [
-            s
-            for s, x in zip(win["steps"], win["values"])
-            if (x < limit if self.below else x > limit)
-        ]
+        beyond = [s for s, x in zip(win["steps"], win["values"]) if self._beyond(x, limit)]
         return self.alert(
             self.severity,
             record.step,
@@ -259,6 +255,11 @@ class _SustainedSignal(SignalDetector):
             },
             self.remedies,
         )
+
+    def _beyond(self, value: float, limit: float) -> bool:
+        """Whether ``value`` is on the failing side of ``limit`` (below it, or above it for a
+        detector with ``below = False``)."""
+        return value < limit if self.below else value > limit
 
     def at_once(self, record: StepRecord, net: str) -> bool:
         """Whether this probe, beyond the threshold, confirms the failure on its own, without

@@ -277,3 +277,9 @@ def test_a_run_in_the_margin_band_is_scored_neither_way_nor_healthy():
     old = suite.summarise(rows, band=False)
     assert old["per_failure"]["colour_inversion"]["fp"] == 1
     assert old["healthy_runs"] == 3 and old["false_alarms"] == 1
+
+
+def test_eval_every_below_one_is_refused_with_the_reason(capsys):
+    with pytest.raises(SystemExit):
+        suite.main(["--eval-every", "0", "--train-only"])
+    assert "--eval-every must be at least 1 step (got 0)" in capsys.readouterr().err
