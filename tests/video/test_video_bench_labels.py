@@ -31,9 +31,16 @@ def _outcomes(motion: list[float], auc_s: list[float], auc_t: list[float]) -> di
 
 def test_frozen_label_strict_band_and_warmup() -> None:
     ok = [1.0] * 13
-    # below 0.3 at two evaluations in a row from step 100 on: frozen from the first of them
+    # below 0.3 at every evaluation over 100 steps or more from step 100 on: frozen from the
+    # first of them
     labels, amb = label_video(_outcomes([1.0] * 6 + [0.2] * 7, ok, ok))
     assert labels == {"frozen_video": 150} and amb == {}
+    labels, _ = label_video(_outcomes([1.0] * 6 + [0.2] * 5 + [1.0] * 2, ok, ok))
+    assert labels == {"frozen_video": 150}  # 150..250: exactly the span
+    # a still phase shorter than the span (four evaluations, 75 steps) is not frozen, even
+    # twice: it is what a healthy generator does while it learns to draw
+    still = [1.0] * 4 + [0.2] * 4 + [1.0] + [0.2] * 4
+    assert label_video(_outcomes(still, ok, ok)) == ({}, {})
     # between 0.3 and 0.5: the margin band, neither frozen nor healthy
     labels, amb = label_video(_outcomes([1.0] * 6 + [0.4] * 7, ok, ok))
     assert labels == {} and amb == {"frozen_video": 150}
