@@ -125,9 +125,9 @@ class FrozenMotionDetector(_SmoothedThreshold):
     # Persistence is the failure's own time scale: the smoothed ratio below the threshold on
     # every sampled batch for 100 steps (the family's defaults). A generator that is still
     # learning to draw moves little for a while: on the DVD-GAN-lite benchmark every healthy
-    # run's held-out motion ratio fell below 0.3 for 25-50 steps between steps 75 and 325
+    # run's held-out motion ratio fell below 0.3 for 25-100 steps between steps 75 and 325
     # and then rose to 0.5-1.1, and an earlier hold of 25 steps (tau 10) alarmed on three of
-    # five such runs. The failure configurations' clips stay still for hundreds of steps, so
+    # five such runs, two of them after still phases of 25-50 steps. The failure configurations' clips stay still for hundreds of steps, so
     # the longer hold trades about 100 steps of delay for those alarms (measured on fresh
     # seeds: docs/benchmarks.md, "Video detectors").
     params: ClassVar[dict[str, Any]] = {
