@@ -45,7 +45,10 @@ VIEWS = frozenset(
 )  # fmt: skip
 
 
-class _Ops(TorchDispatchMode):
+class OpCounter(TorchDispatchMode):
+    """Counts every ATen operation dispatched while active, by name (``seen``); also used
+    by tests/monitor/test_grad_probe_batched.py."""
+
     def __init__(self) -> None:
         super().__init__()
         self.seen: collections.Counter[str] = collections.Counter()
@@ -140,7 +143,7 @@ def count(model: str, steps: int, batch: int, periodic: bool) -> dict[str, Any]:
             out = step()
             if mon is not None:
                 _step(mon, s, out)
-        ops = _Ops()
+        ops = OpCounter()
         with ops:
             for s in range(2, 2 + steps):
                 out = step()

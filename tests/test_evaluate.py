@@ -75,6 +75,7 @@ def test_cache_stores_knn_radii_and_clean_fid_statistics(glyph_sets, tmp_path):
     plain = evaluate(real, good, **kw)
     first = evaluate(real, good, cache=tmp_path, **kw)
     (npz,) = [p for p in (tmp_path / "stats").glob("*.npz") if ".knn" not in p.name]
+
     def read_radii(k):
         with np.load(npz.with_name(f"{npz.stem}.knn{k}.npz")) as z:
             return z["radii"]

@@ -233,9 +233,7 @@ def test_one_dip_in_the_margin_is_not_an_oscillation() -> None:
     for t in range(2000):
         dip = -0.5 * math.exp(-(((t - 1000) / 60.0) ** 2))
         noise = 0.05 * math.sin(t * 12.9898) * math.cos(t * 78.233)
-        recs.append(
-            StepRecord(t, {S.D_REAL_RAW_MEAN: 2.0 + dip + noise, S.D_FAKE_RAW_MEAN: 0.0})
-        )
+        recs.append(StepRecord(t, {S.D_REAL_RAW_MEAN: 2.0 + dip + noise, S.D_FAKE_RAW_MEAN: 0.0}))
     assert alerts_of("oscillation", recs) == []
     # without the spread rule the dip's spectral peak passes for a persistent swing
     assert [a.onset_step for a in alerts_of("oscillation", recs, spread_min=0.0)]

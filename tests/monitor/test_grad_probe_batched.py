@@ -9,14 +9,18 @@ pass whatever the number of parameters.
 from __future__ import annotations
 
 import collections
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from host_reads import counted_reads
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from gandiag.monitor.grads import NetProbe, _chunks
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from monitor_ops import OpCounter
 
 INF, NAN = float("inf"), float("nan")
 
@@ -94,28 +98,18 @@ def test_an_optimizer_stepped_inside_backward_takes_the_pending_norms():
     assert sums[:4].tolist() == pytest.approx([2.0 * (i + 1) * 3**0.5 for i in range(4)])
 
 
-class Ops(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: collections.Counter[str] = collections.Counter()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.seen[func.overloadpacket.__name__] += 1
-        return func(*args, **(kwargs or {}))
-
-
 @pytest.mark.parametrize("n", [4, 40])
 def test_on_device_counting_costs_the_same_few_operations_for_any_number_of_parameters(
     n, monkeypatch
 ):
     net = Net(n)
     grads = [torch.randn(3, 4) for _ in range(n)]
-    bare = Ops()
+    bare = OpCounter()
     with bare:
         backward_with_grads(net, grads)
     net.zero_grad(set_to_none=True)
     probe = NetProbe("D", net, count_on_device=True)
-    watched = Ops()
+    watched = OpCounter()
     with counted_reads(monkeypatch) as reads, watched:
         backward_with_grads(net, grads)
     extra = watched.seen - bare.seen
