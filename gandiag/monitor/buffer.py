@@ -1,11 +1,17 @@
 """Device-side buffer of step statistics: one host copy (and one all-reduce) per flush.
 
 Following stylegan2-ada-pytorch's ``training_stats``, every statistic is kept as a
-float64 tensor of *sums* on the training device (a count, a sum, a sum of squares,
-bin counts, ...). Sums reduce across ranks by a plain SUM all-reduce, so one
-collective per flush serves every signal; the division into means, ratios and
+tensor of *sums* on the training device (a sum, a sum of squares, bin counts, ...),
+and numbers the host already knows (a batch's element count) as *constants* beside
+them. Sums and constants reduce across ranks by one plain SUM all-reduce in float64, so
+one collective per flush serves every signal; the division into means, ratios and
 standard deviations happens on the host afterwards, in a *finaliser* that turns the
-reduced sums of one entry into named scalars or histograms.
+reduced constants and sums of one entry into named scalars or histograms.
+
+A step's sums may stay in float32 (the precision they were summed in): the flush
+concatenates the float32 parts of all its steps and casts them to float64 once, so a step
+pays for no per-statistic conversion and no device-side constant, which on a GPU are
+kernel launches (docs/benchmarks.md, "Operations the Monitor adds per step").
 
 Histograms of raw critic values need a bin range shared by all ranks before any
 counting, so their samples are kept until the flush, a MAX all-reduce of the
@@ -33,6 +39,10 @@ class _Entry:
     step: int
     size: int
     finalise: Finaliser
+    wide: bool  # float64 sums (else float32)
+    consts: tuple[float, ...] = ()
+    pos: int = 0  # where its sums start in the flushed vector (set by the flush)
+    const_pos: int = 0  # where its constants start
 
 
 @dataclass
@@ -55,8 +65,10 @@ class HostBatch:
         hist_names: list[tuple[int, str]],
         hist_bins: int,
         world: int,
+        hist_start: int = 0,
     ) -> None:
         self._host = host
+        self._hist_start = hist_start  # where the histograms' ranges and counts begin
         self._event = event
         self._entries = entries
         self._hist_names = hist_names
@@ -69,11 +81,12 @@ class HostBatch:
             self._event.synchronize()
         vec = self._host.numpy()
         out: dict[int, dict[str, Any]] = {}
-        pos = 0
         for e in self._entries:
-            chunk = vec[pos : pos + e.size]
-            pos += e.size
+            sums = vec[e.pos : e.pos + e.size]
+            # the finaliser sees the entry's constants first, then its sums
+            chunk = np.concatenate([vec[e.const_pos : e.const_pos + len(e.consts)], sums])
             out.setdefault(e.step, {}).update(e.finalise(chunk, self.world))
+        pos = self._hist_start
         nb = self._hist_bins
         for step, name in self._hist_names:
             lo, hi = float(vec[pos]) / self.world, float(vec[pos + 1]) / self.world
@@ -100,11 +113,23 @@ class StatBuffer:
     def __len__(self) -> int:
         return len(self._entries) + len(self._hists)
 
-    def add(self, step: int, sums: torch.Tensor, finalise: Finaliser) -> None:
-        """Buffer ``sums`` (any shape; flattened) to be reduced and handed to ``finalise``."""
+    def add(
+        self,
+        step: int,
+        sums: torch.Tensor,
+        finalise: Finaliser,
+        consts: tuple[float, ...] = (),
+    ) -> None:
+        """Buffer ``sums`` (any shape; flattened; float64 or float32, other dtypes are kept
+        as float32) and the host numbers ``consts``, to be reduced and handed to
+        ``finalise`` as one vector: the constants, then the sums."""
         flat = sums.detach().reshape(-1)
+        wide = flat.dtype == torch.float64
+        if not wide and flat.dtype != torch.float32:
+            flat = flat.float()
         self._parts.append(flat)
-        self._entries.append(_Entry(int(step), int(flat.numel()), finalise))
+        entry = _Entry(int(step), int(flat.numel()), finalise, wide, tuple(map(float, consts)))
+        self._entries.append(entry)
 
     def add_histogram(
         self,
@@ -146,7 +171,8 @@ class StatBuffer:
                     "d_val passed on some ranks only); pass the same arguments to mon.step "
                     "on every rank"
                 )
-        parts = [p.to(device=self.device, dtype=torch.float64) for p in self._parts]
+        parts = self._sums_and_consts()
+        hist_start = sum(p.numel() for p in parts)
         nb = self.hist_bins
         for i, h in enumerate(self._hists):
             lo, hi = -ranges[2 + 2 * i], ranges[3 + 2 * i]
@@ -158,9 +184,35 @@ class StatBuffer:
 
             dist.all_reduce(vec, op=dist.ReduceOp.SUM, group=group)
         host, event = _to_host_async(vec)
-        batch = HostBatch(host, event, self._entries, hist_names, nb, world)
+        batch = HostBatch(host, event, self._entries, hist_names, nb, world, hist_start)
         self._parts, self._entries, self._hists = [], [], []
         return batch
+
+    def _sums_and_consts(self) -> list[torch.Tensor]:
+        """The buffered float32 sums (cast to float64 once), the float64 sums, then every
+        entry's constants (one host-to-device copy), as float64 parts; sets each entry's
+        positions in the vector they make."""
+        narrow = [p.to(self.device) for p, e in zip(self._parts, self._entries) if not e.wide]
+        wide = [p.to(self.device) for p, e in zip(self._parts, self._entries) if e.wide]
+        n_narrow = sum(p.numel() for p in narrow)
+        n_sums = n_narrow + sum(p.numel() for p in wide)
+        pos = {False: 0, True: n_narrow}
+        const_pos = n_sums
+        consts: list[float] = []
+        for e in self._entries:
+            e.pos = pos[e.wide]
+            pos[e.wide] += e.size
+            e.const_pos = const_pos
+            const_pos += len(e.consts)
+            consts.extend(e.consts)
+        parts = []
+        if narrow:
+            parts.append(torch.cat(narrow).to(torch.float64))
+        if wide:
+            parts.append(torch.cat(wide))
+        if consts:
+            parts.append(torch.tensor(consts, dtype=torch.float64, device=self.device))
+        return parts
 
     def _hist_ranges(self) -> torch.Tensor:
         """``[n, -n, -lo_0, hi_0, ...]`` as float64 on the device, ready for a MAX all-reduce."""

@@ -190,8 +190,7 @@ class NetProbe:
             stacked, n = torch.stack(self._norms), len(self.params)
             both = torch.cat([stacked[:, :n].mean(0), stacked[:, n:].sum(0)])
         self._norms = []
-        sums = both.double()
-        return sums, self._grad_finaliser(layers_due)
+        return both, self._grad_finaliser(layers_due)  # the buffer widens it at the flush
 
     def _grad_finaliser(self, layers_due: bool) -> Callable:
         name, layer_names, param_layer = self.name, self.layer_names, self._param_layer

@@ -1,9 +1,16 @@
 """Statistics of one step's tensors, computed on the device as sums plus a host-side finaliser.
 
-Each function returns ``(sums, finalise)`` for :class:`~gandiag.monitor.buffer.StatBuffer`:
-``sums`` is a 1-D tensor whose entries add up meaningfully across ranks, and
-``finalise(reduced_sums, world)`` turns them into named scalars. Nothing here syncs
-with the host.
+Each function returns ``(sums, finalise)`` or ``(sums, finalise, consts)`` for
+:class:`~gandiag.monitor.buffer.StatBuffer`: ``sums`` is a 1-D tensor whose entries add
+up meaningfully across ranks, ``consts`` numbers the host knows that do too (element
+counts), and ``finalise(reduced, world)`` turns the reduced constants followed by the
+sums into named scalars. Nothing here syncs with the host.
+
+The three that run every step (losses, D's outputs, each discriminator's outputs) are
+written for few operations: on a GPU a small model's step is bound by kernel launches, so
+each operation the Monitor adds costs about as much as one of the model's. Their sums
+stay in float32, the precision they are summed in (the buffer casts a flush's worth at
+once), and element counts travel as constants rather than as device tensors.
 """
 
 from __future__ import annotations
@@ -18,83 +25,90 @@ from torch import nn
 
 from gandiag import signals
 
-Stat = tuple[torch.Tensor, Callable[[np.ndarray, int], Mapping[str, float]]]
+Stat = (
+    tuple[torch.Tensor, Callable[[np.ndarray, int], Mapping[str, float]]]
+    | tuple[torch.Tensor, Callable[[np.ndarray, int], Mapping[str, float]], tuple[float, ...]]
+)
 
 
 def loss_stats(names: list[str], values: list[torch.Tensor]) -> Stat:
-    """Each loss term (mean across ranks) and the number of non-finite terms."""
-    vec = torch.stack([v.detach().reshape(()).double() for v in values])
-    sums = torch.cat([vec, (~torch.isfinite(vec)).double()])
+    """Each loss term (mean across ranks) and the number of terms that are not finite (on
+    any rank: a non-finite term keeps the sum across ranks non-finite)."""
+    sums = torch.stack([v.detach().reshape(()) for v in values])
     keys = [signals.loss(n) for n in names]
-    k = len(keys)
 
     def finalise(v: np.ndarray, world: int) -> dict[str, float]:
         out = {key: float(v[i]) / world for i, key in enumerate(keys)}
-        out[signals.LOSS_NONFINITE] = float(np.sum(v[k:]))
+        out[signals.LOSS_NONFINITE] = float(np.sum(~np.isfinite(v[: len(keys)])))
         return out
 
     return sums, finalise
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.detach().reshape(-1).float()
+
+
+def _sums_and_squares(xs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``[sum x_0, ..., sum x_k, sum x_0^2, ..., sum x_k^2]`` as 0-d tensors."""
+    return [x.sum() for x in xs] + [(x * x).sum() for x in xs]
 
 
 def d_output_stats(
     d_real: torch.Tensor, d_fake: torch.Tensor, d_val: torch.Tensor | None, probabilities: bool
 ) -> Stat:
     """Moments of D's raw outputs on real/fake (and held-out real), sigmoid means, r_t, r_v."""
-    parts = [_moments(d_real), _moments(d_fake)]
-    r = d_real.detach().reshape(-1).float()
-    parts.append(torch.sign(r).sum().reshape(1).double())
+    r, f = _flat(d_real), _flat(d_fake)
+    xs = [r, f] if d_val is None else [r, f, _flat(d_val)]
+    k = len(xs)
+    parts = _sums_and_squares(xs) + [torch.sign(r).sum()]
     if probabilities:
-        parts.append(torch.sigmoid(r).sum().reshape(1).double())
-        parts.append(torch.sigmoid(d_fake.detach().reshape(-1).float()).sum().reshape(1).double())
-    if d_val is not None:
-        parts.append(_moments(d_val))
-    sums = torch.cat(parts)
-    has_val = d_val is not None
+        parts += [torch.sigmoid(r).sum(), torch.sigmoid(f).sum()]
+    counts = tuple(float(x.numel()) for x in xs)
 
     def finalise(v: np.ndarray, world: int) -> dict[str, float]:
-        real_mean, real_std = _mean_std(v[0:3])
-        fake_mean, fake_std = _mean_std(v[3:6])
+        n, s, ss = v[:k], v[k : 2 * k], v[2 * k : 3 * k]
+        real_mean, real_std = _mean_std(n[0], s[0], ss[0])
+        fake_mean, fake_std = _mean_std(n[1], s[1], ss[1])
         out = {
             signals.D_REAL_RAW_MEAN: real_mean,
             signals.D_REAL_RAW_STD: real_std,
             signals.D_FAKE_RAW_MEAN: fake_mean,
             signals.D_FAKE_RAW_STD: fake_std,
-            signals.D_RT: _div(v[6], v[0]),
+            signals.D_RT: _div(v[3 * k], n[0]),
         }
-        pos = 7
         if probabilities:
-            out[signals.D_REAL_PROB_MEAN] = _div(v[7], v[0])
-            out[signals.D_FAKE_PROB_MEAN] = _div(v[8], v[3])
-            pos = 9
-        if has_val:
-            val_mean, _ = _mean_std(v[pos : pos + 3])
+            out[signals.D_REAL_PROB_MEAN] = _div(v[3 * k + 1], n[0])
+            out[signals.D_FAKE_PROB_MEAN] = _div(v[3 * k + 2], n[1])
+        if k == 3:
+            val_mean, _ = _mean_std(n[2], s[2], ss[2])
             out[signals.D_VAL_RAW_MEAN] = val_mean
             out[signals.D_RV] = _div(real_mean - val_mean, real_mean - fake_mean)
         return out
 
-    return sums, finalise
+    return torch.stack(parts), finalise, counts
 
 
 def d_net_stats(name: str, d_real: torch.Tensor, d_fake: torch.Tensor, probabilities: bool) -> Stat:
     """One discriminator's raw-output mean and std (and sigmoid means) on real and fake."""
-    parts = [_moments(d_real), _moments(d_fake)]
+    r, f = _flat(d_real), _flat(d_fake)
+    parts = _sums_and_squares([r, f])
     if probabilities:
-        r, f = (x.detach().reshape(-1).float() for x in (d_real, d_fake))
-        parts.append(torch.stack([torch.sigmoid(r).sum(), torch.sigmoid(f).sum()]).double())
-    sums = torch.cat(parts)
+        parts += [torch.sigmoid(r).sum(), torch.sigmoid(f).sum()]
+    counts = (float(r.numel()), float(f.numel()))
 
     def finalise(v: np.ndarray, world: int) -> dict[str, float]:
         out: dict[str, float] = {}
         for i, which in enumerate(("real", "fake")):
-            mean, std = _mean_std(v[3 * i : 3 * i + 3])
+            mean, std = _mean_std(v[i], v[2 + i], v[4 + i])
             out[signals.d_net(name, which, "raw_mean")] = mean
             out[signals.d_net(name, which, "raw_std")] = std
         if probabilities:
             out[signals.d_net(name, "real", "prob_mean")] = _div(v[6], v[0])
-            out[signals.d_net(name, "fake", "prob_mean")] = _div(v[7], v[3])
+            out[signals.d_net(name, "fake", "prob_mean")] = _div(v[7], v[1])
         return out
 
-    return sums, finalise
+    return torch.stack(parts), finalise, counts
 
 
 def sample_stats(real: torch.Tensor, fake: torch.Tensor, max_n: int, dup_threshold: float) -> Stat:
@@ -202,14 +216,9 @@ def probing(modules: list[nn.Module], device: torch.device) -> Iterator[None]:
             m.training = was_training
 
 
-def _moments(x: torch.Tensor) -> torch.Tensor:
-    x = x.detach().reshape(-1).float()
-    # new_full fills on the device: no host-to-device copy, so no sync on CUDA.
-    return torch.stack([x.new_full((), float(x.numel())), x.sum(), (x * x).sum()]).double()
-
-
-def _mean_std(m: np.ndarray) -> tuple[float, float]:
-    n, s, ss = float(m[0]), float(m[1]), float(m[2])
+def _mean_std(n: float, s: float, ss: float) -> tuple[float, float]:
+    """Mean and sample standard deviation from a count, a sum and a sum of squares."""
+    n, s, ss = float(n), float(s), float(ss)
     if n == 0:
         return math.nan, math.nan
     mean = s / n

@@ -47,6 +47,7 @@ def grads_with_faults(n: int) -> list[torch.Tensor]:
 def committed(probe: NetProbe) -> tuple[torch.Tensor, torch.Tensor]:
     probe.commit()
     sums, _ = probe.take(0, layers_due=False)
+    sums = sums.double()  # as the buffer widens it at the flush
     n = len(probe.params)
     return sums[:n], sums[n:]
 
