@@ -249,14 +249,17 @@ def _json(v: float) -> float | None:
 
 
 # -- labels from outcomes ------------------------------------------------------------------------
-def first_streak(flags: list[bool], steps: list[int], length: int, min_end: int = -1) -> int | None:
-    """Step at which the first run of ``length`` consecutive True flags, ending at or after
-    ``min_end``, begins."""
+def first_streak(
+    flags: list[bool], steps: list[int], length: int, min_end: int = -1, min_span: int = 0
+) -> int | None:
+    """Step at which the first run of at least ``length`` consecutive True flags, spanning at
+    least ``min_span`` steps (first to last) and ending at or after ``min_end``, begins."""
     run = 0
     for i, f in enumerate(flags):
         run = run + 1 if f else 0
-        if run >= length and steps[i] >= min_end:
-            return steps[i - run + 1]
+        start = i - run + 1
+        if run >= length and steps[i] >= min_end and steps[i] - steps[start] >= min_span:
+            return steps[start]
     return None
 
 

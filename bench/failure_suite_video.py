@@ -346,21 +346,6 @@ def _supported_streak(flags: list[bool], support: list[bool], steps: list[int]) 
     return None
 
 
-def first_span(flags: list[bool], steps: list[int], span: int, min_end: int = -1) -> int | None:
-    """Step at which the first run of flagged evaluations spanning at least ``span`` steps
-    (first to last) and ending at or after ``min_end`` begins."""
-    start = None
-    for j, f in enumerate(flags):
-        if not f:
-            start = None
-            continue
-        if start is None:
-            start = j
-        if steps[j] - steps[start] >= span and steps[j] >= min_end:
-            return steps[start]
-    return None
-
-
 def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
     """Ground truth for a video run from its outcome curves: (labels, ambiguous)."""
     steps = [int(s) for s in o["step"]]
@@ -368,7 +353,7 @@ def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
     for i in range(2):
         labels: dict[str, int] = {}
         flags = [m < MOTION_BAND[i] for m in o["motion_ratio"]]
-        start = first_span(flags, steps, FROZEN_SPAN, min_end=VIDEO_WARMUP)
+        start = first_streak(flags, steps, 1, min_end=VIDEO_WARMUP, min_span=FROZEN_SPAN)
         if start is not None:
             labels["frozen_video"] = max(start, VIDEO_WARMUP)
         aucs = {k[4:]: v for k, v in o.items() if k.startswith("auc_")}
