@@ -129,6 +129,9 @@ class _SustainedSignal(SignalDetector):
     #: the pooled statistic: ``"mean"``, or ``"median"`` (of 3 probes: 2 of them beyond the
     #: threshold, so one probe on the wrong side neither makes nor breaks an alert)
     pool: ClassVar[str] = "mean"
+    #: pooled: confirm only at a probe that is itself beyond the threshold, so that an
+    #: alert never claims the failure at a probe whose own reading contradicts it
+    pooled_needs_this_probe: ClassVar[bool] = False
     #: the evidence key of the pooled value and of each probe's (``<key>@<step>``)
     pooled_key: ClassVar[str] = ""
     severity: ClassVar[Severity] = Severity.WARNING
@@ -237,6 +240,8 @@ class _SustainedSignal(SignalDetector):
         else:
             pooled = sum(win["values"]) / k
         if not self._beyond(pooled, limit):
+            return None
+        if self.pooled_needs_this_probe and not self._beyond(v, limit):
             return None
         st["alerted"] = True
         # onset: the window's first probe that was itself beyond the threshold
@@ -493,7 +498,16 @@ class TranslationCollapseDetector(_SustainedSignal):
     pix2pix probes read 1.0 class up to step 150 and 2.0-4.2 at step 200); a generator that
     drew four kinds of output and now draws one has lost what it had. Such a collapse can
     be brief (one probe, the held-out set showing it at one evaluation), which any
-    confirmation over several probes misses."""
+    confirmation over several probes misses.
+
+    The median confirms only at a probe that is itself under the threshold
+    (``pooled_needs_this_probe``): the alert says G gives one output for all inputs *now*,
+    which a probe reading two kinds of output or more contradicts. Without it, a generator
+    whose first probes after the warm-up still read one kind of output (its learning
+    transient, 1.3-1.9 classes at steps 200-250) was claimed collapsed at the probe where it
+    read 3.1-3.3 classes, as the held-out set did from then on (docs/detectors.md). A
+    generator wandering around the line (1.4, 2.4, 1.3) is confirmed at its next low probe,
+    one probe later at most."""
 
     name = "translation_collapse"
     signal_name = "output_diversity"
@@ -511,6 +525,7 @@ class TranslationCollapseDetector(_SustainedSignal):
     pooled = True
     pool = "median"
     pooled_key = "spread"  # min(output_diversity, class_diversity) as judged
+    pooled_needs_this_probe = True
     State = CollapseState
 
     def check(self, record: StepRecord) -> list[Alert]:

@@ -543,6 +543,19 @@ def test_collapse_that_wanders_around_the_line_is_confirmed_by_two_of_three_prob
     assert a.evidence["classes_out"] == 1.3  # this probe's own count
 
 
+def test_collapse_is_not_claimed_at_a_probe_that_reads_several_kinds_of_output():
+    # the learning transient: one kind of output at the first two probes after the warm-up
+    # (steps 200, 250), three at 300 and more after; two of the last three probes are low,
+    # but the newest reads three kinds of output, so "one output for all inputs" is not
+    # true at 300, and the window never holds two low probes again
+    counts = [1.0, 1.0, 1.0, 1.7, 1.9, 3.2, 3.3] + [6.0] * 30
+    assert run(build_detectors(["translation_collapse"]), _count_stream(counts)) == []
+    # the same start with a third low probe is confirmed there, at the low probe
+    counts = [1.0, 1.0, 1.0, 1.7, 1.9, 3.2, 1.4] + [1.4] * 30
+    (a,) = run(build_detectors(["translation_collapse"]), _count_stream(counts))
+    assert a.step == 350 and a.evidence["classes_out"] == 1.4
+
+
 def test_collapse_state_keeps_the_peak_and_reads_a_state_saved_before_it():
     counts = [1.0, 1.0, 3.0, 4.5, 6.0, 1.0, 3.1, 6.0] + [7.0] * 30
     recs = _count_stream(counts)

@@ -283,3 +283,77 @@ def test_eval_every_below_one_is_refused_with_the_reason(capsys):
     with pytest.raises(SystemExit):
         suite.main(["--eval-every", "0", "--train-only"])
     assert "--eval-every must be at least 1 step (got 0)" in capsys.readouterr().err
+
+
+def _dense(shown, last=599, every=50, start=300):
+    """Evaluations every ``every`` steps from ``start`` and at ``last``; ``shown``: step ->
+    the failures that evaluation shows."""
+    steps = [*range(start, last, every), last]
+    return {s: sorted(shown.get(s, [])) for s in steps}
+
+
+def _label(by_step, lenient=None, last=599, span=suite.LABEL_SPAN):
+    params = {f: PARAMS for f in suite.FAILURES}
+    return suite.label_run(by_step, lenient or by_step, last, 50, params, span)
+
+
+def test_a_label_needs_the_failure_at_every_evaluation_over_the_span():
+    assert suite.LABEL_SPAN == 100
+    # 350, 400, 450: three evaluations, 100 steps: labelled from 350
+    lasting = _label(_dense({350: ["content_lost"], 400: ["content_lost"], 450: ["content_lost"]}))
+    assert lasting["labels"] == ["content_lost"] and lasting["onsets"] == {"content_lost": 350}
+    assert lasting["brief"] == [] and lasting["too_late"] == []
+    # 350 and 400 only (50 steps), or two evaluations with a healthy one between: brief
+    for shown in (
+        {350: ["content_lost"], 400: ["content_lost"]},
+        {350: ["content_lost"], 450: ["content_lost"]},
+    ):
+        brief = _label(_dense(shown))
+        assert brief["labels"] == [] and brief["brief"] == ["content_lost"]
+        assert brief["ambiguous"] == []  # brief, not in the margin band
+    # a short failure first, then a lasting one: the onset is the lasting one's
+    shown = {300: ["steganography"], **{s: ["steganography"] for s in (400, 450, 500)}}
+    assert _label(_dense(shown))["onsets"] == {"steganography": 400}
+
+
+def test_a_failure_under_way_at_the_last_evaluation_is_too_late_not_brief():
+    ending = _label(_dense({550: ["identity_mapping"], 599: ["identity_mapping"]}))
+    assert ending["labels"] == [] and ending["brief"] == []
+    assert ending["too_late"] == ["identity_mapping"]
+    # lasting 100 steps from 450: a detector of 3 probes confirms it at 550, one of 5 cannot
+    lasting = _dense({s: ["identity_mapping"] for s in (450, 500, 550, 599)})
+    assert _label(lasting)["too_late"] == []
+    patient = {"identity_mapping": {"warmup_steps": 200, "min_records": 5}}
+    late = suite.label_run(lasting, lasting, 599, 50, patient)
+    assert late["labels"] == ["identity_mapping"] and late["too_late"] == ["identity_mapping"]
+
+
+def test_span_zero_labels_any_one_evaluation_and_the_configs_two_evaluations():
+    one = {300: ["content_lost"], 599: []}  # the configs' evaluations: 300 and the end
+    assert _label(one, span=0)["labels"] == ["content_lost"]
+    assert _label(one)["brief"] == ["content_lost"]  # its length is unknown: 1-299 steps
+    both = {300: ["content_lost"], 599: ["content_lost"]}
+    assert _label(both)["onsets"] == {"content_lost": 300}
+    # the margin band: lenient only, at any evaluation
+    lenient = {300: ["colour_inversion"], 599: []}
+    band = _label({300: [], 599: []}, lenient)
+    assert band["ambiguous"] == ["colour_inversion"] and band["labels"] == []
+
+
+def test_a_brief_failure_is_scored_neither_way_and_its_run_is_not_healthy():
+    rows = [
+        _row({"content_lost"}, {"content_lost": 300}),  # found
+        {**_row(set(), {"content_lost": 300}), "brief": ["content_lost"]},  # alert on it
+        {**_row(set(), {}), "brief": ["content_lost"]},  # silent on it: no miss
+        {**_row(set(), {}), "too_late": ["identity_mapping"]},  # still failing at the end
+        _row(set(), {}),  # healthy
+    ]
+    s = suite.summarise(rows)["per_failure"]["content_lost"]
+    assert (s["tp"], s["fp"], s["fn"]) == (1, 0, 0)
+    assert (s["brief"], s["brief_alerted"]) == (2, 1)
+    whole = suite.summarise(rows)
+    assert whole["healthy_runs"] == 1 and whole["false_alarms"] == 0
+    # the labels of any one evaluation, when the row carries them
+    old = {**rows[2], "any_evaluation": {"labels": ["content_lost"], "brief": []}}
+    (relabelled,) = suite.any_evaluation([old])
+    assert relabelled["labels"] == ["content_lost"] and relabelled["brief"] == []
