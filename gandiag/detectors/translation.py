@@ -506,8 +506,9 @@ class TranslationCollapseDetector(_SustainedSignal):
     whose first probes after the warm-up still read one kind of output (its learning
     transient, 1.3-1.9 classes at steps 200-250) was claimed collapsed at the probe where it
     read 3.1-3.3 classes, as the held-out set did from then on (docs/detectors.md). A
-    generator wandering around the line (1.4, 2.4, 1.3) is confirmed at its next low probe,
-    one probe later at most."""
+    generator wandering around the line (1.4, 2.4, 1.3) is confirmed at its next low probe:
+    where the median was under the line at a probe over it, the alert comes one probe
+    later if that probe is low, and not while the newest two probes are over it."""
 
     name = "translation_collapse"
     signal_name = "output_diversity"
