@@ -96,6 +96,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._report import confirmed_at, no_alarm_bound_per_1k, table, write_json, write_section
+from bench.failure_suite import first_streak
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [
@@ -374,7 +375,7 @@ def label_run(
     brief, unresolved = [], []
     for f in sorted({f for found in by_step.values() for f in found}):
         flags = [f in by_step[s] for s in steps]
-        start = first_streak(flags, steps, span)
+        start = first_streak(flags, steps, 1, min_span=span)
         if start is not None:
             onsets[f] = start
         elif flags[-1]:
@@ -393,20 +394,6 @@ def label_run(
         "too_late": late,
         "ambiguous": sorted(shown - set(onsets) - set(brief) - set(late)),
     }
-
-
-def first_streak(flags: list[bool], steps: list[int], span: int) -> int | None:
-    """The first step of the first run of consecutive True ``flags`` whose ``steps`` span at
-    least ``span`` steps (first to last), or None."""
-    start = None
-    for flag, step in zip(flags, steps):
-        if not flag:
-            start = None
-            continue
-        start = step if start is None else start
-        if step - start >= span:
-            return start
-    return None
 
 
 #: evaluations before this step label nothing: the configs' first evaluation, and the first
