@@ -216,3 +216,88 @@ def test_class_concentration_reads_the_classifier_on_clips() -> None:
     clips[:, 0, 0, 0, 1] = 0.0  # none named confidently
     assert math.isnan(class_shares(Fixed(), clips, asked)[1])
     assert class_shares(Fixed(), clips, asked)[3] == 0
+
+
+def test_every_label_asks_its_rule_for_100_steps() -> None:
+    """A discriminator that idles for one or two evaluations (25 steps) is a moment of
+    training, like a still phase of 75 steps: no label, and no margin band either."""
+    ok = [1.0] * 13
+    dip = [0.9] * 6 + [0.45] * 2 + [0.9] * 5  # D_T idle at steps 150 and 175 only
+    assert label_video(_outcomes(ok, ok, dip)) == ({}, {})
+    held = [0.9] * 6 + [0.45] * 5 + [0.9] * 2  # idle from 150 to 250: 100 steps
+    labels, _ = label_video(_outcomes(ok, ok, held))
+    assert labels == {"d_imbalance": 150}
+    # class concentration read confidently at two evaluations only: no label
+    brief = [0.12] * 6 + [0.8] * 2 + [0.12] * 5
+    o = {**_outcomes(ok, ok, ok), "dominant_class_share": brief, "confident_dominant_share": brief}
+    assert label_video({**o, "confident_clips": [20] * 13}) == ({}, {})
+    lasting = [0.12] * 6 + [0.8] * 5 + [0.12] * 2
+    o = {**o, "dominant_class_share": lasting, "confident_dominant_share": lasting}
+    labels, _ = label_video({**o, "confident_clips": [20] * 13})
+    assert labels == {"mode_collapse": 150}
+
+
+def _clip_outcomes(
+    motion: list[float], flips: list[float], legible: list[float], recurrence: list[float]
+) -> dict:
+    n = len(motion)
+    o = _outcomes(motion, [1.0] * n, [1.0] * n)
+    return {**o, "flip_excess": flips, "legible_fake": legible, "recurrence_excess": recurrence}
+
+
+def test_flicker_label_reads_jumps_or_legible_class_flips_for_100_steps() -> None:
+    n = 13
+    calm, none, readable = [0.0] * n, [float("nan")] * n, [0.9] * n
+    # frames change three times as much as real ones from step 150: flicker (jumps)
+    labels, amb = label_video(_clip_outcomes([1.0] * 6 + [3.0] * 7, calm, readable, calm))
+    assert labels == {"temporal_flicker": 150} and amb == {}
+    # 2.2x: the margin band; 3x for 75 steps only: nothing
+    labels, amb = label_video(_clip_outcomes([1.0] * 6 + [2.2] * 7, calm, readable, calm))
+    assert labels == {} and amb == {"temporal_flicker": 150}
+    brief = [1.0] * 6 + [3.0] * 4 + [1.0] * 3
+    assert label_video(_clip_outcomes(brief, calm, readable, calm)) == ({}, {})
+    # the glyph changes class between legible frames 0.3 more often than in real clips
+    flips = [0.0] * 6 + [0.3] * 7
+    labels, _ = label_video(_clip_outcomes([1.0] * n, flips, readable, calm))
+    assert labels == {"temporal_flicker": 150}
+    # the same flips over frames the classifier can hardly read, or with no legible pair
+    # at all (NaN): no evidence either way
+    for legible in ([0.05] * n, [float("nan")] * n):
+        assert label_video(_clip_outcomes([1.0] * n, flips, legible, calm)) == ({}, {})
+    # runs stored before these outcomes: motion alone
+    labels, _ = label_video(_outcomes([1.0] * 6 + [3.0] * 7, [1.0] * n, [1.0] * n))
+    assert labels == {"temporal_flicker": 150}
+    assert label_video(_clip_outcomes([1.0] * n, none, none, none)) == ({}, {})
+
+
+def test_looping_label_needs_moving_clips_that_come_back() -> None:
+    n, calm, readable = 13, [0.0] * 13, [0.9] * 13
+    loops = [0.0] * 6 + [1.5] * 7
+    labels, amb = label_video(_clip_outcomes([1.0] * n, calm, readable, loops))
+    assert labels == {"looping_video": 150} and amb == {}
+    labels, amb = label_video(_clip_outcomes([1.0] * n, calm, readable, [0.0] * 6 + [0.9] * 7))
+    assert labels == {} and amb == {"looping_video": 150}
+    # clips that hardly move (frozen) do not loop, whatever their recurrence reads
+    labels, _ = label_video(_clip_outcomes([0.2] * n, calm, readable, loops))
+    assert "looping_video" not in labels and labels["frozen_video"] == 100
+
+
+def test_held_out_clip_outcomes_are_the_monitors_clip_signals() -> None:
+    import numpy as np
+    from failure_suite_video import held_clip_stats
+
+    from gandiag.data import load_dataset
+    from gandiag.features.glyph import load_glyph_classifier
+
+    held = load_dataset("moving_glyphs", n=64, seed=3)
+    x = torch.from_numpy(held.batch(np.arange(64)))
+    y = torch.from_numpy(np.array(held.labels))
+    clf = load_glyph_classifier("cpu")
+    same = held_clip_stats(x, x.clone(), y, clf)
+    assert same["recurrence_excess"] == 0.0 and same["flip_excess"] == 0.0
+    assert same["legible_fake"] > 0.8
+    # each frame from another clip: identities change between frames
+    other = torch.stack([x[(i + torch.arange(8) * 7) % 64, torch.arange(8)] for i in range(64)])
+    assert held_clip_stats(x, other, y, clf)["flip_excess"] > 0.5
+    # frames 0, 1, 0, 1, ...: a loop
+    assert held_clip_stats(x, x[:, [0, 1] * 4], y, clf)["recurrence_excess"] > 1.0
