@@ -27,7 +27,13 @@ import failure_suite_video
 from _report import no_alarm_bound_per_1k, table, write_json, write_section
 from failure_suite import Case, run_cases
 from failure_suite_score import calibrate, is_healthy, replay, score
-from failure_suite_video import VIDEO_CONFIGS, VIDEO_STEPS, video_case_settings
+from failure_suite_video import (
+    TWO_EVALUATIONS,
+    VIDEO_CONFIGS,
+    VIDEO_STEPS,
+    label_video,
+    video_case_settings,
+)
 
 from gandiag.detectors import build_detectors
 
@@ -89,13 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     cases, runs = run_cases(cases, args.jobs, args.cache, args.cached_only)
     wall = time.perf_counter() - t0  # with a warm --cache, only the runs trained now
     for r in runs:  # cached runs labelled by the current rule, from their stored outcomes
-        r["labels"], r["ambiguous"] = failure_suite_video.label_video(r["outcomes"])
+        r["labels"], r["ambiguous"] = label_video(r["outcomes"])
     load.append(os.getloadavg()[0])
     live = [
         replay(r, drop_prefix=None if r["case"].get("coverage_features") else PIXEL_COVERAGE)
         for r in runs
     ]
     s = score(runs, live)
+    # the same alerts against the labels of the rule before (two evaluations in a row)
+    before = [
+        {**r, **dict(zip(("labels", "ambiguous"), label_video(r["outcomes"], **TWO_EVALUATIONS)))}
+        for r in runs
+    ]
+    s_before = score(before, live)
     # the opt-in class-concentration detector, replayed alone on the runs that record its
     # signals (video/class_*; runs trained before it existed have none)
     counted = [r for r in runs if _has_class_counts(r)]
@@ -118,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": wall,
         "load_average_1min_start_end": load,
         "live": s,
+        # every label but frozen_video on two evaluations in a row (the rule before
+        # 2026-12-02); the runs' own labels are the current rule's
+        "live_two_evaluations": s_before,
         "calibration_on_healthy_runs": calib,
         "opt_in": {
             "detector": OPT_IN,
@@ -210,6 +225,7 @@ def markdown(p: dict) -> str:
     ):
         if s[key]:
             out += [f"{title}: " + "; ".join(s[key]), ""]
+    out += _before_lines(p)
     out += [
         "Labels per run: "
         + "; ".join(
@@ -271,6 +287,29 @@ OPT_IN = "class_concentration"
 
 def _has_class_counts(run: dict) -> bool:
     return any(k.startswith("video/class_fake/") for rec in run["records"] for k in rec["scalars"])
+
+
+def _before_lines(p: dict) -> list[str]:
+    """The same alerts scored by the labels of two evaluations in a row (every label but
+    frozen_video), the rule before 2026-12-02; absent from JSON written before it."""
+    b = p.get("live_two_evaluations")
+    if not b:
+        return []
+    o = b["overall"]
+    per = "; ".join(
+        f"`{f}` {v['detected']} of {v['labelled']}, {v['false_claims']} false claims"
+        for f, v in b["per_failure"].items()
+    )
+    return [
+        (
+            "By the labels of two evaluations in a row (25 steps; every label but "
+            "`frozen_video`, the rule before 2026-12-02), the same alerts: precision "
+            f"{_f(o['precision'])}, recall {_f(o['recall'])} ({per}); runs without a failure "
+            f"label {o['unlabelled_runs']} ({o['unlabelled_steps']} steps), alarms there "
+            f"{len(b['unlabelled_alarms'])}."
+        ),
+        "",
+    ]
 
 
 def _opt_in_lines(p: dict) -> list[str]:

@@ -143,6 +143,10 @@ VIDEO_WARMUP = 100
 #: every label: its rule holds at every evaluation over at least this many steps (the
 #: video detectors' patience; the module docstring says why not two evaluations in a row)
 LABEL_SPAN = 100
+#: the rule before 2026-12-02 for every label but frozen_video: two evaluations in a row,
+#: whatever their span (the bench reports these labels beside the others:
+#: ``label_video(o, **TWO_EVALUATIONS)``)
+TWO_EVALUATIONS = {"span": 0, "length": 2}
 FLICKER_MOTION_BAND = (2.5, 2.0)  # flicker: frames change this many times more than reals'
 FLIP_BAND = (0.25, 0.2)  # flicker: legible class flips per frame pair, fakes minus reals
 MIN_LEGIBLE = 0.1  # ... read only while more than this share of the fakes' pairs is legible
@@ -388,18 +392,24 @@ def asdict_case(case: Case) -> dict:
     }
 
 
-def _supported_streak(flags: list[bool], support: list[bool], steps: list[int]) -> int | None:
-    """Start of the first run of flagged evaluations spanning at least LABEL_SPAN steps,
-    ending at VIDEO_WARMUP or later, in which at least one evaluation is also
-    ``support``ed."""
+def _supported_streak(
+    flags: list[bool],
+    support: list[bool],
+    steps: list[int],
+    span: int = LABEL_SPAN,
+    length: int = 1,
+) -> int | None:
+    """Start of the first run of at least ``length`` flagged evaluations spanning at least
+    ``span`` steps, ending at VIDEO_WARMUP or later, in which at least one evaluation is
+    also ``support``ed."""
     run = 0
     for j, f in enumerate(flags):
         run = run + 1 if f else 0
         start = j - run + 1
         if (
-            run
+            run >= max(length, 1)
             and steps[j] >= VIDEO_WARMUP
-            and steps[j] - steps[start] >= LABEL_SPAN
+            and steps[j] - steps[start] >= span
             and any(support[start : j + 1])
         ):
             return steps[start]
@@ -425,8 +435,13 @@ def _flicker_flags(o: dict[str, list], band: int) -> list[bool]:
     ]
 
 
-def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
-    """Ground truth for a video run from its outcome curves: (labels, ambiguous)."""
+def label_video(
+    o: dict[str, list], span: int = LABEL_SPAN, length: int = 1
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Ground truth for a video run from its outcome curves: (labels, ambiguous). ``span``
+    and ``length``: how long (steps) and at how many evaluations in a row each rule must
+    hold (``TWO_EVALUATIONS`` gives the rule before 2026-12-02 for every label but
+    ``frozen_video``, which keeps its 100 steps)."""
     steps = [int(s) for s in o["step"]]
     out = []
     for i in range(2):
@@ -441,11 +456,11 @@ def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
             for j in range(len(steps)):
                 vals = [a[j] for a in aucs.values()]
                 flags.append(min(vals) <= AUC_IDLE_BAND[i] and max(vals) >= AUC_ACTIVE_BAND[i])
-            start = first_streak(flags, steps, 1, min_end=VIDEO_WARMUP, min_span=LABEL_SPAN)
+            start = first_streak(flags, steps, length, min_end=VIDEO_WARMUP, min_span=span)
             if start is not None:
                 labels["d_imbalance"] = max(start, VIDEO_WARMUP)
         flags = _flicker_flags(o, i)
-        start = first_streak(flags, steps, 1, min_end=VIDEO_WARMUP, min_span=LABEL_SPAN)
+        start = first_streak(flags, steps, length, min_end=VIDEO_WARMUP, min_span=span)
         if start is not None:
             labels["temporal_flicker"] = max(start, VIDEO_WARMUP)
         if o.get("recurrence_excess"):
@@ -453,7 +468,7 @@ def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
                 _finite(r) and r > LOOP_BAND[i] and m >= LOOP_MOTION_MIN
                 for r, m in zip(o["recurrence_excess"], o["motion_ratio"])
             ]
-            start = first_streak(flags, steps, 1, min_end=VIDEO_WARMUP, min_span=LABEL_SPAN)
+            start = first_streak(flags, steps, length, min_end=VIDEO_WARMUP, min_span=span)
             if start is not None:
                 labels["looping_video"] = max(start, VIDEO_WARMUP)
         if o.get("dominant_class_share"):
@@ -465,7 +480,7 @@ def label_video(o: dict[str, list]) -> tuple[dict[str, int], dict[str, int]]:
             flags = [  # both bands: NaN (no clip named confidently) is never a flag
                 s >= share and c >= share for s, c in zip(o["dominant_class_share"], sure)
             ]
-            start = _supported_streak(flags, [b >= share for b in bound], steps)
+            start = _supported_streak(flags, [b >= share for b in bound], steps, span, length)
             if start is not None:
                 labels["mode_collapse"] = max(start, VIDEO_WARMUP)
         out.append(labels)

@@ -301,3 +301,36 @@ def test_held_out_clip_outcomes_are_the_monitors_clip_signals() -> None:
     assert held_clip_stats(x, other, y, clf)["flip_excess"] > 0.5
     # frames 0, 1, 0, 1, ...: a loop
     assert held_clip_stats(x, x[:, [0, 1] * 4], y, clf)["recurrence_excess"] > 1.0
+
+
+def test_the_rule_before_is_two_evaluations_in_a_row_for_every_label_but_frozen() -> None:
+    from failure_suite_video import TWO_EVALUATIONS
+
+    ok = [1.0] * 13
+    dip = [0.9] * 6 + [0.45] * 2 + [0.9] * 5
+    assert label_video(_outcomes(ok, ok, dip), **TWO_EVALUATIONS) == ({"d_imbalance": 150}, {})
+    # one evaluation is not a streak by either rule
+    one = [0.9] * 6 + [0.45] + [0.9] * 6
+    assert label_video(_outcomes(ok, ok, one), **TWO_EVALUATIONS) == ({}, {})
+    # frozen_video keeps its 100 steps: a 50-step still phase is no label by either rule
+    still = [1.0] * 6 + [0.2] * 3 + [1.0] * 4
+    assert label_video(_outcomes(still, ok, ok), **TWO_EVALUATIONS) == ({}, {})
+
+
+def test_report_scores_the_same_alerts_by_the_rule_before() -> None:
+    from detectors_video import _before_lines
+
+    assert _before_lines({"live": {}}) == []  # JSON written before the line existed
+    before = {
+        "overall": {
+            "precision": 1.0,
+            "recall": 0.5,
+            "unlabelled_runs": 3,
+            "unlabelled_steps": 1800,
+        },
+        "per_failure": {"d_imbalance": {"detected": 1, "labelled": 2, "false_claims": 0}},
+        "unlabelled_alarms": [],
+    }
+    (line, blank) = _before_lines({"live_two_evaluations": before})
+    assert "recall 0.5" in line and "`d_imbalance` 1 of 2, 0 false claims" in line
+    assert "3 (1800 steps), alarms there 0" in line and blank == ""
