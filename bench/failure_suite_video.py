@@ -62,9 +62,9 @@ translation benchmark's labels ask the same 100 steps, bench/translation_suite.p
   counts in neither band: the earlier DVD-GAN-lite's clips were not readable by the
   classifier within 900 steps (class_match at chance, no clip named at p >= 0.9 in two
   re-run seeds; the current model's are named in part by 600 steps: by two evaluations in a
-  row, eight runs of seeds 0-18 carried the label, none for 100 steps), and a margin band made of unreadable clips would cover every run
-  and hide every
-  ``mode_collapse`` claim from the scoring. Where the outcome cannot read the clips, a
+  row, eight runs of seeds 0-18 carried the label, one of them for 100 steps), and a margin
+  band made of unreadable clips would cover every run and hide every ``mode_collapse``
+  claim from the scoring. Where the outcome cannot read the clips, a
   claim stays unsupported (a false claim), as before the outcome existed. Runs stored
   before this outcome existed have no such label.
 
