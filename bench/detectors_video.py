@@ -103,11 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     s = score(runs, live)
     # the same alerts against the labels of the rule before (two evaluations in a row)
-    before = [
-        {**r, **dict(zip(("labels", "ambiguous"), label_video(r["outcomes"], **TWO_EVALUATIONS)))}
-        for r in runs
-    ]
-    s_before = score(before, live)
+    s_before = score([_relabelled(r, **TWO_EVALUATIONS) for r in runs], live)
     # the opt-in class-concentration detector, replayed alone on the runs that record its
     # signals (video/class_*; runs trained before it existed have none)
     counted = [r for r in runs if _has_class_counts(r)]
@@ -287,6 +283,12 @@ OPT_IN = "class_concentration"
 
 def _has_class_counts(run: dict) -> bool:
     return any(k.startswith("video/class_fake/") for rec in run["records"] for k in rec["scalars"])
+
+
+def _relabelled(run: dict, **rule: int) -> dict:
+    """``run`` with its labels by another rule (``label_video``'s span and length)."""
+    labels, ambiguous = label_video(run["outcomes"], **rule)
+    return {**run, "labels": labels, "ambiguous": ambiguous}
 
 
 def _before_lines(p: dict) -> list[str]:

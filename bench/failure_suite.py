@@ -250,15 +250,26 @@ def _json(v: float) -> float | None:
 
 # -- labels from outcomes ------------------------------------------------------------------------
 def first_streak(
-    flags: list[bool], steps: list[int], length: int, min_end: int = -1, min_span: int = 0
+    flags: list[bool],
+    steps: list[int],
+    length: int,
+    min_end: int = -1,
+    min_span: int = 0,
+    support: list[bool] | None = None,
 ) -> int | None:
     """Step at which the first run of at least ``length`` consecutive True flags, spanning at
-    least ``min_span`` steps (first to last) and ending at or after ``min_end``, begins."""
+    least ``min_span`` steps (first to last) and ending at or after ``min_end``, begins; with
+    ``support``, a run counts once one of its evaluations is also supported."""
     run = 0
     for i, f in enumerate(flags):
         run = run + 1 if f else 0
         start = i - run + 1
-        if run >= length and steps[i] >= min_end and steps[i] - steps[start] >= min_span:
+        if (
+            run >= max(length, 1)
+            and steps[i] >= min_end
+            and steps[i] - steps[start] >= min_span
+            and (support is None or any(support[start : i + 1]))
+        ):
             return steps[start]
     return None
 

@@ -392,30 +392,6 @@ def asdict_case(case: Case) -> dict:
     }
 
 
-def _supported_streak(
-    flags: list[bool],
-    support: list[bool],
-    steps: list[int],
-    span: int = LABEL_SPAN,
-    length: int = 1,
-) -> int | None:
-    """Start of the first run of at least ``length`` flagged evaluations spanning at least
-    ``span`` steps, ending at VIDEO_WARMUP or later, in which at least one evaluation is
-    also ``support``ed."""
-    run = 0
-    for j, f in enumerate(flags):
-        run = run + 1 if f else 0
-        start = j - run + 1
-        if (
-            run >= max(length, 1)
-            and steps[j] >= VIDEO_WARMUP
-            and steps[j] - steps[start] >= span
-            and any(support[start : j + 1])
-        ):
-            return steps[start]
-    return None
-
-
 def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
@@ -480,7 +456,14 @@ def label_video(
             flags = [  # both bands: NaN (no clip named confidently) is never a flag
                 s >= share and c >= share for s, c in zip(o["dominant_class_share"], sure)
             ]
-            start = _supported_streak(flags, [b >= share for b in bound], steps, span, length)
+            start = first_streak(
+                flags,
+                steps,
+                length,
+                min_end=VIDEO_WARMUP,
+                min_span=span,
+                support=[b >= share for b in bound],
+            )
             if start is not None:
                 labels["mode_collapse"] = max(start, VIDEO_WARMUP)
         out.append(labels)
