@@ -28,12 +28,16 @@ class ModelCapabilities:
     aux_classifier: bool = False  #: D has a head predicting the class (ACGAN)
     latent_codes: bool = False  #: part of z is codes D's Q head recovers (InfoGAN)
     paired_input: bool = False  #: G maps an input sample, not noise (pix2pix, CycleGAN)
+    #: D scores (input, output) pairs, D(x, G(x)), not samples alone (pix2pix)
+    paired_discriminator: bool = False
     networks_per_role: Mapping[Role, int] = field(default_factory=dict)
     phases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.conditional_discriminator and not self.conditional:
             raise ValueError("conditional_discriminator needs conditional=True (G takes labels)")
+        if self.paired_discriminator and not self.paired_input:
+            raise ValueError("paired_discriminator needs paired_input=True (G maps an input)")
         if self.aux_classifier and not self.conditional:
             raise ValueError("aux_classifier needs conditional=True (the class D predicts)")
         counts = {parse_role(r): int(n) for r, n in self.networks_per_role.items()}

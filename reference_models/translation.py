@@ -142,7 +142,7 @@ register_model(
             "betas": (0.5, 0.999),
             "lambda_l1": 100.0,
         },
-        capabilities=ModelCapabilities(paired_input=True),
+        capabilities=ModelCapabilities(paired_input=True, paired_discriminator=True),
     )
 )
 register_model(

@@ -31,30 +31,53 @@ class Finding:
     step: int | None = None
 
 
-# (check, the signal prefix or names that enable it, what is missing when it is absent)
-_CHECKS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("loss divergence", ("loss/",), "no losses logged"),
-    ("gradients", ("grad/",), "no gradient norms (watch the networks)"),
-    ("discriminator outputs", ("d/real/", "d/fake/"), "no discriminator outputs"),
-    ("D overfitting", (sig.D_RV,), "no held-out real batch"),
-    ("sample diversity", ("samples/",), "no sample statistics"),
-    ("VAE posterior", ("vae/",), "no VAE terms"),
-    ("evaluation", ("eval/",), "no periodic evaluation"),
+#: kinds of model with no discriminator: the discriminator checks do not apply to them
+NO_DISCRIMINATOR = frozenset({"vae", "ae"})
+
+# (check, the signal prefixes or names that enable it, what is missing when it is absent,
+# the kinds for which its absence is reported: None for every kind but those without a
+# discriminator where the check reads one; an empty set for a check that is named only
+# when its signals are there, such as a family's own)
+_CHECKS: tuple[tuple[str, tuple[str, ...], str, frozenset[str] | None], ...] = (
+    ("loss divergence", ("loss/",), "no losses logged", None),
+    ("gradients", ("grad/",), "no gradient norms (watch the networks)", None),
+    ("discriminator outputs", ("d/real/", "d/fake/"), "no discriminator outputs", None),
+    ("D overfitting", (sig.D_RV,), "no held-out real batch", None),
+    ("sample diversity", ("samples/",), "no sample statistics", None),
+    ("VAE posterior", ("vae/",), "no VAE terms", frozenset({"vae"})),
+    ("translation probes", ("translation/",), "no probe batch", frozenset({"translation"})),
+    ("clip motion, looping and flicker", ("video/",), "no clip statistics", frozenset({"video"})),
+    ("label-free coverage", ("coverage/",), "", frozenset()),
+    ("phase transitions", ("phase/",), "", frozenset()),
+    ("W space and style mixing", ("style/",), "", frozenset()),
+    ("R1 and path-length traces", ("reg/",), "", frozenset()),
+    ("adaptive augmentation", ("ada/",), "", frozenset()),
+    ("conditioning augmentation", ("ca/",), "", frozenset()),
+    ("use of the condition", ("cond/",), "", frozenset()),
+    ("levels and stages copying", ("level/",), "", frozenset()),
+    ("evaluation", ("eval/",), "no periodic evaluation", None),
 )
+_READS_D = ("discriminator outputs", "D overfitting")
 
 
 def coverage(names: Iterable[str], kind: str = "") -> tuple[list[str], list[str]]:
     """``(checked, not_checked)``: the checks the stored signals allow, and those they do not
-    (with why), for a run of ``kind`` (``"gan"``, ``"vae"`` or other)."""
+    (with why), for a run of ``kind`` (``"gan"``, ``"vae"``, ``"translation"``, ...). A
+    family's own checks are named when its signals are there, and reported missing only
+    for its kind (a translation run without probes; a GAN is not expected to have them)."""
     names = list(names)
     checked, missing = [], []
-    for check, needs, why in _CHECKS:
-        gan_only = check in ("discriminator outputs", "D overfitting")
-        if (gan_only and kind == "vae") or (check == "VAE posterior" and kind != "vae"):
-            continue
+    for check, needs, why, kinds in _CHECKS:
+        if check == "VAE posterior" and kind != "vae":
+            continue  # an autoencoder's point posterior logs KL terms that say nothing
         if any(n == p or n.startswith(p) for n in names for p in needs):
             checked.append(check)
+            continue
+        if kinds is None:
+            expected = not (check in _READS_D and kind in NO_DISCRIMINATOR)
         else:
+            expected = kind in kinds
+        if expected:
             missing.append(f"{check} ({why})")
     return checked, missing
 

@@ -551,6 +551,7 @@ def _make_monitor(
         )
     else:
         common["quiet"] = True
+    caps = bundle.capabilities
     if _is_video(bundle):
         # The coverage probe embeds clips [B, T, C, H, W] with the bundled video network
         # (FVD-lite's feature space): D_S and D_T take labels and frame indices besides the
@@ -558,6 +559,13 @@ def _make_monitor(
         from gandiag.features.video import load_video_classifier
 
         common["features"] = load_video_classifier(device=device).features
+    elif caps.conditional_discriminator or caps.paired_discriminator:
+        # A discriminator of (sample, condition) pairs (cGAN's, StackGAN's, pix2pix's)
+        # cannot embed samples alone: the probe's own fallback, chosen from the capability
+        # rather than found by a failed call (whose error the user would read as a fault).
+        from gandiag.monitor.coverage import pooled_pixels
+
+        common["features"] = pooled_pixels
     if isinstance(bundle, TranslationBundle):  # several generators and discriminators
         return Monitor(
             run_dir,

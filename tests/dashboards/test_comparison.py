@@ -163,3 +163,26 @@ def test_identical_series_are_named_and_dashed_not_hidden():
     b = Series("loss/D", np.arange(3), np.array([1.0, 2.0, 3.0]))
     fig, _ = lines_figure([a, b], title="t")
     assert fig.data[1].name == "loss/D (= loss/D_adv)" and fig.data[1].line.dash == "dash"
+
+
+def test_the_verdict_names_a_familys_own_checks_and_only_the_kinds_expected_ones():
+    translation = ["loss/G", "grad/G/norm", "d/real/D/mean", "translation/G/class_kept"]
+    checked, missing = coverage(translation, "translation")
+    assert "translation probes" in checked
+    assert not any(m.startswith("translation") for m in missing)
+    # a translation run without its probes says so; a GAN is not asked for them
+    _, missing = coverage(["loss/G", "grad/G/norm"], "translation")
+    assert any(m.startswith("translation") and "no probe batch" in m for m in missing)
+    _, missing = coverage(["loss/G", "grad/G/norm"], "gan")
+    assert not any(m.startswith(("translation", "clip motion", "phase")) for m in missing)
+    _, missing = coverage(["loss/G"], "video")
+    assert any(m.startswith("clip motion") for m in missing)
+    # family signals that are there are named, whatever the kind
+    checked, _ = coverage(["loss/G", "phase/alpha", "style/w_std", "ada/p"], "gan")
+    assert {"phase transitions", "W space and style mixing", "adaptive augmentation"} <= set(
+        checked
+    )
+    # an autoencoder has no discriminator to check, and its KL terms are no posterior check
+    checked, missing = coverage(["loss/total", "vae/kl", "eval/fid"], "ae")
+    assert not any(m.startswith(("discriminator", "D overfitting")) for m in missing)
+    assert "VAE posterior" not in checked

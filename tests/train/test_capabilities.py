@@ -56,6 +56,10 @@ def test_capabilities_validate() -> None:
     assert dict(caps.networks_per_role) == {"generator": 2, "discriminator": 2}
     with pytest.raises(ValueError, match="valid roles"):
         ModelCapabilities(networks_per_role={"critic": 1})
+    with pytest.raises(ValueError, match="needs paired_input=True"):
+        ModelCapabilities(paired_discriminator=True)
+    assert get_spec("pix2pix").capabilities.paired_discriminator
+    assert not get_spec("cyclegan").capabilities.paired_discriminator
     assert get_spec("infogan").capabilities.has_aux_head
     assert not get_spec("dcgan").capabilities.has_aux_head
 

@@ -97,3 +97,17 @@ def test_cyclegan_keeps_a_ring_and_a_branch_from_it_continues_the_same_trajector
     for net in a:
         for k in a[net]:
             torch.testing.assert_close(a[net][k], b[net][k], rtol=0, atol=0)
+
+
+def test_pix2pix_coverage_probe_embeds_without_calling_its_paired_discriminator(tmp_path, caplog):
+    # pix2pix's D scores (input, output) pairs: the trainer picks the probe's pooled-pixel
+    # embedding from that capability instead of calling D on samples alone and logging the
+    # error it raises
+    cfg = _config("pix2pix", steps=12)
+    cfg["data"]["batch_size"] = 8
+    cfg["monitor"]["cadence"].update({"coverage": 10, "coverage_probe": 16})
+    with caplog.at_level("INFO", logger="gandiag"):
+        run = train(cfg, tmp_path / "p2p", progress=False)
+    assert not [r for r in caplog.records if "did not take samples alone" in r.getMessage()]
+    names = set(RunReader(run).scalar_names())
+    assert any(n.startswith("coverage/") for n in names)
