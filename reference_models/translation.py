@@ -31,9 +31,18 @@ class TranslationBundle(ModelBundle):
     task: str = "paired"
     generators: dict[str, nn.Module] = field(default_factory=dict)
     discriminators: dict[str, nn.Module] = field(default_factory=dict)
+    #: each generator's inverse by name, for a cycle-consistent pair (CycleGAN: G_AB and
+    #: G_BA); empty for a one-way translator. The probes, the evaluation and the grids ask
+    #: this, not the model's name, for the cycle signals and the reconstruction row.
+    inverses: dict[str, str] = field(default_factory=dict)
 
     def networks(self) -> dict[str, nn.Module]:
         return {**self.generators, **self.discriminators}
+
+    def inverse(self, name: str) -> nn.Module | None:
+        """The generator that maps ``name``'s outputs back to its inputs, if any."""
+        other = self.inverses.get(name)
+        return None if other is None else self.generators[other]
 
     @property
     def conditional(self) -> bool:  # conditioned on images, not on class labels
@@ -46,6 +55,7 @@ def _bundle(
     training: dict[str, Any],
     gens: dict[str, nn.Module],
     discs: dict[str, nn.Module],
+    inverses: dict[str, str] | None = None,
 ) -> TranslationBundle:
     gain = float(opts.get("init_gain", 0.02))
     for net in (*gens.values(), *discs.values()):
@@ -63,6 +73,7 @@ def _bundle(
         task=TASK_OF[name],
         generators=gens,
         discriminators=discs,
+        inverses=dict(inverses or {}),
     )
 
 
@@ -76,7 +87,12 @@ def _cyclegan(name: str, opts: dict[str, Any], training: dict[str, Any]) -> Tran
         return PatchGAN(c, width=opts["d_width"], n_layers=opts["d_layers"], norm="instance")
 
     return _bundle(
-        name, opts, training, {"G_AB": gen(), "G_BA": gen()}, {"D_B": disc(), "D_A": disc()}
+        name,
+        opts,
+        training,
+        {"G_AB": gen(), "G_BA": gen()},
+        {"D_B": disc(), "D_A": disc()},
+        inverses={"G_AB": "G_BA", "G_BA": "G_AB"},
     )
 
 

@@ -277,12 +277,18 @@ def _stepper(
     gen: torch.Generator,
     device: torch.device,
 ) -> CycleGANStepper | Pix2PixStepper | SRGANStepper:
-    if bundle.name == "cyclegan":
+    # chosen by what the model declares, not by its name
+    if bundle.inverses:  # a cycle-consistent pair: CycleGAN's adversarial + cycle + identity
         return CycleGANStepper(bundle, settings, make_opt, batches, autocast, gen)
-    if bundle.name == "pix2pix":
+    if bundle.capabilities.paired_discriminator:  # D on (input, output) pairs, plus L1
         return Pix2PixStepper(bundle, settings, make_opt, batches, autocast)
-    content = glyph_content_features(device) if settings.lambda_content > 0 else (lambda x: x)
-    return SRGANStepper(bundle, settings, make_opt, batches, autocast, content)
+    if bundle.task == "super_resolution":  # MSE pre-training, then content + adversarial
+        content = glyph_content_features(device) if settings.lambda_content > 0 else (lambda x: x)
+        return SRGANStepper(bundle, settings, make_opt, batches, autocast, content)
+    raise ValueError(
+        f"model {bundle.name!r} declares no translation it trains as: inverse generators "
+        "(a cycle), a paired discriminator, or the super_resolution task"
+    )
 
 
 class _Held:
@@ -339,8 +345,9 @@ def _probes(
     iy = ix
     if not held.paired:
         iy = torch.from_numpy(balanced_indices(held.labels_y.cpu().numpy(), n)).to(held.y.device)
+    first = next(iter(bundle.generators))
     probes = {
-        next(iter(bundle.generators)): TranslationProbe(
+        first: TranslationProbe(
             held.x[ix],
             held.y[iy],
             paired=held.paired,
@@ -350,8 +357,9 @@ def _probes(
             seed=seed,
         )
     }
-    if bundle.name == "cyclegan":
-        probes["G_BA"] = TranslationProbe(
+    back = bundle.inverses.get(first)
+    if back is not None:  # the inverse generator translates the other way
+        probes[back] = TranslationProbe(
             held.y[iy],
             held.x[ix],
             paired=False,
@@ -366,8 +374,6 @@ def _probe_signals(
     bundle: TranslationBundle, probes: dict[str, TranslationProbe]
 ) -> dict[str, float]:
     out: dict[str, float] = {}
-    inverse = {"G_AB": "G_BA", "G_BA": "G_AB"}
     for name, probe in probes.items():
-        inv = bundle.generators.get(inverse.get(name, ""))
-        out.update(probe.signals(name, bundle.generators[name], inv))
+        out.update(probe.signals(name, bundle.generators[name], bundle.inverse(name)))
     return out

@@ -104,14 +104,18 @@ def evaluate_translation(
 ) -> tuple[dict[str, float], list[MetricResult]]:
     """``(eval scalars, metric results)`` of every generator of ``bundle`` on ``held``."""
     truth_x = held.y if held.paired else getattr(held, "truth_x", None)
-    directions = [(next(iter(bundle.generators)), held.x, held.y, held.labels_x, truth_x)]
-    if bundle.name == "cyclegan":
+    first = next(iter(bundle.generators))
+    # (generator, its inputs, the reals of its output domain, the inputs' classes, those
+    # reals' classes, the correct translations where known)
+    directions = [(first, held.x, held.y, held.labels_x, held.labels_y, truth_x)]
+    back = bundle.inverses.get(first)
+    if back is not None:  # the inverse generator, evaluated the other way
         truth_y = getattr(held, "truth_y", None)
-        directions.append(("G_BA", held.y, held.x, held.labels_y, truth_y))
+        directions.append((back, held.y, held.x, held.labels_y, held.labels_x, truth_y))
     scalars: dict[str, float] = {}
     results: list[MetricResult] = []
     clf = _classifier(held.x.device)
-    for name, src, dst, labels, truth in directions:
+    for name, src, dst, labels, dst_labels, truth in directions:
         net = bundle.generators[name]
         out = _run(net, src)
         ref = _as_output(src, (int(out.shape[-2]), int(out.shape[-1])))
@@ -127,7 +131,6 @@ def evaluate_translation(
             s["class_kept"] = float((pred == labels).float().mean())
             neg = torch.cat([clf.logits(-c.clamp(-1, 1)).argmax(1) for c in out.split(500)])
             s["class_kept_inverted"] = float((neg == labels).float().mean())
-            dst_labels = held.labels_y if name != "G_BA" else held.labels_x
             real = torch.cat([clf.logits(c).argmax(1) for c in dst.split(500)])
             s["target_class_acc"] = float((real == dst_labels).float().mean())
             share = torch.bincount(pred, minlength=10).float() / len(pred)
@@ -138,8 +141,8 @@ def evaluate_translation(
             s.update(_psnr_ssim(out, dst, ""))
             if held.task == "super_resolution":
                 s.update(_psnr_ssim(ref, dst, "_bicubic"))
-        if bundle.name == "cyclegan":
-            inv = bundle.generators["G_BA" if name == "G_AB" else "G_AB"]
+        inv = bundle.inverse(name)
+        if inv is not None:
             s["cycle_l1"] = float((_run(inv, out) - src).abs().mean())
             s["cycle_l1_requantised"] = float((_run(inv, blur_quantise(out)) - src).abs().mean())
             saved = halfres_quantise(out)
@@ -210,9 +213,11 @@ def triplet_grid(bundle: Any, held: Any, n: int = COLUMNS * 2) -> bytes:
     """
     rows: list[np.ndarray] = []
     size = tuple(held.y.shape[-2:])
-    if bundle.name == "cyclegan":
-        g_ab, g_ba = bundle.generators["G_AB"], bundle.generators["G_BA"]
-        for src, fwd, back in ((held.x[:n], g_ab, g_ba), (held.y[:n], g_ba, g_ab)):
+    first = next(iter(bundle.generators))
+    g_back = bundle.inverse(first)
+    if g_back is not None:
+        g = bundle.generators[first]
+        for src, fwd, back in ((held.x[:n], g, g_back), (held.y[:n], g_back, g)):
             out = _run(fwd, src)
             rows += _interleave([src, out, _run(back, out)])
     else:

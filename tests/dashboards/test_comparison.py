@@ -13,7 +13,7 @@ def _metric(name, value, interval=None, proto=PROTO):
     return MetricResult(name, value, proto, interval=interval, step=100)
 
 
-def _summary(name, metrics=(), evals=None, findings=(), level="ok"):
+def _summary(name, metrics=(), evals=None, findings=(), level="ok", data=None):
     return RunSummary(
         name=name,
         kind="gan",
@@ -27,6 +27,7 @@ def _summary(name, metrics=(), evals=None, findings=(), level="ok"):
         level=level,
         findings=list(findings),
         latest_eval=evals or {},
+        config={"data": {"name": data}} if data else {},
     )
 
 
@@ -186,3 +187,48 @@ def test_the_verdict_names_a_familys_own_checks_and_only_the_kinds_expected_ones
     checked, missing = coverage(["loss/total", "vae/kl", "eval/fid"], "ae")
     assert not any(m.startswith(("discriminator", "D overfitting")) for m in missing)
     assert "VAE posterior" not in checked
+
+
+def test_image_to_image_runs_are_ranked_network_by_network():
+    # an image-to-image model's metrics carry its generator's name (G_fid, eval/G_psnr)
+    healthy = _summary(
+        "pix2pix",
+        [_metric("G_fid", 21.7, (20.9, 22.4))],
+        evals={
+            "eval/G_class_kept": (599, 0.62),
+            "eval/G_psnr": (599, 15.7),
+            "eval/G_fid": (599, 21.7),  # the metric again, as a scalar: ranked once
+        },
+        data="glyphs_edges",
+    )
+    no_l1 = _summary(
+        "no_l1",
+        [_metric("G_fid", 51.6, (49.8, 53.0))],
+        evals={
+            "eval/G_class_kept": (599, 0.11),
+            "eval/G_psnr": (599, 9.2),
+            "eval/G_class_kept_inverted": (599, 0.3),  # not a quality: not ranked
+        },
+        data="glyphs_edges",
+    )
+    c = compare_runs({"pix2pix": healthy, "no_l1": no_l1})
+    assert {m.metric for m in c.metrics} == {"G_fid", "eval/G_class_kept", "eval/G_psnr"}
+    assert all(m.best == "pix2pix" for m in c.metrics)
+    assert c.overall.startswith("pix2pix is better on every decided metric")
+    assert "FID (G)" in c.overall and "class kept (G)" in c.overall
+    sbs = side_by_side({"a": {"G_AB_fid": _metric("G_AB_fid", 1.0)}})
+    assert sbs.rows[0][0] == "G_AB_fid ↓"
+
+
+def test_runs_on_different_data_are_not_ranked():
+    # the same protocol against another reference set is another number
+    a = _summary("pix2pix", [_metric("G_fid", 21.7, (20.9, 22.4))], data="glyphs_edges")
+    b = _summary("srgan", [_metric("G_fid", 1.8, (1.5, 2.1))], data="glyphs_sr")
+    c = compare_runs({"pix2pix": a, "srgan": b})
+    (m,) = c.metrics
+    assert m.best is None and not m.comparable
+    assert "different data (glyphs_edges, glyphs_sr)" in m.sentence
+    assert c.overall.startswith("No metric is ranked") and "different data" in c.overall
+    # a run of the user's own loop (no data name) is compared as before
+    c = compare_runs({"pix2pix": a, "mine": _summary("mine", [_metric("G_fid", 30.0)])})
+    assert c.metrics[0].best == "pix2pix"

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gandiag.reference_models.translation import TranslationBundle
 from gandiag.train.translation_eval import evaluate_translation, halfres_quantise
 
 _SPEC = importlib.util.spec_from_file_location(
@@ -58,7 +59,19 @@ def _held(x):
 
 
 def _bundle(g_ab, g_ba):
-    return SimpleNamespace(name="cyclegan", generators={"G_AB": g_ab, "G_BA": g_ba})
+    # a cycle-consistent pair under other names than CycleGAN's: the evaluation finds the
+    # inverse from the bundle's declared inverses, not from the model's or networks' names
+    return TranslationBundle(
+        name="my_cycle",
+        kind="translation",
+        latent_dim=0,
+        options={},
+        training={},
+        generator=g_ab,
+        task="unpaired",
+        generators={"G_AB": g_ab, "G_BA": g_ba},
+        inverses={"G_AB": "G_BA", "G_BA": "G_AB"},
+    )
 
 
 def _g_ab(scalars):

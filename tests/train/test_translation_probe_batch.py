@@ -80,7 +80,10 @@ def _bundle(cyclegan):
         if cyclegan
         else {"G": torch.nn.Identity()}
     )
-    return SimpleNamespace(name="cyclegan" if cyclegan else "pix2pix", generators=gens)
+    inverses = {"G_AB": "G_BA", "G_BA": "G_AB"} if cyclegan else {}
+    return SimpleNamespace(
+        name="cyclegan" if cyclegan else "pix2pix", generators=gens, inverses=inverses
+    )
 
 
 def test_paired_probe_keeps_its_pairs_and_is_balanced():
