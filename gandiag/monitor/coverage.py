@@ -332,6 +332,7 @@ class CoverageProbe:
         self._projection: torch.Tensor | None = None
         self._last_fake: torch.Tensor | None = None
         self._previous_probe: torch.Tensor | None = None
+        self._shape: tuple[int, ...] | None = None
         self._failed = False
 
     @property
@@ -343,7 +344,11 @@ class CoverageProbe:
         samples cadence, which keeps the per-step cost at zero) and remember the fakes."""
         if not self.enabled or real is None:
             return
-        if not self.reservoir.full or (self.samples_every and step % self.samples_every == 0):
+        data = self.reservoir.data
+        reshaped = data is not None and tuple(real.shape[1:]) != tuple(data.shape[1:])
+        due = self.samples_every and step % self.samples_every == 0
+        if not self.reservoir.full or due or reshaped:
+            # a new shape (a resolution switch) restarts the reservoir at once
             self.reservoir.add(real)
         if fake is not None and step % self.every == 0:
             self._last_fake = fake.detach()
@@ -361,6 +366,16 @@ class CoverageProbe:
             if fake is None or fake.shape[0] < 8:
                 return {}
             shape = tuple(real.shape[1:])
+            if tuple(fake.shape[1:]) != shape:
+                # the samples changed resolution (progressive growing) and the reals of the
+                # new one are still arriving: no reading until both match
+                return {}
+            if shape != self._shape:
+                # a new resolution: the embedding is chosen again for it, and the previous
+                # probe's fakes (another resolution) are no reference for the drift
+                if self._shape is not None and self.embedding != "user":
+                    self.features = None
+                self._shape, self._previous_probe = shape, None
             if self.features is None:
                 self.features, self.embedding = resolve_features(
                     self.user_features, shape, self.discriminators

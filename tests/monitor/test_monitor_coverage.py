@@ -329,3 +329,46 @@ def test_a_discriminator_on_input_output_pairs_falls_back_to_pooled_pixels(tmp_p
         sc = {rec.step: rec.scalars for rec in r.read_records()}
     assert np.isfinite(sc[20][signals.COVERAGE_RECALL])
     assert mon._coverage.embedding == "pooled_pixels"
+
+
+def test_a_resolution_switch_restarts_the_probe_instead_of_turning_it_off() -> None:
+    # progressive growing: reals and fakes change resolution together at a switch, while the
+    # reservoir still holds reals of the old one. The probe waits for the new reals and
+    # chooses its embedding again (4x4 is embedded as pixels, 16x16 no longer is)
+    from gandiag.monitor.coverage import CoverageProbe
+
+    res = {"size": 4}
+
+    def generate(z: torch.Tensor) -> torch.Tensor:
+        g = torch.Generator().manual_seed(int(z.shape[0]))
+        return torch.rand(z.shape[0], 1, res["size"], res["size"], generator=g) * 2 - 1
+
+    probe = CoverageProbe(
+        every=10,
+        reservoir=64,
+        probe=32,
+        bins=4,
+        generate=generate,
+        latent_dim=lambda: 8,
+        discriminators={},
+        modules=[],
+        features=None,
+        device=torch.device("cpu"),
+        seed=0,
+        samples_every=50,
+    )
+    rng = torch.Generator().manual_seed(1)
+    readings = {}
+    for step in range(1, 61):
+        if step == 31:
+            res["size"] = 16  # the switch
+        real = torch.rand(16, 1, res["size"], res["size"], generator=rng) * 2 - 1
+        probe.observe(step, real, None)
+        if probe.due(step):
+            readings[step] = probe.evaluate(step)
+    assert probe.enabled  # not turned off by the switch
+    assert readings[10] and readings[30]  # 4x4: read
+    assert readings[40] and readings[60]  # 16x16: read again once the reservoir holds 64
+    assert probe.reservoir.samples() is not None
+    assert tuple(probe.reservoir.samples().shape[1:]) == (1, 16, 16)
+    assert probe.embedding == "pooled_pixels"  # chosen again for the new resolution
