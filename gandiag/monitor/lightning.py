@@ -20,11 +20,17 @@ GAN modules use manual optimisation, so the callback cannot see losses by itself
 The step number is the callback's own count of training batches, saved in
 Lightning checkpoints together with the detectors' state. Needs the optional extra
 ``pip install gandiag[lightning]``.
+
+Families with several networks of a role name them all (``generator=("G_AB", "G_BA")``,
+each watched under its attribute name; an ``nn.ModuleDict`` attribute counts as its
+entries). A phased model returns ``"phase": ("res16", 0.4)`` (or just the name) and a
+family's own signals as ``"scalars": {"style/w_std": ..., "translation/G_AB/input_corr":
+...}``; the callback declares the phase before the step and logs the scalars with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +71,8 @@ class GandiagCallback(Callback):
         self,
         run_dir: str | Path,
         *,
-        generator: str | None = "generator",
-        discriminator: str | None = "discriminator",
+        generator: str | Sequence[str] | None = "generator",
+        discriminator: str | Sequence[str] | None = "discriminator",
         model: str | None = None,
         forward_to_logger: bool = True,
         **monitor_kwargs: Any,
@@ -84,16 +90,22 @@ class GandiagCallback(Callback):
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         if stage != "fit" or self.monitor is not None:
             return
-        nets = {}
-        for arg, attr in self.attrs.items():
-            if attr is None:
+        nets: dict[str, Any] = {}
+        for arg, attrs in self.attrs.items():
+            if attrs is None:
                 continue
-            if not hasattr(pl_module, attr):
-                raise ValueError(
-                    f"GandiagCallback: the LightningModule has no attribute {attr!r} for {arg}=; "
-                    f"pass {arg}='<attribute name>' (or None)"
-                )
-            nets[arg] = getattr(pl_module, attr)
+            names = [attrs] if isinstance(attrs, str) else list(attrs)
+            for attr in names:
+                if not hasattr(pl_module, attr):
+                    raise ValueError(
+                        f"GandiagCallback: the LightningModule has no attribute {attr!r} for "
+                        f"{arg}=; pass {arg}='<attribute name>', several names, or None"
+                    )
+            # one attribute: the network (or a ModuleDict of several); several: by name
+            one = len(names) == 1
+            nets[arg] = (
+                getattr(pl_module, names[0]) if one else {a: getattr(pl_module, a) for a in names}
+            )
         kwargs = dict(self.monitor_kwargs)
         if self.forward_to_logger:
             from gandiag.sinks.lightning import LoggerSink
@@ -117,7 +129,13 @@ class GandiagCallback(Callback):
                 "recon (VAE)"
             )
         kwargs = {k: outputs[k] for k in STEP_KEYS if outputs.get(k) is not None}
+        phase = outputs.get("phase")
+        if phase is not None:  # "res16" or ("res16", alpha)
+            name, alpha = (phase, None) if isinstance(phase, str) else phase
+            self.monitor.set_phase(name, alpha=None if alpha is None else float(alpha))
         self.alerts += self.monitor.step(self.step, outputs["losses"], **kwargs)
+        if outputs.get("scalars"):
+            self.monitor.log_scalars(self.step, outputs["scalars"])
         self.step += 1
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:

@@ -18,9 +18,12 @@ LOSS_KINDS = ("bce", "wasserstein", "hinge", "lsgan")
 
 
 def named_modules(arg: str, value: Any, default: str) -> dict[str, nn.Module]:
-    """``value`` (a module or a ``{name: module}`` dict) as a dict; names checked."""
+    """``value`` (a module or a ``{name: module}`` dict, an ``nn.ModuleDict`` included) as a
+    dict; names checked."""
     if value is None:
         return {}
+    if isinstance(value, nn.ModuleDict):  # several networks of one role (CycleGAN's two G)
+        value = dict(value.items())
     if isinstance(value, nn.Module):
         return {default: value}
     if isinstance(value, Mapping):

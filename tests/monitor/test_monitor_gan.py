@@ -299,12 +299,15 @@ def test_several_optimizer_steps_and_hand_written_updates(tmp_path):
     assert rec.scalars["grad/G/norm"] == pytest.approx(2.0, rel=1e-6)  # ones(2,2)
 
 
-def test_several_named_networks(tmp_path):
+@pytest.mark.parametrize("as_module_dict", [False, True])
+def test_several_named_networks(tmp_path, as_module_dict):
     gens = {"G_AB": nn.Linear(2, 2), "G_BA": nn.Linear(2, 2)}
+    # an nn.ModuleDict (how a module usually holds several networks) counts as its entries
+    held = nn.ModuleDict(gens) if as_module_dict else gens
     discs = {"D_A": nn.Linear(2, 1), "D_B": nn.Linear(2, 1)}
     mon = gandiag.Monitor(
         tmp_path / "run",
-        generator=gens,
+        generator=held,
         discriminator=discs,
         cadence=Cadence(grid=0, samples=1),
         detectors=None,

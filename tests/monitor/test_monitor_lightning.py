@@ -206,3 +206,86 @@ def test_callback_on_two_cpu_ranks_with_ddp(tmp_path):
     # 48 samples / 2 ranks / batch 8 = 3 batches per rank per epoch, 2 epochs
     assert [r.step for r in records] == list(range(6))
     assert all(signals.grad_norm("G") in r.scalars for r in records)
+
+
+class TinyCycle(L.LightningModule):
+    """Two generators (A -> B and back) in a ModuleDict and two discriminators as
+    attributes: the CycleGAN layout, on 2-D points."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.gens = nn.ModuleDict({"G_AB": nn.Linear(2, 2), "G_BA": nn.Linear(2, 2)})
+        self.D_A = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+        self.D_B = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+
+    def training_step(self, batch, batch_idx):
+        (a,) = batch
+        b = a.flip(1) + 1.0
+        opt_g, opt_d = self.optimizers()
+        fake_b, fake_a = self.gens["G_AB"](a), self.gens["G_BA"](b)
+        mse = nn.functional.mse_loss
+        real_a, real_b = self.D_A(a).view(-1), self.D_B(b).view(-1)
+        out_a, out_b = self.D_A(fake_a.detach()).view(-1), self.D_B(fake_b.detach()).view(-1)
+        loss_d = mse(real_a, torch.ones_like(real_a)) + mse(out_a, torch.zeros_like(out_a))
+        loss_d = loss_d + mse(real_b, torch.ones_like(real_b)) + mse(out_b, torch.zeros_like(out_b))
+        opt_d.zero_grad()
+        self.manual_backward(loss_d)
+        opt_d.step()
+        cycle = (self.gens["G_BA"](fake_b) - a).abs().mean()
+        loss_g = mse(self.D_B(fake_b).view(-1), torch.ones_like(out_b)) + 10 * cycle
+        opt_g.zero_grad()
+        self.manual_backward(loss_g)
+        opt_g.step()
+        return {
+            "losses": {"G": loss_g, "D": loss_d},
+            "d_real": {"D_A": real_a, "D_B": real_b},
+            "d_fake": {"D_A": out_a, "D_B": out_b},
+            "real": b,
+            "fake": fake_b,
+            "phase": ("warmup" if self.current_epoch == 0 else "main", 0.5),
+            "scalars": {"translation/G_AB/cycle_l1": cycle.detach()},
+        }
+
+    def configure_optimizers(self):
+        return (
+            torch.optim.Adam(self.gens.parameters(), lr=1e-3),
+            torch.optim.Adam([*self.D_A.parameters(), *self.D_B.parameters()], lr=1e-3),
+        )
+
+    def train_dataloader(self):
+        data = torch.utils.data.TensorDataset(torch.randn(48, 2))
+        return torch.utils.data.DataLoader(data, batch_size=8)
+
+
+def test_callback_watches_several_networks_and_records_phases_and_family_signals(tmp_path):
+    torch.manual_seed(0)
+    cb = GandiagCallback(
+        tmp_path / "run",
+        generator="gens",  # a ModuleDict: each entry by its name
+        discriminator=("D_A", "D_B"),  # several attributes: each by its attribute name
+        loss="lsgan",
+        detectors=None,
+        cadence=Cadence(layers=1, samples=2, grid=0, flush=2),
+    )
+    trainer = L.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[cb],
+    )
+    trainer.fit(TinyCycle())
+    reader = RunReader(tmp_path / "run")
+    names = set(reader.scalar_names())
+    for net in ("G_AB", "G_BA", "D_A", "D_B"):
+        assert f"grad/{net}/norm" in names, net
+    assert {"d/D_A/real/raw_mean", "d/D_B/fake/raw_mean"} <= names
+    assert {signals.PHASE_INDEX, signals.PHASE_ALPHA, "translation/G_AB/cycle_l1"} <= names
+    phases = reader.meta("phases")
+    assert [p["name"] for p in phases] == ["warmup", "main"] and phases[1]["start_step"] == 6
+    cycle = reader.read_scalars(["translation/G_AB/cycle_l1"])["translation/G_AB/cycle_l1"]
+    assert len(cycle.steps) == 12  # every batch of the two epochs
