@@ -166,6 +166,19 @@ def pooled_pixels(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1).float()
 
 
+def at_resolution(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor | None:
+    """Images ``x`` ``[N, C, H, W]`` average-pooled to ``shape`` ``(C, h, w)`` when H and W
+    are the same integer multiple of h and w (exact for images nearest-upsampled from that
+    resolution, as a progressive-growing generator shows its lower phases); else None."""
+    if x.dim() != 4 or len(shape) != 3 or x.shape[1] != shape[0]:
+        return None
+    h, w = int(shape[1]), int(shape[2])
+    if h < 1 or w < 1 or x.shape[2] % h or x.shape[3] % w or x.shape[2] // h != x.shape[3] // w:
+        return None
+    factor = x.shape[2] // h
+    return F.avg_pool2d(x.float(), factor) if factor > 1 else None
+
+
 def is_clip(sample_shape: tuple[int, ...]) -> bool:
     """Whether samples of this shape are clips ``[T, C, H, W]`` (a batch is 5-D)."""
     return len(sample_shape) == 4
@@ -367,9 +380,12 @@ class CoverageProbe:
                 return {}
             shape = tuple(real.shape[1:])
             if tuple(fake.shape[1:]) != shape:
-                # the samples changed resolution (progressive growing) and the reals of the
-                # new one are still arriving: no reading until both match
-                return {}
+                # a generator that shows its samples at the final resolution while it trains
+                # at a lower one (progressive growing) is read at the reals' resolution; a
+                # resolution switch whose reals are still arriving waits for them
+                fake = at_resolution(fake, shape)
+                if fake is None:
+                    return {}
             if shape != self._shape:
                 # a new resolution: the embedding is chosen again for it, and the previous
                 # probe's fakes (another resolution) are no reference for the drift

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from monitor_toy import ConvD, ConvG, TinyVAE
 from torch import nn
@@ -372,3 +373,44 @@ def test_a_resolution_switch_restarts_the_probe_instead_of_turning_it_off() -> N
     assert probe.reservoir.samples() is not None
     assert tuple(probe.reservoir.samples().shape[1:]) == (1, 16, 16)
     assert probe.embedding == "pooled_pixels"  # chosen again for the new resolution
+
+
+def test_fakes_shown_at_the_final_resolution_are_read_at_the_reals_resolution() -> None:
+    # a progressive-growing generator shows its 4x4 phase nearest-upsampled to 16x16 while
+    # the reals it trains on are 4x4: the probe pools the fakes back, and reads exactly
+    # what it reads from the 4x4 images themselves
+    import torch.nn.functional as F
+
+    from gandiag.monitor.coverage import CoverageProbe
+
+    def small(z: torch.Tensor) -> torch.Tensor:
+        g = torch.Generator().manual_seed(int(z.shape[0]))
+        return torch.rand(z.shape[0], 1, 4, 4, generator=g) * 2 - 1
+
+    def shown(z: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(small(z), scale_factor=4, mode="nearest")
+
+    def probe(generate):
+        return CoverageProbe(
+            every=10,
+            reservoir=64,
+            probe=32,
+            bins=4,
+            generate=generate,
+            latent_dim=lambda: 8,
+            discriminators={},
+            modules=[],
+            features=None,
+            device=torch.device("cpu"),
+            seed=0,
+            samples_every=50,
+        )
+
+    a, b = probe(small), probe(shown)
+    rng = torch.Generator().manual_seed(1)
+    for step in range(1, 11):
+        real = torch.rand(16, 1, 4, 4, generator=rng) * 2 - 1
+        a.observe(step, real, None)
+        b.observe(step, real, None)
+    ra, rb = a.evaluate(10), b.evaluate(10)
+    assert ra and rb == pytest.approx(ra)
