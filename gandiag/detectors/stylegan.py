@@ -273,7 +273,8 @@ class AugmentRunawayDetector(SignalDetector):
                 st["since"],
                 f"augmentation runaway: p = {p:.3g} (threshold {c['p_max']}) and the "
                 f"discriminator still over-fits (r_t = {st['rt']:.2f} > {c['target']}); "
-                "augmentations will leak into the samples",
+                "while p stays this high the augmentations can leak into the samples "
+                "(look for rotated, flipped or recoloured samples)",
                 {S.ADA_P: p, S.ADA_RT: st["rt"], "p_max": c["p_max"]},
                 (ADA_DATA, ADA_PIPE),
             )
