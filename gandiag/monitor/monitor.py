@@ -150,7 +150,7 @@ class Monitor:
             else None,
         )
         self.suite = (
-            runtime.resolve_detectors(detectors, runtime.defaults_kind(self.model_kind, self.kind))
+            runtime.resolve_detectors(detectors, *runtime.default_set(self.model_kind, self.kind))
             if self.rank == 0
             else DetectorSuite([])
         )

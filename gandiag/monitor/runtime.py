@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gandiag.detectors.base import Detector
@@ -21,8 +21,11 @@ def distributed() -> tuple[int, int, Any]:
     return 0, 1, None
 
 
-def resolve_detectors(spec: Any, kind: str) -> DetectorSuite:
-    """``"default"`` (the registry's set for ``kind``), ``None``, a list of detectors or a suite."""
+def resolve_detectors(
+    spec: Any, kind: str, family: Mapping[str, bool] | None = None
+) -> DetectorSuite:
+    """``"default"`` (the registry's set for ``kind``, plus the ``family`` detectors),
+    ``None``, a list of detectors or a suite."""
     from gandiag.detectors.suite import default_detectors
 
     if spec is None:
@@ -34,7 +37,7 @@ def resolve_detectors(spec: Any, kind: str) -> DetectorSuite:
             raise ValueError(
                 f"detectors must be 'default', None or a list of Detector, not {spec!r}"
             )
-        return DetectorSuite(default_detectors(kind))
+        return DetectorSuite(default_detectors(kind, **dict(family or {})))
     dets = list(spec)
     for d in dets:
         if not isinstance(d, Detector):
@@ -42,12 +45,32 @@ def resolve_detectors(spec: Any, kind: str) -> DetectorSuite:
     return DetectorSuite(dets)
 
 
-def defaults_kind(model_kind: str, signals_kind: str) -> str:
-    """The kind whose default detector set a Monitor runs: the model's own when the
-    registry has a set for it (``"ae"``), else the one its signals follow (``"gan"``/``"vae"``)."""
+def default_set(model_kind: str, signals_kind: str) -> tuple[str, dict[str, bool]]:
+    """``(kind of the default set, family detectors added to it)`` for a Monitor's
+    ``kind=``. A kind with a set of its own (``"translation"``, ``"video"``, ``"ae"``) is
+    that set. The name of a registered reference model (``"cyclegan"``, ``"dvdgan"``,
+    ``"stylegan"``) is the set ``gandiag train`` runs for it: its kind's (a translation
+    model's, a video model's) plus its family's own detectors (StyleGAN's W-space and
+    regulariser watches, progressive growing's fade-in); a user's loop that logs those
+    signals gets them by naming the model. Any other name: the set its signals follow."""
     from gandiag.detectors.suite import KINDS
 
-    return model_kind if model_kind in KINDS else signals_kind
+    if model_kind in KINDS:
+        return model_kind, {}
+    try:
+        from gandiag.reference_models import MODELS
+    except ImportError:  # pragma: no cover - the registry ships with the package
+        return signals_kind, {}
+    if model_kind not in MODELS:
+        return signals_kind, {}
+    spec = MODELS.lookup(model_kind)
+    if spec.kind in KINDS and spec.kind != "gan":
+        kind = spec.kind
+    elif spec.options.get("frames"):  # a video GAN's clips
+        kind = "video"
+    else:
+        kind = signals_kind
+    return kind, dict.fromkeys(spec.training.get("detectors", ()), True)
 
 
 def close_at_exit(mon: Any) -> Callable[[], None]:

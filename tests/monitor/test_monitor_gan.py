@@ -502,3 +502,26 @@ def test_grad_scaler_norms_are_unscaled(tmp_path):
     with pytest.raises(TypeError, match="GradScaler"):
         _monitor(tmp_path, nn.Linear(1, 1), nn.Linear(1, 1), grad_scaler=object())
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected", "absent"),
+    [
+        ("cyclegan", {"identity_mapping", "steganography", "content_lost"}, {"d_overfitting"}),
+        ("dvdgan", {"frozen_video", "temporal_flicker", "mode_collapse"}, set()),
+        ("stylegan", {"w_collapse", "mixing_no_effect", "augment_runaway", "mode_collapse"}, set()),
+        ("progan", {"fade_in", "transition_instability"}, set()),
+        ("my_family", {"mode_collapse"}, {"w_collapse", "identity_mapping"}),
+    ],
+)
+def test_kind_naming_a_reference_model_runs_its_default_set(tmp_path, kind, expected, absent):
+    # a user's own loop names its model: kind="cyclegan" gets the translation detectors and
+    # kind="stylegan" StyleGAN's own, as `gandiag train` runs them; another name records
+    # the kind and runs the set its signals follow
+    mon = gandiag.Monitor(
+        tmp_path / "run", generator=nn.Linear(2, 2), discriminator=nn.Linear(2, 1), kind=kind
+    )
+    mon.close()
+    names = {d["name"] for d in RunReader(tmp_path / "run").meta("detectors")}
+    assert expected <= names and not (absent & names)
+    assert RunReader(tmp_path / "run").info().kind == kind
