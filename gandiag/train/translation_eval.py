@@ -196,7 +196,8 @@ def _fid_kid(out: Tensor, real: Tensor, metrics: list[str], step: int) -> list[M
             metrics=wanted,
             extractor="glyph",
             kid_subset_size=kid_subset_size(n),
-            bootstrap=0,
+            # bootstrap intervals, as the image GANs' evaluation carries: a comparison of two
+            # runs then says whether their difference is beyond the held-out set's noise
         )
     except (ValueError, RuntimeError) as exc:
         warnings.warn(f"FID/KID skipped at step {step}: {exc}", RuntimeWarning, stacklevel=3)

@@ -110,3 +110,33 @@ def test_the_probe_reads_the_labels_save():
         "eval/G_AB_halfres_change"
     ]
     assert probe["translation/G_AB/halfres_gain"] == pytest.approx(gain, rel=1e-4)
+
+
+def test_fid_and_kid_of_a_translation_carry_bootstrap_intervals():
+    # as the image GANs' evaluation does: a comparison of two runs then tells a difference
+    # beyond the held-out set's noise from one within it
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(160, 1, 28, 28, generator=g) * 2 - 1  # more samples than features
+    y = torch.rand(160, 1, 28, 28, generator=g) * 2 - 1
+    held = SimpleNamespace(
+        x=x,
+        y=y,
+        labels_x=torch.arange(160) % 10,
+        labels_y=torch.arange(160) % 10,
+        paired=True,
+        task="paired",
+    )
+    bundle = TranslationBundle(
+        name="p",
+        kind="translation",
+        latent_dim=0,
+        options={},
+        training={},
+        task="paired",
+        generators={"G": torch.nn.Identity()},
+    )
+    _, results = evaluate_translation(bundle, held, ["fid", "kid"], 7)
+    by_name = {r.name: r for r in results}
+    assert set(by_name) == {"G_fid", "G_kid"}
+    for r in by_name.values():
+        assert r.step == 7 and r.interval is not None and r.interval[0] <= r.interval[1]
