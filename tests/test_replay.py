@@ -89,3 +89,16 @@ def test_replay_list(capsys) -> None:
     assert main(["replay", "--list"]) == 0
     out = capsys.readouterr().out
     assert "mode_collapse: pdist_max=0.3" in out and "posterior_collapse:" in out
+
+
+def test_a_run_without_a_recorded_set_replays_its_models_default_set():
+    # runs written before the set was recorded: the defaults of their kind, a reference
+    # model's name included (kind "cyclegan": the translation set)
+    from gandiag.cli.replay import _suite
+
+    names = {d.name for d in _suite(None, {}, None, "cyclegan").detectors}
+    assert {"identity_mapping", "steganography"} <= names
+    names = {d.name for d in _suite(None, {}, None, "stylegan").detectors}
+    assert {"w_collapse", "mode_collapse"} <= names
+    names = {d.name for d in _suite(None, {}, None, "vae").detectors}
+    assert "posterior_collapse" in names

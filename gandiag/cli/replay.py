@@ -118,7 +118,7 @@ def _suite(
     """``--detectors`` if given; else the set the run recorded (the live one), else the
     defaults for the run's kind (runs written before the set was recorded)."""
     from gandiag.detectors import DetectorSuite, build_detectors, default_detectors
-    from gandiag.detectors.suite import KINDS
+    from gandiag.monitor.runtime import default_set
 
     if chosen:
         names = [n.strip() for n in chosen.split(",") if n.strip()]
@@ -126,4 +126,6 @@ def _suite(
         return DetectorSuite(build_detectors(names, params))
     if recorded is not None:
         return DetectorSuite.from_spec(recorded, params)
-    return DetectorSuite(default_detectors(kind if kind in KINDS else "gan", **params))
+    # the set a Monitor of this kind runs (a reference model's name: that model's set)
+    set_kind, family = default_set(kind, "vae" if kind == "vae" else "gan")
+    return DetectorSuite(default_detectors(set_kind, **{**family, **params}))

@@ -539,7 +539,7 @@ def _make_monitor(
         "resume": resume,
         "cadence": cadence,
         "detectors": detectors,
-        "kind": bundle.kind,
+        "kind": _model_kind(bundle),  # a video GAN records "video", the set it runs
         "device": device,
         "seed": cfg.seed,
     }

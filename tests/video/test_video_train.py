@@ -26,6 +26,8 @@ def test_trains_a_few_steps_and_records_video_signals(tmp_path):
         recs = list(r.read_records())
         names = set().union(*(rec.scalars for rec in recs))
         grids = r.sample_grids("samples")
+        kind = r.info().kind
+    assert kind == "video"  # the model's kind (the detector set it runs), not "gan"
     for sig in (
         "loss/D_S",
         "loss/D_T",
