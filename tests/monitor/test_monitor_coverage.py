@@ -332,19 +332,11 @@ def test_a_discriminator_on_input_output_pairs_falls_back_to_pooled_pixels(tmp_p
     assert mon._coverage.embedding == "pooled_pixels"
 
 
-def test_a_resolution_switch_restarts_the_probe_instead_of_turning_it_off() -> None:
-    # progressive growing: reals and fakes change resolution together at a switch, while the
-    # reservoir still holds reals of the old one. The probe waits for the new reals and
-    # chooses its embedding again (4x4 is embedded as pixels, 16x16 no longer is)
+def _small_probe(generate):
+    """A probe every 10 steps of 32 fakes against a reservoir of 64 reals, 4 bins."""
     from gandiag.monitor.coverage import CoverageProbe
 
-    res = {"size": 4}
-
-    def generate(z: torch.Tensor) -> torch.Tensor:
-        g = torch.Generator().manual_seed(int(z.shape[0]))
-        return torch.rand(z.shape[0], 1, res["size"], res["size"], generator=g) * 2 - 1
-
-    probe = CoverageProbe(
+    return CoverageProbe(
         every=10,
         reservoir=64,
         probe=32,
@@ -358,6 +350,20 @@ def test_a_resolution_switch_restarts_the_probe_instead_of_turning_it_off() -> N
         seed=0,
         samples_every=50,
     )
+
+
+def test_a_resolution_switch_restarts_the_probe_instead_of_turning_it_off() -> None:
+    # progressive growing: reals and fakes change resolution together at a switch, while the
+    # reservoir still holds reals of the old one. The probe waits for the new reals and
+    # chooses its embedding again (4x4 is embedded as pixels, 16x16 no longer is)
+
+    res = {"size": 4}
+
+    def generate(z: torch.Tensor) -> torch.Tensor:
+        g = torch.Generator().manual_seed(int(z.shape[0]))
+        return torch.rand(z.shape[0], 1, res["size"], res["size"], generator=g) * 2 - 1
+
+    probe = _small_probe(generate)
     rng = torch.Generator().manual_seed(1)
     readings = {}
     for step in range(1, 61):
@@ -381,8 +387,6 @@ def test_fakes_shown_at_the_final_resolution_are_read_at_the_reals_resolution() 
     # what it reads from the 4x4 images themselves
     import torch.nn.functional as F
 
-    from gandiag.monitor.coverage import CoverageProbe
-
     def small(z: torch.Tensor) -> torch.Tensor:
         g = torch.Generator().manual_seed(int(z.shape[0]))
         return torch.rand(z.shape[0], 1, 4, 4, generator=g) * 2 - 1
@@ -390,23 +394,7 @@ def test_fakes_shown_at_the_final_resolution_are_read_at_the_reals_resolution() 
     def shown(z: torch.Tensor) -> torch.Tensor:
         return F.interpolate(small(z), scale_factor=4, mode="nearest")
 
-    def probe(generate):
-        return CoverageProbe(
-            every=10,
-            reservoir=64,
-            probe=32,
-            bins=4,
-            generate=generate,
-            latent_dim=lambda: 8,
-            discriminators={},
-            modules=[],
-            features=None,
-            device=torch.device("cpu"),
-            seed=0,
-            samples_every=50,
-        )
-
-    a, b = probe(small), probe(shown)
+    a, b = _small_probe(small), _small_probe(shown)
     rng = torch.Generator().manual_seed(1)
     for step in range(1, 11):
         real = torch.rand(16, 1, 4, 4, generator=rng) * 2 - 1

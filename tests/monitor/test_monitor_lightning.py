@@ -253,9 +253,7 @@ class TinyCycle(L.LightningModule):
             torch.optim.Adam([*self.D_A.parameters(), *self.D_B.parameters()], lr=1e-3),
         )
 
-    def train_dataloader(self):
-        data = torch.utils.data.TensorDataset(torch.randn(48, 2))
-        return torch.utils.data.DataLoader(data, batch_size=8)
+    train_dataloader = TinyGAN.train_dataloader  # the same 48 points
 
 
 def test_callback_watches_several_networks_and_records_phases_and_family_signals(tmp_path):
@@ -268,17 +266,7 @@ def test_callback_watches_several_networks_and_records_phases_and_family_signals
         detectors=None,
         cadence=Cadence(layers=1, samples=2, grid=0, flush=2),
     )
-    trainer = L.Trainer(
-        max_epochs=2,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[cb],
-    )
-    trainer.fit(TinyCycle())
+    _trainer(cb, devices=1, logger=False).fit(TinyCycle())
     reader = RunReader(tmp_path / "run")
     names = set(reader.scalar_names())
     for net in ("G_AB", "G_BA", "D_A", "D_B"):
