@@ -20,11 +20,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from gandiag.monitor.style import style_probe, w_spread
 
-def w_spread(w: Tensor) -> Tensor:
-    """Mean over dimensions of the std of ``w`` ``[N, w_dim]`` across the batch, as a
-    tensor on ``w``'s device (no host read)."""
-    return w.detach().float().std(0).mean()
+__all__ = ["style_signals", "w_spread", "w_std"]
 
 
 def w_std(w: Tensor) -> float:
@@ -34,39 +32,35 @@ def w_std(w: Tensor) -> float:
 
 @torch.no_grad()
 def style_signals(G: nn.Module, z: Tensor, noise_draws: int = 4) -> dict[str, float]:
+    """:func:`gandiag.monitor.style.style_probe` on StyleGAN-lite, plus the channel spike
+    of its 8x8 features, recorded during the shared-noise pass on ``z``."""
     syn = G.synthesis
     was = G.training
     G.eval()
+    n = z.shape[0]
+    shared: list[Tensor] = []
+    chans: list[Tensor | None] = []
+
+    def synthesis(ws: Tensor, random: bool) -> Tensor:
+        if random:
+            return syn(ws, [torch.randn(s, device=z.device) for s in syn.noise_shapes(n)])
+        if not shared:  # one noise draw for every sample and every shared-noise pass
+            shared.extend(
+                torch.randn(s, device=z.device).expand(n, -1, -1, -1) for s in syn.noise_shapes(1)
+            )
+            syn.record_channels = True
+            try:
+                return syn(ws, shared)
+            finally:
+                syn.record_channels = False
+                chans.append(syn.last_channel_means)
+        return syn(ws, shared)
+
     try:
-        n = z.shape[0]
-        w = G.map(z)
-        ws = G.broadcast(w)
-        shared = [
-            torch.randn(s, device=z.device).expand(n, -1, -1, -1) for s in syn.noise_shapes(1)
-        ]
-        syn.record_channels = True
-        base = syn(ws, shared)
-        chans = syn.last_channel_means
-        syn.record_channels = False
-        v_latent = base.var(0).mean()
-        draws = torch.stack(
-            [
-                syn(ws, [torch.randn(s, device=z.device) for s in syn.noise_shapes(n)])
-                for _ in range(noise_draws)
-            ]
-        )
-        v_noise = draws.var(0).mean()
-        other = ws.roll(1, dims=0)
-        mixed = syn(G.mix(ws, other, G.num_ws // 2), shared)
-        target = syn(other, shared)
-        denom = (target - base).abs().mean()
-        out = {
-            "style/w_std": w_std(w),
-            "style/noise_share": float(v_noise / (v_noise + v_latent + 1e-20)),
-            "style/mixing_effect": float((mixed - base).abs().mean() / (denom + 1e-12)),
-        }
-        if chans is not None and chans.numel() > 1:
-            out["style/channel_spike"] = float(chans.max() / (chans.median() + 1e-12))
+        out = style_probe(lambda v: G.broadcast(G.map(v)), synthesis, z, noise_draws=noise_draws)
+        c = chans[0] if chans else None
+        if c is not None and c.numel() > 1:
+            out["style/channel_spike"] = float(c.max() / (c.median() + 1e-12))
         return out
     finally:
         G.train(was)
