@@ -149,10 +149,15 @@ class Monitor:
             if self.device.type == "cuda"
             else None,
         )
+        # the default set of the kind, or of the reference model kind= names (its family's
+        # detectors added: runtime.default_set)
+        set_kind, family = runtime.default_set(self.model_kind, self.kind)
+        if family and isinstance(detectors, str) and detectors == "default":
+            from gandiag.detectors.suite import default_detectors
+
+            detectors = default_detectors(set_kind, **family)
         self.suite = (
-            runtime.resolve_detectors(detectors, *runtime.default_set(self.model_kind, self.kind))
-            if self.rank == 0
-            else DetectorSuite([])
+            runtime.resolve_detectors(detectors, set_kind) if self.rank == 0 else DetectorSuite([])
         )
         self.suite.bind(self.roles, self.stages)
         self._writer: RunWriter | None = None

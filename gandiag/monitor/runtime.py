@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import warnings
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from gandiag.detectors.base import Detector
@@ -21,11 +21,8 @@ def distributed() -> tuple[int, int, Any]:
     return 0, 1, None
 
 
-def resolve_detectors(
-    spec: Any, kind: str, family: Mapping[str, bool] | None = None
-) -> DetectorSuite:
-    """``"default"`` (the registry's set for ``kind``, plus the ``family`` detectors),
-    ``None``, a list of detectors or a suite."""
+def resolve_detectors(spec: Any, kind: str) -> DetectorSuite:
+    """``"default"`` (the registry's set for ``kind``), ``None``, a list of detectors or a suite."""
     from gandiag.detectors.suite import default_detectors
 
     if spec is None:
@@ -37,7 +34,7 @@ def resolve_detectors(
             raise ValueError(
                 f"detectors must be 'default', None or a list of Detector, not {spec!r}"
             )
-        return DetectorSuite(default_detectors(kind, **dict(family or {})))
+        return DetectorSuite(default_detectors(kind))
     dets = list(spec)
     for d in dets:
         if not isinstance(d, Detector):
