@@ -7,10 +7,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import torch
@@ -40,6 +41,22 @@ def load_images(source: Any) -> torch.Tensor:
     return torch.cat(list(src.batches(np.arange(src.n), 1024)))
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _keeps_global_rng(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` with the caller's global torch RNG (CPU) put back after it."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with torch.random.fork_rng(devices=[]):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_keeps_global_rng
 def evaluate(
     real: Any,
     fake: Any,
@@ -83,6 +100,11 @@ def evaluate(
     and time, so a log shows where the time goes even without a terminal.
     Returns ``{name: MetricResult}`` with names ``fid, fd_inf, kid, is, precision, recall,
     density, coverage``; FID and KID carry bootstrap intervals when ``bootstrap >= 2``.
+
+    The caller's global torch RNG (CPU) is left as it was: building the extractor draws
+    initial weights from it, so a training loop that evaluates would otherwise continue
+    from another state (dropout, noise inputs, the reparameterisation's draws), and its
+    trajectory would depend on how often and what it evaluates.
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:

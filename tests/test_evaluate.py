@@ -180,3 +180,18 @@ def test_cli_metric_options_reach_the_metrics(tmp_path, glyph_sets):
         assert payload[name]["protocol"]["options"]["inside"] == "<="
     assert payload["precision"]["protocol"]["options"]["k"] == 4
     assert payload["density"]["protocol"]["options"]["k"] == 2
+
+
+def test_evaluate_leaves_the_global_rng_as_it_was():
+    # a training loop that evaluates continues from the random numbers it had
+    import torch
+
+    from gandiag.evaluate import evaluate
+
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.rand(64, 1, 28, 28, generator=g), torch.rand(64, 1, 28, 28, generator=g)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    evaluate(real * 2 - 1, fake * 2 - 1, metrics=("kid",), kid_subset_size=32, bootstrap=0)
+    assert torch.equal(torch.rand(3), expected)

@@ -31,6 +31,7 @@ from gandiag.train.checkpoint import (
     load_checkpoint,
     load_checkpoint_file,
     restore_fork,
+    rng_untouched,
     save_checkpoint,
     set_global_rng_state,
 )
@@ -283,17 +284,20 @@ def _train(
                 if cond_probe is not None and mon.due("samples", step):
                     conditional_d = bundle.capabilities.conditional_discriminator
                     D = bundle.discriminator if conditional_d else None
-                    with mon.charge("samples"):
+                    with mon.charge("samples"), rng_untouched(batches.x.device):
                         scalars = cond_probe(stepper.sample_net(), D)
                     mon.log_scalars(step, scalars)
                 last = step == cfg.steps - 1
                 evaluating = last or (every_eval and step % every_eval == 0 and step > 0)
+                # evaluations and grids leave the training's random numbers as they were
                 if evaluating:
-                    _evaluate(cfg, bundle, stepper, evaluator, mon, step, batches.x.device)
+                    with rng_untouched(batches.x.device):
+                        _evaluate(cfg, bundle, stepper, evaluator, mon, step, batches.x.device)
                 # Grids at step 0, on the grid cadence, at every evaluation and at the end,
                 # so the run's latest grid always shows the final model.
                 if evaluating or step == 0 or (cadence.grid and step % cadence.grid == 0):
-                    grids.log(mon, step, stepper.sample_net())
+                    with rng_untouched(batches.x.device):
+                        grids.log(mon, step, stepper.sample_net())
                 if last or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0 and step):
                     save_checkpoint(run_dir, snapshot(step))
                     saved = step

@@ -26,6 +26,7 @@ from gandiag.train.checkpoint import (
     load_checkpoint,
     load_checkpoint_file,
     restore_fork,
+    rng_untouched,
     save_checkpoint,
     set_global_rng_state,
 )
@@ -181,12 +182,17 @@ def train_translation(
                 last = step == cfg.steps - 1
                 evaluating = last or (cfg.eval.every and step % cfg.eval.every == 0 and step > 0)
                 if evaluating:
-                    scalars, results = evaluate_translation(bundle, held, cfg.eval.metrics, step)
+                    with rng_untouched(device):
+                        scalars, results = evaluate_translation(
+                            bundle, held, cfg.eval.metrics, step
+                        )
                     mon.log_scalars(step, scalars)
                     if results:
                         mon.log_metrics(results)
                 if evaluating or step == 0 or (cadence.grid and step % cadence.grid == 0):
-                    mon.log_images(step, triplet_grid(bundle, held), name="samples")
+                    with rng_untouched(device):
+                        grid = triplet_grid(bundle, held)
+                    mon.log_images(step, grid, name="samples")
                 if last or (cfg.checkpoint.every and step % cfg.checkpoint.every == 0 and step):
                     save_checkpoint(run_dir, snapshot(step))
                 if progress:

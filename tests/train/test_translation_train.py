@@ -111,3 +111,18 @@ def test_pix2pix_coverage_probe_embeds_without_calling_its_paired_discriminator(
     assert not [r for r in caplog.records if "did not take samples alone" in r.getMessage()]
     names = set(RunReader(run).scalar_names())
     assert any(n.startswith("coverage/") for n in names)
+
+
+def test_pix2pix_trains_the_same_whatever_it_evaluates(tmp_path):
+    # pix2pix's dropout draws from the global RNG; the held-out evaluation (its glyph
+    # classifier, FID's feature network) and the grids must not move those draws, or a
+    # run's trajectory would depend on eval.every and eval.metrics
+    quiet = _config("pix2pix", steps=6)
+    evaluated = _config("pix2pix", steps=6)
+    evaluated["eval"] = {"every": 2, "metrics": ["fid", "kid"], "num_real": 40, "num_samples": 40}
+    nets = []
+    for name, cfg in (("quiet", quiet), ("evaluated", evaluated)):
+        run = train(cfg, tmp_path / name, progress=False)
+        nets.append(torch.load(checkpoint_path(run), weights_only=True)["stepper"]["nets"]["G"])
+    for key in nets[0]:
+        torch.testing.assert_close(nets[0][key], nets[1][key], rtol=0, atol=0)
