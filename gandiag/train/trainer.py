@@ -131,7 +131,9 @@ def train(
 
     The global torch RNG (dropout, StyleGAN-lite's per-layer noise draw from it) is seeded
     from the config's seed for the run and the caller's state is put back after, so a run
-    depends only on its seed, whatever ran before it in the process.
+    depends only on its seed, whatever ran before it in the process; evaluations, grids
+    and probes run with the RNG put back after them (:func:`rng_untouched`), so it does
+    not depend on how often or what the run evaluates either.
     """
     cfg = load_config(config)
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
