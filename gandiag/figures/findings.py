@@ -115,5 +115,69 @@ def evaluation_findings(latest: Mapping[str, tuple[int, float]]) -> list[Finding
         out.append(
             Finding(Severity.WARNING, f"only {hq:.0%} of samples lie near a real mode", step)
         )
+    out += translation_findings(latest)
     out.sort(key=lambda f: -f.severity.rank)
+    return out
+
+
+#: the held-out outcomes of an image-to-image generator that say it failed, as the
+#: translation benchmark defines its failures (bench/translation_suite.py): the input's
+#: class kept in under this share of the outputs (chance is 10% for ten classes)...
+CLASS_KEPT_MIN = 0.2
+#: ... or the outputs in at most this many effective classes ...
+CLASSES_EFFECTIVE_MIN = 2.0
+#: ... where the classifier reads the output domain's real images at least this well
+TARGET_ACC_MIN = 0.5
+#: correlation with the correct translation below this: the grey levels are swapped
+TRUE_CORR_MIN = -0.3
+#: a cycle whose error is below this and grows by more than half (and by 0.02) of what a
+#: half-resolution 8-bit save changes in G(x): it reads a signal finer than G(x) shows
+CYCLE_MAX, HIDING_GAIN, HIDING_MIN = 0.15, 0.5, 0.02
+
+
+def translation_findings(latest: Mapping[str, tuple[int, float]]) -> list[Finding]:
+    """Findings from an image-to-image run's held-out evaluation (``eval/<NET>_*``, one set
+    per generator NET; gandiag.train.translation_eval): a person looking at the triplets
+    would see each of these, whether or not a detector fired on the probes."""
+    nets = sorted(
+        n.removeprefix("eval/").removesuffix("_input_l1")
+        for n in latest
+        if n.startswith("eval/") and n.endswith("_input_l1")
+    )
+    out: list[Finding] = []
+    for net in nets:
+
+        def val(what: str, net: str = net) -> float | None:
+            key = f"eval/{net}_{what}"
+            return latest[key][1] if key in latest else None
+
+        step = latest[f"eval/{net}_input_l1"][0]
+        readable = (val("target_class_acc") or 0.0) >= TARGET_ACC_MIN
+        kept, classes = val("class_kept"), val("classes_effective")
+        if readable and classes is not None and classes <= CLASSES_EFFECTIVE_MIN:
+            text = f"{net} gives nearly one output for all inputs: {classes:.1f} classes"
+            out.append(Finding(Severity.CRITICAL, text, step))
+        elif readable and kept is not None and kept < CLASS_KEPT_MIN:
+            text = f"{net} loses the input's glyph: its class kept in {kept:.0%} of outputs"
+            out.append(Finding(Severity.WARNING, text, step))
+        l1, true_l1, corr = val("input_l1"), val("true_l1"), val("true_corr")
+        if l1 is not None and true_l1 is not None and l1 < true_l1 / 2:
+            text = f"{net} returns its input: outputs twice as near it as the correct ones"
+            out.append(Finding(Severity.WARNING, text, step))
+        if corr is not None and corr < TRUE_CORR_MIN:
+            text = f"{net} inverts: correlation {corr:.2f} with the correct translation"
+            out.append(Finding(Severity.WARNING, text, step))
+        cycle, halfres, change = val("cycle_l1"), val("cycle_l1_halfres"), val("halfres_change")
+        if cycle is not None and halfres is not None and change is not None:
+            growth = halfres - cycle
+            if cycle < CYCLE_MAX and growth >= max(HIDING_GAIN * change, HIDING_MIN):
+                text = (
+                    f"{net}'s cycle hides the input: a half-resolution save raises the cycle "
+                    f"error by {growth / max(change, 1e-12):.2f} of what it changes in G(x)"
+                )
+                out.append(Finding(Severity.WARNING, text, step))
+        psnr, bicubic = val("psnr"), val("psnr_bicubic")
+        if psnr is not None and bicubic is not None and psnr <= bicubic:
+            text = f"{net} is no sharper than bicubic: PSNR {psnr:.1f} vs {bicubic:.1f} dB"
+            out.append(Finding(Severity.WARNING, text, step))
     return out

@@ -232,3 +232,54 @@ def test_runs_on_different_data_are_not_ranked():
     # a run of the user's own loop (no data name) is compared as before
     c = compare_runs({"pix2pix": a, "mine": _summary("mine", [_metric("G_fid", 30.0)])})
     assert c.metrics[0].best == "pix2pix"
+
+
+def test_an_image_to_image_run_whose_outputs_fail_is_not_called_fine():
+    # no detector fired (a content loss between the detector's line and the outcome's),
+    # but the held-out evaluation shows it: the verdict says so, per generator
+    from gandiag.figures.findings import translation_findings
+
+    evals = {
+        "eval/G_input_l1": (599, 0.2),
+        "eval/G_true_l1": (599, 0.15),
+        "eval/G_class_kept": (599, 0.17),
+        "eval/G_classes_effective": (599, 6.0),
+        "eval/G_target_class_acc": (599, 1.0),
+        "eval/G_true_corr": (599, 0.4),
+    }
+    text, level = verdict(
+        "finished", 600, 599, [], findings=evaluation_findings(evals), checked=[], not_checked=[]
+    )
+    assert "No failure" not in text and level == "warning"
+    assert "G loses the input's glyph: its class kept in 17% of outputs" in text
+    # each failure the benchmark defines, read from its own outcome
+    cycle = {
+        "eval/G_AB_input_l1": (449, 0.3),
+        "eval/G_AB_true_l1": (449, 0.4),  # output = input: 0.3 is not under 0.4 / 2
+        "eval/G_AB_true_corr": (449, -0.7),
+        "eval/G_AB_cycle_l1": (449, 0.05),
+        "eval/G_AB_cycle_l1_halfres": (449, 0.12),
+        "eval/G_AB_halfres_change": (449, 0.1),
+        "eval/G_BA_input_l1": (449, 0.02),
+        "eval/G_BA_true_l1": (449, 0.2),
+        "eval/G_BA_classes_effective": (449, 1.2),
+        "eval/G_BA_target_class_acc": (449, 0.9),
+        "eval/G_BA_class_kept": (449, 0.1),
+    }
+    found = [f.text for f in translation_findings(cycle)]
+    assert any(t.startswith("G_AB inverts: correlation -0.70") for t in found)
+    assert any(t.startswith("G_AB's cycle hides the input") for t in found)
+    assert any(t.startswith("G_BA gives nearly one output for all inputs") for t in found)
+    assert any(t.startswith("G_BA returns its input") for t in found)
+    assert not any("loses the input's glyph" in t for t in found)  # collapse says it first
+    sr = {
+        "eval/G_input_l1": (599, 0.05),
+        "eval/G_psnr": (599, 21.4),
+        "eval/G_psnr_bicubic": (599, 21.9),
+    }
+    assert [f.text for f in translation_findings(sr)] == [
+        "G is no sharper than bicubic: PSNR 21.4 vs 21.9 dB"
+    ]
+    healthy = {"eval/G_input_l1": (599, 0.2), "eval/G_true_l1": (599, 0.1)}
+    healthy |= {"eval/G_class_kept": (599, 0.8), "eval/G_target_class_acc": (599, 1.0)}
+    assert translation_findings(healthy) == []
