@@ -115,9 +115,19 @@ def evaluation_findings(latest: Mapping[str, tuple[int, float]]) -> list[Finding
         out.append(
             Finding(Severity.WARNING, f"only {hq:.0%} of samples lie near a real mode", step)
         )
+    motion = val("eval/motion_ratio")
+    if motion is not None and motion < FROZEN_MOTION:
+        text = f"generated clips move {motion:.2f}x as much as real ones (frozen video)"
+        out.append(Finding(Severity.WARNING, text, latest["eval/motion_ratio"][0]))
     out += translation_findings(latest)
     out.sort(key=lambda f: -f.severity.rank)
     return out
+
+
+#: a video run's evaluated clips change from frame to frame less than this fraction of the
+#: real clips' change: they stand still (the video benchmark's frozen outcome,
+#: bench/failure_suite_video.py)
+FROZEN_MOTION = 0.3
 
 
 #: the held-out outcomes of an image-to-image generator that say it failed, as the

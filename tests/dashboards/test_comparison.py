@@ -283,3 +283,12 @@ def test_an_image_to_image_run_whose_outputs_fail_is_not_called_fine():
     healthy = {"eval/G_input_l1": (599, 0.2), "eval/G_true_l1": (599, 0.1)}
     healthy |= {"eval/G_class_kept": (599, 0.8), "eval/G_target_class_acc": (599, 1.0)}
     assert translation_findings(healthy) == []
+
+
+def test_a_video_run_whose_clips_stand_still_is_not_called_fine():
+    moving = evaluation_findings({"eval/motion_ratio": (599, 0.9)})
+    frozen = evaluation_findings({"eval/motion_ratio": (599, 0.21)})
+    assert moving == []
+    assert [f.text for f in frozen] == [
+        "generated clips move 0.21x as much as real ones (frozen video)"
+    ]
