@@ -46,10 +46,11 @@ def default_set(model_kind: str, signals_kind: str) -> tuple[str, dict[str, bool
     """``(kind of the default set, family detectors added to it)`` for a Monitor's
     ``kind=``. A kind with a set of its own (``"translation"``, ``"video"``, ``"ae"``) is
     that set. The name of a registered reference model (``"cyclegan"``, ``"dvdgan"``,
-    ``"stylegan"``) is the set ``gandiag train`` runs for it: its kind's (a translation
-    model's, a video model's) plus its family's own detectors (StyleGAN's W-space and
-    regulariser watches, progressive growing's fade-in); a user's loop that logs those
-    signals gets them by naming the model. Any other name: the set its signals follow."""
+    ``"stylegan"``) is its kind's set (a translation model's, a video model's) plus the
+    family detectors its spec names (StyleGAN's W-space and regulariser watches,
+    progressive growing's fade-in), as ``gandiag train`` runs them; a user's loop that
+    logs those signals gets them by naming the model. Any other name: the set its
+    signals follow."""
     from gandiag.detectors.suite import KINDS
 
     if model_kind in KINDS:
