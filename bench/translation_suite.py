@@ -278,16 +278,12 @@ def final_outcomes(run: Path) -> dict[str, float]:
 
     from gandiag.data import load_dataset
     from gandiag.reference_models import build_model, get_spec
-    from gandiag.store import RunReader
     from gandiag.train.checkpoint import load_checkpoint
-    from gandiag.train.config import load_config
+    from gandiag.train.config import stored_config
     from gandiag.train.translation import _model_options, held_out
     from gandiag.train.translation_eval import evaluate_translation
 
-    stored = dict(RunReader(run).info().config)
-    stored.pop("resolved", None)
-    stored.pop("model_options", None)
-    cfg = load_config(stored)
+    cfg = stored_config(run)
     ds = load_dataset(cfg.data.name, **cfg.data.options)
     spec = get_spec(cfg.model.name)
     bundle = build_model(cfg.model.name, **_model_options(cfg, ds, spec.options))

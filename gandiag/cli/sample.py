@@ -136,8 +136,7 @@ def _translate(args: argparse.Namespace, bundle: Any) -> int:
     import torch
 
     from gandiag.data import load_dataset
-    from gandiag.store import RunReader
-    from gandiag.train.config import load_config
+    from gandiag.train.config import stored_config
     from gandiag.train.translation import held_out
     from gandiag.train.translation_eval import triplet_grid
 
@@ -146,10 +145,7 @@ def _translate(args: argparse.Namespace, bundle: Any) -> int:
         raise ValueError(
             f"--generator {name!r}: this run's generators are {', '.join(bundle.generators)}"
         )
-    stored = dict(RunReader(args.run).info().config)
-    stored.pop("resolved", None)
-    stored.pop("model_options", None)
-    cfg = load_config(stored)
+    cfg = stored_config(args.run)
     held = held_out(cfg, load_dataset(cfg.data.name, **cfg.data.options), torch.device(args.device))
     # the inverse generator translates the other domain's held-out images
     inputs = held.x if name == next(iter(bundle.generators)) else held.y

@@ -195,6 +195,21 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> Stat:
 
 
 @contextlib.contextmanager
+def rng_untouched(device: torch.device) -> Iterator[None]:
+    """The global torch RNG (the CPU's, and ``device``'s on CUDA) as it was before the
+    block. Probes run inside it, and the training loops run their evaluations and grids
+    inside it, so what they draw (a stochastic layer, a metric's feature network built
+    with random weights before its own are loaded) cannot move the training's random
+    numbers: a run's trajectory does not depend on how often or what it probes and
+    evaluates."""
+    devices = []
+    if device.type == "cuda":
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices):
+        yield
+
+
+@contextlib.contextmanager
 def probing(modules: list[nn.Module], device: torch.device) -> Iterator[None]:
     """Run a probe forward that leaves training untouched.
 
@@ -203,11 +218,8 @@ def probing(modules: list[nn.Module], device: torch.device) -> Iterator[None]:
     random numbers; every submodule's own train/eval flag is restored afterwards.
     """
     modes = [(m, m.training) for mod in modules for m in mod.modules()]
-    devices = []
-    if device.type == "cuda":
-        devices = [device.index if device.index is not None else torch.cuda.current_device()]
     try:
-        with torch.random.fork_rng(devices=devices), torch.no_grad():
+        with rng_untouched(device), torch.no_grad():
             for mod in modules:
                 mod.eval()
             yield

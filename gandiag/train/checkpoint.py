@@ -9,9 +9,7 @@ refused before anything is written.
 
 from __future__ import annotations
 
-import contextlib
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +40,6 @@ def set_global_rng_state(state: dict[str, Any] | None) -> None:
     torch.set_rng_state(state["cpu"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-@contextlib.contextmanager
-def rng_untouched(device: torch.device) -> Iterator[None]:
-    """The global torch RNG (the CPU's, and ``device``'s on CUDA) as it was before the
-    block: the loops run their evaluations and grids inside it, so what they draw (a
-    metric's feature network built with random weights before its own are loaded, a
-    sampled latent) cannot move the training's random numbers, and a run's trajectory
-    does not depend on how often or what it evaluates (the Monitor's probes do the same)."""
-    devices = []
-    if device.type == "cuda":
-        devices = [device.index if device.index is not None else torch.cuda.current_device()]
-    with torch.random.fork_rng(devices=devices):
-        yield
 
 
 def checkpoint_path(run_dir: str | Path) -> Path:

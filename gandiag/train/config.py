@@ -195,6 +195,22 @@ def load_config(source: str | Path | dict[str, Any] | TrainConfig) -> TrainConfi
     return _build(TrainConfig, source, "")
 
 
+def stored_config(run_dir: str | Path) -> TrainConfig:
+    """The config a ``gandiag train`` run was trained from, read back from its store (the
+    trainer's additions, its resolved defaults and model options, left out)."""
+    from gandiag.store import RunReader
+
+    with RunReader(run_dir) as reader:
+        stored = dict(reader.info().config)
+    if "model" not in stored:
+        raise ValueError(
+            f"{run_dir} stores no training config: it was not written by `gandiag train`"
+        )
+    for added in ("resolved", "model_options"):
+        stored.pop(added, None)
+    return load_config(stored)
+
+
 def _build(cls: type, data: Any, prefix: str) -> Any:
     if not isinstance(data, dict):
         raise ValueError(  # noqa: TRY004 - bad input, reported as one line by the CLI

@@ -15,6 +15,7 @@ import torch
 from gandiag.advice import ENTRY_TRAINER, advise_alert
 from gandiag.data import Dataset, load_dataset
 from gandiag.log import get_logger
+from gandiag.monitor.probes import rng_untouched
 from gandiag.reference_models import ModelBundle, build_model, get_spec
 from gandiag.reference_models import losses as L
 from gandiag.store import (
@@ -31,7 +32,6 @@ from gandiag.train.checkpoint import (
     load_checkpoint,
     load_checkpoint_file,
     restore_fork,
-    rng_untouched,
     save_checkpoint,
     set_global_rng_state,
 )

@@ -18,6 +18,7 @@ import torch
 
 from gandiag.data import load_dataset
 from gandiag.data.translation import TranslationDataset
+from gandiag.monitor.probes import rng_untouched
 from gandiag.monitor.translation import TranslationProbe
 from gandiag.reference_models import build_model, get_spec
 from gandiag.reference_models.translation import TranslationBundle
@@ -26,7 +27,6 @@ from gandiag.train.checkpoint import (
     load_checkpoint,
     load_checkpoint_file,
     restore_fork,
-    rng_untouched,
     save_checkpoint,
     set_global_rng_state,
 )

@@ -105,3 +105,22 @@ def test_sample_clips_from_a_video_run(tmp_path):
     np.testing.assert_allclose(
         _unit(strips[1, 0, :, 2 * w : 3 * w]), clips[1, 2, 0], atol=1.01 / 127.5
     )
+
+
+def test_stored_config_reads_a_trained_run_and_names_a_run_of_ones_own_loop(tmp_path):
+    import pytest
+    from torch import nn
+
+    import gandiag
+    from gandiag.train.config import stored_config
+
+    cfg = _translation_config("pix2pix", "glyphs_edges")
+    run = train(cfg, tmp_path / "p2p", progress=False)
+    back = stored_config(run)
+    assert back.model.name == "pix2pix" and back.data.name == "glyphs_edges"
+    mine = gandiag.Monitor(
+        tmp_path / "mine", generator=nn.Linear(2, 2), discriminator=nn.Linear(2, 1), detectors=None
+    )
+    mine.close()
+    with pytest.raises(ValueError, match="not written by `gandiag train`"):
+        stored_config(tmp_path / "mine")
