@@ -337,16 +337,17 @@ def _opt_in_lines(p: dict) -> list[str]:
 
 
 def _configs_and_seeds(p: dict) -> str:
-    """ "2 seeds x 3 configurations", or the runs by seed when a bench stopped early."""
+    """ "2 seeds x 3 configurations" (the configurations the runs were asked for: those of
+    the first seed, as runs are trained seed by seed), or the runs by seed when a bench
+    stopped early."""
     seeds: dict[int, int] = {}
     for r in p["runs"]:
         seeds[r["case"]["seed"]] = seeds.get(r["case"]["seed"], 0) + 1
-    if len(p["runs"]) == len(VIDEO_CONFIGS) * p["seeds"]:
+    configs = {r["case"]["config"] for r in p["runs"]}
+    if len(p["runs"]) == len(configs) * p["seeds"]:
         seeds_word = "seed" if p["seeds"] == 1 else "seeds"
-        return f"{p['seeds']} {seeds_word} x {len(VIDEO_CONFIGS)} configurations"
-    return ", ".join(
-        f"seed {s}: {n} of {len(VIDEO_CONFIGS)} configurations" for s, n in seeds.items()
-    )
+        return f"{p['seeds']} {seeds_word} x {len(configs)} configurations"
+    return ", ".join(f"seed {s}: {n} of {len(configs)} configurations" for s, n in seeds.items())
 
 
 def _d_steps() -> str:

@@ -5,6 +5,11 @@ Configurations (configs/dvdgan_*.toml at benchmark size):
 - ``video_healthy``: both discriminators (D_S on k = 4 of 8 frames, D_T on the pooled clip).
 - ``video_no_temporal``: D_T removed; the paper says D_T supplies the motion signal.
 - ``video_frozen_temporal``: D_T's learning rate is 0 while D_S trains.
+- ``video_framewise``: an image generator run frame by frame (one latent code per frame,
+  no Conv-GRU), both discriminators kept: flicker (each frame drawn anew).
+- ``video_chunked``: the Conv-GRUs' state reset every 4 frames (a chunked unroll): the
+  8-frame clip plays its first 4 frames twice, looping (the repeated action of MoCoGAN
+  issue #19).
 
 Outcomes, every ``VIDEO_EVAL_EVERY`` steps, on fresh samples (256 generated clips in eval
 mode against 256 held-out real clips, never the training batches the Monitor reads):
@@ -22,12 +27,14 @@ mode against 256 held-out real clips, never the training batches the Monitor rea
   ``confident_dominant_share``: the same among the clips it names with probability at least
   0.9 (NaN when it names none), and ``confident_clips``, how many it names so; ``class_match``:
   the share named as the class G was asked for (evidence, not a label).
-- ``recurrence_excess``, ``flip_excess``, ``legible_fake``: the Monitor's clip signals
-  (gandiag/monitor/video.py) on the whole evaluation (:func:`held_clip_stats`): how much
-  more the generated clips come back to an earlier frame than the held-out ones (looping);
-  how much more often the glyph's class changes between two legible frames (flicker), and
-  the share of the generated clips' frame pairs that are legible. (Runs stored before
-  2026-12-02 lack them.)
+- ``recurrence_excess``, ``flip_excess``, ``legible_fake``, ``coherence_ratio``: the
+  Monitor's clip signals (gandiag/monitor/video.py) on the whole evaluation
+  (:func:`held_clip_stats`): how much more the generated clips come back to an earlier
+  frame than the held-out ones (looping); how much more often the glyph's class changes
+  between two legible frames (flicker), and the share of the generated clips' frame pairs
+  that are legible; their temporal coherence (neighbouring frames more alike than distant
+  ones) over the held-out clips'. (Runs stored before 2026-12-02 lack the first three, runs
+  stored before 2026-12-02 07:40 UTC the last.)
 
 Labels (:func:`label_video`), each when its rule holds at every evaluation over at least
 ``LABEL_SPAN`` (100) steps ending at step 100 or later (the untrained generator's clips
@@ -46,8 +53,9 @@ translation benchmark's labels ask the same 100 steps, bench/translation_suite.p
 - ``temporal_flicker``: the generated clips change from frame to frame more than 2.5
   (2.0) times as much as the held-out ones (jumps), or the glyph's class changes between
   legible frames 0.25 (0.2) more often than in held-out clips, read only while more than
-  a tenth of the generated clips' frame pairs are legible (the detector's thresholds and
-  gate, on the held-out evaluation);
+  a tenth of the generated clips' frame pairs are legible, or their temporal coherence is
+  under 0.3 (0.4) times the held-out clips' while they move (motion ratio at least 0.3)
+  and do not loop (recurrence excess at most 1.0): each frame drawn anew (the detector's thresholds and gate, on the held-out evaluation);
 - ``looping_video``: recurrence excess above 1.0 (0.8) while the clips move (motion ratio
   at least 0.3): a clip that comes back to an earlier frame more than it stays near the
   next one (a loop of period P scores about 1 - c(1) > 1);
@@ -117,6 +125,10 @@ VIDEO_CONFIGS: dict[str, dict] = {
     "video_healthy": {"d_steps": _D_STEPS},
     "video_no_temporal": {"temporal": False, "d_steps": _D_STEPS},
     "video_frozen_temporal": {"lr_d_t": 0.0, "d_steps": _D_STEPS},
+    # an image generator run frame by frame: one latent code per frame, no recurrence
+    "video_framewise": {"framewise": True, "d_steps": _D_STEPS},
+    # the Conv-GRUs' state reset every 4 frames: the clip plays its first 4 frames twice
+    "video_chunked": {"state_reset": 4, "d_steps": _D_STEPS},
 }
 #: both learning rates, as configs/dvdgan_*.toml set them: batch 16 and runs of a few
 #: hundred steps (the paper's 1e-4 for G and 5e-4 for D are for batch 512 and long runs; at
@@ -150,6 +162,9 @@ TWO_EVALUATIONS = {"span": 0, "length": 2}
 FLICKER_MOTION_BAND = (2.5, 2.0)  # flicker: frames change this many times more than reals'
 FLIP_BAND = (0.25, 0.2)  # flicker: legible class flips per frame pair, fakes minus reals
 MIN_LEGIBLE = 0.1  # ... read only while more than this share of the fakes' pairs is legible
+#: flicker: temporal coherence of the fakes under this share of the reals' while they move
+#: at least LOOP_MOTION_MIN as much (each frame drawn anew; gandiag/monitor/video.py)
+COHERENCE_BAND = (0.3, 0.4)
 LOOP_BAND = (1.0, 0.8)  # looping: recurrence of fakes minus reals above ...
 LOOP_MOTION_MIN = 0.3  # ... while the clips move (a still clip cannot loop)
 
@@ -274,7 +289,11 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
         discriminator=D.parts(),
         loss="hinge",
         latent_dim=bundle.latent_dim,
-        generate=lambda z: G(z, torch.arange(len(z), device=z.device) % bundle.num_classes),
+        generate=lambda z: (
+            G(z, torch.arange(len(z), device=z.device) % bundle.num_classes)
+            if bundle.conditional
+            else G(z)
+        ),
         config={"case": case.name, **cfg},
         name=case.name,
         # a probe batch of 16 clips, not 64: no detector reads the latent sensitivity it
@@ -299,6 +318,7 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
         "recurrence_excess": [],
         "flip_excess": [],
         "legible_fake": [],
+        "coherence_ratio": [],
     }
     for name in D.parts():
         o[f"auc_{name}"] = []
@@ -347,7 +367,7 @@ def train_video(case: Case, run_dir: Path) -> CaseResult:
                 o["confident_clips"].append(named)
                 o["class_match"].append(match)
                 clips = held_clip_stats(held_x, fake, held_y, glyph_classifier)
-                for key in ("recurrence_excess", "flip_excess", "legible_fake"):
+                for key in ("recurrence_excess", "flip_excess", "legible_fake", "coherence_ratio"):
                     o[key].append(clips[key])
                 for name in D.parts():
                     o[f"auc_{name}"].append(_auc(s_real[name], s_fake[name]))
@@ -374,6 +394,7 @@ def held_clip_stats(
         "recurrence_excess": v.get(S.VIDEO_RECURRENCE_EXCESS, nan),
         "flip_excess": v.get(S.VIDEO_FLIP_EXCESS, nan),
         "legible_fake": v.get(S.VIDEO_LEGIBLE_FAKE, nan),
+        "coherence_ratio": v.get(S.VIDEO_COHERENCE_RATIO, nan),
     }
 
 
@@ -400,14 +421,23 @@ def _flicker_flags(o: dict[str, list], band: int) -> list[bool]:
     """Flicker at each evaluation: frames change ``FLICKER_MOTION_BAND`` times as much as
     real ones, or the glyph's class flips between legible frames ``FLIP_BAND`` more often
     than in real clips, read only while more than ``MIN_LEGIBLE`` of the fakes' frame
-    pairs are legible (runs stored before these outcomes: motion only)."""
+    pairs are legible, or the fakes' temporal coherence is under ``COHERENCE_BAND`` times
+    the reals' while they move (runs stored before these outcomes: what they have)."""
     n = len(o["motion_ratio"])
     flips = o.get("flip_excess") or [float("nan")] * n
     legible = o.get("legible_fake") or [0.0] * n
+    coherence = o.get("coherence_ratio") or [float("nan")] * n
+    recurrence = o.get("recurrence_excess") or [float("nan")] * n
     return [
         m > FLICKER_MOTION_BAND[band]
         or (_finite(f) and _finite(g) and g > MIN_LEGIBLE and f > FLIP_BAND[band])
-        for m, f, g in zip(o["motion_ratio"], flips, legible)
+        or (
+            _finite(c)
+            and m >= LOOP_MOTION_MIN
+            and c < COHERENCE_BAND[band]
+            and not (_finite(r) and r > LOOP_BAND[0])  # a loop: looping_video's label
+        )
+        for m, f, g, c, r in zip(o["motion_ratio"], flips, legible, coherence, recurrence)
     ]
 
 

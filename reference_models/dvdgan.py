@@ -163,12 +163,17 @@ class DVDGenerator(nn.Module):
         embed_dim: int,
         gru_levels: int | None = None,
         latent_bn: bool = True,
+        framewise: bool = False,
+        state_reset: int | None = None,
     ) -> None:
         super().__init__()
         ups = {16: 2, 32: 3, 64: 4}.get(image_size)
         if ups is None:
             raise ValueError(f"dvdgan supports image_size 16, 32 or 64, got {image_size}")
+        if state_reset is not None and not 1 <= state_reset < frames:
+            raise ValueError(f"state_reset must be between 1 and frames - 1, got {state_reset}")
         self.frames, self.num_classes, self.latent_bn = frames, num_classes, latent_bn
+        self.framewise, self.state_reset = framewise, state_reset
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         cond = latent_dim + (embed_dim if num_classes else 0)
         c0 = 4 * width
@@ -177,6 +182,8 @@ class DVDGenerator(nn.Module):
         # one Conv-GRU per resolution, each before that resolution's up-sampling block
         # (Clark et al. 2019, figure 1); `gru_levels` keeps only the first few for cost
         levels = ups if gru_levels is None else max(1, min(gru_levels, ups))
+        if framewise:  # an image generator per frame: no recurrence at all
+            levels = 0
         self.grus = nn.ModuleList(ConvGRUCell(c, c) for c in chans[:levels])
         self.blocks = nn.ModuleList(
             UpBlock(a, b, num_classes, cond if latent_bn else 0)
@@ -187,28 +194,37 @@ class DVDGenerator(nn.Module):
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         b = z.shape[0]
+        yt = None if y is None else y.repeat_interleave(self.frames)
+        if self.framewise:  # z holds one code per frame: [B, frames * d] -> [B * frames, d]
+            z = z.reshape(b * self.frames, -1)
         if self.embed is not None:
             if y is None:
                 raise ValueError("this DVD-GAN generator is class-conditional: call G(z, y)")
-            z = torch.cat([z, self.embed(y)], 1)
-        x = self.project(z).view(b, -1, 4, 4)
-        cond = z.repeat_interleave(self.frames, 0) if self.latent_bn else None
-        # the same input at every frame of the first Conv-GRU; time enters through its state
-        h: Tensor = x
-        yt = None if y is None else y.repeat_interleave(self.frames)
+            z = torch.cat([z, self.embed(yt if self.framewise else y)], 1)
+        h: Tensor
+        if self.framewise:
+            h = self.project(z).view(b, self.frames, -1, 4, 4)
+            cond = z if self.latent_bn else None
+        else:
+            # the same input at every frame of the first Conv-GRU; time enters through its
+            # state
+            h = self.project(z).view(b, -1, 4, 4)
+            cond = z.repeat_interleave(self.frames, 0) if self.latent_bn else None
         for i, block in enumerate(self.blocks):
             if i < len(self.grus):
-                h = self._unroll(self.grus[i], h, self.frames)
+                h = self._unroll(self.grus[i], h, self.frames, self.state_reset)
             h = block(h.flatten(0, 1), yt if cond is None else cond).unflatten(0, (b, self.frames))
         h = h.flatten(0, 1)
         frames = torch.tanh(self.out(F.relu(self.out_bn(h, yt))))
         return frames.view(b, self.frames, *frames.shape[1:])
 
     @staticmethod
-    def _unroll(gru: ConvGRUCell, x: Tensor, frames: int) -> Tensor:
+    def _unroll(gru: ConvGRUCell, x: Tensor, frames: int, reset: int | None = None) -> Tensor:
         """Run ``gru`` from a zero state over ``frames`` frames of ``x``: ``[B, T, C, H, W]``,
         or ``[B, C, H, W]`` for the same input at every frame. The input's convolutions run
-        once, batched over the frames, before the recurrence."""
+        once, batched over the frames, before the recurrence. ``reset``: the state goes back
+        to zero every ``reset`` frames (a chunked unroll that forgets its state between
+        chunks: with the same input at every frame, the clip repeats with that period)."""
         if x.dim() == 4:
             gx, cx = gru.input_terms(x)
             terms = [(gx, cx)] * frames
@@ -218,7 +234,9 @@ class DVDGenerator(nn.Module):
             terms = [(gx[:, t], cx[:, t]) for t in range(frames)]
         h: Tensor | None = None
         states = []
-        for g_t, c_t in terms:
+        for t, (g_t, c_t) in enumerate(terms):
+            if reset is not None and t % reset == 0:
+                h = None
             h = gru.step(g_t, c_t, h)
             states.append(h)
         return torch.stack(states, 1)
@@ -406,7 +424,12 @@ def _factory(name: str, opts: dict[str, Any], training: dict[str, Any]) -> Model
         embed_dim=int(opts["embed_dim"]),
         gru_levels=None if opts.get("gru_levels") is None else int(opts["gru_levels"]),
         latent_bn=bool(opts["latent_bn"]),
+        framewise=bool(opts["framewise"]),
+        # 0 or None: the state is carried over the whole clip (the paper's unroll)
+        state_reset=int(opts.get("state_reset") or 0) or None,
     )
+    # framewise: one code of latent_dim per frame, drawn together as one latent vector
+    latent_dim = int(opts["latent_dim"]) * (frames if opts["framewise"] else 1)
     d = DVDDiscriminators(
         frames=frames,
         channels=channels,
@@ -420,7 +443,7 @@ def _factory(name: str, opts: dict[str, Any], training: dict[str, Any]) -> Model
     return ModelBundle(
         name=name,
         kind="gan",
-        latent_dim=int(opts["latent_dim"]),
+        latent_dim=latent_dim,
         options=opts,
         training=training,
         generator=g,
@@ -442,6 +465,8 @@ register_model(
             "num_classes": 10,
             "gru_levels": None,
             "latent_bn": True,
+            "framewise": False,
+            "state_reset": None,
             "width": 8,
             "d_width": 16,
             "frames": 8,

@@ -45,8 +45,16 @@ NO_BN_IN_D = (
 )
 
 FROZEN = (TEMPORAL_D, TEMPORAL_D_LR, GRU_NOISE, SHUFFLE_NEGATIVES)
-LOOPING = (MORE_FRAMES, GRU_NOISE, TEMPORAL_D, SHUFFLE_NEGATIVES)
-FLICKER = (TEMPORAL_D, SHUFFLE_NEGATIVES, LOWER_LR, MORE_FRAMES)
+WHOLE_CLIP_STATE = (
+    "carry the generator's recurrent state over the whole clip: a state reset every k frames "
+    "(a chunked unroll) repeats the clip with period k"
+)
+LOOPING = (WHOLE_CLIP_STATE, MORE_FRAMES, GRU_NOISE, TEMPORAL_D, SHUFFLE_NEGATIVES)
+RECURRENT_G = (
+    "draw the frames from a latent carried through time (a recurrent generator, DVD-GAN's "
+    "Conv-GRU), not from one independent code per frame"
+)
+FLICKER = (RECURRENT_G, TEMPORAL_D, SHUFFLE_NEGATIVES, LOWER_LR, MORE_FRAMES)
 IMBALANCE = (TEMPORAL_D_LR, BALANCE_D, NO_BN_IN_D, LOWER_LR)
 
 VIDEO_CLIPS = Advice(
@@ -237,6 +245,12 @@ class TemporalFlickerState(_MotionState):
     flips_real_step: int | None = None
     legible_real: float | None = None
     legible_real_step: int | None = None
+    coherence_fake: float | None = None
+    coherence_fake_step: int | None = None
+    coherence_real: float | None = None
+    coherence_real_step: int | None = None
+    recurrence: float | None = None
+    recurrence_step: int | None = None
 
     #: 2: the pooled legible flip rates replace ``flip`` (the smoothed excess of the ungated
     #: rates, which counted the classifier's noise on illegible frames): version 1's is
@@ -262,8 +276,15 @@ def pooled_flip_excess(v: dict[str, float], min_legible: float = 0.0) -> float |
 @register_detector
 class TemporalFlickerDetector(_SmoothedThreshold):
     """Identity flicker or drift: the glyph classifier's label changes between consecutive
-    legible frames ``flip_excess_max`` more often in fakes than in reals, or the fakes change
-    from frame to frame more than ``motion_ratio_max`` times as much as real clips (jumps).
+    legible frames ``flip_excess_max`` more often in fakes than in reals, the fakes change
+    from frame to frame more than ``motion_ratio_max`` times as much as real clips (jumps),
+    or, while they move at least ``coherence_motion_min`` times as much as real clips, their
+    temporal coherence (how much more alike neighbouring frames are than the least alike
+    pair, :mod:`gandiag.monitor.video`) is under ``coherence_ratio_min`` times the reals'
+    and they do not loop (recurrence excess at most ``coherence_recurrence_max``, the
+    looping detector's threshold): each frame drawn anew, a glyph jumping from place to place by about as much as real
+    glyphs move (an image generator run frame by frame), which neither the flip rate (the
+    frames may be blobs) nor the amount of change sees.
 
     A label change is evidence that a glyph changed identity only when the classifier can
     read both frames: an early generator draws blobs to which the classifier gives a label
@@ -289,6 +310,13 @@ class TemporalFlickerDetector(_SmoothedThreshold):
         "flip_excess_max": 0.25,
         "min_legible_share": 0.1,
         "motion_ratio_max": 2.5,
+        # real against real clips, batches of 16: coherence ratio 0.71-1.34; frames
+        # shuffled within each real clip: at most 0.32 per batch, 0.06 pooled
+        "coherence_ratio_min": 0.3,
+        "coherence_motion_min": 0.3,
+        # a clip that comes back to earlier frames is a loop (looping_video's threshold): a
+        # two-frame alternation has no coherence either, and is reported as a loop only
+        "coherence_recurrence_max": 1.0,
     }
     requires_any = ((S.VIDEO_MOTION_RATIO,),)
     provided_by_groups = (VIDEO_CLIPS,)
@@ -305,7 +333,27 @@ class TemporalFlickerDetector(_SmoothedThreshold):
             out["flips_fake"] = ff * lf if lf > 0 and finite(ff) else 0.0
             out["flips_real"] = fr * lr if lr > 0 and finite(fr) else 0.0
             out["legible_fake"], out["legible_real"] = lf, lr
+        cf, cr = record.get(S.VIDEO_COHERENCE_FAKE), record.get(S.VIDEO_COHERENCE_REAL)
+        if finite(cf) and finite(cr):
+            out["coherence_fake"], out["coherence_real"] = cf, cr
+            rec = record.get(S.VIDEO_RECURRENCE_EXCESS)
+            out["recurrence"] = rec if finite(rec) else 0.0
         return out
+
+    def _coherence(self, v: dict[str, float]) -> float | None:
+        """Fakes' coherence over the reals' (None: not recorded, or reals with none)."""
+        if "coherence_real" not in v or v["coherence_real"] <= 0:
+            return None
+        return v["coherence_fake"] / v["coherence_real"]
+
+    def _incoherent(self, v: dict[str, float]) -> bool:
+        ratio = self._coherence(v)
+        return (
+            ratio is not None
+            and v["motion"] >= self.cfg["coherence_motion_min"]
+            and ratio < self.cfg["coherence_ratio_min"]
+            and v["recurrence"] <= self.cfg["coherence_recurrence_max"]
+        )
 
     def _excess(self, v: dict[str, float]) -> float | None:
         return pooled_flip_excess(v, self.cfg["min_legible_share"])
@@ -315,7 +363,9 @@ class TemporalFlickerDetector(_SmoothedThreshold):
         return excess is not None and excess > self.cfg["flip_excess_max"]
 
     def past(self, v: dict[str, float]) -> bool:
-        return self._flip_past(v) or v["motion"] > self.cfg["motion_ratio_max"]
+        return (
+            self._flip_past(v) or v["motion"] > self.cfg["motion_ratio_max"] or self._incoherent(v)
+        )
 
     def make_alert(self, step: int, onset: int, sm: dict[str, float]) -> Alert:
         excess = self._excess(sm)
@@ -328,6 +378,12 @@ class TemporalFlickerDetector(_SmoothedThreshold):
             evidence |= {"legible_fake": sm["legible_fake"], "legible_real": sm["legible_real"]}
         if excess is not None:
             evidence["flip_excess"] = excess
+        coherence = self._coherence(sm)
+        if coherence is not None:
+            evidence |= {
+                "coherence_ratio": coherence,
+                "coherence_threshold": self.cfg["coherence_ratio_min"],
+            }
         if self._flip_past(sm):
             what = (
                 f"the glyph's class changes between legible frames {excess:.2f} more often "
@@ -335,10 +391,17 @@ class TemporalFlickerDetector(_SmoothedThreshold):
                 f"{sm['legible_fake']:.0%} of generated frame pairs legible, "
                 f"{sm['legible_real']:.0%} of real ones)"
             )
-        else:
+        elif sm["motion"] > self.cfg["motion_ratio_max"]:
             what = (
                 f"frames change {sm['motion']:.2f}x as much as in real clips "
                 f"(threshold {self.cfg['motion_ratio_max']})"
+            )
+        else:
+            what = (
+                f"each frame looks drawn anew: neighbouring frames are alike only "
+                f"{coherence:.2f}x as much (over distant ones) as in real clips (threshold "
+                f"{self.cfg['coherence_ratio_min']}) while the clips move "
+                f"{sm['motion']:.2f}x as much"
             )
         return self.alert(
             Severity.WARNING, step, onset, f"generated video flickers: {what}", evidence, FLICKER

@@ -493,6 +493,23 @@ TEMPORAL_D_LR = Remedy(
     ),
     answers=(VD.TEMPORAL_D_LR, VD.BALANCE_D, R.BALANCE_DISCRIMINATORS),
 )
+RECURRENT_G = Remedy(
+    "recurrent_g",
+    "the generator draws its frames through its Conv-GRUs from one latent per clip "
+    "(framewise off, Clark et al. 2019); new networks",
+    lambda cfg: {"model.options.framewise": False},
+    lambda cfg: _option(cfg, "framewise") is True,
+    answers=(VD.RECURRENT_G,),
+    fresh_start=True,
+)
+WHOLE_CLIP_STATE = Remedy(
+    "whole_clip_state",
+    "the generator's Conv-GRUs carry their state over the whole clip (state_reset 0); same "
+    "parameters, so the branch forks",
+    lambda cfg: {"model.options.state_reset": 0},
+    lambda cfg: bool(_option(cfg, "state_reset")),
+    answers=(VD.WHOLE_CLIP_STATE,),
+)
 LATENT_BN = Remedy(
     "latent_bn",
     "the generator's conditional batch norms read [z; e(y)] (Clark et al. 2019), not the "
@@ -654,8 +671,8 @@ CATALOG: dict[str, tuple[Remedy, ...]] = {
     "class_collapse": (CA_ON,),
     # video
     "frozen_video": (TEMPORAL_D, TEMPORAL_D_LR),
-    "looping_video": (MORE_FRAMES, TEMPORAL_D),
-    "temporal_flicker": (TEMPORAL_D, LOWER_LR, MORE_FRAMES),
+    "looping_video": (WHOLE_CLIP_STATE, MORE_FRAMES, TEMPORAL_D),
+    "temporal_flicker": (RECURRENT_G, TEMPORAL_D, LOWER_LR, MORE_FRAMES),
     "d_imbalance": (TEMPORAL_D_LR, LOWER_LR, MORE_D_STEPS),
     "class_concentration": (TEMPORAL_D, LATENT_BN, TTUR, LOWER_LR),
     # image-to-image

@@ -119,6 +119,20 @@ def evaluation_findings(latest: Mapping[str, tuple[int, float]]) -> list[Finding
     if motion is not None and motion < FROZEN_MOTION:
         text = f"generated clips move {motion:.2f}x as much as real ones (frozen video)"
         out.append(Finding(Severity.WARNING, text, latest["eval/motion_ratio"][0]))
+    recurrence, coherence = val("eval/recurrence_excess"), val("eval/coherence_ratio")
+    moving = motion is not None and motion >= FROZEN_MOTION
+    if moving and recurrence is not None and recurrence > LOOPING_EXCESS:
+        text = (
+            f"generated clips come back to earlier frames ({recurrence:.2f} more recurrence "
+            "than real ones): looping video"
+        )
+        out.append(Finding(Severity.WARNING, text, latest["eval/recurrence_excess"][0]))
+    elif moving and coherence is not None and coherence < FLICKER_COHERENCE:
+        text = (
+            f"neighbouring frames of the generated clips are alike only {coherence:.2f}x as "
+            "much (over distant ones) as real clips': each frame drawn anew (flickering video)"
+        )
+        out.append(Finding(Severity.WARNING, text, latest["eval/coherence_ratio"][0]))
     out += translation_findings(latest)
     out.sort(key=lambda f: -f.severity.rank)
     return out
@@ -128,6 +142,11 @@ def evaluation_findings(latest: Mapping[str, tuple[int, float]]) -> list[Finding
 #: real clips' change: they stand still (the video benchmark's frozen outcome,
 #: bench/failure_suite_video.py)
 FROZEN_MOTION = 0.3
+#: ... while they move: more recurrence than real clips by this much (a loop), or a temporal
+#: coherence under this share of the real clips' (flicker); the benchmark's looping and
+#: flicker outcomes (bench/failure_suite_video.py) and the detectors' thresholds
+LOOPING_EXCESS = 1.0
+FLICKER_COHERENCE = 0.3
 
 
 #: the held-out outcomes of an image-to-image generator that say it failed, as the

@@ -12,6 +12,14 @@ device that add up across ranks, turned into named scalars on the host. What eac
   to an earlier frame than it stays to the next one. A clip that repeats with period ``P``
   scores ``1 - c(1) > 1``; a fade or a steady motion decorrelates with the lag and scores
   <= 0; a frozen clip has nothing left after removing its mean and scores 0.
+- **coherence** (flicker that moves as much as real video: each frame drawn anew, a glyph
+  that jumps from place to place): from the same correlations, ``c(1) - min_{L >= 2}
+  c(L)``, how much more alike neighbouring frames are than the least alike pair of
+  frames; fakes over reals. Real clips of moving glyphs score about 0.5; frames drawn
+  independently of each other score about 0 whatever their motion (frames shuffled within
+  each real clip: 0.06x the reals', at 1.4x their motion); a frozen clip scores 0, so the
+  ratio is evidence only while the clips move; a clip alternating between two frames
+  scores 0 too (it is both a loop and a flicker).
 - **flip rate** (flicker, identity drift): the bundled glyph classifier labels a crop
   around each frame's intensity centroid (the glyph, re-centred and scaled to 28x28); the
   share of consecutive *legible* frame pairs whose label changes, fakes against reals (the
@@ -78,6 +86,16 @@ def recurrence_by_lag(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     if not out:
         return x.new_zeros(0, dtype=torch.float32)
     return torch.stack(out)
+
+
+def recurrence_of(lags: np.ndarray) -> float:
+    """Recurrence ``max_{L >= 2} c(L) - c(1)`` from :func:`recurrence_by_lag`'s ``c``."""
+    return float(np.max(lags[1:]) - lags[0])
+
+
+def coherence_of(lags: np.ndarray) -> float:
+    """Temporal coherence ``c(1) - min_{L >= 2} c(L)`` from :func:`recurrence_by_lag`'s ``c``."""
+    return float(lags[0] - np.min(lags[1:]))
 
 
 def centroids(x: torch.Tensor) -> torch.Tensor:
@@ -198,11 +216,15 @@ def clip_stats(
             S.VIDEO_MOTION_RATIO: _div(m_f, m_r),
         }
         if lags > 1:
-            r_r = float(np.max(rec_r[1:]) - rec_r[0])
-            r_f = float(np.max(rec_f[1:]) - rec_f[0])
+            r_r, r_f = recurrence_of(rec_r), recurrence_of(rec_f)
             out[S.VIDEO_RECURRENCE_REAL] = r_r
             out[S.VIDEO_RECURRENCE_FAKE] = r_f
             out[S.VIDEO_RECURRENCE_EXCESS] = r_f - r_r
+            c_r, c_f = coherence_of(rec_r), coherence_of(rec_f)
+            out[S.VIDEO_COHERENCE_REAL] = c_r
+            out[S.VIDEO_COHERENCE_FAKE] = c_f
+            if c_r > 0:
+                out[S.VIDEO_COHERENCE_RATIO] = c_f / c_r
         if v[pos + 1] > 0 and v[pos + 3] > 0:  # a batch with no same-class pair measures nothing
             div_r = _div(v[pos], v[pos + 1])
             div_f = _div(v[pos + 2], v[pos + 3])

@@ -5,7 +5,11 @@ The counterpart of :class:`gandiag.train.evaluation.Evaluator` for video dataset
 ``metrics`` is not empty), the class histogram of the samples under the bundled video
 classifier's class head (``classes_covered``, ``class_entropy``, ``dominant_share``) and
 ``motion_ratio``, the mean frame-to-frame change of the samples over that of the real
-clips. Everything here reads samples, never the detectors' signals.
+clips, and (clips of three frames or more) ``recurrence_excess`` and ``coherence_ratio``,
+the Monitor's looping and flicker measures (:mod:`gandiag.monitor.video`) on the whole
+evaluation: how much more the samples come back to an earlier frame than the real clips,
+and how much more alike their neighbouring frames are than distant ones, over the real
+clips'. Everything here reads samples, never the detectors' signals.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from gandiag.types import MetricResult
 log = logging.getLogger(__name__)
 
 EVAL_MOTION_RATIO = "eval/motion_ratio"
+EVAL_RECURRENCE_EXCESS = "eval/recurrence_excess"
+EVAL_COHERENCE_RATIO = "eval/coherence_ratio"
 
 
 class VideoEvaluator:
@@ -40,6 +46,7 @@ class VideoEvaluator:
         # the real clips, their motion and their FVD-lite features are fixed: computed once
         self._real: torch.Tensor | None = None
         self._real_motion = 0.0
+        self._real_lags: np.ndarray | None = None
         self._fvd: Any = None
 
     def real_batch(self, n: int) -> torch.Tensor:
@@ -67,6 +74,15 @@ class VideoEvaluator:
             self._real_motion = motion(self._real)
         real = self._real
         scalars = {EVAL_MOTION_RATIO: motion(fake) / max(self._real_motion, 1e-12)}
+        if fake.shape[1] >= 3:
+            from gandiag.monitor.video import coherence_of, recurrence_by_lag, recurrence_of
+
+            if self._real_lags is None:
+                self._real_lags = recurrence_by_lag(real).double().numpy()
+            lags_r, lags_f = self._real_lags, recurrence_by_lag(fake).double().numpy()
+            scalars[EVAL_RECURRENCE_EXCESS] = recurrence_of(lags_f) - recurrence_of(lags_r)
+            if coherence_of(lags_r) > 0:
+                scalars[EVAL_COHERENCE_RATIO] = coherence_of(lags_f) / coherence_of(lags_r)
         model = self._classifier()
         if model is None:
             return scalars, []

@@ -292,3 +292,17 @@ def test_a_video_run_whose_clips_stand_still_is_not_called_fine():
     assert [f.text for f in frozen] == [
         "generated clips move 0.21x as much as real ones (frozen video)"
     ]
+    # clips that move but loop, or whose frames are each drawn anew
+    looping = {"eval/motion_ratio": (599, 1.0), "eval/recurrence_excess": (599, 1.3)}
+    (loop,) = evaluation_findings(looping | {"eval/coherence_ratio": (599, 0.6)})
+    assert loop.text.startswith("generated clips come back to earlier frames (1.30 more")
+    flicker = {"eval/motion_ratio": (599, 1.0), "eval/coherence_ratio": (599, 0.05)}
+    (found,) = evaluation_findings(flicker | {"eval/recurrence_excess": (599, 0.35)})
+    assert "(flickering video)" in found.text and "0.05x" in found.text
+    # a still clip has no coherence to read: frozen only
+    still = {"eval/motion_ratio": (599, 0.1), "eval/coherence_ratio": (599, 0.0)}
+    assert [f.text for f in evaluation_findings(still)] == [
+        "generated clips move 0.10x as much as real ones (frozen video)"
+    ]
+    healthy = {"eval/motion_ratio": (599, 0.9), "eval/coherence_ratio": (599, 0.9)}
+    assert evaluation_findings(healthy | {"eval/recurrence_excess": (599, 0.1)}) == []

@@ -127,6 +127,8 @@ FAILURES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "dvdgan_no_temporal": ("frozen_video", _VIDEO),
     "dvdgan_frozen_temporal": ("d_imbalance", _VIDEO),
+    "dvdgan_state_reset": ("looping_video", _VIDEO),
+    "dvdgan_framewise": ("temporal_flicker", _VIDEO),
 }
 
 

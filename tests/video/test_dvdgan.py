@@ -180,3 +180,47 @@ def test_temporal_d_can_learn_to_tell_moving_clips_from_frozen_ones():
         s_moving, s_still = d(held)[TEMPORAL], d(frozen(held))[TEMPORAL]
     auc = float((s_moving[:, None] > s_still[None, :]).double().mean())
     assert auc > 0.9, f"D_T separates moving from frozen clips with AUC {auc:.2f} only"
+
+
+def test_state_reset_repeats_the_clip_with_its_period():
+    """``state_reset=k``: the Conv-GRUs forget their state every k frames (a chunked unroll),
+    so with the same input at every frame the clip repeats with period k and the Monitor's
+    recurrence signal reads a loop; the default unroll does not repeat."""
+    from gandiag.monitor.video import recurrence_by_lag
+
+    for k in (2, 4):
+        b = build_model("dvdgan", seed=0, state_reset=k)
+        z, y = b.sample_latent(6, torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            x = b.generator(z, y)
+        torch.testing.assert_close(x[:, k:], x[:, : 8 - k], rtol=0, atol=0)
+        assert (x[:, 1:k] - x[:, : k - 1]).abs().amax() > 0.01  # it moves within a period
+        lags = recurrence_by_lag(x)
+        assert float(lags[k - 1]) == pytest.approx(1.0, abs=1e-5)
+        assert float(lags[1:].max() - lags[0]) > 0.5
+    b = build_model("dvdgan", seed=0)
+    z, y = b.sample_latent(6, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        x = b.generator(z, y)
+    assert (x[:, 4:] - x[:, :4]).abs().amax() > 0.01
+    with pytest.raises(ValueError, match="state_reset"):
+        build_model("dvdgan", state_reset=8)
+
+
+def test_framewise_generator_draws_each_frame_from_its_own_code():
+    """``framewise=True``: an image generator applied frame by frame, one latent code per
+    frame and no recurrence. Frame t depends on code t only (and the class)."""
+    b = build_model("dvdgan", seed=0, framewise=True)
+    g = b.generator.eval()
+    assert len(g.grus) == 0 and b.latent_dim == 8 * 64
+    z, y = b.sample_latent(3, torch.Generator().manual_seed(0))
+    assert z.shape == (3, 8 * 64)
+    with torch.no_grad():
+        x = g(z, y)
+        z2 = z.clone().view(3, 8, 64)
+        z2[:, 5] = torch.randn(3, 64, generator=torch.Generator().manual_seed(9))
+        x2 = g(z2.view(3, -1), y)
+    assert x.shape == (3, 8, 1, 32, 32)
+    changed = (x2 - x).flatten(2).abs().amax(2)  # [B, T]
+    assert bool((changed[:, 5] > 1e-3).all())
+    assert float(changed[:, [0, 1, 2, 3, 4, 6, 7]].max()) == 0.0

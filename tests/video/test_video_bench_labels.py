@@ -295,10 +295,11 @@ def test_held_out_clip_outcomes_are_the_monitors_clip_signals() -> None:
     clf = load_glyph_classifier("cpu")
     same = held_clip_stats(x, x.clone(), y, clf)
     assert same["recurrence_excess"] == 0.0 and same["flip_excess"] == 0.0
-    assert same["legible_fake"] > 0.8
-    # each frame from another clip: identities change between frames
+    assert same["legible_fake"] > 0.8 and same["coherence_ratio"] == pytest.approx(1.0)
+    # each frame from another clip: identities change between frames, no coherence
     other = torch.stack([x[(i + torch.arange(8) * 7) % 64, torch.arange(8)] for i in range(64)])
     assert held_clip_stats(x, other, y, clf)["flip_excess"] > 0.5
+    assert held_clip_stats(x, other, y, clf)["coherence_ratio"] < 0.2
     # frames 0, 1, 0, 1, ...: a loop
     assert held_clip_stats(x, x[:, [0, 1] * 4], y, clf)["recurrence_excess"] > 1.0
 
@@ -334,3 +335,25 @@ def test_report_scores_the_same_alerts_by_the_rule_before() -> None:
     (line, blank) = _before_lines({"live_two_evaluations": before})
     assert "recall 0.5" in line and "`d_imbalance` 1 of 2, 0 false claims" in line
     assert "3 (1800 steps), alarms there 0" in line and blank == ""
+
+
+def test_flicker_label_from_coherence_while_the_clips_move() -> None:
+    ok = [1.0] * 13
+
+    def run(motion: list[float], coherence: list[float], recurrence: float = 0.0) -> tuple:
+        o = _outcomes(motion, ok, ok)
+        o["coherence_ratio"] = coherence
+        o["recurrence_excess"] = [recurrence] * len(motion)
+        return label_video(o)
+
+    # frames drawn anew from step 100: coherence 0.05 of the reals' at real motion
+    assert run([1.0] * 13, [1.0] * 4 + [0.05] * 9) == ({"temporal_flicker": 100}, {})
+    # 0.3-0.4: the margin band
+    assert run([1.0] * 13, [1.0] * 4 + [0.35] * 9) == ({}, {"temporal_flicker": 100})
+    # clips that stand still have no coherence to measure: frozen, not flicker
+    assert run([1.0] * 4 + [0.1] * 9, [1.0] * 4 + [0.0] * 9) == ({"frozen_video": 100}, {})
+    # a two-frame alternation has none either: it is a loop, labelled as one only
+    labels, _ = run([1.0] * 13, [0.0] * 13, recurrence=2.0)
+    assert labels == {"looping_video": 100}
+    # runs stored before the outcome: no coherence, no label from it
+    assert run([1.0] * 13, []) == ({}, {})

@@ -21,7 +21,7 @@ VIDEO = (
 
 @pytest.fixture(scope="module")
 def streams():
-    kinds = ("healthy", "frozen", "looping", "flicker", "one_class")
+    kinds = ("healthy", "frozen", "looping", "flicker", "one_class", "redrawn", "chunked")
     return {k: video_stream(k, seed=0) for k in kinds}
 
 
@@ -40,6 +40,8 @@ def test_quiet_on_healthy_clips(streams):
         ("frozen", "frozen_video"),
         ("looping", "looping_video"),
         ("flicker", "temporal_flicker"),
+        ("redrawn", "temporal_flicker"),
+        ("chunked", "looping_video"),
         ("one_class", "class_concentration"),
     ],
 )
@@ -56,6 +58,32 @@ def test_alert_carries_evidence_threshold_and_remedies(streams):
     assert alert.evidence["motion_ratio"] < alert.evidence["threshold"] == 0.3
     assert alert.remedies and "temporal discriminator" in alert.remedies[0]
     assert alert.onset_step <= alert.step
+
+
+def test_flicker_at_real_motion_is_found_by_coherence(streams):
+    """Frames in an order of their own per clip change about as much as real ones and keep
+    their glyph: no class flips, motion 1.4x, yet each frame looks drawn anew. Only the
+    coherence part of ``temporal_flicker`` sees it."""
+    (alert,) = [
+        a
+        for a in run_detectors(build_detectors(["temporal_flicker"]), streams["redrawn"])
+        if a.severity is Severity.WARNING
+    ]
+    ev = alert.evidence
+    assert ev["coherence_ratio"] < ev["coherence_threshold"] == 0.3
+    assert 0.3 < ev["motion_ratio"] < ev["motion_threshold"]
+    assert ev.get("flip_excess", 0.0) < ev["flip_threshold"]
+    assert "drawn anew" in alert.diagnosis
+    # the same records without the coherence signals (a run recorded before them): quiet
+    old = [
+        StepRecord(r.step, {k: v for k, v in r.scalars.items() if "coherence" not in k})
+        for r in streams["redrawn"]
+    ]
+    assert not [
+        a
+        for a in run_detectors(build_detectors(["temporal_flicker"]), old)
+        if a.severity is Severity.WARNING
+    ]
 
 
 def _two_d_stream(steps=400, idle=None, how="constant", seed=0):
@@ -254,3 +282,18 @@ def test_class_concentration_waits_for_warmup_and_re_arms():
 
     alerts = run_detectors(build_detectors(["class_concentration"]), _class_records(episodes, 1000))
     assert [a.onset_step for a in alerts] == [100, pytest.approx(550, abs=50)]
+
+
+def test_coherence_signal_on_clip_streams(streams):
+    """Temporal coherence of fakes over reals (gandiag/monitor/video.py): real clips against
+    other real clips read about 1; frames in an order of their own per clip about 0; a
+    clip played twice keeps the coherence of its motion."""
+
+    def median(kind):
+        return float(np.median([r.scalars[S.VIDEO_COHERENCE_RATIO] for r in streams[kind]]))
+
+    assert 0.8 < median("healthy") < 1.25
+    assert median("redrawn") < 0.2
+    assert median("chunked") > 0.4
+    for r in streams["frozen"]:  # nothing left after removing the clip's mean
+        assert r.scalars[S.VIDEO_COHERENCE_FAKE] == 0.0

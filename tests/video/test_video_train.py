@@ -37,6 +37,8 @@ def test_trains_a_few_steps_and_records_video_signals(tmp_path):
         "d/D_T/fake/raw_mean",
         "video/motion_ratio",
         "video/recurrence_excess",
+        "video/coherence_fake",
+        "video/coherence_real",
         # the flip rates are absent at steps whose fakes hold no legible frame pair; the
         # legible shares are always there when the glyph classifier is
         "video/legible_fake",
@@ -106,6 +108,8 @@ def test_configs_carry_the_video_benchmarks_training_settings():
         ("dvdgan_moving_glyphs", "video_healthy"),
         ("dvdgan_no_temporal", "video_no_temporal"),
         ("dvdgan_frozen_temporal", "video_frozen_temporal"),
+        ("dvdgan_state_reset", "video_chunked"),
+        ("dvdgan_framewise", "video_framewise"),
     ):
         cfg = load_config(f"configs/{name}.toml")
         bench = VIDEO_CONFIGS[case]
@@ -113,4 +117,6 @@ def test_configs_carry_the_video_benchmarks_training_settings():
         assert (cfg.optim.lr_g, cfg.optim.lr_d) == (VIDEO_LR["g"], VIDEO_LR["d"]), name
         assert cfg.model.options.get("temporal", True) == bench.get("temporal", True)
         assert cfg.optim.lr_d_t == bench.get("lr_d_t")
+        model_opts = {k: v for k, v in bench.items() if k not in ("d_steps", "lr_d_t")}
+        assert cfg.model.options == model_opts, name
         assert cfg.to_dict()["data"] == healthy.to_dict()["data"], name

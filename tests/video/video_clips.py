@@ -34,6 +34,19 @@ def shuffled(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return x[:, torch.from_numpy(rng.permutation(x.shape[1]))]
 
 
+def chunked(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """A clip's first four frames played twice (DVD-GAN-lite's ``state_reset=4``)."""
+    idx = torch.arange(x.shape[1]) % 4
+    return x[:, idx]
+
+
+def redrawn(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Each clip's frames in an order of its own: the same glyph, about as much change per
+    frame as real motion (1.4x), but no frame follows from the one before."""
+    order = torch.from_numpy(np.stack([rng.permutation(x.shape[1]) for _ in range(len(x))]))
+    return x[torch.arange(len(x))[:, None], order]
+
+
 def flicker(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     """Every frame from another clip: the glyph jumps and changes identity."""
     out = x.clone()
@@ -59,6 +72,8 @@ TRANSFORMS = {
     "looping": looping,
     "flicker": flicker,
     "shuffled": shuffled,
+    "chunked": chunked,
+    "redrawn": redrawn,
 }
 
 
