@@ -282,9 +282,9 @@ class TemporalFlickerDetector(_SmoothedThreshold):
     temporal coherence (how much more alike neighbouring frames are than the least alike
     pair, :mod:`gandiag.monitor.video`) is under ``coherence_ratio_min`` times the reals'
     and they do not loop (recurrence excess at most ``coherence_recurrence_max``, the
-    looping detector's threshold): each frame drawn anew, a glyph jumping from place to place by about as much as real
-    glyphs move (an image generator run frame by frame), which neither the flip rate (the
-    frames may be blobs) nor the amount of change sees.
+    looping detector's threshold): each frame drawn anew, a glyph jumping from place to
+    place by about as much as real glyphs move (an image generator run frame by frame),
+    which neither the flip rate (the frames may be blobs) nor the amount of change sees.
 
     A label change is evidence that a glyph changed identity only when the classifier can
     read both frames: an early generator draws blobs to which the classifier gives a label
