@@ -115,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         calibrate(
             healthy, "temporal_flicker", "flip_excess_max", [0.1, 0.15, 0.2, 0.25, 0.3], "video"
         ),
+        calibrate(
+            healthy,
+            "temporal_flicker",
+            "coherence_ratio_min",
+            [0.8, 0.6, 0.5, 0.4, 0.3],
+            "video",
+        ),
         calibrate(healthy, "d_imbalance", "update_min", [1e-5, 1e-6, 1e-7, 1e-8], "video"),
     ]
     payload = {
