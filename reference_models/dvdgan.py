@@ -14,6 +14,11 @@ After Clark, Donahue & Simonyan 2019, "Adversarial Video Generation on Complex D
   still, and they stayed that way through training (later-frame change 0.05x that of real
   clips at step 50, against 0.55x with a GRU per resolution). ``latent_bn=False`` gives
   the batch norms the class alone (this model's earlier version).
+  Two options build a failure into G, for the failure configurations: ``framewise=True``
+  is an image generator run frame by frame (each frame from its own latent code and the
+  class, no Conv-GRU; the latent is ``frames x latent_dim`` long): flicker;
+  ``state_reset=k`` resets the Conv-GRUs' state every ``k`` frames (a chunked unroll), so
+  the clip repeats with period ``k``: looping.
 * **Spatial discriminator D_S.** Scores ``k`` frames sampled uniformly without
   replacement (the same frames for every clip of the batch, kept in temporal order) at
   full resolution with a 2-D residual network, and sums the ``k`` per-frame scores.
