@@ -177,6 +177,8 @@ class DVDGenerator(nn.Module):
             raise ValueError(f"dvdgan supports image_size 16, 32 or 64, got {image_size}")
         if state_reset is not None and not 1 <= state_reset < frames:
             raise ValueError(f"state_reset must be between 1 and frames - 1, got {state_reset}")
+        if state_reset is not None and framewise:
+            raise ValueError("state_reset resets the Conv-GRUs, which a framewise G does not have")
         self.frames, self.num_classes, self.latent_bn = frames, num_classes, latent_bn
         self.framewise, self.state_reset = framewise, state_reset
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None

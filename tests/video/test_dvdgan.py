@@ -205,6 +205,8 @@ def test_state_reset_repeats_the_clip_with_its_period():
     assert (x[:, 4:] - x[:, :4]).abs().amax() > 0.01
     with pytest.raises(ValueError, match="state_reset"):
         build_model("dvdgan", state_reset=8)
+    with pytest.raises(ValueError, match="framewise"):
+        build_model("dvdgan", state_reset=4, framewise=True)
 
 
 def test_framewise_generator_draws_each_frame_from_its_own_code():
