@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gandiag import signals as sig
+from gandiag.detectors.video import FrozenMotionDetector, LoopingDetector, TemporalFlickerDetector
 from gandiag.types import Severity
 
 #: a class or mode holding more than this multiple of its uniform share is reported
@@ -139,14 +140,13 @@ def evaluation_findings(latest: Mapping[str, tuple[int, float]]) -> list[Finding
 
 
 #: a video run's evaluated clips change from frame to frame less than this fraction of the
-#: real clips' change: they stand still (the video benchmark's frozen outcome,
-#: bench/failure_suite_video.py)
-FROZEN_MOTION = 0.3
-#: ... while they move: more recurrence than real clips by this much (a loop), or a temporal
-#: coherence under this share of the real clips' (flicker); the benchmark's looping and
-#: flicker outcomes (bench/failure_suite_video.py) and the detectors' thresholds
-LOOPING_EXCESS = 1.0
-FLICKER_COHERENCE = 0.3
+#: real clips' change: they stand still; while they move, more recurrence than real clips
+#: by this much (a loop), or a temporal coherence under this share of the real clips'
+#: (flicker). The video detectors' thresholds, which the video benchmark's outcome labels
+#: share (bench/failure_suite_video.py)
+FROZEN_MOTION = FrozenMotionDetector.params["ratio_max"]
+LOOPING_EXCESS = LoopingDetector.params["excess_max"]
+FLICKER_COHERENCE = TemporalFlickerDetector.params["coherence_ratio_min"]
 
 
 #: the held-out outcomes of an image-to-image generator that say it failed, as the
