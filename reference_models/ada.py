@@ -11,7 +11,12 @@ differentiable, so the same pipeline runs on reals and on fakes in G's pass.
 
 The pipeline is the reference's "bgc" subset that makes sense for glyphs: horizontal
 flip, 90-degree rotations, integer translation (1/8 of the size, zero padded),
-brightness and contrast.
+brightness and contrast. As in the reference's ``AugmentPipe``, a transform that fires
+draws its parameter at random, the identity included: a flip that fires flips on a coin
+toss and a rotation that fires turns by 0-3 quarter turns, so at ``p >= 1`` the reals'
+orientation is uniform and no longer tells D which way is up: the leak regime the
+ADA paper warns of (its section 2.2), not a deterministic (invertible) flip of every
+image.
 
 >>> ada = AdaptiveAugment(batch_size=64)                               # doctest: +SKIP
 >>> d_real = D(ada(x_real)); d_fake = D(ada(fake))                       # doctest: +SKIP
@@ -94,8 +99,10 @@ class AdaptiveAugment:
             )
         gen = self._gen(dev)
         shape = (n, 1, 1, 1)
-        m = self._mask(n, dev).view(shape)
-        x = torch.lerp(x, x.flip(-1), m)  # horizontal flip
+        # horizontal flip: with probability p, a fair coin decides (the reference's
+        # ``floor(rand * 2)``), so even at p >= 1 half the images keep their orientation
+        m = self._mask(n, dev) * torch.randint(0, 2, (n,), device=dev, generator=gen)
+        x = torch.lerp(x, x.flip(-1), m.view(shape))
         m = self._mask(n, dev)
         k = torch.randint(0, 4, (n,), device=dev, generator=gen) * m.long()
         x = _rotate90(x, k)

@@ -15,8 +15,8 @@ def per_image(ada: AdaptiveAugment, x: torch.Tensor) -> torch.Tensor:
     the same random numbers in the same order as ``AdaptiveAugment.__call__``."""
     n, gen = x.shape[0], ada.generator
     shape = (n, 1, 1, 1)
-    m = ada._mask(n, x.device).view(shape)
-    x = torch.where(m.bool(), x.flip(-1), x)
+    m = ada._mask(n, x.device) * torch.randint(0, 2, (n,), generator=gen)
+    x = torch.where(m.view(shape).bool(), x.flip(-1), x)
     m = ada._mask(n, x.device)
     k = torch.randint(0, 4, (n,), generator=gen) * m.long()
     x = torch.stack([torch.rot90(xi, int(ki), dims=(-2, -1)) for xi, ki in zip(x, k)])
@@ -100,3 +100,62 @@ def test_the_device_sum_is_kept_across_a_save_between_adjustments():
             a.accumulate(-torch.ones(16))
             rt = a.update()
     assert rt == again.last_rt == ada.last_rt == (16.0 - 48.0) / 64.0
+
+
+
+def _pattern(n: int) -> torch.Tensor:
+    """``n`` copies of a 16x16 image with a bright pixel and a half-bright one (offset
+    (3, -1)): no flip or quarter turn of the square maps the pair onto itself, and the
+    pipeline's translation (at most 2 pixels) keeps both inside the frame."""
+    x = torch.zeros(n, 1, 16, 16)
+    x[:, 0, 6, 7], x[:, 0, 9, 6] = 1.0, 0.5
+    return x
+
+
+def _offsets(x: torch.Tensor) -> torch.Tensor:
+    """The (row, col) offset from each image's brightest pixel to its second brightest.
+    Translation moves both alike, and brightness and contrast (a shift and a positive
+    scale of the values) keep their order, so only a flip or a turn changes the offset."""
+    flat = x.flatten(1)
+    top = flat.topk(2, dim=1).indices
+    w = x.shape[-1]
+    rc = torch.stack([top // w, top % w], -1)  # [n, 2, 2]
+    return rc[:, 1] - rc[:, 0]
+
+
+def _orientations(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Index 0-7 of the flip-and-quarter-turn (flip first, then turns, as the pipeline
+    applies them) that gives each augmented image its offset; -1 where none does."""
+    cands = [torch.rot90(x[:1].flip(-1) if f else x[:1], k, dims=(-2, -1)) for f in (0, 1) for k in range(4)]
+    want = torch.cat([_offsets(c) for c in cands])  # [8, 2]
+    got = _offsets(out)
+    hit = (got[:, None, :] == want[None]).all(-1)  # [n, 8]
+    idx = hit.float().argmax(1)
+    return torch.where(hit.any(1), idx, torch.full_like(idx, -1))
+
+
+@pytest.mark.parametrize("p", [1.0, 3.0])
+def test_at_full_strength_the_orientation_is_uniform(p):
+    """The reference draws a flip on a coin toss when the flip fires (and 0-3 quarter turns
+    when the rotation fires), so at p >= 1 all 8 orientations are equally likely: D cannot
+    tell which way is up. A flip applied to every image whenever it fires would leave the
+    reals all mirrored at p >= 1 (4 orientations, none of them unflipped)."""
+    n = 4000
+    x = _pattern(n)
+    out = AdaptiveAugment(n, p=p, generator=torch.Generator().manual_seed(3))(x)
+    idx = _orientations(x, out)
+    assert (idx >= 0).all()
+    share = torch.bincount(idx, minlength=8).float() / n
+    # each share 0.125 with binomial sd 0.0052 at n = 4000
+    assert (share - 0.125).abs().max() < 0.03, share
+
+
+def test_at_half_strength_a_quarter_of_the_images_are_mirrored():
+    """p = 0.5: the flip fires on half the images and flips half of those."""
+    n = 8000
+    x = _pattern(n)
+    out = AdaptiveAugment(n, p=0.5, generator=torch.Generator().manual_seed(4))(x)
+    idx = _orientations(x, out)
+    assert (idx >= 0).all()
+    mirrored = float((idx >= 4).float().mean())
+    assert abs(mirrored - 0.25) < 0.02, mirrored
