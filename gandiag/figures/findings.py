@@ -149,6 +149,43 @@ LOOPING_EXCESS = LoopingDetector.params["excess_max"]
 FLICKER_COHERENCE = TemporalFlickerDetector.params["coherence_ratio_min"]
 
 
+def ended_failures(
+    alert_steps: Mapping[str, int], latest: Mapping[str, tuple[int, float]]
+) -> dict[str, str]:
+    """Detectors (``name -> step of their last alert``) whose failure the latest evaluation,
+    taken after that alert, no longer shows, with what it shows instead.
+
+    Only failures an evaluation measures as the detector judges them, on fresh samples and
+    with the detector's own threshold: a video standing still (``frozen_video``: the clips'
+    motion ratio) and looping (``looping_video``: recurrence over the reals', while the
+    clips move). A DVD-GAN whose clips stand still while it learns its frames and move
+    from step 350 on is not still failing at step 600 (docs/dashboard.md, the run page).
+    ``temporal_flicker`` is not among them: its class-flip clause has no evaluation
+    counterpart, so a coherent evaluation does not clear it."""
+
+    def val(name: str, after: int) -> tuple[int, float] | None:
+        if name not in latest or latest[name][0] <= after:
+            return None
+        return latest[name]
+
+    out: dict[str, str] = {}
+    for detector, last in alert_steps.items():
+        motion = val("eval/motion_ratio", last)
+        if motion is None or motion[1] < FROZEN_MOTION:
+            continue
+        step, ratio = motion
+        if detector == "frozen_video":
+            out[detector] = f"at step {step} the clips move {ratio:.2f}x as much as real ones"
+        elif detector == "looping_video":
+            rec = val("eval/recurrence_excess", last)
+            if rec is not None and rec[1] <= LOOPING_EXCESS:
+                out[detector] = (
+                    f"at step {rec[0]} the clips recur {rec[1]:.2f} more than real ones "
+                    f"(a loop: above {LOOPING_EXCESS:g})"
+                )
+    return out
+
+
 #: the held-out outcomes of an image-to-image generator that say it failed, as the
 #: translation benchmark defines its failures (bench/translation_suite.py): the input's
 #: class kept in under this share of the outputs (chance is 10% for ten classes)...

@@ -28,7 +28,7 @@ from gandiag.figures.curves import (
     phase_markers,
 )
 from gandiag.figures.directions import direction_mark
-from gandiag.figures.findings import coverage, evaluation_findings
+from gandiag.figures.findings import coverage, ended_failures, evaluation_findings
 from gandiag.figures.heatmaps import (
     align_series,
     common_edges,
@@ -97,6 +97,7 @@ def summarize_run(reader: RunReader) -> RunSummary:
     checked, not_checked = coverage(names, info.kind)
     evals = latest_eval(reader, names)
     findings = evaluation_findings(evals)
+    ended = ended_failures({g.detector: g.last_step for g in groups}, evals)
     text, level = verdict(
         info.status,
         info.num_steps,
@@ -105,6 +106,7 @@ def summarize_run(reader: RunReader) -> RunSummary:
         findings=findings,
         checked=checked,
         not_checked=not_checked,
+        ended=ended,
     )
     return RunSummary(
         name=info.name,

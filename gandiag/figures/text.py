@@ -108,15 +108,23 @@ def verdict(
     findings: Sequence[Finding] = (),
     checked: Sequence[str] | None = None,
     not_checked: Sequence[str] = (),
+    ended: Mapping[str, str] | None = None,
 ) -> tuple[str, str]:
     """A one-sentence verdict and its level, the first thing a report or a run page shows.
 
     It states the worst finding (a detector's alert, or what the latest evaluation found:
     see :mod:`gandiag.figures.findings`), and, when ``checked`` is given, what was checked
-    and what was not, so "nothing found" is never read as "nothing wrong".
+    and what was not, so "nothing found" is never read as "nothing wrong". ``ended``
+    (detector -> what the latest evaluation shows instead;
+    :func:`gandiag.figures.findings.ended_failures`) names failures that a later
+    evaluation no longer shows: they are reported as past ("Recovered", a warning) and do
+    not make the run "Failing" on their own.
     """
     if num_steps == 0:
         return "No steps recorded yet: the page fills in once the first steps are flushed.", "empty"
+    ended = dict(ended or {})
+    past = [g for g in groups if g.detector in ended and g.severity.rank >= Severity.WARNING.rank]
+    groups = [g for g in groups if g not in past]
     worst = groups[0] if groups else None
     lead = ""
     if status == "crashed":
@@ -126,7 +134,15 @@ def verdict(
     serious = [f for f in findings if f.severity.rank >= Severity.WARNING.rank]
     alert_rank = worst.severity.rank if worst is not None else -1
     top_rank = max([alert_rank] + [f.severity.rank for f in serious])
-    if top_rank < Severity.WARNING.rank:
+    recovered = "; ".join(
+        f"{g.latest.diagnosis} ({g.detector}, steps {g.onset_step}-{g.last_step}); "
+        f"{ended[g.detector]}"
+        for g in past
+    )
+    if top_rank < Severity.WARNING.rank and past:
+        text = f"Recovered: {recovered}"
+        level = "warning"
+    elif top_rank < Severity.WARNING.rank:
         extra = f" ({worst.count} informational alert(s))" if worst else ""
         what = "found by the checks that ran" if checked is not None else "detected"
         text = f"No failure {what} over {num_steps} recorded steps{extra}"
@@ -151,6 +167,8 @@ def verdict(
         for f in serious:
             at = f" at step {f.step}" if f.step is not None else ""
             parts.append(f"{f.text} (evaluation{at})")
+        if past:
+            parts.append(f"recovered since: {recovered}")
         text = f"{word}: " + "; ".join(parts)
         level = Severity.CRITICAL.value if top_rank >= Severity.CRITICAL.rank else "warning"
     if checked is not None:

@@ -315,3 +315,42 @@ def test_verdict_names_the_other_detectors_that_fired():
     many = [_alert(f"d{i}", Severity.WARNING, 10 + i, i) for i in range(6)]
     text, _ = verdict("finished", 900, 899, group_alerts(many))
     assert "also d1 from step 1, d2 from step 2, d3 from step 3 and 2 more)" in text
+
+
+def test_a_failure_a_later_evaluation_no_longer_shows_is_reported_as_past():
+    """A DVD-GAN whose clips stood still from step 200 and move at 0.94x the reals' motion
+    at the last evaluation has recovered: the verdict says so (a warning, not "Failing"),
+    with the steps it failed and what the evaluation shows; an evaluation taken before the
+    alert, or one that still shows the failure, changes nothing."""
+    from gandiag.figures.findings import ended_failures, evaluation_findings
+
+    alerts = [_alert("frozen_video", Severity.WARNING, 200, 100)]
+    groups = group_alerts(alerts)
+    moving = {"eval/motion_ratio": (599, 0.94)}
+    ended = ended_failures({"frozen_video": 200}, moving)
+    assert ended == {"frozen_video": "at step 599 the clips move 0.94x as much as real ones"}
+    text, level = verdict("finished", 600, 599, groups, findings=[], ended=ended)
+    assert level == "warning"
+    assert text.startswith("Recovered: ") and "(frozen_video, steps 100-200); at step 599" in text
+    # still frozen at the last evaluation: no change, and the finding says it
+    still = {"eval/motion_ratio": (599, 0.2)}
+    assert ended_failures({"frozen_video": 200}, still) == {}
+    text, _ = verdict("finished", 600, 599, groups, findings=evaluation_findings(still), ended={})
+    assert text.startswith("Needs attention: ")
+    # an evaluation before the last alert says nothing about it
+    assert ended_failures({"frozen_video": 200}, {"eval/motion_ratio": (150, 0.94)}) == {}
+    # a loop ends when the clips move and recur no more than real ones' threshold allows
+    loop_over = {"eval/motion_ratio": (599, 0.8), "eval/recurrence_excess": (599, 0.2)}
+    assert set(ended_failures({"looping_video": 300}, loop_over)) == {"looping_video"}
+    loop_on = {"eval/motion_ratio": (599, 0.8), "eval/recurrence_excess": (599, 1.4)}
+    assert ended_failures({"looping_video": 300}, loop_on) == {}
+    # flicker has a class-flip clause no evaluation measures: never cleared by one
+    assert (
+        ended_failures({"temporal_flicker": 300}, moving | {"eval/coherence_ratio": (599, 2.0)})
+        == {}
+    )
+    # another, unresolved failure keeps the run failing, and the past one is named as such
+    both = group_alerts(alerts + [_alert("mode_collapse", Severity.CRITICAL, 500, 450)])
+    text, level = verdict("finished", 600, 599, both, ended=ended)
+    assert level == "critical" and text.startswith("Failing: ")
+    assert "recovered since: " in text and "(frozen_video, steps 100-200)" in text
