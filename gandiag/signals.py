@@ -186,6 +186,11 @@ EVAL_CLASS_ACCURACY = "eval/class_accuracy"
 EVAL_CLASS_ACCURACY_REAL = "eval/class_accuracy_real"
 EVAL_CLASS_CONSISTENCY = "eval/class_consistency"
 EVAL_NDB_FRACTION = "eval/ndb_fraction"
+#: a video run's held-out clips against real ones (gandiag.train.video_eval): motion
+#: ratio, recurrence excess (looping) and temporal coherence ratio (flicker)
+EVAL_MOTION_RATIO = "eval/motion_ratio"
+EVAL_RECURRENCE_EXCESS = "eval/recurrence_excess"
+EVAL_COHERENCE_RATIO = "eval/coherence_ratio"
 
 PHASE_INDEX = "phase/index"
 PHASE_ALPHA = "phase/alpha"

@@ -38,7 +38,19 @@ QUALITY = (
 #: judge a VAE's samples, which on 2-D data with a fixed decoder sigma of 1 are blurred over
 #: the plane (under 1% within 3 sigma of any mode): the mode count is a handful of stray
 #: samples and changes from one draw to the next, whatever the code carries.
-OUTCOME: dict[str, tuple[str, bool]] = {"posterior_collapse": (signals.VAE_RECON, False)}
+#: Looping and flicker are defined on the held-out clips' own measures (the video
+#: evaluation's recurrence excess and temporal coherence ratio, the detectors' and the
+#: video benchmark's outcomes): a loop of real-looking frames, or frames each drawn well
+#: but anew, can score an FVD-lite near a healthy run's at these sizes (the looping
+#: configuration's control 47.0 against 48.3 for the branch that cleared it), so those
+#: remedies are judged by the measure the failure spoils. ``frozen_video`` keeps FVD-lite:
+#: its measure, the motion ratio, is no better past the reals' (a clip jumping about moves
+#: more), and FVD-lite separates frozen clips from moving ones.
+OUTCOME: dict[str, tuple[str, bool]] = {
+    "posterior_collapse": (signals.VAE_RECON, False),
+    "looping_video": (signals.EVAL_RECURRENCE_EXCESS, False),
+    "temporal_flicker": (signals.EVAL_COHERENCE_RATIO, True),
+}
 #: The image-to-image failures are each defined on one probe measure per generator
 #: (``translation/<NET>/<signal>``: PSNR gain over bicubic for super-resolution, the share
 #: of outputs that keep the input's class, the outputs' progress toward the target domain,

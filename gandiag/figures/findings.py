@@ -116,24 +116,24 @@ def evaluation_findings(latest: Mapping[str, tuple[int, float]]) -> list[Finding
         out.append(
             Finding(Severity.WARNING, f"only {hq:.0%} of samples lie near a real mode", step)
         )
-    motion = val("eval/motion_ratio")
+    motion = val(sig.EVAL_MOTION_RATIO)
     if motion is not None and motion < FROZEN_MOTION:
         text = f"generated clips move {motion:.2f}x as much as real ones (frozen video)"
-        out.append(Finding(Severity.WARNING, text, latest["eval/motion_ratio"][0]))
-    recurrence, coherence = val("eval/recurrence_excess"), val("eval/coherence_ratio")
+        out.append(Finding(Severity.WARNING, text, latest[sig.EVAL_MOTION_RATIO][0]))
+    recurrence, coherence = val(sig.EVAL_RECURRENCE_EXCESS), val(sig.EVAL_COHERENCE_RATIO)
     moving = motion is not None and motion >= FROZEN_MOTION
     if moving and recurrence is not None and recurrence > LOOPING_EXCESS:
         text = (
             f"generated clips come back to earlier frames ({recurrence:.2f} more recurrence "
             "than real ones): looping video"
         )
-        out.append(Finding(Severity.WARNING, text, latest["eval/recurrence_excess"][0]))
+        out.append(Finding(Severity.WARNING, text, latest[sig.EVAL_RECURRENCE_EXCESS][0]))
     elif moving and coherence is not None and coherence < FLICKER_COHERENCE:
         text = (
             f"neighbouring frames of the generated clips are alike only {coherence:.2f}x as "
             "much (over distant ones) as real clips': each frame drawn anew (flickering video)"
         )
-        out.append(Finding(Severity.WARNING, text, latest["eval/coherence_ratio"][0]))
+        out.append(Finding(Severity.WARNING, text, latest[sig.EVAL_COHERENCE_RATIO][0]))
     out += translation_findings(latest)
     out.sort(key=lambda f: -f.severity.rank)
     return out
@@ -170,14 +170,14 @@ def ended_failures(
 
     out: dict[str, str] = {}
     for detector, last in alert_steps.items():
-        motion = val("eval/motion_ratio", last)
+        motion = val(sig.EVAL_MOTION_RATIO, last)
         if motion is None or motion[1] < FROZEN_MOTION:
             continue
         step, ratio = motion
         if detector == "frozen_video":
             out[detector] = f"at step {step} the clips move {ratio:.2f}x as much as real ones"
         elif detector == "looping_video":
-            rec = val("eval/recurrence_excess", last)
+            rec = val(sig.EVAL_RECURRENCE_EXCESS, last)
             if rec is not None and rec[1] <= LOOPING_EXCESS:
                 out[detector] = (
                     f"at step {rec[0]} the clips recur {rec[1]:.2f} more than real ones "

@@ -27,9 +27,9 @@ from gandiag.types import MetricResult
 
 log = logging.getLogger(__name__)
 
-EVAL_MOTION_RATIO = "eval/motion_ratio"
-EVAL_RECURRENCE_EXCESS = "eval/recurrence_excess"
-EVAL_COHERENCE_RATIO = "eval/coherence_ratio"
+EVAL_MOTION_RATIO = signals.EVAL_MOTION_RATIO
+EVAL_RECURRENCE_EXCESS = signals.EVAL_RECURRENCE_EXCESS
+EVAL_COHERENCE_RATIO = signals.EVAL_COHERENCE_RATIO
 
 
 class VideoEvaluator:

@@ -366,3 +366,44 @@ def test_a_video_branch_is_judged_by_its_video_distance_not_a_class_count(tmp_pa
     w.close()
     name, value, higher = _quality(RunReader(tmp_path / "v"))
     assert (name, value, higher) == ("fvd_lite", 25.0, False)
+
+
+def _video_branch(path, evals: dict[int, dict[str, float]], alerts, steps=250):
+    """A video branch: ``eval/*`` scalars at the evaluation steps, an FVD-lite at the end."""
+    from gandiag.types import MetricProtocol, MetricResult
+
+    w = RunWriter(path, config={"model": {"name": "dvdgan"}}, kind="video")
+    w.write_steps(StepRecord(i, {"loss/G": 1.0, **evals.get(i, {})}) for i in range(steps))
+    w.write_alerts(alerts)
+    w.write_metrics(
+        [MetricResult("fvd_lite", 47.0, protocol=MetricProtocol("video_net"), step=steps - 1)]
+    )
+    w.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("detector", "measure", "control", "remedy", "higher"),
+    [
+        ("looping_video", "eval/recurrence_excess", 1.4, 0.1, False),
+        ("temporal_flicker", "eval/coherence_ratio", 0.1, 1.6, True),
+    ],
+)
+def test_looping_and_flicker_remedies_are_judged_by_the_measure_the_failure_spoils(
+    tmp_path, detector, measure, control, remedy, higher
+):
+    """FVD-lite can rate a loop of real-looking frames like a healthy clip (both branches
+    here score 47.0): the branch is judged by the held-out clips' recurrence or coherence,
+    from the evaluations after the fork, and the remedy that mends it beats the control."""
+    evals_c = {s: {measure: control, "eval/motion_ratio": 0.9} for s in (50, 100, 150, 200, 249)}
+    evals_r = {s: {measure: remedy, "eval/motion_ratio": 0.9} for s in (50, 100, 150, 200, 249)}
+    c = _video_branch(tmp_path / "c", evals_c, [_alert(detector, 200)])
+    r = _video_branch(tmp_path / "r", evals_r, [])
+    scores = [score_branch("control", "", c, detector, 0), score_branch("fix", "", r, detector, 0)]
+    best = rank_branches(scores)[0]
+    assert best.name == "fix" and best.quality_name == measure
+    assert best.quality == pytest.approx(remedy) and best.higher_is_better is higher
+    assert best.improves_on_control
+    # frozen video keeps FVD-lite: more motion is not better past the reals'
+    frozen = score_branch("control", "", c, "frozen_video", 0)
+    assert frozen.quality_name == "fvd_lite" and frozen.quality == 47.0

@@ -102,7 +102,6 @@ def test_the_device_sum_is_kept_across_a_save_between_adjustments():
     assert rt == again.last_rt == ada.last_rt == (16.0 - 48.0) / 64.0
 
 
-
 def _pattern(n: int) -> torch.Tensor:
     """``n`` copies of a 16x16 image with a bright pixel and a half-bright one (offset
     (3, -1)): no flip or quarter turn of the square maps the pair onto itself, and the
@@ -126,7 +125,11 @@ def _offsets(x: torch.Tensor) -> torch.Tensor:
 def _orientations(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """Index 0-7 of the flip-and-quarter-turn (flip first, then turns, as the pipeline
     applies them) that gives each augmented image its offset; -1 where none does."""
-    cands = [torch.rot90(x[:1].flip(-1) if f else x[:1], k, dims=(-2, -1)) for f in (0, 1) for k in range(4)]
+    cands = [
+        torch.rot90(x[:1].flip(-1) if f else x[:1], k, dims=(-2, -1))
+        for f in (0, 1)
+        for k in range(4)
+    ]
     want = torch.cat([_offsets(c) for c in cands])  # [8, 2]
     got = _offsets(out)
     hit = (got[:, None, :] == want[None]).all(-1)  # [n, 8]
