@@ -162,7 +162,7 @@ SIZES: dict[str, dict] = {
     # doctor's default budget (twice the span from the fork to the alert), capped at 260
     "dvd-110": {
         "steps": 150,
-        "eval": {"every": 50, "num_samples": 256, "num_real": 256, "interpolation": False},
+        "eval": {**_SMALL_EVAL, "every": 50},
         "budget": 260,
     },
     # DVD-GAN-lite's flicker, looping and no-D_T configurations: temporal_flicker,
@@ -173,7 +173,7 @@ SIZES: dict[str, dict] = {
     # capped at 250 as the looping run treated by hand (docs/doctor.md)
     "dvd-200": {
         "steps": 250,
-        "eval": {"every": 50, "num_samples": 256, "num_real": 256, "interpolation": False},
+        "eval": {**_SMALL_EVAL, "every": 50},
         "budget": 250,
     },
 }

@@ -27,10 +27,6 @@ from gandiag.types import MetricResult
 
 log = logging.getLogger(__name__)
 
-EVAL_MOTION_RATIO = signals.EVAL_MOTION_RATIO
-EVAL_RECURRENCE_EXCESS = signals.EVAL_RECURRENCE_EXCESS
-EVAL_COHERENCE_RATIO = signals.EVAL_COHERENCE_RATIO
-
 
 class VideoEvaluator:
     """Scores clips of the video GAN being trained; built once per run."""
@@ -73,16 +69,16 @@ class VideoEvaluator:
             self._real = self.real_batch(len(self._real_index))
             self._real_motion = motion(self._real)
         real = self._real
-        scalars = {EVAL_MOTION_RATIO: motion(fake) / max(self._real_motion, 1e-12)}
+        scalars = {signals.EVAL_MOTION_RATIO: motion(fake) / max(self._real_motion, 1e-12)}
         if fake.shape[1] >= 3:
             from gandiag.monitor.video import coherence_of, recurrence_by_lag, recurrence_of
 
             if self._real_lags is None:
                 self._real_lags = recurrence_by_lag(real).double().numpy()
             lags_r, lags_f = self._real_lags, recurrence_by_lag(fake).double().numpy()
-            scalars[EVAL_RECURRENCE_EXCESS] = recurrence_of(lags_f) - recurrence_of(lags_r)
+            scalars[signals.EVAL_RECURRENCE_EXCESS] = recurrence_of(lags_f) - recurrence_of(lags_r)
             if coherence_of(lags_r) > 0:
-                scalars[EVAL_COHERENCE_RATIO] = coherence_of(lags_f) / coherence_of(lags_r)
+                scalars[signals.EVAL_COHERENCE_RATIO] = coherence_of(lags_f) / coherence_of(lags_r)
         model = self._classifier()
         if model is None:
             return scalars, []

@@ -8,7 +8,8 @@ import math
 import torch
 
 from gandiag.data import load_dataset
-from gandiag.train.video_eval import EVAL_MOTION_RATIO, VideoEvaluator
+from gandiag.signals import EVAL_COHERENCE_RATIO, EVAL_MOTION_RATIO, EVAL_RECURRENCE_EXCESS
+from gandiag.train.video_eval import VideoEvaluator
 
 
 def test_second_evaluation_matches_a_fresh_evaluator() -> None:
@@ -37,7 +38,6 @@ def test_second_evaluation_matches_a_fresh_evaluator() -> None:
 def test_evaluation_reads_looping_and_flicker_on_the_samples() -> None:
     """``eval/recurrence_excess`` and ``eval/coherence_ratio``: the Monitor's looping and
     flicker measures on the whole evaluation, against the evaluator's real clips."""
-    from gandiag.train.video_eval import EVAL_COHERENCE_RATIO, EVAL_RECURRENCE_EXCESS
 
     ds = load_dataset("moving_glyphs", n=240, seed=0)
     ev = VideoEvaluator(ds, [], 120, torch.device("cpu"), seed=1)
